@@ -1,0 +1,43 @@
+// What crosses the boundary between the dispatcher and one instance's agent.
+// The same shapes travel in process (embedded platform) and over HTTP (pods).
+
+export interface InvokeRequest {
+  requestId: string;
+  /** The event, as the caller sent it. */
+  payload: Buffer;
+  /** Absolute deadline in epoch milliseconds (Lambda-Runtime-Deadline-Ms). */
+  deadlineMs: number;
+  invokedFunctionArn: string;
+  traceId?: string;
+  /** JSON text of the client context (Lambda-Runtime-Client-Context). */
+  clientContext?: string;
+  /** JSON text of the Cognito identity (Lambda-Runtime-Cognito-Identity). */
+  cognitoIdentity?: string;
+  /** Return the last 4 KB of the invocation's logs. */
+  tailLogs?: boolean;
+}
+
+/**
+ * - `success`: the runtime posted a response.
+ * - `handled` / `unhandled`: a function error, reported as Lambda does
+ *   (`X-Amz-Function-Error`); the payload is the error JSON. Timeouts
+ *   (`Sandbox.Timedout`), crashes (`Runtime.ExitError`), init failures and
+ *   oversized responses (`Function.ResponseSizeTooLarge`) are `unhandled`.
+ */
+export type InvokeOutcome = 'success' | 'handled' | 'unhandled';
+
+export interface InvokeResult {
+  outcome: InvokeOutcome;
+  /** The response payload, or the error JSON ({errorMessage, errorType, stackTrace?}). */
+  payload: Buffer;
+  /** For errors: the errorType, e.g. ValueError, Runtime.ExitError, Sandbox.Timedout. */
+  errorType?: string;
+  /** From hand-over to the runtime until its answer, in milliseconds (fractional). */
+  durationMs: number;
+  /** Set on the first invocation an instance serves after its init (a cold start). */
+  initDurationMs?: number;
+  /** The invocation's captured stdout/stderr, when tailLogs was asked (last 4 KB). */
+  logTail?: string;
+}
+
+export const MAX_LOG_TAIL_BYTES = 4096;

@@ -1,0 +1,295 @@
+// The Function resource, defined once. From this schema come the TypeScript
+// types, the CRD in crds/ (see crd.ts) and the validation of local YAML files
+// (see validate.ts). Everything a zod refinement checks that the API server
+// should check too is mirrored as an `x-kubernetes-validations` CEL rule in
+// the same place, so the two cannot be read apart.
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+
+export const GROUP = 'hearth.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'Function';
+export const PLURAL = 'functions';
+
+/** Lambda's own limits, where Hearth follows them. */
+export const LIMITS = {
+  memoryMB: { min: 128, max: 10_240, default: 128 },
+  timeoutSeconds: { min: 1, max: 900, default: 3 },
+  environmentBytes: 4096,
+  maxRetries: { min: 0, max: 2, default: 2 },
+  maxEventAgeSeconds: { min: 60, max: 21_600, default: 21_600 },
+  inlineCodeBytes: 512 * 1024,
+  layers: 5,
+  syncPayloadBytes: 6 * 1024 * 1024,
+  asyncPayloadBytes: 1024 * 1024,
+  responseBytes: 6 * 1024 * 1024,
+  initTimeoutSeconds: 10,
+} as const;
+
+export const RUNTIMES = ['nodejs20', 'nodejs22', 'python3.11', 'python3.12', 'python3.13', 'go', 'provided'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
+/** Variables Lambda sets itself; a function may not override them. */
+export const RESERVED_ENV = [
+  '_HANDLER', '_X_AMZN_TRACE_ID', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE', 'AWS_LAMBDA_LOG_GROUP_NAME', 'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR',
+] as const;
+
+const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SHA256 = /^[a-f0-9]{64}$/;
+
+/** Lambda counts the environment as the bytes of its names and values. */
+export function environmentBytes(env: readonly { name: string; value?: string | undefined }[]): number {
+  return env.reduce((n, e) => n + Buffer.byteLength(e.name) + Buffer.byteLength(e.value ?? ''), 0);
+}
+
+export function inlineCodeBytes(files: Record<string, string>): number {
+  return Object.entries(files).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+}
+
+function exactlyOne(obj: Record<string, unknown>, keys: readonly string[]): boolean {
+  return keys.filter((k) => obj[k] !== undefined).length === 1;
+}
+
+const cel = (rule: string, message: string, fieldPath?: string) => ({ rule, message, ...(fieldPath ? { fieldPath } : {}) });
+
+const ObjectKeyRef = z.object({
+  name: z.string().min(1).max(253).describe('Name of the object in the Function\'s namespace.'),
+  key: z.string().min(1).max(253).describe('Key within the object.'),
+  optional: z.boolean().optional().describe('Whether a missing object or key is allowed.'),
+});
+
+export const EnvVarSchema = z
+  .object({
+    name: z.string().min(1).max(256).regex(ENV_NAME, 'must be a valid environment variable name').describe('Variable name.'),
+    value: z.string().max(LIMITS.environmentBytes).optional().describe('Plain value.'),
+    valueFrom: z
+      .object({
+        secretKeyRef: ObjectKeyRef.optional().describe('A key of a Secret.'),
+        configMapKeyRef: ObjectKeyRef.optional().describe('A key of a ConfigMap.'),
+      })
+      .refine((v) => exactlyOne(v, ['secretKeyRef', 'configMapKeyRef']), 'exactly one of secretKeyRef or configMapKeyRef must be set')
+      .meta({ 'x-kubernetes-validations': [cel('[has(self.secretKeyRef), has(self.configMapKeyRef)].filter(x, x).size() == 1', 'exactly one of secretKeyRef or configMapKeyRef must be set')] })
+      .optional()
+      .describe('Take the value from a Secret or ConfigMap.'),
+  })
+  .refine((e) => !(e.value !== undefined && e.valueFrom !== undefined), { message: 'value and valueFrom are mutually exclusive', path: ['valueFrom'] })
+  .refine((e) => !(RESERVED_ENV as readonly string[]).includes(e.name), { message: 'is reserved by the runtime', path: ['name'] })
+  .meta({
+    'x-kubernetes-validations': [
+      cel('!(has(self.value) && has(self.valueFrom))', 'value and valueFrom are mutually exclusive'),
+      cel(`!(self.name in [${RESERVED_ENV.map((n) => `'${n}'`).join(', ')}])`, 'this variable name is reserved by the runtime', '.name'),
+    ],
+  });
+export type EnvVar = z.infer<typeof EnvVarSchema>;
+
+export const PackageSourceSchema = z
+  .object({
+    configMap: ObjectKeyRef.optional().describe('A ZIP file stored in a ConfigMap\'s binaryData under key.'),
+    path: z.string().min(1).max(4096).optional().describe('A ZIP file on the local file system (embedded platform only), relative to the Function file.'),
+    url: z.string().url().max(4096).optional().describe('An HTTP(S) URL of a ZIP file; sha256 is then required.'),
+    sha256: z.string().regex(SHA256, 'must be 64 lowercase hex digits').optional().describe('SHA-256 digest of the ZIP file.'),
+  })
+  .refine((p) => exactlyOne(p, ['configMap', 'path', 'url']), 'exactly one of configMap, path or url must be set')
+  .refine((p) => p.url === undefined || p.sha256 !== undefined, { message: 'is required when url is set', path: ['sha256'] })
+  .meta({
+    'x-kubernetes-validations': [
+      cel('[has(self.configMap), has(self.path), has(self.url)].filter(x, x).size() == 1', 'exactly one of configMap, path or url must be set'),
+      cel('!has(self.url) || has(self.sha256)', 'sha256 is required when url is set', '.sha256'),
+    ],
+  });
+export type PackageSource = z.infer<typeof PackageSourceSchema>;
+
+const CODE_SOURCES = ['inline', 'configMap', 'image', 'package'] as const;
+
+export const CodeSchema = z
+  .object({
+    inline: z
+      .record(z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, 'file names may hold only letters, digits, -, _ and .'), z.string().max(LIMITS.inlineCodeBytes))
+      .refine((f) => Object.keys(f).length > 0, 'must hold at least one file')
+      .refine((f) => inlineCodeBytes(f) <= LIMITS.inlineCodeBytes, `inline code may not exceed ${LIMITS.inlineCodeBytes} bytes`)
+      .meta({
+        maxProperties: 100,
+        'x-kubernetes-validations': [
+          cel('self.size() > 0', 'must hold at least one file'),
+          cel("self.all(f, f.matches('^[-._a-zA-Z0-9]+$'))", 'file names may hold only letters, digits, -, _ and .'),
+        ],
+      })
+      .optional()
+      .describe('Source files by name, written into the task root (LAMBDA_TASK_ROOT).'),
+    configMap: z
+      .object({ name: z.string().min(1).max(253).describe('ConfigMap whose keys are the source files.') })
+      .optional()
+      .describe('Source files kept in a ConfigMap, one key per file.'),
+    image: z.string().min(1).max(1024).optional().describe('A container image that speaks the Lambda Runtime API.'),
+    package: PackageSourceSchema.optional().describe('A ZIP deployment package.'),
+  })
+  .refine((c) => exactlyOne(c, CODE_SOURCES), 'exactly one of inline, configMap, image or package must be set')
+  .meta({
+    'x-kubernetes-validations': [
+      cel('[has(self.inline), has(self.configMap), has(self.image), has(self.package)].filter(x, x).size() == 1', 'exactly one of inline, configMap, image or package must be set'),
+    ],
+  });
+export type Code = z.infer<typeof CodeSchema>;
+
+export const DestinationSchema = z
+  .object({
+    function: z.string().regex(DNS_LABEL).max(63).optional().describe('Invoke another Function (asynchronously) with the record.'),
+    stream: z.string().min(1).max(256).optional().describe('Append the record to this Redis stream.'),
+    url: z.string().url().max(4096).optional().describe('POST the record to this HTTP(S) URL.'),
+  })
+  .refine((d) => exactlyOne(d, ['function', 'stream', 'url']), 'exactly one of function, stream or url must be set')
+  .meta({ 'x-kubernetes-validations': [cel('[has(self.function), has(self.stream), has(self.url)].filter(x, x).size() == 1', 'exactly one of function, stream or url must be set')] });
+export type Destination = z.infer<typeof DestinationSchema>;
+
+export const AsyncSchema = z
+  .object({
+    maxRetries: z.number().int().min(LIMITS.maxRetries.min).max(LIMITS.maxRetries.max).default(LIMITS.maxRetries.default).describe('Retries after a function error.'),
+    maxEventAgeSeconds: z.number().int().min(LIMITS.maxEventAgeSeconds.min).max(LIMITS.maxEventAgeSeconds.max).default(LIMITS.maxEventAgeSeconds.default).describe('Age after which an event is dead-lettered without running.'),
+    onSuccess: DestinationSchema.optional().describe('Where a record of each successful event goes.'),
+    onFailure: DestinationSchema.optional().describe('Where a record of each failed event goes.'),
+    deadLetterQueue: z
+      .object({ enabled: z.boolean().default(true).describe('Keep failed events in the function\'s dead-letter stream.') })
+      .prefault({})
+      .describe('The function\'s dead-letter stream.'),
+  })
+  .describe('Asynchronous invocation settings.');
+export type AsyncConfig = z.infer<typeof AsyncSchema>;
+
+export const ScalingSchema = z
+  .object({
+    minInstances: z.number().int().min(0).max(1000).default(0).describe('Provisioned instances: started at deploy time and always kept warm.'),
+    maxInstances: z.number().int().min(1).max(1000).default(10).describe('Upper bound on instances.'),
+    targetConcurrency: z.number().int().min(1).max(1000).optional().describe('Concurrent invocations per instance the autoscaler aims for (default: concurrency).'),
+    targetUtilizationPercent: z.number().int().min(1).max(100).default(70).describe('Share of the target the autoscaler fills before adding instances.'),
+    scaleToZeroGracePeriodSeconds: z.number().int().min(0).max(3600).default(30).describe('Idle time before the last non-provisioned instance stops.'),
+    stableWindowSeconds: z.number().int().min(6).max(3600).default(60).describe('Averaging window for scaling decisions.'),
+  })
+  .refine((s) => s.minInstances <= s.maxInstances, { message: 'must not exceed maxInstances', path: ['minInstances'] })
+  .meta({ 'x-kubernetes-validations': [cel('self.minInstances <= self.maxInstances', 'minInstances must not exceed maxInstances', '.minInstances')] });
+export type Scaling = z.infer<typeof ScalingSchema>;
+
+export const ScheduleSchema = z.object({
+  name: z.string().regex(DNS_LABEL).max(63).describe('Name of the trigger.'),
+  cron: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((c) => isValidCron(c), 'is not a valid cron expression')
+    .describe('Cron expression (5 fields, or 6 with seconds).'),
+  timezone: z.string().max(64).optional().describe('IANA time zone (default UTC).'),
+  payload: z.unknown().optional().meta({ 'x-kubernetes-preserve-unknown-fields': true, type: 'object' }).describe('Event sent on each tick (default {}).'),
+  enabled: z.boolean().default(true),
+});
+export type Schedule = z.infer<typeof ScheduleSchema>;
+
+export function isValidCron(expr: string): boolean {
+  try {
+    CronExpressionParser.parse(expr);
+    return expr.trim().split(/\s+/).length >= 5;
+  } catch {
+    return false;
+  }
+}
+
+const NEEDS_HANDLER: readonly Runtime[] = ['nodejs20', 'nodejs22', 'python3.11', 'python3.12', 'python3.13'];
+
+export const FunctionSpecSchema = z
+  .object({
+    runtime: z.enum(RUNTIMES).describe('Language runtime.'),
+    handler: z.string().min(1).max(128).optional().describe('Entry point, e.g. lambda_function.lambda_handler or index.handler.'),
+    code: CodeSchema.describe('Where the function\'s code comes from: exactly one source.'),
+    env: z
+      .array(EnvVarSchema)
+      .max(256)
+      .refine((env) => environmentBytes(env) <= LIMITS.environmentBytes, `environment variables may not exceed ${LIMITS.environmentBytes} bytes in total`)
+      .refine((env) => new Set(env.map((e) => e.name)).size === env.length, 'variable names must be unique')
+      .meta({
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+        'x-kubernetes-validations': [
+          cel(`self.map(e, size(e.name) + (has(e.value) ? size(e.value) : 0)).sum() <= ${LIMITS.environmentBytes}`, `environment variables may not exceed ${LIMITS.environmentBytes} bytes in total`),
+        ],
+      })
+      .optional()
+      .describe('Environment variables: plain values or references to Secrets and ConfigMaps.'),
+    memoryMB: z.number().int().min(LIMITS.memoryMB.min).max(LIMITS.memoryMB.max).default(LIMITS.memoryMB.default).describe('Memory per instance, in MB.'),
+    timeoutSeconds: z.number().int().min(LIMITS.timeoutSeconds.min).max(LIMITS.timeoutSeconds.max).default(LIMITS.timeoutSeconds.default).describe('Longest an invocation may run.'),
+    concurrency: z.number().int().min(1).max(1000).default(1).describe('Invocations one instance runs at once.'),
+    replicas: z.number().int().min(0).max(1000).optional().describe('Instances wanted now; written by the autoscaler through the scale subresource.'),
+    scaling: ScalingSchema.prefault({}).describe('Autoscaling bounds and targets.'),
+    reservedConcurrency: z.number().int().min(0).max(100_000).optional().describe('Cap on the function\'s concurrent invocations; calls beyond it are throttled.'),
+    async: AsyncSchema.prefault({}),
+    serviceAccountName: z.string().regex(DNS_LABEL).max(253).optional().describe('ServiceAccount the function runs as (its execution role); one is created when unset.'),
+    schedules: z.array(ScheduleSchema).max(10).optional().describe('Cron triggers that invoke the function asynchronously.'),
+    layers: z.array(PackageSourceSchema).max(LIMITS.layers).optional().describe('ZIP packages unpacked in order under /opt.'),
+  })
+  .refine((s) => !NEEDS_HANDLER.includes(s.runtime) || s.handler !== undefined, { message: 'is required for this runtime', path: ['handler'] })
+  .refine((s) => s.runtime !== 'provided' || s.code.image !== undefined || s.code.package !== undefined, {
+    message: 'runtime provided needs an image or a package holding a bootstrap executable',
+    path: ['code'],
+  })
+  .refine((s) => s.code.image === undefined || s.layers === undefined, { message: 'layers cannot be used with an image', path: ['layers'] })
+  .meta({
+    'x-kubernetes-validations': [
+      cel(`!(self.runtime in [${NEEDS_HANDLER.map((r) => `'${r}'`).join(', ')}]) || has(self.handler)`, 'handler is required for this runtime', '.handler'),
+      cel("self.runtime != 'provided' || has(self.code.image) || has(self.code.package)", 'runtime provided needs an image or a package holding a bootstrap executable', '.code'),
+      cel('!has(self.code.image) || !has(self.layers)', 'layers cannot be used with an image', '.layers'),
+    ],
+  });
+export type FunctionSpec = z.infer<typeof FunctionSpecSchema>;
+export type FunctionSpecInput = z.input<typeof FunctionSpecSchema>;
+
+export const ConditionSchema = z.object({
+  type: z.string().min(1).max(316),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().max(1024).optional(),
+  message: z.string().max(32_768).optional(),
+  lastTransitionTime: z.string().optional(),
+  observedGeneration: z.number().int().min(0).optional(),
+});
+export type Condition = z.infer<typeof ConditionSchema>;
+
+export const FunctionStatusSchema = z.object({
+  conditions: z.array(ConditionSchema).optional().meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  observedGeneration: z.number().int().min(0).optional(),
+  readyInstances: z.number().int().min(0).optional().describe('Instances ready to serve.'),
+  desiredInstances: z.number().int().min(0).optional().describe('Instances the function should have.'),
+  replicas: z.number().int().min(0).optional().describe('Instances that exist (scale subresource).'),
+  selector: z.string().optional().describe('Label selector of the instances (scale subresource).'),
+  url: z.string().optional().describe('Where the function can be invoked.'),
+});
+export type FunctionStatus = z.infer<typeof FunctionStatusSchema>;
+
+export const MetadataSchema = z
+  .object({
+    name: z.string().min(1).max(63).regex(DNS_LABEL, 'must be a lowercase DNS label (a-z, 0-9, -; starting with a letter)'),
+    namespace: z.string().max(63).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .loose();
+
+export const FunctionSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(KIND),
+  metadata: MetadataSchema,
+  spec: FunctionSpecSchema,
+  status: FunctionStatusSchema.optional(),
+});
+export type HearthFunction = z.infer<typeof FunctionSchema>;
+export type HearthFunctionInput = z.input<typeof FunctionSchema>;
+
+/** The handler a runtime uses when the spec names none (go and provided). */
+export function effectiveHandler(spec: FunctionSpec): string {
+  return spec.handler ?? (spec.runtime === 'go' ? 'bootstrap' : 'handler');
+}
+
+/** Per-instance concurrency the autoscaler aims for. */
+export function targetConcurrency(spec: FunctionSpec): number {
+  return spec.scaling.targetConcurrency ?? spec.concurrency;
+}

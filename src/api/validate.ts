@@ -1,0 +1,93 @@
+// Validation of Function documents, for `hearth validate`, the embedded
+// platform's YAML files and the controller's deeper checks. Every problem
+// names the field path it concerns, so a user can find it in the file.
+import { parseAllDocuments } from 'yaml';
+import type { z } from 'zod';
+import { FunctionSchema, type HearthFunction } from './function.js';
+
+export interface Problem {
+  /** Dotted path of the offending field, e.g. `spec.memoryMB`; empty for the whole document. */
+  path: string;
+  message: string;
+}
+
+export type ValidationResult = { ok: true; value: HearthFunction } | { ok: false; problems: Problem[] };
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (typeof seg === 'string' && /^[A-Za-z_$][\w$]*$/.test(seg)) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(String(seg))}]`;
+  }
+  return out;
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'too_small':
+      return issue.origin === 'number' || issue.origin === 'int'
+        ? `must be at least ${String(issue.minimum)}`
+        : `is too short or small (minimum ${String(issue.minimum)})`;
+    case 'too_big':
+      return issue.origin === 'number' || issue.origin === 'int'
+        ? `must be at most ${String(issue.maximum)}`
+        : `is too long or large (maximum ${String(issue.maximum)})`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_type':
+      return issue.input === undefined ? 'is required' : `must be of type ${issue.expected}`;
+    case 'unrecognized_keys':
+      return `has unknown field(s) ${issue.keys.join(', ')}`;
+    default:
+      return issue.message;
+  }
+}
+
+export function problemsOf(error: z.ZodError): Problem[] {
+  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: describe(issue) }));
+}
+
+/** Validates one parsed document; never throws. */
+export function validateFunction(doc: unknown): ValidationResult {
+  const parsed = FunctionSchema.safeParse(doc);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, problems: problemsOf(parsed.error) };
+}
+
+export interface DocumentResult {
+  /** 0-based position of the document in its file. */
+  index: number;
+  name?: string;
+  result: ValidationResult;
+}
+
+/** Parses a multi-document YAML text and validates each Function in it; never throws. */
+export function validateYaml(text: string): DocumentResult[] {
+  const results: DocumentResult[] = [];
+  let docs;
+  try {
+    docs = parseAllDocuments(text);
+  } catch (err) {
+    return [{ index: 0, result: { ok: false, problems: [{ path: '', message: `is not YAML: ${(err as Error).message}` }] } }];
+  }
+  const list = Array.isArray(docs) ? docs : [docs];
+  list.forEach((doc, index) => {
+    if (doc.errors.length > 0) {
+      results.push({ index, result: { ok: false, problems: doc.errors.map((e) => ({ path: '', message: `is not valid YAML: ${e.message}` })) } });
+      return;
+    }
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return; // an empty document between separators
+    const name = nameOf(value);
+    results.push({ index, ...(name ? { name } : {}), result: validateFunction(value) });
+  });
+  return results;
+}
+
+function nameOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const md = (value as { metadata?: unknown }).metadata;
+  if (typeof md !== 'object' || md === null) return undefined;
+  const name = (md as { name?: unknown }).name;
+  return typeof name === 'string' ? name : undefined;
+}

@@ -1,0 +1,36 @@
+// Where instances live. The dispatcher sees only this interface; the local
+// backend runs instances as processes on this machine, the Kubernetes backend
+// finds pods through EndpointSlices and scales through the Function's scale
+// subresource.
+import type { HearthFunction } from '../api/function.js';
+import type { InvokeRequest, InvokeResult } from '../agent/invocation.js';
+
+export type InstanceState = 'starting' | 'ready' | 'draining' | 'failed' | 'stopped';
+
+export interface Instance {
+  readonly id: string;
+  readonly functionName: string;
+  /** Invocations this instance may run at once (spec.concurrency). */
+  readonly concurrency: number;
+  readonly state: InstanceState;
+  /** Set when state is `failed`: the init error, to hand to the callers that waited for this start. */
+  readonly initError?: InvokeResult;
+  /** Epoch ms when the instance became ready; undefined until then. */
+  readonly readyAt?: number;
+  invoke(req: InvokeRequest): Promise<InvokeResult>;
+}
+
+export interface Backend {
+  readonly kind: 'local' | 'kubernetes';
+  /** Make the function (or its new version) known; instances of an old version are replaced. */
+  upsert(fn: HearthFunction): Promise<void>;
+  /** Forget the function and stop its instances. */
+  remove(name: string): Promise<void>;
+  /** Ask for `desired` instances (idempotent). Scaling down drains in-flight work first. */
+  scale(name: string, desired: number): Promise<void>;
+  /** The instances that exist now, in every state. */
+  instances(name: string): readonly Instance[];
+  /** Called whenever a function's instance set or an instance's state changes. */
+  onChange(listener: (functionName: string) => void): () => void;
+  close(): Promise<void>;
+}

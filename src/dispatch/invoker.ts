@@ -1,0 +1,41 @@
+// What the gateway's routes and the queue's consumers call to run one
+// invocation. The dispatcher implements it; tests may drive it directly.
+import type { InvokeResult } from '../agent/invocation.js';
+
+export type InvocationType = 'sync' | 'async';
+
+export interface Invocation {
+  functionName: string;
+  requestId: string;
+  payload: Buffer;
+  type: InvocationType;
+  traceId?: string;
+  clientContext?: string;
+  cognitoIdentity?: string;
+  tailLogs?: boolean;
+}
+
+/**
+ * Why the platform, not the function, could not run an invocation.
+ * - `not-found`: no such function (404 ResourceNotFoundException).
+ * - `throttled`: reserved concurrency or capacity exhausted (429 TooManyRequestsException).
+ * - `unavailable`: no instance could be had in time, or the backend failed (502/503).
+ */
+export type DispatchErrorKind = 'not-found' | 'throttled' | 'unavailable';
+
+export class DispatchError extends Error {
+  constructor(
+    readonly kind: DispatchErrorKind,
+    message: string,
+    /** Lambda's reason for a throttle, e.g. ReservedFunctionConcurrentInvocationLimitExceeded. */
+    readonly reason?: string,
+  ) {
+    super(message);
+    this.name = 'DispatchError';
+  }
+}
+
+export interface Invoker {
+  /** Runs the invocation; function errors are results, platform failures throw DispatchError. */
+  invoke(inv: Invocation): Promise<InvokeResult>;
+}

@@ -57,18 +57,18 @@ function exactlyOne(obj: Record<string, unknown>, keys: readonly string[]): bool
 
 const cel = (rule: string, message: string, fieldPath?: string) => ({ rule, message, ...(fieldPath ? { fieldPath } : {}) });
 
-const ObjectKeyRef = z.object({
+const ObjectKeyRef = z.strictObject({
   name: z.string().min(1).max(253).describe('Name of the object in the Function\'s namespace.'),
   key: z.string().min(1).max(253).describe('Key within the object.'),
   optional: z.boolean().optional().describe('Whether a missing object or key is allowed.'),
 });
 
 export const EnvVarSchema = z
-  .object({
+  .strictObject({
     name: z.string().min(1).max(256).regex(ENV_NAME, 'must be a valid environment variable name').describe('Variable name.'),
     value: z.string().max(LIMITS.environmentBytes).optional().describe('Plain value.'),
     valueFrom: z
-      .object({
+      .strictObject({
         secretKeyRef: ObjectKeyRef.optional().describe('A key of a Secret.'),
         configMapKeyRef: ObjectKeyRef.optional().describe('A key of a ConfigMap.'),
       })
@@ -88,7 +88,7 @@ export const EnvVarSchema = z
 export type EnvVar = z.infer<typeof EnvVarSchema>;
 
 export const PackageSourceSchema = z
-  .object({
+  .strictObject({
     configMap: ObjectKeyRef.optional().describe('A ZIP file stored in a ConfigMap\'s binaryData under key.'),
     path: z.string().min(1).max(4096).optional().describe('A ZIP file on the local file system (embedded platform only), relative to the Function file.'),
     url: z.string().url().max(4096).optional().describe('An HTTP(S) URL of a ZIP file; sha256 is then required.'),
@@ -107,7 +107,7 @@ export type PackageSource = z.infer<typeof PackageSourceSchema>;
 const CODE_SOURCES = ['inline', 'configMap', 'image', 'package'] as const;
 
 export const CodeSchema = z
-  .object({
+  .strictObject({
     inline: z
       .record(z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, 'file names may hold only letters, digits, -, _ and .'), z.string().max(LIMITS.inlineCodeBytes))
       .refine((f) => Object.keys(f).length > 0, 'must hold at least one file')
@@ -122,7 +122,7 @@ export const CodeSchema = z
       .optional()
       .describe('Source files by name, written into the task root (LAMBDA_TASK_ROOT).'),
     configMap: z
-      .object({ name: z.string().min(1).max(253).describe('ConfigMap whose keys are the source files.') })
+      .strictObject({ name: z.string().min(1).max(253).describe('ConfigMap whose keys are the source files.') })
       .optional()
       .describe('Source files kept in a ConfigMap, one key per file.'),
     image: z.string().min(1).max(1024).optional().describe('A container image that speaks the Lambda Runtime API.'),
@@ -137,7 +137,7 @@ export const CodeSchema = z
 export type Code = z.infer<typeof CodeSchema>;
 
 export const DestinationSchema = z
-  .object({
+  .strictObject({
     function: z.string().regex(DNS_LABEL).max(63).optional().describe('Invoke another Function (asynchronously) with the record.'),
     stream: z.string().min(1).max(256).optional().describe('Append the record to this Redis stream.'),
     url: z.string().url().max(4096).optional().describe('POST the record to this HTTP(S) URL.'),
@@ -147,13 +147,13 @@ export const DestinationSchema = z
 export type Destination = z.infer<typeof DestinationSchema>;
 
 export const AsyncSchema = z
-  .object({
+  .strictObject({
     maxRetries: z.number().int().min(LIMITS.maxRetries.min).max(LIMITS.maxRetries.max).default(LIMITS.maxRetries.default).describe('Retries after a function error.'),
     maxEventAgeSeconds: z.number().int().min(LIMITS.maxEventAgeSeconds.min).max(LIMITS.maxEventAgeSeconds.max).default(LIMITS.maxEventAgeSeconds.default).describe('Age after which an event is dead-lettered without running.'),
     onSuccess: DestinationSchema.optional().describe('Where a record of each successful event goes.'),
     onFailure: DestinationSchema.optional().describe('Where a record of each failed event goes.'),
     deadLetterQueue: z
-      .object({ enabled: z.boolean().default(true).describe('Keep failed events in the function\'s dead-letter stream.') })
+      .strictObject({ enabled: z.boolean().default(true).describe('Keep failed events in the function\'s dead-letter stream.') })
       .prefault({})
       .describe('The function\'s dead-letter stream.'),
   })
@@ -161,7 +161,7 @@ export const AsyncSchema = z
 export type AsyncConfig = z.infer<typeof AsyncSchema>;
 
 export const ScalingSchema = z
-  .object({
+  .strictObject({
     minInstances: z.number().int().min(0).max(1000).default(0).describe('Provisioned instances: started at deploy time and always kept warm.'),
     maxInstances: z.number().int().min(1).max(1000).default(10).describe('Upper bound on instances.'),
     targetConcurrency: z.number().int().min(1).max(1000).optional().describe('Concurrent invocations per instance the autoscaler aims for (default: concurrency).'),
@@ -173,7 +173,7 @@ export const ScalingSchema = z
   .meta({ 'x-kubernetes-validations': [cel('self.minInstances <= self.maxInstances', 'minInstances must not exceed maxInstances', '.minInstances')] });
 export type Scaling = z.infer<typeof ScalingSchema>;
 
-export const ScheduleSchema = z.object({
+export const ScheduleSchema = z.strictObject({
   name: z.string().regex(DNS_LABEL).max(63).describe('Name of the trigger.'),
   cron: z
     .string()
@@ -199,7 +199,7 @@ export function isValidCron(expr: string): boolean {
 const NEEDS_HANDLER: readonly Runtime[] = ['nodejs20', 'nodejs22', 'python3.11', 'python3.12', 'python3.13'];
 
 export const FunctionSpecSchema = z
-  .object({
+  .strictObject({
     runtime: z.enum(RUNTIMES).describe('Language runtime.'),
     handler: z.string().min(1).max(128).optional().describe('Entry point, e.g. lambda_function.lambda_handler or index.handler.'),
     code: CodeSchema.describe('Where the function\'s code comes from: exactly one source.'),
@@ -244,7 +244,7 @@ export const FunctionSpecSchema = z
 export type FunctionSpec = z.infer<typeof FunctionSpecSchema>;
 export type FunctionSpecInput = z.input<typeof FunctionSpecSchema>;
 
-export const ConditionSchema = z.object({
+export const ConditionSchema = z.strictObject({
   type: z.string().min(1).max(316),
   status: z.enum(['True', 'False', 'Unknown']),
   reason: z.string().max(1024).optional(),
@@ -254,7 +254,7 @@ export const ConditionSchema = z.object({
 });
 export type Condition = z.infer<typeof ConditionSchema>;
 
-export const FunctionStatusSchema = z.object({
+export const FunctionStatusSchema = z.strictObject({
   conditions: z.array(ConditionSchema).optional().meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
   observedGeneration: z.number().int().min(0).optional(),
   readyInstances: z.number().int().min(0).optional().describe('Instances ready to serve.'),

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// The `hearth` command. Each subcommand lives in its own file and is loaded
+// only when used, so `hearth validate` does not pay for the gateway's imports.
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  up: { summary: 'run the whole platform on this machine (embedded default)', load: async () => (await import('./up.js')).upCommand },
+  gateway: { summary: 'run the gateway in a cluster', load: async () => (await import('./gateway.js')).gatewayCommand },
+  controller: { summary: 'run the Kubernetes controller', load: async () => (await import('./controller.js')).controllerCommand },
+  agent: { summary: 'run the Runtime API agent (pod sidecar)', load: async () => (await import('./agent.js')).agentCommand },
+  invoke: { summary: 'invoke a function through the gateway', load: async () => (await import('./invoke.js')).invokeCommand },
+  validate: { summary: 'check Function YAML files', load: async () => (await import('./validate.js')).validateCommand },
+  cost: { summary: 'show the cost model C = k·t + p·n per function', load: async () => (await import('./cost.js')).costCommand },
+  dlq: { summary: 'list or redrive dead-lettered events', load: async () => (await import('./dlq.js')).dlqCommand },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: hearth <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'hearth <command> --help' for a command's options.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    console.error(`hearth: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return (await cmd.load())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`hearth: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CRD_FILE, functionCrd, functionCrdYaml } from '../../src/api/crd.js';
+
+type Node = Record<string, unknown>;
+
+/** Walks a schema and reports what a structural schema may not contain. */
+function structuralProblems(node: Node, path = 'openAPIV3Schema'): string[] {
+  const problems: string[] = [];
+  const hasType = typeof node.type === 'string' || node['x-kubernetes-int-or-string'] === true;
+  if (!hasType) problems.push(`${path}: no type`);
+  for (const bad of ['anyOf', 'oneOf', 'allOf', 'not', '$ref', 'nullable', 'additionalItems', 'patternProperties', 'propertyNames', 'definitions', '$schema']) {
+    if (bad in node) problems.push(`${path}: has ${bad}`);
+  }
+  if (node.additionalProperties === false) problems.push(`${path}: additionalProperties false`);
+  if (node.properties && node.additionalProperties) problems.push(`${path}: properties and additionalProperties`);
+  for (const [k, v] of Object.entries((node.properties as Record<string, Node> | undefined) ?? {})) problems.push(...structuralProblems(v, `${path}.${k}`));
+  if (node.items) problems.push(...structuralProblems(node.items as Node, `${path}[]`));
+  if (typeof node.additionalProperties === 'object') problems.push(...structuralProblems(node.additionalProperties as Node, `${path}{}`));
+  return problems;
+}
+
+describe('Function CRD', () => {
+  it('in crds/ is what the schema generates (run `npm run gen:crd` after changing src/api/function.ts)', () => {
+    expect(readFileSync(CRD_FILE, 'utf8')).toBe(functionCrdYaml());
+  });
+
+  const crd = parse(readFileSync(CRD_FILE, 'utf8')) as Node;
+  const spec = crd.spec as Node;
+  const version = (spec.versions as Node[])[0] as Node;
+  const schema = (version.schema as Node).openAPIV3Schema as Node;
+
+  it('is an apiextensions.k8s.io/v1 CRD for hearth.dev/v1alpha1 Function', () => {
+    expect(crd).toMatchObject({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'functions.hearth.dev' } });
+    expect(spec).toMatchObject({ group: 'hearth.dev', scope: 'Namespaced', names: { kind: 'Function', plural: 'functions', singular: 'function', shortNames: ['fn'] } });
+    expect(version).toMatchObject({ name: 'v1alpha1', served: true, storage: true });
+  });
+
+  it('has the status and scale subresources', () => {
+    expect(version.subresources).toEqual({
+      status: {},
+      scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
+    });
+  });
+
+  it('prints Runtime, Ready, Instances and Age', () => {
+    expect((version.additionalPrinterColumns as Node[]).map((c) => c.name)).toEqual(['Runtime', 'Ready', 'Instances', 'Age']);
+  });
+
+  it('has a structural schema', () => {
+    expect(structuralProblems(schema)).toEqual([]);
+  });
+
+  it('carries defaults, enums, bounds and CEL rules', () => {
+    const props = ((schema.properties as Node).spec as Node).properties as Record<string, Node>;
+    expect(props.memoryMB).toMatchObject({ type: 'integer', minimum: 128, maximum: 10240, default: 128 });
+    expect(props.timeoutSeconds).toMatchObject({ minimum: 1, maximum: 900, default: 3 });
+    expect(props.runtime?.enum).toContain('python3.12');
+    expect(props.scaling).toMatchObject({ default: {} });
+    const rules = ((props.code as Node)['x-kubernetes-validations'] as Node[]).map((r) => r.rule);
+    expect(rules.some((r) => String(r).includes('has(self.inline)'))).toBe(true);
+  });
+
+  it('is generated deterministically', () => {
+    expect(functionCrd()).toEqual(functionCrd());
+  });
+});

@@ -1,0 +1,455 @@
+#!/usr/bin/env python3
+"""Hearth's Python runtime: a client of the AWS Lambda Runtime API (2018-06-01).
+
+Standard library only. One process serves one invocation at a time:
+
+    GET  /2018-06-01/runtime/invocation/next
+    POST /2018-06-01/runtime/invocation/{id}/response   (JSON of the result)
+    POST /2018-06-01/runtime/invocation/{id}/error      (Lambda's error JSON)
+    POST /2018-06-01/runtime/init/error                 (handler failed to load)
+
+See runtimes/README.md for the environment it reads and for the warm-pool
+specialisation protocol (HEARTH_SPECIALIZE=stdin).
+"""
+
+import decimal
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+API_VERSION = "2018-06-01"
+ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
+_RUNTIME_FILES = {os.path.abspath(importlib.__file__)}
+if "__file__" in globals():
+    _RUNTIME_FILES.add(os.path.abspath(__file__))
+
+
+# --------------------------------------------------------------------------
+# Warm-pool specialisation
+# --------------------------------------------------------------------------
+
+def specialize_from_stdin(stream=None):
+    """Read one line of JSON {"env": {...}} and make it this process's environment.
+
+    Called before any function configuration is read, so that a generic,
+    already started interpreter can become one function's instance.
+    """
+    stream = stream if stream is not None else sys.stdin.buffer
+    line = stream.readline()
+    if not line:
+        raise RuntimeError("HEARTH_SPECIALIZE=stdin but stdin closed before a line was read")
+    message = json.loads(line)
+    env = message.get("env") if isinstance(message, dict) else None
+    if not isinstance(env, dict):
+        raise RuntimeError('specialisation line must be a JSON object {"env": {...}}')
+    for name, value in env.items():
+        os.environ[str(name)] = "" if value is None else str(value)
+    task_root = os.environ.get("LAMBDA_TASK_ROOT")
+    if task_root:
+        os.chdir(task_root)
+
+
+# --------------------------------------------------------------------------
+# Errors, in Lambda's shape
+# --------------------------------------------------------------------------
+
+class FaultError(Exception):
+    """An error the runtime reports with a type of its own (Runtime.*)."""
+
+    def __init__(self, error_type, message, stack_trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack_trace = stack_trace or []
+
+
+def make_error(message, error_type, stack_trace, request_id=None):
+    error = {
+        "errorMessage": message if message else "",
+        "errorType": error_type if error_type else "",
+    }
+    if request_id is not None:
+        error["requestId"] = request_id
+    error["stackTrace"] = stack_trace if stack_trace else []
+    return error
+
+
+def _is_runtime_frame(frame):
+    name = frame.filename
+    return name.startswith("<frozen importlib") or os.path.abspath(name) in _RUNTIME_FILES
+
+
+def error_from_exception(exc, request_id=None):
+    """Lambda's error JSON for an exception raised by user code (runtime frames left out)."""
+    if isinstance(exc, FaultError):
+        return make_error(exc.message, exc.error_type, exc.stack_trace, request_id)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_runtime_frame(f)]
+    return make_error(str(exc), type(exc).__name__, traceback.format_list(frames), request_id)
+
+
+def log_error(error):
+    """Write the error to the log like Lambda does: `[ERROR] Type: message` and the trace."""
+    lines = ["[ERROR] %s: %s" % (error.get("errorType"), error.get("errorMessage"))]
+    if error.get("stackTrace"):
+        lines.append("Traceback (most recent call last):")
+        lines.extend(s.rstrip("\n") for s in error["stackTrace"])
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# Handler loading
+# --------------------------------------------------------------------------
+
+def setup_sys_path(task_root):
+    """LAMBDA_TASK_ROOT first, then the layer directories Lambda also searches."""
+    version = "python%d.%d" % sys.version_info[:2]
+    wanted = [task_root, "/opt/python/lib/%s/site-packages" % version, "/opt/python"]
+    for position, path in enumerate(p for p in wanted if p):
+        if path in sys.path:
+            sys.path.remove(path)
+        if position == 0 or os.path.isdir(path):
+            sys.path.insert(position, path)
+
+
+def load_handler(handler):
+    """Resolve `module.function` (also `pkg/mod.func`, `pkg.mod.func`) to a callable.
+
+    Raises FaultError with Lambda's error types when it cannot.
+    """
+    try:
+        module_path, function_name = handler.rsplit(".", 1)
+        if not module_path or not function_name:
+            raise ValueError
+    except ValueError:
+        raise FaultError("Runtime.MalformedHandlerName",
+                         "Bad handler '%s': not enough values to unpack (expected 2, got 1)" % handler)
+    module_name = module_path.strip("/").replace("/", ".")
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        raise FaultError("Runtime.BuiltInModuleConflict",
+                         "Cannot use built-in module %s as a handler module" % module_path)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise FaultError("Runtime.ImportModuleError",
+                         "Unable to import module '%s': %s" % (module_path, exc))
+    except SyntaxError as exc:
+        trace = ['  File "%s" Line %s\n    %s\n' % (exc.filename, exc.lineno, (exc.text or "").strip())]
+        raise FaultError("Runtime.UserCodeSyntaxError",
+                         "Syntax error in module '%s': %s" % (module_path, exc), trace)
+    # Any other exception raised while the module runs is reported as is by the caller.
+    function = getattr(module, function_name, None)
+    if function is None:
+        raise FaultError("Runtime.HandlerNotFound",
+                         "Handler '%s' missing on module '%s'" % (function_name, module_path))
+    if not callable(function):
+        raise FaultError("Runtime.HandlerNotFound",
+                         "Handler '%s' on module '%s' is not callable" % (function_name, module_path))
+    return function
+
+
+# --------------------------------------------------------------------------
+# The context object
+# --------------------------------------------------------------------------
+
+class CognitoIdentity(object):
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+    def __init__(self, identity_id=None, pool_id=None):
+        self.cognito_identity_id = identity_id
+        self.cognito_identity_pool_id = pool_id
+
+    def __repr__(self):
+        return "CognitoIdentity([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
+            self.cognito_identity_id, self.cognito_identity_pool_id)
+
+
+class Client(object):
+    __slots__ = ["installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name"]
+
+    def __init__(self, data):
+        for name in self.__slots__:
+            setattr(self, name, data.get(name))
+
+    def __repr__(self):
+        return "Client(%s)" % ",".join("%s=%s" % (n, getattr(self, n)) for n in self.__slots__)
+
+
+class ClientContext(object):
+    __slots__ = ["custom", "env", "client"]
+
+    def __init__(self, data):
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+        client = data.get("client")
+        self.client = Client(client) if isinstance(client, dict) else None
+
+    def __repr__(self):
+        return "ClientContext([custom=%s,env=%s,client=%s])" % (self.custom, self.env, self.client)
+
+
+class LambdaContext(object):
+    """Lambda's Python context object."""
+
+    def __init__(self, request_id, deadline_ms, invoked_function_arn,
+                 client_context=None, cognito_identity=None, static=None):
+        static = static if static is not None else static_config()
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_function_arn
+        self.function_name = static["function_name"]
+        self.function_version = static["function_version"]
+        self.memory_limit_in_mb = static["memory_limit_in_mb"]
+        self.log_group_name = static["log_group_name"]
+        self.log_stream_name = static["log_stream_name"]
+        self._deadline_ms = int(deadline_ms) if deadline_ms else 0
+        self.client_context = ClientContext(client_context) if isinstance(client_context, dict) else None
+        identity = cognito_identity if isinstance(cognito_identity, dict) else {}
+        self.identity = CognitoIdentity(identity.get("cognitoIdentityId"), identity.get("cognitoIdentityPoolId"))
+
+    def get_remaining_time_in_millis(self):
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+        sys.stdout.flush()
+
+    def __repr__(self):
+        return ("LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,function_name=%s,"
+                "memory_limit_in_mb=%s,function_version=%s,invoked_function_arn=%s,client_context=%s,identity=%s])") % (
+            self.aws_request_id, self.log_group_name, self.log_stream_name, self.function_name,
+            self.memory_limit_in_mb, self.function_version, self.invoked_function_arn,
+            self.client_context, self.identity)
+
+
+def static_config():
+    env = os.environ
+    return {
+        "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME"),
+        "function_version": env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        # Lambda gives the memory size as the string from the environment.
+        "memory_limit_in_mb": env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+        "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+        "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+    }
+
+
+def parse_json_header(value):
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------
+# Serialisation
+# --------------------------------------------------------------------------
+
+def _default(obj):
+    if isinstance(obj, decimal.Decimal):
+        if obj.is_nan():
+            raise TypeError("Object of type Decimal is not JSON serializable: NaN")
+        return int(obj) if obj == obj.to_integral_value() else float(obj)
+    raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
+
+
+def to_json(result):
+    """The response body, as Lambda's Python runtime writes it (json.dumps, default separators)."""
+    return json.dumps(result, default=_default).encode("utf-8")
+
+
+# --------------------------------------------------------------------------
+# Runtime API client (one persistent HTTP/1.1 connection)
+# --------------------------------------------------------------------------
+
+class RuntimeAPIError(Exception):
+    pass
+
+
+class RuntimeClient(object):
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        if not host:
+            host, port = address, "80"
+        self._host = host.strip("[]")
+        self._port = int(port)
+        self._conn = http.client.HTTPConnection(self._host, self._port)
+        self._base = "/%s/runtime" % API_VERSION
+
+    def _request(self, method, path, body=None, headers=None, retry=True):
+        try:
+            self._conn.request(method, self._base + path, body=body, headers=headers or {})
+            response = self._conn.getresponse()
+            data = response.read()
+        except (ConnectionError, http.client.HTTPException, OSError):
+            self._conn.close()
+            if not retry:
+                raise
+            # The agent may have closed an idle keep-alive connection; try once more.
+            return self._request(method, path, body, headers, retry=False)
+        return response, data
+
+    def next(self):
+        response, body = self._request("GET", "/invocation/next")
+        if response.status != 200:
+            raise RuntimeAPIError("GET /invocation/next: HTTP %d %s" % (response.status, body[:200]))
+        return response.headers, body
+
+    def post_response(self, request_id, body):
+        self._post("/invocation/%s/response" % request_id, body, {"Content-Type": "application/json"})
+
+    def post_error(self, request_id, error):
+        self._post("/invocation/%s/error" % request_id, *self._error_payload(error))
+
+    def post_init_error(self, error):
+        self._post("/init/error", *self._error_payload(error))
+
+    @staticmethod
+    def _error_payload(error):
+        error_type = str(error.get("errorType") or "Unknown")
+        header_value = "".join(c for c in error_type if 32 <= ord(c) < 127)
+        headers = {"Content-Type": ERROR_CONTENT_TYPE, "Lambda-Runtime-Function-Error-Type": header_value}
+        return to_json(error), headers
+
+    def _post(self, path, body, headers):
+        headers = dict(headers)
+        headers["Content-Length"] = str(len(body))
+        response, data = self._request("POST", path, body, headers)
+        if response.status >= 300:
+            # 413 (payload too large) or 400 (unknown/expired request): the agent has
+            # already decided the outcome; log it and carry on with the next invocation.
+            sys.stderr.write("[WARNING] POST %s: HTTP %d %s\n" % (path, response.status, data[:200].decode("utf-8", "replace")))
+            sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# Logging: Lambda's format for the logging module
+# --------------------------------------------------------------------------
+
+_current_request_id = None
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _current_request_id
+        return True
+
+
+def setup_logging():
+    """Give the root logger Lambda's handler and format, unless the user has one."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S"))
+    handler.formatter.converter = time.gmtime
+    handler.addFilter(_RequestIdFilter())
+    root.addHandler(handler)
+
+
+# --------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------
+
+def handle_one(client, handler, headers, body, static):
+    """Run one invocation and post its outcome. Returns True on success."""
+    global _current_request_id
+    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    _current_request_id = request_id
+    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    context = LambdaContext(
+        request_id,
+        headers.get("Lambda-Runtime-Deadline-Ms"),
+        headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+        parse_json_header(headers.get("Lambda-Runtime-Client-Context")),
+        parse_json_header(headers.get("Lambda-Runtime-Cognito-Identity")),
+        static,
+    )
+    try:
+        try:
+            event = json.loads(body) if body else None
+        except ValueError as exc:
+            raise FaultError("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % exc)
+        result = handler(event, context)
+        try:
+            payload = to_json(result)
+        except (TypeError, ValueError) as exc:
+            raise FaultError("Runtime.MarshalError", "Unable to marshal response: %s" % exc)
+    except Exception as exc:  # noqa: BLE001 - every user error is reported
+        error = error_from_exception(exc, request_id)
+        log_error(error)
+        flush_streams()
+        client.post_error(request_id, error)
+        return False
+    flush_streams()
+    client.post_response(request_id, payload)
+    return True
+
+
+def flush_streams():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def init(client):
+    """Load the handler, or report the failure to /init/error and exit non-zero."""
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    setup_sys_path(task_root)
+    setup_logging()
+    handler_name = os.environ.get("_HANDLER", "")
+    try:
+        return load_handler(handler_name)
+    except Exception as exc:  # noqa: BLE001
+        error = error_from_exception(exc)
+        log_error(error)
+        try:
+            client.post_init_error(error)
+        except Exception as post_exc:  # noqa: BLE001
+            sys.stderr.write("[ERROR] could not post the init error: %s\n" % post_exc)
+        flush_streams()
+        sys.exit(1)
+
+
+def main():
+    if os.environ.get("HEARTH_SPECIALIZE") == "stdin":
+        specialize_from_stdin()
+    api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not api:
+        sys.stderr.write("AWS_LAMBDA_RUNTIME_API is not set\n")
+        sys.exit(2)
+    client = RuntimeClient(api)
+    handler = init(client)
+    static = static_config()
+    while True:
+        headers, body = client.next()
+        handle_one(client, handler, headers, body, static)
+
+
+if __name__ == "__main__":
+    # Keep this directory off the import path so it cannot shadow user modules.
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except RuntimeAPIError as exc:
+        sys.stderr.write("[ERROR] %s\n" % exc)
+        sys.exit(1)
+    except (ConnectionError, http.client.HTTPException, OSError) as exc:
+        sys.stderr.write("[ERROR] lost the Runtime API: %s\n" % exc)
+        sys.exit(1)

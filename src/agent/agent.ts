@@ -1,0 +1,566 @@
+// One instance's agent: serves the Lambda Runtime API to one runtime process,
+// queues invocations for it, enforces the init timeout and each invocation's
+// deadline, and restarts the process after a timeout or a crash — as Lambda
+// does with an execution environment.
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { pino, type Logger } from 'pino';
+import { LIMITS } from '../api/function.js';
+import type { InvokeRequest, InvokeResult } from './invocation.js';
+import {
+  exitError,
+  initTimeoutError,
+  normalisePostedError,
+  responseTooLargeError,
+  RUNTIME_API_ERRORS,
+  timeoutError,
+  unhandledResult,
+  type LambdaErrorBody,
+} from './lambda-errors.js';
+import { encodeLogTail, findRequestId, LineBuffer, LineSplitter } from './log-tail.js';
+import { endLine, peakMemoryMB, reportLine, startLine } from './report-lines.js';
+import { routeRuntimeApi, type RuntimeApi } from './runtime-api-routes.js';
+import { sendJson } from './http-io.js';
+import { terminate } from './process-reaper.js';
+import type { RuntimeLauncher } from './spawn-launcher.js';
+import { startInvokeServer, type InvokeServer } from './invoke-server.js';
+
+export type AgentState = 'starting' | 'ready' | 'failed' | 'closed';
+
+export type AgentEvent =
+  | { type: 'state'; state: AgentState }
+  /** The runtime finished its init (first /next): a cold start. */
+  | { type: 'init'; durationMs: number }
+  | { type: 'exit'; code: number | null; signal: string | null; phase: 'init' | 'invoke' | 'idle' }
+  | { type: 'restart'; reason: 'timeout' | 'exit' | 'init-retry' };
+
+export interface AgentOptions {
+  functionName: string;
+  memoryMB?: number;
+  timeoutSeconds?: number;
+  /** Invocations handed to the runtime at once (AWS_LAMBDA_MAX_CONCURRENCY). */
+  concurrency?: number;
+  /** Default for callers that send none (the emulator-compatible endpoint). */
+  functionArn?: string;
+  /** Port of the Runtime API on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  initTimeoutMs?: number;
+  responseLimitBytes?: number;
+  /**
+   * Starts the runtime process. Without one the agent serves an external
+   * runtime (a test, or a container started by someone else): it still
+   * enforces deadlines but cannot kill or restart the runtime.
+   */
+  launcher?: RuntimeLauncher;
+  logger?: Logger;
+  /** Between SIGTERM and SIGKILL on close. */
+  killGraceMs?: number;
+  onEvent?: (e: AgentEvent) => void;
+}
+
+interface Pending {
+  req: InvokeRequest;
+  resolve: (r: InvokeResult) => void;
+  startedAt: number;
+  timer?: NodeJS.Timeout;
+  logs?: LineBuffer;
+  initDurationMs?: number;
+  done: boolean;
+}
+
+type InitFailure =
+  | { kind: 'posted'; payload: Buffer; errorType: string }
+  | { kind: 'exit'; code: number | null; signal: string | null }
+  | { kind: 'timeout' };
+
+const SYNC_PAYLOAD_LIMIT = LIMITS.syncPayloadBytes;
+
+export class Agent implements RuntimeApi {
+  readonly functionName: string;
+  readonly memoryMB: number;
+  readonly timeoutSeconds: number;
+  readonly concurrency: number;
+  readonly functionArn: string;
+  private readonly initTimeoutMs: number;
+  private readonly responseLimit: number;
+  private readonly launcher: RuntimeLauncher | undefined;
+  private readonly log: Logger;
+  private readonly killGraceMs: number;
+  private readonly listeners = new Set<(e: AgentEvent) => void>();
+
+  private server: Server | undefined;
+  private invokeServers: InvokeServer[] = [];
+  private port = 0;
+  private stateValue: AgentState = 'starting';
+  private proc: ChildProcess | undefined;
+  private launchedAt = 0;
+  private initTimer: NodeJS.Timeout | undefined;
+  private initFailure: InitFailure | undefined;
+  /** Init duration waiting to be attached to the first invocation after a (re)start. */
+  private coldInitMs: number | undefined;
+  private readonly queue: Pending[] = [];
+  private readonly inflight = new Map<string, Pending>();
+  private readonly parked: ServerResponse[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private settleWaiters: ((s: AgentState) => void)[] = [];
+  private restarting: Promise<void> | undefined;
+  private readyAtValue: number | undefined;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.functionName = opts.functionName;
+    this.memoryMB = opts.memoryMB ?? LIMITS.memoryMB.default;
+    this.timeoutSeconds = opts.timeoutSeconds ?? LIMITS.timeoutSeconds.default;
+    this.concurrency = Math.max(1, opts.concurrency ?? 1);
+    this.functionArn = opts.functionArn ?? `arn:aws:lambda:local:000000000000:function:${opts.functionName}`;
+    this.initTimeoutMs = opts.initTimeoutMs ?? LIMITS.initTimeoutSeconds * 1000;
+    this.responseLimit = opts.responseLimitBytes ?? LIMITS.responseBytes;
+    this.launcher = opts.launcher;
+    this.log = (opts.logger ?? pino({ level: process.env.HEARTH_LOG_LEVEL ?? 'info' })).child({ fn: opts.functionName });
+    this.killGraceMs = opts.killGraceMs ?? 2000;
+    if (opts.onEvent) this.listeners.add(opts.onEvent);
+  }
+
+  get state(): AgentState {
+    return this.stateValue;
+  }
+
+  /** Epoch ms of the last completed init. */
+  get readyAt(): number | undefined {
+    return this.readyAtValue;
+  }
+
+  /** The init error of the last start, when state is `failed`. */
+  get initError(): InvokeResult | undefined {
+    return this.initFailure !== undefined ? this.initErrorFor('', this.initFailure) : undefined;
+  }
+
+  /** host:port of the Runtime API, for AWS_LAMBDA_RUNTIME_API. */
+  get runtimeApi(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Invocations queued or running. */
+  get load(): number {
+    return this.queue.length + this.inflight.size;
+  }
+
+  on(listener: (e: AgentEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Opens the Runtime API and launches the runtime (if the agent has a launcher). */
+  async start(): Promise<void> {
+    const server = createServer({ keepAliveTimeout: 120_000, requestTimeout: 0 }, (req, res) => routeRuntimeApi(this, req, res));
+    server.headersTimeout = 60_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    await this.launch();
+  }
+
+  /** Also serve the HTTP invoke endpoint (and /healthz, /readyz) on host:port. */
+  async listenInvoke(host = '127.0.0.1', port = 0): Promise<{ host: string; port: number; url: string }> {
+    const s = await startInvokeServer(this, host, port, SYNC_PAYLOAD_LIMIT);
+    this.invokeServers.push(s);
+    return s.address;
+  }
+
+  /** Resolves once the current start has ended, ready or failed. */
+  settled(): Promise<AgentState> {
+    if (this.stateValue !== 'starting') return Promise.resolve(this.stateValue);
+    return new Promise((resolve) => this.settleWaiters.push(resolve));
+  }
+
+  invoke(req: InvokeRequest): Promise<InvokeResult> {
+    return new Promise((resolve) => {
+      if (this.stateValue === 'closed') {
+        resolve(unhandledResult({ errorType: 'Hearth.InstanceStopped', errorMessage: `RequestId: ${req.requestId} Error: the instance has stopped` }, 0));
+        return;
+      }
+      const p: Pending = { req, resolve, startedAt: 0, done: false };
+      if (req.tailLogs === true) p.logs = new LineBuffer();
+      this.queue.push(p);
+      // Lambda retries a failed init on the next invocation.
+      if (this.stateValue === 'failed') void this.restart('init-retry');
+      else this.pump();
+    });
+  }
+
+  /** Resolves when nothing is queued or running. */
+  drain(): Promise<void> {
+    if (this.load === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    if (this.stateValue === 'closed') return;
+    this.setState('closed');
+    clearTimeout(this.initTimer);
+    for (const p of [...this.inflight.values(), ...this.queue.splice(0)]) {
+      this.finish(p, unhandledResult(exitError(p.req.requestId, null, 'SIGTERM'), this.elapsed(p)));
+    }
+    const proc = this.proc;
+    this.proc = undefined;
+    for (const res of this.parked.splice(0)) res.destroy();
+    await Promise.all([
+      proc ? terminate(proc, this.killGraceMs) : Promise.resolve(),
+      ...this.invokeServers.map((s) => s.close()),
+      this.closeServer(),
+    ]);
+    this.wakeIdle();
+  }
+
+  // ---- Runtime API (called by runtime-api-routes) ----
+
+  onNext(res: ServerResponse): void {
+    if (this.stateValue === 'closed') {
+      sendJson(res, 403, RUNTIME_API_ERRORS.invalidStateTransition('the instance is closed'));
+      return;
+    }
+    if (this.stateValue === 'failed') {
+      if (this.launcher !== undefined) {
+        sendJson(res, 403, RUNTIME_API_ERRORS.invalidStateTransition('init failed; the runtime is being stopped'));
+        return;
+      }
+      // An external runtime that comes back after an init error starts over.
+      this.initFailure = undefined;
+      this.setState('starting');
+    }
+    if (this.stateValue === 'starting') this.initDone();
+    this.parked.push(res);
+    res.once('close', () => {
+      const i = this.parked.indexOf(res);
+      if (i >= 0) this.parked.splice(i, 1);
+    });
+    this.pump();
+  }
+
+  onResponse(id: string, body: Buffer, tooLarge: boolean, res: ServerResponse): void {
+    const p = this.inflight.get(id);
+    if (p === undefined || p.done) {
+      sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
+      return;
+    }
+    if (tooLarge) {
+      sendJson(res, 413, RUNTIME_API_ERRORS.payloadTooLarge(this.responseLimit));
+      this.complete(p, unhandledResult(responseTooLargeError(this.responseLimit), this.elapsed(p)), 'error');
+      return;
+    }
+    sendJson(res, 202, { status: 'OK' });
+    this.complete(p, { outcome: 'success', payload: body, durationMs: this.elapsed(p) });
+  }
+
+  onError(id: string, body: Buffer, errorTypeHeader: string | undefined, handled: boolean, res: ServerResponse): void {
+    const p = this.inflight.get(id);
+    if (p === undefined || p.done) {
+      sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
+      return;
+    }
+    sendJson(res, 202, { status: 'OK' });
+    const { payload, errorType } = normalisePostedError(body, errorTypeHeader);
+    this.complete(p, { outcome: handled ? 'handled' : 'unhandled', payload, errorType, durationMs: this.elapsed(p) }, handled ? undefined : 'error');
+  }
+
+  onInitError(body: Buffer, errorTypeHeader: string | undefined, res: ServerResponse): void {
+    if (this.stateValue !== 'starting') {
+      sendJson(res, 403, RUNTIME_API_ERRORS.invalidStateTransition('init/error is only allowed during init'));
+      return;
+    }
+    sendJson(res, 202, { status: 'OK' });
+    const { payload, errorType } = normalisePostedError(body, errorTypeHeader);
+    this.initFailed({ kind: 'posted', payload, errorType });
+  }
+
+  responseLimitBytes(): number {
+    return this.responseLimit;
+  }
+
+  errorLimitBytes(): number {
+    return SYNC_PAYLOAD_LIMIT;
+  }
+
+  // ---- lifecycle ----
+
+  private async launch(): Promise<void> {
+    this.initFailure = undefined;
+    this.coldInitMs = undefined;
+    this.setState('starting');
+    this.launchedAt = performance.now();
+    clearTimeout(this.initTimer);
+    this.initTimer = setTimeout(() => this.initFailed({ kind: 'timeout' }), this.initTimeoutMs);
+    if (this.launcher === undefined) return;
+    let proc: ChildProcess;
+    try {
+      proc = await this.launcher.launch(this.runtimeApi);
+    } catch (err) {
+      this.initFailed({ kind: 'posted', errorType: 'Runtime.InvalidEntrypoint', payload: errorPayload('Runtime.InvalidEntrypoint', String(err)) });
+      return;
+    }
+    if (this.stateValue === 'closed') {
+      proc.kill('SIGKILL');
+      return;
+    }
+    this.proc = proc;
+    this.attachOutput(proc);
+    proc.once('error', (err) => {
+      if (this.proc !== proc) return;
+      this.proc = undefined;
+      this.initFailed({ kind: 'posted', errorType: 'Runtime.InvalidEntrypoint', payload: errorPayload('Runtime.InvalidEntrypoint', err.message) });
+    });
+    proc.once('exit', (code, signal) => this.onExit(proc, code, signal));
+  }
+
+  private attachOutput(proc: ChildProcess): void {
+    for (const [name, stream] of [['stdout', proc.stdout], ['stderr', proc.stderr]] as const) {
+      if (stream === null) continue;
+      const splitter = new LineSplitter((line) => this.onLine(line, name));
+      stream.on('data', (c: Buffer) => splitter.write(c));
+      stream.once('end', () => splitter.flush());
+    }
+  }
+
+  private onLine(line: string, stream: 'stdout' | 'stderr'): void {
+    let owner: Pending | undefined;
+    if (this.inflight.size === 1) {
+      owner = this.inflight.values().next().value;
+    } else if (this.inflight.size > 1) {
+      const id = findRequestId(line, (s) => this.inflight.has(s));
+      owner = id !== undefined ? this.inflight.get(id) : undefined;
+    }
+    owner?.logs?.push(line);
+    this.log.info({ requestId: owner?.req.requestId, stream }, line);
+  }
+
+  private initDone(): void {
+    clearTimeout(this.initTimer);
+    const ms = performance.now() - this.launchedAt;
+    this.coldInitMs = ms;
+    this.readyAtValue = Date.now();
+    this.setState('ready');
+    this.emit({ type: 'init', durationMs: ms });
+  }
+
+  private initFailed(f: InitFailure): void {
+    if (this.stateValue !== 'starting') return;
+    clearTimeout(this.initTimer);
+    this.initFailure = f;
+    const proc = this.proc;
+    this.proc = undefined;
+    if (proc) void terminate(proc, 0);
+    for (const res of this.parked.splice(0)) res.destroy();
+    this.setState('failed');
+    for (const p of this.queue.splice(0)) this.finish(p, this.initErrorFor(p.req.requestId, f));
+    this.wakeIdle();
+  }
+
+  private initErrorFor(requestId: string, f: InitFailure): InvokeResult {
+    switch (f.kind) {
+      case 'posted':
+        return { outcome: 'unhandled', payload: f.payload, errorType: f.errorType, durationMs: 0 };
+      case 'exit':
+        return unhandledResult(exitError(requestId, f.code, f.signal), 0);
+      case 'timeout':
+        return unhandledResult(initTimeoutError(requestId, this.initTimeoutMs / 1000), 0);
+    }
+  }
+
+  private onExit(proc: ChildProcess, code: number | null, signal: string | null): void {
+    if (this.proc !== proc) return; // a process we already replaced or killed on purpose
+    this.proc = undefined;
+    const phase = this.stateValue === 'starting' ? 'init' : this.inflight.size > 0 ? 'invoke' : 'idle';
+    this.log.warn({ code, signal, phase }, 'runtime exited');
+    this.emit({ type: 'exit', code, signal, phase });
+    if (phase === 'init') {
+      this.initFailed({ kind: 'exit', code, signal });
+      return;
+    }
+    for (const p of [...this.inflight.values()]) this.complete(p, unhandledResult(exitError(p.req.requestId, code, signal), this.elapsed(p)), 'error');
+    if (this.stateValue === 'ready') void this.restart('exit');
+  }
+
+  /** Kills the runtime (if any), then launches a fresh one that goes through init again. */
+  private restart(reason: 'timeout' | 'exit' | 'init-retry'): Promise<void> {
+    if (this.launcher === undefined || this.stateValue === 'closed') return Promise.resolve();
+    if (this.restarting) return this.restarting;
+    this.emit({ type: 'restart', reason });
+    const old = this.proc;
+    this.proc = undefined;
+    this.setState('starting');
+    this.restarting = (async () => {
+      for (const res of this.parked.splice(0)) res.destroy();
+      if (old) await terminate(old, 0);
+      // Connections of the old process must not be mistaken for the new one's.
+      this.server?.closeAllConnections();
+      for (const p of [...this.inflight.values()]) this.complete(p, unhandledResult(exitError(p.req.requestId, null, 'SIGKILL'), this.elapsed(p)), 'error');
+      if (this.stateValue !== 'closed') await this.launch();
+    })().finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
+  }
+
+  // ---- invocations ----
+
+  private pump(): void {
+    while (this.stateValue === 'ready' && this.queue.length > 0 && this.parked.length > 0 && this.inflight.size < this.concurrency) {
+      const res = this.parked.shift();
+      if (res === undefined || res.destroyed || res.writableEnded) continue;
+      const p = this.queue.shift();
+      if (p === undefined) break;
+      this.handOver(res, p);
+    }
+  }
+
+  private handOver(res: ServerResponse, p: Pending): void {
+    const { req } = p;
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/json',
+      'content-length': req.payload.length,
+      'lambda-runtime-aws-request-id': req.requestId,
+      'lambda-runtime-deadline-ms': String(req.deadlineMs),
+      'lambda-runtime-invoked-function-arn': req.invokedFunctionArn,
+    };
+    if (req.traceId !== undefined) headers['lambda-runtime-trace-id'] = req.traceId;
+    if (req.clientContext !== undefined) headers['lambda-runtime-client-context'] = req.clientContext;
+    if (req.cognitoIdentity !== undefined) headers['lambda-runtime-cognito-identity'] = req.cognitoIdentity;
+    if (this.coldInitMs !== undefined) {
+      p.initDurationMs = this.coldInitMs;
+      this.coldInitMs = undefined;
+    }
+    p.startedAt = performance.now();
+    this.inflight.set(req.requestId, p);
+    const ms = Number.isFinite(req.deadlineMs) && req.deadlineMs > 0 ? req.deadlineMs - Date.now() : this.timeoutSeconds * 1000;
+    p.timer = setTimeout(() => this.onTimeout(p), Math.max(0, ms));
+    res.writeHead(200, headers);
+    res.end(req.payload);
+  }
+
+  private onTimeout(p: Pending): void {
+    if (p.done) return;
+    this.complete(p, unhandledResult(timeoutError(p.req.requestId, this.timeoutSeconds), this.elapsed(p)), 'timeout');
+    // The runtime may be stuck anywhere: Lambda throws the environment away.
+    void this.restart('timeout');
+  }
+
+  private elapsed(p: Pending): number {
+    return p.startedAt > 0 ? performance.now() - p.startedAt : 0;
+  }
+
+  /**
+   * Ends an invocation. Resolving waits one turn of the event loop so output
+   * the runtime wrote just before answering (already in the pipe) is read
+   * and counted to this invocation.
+   */
+  private complete(p: Pending, result: InvokeResult, status?: 'timeout' | 'error'): void {
+    if (p.done) return;
+    p.done = true;
+    clearTimeout(p.timer);
+    if (p.initDurationMs !== undefined) result.initDurationMs = p.initDurationMs;
+    setImmediate(() => {
+      this.inflight.delete(p.req.requestId);
+      if (p.logs !== undefined) result.logTail = this.tail(p, result, status);
+      p.resolve(result);
+      this.wakeIdle();
+      this.pump();
+    });
+  }
+
+  /** Ends an invocation that never reached the runtime, or on close. */
+  private finish(p: Pending, result: InvokeResult): void {
+    if (p.done) return;
+    p.done = true;
+    clearTimeout(p.timer);
+    this.inflight.delete(p.req.requestId);
+    if (p.logs !== undefined) result.logTail = this.tail(p, result, 'error');
+    p.resolve(result);
+  }
+
+  private tail(p: Pending, result: InvokeResult, status?: 'timeout' | 'error'): string {
+    const id = p.req.requestId;
+    const report = reportLine({
+      requestId: id,
+      durationMs: result.durationMs,
+      memorySizeMB: this.memoryMB,
+      maxMemoryUsedMB: this.peakMemory(),
+      ...(p.initDurationMs !== undefined ? { initDurationMs: p.initDurationMs } : {}),
+      ...(status !== undefined ? { status } : {}),
+    });
+    const lines = [...(p.logs?.all ?? [])];
+    if (result.outcome !== 'success' && status !== undefined) lines.push(`${new Date().toISOString()} ${id} ${errorSummary(result.payload)}`);
+    return encodeLogTail(startLine(id), lines, endLine(id), report);
+  }
+
+  private peakMemory(): number {
+    const pid = this.proc?.pid;
+    if (pid === undefined) return 0;
+    try {
+      return peakMemoryMB(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    } catch {
+      return 0;
+    }
+  }
+
+  private wakeIdle(): void {
+    if (this.load > 0 && this.stateValue !== 'closed') return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private setState(s: AgentState): void {
+    if (this.stateValue === s) return;
+    this.stateValue = s;
+    this.emit({ type: 'state', state: s });
+    if (s !== 'starting') {
+      const waiters = this.settleWaiters;
+      this.settleWaiters = [];
+      for (const w of waiters) w(s);
+    }
+  }
+
+  private emit(e: AgentEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error({ err }, 'agent event listener failed');
+      }
+    }
+  }
+
+  private closeServer(): Promise<void> {
+    const server = this.server;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+}
+
+function errorPayload(errorType: string, errorMessage: string): Buffer {
+  const doc: LambdaErrorBody = { errorType, errorMessage };
+  return Buffer.from(JSON.stringify(doc));
+}
+
+/** The one-line summary Lambda writes to the log when the sandbox ends an invocation. */
+function errorSummary(payload: Buffer): string {
+  try {
+    const doc = JSON.parse(payload.toString('utf8')) as Partial<LambdaErrorBody>;
+    return doc.errorMessage ?? payload.toString('utf8');
+  } catch {
+    return payload.toString('utf8');
+  }
+}
+

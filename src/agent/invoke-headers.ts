@@ -1,0 +1,106 @@
+// How an InvokeRequest / InvokeResult travels over the agent's HTTP invoke
+// endpoint. The server and the client both use these functions, so the two
+// ends cannot disagree about a header name.
+import { randomUUID } from 'node:crypto';
+import type { InvokeOutcome, InvokeRequest, InvokeResult } from './invocation.js';
+
+/** The path of AWS's runtime interface emulator, so benchmarks can swap the two. */
+export const INVOKE_PATH = '/2015-03-31/functions/function/invocations';
+
+export const REQUEST_HEADERS = {
+  requestId: 'lambda-runtime-aws-request-id',
+  deadlineMs: 'lambda-runtime-deadline-ms',
+  functionArn: 'lambda-runtime-invoked-function-arn',
+  traceId: 'lambda-runtime-trace-id',
+  clientContext: 'lambda-runtime-client-context',
+  cognitoIdentity: 'lambda-runtime-cognito-identity',
+  /** `Tail` asks for the log tail, as the Invoke API's X-Amz-Log-Type does. */
+  logType: 'x-amz-log-type',
+} as const;
+
+export const RESPONSE_HEADERS = {
+  functionError: 'x-amz-function-error',
+  errorType: 'x-hearth-error-type',
+  durationMs: 'x-hearth-duration-ms',
+  initDurationMs: 'x-hearth-init-duration-ms',
+  logResult: 'x-amz-log-result',
+  requestId: 'x-amzn-requestid',
+} as const;
+
+export type HeaderBag = Record<string, string | string[] | undefined>;
+
+function one(h: HeaderBag, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function requestToHeaders(req: InvokeRequest): Record<string, string> {
+  const h: Record<string, string> = {
+    [REQUEST_HEADERS.requestId]: req.requestId,
+    [REQUEST_HEADERS.deadlineMs]: String(req.deadlineMs),
+    [REQUEST_HEADERS.functionArn]: req.invokedFunctionArn,
+  };
+  if (req.traceId !== undefined) h[REQUEST_HEADERS.traceId] = req.traceId;
+  if (req.clientContext !== undefined) h[REQUEST_HEADERS.clientContext] = req.clientContext;
+  if (req.cognitoIdentity !== undefined) h[REQUEST_HEADERS.cognitoIdentity] = req.cognitoIdentity;
+  if (req.tailLogs === true) h[REQUEST_HEADERS.logType] = 'Tail';
+  return h;
+}
+
+export interface RequestDefaults {
+  /** Used when the caller sent no deadline (as the emulator's callers do). */
+  timeoutSeconds: number;
+  functionArn: string;
+  now?: number;
+}
+
+/** Missing headers get defaults, so plain emulator-style `curl -d '{}'` calls work. */
+export function requestFromHeaders(h: HeaderBag, payload: Buffer, d: RequestDefaults): InvokeRequest {
+  const deadline = Number(one(h, REQUEST_HEADERS.deadlineMs));
+  const req: InvokeRequest = {
+    requestId: one(h, REQUEST_HEADERS.requestId) ?? randomUUID(),
+    payload,
+    deadlineMs: Number.isFinite(deadline) && deadline > 0 ? deadline : (d.now ?? Date.now()) + d.timeoutSeconds * 1000,
+    invokedFunctionArn: one(h, REQUEST_HEADERS.functionArn) ?? d.functionArn,
+  };
+  const trace = one(h, REQUEST_HEADERS.traceId);
+  if (trace !== undefined) req.traceId = trace;
+  const cc = one(h, REQUEST_HEADERS.clientContext);
+  if (cc !== undefined) req.clientContext = cc;
+  const ci = one(h, REQUEST_HEADERS.cognitoIdentity);
+  if (ci !== undefined) req.cognitoIdentity = ci;
+  if (one(h, REQUEST_HEADERS.logType)?.toLowerCase() === 'tail') req.tailLogs = true;
+  return req;
+}
+
+const FUNCTION_ERROR: Record<InvokeOutcome, string | undefined> = { success: undefined, handled: 'Handled', unhandled: 'Unhandled' };
+
+export function resultToHeaders(r: InvokeResult, requestId: string): Record<string, string> {
+  const h: Record<string, string> = {
+    'content-type': 'application/json',
+    [RESPONSE_HEADERS.requestId]: requestId,
+    [RESPONSE_HEADERS.durationMs]: r.durationMs.toFixed(3),
+  };
+  const fe = FUNCTION_ERROR[r.outcome];
+  if (fe !== undefined) h[RESPONSE_HEADERS.functionError] = fe;
+  if (r.errorType !== undefined) h[RESPONSE_HEADERS.errorType] = r.errorType;
+  if (r.initDurationMs !== undefined) h[RESPONSE_HEADERS.initDurationMs] = r.initDurationMs.toFixed(3);
+  if (r.logTail !== undefined) h[RESPONSE_HEADERS.logResult] = r.logTail;
+  return h;
+}
+
+export function resultFromHeaders(h: HeaderBag, payload: Buffer): InvokeResult {
+  const fe = one(h, RESPONSE_HEADERS.functionError)?.toLowerCase();
+  const r: InvokeResult = {
+    outcome: fe === 'handled' ? 'handled' : fe === 'unhandled' ? 'unhandled' : 'success',
+    payload,
+    durationMs: Number(one(h, RESPONSE_HEADERS.durationMs) ?? 0),
+  };
+  const et = one(h, RESPONSE_HEADERS.errorType);
+  if (et !== undefined) r.errorType = et;
+  const init = one(h, RESPONSE_HEADERS.initDurationMs);
+  if (init !== undefined) r.initDurationMs = Number(init);
+  const tail = one(h, RESPONSE_HEADERS.logResult);
+  if (tail !== undefined) r.logTail = tail;
+  return r;
+}

@@ -1,0 +1,85 @@
+// Per-invocation log capture: which invocation a runtime's output line
+// belongs to, and the base64 tail Lambda returns with LogType=Tail.
+import { MAX_LOG_TAIL_BYTES } from './invocation.js';
+
+/**
+ * The request id carried in a runtime log line, if any. Lambda's runtimes put
+ * it in one of the first tab-separated fields: Node writes
+ * `<time>\t<requestId>\t<LEVEL>\t<msg>`, Python `[LEVEL]\t<time>\t<requestId>\t<msg>`.
+ * Only ids the caller knows count, so a timestamp is never mistaken for one.
+ */
+export function findRequestId(line: string, isKnown: (id: string) => boolean): string | undefined {
+  let start = 0;
+  for (let field = 0; field < 3; field++) {
+    const tab = line.indexOf('\t', start);
+    if (tab < 0) return undefined;
+    const candidate = line.slice(start, tab);
+    if (candidate.length > 0 && isKnown(candidate)) return candidate;
+    start = tab + 1;
+  }
+  return undefined;
+}
+
+/** The last `max` bytes of `buf`, not starting inside a UTF-8 sequence. */
+export function utf8Tail(buf: Buffer, max: number): Buffer {
+  if (buf.length <= max) return buf;
+  let from = buf.length - max;
+  // Continuation bytes look like 10xxxxxx; skip them so the tail decodes cleanly.
+  while (from < buf.length && ((buf[from] ?? 0) & 0xc0) === 0x80) from++;
+  return buf.subarray(from);
+}
+
+/** Lines kept for one invocation, bounded so a chatty function cannot grow memory. */
+export class LineBuffer {
+  private lines: string[] = [];
+  private bytes = 0;
+
+  constructor(private readonly maxBytes = MAX_LOG_TAIL_BYTES * 2) {}
+
+  push(line: string): void {
+    this.lines.push(line);
+    this.bytes += Buffer.byteLength(line) + 1;
+    while (this.bytes > this.maxBytes && this.lines.length > 1) {
+      const dropped = this.lines.shift() ?? '';
+      this.bytes -= Buffer.byteLength(dropped) + 1;
+    }
+  }
+
+  get all(): readonly string[] {
+    return this.lines;
+  }
+}
+
+/** START, the function's lines, END and REPORT, cut to the last 4 KB and base64 encoded. */
+export function encodeLogTail(start: string, lines: readonly string[], end: string, report: string): string {
+  const text = [start, ...lines, end, report].join('\n') + '\n';
+  return utf8Tail(Buffer.from(text, 'utf8'), MAX_LOG_TAIL_BYTES).toString('base64');
+}
+
+/** Splits a byte stream into lines, keeping a partial last line for the next chunk. */
+export class LineSplitter {
+  private rest = '';
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  write(chunk: Buffer | string): void {
+    const text = this.rest + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      this.onLine(text.slice(start, end));
+      start = nl + 1;
+    }
+    this.rest = text.slice(start);
+    // A line with no newline for a long time is still flushed, in pieces.
+    if (this.rest.length > 64 * 1024) {
+      this.onLine(this.rest);
+      this.rest = '';
+    }
+  }
+
+  flush(): void {
+    if (this.rest.length > 0) this.onLine(this.rest);
+    this.rest = '';
+  }
+}

@@ -1,0 +1,80 @@
+// The HTTP face of the Lambda Runtime API (2018-06-01): parses the few
+// routes by hand (this is the hot path) and hands them to the agent.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { headerValue, readBody, sendJson } from './http-io.js';
+import { RUNTIME_API_ERRORS } from './lambda-errors.js';
+
+/** What the routes need from the agent. */
+export interface RuntimeApi {
+  onNext(res: ServerResponse): void;
+  onResponse(id: string, body: Buffer, tooLarge: boolean, res: ServerResponse): void;
+  onError(id: string, body: Buffer, errorTypeHeader: string | undefined, handled: boolean, res: ServerResponse): void;
+  onInitError(body: Buffer, errorTypeHeader: string | undefined, res: ServerResponse): void;
+  responseLimitBytes(): number;
+  errorLimitBytes(): number;
+}
+
+const PREFIX = '/2018-06-01/runtime/';
+const INVOCATION = 'invocation/';
+export const ERROR_TYPE_HEADER = 'lambda-runtime-function-error-type';
+/** Set by Hearth's Node runtime for callback(err): Lambda reports those as Handled. */
+export const HANDLED_HEADER = 'x-hearth-error-handled';
+
+export function routeRuntimeApi(api: RuntimeApi, req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q >= 0 ? url.slice(0, q) : url;
+  if (!path.startsWith(PREFIX)) return notFound(req, res);
+  const rest = path.slice(PREFIX.length);
+
+  if (rest === 'invocation/next') {
+    if (req.method !== 'GET') return methodNotAllowed(req, res);
+    // The long poll has no body; drain anything sent so keep-alive still works.
+    req.resume();
+    api.onNext(res);
+    return;
+  }
+  if (rest === 'init/error') {
+    if (req.method !== 'POST') return methodNotAllowed(req, res);
+    void readBody(req, api.errorLimitBytes()).then(
+      (b) => api.onInitError(b.body, headerValue(req, ERROR_TYPE_HEADER), res),
+      () => res.destroy(),
+    );
+    return;
+  }
+  if (rest.startsWith(INVOCATION)) {
+    const tail = rest.slice(INVOCATION.length);
+    const slash = tail.indexOf('/');
+    const id = slash > 0 ? decodeURIComponent(tail.slice(0, slash)) : '';
+    const verb = slash > 0 ? tail.slice(slash + 1) : '';
+    if (id !== '' && (verb === 'response' || verb === 'error')) {
+      if (req.method !== 'POST') return methodNotAllowed(req, res);
+      if (verb === 'response') {
+        void readBody(req, api.responseLimitBytes()).then(
+          (b) => api.onResponse(id, b.body, b.tooLarge, res),
+          () => res.destroy(),
+        );
+      } else {
+        void readBody(req, api.errorLimitBytes()).then(
+          (b) => {
+            if (b.tooLarge) return sendJson(res, 413, RUNTIME_API_ERRORS.payloadTooLarge(api.errorLimitBytes()));
+            api.onError(id, b.body, headerValue(req, ERROR_TYPE_HEADER), headerValue(req, HANDLED_HEADER)?.toLowerCase() === 'true', res);
+          },
+          () => res.destroy(),
+        );
+      }
+      return;
+    }
+  }
+  notFound(req, res);
+}
+
+function notFound(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  sendJson(res, 404, RUNTIME_API_ERRORS.notFound);
+}
+
+function methodNotAllowed(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  sendJson(res, 405, RUNTIME_API_ERRORS.methodNotAllowed);
+}

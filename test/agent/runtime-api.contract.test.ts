@@ -1,0 +1,242 @@
+// Drives the agent exactly as the Lambda Runtime API documentation describes:
+// first with the test itself acting as the runtime (raw HTTP), then with a
+// runtime process (our fixture, and Hearth's real runtimes where present).
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent, type AgentOptions } from '../../src/agent/agent.js';
+import { spawnLauncher } from '../../src/agent/spawn-launcher.js';
+import { LIMITS } from '../../src/api/function.js';
+import { FAKE_RUNTIME, json, RawRuntime, request, silent } from './helpers.js';
+
+const agents: Agent[] = [];
+
+async function startAgent(opts: Partial<AgentOptions> = {}): Promise<Agent> {
+  const agent = new Agent({ functionName: 'test', logger: silent, timeoutSeconds: 3, ...opts });
+  agents.push(agent);
+  await agent.start();
+  return agent;
+}
+
+function fixtureAgent(env: Record<string, string> = {}, opts: Partial<AgentOptions> = {}): Promise<Agent> {
+  return startAgent({ launcher: spawnLauncher({ command: process.execPath, args: [FAKE_RUNTIME], env: { PATH: process.env.PATH ?? '', ...env } }), ...opts });
+}
+
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.close()));
+});
+
+describe('Runtime API with the test as the runtime', () => {
+  it('hands over the event with the documented headers and returns the response', async () => {
+    const agent = await startAgent();
+    const rt = new RawRuntime(agent.runtimeApi);
+    const req = { ...request({ hello: 'world' }), traceId: 'Root=1-abc', clientContext: '{"custom":{}}', cognitoIdentity: '{"cognitoIdentityId":"x"}' };
+    const result = agent.invoke(req);
+    const next = await rt.next();
+    expect(next.id).toBe(req.requestId);
+    expect(JSON.parse(next.body)).toEqual({ hello: 'world' });
+    expect(next.headers.get('lambda-runtime-deadline-ms')).toBe(String(req.deadlineMs));
+    expect(next.headers.get('lambda-runtime-invoked-function-arn')).toBe(req.invokedFunctionArn);
+    expect(next.headers.get('lambda-runtime-trace-id')).toBe('Root=1-abc');
+    expect(next.headers.get('lambda-runtime-client-context')).toBe('{"custom":{}}');
+    expect(next.headers.get('lambda-runtime-cognito-identity')).toBe('{"cognitoIdentityId":"x"}');
+    const posted = await rt.post(`invocation/${next.id}/response`, '{"ok":true}');
+    expect(posted.status).toBe(202);
+    expect(await posted.json()).toEqual({ status: 'OK' });
+    const r = await result;
+    expect(r.outcome).toBe('success');
+    expect(json(r.payload)).toEqual({ ok: true });
+    expect(r.initDurationMs).toBeGreaterThan(0);
+    expect(r.durationMs).toBeGreaterThanOrEqual(0);
+    // A second answer for the same id is refused, as AWS does.
+    const again = await rt.post(`invocation/${next.id}/response`, '{}');
+    expect(again.status).toBe(400);
+    expect(await again.json()).toEqual({ errorMessage: 'Invalid request ID', errorType: 'InvalidRequestID' });
+  });
+
+  it('answers unknown request ids with 400 and unknown paths with 404', async () => {
+    const agent = await startAgent();
+    const rt = new RawRuntime(agent.runtimeApi);
+    const r1 = await rt.post('invocation/nope/response', '{}');
+    expect(r1.status).toBe(400);
+    expect(await r1.json()).toMatchObject({ errorType: 'InvalidRequestID' });
+    const r2 = await rt.post('invocation/nope/error', '{}');
+    expect(r2.status).toBe(400);
+    const r3 = await fetch(rt.url('nothing/here'));
+    expect(r3.status).toBe(404);
+    expect(await r3.json()).toMatchObject({ errorType: 'NotFound' });
+  });
+
+  it('reports a handler error as unhandled, or handled when the runtime says so', async () => {
+    const agent = await startAgent();
+    const rt = new RawRuntime(agent.runtimeApi);
+    const p1 = agent.invoke(request({}));
+    const n1 = await rt.next();
+    const body = JSON.stringify({ errorMessage: 'bad value', errorType: 'ValueError', stackTrace: ['File "x"'] });
+    const e1 = await rt.post(`invocation/${n1.id}/error`, body, { 'Lambda-Runtime-Function-Error-Type': 'ValueError' });
+    expect(e1.status).toBe(202);
+    const r1 = await p1;
+    expect(r1).toMatchObject({ outcome: 'unhandled', errorType: 'ValueError' });
+    expect(json(r1.payload)).toEqual(JSON.parse(body));
+
+    const p2 = agent.invoke(request({}));
+    const n2 = await rt.next();
+    await rt.post(`invocation/${n2.id}/error`, JSON.stringify({ errorMessage: 'cb', errorType: 'Error' }), { 'X-Hearth-Error-Handled': 'true' });
+    expect(await p2).toMatchObject({ outcome: 'handled', errorType: 'Error' });
+  });
+
+  it('reports an init error to the waiting caller with the posted errorType', async () => {
+    const agent = await startAgent();
+    const rt = new RawRuntime(agent.runtimeApi);
+    const pending = agent.invoke(request({}));
+    const doc = { errorMessage: "Unable to import module 'lambda_function': No module named 'x'", errorType: 'Runtime.ImportModuleError', stackTrace: [] };
+    const r = await rt.post('init/error', JSON.stringify(doc), { 'Lambda-Runtime-Function-Error-Type': 'Runtime.ImportModuleError' });
+    expect(r.status).toBe(202);
+    const result = await pending;
+    expect(result).toMatchObject({ outcome: 'unhandled', errorType: 'Runtime.ImportModuleError' });
+    expect(json(result.payload)).toEqual(doc);
+    expect(agent.state).toBe('failed');
+    expect(agent.initError?.errorType).toBe('Runtime.ImportModuleError');
+    // After init, /init/error is no longer allowed.
+    const agent2 = await startAgent();
+    const rt2 = new RawRuntime(agent2.runtimeApi);
+    const p = agent2.invoke(request({}));
+    const n = await rt2.next();
+    expect((await rt2.post('init/error', '{}')).status).toBe(403);
+    await rt2.post(`invocation/${n.id}/response`, '1');
+    await p;
+  });
+
+  it('fails the init after the init timeout', async () => {
+    const agent = await startAgent({ initTimeoutMs: 200 });
+    const result = await agent.invoke(request({}));
+    expect(result.outcome).toBe('unhandled');
+    expect(result.errorType).toBe('Sandbox.Timedout');
+    expect(agent.state).toBe('failed');
+  });
+
+  it('times out an invocation with Lambda\'s message', async () => {
+    const agent = await startAgent({ timeoutSeconds: 1 });
+    const rt = new RawRuntime(agent.runtimeApi);
+    const req = request({}, { timeoutMs: 300 });
+    const pending = agent.invoke(req);
+    const n = await rt.next();
+    const result = await pending;
+    expect(result.outcome).toBe('unhandled');
+    expect(json(result.payload)).toEqual({ errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${req.requestId} Error: Task timed out after 1.00 seconds` });
+    // The late answer finds no invocation any more.
+    expect((await rt.post(`invocation/${n.id}/response`, '{}')).status).toBe(400);
+  });
+
+  it('refuses a response over 6 MB with 413 and reports Function.ResponseSizeTooLarge', async () => {
+    const agent = await startAgent();
+    const rt = new RawRuntime(agent.runtimeApi);
+    const pending = agent.invoke(request({}));
+    const n = await rt.next();
+    const r = await rt.post(`invocation/${n.id}/response`, Buffer.alloc(LIMITS.responseBytes + 1, 'a'));
+    expect(r.status).toBe(413);
+    expect(await r.json()).toMatchObject({ errorType: 'RequestEntityTooLarge' });
+    const result = await pending;
+    expect(result).toMatchObject({ outcome: 'unhandled', errorType: 'Function.ResponseSizeTooLarge' });
+    expect(json(result.payload)).toEqual({
+      errorType: 'Function.ResponseSizeTooLarge',
+      errorMessage: `Response payload size exceeded maximum allowed payload size (${LIMITS.responseBytes} bytes).`,
+    });
+  });
+
+  it('queues two invocations at concurrency 1: the second is handed over only on the next /next', async () => {
+    const agent = await startAgent();
+    const rt = new RawRuntime(agent.runtimeApi);
+    const a = agent.invoke(request({ n: 1 }));
+    const b = agent.invoke(request({ n: 2 }));
+    const n1 = await rt.next();
+    expect(JSON.parse(n1.body)).toEqual({ n: 1 });
+    // A second /next from the runtime while the first is running gets nothing yet.
+    const second = rt.next();
+    let handed = false;
+    void second.then(() => (handed = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(handed).toBe(false);
+    await rt.post(`invocation/${n1.id}/response`, '"one"');
+    const n2 = await second;
+    expect(JSON.parse(n2.body)).toEqual({ n: 2 });
+    await rt.post(`invocation/${n2.id}/response`, '"two"');
+    expect(json((await a).payload)).toBe('one');
+    expect(json((await b).payload)).toBe('two');
+    expect((await b).initDurationMs).toBeUndefined();
+  });
+});
+
+describe('Runtime API with a runtime process', () => {
+  it('serves invocations and captures each one\'s logs with START/END/REPORT', async () => {
+    const agent = await fixtureAgent();
+    const ok = await agent.invoke(request({ action: 'echo', x: 1 }));
+    expect(ok.outcome).toBe('success');
+    expect(ok.initDurationMs).toBeGreaterThan(0);
+    const req = request({ action: 'log', lines: ['first', 'second'], stderr: 'on stderr' }, { tailLogs: true });
+    const r = await agent.invoke(req);
+    const tail = Buffer.from(r.logTail ?? '', 'base64').toString('utf8');
+    expect(tail).toMatch(new RegExp(`^START RequestId: ${req.requestId} Version: \\$LATEST\n`));
+    expect(tail).toContain(`\t${req.requestId}\tINFO\tfirst\n`);
+    expect(tail).toContain('on stderr\n');
+    expect(tail).toContain(`END RequestId: ${req.requestId}\n`);
+    expect(tail).toMatch(/REPORT RequestId: \S+\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB\t\n$/);
+    expect(tail).not.toContain('init done');
+  });
+
+  it('restarts the runtime after a crash mid-invocation and reports Runtime.ExitError', async () => {
+    const agent = await fixtureAgent();
+    const first = await agent.invoke(request({ action: 'echo' }));
+    const pid = (json(first.payload) as { pid: number }).pid;
+    const req = request({ action: 'crash', code: 1 });
+    const crashed = await agent.invoke(req);
+    expect(crashed.outcome).toBe('unhandled');
+    expect(json(crashed.payload)).toEqual({ errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${req.requestId} Error: Runtime exited with error: exit status 1` });
+    const killed = await agent.invoke(request({ action: 'kill' }));
+    expect((json(killed.payload) as { errorMessage: string }).errorMessage).toMatch(/signal: killed$/);
+    const after = await agent.invoke(request({ action: 'echo' }));
+    expect(after.outcome).toBe('success');
+    expect((json(after.payload) as { pid: number }).pid).not.toBe(pid);
+    expect(after.initDurationMs).toBeGreaterThan(0);
+  });
+
+  it('kills and replaces a runtime that overruns its deadline', async () => {
+    const agent = await fixtureAgent({}, { timeoutSeconds: 1 });
+    const first = await agent.invoke(request({ action: 'echo' }));
+    const pid = (json(first.payload) as { pid: number }).pid;
+    const req = request({ action: 'sleep', ms: 5000 }, { timeoutMs: 1000 });
+    const t0 = Date.now();
+    const r = await agent.invoke(req);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(json(r.payload)).toEqual({ errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${req.requestId} Error: Task timed out after 1.00 seconds` });
+    const after = await agent.invoke(request({ action: 'echo' }));
+    expect(after.outcome).toBe('success');
+    expect((json(after.payload) as { pid: number }).pid).not.toBe(pid);
+  });
+
+  it('reports an init crash as Runtime.ExitError and a posted init error as posted', async () => {
+    const crash = await fixtureAgent({ FAKE_INIT: 'crash' });
+    const r = await crash.invoke(request({}));
+    expect(r.errorType).toBe('Runtime.ExitError');
+    expect((json(r.payload) as { errorMessage: string }).errorMessage).toMatch(/Runtime exited with error: exit status 3$/);
+    expect(crash.state).toBe('failed');
+    const posted = await fixtureAgent({ FAKE_INIT: 'error' });
+    const r2 = await posted.invoke(request({}));
+    expect(r2.errorType).toBe('Runtime.ImportModuleError');
+  });
+
+  it('answers the oversized response with 413 to the runtime, which carries on', async () => {
+    const agent = await fixtureAgent();
+    const r = await agent.invoke(request({ action: 'big', bytes: LIMITS.responseBytes + 10 }));
+    expect(r.errorType).toBe('Function.ResponseSizeTooLarge');
+    const ok = await agent.invoke(request({ action: 'big', bytes: 1000 }));
+    expect(ok.outcome).toBe('success');
+    expect(ok.initDurationMs).toBeUndefined();
+  });
+
+  it('does not interleave invocations at concurrency 1', async () => {
+    const agent = await fixtureAgent();
+    const results = await Promise.all([1, 2, 3].map(() => agent.invoke(request({ action: 'sleep', ms: 150 }))));
+    expect(results.every((r) => r.outcome === 'success')).toBe(true);
+    // Three 150 ms handlers one after the other; each measured duration covers only its own run.
+    for (const r of results) expect(r.durationMs).toBeLessThan(300);
+  });
+});

@@ -1,0 +1,245 @@
+// Sends each invocation to a warm instance with a free slot, holds callers
+// briefly while capacity comes, shares one cold start among the callers that
+// wait for it, and throttles beyond reserved concurrency. Metrics of each
+// invocation are recorded here, once.
+import type { Logger } from 'pino';
+import { LIMITS, type HearthFunction } from '../api/function.js';
+import type { FunctionCatalog } from '../api/catalog.js';
+import type { InvokeResult } from '../agent/invocation.js';
+import type { Backend, Instance } from '../backends/backend.js';
+import { billedMilliseconds, gbSeconds, type InvocationMetrics, type InvocationOutcome } from '../metrics/invocations.js';
+import { DispatchError, type Invocation, type Invoker } from './invoker.js';
+import { liveCount, neededInstances, pickInstance } from './placement.js';
+
+export interface DispatcherOptions {
+  catalog: FunctionCatalog;
+  backend: Backend;
+  metrics?: InvocationMetrics;
+  logger?: Logger;
+  /** Longest a caller waits for a slot before a 429 (default: the init timeout plus a second). */
+  maxWaitMs?: number;
+  /** Cap on invocations running at once through this dispatcher, across functions. */
+  maxConcurrentInvocations?: number;
+  region?: string;
+  accountId?: string;
+  now?: () => number;
+}
+
+type Grant = { instance: Instance } | { initError: InvokeResult };
+
+interface Waiter {
+  resolve(grant: Grant): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+interface FunctionLoad {
+  inFlight: number;
+  perInstance: Map<string, number>;
+  waiters: Waiter[];
+  /** Failed starts already reported to waiters, so each is reported once. */
+  reportedFailures: Set<string>;
+}
+
+export const THROTTLE_RESERVED = 'ReservedFunctionConcurrentInvocationLimitExceeded';
+export const THROTTLE_CONCURRENCY = 'ConcurrentInvocationLimitExceeded';
+
+export class Dispatcher implements Invoker {
+  readonly #opts: DispatcherOptions;
+  readonly #loads = new Map<string, FunctionLoad>();
+  readonly #now: () => number;
+  readonly #unsubscribe: () => void;
+  #total = 0;
+
+  constructor(opts: DispatcherOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#unsubscribe = opts.backend.onChange((name) => this.#pump(name));
+  }
+
+  /** In-flight plus waiting invocations: the concurrency the autoscaler observes. */
+  demand(name: string): number {
+    const load = this.#loads.get(name);
+    return load ? load.inFlight + load.waiters.length : 0;
+  }
+
+  arn(name: string): string {
+    return `arn:aws:lambda:${this.#opts.region ?? 'local'}:${this.#opts.accountId ?? '000000000000'}:function:${name}`;
+  }
+
+  async invoke(inv: Invocation): Promise<InvokeResult> {
+    const fn = this.#opts.catalog.get(inv.functionName);
+    if (!fn) {
+      this.#count(inv, 'not_found');
+      throw new DispatchError('not-found', `Function not found: ${this.arn(inv.functionName)}`);
+    }
+    const load = this.#load(fn.metadata.name);
+    const reserved = fn.spec.reservedConcurrency;
+    if (reserved !== undefined && load.inFlight + load.waiters.length >= reserved) {
+      throw this.#throttle(inv, THROTTLE_RESERVED);
+    }
+    const cap = this.#opts.maxConcurrentInvocations;
+    if (cap !== undefined && this.#total >= cap) throw this.#throttle(inv, THROTTLE_CONCURRENCY);
+
+    const grant = await this.#acquire(fn, load, inv);
+    if ('initError' in grant) {
+      this.#record(fn, inv, grant.initError);
+      return grant.initError;
+    }
+    const { instance } = grant;
+    this.#total++;
+    this.#opts.metrics?.inFlight.inc({ function: inv.functionName });
+    try {
+      const result = await instance.invoke({
+        requestId: inv.requestId,
+        payload: inv.payload,
+        deadlineMs: this.#now() + fn.spec.timeoutSeconds * 1000,
+        invokedFunctionArn: this.arn(inv.functionName),
+        ...(inv.traceId !== undefined ? { traceId: inv.traceId } : {}),
+        ...(inv.clientContext !== undefined ? { clientContext: inv.clientContext } : {}),
+        ...(inv.cognitoIdentity !== undefined ? { cognitoIdentity: inv.cognitoIdentity } : {}),
+        ...(inv.tailLogs ? { tailLogs: true } : {}),
+      });
+      this.#record(fn, inv, result);
+      return result;
+    } catch (err) {
+      this.#count(inv, 'unavailable');
+      this.#opts.logger?.error({ err, function: inv.functionName, requestId: inv.requestId }, 'instance failed to answer');
+      throw new DispatchError('unavailable', `instance ${instance.id} failed: ${(err as Error).message}`);
+    } finally {
+      this.#total--;
+      this.#opts.metrics?.inFlight.dec({ function: inv.functionName });
+      this.#release(inv.functionName, instance.id);
+    }
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    for (const load of this.#loads.values()) {
+      for (const w of load.waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(new DispatchError('unavailable', 'the gateway is shutting down'));
+      }
+    }
+  }
+
+  #load(name: string): FunctionLoad {
+    let load = this.#loads.get(name);
+    if (!load) {
+      load = { inFlight: 0, perInstance: new Map(), waiters: [], reportedFailures: new Set() };
+      this.#loads.set(name, load);
+    }
+    return load;
+  }
+
+  #tryTake(name: string, load: FunctionLoad): Instance | undefined {
+    const instances = this.#opts.backend.instances(name);
+    const id = pickInstance(instances, load.perInstance);
+    if (id === undefined) return undefined;
+    load.perInstance.set(id, (load.perInstance.get(id) ?? 0) + 1);
+    load.inFlight++;
+    return instances.find((i) => i.id === id);
+  }
+
+  async #acquire(fn: HearthFunction, load: FunctionLoad, inv: Invocation): Promise<Grant> {
+    const name = fn.metadata.name;
+    // FIFO: a newcomer never overtakes callers already waiting.
+    if (load.waiters.length === 0) {
+      const instance = this.#tryTake(name, load);
+      if (instance) return { instance };
+    }
+    const grant = new Promise<Grant>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const i = load.waiters.indexOf(waiter);
+          if (i >= 0) load.waiters.splice(i, 1);
+          reject(this.#throttle(inv, THROTTLE_CONCURRENCY));
+        }, this.#opts.maxWaitMs ?? (LIMITS.initTimeoutSeconds + 1) * 1000),
+      };
+      load.waiters.push(waiter);
+    });
+    this.#ensureCapacity(fn, load);
+    this.#pump(name);
+    return grant;
+  }
+
+  /** Asks the backend for more instances when demand exceeds what exists. Never scales down: that is the autoscaler's call. */
+  #ensureCapacity(fn: HearthFunction, load: FunctionLoad): void {
+    const name = fn.metadata.name;
+    const live = liveCount(this.#opts.backend.instances(name));
+    const needed = neededInstances({
+      demand: load.inFlight + load.waiters.length,
+      concurrency: fn.spec.concurrency,
+      maxInstances: fn.spec.scaling.maxInstances,
+      reservedConcurrency: fn.spec.reservedConcurrency,
+    });
+    if (needed > live) {
+      this.#opts.backend.scale(name, needed).catch((err: unknown) => this.#opts.logger?.error({ err, function: name }, 'scale-up failed'));
+    }
+  }
+
+  #release(name: string, instanceId: string): void {
+    const load = this.#loads.get(name);
+    if (!load) return;
+    const n = (load.perInstance.get(instanceId) ?? 1) - 1;
+    if (n <= 0) load.perInstance.delete(instanceId);
+    else load.perInstance.set(instanceId, n);
+    load.inFlight--;
+    this.#pump(name);
+  }
+
+  /** Hands free slots to waiting callers, and a failed start's error to those who waited for it. */
+  #pump(name: string): void {
+    const load = this.#loads.get(name);
+    if (!load || load.waiters.length === 0) return;
+    while (load.waiters.length > 0) {
+      const instance = this.#tryTake(name, load);
+      if (!instance) break;
+      const w = load.waiters.shift() as Waiter;
+      clearTimeout(w.timer);
+      w.resolve({ instance });
+    }
+    if (load.waiters.length === 0) return;
+    const instances = this.#opts.backend.instances(name);
+    const failed = instances.find((i) => i.state === 'failed' && i.initError && !load.reportedFailures.has(i.id));
+    if (failed?.initError && liveCount(instances) === 0) {
+      // Lambda returns an init failure to the invocation that caused the start;
+      // here every caller waiting on that start shares it.
+      load.reportedFailures.add(failed.id);
+      for (const w of load.waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.resolve({ initError: failed.initError });
+      }
+      return;
+    }
+    const fn = this.#opts.catalog.get(name);
+    if (fn) this.#ensureCapacity(fn, load);
+  }
+
+  #throttle(inv: Invocation, reason: string): DispatchError {
+    this.#count(inv, 'throttled');
+    this.#opts.metrics?.throttles.inc({ function: inv.functionName, reason });
+    return new DispatchError('throttled', 'Rate Exceeded.', reason);
+  }
+
+  #count(inv: Invocation, outcome: InvocationOutcome): void {
+    this.#opts.metrics?.invocations.inc({ function: inv.functionName, type: inv.type, outcome });
+  }
+
+  #record(fn: HearthFunction, inv: Invocation, result: InvokeResult): void {
+    const m = this.#opts.metrics;
+    if (!m) return;
+    const labels = { function: inv.functionName };
+    m.invocations.inc({ ...labels, type: inv.type, outcome: result.outcome });
+    m.duration.observe({ ...labels, type: inv.type }, result.durationMs / 1000);
+    if (result.initDurationMs !== undefined) {
+      m.coldStarts.inc(labels);
+      m.initDuration.observe(labels, result.initDurationMs / 1000);
+    }
+    const billed = billedMilliseconds(result.durationMs);
+    m.billedMs.inc(labels, billed);
+    m.gbSeconds.inc(labels, gbSeconds(billed, fn.spec.memoryMB));
+  }
+}

@@ -1,0 +1,76 @@
+// The gateway: a fastify app whose routes are plugins, each with only the
+// dependencies it needs. Every answer carries X-Amzn-RequestId, and every
+// error is Lambda's JSON error shape.
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { LIMITS } from '../api/function.js';
+import type { FunctionCatalog } from '../api/catalog.js';
+import type { Invoker } from '../dispatch/invoker.js';
+import type { Queue } from '../queue/queue.js';
+import { LambdaError } from './lambda-errors.js';
+import { functionUrl } from './plugins/function-url.js';
+import { health, type HealthOptions } from './plugins/health.js';
+import { invokeApi } from './plugins/invoke-api.js';
+import { metricsRoute } from './plugins/metrics.js';
+import { sendLambdaError, toLambdaError } from './reply-error.js';
+
+export interface PayloadLimits {
+  syncBytes: number;
+  asyncBytes: number;
+}
+
+export interface GatewayOptions {
+  invoker: Invoker;
+  catalog: FunctionCatalog;
+  queue: Pick<Queue, 'enqueue'>;
+  registry: Registry;
+  arn: (name: string) => string;
+  logger?: Logger;
+  limits?: Partial<PayloadLimits>;
+  readinessChecks?: HealthOptions['readinessChecks'];
+  /** Further route plugins (records, dead letters, authentication hooks) registered with the app. */
+  plugins?: Array<{ plugin: FastifyPluginAsync<never>; options?: unknown }>;
+}
+
+export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstance> {
+  const limits: PayloadLimits = { syncBytes: LIMITS.syncPayloadBytes, asyncBytes: LIMITS.asyncPayloadBytes, ...opts.limits };
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    disableRequestLogging: true,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    bodyLimit: Math.max(limits.syncBytes, limits.asyncBytes),
+    // A slow client must not hold a connection forever.
+    requestTimeout: 960_000,
+  }) as unknown as FastifyInstance;
+
+  // Invocation payloads travel as raw bytes: the gateway never re-encodes them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-amzn-requestid', req.id);
+  });
+  app.setErrorHandler((err, req, reply) => {
+    const lambdaErr = toLambdaError(err, { bodyLimit: req.routeOptions.bodyLimit ?? limits.syncBytes });
+    if (lambdaErr.status >= 500 && !(err instanceof LambdaError)) req.log.error({ err }, 'request failed');
+    return sendLambdaError(reply, lambdaErr);
+  });
+  app.setNotFoundHandler((req, reply) => sendLambdaError(reply, new LambdaError(404, 'UnknownOperationException', `No route for ${req.method} ${req.url.split('?')[0]}`)));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Hearth gateway', version: '0.1.0', description: 'The Lambda Invoke API and plain HTTP routes of Hearth.' },
+    },
+  });
+  await app.register(health, { readinessChecks: opts.readinessChecks ?? [] });
+  await app.register(metricsRoute, { registry: opts.registry });
+  await app.register(invokeApi, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits, arn: opts.arn });
+  await app.register(functionUrl, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits });
+  for (const p of opts.plugins ?? []) await app.register(p.plugin, p.options as never);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

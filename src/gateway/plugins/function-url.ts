@@ -1,0 +1,68 @@
+// Plain HTTP routes: ANY /fn/{name}/{path*} calls the function with a
+// Lambda function URL event and answers as function URLs do.
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FunctionCatalog } from '../../api/catalog.js';
+import type { Invoker } from '../../dispatch/invoker.js';
+import { DispatchError } from '../../dispatch/invoker.js';
+import type { Queue } from '../../queue/queue.js';
+import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
+import { buildFunctionUrlEvent, mapFunctionUrlResponse } from '../function-url-event.js';
+import type { PayloadLimits } from '../app.js';
+
+export interface FunctionUrlOptions {
+  invoker: Invoker;
+  catalog: FunctionCatalog;
+  queue: Pick<Queue, 'enqueue'>;
+  limits: PayloadLimits;
+}
+
+function json(reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
+}
+
+export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, opts) => {
+  const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
+    const name = req.params.name;
+    if (!opts.catalog.get(name)) return json(reply, 404, { message: `Function not found: ${name}` });
+    const url = req.raw.url ?? '/';
+    const q = url.indexOf('?');
+    const event = buildFunctionUrlEvent({
+      method: req.method,
+      rawPath: `/${req.params['*'] ?? ''}`,
+      rawQueryString: q >= 0 ? url.slice(q + 1) : '',
+      headers: req.headers,
+      body: Buffer.isBuffer(req.body) ? req.body : undefined,
+      sourceIp: req.ip,
+      protocol: `HTTP/${req.raw.httpVersion}`,
+      domainName: req.hostname,
+      requestId: req.id,
+      timeEpochMs: Date.now(),
+    });
+    const payload = Buffer.from(JSON.stringify(event));
+    const prefer = req.headers.prefer;
+    if (typeof prefer === 'string' && /\brespond-async\b/i.test(prefer)) {
+      if (payload.length > opts.limits.asyncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.asyncBytes} bytes` });
+      const key = req.headers[IDEMPOTENCY_HEADER];
+      const res = await opts.queue.enqueue({ functionName: name, payload, requestId: req.id, ...(typeof key === 'string' ? { idempotencyKey: key } : {}) });
+      reply.header('x-amzn-requestid', res.requestId).header('location', `/invocations/${res.requestId}`).header('preference-applied', 'respond-async');
+      return json(reply, 202, { requestId: res.requestId });
+    }
+    if (payload.length > opts.limits.syncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.syncBytes} bytes` });
+    try {
+      const result = await opts.invoker.invoke({ functionName: name, requestId: req.id, payload, type: 'sync' });
+      // Function URLs hide a function's error behind a bare 502.
+      if (result.outcome !== 'success') return json(reply, 502, { message: 'Internal Server Error' });
+      const res = mapFunctionUrlResponse(result.payload);
+      reply.code(res.statusCode).headers(res.headers);
+      if (res.cookies.length > 0) reply.header('set-cookie', res.cookies);
+      return reply.send(res.body);
+    } catch (err) {
+      if (err instanceof DispatchError && err.kind === 'throttled') return json(reply.header('retry-after', '1'), 429, { message: 'Rate Exceeded.' });
+      if (err instanceof DispatchError && err.kind === 'not-found') return json(reply, 404, { message: `Function not found: ${name}` });
+      throw err;
+    }
+  };
+  const schema = { summary: 'Call a function over plain HTTP (function URL event, payload format 2.0)', tags: ['http'] };
+  app.all('/fn/:name', { schema, bodyLimit: Math.max(opts.limits.syncBytes, opts.limits.asyncBytes) }, handler);
+  app.all('/fn/:name/*', { schema, bodyLimit: Math.max(opts.limits.syncBytes, opts.limits.asyncBytes) }, handler);
+};

@@ -1,0 +1,90 @@
+// The Lambda Invoke API: POST /2015-03-31/functions/{name}/invocations.
+import type { FastifyPluginAsync } from 'fastify';
+import type { FunctionCatalog } from '../../api/catalog.js';
+import type { Invoker } from '../../dispatch/invoker.js';
+import type { Queue } from '../../queue/queue.js';
+import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
+import { badContent, notFound, tooLarge } from '../lambda-errors.js';
+import { decodeClientContext, parseFunctionName, parseInvocationType, parseLogType, resolveQualifier } from '../invoke-request.js';
+import type { PayloadLimits } from '../app.js';
+
+export interface InvokeApiOptions {
+  invoker: Invoker;
+  catalog: FunctionCatalog;
+  queue: Pick<Queue, 'enqueue'>;
+  limits: PayloadLimits;
+  arn: (name: string) => string;
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+const EMPTY_EVENT = Buffer.from('{}');
+
+export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts) => {
+  app.post<{ Params: { name: string }; Querystring: { Qualifier?: string } }>(
+    '/2015-03-31/functions/:name/invocations',
+    {
+      bodyLimit: Math.max(opts.limits.syncBytes, opts.limits.asyncBytes),
+      schema: {
+        summary: 'Invoke a function (AWS Lambda Invoke API)',
+        tags: ['invoke'],
+        params: { type: 'object', properties: { name: { type: 'string', description: 'Function name, name:qualifier, or ARN' } } },
+        querystring: { type: 'object', properties: { Qualifier: { type: 'string', description: 'Only $LATEST exists' } } },
+        headers: {
+          type: 'object',
+          properties: {
+            'x-amz-invocation-type': { type: 'string', description: 'RequestResponse (default), Event or DryRun' },
+            'x-amz-log-type': { type: 'string', description: 'None (default) or Tail' },
+            'x-amz-client-context': { type: 'string', description: 'Base64-encoded JSON client context' },
+            [IDEMPOTENCY_HEADER]: { type: 'string', description: 'Deduplicates Event invocations within a window' },
+          },
+        },
+        response: {
+          200: { description: 'Sync result; X-Amz-Function-Error is set when the function failed' },
+          202: { description: 'Event accepted and queued' },
+          204: { description: 'DryRun passed' },
+        },
+      },
+    },
+    async (req, reply) => {
+      const parsed = parseFunctionName(req.params.name);
+      const qualifier = resolveQualifier(parsed.qualifier, req.query.Qualifier);
+      const arn = opts.arn(parsed.name) + (qualifier && qualifier !== '$LATEST' ? `:${qualifier}` : '');
+      const type = parseInvocationType(header(req.headers['x-amz-invocation-type']));
+      const logType = parseLogType(header(req.headers['x-amz-log-type']));
+      const clientContext = decodeClientContext(header(req.headers['x-amz-client-context']));
+      if (!opts.catalog.get(parsed.name) || (qualifier !== undefined && qualifier !== '$LATEST')) throw notFound(arn);
+
+      const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : EMPTY_EVENT;
+      const limit = type === 'Event' ? opts.limits.asyncBytes : opts.limits.syncBytes;
+      if (body.length > limit) throw tooLarge(limit);
+      try {
+        JSON.parse(body.toString('utf8'));
+      } catch (err) {
+        throw badContent((err as Error).message);
+      }
+      const requestId = req.id;
+      if (type === 'DryRun') return reply.code(204).send();
+      if (type === 'Event') {
+        const key = header(req.headers[IDEMPOTENCY_HEADER]);
+        const res = await opts.queue.enqueue({ functionName: parsed.name, payload: body, requestId, ...(key ? { idempotencyKey: key } : {}), ...(clientContext ? { clientContext } : {}) });
+        reply.header('x-amzn-requestid', res.requestId);
+        return reply.code(202).send();
+      }
+      const result = await opts.invoker.invoke({
+        functionName: parsed.name,
+        requestId,
+        payload: body,
+        type: 'sync',
+        tailLogs: logType === 'Tail',
+        ...(clientContext ? { clientContext } : {}),
+      });
+      reply.code(200).header('content-type', 'application/json').header('x-amz-executed-version', '$LATEST');
+      if (result.outcome !== 'success') reply.header('x-amz-function-error', result.outcome === 'handled' ? 'Handled' : 'Unhandled');
+      if (logType === 'Tail') reply.header('x-amz-log-result', Buffer.from(result.logTail ?? '').toString('base64'));
+      return reply.send(result.payload);
+    },
+  );
+};

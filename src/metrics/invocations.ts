@@ -1,0 +1,52 @@
+// Metrics of invocations, recorded once per invocation at the dispatch
+// boundary. Billed duration and GB-seconds feed the cost model
+// C = k·t + p·n (t: GB-seconds, i.e. billed ms × memory; n: requests).
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export type InvocationOutcome = 'success' | 'handled' | 'unhandled' | 'throttled' | 'unavailable' | 'not_found';
+
+export interface InvocationMetrics {
+  invocations: Counter<'function' | 'type' | 'outcome'>;
+  duration: Histogram<'function' | 'type'>;
+  coldStarts: Counter<'function'>;
+  initDuration: Histogram<'function'>;
+  inFlight: Gauge<'function'>;
+  throttles: Counter<'function' | 'reason'>;
+  billedMs: Counter<'function'>;
+  gbSeconds: Counter<'function'>;
+  instances: Gauge<'function' | 'state'>;
+}
+
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+
+export function createInvocationMetrics(registry: Registry): InvocationMetrics {
+  const registers = [registry];
+  return {
+    invocations: new Counter({ name: 'hearth_invocations_total', help: 'Invocations by function, type (sync, async) and outcome.', labelNames: ['function', 'type', 'outcome'], registers }),
+    duration: new Histogram({ name: 'hearth_invocation_duration_seconds', help: 'Time from hand-over to the runtime until its answer.', labelNames: ['function', 'type'], buckets: DURATION_BUCKETS, registers }),
+    coldStarts: new Counter({ name: 'hearth_cold_starts_total', help: 'Invocations served by an instance\'s first request after init.', labelNames: ['function'], registers }),
+    initDuration: new Histogram({ name: 'hearth_init_duration_seconds', help: 'Init phase of instances that served a cold start.', labelNames: ['function'], buckets: DURATION_BUCKETS, registers }),
+    inFlight: new Gauge({ name: 'hearth_inflight_invocations', help: 'Invocations running now.', labelNames: ['function'], registers }),
+    throttles: new Counter({ name: 'hearth_throttles_total', help: 'Invocations refused for lack of concurrency.', labelNames: ['function', 'reason'], registers }),
+    billedMs: new Counter({ name: 'hearth_billed_duration_milliseconds_total', help: 'Billed duration (each invocation rounded up to 1 ms).', labelNames: ['function'], registers }),
+    gbSeconds: new Counter({ name: 'hearth_gb_seconds_total', help: 'Billed duration × configured memory, in GB-seconds.', labelNames: ['function'], registers }),
+    instances: new Gauge({ name: 'hearth_instances', help: 'Instances by state.', labelNames: ['function', 'state'], registers }),
+  };
+}
+
+/** Lambda bills each invocation rounded up to the next millisecond. */
+export function billedMilliseconds(durationMs: number): number {
+  return Math.max(1, Math.ceil(durationMs));
+}
+
+export function gbSeconds(billedMs: number, memoryMB: number): number {
+  return (billedMs / 1000) * (memoryMB / 1024);
+}
+
+/** The cost model C = k·t + p·n, with t in GB-seconds and n requests. */
+export function cost(opts: { gbSeconds: number; requests: number; pricePerGbSecond: number; pricePerRequest: number }): number {
+  return opts.pricePerGbSecond * opts.gbSeconds + opts.pricePerRequest * opts.requests;
+}
+
+/** AWS's published x86 prices, as the default k and p of `hearth cost`. */
+export const DEFAULT_PRICES = { pricePerGbSecond: 0.0000166667, pricePerRequest: 0.0000002 } as const;

@@ -408,6 +408,11 @@ def flush_streams():
 def init(client):
     """Load the handler, or report the failure to /init/error and exit non-zero."""
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    try:
+        # Lambda runs functions with the task root as working directory.
+        os.chdir(task_root)
+    except OSError:
+        pass  # a missing task root shows up as an import error below
     setup_sys_path(task_root)
     setup_logging()
     handler_name = os.environ.get("_HANDLER", "")

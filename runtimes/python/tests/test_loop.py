@@ -102,6 +102,7 @@ def test_context_and_trace_id(api, start_runtime, tmp_path):
     assert body["trace"] == "Root=1-abc;Parent=def;Sampled=1"
     assert body["event"] == {"hello": "there"}
     assert body["path0"] == str(tmp_path)
+    assert body["cwd"] == str(tmp_path)
     # The trace id is per invocation: the next one has none.
     assert api.invoke({}).json()["trace"] is None
     assert api.invoke({}, trace_id="Root=2").json()["trace"] == "Root=2"

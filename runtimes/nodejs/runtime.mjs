@@ -1,0 +1,460 @@
+// Hearth's Node.js runtime: a client of the AWS Lambda Runtime API (2018-06-01).
+// Plain ESM, no dependencies. The entry point is bootstrap.mjs; this module
+// holds everything so that it is loaded (and compiled) before a warm-pool
+// process is specialised (see runtimes/README.md).
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { format, types } from 'node:util';
+
+const API_PREFIX = '/2018-06-01/runtime';
+const ERROR_CONTENT_TYPE = 'application/vnd.aws.lambda.error+json';
+
+// ---------------------------------------------------------------------------
+// Warm-pool specialisation
+// ---------------------------------------------------------------------------
+
+/**
+ * Read one line of JSON `{"env": {...}}` from `stream`, merge it into
+ * process.env and chdir into LAMBDA_TASK_ROOT.
+ */
+export async function specializeFromStdin(stream = process.stdin) {
+  stream.setEncoding('utf8');
+  let buffered = '';
+  let line;
+  for await (const chunk of stream) {
+    buffered += chunk;
+    const end = buffered.indexOf('\n');
+    if (end >= 0) {
+      line = buffered.slice(0, end);
+      break; // leaving the loop releases stdin, so it no longer holds the event loop
+    }
+  }
+  if (line === undefined) line = buffered;
+  if (!line.trim()) throw new Error('HEARTH_SPECIALIZE=stdin but stdin closed before a line was read');
+  const message = JSON.parse(line);
+  const env = message && typeof message === 'object' ? message.env : undefined;
+  if (!env || typeof env !== 'object' || Array.isArray(env)) {
+    throw new Error('specialisation line must be a JSON object {"env": {...}}');
+  }
+  for (const [name, value] of Object.entries(env)) process.env[name] = value === null || value === undefined ? '' : String(value);
+  if (process.env.LAMBDA_TASK_ROOT) process.chdir(process.env.LAMBDA_TASK_ROOT);
+}
+
+// ---------------------------------------------------------------------------
+// Errors, in the shape Lambda's Node.js runtime sends them
+// ---------------------------------------------------------------------------
+
+class RuntimeError extends Error {
+  constructor(errorType, message, cause) {
+    super(message);
+    this.name = errorType;
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+function isError(value) {
+  return types.isNativeError(value) || (value !== null && typeof value === 'object' && typeof value.message === 'string' && typeof value.name === 'string');
+}
+
+/** `{errorType, errorMessage, trace}` for any thrown or reported value. */
+export function toErrorJson(error) {
+  try {
+    if (isError(error)) {
+      const stack = typeof error.stack === 'string' ? error.stack : '';
+      return {
+        errorType: String(error.name),
+        errorMessage: String(error.message),
+        trace: stack ? stack.split('\n') : [],
+      };
+    }
+    return { errorType: typeof error, errorMessage: String(error), trace: [] };
+  } catch {
+    return { errorType: 'handled', errorMessage: 'the error could not be read (its name, message or stack threw)', trace: [] };
+  }
+}
+
+function headerSafe(value) {
+  return String(value).replace(/[^\x20-\x7e]/g, '') || 'Unknown';
+}
+
+// ---------------------------------------------------------------------------
+// Logging: console prefixed the way Lambda's Node.js runtime does it
+// ---------------------------------------------------------------------------
+
+const requestScope = new AsyncLocalStorage();
+let currentRequestId; // used when one invocation runs at a time
+let useScope = false;
+
+function requestIdForLog() {
+  if (useScope) {
+    const store = requestScope.getStore();
+    return store ? store.requestId : undefined;
+  }
+  return currentRequestId;
+}
+
+function writeLog(level, args) {
+  process.stdout.write(`${new Date().toISOString()}\t${requestIdForLog()}\t${level}\t${format(...args)}\n`);
+}
+
+export function patchConsole() {
+  const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE', fatal: 'FATAL' };
+  for (const [method, level] of Object.entries(levels)) {
+    console[method] = (...args) => writeLog(level, args);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Handler loading
+// ---------------------------------------------------------------------------
+
+function isModuleNotFound(err) {
+  return err && (err.code === 'MODULE_NOT_FOUND' || err.code === 'ERR_MODULE_NOT_FOUND');
+}
+
+async function importModule(file) {
+  try {
+    return await import(pathToFileURL(file).href);
+  } catch (err) {
+    if (err instanceof SyntaxError) {
+      throw new RuntimeError('Runtime.UserCodeSyntaxError', `${err.name}: ${err.message}`, err);
+    }
+    if (isModuleNotFound(err)) throw new RuntimeError('Runtime.ImportModuleError', `Error: ${err.message}`, err);
+    throw err; // an error thrown by the module's own top-level code is reported as itself
+  }
+}
+
+/** The file a module name stands for: name.js, name.mjs, name.cjs, then Node's own resolution. */
+function resolveModuleFile(appRoot, moduleName) {
+  for (const ext of ['.js', '.mjs', '.cjs']) {
+    const file = path.join(appRoot, moduleName + ext);
+    if (fs.existsSync(file) && fs.statSync(file).isFile()) return file;
+  }
+  try {
+    // A directory with an index file or package.json, or a package in node_modules.
+    return createRequire(path.join(appRoot, 'noop.js')).resolve(moduleName.startsWith('.') ? moduleName : `./${moduleName}`);
+  } catch {
+    try {
+      return createRequire(path.join(appRoot, 'noop.js')).resolve(moduleName);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Load the handler named by `handlerString` (`file.export`, `dir/file.export`,
+ * `file.nested.export`) from taskRoot. Throws RuntimeError with Lambda's error types.
+ */
+export async function loadHandler(taskRoot, handlerString) {
+  if (!handlerString) throw new RuntimeError('Runtime.MalformedHandlerName', 'Bad handler: _HANDLER is empty');
+  if (handlerString.includes('..')) {
+    throw new RuntimeError('Runtime.MalformedHandlerName', `'${handlerString}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`);
+  }
+  const appRoot = path.resolve(taskRoot, path.dirname(handlerString));
+  const base = path.basename(handlerString);
+  const match = /^([^.]*)\.(.*)$/.exec(base);
+  if (!match || !match[1] || !match[2]) throw new RuntimeError('Runtime.MalformedHandlerName', 'Bad handler');
+  const [, moduleName, handlerPath] = match;
+
+  const file = resolveModuleFile(appRoot, moduleName);
+  if (!file) throw new RuntimeError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'`);
+  const ns = await importModule(file);
+
+  const lookup = (root) => handlerPath.split('.').reduce((obj, key) => (obj === null || obj === undefined ? undefined : obj[key]), root);
+  let handler = lookup(ns);
+  if (handler === undefined && ns.default !== undefined) handler = lookup(ns.default); // CommonJS module.exports
+  if (handler === undefined) {
+    throw new RuntimeError('Runtime.HandlerNotFound', `${moduleName}.${handlerPath} is undefined or not exported`);
+  }
+  if (typeof handler !== 'function') {
+    throw new RuntimeError('Runtime.HandlerNotFound', `${moduleName}.${handlerPath} is not a function`);
+  }
+  return handler;
+}
+
+// ---------------------------------------------------------------------------
+// Runtime API client: node:http with a keep-alive agent
+// ---------------------------------------------------------------------------
+
+export class RuntimeClient {
+  constructor(address) {
+    const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(address);
+    this.host = m ? m[1] : address;
+    this.port = m && m[2] ? Number(m[2]) : 80;
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, noDelay: true });
+  }
+
+  request(method, urlPath, body, headers = {}) {
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: this.host, port: this.port, method, path: API_PREFIX + urlPath, agent: this.agent, headers },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      if (body !== undefined) {
+        req.setHeader('Content-Length', Buffer.byteLength(body));
+        req.end(body);
+      } else {
+        req.end();
+      }
+    });
+  }
+
+  async next() {
+    const res = await this.request('GET', '/invocation/next');
+    if (res.status !== 200) throw new Error(`GET /invocation/next: HTTP ${res.status} ${res.body.toString().slice(0, 200)}`);
+    return res;
+  }
+
+  postResponse(requestId, body) {
+    return this.post(`/invocation/${requestId}/response`, body, { 'Content-Type': 'application/json' });
+  }
+
+  postError(requestId, errorJson, handled) {
+    const headers = { 'Content-Type': ERROR_CONTENT_TYPE, 'Lambda-Runtime-Function-Error-Type': headerSafe(errorJson.errorType) };
+    if (handled) headers['X-Hearth-Error-Handled'] = 'true';
+    return this.post(`/invocation/${requestId}/error`, JSON.stringify(errorJson), headers);
+  }
+
+  postInitError(errorJson) {
+    const headers = { 'Content-Type': ERROR_CONTENT_TYPE, 'Lambda-Runtime-Function-Error-Type': headerSafe(errorJson.errorType) };
+    return this.post('/init/error', JSON.stringify(errorJson), headers);
+  }
+
+  async post(urlPath, body, headers) {
+    const res = await this.request('POST', urlPath, body, headers);
+    if (res.status >= 300) {
+      // 413 or an unknown/expired request id: the agent has decided the outcome already.
+      process.stderr.write(`[hearth-runtime] POST ${urlPath}: HTTP ${res.status} ${res.body.toString().slice(0, 200)}\n`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Invocation
+// ---------------------------------------------------------------------------
+
+function parseJsonHeader(value) {
+  if (typeof value !== 'string' || value === '') return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function staticConfig() {
+  const env = process.env;
+  return {
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION ?? '$LATEST',
+    // Lambda hands the memory size over as the string from the environment.
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+  };
+}
+
+/** Runs the loop(s) for one loaded handler. */
+class Invoker {
+  constructor(client, handler, concurrency) {
+    this.client = client;
+    this.handler = handler;
+    this.concurrency = concurrency;
+    this.static = staticConfig();
+    this.inFlight = new Set();
+    // With one invocation at a time, Lambda's callbackWaitsForEmptyEventLoop is
+    // honoured through 'beforeExit' (the event loop has drained).
+    this.onDrained = null;
+    process.on('beforeExit', () => {
+      const fn = this.onDrained;
+      this.onDrained = null;
+      if (fn) fn();
+    });
+  }
+
+  async loop() {
+    for (;;) {
+      const res = await this.client.next();
+      await this.invoke(res.headers, res.body);
+    }
+  }
+
+  async invoke(headers, body) {
+    const requestId = headers['lambda-runtime-aws-request-id'];
+    const deadline = Number(headers['lambda-runtime-deadline-ms']) || 0;
+    const traceId = headers['lambda-runtime-trace-id'];
+    if (traceId) process.env._X_AMZN_TRACE_ID = traceId;
+    else delete process.env._X_AMZN_TRACE_ID;
+    const context = {
+      callbackWaitsForEmptyEventLoop: true,
+      ...this.static,
+      invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+      awsRequestId: requestId,
+      clientContext: parseJsonHeader(headers['lambda-runtime-client-context']),
+      identity: parseJsonHeader(headers['lambda-runtime-cognito-identity']),
+      getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+    };
+    const record = { requestId, done: false };
+    this.inFlight.add(record);
+    let outcome;
+    try {
+      let event;
+      try {
+        event = JSON.parse(body.length ? body.toString('utf8') : 'null');
+      } catch (err) {
+        outcome = { error: new RuntimeError('Runtime.UnmarshalError', `Unable to parse the event as JSON: ${err.message}`), handled: false };
+      }
+      if (!outcome) {
+        if (this.concurrency > 1) {
+          outcome = await requestScope.run({ requestId }, () => this.run(event, context));
+        } else {
+          currentRequestId = requestId;
+          outcome = await this.run(event, context);
+        }
+      }
+      if (record.done) return; // a fatal error already reported this invocation
+      if (!('error' in outcome)) {
+        let payload;
+        try {
+          payload = JSON.stringify(outcome.value === undefined ? null : outcome.value);
+        } catch (err) {
+          outcome = { error: new RuntimeError('Runtime.MarshalError', `Unable to stringify the response body: ${err.message}`), handled: false };
+        }
+        if (payload !== undefined) {
+          record.done = true;
+          await this.client.postResponse(requestId, payload);
+          return;
+        }
+      }
+      const errorJson = toErrorJson(outcome.error);
+      writeLog('ERROR', ['Invoke Error \t' + JSON.stringify(errorJson)]);
+      record.done = true;
+      await this.client.postError(requestId, errorJson, outcome.handled);
+    } finally {
+      this.inFlight.delete(record);
+    }
+  }
+
+  /** Call the handler with Lambda's async and callback semantics. Resolves to {value} or {error, handled}. */
+  run(event, context) {
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (outcome) => {
+        if (settled) return;
+        settled = true;
+        this.onDrained = null;
+        resolve(outcome);
+      };
+      const single = this.concurrency === 1;
+      const fromCallback = (err, value) => (err !== undefined && err !== null ? { error: err, handled: true } : { value });
+      const callback = (err, value) => {
+        const outcome = fromCallback(err, value);
+        if (single && context.callbackWaitsForEmptyEventLoop) this.onDrained = () => finish(outcome);
+        else finish(outcome);
+      };
+      // Legacy completion methods: they do not wait for the event loop.
+      context.done = (err, value) => finish(fromCallback(err, value));
+      context.succeed = (value) => finish({ value });
+      context.fail = (err) => finish({ error: err ?? 'handled', handled: true });
+      // If the loop drains before the handler has answered, Lambda answers null.
+      if (single) this.onDrained = () => finish({ value: null });
+      let result;
+      try {
+        result = this.handler(event, context, callback);
+      } catch (err) {
+        finish({ error: err, handled: false });
+        return;
+      }
+      if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+        result.then((value) => finish({ value }), (err) => finish({ error: err, handled: false }));
+      }
+      // Any other return value is ignored, as in Lambda: the callback (or a drained loop) decides.
+    });
+  }
+
+  /** An uncaught exception or unhandled rejection: report every open invocation, then exit. */
+  async fatal(errorJson) {
+    const open = [...this.inFlight].filter((r) => !r.done);
+    for (const r of open) r.done = true;
+    await Promise.allSettled(open.map((r) => this.client.postError(r.requestId, errorJson, false)));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Start
+// ---------------------------------------------------------------------------
+
+export async function start() {
+  if (process.env.HEARTH_SPECIALIZE === 'stdin') await specializeFromStdin();
+
+  const api = process.env.AWS_LAMBDA_RUNTIME_API;
+  if (!api) {
+    process.stderr.write('AWS_LAMBDA_RUNTIME_API is not set\n');
+    process.exit(2);
+  }
+  const client = new RuntimeClient(api);
+  const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  // Lambda runs functions with the task root as working directory.
+  if (process.env.LAMBDA_TASK_ROOT && process.cwd() !== taskRoot) {
+    try {
+      process.chdir(taskRoot);
+    } catch {
+      // a missing task root is reported by the handler loading below
+    }
+  }
+  const concurrency = Math.max(1, Number.parseInt(process.env.AWS_LAMBDA_MAX_CONCURRENCY ?? '1', 10) || 1);
+  useScope = concurrency > 1;
+  patchConsole();
+
+  let invoker;
+  let initialising = true;
+  const crash = async (errorJson) => {
+    writeLog('ERROR', ['Uncaught Exception \t' + JSON.stringify(errorJson)]);
+    try {
+      if (initialising) await client.postInitError(errorJson);
+      else if (invoker) await invoker.fatal(errorJson);
+    } finally {
+      process.exit(129);
+    }
+  };
+  process.on('uncaughtException', (err) => void crash(toErrorJson(err)));
+  process.on('unhandledRejection', (reason) => {
+    const inner = toErrorJson(reason);
+    const message = isError(reason) ? `${reason.name}: ${reason.message}` : String(reason);
+    void crash({ errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: message, trace: [`Runtime.UnhandledPromiseRejection: ${message}`, ...inner.trace.slice(1)] });
+  });
+
+  let handler;
+  try {
+    handler = await loadHandler(taskRoot, process.env._HANDLER ?? '');
+  } catch (err) {
+    const errorJson = toErrorJson(err);
+    writeLog('ERROR', ['Init Error \t' + JSON.stringify(errorJson)]);
+    try {
+      await client.postInitError(errorJson);
+    } finally {
+      process.exit(1);
+    }
+  }
+  initialising = false;
+  invoker = new Invoker(client, handler, concurrency);
+  const loops = [];
+  for (let i = 0; i < concurrency; i++) loops.push(invoker.loop());
+  try {
+    await Promise.race(loops);
+  } catch (err) {
+    process.stderr.write(`[hearth-runtime] lost the Runtime API: ${err && err.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,7 +1,9 @@
-// Writes the generated CRD into crds/ (and the Helm chart's copy, when present).
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// Writes the generated CRD into crds/ (and the Helm chart's copy, when
+// present) and the Function reference into README.md.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CRD_FILE, functionCrdYaml } from './crd.js';
+import { withReference } from './reference.js';
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 for (const target of [CRD_FILE, `charts/hearth/${CRD_FILE}`]) {
@@ -10,4 +12,10 @@ for (const target of [CRD_FILE, `charts/hearth/${CRD_FILE}`]) {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, functionCrdYaml());
   console.log(`wrote ${target}`);
+}
+
+const readme = join(root, 'README.md');
+if (existsSync(readme)) {
+  writeFileSync(readme, withReference(readFileSync(readme, 'utf8')));
+  console.log('wrote the Function reference into README.md');
 }

@@ -66,3 +66,11 @@ describe('Function CRD', () => {
     expect(functionCrd()).toEqual(functionCrd());
   });
 });
+
+describe('Function reference in README.md', () => {
+  it('is what the schema generates (run `npm run gen:crd`)', async () => {
+    const { withReference } = await import('../../src/api/reference.js');
+    const readme = readFileSync('README.md', 'utf8');
+    expect(readme).toBe(withReference(readme));
+  });
+});

@@ -1,0 +1,95 @@
+// The environment of a local instance, as Lambda defines it: Lambda's own
+// variables, the function's variables, and nothing of the host's.
+import { randomBytes } from 'node:crypto';
+import type { EnvVar, Runtime } from '../../api/function.js';
+
+export interface LocalRefs {
+  /** Secrets by name, then key: what a secretKeyRef resolves to locally. */
+  secrets?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  configMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+/** The function's own variables; references resolve from the local maps or fail clearly. */
+export function resolveFunctionEnv(functionName: string, env: readonly EnvVar[] | undefined, refs: LocalRefs): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env ?? []) {
+    if (e.valueFrom === undefined) {
+      out[e.name] = e.value ?? '';
+      continue;
+    }
+    const [kind, ref, source] = e.valueFrom.secretKeyRef
+      ? (['Secret', e.valueFrom.secretKeyRef, refs.secrets] as const)
+      : (['ConfigMap', e.valueFrom.configMapKeyRef, refs.configMaps] as const);
+    if (ref === undefined) continue;
+    const value = source?.[ref.name]?.[ref.key];
+    if (value !== undefined) out[e.name] = value;
+    else if (ref.optional !== true) {
+      throw new Error(
+        `function ${functionName}: env ${e.name} refers to ${kind} ${ref.name} key ${ref.key}, which does not exist on this machine ` +
+          `(the local backend resolves ${kind}s only from its ${kind === 'Secret' ? 'secrets' : 'configMaps'} option)`,
+      );
+    }
+  }
+  return out;
+}
+
+/** What Lambda puts in AWS_EXECUTION_ENV; custom runtimes (go, provided) get none, as on Lambda. */
+export function executionEnv(runtime: Runtime): string | undefined {
+  if (runtime.startsWith('python')) return `AWS_Lambda_${runtime}`;
+  if (runtime.startsWith('nodejs')) return `AWS_Lambda_${runtime}.x`;
+  return undefined;
+}
+
+/** Lambda's stream name layout: YYYY/MM/DD/[$LATEST]<32 hex>. */
+export function logStreamName(now: Date, hex = randomBytes(16).toString('hex')): string {
+  const d = now.toISOString().slice(0, 10).replaceAll('-', '/');
+  return `${d}/[$LATEST]${hex}`;
+}
+
+export interface LambdaEnvInput {
+  functionName: string;
+  runtime: Runtime;
+  handler: string;
+  memoryMB: number;
+  concurrency: number;
+  taskRoot: string;
+  runtimeDir: string;
+  region: string;
+  /** PATH for the runtime: where its interpreter is, then the system's directories. */
+  path: string;
+  functionEnv: Readonly<Record<string, string>>;
+}
+
+/** Everything but AWS_LAMBDA_RUNTIME_API and AWS_LAMBDA_LOG_STREAM_NAME, which are per instance. */
+export function lambdaEnv(i: LambdaEnvInput): Record<string, string> {
+  const env: Record<string, string> = {
+    ...i.functionEnv,
+    AWS_LAMBDA_FUNCTION_NAME: i.functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(i.memoryMB),
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${i.functionName}`,
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_LAMBDA_MAX_CONCURRENCY: String(i.concurrency),
+    _HANDLER: i.handler,
+    LAMBDA_TASK_ROOT: i.taskRoot,
+    LAMBDA_RUNTIME_DIR: i.runtimeDir,
+    AWS_REGION: i.region,
+    AWS_DEFAULT_REGION: i.region,
+    TZ: ':UTC',
+    LANG: 'en_US.UTF-8',
+    PATH: i.path,
+  };
+  const exec = executionEnv(i.runtime);
+  if (exec !== undefined) env.AWS_EXECUTION_ENV = exec;
+  return env;
+}
+
+/** The environment of a generic warm-pool process: only what any runtime needs to start. */
+export function poolEnv(path: string, runtimeDir: string): Record<string, string> {
+  return { PATH: path, LANG: 'en_US.UTF-8', TZ: ':UTC', LAMBDA_RUNTIME_DIR: runtimeDir, HEARTH_SPECIALIZE: 'stdin' };
+}
+
+export function runtimePath(interpreterDir: string | undefined): string {
+  const dirs = [interpreterDir, '/usr/local/bin', '/usr/bin', '/bin'].filter((d): d is string => d !== undefined);
+  return [...new Set(dirs)].join(':');
+}

@@ -1,0 +1,305 @@
+// The embedded platform's backend: each instance is a runtime process on this
+// machine with its own in-process agent. Memory limits are passed to the
+// runtime (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) but not enforced locally: an
+// address-space limit would break Go and Node, and cgroups need privileges
+// the embedded platform should not ask for.
+import { createHash, randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { effectiveHandler, type HearthFunction } from '../../api/function.js';
+import { Agent } from '../../agent/agent.js';
+import { spawnRuntime, type RuntimeLauncher } from '../../agent/spawn-launcher.js';
+import type { Backend, Instance, InstanceState } from '../backend.js';
+import { CodeStore } from './code-store.js';
+import { lambdaEnv, logStreamName, poolEnv, resolveFunctionEnv, runtimePath, type LocalRefs } from './lambda-env.js';
+import { LocalInstance } from './local-instance.js';
+import { findRepoRoot, runtimeFamily, scriptRuntimeCommand, type Command, type RuntimeFamily } from './runtime-command.js';
+import { WarmPool } from './warm-pool.js';
+
+export type LocalBackendEvent =
+  | { type: 'cold-start'; functionName: string; instanceId: string; initDurationMs: number; pooled: boolean }
+  | { type: 'instance-state'; functionName: string; instanceId: string; state: InstanceState }
+  | { type: 'restart'; functionName: string; instanceId: string; reason: 'timeout' | 'exit' | 'init-retry' };
+
+export interface LocalBackendOptions extends LocalRefs {
+  /** Task directories and Go builds (default ~/.cache/hearth/local). */
+  cacheDir?: string;
+  /** AWS_REGION / AWS_DEFAULT_REGION of the instances (default 'local'). */
+  region?: string;
+  /** Generic processes kept started per runtime command (default 1; 0 disables the pool). */
+  warmPoolSize?: number;
+  /** Replace the command of a family, e.g. for tests: { nodejs: ['node', 'my-runtime.mjs'] }. */
+  runtimeCommands?: Partial<Record<'python' | 'nodejs', readonly [string, ...string[]]>>;
+  /** Where runtimes/ lives (default: found above this module). */
+  repoRoot?: string;
+  initTimeoutMs?: number;
+  killGraceMs?: number;
+  logger?: Logger;
+  onEvent?: (e: LocalBackendEvent) => void;
+}
+
+interface Prepared {
+  command: Command;
+  cwd: string;
+  /** The instance environment without the per-instance variables. */
+  env: Record<string, string>;
+  /** The warm-pool key, for families started from a generic process. */
+  poolKey?: string;
+}
+
+interface Deployed {
+  fn: HearthFunction;
+  version: string;
+  prepared: Prepared;
+  desired: number;
+  instances: LocalInstance[];
+}
+
+export class LocalBackend implements Backend {
+  readonly kind = 'local';
+  private readonly functions = new Map<string, Deployed>();
+  private readonly listeners = new Set<(functionName: string) => void>();
+  private readonly repoRoot: string;
+  private readonly code: CodeStore;
+  private readonly pool: WarmPool;
+  private readonly log: Logger;
+  private readonly region: string;
+  private seq = 0;
+  private closed = false;
+
+  constructor(private readonly opts: LocalBackendOptions = {}) {
+    this.repoRoot = opts.repoRoot ?? findRepoRoot();
+    this.log = opts.logger ?? pino({ level: process.env.HEARTH_LOG_LEVEL ?? 'info' });
+    this.region = opts.region ?? 'local';
+    const cacheDir = opts.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hearth', 'local');
+    this.code = new CodeStore(cacheDir, join(this.repoRoot, 'runtimes/go/build.sh'));
+    this.pool = new WarmPool(opts.warmPoolSize ?? 1, this.log.child({ component: 'warm-pool' }));
+  }
+
+  async upsert(fn: HearthFunction): Promise<void> {
+    this.assertOpen();
+    const name = fn.metadata.name;
+    const version = specVersion(fn);
+    const current = this.functions.get(name);
+    if (current?.version === version) {
+      current.fn = fn;
+      return;
+    }
+    const prepared = await this.prepare(fn);
+    const next: Deployed = { fn, version, prepared, desired: current?.desired ?? 0, instances: [] };
+    this.functions.set(name, next);
+    this.notify(name);
+    if (current === undefined) return;
+    // Start the new version's instances before the old ones stop taking work.
+    next.instances = current.instances;
+    await this.scale(name, current.desired);
+    for (const old of current.instances.filter((i) => i.version !== version)) this.retire(next, old);
+  }
+
+  async remove(name: string): Promise<void> {
+    const d = this.functions.get(name);
+    if (d === undefined) return;
+    this.functions.delete(name);
+    await Promise.all(d.instances.map((i) => this.retireNow(d, i)));
+    this.notify(name);
+  }
+
+  async scale(name: string, desired: number): Promise<void> {
+    this.assertOpen();
+    const d = this.functions.get(name);
+    if (d === undefined) throw new Error(`function ${name} is not deployed to the local backend`);
+    d.desired = Math.max(0, Math.floor(desired));
+    // A failed instance stays visible (its initError answers the callers that waited) until the next scale replaces it.
+    for (const i of d.instances.filter((x) => x.state === 'failed')) void this.retireNow(d, i);
+    const active = d.instances.filter((i) => i.version === d.version && (i.state === 'starting' || i.state === 'ready'));
+    if (active.length < d.desired) {
+      const started = Array.from({ length: d.desired - active.length }, () => this.startInstance(d));
+      await Promise.all(started.map((i) => i.agent.settled()));
+    } else if (active.length > d.desired) {
+      // Starting instances are stopped first (they serve nobody yet), then idle ones, newest first.
+      const victims = [...active]
+        .sort((a, b) => rank(a) - rank(b) || b.seq - a.seq)
+        .slice(0, active.length - d.desired);
+      for (const v of victims) this.retire(d, v);
+    }
+  }
+
+  instances(name: string): readonly Instance[] {
+    return this.functions.get(name)?.instances ?? [];
+  }
+
+  onChange(listener: (functionName: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const all = [...this.functions.values()];
+    this.functions.clear();
+    await Promise.all([...all.flatMap((d) => d.instances.map((i) => i.stop())), this.pool.close()]);
+  }
+
+  /** Idle warm-pool processes for a runtime family (for tests and the status page). */
+  warmIdle(runtime: HearthFunction['spec']['runtime']): number {
+    const family = runtimeFamily(runtime);
+    if (family !== 'python' && family !== 'nodejs') return 0;
+    return this.pool.idleCount(poolKeyOf(this.scriptCommand(runtime, family)));
+  }
+
+  private async prepare(fn: HearthFunction): Promise<Prepared> {
+    const { spec } = fn;
+    const name = fn.metadata.name;
+    const family = runtimeFamily(spec.runtime);
+    const files = spec.code.inline;
+    if (spec.code.configMap !== undefined) throw new Error(`function ${name}: code from ConfigMap ${spec.code.configMap.name} exists only in a cluster; use code.inline locally`);
+    if (spec.code.image !== undefined) throw new Error(`function ${name}: container images (code.image) run only on the Kubernetes backend, not on the embedded platform`);
+    if (spec.code.package !== undefined) throw new Error(`function ${name}: ZIP packages (code.package) are not yet supported by the local backend`);
+    if (files === undefined) throw new Error(`function ${name}: no code`);
+    if (family === 'provided') throw new Error(`function ${name}: runtime provided needs a package with a bootstrap, which the local backend does not support yet`);
+    const functionEnv = resolveFunctionEnv(name, spec.env, this.opts);
+    const taskRoot = await this.code.materialise(files);
+    let command: Command;
+    if (family === 'go') {
+      command = { command: await this.code.buildGo(files), args: [] };
+    } else {
+      command = this.scriptCommand(spec.runtime, family);
+    }
+    const runtimeDir = join(this.repoRoot, 'runtimes', family);
+    const path = runtimePath(family === 'go' ? undefined : dirname(command.command));
+    const env = lambdaEnv({
+      functionName: name,
+      runtime: spec.runtime,
+      handler: effectiveHandler(spec),
+      memoryMB: spec.memoryMB,
+      concurrency: spec.concurrency,
+      taskRoot,
+      runtimeDir,
+      region: this.region,
+      path,
+      functionEnv,
+    });
+    const prepared: Prepared = { command, cwd: taskRoot, env };
+    if (family !== 'go' && this.pool.size > 0) {
+      prepared.poolKey = poolKeyOf(command);
+      this.pool.ensure(prepared.poolKey, { ...command, env: poolEnv(path, runtimeDir), cwd: runtimeDir });
+    }
+    return prepared;
+  }
+
+  private scriptCommand(runtime: HearthFunction['spec']['runtime'], family: RuntimeFamily): Command {
+    const override = family === 'python' || family === 'nodejs' ? this.opts.runtimeCommands?.[family] : undefined;
+    if (override !== undefined) {
+      const [command, ...args] = override;
+      return { command, args };
+    }
+    return scriptRuntimeCommand(runtime, this.repoRoot);
+  }
+
+  private startInstance(d: Deployed): LocalInstance {
+    const name = d.fn.metadata.name;
+    const id = `${name}-${++this.seq}-${randomBytes(3).toString('hex')}`;
+    let pooled = false;
+    const prepared = d.prepared;
+    const streamName = logStreamName(new Date());
+    const launcher: RuntimeLauncher = {
+      launch: (runtimeApi) => {
+        const env = { ...prepared.env, AWS_LAMBDA_RUNTIME_API: runtimeApi, AWS_LAMBDA_LOG_STREAM_NAME: streamName };
+        const warm = prepared.poolKey !== undefined ? this.pool.take(prepared.poolKey) : undefined;
+        pooled = warm !== undefined && warm.stdin !== null;
+        if (warm?.stdin) {
+          warm.stdin.write(JSON.stringify({ env }) + '\n');
+          return warm;
+        }
+        return spawnRuntime({ ...prepared.command, env, cwd: prepared.cwd });
+      },
+    };
+    const spec = d.fn.spec;
+    const agent = new Agent({
+      functionName: name,
+      memoryMB: spec.memoryMB,
+      timeoutSeconds: spec.timeoutSeconds,
+      concurrency: spec.concurrency,
+      functionArn: `arn:aws:lambda:${this.region}:000000000000:function:${name}`,
+      launcher,
+      logger: this.log,
+      ...(this.opts.initTimeoutMs !== undefined ? { initTimeoutMs: this.opts.initTimeoutMs } : {}),
+      ...(this.opts.killGraceMs !== undefined ? { killGraceMs: this.opts.killGraceMs } : {}),
+    });
+    const inst = new LocalInstance(id, name, d.version, this.seq, agent);
+    agent.on((e) => {
+      if (e.type === 'init') this.emit({ type: 'cold-start', functionName: name, instanceId: id, initDurationMs: e.durationMs, pooled });
+      else if (e.type === 'restart') this.emit({ type: 'restart', functionName: name, instanceId: id, reason: e.reason });
+      else if (e.type === 'state') this.stateChanged(inst);
+    });
+    d.instances.push(inst);
+    this.stateChanged(inst);
+    agent.start().catch((err: unknown) => {
+      this.log.error({ err, instance: id }, 'agent failed to start');
+      void this.retireNow(d, inst);
+    });
+    return inst;
+  }
+
+  /** Drain, stop and forget an instance. */
+  private retire(d: Deployed, inst: LocalInstance): void {
+    if (inst.state === 'draining' || inst.state === 'stopped') return;
+    inst.markDraining();
+    this.stateChanged(inst);
+    void inst.drainAndStop().then(() => this.forget(d, inst));
+  }
+
+  private async retireNow(d: Deployed, inst: LocalInstance): Promise<void> {
+    await inst.stop();
+    this.forget(d, inst);
+  }
+
+  private forget(d: Deployed, inst: LocalInstance): void {
+    const i = d.instances.indexOf(inst);
+    if (i >= 0) d.instances.splice(i, 1);
+    this.stateChanged(inst);
+  }
+
+  private stateChanged(inst: LocalInstance): void {
+    this.emit({ type: 'instance-state', functionName: inst.functionName, instanceId: inst.id, state: inst.state });
+    this.notify(inst.functionName);
+  }
+
+  private emit(e: LocalBackendEvent): void {
+    try {
+      this.opts.onEvent?.(e);
+    } catch (err) {
+      this.log.error({ err }, 'local backend event listener failed');
+    }
+  }
+
+  private notify(name: string): void {
+    for (const l of this.listeners) {
+      try {
+        l(name);
+      } catch (err) {
+        this.log.error({ err }, 'onChange listener failed');
+      }
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the local backend is closed');
+  }
+}
+
+function rank(i: LocalInstance): number {
+  if (i.state === 'starting') return 0;
+  return i.load === 0 ? 1 : 2;
+}
+
+function poolKeyOf(c: Command): string {
+  return [c.command, ...c.args].join(' ');
+}
+
+/** A new version of a function is any change of its name or spec. */
+function specVersion(fn: HearthFunction): string {
+  return createHash('sha256').update(fn.metadata.name).update('\0').update(JSON.stringify(fn.spec)).digest('hex').slice(0, 16);
+}

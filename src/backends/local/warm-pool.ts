@@ -1,0 +1,81 @@
+// Generic runtime processes started ahead of need. A pool process knows
+// nothing of any function: it waits (HEARTH_SPECIALIZE=stdin) for one line
+// {"env": {...}} that makes it one function's instance, which saves the
+// interpreter's start-up from the cold start.
+import type { ChildProcess } from 'node:child_process';
+import type { Logger } from 'pino';
+import { spawnRuntime, type SpawnSpec } from '../../agent/spawn-launcher.js';
+import { terminate } from '../../agent/process-reaper.js';
+
+/** Consecutive pool processes that die unused before the pool stops refilling that key. */
+const MAX_EARLY_DEATHS = 3;
+
+interface Slot {
+  spec: SpawnSpec;
+  idle: ChildProcess[];
+  starting: number;
+  deaths: number;
+}
+
+export class WarmPool {
+  private readonly slots = new Map<string, Slot>();
+  private closed = false;
+
+  constructor(
+    readonly size: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Keep `size` processes of this command ready (no-op when the pool is disabled). */
+  ensure(key: string, spec: SpawnSpec): void {
+    if (this.size <= 0 || this.closed) return;
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
+      slot = { spec, idle: [], starting: 0, deaths: 0 };
+      this.slots.set(key, slot);
+    }
+    slot.deaths = 0;
+    this.refill(slot);
+  }
+
+  /** A live pool process for this key, or undefined; the pool refills behind it. */
+  take(key: string): ChildProcess | undefined {
+    const slot = this.slots.get(key);
+    if (slot === undefined) return undefined;
+    let child: ChildProcess | undefined;
+    while ((child = slot.idle.shift()) !== undefined) {
+      if (child.exitCode === null && child.signalCode === null) break;
+    }
+    if (child !== undefined) child.removeAllListeners('exit');
+    setImmediate(() => this.refill(slot));
+    return child;
+  }
+
+  idleCount(key: string): number {
+    return this.slots.get(key)?.idle.length ?? 0;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.slots.values()].flatMap((s) => s.idle.splice(0));
+    await Promise.all(all.map((c) => terminate(c, 0)));
+  }
+
+  private refill(slot: Slot): void {
+    while (!this.closed && slot.deaths < MAX_EARLY_DEATHS && slot.idle.length + slot.starting < this.size) {
+      const child = spawnRuntime(slot.spec);
+      // Until specialised the process has nothing to say that belongs to an invocation.
+      child.stdout?.resume();
+      child.stderr?.resume();
+      child.once('error', () => undefined);
+      child.once('exit', (code, signal) => {
+        const i = slot.idle.indexOf(child);
+        if (i >= 0) slot.idle.splice(i, 1);
+        slot.deaths++;
+        this.log.warn({ code, signal, command: slot.spec.command }, 'warm pool process exited before use');
+        this.refill(slot);
+      });
+      slot.idle.push(child);
+    }
+  }
+}

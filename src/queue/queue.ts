@@ -1,0 +1,147 @@
+// The async invocation queue as the rest of Hearth sees it. Two
+// implementations share this interface and one contract test suite: memory
+// (the embedded default) and Redis Streams (gateways in a cluster).
+import type { FunctionCatalog } from '../api/catalog.js';
+import type { Invoker } from '../dispatch/invoker.js';
+import type { QueueMetrics } from '../metrics/queue.js';
+import type { Logger } from 'pino';
+import type { DestinationRecord } from './records.js';
+import type { DeadLetterCondition } from './retry-policy.js';
+
+/** The header the routes read an idempotency key from. */
+export const IDEMPOTENCY_HEADER = 'x-hearth-idempotency-key';
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface EnqueueRequest {
+  functionName: string;
+  payload: Buffer;
+  /** The gateway's request id; one is made when absent. */
+  requestId?: string;
+  /** Enqueues with the same key for the same function within the window return the first request id. */
+  idempotencyKey?: string;
+  traceId?: string;
+  clientContext?: string;
+}
+
+export interface EnqueueResult {
+  requestId: string;
+  /** True when an idempotency key matched an earlier enqueue; nothing new was queued. */
+  duplicate: boolean;
+}
+
+export type InvocationStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'dead-lettered';
+
+export interface InvocationRecord {
+  requestId: string;
+  functionName: string;
+  status: InvocationStatus;
+  /** Times the function actually ran for this event. */
+  attempts: number;
+  /** Throttles and system errors met so far. */
+  systemErrors: number;
+  /** ISO timestamps. */
+  enqueuedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  updatedAt: string;
+  /** When a retry is waiting: its due time. */
+  nextAttemptAt?: string;
+  condition?: DeadLetterCondition | 'Success';
+  result?: {
+    statusCode: number;
+    functionError?: 'Handled' | 'Unhandled';
+    errorType?: string;
+    /** The response (or error JSON) as text. */
+    payload: string;
+  };
+  /** The last platform error (throttle, unavailable, not found). */
+  lastError?: string;
+}
+
+export interface DeadLetter {
+  /** The dead-letter stream's entry id. */
+  id: string;
+  requestId: string;
+  functionName: string;
+  deadLetteredAt: string;
+  /** Lambda's destination record for the failure. */
+  record: DestinationRecord;
+}
+
+export interface RedriveResult {
+  redriven: number;
+  requestIds: string[];
+}
+
+export interface Backlog {
+  /** Delivered to a consumer, not yet acknowledged. */
+  pending: number;
+  /** Accepted, not yet delivered to any consumer. */
+  lag: number;
+  /** Waiting for a retry's due time. */
+  delayed: number;
+  deadLettered: number;
+  /** Age of the oldest event in the stream, in seconds (0 when empty). */
+  oldestAgeSeconds: number;
+}
+
+/** Thrown by enqueue (and the other calls) while the queue's store cannot be reached: answer 503 with Retry-After. */
+export class QueueUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number = 1,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'QueueUnavailableError';
+  }
+}
+
+export interface ConsumerOptions {
+  invoker: Invoker;
+  catalog: FunctionCatalog;
+  /** The scheduling parts (age, due times) read this clock; tests move it. */
+  clock?: Clock;
+  /** Unique per process; a restarted process is a new consumer whose predecessor's entries are reclaimed. */
+  consumerName?: string;
+  /** Multiplies retry delays and backoffs (1 in production). */
+  timeScale?: number;
+  /** How long an entry may stay unacknowledged before another consumer reclaims it; must exceed the function's timeout. */
+  visibilityTimeoutMs?: (functionTimeoutMs: number) => number;
+  /** Upper bound on one consumer's in-flight invocations per function, below the function's own capacity. */
+  maxInFlightPerFunction?: number;
+  /** How long one read waits for new events. */
+  blockMs?: number;
+  /** Period of the retry mover, the reclaimer and the backlog gauges. */
+  maintenanceIntervalMs?: number;
+  /** Where Lambda records name the function. */
+  functionArn?: (functionName: string) => string;
+  metrics?: QueueMetrics;
+  logger?: Logger;
+}
+
+export interface Consumer {
+  readonly name: string;
+  /** Stops reading, waits for in-flight events to be recorded, releases connections. */
+  stop(): Promise<void>;
+}
+
+export interface Queue {
+  readonly kind: 'memory' | 'redis';
+  /** Resolves once the store has durably taken the event (Redis acknowledged the XADD). */
+  enqueue(req: EnqueueRequest): Promise<EnqueueResult>;
+  record(requestId: string): Promise<InvocationRecord | undefined>;
+  listDeadLetters(functionName: string, opts?: { limit?: number }): Promise<DeadLetter[]>;
+  /** Moves dead-lettered events back into the function's queue as fresh events (same request ids). */
+  redrive(functionName: string, opts?: { limit?: number }): Promise<RedriveResult>;
+  backlog(functionName: string): Promise<Backlog>;
+  /** Entries appended to a stream destination (for the memory queue; Redis reads the stream itself). */
+  readStream(stream: string, opts?: { limit?: number }): Promise<Array<{ id: string; record: DestinationRecord }>>;
+  startConsumer(opts: ConsumerOptions): Consumer;
+  close(): Promise<void>;
+}

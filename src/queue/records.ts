@@ -1,0 +1,81 @@
+// Lambda's destination record: what an on-success or on-failure destination
+// and the dead-letter stream receive about one asynchronous invocation.
+// Pure, so its shape can be checked against Lambda's documented example.
+import type { InvokeOutcome } from '../agent/invocation.js';
+import type { DeadLetterCondition } from './retry-policy.js';
+
+export type RecordCondition = 'Success' | DeadLetterCondition;
+
+export interface DestinationRecord {
+  version: '1.0';
+  timestamp: string;
+  requestContext: {
+    requestId: string;
+    functionArn: string;
+    condition: RecordCondition;
+    approximateInvokeCount: number;
+  };
+  requestPayload: unknown;
+  responseContext?: {
+    statusCode: number;
+    executedVersion: string;
+    functionError?: 'Handled' | 'Unhandled';
+  };
+  responsePayload?: unknown;
+}
+
+export interface RecordInput {
+  requestId: string;
+  functionArn: string;
+  condition: RecordCondition;
+  /** Times the function ran for this event. */
+  invokeCount: number;
+  requestPayload: Buffer;
+  /** The last run's outcome and payload; absent when the function never ran. */
+  response?: { outcome: InvokeOutcome; payload: Buffer };
+  now: number;
+}
+
+/** Lambda's own default ARN shape, as the dispatcher writes it. */
+export function defaultFunctionArn(functionName: string): string {
+  return `arn:aws:lambda:local:000000000000:function:${functionName}`;
+}
+
+/** Payloads are JSON in Lambda; anything else is kept as text rather than dropped. */
+export function decodePayload(payload: Buffer): unknown {
+  const text = payload.toString('utf8');
+  if (text.length === 0) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+export function functionErrorOf(outcome: InvokeOutcome): 'Handled' | 'Unhandled' | undefined {
+  if (outcome === 'handled') return 'Handled';
+  if (outcome === 'unhandled') return 'Unhandled';
+  return undefined;
+}
+
+export function buildDestinationRecord(input: RecordInput): DestinationRecord {
+  const record: DestinationRecord = {
+    version: '1.0',
+    timestamp: new Date(input.now).toISOString(),
+    requestContext: {
+      requestId: input.requestId,
+      // Lambda names the version that ran; Hearth runs one version per function.
+      functionArn: `${input.functionArn}:$LATEST`,
+      condition: input.condition,
+      approximateInvokeCount: input.invokeCount,
+    },
+    requestPayload: decodePayload(input.requestPayload),
+  };
+  if (input.response) {
+    const functionError = functionErrorOf(input.response.outcome);
+    // Lambda reports 200 for a run whose function failed: the invoke itself succeeded.
+    record.responseContext = { statusCode: 200, executedVersion: '$LATEST', ...(functionError ? { functionError } : {}) };
+    record.responsePayload = decodePayload(input.response.payload);
+  }
+  return record;
+}

@@ -1,0 +1,418 @@
+// The Redis Streams store. One stream per function read through one consumer
+// group by every gateway replica; delayed retries in a sorted set per
+// function; dead letters in a second stream. All of a function's keys share
+// a hash tag (keys.ts), so MULTI and the Lua scripts below stay in one slot
+// under Redis Cluster.
+import type { ConnectionOptions } from 'node:tls';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { CONSUMER_GROUP, DEFAULT_KEY_PREFIX, functionKeys, recordKey } from './keys.js';
+import { QueueUnavailableError, type Backlog, type InvocationRecord } from './queue.js';
+import type { DestinationRecord } from './records.js';
+import { decodeEvent, encodeEvent, type DeadLetterEntry, type Delivery, type QueueStore, type StoredDeadLetter, type StoredEvent } from './store.js';
+
+export interface RedisConnectionOptions {
+  /** redis://[user:password@]host:port[/db], or rediss:// for TLS. */
+  url?: string;
+  username?: string;
+  password?: string;
+  /** true for TLS with the system's CAs, or Node's TLS options (ca, cert, key, servername...). */
+  tls?: boolean | ConnectionOptions;
+  /** Sentinel: the sentinels and the name of the master they watch. */
+  sentinels?: Array<{ host: string; port: number }>;
+  sentinelName?: string;
+  sentinelPassword?: string;
+  /** Cluster: some of its nodes; the rest is discovered. */
+  cluster?: Array<{ host: string; port: number }>;
+  /** Prefix of every key (default "hearth"). */
+  keyPrefix?: string;
+  /** How long one command may take before the queue reports itself unavailable (default 5 s). */
+  commandTimeoutMs?: number;
+}
+
+export type RedisClient = Redis | Cluster;
+
+function baseOptions(o: RedisConnectionOptions): RedisOptions {
+  const opts: RedisOptions = {
+    // Fail fast while Redis is away instead of queueing in memory: an enqueue
+    // then answers 503 and nothing is accepted that only this process holds.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: o.commandTimeoutMs ?? 5000,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    ...(o.username !== undefined ? { username: o.username } : {}),
+    ...(o.password !== undefined ? { password: o.password } : {}),
+  };
+  if (o.tls) opts.tls = o.tls === true ? {} : o.tls;
+  return opts;
+}
+
+export function createRedisClient(o: RedisConnectionOptions): RedisClient {
+  const base = baseOptions(o);
+  if (o.cluster && o.cluster.length > 0) {
+    const nodes: ClusterNode[] = o.cluster.map((n) => ({ host: n.host, port: n.port }));
+    return new Cluster(nodes, {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      redisOptions: {
+        commandTimeout: base.commandTimeout ?? 5000,
+        maxRetriesPerRequest: 1,
+        ...(base.username !== undefined ? { username: base.username } : {}),
+        ...(base.password !== undefined ? { password: base.password } : {}),
+        ...(base.tls ? { tls: base.tls } : {}),
+      },
+      ...(o.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+    });
+  }
+  if (o.sentinels && o.sentinels.length > 0) {
+    return new Redis({
+      ...base,
+      sentinels: o.sentinels,
+      name: o.sentinelName ?? 'mymaster',
+      ...(o.sentinelPassword !== undefined ? { sentinelPassword: o.sentinelPassword } : {}),
+      ...(o.tls ? { enableTLSForSentinelMode: true } : {}),
+    });
+  }
+  if (o.url !== undefined) {
+    const u = new URL(o.url);
+    const tls = u.protocol === 'rediss:' && !o.tls ? { tls: {} } : {};
+    return new Redis(o.url, { ...base, ...tls });
+  }
+  return new Redis(base);
+}
+
+type Fields = Array<string | Buffer>;
+
+/** Moves due retries back into the stream. KEYS: delayed zset, events stream. ARGV: now, limit, retry hash prefix. */
+const PROMOTE_SCRIPT = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(due) do
+  local hk = ARGV[3] .. m
+  local f = redis.call('HGETALL', hk)
+  if #f > 0 then redis.call('XADD', KEYS[2], '*', unpack(f)) end
+  redis.call('DEL', hk)
+  redis.call('ZREM', KEYS[1], m)
+end
+return #due`;
+
+/** Appends unless the idempotency key was taken. KEYS: idempotency key, events. ARGV: request id, window ms, fields... */
+const ENQUEUE_ONCE_SCRIPT = `
+local prior = redis.call('GET', KEYS[1])
+if prior then return {1, prior} end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {0, ARGV[1]}`;
+
+/** Moves one dead letter back, once even under concurrent redrives. KEYS: dlq, events. ARGV: entry id, fields... */
+const REDRIVE_SCRIPT = `
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[1])
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+return 1`;
+
+function isArray(x: unknown): x is unknown[] {
+  return Array.isArray(x);
+}
+
+function str(x: unknown): string {
+  if (Buffer.isBuffer(x)) return x.toString();
+  if (typeof x === 'string') return x;
+  if (typeof x === 'number') return String(x);
+  return '';
+}
+
+function buffers(x: unknown): Buffer[] {
+  if (!isArray(x)) return [];
+  return x.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(str(v))));
+}
+
+/** [[id, [field, value, ...] | null], ...] as XRANGE, XREADGROUP and XAUTOCLAIM return entries. */
+function entries(x: unknown): Array<{ id: string; fields: Buffer[] | undefined }> {
+  if (!isArray(x)) return [];
+  const out: Array<{ id: string; fields: Buffer[] | undefined }> = [];
+  for (const e of x) {
+    if (!isArray(e)) continue;
+    out.push({ id: str(e[0]), fields: isArray(e[1]) ? buffers(e[1]) : undefined });
+  }
+  return out;
+}
+
+function fieldMap(fields: Buffer[]): Map<string, Buffer> {
+  const m = new Map<string, Buffer>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const k = fields[i];
+    const v = fields[i + 1];
+    if (k !== undefined && v !== undefined) m.set(k.toString(), v);
+  }
+  return m;
+}
+
+function checkExec(res: Array<[Error | null, unknown]> | null): void {
+  if (res === null) throw new Error('transaction aborted');
+  for (const [err] of res) if (err) throw err;
+}
+
+export interface RedisStoreOptions extends RedisConnectionOptions {
+  logger?: Logger;
+  /** How long an enqueue waits for a (re)connection before answering unavailable (default 500 ms). */
+  connectWaitMs?: number;
+}
+
+export class RedisStore implements QueueStore {
+  readonly client: RedisClient;
+  readonly #prefix: string;
+  readonly #blocking = new Map<string, RedisClient>();
+  readonly #opts: RedisStoreOptions;
+  #closed = false;
+
+  constructor(opts: RedisStoreOptions) {
+    this.#opts = opts;
+    this.#prefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    this.client = createRedisClient(opts);
+    // ioredis reports every failed reconnect as an error event; the queue reports unavailability through its calls instead.
+    this.client.on('error', (err: unknown) => opts.logger?.debug({ err }, 'redis connection error'));
+  }
+
+  #keys(fn: string) {
+    return functionKeys(fn, this.#prefix);
+  }
+
+  /** Waits briefly for a connection so a call made while connecting is not refused; then refuses fast. */
+  async #ready(c: RedisClient = this.client): Promise<void> {
+    if (this.#closed) throw new QueueUnavailableError('queue is closed');
+    if (c.status === 'ready') return;
+    const wait = this.#opts.connectWaitMs ?? 500;
+    await new Promise<void>((resolve, reject) => {
+      const onReady = (): void => {
+        clearTimeout(t);
+        resolve();
+      };
+      const t = setTimeout(() => {
+        c.off('ready', onReady);
+        reject(new QueueUnavailableError(`redis is not reachable (${c.status})`, 1));
+      }, wait);
+      c.once('ready', onReady);
+    });
+  }
+
+  async append(event: StoredEvent, idempotency?: { token: string; windowMs: number }): Promise<{ requestId: string; duplicate: boolean }> {
+    await this.#ready();
+    const k = this.#keys(event.functionName);
+    const fields = encodeEvent(event);
+    if (!idempotency) {
+      await this.client.callBuffer('XADD', k.events, '*', ...fields);
+      return { requestId: event.requestId, duplicate: false };
+    }
+    const res = await this.client.callBuffer('EVAL', ENQUEUE_ONCE_SCRIPT, 2, k.idempotencyPrefix + idempotency.token, k.events, event.requestId, String(idempotency.windowMs), ...fields);
+    if (!isArray(res)) throw new Error('unexpected reply to enqueue');
+    return { requestId: str(res[1]), duplicate: Number(str(res[0])) === 1 };
+  }
+
+  async prepare(functionName: string): Promise<void> {
+    await this.#ready();
+    try {
+      await this.client.xgroup('CREATE', this.#keys(functionName).events, CONSUMER_GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!(err instanceof Error && err.message.includes('BUSYGROUP'))) throw err;
+    }
+  }
+
+  #blockingClient(consumer: string, functionName: string): RedisClient {
+    const key = `${consumer}\u0000${functionName}`;
+    let c = this.#blocking.get(key);
+    if (!c) {
+      // A blocked XREADGROUP holds its connection; each reading function gets its own.
+      c = this.client.duplicate();
+      c.on('error', (err: unknown) => this.#opts.logger?.debug({ err }, 'redis connection error'));
+      this.#blocking.set(key, c);
+    }
+    return c;
+  }
+
+  async read(functionName: string, consumer: string, count: number, blockMs: number): Promise<Delivery[]> {
+    const c = this.#blockingClient(consumer, functionName);
+    await this.#ready(c);
+    const k = this.#keys(functionName);
+    let reply: unknown;
+    try {
+      reply = await c.callBuffer('XREADGROUP', 'GROUP', CONSUMER_GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', k.events, '>');
+    } catch (err) {
+      // The stream went away (flushed, or Redis came back without data): make the group again.
+      if (err instanceof Error && err.message.includes('NOGROUP')) {
+        await this.prepare(functionName);
+        return [];
+      }
+      throw err;
+    }
+    if (!isArray(reply)) return [];
+    const out: Delivery[] = [];
+    for (const stream of reply) {
+      if (!isArray(stream)) continue;
+      for (const e of entries(stream[1])) out.push({ id: e.id, event: e.fields ? decodeEvent(functionName, e.fields) : undefined });
+    }
+    return out;
+  }
+
+  async reclaim(functionName: string, consumer: string, minIdleMs: number, count: number, cursor: string): Promise<{ deliveries: Delivery[]; cursor: string }> {
+    await this.#ready();
+    const k = this.#keys(functionName);
+    const reply = await this.client.callBuffer('XAUTOCLAIM', k.events, CONSUMER_GROUP, consumer, Math.max(0, Math.floor(minIdleMs)), cursor, 'COUNT', count);
+    if (!isArray(reply)) return { deliveries: [], cursor: '0-0' };
+    const deliveries = entries(reply[1]).map((e) => ({ id: e.id, event: e.fields ? decodeEvent(functionName, e.fields) : undefined }));
+    return { deliveries, cursor: str(reply[0]) || '0-0' };
+  }
+
+  async ack(functionName: string, id: string): Promise<void> {
+    await this.#ready();
+    const k = this.#keys(functionName);
+    // Deleting as well keeps the stream as long as its backlog: XLEN minus pending is the lag.
+    checkExec(await this.client.multi().xack(k.events, CONSUMER_GROUP, id).xdel(k.events, id).exec());
+  }
+
+  async retryLater(functionName: string, id: string, event: StoredEvent, dueAt: number): Promise<void> {
+    await this.#ready();
+    const k = this.#keys(functionName);
+    const member = `${event.requestId}:${event.attempts}:${event.functionErrors}:${event.systemErrors}`;
+    const hk = k.retryPrefix + member;
+    checkExec(
+      await this.client
+        .multi()
+        .del(hk)
+        .hset(hk, ...encodeEvent(event))
+        .zadd(k.delayed, dueAt, member)
+        .xack(k.events, CONSUMER_GROUP, id)
+        .xdel(k.events, id)
+        .exec(),
+    );
+  }
+
+  async promoteDue(functionName: string, now: number, limit: number): Promise<number> {
+    await this.#ready();
+    const k = this.#keys(functionName);
+    const n = await this.client.eval(PROMOTE_SCRIPT, 2, k.delayed, k.events, String(now), String(limit), k.retryPrefix);
+    return Number(n) || 0;
+  }
+
+  async deadLetter(functionName: string, id: string, entry: DeadLetterEntry): Promise<void> {
+    await this.#ready();
+    const k = this.#keys(functionName);
+    const fields: Fields = [...encodeEvent(entry.event), 'rec', JSON.stringify(entry.record), 'at', String(entry.deadLetteredAt)];
+    checkExec(await this.client.multi().xadd(k.deadLetters, '*', ...fields).xack(k.events, CONSUMER_GROUP, id).xdel(k.events, id).exec());
+  }
+
+  async #rangeDeadLetters(functionName: string, limit: number): Promise<StoredDeadLetter[]> {
+    const k = this.#keys(functionName);
+    const reply = await this.client.callBuffer('XRANGE', k.deadLetters, '-', '+', 'COUNT', limit);
+    const out: StoredDeadLetter[] = [];
+    for (const e of entries(reply)) {
+      if (!e.fields) continue;
+      const event = decodeEvent(functionName, e.fields);
+      const m = fieldMap(e.fields);
+      const rec = m.get('rec');
+      if (!event || !rec) continue;
+      out.push({ id: e.id, event, record: JSON.parse(rec.toString()) as DestinationRecord, deadLetteredAt: Number(m.get('at')?.toString() ?? '0') });
+    }
+    return out;
+  }
+
+  async listDeadLetters(functionName: string, limit: number): Promise<StoredDeadLetter[]> {
+    await this.#ready();
+    return this.#rangeDeadLetters(functionName, limit);
+  }
+
+  async redrive(functionName: string, limit: number, now: number, beforeMove?: (event: StoredEvent) => Promise<void>): Promise<StoredEvent[]> {
+    await this.#ready();
+    const k = this.#keys(functionName);
+    const moved: StoredEvent[] = [];
+    for (const dl of await this.#rangeDeadLetters(functionName, limit)) {
+      const fresh: StoredEvent = { ...dl.event, enqueuedAt: now, attempts: 0, functionErrors: 0, systemErrors: 0 };
+      if (beforeMove) await beforeMove(fresh);
+      const n = await this.client.callBuffer('EVAL', REDRIVE_SCRIPT, 2, k.deadLetters, k.events, dl.id, ...encodeEvent(fresh));
+      if (Number(str(n)) === 1) moved.push(fresh);
+    }
+    return moved;
+  }
+
+  async appendToStream(stream: string, record: DestinationRecord): Promise<string> {
+    await this.#ready();
+    return str(await this.client.xadd(stream, '*', 'record', JSON.stringify(record)));
+  }
+
+  async readStream(stream: string, limit: number): Promise<Array<{ id: string; record: DestinationRecord }>> {
+    await this.#ready();
+    const reply = await this.client.callBuffer('XRANGE', stream, '-', '+', 'COUNT', limit);
+    const out: Array<{ id: string; record: DestinationRecord }> = [];
+    for (const e of entries(reply)) {
+      const rec = e.fields ? fieldMap(e.fields).get('record') : undefined;
+      if (rec) out.push({ id: e.id, record: JSON.parse(rec.toString()) as DestinationRecord });
+    }
+    return out;
+  }
+
+  async putRecord(record: InvocationRecord, ttlMs: number, onlyIfAbsent = false): Promise<void> {
+    await this.#ready();
+    const key = recordKey(record.requestId, this.#prefix);
+    const ttl = Math.max(1, Math.floor(ttlMs));
+    if (onlyIfAbsent) await this.client.set(key, JSON.stringify(record), 'PX', ttl, 'NX');
+    else await this.client.set(key, JSON.stringify(record), 'PX', ttl);
+  }
+
+  async getRecord(requestId: string): Promise<InvocationRecord | undefined> {
+    await this.#ready();
+    const v = await this.client.get(recordKey(requestId, this.#prefix));
+    return v === null ? undefined : (JSON.parse(v) as InvocationRecord);
+  }
+
+  async backlog(functionName: string, now: number): Promise<Backlog> {
+    await this.#ready();
+    const k = this.#keys(functionName);
+    const res = await this.client
+      .pipeline()
+      .xlen(k.events)
+      .xpending(k.events, CONSUMER_GROUP)
+      .zcard(k.delayed)
+      .xlen(k.deadLetters)
+      .callBuffer('XRANGE', k.events, '-', '+', 'COUNT', 1)
+      .exec();
+    if (!res) throw new Error('pipeline aborted');
+    const val = (i: number): unknown => {
+      const r = res[i];
+      // A missing group (no consumer yet) means nothing is pending.
+      return r && !r[0] ? r[1] : undefined;
+    };
+    const length = Number(val(0)) || 0;
+    const summary = val(1);
+    const pending = isArray(summary) ? Number(summary[0]) || 0 : 0;
+    const first = entries(val(4))[0];
+    const enqueuedAt = first?.fields ? decodeEvent(functionName, first.fields)?.enqueuedAt : undefined;
+    return {
+      pending,
+      lag: Math.max(0, length - pending),
+      delayed: Number(val(2)) || 0,
+      deadLettered: Number(val(3)) || 0,
+      oldestAgeSeconds: enqueuedAt !== undefined ? Math.max(0, (now - enqueuedAt) / 1000) : 0,
+    };
+  }
+
+  async releaseConsumer(consumer: string): Promise<void> {
+    const prefix = `${consumer}\u0000`;
+    for (const [key, c] of this.#blocking) {
+      if (!key.startsWith(prefix)) continue;
+      this.#blocking.delete(key);
+      c.disconnect();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const c of this.#blocking.values()) c.disconnect();
+    this.#blocking.clear();
+    try {
+      if (this.client.status === 'ready') await this.client.quit();
+      else this.client.disconnect();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}

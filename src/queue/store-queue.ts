@@ -1,0 +1,166 @@
+// The Queue both implementations share: request-level logic (request ids,
+// idempotency, invocation records, redrive) over a QueueStore.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { QueueMetrics } from '../metrics/queue.js';
+import { startConsumer } from './consumer.js';
+import { DEFAULT_IDEMPOTENCY_WINDOW_MS, idempotencyToken } from './idempotency.js';
+import {
+  QueueUnavailableError,
+  systemClock,
+  type Backlog,
+  type Clock,
+  type Consumer,
+  type ConsumerOptions,
+  type DeadLetter,
+  type EnqueueRequest,
+  type EnqueueResult,
+  type InvocationRecord,
+  type Queue,
+  type RedriveResult,
+} from './queue.js';
+import type { DestinationRecord } from './records.js';
+import type { QueueStore, StoredEvent } from './store.js';
+
+export interface QueueOptions {
+  /** How long invocation records are kept (default 24 h). */
+  recordTtlMs?: number;
+  /** Window in which an idempotency key deduplicates enqueues (default 10 min). */
+  idempotencyWindowMs?: number;
+  /** Defaults for consumers started from this queue. */
+  timeScale?: number;
+  clock?: Clock;
+  metrics?: QueueMetrics;
+  logger?: Logger;
+}
+
+export const DEFAULT_RECORD_TTL_MS = 24 * 3600_000;
+const MAX_LIST = 1000;
+
+function limitOf(n: number | undefined, dflt: number): number {
+  if (n === undefined || !Number.isFinite(n)) return dflt;
+  return Math.max(1, Math.min(MAX_LIST, Math.floor(n)));
+}
+
+export class StoreQueue implements Queue {
+  readonly #consumers = new Set<Consumer>();
+
+  constructor(
+    readonly kind: 'memory' | 'redis',
+    readonly store: QueueStore,
+    readonly opts: QueueOptions = {},
+  ) {}
+
+  get #recordTtlMs(): number {
+    return this.opts.recordTtlMs ?? DEFAULT_RECORD_TTL_MS;
+  }
+
+  get #clock(): Clock {
+    return this.opts.clock ?? systemClock;
+  }
+
+  async #guard<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof QueueUnavailableError) throw err;
+      throw new QueueUnavailableError(`queue unavailable (${what}): ${err instanceof Error ? err.message : String(err)}`, 1, { cause: err });
+    }
+  }
+
+  async enqueue(req: EnqueueRequest): Promise<EnqueueResult> {
+    // Validated before touching the store, so a bad key is the caller's error, not a 503.
+    const token = req.idempotencyKey !== undefined ? idempotencyToken(req.idempotencyKey) : undefined;
+    const now = this.#clock.now();
+    const event: StoredEvent = {
+      requestId: req.requestId ?? randomUUID(),
+      functionName: req.functionName,
+      payload: req.payload,
+      enqueuedAt: now,
+      attempts: 0,
+      functionErrors: 0,
+      systemErrors: 0,
+      ...(req.traceId !== undefined ? { traceId: req.traceId } : {}),
+      ...(req.clientContext !== undefined ? { clientContext: req.clientContext } : {}),
+    };
+    const res = await this.#guard('enqueue', () =>
+      this.store.append(event, token !== undefined ? { token, windowMs: this.opts.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS } : undefined),
+    );
+    if (res.duplicate) {
+      this.opts.metrics?.deduplicated.inc({ function: req.functionName });
+      return res;
+    }
+    this.opts.metrics?.enqueued.inc({ function: req.functionName });
+    const iso = new Date(now).toISOString();
+    // The event is accepted once appended; the record is a view, and a consumer quicker than this write must not be overwritten by it.
+    await this.store
+      .putRecord({ requestId: event.requestId, functionName: req.functionName, status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs, true)
+      .catch((err: unknown) => this.opts.logger?.warn({ err, requestId: event.requestId }, 'could not write the invocation record'));
+    return res;
+  }
+
+  record(requestId: string): Promise<InvocationRecord | undefined> {
+    return this.#guard('record', () => this.store.getRecord(requestId));
+  }
+
+  async listDeadLetters(functionName: string, opts: { limit?: number } = {}): Promise<DeadLetter[]> {
+    const entries = await this.#guard('list dead letters', () => this.store.listDeadLetters(functionName, limitOf(opts.limit, 100)));
+    return entries.map((e) => ({
+      id: e.id,
+      requestId: e.event.requestId,
+      functionName,
+      deadLetteredAt: new Date(e.deadLetteredAt).toISOString(),
+      record: e.record,
+    }));
+  }
+
+  async redrive(functionName: string, opts: { limit?: number } = {}): Promise<RedriveResult> {
+    const now = this.#clock.now();
+    const iso = new Date(now).toISOString();
+    const moved = await this.#guard('redrive', () =>
+      this.store.redrive(functionName, limitOf(opts.limit, MAX_LIST), now, (e) =>
+        this.store.putRecord({ requestId: e.requestId, functionName, status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs),
+      ),
+    );
+    return { redriven: moved.length, requestIds: moved.map((e) => e.requestId) };
+  }
+
+  backlog(functionName: string): Promise<Backlog> {
+    return this.#guard('backlog', () => this.store.backlog(functionName, this.#clock.now()));
+  }
+
+  readStream(stream: string, opts: { limit?: number } = {}): Promise<Array<{ id: string; record: DestinationRecord }>> {
+    return this.#guard('read stream', () => this.store.readStream(stream, limitOf(opts.limit, 100)));
+  }
+
+  startConsumer(opts: ConsumerOptions): Consumer {
+    const consumer = startConsumer(
+      {
+        store: this.store,
+        recordTtlMs: this.#recordTtlMs,
+        sinks: { appendToStream: (s, r) => this.store.appendToStream(s, r), enqueue: (r) => this.enqueue(r) },
+      },
+      {
+        ...(this.opts.timeScale !== undefined ? { timeScale: this.opts.timeScale } : {}),
+        ...(this.opts.metrics ? { metrics: this.opts.metrics } : {}),
+        ...(this.opts.logger ? { logger: this.opts.logger } : {}),
+        ...opts,
+      },
+    );
+    this.#consumers.add(consumer);
+    const stop = consumer.stop.bind(consumer);
+    return {
+      name: consumer.name,
+      stop: async () => {
+        this.#consumers.delete(consumer);
+        await stop();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#consumers].map((c) => c.stop()));
+    this.#consumers.clear();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,115 @@
+// The storage operations the queue and its consumers are built from. Each
+// implementation (memory, Redis) provides them; everything about retries,
+// records and destinations lives once, above them, in consumer.ts and
+// base-queue.ts. Operations that finish an entry take its id and acknowledge
+// it in the same atomic step as the write that records the outcome, which is
+// what makes delivery at-least-once and never at-most-once.
+import type { Backlog, InvocationRecord } from './queue.js';
+import type { DestinationRecord } from './records.js';
+
+export interface StoredEvent {
+  requestId: string;
+  functionName: string;
+  payload: Buffer;
+  /** First acceptance (epoch ms); retries and reclaims keep it, a redrive renews it. */
+  enqueuedAt: number;
+  /** Times the function ran. */
+  attempts: number;
+  functionErrors: number;
+  systemErrors: number;
+  traceId?: string;
+  clientContext?: string;
+}
+
+export interface Delivery {
+  /** The stream entry id, to acknowledge. */
+  id: string;
+  /** Absent when the entry was deleted after it was delivered; it is only acknowledged. */
+  event: StoredEvent | undefined;
+}
+
+export interface DeadLetterEntry {
+  event: StoredEvent;
+  record: DestinationRecord;
+  deadLetteredAt: number;
+}
+
+export interface StoredDeadLetter extends DeadLetterEntry {
+  id: string;
+}
+
+export interface QueueStore {
+  /** Appends one event; with an idempotency token, only if none was taken within the window. */
+  append(event: StoredEvent, idempotency?: { token: string; windowMs: number }): Promise<{ requestId: string; duplicate: boolean }>;
+  /** Makes sure the consumer group exists (idempotent). */
+  prepare(functionName: string): Promise<void>;
+  /** Events never delivered before, waiting at most blockMs. */
+  read(functionName: string, consumer: string, count: number, blockMs: number): Promise<Delivery[]>;
+  /** Takes over entries left unacknowledged longer than minIdleMs; `cursor` continues a previous scan. */
+  reclaim(functionName: string, consumer: string, minIdleMs: number, count: number, cursor: string): Promise<{ deliveries: Delivery[]; cursor: string }>;
+  ack(functionName: string, id: string): Promise<void>;
+  /** Keeps the event for a retry at dueAt and acknowledges the entry, atomically. */
+  retryLater(functionName: string, id: string, event: StoredEvent, dueAt: number): Promise<void>;
+  /** Moves retries due by `now` back into the stream; returns how many moved. */
+  promoteDue(functionName: string, now: number, limit: number): Promise<number>;
+  /** Appends to the dead-letter stream and acknowledges the entry, atomically. */
+  deadLetter(functionName: string, id: string, entry: DeadLetterEntry): Promise<void>;
+  listDeadLetters(functionName: string, limit: number): Promise<StoredDeadLetter[]>;
+  /**
+   * Moves up to `limit` dead letters back into the stream as fresh events accepted at `now`.
+   * `beforeMove` runs for each before it becomes visible to consumers, so what it writes cannot overwrite their results.
+   */
+  redrive(functionName: string, limit: number, now: number, beforeMove?: (event: StoredEvent) => Promise<void>): Promise<StoredEvent[]>;
+  /** Appends a destination record to a named stream. */
+  appendToStream(stream: string, record: DestinationRecord): Promise<string>;
+  readStream(stream: string, limit: number): Promise<Array<{ id: string; record: DestinationRecord }>>;
+  putRecord(record: InvocationRecord, ttlMs: number, onlyIfAbsent?: boolean): Promise<void>;
+  getRecord(requestId: string): Promise<InvocationRecord | undefined>;
+  backlog(functionName: string, now: number): Promise<Backlog>;
+  /** Releases resources a consumer held for reading (blocking connections). */
+  releaseConsumer(consumer: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Stream entry fields of an event; short names because every entry carries them. */
+export function encodeEvent(e: StoredEvent): Array<string | Buffer> {
+  const f: Array<string | Buffer> = [
+    'r', e.requestId, 'p', e.payload, 't', String(e.enqueuedAt), 'a', String(e.attempts), 'fe', String(e.functionErrors), 'se', String(e.systemErrors),
+  ];
+  if (e.traceId !== undefined) f.push('tr', e.traceId);
+  if (e.clientContext !== undefined) f.push('cc', e.clientContext);
+  return f;
+}
+
+export function decodeEvent(functionName: string, fields: ReadonlyArray<Buffer>): StoredEvent | undefined {
+  const m = new Map<string, Buffer>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const k = fields[i];
+    const v = fields[i + 1];
+    if (k !== undefined && v !== undefined) m.set(k.toString(), v);
+  }
+  const r = m.get('r');
+  const p = m.get('p');
+  const t = m.get('t');
+  if (r === undefined || p === undefined || t === undefined) return undefined;
+  const num = (k: string): number => Number(m.get(k)?.toString() ?? '0') || 0;
+  const event: StoredEvent = {
+    requestId: r.toString(),
+    functionName,
+    payload: p,
+    enqueuedAt: Number(t.toString()),
+    attempts: num('a'),
+    functionErrors: num('fe'),
+    systemErrors: num('se'),
+  };
+  const tr = m.get('tr');
+  const cc = m.get('cc');
+  if (tr !== undefined) event.traceId = tr.toString();
+  if (cc !== undefined) event.clientContext = cc.toString();
+  return event;
+}
+
+/** A deep copy: Buffers survive it, which structuredClone would turn into plain Uint8Arrays. */
+export function cloneEvent(e: StoredEvent): StoredEvent {
+  return { ...e, payload: Buffer.from(e.payload) };
+}

@@ -1,0 +1,4 @@
+import { createQueue } from '../../src/queue/index.js';
+import { queueContract } from './contract.js';
+
+queueContract('memory', async (opts) => createQueue(opts));

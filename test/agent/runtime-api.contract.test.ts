@@ -1,11 +1,18 @@
 // Drives the agent exactly as the Lambda Runtime API documentation describes:
 // first with the test itself acting as the runtime (raw HTTP), then with a
 // runtime process (our fixture, and Hearth's real runtimes where present).
-import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Agent, type AgentOptions } from '../../src/agent/agent.js';
 import { spawnLauncher } from '../../src/agent/spawn-launcher.js';
-import { LIMITS } from '../../src/api/function.js';
-import { FAKE_RUNTIME, json, RawRuntime, request, silent } from './helpers.js';
+import { effectiveHandler, LIMITS, type HearthFunction } from '../../src/api/function.js';
+import { CodeStore } from '../../src/backends/local/code-store.js';
+import { lambdaEnv, runtimePath } from '../../src/backends/local/lambda-env.js';
+import { runtimeFamily, scriptRuntimeCommand } from '../../src/backends/local/runtime-command.js';
+import { example, fn } from '../backends/helpers.js';
+import { FAKE_RUNTIME, json, RawRuntime, REPO_ROOT, request, silent } from './helpers.js';
 
 const agents: Agent[] = [];
 
@@ -238,5 +245,82 @@ describe('Runtime API with a runtime process', () => {
     expect(results.every((r) => r.outcome === 'success')).toBe(true);
     // Three 150 ms handlers one after the other; each measured duration covers only its own run.
     for (const r of results) expect(r.durationMs).toBeLessThan(300);
+  });
+});
+
+// Hearth's own runtimes (runtimes/python, runtimes/nodejs, runtimes/go) behind the agent.
+const cacheDir = mkdtempSync(join(tmpdir(), 'hearth-contract-'));
+afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
+const store = new CodeStore(cacheDir, join(REPO_ROOT, 'runtimes/go/build.sh'));
+const has = (path: string): boolean => existsSync(join(REPO_ROOT, path));
+
+async function realAgent(fn: HearthFunction): Promise<Agent> {
+  const files = fn.spec.code.inline ?? {};
+  const taskRoot = await store.materialise(files);
+  const family = runtimeFamily(fn.spec.runtime);
+  const command = family === 'go' ? { command: await store.buildGo(files), args: [] } : scriptRuntimeCommand(fn.spec.runtime, REPO_ROOT);
+  const env = lambdaEnv({
+    functionName: fn.metadata.name,
+    runtime: fn.spec.runtime,
+    handler: effectiveHandler(fn.spec),
+    memoryMB: fn.spec.memoryMB,
+    concurrency: fn.spec.concurrency,
+    taskRoot,
+    runtimeDir: join(REPO_ROOT, 'runtimes', family),
+    region: 'local',
+    path: runtimePath(family === 'go' ? undefined : dirname(command.command)),
+    functionEnv: {},
+  });
+  return startAgent({ launcher: spawnLauncher({ ...command, env, cwd: taskRoot }), timeoutSeconds: fn.spec.timeoutSeconds, memoryMB: fn.spec.memoryMB });
+}
+
+describe('Runtime API with Hearth\'s runtimes', () => {
+  it.skipIf(!has('runtimes/python/bootstrap.py'))('runs the Python example', async () => {
+    const agent = await realAgent(example('hello-python.yaml'));
+    const r = await agent.invoke(request({}, { tailLogs: true }));
+    expect(r.outcome).toBe('success');
+    expect(json(r.payload)).toEqual({ statusCode: 200, body: '"Hello, world!"' });
+    expect(Buffer.from(r.logTail ?? '', 'base64').toString()).toMatch(/REPORT RequestId: .*Init Duration: /);
+  });
+
+  it.skipIf(!has('runtimes/python/bootstrap.py'))('reports a Python ValueError with its type', async () => {
+    const agent = await realAgent(
+      fn('py-error', {
+        runtime: 'python3.12',
+        handler: 'lambda_function.lambda_handler',
+        code: { inline: { 'lambda_function.py': 'def lambda_handler(event, context):\n    print("about to fail")\n    raise ValueError("bad input")\n' } },
+      }),
+    );
+    const r = await agent.invoke(request({}, { tailLogs: true }));
+    expect(r).toMatchObject({ outcome: 'unhandled', errorType: 'ValueError' });
+    expect(json(r.payload)).toMatchObject({ errorType: 'ValueError', errorMessage: 'bad input' });
+    expect(Buffer.from(r.logTail ?? '', 'base64').toString()).toContain('about to fail');
+  });
+
+  it.skipIf(!has('runtimes/python/bootstrap.py'))('reports a Python import error at init', async () => {
+    const agent = await realAgent(
+      fn('py-import', { runtime: 'python3.12', handler: 'lambda_function.lambda_handler', code: { inline: { 'lambda_function.py': 'import no_such_module\n' } } }),
+    );
+    const r = await agent.invoke(request({}));
+    expect(r).toMatchObject({ outcome: 'unhandled', errorType: 'Runtime.ImportModuleError' });
+    expect(agent.state).toBe('failed');
+  });
+
+  it.skipIf(!has('runtimes/nodejs/bootstrap.mjs'))('runs the Node example', async () => {
+    const agent = await realAgent(example('hello-node.yaml'));
+    const req = request({ name: 'Ada' });
+    const r = await agent.invoke(req);
+    expect(r.outcome).toBe('success');
+    const doc = json(r.payload) as { statusCode: number; body: string };
+    expect(doc.statusCode).toBe(200);
+    expect(JSON.parse(doc.body)).toEqual({ message: 'Hello from Node.js, Ada!', requestId: req.requestId });
+  });
+
+  it.skipIf(!has('runtimes/go/build.sh'))('builds and runs the Go example', { timeout: 180_000 }, async () => {
+    const agent = await realAgent(example('hello-go.yaml'));
+    const req = request({ name: 'Gopher' });
+    const r = await agent.invoke(req);
+    expect(r.outcome).toBe('success');
+    expect(json(r.payload)).toEqual({ statusCode: 200, body: `Hello from Go, Gopher! (request ${req.requestId})` });
   });
 });

@@ -1,0 +1,3 @@
+module hearth.dev/runtimes/go
+
+go 1.26

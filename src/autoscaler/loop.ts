@@ -32,6 +32,12 @@ export const systemClock: LoopClock = {
   },
 };
 
+/** The few logger methods the loop uses; a pino logger fits. */
+export interface LoopLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
 export interface AutoscalerLoopOptions {
   catalog: FunctionCatalog;
   backend: Pick<Backend, 'scale' | 'instances'>;
@@ -43,6 +49,8 @@ export interface AutoscalerLoopOptions {
   /** Default 1000: the core's windows are built from one-second buckets. */
   tickMs?: number;
   tuning?: Partial<AutoscalerTuning>;
+  /** Scale changes at info, failed scale calls at warn. */
+  logger?: LoopLogger;
   /** A failed scale call; the loop retries on the next tick. */
   onError?: (err: unknown, functionName: string) => void;
   /** Every decision, for logs and debugging. */
@@ -130,7 +138,7 @@ export class AutoscalerLoop {
         continue;
       }
       // Instances that died are replaced by asking again for what we want.
-      if (d.desired !== t.applied || live < d.desired) this.#apply(name, t, d.desired);
+      if (d.desired !== t.applied || live < d.desired) this.#apply(name, t, d.desired, d.reason);
     }
   }
 
@@ -159,14 +167,14 @@ export class AutoscalerLoop {
       this.#tracked.set(name, tracked);
       this.#o.metrics?.desiredInstances.set({ function: name }, tracked.state.desired);
       // Provisioned instances start at deploy time, not at the first tick.
-      if (instanceBounds(config).min > 0 && this.#leader.isLeader()) this.#apply(name, tracked, tracked.state.desired);
+      if (instanceBounds(config).min > 0 && this.#leader.isLeader()) this.#apply(name, tracked, tracked.state.desired, 'min-instances');
       return;
     }
     t.fn = fn;
     const before = t.state.desired;
     t.state = reconfigure(t.state, config);
     this.#o.metrics?.desiredInstances.set({ function: name }, t.state.desired);
-    if (t.state.desired !== before && this.#leader.isLeader()) this.#apply(name, t, t.state.desired);
+    if (t.state.desired !== before && this.#leader.isLeader()) this.#apply(name, t, t.state.desired, 'spec-changed');
   }
 
   /**
@@ -175,17 +183,19 @@ export class AutoscalerLoop {
    * must not wait for a slow drain to finish. The backend takes the latest
    * call as the one that counts.
    */
-  #apply(name: string, t: Tracked, desired: number): void {
+  #apply(name: string, t: Tracked, desired: number, reason?: string): void {
     if (t.applying.has(desired)) return;
     t.applied = desired;
     if (desired !== t.lastSent) {
       this.#o.metrics?.scaleEvents.inc({ function: name, direction: desired > t.lastSent ? 'up' : 'down' });
+      this.#o.logger?.info({ function: name, from: t.lastSent, to: desired, reason }, 'scaling');
       t.lastSent = desired;
     }
     const call = this.#o.backend
       .scale(name, desired)
       .catch((err: unknown) => {
         if (t.applied === desired) t.applied = undefined;
+        this.#o.logger?.warn({ err, function: name, desired }, 'scale call failed; retrying next tick');
         this.#o.onError?.(err, name);
       })
       .finally(() => {

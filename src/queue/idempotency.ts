@@ -6,6 +6,9 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 export const DEFAULT_IDEMPOTENCY_WINDOW_MS = 10 * 60_000;
 
 export class InvalidIdempotencyKeyError extends Error {
+  /** A caller's mistake: the gateway's error mapping turns a 4xx statusCode into InvalidParameterValueException. */
+  readonly statusCode = 400;
+
   constructor(message: string) {
     super(message);
     this.name = 'InvalidIdempotencyKeyError';

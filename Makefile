@@ -7,7 +7,7 @@ PORT ?= 8080
 APT_PACKAGES := redis-server
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 
-.PHONY: help deps deps-system build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-up cluster-down clean
+.PHONY: help deps deps-system build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down clean
 
 help:
 	@echo "make run     start Hearth on this machine (http://127.0.0.1:$(PORT))"
@@ -52,8 +52,19 @@ test-python:
 test-go:
 	cd runtimes/go && GOFLAGS=-mod=mod go test ./...
 
-test-k8s: deps
+test-k8s: deps cluster-build
 	npx vitest run --config vitest.k8s.config.ts
+
+# Kubernetes control plane built from Go modules into ~/.cache/hearth (only the first build pays).
+cluster-build:
+	@bash test/cluster/build.sh >/dev/null
+
+# A background control plane for development; prints the KUBECONFIG to use.
+cluster-up: deps cluster-build
+	@npx tsx test/cluster/cli.ts up
+
+cluster-down: deps
+	@npx tsx test/cluster/cli.ts down
 
 test: deps deps-system lint typecheck test-unit test-python test-go test-k8s
 

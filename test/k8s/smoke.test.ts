@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, AuthenticationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { applyDir, readManifests, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
@@ -84,6 +84,29 @@ if (!ctx.available) {
         expect.objectContaining({ field: 'spec.memoryMB', message: expect.stringContaining('should be greater than or equal to 128') }),
       );
       await expect(custom.getNamespacedCustomObject({ ...fn, namespace: ns, name: 'too-small' })).rejects.toMatchObject({ code: 404 });
+    });
+
+    it('issues ServiceAccount tokens the API server accepts, and publishes the root CA', async () => {
+      const issued = await core.createNamespacedServiceAccountToken({ namespace: ns, name: 'default', body: { spec: { audiences: [] } } });
+      const saToken = issued.status?.token;
+      expect(saToken).toBeTruthy();
+      const asSa = new KubeConfig();
+      asSa.loadFromOptions({
+        clusters: [{ name: 'c', server: ctx.server, caData: Buffer.from(ctx.caPem).toString('base64') }],
+        users: [{ name: 'sa', token: saToken }],
+        contexts: [{ name: 'c', cluster: 'c', user: 'sa' }],
+        currentContext: 'c',
+      });
+      const review = await asSa.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
+      expect(review.status?.userInfo?.username).toBe(`system:serviceaccount:${ns}:default`);
+
+      // The controller-manager's root-ca-cert-publisher copies --root-ca-file into every namespace.
+      let rootCa: string | undefined;
+      for (let i = 0; i < 40 && rootCa === undefined; i++) {
+        rootCa = await core.readNamespacedConfigMap({ namespace: ns, name: 'kube-root-ca.crt' }).then((cm) => cm.data?.['ca.crt'], () => undefined);
+        if (rootCa === undefined) await sleep(250);
+      }
+      expect(rootCa?.trim()).toBe(ctx.caPem.trim());
     });
 
     it('runs a Deployment whose pods kwok reports Running with pod IPs', async () => {

@@ -1,0 +1,150 @@
+// Async queue throughput on a real redis-server started for the run: the
+// enqueue rate (what a 202 costs), the end-to-end rate of a no-op function
+// (enqueue → consumer → dispatch → record → ack), and, as the baseline,
+// redis-benchmark's raw XADD rate against the same server in the same run.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { MemoryCatalog } from '../src/api/catalog.js';
+import { FunctionSchema } from '../src/api/function.js';
+import type { Invoker } from '../src/dispatch/invoker.js';
+import { createQueue } from '../src/queue/index.js';
+import type { Queue } from '../src/queue/queue.js';
+import { startRedis, type RedisServer } from '../test/helpers/redis.js';
+import { summarize, type Row } from './report.js';
+
+const run = promisify(execFile);
+const EVENTS = Number(process.env.BENCH_QUEUE_EVENTS ?? 20_000);
+const CONCURRENCY = 50;
+const PAYLOAD = Buffer.from(JSON.stringify({ bench: true, n: 12345 }));
+
+function noopFunction(name: string) {
+  return FunctionSchema.parse({
+    apiVersion: 'hearth.dev/v1alpha1',
+    kind: 'Function',
+    metadata: { name },
+    spec: { runtime: 'nodejs20', handler: 'index.handler', code: { inline: { 'index.js': '' } }, concurrency: 8, scaling: { maxInstances: 8 } },
+  });
+}
+
+async function redisBenchmarkXadd(server: RedisServer): Promise<Row> {
+  // Fields shaped like a queue entry, so the baseline writes what enqueue writes.
+  const args = ['-p', String(server.port), '-n', '100000', '-c', String(CONCURRENCY), '--csv', 'XADD', 'bench:{baseline}:events', '*', 'r', '00000000-0000-0000-0000-000000000000', 'p', PAYLOAD.toString(), 't', '1700000000000', 'a', '0', 'fe', '0', 'se', '0'];
+  const { stdout } = await run('redis-benchmark', args, { timeout: 120_000 });
+  const line = stdout.trim().split('\n').pop() ?? '';
+  const cells = line.split('","').map((c) => c.replace(/"/g, ''));
+  // "test","rps","avg","min","p50","p95","p99","max"
+  return { name: 'redis-benchmark XADD (baseline)', p50Ms: Number(cells[4]), p99Ms: Number(cells[6]), rps: Number(cells[1]), note: `${CONCURRENCY} clients, same server` };
+}
+
+async function enqueueRate(queue: Queue, fn: string, n: number): Promise<Row> {
+  const samples: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < n) {
+        next++;
+        const s = performance.now();
+        await queue.enqueue({ functionName: fn, payload: PAYLOAD });
+        samples.push(performance.now() - s);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  return summarize(`${queue.kind} enqueue (202 latency)`, samples, { rps: n / secs, note: `${n} events, ${CONCURRENCY} concurrent callers, XADD + record` });
+}
+
+/** Enqueues n events while a consumer runs them through a no-op Invoker; latency is enqueue start → invoke. */
+async function endToEnd(queue: Queue, fn: string, n: number): Promise<Row> {
+  const catalog = new MemoryCatalog();
+  catalog.set(noopFunction(fn));
+  const started = new Map<string, number>();
+  const samples: number[] = [];
+  let done = 0;
+  let resolveAll: () => void = () => undefined;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const invoker: Invoker = {
+    async invoke(inv) {
+      const s = started.get(inv.requestId);
+      if (s !== undefined) samples.push(performance.now() - s);
+      if (++done === n) resolveAll();
+      return { outcome: 'success', payload: Buffer.from('null'), durationMs: 0 };
+    },
+  };
+  const consumer = queue.startConsumer({ invoker, catalog, blockMs: 100, maintenanceIntervalMs: 500 });
+  try {
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < n) {
+          const requestId = `e2e-${next++}`;
+          started.set(requestId, performance.now());
+          await queue.enqueue({ functionName: fn, payload: PAYLOAD, requestId });
+        }
+      }),
+    );
+    const timeout = setTimeout(() => resolveAll(), 300_000);
+    await all;
+    clearTimeout(timeout);
+    const secs = (performance.now() - t0) / 1000;
+    return summarize(`${queue.kind} end-to-end, no-op function`, samples, { rps: done / secs, note: `${done}/${n} processed; enqueue → invoke latency; consumer takes 64 at once` });
+  } finally {
+    await consumer.stop();
+  }
+}
+
+/** Drains a backlog filled beforehand: the consumer side alone. */
+async function drain(queue: Queue, fn: string, n: number): Promise<Row> {
+  const catalog = new MemoryCatalog();
+  catalog.set(noopFunction(fn));
+  for (let i = 0; i < n; i += 500) await Promise.all(Array.from({ length: Math.min(500, n - i) }, () => queue.enqueue({ functionName: fn, payload: PAYLOAD })));
+  let done = 0;
+  let last = 0;
+  const gaps: number[] = [];
+  let resolveAll: () => void = () => undefined;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const invoker: Invoker = {
+    async invoke() {
+      const now = performance.now();
+      if (last) gaps.push(now - last);
+      last = now;
+      if (++done === n) resolveAll();
+      return { outcome: 'success', payload: Buffer.from('null'), durationMs: 0 };
+    },
+  };
+  const t0 = performance.now();
+  const consumer = queue.startConsumer({ invoker, catalog, blockMs: 100, maintenanceIntervalMs: 500 });
+  const timeout = setTimeout(() => resolveAll(), 300_000);
+  await all;
+  clearTimeout(timeout);
+  const secs = (performance.now() - t0) / 1000;
+  await consumer.stop();
+  return summarize(`${queue.kind} drain of a ${n}-event backlog`, gaps, { rps: done / secs, note: 'latency columns: gap between invocations' });
+}
+
+export async function benchQueue(): Promise<Row[]> {
+  const server = await startRedis();
+  const rows: Row[] = [];
+  try {
+    rows.push(await redisBenchmarkXadd(server));
+    const redis = createQueue({ redisUrl: server.url, redis: { keyPrefix: 'bench' } });
+    try {
+      rows.push(await enqueueRate(redis, 'bench-enqueue', EVENTS));
+      rows.push(await endToEnd(redis, 'bench-e2e', EVENTS));
+      rows.push(await drain(redis, 'bench-drain', EVENTS));
+    } finally {
+      await redis.close();
+    }
+    const memory = createQueue();
+    try {
+      rows.push(await enqueueRate(memory, 'bench-enqueue', EVENTS));
+      rows.push(await endToEnd(memory, 'bench-e2e', EVENTS));
+    } finally {
+      await memory.close();
+    }
+  } finally {
+    await server.stop();
+  }
+  return rows;
+}

@@ -32,6 +32,10 @@ const DEFAULT_ASYNC: AsyncConfig = {
   deadLetterQueue: { enabled: true },
 };
 
+/** Every replica restart leaves a consumer name in the group; forget the idle, empty ones now and then. */
+const PRUNE_EVERY_MS = 60_000;
+const PRUNE_IDLE_MS = 10 * 60_000;
+
 /** Long enough for the dispatcher to find capacity as well as for the function to time out. */
 export function defaultVisibilityTimeoutMs(functionTimeoutMs: number): number {
   return functionTimeoutMs + 60_000;
@@ -93,6 +97,7 @@ class FunctionWorker {
   readonly #stopper = new Stopper();
   #slotFreed: (() => void) | undefined;
   #cursor = '0-0';
+  #lastPrune = Date.now();
   readonly #loops: Promise<void>[];
 
   constructor(
@@ -166,6 +171,10 @@ class FunctionWorker {
             this.s.metrics?.reclaimed.inc({ function: this.fn });
             this.#start(d);
           }
+        }
+        if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
+          this.#lastPrune = Date.now();
+          await this.deps.store.pruneConsumers(this.fn, Math.max(PRUNE_IDLE_MS, 2 * this.#visibilityMs));
         }
         if (this.s.metrics) {
           const b = await this.deps.store.backlog(this.fn, this.s.clock.now());

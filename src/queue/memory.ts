@@ -236,6 +236,11 @@ export class MemoryStore implements QueueStore {
     };
   }
 
+  async pruneConsumers(_functionName: string, _idleMs: number): Promise<number> {
+    // Consumers leave no trace here beyond their pending entries.
+    return 0;
+  }
+
   async releaseConsumer(_consumer: string): Promise<void> {}
 
   async close(): Promise<void> {

@@ -252,7 +252,9 @@ export class RedisStore implements QueueStore {
     const k = this.#keys(functionName);
     let reply: unknown;
     try {
-      reply = await c.callBuffer('XREADGROUP', 'GROUP', CONSUMER_GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', k.events, '>');
+      // BLOCK 0 would wait forever; no wait is asked for by leaving BLOCK out.
+      const block = blockMs > 0 ? ['BLOCK', Math.floor(blockMs)] : [];
+      reply = await c.callBuffer('XREADGROUP', 'GROUP', CONSUMER_GROUP, consumer, 'COUNT', count, ...block, 'STREAMS', k.events, '>');
     } catch (err) {
       // The stream went away (flushed, or Redis came back without data): make the group again.
       if (err instanceof Error && err.message.includes('NOGROUP')) {
@@ -409,6 +411,33 @@ export class RedisStore implements QueueStore {
       deadLettered: Number(val(3)) || 0,
       oldestAgeSeconds: enqueuedAt !== undefined ? Math.max(0, (now - enqueuedAt) / 1000) : 0,
     };
+  }
+
+  async pruneConsumers(functionName: string, idleMs: number): Promise<number> {
+    await this.#ready();
+    const k = this.#keys(functionName);
+    let infos: unknown;
+    try {
+      infos = await this.client.xinfo('CONSUMERS', k.events, CONSUMER_GROUP);
+    } catch (err) {
+      if (err instanceof Error && err.message.includes('NOGROUP')) return 0;
+      throw err;
+    }
+    let pruned = 0;
+    for (const info of isArray(infos) ? infos : []) {
+      if (!isArray(info)) continue;
+      const m = new Map<string, unknown>();
+      for (let i = 0; i + 1 < info.length; i += 2) m.set(str(info[i]), info[i + 1]);
+      const name = str(m.get('name'));
+      // Redis 7.2 adds "inactive" (since the last successful read); "idle" is since the last attempt.
+      const idle = Number(m.get('inactive') ?? m.get('idle'));
+      if (name && Number(m.get('pending')) === 0 && idle > idleMs) {
+        // Nothing is lost: a consumer with no pending entries owns nothing, and a live one is re-created by its next read.
+        await this.client.xgroup('DELCONSUMER', k.events, CONSUMER_GROUP, name);
+        pruned++;
+      }
+    }
+    return pruned;
   }
 
   async releaseConsumer(consumer: string): Promise<void> {

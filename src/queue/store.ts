@@ -66,6 +66,8 @@ export interface QueueStore {
   putRecord(record: InvocationRecord, ttlMs: number, onlyIfAbsent?: boolean): Promise<void>;
   getRecord(requestId: string): Promise<InvocationRecord | undefined>;
   backlog(functionName: string, now: number): Promise<Backlog>;
+  /** Forgets consumers (processes long gone) that hold nothing and have been idle longer than idleMs. */
+  pruneConsumers(functionName: string, idleMs: number): Promise<number>;
   /** Releases resources a consumer held for reading (blocking connections). */
   releaseConsumer(consumer: string): Promise<void>;
   close(): Promise<void>;

@@ -15,6 +15,8 @@ export interface RedisServerOptions {
   password?: string;
   /** Extra redis-server arguments, e.g. ['--maxmemory', '100mb']. */
   args?: string[];
+  /** Cluster mode: one node holding every slot, so clients speak the Cluster protocol and CROSSSLOT rules apply. */
+  cluster?: boolean;
 }
 
 export interface RedisServer {
@@ -52,6 +54,28 @@ export async function freePort(): Promise<number> {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sends one inline command and returns what came back within a short wait. */
+function command(port: number, line: string): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: '127.0.0.1', port });
+    let buf = '';
+    const t = setTimeout(() => {
+      sock.destroy();
+      resolve(buf);
+    }, 300);
+    sock.on('error', () => resolve(buf));
+    sock.on('connect', () => sock.write(`${line}\r\n`));
+    sock.on('data', (d) => {
+      buf += d.toString();
+      if (buf.endsWith('\r\n')) {
+        clearTimeout(t);
+        sock.destroy();
+        resolve(buf);
+      }
     });
   });
 }
@@ -104,6 +128,7 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
     '--loglevel', 'warning',
     '--logfile', join(dir, 'redis.log'),
     ...(opts.password !== undefined ? ['--requirepass', opts.password] : []),
+    ...(opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-announce-ip', '127.0.0.1'] : []),
     ...(opts.args ?? []),
   ];
   let proc: ChildProcess | undefined;
@@ -135,6 +160,14 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
   };
 
   await start();
+  if (opts.cluster) {
+    await command(port, 'CLUSTER ADDSLOTSRANGE 0 16383');
+    const deadline = Date.now() + 15_000;
+    while (!(await command(port, 'CLUSTER INFO')).includes('cluster_state:ok')) {
+      if (Date.now() > deadline) throw new Error('single-node cluster did not become ok');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const auth = opts.password !== undefined ? `:${encodeURIComponent(opts.password)}@` : '';
   return {
     url: `redis://${auth}127.0.0.1:${port}`,

@@ -1,0 +1,68 @@
+// Kubernetes Events on notable transitions of a Function, so `kubectl
+// describe function` tells its story. Repeats of one event are suppressed for
+// a while: a failing function is reconciled often, and one Event per reason
+// is what a reader wants.
+import type { KubeRest } from './kube/rest.js';
+import { RESOURCES, resourcePath } from './kube/paths.js';
+
+export interface EventTarget {
+  name: string;
+  namespace: string;
+  uid: string;
+  resourceVersion?: string;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventSink {
+  emit(target: EventTarget, type: EventType, reason: string, message: string): void;
+}
+
+export const COMPONENT = 'hearth-controller';
+
+export class EventRecorder implements EventSink {
+  readonly #recent = new Map<string, number>();
+
+  constructor(
+    private readonly rest: KubeRest,
+    private readonly instance: string,
+    private readonly opts: { suppressMs?: number; now?: () => number; onError?: (err: unknown) => void } = {},
+  ) {}
+
+  emit(target: EventTarget, type: EventType, reason: string, message: string): void {
+    const now = this.opts.now?.() ?? Date.now();
+    const key = `${target.uid}\u0000${reason}\u0000${message}`;
+    const last = this.#recent.get(key);
+    if (last !== undefined && now - last < (this.opts.suppressMs ?? 600_000)) return;
+    this.#recent.set(key, now);
+    if (this.#recent.size > 10_000) this.#prune(now);
+    const time = new Date(now).toISOString();
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: `${target.name}.`, namespace: target.namespace },
+      involvedObject: {
+        apiVersion: RESOURCES.Function.apiVersion,
+        kind: RESOURCES.Function.kind,
+        name: target.name,
+        namespace: target.namespace,
+        uid: target.uid,
+        ...(target.resourceVersion !== undefined ? { resourceVersion: target.resourceVersion } : {}),
+      },
+      type,
+      reason,
+      message: message.slice(0, 1024),
+      source: { component: COMPONENT },
+      reportingComponent: COMPONENT,
+      reportingInstance: this.instance,
+      firstTimestamp: time,
+      lastTimestamp: time,
+      count: 1,
+    };
+    this.rest.request('POST', resourcePath(RESOURCES.Event, target.namespace), { body }).catch((err: unknown) => this.opts.onError?.(err));
+  }
+
+  #prune(now: number): void {
+    for (const [k, t] of this.#recent) if (now - t >= (this.opts.suppressMs ?? 600_000)) this.#recent.delete(k);
+  }
+}

@@ -1,0 +1,96 @@
+// A small client for the Kubernetes REST API that keeps objects in their wire
+// form. The generated client turns lists into model objects (Dates, `_from`)
+// while watch events stay plain JSON; mixing the two in one cache would make
+// every comparison lie, so everything here is plain JSON, end to end.
+// Connections are kept alive: a reconcile makes several calls.
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export class KubeApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly method: string,
+    readonly path: string,
+    readonly status: { reason?: string; message?: string } | undefined,
+  ) {
+    super(`${method} ${path}: HTTP ${statusCode}${status?.message ? `: ${status.message}` : ''}`);
+    this.name = 'KubeApiError';
+  }
+}
+
+export function isStatus(err: unknown, code: number): boolean {
+  return err instanceof KubeApiError && err.statusCode === code;
+}
+
+export const CONTENT_APPLY = 'application/apply-patch+yaml';
+export const CONTENT_MERGE = 'application/merge-patch+json';
+export const CONTENT_JSON_PATCH = 'application/json-patch+json';
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export class KubeRest {
+  readonly server: URL;
+  readonly #kc: KubeConfig;
+  #agent: http.Agent | undefined;
+
+  constructor(kc: KubeConfig) {
+    const cluster = kc.getCurrentCluster();
+    if (cluster === null) throw new Error('kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+    this.#kc = kc;
+  }
+
+  async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const reqOpts: https.RequestOptions = { method, headers: { accept: 'application/json' } };
+    // Credentials may rotate (token files, exec plugins), so they are asked for on every call.
+    await this.#kc.applyToHTTPSOptions(reqOpts);
+    const secure = this.server.protocol === 'https:';
+    this.#agent ??= secure
+      ? new https.Agent({ keepAlive: true, maxSockets: 32, ca: reqOpts.ca, cert: reqOpts.cert, key: reqOpts.key, ...(reqOpts.rejectUnauthorized !== undefined ? { rejectUnauthorized: reqOpts.rejectUnauthorized } : {}) })
+      : new http.Agent({ keepAlive: true, maxSockets: 32 });
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const headers: http.OutgoingHttpHeaders = { ...(reqOpts.headers as http.OutgoingHttpHeaders) };
+    if (payload !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'application/json';
+      headers['content-length'] = payload.length;
+    }
+    const mod = secure ? https : http;
+    const { statusCode, text } = await new Promise<{ statusCode: number; text: string }>((resolve, reject) => {
+      const req = mod.request(url, { method, headers, agent: this.#agent, ...(reqOpts.auth ? { auth: reqOpts.auth } : {}), timeout: opts.timeoutMs ?? 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname}: timed out`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+    const body: unknown = text.length > 0 ? safeJson(text) : undefined;
+    if (statusCode < 200 || statusCode >= 300) {
+      throw new KubeApiError(statusCode, method, url.pathname, typeof body === 'object' && body !== null ? (body as { reason?: string; message?: string }) : undefined);
+    }
+    return body as T;
+  }
+
+  close(): void {
+    this.#agent?.destroy();
+    this.#agent = undefined;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { message: text.slice(0, 500) };
+  }
+}

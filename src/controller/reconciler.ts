@@ -1,0 +1,159 @@
+// One reconcile of one Function: read what is cached, compute what should
+// exist, write only the difference, report the status. It is idempotent and
+// level-triggered (it looks at the whole state, never at the event that woke
+// it) and never loops: it returns, and the queue decides when to come back.
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { FunctionStatus } from '../api/function.js';
+import type { EventSink, EventTarget } from './events.js';
+import type { WireObject } from './kube/objects.js';
+import { upToDate, withAppliedHash } from './resources/apply-plan.js';
+import { buildCodeConfigMap } from './resources/configmap.js';
+import { buildDeployment } from './resources/deployment.js';
+import type { Images } from './resources/images.js';
+import { FINALIZER, codeConfigMapName, desiredInstances, type BuildInput } from './resources/names.js';
+import { buildNetworkPolicy } from './resources/networkpolicy.js';
+import { buildService } from './resources/service.js';
+import { buildServiceAccount } from './resources/serviceaccount.js';
+import { READY, observedStatus, refusedStatus, sameStatus, stateOf, type FunctionState, type StatusContext } from './resources/status.js';
+import { checkFunction, metaOf, type FunctionObject } from './resources/validation.js';
+
+export type OwnedKind = 'Deployment' | 'Service' | 'ConfigMap' | 'ServiceAccount' | 'NetworkPolicy';
+
+export interface ReconcilerOptions {
+  images: Images;
+  gatewayService: string;
+  gatewayNamespace: string;
+}
+
+/** Everything a reconcile reads and writes, so it can run against fakes in unit tests. */
+export interface ReconcilerDeps {
+  getFunction(namespace: string, name: string): FunctionObject | undefined;
+  getOwned(kind: OwnedKind, namespace: string, name: string): WireObject | undefined;
+  podsOf(namespace: string, functionName: string): readonly V1Pod[];
+  apply<T extends WireObject>(obj: T): Promise<T>;
+  remove(kind: OwnedKind, namespace: string, name: string): Promise<void>;
+  patchStatus(namespace: string, name: string, status: FunctionStatus): Promise<void>;
+  setFinalizers(namespace: string, name: string, finalizers: string[], resourceVersion: string | undefined): Promise<void>;
+  /** Deletes the function's Redis keys; absent when the controller has no Redis. */
+  cleanup?: (namespace: string, name: string) => Promise<void>;
+  events: EventSink;
+  now(): number;
+  /** Told the state of each function after its reconcile (undefined once it is gone). */
+  recordState?: (key: string, state: FunctionState | undefined) => void;
+}
+
+export type ReconcileOutcome = { result: 'success' | 'invalid' } | { result: 'requeue'; afterMs: number };
+
+export function splitKey(key: string): [namespace: string, name: string] {
+  const i = key.indexOf('/');
+  return i < 0 ? ['default', key] : [key.slice(0, i), key.slice(i + 1)];
+}
+
+export class Reconciler {
+  constructor(
+    private readonly deps: ReconcilerDeps,
+    private readonly opts: ReconcilerOptions,
+  ) {}
+
+  async reconcile(key: string): Promise<ReconcileOutcome> {
+    const [namespace, name] = splitKey(key);
+    const d = this.deps;
+    const obj = d.getFunction(namespace, name);
+    if (obj === undefined) {
+      // Gone: the garbage collector removes what it owned.
+      d.recordState?.(key, undefined);
+      return { result: 'success' };
+    }
+    const md = obj.metadata ?? {};
+    const finalizers = md.finalizers ?? [];
+    const target: EventTarget = { name, namespace, uid: md.uid ?? '', ...(md.resourceVersion !== undefined ? { resourceVersion: md.resourceVersion } : {}) };
+
+    if (md.deletionTimestamp !== undefined && md.deletionTimestamp !== null) {
+      d.recordState?.(key, 'deleting');
+      if (finalizers.includes(FINALIZER)) {
+        await d.cleanup?.(namespace, name);
+        await d.setFinalizers(namespace, name, finalizers.filter((f) => f !== FINALIZER), md.resourceVersion);
+      }
+      return { result: 'success' };
+    }
+    if (!finalizers.includes(FINALIZER)) await d.setFinalizers(namespace, name, [...finalizers, FINALIZER], md.resourceVersion);
+
+    const previous = obj.status as FunctionStatus | undefined;
+    const ctx: StatusContext = {
+      name,
+      namespace,
+      generation: md.generation,
+      previous,
+      gatewayService: this.opts.gatewayService,
+      gatewayNamespace: this.opts.gatewayNamespace,
+      now: new Date(d.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
+
+    const checked = checkFunction(obj, this.opts.images);
+    if (!checked.ok) {
+      // Nothing owned is touched: the last good version keeps running.
+      await this.#report(target, ctx, refusedStatus(ctx, checked.reason, checked.message));
+      d.recordState?.(key, 'invalid');
+      return { result: 'invalid' };
+    }
+
+    const input: BuildInput = { fn: checked.fn, meta: metaOf(obj) };
+    let deployment: V1Deployment | undefined;
+    try {
+      deployment = await this.#applyOwned(input);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await this.#report(target, ctx, refusedStatus(ctx, 'ApplyFailed', message));
+      d.recordState?.(key, 'failing');
+      throw err;
+    }
+    const status = observedStatus(ctx, desiredInstances(checked.fn), deployment, d.podsOf(namespace, name));
+    await this.#report(target, ctx, status);
+    d.recordState?.(key, stateOf(status));
+    return { result: 'success' };
+  }
+
+  /** Applies what differs from the cache and removes what is no longer wanted; returns the Deployment as it now is. */
+  async #applyOwned(input: BuildInput): Promise<V1Deployment | undefined> {
+    const d = this.deps;
+    const { namespace, name } = input.meta;
+    const desired: { kind: OwnedKind; obj: WireObject | undefined; name: string }[] = [
+      { kind: 'ServiceAccount', obj: buildServiceAccount(input) as WireObject | undefined, name },
+      { kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeConfigMapName(name) },
+      { kind: 'Deployment', obj: buildDeployment(input, { images: this.opts.images }) as WireObject, name },
+      { kind: 'Service', obj: buildService(input) as WireObject, name },
+      { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name },
+    ];
+    let deployment = d.getOwned('Deployment', namespace, name) as V1Deployment | undefined;
+    for (const want of desired) {
+      const observed = d.getOwned(want.kind, namespace, want.name);
+      if (want.obj === undefined) {
+        // No longer wanted (the spec now names a ServiceAccount, or the code left inline).
+        if (observed !== undefined && ownedBy(observed, input.meta.uid)) await d.remove(want.kind, namespace, want.name);
+        continue;
+      }
+      const obj = withAppliedHash(want.obj);
+      if (upToDate(obj, observed)) continue;
+      const applied = await d.apply(obj);
+      if (want.kind === 'Deployment') deployment = applied as V1Deployment;
+    }
+    return deployment;
+  }
+
+  /** Writes the status if it changed, with an Event when readiness changes. */
+  async #report(target: EventTarget, ctx: StatusContext, status: FunctionStatus): Promise<void> {
+    if (sameStatus(ctx.previous, status)) return;
+    await this.deps.patchStatus(ctx.namespace, ctx.name, status);
+    const before = ctx.previous?.conditions?.find((c) => c.type === READY);
+    const after = status.conditions?.find((c) => c.type === READY);
+    if (after === undefined || (before?.status === after.status && before.reason === after.reason)) return;
+    const type = after.status === 'True' ? 'Normal' : 'Warning';
+    if (after.status === 'False' && after.reason === 'InstancesStarting') return; // ordinary, not news
+    this.deps.events.emit(target, type, after.reason ?? READY, after.message ?? '');
+  }
+}
+
+function ownedBy(obj: WireObject, uid: string): boolean {
+  const refs = (obj.metadata as { ownerReferences?: { uid?: string }[] } | undefined)?.ownerReferences ?? [];
+  return refs.some((r) => r.uid === uid);
+}

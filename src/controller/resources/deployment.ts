@@ -1,0 +1,163 @@
+// The Deployment that runs a function's instances. Each pod holds the
+// function's runtime container and the agent as a native sidecar (an init
+// container that keeps running), so the agent is up before the runtime asks
+// it for the first event and outlives it while draining. The pod meets the
+// restricted Pod Security Standard.
+import type { V1Container, V1Deployment, V1EnvVar, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { effectiveHandler, type EnvVar, type HearthFunction } from '../../api/function.js';
+import { codeHash } from './configmap.js';
+import { runtimeImage, type Images } from './images.js';
+import {
+  AGENT_PORT,
+  AGENT_PORT_NAME,
+  ANNOTATION_CODE_HASH,
+  RUNTIME_API_PORT,
+  TASK_ROOT,
+  codeConfigMapName,
+  desiredInstances,
+  functionLabels,
+  ownedMeta,
+  selectorLabels,
+  type BuildInput,
+} from './names.js';
+import { serviceAccountNameOf } from './serviceaccount.js';
+
+export interface DeploymentOptions {
+  images: Images;
+}
+
+/** Non-root numeric IDs: runAsNonRoot cannot be checked against an image's named user. */
+const RUN_AS = 65_532;
+/** Lambda's default /tmp size. */
+const TMP_SIZE = '512Mi';
+/** Time the agent gets after SIGTERM beyond the longest invocation, to answer in-flight calls. */
+const DRAIN_SLACK_SECONDS = 5;
+
+export const RUNTIME_CONTAINER = 'runtime';
+export const AGENT_CONTAINER = 'agent';
+
+const restrictedContainer: V1SecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+export function functionEnv(env: readonly EnvVar[] | undefined): V1EnvVar[] {
+  return (env ?? []).map((e): V1EnvVar => {
+    const secret = e.valueFrom?.secretKeyRef;
+    const configMap = e.valueFrom?.configMapKeyRef;
+    if (secret !== undefined) return { name: e.name, valueFrom: { secretKeyRef: { ...secret } } };
+    if (configMap !== undefined) return { name: e.name, valueFrom: { configMapKeyRef: { ...configMap } } };
+    return { name: e.name, value: e.value ?? '' };
+  });
+}
+
+function lambdaEnv(fn: HearthFunction): V1EnvVar[] {
+  const { spec } = fn;
+  return [
+    { name: 'AWS_LAMBDA_RUNTIME_API', value: `127.0.0.1:${RUNTIME_API_PORT}` },
+    { name: '_HANDLER', value: effectiveHandler(spec) },
+    { name: 'LAMBDA_TASK_ROOT', value: TASK_ROOT },
+    { name: 'AWS_LAMBDA_FUNCTION_NAME', value: fn.metadata.name },
+    { name: 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', value: String(spec.memoryMB) },
+    { name: 'AWS_LAMBDA_FUNCTION_VERSION', value: '$LATEST' },
+    { name: 'AWS_LAMBDA_MAX_CONCURRENCY', value: String(spec.concurrency) },
+  ];
+}
+
+/** The volume holding the code at the task root; none for an image, whose code is in the image. */
+function codeVolume(fn: HearthFunction): V1Volume | undefined {
+  const { code } = fn.spec;
+  if (code.inline !== undefined) return { name: 'code', configMap: { name: codeConfigMapName(fn.metadata.name), defaultMode: 0o444 } };
+  if (code.configMap !== undefined) return { name: 'code', configMap: { name: code.configMap.name, defaultMode: 0o444 } };
+  return undefined;
+}
+
+function agentContainer(fn: HearthFunction, images: Images): V1Container {
+  const probe = (path: string) => ({ httpGet: { path, port: AGENT_PORT_NAME }, periodSeconds: 5, timeoutSeconds: 2 });
+  return {
+    name: AGENT_CONTAINER,
+    image: images.agent,
+    args: [
+      'agent',
+      '--listen', `0.0.0.0:${AGENT_PORT}`,
+      '--runtime-api', `127.0.0.1:${RUNTIME_API_PORT}`,
+      '--function-name', fn.metadata.name,
+      '--memory', String(fn.spec.memoryMB),
+      '--timeout', String(fn.spec.timeoutSeconds),
+      '--concurrency', String(fn.spec.concurrency),
+    ],
+    // A native sidecar: started before, and stopped after, the runtime container.
+    restartPolicy: 'Always',
+    ports: [{ name: AGENT_PORT_NAME, containerPort: AGENT_PORT, protocol: 'TCP' }],
+    startupProbe: { ...probe('/healthz'), periodSeconds: 1, failureThreshold: 30 },
+    livenessProbe: probe('/healthz'),
+    // Ready only once the runtime has finished init and asked for an event.
+    readinessProbe: { ...probe('/readyz'), periodSeconds: 1 },
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+    securityContext: restrictedContainer,
+    volumeMounts: [{ name: 'agent-tmp', mountPath: '/tmp' }],
+  };
+}
+
+function runtimeContainer(fn: HearthFunction, image: string): V1Container {
+  const volume = codeVolume(fn);
+  const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
+  if (volume !== undefined) mounts.unshift({ name: volume.name, mountPath: TASK_ROOT, readOnly: true });
+  const memory = `${fn.spec.memoryMB}Mi`;
+  return {
+    name: RUNTIME_CONTAINER,
+    image,
+    // Lambda's own variables come last, so they win over the function's (which may not name them anyway).
+    env: [...functionEnv(fn.spec.env), ...lambdaEnv(fn)],
+    ...(volume !== undefined ? { workingDir: TASK_ROOT } : {}),
+    resources: { requests: { memory }, limits: { memory } },
+    securityContext: restrictedContainer,
+    volumeMounts: mounts,
+  };
+}
+
+/** Throws only for specs the caller has already refused (see unsupportedReason). */
+export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1Deployment {
+  const { fn, meta } = input;
+  const image = runtimeImage(fn.spec, opts.images);
+  if (image === undefined) throw new Error(`function ${meta.name}: no image can run runtime ${fn.spec.runtime} with this code source`);
+  const volume = codeVolume(fn);
+  const volumes: V1Volume[] = [
+    { name: 'tmp', emptyDir: { sizeLimit: TMP_SIZE } },
+    { name: 'agent-tmp', emptyDir: { sizeLimit: '64Mi' } },
+  ];
+  if (volume !== undefined) volumes.unshift(volume);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: ownedMeta(meta),
+    spec: {
+      replicas: desiredInstances(fn),
+      selector: { matchLabels: selectorLabels(meta.name) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
+      template: {
+        metadata: { labels: functionLabels(meta.name), annotations: { [ANNOTATION_CODE_HASH]: codeHash(fn.spec.code) } },
+        spec: {
+          serviceAccountName: serviceAccountNameOf(input),
+          // The agent kills a runtime that overruns its deadline, so it must see its processes.
+          shareProcessNamespace: true,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: fn.spec.timeoutSeconds + DRAIN_SLACK_SECONDS,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: RUN_AS,
+            runAsGroup: RUN_AS,
+            fsGroup: RUN_AS,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          initContainers: [agentContainer(fn, opts.images)],
+          containers: [runtimeContainer(fn, image)],
+          volumes,
+        },
+      },
+    },
+  };
+}

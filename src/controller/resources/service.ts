@@ -1,0 +1,18 @@
+// The Service in front of a function's agents. The gateway never sends
+// traffic through its ClusterIP: it reads the EndpointSlices the Service
+// makes and picks an instance itself.
+import type { V1Service } from '@kubernetes/client-node';
+import { AGENT_PORT, AGENT_PORT_NAME, ownedMeta, selectorLabels, type BuildInput } from './names.js';
+
+export function buildService({ meta }: BuildInput): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: ownedMeta(meta),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(meta.name),
+      ports: [{ name: AGENT_PORT_NAME, port: AGENT_PORT, targetPort: AGENT_PORT_NAME, protocol: 'TCP' }],
+    },
+  };
+}

@@ -1,0 +1,152 @@
+// A Function's status, computed from what the cluster shows: its Deployment
+// and pods. Pure, so every condition the controller can report is tested
+// without a cluster.
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { Condition, FunctionStatus } from '../../api/function.js';
+import { stableStringify } from './hash.js';
+import { selectorString } from './names.js';
+
+export const READY = 'Ready';
+
+export type ReadyReason =
+  | 'InstancesReady'
+  | 'ScaledToZero'
+  | 'InstancesStarting'
+  | 'InvalidSpec'
+  | 'UnsupportedSpec'
+  | 'ApplyFailed'
+  | PodProblemReason;
+
+/** Container and pod states worth telling the user about: each means "this will not fix itself soon". */
+export const POD_PROBLEMS = [
+  'CrashLoopBackOff',
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+  'OOMKilled',
+  'Unschedulable',
+] as const;
+export type PodProblemReason = (typeof POD_PROBLEMS)[number];
+
+export interface PodProblem {
+  reason: PodProblemReason;
+  message: string;
+}
+
+function isProblem(reason: string | undefined): reason is PodProblemReason {
+  return reason !== undefined && (POD_PROBLEMS as readonly string[]).includes(reason);
+}
+
+/** The first problem among the pods, in name order so the answer is stable between reconciles. */
+export function podProblem(pods: readonly V1Pod[]): PodProblem | undefined {
+  const sorted = [...pods].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  for (const pod of sorted) {
+    if (pod.metadata?.deletionTimestamp !== undefined) continue;
+    const podName = pod.metadata?.name ?? '?';
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    for (const cs of statuses) {
+      const waiting = cs.state?.waiting;
+      if (isProblem(waiting?.reason)) {
+        const last = cs.lastState?.terminated?.reason;
+        const detail = waiting.message ?? (last !== undefined ? `last exit: ${last}` : '');
+        return { reason: waiting.reason, message: `pod ${podName} container ${cs.name}: ${waiting.reason}${detail ? `: ${detail}` : ''}` };
+      }
+      const terminated = cs.state?.terminated?.reason ?? cs.lastState?.terminated?.reason;
+      if (terminated === 'OOMKilled') return { reason: 'OOMKilled', message: `pod ${podName} container ${cs.name} ran out of memory (memoryMB)` };
+    }
+    const unschedulable = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+    if (unschedulable !== undefined) return { reason: 'Unschedulable', message: `pod ${podName}: ${unschedulable.message ?? 'cannot be scheduled'}` };
+  }
+  return undefined;
+}
+
+export interface StatusContext {
+  name: string;
+  namespace: string;
+  generation: number | undefined;
+  /** The status now on the Function, to keep transition times of unchanged conditions. */
+  previous: FunctionStatus | undefined;
+  gatewayService: string;
+  gatewayNamespace: string;
+  /** RFC 3339 time to stamp on a condition that changes. */
+  now: string;
+}
+
+export function invocationUrl(name: string, gatewayService: string, gatewayNamespace: string): string {
+  return `http://${gatewayService}.${gatewayNamespace}.svc/2015-03-31/functions/${name}/invocations`;
+}
+
+function readyCondition(ctx: StatusContext, status: Condition['status'], reason: ReadyReason, message: string): Condition {
+  const prev = ctx.previous?.conditions?.find((c) => c.type === READY);
+  const lastTransitionTime = prev !== undefined && prev.status === status && prev.lastTransitionTime !== undefined ? prev.lastTransitionTime : ctx.now;
+  return {
+    type: READY,
+    status,
+    reason,
+    message,
+    lastTransitionTime,
+    ...(ctx.generation !== undefined ? { observedGeneration: ctx.generation } : {}),
+  };
+}
+
+function base(ctx: StatusContext): FunctionStatus {
+  return {
+    ...(ctx.generation !== undefined ? { observedGeneration: ctx.generation } : {}),
+    selector: selectorString(ctx.name),
+    url: invocationUrl(ctx.name, ctx.gatewayService, ctx.gatewayNamespace),
+  };
+}
+
+/** Ready=False for a spec the controller refuses; instance counts are kept as they were (nothing was changed). */
+export function refusedStatus(ctx: StatusContext, reason: 'InvalidSpec' | 'UnsupportedSpec' | 'ApplyFailed', message: string): FunctionStatus {
+  const prev = ctx.previous;
+  return {
+    ...base(ctx),
+    readyInstances: prev?.readyInstances ?? 0,
+    desiredInstances: prev?.desiredInstances ?? 0,
+    replicas: prev?.replicas ?? 0,
+    conditions: [readyCondition(ctx, 'False', reason, message)],
+  };
+}
+
+export function observedStatus(ctx: StatusContext, desired: number, deployment: V1Deployment | undefined, pods: readonly V1Pod[]): FunctionStatus {
+  const ready = deployment?.status?.readyReplicas ?? 0;
+  const replicas = deployment?.status?.replicas ?? 0;
+  const problem = podProblem(pods);
+  const counts = `${ready}/${desired} instances ready`;
+  let condition: Condition;
+  if (desired === 0) {
+    condition = readyCondition(ctx, 'True', 'ScaledToZero', 'scaled to zero; the gateway starts an instance on the first invocation');
+  } else if (ready >= desired) {
+    condition = readyCondition(ctx, 'True', 'InstancesReady', problem ? `${counts}; new instances failing: ${problem.message}` : counts);
+  } else if (problem !== undefined) {
+    condition = readyCondition(ctx, 'False', problem.reason, `${counts}; ${problem.message}`);
+  } else {
+    condition = readyCondition(ctx, 'False', 'InstancesStarting', deployment === undefined ? `${counts}; waiting for the Deployment` : counts);
+  }
+  return { ...base(ctx), readyInstances: ready, desiredInstances: desired, replicas, conditions: [condition] };
+}
+
+export type FunctionState = 'ready' | 'scaled_to_zero' | 'starting' | 'failing' | 'invalid' | 'deleting';
+export const FUNCTION_STATES: readonly FunctionState[] = ['ready', 'scaled_to_zero', 'starting', 'failing', 'invalid', 'deleting'];
+
+/** The state a status stands for, for the functions-by-state gauge. */
+export function stateOf(status: FunctionStatus): FunctionState {
+  const ready = status.conditions?.find((c) => c.type === READY);
+  if (ready === undefined) return 'starting';
+  if (ready.reason === 'ScaledToZero') return 'scaled_to_zero';
+  if (ready.status === 'True') return 'ready';
+  if (ready.reason === 'InvalidSpec' || ready.reason === 'UnsupportedSpec') return 'invalid';
+  if (ready.reason === 'InstancesStarting') return 'starting';
+  return 'failing';
+}
+
+/** Equal apart from transition times, which the API server echoes back in its own format. */
+export function sameStatus(a: FunctionStatus | undefined, b: FunctionStatus): boolean {
+  if (a === undefined) return false;
+  const strip = (s: FunctionStatus) => ({ ...s, conditions: (s.conditions ?? []).map(({ lastTransitionTime: _t, ...c }) => c) });
+  return stableStringify(strip(a)) === stableStringify(strip(b));
+}

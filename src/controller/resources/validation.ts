@@ -1,0 +1,79 @@
+// The controller's deeper checks. The CRD's OpenAPI schema and CEL rules
+// catch most mistakes at admission; what they cannot express (and any drift
+// between CRD and schema) is caught here and reported in the status, never
+// by crashing or retrying.
+import type { HearthFunction } from '../../api/function.js';
+import { validateFunction } from '../../api/validate.js';
+import { runtimeImage, type Images } from './images.js';
+import type { FunctionMeta } from './names.js';
+
+/** A Function as the API server hands it over: untyped beyond its identity. */
+export interface FunctionObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    finalizers?: string[];
+    deletionTimestamp?: Date | string;
+  };
+  spec?: unknown;
+  status?: unknown;
+}
+
+export type Checked =
+  | { ok: true; fn: HearthFunction; meta: FunctionMeta }
+  | { ok: false; reason: 'InvalidSpec' | 'UnsupportedSpec'; message: string };
+
+const MAX_MESSAGE = 2000;
+
+export function metaOf(obj: FunctionObject): FunctionMeta {
+  return {
+    name: obj.metadata?.name ?? '',
+    namespace: obj.metadata?.namespace ?? 'default',
+    uid: obj.metadata?.uid ?? '',
+    ...(obj.metadata?.generation !== undefined ? { generation: obj.metadata.generation } : {}),
+  };
+}
+
+/** Validates the Function against the zod schema (filling defaults the CRD may not), then what this controller can run. */
+export function checkFunction(obj: FunctionObject, images: Images): Checked {
+  const md = obj.metadata ?? {};
+  // Only what the schema describes: server metadata and our own status are not the user's input.
+  const doc = {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: {
+      name: md.name,
+      ...(md.namespace !== undefined ? { namespace: md.namespace } : {}),
+      ...(md.labels !== undefined ? { labels: md.labels } : {}),
+      ...(md.annotations !== undefined ? { annotations: md.annotations } : {}),
+    },
+    spec: obj.spec,
+  };
+  const result = validateFunction(doc);
+  if (!result.ok) {
+    const message = result.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');
+    return { ok: false, reason: 'InvalidSpec', message: truncate(message) };
+  }
+  const fn = result.value;
+  if (fn.spec.code.package !== undefined) {
+    return { ok: false, reason: 'UnsupportedSpec', message: 'spec.code.package: ZIP packages are not supported by the Kubernetes controller yet; use inline, configMap or image' };
+  }
+  if (fn.spec.layers !== undefined && fn.spec.layers.length > 0) {
+    return { ok: false, reason: 'UnsupportedSpec', message: 'spec.layers: layers are not supported by the Kubernetes controller yet' };
+  }
+  if (runtimeImage(fn.spec, images) === undefined) {
+    return { ok: false, reason: 'UnsupportedSpec', message: `spec.code: runtime ${fn.spec.runtime} needs code.image in a cluster` };
+  }
+  return { ok: true, fn, meta: metaOf(obj) };
+}
+
+function truncate(s: string): string {
+  return s.length <= MAX_MESSAGE ? s : `${s.slice(0, MAX_MESSAGE - 1)}…`;
+}

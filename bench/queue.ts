@@ -51,7 +51,7 @@ async function enqueueRate(queue: Queue, fn: string, n: number): Promise<Row> {
     }),
   );
   const secs = (performance.now() - t0) / 1000;
-  return summarize(`${queue.kind} enqueue (202 latency)`, samples, { rps: n / secs, note: `${n} events, ${CONCURRENCY} concurrent callers, XADD + record` });
+  return summarize(`${queue.kind} enqueue (202 latency)`, samples, { rps: n / secs, note: `${n} events, ${CONCURRENCY} concurrent callers${queue.kind === 'redis' ? ', each XADD + record SET' : ''}` });
 }
 
 /** Enqueues n events while a consumer runs them through a no-op Invoker; latency is enqueue start → invoke. */

@@ -336,7 +336,8 @@ class FunctionWorker {
     const dest = condition === 'Success' ? cfg.onSuccess : cfg.onFailure;
     if (dest) {
       try {
-        await deliverRecord(dest, record, this.deps.sinks, { backoffMs: Math.max(1, Math.round(200 * Math.min(1, this.s.timeScale * 100))) });
+        // The short in-process retries of a delivery shrink with the time scale too, so tests of refusals stay fast.
+        await deliverRecord(dest, record, this.deps.sinks, { backoffMs: Math.max(1, Math.round(200 * Math.min(1, this.s.timeScale))) });
       } catch (err) {
         this.s.metrics?.destinationFailures.inc({ function: this.fn, destination: destinationType(dest), condition });
         this.s.logger?.warn({ err, function: this.fn, requestId: ev.requestId }, 'destination delivery failed');

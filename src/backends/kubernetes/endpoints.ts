@@ -1,0 +1,57 @@
+// From EndpointSlices to instance records. Pure: the backend feeds it the
+// slices its informer holds.
+import type { InstanceState } from '../backend.js';
+
+/** The fields of a discovery.k8s.io/v1 EndpointSlice this reads, in wire form. */
+export interface EndpointSlice {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  addressType?: string;
+  endpoints?: {
+    addresses?: string[];
+    conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+    targetRef?: { kind?: string; name?: string; uid?: string };
+  }[];
+}
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export interface EndpointRecord {
+  /** The pod's name when the slice names it, else its address. */
+  id: string;
+  address: string;
+  state: InstanceState;
+}
+
+/**
+ * A terminating endpoint is draining; one that is ready is ready; one not yet
+ * ready is starting (the agent has not seen its runtime ask for work, or the
+ * pod's probes have not passed yet).
+ */
+export function endpointState(c: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null } | undefined): InstanceState {
+  if (c?.terminating === true) return 'draining';
+  // An unset ready condition means ready, per the EndpointSlice API.
+  if (c?.ready !== false) return 'ready';
+  return 'starting';
+}
+
+/** The function's endpoints across its slices, one record per pod (slices may overlap while they are rewritten). */
+export function endpointsOf(slices: readonly EndpointSlice[]): EndpointRecord[] {
+  const byId = new Map<string, EndpointRecord>();
+  for (const s of slices) {
+    if (s.addressType !== undefined && s.addressType !== 'IPv4' && s.addressType !== 'IPv6') continue;
+    for (const e of s.endpoints ?? []) {
+      const address = e.addresses?.[0];
+      if (address === undefined) continue;
+      const id = e.targetRef?.name ?? address;
+      const rec: EndpointRecord = { id, address, state: endpointState(e.conditions) };
+      const prev = byId.get(id);
+      // Of two views of one pod, the more serviceable one wins.
+      if (prev === undefined || rank(rec.state) > rank(prev.state)) byId.set(id, rec);
+    }
+  }
+  return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+}
+
+function rank(s: InstanceState): number {
+  return s === 'ready' ? 3 : s === 'starting' ? 2 : s === 'draining' ? 1 : 0;
+}

@@ -36,7 +36,7 @@ export interface InvokeResult {
   durationMs: number;
   /** Set on the first invocation an instance serves after its init (a cold start). */
   initDurationMs?: number;
-  /** The invocation's captured stdout/stderr, when tailLogs was asked (last 4 KB). */
+  /** When tailLogs was asked: base64 of the invocation's last 4 KB of logs, as X-Amz-Log-Result carries it. */
   logTail?: string;
 }
 

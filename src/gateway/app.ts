@@ -3,7 +3,7 @@
 // error is Lambda's JSON error shape.
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { LIMITS } from '../api/function.js';
@@ -39,7 +39,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const limits: PayloadLimits = { syncBytes: LIMITS.syncPayloadBytes, asyncBytes: LIMITS.asyncPayloadBytes, ...opts.limits };
   const app = Fastify({
     loggerInstance: opts.logger,
-    disableRequestLogging: true,
+    // Per-request logs would dominate the hot path; errors are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     bodyLimit: Math.max(limits.syncBytes, limits.asyncBytes),

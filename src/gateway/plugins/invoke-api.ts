@@ -83,7 +83,7 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
       });
       reply.code(200).header('content-type', 'application/json').header('x-amz-executed-version', '$LATEST');
       if (result.outcome !== 'success') reply.header('x-amz-function-error', result.outcome === 'handled' ? 'Handled' : 'Unhandled');
-      if (logType === 'Tail') reply.header('x-amz-log-result', Buffer.from(result.logTail ?? '').toString('base64'));
+      if (logType === 'Tail') reply.header('x-amz-log-result', result.logTail ?? '');
       return reply.send(result.payload);
     },
   );

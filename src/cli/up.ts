@@ -1,0 +1,78 @@
+// `hearth up`: the embedded platform on this machine.
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { startEmbedded } from '../platform/embedded.js';
+
+const HELP = `usage: hearth up [--dir DIR] [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--warm-pool N]
+
+Runs the gateway, the local backend and the queue on this machine, with the
+Function YAML files of DIR (followed as they change).
+
+  --dir DIR        folder of Function YAML files (default: .)
+  --port N         gateway port (default: 8080)
+  --host ADDR      address to bind (default: 127.0.0.1). Beyond loopback,
+                   authentication is required unless --no-auth is given.
+  --redis-url URL  queue async events in Redis (default: $REDIS_URL, else in memory)
+  --warm-pool N    pre-started runtime processes per runtime (default: 1; 0 disables)
+  --no-auth        serve without authentication on a non-loopback address
+  --log-level L    trace, debug, info (default), warn, error`;
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+export async function upCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: 'string', default: '.' },
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'redis-url': { type: 'string' },
+      'warm-pool': { type: 'string', default: '1' },
+      'no-auth': { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!existsSync(values.dir)) {
+    console.error(`hearth up: no such directory: ${values.dir}`);
+    return 2;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`hearth up: --port must be a port number, not ${values.port}`);
+    return 2;
+  }
+  if (!isLoopback(values.host) && !values['no-auth']) {
+    console.error(`hearth up: serving on ${values.host} lets other machines invoke your functions; authentication is required there.\nPass --no-auth to serve without it anyway.`);
+    return 2;
+  }
+  const logger = pino({ level: values['log-level'], base: { service: 'hearth' } });
+  const redisUrl = values['redis-url'] ?? process.env.REDIS_URL;
+  const platform = await startEmbedded({
+    dir: values.dir,
+    host: values.host,
+    port,
+    logger,
+    warmPoolSize: Number(values['warm-pool']),
+    ...(redisUrl ? { redisUrl } : {}),
+  });
+  logger.info({ url: platform.url, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');
+  console.error(`\nHearth is up at ${platform.url}\n  curl -s -X POST ${platform.url}/2015-03-31/functions/NAME/invocations -d '{}'\n  curl -i ${platform.url}/fn/NAME/\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  logger.info('shutting down');
+  await platform.close();
+  return 0;
+}

@@ -1,0 +1,129 @@
+// The composition root of `hearth up`: the whole platform in one process on
+// one machine. Functions come from YAML files, instances are local
+// processes, the queue is in memory unless a Redis URL is given.
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { MemoryCatalog } from '../api/catalog.js';
+import { AutoscalerLoop } from '../autoscaler/loop.js';
+import { LocalBackend, type LocalBackendOptions } from '../backends/local/local-backend.js';
+import { Dispatcher } from '../dispatch/dispatcher.js';
+import { buildGateway } from '../gateway/app.js';
+import recordsPlugin from '../gateway/plugins/records.js';
+import dlqPlugin from '../gateway/plugins/dlq.js';
+import { createAutoscalerMetrics } from '../metrics/autoscaler.js';
+import { createInvocationMetrics } from '../metrics/invocations.js';
+import { createQueueMetrics } from '../metrics/queue.js';
+import { createRegistry } from '../metrics/registry.js';
+import { createQueue } from '../queue/index.js';
+import type { Consumer, Queue } from '../queue/queue.js';
+import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
+import { trackInstances } from './instance-gauge.js';
+
+export interface EmbeddedOptions {
+  dir: string;
+  host: string;
+  port: number;
+  logger: Logger;
+  redisUrl?: string;
+  /** Pre-started generic runtime processes per runtime family. */
+  warmPoolSize?: number;
+  /** Multiplies async retry delays (tests shorten Lambda's minutes). */
+  retryTimeScale?: number;
+  /** Turns the autoscaler off (tests that drive scaling by hand). */
+  autoscale?: boolean;
+  backend?: Partial<LocalBackendOptions>;
+}
+
+export interface EmbeddedPlatform {
+  url: string;
+  app: FastifyInstance;
+  catalog: MemoryCatalog;
+  backend: LocalBackend;
+  dispatcher: Dispatcher;
+  queue: Queue;
+  close(): Promise<void>;
+}
+
+export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlatform> {
+  const logger = opts.logger;
+  const registry = createRegistry();
+  const catalog = new MemoryCatalog();
+  const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, ...opts.backend });
+  const invocationMetrics = createInvocationMetrics(registry);
+  const dispatcher = new Dispatcher({ catalog, backend, metrics: invocationMetrics, logger: logger.child({ component: 'dispatch' }) });
+  const stopGauge = trackInstances(backend, catalog, invocationMetrics);
+
+  const queue = createQueue({ ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}), logger: logger.child({ component: 'queue' }) });
+  const queueMetrics = createQueueMetrics(registry);
+  const consumer: Consumer = queue.startConsumer({
+    invoker: dispatcher,
+    catalog,
+    metrics: queueMetrics,
+    logger: logger.child({ component: 'consumer' }),
+    functionArn: (n) => dispatcher.arn(n),
+    ...(opts.retryTimeScale !== undefined ? { timeScale: opts.retryTimeScale } : {}),
+  });
+
+  // Deploying a function starts its provisioned instances; removing it stops them.
+  const unsubscribe = catalog.onChange((name) => {
+    const fn = catalog.get(name);
+    const work = fn ? backend.upsert(fn) : backend.remove(name);
+    work.catch((err: unknown) => logger.error({ err, function: name }, 'applying function failed'));
+  });
+  let watcher: FunctionDirWatcher | undefined;
+  let autoscaler: AutoscalerLoop | undefined;
+  try {
+    watcher = await watchFunctionDir(opts.dir, catalog, logger.child({ component: 'functions' }));
+    if (opts.autoscale ?? true) {
+      autoscaler = new AutoscalerLoop({
+        catalog,
+        backend,
+        load: { inFlight: (n) => dispatcher.demand(n), backlog: () => 0 },
+        metrics: createAutoscalerMetrics(registry),
+        logger: logger.child({ component: 'autoscaler' }),
+      });
+      autoscaler.start();
+    }
+  } catch (err) {
+    unsubscribe();
+    await backend.close();
+    throw err;
+  }
+
+  const app = await buildGateway({
+    invoker: dispatcher,
+    catalog,
+    queue,
+    registry,
+    logger,
+    arn: (n) => dispatcher.arn(n),
+    plugins: [
+      { plugin: recordsPlugin, options: { queue } },
+      { plugin: dlqPlugin, options: { queue } },
+    ],
+  });
+  await app.listen({ host: opts.host, port: opts.port });
+  const addr = app.server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+
+  return {
+    url: `http://${host}:${addr.port}`,
+    app,
+    catalog,
+    backend,
+    dispatcher,
+    queue,
+    async close() {
+      autoscaler?.stop();
+      await watcher?.close();
+      unsubscribe();
+      await app.close();
+      await consumer.stop();
+      dispatcher.close();
+      stopGauge();
+      await backend.close();
+      await queue.close();
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// The Invoke API as AWS's JavaScript SDK sees it, against the real embedded
+// platform (real runtime processes behind it).
+import { readFileSync } from 'node:fs';
+import { InvokeCommand, LambdaClient, TooManyRequestsException, ResourceNotFoundException, RequestTooLargeException } from '@aws-sdk/client-lambda';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FunctionSpecInput } from '../../src/api/function.js';
+import { node, py, startPlatform } from '../helpers/platform.js';
+
+type Platform = Awaited<ReturnType<typeof startPlatform>>;
+
+const helloPython = (parse(readFileSync('examples/hello-python.yaml', 'utf8')) as { spec: FunctionSpecInput }).spec;
+const decode = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString('utf8');
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+describe('Invoke API through AWS SDK', () => {
+  let platform: Platform;
+  let lambda: LambdaClient;
+
+  beforeAll(async () => {
+    platform = await startPlatform({
+      'hello-python': helloPython,
+      echo: py('import json\ndef handler(event, context):\n    print("echoing", json.dumps(event))\n    return event\n'),
+      boom: py('def handler(event, context):\n    raise ValueError("bad value")\n'),
+      'handled-error': node('export const handler = (event, context, callback) => { callback(new Error("told you")); };\n'),
+      closed: { ...py('def handler(e, c):\n    return 1\n'), reservedConcurrency: 0 },
+      slow: { ...py('import time\ndef handler(e, c):\n    time.sleep(1.5)\n    return "done"\n'), reservedConcurrency: 1 },
+    });
+    lambda = new LambdaClient({ endpoint: platform.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  }, 120_000);
+
+  afterAll(async () => {
+    lambda?.destroy();
+    await platform?.close();
+  });
+
+  it('runs the Lambda guide\'s handler synchronously', async () => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'hello-python', Payload: json({ key: 'value' }) }));
+    expect(out.StatusCode).toBe(200);
+    expect(out.FunctionError).toBeUndefined();
+    expect(out.ExecutedVersion).toBe('$LATEST');
+    expect(decode(out.Payload)).toBe('{"statusCode": 200, "body": "\\"Hello, world!\\""}');
+  });
+
+  it('accepts an ARN as the function name', async () => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:echo', Payload: json({ a: 1 }) }));
+    expect(JSON.parse(decode(out.Payload))).toEqual({ a: 1 });
+  });
+
+  it('queues Event invocations and answers 202', async () => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'echo', InvocationType: 'Event', Payload: json({ async: true }) }));
+    expect(out.StatusCode).toBe(202);
+    expect(out.$metadata.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers DryRun with 204 after its checks', async () => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'echo', InvocationType: 'DryRun' }));
+    expect(out.StatusCode).toBe(204);
+    await expect(lambda.send(new InvokeCommand({ FunctionName: 'nope', InvocationType: 'DryRun' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+
+  it('returns the log tail', async () => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'echo', LogType: 'Tail', Payload: json({ tail: 'me' }) }));
+    const log = Buffer.from(out.LogResult ?? '', 'base64').toString('utf8');
+    expect(log).toContain('echoing {"tail": "me"}');
+    expect(log).toMatch(/REPORT RequestId: [0-9a-f-]{36}/);
+  });
+
+  it('reports an unhandled function error as Lambda does', async () => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'boom' }));
+    expect(out.StatusCode).toBe(200);
+    expect(out.FunctionError).toBe('Unhandled');
+    expect(JSON.parse(decode(out.Payload))).toMatchObject({ errorType: 'ValueError', errorMessage: 'bad value' });
+  });
+
+  it('reports a handled function error (callback(err)) as Handled', async () => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'handled-error' }));
+    expect(out.FunctionError).toBe('Handled');
+    expect(JSON.parse(decode(out.Payload))).toMatchObject({ errorMessage: 'told you' });
+  });
+
+  it('answers 404 ResourceNotFoundException for an unknown function', async () => {
+    const err = await lambda.send(new InvokeCommand({ FunctionName: 'missing' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResourceNotFoundException);
+    expect((err as ResourceNotFoundException).$metadata.httpStatusCode).toBe(404);
+    expect((err as Error).message).toContain('function:missing');
+  });
+
+  it('answers 413 RequestTooLargeException for an oversized payload', async () => {
+    const big = json({ blob: 'x'.repeat(6 * 1024 * 1024) });
+    const err = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: big })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestTooLargeException);
+    const asyncErr = await lambda.send(new InvokeCommand({ FunctionName: 'echo', InvocationType: 'Event', Payload: json({ blob: 'x'.repeat(1024 * 1024) }) })).catch((e: unknown) => e);
+    expect(asyncErr).toBeInstanceOf(RequestTooLargeException);
+  });
+
+  it('throttles beyond reserved concurrency with 429 TooManyRequestsException', async () => {
+    const err = await lambda.send(new InvokeCommand({ FunctionName: 'closed' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TooManyRequestsException);
+    expect((err as TooManyRequestsException).Reason).toBe('ReservedFunctionConcurrentInvocationLimitExceeded');
+
+    const results = await Promise.allSettled([lambda.send(new InvokeCommand({ FunctionName: 'slow' })), lambda.send(new InvokeCommand({ FunctionName: 'slow' }))]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(rejected.reason).toBeInstanceOf(TooManyRequestsException);
+  });
+
+  it('answers 400 InvalidRequestContentException for a payload that is not JSON', async () => {
+    const res = await fetch(`${platform.url}/2015-03-31/functions/echo/invocations`, { method: 'POST', body: '{not json' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-amzn-errortype')).toBe('InvalidRequestContentException');
+    expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import type { FunctionStatus } from '../../src/api/function.js';
+import type { WireObject } from '../../src/controller/kube/objects.js';
+import { Reconciler, type OwnedKind, type ReconcilerDeps } from '../../src/controller/reconciler.js';
+import { defaultImages } from '../../src/controller/resources/images.js';
+import { FINALIZER } from '../../src/controller/resources/names.js';
+import type { FunctionObject } from '../../src/controller/resources/validation.js';
+
+const validSpec = { runtime: 'python3.12', handler: 'app.handler', code: { inline: { 'app.py': 'x' } }, scaling: { minInstances: 1 } };
+
+/** An API server in memory: writes land in the cache the next reconcile reads, as the informers would make them. */
+function fakeCluster(spec: unknown, metadata: Partial<NonNullable<FunctionObject['metadata']>> = {}) {
+  const fn: FunctionObject = {
+    apiVersion: 'hearth.dev/v1alpha1', kind: 'Function',
+    metadata: { name: 'f', namespace: 'n', uid: 'uid-f', generation: 1, resourceVersion: '1', finalizers: [FINALIZER], ...metadata },
+    spec,
+  };
+  const owned = new Map<string, WireObject>();
+  const calls: string[] = [];
+  const events: string[] = [];
+  let exists = true;
+  const deps: ReconcilerDeps = {
+    getFunction: () => (exists ? fn : undefined),
+    getOwned: (kind, _ns, name) => owned.get(`${kind}/${name}`),
+    podsOf: () => [],
+    apply: async (obj) => {
+      calls.push(`apply ${String(obj.kind)}/${String(obj.metadata?.name)}`);
+      const stored = { ...obj, status: obj.kind === 'Deployment' ? { readyReplicas: 1, replicas: 1 } : undefined };
+      owned.set(`${String(obj.kind)}/${String(obj.metadata?.name)}`, stored);
+      return stored;
+    },
+    remove: async (kind: OwnedKind, _ns, name) => {
+      calls.push(`remove ${kind}/${name}`);
+      owned.delete(`${kind}/${name}`);
+    },
+    patchStatus: async (_ns, _name, status: FunctionStatus) => {
+      calls.push('status');
+      fn.status = status;
+    },
+    setFinalizers: async (_ns, _name, finalizers) => {
+      calls.push(`finalizers ${JSON.stringify(finalizers)}`);
+      if (fn.metadata) fn.metadata.finalizers = finalizers;
+    },
+    cleanup: async () => {
+      calls.push('cleanup');
+    },
+    events: { emit: (_t, type, reason) => events.push(`${type} ${reason}`) },
+    now: () => Date.UTC(2026, 0, 1),
+  };
+  const reconciler = new Reconciler(deps, { images: defaultImages('t'), gatewayService: 'gw', gatewayNamespace: 'hs' });
+  return { fn, owned, calls, events, reconciler, deps, gone: () => (exists = false) };
+}
+
+describe('Reconciler', () => {
+  it('creates the owned objects once, then changes nothing while nothing changes', async () => {
+    const c = fakeCluster(validSpec);
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'success' });
+    expect(c.calls).toEqual([
+      'apply ServiceAccount/f', 'apply ConfigMap/f-code', 'apply Deployment/f', 'apply Service/f', 'apply NetworkPolicy/f', 'status',
+    ]);
+    expect(c.fn.status?.conditions?.[0]).toMatchObject({ status: 'True', reason: 'InstancesReady' });
+    expect(c.events).toEqual(['Normal InstancesReady']);
+    c.calls.length = 0;
+    await c.reconciler.reconcile('n/f');
+    expect(c.calls).toEqual([]);
+  });
+
+  it('re-applies only what was edited by hand', async () => {
+    const c = fakeCluster(validSpec);
+    await c.reconciler.reconcile('n/f');
+    const d = c.owned.get('Deployment/f') as { spec: { replicas: number } };
+    c.owned.set('Deployment/f', { ...(d as WireObject), spec: { ...d.spec, replicas: 5 } });
+    c.calls.length = 0;
+    await c.reconciler.reconcile('n/f');
+    expect(c.calls).toEqual(['apply Deployment/f']);
+  });
+
+  it('removes objects no longer wanted', async () => {
+    const c = fakeCluster(validSpec);
+    await c.reconciler.reconcile('n/f');
+    c.fn.spec = { ...validSpec, serviceAccountName: 'role', code: { configMap: { name: 'src' } } };
+    c.calls.length = 0;
+    await c.reconciler.reconcile('n/f');
+    expect(c.calls).toEqual(expect.arrayContaining(['remove ServiceAccount/f', 'remove ConfigMap/f-code', 'apply Deployment/f']));
+  });
+
+  it('reports an invalid spec once, touches nothing, and asks for no retry', async () => {
+    const c = fakeCluster({ ...validSpec, schedules: [{ name: 't', cron: 'nope' }] });
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'invalid' });
+    expect(c.calls).toEqual(['status']);
+    expect(c.fn.status?.conditions?.[0]).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: expect.stringContaining('spec.schedules[0].cron') });
+    expect(c.events).toEqual(['Warning InvalidSpec']);
+    c.calls.length = 0;
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'invalid' });
+    expect(c.calls).toEqual([]);
+  });
+
+  it('adds its finalizer, keeping others', async () => {
+    const c = fakeCluster(validSpec, { finalizers: ['someone/else'] });
+    await c.reconciler.reconcile('n/f');
+    expect(c.calls[0]).toBe(`finalizers ${JSON.stringify(['someone/else', FINALIZER])}`);
+  });
+
+  it('on deletion cleans up, then removes only its finalizer', async () => {
+    const c = fakeCluster(validSpec, { deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: [FINALIZER, 'someone/else'] });
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'success' });
+    expect(c.calls).toEqual(['cleanup', 'finalizers ["someone/else"]']);
+  });
+
+  it('does nothing for a Function that is gone', async () => {
+    const c = fakeCluster(validSpec);
+    c.gone();
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'success' });
+    expect(c.calls).toEqual([]);
+  });
+
+  it('reports a failed apply as ApplyFailed and throws so the queue retries', async () => {
+    const c = fakeCluster(validSpec);
+    c.deps.apply = async () => {
+      throw new Error('admission webhook said no');
+    };
+    await expect(c.reconciler.reconcile('n/f')).rejects.toThrow('admission webhook said no');
+    expect(c.fn.status?.conditions?.[0]).toMatchObject({ status: 'False', reason: 'ApplyFailed', message: 'admission webhook said no' });
+  });
+});

@@ -1,0 +1,188 @@
+// Agent benchmark: for each runtime, a warm invocation's round trip through
+// the agent (in process, and over its HTTP invoke endpoint with one
+// keep-alive connection) beside a direct call of the same handler in its own
+// process (no agent, no Runtime API: see agent-direct.ts); the cold start
+// from process spawn to first response, with and without the warm pool; and
+// AWS's runtime interface emulator with awslambdaric running the same Python
+// handler, as the baseline for the HTTP round trip.
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { Pool } from 'undici';
+import { parse } from 'yaml';
+import { FunctionSchema, type HearthFunction } from '../src/api/function.js';
+import type { InvokeRequest, InvokeResult } from '../src/agent/invocation.js';
+import { AgentClient } from '../src/agent/client.js';
+import { LocalBackend } from '../src/backends/local/local-backend.js';
+import { LocalInstance } from '../src/backends/local/local-instance.js';
+import { CodeStore } from '../src/backends/local/code-store.js';
+import { findRepoRoot, pythonFor } from '../src/backends/local/runtime-command.js';
+import { directLoop } from './agent-direct.js';
+import { ensureRie, startRie } from './agent-rie.js';
+import { skipped, summarise, type Row } from './report.js';
+
+const WARM_UPS = 100;
+const CALLS = 2000;
+const COLD_TRIALS = 8;
+const ROOT = findRepoRoot();
+const WORK = join(ROOT, 'bench/.work/agent');
+const silent = pino({ level: 'silent' });
+
+const EXAMPLES = { python: 'hello-python.yaml', nodejs: 'hello-node.yaml', go: 'hello-go.yaml' } as const;
+type Family = keyof typeof EXAMPLES;
+
+function example(family: Family): HearthFunction {
+  return FunctionSchema.parse(parse(readFileSync(join(ROOT, 'examples', EXAMPLES[family]), 'utf8')));
+}
+
+function req(): InvokeRequest {
+  return { requestId: randomUUID(), payload: Buffer.from('{}'), deadlineMs: Date.now() + 3000, invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:bench' };
+}
+
+async function loop(call: () => Promise<unknown>): Promise<{ samples: number[]; wallMs: number }> {
+  for (let i = 0; i < WARM_UPS; i++) await call();
+  const samples: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < CALLS; i++) {
+    const t = performance.now();
+    await call();
+    samples.push(performance.now() - t);
+  }
+  return { samples, wallMs: performance.now() - start };
+}
+
+function ok(r: InvokeResult): InvokeResult {
+  if (r.outcome !== 'success') throw new Error(`invocation failed: ${r.payload.toString()}`);
+  return r;
+}
+
+async function warmRows(family: Family, b: LocalBackend): Promise<Row[]> {
+  const fn = example(family);
+  const name = fn.metadata.name;
+  await b.upsert(fn);
+  await b.scale(name, 1);
+  const inst = b.instances(name)[0];
+  if (!(inst instanceof LocalInstance) || inst.state !== 'ready') throw new Error(`${name} did not start: ${inst?.initError?.payload.toString() ?? 'no instance'}`);
+  const rows: Row[] = [];
+  const inProcess = await loop(async () => ok(await inst.invoke(req())));
+  rows.push(summarise(`${family} warm: agent in process`, inProcess.samples, { wallMs: inProcess.wallMs, note: `${CALLS} sequential after ${WARM_UPS} warm-ups` }));
+  const { url } = await inst.agent.listenInvoke();
+  const client = new AgentClient(url, { connections: 1 });
+  try {
+    const http = await loop(async () => ok(await client.invoke(req())));
+    rows.push(summarise(`${family} warm: agent HTTP endpoint`, http.samples, { wallMs: http.wallMs, note: 'undici, one keep-alive connection' }));
+  } finally {
+    await client.close();
+  }
+  if (family !== 'go') {
+    const taskRoot = await new CodeStore(WORK, '').materialise(fn.spec.code.inline ?? {});
+    const interpreter = family === 'python' ? pythonFor(fn.spec.runtime) : process.execPath;
+    const direct = directLoop(family, interpreter, taskRoot, fn.spec.handler ?? '', WARM_UPS, CALLS);
+    rows.push(summarise(`${family} warm: direct handler call`, direct, { note: 'in the runtime\'s own process, with JSON decode/encode; no IPC' }));
+  }
+  await b.remove(name);
+  return rows;
+}
+
+async function coldRow(family: Family, poolSize: number): Promise<Row> {
+  const b = new LocalBackend({ cacheDir: WORK, logger: silent, warmPoolSize: poolSize });
+  try {
+    const fn = example(family);
+    const name = fn.metadata.name;
+    await b.upsert(fn);
+    const samples: number[] = [];
+    for (let i = 0; i < COLD_TRIALS; i++) {
+      // Both variants rest between trials so a refilled pool process has finished starting (the pool
+      // cannot tell a booting process from a ready one) and the machine is equally quiet for both.
+      await new Promise((r) => setTimeout(r, 400));
+      if (poolSize > 0) await waitFor(() => b.warmIdle(fn.spec.runtime) >= 1);
+      const t = performance.now();
+      await b.scale(name, 1);
+      const inst = b.instances(name)[0];
+      if (!inst) throw new Error('no instance');
+      ok(await inst.invoke(req()));
+      samples.push(performance.now() - t);
+      await b.scale(name, 0);
+      await waitFor(() => b.instances(name).length === 0);
+    }
+    const how = family === 'go' ? 'prebuilt binary' : poolSize > 0 ? 'from the warm pool (stdin specialisation)' : 'fresh interpreter';
+    return summarise(`${family} cold start${family === 'go' ? '' : poolSize > 0 ? ', warm pool' : ', no pool'}`, samples, {
+      note: `scale(1) → first response, ${COLD_TRIALS} trials, ${how}`,
+    });
+  } finally {
+    await b.close();
+  }
+}
+
+async function rieRow(): Promise<Row> {
+  const name = 'python warm: AWS RIE + awslambdaric HTTP';
+  let tools: { rie: string; python: string };
+  try {
+    tools = ensureRie(pythonFor('python3.12'));
+  } catch (err) {
+    return skipped(name, (err as Error).message.split('\n')[0] ?? 'setup failed');
+  }
+  const fn = example('python');
+  const taskRoot = await new CodeStore(WORK, '').materialise(fn.spec.code.inline ?? {});
+  const rie = await startRie(taskRoot, fn.spec.handler ?? '', await freePort(), tools.python);
+  const pool = new Pool(rie.url, { connections: 1, pipelining: 1 });
+  try {
+    const r = await loop(async () => {
+      const res = await pool.request({ path: '/2015-03-31/functions/function/invocations', method: 'POST', body: '{}' });
+      await res.body.arrayBuffer();
+      if (res.statusCode !== 200) throw new Error(`RIE answered ${res.statusCode}`);
+    });
+    return summarise(name, r.samples, { wallMs: r.wallMs, note: 'baseline: same handler and client settings as the agent HTTP row' });
+  } finally {
+    await pool.close();
+    await rie.close();
+  }
+}
+
+export async function benchAgent(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const b = new LocalBackend({ cacheDir: WORK, logger: silent, warmPoolSize: 0 });
+  try {
+    for (const family of ['python', 'nodejs', 'go'] as const) {
+      try {
+        rows.push(...(await warmRows(family, b)));
+        if (family === 'python') rows.push(await rieRow());
+      } catch (err) {
+        rows.push(skipped(`${family} warm`, (err as Error).message.split('\n')[0] ?? 'failed'));
+      }
+    }
+  } finally {
+    await b.close();
+  }
+  for (const [family, pool] of [['python', 0], ['python', 1], ['nodejs', 0], ['nodejs', 1], ['go', 0]] as const) {
+    try {
+      rows.push(await coldRow(family, pool));
+    } catch (err) {
+      rows.push(skipped(`${family} cold start`, (err as Error).message.split('\n')[0] ?? 'failed'));
+    }
+  }
+  return rows;
+}
+
+async function waitFor(cond: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}

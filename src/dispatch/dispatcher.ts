@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { LIMITS, type HearthFunction } from '../api/function.js';
 import type { FunctionCatalog } from '../api/catalog.js';
 import type { InvokeResult } from '../agent/invocation.js';
+import { exceedsReservedConcurrency, RESERVED_CONCURRENCY_REASON } from '../autoscaler/core.js';
 import type { Backend, Instance } from '../backends/backend.js';
 import { billedMilliseconds, gbSeconds, type InvocationMetrics, type InvocationOutcome } from '../metrics/invocations.js';
 import { DispatchError, type Invocation, type Invoker } from './invoker.js';
@@ -41,7 +42,6 @@ interface FunctionLoad {
   reportedFailures: Set<string>;
 }
 
-export const THROTTLE_RESERVED = 'ReservedFunctionConcurrentInvocationLimitExceeded';
 export const THROTTLE_CONCURRENCY = 'ConcurrentInvocationLimitExceeded';
 
 export class Dispatcher implements Invoker {
@@ -74,10 +74,7 @@ export class Dispatcher implements Invoker {
       throw new DispatchError('not-found', `Function not found: ${this.arn(inv.functionName)}`);
     }
     const load = this.#load(fn.metadata.name);
-    const reserved = fn.spec.reservedConcurrency;
-    if (reserved !== undefined && load.inFlight + load.waiters.length >= reserved) {
-      throw this.#throttle(inv, THROTTLE_RESERVED);
-    }
+    if (exceedsReservedConcurrency(fn.spec, load.inFlight + load.waiters.length)) throw this.#throttle(inv, RESERVED_CONCURRENCY_REASON);
     const cap = this.#opts.maxConcurrentInvocations;
     if (cap !== undefined && this.#total >= cap) throw this.#throttle(inv, THROTTLE_CONCURRENCY);
 

@@ -18,6 +18,7 @@ import { createRegistry } from '../metrics/registry.js';
 import { createQueue } from '../queue/index.js';
 import type { Consumer, Queue } from '../queue/queue.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
+import { BacklogCache } from './backlog-cache.js';
 import { trackInstances } from './instance-gauge.js';
 
 export interface EmbeddedOptions {
@@ -73,17 +74,19 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   });
   let watcher: FunctionDirWatcher | undefined;
   let autoscaler: AutoscalerLoop | undefined;
+  const backlog = new BacklogCache(queue, catalog);
   try {
     watcher = await watchFunctionDir(opts.dir, catalog, logger.child({ component: 'functions' }));
     if (opts.autoscale ?? true) {
       autoscaler = new AutoscalerLoop({
         catalog,
         backend,
-        load: { inFlight: (n) => dispatcher.demand(n), backlog: () => 0 },
+        load: { inFlight: (n) => dispatcher.demand(n), backlog: (n) => backlog.backlog(n) },
         metrics: createAutoscalerMetrics(registry),
         logger: logger.child({ component: 'autoscaler' }),
       });
       autoscaler.start();
+      backlog.start();
     }
   } catch (err) {
     unsubscribe();
@@ -115,7 +118,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     dispatcher,
     queue,
     async close() {
-      autoscaler?.stop();
+      backlog.stop();
+      await autoscaler?.stop();
       await watcher?.close();
       unsubscribe();
       await app.close();

@@ -271,7 +271,7 @@ async function realAgent(fn: HearthFunction): Promise<Agent> {
     path: runtimePath(family === 'go' ? undefined : dirname(command.command)),
     functionEnv: {},
   });
-  return startAgent({ launcher: spawnLauncher({ ...command, env, cwd: taskRoot }), timeoutSeconds: fn.spec.timeoutSeconds, memoryMB: fn.spec.memoryMB });
+  return startAgent({ launcher: spawnLauncher({ ...command, env, cwd: taskRoot }), timeoutSeconds: fn.spec.timeoutSeconds, memoryMB: fn.spec.memoryMB, concurrency: fn.spec.concurrency });
 }
 
 describe('Runtime API with Hearth\'s runtimes', () => {
@@ -314,6 +314,27 @@ describe('Runtime API with Hearth\'s runtimes', () => {
     const doc = json(r.payload) as { statusCode: number; body: string };
     expect(doc.statusCode).toBe(200);
     expect(JSON.parse(doc.body)).toEqual({ message: 'Hello from Node.js, Ada!', requestId: req.requestId });
+  });
+
+  it.skipIf(!has('runtimes/nodejs/bootstrap.mjs'))('runs two invocations at once at concurrency 2 and keeps their logs apart', async () => {
+    const agent = await realAgent(
+      fn('node-conc', {
+        concurrency: 2,
+        code: { inline: { 'index.mjs': 'export const handler = async (e) => { console.log(`begin ${e.n}`); await new Promise((r) => setTimeout(r, 300)); console.log(`end ${e.n}`); return e.n; };\n' } },
+      }),
+    );
+    await agent.invoke(request({ n: 0 }));
+    const t0 = Date.now();
+    const [a, b] = await Promise.all([agent.invoke(request({ n: 1 }, { tailLogs: true })), agent.invoke(request({ n: 2 }, { tailLogs: true }))]);
+    expect(Date.now() - t0).toBeLessThan(550);
+    expect([json(a.payload), json(b.payload)]).toEqual([1, 2]);
+    const ta = Buffer.from(a.logTail ?? '', 'base64').toString();
+    const tb = Buffer.from(b.logTail ?? '', 'base64').toString();
+    expect(ta).toContain('begin 1');
+    expect(ta).toContain('end 1');
+    expect(ta).not.toContain('begin 2');
+    expect(tb).toContain('end 2');
+    expect(tb).not.toContain('end 1');
   });
 
   it.skipIf(!has('runtimes/go/build.sh'))('builds and runs the Go example', { timeout: 180_000 }, async () => {

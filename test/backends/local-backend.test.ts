@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { liveChildren } from '../../src/agent/process-reaper.js';
 import { LocalBackend, type LocalBackendEvent, type LocalBackendOptions } from '../../src/backends/local/local-backend.js';
 import { FAKE_RUNTIME, json, request, silent, until } from '../agent/helpers.js';
 import { fn } from './helpers.js';
@@ -171,6 +172,26 @@ describe('LocalBackend', () => {
     expect(b.instances('changing')).toEqual(now);
     await b.remove('changing');
     expect(b.instances('changing')).toEqual([]);
+  });
+
+  it('leaves no process behind on close, pool processes included', async () => {
+    const b = backend({ warmPoolSize: 2 });
+    await b.upsert(fn('reaped'));
+    await until(() => b.warmIdle('nodejs20') === 2);
+    await b.scale('reaped', 2);
+    const pids = await Promise.all(b.instances('reaped').map(async (i) => (json((await i.invoke(request({ action: 'env' }))).payload) as EnvAnswer).pid));
+    await until(() => b.warmIdle('nodejs20') === 2);
+    await b.close();
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(pids.filter(alive)).toEqual([]);
+    expect(liveChildren()).toBe(0);
   });
 
   it('refuses what cannot run locally with clear errors', async () => {

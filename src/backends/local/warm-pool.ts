@@ -20,6 +20,8 @@ interface Slot {
 export class WarmPool {
   private readonly slots = new Map<string, Slot>();
   private closed = false;
+  /** Our own exit handler per idle process, removed when the process is taken (the reaper keeps its own). */
+  private readonly exitHandlers = new WeakMap<ChildProcess, (code: number | null, signal: string | null) => void>();
 
   constructor(
     readonly size: number,
@@ -46,7 +48,11 @@ export class WarmPool {
     while ((child = slot.idle.shift()) !== undefined) {
       if (child.exitCode === null && child.signalCode === null) break;
     }
-    if (child !== undefined) child.removeAllListeners('exit');
+    if (child !== undefined) {
+      const onExit = this.exitHandlers.get(child);
+      if (onExit) child.off('exit', onExit);
+      this.exitHandlers.delete(child);
+    }
     setImmediate(() => this.refill(slot));
     return child;
   }
@@ -68,13 +74,16 @@ export class WarmPool {
       child.stdout?.resume();
       child.stderr?.resume();
       child.once('error', () => undefined);
-      child.once('exit', (code, signal) => {
+      const onExit = (code: number | null, signal: string | null): void => {
         const i = slot.idle.indexOf(child);
         if (i >= 0) slot.idle.splice(i, 1);
+        if (this.closed) return;
         slot.deaths++;
         this.log.warn({ code, signal, command: slot.spec.command }, 'warm pool process exited before use');
         this.refill(slot);
-      });
+      };
+      this.exitHandlers.set(child, onExit);
+      child.once('exit', onExit);
       slot.idle.push(child);
     }
   }

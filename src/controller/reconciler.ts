@@ -10,7 +10,7 @@ import { upToDate, withAppliedHash } from './resources/apply-plan.js';
 import { buildCodeConfigMap } from './resources/configmap.js';
 import { buildDeployment } from './resources/deployment.js';
 import type { Images } from './resources/images.js';
-import { FINALIZER, codeConfigMapName, desiredInstances, type BuildInput } from './resources/names.js';
+import { ANNOTATION_CODE_HASH, FINALIZER, codeConfigMapName, desiredInstances, type BuildInput } from './resources/names.js';
 import { buildNetworkPolicy } from './resources/networkpolicy.js';
 import { buildService } from './resources/service.js';
 import { buildServiceAccount } from './resources/serviceaccount.js';
@@ -100,7 +100,7 @@ export class Reconciler {
     const input: BuildInput = { fn: checked.fn, meta: metaOf(obj) };
     let deployment: V1Deployment | undefined;
     try {
-      deployment = await this.#applyOwned(input);
+      deployment = await this.#applyOwned(input, target);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       await this.#report(target, ctx, refusedStatus(ctx, 'ApplyFailed', message));
@@ -114,7 +114,7 @@ export class Reconciler {
   }
 
   /** Applies what differs from the cache and removes what is no longer wanted; returns the Deployment as it now is. */
-  async #applyOwned(input: BuildInput): Promise<V1Deployment | undefined> {
+  async #applyOwned(input: BuildInput, target: EventTarget): Promise<V1Deployment | undefined> {
     const d = this.deps;
     const { namespace, name } = input.meta;
     const desired: { kind: OwnedKind; obj: WireObject | undefined; name: string }[] = [
@@ -135,7 +135,11 @@ export class Reconciler {
       const obj = withAppliedHash(want.obj);
       if (upToDate(obj, observed)) continue;
       const applied = await d.apply(obj);
-      if (want.kind === 'Deployment') deployment = applied as V1Deployment;
+      if (want.kind !== 'Deployment') continue;
+      deployment = applied as V1Deployment;
+      const before = codeHashOf(observed);
+      if (observed === undefined) d.events.emit(target, 'Normal', 'Created', `created Deployment ${name} and the objects it needs`);
+      else if (before !== codeHashOf(obj)) d.events.emit(target, 'Normal', 'RollingOut', 'the code changed; rolling out new instances');
     }
     return deployment;
   }
@@ -151,6 +155,10 @@ export class Reconciler {
     if (after.status === 'False' && after.reason === 'InstancesStarting') return; // ordinary, not news
     this.deps.events.emit(target, type, after.reason ?? READY, after.message ?? '');
   }
+}
+
+function codeHashOf(obj: WireObject | undefined): string | undefined {
+  return (obj as V1Deployment | undefined)?.spec?.template.metadata?.annotations?.[ANNOTATION_CODE_HASH];
 }
 
 function ownedBy(obj: WireObject, uid: string): boolean {

@@ -58,8 +58,8 @@ describe('Reconciler', () => {
     expect(c.calls).toEqual([
       'apply ServiceAccount/f', 'apply ConfigMap/f-code', 'apply Deployment/f', 'apply Service/f', 'apply NetworkPolicy/f', 'status',
     ]);
-    expect(c.fn.status?.conditions?.[0]).toMatchObject({ status: 'True', reason: 'InstancesReady' });
-    expect(c.events).toEqual(['Normal InstancesReady']);
+    expect(readyOf(c.fn)).toMatchObject({ status: 'True', reason: 'InstancesReady' });
+    expect(c.events).toEqual(['Normal Created', 'Normal InstancesReady']);
     c.calls.length = 0;
     await c.reconciler.reconcile('n/f');
     expect(c.calls).toEqual([]);
@@ -82,13 +82,14 @@ describe('Reconciler', () => {
     c.calls.length = 0;
     await c.reconciler.reconcile('n/f');
     expect(c.calls).toEqual(expect.arrayContaining(['remove ServiceAccount/f', 'remove ConfigMap/f-code', 'apply Deployment/f']));
+    expect(c.events).toContain('Normal RollingOut');
   });
 
   it('reports an invalid spec once, touches nothing, and asks for no retry', async () => {
     const c = fakeCluster({ ...validSpec, schedules: [{ name: 't', cron: 'nope' }] });
     expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'invalid' });
     expect(c.calls).toEqual(['status']);
-    expect(c.fn.status?.conditions?.[0]).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: expect.stringContaining('spec.schedules[0].cron') });
+    expect(readyOf(c.fn)).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: expect.stringContaining('spec.schedules[0].cron') });
     expect(c.events).toEqual(['Warning InvalidSpec']);
     c.calls.length = 0;
     expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'invalid' });
@@ -120,6 +121,10 @@ describe('Reconciler', () => {
       throw new Error('admission webhook said no');
     };
     await expect(c.reconciler.reconcile('n/f')).rejects.toThrow('admission webhook said no');
-    expect(c.fn.status?.conditions?.[0]).toMatchObject({ status: 'False', reason: 'ApplyFailed', message: 'admission webhook said no' });
+    expect(readyOf(c.fn)).toMatchObject({ status: 'False', reason: 'ApplyFailed', message: 'admission webhook said no' });
   });
 });
+
+function readyOf(fn: FunctionObject) {
+  return (fn.status as FunctionStatus | undefined)?.conditions?.[0];
+}

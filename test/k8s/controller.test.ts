@@ -123,6 +123,9 @@ if (!ctx.available) {
       const invalidAfter = (await metrics.reconciles.get()).values.find((v) => v.labels.result === 'invalid')?.value ?? 0;
       expect(invalidAfter - invalidBefore).toBeLessThanOrEqual(1);
       expect(await getDeployment('bad-cron')).toBeUndefined();
+      const events = await rest.request<{ items: { reason?: string; type?: string; involvedObject?: { name?: string } }[] }>('GET', resourcePath(RESOURCES.Event, ns));
+      expect(events.items).toContainEqual(expect.objectContaining({ reason: 'InvalidSpec', type: 'Warning', involvedObject: expect.objectContaining({ name: 'bad-cron' }) }));
+      expect(events.items).toContainEqual(expect.objectContaining({ reason: 'InstancesReady', type: 'Normal', involvedObject: expect.objectContaining({ name: 'hello' }) }));
     });
 
     it('garbage-collects everything a deleted Function owned', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FunctionSchema } from '../../src/api/function.js';
 import { KubernetesBackend } from '../../src/backends/kubernetes/backend.js';
 import { Controller } from '../../src/controller/controller.js';
 import { RESOURCES, resourcePath } from '../../src/controller/kube/paths.js';
@@ -51,7 +52,7 @@ if (!ctx.available) {
       });
       expect(fn.status?.desiredInstances).toBe(0);
       expect(backend.instances('scaly')).toEqual([]);
-      await backend.upsert({ apiVersion: 'hearth.dev/v1alpha1', kind: 'Function', metadata: { name: 'scaly' }, spec: { ...(fn.spec as never), concurrency: 4 } });
+      await backend.upsert(FunctionSchema.parse({ apiVersion: 'hearth.dev/v1alpha1', kind: 'Function', metadata: { name: 'scaly' }, spec }));
 
       await backend.scale('scaly', 3);
       const scale = await rest.request<{ spec?: { replicas?: number }; status?: { replicas?: number; selector?: string } }>('GET', resourcePath(RESOURCES.Function, ns, 'scaly', 'scale'));

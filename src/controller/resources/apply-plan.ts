@@ -9,7 +9,7 @@ import { contentHash } from './hash.js';
 import { ANNOTATION_APPLIED_HASH } from './names.js';
 
 interface WithMeta {
-  metadata?: { annotations?: Record<string, string> };
+  metadata?: { annotations?: Record<string, string>; [field: string]: unknown };
 }
 
 /** The object with the hash of its own content in an annotation, ready to apply. */

@@ -1,0 +1,206 @@
+// Controller benchmark: 500 Functions created at once against a real control
+// plane (kwok pods), timed from each creation until the controller reports
+// the Function Ready=True, with the controller's CPU time and peak memory
+// read from /proc for the controller running as its own process.
+//
+//   npx tsx bench/controller.ts [kubeconfig]   (no kubeconfig: starts a control plane)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { RESOURCES, resourcePath } from '../src/controller/kube/paths.js';
+import { KubeRest } from '../src/controller/kube/rest.js';
+import { createNamespace, deleteNamespace, functionManifest, installCrds, pythonSpec } from '../test/k8s/controller-helpers.js';
+import { formatTable, summarize, type Row } from './report.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const CLOCK_TICKS = 100;
+
+export interface ControllerBenchOptions {
+  count?: number;
+  workers?: number;
+  /** Functions created concurrently (the API calls in flight at once). */
+  createConcurrency?: number;
+  timeoutMs?: number;
+}
+
+interface ProcStats {
+  cpuSeconds: number;
+  peakRssMiB: number;
+}
+
+/** utime+stime from /proc/<pid>/stat and VmHWM (peak resident set) from /proc/<pid>/status. */
+export function procStats(pid: number): ProcStats {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuSeconds: (utime + stime) / CLOCK_TICKS, peakRssMiB: hwm ? Number(hwm[1]) / 1024 : Number.NaN };
+}
+
+function fakeNode(name: string): object {
+  const resources = { cpu: '64', memory: '512Gi', pods: '250' };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, annotations: { [FAKE_NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' }, labels: { 'kubernetes.io/hostname': name, type: 'kwok' } },
+    status: { allocatable: resources, capacity: resources },
+  };
+}
+
+interface NodeList {
+  items: { metadata?: { name?: string }; spec?: { taints?: { key: string }[] }; status?: { allocatable?: { pods?: string }; conditions?: { type: string; status: string }[] } }[];
+}
+
+/** Adds kwok nodes until the fake nodes can hold `pods` more pods; returns the names added. */
+async function ensureCapacity(rest: KubeRest, pods: number): Promise<string[]> {
+  const nodes = await rest.request<NodeList>('GET', '/api/v1/nodes');
+  const capacity = nodes.items.reduce((n, x) => n + Number(x.status?.allocatable?.pods ?? 0), 0);
+  const used = (await rest.request<{ items: unknown[] }>('GET', '/api/v1/pods', { query: { fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' } })).items.length;
+  const missing = pods + 50 - (capacity - used);
+  const added: string[] = [];
+  for (let i = 0; i * 250 < missing; i++) {
+    const name = `hearth-bench-${randomBytes(3).toString('hex')}`;
+    await rest.request('POST', '/api/v1/nodes', { body: fakeNode(name) });
+    added.push(name);
+  }
+  const deadline = Date.now() + 60_000;
+  while (added.length > 0 && Date.now() < deadline) {
+    const list = await rest.request<NodeList>('GET', '/api/v1/nodes');
+    const ok = added.every((n) => {
+      const node = list.items.find((x) => x.metadata?.name === n);
+      return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !node.spec?.taints?.some((t) => t.key.startsWith('node.kubernetes.io/'));
+    });
+    if (ok) break;
+    await sleep(250);
+  }
+  return added;
+}
+
+function startController(kubeconfigPath: string, namespace: string, workers: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [
+    '--import', 'tsx', 'src/cli/main.ts', 'controller',
+    '--kubeconfig', kubeconfigPath, '--namespace', namespace, '--gateway-namespace', namespace,
+    '--leader-elect', 'false', '--metrics-port', '0', '--workers', String(workers),
+  ], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let log = '';
+    const onData = (d: Buffer): void => {
+      log += d.toString();
+      if (log.includes('controller started')) {
+        child.stderr?.off('data', onData);
+        child.stderr?.resume();
+        resolve(child);
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`controller exited with ${String(code)}: ${log.slice(-2000)}`)));
+  });
+}
+
+interface WatchedFunction {
+  metadata?: { name?: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+export async function benchController(kubeconfigPath: string, opts: ControllerBenchOptions = {}): Promise<Row[]> {
+  const count = opts.count ?? 500;
+  const workers = opts.workers ?? 4;
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const rest = new KubeRest(kc);
+  const ns = `bench-${randomBytes(3).toString('hex')}`;
+  await installCrds(kc);
+  await createNamespace(rest, ns);
+  const nodes = await ensureCapacity(rest, count);
+  const controller = await startController(kubeconfigPath, ns, workers);
+  const pid = controller.pid ?? 0;
+  let abort: AbortController | undefined;
+  let abortDeployments: AbortController | undefined;
+  try {
+    const idle = procStats(pid);
+    const createdAt = new Map<string, number>();
+    const readyAt = new Map<string, number>();
+    let allReady: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (allReady = resolve));
+    abort = await new Watch(kc).watch(resourcePath(RESOURCES.Function, ns), {}, (_type: string, obj: WatchedFunction) => {
+      const name = obj.metadata?.name;
+      if (name === undefined || readyAt.has(name)) return;
+      if (obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
+        readyAt.set(name, Date.now());
+        if (readyAt.size === count) allReady();
+      }
+    }, () => undefined);
+
+    // When each Deployment first appears: the controller's own share of the latency, before the
+    // kube-controller-manager's ReplicaSets, pods and kwok take over.
+    const deployedAt = new Map<string, number>();
+    abortDeployments = await new Watch(kc).watch(resourcePath(RESOURCES.Deployment, ns), {}, (_type: string, obj: WatchedFunction) => {
+      const name = obj.metadata?.name;
+      if (name !== undefined && !deployedAt.has(name)) deployedAt.set(name, Date.now());
+    }, () => undefined);
+
+    const names = Array.from({ length: count }, (_, i) => `fn-${String(i).padStart(4, '0')}`);
+    const began = Date.now();
+    let next = 0;
+    const creator = async (): Promise<void> => {
+      while (next < names.length) {
+        const name = names[next++];
+        if (name === undefined) return;
+        createdAt.set(name, Date.now());
+        await rest.request('POST', resourcePath(RESOURCES.Function, ns), { body: functionManifest(name, pythonSpec(`return ${JSON.stringify(name)}`)) });
+      }
+    };
+    await Promise.all(Array.from({ length: opts.createConcurrency ?? 50 }, creator));
+    const createdMs = Date.now() - began;
+    const timeoutMs = opts.timeoutMs ?? 600_000;
+    const timedOut = await Promise.race([done.then(() => false), sleep(timeoutMs).then(() => true)]);
+    const wallMs = Date.now() - began;
+    const end = procStats(pid);
+    const latencies = names.map((n) => (readyAt.get(n) ?? Number.NaN) - (createdAt.get(n) ?? 0)).filter((x) => Number.isFinite(x));
+    const note =
+      `${readyAt.size}/${count} Ready in ${(wallMs / 1000).toFixed(1)} s${timedOut ? ' (TIMED OUT)' : ''} (created in ${(createdMs / 1000).toFixed(1)} s); ` +
+      `controller CPU ${(end.cpuSeconds - idle.cpuSeconds).toFixed(1)} s during the run (${end.cpuSeconds.toFixed(1)} s with start-up), ` +
+      `peak RSS ${end.peakRssMiB.toFixed(0)} MiB; ${workers} workers; 1 kwok pod each, kube-controller-manager at its default API rate`;
+    const toDeployment = names.map((n) => (deployedAt.get(n) ?? Number.NaN) - (createdAt.get(n) ?? 0)).filter((x) => Number.isFinite(x));
+    const lastDeployment = Math.max(...deployedAt.values()) - began;
+    return [
+      summarize(`controller: ${count} Functions, create → Deployment`, toDeployment, {
+        rps: (deployedAt.size / lastDeployment) * 1000,
+        note: `${deployedAt.size}/${count} Deployments applied in ${(lastDeployment / 1000).toFixed(1)} s (the controller's part)`,
+      }),
+      summarize(`controller: ${count} Functions, create → Ready`, latencies, { rps: (readyAt.size / wallMs) * 1000, note }),
+    ];
+  } finally {
+    abort?.abort();
+    abortDeployments?.abort();
+    controller.kill('SIGTERM');
+    await new Promise((resolve) => (controller.exitCode !== null ? resolve(undefined) : controller.once('exit', resolve)));
+    await deleteNamespace(rest, ns);
+    for (const n of nodes) await rest.request('DELETE', `/api/v1/nodes/${n}`).catch(() => undefined);
+    rest.close();
+  }
+}
+
+/** Starts a control plane of its own for the benchmark and stops it afterwards. */
+export async function benchControllerStandalone(opts: ControllerBenchOptions = {}): Promise<Row[]> {
+  const { startControlPlane } = await import('../test/cluster/control-plane.js');
+  const cp = await startControlPlane({ fakeNodes: 1, log: (m) => console.error(`[k8s] ${m}`) });
+  try {
+    return await benchController(cp.kubeconfigPath, opts);
+  } finally {
+    await cp.stop();
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const kubeconfig = process.argv[2];
+  const rows = kubeconfig !== undefined ? await benchController(kubeconfig) : await benchControllerStandalone();
+  console.log(formatTable('Controller: 500 Functions at once', rows));
+}

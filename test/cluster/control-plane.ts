@@ -63,20 +63,25 @@ const fakeNodeAnnotation = 'kwok.x-k8s.io/node';
 
 interface Poll {
   what: string;
+  /** Whose log explains a time-out. */
   component: Component;
+  /** Components whose exit fails the wait at once (default: just component). */
+  watch?: Component[];
   deadline: number;
   check: () => Promise<boolean>;
 }
 
-/** Polls until check() holds; stops early, with the component's log tail, if the component exits. */
+/** Polls until check() holds; stops early, with the dead component's log tail, if a watched component exits. */
 async function waitFor(p: Poll): Promise<void> {
+  const watched = p.watch ?? [p.component];
   while (Date.now() < p.deadline) {
-    if (p.component.exit !== undefined) {
-      const { code, signal } = p.component.exit;
+    const dead = watched.find((c) => c.exit !== undefined);
+    if (dead?.exit !== undefined) {
+      const { code, signal } = dead.exit;
       throw new ControlPlaneStartError(
-        `${p.component.name} exited (code ${String(code)}, signal ${String(signal)}) while waiting for ${p.what}\n` +
-          `--- last lines of ${p.component.logFile} ---\n${await tailLog(p.component.logFile)}`,
-        p.component.name,
+        `${dead.name} exited (code ${String(code)}, signal ${String(signal)}) while waiting for ${p.what}\n` +
+          `--- last lines of ${dead.logFile} ---\n${await tailLog(dead.logFile)}`,
+        dead.name,
         undefined,
       );
     }
@@ -272,8 +277,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       if (r.status !== 201) throw new ControlPlaneStartError(`creating fake node ${name} failed: HTTP ${r.status} ${r.body}`, 'kube-apiserver', undefined);
     }
     for (const name of nodeNames) {
-      await waitFor({ what: `fake node ${name} Ready and untainted (kwok and the node lifecycle controller)`, component: kwok, deadline, check: async () => {
-        if (kcm.exit !== undefined) return true; // reported by the next wait on kcm
+      await waitFor({ what: `fake node ${name} Ready and untainted (kwok and the node lifecycle controller)`, component: kwok, watch: components, deadline, check: async () => {
         const r = await probe(`${server}/api/v1/nodes/${name}`, { agent: apiAgent, token: pki.tokens.admin });
         return r.status === 200 && nodeSchedulable(r.body);
       } });
@@ -284,26 +288,20 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     } });
     log(`control plane ready with ${nodeNames.length} fake node(s) in ${Date.now() - began} ms`);
 
-    if (!detached) {
-      // If the test runner dies without teardown, do not leave servers behind.
-      const killAll = (): void => {
-        for (const c of components) if (c.exit === undefined) c.child.kill('SIGKILL');
-      };
-      process.once('exit', killAll);
-      const baseStop = stop;
-      return {
-        kubeconfigPath, server, token: pki.tokens.admin, caPem: pki.caPem, workDir, logsDir, binDir,
-        pids: Object.fromEntries(components.map((c) => [c.name, c.pid])),
-        stop: async (s) => {
-          process.removeListener('exit', killAll);
-          await baseStop(s);
-        },
-      };
-    }
+    const pids = Object.fromEntries(components.map((c) => [c.name, c.pid]));
+    const common = { kubeconfigPath, server, token: pki.tokens.admin, caPem: pki.caPem, workDir, logsDir, binDir, pids };
+    if (detached) return { ...common, stop };
+    // If the test runner dies without its teardown, do not leave servers behind.
+    const killAll = (): void => {
+      for (const c of components) if (c.exit === undefined) c.child.kill('SIGKILL');
+    };
+    process.once('exit', killAll);
     return {
-      kubeconfigPath, server, token: pki.tokens.admin, caPem: pki.caPem, workDir, logsDir, binDir,
-      pids: Object.fromEntries(components.map((c) => [c.name, c.pid])),
-      stop,
+      ...common,
+      stop: async (s) => {
+        process.removeListener('exit', killAll);
+        await stop(s);
+      },
     };
   } catch (err) {
     await stop({ keepLogs: true });

@@ -1,5 +1,74 @@
-// `hearth agent`: filled in by the issue that builds it.
-export async function agentCommand(_argv: string[]): Promise<number> {
-  console.error('hearth agent: not available yet in this build');
-  return 2;
+// `hearth agent`: the Lambda Runtime API for one instance.
+// In a pod (the controller's default), the runtime runs in its own container
+// and finds the agent through AWS_LAMBDA_RUNTIME_API; the agent serves the
+// gateway's invoke endpoint and the probes. Given a command after `--`, the
+// agent starts that runtime itself, as AWS's runtime interface emulator does.
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { Agent } from '../agent/agent.js';
+import { runAgentSidecar } from '../agent/sidecar.js';
+
+const HELP = `usage: hearth agent [options] [-- RUNTIME COMMAND...]
+
+  --listen HOST:PORT       invoke endpoint, /healthz and /readyz (default 0.0.0.0:9000)
+  --runtime-api HOST:PORT  where the Runtime API listens (default 127.0.0.1:9001)
+  --function-name NAME     (default: $AWS_LAMBDA_FUNCTION_NAME)
+  --memory MB              (default 128)
+  --timeout SECONDS        (default 3)
+  --concurrency N          invocations the runtime takes at once (default 1)`;
+
+function hostPort(value: string, flag: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  const port = Number(value.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${flag} must be HOST:PORT, not ${value}`);
+  return { host: value.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+export async function agentCommand(argv: string[]): Promise<number> {
+  const dash = argv.indexOf('--');
+  const command = dash >= 0 ? argv.slice(dash + 1) : [];
+  const { values } = parseArgs({
+    args: dash >= 0 ? argv.slice(0, dash) : argv,
+    options: {
+      listen: { type: 'string', default: '0.0.0.0:9000' },
+      'runtime-api': { type: 'string', default: '127.0.0.1:9001' },
+      'function-name': { type: 'string', default: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'function' },
+      memory: { type: 'string', default: '128' },
+      timeout: { type: 'string', default: '3' },
+      concurrency: { type: 'string', default: '1' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const listen = hostPort(values.listen, '--listen');
+  const runtimeApi = hostPort(values['runtime-api'], '--runtime-api');
+  const logger = pino({ base: { service: 'hearth-agent', function: values['function-name'] } });
+  const common = {
+    functionName: values['function-name'],
+    memoryMB: Number(values.memory),
+    timeoutSeconds: Number(values.timeout),
+    concurrency: Number(values.concurrency),
+    logger,
+  };
+  let close: () => Promise<void>;
+  if (command.length > 0) {
+    const sidecar = await runAgentSidecar({ ...common, command: command as [string, ...string[]], runtimePort: runtimeApi.port, invokeHost: listen.host, invokePort: listen.port });
+    close = sidecar.close;
+  } else {
+    const agent = new Agent({ ...common, port: runtimeApi.port });
+    await agent.start();
+    await agent.listenInvoke(listen.host, listen.port);
+    close = () => agent.close();
+  }
+  logger.info({ listen: values.listen, runtimeApi: values['runtime-api'], spawns: command.length > 0 }, 'agent ready for its runtime');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  // Kubernetes stops a native sidecar after the runtime container; in-flight work is answered first.
+  await close();
+  return 0;
 }

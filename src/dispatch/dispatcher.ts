@@ -78,7 +78,10 @@ export class Dispatcher implements Invoker {
     const cap = this.#opts.maxConcurrentInvocations;
     if (cap !== undefined && this.#total >= cap) throw this.#throttle(inv, THROTTLE_CONCURRENCY);
 
-    const grant = await this.#acquire(fn, load, inv);
+    const grant = await this.#acquire(fn, load, inv).catch((err: unknown) => {
+      if (err instanceof DispatchError && err.kind === 'unavailable') this.#count(inv, 'unavailable');
+      throw err;
+    });
     if ('initError' in grant) {
       this.#record(fn, inv, grant.initError);
       return grant.initError;
@@ -173,7 +176,15 @@ export class Dispatcher implements Invoker {
       reservedConcurrency: fn.spec.reservedConcurrency,
     });
     if (needed > live) {
-      this.#opts.backend.scale(name, needed).catch((err: unknown) => this.#opts.logger?.error({ err, function: name }, 'scale-up failed'));
+      this.#opts.backend.scale(name, needed).catch((err: unknown) => {
+        this.#opts.logger?.error({ err, function: name }, 'scale-up failed');
+        // Nothing will come for the callers waiting on this start: tell them now, not at their timeout.
+        if (liveCount(this.#opts.backend.instances(name)) > 0) return;
+        for (const w of load.waiters.splice(0)) {
+          clearTimeout(w.timer);
+          w.reject(new DispatchError('unavailable', `no instance of ${name} could be started: ${(err as Error).message}`));
+        }
+      });
     }
   }
 

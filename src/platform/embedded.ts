@@ -66,17 +66,24 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     ...(opts.retryTimeScale !== undefined ? { timeScale: opts.retryTimeScale } : {}),
   });
 
-  // Deploying a function starts its provisioned instances; removing it stops them.
+  // Deploying a function prepares its code (a Go build can take a while) and
+  // starts its provisioned instances; removing it stops them.
+  const applying = new Set<Promise<void>>();
   const unsubscribe = catalog.onChange((name) => {
     const fn = catalog.get(name);
-    const work = fn ? backend.upsert(fn) : backend.remove(name);
-    work.catch((err: unknown) => logger.error({ err, function: name }, 'applying function failed'));
+    const work = (fn ? backend.upsert(fn) : backend.remove(name)).catch((err: unknown) =>
+      logger.error({ err, function: name }, `applying function ${name} failed: ${(err as Error).message}`),
+    );
+    applying.add(work);
+    void work.finally(() => applying.delete(work));
   });
   let watcher: FunctionDirWatcher | undefined;
   let autoscaler: AutoscalerLoop | undefined;
   const backlog = new BacklogCache(queue, catalog);
   try {
     watcher = await watchFunctionDir(opts.dir, catalog, logger.child({ component: 'functions' }));
+    // The first caller should find the initial functions ready, not mid-build.
+    await Promise.all([...applying]);
     if (opts.autoscale ?? true) {
       autoscaler = new AutoscalerLoop({
         catalog,

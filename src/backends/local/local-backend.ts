@@ -65,6 +65,10 @@ export class LocalBackend implements Backend {
   private readonly pool: WarmPool;
   private readonly log: Logger;
   private readonly region: string;
+  /** Preparations under way (a Go build can take seconds): scale waits for them. */
+  private readonly preparing = new Map<string, Promise<Prepared>>();
+  /** Why a function's code could not be prepared, for the callers that try to start it. */
+  private readonly prepareErrors = new Map<string, Error>();
   private seq = 0;
   private closed = false;
 
@@ -86,7 +90,18 @@ export class LocalBackend implements Backend {
       current.fn = fn;
       return;
     }
-    const prepared = await this.prepare(fn);
+    const preparation = this.prepare(fn);
+    this.preparing.set(name, preparation);
+    let prepared: Prepared;
+    try {
+      prepared = await preparation;
+      this.prepareErrors.delete(name);
+    } catch (err) {
+      this.prepareErrors.set(name, err as Error);
+      throw err;
+    } finally {
+      if (this.preparing.get(name) === preparation) this.preparing.delete(name);
+    }
     const next: Deployed = { fn, version, prepared, desired: current?.desired ?? 0, instances: [] };
     this.functions.set(name, next);
     this.notify(name);
@@ -101,14 +116,20 @@ export class LocalBackend implements Backend {
     const d = this.functions.get(name);
     if (d === undefined) return;
     this.functions.delete(name);
+    this.prepareErrors.delete(name);
     await Promise.all(d.instances.map((i) => this.retireNow(d, i)));
     this.notify(name);
   }
 
   async scale(name: string, desired: number): Promise<void> {
     this.assertOpen();
+    const pending = this.preparing.get(name);
+    if (pending !== undefined) await pending.catch(() => undefined);
     const d = this.functions.get(name);
-    if (d === undefined) throw new Error(`function ${name} is not deployed to the local backend`);
+    if (d === undefined) {
+      const cause = this.prepareErrors.get(name);
+      throw new Error(cause ? `function ${name} could not be prepared: ${cause.message}` : `function ${name} is not deployed to the local backend`);
+    }
     d.desired = Math.max(0, Math.floor(desired));
     // A failed instance stays visible (its initError answers the callers that waited) until the next scale replaces it.
     for (const i of d.instances.filter((x) => x.state === 'failed')) void this.retireNow(d, i);

@@ -1,0 +1,37 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { deleteFunctionKeys } from '../../src/controller/redis-cleanup.js';
+import { functionKeys } from '../../src/queue/keys.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+
+describe('the finalizer\'s Redis cleanup', () => {
+  let server: RedisServer;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+  });
+
+  afterAll(async () => {
+    await redis?.quit();
+    await server?.stop();
+  });
+
+  it('deletes every key of the function and nothing of its neighbours', async () => {
+    const mine = functionKeys('hello');
+    const other = functionKeys('hello-world');
+    await redis.xadd(mine.events, '*', 'e', '1');
+    await redis.zadd(mine.delayed, 1, 'r1');
+    await redis.hset(`${mine.retryPrefix}r1`, 'a', '1');
+    await redis.xadd(mine.deadLetters, '*', 'e', '1');
+    await redis.set(`${mine.idempotencyPrefix}tok`, '1');
+    await redis.xadd(other.events, '*', 'e', '1');
+    await redis.set('hearth:invocation:{req-1}', '1');
+
+    expect(await deleteFunctionKeys(redis, 'hello')).toBe(5);
+    expect(await redis.keys('hearth:{hello}:*')).toEqual([]);
+    expect(await redis.exists(other.events, 'hearth:invocation:{req-1}')).toBe(2);
+    expect(await deleteFunctionKeys(redis, 'hello')).toBe(0);
+  });
+});

@@ -1,0 +1,38 @@
+// `npm run bench`: every benchmark prints its figures beside a baseline
+// measured in the same run on the same machine. Pick some with
+// `npm run bench -- agent gateway`.
+import { formatTable, type Row } from './report.js';
+
+type Bench = { title: string; run: () => Promise<Row[]> };
+
+const BENCHES: Record<string, Bench> = {
+  agent: { title: 'Agent: warm round trip and cold start per runtime', run: async () => (await import('./agent.js')).benchAgent() },
+  gateway: { title: 'Gateway overhead and cold start from zero', run: async () => (await import('./gateway.js')).benchGateway() },
+  queue: { title: 'Async queue on Redis Streams', run: async () => (await import('./queue.js')).benchQueue() },
+};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const names = wanted.length > 0 ? wanted : Object.keys(BENCHES);
+  let failed = false;
+  for (const name of names) {
+    const bench = BENCHES[name];
+    if (!bench) {
+      console.error(`unknown benchmark '${name}'; known: ${Object.keys(BENCHES).join(', ')}`);
+      failed = true;
+      continue;
+    }
+    const started = Date.now();
+    try {
+      const rows = await bench.run();
+      console.log(formatTable(bench.title, rows));
+      console.log(`\n(${name}: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (err) {
+      console.error(`benchmark ${name} failed: ${(err as Error).stack ?? String(err)}`);
+      failed = true;
+    }
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();

@@ -170,7 +170,12 @@ export const ScalingSchema = z
     stableWindowSeconds: z.number().int().min(6).max(3600).default(60).describe('Averaging window for scaling decisions.'),
   })
   .refine((s) => s.minInstances <= s.maxInstances, { message: 'must not exceed maxInstances', path: ['minInstances'] })
-  .meta({ 'x-kubernetes-validations': [cel('self.minInstances <= self.maxInstances', 'minInstances must not exceed maxInstances', '.minInstances')] });
+  .meta({
+    'x-kubernetes-validations': [
+      // The API server also checks the rule against `default: {}`, before the fields' own defaults apply.
+        cel('!has(self.minInstances) || !has(self.maxInstances) || self.minInstances <= self.maxInstances', 'minInstances must not exceed maxInstances', '.minInstances'),
+    ],
+  });
 export type Scaling = z.infer<typeof ScalingSchema>;
 
 export const ScheduleSchema = z.strictObject({

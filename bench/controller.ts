@@ -111,7 +111,7 @@ interface WatchedFunction {
 
 export async function benchController(kubeconfigPath: string, opts: ControllerBenchOptions = {}): Promise<Row[]> {
   const count = opts.count ?? 500;
-  const workers = opts.workers ?? 4;
+  const workers = opts.workers ?? Number(process.env.BENCH_CONTROLLER_WORKERS ?? '8');
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const rest = new KubeRest(kc);

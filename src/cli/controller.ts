@@ -26,7 +26,7 @@ const USAGE = `usage: hearth controller [options]
   --renew-deadline S        seconds a leader keeps leading without a renewal (default 10)
   --retry-period S          seconds between acquire/renew attempts (default 2)
   --identity NAME           this replica's name in the Lease and Events (default host-pid)
-  --workers N               concurrent reconciles (default 4)
+  --workers N               concurrent reconciles (default 8)
   --resync S                seconds between full re-queues (default 600)
   --metrics-port PORT       serve /metrics, /healthz, /readyz (default 9464; 0: any free port)
   --metrics-address ADDR    address to serve them on (default 127.0.0.1)
@@ -114,7 +114,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     go: values['go-image'] ?? base.go,
   };
   const leaderElect = bool(values['leader-elect'], true);
-  const workers = Number(values.workers ?? '4');
+  const workers = Number(values.workers ?? '8');
   if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a positive integer');
 
   const registry = createRegistry();

@@ -20,7 +20,7 @@ export interface ControllerOptions extends ReconcilerOptions {
   kubeConfig: KubeConfig;
   /** Watch one namespace; all when undefined. */
   namespace?: string;
-  /** Concurrent reconciles (default 4). */
+  /** Concurrent reconciles (default 8): reconciles wait on the API server, not the CPU. */
   workers?: number;
   /** Re-queue every Function this often (default 10 minutes). */
   resyncMs?: number;
@@ -149,7 +149,7 @@ export class Controller {
     // Owned objects and pods first, so the first reconcile of each Function sees what already exists.
     await Promise.all([...this.#owned.values(), this.#pods].map((i) => (i as Informer<KubernetesObject>).start()));
     await this.#functions.start();
-    const workers = this.#o.workers ?? 4;
+    const workers = this.#o.workers ?? 8;
     this.#workers = Array.from({ length: workers }, () => this.#work());
     this.#resync = setInterval(() => this.resync(), this.#o.resyncMs ?? 600_000);
     this.#resync.unref();

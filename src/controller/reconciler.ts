@@ -49,7 +49,13 @@ export function splitKey(key: string): [namespace: string, name: string] {
   return i < 0 ? ['default', key] : [key.slice(0, i), key.slice(i + 1)];
 }
 
+/** How long the result of an apply stands in for an informer cache that has not seen it yet. */
+const EXPECTATION_MS = 5_000;
+
 export class Reconciler {
+  /** Our latest applies not yet known to be in the cache, by function key, then kind/name. */
+  readonly #expected = new Map<string, Map<string, { obj: WireObject; at: number }>>();
+
   constructor(
     private readonly deps: ReconcilerDeps,
     private readonly opts: ReconcilerOptions,
@@ -61,6 +67,7 @@ export class Reconciler {
     const obj = d.getFunction(namespace, name);
     if (obj === undefined) {
       // Gone: the garbage collector removes what it owned.
+      this.#expected.delete(key);
       d.recordState?.(key, undefined);
       return { result: 'success' };
     }
@@ -98,23 +105,23 @@ export class Reconciler {
     }
 
     const input: BuildInput = { fn: checked.fn, meta: metaOf(obj) };
-    let deployment: V1Deployment | undefined;
+    let applied: { deployment: V1Deployment | undefined; recheckMs: number };
     try {
-      deployment = await this.#applyOwned(input, target);
+      applied = await this.#applyOwned(input, target);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       await this.#report(target, ctx, refusedStatus(ctx, 'ApplyFailed', message));
       d.recordState?.(key, 'failing');
       throw err;
     }
-    const status = observedStatus(ctx, desiredInstances(checked.fn), deployment, d.podsOf(namespace, name));
+    const status = observedStatus(ctx, desiredInstances(checked.fn), applied.deployment, d.podsOf(namespace, name));
     await this.#report(target, ctx, status);
     d.recordState?.(key, stateOf(status));
-    return { result: 'success' };
+    return applied.recheckMs > 0 ? { result: 'requeue', afterMs: applied.recheckMs } : { result: 'success' };
   }
 
   /** Applies what differs from the cache and removes what is no longer wanted; returns the Deployment as it now is. */
-  async #applyOwned(input: BuildInput, target: EventTarget): Promise<V1Deployment | undefined> {
+  async #applyOwned(input: BuildInput, target: EventTarget): Promise<{ deployment: V1Deployment | undefined; recheckMs: number }> {
     const d = this.deps;
     const { namespace, name } = input.meta;
     const desired: { kind: OwnedKind; obj: WireObject | undefined; name: string }[] = [
@@ -125,23 +132,46 @@ export class Reconciler {
       { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name },
     ];
     let deployment = d.getOwned('Deployment', namespace, name) as V1Deployment | undefined;
-    for (const want of desired) {
-      const observed = d.getOwned(want.kind, namespace, want.name);
+    let recheckMs = 0;
+    const fnKey = `${namespace}/${name}`;
+    const sync = async (want: (typeof desired)[number]): Promise<void> => {
+      const id = `${want.kind}/${want.name}`;
+      const cached = d.getOwned(want.kind, namespace, want.name);
       if (want.obj === undefined) {
         // No longer wanted (the spec now names a ServiceAccount, or the code left inline).
-        if (observed !== undefined && ownedBy(observed, input.meta.uid)) await d.remove(want.kind, namespace, want.name);
-        continue;
+        this.#expected.get(fnKey)?.delete(id);
+        if (cached !== undefined && ownedBy(cached, input.meta.uid)) await d.remove(want.kind, namespace, want.name);
+        return;
       }
       const obj = withAppliedHash(want.obj);
-      if (upToDate(obj, observed)) continue;
+      if (upToDate(obj, cached)) {
+        this.#expected.get(fnKey)?.delete(id);
+        return;
+      }
+      // The cache may not have caught up with our own last apply yet: trust that apply for a
+      // while, and look again once it would have (a hand edit meanwhile is then repaired).
+      const expected = this.#expected.get(fnKey)?.get(id);
+      const age = d.now() - (expected?.at ?? 0);
+      if (expected !== undefined && age < EXPECTATION_MS && upToDate(obj, expected.obj)) {
+        recheckMs = Math.max(recheckMs, EXPECTATION_MS - age);
+        if (want.kind === 'Deployment') deployment ??= expected.obj as V1Deployment;
+        return;
+      }
       const applied = await d.apply(obj);
-      if (want.kind !== 'Deployment') continue;
-      deployment = applied as V1Deployment;
-      const before = codeHashOf(observed);
-      if (observed === undefined) d.events.emit(target, 'Normal', 'Created', `created Deployment ${name} and the objects it needs`);
-      else if (before !== codeHashOf(obj)) d.events.emit(target, 'Normal', 'RollingOut', 'the code changed; rolling out new instances');
-    }
-    return deployment;
+      let forFn = this.#expected.get(fnKey);
+      if (forFn === undefined) this.#expected.set(fnKey, (forFn = new Map()));
+      forFn.set(id, { obj: applied, at: d.now() });
+      if (want.kind !== 'Deployment') return;
+      deployment ??= applied as V1Deployment;
+      if (cached === undefined && expected === undefined) d.events.emit(target, 'Normal', 'Created', `created Deployment ${name} and the objects it needs`);
+      else if (cached !== undefined && codeHashOf(cached) !== codeHashOf(obj)) d.events.emit(target, 'Normal', 'RollingOut', 'the code changed; rolling out new instances');
+    };
+    // What pods mount or run as comes first (a pod created before its ServiceAccount is refused
+    // and retried with backoff); the rest goes in parallel, as reconciles are round-trip bound.
+    await Promise.all(desired.slice(0, 2).map(sync));
+    await Promise.all(desired.slice(2).map(sync));
+    if (this.#expected.get(fnKey)?.size === 0) this.#expected.delete(fnKey);
+    return { deployment, recheckMs };
   }
 
   /** Writes the status if it changed, with an Event when readiness changes. */

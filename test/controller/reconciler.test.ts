@@ -19,6 +19,7 @@ function fakeCluster(spec: unknown, metadata: Partial<NonNullable<FunctionObject
   const calls: string[] = [];
   const events: string[] = [];
   let exists = true;
+  const clock = { t: Date.UTC(2026, 0, 1) };
   const deps: ReconcilerDeps = {
     getFunction: () => (exists ? fn : undefined),
     getOwned: (kind, _ns, name) => owned.get(`${kind}/${name}`),
@@ -45,10 +46,10 @@ function fakeCluster(spec: unknown, metadata: Partial<NonNullable<FunctionObject
       calls.push('cleanup');
     },
     events: { emit: (_t, type, reason) => events.push(`${type} ${reason}`) },
-    now: () => Date.UTC(2026, 0, 1),
+    now: () => clock.t,
   };
   const reconciler = new Reconciler(deps, { images: defaultImages('t'), gatewayService: 'gw', gatewayNamespace: 'hs' });
-  return { fn, owned, calls, events, reconciler, deps, gone: () => (exists = false) };
+  return { fn, owned, calls, events, reconciler, deps, clock, gone: () => (exists = false) };
 }
 
 describe('Reconciler', () => {
@@ -71,14 +72,29 @@ describe('Reconciler', () => {
     const d = c.owned.get('Deployment/f') as { spec: { replicas: number } };
     c.owned.set('Deployment/f', { ...(d as WireObject), spec: { ...d.spec, replicas: 5 } });
     c.calls.length = 0;
-    await c.reconciler.reconcile('n/f');
+    // Just after our own apply the cache may simply lag behind it: look again later instead.
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'requeue', afterMs: 5000 });
+    expect(c.calls).toEqual([]);
+    c.clock.t += 5000;
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'success' });
     expect(c.calls).toEqual(['apply Deployment/f']);
+  });
+
+  it('does not apply again while the cache lags behind its own apply', async () => {
+    const c = fakeCluster(validSpec);
+    c.deps.getOwned = () => undefined; // an informer that has seen nothing yet
+    await c.reconciler.reconcile('n/f');
+    c.calls.length = 0;
+    c.clock.t += 1000;
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'requeue', afterMs: 4000 });
+    expect(c.calls).toEqual([]);
   });
 
   it('removes objects no longer wanted', async () => {
     const c = fakeCluster(validSpec);
     await c.reconciler.reconcile('n/f');
     c.fn.spec = { ...validSpec, serviceAccountName: 'role', code: { configMap: { name: 'src' } } };
+    c.clock.t += 1;
     c.calls.length = 0;
     await c.reconciler.reconcile('n/f');
     expect(c.calls).toEqual(expect.arrayContaining(['remove ServiceAccount/f', 'remove ConfigMap/f-code', 'apply Deployment/f']));

@@ -11,6 +11,7 @@ import type { FunctionCatalog } from '../api/catalog.js';
 import type { Invoker } from '../dispatch/invoker.js';
 import type { Queue } from '../queue/queue.js';
 import { LambdaError } from './lambda-errors.js';
+import auth, { type AuthOptions } from './plugins/auth.js';
 import { functionUrl } from './plugins/function-url.js';
 import { health, type HealthOptions } from './plugins/health.js';
 import { invokeApi } from './plugins/invoke-api.js';
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   readinessChecks?: HealthOptions['readinessChecks'];
   /** Further route plugins (records, dead letters, authentication hooks) registered with the app. */
   plugins?: Array<{ plugin: FastifyPluginAsync<never>; options?: unknown }>;
+  /** Callers and what they may invoke; without it every route is open (the embedded default on loopback). */
+  auth?: AuthOptions;
 }
 
 export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstance> {
@@ -62,6 +65,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   });
   app.setNotFoundHandler((req, reply) => sendLambdaError(reply, new LambdaError(404, 'UnknownOperationException', `No route for ${req.method} ${req.url.split('?')[0]}`)));
 
+  // Before any route, so its hooks guard them all.
+  if (opts.auth) await app.register(auth, opts.auth);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Hearth gateway', version: '0.1.0', description: 'The Lambda Invoke API and plain HTTP routes of Hearth.' },

@@ -1,0 +1,131 @@
+// Authentication and authorisation of every route but the open ones. A caller
+// proves who it is with an API key (Authorization: Bearer KEY or X-Api-Key)
+// or an AWS Signature Version 4; it may then touch only the functions its
+// entry in the credentials file names, at its rate limit. Failures are AWS's
+// REST errors: 401 UnrecognizedClientException, 403 InvalidSignatureException
+// or AccessDeniedException, 429 TooManyRequestsException.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Caller, CallerTable } from '../auth/callers.js';
+import { allowsFunction } from '../auth/function-patterns.js';
+import { DEFAULT_OPEN_ROUTES, routeTarget, type RouteTarget } from '../auth/route-target.js';
+import { checkScope, isSigV4, parseSigV4Authorization, payloadMatches, signedPayloadHash, verifySignature, type ReceivedRequest, type SigV4Authorization } from '../auth/sigv4.js';
+import { TokenBuckets } from '../auth/token-bucket.js';
+import { LambdaError, throttled } from '../lambda-errors.js';
+
+export interface AuthOptions {
+  /** The callers as of now; read on every request, so a reloaded credentials file applies at once. */
+  callers: () => CallerTable;
+  /** Routes served without credentials (default /healthz, /readyz, /metrics, /openapi.json; the probes are always open). */
+  openRoutes?: readonly string[];
+  /** The function an async invocation belongs to, so GET /invocations/{id} is authorised like the function. */
+  recordFunction?: (requestId: string) => Promise<string | undefined>;
+  now?: () => number;
+}
+
+export const RATE_LIMIT_REASON = 'CallerRateLimitExceeded';
+
+const unrecognized = () => new LambdaError(401, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+const badSignature = (message: string) => new LambdaError(403, 'InvalidSignatureException', message);
+const denied = (caller: string, fn: string) =>
+  new LambdaError(403, 'AccessDeniedException', `Caller ${caller} is not authorized to perform: lambda:InvokeFunction on resource: ${fn}`);
+
+/** What onRequest learnt, finished once the body has arrived. */
+interface Pending {
+  target: RouteTarget;
+  caller?: Caller;
+  sigv4?: { auth: SigV4Authorization; secret: string; signingDate: Date; payloadHash?: string };
+}
+
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function presentedKey(req: FastifyRequest): string | undefined {
+  const authz = one(req.headers.authorization);
+  if (authz !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authz);
+    return m?.[1];
+  }
+  return one(req.headers['x-api-key']);
+}
+
+function received(req: FastifyRequest): ReceivedRequest {
+  return { method: req.method, url: req.raw.url ?? req.url, headers: req.headers };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller's name (never its secret), for logs. */
+    hearthCaller?: string;
+  }
+}
+
+const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
+  const now = opts.now ?? Date.now;
+  const openRoutes = opts.openRoutes ?? DEFAULT_OPEN_ROUTES;
+  const buckets = new TokenBuckets(now);
+  const pending = new WeakMap<FastifyRequest, Pending>();
+
+  const admit = async (req: FastifyRequest, p: Pending & { caller: Caller }): Promise<void> => {
+    req.hearthCaller = p.caller.name;
+    let fn: string | undefined;
+    if (p.target.kind === 'function') fn = p.target.name;
+    else if (p.target.kind === 'record' && opts.recordFunction) fn = await opts.recordFunction(p.target.requestId);
+    if (fn !== undefined && !allowsFunction(p.caller.functions, fn)) throw denied(p.caller.name, fn);
+    if (p.caller.rateLimit) {
+      const r = buckets.take(p.caller.name, p.caller.rateLimit);
+      if (!r.ok) throw throttled(RATE_LIMIT_REASON, r.retryAfterSeconds);
+    }
+  };
+
+  app.addHook('onRequest', async (req) => {
+    const target = routeTarget(req.routeOptions.url, req.params as Record<string, string | undefined>, openRoutes);
+    if (target.kind === 'open') return;
+    const table = opts.callers();
+    const authz = one(req.headers.authorization);
+    if (isSigV4(authz)) {
+      const parsed = parseSigV4Authorization(authz ?? '');
+      if (!parsed) throw badSignature('The Authorization header is not a well-formed AWS Signature Version 4.');
+      const found = table.byAccessKeyId(parsed.accessKeyId);
+      if (!found) throw unrecognized();
+      const scope = checkScope(parsed, one(req.headers['x-amz-date']), now());
+      if (!scope.ok) throw badSignature(scope.message);
+      const payloadHash = signedPayloadHash(parsed, req.headers);
+      const sigv4 = { auth: parsed, secret: found.secretAccessKey, signingDate: scope.signingDate, ...(payloadHash !== undefined ? { payloadHash } : {}) };
+      // With a signed payload hash the signature is checked before the body is read; the hash itself once it is.
+      if (payloadHash !== undefined) {
+        if (!(await verifySignature(received(req), parsed, found.secretAccessKey, scope.signingDate, undefined))) {
+          throw badSignature(SIGNATURE_MISMATCH);
+        }
+      }
+      pending.set(req, { target, caller: found.caller, sigv4 });
+      return;
+    }
+    const key = presentedKey(req);
+    const caller = key === undefined ? undefined : table.byApiKey(key);
+    if (!caller) throw unrecognized();
+    await admit(req, { target, caller });
+  });
+
+  app.addHook('preValidation', async (req) => {
+    const p = pending.get(req);
+    if (!p?.sigv4 || !p.caller) return;
+    pending.delete(req);
+    const body = Buffer.isBuffer(req.body) ? req.body : undefined;
+    const { auth: a, secret, signingDate, payloadHash } = p.sigv4;
+    if (payloadHash !== undefined) {
+      if (!payloadMatches(payloadHash, body)) throw badSignature('The request body does not match X-Amz-Content-Sha256.');
+    } else if (!(await verifySignature(received(req), a, secret, signingDate, body))) {
+      throw badSignature(SIGNATURE_MISMATCH);
+    }
+    await admit(req, { target: p.target, caller: p.caller });
+  });
+};
+
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.';
+
+// Hooks must reach every route of the app, not only routes inside this plugin.
+Object.assign(auth, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'hearth-auth' });
+
+export default auth;

@@ -43,10 +43,18 @@ export class CodeStore {
 
   /** Path of the built `bootstrap` for these Go sources; concurrent calls for one hash share a build. */
   buildGo(files: Readonly<Record<string, string>>): Promise<string> {
-    const hash = codeHash(files);
+    return this.sharedBuild(codeHash(files), () => this.materialise(files));
+  }
+
+  /** As buildGo, for sources already on disk (an unpacked package), identified by the package's digest. */
+  buildGoDir(srcDir: string, digest: string): Promise<string> {
+    return this.sharedBuild(`pkg-${digest.slice(0, 32)}`, () => Promise.resolve(srcDir));
+  }
+
+  private sharedBuild(hash: string, source: () => Promise<string>): Promise<string> {
     let build = this.builds.get(hash);
     if (build === undefined) {
-      build = this.runGoBuild(hash, files);
+      build = this.runGoBuild(hash, source);
       this.builds.set(hash, build);
       // A failed build may be retried by the next deploy.
       build.catch(() => this.builds.delete(hash));
@@ -54,12 +62,12 @@ export class CodeStore {
     return build;
   }
 
-  private async runGoBuild(hash: string, files: Readonly<Record<string, string>>): Promise<string> {
+  private async runGoBuild(hash: string, source: () => Promise<string>): Promise<string> {
     const out = join(this.cacheDir, 'go', hash);
     const bin = join(out, 'bootstrap');
     if (existsSync(bin)) return bin;
     if (!existsSync(this.goBuildScript)) throw new Error(`the go runtime is not available here: ${this.goBuildScript} does not exist`);
-    const src = await this.materialise(files);
+    const src = await source();
     const tmp = `${out}.tmp-${randomBytes(4).toString('hex')}`;
     await mkdir(tmp, { recursive: true });
     try {

@@ -6,6 +6,7 @@ import type { EnvVar, Runtime } from '../../api/function.js';
 export interface LocalRefs {
   /** Secrets by name, then key: what a secretKeyRef resolves to locally. */
   secrets?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** ConfigMaps by name, then key: data values as they are; a ZIP package's value is its binaryData, base64. */
   configMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 

@@ -11,9 +11,12 @@ import { effectiveHandler, type HearthFunction } from '../../api/function.js';
 import { Agent } from '../../agent/agent.js';
 import { spawnRuntime, type RuntimeLauncher } from '../../agent/spawn-launcher.js';
 import type { Backend, Instance, InstanceState } from '../backend.js';
+import { optEnv } from '../../packages/opt-env.js';
+import { PackageStore } from '../../packages/store.js';
 import { CodeStore } from './code-store.js';
 import { lambdaEnv, logStreamName, poolEnv, resolveFunctionEnv, runtimePath, type LocalRefs } from './lambda-env.js';
 import { LocalInstance } from './local-instance.js';
+import { bootstrapOf, hasBootstrap, PackagedCode } from './packaged-code.js';
 import { findRepoRoot, runtimeFamily, scriptRuntimeCommand, type Command, type RuntimeFamily } from './runtime-command.js';
 import { WarmPool } from './warm-pool.js';
 
@@ -23,7 +26,7 @@ export type LocalBackendEvent =
   | { type: 'restart'; functionName: string; instanceId: string; reason: 'timeout' | 'exit' | 'init-retry' };
 
 export interface LocalBackendOptions extends LocalRefs {
-  /** Task directories and Go builds (default ~/.cache/hearth/local). */
+  /** Task directories, unpacked packages and Go builds (default ~/.cache/hearth/local). */
   cacheDir?: string;
   /** AWS_REGION / AWS_DEFAULT_REGION of the instances (default 'local'). */
   region?: string;
@@ -62,6 +65,7 @@ export class LocalBackend implements Backend {
   private readonly listeners = new Set<(functionName: string) => void>();
   private readonly repoRoot: string;
   private readonly code: CodeStore;
+  private readonly packaged: PackagedCode;
   private readonly pool: WarmPool;
   private readonly log: Logger;
   private readonly region: string;
@@ -78,6 +82,7 @@ export class LocalBackend implements Backend {
     this.region = opts.region ?? 'local';
     const cacheDir = opts.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hearth', 'local');
     this.code = new CodeStore(cacheDir, join(this.repoRoot, 'runtimes/go/build.sh'));
+    this.packaged = new PackagedCode(new PackageStore(join(cacheDir, 'packages')), opts);
     this.pool = new WarmPool(opts.warmPoolSize ?? 1, this.log.child({ component: 'warm-pool' }));
   }
 
@@ -175,21 +180,31 @@ export class LocalBackend implements Backend {
     const name = fn.metadata.name;
     const family = runtimeFamily(spec.runtime);
     const files = spec.code.inline;
-    if (spec.code.configMap !== undefined) throw new Error(`function ${name}: code from ConfigMap ${spec.code.configMap.name} exists only in a cluster; use code.inline locally`);
+    if (spec.code.configMap !== undefined) throw new Error(`function ${name}: code from ConfigMap ${spec.code.configMap.name} exists only in a cluster; use code.inline or code.package locally`);
     if (spec.code.image !== undefined) throw new Error(`function ${name}: container images (code.image) run only on the Kubernetes backend, not on the embedded platform`);
-    if (spec.code.package !== undefined) throw new Error(`function ${name}: ZIP packages (code.package) are not yet supported by the local backend`);
-    if (files === undefined) throw new Error(`function ${name}: no code`);
-    if (family === 'provided') throw new Error(`function ${name}: runtime provided needs a package with a bootstrap, which the local backend does not support yet`);
     const functionEnv = resolveFunctionEnv(name, spec.env, this.opts);
-    const taskRoot = await this.code.materialise(files);
-    let command: Command;
-    if (family === 'go') {
-      command = { command: await this.code.buildGo(files), args: [] };
+    let taskRoot: string;
+    let command: Command | undefined;
+    if (spec.code.package !== undefined) {
+      const pkg = await this.packaged.taskRoot(fn, spec.code.package);
+      taskRoot = pkg.dir;
+      if (family === 'provided') command = { command: await bootstrapOf(name, taskRoot), args: [] };
+      else if (family === 'go') {
+        // As start.sh does in a pod: a shipped binary runs as it is, sources are built once per package digest.
+        const bin = (await hasBootstrap(taskRoot)) ? join(taskRoot, 'bootstrap') : await this.code.buildGoDir(taskRoot, pkg.sha256);
+        command = { command: bin, args: [] };
+      }
     } else {
-      command = this.scriptCommand(spec.runtime, family);
+      if (files === undefined) throw new Error(`function ${name}: no code`);
+      if (family === 'provided') throw new Error(`function ${name}: runtime provided needs code.package holding an executable bootstrap`);
+      taskRoot = await this.code.materialise(files);
+      if (family === 'go') command = { command: await this.code.buildGo(files), args: [] };
     }
+    const optDir = await this.packaged.optDir(fn);
+    command ??= this.scriptCommand(spec.runtime, family);
     const runtimeDir = join(this.repoRoot, 'runtimes', family);
-    const path = runtimePath(family === 'go' ? undefined : dirname(command.command));
+    const native = family === 'go' || family === 'provided';
+    const path = runtimePath(native ? undefined : dirname(command.command));
     const env = lambdaEnv({
       functionName: name,
       runtime: spec.runtime,
@@ -202,8 +217,10 @@ export class LocalBackend implements Backend {
       path,
       functionEnv,
     });
+    if (optDir !== undefined) Object.assign(env, optEnv(optDir, spec.runtime, env));
     const prepared: Prepared = { command, cwd: taskRoot, env };
-    if (family !== 'go' && this.pool.size > 0) {
+    // Layers change PYTHONPATH and NODE_PATH, which an interpreter reads only when it starts: no pre-started process then.
+    if (!native && optDir === undefined && this.pool.size > 0) {
       prepared.poolKey = poolKeyOf(command);
       this.pool.ensure(prepared.poolKey, { ...command, env: poolEnv(path, runtimeDir), cwd: runtimeDir });
     }

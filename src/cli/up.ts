@@ -3,9 +3,10 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { authFromCredentialsFile, type CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startEmbedded } from '../platform/embedded.js';
 
-const HELP = `usage: hearth up [--dir DIR] [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--warm-pool N]
+const HELP = `usage: hearth up [--dir DIR] [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--warm-pool N] [--credentials FILE]
 
 Runs the gateway, the local backend and the queue on this machine, with the
 Function YAML files of DIR (followed as they change).
@@ -16,7 +17,12 @@ Function YAML files of DIR (followed as they change).
                    authentication is required unless --no-auth is given.
   --redis-url URL  queue async events in Redis (default: $REDIS_URL, else in memory)
   --warm-pool N    pre-started runtime processes per runtime (default: 1; 0 disables)
+  --credentials FILE  callers, keys and the functions each may invoke (YAML;
+                   see README, Authentication); turns authentication on, on
+                   loopback too. The file is re-read when it changes.
   --no-auth        serve without authentication on a non-loopback address
+  --max-concurrent-invocations N
+                   cap on invocations running at once; beyond it callers get 429
   --log-level L    trace, debug, info (default), warn, error`;
 
 export function isLoopback(host: string): boolean {
@@ -33,6 +39,8 @@ export async function upCommand(argv: string[]): Promise<number> {
       'redis-url': { type: 'string' },
       'warm-pool': { type: 'string', default: '1' },
       'no-auth': { type: 'boolean', default: false },
+      credentials: { type: 'string' },
+      'max-concurrent-invocations': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -50,12 +58,30 @@ export async function upCommand(argv: string[]): Promise<number> {
     console.error(`hearth up: --port must be a port number, not ${values.port}`);
     return 2;
   }
-  if (!isLoopback(values.host) && !values['no-auth']) {
-    console.error(`hearth up: serving on ${values.host} lets other machines invoke your functions; authentication is required there.\nPass --no-auth to serve without it anyway.`);
+  if (values.credentials !== undefined && values['no-auth']) {
+    console.error('hearth up: --credentials and --no-auth contradict each other; pass one.');
+    return 2;
+  }
+  const maxConcurrent = values['max-concurrent-invocations'] === undefined ? undefined : Number(values['max-concurrent-invocations']);
+  if (maxConcurrent !== undefined && (!Number.isInteger(maxConcurrent) || maxConcurrent < 1)) {
+    console.error(`hearth up: --max-concurrent-invocations must be a positive integer, not ${values['max-concurrent-invocations']}`);
+    return 2;
+  }
+  if (!isLoopback(values.host) && !values['no-auth'] && values.credentials === undefined) {
+    console.error(`hearth up: serving on ${values.host} lets other machines invoke your functions; authentication is required there.\nPass --credentials FILE to require it, or --no-auth to serve without it anyway.`);
     return 2;
   }
   const logger = pino({ level: values['log-level'], base: { service: 'hearth' } });
   const redisUrl = values['redis-url'] ?? process.env.REDIS_URL;
+  let auth: CredentialsFileAuth | undefined;
+  if (values.credentials !== undefined) {
+    try {
+      auth = await authFromCredentialsFile(values.credentials, { logger });
+    } catch (err) {
+      console.error(`hearth up: ${(err as Error).message}`);
+      return 2;
+    }
+  }
   const platform = await startEmbedded({
     dir: values.dir,
     host: values.host,
@@ -63,6 +89,8 @@ export async function upCommand(argv: string[]): Promise<number> {
     logger,
     warmPoolSize: Number(values['warm-pool']),
     ...(redisUrl ? { redisUrl } : {}),
+    ...(auth ? { auth: auth.options } : {}),
+    ...(maxConcurrent !== undefined ? { maxConcurrentInvocations: maxConcurrent } : {}),
   });
   logger.info({ url: platform.url, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');
   console.error(`\nHearth is up at ${platform.url}\n  curl -s -X POST ${platform.url}/2015-03-31/functions/NAME/invocations -d '{}'\n  curl -i ${platform.url}/fn/NAME/\n`);
@@ -74,5 +102,6 @@ export async function upCommand(argv: string[]): Promise<number> {
   });
   logger.info('shutting down');
   await platform.close();
+  auth?.close();
   return 0;
 }

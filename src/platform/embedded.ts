@@ -9,6 +9,7 @@ import { AutoscalerLoop } from '../autoscaler/loop.js';
 import { LocalBackend, type LocalBackendOptions } from '../backends/local/local-backend.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { buildGateway } from '../gateway/app.js';
+import type { AuthOptions } from '../gateway/plugins/auth.js';
 import recordsPlugin from '../gateway/plugins/records.js';
 import dlqPlugin from '../gateway/plugins/dlq.js';
 import { createAutoscalerMetrics } from '../metrics/autoscaler.js';
@@ -34,6 +35,10 @@ export interface EmbeddedOptions {
   /** Turns the autoscaler off (tests that drive scaling by hand). */
   autoscale?: boolean;
   backend?: Partial<LocalBackendOptions>;
+  /** Callers and their functions (from --credentials); without it the gateway serves everyone. */
+  auth?: AuthOptions;
+  /** Cap on invocations running at once through this gateway, across functions; beyond it callers get 429. */
+  maxConcurrentInvocations?: number;
 }
 
 export interface EmbeddedPlatform {
@@ -52,7 +57,13 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   const catalog = new MemoryCatalog();
   const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, ...opts.backend });
   const invocationMetrics = createInvocationMetrics(registry);
-  const dispatcher = new Dispatcher({ catalog, backend, metrics: invocationMetrics, logger: logger.child({ component: 'dispatch' }) });
+  const dispatcher = new Dispatcher({
+    catalog,
+    backend,
+    metrics: invocationMetrics,
+    logger: logger.child({ component: 'dispatch' }),
+    ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
+  });
   const stopGauge = trackInstances(backend, catalog, invocationMetrics);
 
   const queue = createQueue({ ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}), logger: logger.child({ component: 'queue' }) });
@@ -108,6 +119,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     registry,
     logger,
     arn: (n) => dispatcher.arn(n),
+    ...(opts.auth ? { auth: { recordFunction: async (id: string) => (await queue.record(id))?.functionName, ...opts.auth } } : {}),
     plugins: [
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },

@@ -1,0 +1,449 @@
+// The Helm chart against the real test control plane: `helm lint`; `helm
+// template` with the defaults and several value sets, each render applied
+// object by object with a server-side dry run so the API server validates
+// every manifest; values.schema.json refusing bad values; the chart's crds/
+// identical to the repository's; and a real `helm install` + `helm upgrade`
+// that keeps generated secrets and grants only the RBAC each component needs.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments, stringify } from 'yaml';
+import { applyDir, waitEstablished } from './crds.js';
+import { k8sContext, kubeConfigFor } from './kube.js';
+
+const ctx = k8sContext();
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const chartDir = join(repoRoot, 'charts/hearth');
+const monitoringCrds = fileURLToPath(new URL('./fixtures/monitoring.coreos.com-crds.yaml', import.meta.url));
+
+interface Container {
+  name: string;
+  image?: string;
+  args?: string[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  securityContext?: { runAsNonRoot?: boolean; readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean };
+  livenessProbe?: unknown;
+  readinessProbe?: unknown;
+  resources?: { requests?: Record<string, string> };
+}
+interface PodSpec {
+  containers: Container[];
+  serviceAccountName?: string;
+  securityContext?: { runAsNonRoot?: boolean };
+  affinity?: { podAntiAffinity?: unknown };
+}
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: {
+    replicas?: number;
+    template?: { metadata?: { labels?: Record<string, string> }; spec: PodSpec };
+    [key: string]: unknown;
+  };
+  data?: Record<string, string>;
+  rules?: { apiGroups?: string[]; resources?: string[]; verbs?: string[] }[];
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      if (err !== null && typeof err.code !== 'number') {
+        reject(err);
+        return;
+      }
+      resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr });
+    });
+  });
+}
+
+function parseObjects(text: string): K8sObject[] {
+  const objects: K8sObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw new Error(doc.errors.map((e) => e.message).join('; '));
+    const o = doc.toJS() as K8sObject | null;
+    if (o !== null) objects.push(o);
+  }
+  return objects;
+}
+
+function find(objs: K8sObject[], kind: string, name: string): K8sObject {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  if (o === undefined) throw new Error(`no ${kind} ${name} in ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  return o;
+}
+
+function kinds(objs: K8sObject[]): string[] {
+  return objs.map((o) => `${o.kind}/${o.metadata.name}`);
+}
+
+function container(objs: K8sObject[], deployment: string): Container {
+  const c = find(objs, 'Deployment', deployment).spec?.template?.spec.containers[0];
+  if (c === undefined) throw new Error(`Deployment ${deployment} has no container`);
+  return c;
+}
+
+function envOf(c: Container): Record<string, string> {
+  return Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? `secret:${e.valueFrom?.secretKeyRef?.name ?? ''}/${e.valueFrom?.secretKeyRef?.key ?? ''}`]));
+}
+
+/** The K8S_VERSION the control plane is built at: `helm template` renders for it. */
+async function kubeVersion(): Promise<string> {
+  const env = await readFile(join(repoRoot, 'test/cluster/versions.env'), 'utf8');
+  const m = /^K8S_VERSION=(\S+)$/m.exec(env);
+  if (m?.[1] === undefined) throw new Error('K8S_VERSION missing from test/cluster/versions.env');
+  return m[1];
+}
+
+interface ValueSet {
+  name: string;
+  values: Record<string, unknown>;
+  check: (objs: K8sObject[], ns: string) => void;
+}
+
+function valueSets(watchNs: string): ValueSet[] {
+  return [
+    {
+      name: 'defaults',
+      values: {},
+      check: (objs, ns) => {
+        const ctl = container(objs, 'r-defaults-hearth-controller');
+        const gw = container(objs, 'r-defaults-hearth-gateway');
+        // Every image from one registry and tag: the platform's and the ones the controller gives function pods.
+        expect(ctl.image).toBe('ghcr.io/hearth-dev/controller:0.1.0');
+        expect(gw.image).toBe('ghcr.io/hearth-dev/gateway:0.1.0');
+        expect(ctl.args).toEqual(expect.arrayContaining([
+          '--agent-image=ghcr.io/hearth-dev/agent:0.1.0',
+          '--python-image=ghcr.io/hearth-dev/runtime-python:0.1.0',
+          '--nodejs-image=ghcr.io/hearth-dev/runtime-nodejs:0.1.0',
+          '--go-image=ghcr.io/hearth-dev/runtime-go:0.1.0',
+          '--gateway-service=r-defaults-hearth-gateway',
+          `--gateway-namespace=${ns}`,
+          '--leader-elect=true',
+          `--redis-url=redis://:$(REDIS_PASSWORD)@r-defaults-hearth-redis.${ns}.svc:6379`,
+        ]));
+        expect(ctl.args?.some((a) => a.startsWith('--namespace'))).toBe(false);
+        expect(gw.args).toEqual(expect.arrayContaining(['--host=0.0.0.0', '--port=8080', '--credentials=/etc/hearth/credentials.yaml', '--leader-elect']));
+        expect(envOf(gw)).toMatchObject({ REDIS_URL: `redis://r-defaults-hearth-redis.${ns}.svc:6379`, REDIS_PASSWORD: 'secret:r-defaults-hearth-redis/redis-password' });
+        // Function pods admit only pods with this label.
+        const gwDeploy = find(objs, 'Deployment', 'r-defaults-hearth-gateway');
+        expect(gwDeploy.spec?.template?.metadata?.labels?.['app.kubernetes.io/component']).toBe('gateway');
+        for (const d of objs.filter((o) => o.kind === 'Deployment')) {
+          const pod = d.spec?.template?.spec;
+          expect(pod?.securityContext?.runAsNonRoot, d.metadata.name).toBe(true);
+          for (const c of pod?.containers ?? []) {
+            expect(c.securityContext, `${d.metadata.name}/${c.name}`).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+            expect(c.livenessProbe, `${d.metadata.name}/${c.name}`).toBeDefined();
+            expect(c.readinessProbe, `${d.metadata.name}/${c.name}`).toBeDefined();
+            expect(c.resources?.requests, `${d.metadata.name}/${c.name}`).toBeDefined();
+          }
+        }
+        expect(find(objs, 'Deployment', 'r-defaults-hearth-controller').spec?.template?.spec.affinity?.podAntiAffinity).toBeDefined();
+        expect(kinds(objs)).toEqual(expect.arrayContaining([
+          'PodDisruptionBudget/r-defaults-hearth-controller', 'PodDisruptionBudget/r-defaults-hearth-gateway',
+          'ClusterRole/r-defaults-hearth-controller', 'ClusterRole/r-defaults-hearth-gateway',
+          'Role/r-defaults-hearth-controller-leader-election',
+          'PersistentVolumeClaim/r-defaults-hearth-redis-data', 'Service/r-defaults-hearth-redis', 'Secret/r-defaults-hearth-redis',
+          'Secret/r-defaults-hearth-gateway-auth', 'Service/r-defaults-hearth-gateway',
+          'NetworkPolicy/r-defaults-hearth-gateway', 'NetworkPolicy/r-defaults-hearth-controller', 'NetworkPolicy/r-defaults-hearth-redis',
+        ]));
+        const redis = container(objs, 'r-defaults-hearth-redis');
+        expect(redis.image).toBe('redis:7-alpine');
+        expect(redis.args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--requirepass', '$(REDIS_PASSWORD)']));
+        const auth = find(objs, 'Secret', 'r-defaults-hearth-gateway-auth');
+        expect(Object.keys(auth.data ?? {}).sort()).toEqual(['api-key', 'credentials.yaml']);
+        // Least privilege: the gateway reads Functions and EndpointSlices and scales; nothing else.
+        const gwRole = find(objs, 'ClusterRole', 'r-defaults-hearth-gateway');
+        const gwResources = (gwRole.rules ?? []).flatMap((r) => r.resources ?? []).sort();
+        expect(gwResources).toEqual(['endpointslices', 'functions', 'functions/scale', 'functions/status']);
+        expect(objs.some((o) => o.kind === 'Ingress' || o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false);
+      },
+    },
+    {
+      name: 'external',
+      values: { redis: { mode: 'external', external: { url: 'rediss://redis.example.com:6380/2' }, auth: { existingSecret: 'my-redis', existingSecretPasswordKey: 'pw' } } },
+      check: (objs) => {
+        expect(objs.some((o) => o.metadata.name.endsWith('-redis'))).toBe(false);
+        expect(envOf(container(objs, 'r-external-hearth-gateway'))).toMatchObject({ REDIS_URL: 'rediss://redis.example.com:6380/2', REDIS_PASSWORD: 'secret:my-redis/pw' });
+        expect(container(objs, 'r-external-hearth-controller').args).toContain('--redis-url=rediss://:$(REDIS_PASSWORD)@redis.example.com:6380/2');
+      },
+    },
+    {
+      name: 'sentinel',
+      values: { redis: { mode: 'sentinel', sentinel: { nodes: ['sentinel-0.redis:26379', 'sentinel-1.redis:26379'], masterName: 'hearth' }, auth: { password: 's3cret' } } },
+      check: (objs) => {
+        const env = envOf(container(objs, 'r-sentinel-hearth-gateway'));
+        expect(env).toMatchObject({ REDIS_SENTINELS: 'sentinel-0.redis:26379,sentinel-1.redis:26379', REDIS_SENTINEL_NAME: 'hearth', REDIS_PASSWORD: 'secret:r-sentinel-hearth-redis/redis-password' });
+        expect(env.REDIS_URL).toBeUndefined();
+        expect(Buffer.from(find(objs, 'Secret', 'r-sentinel-hearth-redis').data?.['redis-password'] ?? '', 'base64').toString()).toBe('s3cret');
+        expect(objs.some((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-redis'))).toBe(false);
+      },
+    },
+    {
+      name: 'cluster',
+      values: { redis: { mode: 'cluster', tls: true, cluster: { nodes: ['redis-0:6379', 'redis-1:6379', 'redis-2:6379'] }, auth: { existingSecret: 'redis-cluster' } } },
+      check: (objs) => {
+        const env = envOf(container(objs, 'r-cluster-hearth-gateway'));
+        expect(env).toMatchObject({ REDIS_CLUSTER_NODES: 'redis-0:6379,redis-1:6379,redis-2:6379', REDIS_TLS: 'true', REDIS_PASSWORD: 'secret:redis-cluster/redis-password' });
+        expect(container(objs, 'r-cluster-hearth-controller').args?.some((a) => a.startsWith('--redis-url'))).toBe(false);
+      },
+    },
+    {
+      name: 'namespaced',
+      values: { watchNamespace: watchNs, gateway: { rbac: { leases: true } } },
+      check: (objs, ns) => {
+        expect(objs.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toBe(false);
+        expect(find(objs, 'Role', 'r-namespaced-hearth-controller').metadata.namespace).toBe(watchNs);
+        expect(find(objs, 'Role', 'r-namespaced-hearth-gateway').metadata.namespace).toBe(watchNs);
+        expect(find(objs, 'Role', 'r-namespaced-hearth-gateway-leases').metadata.namespace).toBe(ns);
+        expect(container(objs, 'r-namespaced-hearth-controller').args).toContain(`--namespace=${watchNs}`);
+        expect(container(objs, 'r-namespaced-hearth-gateway').args).toContain(`--namespace=${watchNs}`);
+      },
+    },
+    {
+      name: 'noauth',
+      values: { gateway: { auth: { enabled: false } }, networkPolicy: { enabled: false } },
+      check: (objs) => {
+        expect(container(objs, 'r-noauth-hearth-gateway').args).toContain('--no-auth');
+        expect(objs.some((o) => o.kind === 'Secret' && o.metadata.name.endsWith('gateway-auth'))).toBe(false);
+        expect(objs.some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+      },
+    },
+    {
+      name: 'observed',
+      values: {
+        image: { registry: 'registry.example.com:5000', repository: 'mirror/hearth', tag: '1.2.3' },
+        gateway: {
+          ingress: { enabled: true, className: 'nginx', hosts: [{ host: 'fn.example.com', paths: [{ path: '/', pathType: 'Prefix' }] }], tls: [{ secretName: 'fn-tls', hosts: ['fn.example.com'] }] },
+          service: { type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/8'] },
+          autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 12 },
+          podAntiAffinity: 'hard',
+          auth: { existingSecret: 'gw-keys' },
+        },
+        metrics: { serviceMonitor: { enabled: true, labels: { release: 'prom' } }, prometheusRule: { enabled: true }, dashboard: { enabled: true } },
+      },
+      check: (objs) => {
+        expect(kinds(objs)).toEqual(expect.arrayContaining([
+          'Ingress/r-observed-hearth-gateway', 'ServiceMonitor/r-observed-hearth', 'PrometheusRule/r-observed-hearth',
+          'ConfigMap/r-observed-hearth-dashboard', 'HorizontalPodAutoscaler/r-observed-hearth-gateway',
+        ]));
+        expect(find(objs, 'Deployment', 'r-observed-hearth-gateway').spec?.replicas).toBeUndefined();
+        expect(container(objs, 'r-observed-hearth-gateway').image).toBe('registry.example.com:5000/mirror/hearth/gateway:1.2.3');
+        expect(container(objs, 'r-observed-hearth-controller').args).toContain('--agent-image=registry.example.com:5000/mirror/hearth/agent:1.2.3');
+        expect(objs.some((o) => o.kind === 'Secret' && o.metadata.name.endsWith('gateway-auth'))).toBe(false);
+        const dashboard = find(objs, 'ConfigMap', 'r-observed-hearth-dashboard');
+        const json = JSON.parse(dashboard.data?.['hearth.json'] ?? '') as { panels: unknown[] };
+        expect(json.panels.length).toBeGreaterThan(5);
+        expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
+      },
+    },
+    {
+      name: 'small',
+      values: {
+        controller: { replicas: 1, leaderElection: { enabled: false } },
+        gateway: { replicas: 1, leaderElection: { enabled: false }, auth: { credentials: { apiKeys: [{ name: 'ci', key: 'k-123' }] } } },
+        redis: { auth: { enabled: false }, bundled: { persistence: { enabled: false } } },
+      },
+      check: (objs, ns) => {
+        expect(objs.some((o) => o.kind === 'PodDisruptionBudget' || o.kind === 'PersistentVolumeClaim')).toBe(false);
+        expect(objs.some((o) => o.kind === 'Secret' && o.metadata.name.endsWith('-redis'))).toBe(false);
+        expect(objs.some((o) => o.kind === 'Role')).toBe(false);
+        expect(container(objs, 'r-small-hearth-controller').args).toContain('--leader-elect=false');
+        expect(container(objs, 'r-small-hearth-controller').args).toContain(`--redis-url=redis://r-small-hearth-redis.${ns}.svc:6379`);
+        expect(envOf(container(objs, 'r-small-hearth-gateway')).REDIS_PASSWORD).toBeUndefined();
+        const creds = Buffer.from(find(objs, 'Secret', 'r-small-hearth-gateway-auth').data?.['credentials.yaml'] ?? '', 'base64').toString();
+        expect(creds).toContain('k-123');
+      },
+    },
+  ];
+}
+
+if (!ctx.available) {
+  describe.skip(`Helm chart (skipped: ${ctx.reason})`, () => {
+    it('needs a Kubernetes control plane', () => undefined);
+  });
+} else {
+  describe('Helm chart charts/hearth', () => {
+    const k8s = ctx;
+    const helm = join(k8s.binDir, 'helm');
+    const suffix = randomBytes(3).toString('hex');
+    const ns = `helm-${suffix}`;
+    const watchNs = `helm-fns-${suffix}`;
+    const installNs = `helm-install-${suffix}`;
+    let kc: KubeConfig;
+    let core: CoreV1Api;
+    let work: string;
+    let kubeVer: string;
+    // helm keeps its cache and config out of the developer's home.
+    const helmEnv = (): NodeJS.ProcessEnv => ({
+      KUBECONFIG: k8s.kubeconfigPath,
+      HELM_CACHE_HOME: join(work, 'helm/cache'),
+      HELM_CONFIG_HOME: join(work, 'helm/config'),
+      HELM_DATA_HOME: join(work, 'helm/data'),
+    });
+
+    async function template(release: string, namespace: string, values: Record<string, unknown>, extra: string[] = []): Promise<Run> {
+      const file = join(work, `${release}-values.yaml`);
+      await writeFile(file, stringify(values));
+      return run(helm, ['template', release, chartDir, '--namespace', namespace, '--kube-version', kubeVer, '-f', file, ...extra], helmEnv());
+    }
+
+    async function kubectl(...args: string[]): Promise<Run> {
+      return run(k8s.kubectl, ['--kubeconfig', k8s.kubeconfigPath, ...args]);
+    }
+
+    beforeAll(async () => {
+      kc = kubeConfigFor(ctx);
+      core = kc.makeApiClient(CoreV1Api);
+      work = await mkdtemp(join(tmpdir(), 'hearth-helm-'));
+      kubeVer = await kubeVersion();
+      for (const name of [ns, watchNs, installNs]) await core.createNamespace({ body: { metadata: { name } } });
+      // The chart's own CRDs for real (helm installs crds/ before the templates), and stand-ins for the Prometheus operator's.
+      await applyDir(k8s.kubectl, k8s.kubeconfigPath, join(chartDir, 'crds'));
+      await applyDir(k8s.kubectl, k8s.kubeconfigPath, monitoringCrds);
+      await waitEstablished(kc, ['functions.hearth.dev', 'servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']);
+    });
+
+    afterAll(async () => {
+      await run(helm, ['uninstall', 'hearth', '--namespace', installNs, '--wait=false'], helmEnv()).catch(() => undefined);
+      await run(helm, ['uninstall', 'scoped', '--namespace', installNs, '--wait=false'], helmEnv()).catch(() => undefined);
+      for (const name of [ns, watchNs, installNs]) await core?.deleteNamespace({ name }).catch(() => undefined);
+      if (work !== undefined) await rm(work, { recursive: true, force: true });
+    });
+
+    it("keeps the chart's crds/ identical to the repository's crds/", async () => {
+      const repoFiles = (await readdir(join(repoRoot, 'crds'))).sort();
+      const chartFiles = (await readdir(join(chartDir, 'crds'))).sort();
+      expect(chartFiles).toEqual(repoFiles);
+      for (const f of repoFiles) {
+        expect(await readFile(join(chartDir, 'crds', f), 'utf8'), `charts/hearth/crds/${f} differs from crds/${f}; run npm run gen:crd`).toBe(await readFile(join(repoRoot, 'crds', f), 'utf8'));
+      }
+    });
+
+    it('passes helm lint with the defaults and with every value set', async () => {
+      const plain = await run(helm, ['lint', chartDir, '--strict', '--kube-version', kubeVer], helmEnv());
+      expect(plain.code, plain.stdout + plain.stderr).toBe(0);
+      for (const set of valueSets(watchNs)) {
+        const file = join(work, `lint-${set.name}.yaml`);
+        await writeFile(file, stringify(set.values));
+        const r = await run(helm, ['lint', chartDir, '--strict', '--kube-version', kubeVer, '--namespace', ns, '-f', file], helmEnv());
+        expect(r.code, `${set.name}: ${r.stdout}${r.stderr}`).toBe(0);
+      }
+    });
+
+    describe.each(valueSets(watchNs).map((s) => [s.name, s] as const))('helm template with value set %s', (name, set) => {
+      it('renders the expected objects, and the API server accepts every one in a server-side dry run', async () => {
+        const release = `r-${name}`;
+        const r = await template(release, ns, set.values);
+        expect(r.code, r.stderr).toBe(0);
+        const objs = parseObjects(r.stdout);
+        expect(objs.length).toBeGreaterThan(5);
+        set.check(objs, ns);
+        for (const o of objs) expect(o.metadata.labels?.['app.kubernetes.io/instance'], `${o.kind}/${o.metadata.name}`).toBe(release);
+
+        const file = join(work, `${release}.yaml`);
+        await writeFile(file, r.stdout);
+        const applied = await kubectl('apply', '--server-side', '--dry-run=server', '--field-manager=hearth-helm-test', '-f', file);
+        expect(applied.code, applied.stderr).toBe(0);
+        const lines = applied.stdout.trim().split('\n').filter((l) => l.includes('(server dry run)'));
+        expect(lines).toHaveLength(objs.length);
+      });
+    });
+
+    it.each([
+      ['a negative controller replica count', ['--set', 'controller.replicas=-1'], '/controller/replicas'],
+      ['a top-level replicas key', ['--set', 'replicas=-1'], "additional properties 'replicas'"],
+      ['a misspelt key', ['--set', 'gateway.replica=3'], "additional properties 'replica'"],
+      ['a string replica count', ['--set-string', 'gateway.replicas=two'], '/gateway/replicas'],
+      ['an unknown Redis mode', ['--set', 'redis.mode=memcached'], '/redis/mode'],
+      ['external Redis without a URL', ['--set', 'redis.mode=external'], '/redis/external/url'],
+      ['a Redis URL of another scheme', ['--set', 'redis.mode=external', '--set', 'redis.external.url=http://redis:6379'], '/redis/external/url'],
+      ['Sentinel without nodes', ['--set', 'redis.mode=sentinel'], '/redis/sentinel'],
+      ['a Sentinel node without a port', ['--set', 'redis.mode=sentinel', '--set', 'redis.sentinel.nodes={sentinel-0}'], '/redis/sentinel/nodes/0'],
+      ['Cluster without nodes', ['--set', 'redis.mode=cluster'], '/redis/cluster'],
+      ['a port above 65535', ['--set', 'gateway.port=70000'], '/gateway/port'],
+      ['an unknown Service type', ['--set', 'gateway.service.type=External'], '/gateway/service/type'],
+      ['an unknown pull policy', ['--set', 'image.pullPolicy=Sometimes'], '/image/pullPolicy'],
+      ['an invalid namespace name', ['--set', 'watchNamespace=Not_A_Namespace'], '/watchNamespace'],
+      ['a malformed scrape interval', ['--set', 'metrics.serviceMonitor.interval=soon'], '/metrics/serviceMonitor/interval'],
+      ['a malformed volume size', ['--set', 'redis.bundled.persistence.size=lots'], '/redis/bundled/persistence/size'],
+      ['an unknown anti-affinity preset', ['--set', 'controller.podAntiAffinity=sometimes'], '/controller/podAntiAffinity'],
+      ['auth.enabled as a string', ['--set-string', 'gateway.auth.enabled=no'], '/gateway/auth/enabled'],
+    ])('values.schema.json rejects %s', async (_what, args, where) => {
+      const r = await run(helm, ['template', 'bad', chartDir, '--kube-version', kubeVer, ...args], helmEnv());
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("values don't meet the specifications of the schema");
+      expect(r.stderr).toContain(where);
+    });
+
+    it('installs for real, keeps generated secrets across an upgrade, prints the next steps, and grants least privilege', async () => {
+      const install = await run(helm, ['install', 'hearth', chartDir, '--namespace', installNs], helmEnv());
+      expect(install.code, install.stderr).toBe(0);
+      expect(install.stdout).toContain('kubectl apply -f examples/hello-python.yaml');
+      expect(install.stdout).toContain(`kubectl -n ${installNs} port-forward svc/hearth-gateway 8080:80`);
+      expect(install.stdout).toContain('Authorization: Bearer $HEARTH_API_KEY');
+
+      const secretData = async (name: string): Promise<Record<string, string>> => (await core.readNamespacedSecret({ namespace: installNs, name })).data ?? {};
+      const redisBefore = await secretData('hearth-redis');
+      const authBefore = await secretData('hearth-gateway-auth');
+      expect(Buffer.from(redisBefore['redis-password'] ?? '', 'base64').toString()).toMatch(/^[A-Za-z0-9]{32}$/);
+      const key = Buffer.from(authBefore['api-key'] ?? '', 'base64').toString();
+      expect(key).toMatch(/^hk_[A-Za-z0-9]{40}$/);
+      expect(Buffer.from(authBefore['credentials.yaml'] ?? '', 'base64').toString()).toContain(key);
+
+      const upgrade = await run(helm, ['upgrade', 'hearth', chartDir, '--namespace', installNs, '--set', 'gateway.replicas=3'], helmEnv());
+      expect(upgrade.code, upgrade.stderr).toBe(0);
+      expect(await secretData('hearth-redis')).toEqual(redisBefore);
+      expect(await secretData('hearth-gateway-auth')).toEqual(authBefore);
+
+      // What each ServiceAccount may do, as the API server's authorizer answers it.
+      const can = async (sa: string, verb: string, resource: string, namespace: string, subresource?: string): Promise<boolean> => {
+        const args = ['auth', 'can-i', verb, resource, '-n', namespace, `--as=system:serviceaccount:${installNs}:${sa}`];
+        if (subresource !== undefined) args.push(`--subresource=${subresource}`);
+        const r = await kubectl(...args);
+        return r.stdout.trim() === 'yes';
+      };
+      const elsewhere = watchNs;
+      expect(await can('hearth-gateway', 'list', 'functions.hearth.dev', elsewhere)).toBe(true);
+      expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', elsewhere, 'scale')).toBe(true);
+      expect(await can('hearth-gateway', 'watch', 'endpointslices.discovery.k8s.io', elsewhere)).toBe(true);
+      expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', elsewhere)).toBe(false);
+      expect(await can('hearth-gateway', 'get', 'secrets', installNs)).toBe(false);
+      expect(await can('hearth-gateway', 'create', 'deployments.apps', elsewhere)).toBe(false);
+      expect(await can('hearth-controller', 'create', 'deployments.apps', elsewhere)).toBe(true);
+      expect(await can('hearth-controller', 'patch', 'functions.hearth.dev', elsewhere, 'status')).toBe(true);
+      expect(await can('hearth-controller', 'update', 'functions.hearth.dev', elsewhere, 'finalizers')).toBe(true);
+      expect(await can('hearth-controller', 'create', 'networkpolicies.networking.k8s.io', elsewhere)).toBe(true);
+      expect(await can('hearth-controller', 'list', 'pods', elsewhere)).toBe(true);
+      expect(await can('hearth-controller', 'delete', 'pods', elsewhere)).toBe(false);
+      expect(await can('hearth-controller', 'get', 'secrets', elsewhere)).toBe(false);
+      expect(await can('hearth-controller', 'update', 'leases.coordination.k8s.io', installNs)).toBe(false); // only its own Lease by name
+      const leaseOwn = await kubectl('auth', 'can-i', 'update', 'leases.coordination.k8s.io/hearth-controller', '-n', installNs, `--as=system:serviceaccount:${installNs}:hearth-controller`);
+      expect(leaseOwn.stdout.trim()).toBe('yes');
+
+      // Watching one namespace: Roles there, nothing anywhere else.
+      const scoped = await run(helm, ['install', 'scoped', chartDir, '--namespace', installNs, '--set', `watchNamespace=${watchNs}`], helmEnv());
+      expect(scoped.code, scoped.stderr).toBe(0);
+      expect(await can('scoped-hearth-controller', 'create', 'deployments.apps', watchNs)).toBe(true);
+      expect(await can('scoped-hearth-controller', 'create', 'deployments.apps', ns)).toBe(false);
+      expect(await can('scoped-hearth-gateway', 'list', 'functions.hearth.dev', watchNs)).toBe(true);
+      expect(await can('scoped-hearth-gateway', 'list', 'functions.hearth.dev', ns)).toBe(false);
+
+      for (const release of ['hearth', 'scoped']) {
+        const un = await run(helm, ['uninstall', release, '--namespace', installNs], helmEnv());
+        expect(un.code, un.stderr).toBe(0);
+      }
+    });
+  });
+}

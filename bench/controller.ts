@@ -30,6 +30,7 @@ export interface ControllerBenchOptions {
 
 interface ProcStats {
   cpuSeconds: number;
+  rssMiB: number;
   peakRssMiB: number;
 }
 
@@ -40,8 +41,9 @@ export function procStats(pid: number): ProcStats {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuSeconds: (utime + stime) / CLOCK_TICKS, peakRssMiB: hwm ? Number(hwm[1]) / 1024 : Number.NaN };
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) / 1024;
+  return { cpuSeconds: (utime + stime) / CLOCK_TICKS, rssMiB: kib('VmRSS'), peakRssMiB: kib('VmHWM') };
 }
 
 function fakeNode(name: string): object {
@@ -167,7 +169,7 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
     const note =
       `${readyAt.size}/${count} Ready in ${(wallMs / 1000).toFixed(1)} s${timedOut ? ' (TIMED OUT)' : ''} (created in ${(createdMs / 1000).toFixed(1)} s); ` +
       `controller CPU ${(end.cpuSeconds - idle.cpuSeconds).toFixed(1)} s during the run (${end.cpuSeconds.toFixed(1)} s with start-up), ` +
-      `peak RSS ${end.peakRssMiB.toFixed(0)} MiB; ${workers} workers; 1 kwok pod each, kube-controller-manager at its default API rate`;
+      `peak RSS ${end.peakRssMiB.toFixed(0)} MiB (${idle.rssMiB.toFixed(0)} MiB idle before); ${workers} workers; 1 kwok pod each, kube-controller-manager at its default API rate`;
     const toDeployment = names.map((n) => (deployedAt.get(n) ?? Number.NaN) - (createdAt.get(n) ?? 0)).filter((x) => Number.isFinite(x));
     const lastDeployment = Math.max(...deployedAt.values()) - began;
     return [

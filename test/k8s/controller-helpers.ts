@@ -7,7 +7,7 @@ import { RESOURCES, resourcePath, type Resource } from '../../src/controller/kub
 import type { FunctionStatus } from '../../src/api/function.js';
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import { CONTENT_APPLY } from '../../src/controller/kube/rest.js';
+import { CONTENT_APPLY, CONTENT_MERGE } from '../../src/controller/kube/rest.js';
 
 export const crdFile = fileURLToPath(new URL('../../crds/hearth.dev_functions.yaml', import.meta.url));
 
@@ -36,7 +36,12 @@ export async function createNamespace(rest: KubeRest, name: string): Promise<voi
   await rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
 }
 
+/** Deletes the namespace, first dropping Function finalizers so it does not wait for a controller that has stopped. */
 export async function deleteNamespace(rest: KubeRest, name: string): Promise<void> {
+  const fns = await rest.request<{ items: { metadata?: { name?: string } }[] }>('GET', resourcePath(RESOURCES.Function, name)).catch(() => ({ items: [] }));
+  for (const f of fns.items) {
+    await rest.request('PATCH', resourcePath(RESOURCES.Function, name, f.metadata?.name ?? ''), { body: { metadata: { finalizers: null } }, contentType: CONTENT_MERGE }).catch(() => undefined);
+  }
   await rest.request('DELETE', `/api/v1/namespaces/${name}`).catch(() => undefined);
 }
 

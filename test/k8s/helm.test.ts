@@ -120,6 +120,9 @@ function valueSets(watchNs: string): ValueSet[] {
       check: (objs, ns) => {
         const ctl = container(objs, 'r-defaults-hearth-controller');
         const gw = container(objs, 'r-defaults-hearth-gateway');
+        // The images' entry point is `node /app/dist/cli/main.js`: args name the subcommand first.
+        expect(ctl.args?.[0]).toBe('controller');
+        expect(gw.args?.[0]).toBe('gateway');
         // Every image from one registry and tag: the platform's and the ones the controller gives function pods.
         expect(ctl.image).toBe('ghcr.io/hearth-dev/controller:0.1.0');
         expect(gw.image).toBe('ghcr.io/hearth-dev/gateway:0.1.0');

@@ -8,6 +8,7 @@ APT_PACKAGES := redis-server
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 
 .PHONY: help deps deps-system build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down clean
+.PHONY: kind-up kind-down images kind-load deploy e2e
 
 help:
 	@echo "make run     start Hearth on this machine (http://127.0.0.1:$(PORT))"
@@ -73,3 +74,66 @@ bench: build deps-system
 
 clean:
 	rm -rf dist
+
+# ---- Kubernetes with Docker and kind (for users with Docker; see README "Install on Kubernetes") ----
+#   make kind-up images kind-load deploy e2e     a local cluster running this tree
+KIND_CLUSTER ?= hearth
+IMAGE_REGISTRY ?= ghcr.io
+IMAGE_REPO ?= hearth-dev
+IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' charts/hearth/Chart.yaml)
+RELEASE ?= hearth
+NAMESPACE ?= hearth-system
+HELM_ARGS ?=
+IMAGE_PREFIX := $(if $(IMAGE_REGISTRY),$(IMAGE_REGISTRY)/)$(IMAGE_REPO)
+HEARTH_IMAGES := gateway controller agent runtime-python runtime-nodejs runtime-go runtime-provided
+# helm from PATH, else the one make cluster-build puts in the test cache.
+HELM ?= $(shell command -v helm 2>/dev/null || { d=$$(bash test/cluster/build.sh --print-bin-dir); [ -x "$$d/helm" ] && echo "$$d/helm"; } || echo helm)
+
+define need_docker
+	@command -v docker >/dev/null 2>&1 || { echo "make $@: needs Docker, which is not installed here (https://docs.docker.com/get-docker/). Nothing was done."; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make $@: needs Docker, but the Docker daemon is not reachable (docker info failed). Start Docker, or run where it runs. Nothing was done."; exit 1; }
+endef
+define need_kind
+	$(need_docker)
+	@command -v kind >/dev/null 2>&1 && kind version >/dev/null 2>&1 || { echo "make $@: needs kind (go install sigs.k8s.io/kind@latest, or https://kind.sigs.k8s.io). Nothing was done."; exit 1; }
+endef
+define need_cluster_tools
+	@command -v kubectl >/dev/null 2>&1 || { echo "make $@: needs kubectl on PATH. Nothing was done."; exit 1; }
+	@command -v $(HELM) >/dev/null 2>&1 || { echo "make $@: needs helm (go install helm.sh/helm/v3/cmd/helm@v3.18.6, or make cluster-build). Nothing was done."; exit 1; }
+endef
+
+kind-up:
+	$(need_kind)
+	@if kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then echo "kind cluster $(KIND_CLUSTER) already exists"; \
+	else kind create cluster --name $(KIND_CLUSTER) --wait 120s; fi
+	@kubectl config use-context kind-$(KIND_CLUSTER) >/dev/null
+
+kind-down:
+	$(need_kind)
+	kind delete cluster --name $(KIND_CLUSTER)
+
+# One build of the Node.js components (three targets) and one image per runtime.
+images:
+	$(need_docker)
+	docker build -f images/hearth.Dockerfile --target gateway -t $(IMAGE_PREFIX)/gateway:$(IMAGE_TAG) .
+	docker build -f images/hearth.Dockerfile --target controller -t $(IMAGE_PREFIX)/controller:$(IMAGE_TAG) .
+	docker build -f images/hearth.Dockerfile --target agent -t $(IMAGE_PREFIX)/agent:$(IMAGE_TAG) .
+	docker build -f runtimes/python/Dockerfile -t $(IMAGE_PREFIX)/runtime-python:$(IMAGE_TAG) .
+	docker build -f runtimes/nodejs/Dockerfile -t $(IMAGE_PREFIX)/runtime-nodejs:$(IMAGE_TAG) .
+	docker build -f runtimes/go/Dockerfile --target runtime -t $(IMAGE_PREFIX)/runtime-go:$(IMAGE_TAG) .
+	docker build -f runtimes/provided/Dockerfile -t $(IMAGE_PREFIX)/runtime-provided:$(IMAGE_TAG) .
+
+kind-load:
+	$(need_kind)
+	kind load docker-image --name $(KIND_CLUSTER) $(foreach i,$(HEARTH_IMAGES),$(IMAGE_PREFIX)/$(i):$(IMAGE_TAG))
+
+# Any cluster kubectl points at (kind's after make kind-up); only helm and kubectl are needed.
+deploy:
+	$(need_cluster_tools)
+	$(HELM) upgrade --install $(RELEASE) charts/hearth --namespace $(NAMESPACE) --create-namespace \
+	  --set image.registry=$(IMAGE_REGISTRY) --set image.repository=$(IMAGE_REPO) --set image.tag=$(IMAGE_TAG) \
+	  --set image.pullPolicy=IfNotPresent --wait --timeout 5m $(HELM_ARGS)
+
+e2e: kind-up images kind-load deploy
+	$(need_cluster_tools)
+	RELEASE=$(RELEASE) NAMESPACE=$(NAMESPACE) HELM=$(HELM) bash test/kind/e2e.sh

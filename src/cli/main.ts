@@ -13,6 +13,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   validate: { summary: 'check Function YAML files', load: async () => (await import('./validate.js')).validateCommand },
   cost: { summary: 'show the cost model C = k·t + p·n per function', load: async () => (await import('./cost.js')).costCommand },
   dlq: { summary: 'list or redrive dead-lettered events', load: async () => (await import('./dlq.js')).dlqCommand },
+  package: { summary: 'build a ZIP deployment package from a directory', load: async () => (await import('./package.js')).packageCommand },
+  deploy: { summary: 'publish Functions and their packages (functions directory or cluster)', load: async () => (await import('./deploy.js')).deployCommand },
+  unpack: { summary: 'unpack ZIP packages safely into a directory (pod init container)', load: async () => (await import('./unpack.js')).unpackCommand },
 };
 
 function usage(): string {

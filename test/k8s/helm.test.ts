@@ -272,6 +272,26 @@ function valueSets(watchNs: string): ValueSet[] {
   ];
 }
 
+// Static, so it runs with or without a control plane: every image the chart
+// names is built by `make images`, and the Node.js targets run the CLI as a
+// non-root user with the subcommand as a literal exec-form CMD.
+describe('images the chart refers to', () => {
+  it('are each built by make images, the Node.js ones from images/hearth.Dockerfile', async () => {
+    const dockerfile = await readFile(join(repoRoot, 'images/hearth.Dockerfile'), 'utf8');
+    for (const target of ['gateway', 'controller', 'agent']) {
+      const stage = dockerfile.split(/^FROM /m).find((st) => new RegExp(`^\\S+ AS ${target}\\s*$`, 'm').test(st.split('\n')[0] ?? ''));
+      expect(stage, `no stage ${target}`).toBeDefined();
+      expect(stage).toContain('ENTRYPOINT ["node", "/app/dist/cli/main.js"]');
+      expect(stage).toContain(`CMD ["${target}"]`);
+    }
+    expect(dockerfile).toMatch(/^USER 10001:10001$/m);
+    const makefile = await readFile(join(repoRoot, 'Makefile'), 'utf8');
+    const images = /^HEARTH_IMAGES := (.+)$/m.exec(makefile)?.[1]?.split(/\s+/) ?? [];
+    expect(images.sort()).toEqual(['agent', 'controller', 'gateway', 'runtime-go', 'runtime-nodejs', 'runtime-provided', 'runtime-python']);
+    for (const image of images) expect(makefile, `make images does not build ${image}`).toContain(`-t $(IMAGE_PREFIX)/${image}:$(IMAGE_TAG)`);
+  });
+});
+
 if (!ctx.available) {
   describe.skip(`Helm chart (skipped: ${ctx.reason})`, () => {
     it('needs a Kubernetes control plane', () => undefined);

@@ -1,0 +1,48 @@
+// `hearth up` as a child process, so a test can SIGKILL it like a crashed
+// gateway. Each child leads its own process group: the runtimes it started
+// can be cleaned up with it after the kill.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { killQuietly } from './support.js';
+
+export interface ChildPlatform {
+  url: string;
+  child: ChildProcess;
+  /** SIGKILL of the gateway process alone, as a crash would be. */
+  crash(): Promise<void>;
+  /** SIGKILL of everything it started. */
+  killAll(): void;
+}
+
+export async function startChildPlatform(args: string[], timeoutMs = 60_000): Promise<ChildPlatform> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', '--log-level', 'warn', ...args], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`hearth up did not start: ${stderr}`)), timeoutMs);
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /Hearth is up at (http:\/\/\S+)/.exec(stderr);
+      if (m?.[1]) {
+        clearTimeout(t);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`hearth up exited (${code}): ${stderr}`));
+    });
+  });
+  return {
+    url,
+    child,
+    crash: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+    killAll: () => killQuietly(child.pid === undefined ? undefined : -child.pid),
+  };
+}

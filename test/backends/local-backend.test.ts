@@ -198,7 +198,7 @@ describe('LocalBackend', () => {
     const b = backend();
     await expect(b.upsert(fn('cm', { code: { configMap: { name: 'src' } } }))).rejects.toThrow(/ConfigMap src exists only in a cluster/);
     await expect(b.upsert(fn('img', { code: { image: 'x:1' } }))).rejects.toThrow(/Kubernetes backend/);
-    await expect(b.upsert(fn('pkg', { code: { package: { path: 'x.zip' } } }))).rejects.toThrow(/not yet supported/);
+    await expect(b.upsert(fn('pkg', { code: { package: { path: 'x.zip' } } }))).rejects.toThrow(/code\.package: package refused \(unavailable\).*relative path needs the Function file's directory/);
     await expect(b.upsert(fn('sec', { env: [{ name: 'S', valueFrom: { secretKeyRef: { name: 'nope', key: 'k' } } }] }))).rejects.toThrow(/Secret nope key k/);
     await expect(b.scale('unknown', 1)).rejects.toThrow(/not deployed/);
   });

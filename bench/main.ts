@@ -9,6 +9,7 @@ const BENCHES: Record<string, Bench> = {
   agent: { title: 'Agent: warm round trip and cold start per runtime', run: async () => (await import('./agent.js')).benchAgent() },
   gateway: { title: 'Gateway overhead and cold start from zero', run: async () => (await import('./gateway.js')).benchGateway() },
   queue: { title: 'Async queue on Redis Streams', run: async () => (await import('./queue.js')).benchQueue() },
+  controller: { title: 'Controller: 500 Functions at once', run: async () => (await import('./controller.js')).benchControllerStandalone() },
 };
 
 async function main(): Promise<void> {

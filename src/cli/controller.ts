@@ -11,6 +11,7 @@ import { Controller } from '../controller/controller.js';
 import { LeaseElector } from '../controller/leader-election.js';
 import { KubeRest } from '../controller/kube/rest.js';
 import { deleteFunctionKeys } from '../controller/redis-cleanup.js';
+import { namespaceKeyPrefix } from '../queue/keys.js';
 import { defaultImages, type Images } from '../controller/resources/images.js';
 import { createControllerMetrics } from '../metrics/controller.js';
 import { createRegistry } from '../metrics/registry.js';
@@ -139,7 +140,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     images,
     gatewayService: values['gateway-service'] ?? 'hearth-gateway',
     gatewayNamespace: values['gateway-namespace'] ?? home,
-    ...(redisClient !== undefined ? { cleanup: async (_ns: string, name: string) => void (await deleteFunctionKeys(redisClient, name)) } : {}),
+    ...(redisClient !== undefined ? { cleanup: async (ns: string, name: string) => void (await deleteFunctionKeys(redisClient, name, namespaceKeyPrefix(ns))) } : {}),
   });
 
   let shuttingDown = false;

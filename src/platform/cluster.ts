@@ -20,6 +20,7 @@ import { createInvocationMetrics } from '../metrics/invocations.js';
 import { createQueueMetrics } from '../metrics/queue.js';
 import { createRegistry } from '../metrics/registry.js';
 import { createQueue } from '../queue/index.js';
+import { namespaceKeyPrefix } from '../queue/keys.js';
 import type { RedisConnectionOptions } from '../queue/redis.js';
 import { createRedisClient } from '../queue/redis.js';
 import { BacklogCache } from './backlog-cache.js';
@@ -67,7 +68,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     void (fn ? backend.upsert(fn) : backend.remove(name));
   });
 
-  const queue = createQueue({ redis: opts.redis, logger: logger.child({ component: 'queue' }) });
+  const queue = createQueue({ redis: { keyPrefix: namespaceKeyPrefix(opts.namespace), ...opts.redis }, logger: logger.child({ component: 'queue' }) });
   const consumer = queue.startConsumer({
     invoker: dispatcher,
     catalog,

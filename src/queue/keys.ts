@@ -19,6 +19,15 @@ export interface FunctionKeys {
   idempotencyPrefix: string;
 }
 
+/**
+ * The key prefix of one namespace's functions in a cluster: function names
+ * are unique only within a namespace, and gateways of several namespaces may
+ * share one Redis. The gateway queues and the controller's finalizer both use it.
+ */
+export function namespaceKeyPrefix(namespace: string): string {
+  return `${DEFAULT_KEY_PREFIX}:ns:${namespace}`;
+}
+
 /** A function name may only be a DNS label, but be safe with anything that would break the tag. */
 function tag(functionName: string): string {
   if (functionName.length === 0 || /[{}]/.test(functionName)) throw new Error(`invalid function name for a queue key: ${JSON.stringify(functionName)}`);

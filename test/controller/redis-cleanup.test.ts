@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { deleteFunctionKeys } from '../../src/controller/redis-cleanup.js';
-import { functionKeys } from '../../src/queue/keys.js';
+import { functionKeys, namespaceKeyPrefix } from '../../src/queue/keys.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 describe('the finalizer\'s Redis cleanup', () => {
@@ -33,5 +33,14 @@ describe('the finalizer\'s Redis cleanup', () => {
     expect(await redis.keys('hearth:{hello}:*')).toEqual([]);
     expect(await redis.exists(other.events, 'hearth:invocation:{req-1}')).toBe(2);
     expect(await deleteFunctionKeys(redis, 'hello')).toBe(0);
+  });
+
+  it('keeps a function of the same name in another namespace', async () => {
+    const a = functionKeys('hello', namespaceKeyPrefix('team-a'));
+    const b = functionKeys('hello', namespaceKeyPrefix('team-b'));
+    await redis.xadd(a.events, '*', 'e', '1');
+    await redis.xadd(b.events, '*', 'e', '1');
+    expect(await deleteFunctionKeys(redis, 'hello', namespaceKeyPrefix('team-a'))).toBe(1);
+    expect(await redis.exists(b.events)).toBe(1);
   });
 });

@@ -26,6 +26,16 @@ export interface ControlPlaneOptions {
    */
   advertiseAddress?: string;
   serviceClusterIpRange?: string;
+  /**
+   * Address kube-apiserver listens on (default 127.0.0.1). The process-node
+   * cluster binds 0.0.0.0 inside its own network namespace so pods reach it.
+   */
+  bindAddress?: string;
+  /**
+   * 'lease' makes the API server keep the `kubernetes` Service's endpoints
+   * (needs a non-loopback advertiseAddress); default 'none'.
+   */
+  endpointReconciler?: 'none' | 'lease';
   /** Fake pod IPs kwok records in pod status; never configured on the host. */
   podCidr?: string;
   startTimeoutMs?: number;
@@ -214,11 +224,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     const apiserver = start('kube-apiserver', [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1', `--secure-port=${apiPort}`,
+      `--bind-address=${opts.bindAddress ?? '127.0.0.1'}`, `--secure-port=${apiPort}`,
       `--advertise-address=${advertiseAddress}`,
       // Endpoints may not hold loopback addresses; with no reconciler the
-      // `kubernetes` Service simply has none, which these tests never use.
-      '--endpoint-reconciler-type=none',
+      // `kubernetes` Service simply has none, which kwok-only tests never use.
+      `--endpoint-reconciler-type=${opts.endpointReconciler ?? 'none'}`,
       `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
       `--token-auth-file=${pki.tokenFile}`,
       '--authorization-mode=RBAC',

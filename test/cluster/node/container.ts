@@ -1,0 +1,386 @@
+// One container of a pod on the process node: start, probes, exit, restart
+// with CrashLoopBackOff back-off, and the state the pod's status reports.
+import type { V1Container, V1ContainerState, V1ContainerStateTerminated, V1ContainerStatus, V1Probe } from '@kubernetes/client-node';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MemoryCgroup, memoryCgroupAvailable, parseQuantity } from './cgroups.js';
+import { ConfigError, containerArgv, containerEnv, type ServiceEnv } from './env.js';
+import type { PodFacts } from './downward.js';
+import { lookupImage, resolveProgram, toCheckoutPath, type ImageEntry } from './images.js';
+import { launch, type Mount } from './launch.js';
+import { runProbe } from './probes.js';
+import type { Sandbox } from './network.js';
+import type { VolumeBuilder } from './volumes.js';
+
+export type ContainerKind = 'init' | 'sidecar' | 'main';
+
+export interface PodContext {
+  facts: PodFacts;
+  sandbox: Sandbox;
+  podDir: string;
+  /** volume name → directory on the node */
+  volumeDirs: Map<string, string>;
+  builder: VolumeBuilder;
+  svc: ServiceEnv;
+  resolvConf: string;
+  hostsFile: string;
+  cgroupRoot: string | undefined;
+  /** Mount targets the node had to create on the machine (removed when the node stops). */
+  createdTargets: Set<string>;
+  restartPolicy: 'Always' | 'OnFailure' | 'Never';
+  graceSeconds: number;
+  backoffBaseMs: number;
+  onChange: () => void;
+  log: (m: string) => void;
+}
+
+const BACKOFF_MAX_MS = 300_000;
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+
+function now(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+interface Running {
+  child: ChildProcess;
+  pid: number;
+  startedAt: string;
+  cgroup: MemoryCgroup | undefined;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  uid: number;
+  gid: number;
+  env: Record<string, string>;
+}
+
+export class ContainerRunner {
+  state: V1ContainerState = { waiting: { reason: 'ContainerCreating' } };
+  lastState: V1ContainerState = {};
+  restartCount = 0;
+  ready = false;
+  started = false;
+  /** Set once an init container has completed, or any container ended for good. */
+  done: V1ContainerStateTerminated | undefined;
+  private running: Running | undefined;
+  private stopping = false;
+  private readonly image: ImageEntry | undefined;
+  private wakeBackoff: (() => void) | undefined;
+  private startedWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly spec: V1Container,
+    readonly kind: ContainerKind,
+    private readonly ctx: PodContext,
+  ) {
+    this.image = lookupImage(spec.image ?? '');
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get pid(): number | undefined {
+    return this.running?.pid;
+  }
+
+  status(): V1ContainerStatus {
+    return {
+      name: this.spec.name,
+      image: this.spec.image ?? '',
+      imageID: this.image === undefined ? '' : `hearth-process://${this.image.repository}`,
+      ...(this.running === undefined ? {} : { containerID: `process://${this.running.pid}` }),
+      state: this.state,
+      lastState: this.lastState,
+      ready: this.ready,
+      started: this.started,
+      restartCount: this.restartCount,
+    };
+  }
+
+  /** Resolves once a sidecar may be followed by the next container: started (startup probe passed). */
+  waitStarted(): Promise<void> {
+    if (this.started) return Promise.resolve();
+    return new Promise((r) => this.startedWaiters.push(r));
+  }
+
+  private setStarted(v: boolean): void {
+    this.started = v;
+    if (v) for (const w of this.startedWaiters.splice(0)) w();
+  }
+
+  private change(): void {
+    this.ctx.onChange();
+  }
+
+  /** Runs the container until it is done for good (or the pod stops); returns its final exit. */
+  async run(): Promise<void> {
+    let crashes = 0;
+    while (!this.stopping) {
+      if (this.image === undefined) {
+        await this.imagePullLoop();
+        return;
+      }
+      let running: Running;
+      try {
+        running = await this.start(this.image);
+      } catch (err) {
+        const reason = err instanceof ConfigError ? 'CreateContainerConfigError' : 'CreateContainerError';
+        this.state = { waiting: { reason, message: err instanceof Error ? err.message : String(err) } };
+        this.ctx.log(`${this.name}: ${reason}: ${err instanceof Error ? err.message : String(err)}`);
+        this.change();
+        await this.backoff(2_000);
+        continue;
+      }
+      this.running = running;
+      this.state = { running: { startedAt: running.startedAt as unknown as Date } };
+      this.ready = false;
+      this.setStarted(this.spec.startupProbe === undefined);
+      if (this.kind !== 'init') this.ready = this.spec.readinessProbe === undefined && this.started;
+      this.change();
+      const probes = this.kind === 'init' ? Promise.resolve() : this.runProbes(running);
+      const exit = await running.exited;
+      const oom = running.cgroup === undefined ? 0 : await running.cgroup.oomKills();
+      await running.cgroup?.destroy();
+      this.running = undefined;
+      await probes;
+      const exitCode = exit.code ?? 128 + (SIGNALS[exit.signal ?? ''] ?? 9);
+      const reason = oom > 0 ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
+      const terminated: V1ContainerStateTerminated = {
+        exitCode,
+        reason,
+        startedAt: running.startedAt as unknown as Date,
+        finishedAt: now() as unknown as Date,
+        containerID: `process://${running.pid}`,
+        ...(exit.signal === null ? {} : { signal: SIGNALS[exit.signal] ?? 9 }),
+      };
+      this.state = { terminated };
+      this.ready = false;
+      this.setStartedFalse();
+      this.ctx.log(`${this.name}: exited ${exitCode} (${reason})`);
+      this.change();
+      if (this.stopping) return;
+      const restart = this.shouldRestart(exitCode);
+      if (!restart) {
+        this.done = terminated;
+        this.change();
+        return;
+      }
+      const delay = crashes === 0 ? 0 : Math.min(this.ctx.backoffBaseMs * 2 ** (crashes - 1), BACKOFF_MAX_MS);
+      crashes++;
+      this.lastState = { terminated };
+      if (delay > 0) {
+        this.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${this.name} pod=${this.ctx.facts.pod.metadata?.name ?? ''}` } };
+        this.change();
+        await this.backoff(delay);
+      }
+      if (this.stopping) return;
+      this.restartCount++;
+    }
+  }
+
+  private setStartedFalse(): void {
+    this.started = false;
+  }
+
+  private shouldRestart(exitCode: number): boolean {
+    if (this.kind === 'sidecar') return true;
+    if (this.kind === 'init') return exitCode !== 0 && this.ctx.restartPolicy !== 'Never';
+    if (this.ctx.restartPolicy === 'Always') return true;
+    if (this.ctx.restartPolicy === 'OnFailure') return exitCode !== 0;
+    return false;
+  }
+
+  private async imagePullLoop(): Promise<void> {
+    const message = `image ${this.spec.image ?? ''} is not in the process node's image table (test/cluster/node/images.ts)`;
+    this.state = { waiting: { reason: 'ErrImagePull', message } };
+    this.change();
+    await this.backoff(2_000);
+    let delay = this.ctx.backoffBaseMs;
+    while (!this.stopping) {
+      this.state = { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${this.spec.image ?? ''}": ${message}` } };
+      this.change();
+      await this.backoff(delay);
+      delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+    }
+  }
+
+  private backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wakeBackoff = done;
+    });
+  }
+
+  private identity(image: ImageEntry): { uid: number; gid: number; groups: number[] } {
+    const podSc = this.ctx.facts.pod.spec?.securityContext;
+    const sc = this.spec.securityContext;
+    const uid = sc?.runAsUser ?? podSc?.runAsUser ?? image.user?.uid ?? 0;
+    const explicitUser = (sc?.runAsUser ?? podSc?.runAsUser) !== undefined;
+    const gid = sc?.runAsGroup ?? podSc?.runAsGroup ?? (explicitUser ? 0 : (image.user?.gid ?? 0));
+    const groups = [...(podSc?.fsGroup === undefined ? [] : [podSc.fsGroup]), ...(podSc?.supplementalGroups ?? [])];
+    const nonRoot = sc?.runAsNonRoot ?? podSc?.runAsNonRoot ?? false;
+    if (nonRoot && uid === 0) throw new ConfigError('container has runAsNonRoot and image will run as root');
+    return { uid, gid, groups };
+  }
+
+  private async mounts(): Promise<Mount[]> {
+    const out: Mount[] = [];
+    for (const vm of this.spec.volumeMounts ?? []) {
+      const dir = this.ctx.volumeDirs.get(vm.name);
+      if (dir === undefined) throw new ConfigError(`volume ${vm.name} not found`);
+      const source = vm.subPath === undefined || vm.subPath === '' ? dir : join(dir, vm.subPath);
+      await this.ensureTarget(vm.mountPath, source);
+      out.push({ source, target: vm.mountPath, readOnly: vm.readOnly ?? false });
+    }
+    out.push({ source: this.ctx.resolvConf, target: '/etc/resolv.conf', readOnly: true });
+    out.push({ source: this.ctx.hostsFile, target: '/etc/hosts', readOnly: true });
+    return out;
+  }
+
+  /** A bind mount needs its target to exist on the machine; create it, like a container runtime creates it in its rootfs. */
+  private async ensureTarget(target: string, source: string): Promise<void> {
+    if (existsSync(target)) return;
+    let top = target;
+    while (!existsSync(dirname(top))) top = dirname(top);
+    const isDir = statSync(source).isDirectory();
+    if (isDir) await mkdir(target, { recursive: true });
+    else {
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, '');
+    }
+    this.ctx.createdTargets.add(top);
+  }
+
+  private async start(image: ImageEntry): Promise<Running> {
+    const { facts, builder, svc } = this.ctx;
+    const env = await containerEnv(this.spec, image, facts, builder, svc);
+    const argv = resolveProgram(image, containerArgv(this.spec, image, env));
+    if (argv.length === 0) throw new ConfigError('no command specified');
+    const { uid, gid, groups } = this.identity(image);
+    const mounts = await this.mounts();
+    const limit = parseQuantity(this.spec.resources?.limits?.memory as string | undefined);
+    const cgroupPath = this.ctx.cgroupRoot === undefined ? undefined : join(this.ctx.cgroupRoot, this.name);
+    const cgroup = cgroupPath !== undefined && memoryCgroupAvailable() ? await MemoryCgroup.create(cgroupPath, limit) : undefined;
+    const sc = this.spec.securityContext;
+    const workingDir = toCheckoutPath(image, this.spec.workingDir ?? image.workingDir ?? '/');
+    const child = await launch({
+      netnsPath: this.ctx.sandbox.netnsPath,
+      utsPath: `/proc/${this.ctx.sandbox.pid}/ns/uts`,
+      cgroupPath: cgroup?.path,
+      mounts,
+      readOnlyRootFilesystem: sc?.readOnlyRootFilesystem ?? false,
+      uid,
+      gid,
+      groups,
+      dropPrivileges: uid !== 0 || (sc?.capabilities?.drop ?? []).includes('ALL'),
+      noNewPrivs: sc?.allowPrivilegeEscalation === false,
+      workingDir: existsSync(workingDir) || mounts.some((m) => m.target === workingDir) ? workingDir : '/',
+      env,
+      argv,
+      scriptPath: join(this.ctx.podDir, `${this.name}.sh`),
+      logFile: join(this.ctx.podDir, `${this.name}.log`),
+    });
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('spawn failed');
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    this.ctx.log(`${this.name}: started pid ${pid}: ${argv.join(' ')}`);
+    return { child, pid, startedAt: now(), cgroup, exited, uid, gid, env };
+  }
+
+  private async runProbes(r: Running): Promise<void> {
+    const alive = (): boolean => this.running === r && !this.stopping;
+    const target = { podIp: this.ctx.facts.podIp, container: this.spec, pid: r.pid, uid: r.uid, gid: r.gid, env: r.env };
+    const loop = async (p: V1Probe, onResult: (ok: boolean, fails: number, oks: number) => boolean): Promise<void> => {
+      await this.sleepWhile((p.initialDelaySeconds ?? 0) * 1000, alive);
+      let fails = 0;
+      let oks = 0;
+      while (alive()) {
+        const ok = await runProbe(p, target);
+        if (!alive()) return;
+        if (ok) {
+          oks++;
+          fails = 0;
+        } else {
+          fails++;
+          oks = 0;
+        }
+        if (!onResult(ok, fails, oks)) return;
+        await this.sleepWhile((p.periodSeconds ?? 10) * 1000, alive);
+      }
+    };
+    const { startupProbe, livenessProbe, readinessProbe } = this.spec;
+    if (startupProbe !== undefined) {
+      await loop(startupProbe, (ok, fails) => {
+        if (ok) {
+          this.setStarted(true);
+          if (readinessProbe === undefined) this.ready = true;
+          this.change();
+          return false;
+        }
+        if (fails >= (startupProbe.failureThreshold ?? 3)) {
+          this.ctx.log(`${this.name}: startup probe failed ${fails} times; killing`);
+          void this.kill();
+          return false;
+        }
+        return true;
+      });
+      if (!this.started || !alive()) return;
+    }
+    const tasks: Promise<void>[] = [];
+    if (livenessProbe !== undefined) {
+      tasks.push(
+        loop(livenessProbe, (_ok, fails) => {
+          if (fails >= (livenessProbe.failureThreshold ?? 3)) {
+            this.ctx.log(`${this.name}: liveness probe failed ${fails} times; restarting`);
+            void this.kill();
+            return false;
+          }
+          return true;
+        }),
+      );
+    }
+    if (readinessProbe !== undefined && this.kind !== 'init') {
+      tasks.push(
+        loop(readinessProbe, (ok, fails, oks) => {
+          const before = this.ready;
+          if (ok && oks >= (readinessProbe.successThreshold ?? 1)) this.ready = true;
+          if (!ok && fails >= (readinessProbe.failureThreshold ?? 3)) this.ready = false;
+          if (before !== this.ready) this.change();
+          return true;
+        }),
+      );
+    }
+    await Promise.all(tasks);
+  }
+
+  private async sleepWhile(ms: number, cond: () => boolean): Promise<void> {
+    const end = Date.now() + ms;
+    while (cond() && Date.now() < end) await sleep(Math.min(100, end - Date.now()));
+  }
+
+  /** SIGTERM, then SIGKILL after the pod's grace period. */
+  private async kill(graceMs = this.ctx.graceSeconds * 1000): Promise<void> {
+    const r = this.running;
+    if (r === undefined) return;
+    r.child.kill('SIGTERM');
+    const timer = setTimeout(() => r.child.kill('SIGKILL'), graceMs);
+    await r.exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops for good (pod deletion or shutdown). */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.wakeBackoff?.();
+    for (const w of this.startedWaiters.splice(0)) w();
+    await this.kill(graceMs);
+  }
+}

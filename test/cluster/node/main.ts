@@ -1,0 +1,71 @@
+// `tsx test/cluster/node/main.ts CONFIG.json`: the process node as a child
+// process of the cluster harness, inside the cluster's network namespace.
+// SIGTERM stops every pod and removes what the node made, then exits.
+import { readFileSync } from 'node:fs';
+import { KubeRest } from './kube-rest.js';
+import { NodeAgent } from './node-agent.js';
+import { memoryCgroupAvailable, MEMORY_ROOT } from './cgroups.js';
+import { join } from 'node:path';
+
+export interface ProcessNodeConfig {
+  server: string;
+  token: string;
+  caPem: string;
+  nodeName: string;
+  nodeIp: string;
+  podCidr: string;
+  bridge: string;
+  workDir: string;
+  clusterDns: string;
+  clusterDomain: string;
+  kubernetesServiceHost: string;
+  /** Name of this node's memory cgroup under the machine's memory hierarchy. */
+  cgroupName: string;
+  backoffBaseMs?: number;
+}
+
+const configPath = process.argv[2];
+if (configPath === undefined) {
+  console.error('usage: main.ts CONFIG.json');
+  process.exit(2);
+}
+const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as ProcessNodeConfig;
+const log = (m: string): void => console.log(`${new Date().toISOString()} ${m}`);
+const kube = new KubeRest(cfg.server, cfg.token, cfg.caPem);
+const agent = new NodeAgent({
+  kube,
+  nodeName: cfg.nodeName,
+  nodeIp: cfg.nodeIp,
+  net: { bridge: cfg.bridge, podCidr: cfg.podCidr },
+  workDir: cfg.workDir,
+  cgroupRoot: memoryCgroupAvailable() ? join(MEMORY_ROOT, cfg.cgroupName) : undefined,
+  svc: { kubernetesServiceHost: cfg.kubernetesServiceHost, kubernetesServicePort: 443 },
+  clusterDns: cfg.clusterDns,
+  clusterDomain: cfg.clusterDomain,
+  backoffBaseMs: cfg.backoffBaseMs ?? 10_000,
+  capacity: { cpu: '16', memory: '32Gi', pods: '110' },
+  heartbeatSeconds: 10,
+  log,
+});
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log('stopping: terminating pods');
+  await agent.stop();
+  await kube.close();
+  log('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown());
+process.on('SIGINT', () => void shutdown());
+
+try {
+  await agent.start();
+  log(`node ${cfg.nodeName} registered with pod CIDR ${cfg.podCidr}`);
+} catch (err) {
+  log(`start failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  await agent.stop().catch(() => undefined);
+  process.exit(1);
+}

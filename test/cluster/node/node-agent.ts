@@ -1,0 +1,197 @@
+// The process node: registers a Node with a pod CIDR, keeps its Lease and
+// Ready condition fresh (so the node lifecycle controller lifts the
+// not-ready taint and never evicts), and runs every pod bound to it.
+import type { V1Pod, V1PodList } from '@kubernetes/client-node';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { removeTree } from './cgroups.js';
+import { KubeError, type KubeRest } from './kube-rest.js';
+import { Ipam, setupBridge } from './network.js';
+import { PodWorker, type NodeDeps } from './pod-worker.js';
+
+export interface NodeAgentOptions extends Omit<NodeDeps, 'ipam' | 'createdTargets'> {
+  capacity: { cpu: string; memory: string; pods: string };
+  heartbeatSeconds: number;
+}
+
+function now(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+function microNow(): string {
+  return new Date().toISOString().replace(/Z$/, '000Z');
+}
+
+export class NodeAgent {
+  private readonly workers = new Map<string, PodWorker>();
+  private readonly abort = new AbortController();
+  private readonly deps: NodeDeps;
+  private loops: Promise<void>[] = [];
+
+  constructor(private readonly opts: NodeAgentOptions) {
+    this.deps = { ...opts, ipam: new Ipam(opts.net.podCidr), createdTargets: new Set() };
+  }
+
+  private get kube(): KubeRest {
+    return this.opts.kube;
+  }
+
+  private nodeStatus(): object {
+    const t = now();
+    const cond = (type: string, status: string, reason: string) => ({ type, status, reason, lastHeartbeatTime: t, lastTransitionTime: t });
+    return {
+      capacity: this.opts.capacity,
+      allocatable: this.opts.capacity,
+      addresses: [
+        { type: 'InternalIP', address: this.opts.nodeIp },
+        { type: 'Hostname', address: this.opts.nodeName },
+      ],
+      conditions: [
+        cond('Ready', 'True', 'KubeletReady'),
+        cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory'),
+        cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure'),
+        cond('PIDPressure', 'False', 'KubeletHasSufficientPID'),
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      nodeInfo: {
+        architecture: 'amd64',
+        operatingSystem: 'linux',
+        kubeletVersion: 'v1.33.5',
+        kubeProxyVersion: 'v1.33.5',
+        containerRuntimeVersion: 'hearth-process://0.1.0',
+        osImage: 'Hearth process node',
+        kernelVersion: '',
+        machineID: '',
+        systemUUID: '',
+        bootID: '',
+      },
+    };
+  }
+
+  async register(): Promise<void> {
+    const name = this.opts.nodeName;
+    const node = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name,
+        labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'hearth.dev/process-node': 'true' },
+      },
+      spec: { podCIDR: this.opts.net.podCidr, podCIDRs: [this.opts.net.podCidr] },
+    };
+    try {
+      await this.kube.call('POST', '/api/v1/nodes', node);
+    } catch (err) {
+      if (!(err instanceof KubeError && err.status === 409)) throw err;
+    }
+    await this.kube.mergePatch(`/api/v1/nodes/${name}/status`, { status: this.nodeStatus() });
+    const lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace: 'kube-node-lease' },
+      spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microNow() },
+    };
+    try {
+      await this.kube.call('POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', lease);
+    } catch (err) {
+      if (!(err instanceof KubeError && err.status === 409)) throw err;
+    }
+  }
+
+  async start(): Promise<void> {
+    await setupBridge(this.opts.net);
+    await this.register();
+    this.loops.push(this.heartbeatLoop(), this.podLoop());
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    const name = this.opts.nodeName;
+    while (!this.abort.signal.aborted) {
+      await sleep(this.opts.heartbeatSeconds * 1000, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      if (this.abort.signal.aborted) return;
+      try {
+        await this.kube.mergePatch(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${name}`, { spec: { renewTime: microNow() } });
+        await this.kube.mergePatch(`/api/v1/nodes/${name}/status`, { status: { conditions: (this.nodeStatus() as { conditions: object[] }).conditions } });
+      } catch (err) {
+        this.opts.log(`heartbeat failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  private handle(pod: V1Pod, deleted: boolean): void {
+    const uid = pod.metadata?.uid ?? '';
+    const existing = this.workers.get(uid);
+    if (deleted) {
+      if (existing !== undefined) void this.finish(uid, existing, 0, false);
+      return;
+    }
+    if (pod.metadata?.deletionTimestamp !== undefined) {
+      const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+      if (existing !== undefined) void this.finish(uid, existing, grace, true);
+      else void this.kube.call('DELETE', `/api/v1/namespaces/${pod.metadata.namespace ?? ''}/pods/${pod.metadata.name ?? ''}`, { gracePeriodSeconds: 0, preconditions: { uid } }).catch(() => undefined);
+      return;
+    }
+    if (existing !== undefined) {
+      existing.update(pod);
+      return;
+    }
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') return;
+    const worker = new PodWorker(pod, this.deps);
+    this.workers.set(uid, worker);
+    worker.start();
+  }
+
+  private async finish(uid: string, w: PodWorker, graceSeconds: number, deleteObject: boolean): Promise<void> {
+    try {
+      await w.terminate(graceSeconds, deleteObject);
+    } catch (err) {
+      this.opts.log(`terminating pod ${uid} failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.workers.delete(uid);
+    }
+  }
+
+  /** List, then watch from that version; on any end or error, list again (bounded by the abort). */
+  private async podLoop(): Promise<void> {
+    const selector = encodeURIComponent(`spec.nodeName=${this.opts.nodeName}`);
+    while (!this.abort.signal.aborted) {
+      try {
+        const list = await this.kube.get<V1PodList>(`/api/v1/pods?fieldSelector=${selector}`);
+        for (const p of list.items) this.handle(p, false);
+        const rv = list.metadata?.resourceVersion ?? '';
+        await this.kube.watch<V1Pod>(`/api/v1/pods?fieldSelector=${selector}&resourceVersion=${rv}`, (e) => {
+          if (e.type === 'ADDED' || e.type === 'MODIFIED') this.handle(e.object, false);
+          else if (e.type === 'DELETED') this.handle(e.object, true);
+        }, this.abort.signal);
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        this.opts.log(`pod watch: ${err instanceof Error ? err.message : String(err)}`);
+        await sleep(1_000);
+      }
+    }
+  }
+
+  /** Stops every pod (short grace: the cluster is going away), the loops, and undoes what it made on the machine. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.all([...this.workers.entries()].map(([uid, w]) => this.finish(uid, w, 2, false)));
+    await Promise.allSettled(this.loops);
+    if (this.opts.cgroupRoot !== undefined) await removeTree(this.opts.cgroupRoot);
+    for (const t of this.deps.createdTargets) await rmTarget(t);
+    await rm(this.opts.workDir, { recursive: true, force: true });
+  }
+}
+
+/** Removes a mount target the node created: empty directories and empty placeholder files only. */
+async function rmTarget(path: string): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined) return;
+  if (!st.isDirectory()) {
+    if (st.size === 0) await rm(path, { force: true });
+    return;
+  }
+  for (const e of await readdir(path)) await rmTarget(join(path, e));
+  await rmdir(path).catch(() => undefined);
+}

@@ -1,0 +1,72 @@
+// One probe attempt: httpGet (2xx/3xx), tcpSocket (connects) or exec (exit 0
+// inside the container's namespaces, as its user), each within timeoutSeconds.
+import type { V1Container, V1Probe } from '@kubernetes/client-node';
+import { connect } from 'node:net';
+import { request } from 'undici';
+import { run } from './exec.js';
+
+export interface ProbeTarget {
+  podIp: string;
+  container: V1Container;
+  /** Main process of the running container; exec probes enter its namespaces. */
+  pid: number | undefined;
+  uid: number;
+  gid: number;
+  env: Record<string, string>;
+}
+
+function resolvePort(port: number | string, c: V1Container): number {
+  if (typeof port === 'number') return port;
+  if (/^\d+$/.test(port)) return Number(port);
+  const named = c.ports?.find((p) => p.name === port);
+  if (named === undefined) throw new Error(`no port named ${port}`);
+  return named.containerPort;
+}
+
+async function httpGet(p: NonNullable<V1Probe['httpGet']>, t: ProbeTarget, timeoutMs: number): Promise<boolean> {
+  const host = p.host ?? t.podIp;
+  const port = resolvePort(p.port as number | string, t.container);
+  const scheme = (p.scheme ?? 'HTTP').toLowerCase();
+  const headers: Record<string, string> = { 'user-agent': 'kube-probe/1.33' };
+  for (const h of p.httpHeaders ?? []) headers[h.name.toLowerCase()] = h.value;
+  try {
+    const res = await request(`${scheme}://${host}:${port}${p.path ?? '/'}`, { headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+    await res.body.dump();
+    return res.statusCode >= 200 && res.statusCode < 400;
+  } catch {
+    return false;
+  }
+}
+
+function tcpSocket(p: NonNullable<V1Probe['tcpSocket']>, t: ProbeTarget, timeoutMs: number): Promise<boolean> {
+  const port = resolvePort(p.port as number | string, t.container);
+  return new Promise((resolve) => {
+    const s = connect({ host: p.host ?? t.podIp, port });
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+async function execProbe(p: NonNullable<V1Probe['exec']>, t: ProbeTarget, timeoutMs: number): Promise<boolean> {
+  if (t.pid === undefined) return false;
+  const env = Object.entries(t.env).map(([k, v]) => `${k}=${v}`);
+  const r = await run(
+    'nsenter',
+    ['-t', String(t.pid), '--net', '--mount', '--uts', '--', 'setpriv', `--reuid=${t.uid}`, `--regid=${t.gid}`, '--clear-groups', '--', 'env', '-i', ...env, ...(p.command ?? [])],
+    { timeoutMs },
+  );
+  return r.code === 0;
+}
+
+export async function runProbe(p: V1Probe, t: ProbeTarget): Promise<boolean> {
+  const timeoutMs = (p.timeoutSeconds ?? 1) * 1000;
+  if (p.httpGet !== undefined) return httpGet(p.httpGet, t, timeoutMs);
+  if (p.tcpSocket !== undefined) return tcpSocket(p.tcpSocket, t, timeoutMs);
+  if (p.exec !== undefined) return execProbe(p.exec, t, timeoutMs);
+  return false;
+}

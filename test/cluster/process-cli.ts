@@ -1,0 +1,91 @@
+// `make cluster-up` / `make cluster-down`: the process-node cluster (with
+// kwok's fake node beside it) in the network namespace `hearth-dev`, left
+// running in the background; state in .cache/process-cluster.
+// Runs inside the namespace (netns-run.sh --exec); the Makefile does that.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { repoRoot } from './node/images.js';
+import { startProcessCluster } from './process-cluster.js';
+import { pidRuns, stopPid } from './processes.js';
+
+const stateDir = resolve(process.env.HEARTH_CLUSTER_STATE_DIR ?? join(repoRoot, '.cache', 'process-cluster'));
+const stateFile = join(stateDir, 'state.json');
+const netns = process.env.HEARTH_NETNS ?? 'hearth-dev';
+
+interface State {
+  kubeconfigPath: string;
+  server: string;
+  logsDir: string;
+  binDir: string;
+  /** In start order; stopped in reverse (the node before the control plane). */
+  pids: [name: string, pid: number, bin: string][];
+}
+
+async function readState(): Promise<State | undefined> {
+  if (!existsSync(stateFile)) return undefined;
+  return JSON.parse(await readFile(stateFile, 'utf8')) as State;
+}
+
+async function down(): Promise<void> {
+  const state = await readState();
+  if (state === undefined) {
+    console.log(`no cluster recorded in ${stateDir}`);
+    return;
+  }
+  const order = ['process-node', 'coredns', 'kube-proxy', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+  const sorted = [...state.pids].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
+  for (const [, pid, bin] of sorted) if (await pidRuns(pid, bin)) await stopPid(pid, 30_000);
+  for (const sub of ['control-plane', 'process-node.json', 'Corefile', 'node', 'state.json']) await rm(join(stateDir, sub), { recursive: true, force: true });
+  console.log(`cluster stopped; logs kept in ${state.logsDir}`);
+}
+
+function howTo(state: State): string {
+  const run = join(repoRoot, 'test/cluster/netns-run.sh');
+  return [
+    `export KUBECONFIG=${state.kubeconfigPath}`,
+    `# kubectl, helm or curl inside the cluster's network namespace (cluster DNS works there):`,
+    `${run} --exec ${netns} -- env KUBECONFIG=${state.kubeconfigPath} PATH=${state.binDir}:$PATH kubectl get nodes`,
+  ].join('\n');
+}
+
+async function up(): Promise<void> {
+  const existing = await readState();
+  if (existing !== undefined) {
+    const alive = await Promise.all(existing.pids.map(([, pid, bin]) => pidRuns(pid, bin)));
+    if (alive.every(Boolean)) {
+      console.log(`cluster already running at ${existing.server}\n${howTo(existing)}`);
+      return;
+    }
+    console.log('previous cluster is (partly) gone; cleaning it up');
+    await down();
+  }
+  await mkdir(stateDir, { recursive: true });
+  const began = Date.now();
+  const c = await startProcessCluster({ workDir: stateDir, detached: true, log: (m) => console.log(`cluster-up: ${m}`) });
+  const bins: Record<string, string> = { 'process-node': process.execPath };
+  const state: State = {
+    kubeconfigPath: c.kubeconfigPath,
+    server: c.server,
+    logsDir: c.logsDir,
+    binDir: c.binDir,
+    pids: Object.entries(c.pids).map(([name, pid]) => [name, pid, bins[name] ?? join(c.binDir, name)]),
+  };
+  await writeFile(stateFile, JSON.stringify(state, null, 2));
+  console.log(`cluster up in ${((Date.now() - began) / 1000).toFixed(1)} s at ${c.server} (network namespace ${netns}; logs: ${c.logsDir}; stop with make cluster-down)`);
+  console.log(howTo(state));
+}
+
+const command = process.argv[2];
+try {
+  if (command === 'up') await up();
+  else if (command === 'down') await down();
+  else {
+    console.error('usage: tsx test/cluster/process-cli.ts up|down');
+    process.exitCode = 2;
+  }
+} catch (err) {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
+}
+process.exit();

@@ -72,12 +72,16 @@ beforeAll(async () => {
   const goOut = join(work, 'go-src');
   execFileSync(resolve('runtimes/go/build.sh'), [resolve('runtimes/go/testdata/hello'), goOut], { stdio: 'pipe', timeout: 240_000 });
   writeFileSync(join(fnDir, 'go.zip'), (await buildPackage(goOut)).zip);
+  writeFileSync(join(fnDir, 'go-sources.zip'), (await buildPackage(resolve('runtimes/go/testdata/hello'))).zip);
+  await writePackage('noexec', { bootstrap: { text: CURL_BOOTSTRAP, mode: 0o644 } });
   await writePackage('layer', { 'python/layer_greeting.py': { text: 'def greet(n):\n    return "hi " + n + " from a layer"\n' } });
   writeFileSync(join(fnDir, 'evil.zip'), zipBytes([{ name: 'bootstrap', data: '#!/bin/sh\n', mode: 0o100755 }, { name: '../escaped.txt', data: 'pwned' }]));
 
   writeFileSync(join(fnDir, 'pkg-python.yaml'), functionYaml('pkg-python', { runtime: 'python3.12', handler: 'lambda_function.lambda_handler', code: { package: { path: 'py.zip' } } }));
   writeFileSync(join(fnDir, 'pkg-shell.yaml'), functionYaml('pkg-shell', { runtime: 'provided', code: { package: { path: 'shell.zip' } } }));
   writeFileSync(join(fnDir, 'pkg-go.yaml'), functionYaml('pkg-go', { runtime: 'provided', code: { package: { path: 'go.zip' } } }));
+  writeFileSync(join(fnDir, 'pkg-go-sources.yaml'), functionYaml('pkg-go-sources', { runtime: 'go', code: { package: { path: 'go-sources.zip' } } }));
+  writeFileSync(join(fnDir, 'noexec.yaml'), functionYaml('noexec', { runtime: 'provided', code: { package: { path: 'noexec.zip' } } }));
   writeFileSync(join(fnDir, 'layer-user.yaml'), functionYaml('layer-user', { runtime: 'python3.12', handler: 'app.handler', code: { inline: { 'app.py': LAYER_USER } }, layers: [{ path: 'layer.zip' }] }));
   writeFileSync(join(fnDir, 'evil.yaml'), functionYaml('evil', { runtime: 'provided', code: { package: { path: 'evil.zip' } } }));
 
@@ -117,6 +121,18 @@ describe('ZIP packages on the embedded platform', () => {
     expect(await url.text()).toContain('Hello from Go, world!');
   });
 
+  it('builds Go sources shipped in a package for runtime go', async () => {
+    const r = await invoke('pkg-go-sources', { name: 'source' });
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('Hello from Go, source!');
+  });
+
+  it('says so when the bootstrap is not executable', async () => {
+    const r = await invoke('noexec', {});
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.body).toContain('bootstrap in the package is not executable');
+  });
+
   it('lets a function import a library that only its layer ships', async () => {
     const r = await invoke('layer-user', { name: 'Grace' });
     expect(r.status).toBe(200);
@@ -128,7 +144,7 @@ describe('ZIP packages on the embedded platform', () => {
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.body).toContain('path-traversal');
     expect(r.body).toContain('../escaped.txt');
-    expect(readdirSync(work).sort()).toEqual(['cache', 'functions', 'go-src', 'layer-src', 'py-src', 'shell-src']);
+    expect(readdirSync(work).sort()).toEqual(['cache', 'functions', 'go-src', 'layer-src', 'noexec-src', 'py-src', 'shell-src']);
     expect(readdirSync(join(work, 'cache', 'packages', 'task')).some((d) => d.includes('.tmp-'))).toBe(false);
   });
 

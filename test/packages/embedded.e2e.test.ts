@@ -60,6 +60,11 @@ async function invoke(name: string, payload: unknown): Promise<{ status: number;
 }
 
 beforeAll(async () => {
+  try {
+    execFileSync('curl', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('the shell bootstrap test needs curl on this machine (apt-get install -y curl)');
+  }
   work = mkdtempSync(join(tmpdir(), 'hearth-pkg-e2e-'));
   fnDir = join(work, 'functions');
   mkdirSync(fnDir);

@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PORT ?= 8080
-APT_PACKAGES := redis-server
+APT_PACKAGES := redis-server curl
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 
 .PHONY: help deps deps-system build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down clean

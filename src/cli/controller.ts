@@ -36,7 +36,7 @@ const USAGE = `usage: hearth controller [options]
   --gateway-namespace NS    the gateway's namespace (default: the controller's namespace)
   --image-version V         tag of the default images (default ${defaultImages().agent.split(':')[1] ?? ''})
   --agent-image IMG         the agent sidecar image
-  --python-image IMG        --nodejs-image IMG   --go-image IMG   runtime images`;
+  --python-image IMG        --nodejs-image IMG   --go-image IMG   --provided-image IMG   runtime images`;
 
 function ownNamespace(): string {
   if (process.env.POD_NAMESPACE) return process.env.POD_NAMESPACE;
@@ -88,6 +88,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
         'python-image': { type: 'string' },
         'nodejs-image': { type: 'string' },
         'go-image': { type: 'string' },
+        'provided-image': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -113,6 +114,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     python: values['python-image'] ?? base.python,
     nodejs: values['nodejs-image'] ?? base.nodejs,
     go: values['go-image'] ?? base.go,
+    provided: values['provided-image'] ?? base.provided,
   };
   const leaderElect = bool(values['leader-elect'], true);
   const workers = Number(values.workers ?? '8');

@@ -149,8 +149,8 @@ describe('deeper validation', () => {
     ['a bad cron expression', { ...base, schedules: [{ name: 't', cron: 'every tuesday' }] }, 'InvalidSpec', 'spec.schedules[0].cron'],
     ['a missing handler', { ...base, handler: undefined }, 'InvalidSpec', 'spec.handler'],
     ['memory out of range', { ...base, memoryMB: 64 }, 'InvalidSpec', 'spec.memoryMB: must be at least 128'],
-    ['a ZIP package', { ...base, code: { package: { url: 'https://x/y.zip', sha256: 'a'.repeat(64) } } }, 'UnsupportedSpec', 'spec.code.package'],
-    ['layers', { ...base, layers: [{ url: 'https://x/l.zip', sha256: 'b'.repeat(64) }] }, 'UnsupportedSpec', 'spec.layers'],
+    ['a package on a local disk', { ...base, code: { package: { path: 'fn.zip' } } }, 'UnsupportedSpec', 'spec.code.package.path'],
+    ['a layer on a local disk', { ...base, layers: [{ url: 'https://x/l.zip', sha256: 'b'.repeat(64) }, { path: 'l.zip' }] }, 'UnsupportedSpec', 'spec.layers[1].path'],
   ])('refuses %s with the field path', (_what, spec, reason, message) => {
     const r = checkFunction(obj(spec), images);
     expect(r).toMatchObject({ ok: false, reason, message: expect.stringContaining(message) });
@@ -163,5 +163,37 @@ describe('deeper validation', () => {
       expect(r.fn.spec.memoryMB).toBe(128);
       expect(r.meta).toEqual({ name: 'f', namespace: 'n', uid: 'u', generation: 2 });
     }
+  });
+});
+
+describe('Deployment of a function shipped as ZIP packages', () => {
+  const zipped = fn('zipped', {
+    runtime: 'provided',
+    handler: undefined,
+    code: { package: { configMap: { name: 'zipped-package', key: 'package.zip' } } },
+    layers: [{ url: 'https://example.com/layer.zip', sha256: 'c'.repeat(64) }],
+  });
+  const d = deploy(zipped);
+  const pod = d.spec?.template.spec;
+  const runtime = pod?.containers.find((c) => c.name === RUNTIME_CONTAINER);
+
+  it('unpacks the package and layers in init containers before the agent starts', () => {
+    const names = (pod?.initContainers ?? []).map((c) => c.name);
+    expect(names).toEqual(['unpack-task', 'unpack-opt', AGENT_CONTAINER]);
+    expect(pod?.initContainers?.[0]?.args).toEqual(expect.arrayContaining(['unpack', '--dest', '/var/task']));
+    expect(pod?.initContainers?.[0]?.image).toBe(images.agent);
+  });
+
+  it('runs the provided runtime image with /var/task and /opt read-only', () => {
+    expect(runtime?.image).toBe(images.provided);
+    expect(runtime?.volumeMounts).toEqual(expect.arrayContaining([
+      expect.objectContaining({ mountPath: '/var/task', readOnly: true }),
+      expect.objectContaining({ mountPath: '/opt', readOnly: true }),
+    ]));
+    expect(runtime?.env?.map((e) => e.name)).toEqual(expect.arrayContaining(['PATH', 'LAMBDA_TASK_ROOT']));
+  });
+
+  it('keeps every init container inside the restricted profile', () => {
+    for (const c of pod?.initContainers ?? []) expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
   });
 });

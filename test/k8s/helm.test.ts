@@ -131,6 +131,7 @@ function valueSets(watchNs: string): ValueSet[] {
           '--python-image=ghcr.io/hearth-dev/runtime-python:0.1.0',
           '--nodejs-image=ghcr.io/hearth-dev/runtime-nodejs:0.1.0',
           '--go-image=ghcr.io/hearth-dev/runtime-go:0.1.0',
+          '--provided-image=ghcr.io/hearth-dev/runtime-provided:0.1.0',
           '--gateway-service=r-defaults-hearth-gateway',
           `--gateway-namespace=${ns}`,
           '--leader-elect=true',

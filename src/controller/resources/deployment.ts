@@ -3,6 +3,7 @@
 // container that keeps running), so the agent is up before the runtime asks
 // it for the first event and outlives it while draining. The pod meets the
 // restricted Pod Security Standard.
+import { packagePodParts, type PackagePodParts } from '../../packages/pod-spec.js';
 import type { V1Container, V1Deployment, V1EnvVar, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { effectiveHandler, type EnvVar, type HearthFunction } from '../../api/function.js';
 import { codeHash } from './configmap.js';
@@ -102,16 +103,16 @@ function agentContainer(fn: HearthFunction, images: Images): V1Container {
   };
 }
 
-function runtimeContainer(fn: HearthFunction, image: string): V1Container {
+function runtimeContainer(fn: HearthFunction, image: string, packages: PackagePodParts | undefined): V1Container {
   const volume = codeVolume(fn);
-  const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
+  const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }, ...(packages?.runtimeMounts ?? [])];
   if (volume !== undefined) mounts.unshift({ name: volume.name, mountPath: TASK_ROOT, readOnly: true });
   const memory = `${fn.spec.memoryMB}Mi`;
   return {
     name: RUNTIME_CONTAINER,
     image,
     // Lambda's own variables come last, so they win over the function's (which may not name them anyway).
-    env: [...functionEnv(fn.spec.env), ...lambdaEnv(fn)],
+    env: [...functionEnv(fn.spec.env), ...(packages?.runtimeEnv ?? []), ...lambdaEnv(fn)],
     ...(volume !== undefined ? { workingDir: TASK_ROOT } : {}),
     resources: { requests: { memory }, limits: { memory } },
     securityContext: restrictedContainer,
@@ -130,6 +131,9 @@ export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1D
     { name: 'agent-tmp', emptyDir: { sizeLimit: '64Mi' } },
   ];
   if (volume !== undefined) volumes.unshift(volume);
+  // ZIP packages and layers are unpacked by init containers into emptyDirs at /var/task and /opt.
+  const packages = packagePodParts(fn, { image: opts.images.agent, securityContext: restrictedContainer });
+  if (packages !== undefined) volumes.push(...packages.volumes);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -153,8 +157,8 @@ export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1D
             fsGroup: RUN_AS,
             seccompProfile: { type: 'RuntimeDefault' },
           },
-          initContainers: [agentContainer(fn, opts.images)],
-          containers: [runtimeContainer(fn, image)],
+          initContainers: [...(packages?.initContainers ?? []), agentContainer(fn, opts.images)],
+          containers: [runtimeContainer(fn, image, packages)],
           volumes,
         },
       },

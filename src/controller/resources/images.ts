@@ -7,6 +7,8 @@ export interface Images {
   python: string;
   nodejs: string;
   go: string;
+  /** Runs /var/task/bootstrap from a package (runtime provided). */
+  provided: string;
 }
 
 export const DEFAULT_IMAGE_VERSION = '0.1.0';
@@ -17,6 +19,7 @@ export function defaultImages(version: string = DEFAULT_IMAGE_VERSION): Images {
     python: `ghcr.io/hearth-dev/runtime-python:${version}`,
     nodejs: `ghcr.io/hearth-dev/runtime-nodejs:${version}`,
     go: `ghcr.io/hearth-dev/runtime-go:${version}`,
+    provided: `ghcr.io/hearth-dev/runtime-provided:${version}`,
   };
 }
 
@@ -24,7 +27,7 @@ function runtimeFamily(runtime: Runtime): keyof Omit<Images, 'agent'> | undefine
   if (runtime.startsWith('python')) return 'python';
   if (runtime.startsWith('nodejs')) return 'nodejs';
   if (runtime === 'go') return 'go';
-  return undefined;
+  return 'provided';
 }
 
 /** The runtime container's image: the user's own for code.image, else the runtime's; undefined when there is none to run. */

@@ -62,11 +62,11 @@ export function checkFunction(obj: FunctionObject, images: Images): Checked {
     return { ok: false, reason: 'InvalidSpec', message: truncate(message) };
   }
   const fn = result.value;
-  if (fn.spec.code.package !== undefined) {
-    return { ok: false, reason: 'UnsupportedSpec', message: 'spec.code.package: ZIP packages are not supported by the Kubernetes controller yet; use inline, configMap or image' };
-  }
-  if (fn.spec.layers !== undefined && fn.spec.layers.length > 0) {
-    return { ok: false, reason: 'UnsupportedSpec', message: 'spec.layers: layers are not supported by the Kubernetes controller yet' };
+  // A file on someone's disk cannot reach a pod: `hearth deploy` publishes it into a ConfigMap.
+  const localPath = [fn.spec.code.package, ...(fn.spec.layers ?? [])].findIndex((p) => p?.path !== undefined);
+  if (localPath >= 0) {
+    const field = localPath === 0 ? 'spec.code.package.path' : `spec.layers[${localPath - 1}].path`;
+    return { ok: false, reason: 'UnsupportedSpec', message: `${field}: a local file cannot be used in a cluster; publish it with \`hearth deploy\` (ConfigMap) or use url with sha256` };
   }
   if (runtimeImage(fn.spec, images) === undefined) {
     return { ok: false, reason: 'UnsupportedSpec', message: `spec.code: runtime ${fn.spec.runtime} needs code.image in a cluster` };

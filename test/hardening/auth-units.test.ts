@@ -1,0 +1,125 @@
+// The pure parts of authentication: patterns, the credentials schema, the
+// caller table, SigV4 header parsing and scope checks, token buckets, and
+// which function a route touches.
+import { describe, expect, it } from 'vitest';
+import { CallerTable } from '../../src/gateway/auth/callers.js';
+import { CredentialsError, parseCredentials, sha256Hex } from '../../src/gateway/auth/credentials.js';
+import { allowsFunction, isValidPattern, matchesPattern } from '../../src/gateway/auth/function-patterns.js';
+import { routeTarget, DEFAULT_OPEN_ROUTES } from '../../src/gateway/auth/route-target.js';
+import { checkScope, parseAmzDate, parseSigV4Authorization, payloadMatches } from '../../src/gateway/auth/sigv4.js';
+import { TokenBuckets } from '../../src/gateway/auth/token-bucket.js';
+
+const SIG = 'a'.repeat(64);
+const header = (cred = 'AKID/20240102/us-east-1/lambda/aws4_request', signed = 'host;x-amz-date') => `AWS4-HMAC-SHA256 Credential=${cred}, SignedHeaders=${signed}, Signature=${SIG}`;
+
+describe('function patterns', () => {
+  it.each([
+    ['*', 'anything', true],
+    ['orders-*', 'orders-create', true],
+    ['orders-*', 'order', false],
+    ['echo', 'echo', true],
+    ['echo', 'echo2', false],
+    ['', 'echo', false],
+  ])('%s matches %s: %s', (p, n, want) => expect(matchesPattern(p, n)).toBe(want));
+  it('validates patterns and checks lists', () => {
+    expect(['*', 'a', 'a-*', 'A_b'].every(isValidPattern)).toBe(true);
+    expect(['', '**', 'a*b', '*a', 'a b'].some(isValidPattern)).toBe(false);
+    expect(allowsFunction(['x', 'y-*'], 'y-1')).toBe(true);
+    expect(allowsFunction([], 'x')).toBe(false);
+  });
+});
+
+describe('credentials file', () => {
+  it('accepts keys, digests and access keys, and names each problem by path without quoting values', () => {
+    const ok = parseCredentials('callers:\n  - {name: a, apiKey: "0123456789abcdef", functions: ["*"]}\n  - {name: b, sha256: "' + sha256Hex('x') + '", functions: [b]}\n  - {name: c, accessKeyId: AKID, secretAccessKey: s, functions: [c], rateLimit: {requestsPerSecond: 2}}\n');
+    expect(ok.callers).toHaveLength(3);
+    expect(parseCredentials('').callers).toEqual([]);
+    const bad = () => parseCredentials('callers:\n  - {name: a, apiKey: "short-secret", sha256: "zz", functions: []}\n  - {name: a, accessKeyId: AKID, functions: ["a*b"]}\n');
+    expect(bad).toThrow(CredentialsError);
+    try {
+      bad();
+    } catch (err) {
+      const paths = (err as CredentialsError).problems.map((p) => p.path);
+      expect(paths).toEqual(expect.arrayContaining(['callers[0].apiKey', 'callers[0].sha256', 'callers[0].functions', 'callers[1].secretAccessKey', 'callers[1].functions[0]', 'callers[1].name']));
+      expect((err as Error).message).not.toContain('short-secret');
+    }
+    expect(() => parseCredentials('callers: [{name: a, apiKey: "0123456789abcdef", functions: ["*"]}, {name: b, apiKey: "0123456789abcdef", functions: ["*"]}]')).toThrow(/already used/);
+    expect(() => parseCredentials('callers:\n  - apiKey: "sk-secret-in-broken-yaml\n')).toThrow(/not YAML/);
+    try {
+      parseCredentials('callers:\n  - apiKey: "sk-secret-in-broken-yaml\n');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('sk-secret');
+    }
+  });
+
+  it('finds callers by key (plain or digest) and by access key id, never exposing secrets', () => {
+    const t = new CallerTable(parseCredentials(`callers:\n  - {name: a, apiKey: "0123456789abcdef", functions: ["*"]}\n  - {name: b, sha256: "${sha256Hex('fedcba9876543210')}", functions: [b], rateLimit: {requestsPerSecond: 0.5}}\n  - {name: c, accessKeyId: AKID, secretAccessKey: s3cret, functions: [c]}\n`));
+    expect(t.byApiKey('0123456789abcdef')?.name).toBe('a');
+    expect(t.byApiKey('fedcba9876543210')).toEqual({ name: 'b', functions: ['b'], rateLimit: { requestsPerSecond: 0.5, burst: 1 } });
+    expect(t.byApiKey('0123456789abcdeF')).toBeUndefined();
+    expect(t.byAccessKeyId('AKID')).toEqual({ caller: { name: 'c', functions: ['c'] }, secretAccessKey: 's3cret' });
+    expect(t.byAccessKeyId('nope')).toBeUndefined();
+    expect([...t.names]).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('SigV4 parsing and scope', () => {
+  it('parses a well-formed header and refuses malformed ones', () => {
+    expect(parseSigV4Authorization(header())).toEqual({ accessKeyId: 'AKID', scopeDate: '20240102', region: 'us-east-1', service: 'lambda', signedHeaders: ['host', 'x-amz-date'], signature: SIG });
+    for (const h of [header('AKID/2024/us-east-1/lambda/aws4_request'), header('AKID/20240102/us-east-1/lambda'), header(undefined, 'x-amz-date'), header(undefined, 'Host;x-amz-date'), 'AWS4-HMAC-SHA256 Credential=a', `${header()}x`, 'AWS4-HMAC-SHA256']) {
+      expect(parseSigV4Authorization(h), h).toBeUndefined();
+    }
+  });
+  it('checks the date format, skew, scope date and service', () => {
+    const auth = parseSigV4Authorization(header());
+    if (!auth) throw new Error('unparsed');
+    const at = Date.UTC(2024, 0, 2, 3, 4, 5);
+    expect(parseAmzDate('20240102T030405Z')?.getTime()).toBe(at);
+    expect(parseAmzDate('20240231T000000Z')).toBeUndefined();
+    expect(checkScope(auth, '20240102T030405Z', at + 14 * 60_000).ok).toBe(true);
+    expect(checkScope(auth, '20240102T030405Z', at + 16 * 60_000).ok).toBe(false);
+    expect(checkScope(auth, '20240102T030405Z', at - 16 * 60_000).ok).toBe(false);
+    expect(checkScope(auth, '20240103T000000Z', Date.UTC(2024, 0, 3)).ok).toBe(false);
+    expect(checkScope({ ...auth, service: 's3' }, '20240102T030405Z', at).ok).toBe(false);
+    expect(checkScope({ ...auth, signedHeaders: ['host'] }, '20240102T030405Z', at).ok).toBe(false);
+    expect(checkScope(auth, undefined, at).ok).toBe(false);
+  });
+  it('compares a signed payload hash with the body', () => {
+    expect(payloadMatches(sha256Hex('{}'), Buffer.from('{}'))).toBe(true);
+    expect(payloadMatches(sha256Hex(''), undefined)).toBe(true);
+    expect(payloadMatches(sha256Hex('{}'), Buffer.from('{ }'))).toBe(false);
+    expect(payloadMatches('UNSIGNED-PAYLOAD', Buffer.from('{}'))).toBe(false);
+  });
+});
+
+describe('token buckets', () => {
+  it('allows a burst, refills at the rate, and says when to retry', () => {
+    let now = 0;
+    const b = new TokenBuckets(() => now);
+    const limit = { requestsPerSecond: 2, burst: 3 };
+    expect([1, 2, 3, 4].map(() => b.take('a', limit).ok)).toEqual([true, true, true, false]);
+    expect(b.take('a', limit)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(b.take('b', limit).ok).toBe(true);
+    now += 500;
+    expect(b.take('a', limit).ok).toBe(true);
+    expect(b.take('a', limit).ok).toBe(false);
+    now += 10_000;
+    expect([1, 2, 3, 4].map(() => b.take('a', limit).ok)).toEqual([true, true, true, false]);
+    expect(b.take('a', { requestsPerSecond: 1, burst: 1 }).ok).toBe(true);
+  });
+});
+
+describe('route targets', () => {
+  it('finds the function of every route, open routes and record lookups', () => {
+    expect(routeTarget('/2015-03-31/functions/:name/invocations', { name: 'arn:aws:lambda:us-east-1:1:function:echo:$LATEST' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'arn:aws:lambda:us-east-1:1:function:echo:$LATEST' });
+    expect(routeTarget('/2015-03-31/functions/:name/invocations', { name: 'arn:aws:lambda:us-east-1:123456789012:function:echo:$LATEST' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'echo' });
+    expect(routeTarget('/2015-03-31/functions/:name/invocations', { name: 'echo:1' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'echo' });
+    expect(routeTarget('/fn/:name/*', { name: 'a', '*': 'x' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'a' });
+    expect(routeTarget('/dlq/:function/redrive', { function: 'b' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'b' });
+    expect(routeTarget('/invocations/:requestId', { requestId: 'r' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'record', requestId: 'r' });
+    expect(routeTarget('/metrics', {}, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'open' });
+    expect(routeTarget('/metrics', {}, [])).toEqual({ kind: 'any-caller' });
+    expect(routeTarget('/healthz', {}, [])).toEqual({ kind: 'open' });
+    expect(routeTarget(undefined, {}, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'any-caller' });
+  });
+});

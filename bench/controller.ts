@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
-import { RESOURCES, resourcePath } from '../src/controller/kube/paths.js';
-import { KubeRest } from '../src/controller/kube/rest.js';
+import { RESOURCES, resourcePath } from '../src/kube/paths.js';
+import { KubeRest } from '../src/kube/rest.js';
 import { createNamespace, deleteNamespace, functionManifest, installCrds, pythonSpec } from '../test/k8s/controller-helpers.js';
 import { formatTable, summarize, type Row } from './report.js';
 

@@ -9,7 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { destination, pino } from 'pino';
 import { Controller } from '../controller/controller.js';
 import { LeaseElector } from '../controller/leader-election.js';
-import { KubeRest } from '../controller/kube/rest.js';
+import { KubeRest } from '../kube/rest.js';
 import { deleteFunctionKeys } from '../controller/redis-cleanup.js';
 import { namespaceKeyPrefix } from '../queue/keys.js';
 import { defaultImages, type Images } from '../controller/resources/images.js';

@@ -7,7 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import type { HearthFunction } from '../api/function.js';
 import { validateYaml } from '../api/validate.js';
-import { KubeRest } from '../controller/kube/rest.js';
+import { KubeRest } from '../kube/rest.js';
 import { deployToCluster } from '../packages/deploy-cluster.js';
 import { deployToDir } from '../packages/deploy-local.js';
 

@@ -6,10 +6,11 @@ import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-nod
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics/controller.js';
 import { EventRecorder, type EventSink } from './events.js';
-import { Informer } from './kube/informer.js';
-import { applyObject, deleteObject, patchFunctionStatus, setFunctionFinalizers, type WireObject } from './kube/objects.js';
-import { RESOURCES, type Resource } from './kube/paths.js';
-import { KubeRest } from './kube/rest.js';
+import { Informer } from '../kube/informer.js';
+import { FIELD_MANAGER } from './resources/names.js';
+import { applyObject, deleteObject, patchFunctionStatus, setFunctionFinalizers, type WireObject } from '../kube/objects.js';
+import { RESOURCES, type Resource } from '../kube/paths.js';
+import { KubeRest } from '../kube/rest.js';
 import { Reconciler, type OwnedKind, type ReconcilerOptions } from './reconciler.js';
 import { LABEL_FUNCTION, LABEL_MANAGED_BY, MANAGED_BY } from './resources/names.js';
 import { FUNCTION_STATES, type FunctionState } from './resources/status.js';
@@ -103,7 +104,7 @@ export class Controller {
         getFunction: (namespace, name) => this.#functions.get(name, namespace),
         getOwned: (kind, namespace, name) => this.#owned.get(kind)?.get(name, namespace),
         podsOf: (namespace, fnName) => this.#pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_FUNCTION] === fnName),
-        apply: (obj) => applyObject(this.rest, obj),
+        apply: (obj) => applyObject(this.rest, obj, FIELD_MANAGER),
         remove: (kind, namespace, name) => deleteObject(this.rest, OWNED[kind], namespace, name),
         patchStatus: (namespace, name, status) => patchFunctionStatus(this.rest, namespace, name, status),
         setFinalizers: (namespace, name, f, rv) => setFunctionFinalizers(this.rest, namespace, name, f, rv),

@@ -2,8 +2,8 @@
 // describe function` tells its story. Repeats of one event are suppressed for
 // a while: a failing function is reconciled often, and one Event per reason
 // is what a reader wants.
-import type { KubeRest } from './kube/rest.js';
-import { RESOURCES, resourcePath } from './kube/paths.js';
+import type { KubeRest } from '../kube/rest.js';
+import { RESOURCES, resourcePath } from '../kube/paths.js';
 
 export interface EventTarget {
   name: string;

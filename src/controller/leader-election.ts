@@ -4,8 +4,8 @@
 // clock, so clock skew between replicas does not matter); the leader counts
 // itself leader only while its last renewal is younger than the renew
 // deadline, which is shorter than the lease, so two never act at once.
-import { RESOURCES, resourcePath } from './kube/paths.js';
-import { isStatus, type KubeRest } from './kube/rest.js';
+import { RESOURCES, resourcePath } from '../kube/paths.js';
+import { isStatus, type KubeRest } from '../kube/rest.js';
 
 export interface LeaseSpec {
   holderIdentity?: string | null;

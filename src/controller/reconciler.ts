@@ -5,7 +5,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { FunctionStatus } from '../api/function.js';
 import type { EventSink, EventTarget } from './events.js';
-import type { WireObject } from './kube/objects.js';
+import type { WireObject } from '../kube/objects.js';
 import { upToDate, withAppliedHash } from './resources/apply-plan.js';
 import { buildCodeConfigMap } from './resources/configmap.js';
 import { buildDeployment } from './resources/deployment.js';

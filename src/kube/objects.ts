@@ -1,7 +1,6 @@
 // The writes the controller makes, each one request.
-import { GROUP, PLURAL, VERSION } from '../../api/function.js';
-import type { FunctionStatus } from '../../api/function.js';
-import { FIELD_MANAGER } from '../resources/names.js';
+import { GROUP, PLURAL, VERSION } from '../api/function.js';
+import type { FunctionStatus } from '../api/function.js';
 import { CONTENT_APPLY, CONTENT_MERGE, type KubeRest } from './rest.js';
 import { RESOURCES, resourcePath, type Resource } from './paths.js';
 
@@ -18,12 +17,12 @@ export function resourceOf(obj: WireObject): Resource {
   return r;
 }
 
-/** Server-side apply as the controller's field manager; force, since the controller is the owner of these fields by design. */
-export function applyObject<T extends WireObject>(rest: KubeRest, obj: T): Promise<T> {
+/** Server-side apply, forced: the caller owns these fields by design. */
+export function applyObject<T extends WireObject>(rest: KubeRest, obj: T, fieldManager: string): Promise<T> {
   const name = obj.metadata?.name;
   if (name === undefined) throw new Error('cannot apply an object without a name');
   return rest.request<T>('PATCH', resourcePath(resourceOf(obj), obj.metadata?.namespace, name), {
-    query: { fieldManager: FIELD_MANAGER, force: true },
+    query: { fieldManager, force: true },
     body: obj,
     contentType: CONTENT_APPLY,
   });

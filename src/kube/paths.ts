@@ -1,6 +1,6 @@
 // REST paths of the kinds Hearth touches. A fixed table rather than discovery:
 // the set is small and known, and discovery would cost a round trip per kind.
-import { GROUP, PLURAL, VERSION } from '../../api/function.js';
+import { GROUP, PLURAL, VERSION } from '../api/function.js';
 
 export interface Resource {
   apiVersion: string;

@@ -4,8 +4,8 @@
 // ConfigMaps and naming their digests, so a new package is a new spec and the
 // controller rolls the function.
 import type { HearthFunction } from '../api/function.js';
-import { RESOURCES, resourcePath } from '../controller/kube/paths.js';
-import { CONTENT_APPLY, type KubeRest } from '../controller/kube/rest.js';
+import { RESOURCES, resourcePath } from '../kube/paths.js';
+import { CONTENT_APPLY, type KubeRest } from '../kube/rest.js';
 import { localSources, readLocalSource, replaceSource, slotName, type SourceSlot } from './publish.js';
 
 export const DEPLOY_FIELD_MANAGER = 'hearth-deploy';

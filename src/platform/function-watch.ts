@@ -5,9 +5,9 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { MemoryCatalog } from '../api/catalog.js';
 import { validateFunction } from '../api/validate.js';
-import { Informer } from '../controller/kube/informer.js';
-import { RESOURCES } from '../controller/kube/paths.js';
-import { KubeRest } from '../controller/kube/rest.js';
+import { Informer } from '../kube/informer.js';
+import { RESOURCES } from '../kube/paths.js';
+import { KubeRest } from '../kube/rest.js';
 
 export interface FunctionWatch {
   stop(): Promise<void>;

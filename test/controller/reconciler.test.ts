@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionStatus } from '../../src/api/function.js';
-import type { WireObject } from '../../src/controller/kube/objects.js';
+import type { WireObject } from '../../src/kube/objects.js';
 import { Reconciler, type OwnedKind, type ReconcilerDeps } from '../../src/controller/reconciler.js';
 import { defaultImages } from '../../src/controller/resources/images.js';
 import { FINALIZER } from '../../src/controller/resources/names.js';

@@ -2,12 +2,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeRest, isStatus } from '../../src/controller/kube/rest.js';
-import { RESOURCES, resourcePath, type Resource } from '../../src/controller/kube/paths.js';
+import { KubeRest, isStatus } from '../../src/kube/rest.js';
+import { RESOURCES, resourcePath, type Resource } from '../../src/kube/paths.js';
 import type { FunctionStatus } from '../../src/api/function.js';
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import { CONTENT_APPLY, CONTENT_MERGE } from '../../src/controller/kube/rest.js';
+import { CONTENT_APPLY, CONTENT_MERGE } from '../../src/kube/rest.js';
 
 export const crdFile = fileURLToPath(new URL('../../crds/hearth.dev_functions.yaml', import.meta.url));
 

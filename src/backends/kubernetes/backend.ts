@@ -5,10 +5,10 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { HearthFunction } from '../../api/function.js';
 import { AgentClient } from '../../agent/client.js';
-import { Informer } from '../../controller/kube/informer.js';
-import { scaleFunction } from '../../controller/kube/objects.js';
-import { RESOURCES } from '../../controller/kube/paths.js';
-import { KubeRest } from '../../controller/kube/rest.js';
+import { Informer } from '../../kube/informer.js';
+import { scaleFunction } from '../../kube/objects.js';
+import { RESOURCES } from '../../kube/paths.js';
+import { KubeRest } from '../../kube/rest.js';
 import { AGENT_PORT } from '../../controller/resources/names.js';
 import type { Backend, Instance } from '../backend.js';
 import { SERVICE_NAME_LABEL, endpointsOf, type EndpointSlice } from './endpoints.js';

@@ -31,12 +31,12 @@ function hearthImage(component: 'gateway' | 'controller' | 'agent'): ImageEntry 
   return {
     repository: `ghcr.io/hearth-dev/${component}`,
     dockerfile: { path: 'images/hearth.Dockerfile', target: component },
-    // The agent's pods pass `agent ...` as args (deployment.ts); the others carry their subcommand.
-    entrypoint: component === 'agent' ? ['node', '/app/dist/cli/main.js'] : ['node', '/app/dist/cli/main.js', component],
-    cmd: [],
+    // Pods' args (the chart's, the controller's agent sidecar) replace CMD and name the subcommand first.
+    entrypoint: ['node', '/app/dist/cli/main.js'],
+    cmd: [component],
     env: { NODE_ENV: 'production' },
     workingDir: '/app',
-    user: { uid: 65532, gid: 65532 },
+    user: { uid: 10001, gid: 10001 },
     paths: { '/app': repoRoot },
   };
 }

@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'runtimes/nodejs/**/*.test.ts'],
-    exclude: ['test/k8s/**', 'node_modules/**', 'dist/**'],
+    exclude: ['test/k8s/**', 'test/e2e/**', 'node_modules/**', 'dist/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

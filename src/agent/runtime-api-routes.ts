@@ -45,7 +45,12 @@ export function routeRuntimeApi(api: RuntimeApi, req: IncomingMessage, res: Serv
   if (rest.startsWith(INVOCATION)) {
     const tail = rest.slice(INVOCATION.length);
     const slash = tail.indexOf('/');
-    const id = slash > 0 ? decodeURIComponent(tail.slice(0, slash)) : '';
+    const id = slash > 0 ? decodeId(tail.slice(0, slash)) : '';
+    if (id === undefined) {
+      // A runtime's malformed path must cost it a 400, never the agent its process.
+      req.resume();
+      return sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
+    }
     const verb = slash > 0 ? tail.slice(slash + 1) : '';
     if (id !== '' && (verb === 'response' || verb === 'error')) {
       if (req.method !== 'POST') return methodNotAllowed(req, res);
@@ -67,6 +72,14 @@ export function routeRuntimeApi(api: RuntimeApi, req: IncomingMessage, res: Serv
     }
   }
   notFound(req, res);
+}
+
+function decodeId(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 function notFound(req: IncomingMessage, res: ServerResponse): void {

@@ -61,9 +61,36 @@ export interface DocumentResult {
   result: ValidationResult;
 }
 
+/** Far above any real Function file (inline code is capped at 512 KiB), far below what hurts the parser. */
+export const MAX_YAML_BYTES = 4 * 1024 * 1024;
+export const MAX_FLOW_NESTING = 256;
+
+/**
+ * The deepest nesting of flow collections ([ and {), counted without a
+ * parser: deep enough nesting exhausts the YAML parser's memory, so it is
+ * refused before parsing. Brackets inside block scalars count too, which
+ * only makes the guard stricter for text no real file has.
+ */
+export function flowNesting(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 91 || c === 123) max = Math.max(max, ++depth);
+    else if ((c === 93 || c === 125) && depth > 0) depth--;
+  }
+  return max;
+}
+
 /** Parses a multi-document YAML text and validates each Function in it; never throws. */
 export function validateYaml(text: string): DocumentResult[] {
   const results: DocumentResult[] = [];
+  if (Buffer.byteLength(text) > MAX_YAML_BYTES) {
+    return [{ index: 0, result: { ok: false, problems: [{ path: '', message: `is larger than ${MAX_YAML_BYTES} bytes` }] } }];
+  }
+  if (flowNesting(text) > MAX_FLOW_NESTING) {
+    return [{ index: 0, result: { ok: false, problems: [{ path: '', message: `nests [ or { more than ${MAX_FLOW_NESTING} deep` }] } }];
+  }
   let docs;
   try {
     docs = parseAllDocuments(text);

@@ -2,9 +2,10 @@
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startClusterGateway } from '../platform/cluster.js';
 import { redisOptionsFromEnv } from '../queue/index.js';
-import { isLoopback } from './up.js';
+import { checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
 
 const HELP = `usage: hearth gateway [options]
 
@@ -14,8 +15,11 @@ const HELP = `usage: hearth gateway [options]
   --kubeconfig FILE      (default: in-cluster, else ~/.kube/config)
   --redis-url URL        Redis for async events (also REDIS_URL, REDIS_PASSWORD, REDIS_TLS,
                          REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES)
+  --credentials FILE     callers, keys and the functions each may invoke (YAML; see README,
+                         Authentication); required beyond loopback unless --no-auth
+  --no-auth              serve without authentication
   --leader-elect         one replica's autoscaler decides, under a lease in Redis (default true)
-  --no-auth              serve without authentication beyond loopback
+  --no-leader-elect      every replica scales on its own view
   --max-concurrent-invocations N   cap across functions (default: none)
   --log-level L          (default info)`;
 
@@ -23,16 +27,13 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...SERVE_OPTIONS,
       host: { type: 'string', default: '0.0.0.0' },
-      port: { type: 'string', default: '8080' },
       namespace: { type: 'string', default: process.env.POD_NAMESPACE ?? 'default' },
       kubeconfig: { type: 'string' },
       'redis-url': { type: 'string' },
       'leader-elect': { type: 'boolean', default: true },
       'no-leader-elect': { type: 'boolean', default: false },
-      'no-auth': { type: 'boolean', default: false },
-      'max-concurrent-invocations': { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -40,8 +41,9 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (!isLoopback(values.host) && !values['no-auth']) {
-    console.error(`hearth gateway: serving on ${values.host} requires authentication; pass --no-auth to serve without it.`);
+  const settings = checkServeFlags(values);
+  if (typeof settings === 'string') {
+    console.error(`hearth gateway: ${settings}`);
     return 2;
   }
   const redis = { ...redisOptionsFromEnv(), ...(values['redis-url'] ? { url: values['redis-url'] } : {}) };
@@ -49,27 +51,32 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     console.error('hearth gateway: a Redis server is required for async invocations (--redis-url or REDIS_URL)');
     return 2;
   }
+  const logger = pino({ level: values['log-level'], base: { service: 'hearth-gateway' } });
+  let auth: CredentialsFileAuth | undefined;
+  try {
+    auth = await loadAuth(values.credentials, logger);
+  } catch (err) {
+    console.error(`hearth gateway: ${(err as Error).message}`);
+    return 2;
+  }
   const kubeConfig = new KubeConfig();
   if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
   else kubeConfig.loadFromDefault();
-  const logger = pino({ level: values['log-level'], base: { service: 'hearth-gateway' } });
-  const maxConcurrent = values['max-concurrent-invocations'] ? Number(values['max-concurrent-invocations']) : undefined;
   const gateway = await startClusterGateway({
     kubeConfig,
     namespace: values.namespace,
     host: values.host,
-    port: Number(values.port),
+    port: settings.port,
     logger,
     redis,
     leaderElect: values['leader-elect'] && !values['no-leader-elect'],
-    ...(maxConcurrent !== undefined ? { maxConcurrentInvocations: maxConcurrent } : {}),
+    ...(auth ? { auth: auth.options } : {}),
+    ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
   });
-  logger.info({ url: gateway.url, namespace: values.namespace }, 'gateway listening');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  logger.info({ url: gateway.url, namespace: values.namespace, auth: auth !== undefined }, 'gateway listening');
+  await untilSignal();
   logger.info('shutting down');
   await gateway.close();
+  auth?.close();
   return 0;
 }

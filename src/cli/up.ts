@@ -1,10 +1,10 @@
 // `hearth up`: the embedded platform on this machine.
 import { existsSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { authFromCredentialsFile, type CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
+import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startEmbedded } from '../platform/embedded.js';
+import { checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
 
 const HELP = `usage: hearth up [--dir DIR] [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--warm-pool N] [--credentials FILE]
 
@@ -25,23 +25,15 @@ Function YAML files of DIR (followed as they change).
                    cap on invocations running at once; beyond it callers get 429
   --log-level L    trace, debug, info (default), warn, error`;
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-}
-
 export async function upCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...SERVE_OPTIONS,
       dir: { type: 'string', default: '.' },
-      port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
       'redis-url': { type: 'string' },
       'warm-pool': { type: 'string', default: '1' },
-      'no-auth': { type: 'boolean', default: false },
-      credentials: { type: 'string' },
-      'max-concurrent-invocations': { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -53,53 +45,34 @@ export async function upCommand(argv: string[]): Promise<number> {
     console.error(`hearth up: no such directory: ${values.dir}`);
     return 2;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`hearth up: --port must be a port number, not ${values.port}`);
-    return 2;
-  }
-  if (values.credentials !== undefined && values['no-auth']) {
-    console.error('hearth up: --credentials and --no-auth contradict each other; pass one.');
-    return 2;
-  }
-  const maxConcurrent = values['max-concurrent-invocations'] === undefined ? undefined : Number(values['max-concurrent-invocations']);
-  if (maxConcurrent !== undefined && (!Number.isInteger(maxConcurrent) || maxConcurrent < 1)) {
-    console.error(`hearth up: --max-concurrent-invocations must be a positive integer, not ${values['max-concurrent-invocations']}`);
-    return 2;
-  }
-  if (!isLoopback(values.host) && !values['no-auth'] && values.credentials === undefined) {
-    console.error(`hearth up: serving on ${values.host} lets other machines invoke your functions; authentication is required there.\nPass --credentials FILE to require it, or --no-auth to serve without it anyway.`);
+  const settings = checkServeFlags(values);
+  if (typeof settings === 'string') {
+    console.error(`hearth up: ${settings}`);
     return 2;
   }
   const logger = pino({ level: values['log-level'], base: { service: 'hearth' } });
   const redisUrl = values['redis-url'] ?? process.env.REDIS_URL;
   let auth: CredentialsFileAuth | undefined;
-  if (values.credentials !== undefined) {
-    try {
-      auth = await authFromCredentialsFile(values.credentials, { logger });
-    } catch (err) {
-      console.error(`hearth up: ${(err as Error).message}`);
-      return 2;
-    }
+  try {
+    auth = await loadAuth(values.credentials, logger);
+  } catch (err) {
+    console.error(`hearth up: ${(err as Error).message}`);
+    return 2;
   }
   const platform = await startEmbedded({
     dir: values.dir,
     host: values.host,
-    port,
+    port: settings.port,
     logger,
     warmPoolSize: Number(values['warm-pool']),
     ...(redisUrl ? { redisUrl } : {}),
     ...(auth ? { auth: auth.options } : {}),
-    ...(maxConcurrent !== undefined ? { maxConcurrentInvocations: maxConcurrent } : {}),
+    ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
   });
   logger.info({ url: platform.url, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');
   console.error(`\nHearth is up at ${platform.url}\n  curl -s -X POST ${platform.url}/2015-03-31/functions/NAME/invocations -d '{}'\n  curl -i ${platform.url}/fn/NAME/\n`);
 
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilSignal();
   logger.info('shutting down');
   await platform.close();
   auth?.close();

@@ -1,26 +1,16 @@
 // The composition root of `hearth up`: the whole platform in one process on
 // one machine. Functions come from YAML files, instances are local
 // processes, the queue is in memory unless a Redis URL is given.
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MemoryCatalog } from '../api/catalog.js';
-import { AutoscalerLoop } from '../autoscaler/loop.js';
 import { LocalBackend, type LocalBackendOptions } from '../backends/local/local-backend.js';
-import { Dispatcher } from '../dispatch/dispatcher.js';
-import { buildGateway } from '../gateway/app.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
-import recordsPlugin from '../gateway/plugins/records.js';
-import dlqPlugin from '../gateway/plugins/dlq.js';
-import { createAutoscalerMetrics } from '../metrics/autoscaler.js';
-import { createInvocationMetrics } from '../metrics/invocations.js';
-import { createQueueMetrics } from '../metrics/queue.js';
-import { createRegistry } from '../metrics/registry.js';
 import { createQueue } from '../queue/index.js';
-import type { Consumer, Queue } from '../queue/queue.js';
+import type { Queue } from '../queue/queue.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
-import { BacklogCache } from './backlog-cache.js';
-import { trackInstances } from './instance-gauge.js';
+import { startServing } from './serving.js';
 
 export interface EmbeddedOptions {
   dir: string;
@@ -53,29 +43,9 @@ export interface EmbeddedPlatform {
 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlatform> {
   const logger = opts.logger;
-  const registry = createRegistry();
   const catalog = new MemoryCatalog();
   const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, ...opts.backend });
-  const invocationMetrics = createInvocationMetrics(registry);
-  const dispatcher = new Dispatcher({
-    catalog,
-    backend,
-    metrics: invocationMetrics,
-    logger: logger.child({ component: 'dispatch' }),
-    ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
-  });
-  const stopGauge = trackInstances(backend, catalog, invocationMetrics);
-
   const queue = createQueue({ ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}), logger: logger.child({ component: 'queue' }) });
-  const queueMetrics = createQueueMetrics(registry);
-  const consumer: Consumer = queue.startConsumer({
-    invoker: dispatcher,
-    catalog,
-    metrics: queueMetrics,
-    logger: logger.child({ component: 'consumer' }),
-    functionArn: (n) => dispatcher.arn(n),
-    ...(opts.retryTimeScale !== undefined ? { timeScale: opts.retryTimeScale } : {}),
-  });
 
   // Deploying a function prepares its code (a Go build can take a while) and
   // starts its provisioned instances; removing it stops them.
@@ -89,64 +59,43 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     void work.finally(() => applying.delete(work));
   });
   let watcher: FunctionDirWatcher | undefined;
-  let autoscaler: AutoscalerLoop | undefined;
-  const backlog = new BacklogCache(queue, catalog);
   try {
     watcher = await watchFunctionDir(opts.dir, catalog, logger.child({ component: 'functions' }));
     // The first caller should find the initial functions ready, not mid-build.
     await Promise.all([...applying]);
-    if (opts.autoscale ?? true) {
-      autoscaler = new AutoscalerLoop({
-        catalog,
-        backend,
-        load: { inFlight: (n) => dispatcher.demand(n), backlog: (n) => backlog.backlog(n) },
-        metrics: createAutoscalerMetrics(registry),
-        logger: logger.child({ component: 'autoscaler' }),
-      });
-      autoscaler.start();
-      backlog.start();
-    }
+    const serving = await startServing({
+      catalog,
+      backend,
+      queue,
+      logger,
+      host: opts.host,
+      port: opts.port,
+      ...(opts.autoscale !== undefined ? { autoscale: opts.autoscale } : {}),
+      ...(opts.auth ? { auth: opts.auth } : {}),
+      ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
+      ...(opts.retryTimeScale !== undefined ? { retryTimeScale: opts.retryTimeScale } : {}),
+    });
+    const w = watcher;
+    return {
+      url: serving.url,
+      app: serving.app,
+      catalog,
+      backend,
+      dispatcher: serving.dispatcher,
+      queue,
+      async close() {
+        await w.close();
+        await serving.close();
+        unsubscribe();
+        await backend.close();
+        await queue.close();
+      },
+    };
   } catch (err) {
+    await watcher?.close();
     unsubscribe();
     await backend.close();
+    await queue.close();
     throw err;
   }
-
-  const app = await buildGateway({
-    invoker: dispatcher,
-    catalog,
-    queue,
-    registry,
-    logger,
-    arn: (n) => dispatcher.arn(n),
-    ...(opts.auth ? { auth: { recordFunction: async (id: string) => (await queue.record(id))?.functionName, ...opts.auth } } : {}),
-    plugins: [
-      { plugin: recordsPlugin, options: { queue } },
-      { plugin: dlqPlugin, options: { queue } },
-    ],
-  });
-  await app.listen({ host: opts.host, port: opts.port });
-  const addr = app.server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-
-  return {
-    url: `http://${host}:${addr.port}`,
-    app,
-    catalog,
-    backend,
-    dispatcher,
-    queue,
-    async close() {
-      backlog.stop();
-      await autoscaler?.stop();
-      await watcher?.close();
-      unsubscribe();
-      await app.close();
-      await consumer.stop();
-      dispatcher.close();
-      stopGauge();
-      await backend.close();
-      await queue.close();
-    },
-  };
 }

@@ -67,6 +67,8 @@ describe('Runtime API with the test as the runtime', () => {
     expect(await r1.json()).toMatchObject({ errorType: 'InvalidRequestID' });
     const r2 = await rt.post('invocation/nope/error', '{}');
     expect(r2.status).toBe(400);
+    const r4 = await rt.post('invocation/%zz/response', '{}');
+    expect(r4.status).toBe(400);
     const r3 = await fetch(rt.url('nothing/here'));
     expect(r3.status).toBe(404);
     expect(await r3.json()).toMatchObject({ errorType: 'NotFound' });

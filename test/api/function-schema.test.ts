@@ -67,3 +67,15 @@ describe('Function spec validation names the offending field', () => {
     expect(environmentBytes([{ name: 'AB', value: 'cd' }, { name: 'E' }])).toBe(5);
   });
 });
+
+describe('YAML guards', () => {
+  it('refuses absurd nesting and size before parsing, with a clear problem', async () => {
+    const { validateYaml, flowNesting, MAX_YAML_BYTES } = await import('../../src/api/validate.js');
+    expect(flowNesting('a: [1, {b: [2]}]')).toBe(3);
+    const deep = validateYaml(`spec: ${'['.repeat(5000)}`);
+    expect(deep[0]?.result.ok).toBe(false);
+    expect(JSON.stringify(deep)).toContain('nests [ or { more than');
+    const huge = validateYaml(`a: "${'x'.repeat(MAX_YAML_BYTES)}"`);
+    expect(JSON.stringify(huge)).toContain('is larger than');
+  });
+});

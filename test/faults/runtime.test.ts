@@ -53,9 +53,7 @@ def handler(event, context):
     req('GET', '/2018-06-01/runtime/invocation/' + context.aws_request_id + '/response')
     req('PUT', '/2018-06-01/runtime/invocation/next')
     req('POST', '/2018-06-01/runtime/../../etc/passwd', b'x')
-    # Not sent: '/runtime/invocation/%zz/response' throws URIError out of the agent's
-    # request handler (decodeURIComponent in src/agent/runtime-api-routes.ts), an
-    # uncaught exception that takes the whole process down. Reported to the agent's owner.
+    req('POST', '/2018-06-01/runtime/invocation/%zz/response', b'{}')
     req('POST', '/2018-06-01/runtime/invocation/' + 'a' * 5000 + '/error', b'{}')
     s = socket.create_connection((host, int(port)), timeout=5)
     try:

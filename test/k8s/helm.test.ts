@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
+import { CredentialsFileSchema } from '../../src/gateway/auth/credentials.js';
 import { applyDir, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
@@ -167,6 +168,9 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(redis.args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--requirepass', '$(REDIS_PASSWORD)']));
         const auth = find(objs, 'Secret', 'r-defaults-hearth-gateway-auth');
         expect(Object.keys(auth.data ?? {}).sort()).toEqual(['api-key', 'credentials.yaml']);
+        // The generated file is one the gateway accepts, holding the generated key.
+        const generated = CredentialsFileSchema.parse(parseYaml(Buffer.from(auth.data?.['credentials.yaml'] ?? '', 'base64').toString()));
+        expect(generated.callers[0]?.apiKey).toBe(Buffer.from(auth.data?.['api-key'] ?? '', 'base64').toString());
         // Least privilege: the gateway reads Functions and EndpointSlices and scales; nothing else.
         const gwRole = find(objs, 'ClusterRole', 'r-defaults-hearth-gateway');
         const gwResources = (gwRole.rules ?? []).flatMap((r) => r.resources ?? []).sort();
@@ -256,7 +260,7 @@ function valueSets(watchNs: string): ValueSet[] {
       name: 'small',
       values: {
         controller: { replicas: 1, leaderElection: { enabled: false } },
-        gateway: { replicas: 1, leaderElection: { enabled: false }, auth: { credentials: { apiKeys: [{ name: 'ci', key: 'k-123' }] } } },
+        gateway: { replicas: 1, leaderElection: { enabled: false }, auth: { credentials: { callers: [{ name: 'ci', apiKey: 'k-1234567890abcdef', functions: ['*'] }] } } },
         redis: { auth: { enabled: false }, bundled: { persistence: { enabled: false } } },
       },
       check: (objs, ns) => {
@@ -267,7 +271,7 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(container(objs, 'r-small-hearth-controller').args).toContain(`--redis-url=redis://r-small-hearth-redis.${ns}.svc:6379`);
         expect(envOf(container(objs, 'r-small-hearth-gateway')).REDIS_PASSWORD).toBeUndefined();
         const creds = Buffer.from(find(objs, 'Secret', 'r-small-hearth-gateway-auth').data?.['credentials.yaml'] ?? '', 'base64').toString();
-        expect(creds).toContain('k-123');
+        expect(CredentialsFileSchema.parse(parseYaml(creds)).callers[0]?.apiKey).toBe('k-1234567890abcdef');
       },
     },
   ];

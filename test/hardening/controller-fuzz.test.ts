@@ -70,7 +70,7 @@ it('never throws; refuses with a reason and a field path, or builds every owned 
           expect(['InvalidSpec', 'UnsupportedSpec']).toContain(checked.reason);
           expect(checked.message.length).toBeGreaterThan(0);
           // A refusal names where: a field path such as spec.memoryMB or metadata.name.
-          expect(checked.message).toMatch(/(spec|metadata|apiVersion|kind)[.\[:]|spec:|metadata:/);
+          expect(checked.message).toMatch(/(spec|metadata|apiVersion|kind)[.[:]|spec:|metadata:/);
           refused++;
           return;
         }

@@ -25,6 +25,7 @@ import { endLine, peakMemoryMB, reportLine, startLine } from './report-lines.js'
 import { routeRuntimeApi, type RuntimeApi } from './runtime-api-routes.js';
 import { sendJson } from './http-io.js';
 import { terminate } from './process-reaper.js';
+import type { RuntimePeer } from './runtime-peer.js';
 import type { RuntimeLauncher } from './spawn-launcher.js';
 import { startInvokeServer, type InvokeServer } from './invoke-server.js';
 
@@ -55,6 +56,12 @@ export interface AgentOptions {
    * enforces deadlines but cannot kill or restart the runtime.
    */
   launcher?: RuntimeLauncher;
+  /**
+   * Without a launcher: how to see and stop the runtime someone else started
+   * (in a pod, the runtime container's processes). Its death mid-invocation
+   * then answers Runtime.ExitError, and an overrun kills it.
+   */
+  peer?: RuntimePeer;
   logger?: Logger;
   /** Between SIGTERM and SIGKILL on close. */
   killGraceMs?: number;
@@ -166,6 +173,7 @@ export class Agent implements RuntimeApi {
       server.listen(this.opts.port ?? 0, '127.0.0.1', () => resolve());
     });
     this.port = (server.address() as AddressInfo).port;
+    this.opts.peer?.watch(() => this.onPeerExit());
     await this.launch();
   }
 
@@ -207,6 +215,7 @@ export class Agent implements RuntimeApi {
     if (this.stateValue === 'closed') return;
     this.setState('closed');
     clearTimeout(this.initTimer);
+    this.opts.peer?.stop();
     for (const p of [...this.inflight.values(), ...this.queue.splice(0)]) {
       this.finish(p, unhandledResult(exitError(p.req.requestId, null, 'SIGTERM'), this.elapsed(p)));
     }
@@ -389,8 +398,25 @@ export class Agent implements RuntimeApi {
     if (this.stateValue === 'ready') void this.restart('exit');
   }
 
+  /** The external runtime's processes are gone: its invocations failed with it, and the next one to come inits anew. */
+  private onPeerExit(): void {
+    if (this.stateValue === 'closed') return;
+    const phase = this.stateValue === 'starting' ? 'init' : this.inflight.size > 0 ? 'invoke' : 'idle';
+    this.log.warn({ phase }, 'runtime exited');
+    this.emit({ type: 'exit', code: null, signal: null, phase });
+    for (const p of [...this.inflight.values()]) this.complete(p, unhandledResult(exitError(p.req.requestId, null, null), this.elapsed(p)), 'error');
+    for (const res of this.parked.splice(0)) res.destroy();
+    if (this.stateValue === 'ready') this.setState('starting');
+  }
+
   /** Kills the runtime (if any), then launches a fresh one that goes through init again. */
   private restart(reason: 'timeout' | 'exit' | 'init-retry'): Promise<void> {
+    const peer = this.opts.peer;
+    if (this.launcher === undefined && peer !== undefined && this.stateValue !== 'closed') {
+      // Someone else restarts it (the kubelet); killing it is ours to do.
+      this.emit({ type: 'restart', reason });
+      return peer.kill();
+    }
     if (this.launcher === undefined || this.stateValue === 'closed') return Promise.resolve();
     if (this.restarting) return this.restarting;
     this.emit({ type: 'restart', reason });

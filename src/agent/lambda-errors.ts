@@ -34,7 +34,8 @@ const SIGNAL_NAMES: Readonly<Record<string, string>> = {
 
 export function exitReason(code: number | null, signal: string | null): string {
   if (signal !== null) return `signal: ${SIGNAL_NAMES[signal] ?? signal}`;
-  return `exit status ${code ?? 0}`;
+  // A runtime the agent did not start leaves no exit status to read.
+  return code === null ? 'exit status unknown' : `exit status ${code}`;
 }
 
 export function timeoutError(requestId: string, timeoutSeconds: number): LambdaErrorBody {

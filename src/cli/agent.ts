@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
+import { procRuntimePeer } from '../agent/runtime-peer.js';
 import { runAgentSidecar } from '../agent/sidecar.js';
 
 const HELP = `usage: hearth agent [options] [-- RUNTIME COMMAND...]
@@ -58,7 +59,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
     const sidecar = await runAgentSidecar({ ...common, command: command as [string, ...string[]], runtimePort: runtimeApi.port, invokeHost: listen.host, invokePort: listen.port });
     close = sidecar.close;
   } else {
-    const agent = new Agent({ ...common, port: runtimeApi.port });
+    // The runtime container's processes are visible when the pod shares its process namespace.
+    const agent = new Agent({ ...common, port: runtimeApi.port, peer: procRuntimePeer(`127.0.0.1:${runtimeApi.port}`) });
     await agent.start();
     await agent.listenInvoke(listen.host, listen.port);
     close = () => agent.close();

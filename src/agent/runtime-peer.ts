@@ -1,0 +1,75 @@
+// A runtime the agent did not start: in a pod, the runtime container beside
+// the agent's. With the pod's process namespace shared, the agent can still
+// see it in /proc (a process in the agent's own network namespace whose
+// AWS_LAMBDA_RUNTIME_API names this agent), notice when it dies mid-invocation
+// and kill it when an invocation overruns, so the kubelet starts a fresh one.
+import { readdir, readFile, readlink } from 'node:fs/promises';
+
+export interface RuntimePeer {
+  /** Calls onExit each time the runtime's last process disappears. */
+  watch(onExit: () => void): void;
+  /** Kills the runtime's processes (SIGKILL: Lambda throws a timed-out environment away). */
+  kill(): Promise<void>;
+  stop(): void;
+}
+
+/** Whether a process's NUL-separated environment points at this Runtime API. Pure. */
+export function environNamesRuntimeApi(environ: Buffer, runtimeApi: string): boolean {
+  const want = `AWS_LAMBDA_RUNTIME_API=${runtimeApi}`;
+  return environ.toString('utf8').split('\0').includes(want);
+}
+
+async function netnsOf(pid: number | 'self'): Promise<string | undefined> {
+  return readlink(`/proc/${pid}/ns/net`).catch(() => undefined);
+}
+
+/** The pids of processes in this network namespace that talk to runtimeApi. */
+export async function findRuntimePids(runtimeApi: string): Promise<number[]> {
+  const own = await netnsOf('self');
+  if (own === undefined) return [];
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if ((await netnsOf(pid)) !== own) continue;
+    const environ = await readFile(`/proc/${pid}/environ`).catch(() => undefined);
+    if (environ !== undefined && environNamesRuntimeApi(environ, runtimeApi)) pids.push(pid);
+  }
+  return pids;
+}
+
+export function procRuntimePeer(runtimeApi: string, opts: { pollMs?: number } = {}): RuntimePeer {
+  let seen = new Set<number>();
+  let timer: NodeJS.Timeout | undefined;
+  let busy = false;
+  return {
+    watch(onExit) {
+      timer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void findRuntimePids(runtimeApi)
+          .then((pids) => {
+            const gone = seen.size > 0 && pids.length === 0;
+            seen = new Set(pids);
+            if (gone) onExit();
+          })
+          .finally(() => {
+            busy = false;
+          });
+      }, opts.pollMs ?? 200);
+      timer.unref();
+    },
+    async kill() {
+      for (const pid of await findRuntimePids(runtimeApi)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone, or not ours to signal: either way it no longer serves.
+        }
+      }
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}

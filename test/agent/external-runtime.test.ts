@@ -1,0 +1,97 @@
+// The agent as a pod runs it: the runtime is a process the agent did not
+// start (another container), found through /proc. Its death mid-invocation
+// gives Runtime.ExitError, a fresh runtime is served after its init, and an
+// invocation that overruns its deadline gets the runtime killed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from '../../src/agent/agent.js';
+import { environNamesRuntimeApi, procRuntimePeer } from '../../src/agent/runtime-peer.js';
+import { REPO_ROOT, request, silent } from './helpers.js';
+
+const HANDLER = 'import time\ndef handler(event, context):\n    time.sleep(event.get("sleep", 0))\n    return {"ok": True}\n';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startRuntime(runtimeApi: string, task: string): ChildProcess {
+  return spawn('python3', [join(REPO_ROOT, 'runtimes/python/bootstrap.py')], {
+    cwd: task,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_LAMBDA_RUNTIME_API: runtimeApi, LAMBDA_TASK_ROOT: task, _HANDLER: 'app.handler' },
+    stdio: 'ignore',
+  });
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
+
+describe('agent with an external runtime (the pod case)', () => {
+  const procs: ChildProcess[] = [];
+  let agent: Agent | undefined;
+  afterEach(async () => {
+    for (const p of procs.splice(0)) if (alive(p)) p.kill('SIGKILL');
+    await agent?.close();
+  });
+
+  it('matches a process to its agent by the Runtime API it was given', () => {
+    expect(environNamesRuntimeApi(Buffer.from('PATH=/bin\0AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001\0'), '127.0.0.1:9001')).toBe(true);
+    expect(environNamesRuntimeApi(Buffer.from('AWS_LAMBDA_RUNTIME_API=127.0.0.1:90011\0'), '127.0.0.1:9001')).toBe(false);
+  });
+
+  it('answers Runtime.ExitError when the runtime dies mid-invocation, then serves its successor', async () => {
+    const port = await freePort();
+    const api = `127.0.0.1:${port}`;
+    const task = mkdtempSync(join(tmpdir(), 'hearth-ext-'));
+    writeFileSync(join(task, 'app.py'), HANDLER);
+    agent = new Agent({ functionName: 'ext', port, timeoutSeconds: 10, logger: silent, peer: procRuntimePeer(api, { pollMs: 50 }) });
+    await agent.start();
+    const first = startRuntime(api, task);
+    procs.push(first);
+    await until(() => agent?.state === 'ready');
+    expect((await agent.invoke(request({}, { timeoutMs: 10_000 }))).outcome).toBe('success');
+
+    const call = agent.invoke(request({ sleep: 5 }, { timeoutMs: 10_000 }));
+    await new Promise((r) => setTimeout(r, 300));
+    first.kill('SIGKILL');
+    const result = await call;
+    expect(result.outcome).toBe('unhandled');
+    expect(JSON.parse(result.payload.toString())).toMatchObject({ errorType: 'Runtime.ExitError' });
+
+    // What the kubelet does: start the container again.
+    procs.push(startRuntime(api, task));
+    await until(() => agent?.state === 'ready');
+    expect((await agent.invoke(request({}, { timeoutMs: 10_000 }))).outcome).toBe('success');
+  });
+
+  it('kills a runtime that overruns its deadline', async () => {
+    const port = await freePort();
+    const api = `127.0.0.1:${port}`;
+    const task = mkdtempSync(join(tmpdir(), 'hearth-ext-'));
+    writeFileSync(join(task, 'app.py'), HANDLER);
+    agent = new Agent({ functionName: 'ext', port, timeoutSeconds: 1, logger: silent, peer: procRuntimePeer(api, { pollMs: 50 }) });
+    await agent.start();
+    const rt = startRuntime(api, task);
+    procs.push(rt);
+    await until(() => agent?.state === 'ready');
+    const result = await agent.invoke(request({ sleep: 30 }, { timeoutMs: 1000 }));
+    expect(JSON.parse(result.payload.toString())).toMatchObject({ errorType: 'Sandbox.Timedout' });
+    await until(() => !alive(rt));
+    expect(rt.signalCode).toBe('SIGKILL');
+  });
+});

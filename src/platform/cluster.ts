@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { MemoryCatalog } from '../api/catalog.js';
 import { AlwaysLeader, RedisLeaseElector, type LeaderElector } from '../autoscaler/leader.js';
+import { SharedDemand } from '../autoscaler/shared-demand.js';
 import { KubernetesBackend } from '../backends/kubernetes/backend.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import { createQueue } from '../queue/index.js';
@@ -35,7 +36,7 @@ export interface ClusterGateway {
   close(): Promise<void>;
 }
 
-async function electLeader(opts: ClusterGatewayOptions): Promise<{ leader: LeaderElector; client?: Redis }> {
+async function electLeader(opts: ClusterGatewayOptions): Promise<{ leader: LeaderElector; client?: Redis; identity?: string }> {
   if (!opts.leaderElect) return { leader: new AlwaysLeader() };
   const client = createRedisClient(opts.redis);
   if (!(client instanceof Redis)) {
@@ -48,7 +49,7 @@ async function electLeader(opts: ClusterGatewayOptions): Promise<{ leader: Leade
     key: `${namespaceKeyPrefix(opts.namespace)}:autoscaler-leader`,
     onChange: (leading) => opts.logger.info({ leading }, 'autoscaler leadership changed'),
   });
-  return { leader, client };
+  return { leader, client, identity: leader.identity };
 }
 
 export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<ClusterGateway> {
@@ -65,7 +66,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
   });
   // Function names are unique per namespace; so are their queue keys.
   const queue = createQueue({ redis: { keyPrefix: namespaceKeyPrefix(opts.namespace), ...opts.redis }, logger: logger.child({ component: 'queue' }) });
-  const { leader, client } = await electLeader(opts);
+  const { leader, client, identity } = await electLeader(opts);
   await leader.start();
   const watch = await watchClusterFunctions({ kubeConfig: opts.kubeConfig, namespace: opts.namespace, catalog, logger: logger.child({ component: 'functions' }) });
   await backend.start();
@@ -79,6 +80,10 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     port: opts.port,
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
+    // The leader decides for every replica, so it must see every replica's calls.
+    ...(client && identity
+      ? { shareDemand: (local: (name: string) => number) => new SharedDemand({ redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity, catalog, local }) }
+      : {}),
   });
   return {
     url: serving.url,

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { FunctionCatalog } from '../api/catalog.js';
 import { AlwaysLeader, type LeaderElector } from '../autoscaler/leader.js';
 import { AutoscalerLoop } from '../autoscaler/loop.js';
+import type { SharedDemand } from '../autoscaler/shared-demand.js';
 import type { Backend } from '../backends/backend.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { buildGateway } from '../gateway/app.js';
@@ -40,6 +41,8 @@ export interface ServingOptions {
   maxConcurrentInvocations?: number;
   /** Multiplies async retry delays (tests shorten Lambda's minutes). */
   retryTimeScale?: number;
+  /** With several replicas: sums every replica's demand, given this one's. */
+  shareDemand?: (local: (name: string) => number) => SharedDemand;
 }
 
 export interface Serving {
@@ -74,13 +77,15 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
 
   const leader = opts.leader ?? new AlwaysLeader();
   const backlog = new BacklogCache(queue, catalog);
+  const demand = opts.shareDemand?.((n) => dispatcher.demand(n));
+  demand?.start();
   let autoscaler: AutoscalerLoop | undefined;
   if (opts.autoscale ?? true) {
     autoscaler = new AutoscalerLoop({
       catalog,
       backend,
       leader,
-      load: { inFlight: (n) => dispatcher.demand(n), backlog: (n) => backlog.backlog(n) },
+      load: { inFlight: (n) => (demand ? demand.total(n) : dispatcher.demand(n)), backlog: (n) => backlog.backlog(n) },
       metrics: createAutoscalerMetrics(registry),
       logger: logger.child({ component: 'autoscaler' }),
     });
@@ -112,6 +117,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     registry,
     async close() {
       await app.close();
+      demand?.stop();
       backlog.stop();
       await autoscaler?.stop();
       await consumer.stop();

@@ -44,8 +44,16 @@ lint: deps
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
-test-unit: deps deps-system build
+# AWS's own CLI, to prove the gateway speaks the Invoke API and SigV4 as Lambda does.
+AWSCLI := .cache/awscli/bin/aws
+$(AWSCLI):
+	python3 -m venv .cache/awscli && .cache/awscli/bin/pip install -q awscli
+
+# The fault-injection suite records each case; the report renders docs/faults.md and fails if any accepted event was lost.
+test-unit: deps deps-system build $(AWSCLI)
+	rm -rf $${TMPDIR:-/tmp}/hearth-faults
 	npx vitest run
+	npx tsx test/faults/report.ts
 
 test-python:
 	python3 -m pytest -q runtimes/python

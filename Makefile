@@ -7,7 +7,7 @@ PORT ?= 8080
 APT_PACKAGES := redis-server curl
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 
-.PHONY: help deps deps-system build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down clean
+.PHONY: help deps deps-system build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down e2e-local clean
 .PHONY: kind-up kind-down images kind-load deploy e2e
 
 help:
@@ -75,7 +75,13 @@ cluster-up: deps cluster-build
 cluster-down: deps
 	@npx tsx test/cluster/cli.ts down
 
-test: deps deps-system lint typecheck test-unit test-python test-go test-k8s
+# End to end on a real cluster whose only stand-in is the node (pods as
+# processes in network namespaces; no container engine), all inside a network
+# namespace of its own; the wrapper then checks nothing was left behind.
+e2e-local: deps deps-system cluster-build
+	@bash test/cluster/netns-run.sh hearth-e2e-$$$$ -- npx vitest run --config vitest.e2e.config.ts
+
+test: deps deps-system lint typecheck test-unit test-python test-go test-k8s e2e-local
 
 bench: build deps-system
 	npx tsx bench/main.ts

@@ -60,6 +60,9 @@ check_clean() {
   for cg in /sys/fs/cgroup/memory/hearth-*; do
     [ -d "$cg" ] && grep -q "$1" <<<"$cg" && leaks="$leaks cgroup:$cg"
   done
+  for d in /var/lib/hearth-process-node/*; do
+    [ -e "$d" ] && grep -q "$1" <<<"$d" && leaks="$leaks pod-dirs:$d"
+  done
   grep -q "hearth-netns/$ns\|/run/netns/$ns" /proc/mounts && leaks="$leaks mount"
   if [ -n "$leaks" ]; then echo "netns-run: LEAKED after teardown:$leaks" >&2; return 1; fi
   echo "netns-run: teardown clean (no process, namespace, cgroup or mount of $ns left)" >&2

@@ -36,7 +36,7 @@ async function down(): Promise<void> {
   const order = ['process-node', 'coredns', 'kube-proxy', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
   const sorted = [...state.pids].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
   for (const [, pid, bin] of sorted) if (await pidRuns(pid, bin)) await stopPid(pid, 30_000);
-  for (const sub of ['control-plane', 'process-node.json', 'Corefile', 'node', 'state.json']) await rm(join(stateDir, sub), { recursive: true, force: true });
+  for (const sub of ['control-plane/data', 'control-plane/pki', 'process-node.json', 'Corefile', 'state.json']) await rm(join(stateDir, sub), { recursive: true, force: true });
   console.log(`cluster stopped; logs kept in ${state.logsDir}`);
 }
 

@@ -28,6 +28,8 @@ export const KUBERNETES_SERVICE_IP = '10.96.0.1';
 export const CLUSTER_DNS_IP = '10.96.0.10';
 export const CLUSTER_DOMAIN = 'cluster.local';
 /** Taint on kwok's fake nodes; pods of a scale benchmark tolerate it to land there. */
+/** Like /var/lib/kubelet: not under /tmp, which pods mount emptyDirs over. */
+export const NODE_STATE_ROOT = '/var/lib/hearth-process-node';
 export const FAKE_NODE_TAINT = 'hearth.dev/fake-node';
 
 async function fakeNodeNames(api: (path: string) => Promise<{ status: number; body: string }>): Promise<string[]> {
@@ -56,6 +58,8 @@ export interface ProcessCluster {
   /** The node's memory cgroup name under /sys/fs/cgroup/memory. */
   cgroupName: string;
   nodeName: string;
+  /** The node's pod directories; gone after stop(). */
+  nodeWorkDir: string;
   pids: Record<string, number>;
   stop(opts?: { keepLogs?: boolean }): Promise<void>;
 }
@@ -122,6 +126,7 @@ export async function startProcessCluster(opts: ProcessClusterOptions = {}): Pro
   const logsDir = cp.logsDir;
   const components: Component[] = [];
   const cgroupName = `hearth-${NODE_NAME}-${process.pid}`;
+  const nodeWorkDir = join(NODE_STATE_ROOT, cgroupName);
   const stop = async (s: { keepLogs?: boolean } = {}): Promise<void> => {
     // The node first, so its pods get their SIGTERM while the API server still answers.
     for (const c of [...components].reverse()) await stopPid(c.pid, 30_000);
@@ -140,7 +145,8 @@ export async function startProcessCluster(opts: ProcessClusterOptions = {}): Pro
       nodeIp: hostIp,
       podCidr: POD_CIDR,
       bridge: BRIDGE,
-      workDir: join(workDir, 'node'),
+      workDir: nodeWorkDir,
+      podLogsDir: join(logsDir, 'pods'),
       clusterDns: CLUSTER_DNS_IP,
       clusterDomain: CLUSTER_DOMAIN,
       kubernetesServiceHost: KUBERNETES_SERVICE_IP,
@@ -229,7 +235,7 @@ export async function startProcessCluster(opts: ProcessClusterOptions = {}): Pro
     const pids = { ...cp.pids, ...Object.fromEntries(components.map((c) => [c.name, c.pid])) };
     return {
       controlPlane: cp, kubeconfigPath: cp.kubeconfigPath, server: cp.server, token: cp.token, caPem: cp.caPem,
-      binDir, workDir, logsDir, cgroupName, nodeName: NODE_NAME, pids, stop,
+      binDir, workDir, logsDir, cgroupName, nodeName: NODE_NAME, nodeWorkDir, pids, stop,
     };
   } catch (err) {
     await stop({ keepLogs: true });

@@ -21,6 +21,8 @@ export interface PodContext {
   facts: PodFacts;
   sandbox: Sandbox;
   podDir: string;
+  /** Where container output goes, kept after the pod (like /var/log/pods). */
+  podLogsDir: string;
   /** volume name → directory on the node */
   volumeDirs: Map<string, string>;
   builder: VolumeBuilder;
@@ -284,7 +286,7 @@ export class ContainerRunner {
       env,
       argv,
       scriptPath: join(this.ctx.podDir, `${this.name}.sh`),
-      logFile: join(this.ctx.podDir, `${this.name}.log`),
+      logFile: join(this.ctx.podLogsDir, `${this.name}.log`),
     });
     const pid = child.pid;
     if (pid === undefined) throw new Error('spawn failed');

@@ -16,7 +16,7 @@ export interface ImageEntry {
   /** ENTRYPOINT and CMD as the Dockerfile writes them (image paths). */
   entrypoint: string[];
   cmd: string[];
-  /** ENV of the image (PATH excepted: the machine's programs are the image's). */
+  /** ENV of the image; PATH only where the base image sets one beyond the usual (the machine's programs are the image's). */
   env: Record<string, string>;
   workingDir?: string;
   /** USER of the image as a number; undefined means root. */
@@ -70,7 +70,8 @@ export const imageTable: readonly ImageEntry[] = [
     dockerfile: { path: 'runtimes/go/Dockerfile', target: 'runtime' },
     entrypoint: [],
     cmd: ['/var/runtime/start.sh'],
-    env: { LAMBDA_TASK_ROOT: '/var/task', GOTOOLCHAIN: 'local', GOPATH: '/go', GOCACHE: '/go/cache', HEARTH_GO_BUILD_DIR: '/tmp/hearth-go-build' },
+    // PATH as the golang base image sets it; /usr/local/go is where this machine's Go is too.
+    env: { PATH: '/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LAMBDA_TASK_ROOT: '/var/task', GOTOOLCHAIN: 'local', GOPATH: '/go', GOCACHE: '/go/cache', HEARTH_GO_BUILD_DIR: '/tmp/hearth-go-build' },
     workingDir: '/var/task',
     user: { uid: 10001, gid: 10001 },
     paths: { '/var/runtime/start.sh': join(repoRoot, 'runtimes/go/start.sh') },

@@ -15,7 +15,13 @@ export interface ProcessNodeConfig {
   nodeIp: string;
   podCidr: string;
   bridge: string;
+  /**
+   * Pod directories (volumes, resolv.conf). Outside any path a pod may mount
+   * over (not /tmp): sources under a mountPath would vanish behind it.
+   */
   workDir: string;
+  /** Container output, one directory per pod, kept after the pod. */
+  podLogsDir: string;
   clusterDns: string;
   clusterDomain: string;
   kubernetesServiceHost: string;
@@ -38,6 +44,7 @@ const agent = new NodeAgent({
   nodeIp: cfg.nodeIp,
   net: { bridge: cfg.bridge, podCidr: cfg.podCidr },
   workDir: cfg.workDir,
+  logsDir: cfg.podLogsDir,
   cgroupRoot: memoryCgroupAvailable() ? join(MEMORY_ROOT, cfg.cgroupName) : undefined,
   svc: { kubernetesServiceHost: cfg.kubernetesServiceHost, kubernetesServicePort: 443 },
   clusterDns: cfg.clusterDns,

@@ -3,7 +3,7 @@
 // not-ready taint and never evicts), and runs every pod bound to it.
 import type { V1Pod, V1PodList } from '@kubernetes/client-node';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { removeTree } from './cgroups.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
@@ -181,6 +181,8 @@ export class NodeAgent {
     if (this.opts.cgroupRoot !== undefined) await removeTree(this.opts.cgroupRoot);
     for (const t of this.deps.createdTargets) await rmTarget(t);
     await rm(this.opts.workDir, { recursive: true, force: true });
+    // The shared parent too, once no other node uses it.
+    await rmdir(dirname(this.opts.workDir)).catch(() => undefined);
   }
 }
 

@@ -20,6 +20,7 @@ export interface NodeDeps {
   net: PodNetworkConfig;
   ipam: Ipam;
   workDir: string;
+  logsDir: string;
   cgroupRoot: string | undefined;
   svc: ServiceEnv;
   clusterDns: string;
@@ -50,6 +51,7 @@ export class PodWorker {
   private dirty = false;
   private volumesMessage: string | undefined;
   private readonly dir: string;
+  private readonly logDir: string;
   private lifecycle: Promise<void> = Promise.resolve();
 
   constructor(
@@ -57,6 +59,7 @@ export class PodWorker {
     private readonly deps: NodeDeps,
   ) {
     this.dir = join(deps.workDir, 'pods', this.uid);
+    this.logDir = join(deps.logsDir, `${pod.metadata?.namespace ?? ''}_${pod.metadata?.name ?? ''}_${this.uid}`);
   }
 
   get uid(): string {
@@ -83,6 +86,7 @@ export class PodWorker {
 
   private async runLifecycle(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await mkdir(this.logDir, { recursive: true });
     const spec = this.pod.spec ?? { containers: [] };
     const ip = this.deps.ipam.allocate();
     this.sandbox = await createSandbox(this.deps.net, ip, this.uid.replace(/-/g, '').slice(0, 10), this.pod.metadata?.name ?? 'pod');
@@ -103,6 +107,7 @@ export class PodWorker {
       facts,
       sandbox: this.sandbox,
       podDir: this.dir,
+      podLogsDir: this.logDir,
       volumeDirs,
       builder,
       svc: this.deps.svc,

@@ -1,0 +1,104 @@
+// Helpers of the e2e suite: kubectl and helm of the cluster's release, API
+// reads, waits, and Lambda Invoke API calls to the gateway by its DNS name.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { inject } from 'vitest';
+import { KubeRest } from '../cluster/node/kube-rest.js';
+import { repoRoot } from '../cluster/node/images.js';
+import type { E2eContext } from './global-setup.js';
+
+export const NS = 'hearth';
+export const GATEWAY = `http://hearth-gateway.${NS}.svc.cluster.local`;
+
+export function ctx(): E2eContext {
+  return inject('e2e');
+}
+
+let rest: KubeRest | undefined;
+export function api(): KubeRest {
+  const c = ctx();
+  rest ??= new KubeRest(c.server, c.token, c.caPem);
+  return rest;
+}
+
+export function tool(name: 'kubectl' | 'helm', args: string[], input?: string): Promise<string> {
+  const c = ctx();
+  return new Promise((resolve, reject) => {
+    const child = execFile(join(c.binDir, name), args, { cwd: repoRoot, env: { ...process.env, KUBECONFIG: c.kubeconfigPath }, timeout: 300_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${name} ${args.join(' ')}: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+export const kubectl = (...args: string[]): Promise<string> => tool('kubectl', args);
+
+/** Polls fn until it returns a value (not undefined); bounded by timeoutMs. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
+}
+
+export interface Invocation {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+export async function invoke(fn: string, payload: unknown, opts: { type?: 'Event' | 'RequestResponse'; timeoutMs?: number } = {}): Promise<Invocation> {
+  const res = await fetch(`${GATEWAY}/2015-03-31/functions/${fn}/invocations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(opts.type === undefined ? {} : { 'x-amz-invocation-type': opts.type }) },
+    body: JSON.stringify(payload),
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 120_000),
+  });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+export interface PodView {
+  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec: { nodeName?: string };
+  status: {
+    phase?: string;
+    podIP?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: ContainerStatusView[];
+    initContainerStatuses?: ContainerStatusView[];
+  };
+}
+
+export interface ContainerStatusView {
+  name: string;
+  ready: boolean;
+  restartCount: number;
+  containerID?: string;
+  state?: { running?: object; waiting?: { reason?: string; message?: string }; terminated?: { exitCode: number; reason?: string } };
+  lastState?: { terminated?: { exitCode: number; reason?: string } };
+}
+
+export async function pods(ns: string, selector: string): Promise<PodView[]> {
+  const list = await api().get<{ items: PodView[] }>(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`);
+  return list.items;
+}
+
+export function isReady(p: PodView): boolean {
+  return p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** The pid behind a container: the process node's containerID is process://<pid>. */
+export function containerPid(s: ContainerStatusView | undefined): number | undefined {
+  const m = /^process:\/\/(\d+)$/.exec(s?.containerID ?? '');
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}

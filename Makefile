@@ -68,12 +68,17 @@ test-k8s: deps cluster-build
 cluster-build:
 	@bash test/cluster/build.sh >/dev/null
 
-# A background control plane for development; prints the KUBECONFIG to use.
-cluster-up: deps cluster-build
-	@npx tsx test/cluster/cli.ts up
+# A background cluster for development in the network namespace hearth-dev:
+# the control plane (kwok's fake node beside it, tainted hearth.dev/fake-node),
+# the process node, kube-proxy and CoreDNS. Prints the KUBECONFIG and how to
+# run kubectl, helm or curl inside the namespace.
+cluster-up: deps cluster-build build
+	@bash test/cluster/netns-run.sh --create hearth-dev
+	@bash test/cluster/netns-run.sh --exec hearth-dev -- npx tsx test/cluster/process-cli.ts up
 
 cluster-down: deps
-	@npx tsx test/cluster/cli.ts down
+	@if [ -e /run/netns/hearth-dev ]; then bash test/cluster/netns-run.sh --exec hearth-dev -- npx tsx test/cluster/process-cli.ts down; fi
+	@bash test/cluster/netns-run.sh --delete hearth-dev
 
 # End to end on a real cluster whose only stand-in is the node (pods as
 # processes in network namespaces; no container engine), all inside a network

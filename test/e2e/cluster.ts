@@ -57,8 +57,25 @@ export interface Invocation {
   body: string;
 }
 
+let key: string | undefined;
+/** The API key the chart generated (Secret hearth-gateway-auth, key api-key), as its NOTES say. */
+export async function apiKey(): Promise<string> {
+  if (key === undefined) {
+    const s = await api().get<{ data: Record<string, string> }>(`/api/v1/namespaces/${NS}/secrets/hearth-gateway-auth`);
+    key = Buffer.from(s.data['api-key'] ?? '', 'base64').toString('utf8');
+  }
+  return key;
+}
+
+/** A call to the gateway's Service by its cluster DNS name, authenticated with the chart's key. */
+export async function gatewayFetch(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set('authorization', `Bearer ${await apiKey()}`);
+  return fetch(`${GATEWAY}${path}`, { ...init, headers });
+}
+
 export async function invoke(fn: string, payload: unknown, opts: { type?: 'Event' | 'RequestResponse'; timeoutMs?: number } = {}): Promise<Invocation> {
-  const res = await fetch(`${GATEWAY}/2015-03-31/functions/${fn}/invocations`, {
+  const res = await gatewayFetch(`/2015-03-31/functions/${fn}/invocations`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(opts.type === undefined ? {} : { 'x-amz-invocation-type': opts.type }) },
     body: JSON.stringify(payload),

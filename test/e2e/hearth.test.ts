@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
-import { GATEWAY, NS, containerPid, ctx, invoke, isReady, kubectl, pods, tool, until, api, type PodView } from './cluster.js';
+import { NS, gatewayFetch, containerPid, ctx, invoke, isReady, kubectl, pods, tool, until, api, type PodView } from './cluster.js';
 import { applyPythonFunction } from './functions.js';
 
 function cmdline(pid: number): string {
@@ -27,9 +27,8 @@ describe.runIf(inject('e2e') !== undefined).sequential('Hearth on the process-no
   it('helm install hearth charts/hearth: controller, gateway and Redis pods become Ready as real processes', async () => {
     await tool('helm', [
       'install', 'hearth', 'charts/hearth', '--namespace', NS, '--create-namespace',
-      // No storage provisioner here; and the gateway's --credentials flag is not released yet.
+      // No storage provisioner on this cluster, so Redis keeps its data in an emptyDir.
       '--set', 'redis.bundled.persistence.enabled=false',
-      '--set', 'gateway.auth.enabled=false',
       '--wait', '--timeout', '4m',
     ]);
     for (const component of ['controller', 'gateway', 'redis']) {
@@ -76,12 +75,12 @@ describe.runIf(inject('e2e') !== undefined).sequential('Hearth on the process-no
 
   it('the Go example answers too', async () => {
     const res = await until('hello-go answering', async () => {
-      const r = await invoke('hello-go', { name: 'e2e' }, { timeoutMs: 170_000 });
+      const r = await invoke('hello-go', { name: 'e2e' }, { timeoutMs: 80_000 });
       return r.status === 200 ? r : undefined;
-    }, 180_000, 2_000);
+    }, 90_000, 2_000);
     expect(res.headers.get('x-amz-function-error')).toBeNull();
     expect(res.body).toContain('e2e');
-  }, 200_000);
+  }, 120_000);
 
   it('an Event invocation goes through the chart\'s Redis and its record says succeeded', async () => {
     const res = await invoke('hello-python', { async: true }, { type: 'Event' });
@@ -89,7 +88,7 @@ describe.runIf(inject('e2e') !== undefined).sequential('Hearth on the process-no
     const id = res.headers.get('x-amzn-requestid');
     expect(id).toBeTruthy();
     const record = await until('the Event record to say succeeded', async () => {
-      const r = await fetch(`${GATEWAY}/invocations/${id ?? ''}`);
+      const r = await gatewayFetch(`/invocations/${id ?? ''}`);
       if (r.status !== 200) return undefined;
       const body = (await r.json()) as { status: string };
       return body.status === 'succeeded' ? body : undefined;
@@ -169,7 +168,7 @@ describe.runIf(inject('e2e') !== undefined).sequential('Hearth on the process-no
     }, 120_000);
     const statuses = await until('every queued event succeeded', async () => {
       const all = await Promise.all(ids.map(async (id) => {
-        const r = await fetch(`${GATEWAY}/invocations/${id}`).catch(() => undefined);
+        const r = await gatewayFetch(`/invocations/${id}`).catch(() => undefined);
         if (r?.status !== 200) return 'unknown';
         return ((await r.json()) as { status: string }).status;
       }));

@@ -40,6 +40,7 @@ export interface PodContext {
 }
 
 const BACKOFF_MAX_MS = 300_000;
+const PLEG_RELIST_MS = 1_000;
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 
 function now(): string {
@@ -172,6 +173,8 @@ export class ContainerRunner {
       const delay = crashes === 0 ? 0 : Math.min(this.ctx.backoffBaseMs * 2 ** (crashes - 1), BACKOFF_MAX_MS);
       crashes++;
       this.lastState = { terminated };
+      // The kubelet learns of the exit from PLEG's relist (every second), so even a first restart takes about that long.
+      if (delay === 0) await this.backoff(PLEG_RELIST_MS);
       if (delay > 0) {
         this.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${this.name} pod=${this.ctx.facts.pod.metadata?.name ?? ''}` } };
         this.change();
@@ -242,6 +245,7 @@ export class ContainerRunner {
     }
     out.push({ source: this.ctx.resolvConf, target: '/etc/resolv.conf', readOnly: true });
     out.push({ source: this.ctx.hostsFile, target: '/etc/hosts', readOnly: true });
+    out.push({ source: join(this.ctx.podDir, 'hostname'), target: '/etc/hostname', readOnly: true });
     return out;
   }
 

@@ -169,6 +169,7 @@ export class PodWorker {
         : `search ${ns}.svc.${d} svc.${d} ${d}\nnameserver ${this.deps.clusterDns}\noptions ndots:5\n`;
     await writeFile(join(this.dir, 'resolv.conf'), resolv, { mode: 0o644 });
     const name = this.pod.metadata?.name ?? 'pod';
+    await writeFile(join(this.dir, 'hostname'), `${name}\n`, { mode: 0o644 });
     await writeFile(join(this.dir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ip}\t${name}\n`, { mode: 0o644 });
   }
 
@@ -225,8 +226,11 @@ export class PodWorker {
           name: c.name, image: c.image ?? '', imageID: '', ready: false, started: false, restartCount: 0,
           state: { waiting: { reason: 'ContainerCreating', ...(this.volumesMessage === undefined ? {} : { message: this.volumesMessage }) } },
         }));
+    // Pending until some app container has run at all, as the kubelet computes it (e.g. an image that cannot be pulled).
+    const neverRan = this.mainRunners.every((r) => r.state.waiting !== undefined && r.restartCount === 0 && r.lastState.terminated === undefined);
+    const phase = this.phase === 'Running' && neverRan ? 'Pending' : this.phase;
     return {
-      phase: this.phase,
+      phase,
       conditions,
       hostIP: this.deps.nodeIp,
       hostIPs: [{ ip: this.deps.nodeIp }],

@@ -2,11 +2,20 @@
 // install of the chart, examples/ applied with kubectl, and Lambda Invoke API
 // calls to the gateway's Service by its cluster DNS name. Runs in order: each
 // step builds on the one before, as an operator's session would.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
 import { NS, gatewayFetch, containerPid, ctx, invoke, isReady, kubectl, pods, tool, until, api, type PodView } from './cluster.js';
 import { applyPythonFunction } from './functions.js';
+
+function containerLogTail(fnName: string, container: string): string {
+  const dir = join(ctx().logsDir, 'pods');
+  return readdirSync(dir)
+    .filter((d) => d.startsWith(`${NS}_${fnName}-`))
+    .map((d) => readFileSync(join(dir, d, `${container}.log`), 'utf8').trimEnd().split('\n').slice(-3).join('\n'))
+    .join('\n');
+}
 
 function cmdline(pid: number): string {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
@@ -77,7 +86,10 @@ describe.runIf(inject('e2e') !== undefined).sequential('Hearth on the process-no
     const res = await until('hello-go answering', async () => {
       const r = await invoke('hello-go', { name: 'e2e' }, { timeoutMs: 80_000 });
       return r.status === 200 ? r : undefined;
-    }, 90_000, 2_000);
+    }, 90_000, 2_000).catch((err: unknown) => {
+      // Say why: the runtime container's own last words.
+      throw new Error(`${String(err)}\n--- hello-go runtime output ---\n${containerLogTail('hello-go', 'runtime')}`);
+    });
     expect(res.headers.get('x-amz-function-error')).toBeNull();
     expect(res.body).toContain('e2e');
   }, 120_000);

@@ -4,7 +4,7 @@
 // iptables mode and CoreDNS with the kubernetes plugin. Must run inside a
 // network namespace the caller made (netns-run.sh): it adds a bridge, routes
 // and NAT rules, which must never reach the machine's own namespace.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -75,6 +75,18 @@ function inOwnNetns(): boolean {
   }
 }
 
+/** Debian package of each machine tool the cluster needs, so a missing one is named with its fix. */
+const TOOLS: Record<string, string> = {
+  ip: 'iproute2', iptables: 'iptables', nft: 'nftables', conntrack: 'conntrack',
+  nsenter: 'util-linux', unshare: 'util-linux', setpriv: 'util-linux', mount: 'mount', 'redis-server': 'redis-server',
+};
+
+function missingTools(): string[] {
+  return Object.entries(TOOLS)
+    .filter(([tool]) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0)
+    .map(([tool, pkg]) => `${tool} (Debian package ${pkg})`);
+}
+
 async function ensureCoreDns(): Promise<string> {
   const code = await new Promise<number | null>((resolve) => {
     const c = spawn('bash', [join(repoRoot, 'test/cluster/build-coredns.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -97,6 +109,8 @@ async function waitUntil(what: string, watch: Component[], deadline: number, che
 
 export async function startProcessCluster(opts: ProcessClusterOptions = {}): Promise<ProcessCluster> {
   if (!inOwnNetns()) throw new Error('the process-node cluster must run inside its own network namespace (test/cluster/netns-run.sh)');
+  const missing = missingTools();
+  if (missing.length > 0) throw new Error(`the process-node cluster needs ${missing.join(', ')}`);
   const log = opts.log ?? ((): void => undefined);
   const began = Date.now();
   const built = await ensureBinaries();

@@ -73,6 +73,7 @@ cluster-build:
 # the process node, kube-proxy and CoreDNS. Prints the KUBECONFIG and how to
 # run kubectl, helm or curl inside the namespace.
 cluster-up: deps cluster-build build
+	@bash test/cluster/build-coredns.sh >/dev/null
 	@bash test/cluster/netns-run.sh --create hearth-dev
 	@bash test/cluster/netns-run.sh --exec hearth-dev -- npx tsx test/cluster/process-cli.ts up
 
@@ -84,6 +85,7 @@ cluster-down: deps
 # processes in network namespaces; no container engine), all inside a network
 # namespace of its own; the wrapper then checks nothing was left behind.
 e2e-local: deps deps-system cluster-build
+	@bash test/cluster/build-coredns.sh >/dev/null
 	@bash test/cluster/netns-run.sh hearth-e2e-$$$$ -- npx vitest run --config vitest.e2e.config.ts
 
 test: deps deps-system lint typecheck test-unit test-python test-go test-k8s e2e-local

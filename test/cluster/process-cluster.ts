@@ -5,7 +5,7 @@
 // network namespace the caller made (netns-run.sh): it adds a bridge, routes
 // and NAT rules, which must never reach the machine's own namespace.
 import { spawn, spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -87,13 +87,14 @@ function missingTools(): string[] {
     .map(([tool, pkg]) => `${tool} (Debian package ${pkg})`);
 }
 
-async function ensureCoreDns(): Promise<string> {
-  const code = await new Promise<number | null>((resolve) => {
-    const c = spawn('bash', [join(repoRoot, 'test/cluster/build-coredns.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    c.on('exit', resolve);
-  });
-  if (code !== 0) throw new Error('building CoreDNS failed (see above)');
-  return 'coredns';
+/**
+ * CoreDNS is built by build-coredns.sh before entering the namespace (the Makefile
+ * does it): inside, there is no route to the Go module proxy.
+ */
+function ensureCoreDns(binDir: string): void {
+  if (!existsSync(join(binDir, 'coredns'))) {
+    throw new Error(`${join(binDir, 'coredns')} is missing: run test/cluster/build-coredns.sh outside the cluster's namespace (make cluster-up and make e2e-local do)`);
+  }
 }
 
 async function waitUntil(what: string, watch: Component[], deadline: number, check: () => Promise<boolean>): Promise<void> {
@@ -116,7 +117,7 @@ export async function startProcessCluster(opts: ProcessClusterOptions = {}): Pro
   const built = await ensureBinaries();
   if (!built.ok) throw new Error(`cannot build the control plane: ${built.reason}`);
   const binDir = built.binDir;
-  await ensureCoreDns();
+  ensureCoreDns(binDir);
   const workDir = opts.workDir ?? (await mkdtemp(join(tmpdir(), 'hearth-e2e-')));
   await mkdir(workDir, { recursive: true });
   const hostIp = gatewayIp(POD_CIDR);

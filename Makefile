@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PORT ?= 8080
-APT_PACKAGES := redis-server curl
+APT_PACKAGES := redis-server curl iproute2 iptables nftables conntrack util-linux mount
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 
 .PHONY: help deps deps-system build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down e2e-local clean
@@ -74,6 +74,7 @@ cluster-build:
 # run kubectl, helm or curl inside the namespace.
 cluster-up: deps cluster-build build
 	@bash test/cluster/build-coredns.sh >/dev/null
+	@bash test/cluster/prepare-go-image.sh >/dev/null
 	@bash test/cluster/netns-run.sh --create hearth-dev
 	@bash test/cluster/netns-run.sh --exec hearth-dev -- npx tsx test/cluster/process-cli.ts up
 
@@ -86,6 +87,7 @@ cluster-down: deps
 # namespace of its own; the wrapper then checks nothing was left behind.
 e2e-local: deps deps-system cluster-build
 	@bash test/cluster/build-coredns.sh >/dev/null
+	@bash test/cluster/prepare-go-image.sh >/dev/null
 	@bash test/cluster/netns-run.sh hearth-e2e-$$$$ -- npx vitest run --config vitest.e2e.config.ts
 
 test: deps deps-system lint typecheck test-unit test-python test-go test-k8s e2e-local

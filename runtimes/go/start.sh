@@ -16,6 +16,18 @@ if [ -x "$root/bootstrap" ] && [ ! -d "$root/bootstrap" ]; then
   exec "$root/bootstrap"
 fi
 
+# A restricted pod's root file system is read-only and its user may not own
+# the image's warm cache: build where writing works (the pod's /tmp).
+# The image's warm cache (the standard library already compiled) seeds it:
+# compiling that from nothing would not fit in a small function's memory.
+if [ -z "${GOCACHE:-}" ] || ! { mkdir -p "$GOCACHE" 2>/dev/null && [ -w "$GOCACHE" ]; }; then
+  warm=${GOCACHE:-}
+  export GOCACHE="${TMPDIR:-/tmp}/go-cache"
+  if [ -n "$warm" ] && [ -d "$warm" ] && [ ! -e "$GOCACHE/README" ]; then
+    mkdir -p "$GOCACHE" && cp -R "$warm/." "$GOCACHE/" 2>/dev/null || true
+  fi
+fi
+
 # Key the build by the content of the sources, so a new version rebuilds.
 key=$(find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum -- | sha256sum | cut -c1-16)
 out=${HEARTH_GO_BUILD_DIR:-${TMPDIR:-/tmp}/hearth-go-build}/$key

@@ -234,8 +234,14 @@ export class ContainerRunner {
     return { uid, gid, groups };
   }
 
-  private async mounts(): Promise<Mount[]> {
+  private async mounts(image: ImageEntry): Promise<Mount[]> {
     const out: Mount[] = [];
+    for (const [target, prepared] of Object.entries(image.imageDirs ?? {})) {
+      const source = prepared();
+      if (!existsSync(source)) throw new ConfigError(`image directory ${target} was not prepared at ${source} (test/cluster/prepare-go-image.sh)`);
+      await this.ensureTarget(target, source);
+      out.push({ source, target, readOnly: true });
+    }
     for (const vm of this.spec.volumeMounts ?? []) {
       const dir = this.ctx.volumeDirs.get(vm.name);
       if (dir === undefined) throw new ConfigError(`volume ${vm.name} not found`);
@@ -269,7 +275,7 @@ export class ContainerRunner {
     const argv = resolveProgram(image, containerArgv(this.spec, image, env));
     if (argv.length === 0) throw new ConfigError('no command specified');
     const { uid, gid, groups } = this.identity(image);
-    const mounts = await this.mounts();
+    const mounts = await this.mounts(image);
     const limit = parseQuantity(this.spec.resources?.limits?.memory as string | undefined);
     const cgroupPath = this.ctx.cgroupRoot === undefined ? undefined : join(this.ctx.cgroupRoot, this.name);
     const cgroup = cgroupPath !== undefined && memoryCgroupAvailable() ? await MemoryCgroup.create(cgroupPath, limit) : undefined;

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cachedBinDir } from '../binaries.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -23,6 +24,12 @@ export interface ImageEntry {
   user?: { uid: number; gid: number };
   /** Image path prefix → checkout path: where the file the image copies lives here. */
   paths: Record<string, string>;
+  /**
+   * Directories the image carries that are built into it rather than copied
+   * (a warmed cache): image path → where a script prepared them on this
+   * machine. The node bind-mounts them read-only, as the image's own layers are.
+   */
+  imageDirs?: Record<string, () => string>;
 }
 
 const lambdaEnv = { LAMBDA_TASK_ROOT: '/var/task', LAMBDA_RUNTIME_DIR: '/var/runtime', TZ: ':UTC' };
@@ -75,6 +82,8 @@ export const imageTable: readonly ImageEntry[] = [
     workingDir: '/var/task',
     user: { uid: 10001, gid: 10001 },
     paths: { '/var/runtime/start.sh': join(repoRoot, 'runtimes/go/start.sh') },
+    // The Dockerfile warms /go with aws-lambda-go; test/cluster/prepare-go-image.sh does the same here.
+    imageDirs: { '/go': () => join(cachedBinDir(), '..', 'go-image') },
   },
   {
     repository: 'ghcr.io/hearth-dev/runtime-provided',

@@ -6,7 +6,7 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 
 export interface RuntimePeer {
-  /** Calls onExit each time the runtime's last process disappears. */
+  /** Calls onExit each time the runtime's processes are replaced or gone. */
   watch(onExit: () => void): void;
   /** Kills the runtime's processes (SIGKILL: Lambda throws a timed-out environment away). */
   kill(): Promise<void>;
@@ -49,7 +49,10 @@ export function procRuntimePeer(runtimeApi: string, opts: { pollMs?: number } = 
         busy = true;
         void findRuntimePids(runtimeApi)
           .then((pids) => {
-            const gone = seen.size > 0 && pids.length === 0;
+            // Gone when none of the processes seen last time remain, even if
+            // the kubelet already started new ones; a bootstrap script's short
+            // children come and go beside a parent that stays.
+            const gone = seen.size > 0 && ![...seen].some((pid) => pids.includes(pid));
             seen = new Set(pids);
             if (gone) onExit();
           })

@@ -165,7 +165,7 @@ function valueSets(watchNs: string): ValueSet[] {
         ]));
         const redis = container(objs, 'r-defaults-hearth-redis');
         expect(redis.image).toBe('redis:7-alpine');
-        expect(redis.args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--requirepass', '$(REDIS_PASSWORD)']));
+        expect(redis.args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--appendfsync', 'always', '--requirepass', '$(REDIS_PASSWORD)']));
         const auth = find(objs, 'Secret', 'r-defaults-hearth-gateway-auth');
         expect(Object.keys(auth.data ?? {}).sort()).toEqual(['api-key', 'credentials.yaml']);
         // The generated file is one the gateway accepts, holding the generated key.

@@ -5,8 +5,8 @@
 // from process spawn to first response, with and without the warm pool; and
 // AWS's runtime interface emulator with awslambdaric running the same Python
 // handler, as the baseline for the HTTP round trip.
+import { freePort } from '../test/helpers/ports.js';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
@@ -175,14 +175,3 @@ async function waitFor(cond: () => boolean, timeoutMs = 15_000): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}

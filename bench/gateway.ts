@@ -6,7 +6,6 @@
 // its children, and every loop is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -15,6 +14,7 @@ import { parse } from 'yaml';
 import type { FunctionSpecInput } from '../src/api/function.js';
 import { runAgentSidecar } from '../src/agent/sidecar.js';
 import { startEmbedded } from '../src/platform/embedded.js';
+import { freePort } from '../test/helpers/ports.js';
 import { summarize, type Row } from './report.js';
 
 const WARMUP = 100;
@@ -27,16 +27,6 @@ const HELLO = (parse(readFileSync('examples/hello-python.yaml', 'utf8')) as { sp
 const SOURCE = (HELLO.code.inline as Record<string, string>)['lambda_function.py'] as string;
 const PAYLOAD = '{"key":"value"}';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** Sequential calls on one keep-alive connection, then a fixed-time run on several. */
 async function measure(name: string, origin: string, path: string, note: string): Promise<Row> {

@@ -4,24 +4,16 @@
 // invocation that overruns its deadline gets the runtime killed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { environNamesRuntimeApi, procRuntimePeer } from '../../src/agent/runtime-peer.js';
-import { REPO_ROOT, request, silent } from './helpers.js';
+import { freePort } from '../helpers/ports.js';
+import { REPO_ROOT, request, silent, until } from './helpers.js';
 
 const HANDLER = 'import time\ndef handler(event, context):\n    time.sleep(event.get("sleep", 0))\n    return {"ok": True}\n';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function startRuntime(runtimeApi: string, task: string): ChildProcess {
   return spawn('python3', [join(REPO_ROOT, 'runtimes/python/bootstrap.py')], {
@@ -31,13 +23,6 @@ function startRuntime(runtimeApi: string, task: string): ChildProcess {
   });
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
 

@@ -1,4 +1,5 @@
 // Shared pieces of the agent tests: requests, a silent logger, the fixture runtime.
+import { waitFor } from '../helpers/wait.js';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -44,9 +45,5 @@ export class RawRuntime {
 }
 
 export async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor('condition', cond, timeoutMs);
 }

@@ -1,5 +1,6 @@
 // Shared pieces of the fault suites: HTTP calls to a gateway, polling of
 // async records until they are terminal, and process clean-up.
+import { waitFor as sharedWaitFor } from '../helpers/wait.js';
 import { request } from 'undici';
 import type { InvocationRecord } from '../../src/queue/queue.js';
 
@@ -23,14 +24,9 @@ export async function get(url: string, path: string, headers: Record<string, str
 
 export const invokePath = (fn: string) => `/2015-03-31/functions/${fn}/invocations`;
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** Like the shared waitFor, but a probe that throws (a server still down) counts as not yet. */
+export function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
+  return sharedWaitFor(what, () => probe().catch(() => undefined), timeoutMs, everyMs);
 }
 
 /** Polls GET /invocations/{id} for each id until every one is terminal; returns the records. */

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClusterGateway, type ClusterGateway } from '../../src/platform/cluster.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { applyDir, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
@@ -18,15 +19,7 @@ const crdsDir = fileURLToPath(new URL('../../crds/', import.meta.url));
 const fnApi = { group: 'hearth.dev', version: 'v1alpha1', plural: 'functions' } as const;
 const spec = { runtime: 'python3.12', handler: 'app.handler', code: { inline: { 'app.py': 'def handler(e, c):\n    return 1\n' } } };
 
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> => waitFor('the gateway to follow the cluster', probe, ms, 100);
 
 if (!ctx.available) {
   describe.skip(`hearth gateway in a cluster (skipped: ${ctx.reason})`, () => {

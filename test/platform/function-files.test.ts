@@ -4,18 +4,13 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryCatalog } from '../../src/api/catalog.js';
+import { waitFor } from '../helpers/wait.js';
 import { loadFunctionDir, SOURCE_ANNOTATION, watchFunctionDir, type FunctionDirWatcher } from '../../src/platform/function-files.js';
 
 const fnYaml = (name: string, memory = 128) =>
   `apiVersion: hearth.dev/v1alpha1\nkind: Function\nmetadata: {name: ${name}}\nspec: {runtime: python3.12, handler: a.b, memoryMB: ${memory}, code: {inline: {a.py: x}}}\n`;
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (cond: () => boolean) => waitFor('the catalog to follow the files', cond, 5000);
 
 describe('function directory', () => {
   let watcher: FunctionDirWatcher | undefined;

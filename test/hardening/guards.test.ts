@@ -51,8 +51,15 @@ describe('body size limits', () => {
   });
   afterAll(async () => app?.close());
 
-  /** Streams a chunked body of up to `max` bytes, 16 KB at a time, until the server answers. */
+  /**
+   * Streams a chunked body of up to `max` bytes, 16 KB at a time, until the
+   * server answers. Past twice the limit it stops sending but never ends the
+   * body: the answer must still come before the body completes, and a chunk
+   * written after the server closed would make its kernel reset the
+   * connection and discard the unread 413 on our side (a race under load).
+   */
   function streamChunked(path: string, max: number): Promise<{ head: string; written: number }> {
+    const pauseAfter = 2 * limits.syncBytes;
     return new Promise((resolve, reject) => {
       const sock = connect({ host: '127.0.0.1', port });
       let head = '';
@@ -72,7 +79,7 @@ describe('body size limits', () => {
       sock.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
       const chunk = Buffer.alloc(16 * 1024, 0x20);
       const next = () => {
-        if (answered || sock.destroyed) return;
+        if (answered || sock.destroyed || written >= pauseAfter) return;
         if (written >= max) {
           sock.write('0\r\n\r\n');
           return;

@@ -11,6 +11,7 @@ import type { FunctionCatalog } from '../api/catalog.js';
 import type { Invoker } from '../dispatch/invoker.js';
 import type { Queue } from '../queue/queue.js';
 import { LambdaError } from './lambda-errors.js';
+import { lingerOnClose } from './lingering-close.js';
 import auth, { type AuthOptions } from './plugins/auth.js';
 import { functionUrl } from './plugins/function-url.js';
 import { health, type HealthOptions } from './plugins/health.js';
@@ -60,6 +61,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   });
   app.setErrorHandler((err, req, reply) => {
     const lambdaErr = toLambdaError(err, { bodyLimit: req.routeOptions.bodyLimit ?? limits.syncBytes });
+    // Answering a body that is still arriving: fastify closes the connection after this answer.
+    if (!req.raw.complete) lingerOnClose(req.raw.socket);
     if (lambdaErr.status >= 500 && !(err instanceof LambdaError)) req.log.error({ err }, 'request failed');
     return sendLambdaError(reply, lambdaErr);
   });

@@ -54,9 +54,10 @@ describe('body size limits', () => {
   /**
    * Streams a chunked body of up to `max` bytes, 16 KB at a time, until the
    * server answers. Past twice the limit it stops sending but never ends the
-   * body: the answer must still come before the body completes, and a chunk
-   * written after the server closed would make its kernel reset the
-   * connection and discard the unread 413 on our side (a race under load).
+   * body: the answer must still come before the body completes. Chunks in
+   * flight when the gateway answers are what its lingering close
+   * (src/gateway/lingering-close.ts) is for: without it they make the
+   * gateway's kernel reset the connection, discarding the unread 413 here.
    */
   function streamChunked(path: string, max: number): Promise<{ head: string; written: number }> {
     const pauseAfter = 2 * limits.syncBytes;

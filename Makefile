@@ -5,9 +5,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PORT ?= 8080
 APT_PACKAGES := redis-server curl iproute2 iptables nftables conntrack util-linux mount
+BENCH_APT_PACKAGES := nginx-light
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 
-.PHONY: help deps deps-system build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down e2e-local clean
+.PHONY: help deps deps-system deps-bench build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down e2e-local clean
 .PHONY: kind-up kind-down images kind-load deploy e2e
 
 help:
@@ -19,13 +20,22 @@ node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-deps-system:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages named in $(1) that are missing (services are not started).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+deps-system:
+	$(call apt_install,$(APT_PACKAGES))
+
+# nginx is the gateway benchmark's baseline reverse-proxy hop.
+deps-bench:
+	$(call apt_install,$(APT_PACKAGES) $(BENCH_APT_PACKAGES))
 
 deps: node_modules/.package-lock.json
 
@@ -92,7 +102,7 @@ e2e-local: deps deps-system cluster-build
 
 test: deps deps-system lint typecheck test-unit test-python test-go test-k8s e2e-local
 
-bench: build deps-system
+bench: build deps-bench
 	npx tsx bench/main.ts
 
 clean:

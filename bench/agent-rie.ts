@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import { reap, terminate } from '../src/agent/process-reaper.js';
 
 const CACHE = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hearth');
-const BIN = join(CACHE, 'bin');
+/** Where bench-time builds of baselines live (agent-queue-proxy.ts uses it too). */
+export const BIN = join(CACHE, 'bin');
 const RIE = join(BIN, 'aws-lambda-rie');
 const VENV = join(CACHE, 'rie-venv');
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+/** Runs a build step to completion; throws with the tail of its output when it fails. */
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, env });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${(r.stderr || r.stdout || String(r.error)).slice(-500)}`);
 }

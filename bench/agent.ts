@@ -4,7 +4,9 @@
 // process (no agent, no Runtime API: see agent-direct.ts); the cold start
 // from process spawn to first response, with and without the warm pool; and
 // AWS's runtime interface emulator with awslambdaric running the same Python
-// handler, as the baseline for the HTTP round trip.
+// handler, as the baseline for the HTTP round trip; and Knative's queue-proxy
+// in front of a plain HTTP server calling that handler, as the baseline for
+// the per-pod hop (with the server alone, so the hop's own share shows).
 import { freePort } from '../test/helpers/ports.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import { CodeStore } from '../src/backends/local/code-store.js';
 import { findRepoRoot, pythonFor } from '../src/backends/local/runtime-command.js';
 import { directLoop } from './agent-direct.js';
 import { ensureRie, startRie } from './agent-rie.js';
+import { ensureQueueProxy, startQueueProxy, startUserServer, type HttpProcess } from './agent-queue-proxy.js';
 import { skipped, summarise, type Row } from './report.js';
 
 const WARM_UPS = 100;
@@ -128,18 +131,83 @@ async function rieRow(): Promise<Row> {
   const fn = example('python');
   const taskRoot = await new CodeStore(WORK, '').materialise(fn.spec.code.inline ?? {});
   const rie = await startRie(taskRoot, fn.spec.handler ?? '', await freePort(), tools.python);
-  const pool = new Pool(rie.url, { connections: 1, pipelining: 1 });
   try {
-    const r = await loop(async () => {
-      const res = await pool.request({ path: '/2015-03-31/functions/function/invocations', method: 'POST', body: '{}' });
-      await res.body.arrayBuffer();
-      if (res.statusCode !== 200) throw new Error(`RIE answered ${res.statusCode}`);
-    });
+    const r = await postLoop(rie.url, '/2015-03-31/functions/function/invocations');
     return summarise(name, r.samples, { wallMs: r.wallMs, note: 'baseline: same handler and client settings as the agent HTTP row' });
   } finally {
-    await pool.close();
     await rie.close();
   }
+}
+
+/** The HTTP rows' loop: POSTs of '{}' over one keep-alive connection, each answered 200. */
+async function postLoop(url: string, path: string): Promise<{ samples: number[]; wallMs: number }> {
+  const pool = new Pool(url, { connections: 1, pipelining: 1 });
+  try {
+    return await loop(async () => {
+      const res = await pool.request({ path, method: 'POST', body: '{}' });
+      await res.body.arrayBuffer();
+      if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}`);
+    });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function knativeRows(): Promise<Row[]> {
+  const directName = 'python warm: user HTTP server, direct (Knative baseline)';
+  const proxiedName = 'python warm: Knative queue-proxy → user HTTP server (per-pod hop baseline)';
+  // Built before anything is measured, so a first run's build does not overlap a measurement.
+  let buildError: string | undefined;
+  try {
+    ensureQueueProxy();
+  } catch (err) {
+    buildError = firstLine(err, 'build failed');
+  }
+  const fn = example('python');
+  const taskRoot = await new CodeStore(WORK, '').materialise(fn.spec.code.inline ?? {});
+  let user: HttpProcess;
+  try {
+    user = await startUserServer(pythonFor(fn.spec.runtime), taskRoot, fn.spec.handler ?? '', await freePort());
+  } catch (err) {
+    return [skipped(directName, firstLine(err, 'start failed')), skipped(proxiedName, firstLine(err, 'start failed'))];
+  }
+  const rows: Row[] = [];
+  try {
+    rows.push(await httpRow(directName, user.url, 'http.server, HTTP/1.1 keep-alive; same client settings as the agent HTTP row'));
+    if (buildError !== undefined) {
+      rows.push(skipped(proxiedName, buildError));
+      return rows;
+    }
+    let qp: HttpProcess;
+    try {
+      qp = await startQueueProxy(Number(new URL(user.url).port), await freePort());
+    } catch (err) {
+      rows.push(skipped(proxiedName, firstLine(err, 'start failed')));
+      return rows;
+    }
+    try {
+      rows.push(await httpRow(proxiedName, qp.url, 'knative.dev/serving v0.46.0, containerConcurrency 1; minus the row above = the hop'));
+    } finally {
+      await qp.close();
+    }
+  } finally {
+    await user.close();
+  }
+  return rows;
+}
+
+/** A row of postLoop against `url`, or a skipped row with the reason the loop stopped. */
+async function httpRow(name: string, url: string, note: string): Promise<Row> {
+  try {
+    const r = await postLoop(url, '/');
+    return summarise(name, r.samples, { wallMs: r.wallMs, note });
+  } catch (err) {
+    return skipped(name, firstLine(err, 'failed'));
+  }
+}
+
+function firstLine(err: unknown, fallback: string): string {
+  return (err as Error).message.split('\n')[0] || fallback;
 }
 
 export async function benchAgent(): Promise<Row[]> {
@@ -149,7 +217,10 @@ export async function benchAgent(): Promise<Row[]> {
     for (const family of ['python', 'nodejs', 'go'] as const) {
       try {
         rows.push(...(await warmRows(family, b)));
-        if (family === 'python') rows.push(await rieRow());
+        if (family === 'python') {
+          rows.push(await rieRow());
+          rows.push(...(await knativeRows()));
+        }
       } catch (err) {
         rows.push(skipped(`${family} warm`, (err as Error).message.split('\n')[0] ?? 'failed'));
       }

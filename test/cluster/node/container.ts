@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryCgroup, memoryCgroupAvailable, parseQuantity } from './cgroups.js';
 import { ConfigError, containerArgv, containerEnv, type ServiceEnv } from './env.js';
 import type { PodFacts } from './downward.js';
-import { lookupImage, repoRoot, resolveProgram, toCheckoutPath, type ImageEntry } from './images.js';
+import { inContainer, lookupImage, repoRoot, resolveProgram, toCheckoutPath, type ImageEntry } from './images.js';
 import { launch, type Mount } from './launch.js';
 import { runProbe } from './probes.js';
 import type { Sandbox } from './network.js';
@@ -30,6 +30,8 @@ export interface PodContext {
   resolvConf: string;
   hostsFile: string;
   cgroupRoot: string | undefined;
+  /** Where this node's containers see the checkout (checkoutMountPoint). */
+  checkoutMount: string;
   /** Mount targets the node had to create on the machine (removed when the node stops). */
   createdTargets: Set<string>;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
@@ -41,9 +43,6 @@ export interface PodContext {
 
 const BACKOFF_MAX_MS = 300_000;
 
-function isWithin(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
-}
 const PLEG_RELIST_MS = 1_000;
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 
@@ -238,8 +237,10 @@ export class ContainerRunner {
     return { uid, gid, groups };
   }
 
-  private async mounts(image: ImageEntry, readOnlyRootFilesystem: boolean): Promise<Mount[]> {
-    const out: Mount[] = [];
+  private async mounts(image: ImageEntry): Promise<Mount[]> {
+    // The image's files, taken from the checkout (images.ts), read-only as an image's layers are.
+    await this.ensureTarget(this.ctx.checkoutMount, repoRoot);
+    const out: Mount[] = [{ source: repoRoot, target: this.ctx.checkoutMount, readOnly: true }];
     for (const [target, prepared] of Object.entries(image.imageDirs ?? {})) {
       const source = prepared();
       if (!existsSync(source)) throw new ConfigError(`image directory ${target} was not prepared at ${source} (test/cluster/prepare-go-image.sh)`);
@@ -252,16 +253,6 @@ export class ContainerRunner {
       const source = vm.subPath === undefined || vm.subPath === '' ? dir : join(dir, vm.subPath);
       await this.ensureTarget(vm.mountPath, source);
       out.push({ source, target: vm.mountPath, readOnly: vm.readOnly ?? false });
-    }
-    // An image's files are the checkout's (images.ts), and no volume ever hides
-    // an image's own files. A volume over a directory that holds the checkout
-    // would (an emptyDir at /tmp, with the checkout cloned under /tmp): stash
-    // the checkout before the volumes are mounted and put it back after.
-    if (out.some((m) => isWithin(repoRoot, m.target))) {
-      const stash = join(this.ctx.podDir, 'checkout');
-      await mkdir(stash, { recursive: true });
-      out.unshift({ source: repoRoot, target: stash, readOnly: false });
-      out.push({ source: stash, target: repoRoot, readOnly: readOnlyRootFilesystem, createTarget: true });
     }
     out.push({ source: this.ctx.resolvConf, target: '/etc/resolv.conf', readOnly: true });
     out.push({ source: this.ctx.hostsFile, target: '/etc/hosts', readOnly: true });
@@ -286,15 +277,16 @@ export class ContainerRunner {
   private async start(image: ImageEntry): Promise<Running> {
     const { facts, builder, svc } = this.ctx;
     const env = await containerEnv(this.spec, image, facts, builder, svc);
-    const argv = resolveProgram(image, containerArgv(this.spec, image, env));
+    const argv = resolveProgram(image, containerArgv(this.spec, image, env)).map((w) => inContainer(w, this.ctx.checkoutMount));
     if (argv.length === 0) throw new ConfigError('no command specified');
     const { uid, gid, groups } = this.identity(image);
-    const sc = this.spec.securityContext;
-    const mounts = await this.mounts(image, sc?.readOnlyRootFilesystem ?? false);
+    const mounts = await this.mounts(image);
     const limit = parseQuantity(this.spec.resources?.limits?.memory as string | undefined);
     const cgroupPath = this.ctx.cgroupRoot === undefined ? undefined : join(this.ctx.cgroupRoot, this.name);
     const cgroup = cgroupPath !== undefined && memoryCgroupAvailable() ? await MemoryCgroup.create(cgroupPath, limit) : undefined;
-    const workingDir = toCheckoutPath(image, this.spec.workingDir ?? image.workingDir ?? '/');
+    const sc = this.spec.securityContext;
+    const machineWorkingDir = toCheckoutPath(image, this.spec.workingDir ?? image.workingDir ?? '/');
+    const workingDir = inContainer(machineWorkingDir, this.ctx.checkoutMount);
     const child = await launch({
       netnsPath: this.ctx.sandbox.netnsPath,
       utsPath: `/proc/${this.ctx.sandbox.pid}/ns/uts`,
@@ -306,7 +298,7 @@ export class ContainerRunner {
       groups,
       dropPrivileges: uid !== 0 || (sc?.capabilities?.drop ?? []).includes('ALL'),
       noNewPrivs: sc?.allowPrivilegeEscalation === false,
-      workingDir: existsSync(workingDir) || mounts.some((m) => m.target === workingDir) ? workingDir : '/',
+      workingDir: existsSync(machineWorkingDir) || mounts.some((m) => m.target === workingDir) ? workingDir : '/',
       env,
       argv,
       scriptPath: join(this.ctx.podDir, `${this.name}.sh`),

@@ -3,7 +3,7 @@
 // keeps this table and the Dockerfiles in agreement. An image missing here
 // fails to "pull", as it would on a kubelet whose registry lacks it.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cachedBinDir } from '../binaries.js';
 
@@ -125,6 +125,24 @@ export function imageRepository(image: string): string {
 export function lookupImage(image: string): ImageEntry | undefined {
   const repo = imageRepository(image);
   return imageTable.find((e) => e.repository === repo);
+}
+
+/**
+ * Where the containers of the node with this work directory see the
+ * checkout. The node bind-mounts it there, so that neither the checkout's
+ * place on the machine (under a directory only root may enter, as a
+ * `mktemp -d` is) nor a volume mounted over one of its parents (a pod's /tmp
+ * emptyDir, with the checkout cloned under /tmp) keeps an image's files from
+ * its containers. One per node, so that two nodes never share a mount target.
+ */
+export function checkoutMountPoint(nodeWorkDir: string): string {
+  return `/run/hearth-checkout-${basename(nodeWorkDir)}`;
+}
+
+/** A checkout path as a container sees it under `mountPoint`; other words are left alone. */
+export function inContainer(word: string, mountPoint: string): string {
+  if (word === repoRoot) return mountPoint;
+  return word.startsWith(`${repoRoot}/`) ? join(mountPoint, word.slice(repoRoot.length + 1)) : word;
 }
 
 /** Rewrites an image path to the checkout file it stands for; other words are left alone. */

@@ -13,8 +13,6 @@ export interface Mount {
   source: string;
   target: string;
   readOnly: boolean;
-  /** Create the target directory first, inside what earlier mounts put there. */
-  createTarget?: boolean;
 }
 
 export interface LaunchSpec {
@@ -45,7 +43,6 @@ export function launchScript(spec: LaunchSpec): string {
   const lines = ['set -e'];
   if (spec.cgroupPath !== undefined) lines.push(`echo $$ > ${q(join(spec.cgroupPath, 'cgroup.procs'))}`);
   for (const m of spec.mounts) {
-    if (m.createTarget === true) lines.push(`mkdir -p ${q(m.target)}`);
     lines.push(`mount --bind ${q(m.source)} ${q(m.target)}`);
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${q(m.target)}`);
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { removeTree } from './cgroups.js';
 import { ContainerRunner, type PodContext } from './container.js';
+import { checkoutMountPoint } from './images.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
 import { createSandbox, destroySandbox, type Ipam, type PodNetworkConfig, type Sandbox } from './network.js';
 import { VolumeBuilder, VolumeNotReady, materialize } from './volumes.js';
@@ -114,6 +115,7 @@ export class PodWorker {
       resolvConf: join(this.dir, 'resolv.conf'),
       hostsFile: join(this.dir, 'hosts'),
       cgroupRoot: this.deps.cgroupRoot === undefined ? undefined : join(this.deps.cgroupRoot, `pod${this.uid}`),
+      checkoutMount: checkoutMountPoint(this.deps.workDir),
       createdTargets: this.deps.createdTargets,
       restartPolicy: (spec.restartPolicy ?? 'Always') as 'Always' | 'OnFailure' | 'Never',
       graceSeconds: spec.terminationGracePeriodSeconds ?? 30,

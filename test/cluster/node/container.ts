@@ -42,7 +42,6 @@ export interface PodContext {
 }
 
 const BACKOFF_MAX_MS = 300_000;
-
 const PLEG_RELIST_MS = 1_000;
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 

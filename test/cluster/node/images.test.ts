@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultImages } from '../../../src/controller/resources/images.js';
-import { imageRepository, imageTable, lookupImage, repoRoot } from './images.js';
+import { checkoutMountPoint, imageRepository, imageTable, inContainer, lookupImage, repoRoot, resolveProgram } from './images.js';
 
 interface Stage {
   name: string | undefined;
@@ -98,5 +98,16 @@ describe('process node image table', () => {
     expect(imageRepository('ghcr.io/hearth-dev/agent:0.1.0@sha256:abc')).toBe('ghcr.io/hearth-dev/agent');
     expect(imageRepository('localhost:5000/x:1')).toBe('localhost:5000/x');
     expect(lookupImage('ghcr.io/somebody/else:1')).toBeUndefined();
+  });
+
+  it('gives containers checkout paths under their node\'s mount point, and leaves other words alone', () => {
+    const at = checkoutMountPoint('/var/lib/hearth-process-node/hearth-hearth-node-42');
+    expect(at).toBe('/run/hearth-checkout-hearth-hearth-node-42');
+    const gateway = lookupImage('ghcr.io/hearth-dev/gateway:0.1.0');
+    if (gateway === undefined) throw new Error('no gateway image');
+    const argv = resolveProgram(gateway, [...gateway.entrypoint, ...gateway.cmd]).map((w) => inContainer(w, at));
+    expect(argv).toEqual(['node', `${at}/dist/cli/main.js`, 'gateway']);
+    expect(inContainer(repoRoot, at)).toBe(at);
+    expect(inContainer(`${repoRoot}-other/x`, at)).toBe(`${repoRoot}-other/x`);
   });
 });

@@ -46,6 +46,8 @@ function howTo(state: State): string {
     `export KUBECONFIG=${state.kubeconfigPath}`,
     `# kubectl, helm or curl inside the cluster's network namespace (cluster DNS works there):`,
     `${run} --exec ${netns} -- env KUBECONFIG=${state.kubeconfigPath} PATH=${state.binDir}:$PATH kubectl get nodes`,
+    `# Hearth on it (the node has no storage provisioner, so the bundled Redis keeps its data in the pod):`,
+    `${run} --exec ${netns} -- env KUBECONFIG=${state.kubeconfigPath} PATH=${state.binDir}:$PATH helm install hearth charts/hearth -n hearth --create-namespace --set redis.bundled.persistence.enabled=false --wait`,
   ].join('\n');
 }
 

@@ -2,7 +2,7 @@
 // (awslambdaric) as the baseline for the agent's HTTP round trip. Neither
 // is committed: both are built into ~/.cache/hearth at bench time.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { reap, terminate } from '../src/agent/process-reaper.js';
@@ -10,7 +10,9 @@ import { reap, terminate } from '../src/agent/process-reaper.js';
 const CACHE = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hearth');
 /** Where bench-time builds of baselines live (agent-queue-proxy.ts uses it too). */
 export const BIN = join(CACHE, 'bin');
-const RIE = join(BIN, 'aws-lambda-rie');
+// Pinned (the module has no tags, so a pseudo-version), so the baseline does not drift between runs.
+const RIE_VERSION = 'v0.0.0-20261030222936-bef5c4ba774d';
+const RIE = join(BIN, `aws-lambda-rie-${RIE_VERSION}`);
 const VENV = join(CACHE, 'rie-venv');
 
 /** Runs a build step to completion; throws with the tail of its output when it fails. */
@@ -23,7 +25,8 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = proces
 export function ensureRie(python: string): { rie: string; python: string } {
   mkdirSync(BIN, { recursive: true });
   if (!existsSync(RIE)) {
-    run('go', ['install', 'github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@latest'], { ...process.env, GOBIN: BIN, GOFLAGS: '' });
+    run('go', ['install', `github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@${RIE_VERSION}`], { ...process.env, GOBIN: BIN, GOTOOLCHAIN: 'local', GOFLAGS: '' });
+    renameSync(join(BIN, 'aws-lambda-rie'), RIE);
   }
   const venvPython = join(VENV, 'bin', 'python');
   if (!existsSync(venvPython)) run(python, ['-m', 'venv', VENV]);

@@ -23,7 +23,7 @@ import { LocalInstance } from '../src/backends/local/local-instance.js';
 import { CodeStore } from '../src/backends/local/code-store.js';
 import { findRepoRoot, pythonFor } from '../src/backends/local/runtime-command.js';
 import { directLoop } from './agent-direct.js';
-import { ensureRie, startRie } from './agent-rie.js';
+import { RIE_INVOKE_PATH, ensureRie, startRie } from './agent-rie.js';
 import { ensureQueueProxy, startQueueProxy, startUserServer, type HttpProcess } from './agent-queue-proxy.js';
 import { skipped, summarise, type Row } from './report.js';
 
@@ -130,9 +130,9 @@ async function rieRow(): Promise<Row> {
   }
   const fn = example('python');
   const taskRoot = await new CodeStore(WORK, '').materialise(fn.spec.code.inline ?? {});
-  const rie = await startRie(taskRoot, fn.spec.handler ?? '', await freePort(), tools.python);
+  const rie = await startRie(tools.rie, taskRoot, fn.spec.handler ?? '', await freePort(), tools.python);
   try {
-    const r = await postLoop(rie.url, '/2015-03-31/functions/function/invocations');
+    const r = await postLoop(rie.url, RIE_INVOKE_PATH);
     return summarise(name, r.samples, { wallMs: r.wallMs, note: 'baseline: same handler and client settings as the agent HTTP row' });
   } finally {
     await rie.close();
@@ -157,11 +157,12 @@ async function knativeRows(): Promise<Row[]> {
   const directName = 'python warm: user HTTP server, direct (Knative baseline)';
   const proxiedName = 'python warm: Knative queue-proxy → user HTTP server (per-pod hop baseline)';
   // Built before anything is measured, so a first run's build does not overlap a measurement.
-  let buildError: string | undefined;
+  let queueProxy: string | undefined;
+  let buildError = 'build failed';
   try {
-    ensureQueueProxy();
+    queueProxy = ensureQueueProxy();
   } catch (err) {
-    buildError = firstLine(err, 'build failed');
+    buildError = firstLine(err, buildError);
   }
   const fn = example('python');
   const taskRoot = await new CodeStore(WORK, '').materialise(fn.spec.code.inline ?? {});
@@ -174,13 +175,13 @@ async function knativeRows(): Promise<Row[]> {
   const rows: Row[] = [];
   try {
     rows.push(await httpRow(directName, user.url, 'http.server, HTTP/1.1 keep-alive; same client settings as the agent HTTP row'));
-    if (buildError !== undefined) {
+    if (queueProxy === undefined) {
       rows.push(skipped(proxiedName, buildError));
       return rows;
     }
     let qp: HttpProcess;
     try {
-      qp = await startQueueProxy(Number(new URL(user.url).port), await freePort());
+      qp = await startQueueProxy(queueProxy, Number(new URL(user.url).port), await freePort());
     } catch (err) {
       rows.push(skipped(proxiedName, firstLine(err, 'start failed')));
       return rows;
@@ -222,7 +223,7 @@ export async function benchAgent(): Promise<Row[]> {
           rows.push(...(await knativeRows()));
         }
       } catch (err) {
-        rows.push(skipped(`${family} warm`, (err as Error).message.split('\n')[0] ?? 'failed'));
+        rows.push(skipped(`${family} warm`, firstLine(err, 'failed')));
       }
     }
   } finally {

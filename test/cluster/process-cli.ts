@@ -41,13 +41,13 @@ async function down(): Promise<void> {
 }
 
 function howTo(state: State): string {
-  const run = join(repoRoot, 'test/cluster/netns-run.sh');
+  const inCluster = `${join(repoRoot, 'test/cluster/netns-run.sh')} --exec ${netns} -- env KUBECONFIG=${state.kubeconfigPath} PATH=${state.binDir}:$PATH`;
   return [
     `export KUBECONFIG=${state.kubeconfigPath}`,
     `# kubectl, helm or curl inside the cluster's network namespace (cluster DNS works there):`,
-    `${run} --exec ${netns} -- env KUBECONFIG=${state.kubeconfigPath} PATH=${state.binDir}:$PATH kubectl get nodes`,
+    `${inCluster} kubectl get nodes`,
     `# Hearth on it (the node has no storage provisioner, so the bundled Redis keeps its data in the pod):`,
-    `${run} --exec ${netns} -- env KUBECONFIG=${state.kubeconfigPath} PATH=${state.binDir}:$PATH helm install hearth charts/hearth -n hearth --create-namespace --set redis.bundled.persistence.enabled=false --wait`,
+    `${inCluster} helm install hearth charts/hearth -n hearth --create-namespace --set redis.bundled.persistence.enabled=false --wait`,
   ].join('\n');
 }
 

@@ -3,7 +3,7 @@
 // instance count. One process alone is always the leader.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export interface LeaderElector {
   /** True only while this process holds a lease it knows to be unexpired. */
@@ -36,7 +36,8 @@ end
 return 0`;
 
 export interface RedisLeaseOptions {
-  redis: Redis;
+  /** A single Redis, one behind Sentinel, or a Cluster: the lease is one key, so every command stays in its slot. */
+  redis: Redis | Cluster;
   /** The lease key, shared by every replica that competes. */
   key?: string;
   /** This replica's name in the lease; unique per process. */
@@ -69,7 +70,7 @@ export interface RedisLeaseOptions {
 export class RedisLeaseElector implements LeaderElector {
   readonly identity: string;
   readonly key: string;
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #leaseMs: number;
   readonly #renewMs: number;
   readonly #marginMs: number;

@@ -4,7 +4,6 @@
 // Redis, and scales through the Function's scale subresource under a lease.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { MemoryCatalog } from '../api/catalog.js';
 import { AlwaysLeader, RedisLeaseElector, type LeaderElector } from '../autoscaler/leader.js';
@@ -13,7 +12,7 @@ import { KubernetesBackend } from '../backends/kubernetes/backend.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import { createQueue } from '../queue/index.js';
 import { namespaceKeyPrefix } from '../queue/keys.js';
-import { createRedisClient, type RedisConnectionOptions } from '../queue/redis.js';
+import { createRedisClient, type RedisClient, type RedisConnectionOptions } from '../queue/redis.js';
 import { watchClusterFunctions } from './function-watch.js';
 import { startServing } from './serving.js';
 
@@ -36,18 +35,40 @@ export interface ClusterGateway {
   close(): Promise<void>;
 }
 
-async function electLeader(opts: ClusterGatewayOptions): Promise<{ leader: LeaderElector; client?: Redis; identity?: string }> {
+/** Waits up to `ms` for the client to connect, so the first round can win; a Redis still away is retried by later rounds. */
+function connected(client: RedisClient, ms: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      client.off('ready', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    client.once('ready', done);
+  });
+}
+
+/**
+ * Who decides scaling for this gateway: with leader election, a lease in
+ * Redis, and every replica's demand shared through the same Redis; without it
+ * (--no-leader-elect, the chart's gateway.leaderElection.enabled: false) this
+ * replica alone. The lease and each function's demand are single keys, so a
+ * single Redis, one behind Sentinel and a Cluster all serve.
+ */
+export async function electLeader(
+  opts: Pick<ClusterGatewayOptions, 'leaderElect' | 'redis' | 'namespace' | 'logger'>,
+): Promise<{ leader: LeaderElector; client?: RedisClient; identity?: string }> {
   if (!opts.leaderElect) return { leader: new AlwaysLeader() };
   const client = createRedisClient(opts.redis);
-  if (!(client instanceof Redis)) {
-    await client.quit();
-    opts.logger.warn('leader election needs a single Redis endpoint; every replica will scale on its own view');
-    return { leader: new AlwaysLeader() };
-  }
+  // Failed reconnects are reported as error events; the lease's rounds report what matters.
+  client.on('error', (err: unknown) => opts.logger.debug({ err }, 'autoscaler redis connection error'));
+  await connected(client, 2000);
   const leader = new RedisLeaseElector({
     redis: client,
     key: `${namespaceKeyPrefix(opts.namespace)}:autoscaler-leader`,
     onChange: (leading) => opts.logger.info({ leading }, 'autoscaler leadership changed'),
+    onError: (err) => opts.logger.warn({ err }, 'autoscaler lease round failed'),
   });
   return { leader, client, identity: leader.identity };
 }

@@ -2,7 +2,7 @@
 // a free port, with its data dir in a temp dir. It can be stopped, killed
 // and started again on the same port, which is what the restart tests need.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { freePort } from './ports.js';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,8 @@ export interface RedisServerOptions {
   args?: string[];
   /** Cluster mode: one node holding every slot, so clients speak the Cluster protocol and CROSSSLOT rules apply. */
   cluster?: boolean;
+  /** Sentinel mode: a sentinel watching the master on this port under this name (default mymaster), with a quorum of one. */
+  sentinel?: { masterPort: number; name?: string };
 }
 
 export interface RedisServer {
@@ -107,7 +109,11 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
   installExitHook();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'hearth-redis-'));
+  // A sentinel's monitored master can only be given in its config file, which it also rewrites.
+  const sentinelConf = join(dir, 'sentinel.conf');
+  if (opts.sentinel) writeFileSync(sentinelConf, `sentinel monitor ${opts.sentinel.name ?? 'mymaster'} 127.0.0.1 ${opts.sentinel.masterPort} 1\n`);
   const args = [
+    ...(opts.sentinel ? [sentinelConf, '--sentinel'] : []),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,

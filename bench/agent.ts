@@ -42,7 +42,7 @@ function example(family: Family): HearthFunction {
 }
 
 function req(): InvokeRequest {
-  return { requestId: randomUUID(), payload: Buffer.from('{}'), deadlineMs: Date.now() + 3000, invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:bench' };
+  return { requestId: randomUUID(), payload: Buffer.from('{}'), timeoutMs: 3000, invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:bench' };
 }
 
 async function loop(call: () => Promise<unknown>): Promise<{ samples: number[]; wallMs: number }> {

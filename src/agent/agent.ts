@@ -72,6 +72,8 @@ interface Pending {
   req: InvokeRequest;
   resolve: (r: InvokeResult) => void;
   startedAt: number;
+  /** The timeout counted from hand-over (the request's, else the agent's). */
+  timeoutMs: number;
   timer?: NodeJS.Timeout;
   logs?: LineBuffer;
   initDurationMs?: number;
@@ -196,7 +198,7 @@ export class Agent implements RuntimeApi {
         resolve(unhandledResult({ errorType: 'Hearth.InstanceStopped', errorMessage: `RequestId: ${req.requestId} Error: the instance has stopped` }, 0));
         return;
       }
-      const p: Pending = { req, resolve, startedAt: 0, done: false };
+      const p: Pending = { req, resolve, startedAt: 0, timeoutMs: this.timeoutFor(req), done: false };
       if (req.tailLogs === true) p.logs = new LineBuffer();
       this.queue.push(p);
       // Lambda retries a failed init on the next invocation.
@@ -448,13 +450,23 @@ export class Agent implements RuntimeApi {
     }
   }
 
+  /** The request's timeout when it carries a usable one, else the function's as the agent knows it. */
+  private timeoutFor(req: InvokeRequest): number {
+    return Number.isFinite(req.timeoutMs) && req.timeoutMs > 0 ? req.timeoutMs : this.timeoutSeconds * 1000;
+  }
+
+  /**
+   * Gives an event to a waiting /next. The deadline starts here, not when the
+   * call was dispatched: time spent queued for a free runtime loop (or for an
+   * init) must not eat the function's timeout.
+   */
   private handOver(res: ServerResponse, p: Pending): void {
     const { req } = p;
     const headers: Record<string, string | number> = {
       'content-type': 'application/json',
       'content-length': req.payload.length,
       'lambda-runtime-aws-request-id': req.requestId,
-      'lambda-runtime-deadline-ms': String(req.deadlineMs),
+      'lambda-runtime-deadline-ms': String(Date.now() + p.timeoutMs),
       'lambda-runtime-invoked-function-arn': req.invokedFunctionArn,
     };
     if (req.traceId !== undefined) headers['lambda-runtime-trace-id'] = req.traceId;
@@ -466,15 +478,14 @@ export class Agent implements RuntimeApi {
     }
     p.startedAt = performance.now();
     this.inflight.set(req.requestId, p);
-    const ms = Number.isFinite(req.deadlineMs) && req.deadlineMs > 0 ? req.deadlineMs - Date.now() : this.timeoutSeconds * 1000;
-    p.timer = setTimeout(() => this.onTimeout(p), Math.max(0, ms));
+    p.timer = setTimeout(() => this.onTimeout(p), p.timeoutMs);
     res.writeHead(200, headers);
     res.end(req.payload);
   }
 
   private onTimeout(p: Pending): void {
     if (p.done) return;
-    this.complete(p, unhandledResult(timeoutError(p.req.requestId, this.timeoutSeconds), this.elapsed(p)), 'timeout');
+    this.complete(p, unhandledResult(timeoutError(p.req.requestId, p.timeoutMs / 1000), this.elapsed(p)), 'timeout');
     // The runtime may be stuck anywhere: Lambda throws the environment away.
     void this.restart('timeout');
   }

@@ -1,14 +1,29 @@
 // The dispatcher's side of the HTTP invoke endpoint: the same invoke(req)
 // as an in-process Agent, over kept-alive connections to one agent.
 import { Pool } from 'undici';
+import { LIMITS } from '../api/function.js';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
 import { INVOKE_PATH, requestToHeaders, resultFromHeaders } from './invoke-headers.js';
 
 export interface AgentClientOptions {
   /** Connections kept open to the agent (default 8; 1 for strictly sequential callers). */
   connections?: number;
-  /** Added to the invocation's deadline before the client gives up on the agent. */
+  /** Added to the longest the agent may take before the client gives up on it. */
   deadlineSlackMs?: number;
+  /** The runtime's init timeout: a call may wait in the agent for a (re)start (default Lambda's 10 s). */
+  initTimeoutMs?: number;
+}
+
+/**
+ * How long the client waits for the agent's answer. The agent always answers
+ * (with Sandbox.Timedout at worst), but the timeout starts only when the
+ * runtime takes the event: before that a call may wait for an init or
+ * restart, and for the calls ahead of it in the instance's other `slots` when
+ * the runtime takes fewer at once than it has slots (a one-loop `provided`
+ * runtime). The wait only guards against an agent that went away.
+ */
+export function answerWaitMs(timeoutMs: number, slots: number, initTimeoutMs: number, slackMs: number): number {
+  return initTimeoutMs + Math.max(1, slots) * timeoutMs + slackMs;
 }
 
 /** The agent answered with something other than an invocation result (e.g. 413 for an oversized event). */
@@ -25,6 +40,7 @@ export class AgentHttpError extends Error {
 export class AgentClient {
   private readonly pool: Pool;
   private readonly slackMs: number;
+  private readonly initTimeoutMs: number;
 
   constructor(
     readonly url: string,
@@ -32,11 +48,12 @@ export class AgentClient {
   ) {
     this.pool = new Pool(url, { connections: opts.connections ?? 8, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000, pipelining: 1 });
     this.slackMs = opts.deadlineSlackMs ?? 5000;
+    this.initTimeoutMs = opts.initTimeoutMs ?? LIMITS.initTimeoutSeconds * 1000;
   }
 
-  async invoke(req: InvokeRequest): Promise<InvokeResult> {
-    // The agent always answers by the deadline (with Sandbox.Timedout at worst); the slack covers its restart.
-    const waitMs = Math.max(1000, req.deadlineMs - Date.now() + this.slackMs);
+  /** `slots`: the instance's concurrency, i.e. how many calls may be in the agent at once. */
+  async invoke(req: InvokeRequest, slots = 1): Promise<InvokeResult> {
+    const waitMs = answerWaitMs(req.timeoutMs, slots, this.initTimeoutMs, this.slackMs);
     const res = await this.pool.request({
       path: INVOKE_PATH,
       method: 'POST',

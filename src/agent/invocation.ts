@@ -5,8 +5,12 @@ export interface InvokeRequest {
   requestId: string;
   /** The event, as the caller sent it. */
   payload: Buffer;
-  /** Absolute deadline in epoch milliseconds (Lambda-Runtime-Deadline-Ms). */
-  deadlineMs: number;
+  /**
+   * The function's timeout in milliseconds. The agent starts it when it hands
+   * the event to the runtime (Lambda-Runtime-Deadline-Ms = hand-over time +
+   * timeoutMs), so time spent waiting for a free runtime loop is not counted.
+   */
+  timeoutMs: number;
   invokedFunctionArn: string;
   traceId?: string;
   /** JSON text of the client context (Lambda-Runtime-Client-Context). */

@@ -9,7 +9,8 @@ export const INVOKE_PATH = '/2015-03-31/functions/function/invocations';
 
 export const REQUEST_HEADERS = {
   requestId: 'lambda-runtime-aws-request-id',
-  deadlineMs: 'lambda-runtime-deadline-ms',
+  /** The function's timeout, counted by the agent from hand-over to the runtime. */
+  timeoutMs: 'x-hearth-timeout-ms',
   functionArn: 'lambda-runtime-invoked-function-arn',
   traceId: 'lambda-runtime-trace-id',
   clientContext: 'lambda-runtime-client-context',
@@ -37,7 +38,7 @@ function one(h: HeaderBag, name: string): string | undefined {
 export function requestToHeaders(req: InvokeRequest): Record<string, string> {
   const h: Record<string, string> = {
     [REQUEST_HEADERS.requestId]: req.requestId,
-    [REQUEST_HEADERS.deadlineMs]: String(req.deadlineMs),
+    [REQUEST_HEADERS.timeoutMs]: String(req.timeoutMs),
     [REQUEST_HEADERS.functionArn]: req.invokedFunctionArn,
   };
   if (req.traceId !== undefined) h[REQUEST_HEADERS.traceId] = req.traceId;
@@ -48,19 +49,18 @@ export function requestToHeaders(req: InvokeRequest): Record<string, string> {
 }
 
 export interface RequestDefaults {
-  /** Used when the caller sent no deadline (as the emulator's callers do). */
+  /** Used when the caller sent no timeout (as the emulator's callers do). */
   timeoutSeconds: number;
   functionArn: string;
-  now?: number;
 }
 
 /** Missing headers get defaults, so plain emulator-style `curl -d '{}'` calls work. */
 export function requestFromHeaders(h: HeaderBag, payload: Buffer, d: RequestDefaults): InvokeRequest {
-  const deadline = Number(one(h, REQUEST_HEADERS.deadlineMs));
+  const timeout = Number(one(h, REQUEST_HEADERS.timeoutMs));
   const req: InvokeRequest = {
     requestId: one(h, REQUEST_HEADERS.requestId) ?? randomUUID(),
     payload,
-    deadlineMs: Number.isFinite(deadline) && deadline > 0 ? deadline : (d.now ?? Date.now()) + d.timeoutSeconds * 1000,
+    timeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout : d.timeoutSeconds * 1000,
     invokedFunctionArn: one(h, REQUEST_HEADERS.functionArn) ?? d.functionArn,
   };
   const trace = one(h, REQUEST_HEADERS.traceId);

@@ -77,15 +77,18 @@ describe('log tail', () => {
 
 describe('invoke headers', () => {
   it('round-trip a request and a result', () => {
-    const req = { requestId: 'r', payload: Buffer.from('{}'), deadlineMs: 123, invokedFunctionArn: 'arn', traceId: 't', clientContext: 'c', cognitoIdentity: 'i', tailLogs: true };
+    const req = { requestId: 'r', payload: Buffer.from('{}'), timeoutMs: 1500, invokedFunctionArn: 'arn', traceId: 't', clientContext: 'c', cognitoIdentity: 'i', tailLogs: true };
     expect(requestFromHeaders(requestToHeaders(req), req.payload, { timeoutSeconds: 3, functionArn: 'x' })).toEqual(req);
     const res: InvokeResult = { outcome: 'handled', payload: Buffer.from('{}'), errorType: 'E', durationMs: 1.5, initDurationMs: 2.25, logTail: 'bG9n' };
     expect(resultFromHeaders(resultToHeaders(res, 'r'), res.payload)).toEqual(res);
   });
 
   it('fills in what an emulator-style caller leaves out', () => {
-    const r = requestFromHeaders({}, Buffer.from('{}'), { timeoutSeconds: 3, functionArn: 'arn:x', now: 1000 });
-    expect(r.deadlineMs).toBe(4000);
+    const r = requestFromHeaders({}, Buffer.from('{}'), { timeoutSeconds: 3, functionArn: 'arn:x' });
+    expect(r.timeoutMs).toBe(3000);
+    for (const bad of ['', 'abc', '0', '-5', 'Infinity']) {
+      expect(requestFromHeaders({ 'x-hearth-timeout-ms': bad }, Buffer.from('{}'), { timeoutSeconds: 2, functionArn: 'a' }).timeoutMs).toBe(2000);
+    }
     expect(r.invokedFunctionArn).toBe('arn:x');
     expect(r.requestId).toMatch(/^[0-9a-f-]{36}$/);
   });

@@ -93,7 +93,7 @@ export class Dispatcher implements Invoker {
       const result = await instance.invoke({
         requestId: inv.requestId,
         payload: inv.payload,
-        deadlineMs: this.#now() + fn.spec.timeoutSeconds * 1000,
+        timeoutMs: fn.spec.timeoutSeconds * 1000,
         invokedFunctionArn: this.arn(inv.functionName),
         ...(inv.traceId !== undefined ? { traceId: inv.traceId } : {}),
         ...(inv.clientContext !== undefined ? { clientContext: inv.clientContext } : {}),

@@ -14,7 +14,7 @@ export function request(event: unknown, opts: { timeoutMs?: number; tailLogs?: b
   const req: InvokeRequest = {
     requestId: opts.requestId ?? randomUUID(),
     payload: Buffer.from(JSON.stringify(event)),
-    deadlineMs: Date.now() + (opts.timeoutMs ?? 3000),
+    timeoutMs: opts.timeoutMs ?? 3000,
     invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:test',
   };
   if (opts.tailLogs) req.tailLogs = true;

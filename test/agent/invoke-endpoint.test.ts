@@ -40,6 +40,27 @@ describe('HTTP invoke endpoint', () => {
     expect(Buffer.from(logged.logTail ?? '', 'base64').toString()).toContain('\tINFO\thello');
   });
 
+  it('carries the function\'s timeout, which the agent starts at hand-over', async () => {
+    const { client } = await agentWithEndpoint();
+    const before = Date.now();
+    const r = await client.invoke(request({ action: 'sleep', ms: 10 }, { timeoutMs: 1234 }));
+    const deadline = (json(r.payload) as { deadlineMs: number }).deadlineMs;
+    expect(deadline).toBeGreaterThanOrEqual(before + 1234);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 1234);
+    const late = await client.invoke(request({ action: 'sleep', ms: 600 }, { timeoutMs: 200 }));
+    expect(late).toMatchObject({ outcome: 'unhandled', errorType: 'Sandbox.Timedout' });
+  });
+
+  it('gives a call without a timeout header the agent\'s own timeoutSeconds', async () => {
+    const { url } = await agentWithEndpoint();
+    const before = Date.now();
+    const r = await fetch(`${url}/2015-03-31/functions/function/invocations`, { method: 'POST', body: '{"action":"sleep","ms":10}' });
+    const deadline = ((await r.json()) as { deadlineMs: number }).deadlineMs;
+    // Agent's default, Lambda's 3 s.
+    expect(deadline).toBeGreaterThanOrEqual(before + 3000);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 3000);
+  });
+
   it('serves emulator-style calls with no headers, and health checks', async () => {
     const { url } = await agentWithEndpoint();
     const r = await fetch(`${url}/2015-03-31/functions/function/invocations`, { method: 'POST', body: '{"action":"error"}' });

@@ -37,10 +37,15 @@ describe('Runtime API with the test as the runtime', () => {
     const rt = new RawRuntime(agent.runtimeApi);
     const req = { ...request({ hello: 'world' }), traceId: 'Root=1-abc', clientContext: '{"custom":{}}', cognitoIdentity: '{"cognitoIdentityId":"x"}' };
     const result = agent.invoke(req);
+    const before = Date.now();
     const next = await rt.next();
+    const after = Date.now();
     expect(next.id).toBe(req.requestId);
     expect(JSON.parse(next.body)).toEqual({ hello: 'world' });
-    expect(next.headers.get('lambda-runtime-deadline-ms')).toBe(String(req.deadlineMs));
+    // The deadline starts when the runtime takes the event.
+    const deadline = Number(next.headers.get('lambda-runtime-deadline-ms'));
+    expect(deadline).toBeGreaterThanOrEqual(before + req.timeoutMs);
+    expect(deadline).toBeLessThanOrEqual(after + req.timeoutMs);
     expect(next.headers.get('lambda-runtime-invoked-function-arn')).toBe(req.invokedFunctionArn);
     expect(next.headers.get('lambda-runtime-trace-id')).toBe('Root=1-abc');
     expect(next.headers.get('lambda-runtime-client-context')).toBe('{"custom":{}}');
@@ -130,7 +135,8 @@ describe('Runtime API with the test as the runtime', () => {
     const n = await rt.next();
     const result = await pending;
     expect(result.outcome).toBe('unhandled');
-    expect(json(result.payload)).toEqual({ errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${req.requestId} Error: Task timed out after 1.00 seconds` });
+    // The request's timeout wins over the agent's own (which serves only callers that send none).
+    expect(json(result.payload)).toEqual({ errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${req.requestId} Error: Task timed out after 0.30 seconds` });
     // The late answer finds no invocation any more.
     expect((await rt.post(`invocation/${n.id}/response`, '{}')).status).toBe(400);
   });
@@ -247,6 +253,28 @@ describe('Runtime API with a runtime process', () => {
     expect(results.every((r) => r.outcome === 'success')).toBe(true);
     // Three 150 ms handlers one after the other; each measured duration covers only its own run.
     for (const r of results) expect(r.durationMs).toBeLessThan(300);
+  });
+
+  it('starts a queued call\'s deadline when the runtime takes it, so waiting for the slot does not eat its timeout', async () => {
+    const agent = await fixtureAgent();
+    await agent.invoke(request({ action: 'echo' })); // past the init
+    const t0 = Date.now();
+    const first = agent.invoke(request({ action: 'sleep', ms: 1000 }, { timeoutMs: 1500 }));
+    const second = agent.invoke(request({ action: 'sleep', ms: 1000 }, { timeoutMs: 1500 }));
+    const [a, b] = await Promise.all([first, second]);
+    const t1 = Date.now();
+    // Counted from dispatch, the second would have timed out at t0 + 1.5 s, half-way through its run.
+    expect(a.outcome).toBe('success');
+    expect(b.outcome).toBe('success');
+    expect(t1 - t0).toBeGreaterThanOrEqual(2000);
+    const deadlineA = (json(a.payload) as { deadlineMs: number }).deadlineMs;
+    const deadlineB = (json(b.payload) as { deadlineMs: number }).deadlineMs;
+    // The runtime saw hand-over time + timeout: the first at once, the second after the first's 1 s run.
+    expect(deadlineA - t0).toBeGreaterThanOrEqual(1500);
+    expect(deadlineA - t0).toBeLessThan(1500 + 250);
+    expect(deadlineB - t0).toBeGreaterThanOrEqual(1000 + 1500);
+    expect(deadlineB - t0).toBeLessThan(1000 + 1500 + 400);
+    expect(deadlineB).toBeLessThanOrEqual(t1 - 1000 + 1500);
   });
 });
 

@@ -5,7 +5,8 @@ import type { Instance, InstanceState } from '../backend.js';
 
 /** The part of the agent's HTTP client an instance needs (src/agent/client.ts AgentClient). */
 export interface InvokeClient {
-  invoke(req: InvokeRequest): Promise<InvokeResult>;
+  /** `slots`: the instance's concurrency (calls that may wait in the agent together). */
+  invoke(req: InvokeRequest, slots: number): Promise<InvokeResult>;
   close(): Promise<void>;
 }
 
@@ -50,7 +51,7 @@ export class KubernetesInstance implements Instance {
 
   invoke(req: InvokeRequest): Promise<InvokeResult> {
     this.#client ??= this.makeClient(this.url);
-    return this.#client.invoke(req);
+    return this.#client.invoke(req, this.concurrency);
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,9 @@ import { Controller } from '../controller/controller.js';
 import { LeaseElector } from '../controller/leader-election.js';
 import { KubeRest } from '../kube/rest.js';
 import { deleteFunctionKeys } from '../controller/redis-cleanup.js';
+import { redisConnectionFrom } from '../queue/index.js';
 import { namespaceKeyPrefix } from '../queue/keys.js';
+import { createRedisClient } from '../queue/redis.js';
 import { defaultImages, type Images } from '../controller/resources/images.js';
 import { createControllerMetrics } from '../metrics/controller.js';
 import { createRegistry } from '../metrics/registry.js';
@@ -31,7 +33,8 @@ const USAGE = `usage: hearth controller [options]
   --resync S                seconds between full re-queues (default 600)
   --metrics-port PORT       serve /metrics, /healthz, /readyz (default 9464; 0: any free port)
   --metrics-address ADDR    address to serve them on (default 127.0.0.1)
-  --redis-url URL           Redis whose function keys the finalizer deletes (default: none)
+  --redis-url URL           Redis whose function keys the finalizer deletes (also REDIS_URL, REDIS_PASSWORD,
+                            REDIS_TLS, REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES; default: none)
   --gateway-service NAME    the gateway's Service, for status.url (default hearth-gateway)
   --gateway-namespace NS    the gateway's namespace (default: the controller's namespace)
   --image-version V         tag of the default images (default ${defaultImages().agent.split(':')[1] ?? ''})
@@ -123,12 +126,10 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   const registry = createRegistry();
   const metrics = createControllerMetrics(registry);
 
-  let redis: import('ioredis').Redis | undefined;
-  if (values['redis-url'] !== undefined) {
-    const { Redis } = await import('ioredis');
-    redis = new Redis(values['redis-url'], { lazyConnect: false, maxRetriesPerRequest: 3 });
-    redis.on('error', (err: unknown) => log.warn({ err }, 'redis error'));
-  }
+  // The gateway's connection (single, Sentinel or Cluster, with TLS and password), so the finalizer reaches the keys the gateway wrote.
+  const redisOptions = redisConnectionFrom(values['redis-url']);
+  const redis = redisOptions !== undefined ? createRedisClient(redisOptions) : undefined;
+  redis?.on('error', (err: unknown) => log.warn({ err }, 'redis error'));
   const redisClient = redis;
 
   const controller = new Controller({

@@ -4,7 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startClusterGateway } from '../platform/cluster.js';
-import { redisOptionsFromEnv } from '../queue/index.js';
+import { redisConnectionFrom } from '../queue/index.js';
 import { checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
 
 const HELP = `usage: hearth gateway [options]
@@ -46,8 +46,8 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     console.error(`hearth gateway: ${settings}`);
     return 2;
   }
-  const redis = { ...redisOptionsFromEnv(), ...(values['redis-url'] ? { url: values['redis-url'] } : {}) };
-  if (!redis.url && !redis.sentinels && !redis.cluster) {
+  const redis = redisConnectionFrom(values['redis-url']);
+  if (!redis) {
     console.error('hearth gateway: a Redis server is required for async invocations (--redis-url or REDIS_URL)');
     return 2;
   }

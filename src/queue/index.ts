@@ -45,3 +45,14 @@ export function redisOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Redis
   if (cluster.length > 0) o.cluster = cluster;
   return o;
 }
+
+/**
+ * The Redis a cluster process connects to, the same for the gateway and the
+ * controller: REDIS_* from the environment (the chart sets them for every
+ * redis.mode), a --redis-url flag winning over REDIS_URL. Undefined when
+ * nothing names a Redis.
+ */
+export function redisConnectionFrom(urlFlag: string | undefined, env: NodeJS.ProcessEnv = process.env): RedisConnectionOptions | undefined {
+  const o: RedisConnectionOptions = { ...redisOptionsFromEnv(env), ...(urlFlag ? { url: urlFlag } : {}) };
+  return o.url !== undefined || o.sentinels !== undefined || o.cluster !== undefined ? o : undefined;
+}

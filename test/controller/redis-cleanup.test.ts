@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { deleteFunctionKeys } from '../../src/controller/redis-cleanup.js';
+import { redisConnectionFrom } from '../../src/queue/index.js';
 import { functionKeys, namespaceKeyPrefix } from '../../src/queue/keys.js';
+import { createRedisClient, type RedisClient } from '../../src/queue/redis.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 describe('the finalizer\'s Redis cleanup', () => {
@@ -42,5 +44,40 @@ describe('the finalizer\'s Redis cleanup', () => {
     await redis.xadd(b.events, '*', 'e', '1');
     expect(await deleteFunctionKeys(redis, 'hello', namespaceKeyPrefix('team-a'))).toBe(1);
     expect(await redis.exists(b.events)).toBe(1);
+  });
+});
+
+describe("the finalizer's Redis cleanup against a Redis Cluster", () => {
+  let server: RedisServer;
+  let redis: RedisClient;
+
+  beforeAll(async () => {
+    server = await startRedis({ cluster: true });
+    // As the controller connects: from the REDIS_* environment the chart gives it in redis.mode cluster.
+    const opts = redisConnectionFrom(undefined, { REDIS_CLUSTER_NODES: `127.0.0.1:${server.port}` });
+    if (!opts) throw new Error('no Redis from REDIS_CLUSTER_NODES');
+    redis = createRedisClient(opts);
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+  });
+
+  afterAll(async () => {
+    await redis?.quit();
+    await server?.stop();
+  });
+
+  it('deletes every key of the function, found node by node, and nothing of its neighbours', async () => {
+    const prefix = namespaceKeyPrefix('team-a');
+    const mine = functionKeys('hello', prefix);
+    const other = functionKeys('hello-world', prefix);
+    await redis.xadd(mine.events, '*', 'e', '1');
+    await redis.zadd(mine.delayed, 1, 'r1');
+    await redis.hset(`${mine.retryPrefix}r1`, 'a', '1');
+    await redis.set(`${mine.idempotencyPrefix}tok`, '1');
+    await redis.xadd(other.events, '*', 'e', '1');
+
+    expect(await deleteFunctionKeys(redis, 'hello', prefix)).toBe(4);
+    expect(await redis.exists(mine.events, mine.delayed, `${mine.retryPrefix}r1`, `${mine.idempotencyPrefix}tok`)).toBe(0);
+    expect(await redis.exists(other.events)).toBe(1);
+    expect(await deleteFunctionKeys(redis, 'hello', prefix)).toBe(0);
   });
 });

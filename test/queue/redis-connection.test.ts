@@ -1,9 +1,10 @@
 // Connection options and housekeeping of the Redis store.
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createQueue, redisOptionsFromEnv } from '../../src/queue/index.js';
+import { createQueue, redisConnectionFrom, redisOptionsFromEnv } from '../../src/queue/index.js';
 import { QueueUnavailableError } from '../../src/queue/queue.js';
 import { CONSUMER_GROUP, functionKeys } from '../../src/queue/keys.js';
-import { RedisStore } from '../../src/queue/redis.js';
+import { createRedisClient, RedisStore } from '../../src/queue/redis.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { sleep } from './support.js';
 
@@ -56,6 +57,35 @@ describe('Redis connection', () => {
       cluster: [{ host: 'c1', port: 7000 }],
     });
     expect(redisOptionsFromEnv({})).toEqual({});
+  });
+
+  it.each([
+    ['nothing', undefined, {}, undefined],
+    ['REDIS_URL', undefined, { REDIS_URL: 'redis://r:6379' }, { url: 'redis://r:6379' }],
+    ['a flag over REDIS_URL, keeping the password and TLS', 'redis://flag:6379', { REDIS_URL: 'redis://env:6379', REDIS_PASSWORD: 'p', REDIS_TLS: 'true' }, { url: 'redis://flag:6379', password: 'p', tls: true }],
+    ['Sentinel', undefined, { REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm' }, { sentinels: [{ host: 's', port: 26379 }], sentinelName: 'm' }],
+    ['Cluster with TLS', undefined, { REDIS_CLUSTER_NODES: 'c:7000', REDIS_TLS: '1' }, { cluster: [{ host: 'c', port: 7000 }], tls: true }],
+    ['a password alone', undefined, { REDIS_PASSWORD: 'p' }, undefined],
+  ])('connects the gateway and the controller alike: %s', (_what, flag, env, want) => {
+    expect(redisConnectionFrom(flag, env)).toEqual(want);
+  });
+
+  it('gives REDIS_TLS and the password to the client in every mode', () => {
+    // By construction: no TLS server here. Each client is closed before it gets anywhere.
+    const env = { REDIS_TLS: 'true', REDIS_PASSWORD: 'p' };
+    const client = (more: Record<string, string>) => {
+      const c = createRedisClient(redisConnectionFrom(undefined, { ...env, ...more }) ?? {});
+      c.on('error', () => undefined);
+      c.disconnect();
+      return c;
+    };
+    const single = client({ REDIS_URL: 'redis://127.0.0.1:1' });
+    const sentinel = client({ REDIS_SENTINELS: '127.0.0.1:1' });
+    const cluster = client({ REDIS_CLUSTER_NODES: '127.0.0.1:1' });
+    if (!(single instanceof Redis) || !(sentinel instanceof Redis) || !(cluster instanceof Cluster)) throw new Error('unexpected client kinds');
+    expect(single.options).toMatchObject({ tls: {}, password: 'p' });
+    expect(sentinel.options).toMatchObject({ tls: {}, password: 'p', enableTLSForSentinelMode: true, sentinels: [{ host: '127.0.0.1', port: 1 }] });
+    expect(cluster.options.redisOptions).toMatchObject({ tls: {}, password: 'p' });
   });
 
   it('forgets idle consumers that hold nothing, and keeps those that hold entries', async () => {

@@ -23,8 +23,9 @@ const HELP = `usage: hearth gateway [options]
   --max-concurrent-invocations N   cap across functions (default: none)
   --log-level L          (default info)`;
 
-export async function gatewayCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+/** The gateway's flags as `hearth gateway` reads them; exported so tests can follow the chart's args to what they do. */
+export function parseGatewayArgs(argv: string[]) {
+  return parseArgs({
     args: argv,
     options: {
       ...SERVE_OPTIONS,
@@ -36,7 +37,16 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
       'no-leader-elect': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+  }).values;
+}
+
+/** Whether the gateway competes for the autoscaler's lease: on unless --no-leader-elect (the chart's gateway.leaderElection.enabled: false). */
+export function leaderElectFrom(values: { 'leader-elect': boolean; 'no-leader-elect': boolean }): boolean {
+  return values['leader-elect'] && !values['no-leader-elect'];
+}
+
+export async function gatewayCommand(argv: string[]): Promise<number> {
+  const values = parseGatewayArgs(argv);
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -69,7 +79,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     port: settings.port,
     logger,
     redis,
-    leaderElect: values['leader-elect'] && !values['no-leader-elect'],
+    leaderElect: leaderElectFrom(values),
     ...(auth ? { auth: auth.options } : {}),
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
   });

@@ -9,6 +9,7 @@ import { MemoryCatalog } from '../../src/api/catalog.js';
 import { FunctionSchema } from '../../src/api/function.js';
 import { AlwaysLeader, RedisLeaseElector, type LeaderElector } from '../../src/autoscaler/leader.js';
 import { SharedDemand } from '../../src/autoscaler/shared-demand.js';
+import { leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
 import { electLeader } from '../../src/platform/cluster.js';
 import { namespaceKeyPrefix } from '../../src/queue/keys.js';
 import { createRedisClient, type RedisClient, type RedisConnectionOptions } from '../../src/queue/redis.js';
@@ -108,10 +109,20 @@ describe.each(['single', 'sentinel', 'cluster'])('shared scaling with a %s Redis
   });
 });
 
-describe('gateway without leader election', () => {
-  it('decides alone and opens no Redis connection for it', async () => {
-    const { leader, client } = await electLeader({ leaderElect: false, redis: modes.cluster ?? {}, namespace: 'x', logger });
-    expect(leader).toBeInstanceOf(AlwaysLeader);
-    expect(client).toBeUndefined();
+describe('who decides for a gateway started with these flags', () => {
+  it.each([
+    ['no flag', [], RedisLeaseElector],
+    ['--leader-elect', ['--leader-elect'], RedisLeaseElector],
+    ['--no-leader-elect', ['--no-leader-elect'], AlwaysLeader],
+    ['--leader-elect --no-leader-elect', ['--leader-elect', '--no-leader-elect'], AlwaysLeader],
+  ])('%s', async (_what, argv, kind) => {
+    const { leader, client } = await electLeader({ leaderElect: leaderElectFrom(parseGatewayArgs(argv)), redis: modes.cluster ?? {}, namespace: 'x', logger });
+    try {
+      expect(leader).toBeInstanceOf(kind);
+      // Deciding alone opens no Redis connection for it.
+      expect(client === undefined).toBe(kind === AlwaysLeader);
+    } finally {
+      await client?.quit();
+    }
   });
 });

@@ -17,6 +17,8 @@ export interface FunctionKeys {
   deadLetters: string;
   /** Prefix of the idempotency keys (SET NX PX). */
   idempotencyPrefix: string;
+  /** Sorted set of reserved-concurrency leases: member a lease id, score its expiry (ms on Redis's clock). */
+  leases: string;
 }
 
 /**
@@ -42,6 +44,7 @@ export function functionKeys(functionName: string, prefix: string = DEFAULT_KEY_
     retryPrefix: `${base}:retry:`,
     deadLetters: `${base}:dlq`,
     idempotencyPrefix: `${base}:idem:`,
+    leases: `${base}:leases`,
   };
 }
 

@@ -186,11 +186,26 @@ export const ScheduleSchema = z.strictObject({
     .max(256)
     .refine((c) => isValidCron(c), 'is not a valid cron expression')
     .describe('Cron expression (5 fields, or 6 with seconds).'),
-  timezone: z.string().max(64).optional().describe('IANA time zone (default UTC).'),
-  payload: z.unknown().optional().meta({ 'x-kubernetes-preserve-unknown-fields': true, type: 'object' }).describe('Event sent on each tick (default {}).'),
-  enabled: z.boolean().default(true),
+  timezone: z.string().max(64).refine((tz) => isValidTimeZone(tz), 'is not a valid IANA time zone (e.g. UTC, Europe/Berlin)').optional().describe('IANA time zone (default UTC).'),
+  payload: z.unknown().optional().meta({ 'x-kubernetes-preserve-unknown-fields': true, type: 'object' }).describe('Event sent on each tick, as is (default: Lambda\'s scheduled event).'),
+  enabled: z.boolean().default(true).describe('Whether the trigger fires; false pauses it.'),
 });
 export type Schedule = z.infer<typeof ScheduleSchema>;
+
+/**
+ * An IANA zone name as the runtime's Intl knows it (links such as US/Eastern
+ * included). Offsets like +01:00, which newer Intl versions take, are not zone
+ * names and would change meaning between Node versions, so they are refused.
+ */
+export function isValidTimeZone(tz: string): boolean {
+  if (!/^[A-Za-z][-A-Za-z0-9_+/]*$/.test(tz)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export function isValidCron(expr: string): boolean {
   try {
@@ -230,7 +245,13 @@ export const FunctionSpecSchema = z
     reservedConcurrency: z.number().int().min(0).max(100_000).optional().describe('Cap on the function\'s concurrent invocations; calls beyond it are throttled.'),
     async: AsyncSchema.prefault({}),
     serviceAccountName: z.string().regex(DNS_LABEL).max(253).optional().describe('ServiceAccount the function runs as (its execution role); one is created when unset.'),
-    schedules: z.array(ScheduleSchema).max(10).optional().describe('Cron triggers that invoke the function asynchronously.'),
+    schedules: z
+      .array(ScheduleSchema)
+      .max(10)
+      .refine((s) => new Set(s.map((x) => x.name)).size === s.length, 'schedule names must be unique')
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .optional()
+      .describe('Cron triggers that invoke the function asynchronously.'),
     layers: z.array(PackageSourceSchema).max(LIMITS.layers).optional().describe('ZIP packages unpacked in order under /opt.'),
   })
   .refine((s) => !NEEDS_HANDLER.includes(s.runtime) || s.handler !== undefined, { message: 'is required for this runtime', path: ['handler'] })
@@ -267,6 +288,16 @@ export const FunctionStatusSchema = z.strictObject({
   replicas: z.number().int().min(0).optional().describe('Instances that exist (scale subresource).'),
   selector: z.string().optional().describe('Label selector of the instances (scale subresource).'),
   url: z.string().optional().describe('Where the function can be invoked.'),
+  schedules: z
+    .array(
+      z.strictObject({
+        name: z.string().describe('Name of the trigger.'),
+        nextRunTime: z.string().optional().describe('Next tick (RFC 3339); absent while the trigger is disabled.'),
+      }),
+    )
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .describe('Next run time of each schedule.'),
 });
 export type FunctionStatus = z.infer<typeof FunctionStatusSchema>;
 

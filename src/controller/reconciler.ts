@@ -14,7 +14,7 @@ import { ANNOTATION_CODE_HASH, FINALIZER, codeConfigMapName, desiredInstances, t
 import { buildNetworkPolicy } from './resources/networkpolicy.js';
 import { buildService } from './resources/service.js';
 import { buildServiceAccount } from './resources/serviceaccount.js';
-import { READY, observedStatus, refusedStatus, sameStatus, stateOf, type FunctionState, type StatusContext } from './resources/status.js';
+import { READY, observedStatus, refusedStatus, sameStatus, scheduleStatus, stateOf, type FunctionState, type StatusContext } from './resources/status.js';
 import { checkFunction, metaOf, type FunctionObject } from './resources/validation.js';
 
 export type OwnedKind = 'Deployment' | 'Service' | 'ConfigMap' | 'ServiceAccount' | 'NetworkPolicy';
@@ -98,26 +98,29 @@ export class Reconciler {
 
     const checked = checkFunction(obj, this.opts.images);
     if (!checked.ok) {
-      // Nothing owned is touched: the last good version keeps running.
-      await this.#report(target, ctx, refusedStatus(ctx, checked.reason, checked.message));
+      // Nothing owned is touched: the last good version keeps running. The gateways fire no schedule of it.
+      await this.#report(target, ctx, { ...refusedStatus(ctx, checked.reason, checked.message), ...scheduleStatus(previous, undefined, d.now()).fields });
       d.recordState?.(key, 'invalid');
       return { result: 'invalid' };
     }
 
     const input: BuildInput = { fn: checked.fn, meta: metaOf(obj) };
+    const schedules = scheduleStatus(previous, checked.fn.spec.schedules, d.now());
     let applied: { deployment: V1Deployment | undefined; recheckMs: number };
     try {
       applied = await this.#applyOwned(input, target);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await this.#report(target, ctx, refusedStatus(ctx, 'ApplyFailed', message));
+      await this.#report(target, ctx, { ...refusedStatus(ctx, 'ApplyFailed', message), ...schedules.fields });
       d.recordState?.(key, 'failing');
       throw err;
     }
-    const status = observedStatus(ctx, desiredInstances(checked.fn), applied.deployment, d.podsOf(namespace, name));
+    const status = { ...observedStatus(ctx, desiredInstances(checked.fn), applied.deployment, d.podsOf(namespace, name)), ...schedules.fields };
     await this.#report(target, ctx, status);
     d.recordState?.(key, stateOf(status));
-    return applied.recheckMs > 0 ? { result: 'requeue', afterMs: applied.recheckMs } : { result: 'success' };
+    // Back once the earliest next run time has passed, to show the one after it.
+    const afterMs = Math.min(applied.recheckMs > 0 ? applied.recheckMs : Infinity, schedules.refreshInMs ?? Infinity);
+    return afterMs < Infinity ? { result: 'requeue', afterMs } : { result: 'success' };
   }
 
   /** Applies what differs from the cache and removes what is no longer wanted; returns the Deployment as it now is. */

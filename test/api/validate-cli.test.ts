@@ -35,6 +35,7 @@ describe('hearth validate', () => {
         'apiVersion: hearth.dev/v1alpha1\nkind: Function\nmetadata: {name: b}\nspec: {runtime: python3.12, handler: a.b, timeoutSeconds: 901, code: {inline: {a.py: x}}}',
         'apiVersion: hearth.dev/v1alpha1\nkind: Function\nmetadata: {name: c}\nspec: {runtime: python3.12, handler: a.b, code: {inline: {a.py: x}, image: img}}',
         'apiVersion: hearth.dev/v1alpha1\nkind: Function\nmetadata: {name: d}\nspec: {runtime: cobol, handler: a.b, code: {inline: {a.py: x}}}',
+        'apiVersion: hearth.dev/v1alpha1\nkind: Function\nmetadata: {name: e}\nspec: {runtime: python3.12, handler: a.b, code: {inline: {a.py: x}}, schedules: [{name: t, cron: "0 9 * * *", timezone: Not/A_Zone}]}',
       ].join('\n---\n'),
     );
     const r = await hearth('validate', file);
@@ -43,6 +44,7 @@ describe('hearth validate', () => {
     expect(r.stderr).toMatch(/#1 \(b\): spec\.timeoutSeconds: must be at most 900/);
     expect(r.stderr).toMatch(/#2 \(c\): spec\.code: exactly one of/);
     expect(r.stderr).toMatch(/#3 \(d\): spec\.runtime: must be one of/);
+    expect(r.stderr).toMatch(/#4 \(e\): spec\.schedules\[0\]\.timezone: is not a valid IANA time zone/);
   });
 
   it('reports YAML syntax errors instead of throwing', async () => {

@@ -131,6 +131,32 @@ describe('Reconciler', () => {
     expect(c.calls).toEqual([]);
   });
 
+  it('shows each schedule\'s next run time and comes back to refresh it once the tick has passed', async () => {
+    const c = fakeCluster({ ...validSpec, schedules: [{ name: 'hourly', cron: '0 * * * *' }, { name: 'paused', cron: '* * * * *', enabled: false }] });
+    c.clock.t = Date.parse('2026-01-01T00:40:00Z');
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'requeue', afterMs: 20 * 60_000 });
+    expect((c.fn.status as FunctionStatus).schedules).toEqual([{ name: 'hourly', nextRunTime: '2026-01-01T01:00:00Z' }, { name: 'paused' }]);
+    c.clock.t += 20 * 60_000;
+    c.calls.length = 0;
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'requeue', afterMs: 60 * 60_000 });
+    expect(c.calls).toEqual(['status']);
+    expect((c.fn.status as FunctionStatus).schedules?.[0]?.nextRunTime).toBe('2026-01-01T02:00:00Z');
+  });
+
+  it('clears the next run times when the schedules go or the spec is refused', async () => {
+    const c = fakeCluster({ ...validSpec, schedules: [{ name: 'hourly', cron: '0 * * * *' }] });
+    await c.reconciler.reconcile('n/f');
+    c.fn.spec = validSpec;
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'success' });
+    expect((c.fn.status as FunctionStatus).schedules).toEqual([]);
+    c.fn.spec = { ...validSpec, schedules: [{ name: 'hourly', cron: '0 * * * *' }] };
+    await c.reconciler.reconcile('n/f');
+    c.fn.spec = { ...validSpec, schedules: [{ name: 'hourly', cron: '0 * * * *', timezone: 'Not/A_Zone' }] };
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'invalid' });
+    expect(readyOf(c.fn)?.message).toContain('spec.schedules[0].timezone: is not a valid IANA time zone');
+    expect((c.fn.status as FunctionStatus).schedules).toEqual([]);
+  });
+
   it('reports a failed apply as ApplyFailed and throws so the queue retries', async () => {
     const c = fakeCluster(validSpec);
     c.deps.apply = async () => {

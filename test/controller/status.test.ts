@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { FunctionStatus } from '../../src/api/function.js';
-import { observedStatus, podProblem, refusedStatus, sameStatus, stateOf, type StatusContext } from '../../src/controller/resources/status.js';
+import { observedStatus, podProblem, refusedStatus, sameStatus, scheduleStatus, SCHEDULE_REFRESH_MIN_MS, stateOf, type StatusContext } from '../../src/controller/resources/status.js';
 
 const ctx = (previous?: FunctionStatus): StatusContext => ({
   name: 'f', namespace: 'n', generation: 3, previous, gatewayService: 'hearth-gateway', gatewayNamespace: 'hearth', now: '2026-01-01T00:00:00Z',
@@ -82,5 +82,22 @@ describe('refusedStatus, stateOf and sameStatus', () => {
     expect(sameStatus(JSON.parse(JSON.stringify({ url: a.url, ...a })) as FunctionStatus, a)).toBe(true);
     expect(sameStatus(a, observedStatus(ctx(), 2, deployment(1), []))).toBe(false);
     expect(sameStatus(undefined, a)).toBe(false);
+  });
+});
+
+describe('scheduleStatus', () => {
+  const now = Date.parse('2026-01-01T10:20:30Z');
+  const sched = (name: string, cron: string, enabled = true) => ({ name, cron, enabled });
+  it.each([
+    ['no schedules, none shown before', undefined, undefined, {}, undefined],
+    ['schedules removed: an empty list replaces the old one', { schedules: [{ name: 'a', nextRunTime: '2026-01-01T10:00:00Z' }] }, [], { schedules: [] }, undefined],
+    ['an hourly schedule: refreshed when its tick passes', undefined, [sched('hourly', '0 * * * *')], { schedules: [{ name: 'hourly', nextRunTime: '2026-01-01T11:00:00Z' }] }, 39 * 60_000 + 30_000],
+    ['every 2 s: refreshed no sooner than the floor', undefined, [sched('fast', '*/2 * * * * *')], { schedules: [{ name: 'fast', nextRunTime: '2026-01-01T10:20:32Z' }] }, SCHEDULE_REFRESH_MIN_MS],
+    ['in a time zone', undefined, [sched('berlin', '0 12 * * *')].map((s) => ({ ...s, timezone: 'Europe/Berlin' })), { schedules: [{ name: 'berlin', nextRunTime: '2026-01-01T11:00:00Z' }] }, 40 * 60_000 - 30_000],
+    ['paused: listed without a time, nothing to refresh', undefined, [sched('paused', '* * * * *', false)], { schedules: [{ name: 'paused' }] }, undefined],
+  ] as const)('%s', (_what, previous, schedules, fields, refreshInMs) => {
+    const r = scheduleStatus(previous, schedules, now);
+    expect(r.fields).toEqual(fields);
+    expect(r.refreshInMs).toBe(refreshInMs);
   });
 });

@@ -2,7 +2,8 @@
 // and pods. Pure, so every condition the controller can report is tested
 // without a cluster.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import type { Condition, FunctionStatus } from '../../api/function.js';
+import type { Condition, FunctionStatus, Schedule } from '../../api/function.js';
+import { nextRuns } from '../../schedules/next-tick.js';
 import { stableStringify } from './hash.js';
 import { selectorString } from './names.js';
 
@@ -149,4 +150,23 @@ export function sameStatus(a: FunctionStatus | undefined, b: FunctionStatus): bo
   if (a === undefined) return false;
   const strip = (s: FunctionStatus) => ({ ...s, conditions: (s.conditions ?? []).map(({ lastTransitionTime: _t, ...c }) => c) });
   return stableStringify(strip(a)) === stableStringify(strip(b));
+}
+
+/**
+ * Rewriting a next run time after every tick of a schedule firing each second
+ * would be an API write a second per Function; sooner than this the status
+ * is not refreshed, so a frequent schedule's time may lag behind by up to it.
+ */
+export const SCHEDULE_REFRESH_MIN_MS = 30_000;
+
+/**
+ * The schedules' next run times (the ticks the gateways will fire, from the
+ * same arithmetic) and how long they stay true. A Function whose schedules
+ * went away, or that is refused (nothing fires), shows an empty list: a merge
+ * patch leaves an absent field as it was.
+ */
+export function scheduleStatus(previous: FunctionStatus | undefined, schedules: readonly Schedule[] | undefined, now: number): { fields: Pick<FunctionStatus, 'schedules'>; refreshInMs?: number } {
+  if (schedules === undefined || schedules.length === 0) return { fields: previous?.schedules !== undefined ? { schedules: [] } : {} };
+  const { runs, earliest } = nextRuns(schedules, now);
+  return { fields: { schedules: runs }, ...(earliest !== undefined ? { refreshInMs: Math.max(earliest - now, SCHEDULE_REFRESH_MIN_MS) } : {}) };
 }

@@ -20,8 +20,10 @@ import { createAutoscalerMetrics } from '../metrics/autoscaler.js';
 import { createInvocationMetrics } from '../metrics/invocations.js';
 import { createQueueMetrics } from '../metrics/queue.js';
 import { createRegistry } from '../metrics/registry.js';
+import { createScheduleMetrics } from '../metrics/schedules.js';
 import type { Queue } from '../queue/queue.js';
 import { BacklogCache } from './backlog-cache.js';
+import { Scheduler } from '../schedules/scheduler.js';
 import { trackInstances } from './instance-gauge.js';
 
 export interface ServingOptions {
@@ -113,6 +115,15 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
   return {
     url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
     app,
+  // Every replica fires every schedule; the queue takes each tick once.
+  const scheduler = new Scheduler({
+    catalog,
+    queue,
+    functionArn: (n) => dispatcher.arn(n),
+    metrics: createScheduleMetrics(registry),
+    logger: logger.child({ component: 'schedules' }),
+  });
+  scheduler.start();
     dispatcher,
     registry,
     async close() {
@@ -120,6 +131,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
       demand?.stop();
       backlog.stop();
       await autoscaler?.stop();
+      await scheduler.stop();
       await consumer.stop();
       dispatcher.close();
       stopGauge();

@@ -1,7 +1,8 @@
 // Sends each invocation to a warm instance with a free slot, holds callers
 // briefly while capacity comes, shares one cold start among the callers that
-// wait for it, and throttles beyond reserved concurrency. Metrics of each
-// invocation are recorded here, once.
+// wait for it, and throttles beyond reserved concurrency (counted for the
+// function as a whole by a ConcurrencyLimiter, in Redis when several gateways
+// serve). Metrics of each invocation are recorded here, once.
 import type { Logger } from 'pino';
 import { LIMITS, type HearthFunction } from '../api/function.js';
 import type { FunctionCatalog } from '../api/catalog.js';
@@ -9,6 +10,7 @@ import type { InvokeResult } from '../agent/invocation.js';
 import { exceedsReservedConcurrency, RESERVED_CONCURRENCY_REASON } from '../autoscaler/core.js';
 import type { Backend, Instance } from '../backends/backend.js';
 import { billedMilliseconds, gbSeconds, type InvocationMetrics, type InvocationOutcome } from '../metrics/invocations.js';
+import { LocalConcurrencyLimiter, type ConcurrencyLimiter, type Lease } from './concurrency-limiter.js';
 import { DispatchError, type Invocation, type Invoker } from './invoker.js';
 import { liveCount, neededInstances, pickInstance } from './placement.js';
 
@@ -21,6 +23,11 @@ export interface DispatcherOptions {
   maxWaitMs?: number;
   /** Cap on invocations running at once through this dispatcher, across functions. */
   maxConcurrentInvocations?: number;
+  /**
+   * Counts reserved concurrency for the function as a whole: a RedisConcurrencyLimiter
+   * when several gateways admit calls (default: this process's own count).
+   */
+  concurrencyLimiter?: ConcurrencyLimiter;
   region?: string;
   accountId?: string;
   now?: () => number;
@@ -49,11 +56,13 @@ export class Dispatcher implements Invoker {
   readonly #loads = new Map<string, FunctionLoad>();
   readonly #now: () => number;
   readonly #unsubscribe: () => void;
+  readonly #limiter: ConcurrencyLimiter;
   #total = 0;
 
   constructor(opts: DispatcherOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
+    this.#limiter = opts.concurrencyLimiter ?? new LocalConcurrencyLimiter();
     this.#unsubscribe = opts.backend.onChange((name) => this.#pump(name));
   }
 
@@ -73,8 +82,42 @@ export class Dispatcher implements Invoker {
       this.#count(inv, 'not_found');
       throw new DispatchError('not-found', `Function not found: ${this.arn(inv.functionName)}`);
     }
+    const lease = await this.#admit(fn, inv);
+    try {
+      return await this.#run(fn, inv);
+    } finally {
+      if (lease) this.#limiter.release(lease);
+    }
+  }
+
+  /**
+   * Takes one of the function's reserved-concurrency slots, counted for the
+   * function as a whole by the limiter; undefined when the function has no
+   * cap (no round trip then). The lease is held while the call waits for an
+   * instance and while it runs.
+   */
+  async #admit(fn: HearthFunction, inv: Invocation): Promise<Lease | undefined> {
+    const limit = fn.spec.reservedConcurrency;
+    if (limit === undefined) return undefined;
+    if (exceedsReservedConcurrency(fn.spec, 0)) throw this.#throttle(inv, RESERVED_CONCURRENCY_REASON);
+    let lease: Lease | undefined;
+    try {
+      lease = await this.#limiter.tryAcquire(inv.functionName, limit);
+    } catch (err) {
+      // Fail closed: without the shared count the cap cannot be kept, and a
+      // 429 would wrongly tell the caller it is over its cap. A service error
+      // (503, retried by SDKs; async events go back to the queue) says what
+      // happened.
+      this.#count(inv, 'unavailable');
+      this.#opts.logger?.warn({ err, function: inv.functionName }, 'reserved concurrency cannot be checked; refusing the call');
+      throw new DispatchError('service-unavailable', `The reserved concurrency of ${inv.functionName} cannot be checked now (${(err as Error).message}); retry later.`);
+    }
+    if (!lease) throw this.#throttle(inv, RESERVED_CONCURRENCY_REASON);
+    return lease;
+  }
+
+  async #run(fn: HearthFunction, inv: Invocation): Promise<InvokeResult> {
     const load = this.#load(fn.metadata.name);
-    if (exceedsReservedConcurrency(fn.spec, load.inFlight + load.waiters.length)) throw this.#throttle(inv, RESERVED_CONCURRENCY_REASON);
     const cap = this.#opts.maxConcurrentInvocations;
     if (cap !== undefined && this.#total >= cap) throw this.#throttle(inv, THROTTLE_CONCURRENCY);
 

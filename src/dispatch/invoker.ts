@@ -19,9 +19,12 @@ export interface Invocation {
  * Why the platform, not the function, could not run an invocation.
  * - `not-found`: no such function (404 ResourceNotFoundException).
  * - `throttled`: reserved concurrency or capacity exhausted (429 TooManyRequestsException).
- * - `unavailable`: no instance could be had in time, or the backend failed (502/503).
+ * - `unavailable`: no instance could be had in time, or the backend failed (502 ResourceNotReadyException).
+ * - `service-unavailable`: a shared part of the platform the call needs cannot
+ *   be reached (Redis, for a function-wide reserved-concurrency count): 503
+ *   ServiceException; the function did not run and the call may be retried.
  */
-export type DispatchErrorKind = 'not-found' | 'throttled' | 'unavailable';
+export type DispatchErrorKind = 'not-found' | 'throttled' | 'unavailable' | 'service-unavailable';
 
 export class DispatchError extends Error {
   constructor(

@@ -15,6 +15,8 @@ export function toLambdaError(err: unknown, ctx: { arn?: string; bodyLimit?: num
         return throttled(err.reason ?? 'ConcurrentInvocationLimitExceeded');
       case 'unavailable':
         return new LambdaError(502, 'ResourceNotReadyException', err.message);
+      case 'service-unavailable':
+        return new LambdaError(503, 'ServiceException', err.message, {}, 1);
     }
   }
   if (err instanceof QueueUnavailableError) {

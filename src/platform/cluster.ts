@@ -10,6 +10,7 @@ import { AlwaysLeader, RedisLeaseElector, type LeaderElector } from '../autoscal
 import { SharedDemand } from '../autoscaler/shared-demand.js';
 import { KubernetesBackend } from '../backends/kubernetes/backend.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
+import { openRedisConcurrencyLimiter } from '../dispatch/redis-concurrency-limiter.js';
 import { createQueue } from '../queue/index.js';
 import { namespaceKeyPrefix } from '../queue/keys.js';
 import { createRedisClient, type RedisClient, type RedisConnectionOptions } from '../queue/redis.js';
@@ -87,6 +88,8 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
   });
   // Function names are unique per namespace; so are their queue keys.
   const queue = createQueue({ redis: { keyPrefix: namespaceKeyPrefix(opts.namespace), ...opts.redis }, logger: logger.child({ component: 'queue' }) });
+  // Every replica admits calls: reserved concurrency is counted once, in Redis, under the queue's keys.
+  const limiter = openRedisConcurrencyLimiter({ keyPrefix: namespaceKeyPrefix(opts.namespace), ...opts.redis }, logger.child({ component: 'concurrency' }));
   const { leader, client, identity } = await electLeader(opts);
   await leader.start();
   const watch = await watchClusterFunctions({ kubeConfig: opts.kubeConfig, namespace: opts.namespace, catalog, logger: logger.child({ component: 'functions' }) });
@@ -101,6 +104,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     port: opts.port,
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
+    concurrencyLimiter: limiter,
     // The leader decides for every replica, so it must see every replica's calls.
     ...(client && identity
       ? { shareDemand: (local: (name: string) => number) => new SharedDemand({ redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity, catalog, local }) }
@@ -112,6 +116,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     async close() {
       // Stop taking calls first; in-flight ones finish before their instances go.
       await serving.close();
+      await limiter.close();
       await leader.stop();
       await client?.quit();
       await watch.stop();

@@ -7,6 +7,8 @@ import { MemoryCatalog } from '../api/catalog.js';
 import { LocalBackend, type LocalBackendOptions } from '../backends/local/local-backend.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
+import { LocalConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
+import { openRedisConcurrencyLimiter } from '../dispatch/redis-concurrency-limiter.js';
 import { createQueue } from '../queue/index.js';
 import type { Queue } from '../queue/queue.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
@@ -46,6 +48,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   const catalog = new MemoryCatalog();
   const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, ...opts.backend });
   const queue = createQueue({ ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}), logger: logger.child({ component: 'queue' }) });
+  // Gateways that share a Redis may share functions: reserved concurrency is then counted there, for all of them.
+  const limiter = opts.redisUrl ? openRedisConcurrencyLimiter({ url: opts.redisUrl }, logger.child({ component: 'concurrency' })) : new LocalConcurrencyLimiter();
 
   // Deploying a function prepares its code (a Go build can take a while) and
   // starts its provisioned instances; removing it stops them.
@@ -74,6 +78,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       ...(opts.auth ? { auth: opts.auth } : {}),
       ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
       ...(opts.retryTimeScale !== undefined ? { retryTimeScale: opts.retryTimeScale } : {}),
+      concurrencyLimiter: limiter,
     });
     const w = watcher;
     return {
@@ -86,6 +91,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       async close() {
         await w.close();
         await serving.close();
+        await limiter.close();
         unsubscribe();
         await backend.close();
         await queue.close();
@@ -96,6 +102,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     unsubscribe();
     await backend.close();
     await queue.close();
+    await limiter.close();
     throw err;
   }
 }

@@ -11,6 +11,7 @@ import { AlwaysLeader, type LeaderElector } from '../autoscaler/leader.js';
 import { AutoscalerLoop } from '../autoscaler/loop.js';
 import type { SharedDemand } from '../autoscaler/shared-demand.js';
 import type { Backend } from '../backends/backend.js';
+import type { ConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { buildGateway } from '../gateway/app.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
@@ -41,6 +42,8 @@ export interface ServingOptions {
   auth?: AuthOptions;
   /** Cap on invocations running at once through this gateway, across functions; beyond it callers get 429. */
   maxConcurrentInvocations?: number;
+  /** Counts reserved concurrency across gateway replicas (Redis); without it this gateway counts alone. It stays the caller's. */
+  concurrencyLimiter?: ConcurrencyLimiter;
   /** Multiplies async retry delays (tests shorten Lambda's minutes). */
   retryTimeScale?: number;
   /** With several replicas: sums every replica's demand, given this one's. */
@@ -66,6 +69,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     metrics: invocationMetrics,
     logger: logger.child({ component: 'dispatch' }),
     ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
+    ...(opts.concurrencyLimiter ? { concurrencyLimiter: opts.concurrencyLimiter } : {}),
   });
   const stopGauge = trackInstances(backend, catalog, invocationMetrics);
   const consumer = queue.startConsumer({

@@ -10,6 +10,7 @@ import { RedisConcurrencyLimiter } from '../../src/dispatch/redis-concurrency-li
 import { functionKeys, hashTagOf } from '../../src/queue/keys.js';
 import { createRedisClient, type RedisClient } from '../../src/queue/redis.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('leaseTiming', () => {
   it.each([
@@ -84,15 +85,6 @@ describe('LocalConcurrencyLimiter', () => {
   });
 });
 
-/** Polls until the condition holds, at most `ms`. */
-async function eventually(what: string, cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const modes = [
   { mode: 'standalone', cluster: false },
   { mode: 'cluster', cluster: true },
@@ -153,7 +145,7 @@ describe.each(modes)('RedisConcurrencyLimiter ($mode)', ({ cluster }) => {
     // The gateway dies: no release, no renewal (its connection is gone).
     dyingClient.disconnect();
     const diedAt = Date.now();
-    await eventually('a slot comes back', async () => (await survivor.tryAcquire('fn', 2)) !== undefined, 5000);
+    await waitFor('a slot comes back', async () => (await survivor.tryAcquire('fn', 2)) !== undefined, 5000);
     // Not before the lease lapsed (less a little for the two clocks' disagreement).
     expect(Date.now() - diedAt).toBeGreaterThanOrEqual(400);
     expect(await survivor.tryAcquire('fn', 2)).toBeDefined();
@@ -169,7 +161,7 @@ describe.each(modes)('RedisConcurrencyLimiter ($mode)', ({ cluster }) => {
     await new Promise((r) => setTimeout(r, 1200));
     expect(await other.tryAcquire('long-call', 1)).toBeUndefined();
     holder.release(lease!);
-    await eventually('the released slot is free', async () => (await other.tryAcquire('long-call', 1)) !== undefined, 2000);
+    await waitFor('the released slot is free', async () => (await other.tryAcquire('long-call', 1)) !== undefined, 2000);
   });
 
   it('counts a running call again when Redis lost its lease', async () => {

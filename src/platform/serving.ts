@@ -20,11 +20,11 @@ import recordsPlugin from '../gateway/plugins/records.js';
 import { createAutoscalerMetrics } from '../metrics/autoscaler.js';
 import { createInvocationMetrics } from '../metrics/invocations.js';
 import { createQueueMetrics } from '../metrics/queue.js';
-import { createRegistry } from '../metrics/registry.js';
 import { createScheduleMetrics } from '../metrics/schedules.js';
+import { createRegistry } from '../metrics/registry.js';
 import type { Queue } from '../queue/queue.js';
-import { BacklogCache } from './backlog-cache.js';
 import { Scheduler } from '../schedules/scheduler.js';
+import { BacklogCache } from './backlog-cache.js';
 import { trackInstances } from './instance-gauge.js';
 
 export interface ServingOptions {
@@ -115,10 +115,6 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
   });
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address() as AddressInfo;
-
-  return {
-    url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
-    app,
   // Every replica fires every schedule; the queue takes each tick once.
   const scheduler = new Scheduler({
     catalog,
@@ -128,14 +124,18 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     logger: logger.child({ component: 'schedules' }),
   });
   scheduler.start();
+
+  return {
+    url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    app,
     dispatcher,
     registry,
     async close() {
+      await scheduler.stop();
       await app.close();
       demand?.stop();
       backlog.stop();
       await autoscaler?.stop();
-      await scheduler.stop();
       await consumer.stop();
       dispatcher.close();
       stopGauge();

@@ -82,36 +82,41 @@ export function flowNesting(text: string): number {
   return max;
 }
 
-/** Parses a multi-document YAML text and validates each Function in it; never throws. */
-export function validateYaml(text: string): DocumentResult[] {
-  const results: DocumentResult[] = [];
-  if (Buffer.byteLength(text) > MAX_YAML_BYTES) {
-    return [{ index: 0, result: { ok: false, problems: [{ path: '', message: `is larger than ${MAX_YAML_BYTES} bytes` }] } }];
-  }
-  if (flowNesting(text) > MAX_FLOW_NESTING) {
-    return [{ index: 0, result: { ok: false, problems: [{ path: '', message: `nests [ or { more than ${MAX_FLOW_NESTING} deep` }] } }];
-  }
+/** One document of a YAML text: its parsed value, or why it could not be parsed. */
+export type ParsedDocument = { index: number; value: unknown } | { index: number; problems: Problem[] };
+
+/** Parses a multi-document YAML text, skipping empty documents; never throws. */
+export function parseYamlDocuments(text: string): ParsedDocument[] {
+  if (Buffer.byteLength(text) > MAX_YAML_BYTES) return [{ index: 0, problems: [{ path: '', message: `is larger than ${MAX_YAML_BYTES} bytes` }] }];
+  if (flowNesting(text) > MAX_FLOW_NESTING) return [{ index: 0, problems: [{ path: '', message: `nests [ or { more than ${MAX_FLOW_NESTING} deep` }] }];
   let docs;
   try {
     docs = parseAllDocuments(text);
   } catch (err) {
-    return [{ index: 0, result: { ok: false, problems: [{ path: '', message: `is not YAML: ${(err as Error).message}` }] } }];
+    return [{ index: 0, problems: [{ path: '', message: `is not YAML: ${(err as Error).message}` }] }];
   }
-  const list = Array.isArray(docs) ? docs : [docs];
-  list.forEach((doc, index) => {
+  const out: ParsedDocument[] = [];
+  (Array.isArray(docs) ? docs : [docs]).forEach((doc, index) => {
     if (doc.errors.length > 0) {
-      results.push({ index, result: { ok: false, problems: doc.errors.map((e) => ({ path: '', message: `is not valid YAML: ${e.message}` })) } });
+      out.push({ index, problems: doc.errors.map((e) => ({ path: '', message: `is not valid YAML: ${e.message}` })) });
       return;
     }
     const value: unknown = doc.toJS();
-    if (value === null || value === undefined) return; // an empty document between separators
-    const name = nameOf(value);
-    results.push({ index, ...(name ? { name } : {}), result: validateFunction(value) });
+    if (value !== null && value !== undefined) out.push({ index, value }); // else an empty document between separators
   });
-  return results;
+  return out;
 }
 
-function nameOf(value: unknown): string | undefined {
+/** Parses a multi-document YAML text and validates each Function in it; never throws. */
+export function validateYaml(text: string): DocumentResult[] {
+  return parseYamlDocuments(text).map((d) => {
+    if ('problems' in d) return { index: d.index, result: { ok: false, problems: d.problems } };
+    const name = nameOf(d.value);
+    return { index: d.index, ...(name ? { name } : {}), result: validateFunction(d.value) };
+  });
+}
+
+export function nameOf(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const md = (value as { metadata?: unknown }).metadata;
   if (typeof md !== 'object' || md === null) return undefined;

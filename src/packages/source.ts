@@ -4,6 +4,7 @@
 // one, compared before anything is unpacked.
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
+import type { ConfigObjectSource } from '../api/config-objects.js';
 import type { PackageSource } from '../api/function.js';
 import { assertDigest, sha256 } from './digest.js';
 import { PackageError } from './errors.js';
@@ -20,8 +21,8 @@ export interface LoadedPackage {
 export interface SourceContext {
   /** Directory relative `path`s resolve against (the Function file's directory). */
   baseDir?: string;
-  /** ConfigMaps by name then key; a package's value is its binaryData, base64. */
-  configMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Where a configMap source is looked up (a key of binaryData or data, as a volume shows both). */
+  objects?: ConfigObjectSource;
   limits?: PackageLimits;
 }
 
@@ -46,12 +47,12 @@ export async function loadPackage(src: PackageSource, ctx: SourceContext = {}): 
     if (size > limits.zippedBytes) throw new PackageError('zipped-too-large', `${label} is ${size} bytes; the limit is ${limits.zippedBytes} bytes zipped`);
     bytes = await readFile(label);
   } else if (src.configMap !== undefined) {
-    const value = ctx.configMaps?.[src.configMap.name]?.[src.configMap.key];
-    if (value === undefined) {
+    const found = ctx.objects?.lookup('ConfigMap', src.configMap.name, src.configMap.key) ?? { ok: false, reason: 'no ConfigMaps are known here' };
+    if (!found.ok) {
       if (src.configMap.optional === true) return undefined;
-      throw new PackageError('unavailable', `${label} does not exist here (locally, ConfigMaps come from the backend's configMaps option)`);
+      throw new PackageError('unavailable', `${label}: ${found.reason}`);
     }
-    bytes = Buffer.from(value, 'base64');
+    bytes = found.value.bytes;
     if (bytes.length > limits.zippedBytes) throw new PackageError('zipped-too-large', `${label} is ${bytes.length} bytes; the limit is ${limits.zippedBytes} bytes zipped`);
   } else {
     throw new PackageError('unavailable', 'a package source names none of configMap, path or url');

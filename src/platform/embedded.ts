@@ -1,9 +1,11 @@
 // The composition root of `hearth up`: the whole platform in one process on
 // one machine. Functions come from YAML files, instances are local
 // processes, the queue is in memory unless a Redis URL is given.
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MemoryCatalog } from '../api/catalog.js';
+import { ObjectStore } from '../api/object-store.js';
 import { LocalBackend, type LocalBackendOptions } from '../backends/local/local-backend.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
@@ -12,6 +14,7 @@ import { openRedisConcurrencyLimiter } from '../dispatch/redis-concurrency-limit
 import { createQueue } from '../queue/index.js';
 import type { Queue } from '../queue/queue.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
+import { memoryQueueProblems } from './memory-queue.js';
 import { startServing } from './serving.js';
 
 export interface EmbeddedOptions {
@@ -46,7 +49,9 @@ export interface EmbeddedPlatform {
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlatform> {
   const logger = opts.logger;
   const catalog = new MemoryCatalog();
-  const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, ...opts.backend });
+  // The ConfigMaps and Secrets of the functions directory: what references in Functions resolve through.
+  const objects = new ObjectStore(`the functions directory ${resolve(opts.dir)}`);
+  const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, objects, ...opts.backend });
   const queue = createQueue({ ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}), logger: logger.child({ component: 'queue' }) });
   // Gateways that share a Redis may share functions: reserved concurrency is then counted there, for all of them.
   const limiter = opts.redisUrl ? openRedisConcurrencyLimiter({ url: opts.redisUrl }, logger.child({ component: 'concurrency' })) : new LocalConcurrencyLimiter();
@@ -64,7 +69,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   });
   let watcher: FunctionDirWatcher | undefined;
   try {
-    watcher = await watchFunctionDir(opts.dir, catalog, logger.child({ component: 'functions' }));
+    watcher = await watchFunctionDir(opts.dir, catalog, logger.child({ component: 'functions' }), {
+      objects,
+      ...(queue.kind === 'memory' ? { refuse: memoryQueueProblems } : {}),
+    });
     // The first caller should find the initial functions ready, not mid-build.
     await Promise.all([...applying]);
     const serving = await startServing({

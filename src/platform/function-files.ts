@@ -1,5 +1,8 @@
 // Loads Function YAML files from a directory into a catalog and follows the
 // directory: files added, changed or removed add, change or remove functions.
+// The v1 ConfigMaps and Secrets in the same files (as `kubectl apply -f DIR`
+// would take them) feed the object store Functions' references resolve
+// through; a Function whose referenced object changes is redeployed.
 // An invalid document is reported with its field paths and skipped; the
 // functions of the other documents keep running.
 import { readdir, readFile } from 'node:fs/promises';
@@ -7,22 +10,35 @@ import { join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import type { MemoryCatalog } from '../api/catalog.js';
+import { objectId, referencedObjects, type ConfigObject } from '../api/config-objects.js';
 import type { HearthFunction } from '../api/function.js';
-import { validateYaml, type Problem } from '../api/validate.js';
+import { validateManifests } from '../api/manifests.js';
+import type { ObjectStore } from '../api/object-store.js';
+import type { Problem } from '../api/validate.js';
 
 /** Annotation recording which file a function came from, so relative paths in it resolve. */
 export const SOURCE_ANNOTATION = 'hearth.dev/source-file';
 
 export interface LoadReport {
   functions: HearthFunction[];
-  problems: Array<{ file: string; index: number; name?: string; problems: Problem[] }>;
+  /** ConfigMaps and Secrets. */
+  objects: ConfigObject[];
+  problems: Array<{ file: string; index: number; kind: string; name?: string; problems: Problem[] }>;
 }
 
 const YAML_FILE = /\.ya?ml$/i;
 
-export async function loadFunctionDir(dir: string): Promise<LoadReport> {
-  const report: LoadReport = { functions: [], problems: [] };
+export interface FunctionDirOptions {
+  /** Where the directory's ConfigMaps and Secrets go, set before the functions that use them. */
+  objects?: ObjectStore;
+  /** Problems that keep a valid Function from running here (what this platform cannot do); none: it runs. */
+  refuse?: (fn: HearthFunction) => Problem[];
+}
+
+export async function loadFunctionDir(dir: string, opts: Pick<FunctionDirOptions, 'refuse'> = {}): Promise<LoadReport> {
+  const report: LoadReport = { functions: [], objects: [], problems: [] };
   const seen = new Map<string, string>();
+  const seenObjects = new Map<string, string>();
   const files = (await readdir(dir)).filter((f) => YAML_FILE.test(f)).sort();
   for (const f of files) {
     const file = resolve(join(dir, f));
@@ -32,19 +48,35 @@ export async function loadFunctionDir(dir: string): Promise<LoadReport> {
     } catch {
       continue; // removed between readdir and read
     }
-    for (const doc of validateYaml(text)) {
-      if (!doc.result.ok) {
-        report.problems.push({ file, index: doc.index, ...(doc.name ? { name: doc.name } : {}), problems: doc.result.problems });
+    for (const doc of validateManifests(text)) {
+      const where = { file, index: doc.index, kind: doc.kind, ...(doc.name ? { name: doc.name } : {}) };
+      if (!doc.ok) {
+        report.problems.push({ ...where, problems: doc.problems });
         continue;
       }
-      const fn = doc.result.value;
+      if ('object' in doc) {
+        const id = objectId(doc.object);
+        const first = seenObjects.get(id);
+        if (first) report.problems.push({ ...where, problems: [{ path: 'metadata.name', message: `is already defined in ${first}` }] });
+        else {
+          seenObjects.set(id, file);
+          report.objects.push(doc.object);
+        }
+        continue;
+      }
+      const fn = doc.function;
       const name = fn.metadata.name;
       const first = seen.get(name);
       if (first) {
-        report.problems.push({ file, index: doc.index, name, problems: [{ path: 'metadata.name', message: `is already defined in ${first}` }] });
+        report.problems.push({ ...where, problems: [{ path: 'metadata.name', message: `is already defined in ${first}` }] });
         continue;
       }
       seen.set(name, file);
+      const refused = opts.refuse?.(fn) ?? [];
+      if (refused.length > 0) {
+        report.problems.push({ ...where, problems: refused });
+        continue;
+      }
       fn.metadata.annotations = { ...fn.metadata.annotations, [SOURCE_ANNOTATION]: file };
       report.functions.push(fn);
     }
@@ -52,8 +84,15 @@ export async function loadFunctionDir(dir: string): Promise<LoadReport> {
   return report;
 }
 
-/** Brings the catalog in line with a load: sets new and changed functions, deletes vanished ones. */
-export function syncCatalog(catalog: MemoryCatalog, functions: readonly HearthFunction[]): { added: string[]; changed: string[]; removed: string[] } {
+/**
+ * Brings the catalog in line with a load: sets new and changed functions, deletes vanished ones.
+ * A function whose referenced ConfigMaps or Secrets changed (`changedObjects`, ids Kind/name) is set again too.
+ */
+export function syncCatalog(
+  catalog: MemoryCatalog,
+  functions: readonly HearthFunction[],
+  changedObjects: ReadonlySet<string> = new Set(),
+): { added: string[]; changed: string[]; removed: string[] } {
   const next = new Map(functions.map((f) => [f.metadata.name, f]));
   const out = { added: [] as string[], changed: [] as string[], removed: [] as string[] };
   for (const old of catalog.list()) {
@@ -65,7 +104,7 @@ export function syncCatalog(catalog: MemoryCatalog, functions: readonly HearthFu
   for (const [name, fn] of next) {
     const old = catalog.get(name);
     if (!old) out.added.push(name);
-    else if (JSON.stringify(old) !== JSON.stringify(fn)) out.changed.push(name);
+    else if (JSON.stringify(old) !== JSON.stringify(fn) || referencedObjects(fn.spec).some((r) => changedObjects.has(objectId(r)))) out.changed.push(name);
     else continue;
     catalog.set(fn);
   }
@@ -76,15 +115,21 @@ export interface FunctionDirWatcher {
   close(): Promise<void>;
 }
 
-export async function watchFunctionDir(dir: string, catalog: MemoryCatalog, logger: Logger): Promise<FunctionDirWatcher> {
+export async function watchFunctionDir(dir: string, catalog: MemoryCatalog, logger: Logger, opts: FunctionDirOptions = {}): Promise<FunctionDirWatcher> {
+  const { objects } = opts;
   const reload = async () => {
-    const report = await loadFunctionDir(dir);
+    const report = await loadFunctionDir(dir, opts);
     for (const p of report.problems) {
       for (const problem of p.problems) {
-        logger.error({ file: p.file, document: p.index, function: p.name, field: problem.path }, `invalid Function: ${problem.path || '(document)'}: ${problem.message}`);
+        logger.error(
+          { file: p.file, document: p.index, kind: p.kind, name: p.name, field: problem.path },
+          `${p.kind}${p.name ? ` ${p.name}` : ''} in ${p.file} not loaded: ${problem.path || '(document)'}: ${problem.message}`,
+        );
       }
     }
-    const diff = syncCatalog(catalog, report.functions);
+    const changedObjects = new Set(objects?.replace(report.objects) ?? []);
+    if (changedObjects.size > 0) logger.info({ objects: [...changedObjects] }, 'ConfigMaps and Secrets updated');
+    const diff = syncCatalog(catalog, report.functions, changedObjects);
     if (diff.added.length + diff.changed.length + diff.removed.length > 0) logger.info(diff, 'functions updated');
   };
   await reload();

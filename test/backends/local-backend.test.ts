@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { liveChildren } from '../../src/agent/process-reaper.js';
 import { LocalBackend, type LocalBackendEvent, type LocalBackendOptions } from '../../src/backends/local/local-backend.js';
 import { FAKE_RUNTIME, json, request, silent, until } from '../agent/helpers.js';
-import { fn } from './helpers.js';
+import { fn, objectsOf } from './helpers.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'hearth-local-'));
 const backends: LocalBackend[] = [];
@@ -81,7 +81,7 @@ describe('LocalBackend', () => {
 
   it('gives instances Lambda\'s environment and the function\'s, and nothing of the host', async () => {
     process.env.HEARTH_HOST_ONLY = 'must-not-leak';
-    const b = backend({ region: 'eu-local-1', secrets: { db: { password: 's3cret' } } });
+    const b = backend({ region: 'eu-local-1', objects: objectsOf({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, stringData: { password: 's3cret' } }) });
     await b.upsert(
       fn('envy', {
         memoryMB: 256,
@@ -196,10 +196,12 @@ describe('LocalBackend', () => {
 
   it('refuses what cannot run locally with clear errors', async () => {
     const b = backend();
-    await expect(b.upsert(fn('cm', { code: { configMap: { name: 'src' } } }))).rejects.toThrow(/ConfigMap src exists only in a cluster/);
+    await expect(b.upsert(fn('cm', { code: { configMap: { name: 'src' } } }))).rejects.toThrow(
+      'function cm: code.configMap: there is no ConfigMap src in the local backend, which was given no ConfigMaps or Secrets',
+    );
     await expect(b.upsert(fn('img', { code: { image: 'x:1' } }))).rejects.toThrow(/Kubernetes backend/);
     await expect(b.upsert(fn('pkg', { code: { package: { path: 'x.zip' } } }))).rejects.toThrow(/code\.package: package refused \(unavailable\).*relative path needs the Function file's directory/);
-    await expect(b.upsert(fn('sec', { env: [{ name: 'S', valueFrom: { secretKeyRef: { name: 'nope', key: 'k' } } }] }))).rejects.toThrow(/Secret nope key k/);
+    await expect(b.upsert(fn('sec', { env: [{ name: 'S', valueFrom: { secretKeyRef: { name: 'nope', key: 'k' } } }] }))).rejects.toThrow('function sec: env S refers to Secret nope key k: there is no Secret nope');
     await expect(b.scale('unknown', 1)).rejects.toThrow(/not deployed/);
   });
 });

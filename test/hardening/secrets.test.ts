@@ -43,7 +43,8 @@ beforeAll(async () => {
       uses: { ...py('import os\ndef handler(event, context):\n    return len(os.environ["PLAIN"]) + len(os.environ["FROM_SECRET"])\n'), env },
       fails: { ...py('import os\ndef handler(event, context):\n    raise ValueError("failed")\n'), env },
     },
-    { logger, auth: auth.options, backend: { secrets: { db: { password: SECRETS.secretEnv } } } },
+    { logger, auth: auth.options },
+    { 'db-secret.yaml': stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, stringData: { password: SECRETS.secretEnv } }) },
   );
 }, 120_000);
 

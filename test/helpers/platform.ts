@@ -19,9 +19,12 @@ export function writeFunctions(dir: string, fns: Record<string, FunctionSpecInpu
 export async function startPlatform(
   fns: Record<string, FunctionSpecInput>,
   opts: Partial<Omit<EmbeddedOptions, 'dir'>> = {},
+  /** Other files of the functions directory by name, e.g. ConfigMap and Secret manifests. */
+  files: Record<string, string> = {},
 ): Promise<EmbeddedPlatform & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-platform-'));
   writeFunctions(dir, fns);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const platform = await startEmbedded({
     dir,
     host: '127.0.0.1',

@@ -6,6 +6,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfigObject } from '../../src/api/config-objects.js';
+import { ObjectStore } from '../../src/api/object-store.js';
 import { sha256 } from '../../src/packages/digest.js';
 import { PackageError } from '../../src/packages/errors.js';
 import { LAMBDA_LIMITS } from '../../src/packages/limits.js';
@@ -69,15 +71,19 @@ describe('loadPackage', () => {
     expect(await reason(loadPackage({ url: `${base}/huge`, sha256: digest }))).toBe('zipped-too-large');
   });
 
-  it('reads a path relative to the Function file, and a local ConfigMap holding base64', async () => {
+  it('reads a path relative to the Function file, and a ConfigMap\'s binaryData from the object store', async () => {
     writeFileSync(join(dir, 'fn.zip'), zip);
     expect((await loadPackage({ path: 'fn.zip', sha256: digest }, { baseDir: dir }))?.sha256).toBe(digest);
     expect(await reason(loadPackage({ path: 'fn.zip', sha256: 'a'.repeat(64) }, { baseDir: dir }))).toBe('digest-mismatch');
     expect(await reason(loadPackage({ path: 'absent.zip' }, { baseDir: dir }))).toBe('unavailable');
-    const configMaps = { pkgs: { 'fn.zip': zip.toString('base64') } };
-    expect((await loadPackage({ configMap: { name: 'pkgs', key: 'fn.zip' } }, { configMaps }))?.sha256).toBe(digest);
-    expect(await loadPackage({ configMap: { name: 'other', key: 'fn.zip', optional: true } }, { configMaps })).toBeUndefined();
-    expect(await reason(loadPackage({ configMap: { name: 'other', key: 'fn.zip' } }, { configMaps }))).toBe('unavailable');
+    const objects = new ObjectStore('here');
+    const cm = validateConfigObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'pkgs' }, binaryData: { 'fn.zip': zip.toString('base64') } });
+    if (!cm.ok) throw new Error('invalid ConfigMap');
+    objects.replace([cm.value]);
+    expect((await loadPackage({ configMap: { name: 'pkgs', key: 'fn.zip' } }, { objects }))?.sha256).toBe(digest);
+    expect(await loadPackage({ configMap: { name: 'other', key: 'fn.zip', optional: true } }, { objects })).toBeUndefined();
+    expect(await reason(loadPackage({ configMap: { name: 'other', key: 'fn.zip' } }, { objects }))).toBe('unavailable');
+    await expect(loadPackage({ configMap: { name: 'pkgs', key: 'x.zip' } }, { objects })).rejects.toThrow('ConfigMap pkgs key x.zip: ConfigMap pkgs has no key x.zip (its keys: fn.zip)');
   });
 });
 

@@ -1,4 +1,4 @@
-// Function code on local disk: inline files written once per content hash
+// Function code on local disk: inline (or ConfigMap) files written once per content hash
 // into a task directory (LAMBDA_TASK_ROOT), and Go sources built once per
 // hash. Both are written to a temporary name and renamed, so a crash or a
 // second Hearth on the same cache never sees half a directory.
@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export function codeHash(files: Readonly<Record<string, string>>): string {
+export function codeHash(files: Readonly<Record<string, string | Uint8Array>>): string {
   const h = createHash('sha256');
   for (const name of Object.keys(files).sort()) {
     h.update(name).update('\0').update(files[name] ?? '').update('\0');
@@ -25,7 +25,7 @@ export class CodeStore {
   ) {}
 
   /** The task directory holding exactly these files. */
-  async materialise(files: Readonly<Record<string, string>>): Promise<string> {
+  async materialise(files: Readonly<Record<string, string | Uint8Array>>): Promise<string> {
     const dir = join(this.cacheDir, 'code', codeHash(files));
     if (existsSync(dir)) return dir;
     const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
@@ -42,7 +42,7 @@ export class CodeStore {
   }
 
   /** Path of the built `bootstrap` for these Go sources; concurrent calls for one hash share a build. */
-  buildGo(files: Readonly<Record<string, string>>): Promise<string> {
+  buildGo(files: Readonly<Record<string, string | Uint8Array>>): Promise<string> {
     return this.sharedBuild(codeHash(files), () => this.materialise(files));
   }
 

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { validateConfigObject } from '../../api/config-objects.js';
+import { ObjectStore } from '../../api/object-store.js';
 import { executionEnv, lambdaEnv, logStreamName, poolEnv, resolveFunctionEnv, runtimePath } from './lambda-env.js';
 import { codeHash } from './code-store.js';
 import { runtimeFamily } from './runtime-command.js';
@@ -17,17 +19,32 @@ describe('local environment', () => {
     expect(logStreamName(new Date('2025-03-04T05:06:07Z'), 'ab')).toBe('2025/03/04/[$LATEST]ab');
   });
 
-  it('resolves references from local maps, skips optional misses and names what is missing', () => {
-    const refs = { secrets: { s: { k: 'v' } }, configMaps: { c: { k: 'w' } } };
+  it('resolves references through the object store, skips optional misses and names what is missing', () => {
+    const objects = new ObjectStore('the functions directory /d');
+    const object = (doc: unknown) => {
+      const r = validateConfigObject(doc);
+      if (!r.ok) throw new Error(JSON.stringify(r.problems));
+      return r.value;
+    };
+    objects.replace([
+      object({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: { k: Buffer.from('v').toString('base64') } }),
+      object({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { k: 'w' }, binaryData: { b: 'AAE=' } }),
+    ]);
     expect(
       resolveFunctionEnv('f', [
         { name: 'A', value: 'x' },
         { name: 'B', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
         { name: 'C', valueFrom: { configMapKeyRef: { name: 'c', key: 'k' } } },
         { name: 'D', valueFrom: { configMapKeyRef: { name: 'c', key: 'none', optional: true } } },
-      ], refs),
+        { name: 'E', valueFrom: { secretKeyRef: { name: 'absent', key: 'k', optional: true } } },
+      ], objects),
     ).toEqual({ A: 'x', B: 'v', C: 'w' });
-    expect(() => resolveFunctionEnv('f', [{ name: 'E', valueFrom: { configMapKeyRef: { name: 'x', key: 'y' } } }], refs)).toThrow(/ConfigMap x key y/);
+    const missing = (name: string, key: string, kind: 'secretKeyRef' | 'configMapKeyRef' = 'configMapKeyRef') => () =>
+      resolveFunctionEnv('f', [{ name: 'E', valueFrom: { [kind]: { name, key } } }], objects);
+    expect(missing('x', 'y')).toThrow('function f: env E refers to ConfigMap x key y: there is no ConfigMap x in the functions directory /d');
+    expect(missing('c', 'y')).toThrow('function f: env E refers to ConfigMap c key y: ConfigMap c has no key y (its keys: b, k)');
+    expect(missing('c', 'b')).toThrow('ConfigMap c key b: it is in binaryData, and env takes only keys of data');
+    expect(missing('c', 'k', 'secretKeyRef')).toThrow('refers to Secret c key k: there is no Secret c in the functions directory /d');
   });
 
   it('hashes code independent of file order and maps runtimes to families', () => {

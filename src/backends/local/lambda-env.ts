@@ -1,34 +1,26 @@
 // The environment of a local instance, as Lambda defines it: Lambda's own
 // variables, the function's variables, and nothing of the host's.
 import { randomBytes } from 'node:crypto';
+import type { ConfigObjectSource } from '../../api/config-objects.js';
 import type { EnvVar, Runtime } from '../../api/function.js';
 
-export interface LocalRefs {
-  /** Secrets by name, then key: what a secretKeyRef resolves to locally. */
-  secrets?: Readonly<Record<string, Readonly<Record<string, string>>>>;
-  /** ConfigMaps by name, then key: data values as they are; a ZIP package's value is its binaryData, base64. */
-  configMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>;
-}
-
-/** The function's own variables; references resolve from the local maps or fail clearly. */
-export function resolveFunctionEnv(functionName: string, env: readonly EnvVar[] | undefined, refs: LocalRefs): Record<string, string> {
+/** The function's own variables; references resolve through the object store or fail naming the object and key. */
+export function resolveFunctionEnv(functionName: string, env: readonly EnvVar[] | undefined, objects: ConfigObjectSource): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of env ?? []) {
     if (e.valueFrom === undefined) {
       out[e.name] = e.value ?? '';
       continue;
     }
-    const [kind, ref, source] = e.valueFrom.secretKeyRef
-      ? (['Secret', e.valueFrom.secretKeyRef, refs.secrets] as const)
-      : (['ConfigMap', e.valueFrom.configMapKeyRef, refs.configMaps] as const);
+    const [kind, ref] = e.valueFrom.secretKeyRef ? (['Secret', e.valueFrom.secretKeyRef] as const) : (['ConfigMap', e.valueFrom.configMapKeyRef] as const);
     if (ref === undefined) continue;
-    const value = source?.[ref.name]?.[ref.key];
-    if (value !== undefined) out[e.name] = value;
+    const found = objects.lookup(kind, ref.name, ref.key);
+    const text = found.ok ? found.value.text : undefined;
+    if (text !== undefined) out[e.name] = text;
     else if (ref.optional !== true) {
-      throw new Error(
-        `function ${functionName}: env ${e.name} refers to ${kind} ${ref.name} key ${ref.key}, which does not exist on this machine ` +
-          `(the local backend resolves ${kind}s only from its ${kind === 'Secret' ? 'secrets' : 'configMaps'} option)`,
-      );
+      // As the kubelet does: a ConfigMap's binaryData is for files, not variables.
+      const reason = found.ok ? 'it is in binaryData, and env takes only keys of data' : found.reason;
+      throw new Error(`function ${functionName}: env ${e.name} refers to ${kind} ${ref.name} key ${ref.key}: ${reason}`);
     }
   }
   return out;

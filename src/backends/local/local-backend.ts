@@ -7,14 +7,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { referencedObjects, type ConfigObjectSource } from '../../api/config-objects.js';
 import { effectiveHandler, type HearthFunction } from '../../api/function.js';
+import { ObjectStore } from '../../api/object-store.js';
 import { Agent } from '../../agent/agent.js';
 import { spawnRuntime, type RuntimeLauncher } from '../../agent/spawn-launcher.js';
 import type { Backend, Instance, InstanceState } from '../backend.js';
 import { optEnv } from '../../packages/opt-env.js';
 import { PackageStore } from '../../packages/store.js';
 import { CodeStore } from './code-store.js';
-import { lambdaEnv, logStreamName, poolEnv, resolveFunctionEnv, runtimePath, type LocalRefs } from './lambda-env.js';
+import { lambdaEnv, logStreamName, poolEnv, resolveFunctionEnv, runtimePath } from './lambda-env.js';
 import { LocalInstance } from './local-instance.js';
 import { bootstrapOf, hasBootstrap, PackagedCode } from './packaged-code.js';
 import { findRepoRoot, runtimeFamily, scriptRuntimeCommand, type Command, type RuntimeFamily } from './runtime-command.js';
@@ -25,7 +27,9 @@ export type LocalBackendEvent =
   | { type: 'instance-state'; functionName: string; instanceId: string; state: InstanceState }
   | { type: 'restart'; functionName: string; instanceId: string; reason: 'timeout' | 'exit' | 'init-retry' };
 
-export interface LocalBackendOptions extends LocalRefs {
+export interface LocalBackendOptions {
+  /** The ConfigMaps and Secrets that env valueFrom, code.configMap, code.package.configMap and layers[].configMap resolve through. */
+  objects?: ConfigObjectSource;
   /** Task directories, unpacked packages and Go builds (default ~/.cache/hearth/local). */
   cacheDir?: string;
   /** AWS_REGION / AWS_DEFAULT_REGION of the instances (default 'local'). */
@@ -69,6 +73,7 @@ export class LocalBackend implements Backend {
   private readonly pool: WarmPool;
   private readonly log: Logger;
   private readonly region: string;
+  private readonly objects: ConfigObjectSource;
   /** Preparations under way (a Go build can take seconds): scale waits for them. */
   private readonly preparing = new Map<string, Promise<Prepared>>();
   /** Why a function's code could not be prepared, for the callers that try to start it. */
@@ -80,16 +85,17 @@ export class LocalBackend implements Backend {
     this.repoRoot = opts.repoRoot ?? findRepoRoot();
     this.log = opts.logger ?? pino({ level: process.env.HEARTH_LOG_LEVEL ?? 'info' });
     this.region = opts.region ?? 'local';
+    this.objects = opts.objects ?? new ObjectStore('the local backend, which was given no ConfigMaps or Secrets');
     const cacheDir = opts.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hearth', 'local');
     this.code = new CodeStore(cacheDir, join(this.repoRoot, 'runtimes/go/build.sh'));
-    this.packaged = new PackagedCode(new PackageStore(join(cacheDir, 'packages')), opts);
+    this.packaged = new PackagedCode(new PackageStore(join(cacheDir, 'packages')), this.objects);
     this.pool = new WarmPool(opts.warmPoolSize ?? 1, this.log.child({ component: 'warm-pool' }));
   }
 
   async upsert(fn: HearthFunction): Promise<void> {
     this.assertOpen();
     const name = fn.metadata.name;
-    const version = specVersion(fn);
+    const version = this.specVersion(fn);
     const current = this.functions.get(name);
     if (current?.version === version) {
       current.fn = fn;
@@ -179,10 +185,9 @@ export class LocalBackend implements Backend {
     const { spec } = fn;
     const name = fn.metadata.name;
     const family = runtimeFamily(spec.runtime);
-    const files = spec.code.inline;
-    if (spec.code.configMap !== undefined) throw new Error(`function ${name}: code from ConfigMap ${spec.code.configMap.name} exists only in a cluster; use code.inline or code.package locally`);
+    const files = spec.code.configMap !== undefined ? this.configMapFiles(name, spec.code.configMap.name) : spec.code.inline;
     if (spec.code.image !== undefined) throw new Error(`function ${name}: container images (code.image) run only on the Kubernetes backend, not on the embedded platform`);
-    const functionEnv = resolveFunctionEnv(name, spec.env, this.opts);
+    const functionEnv = resolveFunctionEnv(name, spec.env, this.objects);
     let taskRoot: string;
     let command: Command | undefined;
     if (spec.code.package !== undefined) {
@@ -225,6 +230,26 @@ export class LocalBackend implements Backend {
       this.pool.ensure(prepared.poolKey, { ...command, env: poolEnv(path, runtimeDir), cwd: runtimeDir });
     }
     return prepared;
+  }
+
+  /** code.configMap: every key is a file of the task root, as a volume of the ConfigMap shows them in a pod. */
+  private configMapFiles(name: string, configMap: string): Record<string, Buffer> {
+    const entries = this.objects.entries('ConfigMap', configMap);
+    if (typeof entries === 'string') throw new Error(`function ${name}: code.configMap: ${entries}`);
+    if (entries.size === 0) throw new Error(`function ${name}: code.configMap: ConfigMap ${configMap} has no keys, so no files`);
+    return Object.fromEntries([...entries].map(([k, v]) => [k, v.bytes]));
+  }
+
+  /** A new version of a function is any change of its name, its spec or the ConfigMaps and Secrets it refers to. */
+  private specVersion(fn: HearthFunction): string {
+    return createHash('sha256')
+      .update(fn.metadata.name)
+      .update('\0')
+      .update(JSON.stringify(fn.spec))
+      .update('\0')
+      .update(this.objects.digest(referencedObjects(fn.spec)))
+      .digest('hex')
+      .slice(0, 16);
   }
 
   private scriptCommand(runtime: HearthFunction['spec']['runtime'], family: RuntimeFamily): Command {
@@ -335,9 +360,4 @@ function rank(i: LocalInstance): number {
 
 function poolKeyOf(c: Command): string {
   return [c.command, ...c.args].join(' ');
-}
-
-/** A new version of a function is any change of its name or spec. */
-function specVersion(fn: HearthFunction): string {
-  return createHash('sha256').update(fn.metadata.name).update('\0').update(JSON.stringify(fn.spec)).digest('hex').slice(0, 16);
 }

@@ -1,15 +1,15 @@
 // Code and layers from ZIP packages, for the local backend: where each source
-// is read from (a path relative to the Function's YAML file, a local
-// ConfigMap's binaryData, a URL), and the unpacked directories that stand in
-// for /var/task and /opt. Errors name the function and the field.
+// is read from (a path relative to the Function's YAML file, a ConfigMap in
+// the object store, a URL), and the unpacked directories that stand in for
+// /var/task and /opt. Errors name the function and the field.
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { ConfigObjectSource } from '../../api/config-objects.js';
 import type { HearthFunction, PackageSource } from '../../api/function.js';
 import { loadPackage, type LoadedPackage } from '../../packages/source.js';
 import type { PackageStore } from '../../packages/store.js';
 import { SOURCE_ANNOTATION } from '../../platform/function-files.js';
-import type { LocalRefs } from './lambda-env.js';
 
 /** The directory of the YAML file the function came from, against which relative package paths resolve. */
 export function functionFileDir(fn: HearthFunction): string | undefined {
@@ -20,7 +20,7 @@ export function functionFileDir(fn: HearthFunction): string | undefined {
 export class PackagedCode {
   constructor(
     private readonly store: PackageStore,
-    private readonly refs: LocalRefs,
+    private readonly objects: ConfigObjectSource,
   ) {}
 
   /** The unpacked task root of code.package, and the package's digest. */
@@ -48,7 +48,7 @@ export class PackagedCode {
 
   private load(fn: HearthFunction, src: PackageSource, field: string): Promise<LoadedPackage | undefined> {
     const baseDir = functionFileDir(fn);
-    return wrap(fn.metadata.name, field, loadPackage(src, { ...(baseDir !== undefined ? { baseDir } : {}), ...(this.refs.configMaps ? { configMaps: this.refs.configMaps } : {}) }));
+    return wrap(fn.metadata.name, field, loadPackage(src, { ...(baseDir !== undefined ? { baseDir } : {}), objects: this.objects }));
   }
 }
 

@@ -1,0 +1,28 @@
+// The documents of a YAML file as `kubectl apply -f` takes them: Functions,
+// and the v1 ConfigMaps and Secrets they refer to, each validated by its kind.
+// Any other kind is validated as a Function, which names what is wrong with it.
+import { isConfigObjectDocument, validateConfigObject, type ConfigObject } from './config-objects.js';
+import type { HearthFunction } from './function.js';
+import { nameOf, parseYamlDocuments, validateFunction, type Problem } from './validate.js';
+
+export type ManifestResult = { index: number; name?: string; kind: string } & (
+  | { ok: true; function: HearthFunction }
+  | { ok: true; object: ConfigObject }
+  | { ok: false; problems: Problem[] }
+);
+
+/** Parses and validates every document of a YAML text; never throws. */
+export function validateManifests(text: string): ManifestResult[] {
+  return parseYamlDocuments(text).map((d): ManifestResult => {
+    if ('problems' in d) return { index: d.index, kind: 'document', ok: false, problems: d.problems };
+    const name = nameOf(d.value);
+    const base = { index: d.index, ...(name ? { name } : {}) };
+    if (isConfigObjectDocument(d.value)) {
+      const r = validateConfigObject(d.value);
+      const kind = String((d.value as { kind: string }).kind);
+      return r.ok ? { ...base, kind, ok: true, object: r.value } : { ...base, kind, ok: false, problems: r.problems };
+    }
+    const r = validateFunction(d.value);
+    return r.ok ? { ...base, kind: 'Function', ok: true, function: r.value } : { ...base, kind: 'Function', ok: false, problems: r.problems };
+  });
+}

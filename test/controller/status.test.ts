@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import type { FunctionStatus } from '../../src/api/function.js';
+import type { FunctionStatus, Schedule } from '../../src/api/function.js';
 import { observedStatus, podProblem, refusedStatus, sameStatus, scheduleStatus, SCHEDULE_REFRESH_MIN_MS, stateOf, type StatusContext } from '../../src/controller/resources/status.js';
 
 const ctx = (previous?: FunctionStatus): StatusContext => ({
@@ -87,15 +87,15 @@ describe('refusedStatus, stateOf and sameStatus', () => {
 
 describe('scheduleStatus', () => {
   const now = Date.parse('2026-01-01T10:20:30Z');
-  const sched = (name: string, cron: string, enabled = true) => ({ name, cron, enabled });
-  it.each([
+  const sched = (name: string, cron: string, enabled = true): Schedule => ({ name, cron, enabled });
+  it.each<[string, FunctionStatus | undefined, Schedule[] | undefined, FunctionStatus, number | undefined]>([
     ['no schedules, none shown before', undefined, undefined, {}, undefined],
     ['schedules removed: an empty list replaces the old one', { schedules: [{ name: 'a', nextRunTime: '2026-01-01T10:00:00Z' }] }, [], { schedules: [] }, undefined],
     ['an hourly schedule: refreshed when its tick passes', undefined, [sched('hourly', '0 * * * *')], { schedules: [{ name: 'hourly', nextRunTime: '2026-01-01T11:00:00Z' }] }, 39 * 60_000 + 30_000],
     ['every 2 s: refreshed no sooner than the floor', undefined, [sched('fast', '*/2 * * * * *')], { schedules: [{ name: 'fast', nextRunTime: '2026-01-01T10:20:32Z' }] }, SCHEDULE_REFRESH_MIN_MS],
     ['in a time zone', undefined, [sched('berlin', '0 12 * * *')].map((s) => ({ ...s, timezone: 'Europe/Berlin' })), { schedules: [{ name: 'berlin', nextRunTime: '2026-01-01T11:00:00Z' }] }, 40 * 60_000 - 30_000],
     ['paused: listed without a time, nothing to refresh', undefined, [sched('paused', '* * * * *', false)], { schedules: [{ name: 'paused' }] }, undefined],
-  ] as const)('%s', (_what, previous, schedules, fields, refreshInMs) => {
+  ])('%s', (_what, previous, schedules, fields, refreshInMs) => {
     const r = scheduleStatus(previous, schedules, now);
     expect(r.fields).toEqual(fields);
     expect(r.refreshInMs).toBe(refreshInMs);

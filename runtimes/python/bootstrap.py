@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Hearth's Python runtime: a client of the AWS Lambda Runtime API (2018-06-01).
 
-Standard library only. One process serves one invocation at a time:
+Standard library only. One process serves one invocation at a time; with
+AWS_LAMBDA_MAX_CONCURRENCY=N > 1 it supervises N such worker processes
+(see "Concurrency" below):
 
     GET  /2018-06-01/runtime/invocation/next
     POST /2018-06-01/runtime/invocation/{id}/response   (JSON of the result)
@@ -18,6 +20,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -429,6 +432,164 @@ def init(client):
         sys.exit(1)
 
 
+def serve(api, ready_fd=None):
+    """One runtime: init, then the /next loop on its own connection, for ever.
+
+    ready_fd (a worker's pipe to its supervisor) gets one byte once the
+    handler has loaded, just before the first /next.
+    """
+    client = RuntimeClient(api)
+    handler = init(client)
+    static = static_config()
+    if ready_fd is not None:
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+    while True:
+        headers, body = client.next()
+        handle_one(client, handler, headers, body, static)
+
+
+# --------------------------------------------------------------------------
+# Concurrency: one worker process per concurrent invocation
+# --------------------------------------------------------------------------
+#
+# AWS_LAMBDA_MAX_CONCURRENCY=N > 1 makes this process a supervisor of N
+# worker processes, each a complete runtime as above: its own init (the
+# handler's module is imported in every worker), its own /next loop and HTTP
+# connection, one invocation at a time. Processes, not threads, because that
+# is how Lambda's own multi-concurrent Python runtime works and the only way
+# handlers written for Lambda keep running unchanged: module-level globals,
+# clients and connections made at init are never used by two invocations at
+# once; _X_AMZN_TRACE_ID (an environment variable, read by the X-Ray SDK),
+# the logging request id and the context stay per invocation without any
+# thread-local plumbing; and CPU-bound handlers are not serialised by the GIL.
+# The price is memory (N imports) and N inits.
+#
+# The first worker inits alone; the others are forked once it has loaded the
+# handler, so an init error is reported once, exactly as with one process,
+# and the first call waits for one init only. The instance is one unit for
+# the agent: the first worker to end (a crash, sys.exit) ends the supervisor
+# with the same status, after killing the other workers, so the agent fails
+# the invocations in flight and restarts the instance; and workers die with
+# the supervisor (which the agent kills on a timeout) through
+# PR_SET_PDEATHSIG, or a pipe where that does not exist.
+
+PR_SET_PDEATHSIG = 1
+
+
+def max_concurrency(env=None):
+    """AWS_LAMBDA_MAX_CONCURRENCY as a count of workers (1 when unset or not a positive integer)."""
+    value = (os.environ if env is None else env).get("AWS_LAMBDA_MAX_CONCURRENCY", "")
+    try:
+        return max(int(value), 1)
+    except ValueError:
+        return 1
+
+
+def exit_code(exc):
+    """The exit status for an exception that ends a runtime (or None to let it propagate)."""
+    if isinstance(exc, SystemExit):
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        sys.stderr.write("%s\n" % exc.code)
+        return 1
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if isinstance(exc, RuntimeAPIError):
+        sys.stderr.write("[ERROR] %s\n" % exc)
+        return 1
+    if isinstance(exc, (ConnectionError, http.client.HTTPException, OSError)):
+        sys.stderr.write("[ERROR] lost the Runtime API: %s\n" % exc)
+        return 1
+    return None
+
+
+def _die_with_parent(parent, alive_fd):
+    """Make this worker end when the supervisor ends, however it ends."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    except (ImportError, OSError, AttributeError):
+        # Not Linux: the supervisor holds the pipe's write end; EOF means it is gone.
+        import threading
+
+        def watch():
+            os.read(alive_fd, 1)
+            os._exit(1)
+        threading.Thread(target=watch, name="hearth-parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the supervisor died before the line above took effect
+        os._exit(1)
+
+
+def _fork_worker(api, alive, ready=None):
+    """Start one worker process; returns its pid (in the supervisor)."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        os.close(alive[1])
+        if ready is not None:
+            os.close(ready[0])
+        _die_with_parent(parent, alive[0])
+        # Whole lines reach the shared pipe in one write each, so the lines of
+        # concurrent workers do not mix (the agent reads them line by line).
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(line_buffering=True)
+        serve(api, ready[1] if ready is not None else None)
+    except BaseException as exc:  # noqa: BLE001 - a worker never returns into the supervisor
+        code = exit_code(exc)
+        if code is None:
+            traceback.print_exc()
+            code = 1
+    finally:
+        flush_streams()
+        os._exit(code)
+
+
+def _exit_as(status):
+    """End the supervisor the way its worker ended, so the agent reports the same."""
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        try:
+            signal.signal(-code, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # SIGKILL and SIGSTOP keep their default anyway
+        os.kill(os.getpid(), -code)
+        code = 128 - code
+    sys.exit(code)
+
+
+def supervise(api, workers):
+    """Run `workers` worker processes; return only by exiting when the first of them ends."""
+    flush_streams()  # nothing buffered here may be written again by a worker
+    alive = os.pipe()
+    ready = os.pipe()
+    pids = {_fork_worker(api, alive, ready)}
+    os.close(ready[1])
+    first_ready = os.read(ready[0], 1) == b"1"
+    os.close(ready[0])
+    if first_ready:
+        for _ in range(workers - 1):
+            pids.add(_fork_worker(api, alive))
+    pid, status = os.wait()
+    pids.discard(pid)
+    for other in pids:
+        try:
+            os.kill(other, signal.SIGKILL)
+        except OSError:
+            pass
+    for other in pids:
+        try:
+            os.waitpid(other, 0)
+        except OSError:
+            pass
+    _exit_as(status)
+
+
 def main():
     if os.environ.get("HEARTH_SPECIALIZE") == "stdin":
         specialize_from_stdin()
@@ -436,12 +597,11 @@ def main():
     if not api:
         sys.stderr.write("AWS_LAMBDA_RUNTIME_API is not set\n")
         sys.exit(2)
-    client = RuntimeClient(api)
-    handler = init(client)
-    static = static_config()
-    while True:
-        headers, body = client.next()
-        handle_one(client, handler, headers, body, static)
+    workers = max_concurrency()
+    if workers > 1:
+        supervise(api, workers)
+    else:
+        serve(api)
 
 
 if __name__ == "__main__":
@@ -450,11 +610,5 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
     try:
         main()
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except RuntimeAPIError as exc:
-        sys.stderr.write("[ERROR] %s\n" % exc)
-        sys.exit(1)
-    except (ConnectionError, http.client.HTTPException, OSError) as exc:
-        sys.stderr.write("[ERROR] lost the Runtime API: %s\n" % exc)
-        sys.exit(1)
+    except (KeyboardInterrupt, RuntimeAPIError, ConnectionError, http.client.HTTPException, OSError) as _exc:
+        sys.exit(exit_code(_exc))

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -125,12 +126,16 @@ type fakeAPI struct {
 	results chan posted
 	stop    chan struct{}
 	once    sync.Once
+	// GET /next requests waiting for an event right now.
+	polling atomic.Int32
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
 	a := &fakeAPI{next: make(chan invocation, 16), results: make(chan posted, 16), stop: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+apiPrefix+"/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		a.polling.Add(1)
+		defer a.polling.Add(-1)
 		select {
 		case inv := <-a.next:
 			h := w.Header()
@@ -416,5 +421,77 @@ func TestStartRunsAShippedBootstrap(t *testing.T) {
 			t.Fatalf("the shipped bootstrap did not run; output %q", out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitPolling waits (bounded) until n loops of the program wait on /next at once.
+func (a *fakeAPI) waitPolling(t *testing.T, n int32) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for a.polling.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d loops polling /next, want %d", a.polling.Load(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// aws-lambda-go (>= 1.52 on Go >= 1.22) runs AWS_LAMBDA_MAX_CONCURRENCY
+// /next loops, each a goroutine, in one process. start.sh must hand the
+// variable to the program; this runs the program the way Hearth does.
+func TestStartServesMaxConcurrencyInvocationsAtOnce(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "task")
+	copyDir(t, filepath.Join("testdata", "sleepy"), src)
+	api := newFakeAPI(t)
+	abs, _ := filepath.Abs("start.sh")
+	startProcess(t, functionEnv(api, src, "HEARTH_GO_BUILD_DIR="+t.TempDir(), "AWS_LAMBDA_MAX_CONCURRENCY=4"), "sh", abs)
+	if r := api.invoke(t, "warm", `{"ms":0}`); r.kind != "response" {
+		t.Fatalf("warm-up: %s %s", r.kind, r.body)
+	}
+	api.waitPolling(t, 4)
+	start := time.Now()
+	for i := range 4 {
+		api.next <- invocation{id: fmt.Sprintf("req-%d", i), payload: `{"ms":500}`}
+	}
+	pids := map[int]bool{}
+	ids := map[string]bool{}
+	for range 4 {
+		select {
+		case p := <-api.results:
+			var r struct {
+				Pid       int    `json:"pid"`
+				RequestID string `json:"requestId"`
+			}
+			if p.kind != "response" || json.Unmarshal([]byte(p.body), &r) != nil || r.RequestID != p.id {
+				t.Fatalf("result %+v", p)
+			}
+			pids[r.Pid] = true
+			ids[r.RequestID] = true
+		case <-time.After(10 * time.Second):
+			t.Fatal("fewer than 4 results within 10s")
+		}
+	}
+	// One after the other the four would take 2 s.
+	if elapsed := time.Since(start); elapsed > 1200*time.Millisecond {
+		t.Fatalf("4 invocations of 500 ms took %v", elapsed)
+	}
+	if len(pids) != 1 || len(ids) != 4 {
+		t.Fatalf("pids %v, request ids %v: want one process serving four requests", pids, ids)
+	}
+}
+
+func TestWithoutMaxConcurrencyOneLoopPolls(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "task")
+	copyDir(t, filepath.Join("testdata", "sleepy"), src)
+	api := newFakeAPI(t)
+	abs, _ := filepath.Abs("start.sh")
+	startProcess(t, functionEnv(api, src, "HEARTH_GO_BUILD_DIR="+t.TempDir()), "sh", abs)
+	if r := api.invoke(t, "warm", `{"ms":0}`); r.kind != "response" {
+		t.Fatalf("warm-up: %s %s", r.kind, r.body)
+	}
+	api.waitPolling(t, 1)
+	time.Sleep(200 * time.Millisecond)
+	if n := api.polling.Load(); n != 1 {
+		t.Fatalf("%d loops polling /next, want 1", n)
 	}
 }

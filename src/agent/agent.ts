@@ -21,7 +21,7 @@ import {
   type LambdaErrorBody,
 } from './lambda-errors.js';
 import { encodeLogTail, findRequestId, LineBuffer, LineSplitter } from './log-tail.js';
-import { endLine, peakMemoryMB, reportLine, startLine } from './report-lines.js';
+import { endLine, peakMemoryKB, reportLine, startLine } from './report-lines.js';
 import { routeRuntimeApi, type RuntimeApi } from './runtime-api-routes.js';
 import { sendJson } from './http-io.js';
 import { terminate } from './process-reaper.js';
@@ -538,14 +538,33 @@ export class Agent implements RuntimeApi {
     return encodeLogTail(startLine(id), lines, endLine(id), report);
   }
 
+  /**
+   * The runtime's peak memory in MB: its own and its direct children's (the
+   * Python runtime's worker processes at concurrency > 1), summed per process.
+   */
   private peakMemory(): number {
     const pid = this.proc?.pid;
     if (pid === undefined) return 0;
+    let kB = 0;
     try {
-      return peakMemoryMB(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      kB += peakMemoryKB(readFileSync(`/proc/${pid}/status`, 'utf8'));
     } catch {
       return 0;
     }
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter((s) => s.length > 0);
+    } catch {
+      // Kernels without CONFIG_PROC_CHILDREN: the runtime process alone.
+    }
+    for (const child of children) {
+      try {
+        kB += peakMemoryKB(readFileSync(`/proc/${child}/status`, 'utf8'));
+      } catch {
+        // The child ended meanwhile.
+      }
+    }
+    return Math.ceil(kB / 1024);
   }
 
   private wakeIdle(): void {

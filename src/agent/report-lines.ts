@@ -34,8 +34,13 @@ export function reportLine(f: ReportFields): string {
   return line;
 }
 
+/** Peak resident memory (VmHWM) from the text of /proc/<pid>/status, in kB; 0 when absent. */
+export function peakMemoryKB(procStatus: string): number {
+  const m = /^VmHWM:\s+(\d+)\s+kB$/m.exec(procStatus);
+  return m?.[1] !== undefined ? Number(m[1]) : 0;
+}
+
 /** Peak resident memory (VmHWM) from the text of /proc/<pid>/status, in MB rounded up; 0 when absent. */
 export function peakMemoryMB(procStatus: string): number {
-  const m = /^VmHWM:\s+(\d+)\s+kB$/m.exec(procStatus);
-  return m?.[1] !== undefined ? Math.ceil(Number(m[1]) / 1024) : 0;
+  return Math.ceil(peakMemoryKB(procStatus) / 1024);
 }

@@ -32,3 +32,27 @@ export async function applyPythonFunction(name: string, scaling: Scaling, timeou
   };
   await tool('kubectl', ['apply', '-f', '-'], stringify(doc));
 }
+
+const TICK_HANDLER = `import json
+
+def lambda_handler(event, context):
+    print('TICK ' + json.dumps({'time': event.get('time'), 'type': event.get('detail-type')}), flush=True)
+    return {}
+`;
+
+/** A function that prints each scheduled event's tick time to its runtime container's output. */
+export async function applyScheduledFunction(name: string, cron: string): Promise<void> {
+  const doc = {
+    apiVersion: 'hearth.dev/v1alpha1',
+    kind: 'Function',
+    metadata: { name, namespace: NS },
+    spec: {
+      runtime: 'python3.12',
+      handler: 'lambda_function.lambda_handler',
+      scaling: { minInstances: 1, maxInstances: 1 },
+      schedules: [{ name: 'tick', cron }],
+      code: { inline: { 'lambda_function.py': TICK_HANDLER } },
+    },
+  };
+  await tool('kubectl', ['apply', '-f', '-'], stringify(doc));
+}

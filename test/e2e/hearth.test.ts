@@ -2,12 +2,12 @@
 // install of the chart, examples/ applied with kubectl, and Lambda Invoke API
 // calls to the gateway's Service by its cluster DNS name. Runs in order: each
 // step builds on the one before, as an operator's session would.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
-import { NS, gatewayFetch, containerPid, ctx, invoke, isReady, kubectl, pods, tool, until, api, type PodView } from './cluster.js';
-import { applyPythonFunction } from './functions.js';
+import { NS, apiKey, gatewayFetch, containerPid, ctx, invoke, isReady, kubectl, pods, tool, until, api, type PodView } from './cluster.js';
+import { applyPythonFunction, applyScheduledFunction } from './functions.js';
 
 function containerLogTail(fnName: string, container: string): string {
   const dir = join(ctx().logsDir, 'pods');
@@ -15,6 +15,27 @@ function containerLogTail(fnName: string, container: string): string {
     .filter((d) => d.startsWith(`${NS}_${fnName}-`))
     .map((d) => readFileSync(join(dir, d, `${container}.log`), 'utf8').trimEnd().split('\n').slice(-3).join('\n'))
     .join('\n');
+}
+
+/** Tick times the function printed (TICK {"time": …}), from every runtime container it had. */
+function printedTicks(fnName: string): string[] {
+  const dir = join(ctx().logsDir, 'pods');
+  return readdirSync(dir)
+    .filter((d) => d.startsWith(`${NS}_${fnName}-`))
+    .filter((d) => existsSync(join(dir, d, 'runtime.log')))
+    .flatMap((d) => [...readFileSync(join(dir, d, 'runtime.log'), 'utf8').matchAll(/TICK (\{[^\n]*\})/g)])
+    .map((m) => (JSON.parse(m[1] ?? '{}') as { time: string }).time);
+}
+
+/** hearth_schedule_invocations_total of one function, summed over the gateway pods (each counts the ticks it sent). */
+async function scheduleCounterSum(fnName: string, gateways: PodView[]): Promise<number> {
+  let sum = 0;
+  for (const g of gateways) {
+    const text = await (await fetch(`http://${g.status.podIP ?? ''}:8080/metrics`, { headers: { authorization: `Bearer ${await apiKey()}` } })).text();
+    const line = text.split('\n').find((l) => l.startsWith('hearth_schedule_invocations_total{') && l.includes(`function="${fnName}"`));
+    sum += line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }
 
 function cmdline(pid: number): string {
@@ -187,5 +208,33 @@ describe.runIf(inject('e2e') !== undefined).sequential('Hearth on the process-no
       return all.every((s) => s === 'succeeded') ? all : undefined;
     }, 120_000, 1_000);
     expect(statuses).toHaveLength(20);
+  }, 300_000);
+  it('a schedule every 2 s fires 5 ± 1 times in 10 s with the chart\'s two gateway replicas, each tick once, and its next run time shows in the status', async () => {
+    const gateways = await until('two gateway pods Ready', async () => {
+      const ps = (await pods(NS, 'app.kubernetes.io/component=gateway')).filter((p) => p.metadata.deletionTimestamp === undefined);
+      return ps.length === 2 && ps.every(isReady) ? ps : undefined;
+    }, 120_000);
+    await applyScheduledFunction('ticker', '*/2 * * * * *');
+    // Warm: the pod is up and a first tick has run through the queue.
+    await until('a first tick to run', async () => (printedTicks('ticker').length > 0 ? true : undefined), 180_000, 500);
+    const from = Date.now();
+    const end = from + 10_000;
+    await sleep(10_000);
+    await until('the first tick after the window to run', async () => (printedTicks('ticker').some((t) => Date.parse(t) >= end) ? true : undefined), 60_000, 500);
+    const window = printedTicks('ticker').filter((t) => Date.parse(t) >= from && Date.parse(t) < end);
+    expect(new Set(window).size, `each tick once: ${window.join(', ')}`).toBe(window.length);
+    expect(window.length).toBeGreaterThanOrEqual(4);
+    expect(window.length).toBeLessThanOrEqual(6);
+
+    // Both replicas fire; their counters add up to the runs, not to twice them.
+    const before = await scheduleCounterSum('ticker', gateways);
+    const runs = await until('every counted tick to run', async () => (printedTicks('ticker').length >= before ? printedTicks('ticker').length : undefined), 60_000, 500);
+    const after = await scheduleCounterSum('ticker', gateways);
+    expect(runs).toBeLessThanOrEqual(after);
+
+    const fn = await api().get<{ status?: { schedules?: { name: string; nextRunTime?: string }[] } }>(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions/ticker`);
+    expect(fn.status?.schedules?.[0]?.name).toBe('tick');
+    expect(Date.parse(fn.status?.schedules?.[0]?.nextRunTime ?? '') % 2000).toBe(0);
+    await kubectl('delete', 'function', '--namespace', NS, 'ticker', '--wait=false');
   }, 300_000);
 });

@@ -13,7 +13,11 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
+import { pino } from 'pino';
+import { AlwaysLeader } from '../../src/autoscaler/leader.js';
+import { leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
 import { CredentialsFileSchema } from '../../src/gateway/auth/credentials.js';
+import { electLeader } from '../../src/platform/cluster.js';
 import { applyDir, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
@@ -99,6 +103,16 @@ function envOf(c: Container): Record<string, string> {
   return Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? `secret:${e.valueFrom?.secretKeyRef?.name ?? ''}/${e.valueFrom?.secretKeyRef?.key ?? ''}`]));
 }
 
+/** The REDIS_* environment of a container: what src/queue/index.ts redisConnectionFrom reads. */
+function redisEnvOf(c: Container): Record<string, string> {
+  return Object.fromEntries(Object.entries(envOf(c)).filter(([k]) => k.startsWith('REDIS_')));
+}
+
+/** Whether a gateway started with the rendered args competes for the autoscaler's lease, as `hearth gateway` decides it. */
+function gatewayLeaderElect(c: Container): boolean {
+  return leaderElectFrom(parseGatewayArgs((c.args ?? []).slice(1)));
+}
+
 /** The K8S_VERSION the control plane is built at: `helm template` renders for it. */
 async function kubeVersion(): Promise<string> {
   const env = await readFile(join(repoRoot, 'test/cluster/versions.env'), 'utf8');
@@ -110,7 +124,7 @@ async function kubeVersion(): Promise<string> {
 interface ValueSet {
   name: string;
   values: Record<string, unknown>;
-  check: (objs: K8sObject[], ns: string) => void;
+  check: (objs: K8sObject[], ns: string) => void | Promise<void>;
 }
 
 function valueSets(watchNs: string): ValueSet[] {
@@ -136,11 +150,16 @@ function valueSets(watchNs: string): ValueSet[] {
           '--gateway-service=r-defaults-hearth-gateway',
           `--gateway-namespace=${ns}`,
           '--leader-elect=true',
-          `--redis-url=redis://:$(REDIS_PASSWORD)@r-defaults-hearth-redis.${ns}.svc:6379`,
         ]));
-        expect(ctl.args?.some((a) => a.startsWith('--namespace'))).toBe(false);
+        // The controller reconciles only the namespace the gateway serves: the release's.
+        expect(ctl.args).toContain(`--namespace=${ns}`);
+        expect(gw.args).toContain(`--namespace=${ns}`);
         expect(gw.args).toEqual(expect.arrayContaining(['--host=0.0.0.0', '--port=8080', '--credentials=/etc/hearth/credentials.yaml', '--leader-elect']));
+        expect(gatewayLeaderElect(gw)).toBe(true);
         expect(envOf(gw)).toMatchObject({ REDIS_URL: `redis://r-defaults-hearth-redis.${ns}.svc:6379`, REDIS_PASSWORD: 'secret:r-defaults-hearth-redis/redis-password' });
+        // The controller's finalizer reaches the same Redis, from the same environment.
+        expect(ctl.args?.some((a) => a.startsWith('--redis-url'))).toBe(false);
+        expect(redisEnvOf(ctl)).toEqual(redisEnvOf(gw));
         // Function pods admit only pods with this label.
         const gwDeploy = find(objs, 'Deployment', 'r-defaults-hearth-gateway');
         expect(gwDeploy.spec?.template?.metadata?.labels?.['app.kubernetes.io/component']).toBe('gateway');
@@ -157,7 +176,7 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(find(objs, 'Deployment', 'r-defaults-hearth-controller').spec?.template?.spec.affinity?.podAntiAffinity).toBeDefined();
         expect(kinds(objs)).toEqual(expect.arrayContaining([
           'PodDisruptionBudget/r-defaults-hearth-controller', 'PodDisruptionBudget/r-defaults-hearth-gateway',
-          'ClusterRole/r-defaults-hearth-controller', 'ClusterRole/r-defaults-hearth-gateway',
+          'Role/r-defaults-hearth-controller', 'Role/r-defaults-hearth-gateway',
           'Role/r-defaults-hearth-controller-leader-election',
           'PersistentVolumeClaim/r-defaults-hearth-redis-data', 'Service/r-defaults-hearth-redis', 'Secret/r-defaults-hearth-redis',
           'Secret/r-defaults-hearth-gateway-auth', 'Service/r-defaults-hearth-gateway',
@@ -172,7 +191,14 @@ function valueSets(watchNs: string): ValueSet[] {
         const generated = CredentialsFileSchema.parse(parseYaml(Buffer.from(auth.data?.['credentials.yaml'] ?? '', 'base64').toString()));
         expect(generated.callers[0]?.apiKey).toBe(Buffer.from(auth.data?.['api-key'] ?? '', 'base64').toString());
         // Least privilege: the gateway reads Functions and EndpointSlices and scales; nothing else.
-        const gwRole = find(objs, 'ClusterRole', 'r-defaults-hearth-gateway');
+        expect(objs.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toBe(false);
+        for (const role of ['r-defaults-hearth-controller', 'r-defaults-hearth-gateway']) {
+          expect(find(objs, 'Role', role).metadata.namespace).toBe(ns);
+          expect(find(objs, 'RoleBinding', role).metadata.namespace).toBe(ns);
+        }
+        // No Lease access for the gateway: its autoscaler's lease is in Redis.
+        expect(objs.some((o) => o.kind === 'Role' && o.metadata.name.includes('gateway') && (o.rules ?? []).some((r) => r.resources?.includes('leases')))).toBe(false);
+        const gwRole = find(objs, 'Role', 'r-defaults-hearth-gateway');
         const gwResources = (gwRole.rules ?? []).flatMap((r) => r.resources ?? []).sort();
         expect(gwResources).toEqual(['endpointslices', 'functions', 'functions/scale', 'functions/status']);
         expect(objs.some((o) => o.kind === 'Ingress' || o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false);
@@ -184,7 +210,16 @@ function valueSets(watchNs: string): ValueSet[] {
       check: (objs) => {
         expect(objs.some((o) => o.metadata.name.endsWith('-redis'))).toBe(false);
         expect(envOf(container(objs, 'r-external-hearth-gateway'))).toMatchObject({ REDIS_URL: 'rediss://redis.example.com:6380/2', REDIS_PASSWORD: 'secret:my-redis/pw' });
-        expect(container(objs, 'r-external-hearth-controller').args).toContain('--redis-url=rediss://:$(REDIS_PASSWORD)@redis.example.com:6380/2');
+        expect(redisEnvOf(container(objs, 'r-external-hearth-controller'))).toEqual(redisEnvOf(container(objs, 'r-external-hearth-gateway')));
+      },
+    },
+    {
+      name: 'externaltls',
+      values: { redis: { mode: 'external', tls: true, external: { url: 'redis://redis.example.com:6379' }, auth: { password: 'pw' } } },
+      check: (objs) => {
+        const want = { REDIS_URL: 'redis://redis.example.com:6379', REDIS_TLS: 'true', REDIS_PASSWORD: 'secret:r-externaltls-hearth-redis/redis-password' };
+        expect(redisEnvOf(container(objs, 'r-externaltls-hearth-gateway'))).toEqual(want);
+        expect(redisEnvOf(container(objs, 'r-externaltls-hearth-controller'))).toEqual(want);
       },
     },
     {
@@ -194,6 +229,7 @@ function valueSets(watchNs: string): ValueSet[] {
         const env = envOf(container(objs, 'r-sentinel-hearth-gateway'));
         expect(env).toMatchObject({ REDIS_SENTINELS: 'sentinel-0.redis:26379,sentinel-1.redis:26379', REDIS_SENTINEL_NAME: 'hearth', REDIS_PASSWORD: 'secret:r-sentinel-hearth-redis/redis-password' });
         expect(env.REDIS_URL).toBeUndefined();
+        expect(redisEnvOf(container(objs, 'r-sentinel-hearth-controller'))).toEqual(redisEnvOf(container(objs, 'r-sentinel-hearth-gateway')));
         expect(Buffer.from(find(objs, 'Secret', 'r-sentinel-hearth-redis').data?.['redis-password'] ?? '', 'base64').toString()).toBe('s3cret');
         expect(objs.some((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-redis'))).toBe(false);
       },
@@ -204,17 +240,19 @@ function valueSets(watchNs: string): ValueSet[] {
       check: (objs) => {
         const env = envOf(container(objs, 'r-cluster-hearth-gateway'));
         expect(env).toMatchObject({ REDIS_CLUSTER_NODES: 'redis-0:6379,redis-1:6379,redis-2:6379', REDIS_TLS: 'true', REDIS_PASSWORD: 'secret:redis-cluster/redis-password' });
-        expect(container(objs, 'r-cluster-hearth-controller').args?.some((a) => a.startsWith('--redis-url'))).toBe(false);
+        // The controller gets the same Cluster nodes, TLS and password (it had no Redis at all in this mode before).
+        expect(redisEnvOf(container(objs, 'r-cluster-hearth-controller'))).toEqual({ REDIS_CLUSTER_NODES: 'redis-0:6379,redis-1:6379,redis-2:6379', REDIS_TLS: 'true', REDIS_PASSWORD: 'secret:redis-cluster/redis-password' });
       },
     },
     {
       name: 'namespaced',
-      values: { watchNamespace: watchNs, gateway: { rbac: { leases: true } } },
+      values: { watchNamespace: watchNs },
       check: (objs, ns) => {
         expect(objs.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toBe(false);
         expect(find(objs, 'Role', 'r-namespaced-hearth-controller').metadata.namespace).toBe(watchNs);
         expect(find(objs, 'Role', 'r-namespaced-hearth-gateway').metadata.namespace).toBe(watchNs);
-        expect(find(objs, 'Role', 'r-namespaced-hearth-gateway-leases').metadata.namespace).toBe(ns);
+        // Its leader Lease stays with the controller, in the release namespace.
+        expect(find(objs, 'Role', 'r-namespaced-hearth-controller-leader-election').metadata.namespace).toBe(ns);
         expect(container(objs, 'r-namespaced-hearth-controller').args).toContain(`--namespace=${watchNs}`);
         expect(container(objs, 'r-namespaced-hearth-gateway').args).toContain(`--namespace=${watchNs}`);
       },
@@ -263,13 +301,20 @@ function valueSets(watchNs: string): ValueSet[] {
         gateway: { replicas: 1, leaderElection: { enabled: false }, auth: { credentials: { callers: [{ name: 'ci', apiKey: 'k-1234567890abcdef', functions: ['*'] }] } } },
         redis: { auth: { enabled: false }, bundled: { persistence: { enabled: false } } },
       },
-      check: (objs, ns) => {
+      check: async (objs, ns) => {
         expect(objs.some((o) => o.kind === 'PodDisruptionBudget' || o.kind === 'PersistentVolumeClaim')).toBe(false);
         expect(objs.some((o) => o.kind === 'Secret' && o.metadata.name.endsWith('-redis'))).toBe(false);
-        expect(objs.some((o) => o.kind === 'Role')).toBe(false);
+        expect(objs.some((o) => o.kind === 'Role' && o.metadata.name.endsWith('leader-election'))).toBe(false);
         expect(container(objs, 'r-small-hearth-controller').args).toContain('--leader-elect=false');
-        expect(container(objs, 'r-small-hearth-controller').args).toContain(`--redis-url=redis://r-small-hearth-redis.${ns}.svc:6379`);
+        expect(redisEnvOf(container(objs, 'r-small-hearth-controller'))).toEqual({ REDIS_URL: `redis://r-small-hearth-redis.${ns}.svc:6379` });
         expect(envOf(container(objs, 'r-small-hearth-gateway')).REDIS_PASSWORD).toBeUndefined();
+        // gateway.leaderElection.enabled: false reaches the gateway, which then decides alone.
+        const gw = container(objs, 'r-small-hearth-gateway');
+        expect(gw.args).toContain('--no-leader-elect');
+        expect(gatewayLeaderElect(gw)).toBe(false);
+        const { leader, client } = await electLeader({ leaderElect: gatewayLeaderElect(gw), redis: { url: 'redis://127.0.0.1:1' }, namespace: ns, logger: pino({ level: 'silent' }) });
+        expect(leader).toBeInstanceOf(AlwaysLeader);
+        expect(client).toBeUndefined();
         const creds = Buffer.from(find(objs, 'Secret', 'r-small-hearth-gateway-auth').data?.['credentials.yaml'] ?? '', 'base64').toString();
         expect(CredentialsFileSchema.parse(parseYaml(creds)).callers[0]?.apiKey).toBe('k-1234567890abcdef');
       },
@@ -377,7 +422,7 @@ if (!ctx.available) {
         expect(r.code, r.stderr).toBe(0);
         const objs = parseObjects(r.stdout);
         expect(objs.length).toBeGreaterThan(5);
-        set.check(objs, ns);
+        await set.check(objs, ns);
         for (const o of objs) expect(o.metadata.labels?.['app.kubernetes.io/instance'], `${o.kind}/${o.metadata.name}`).toBe(release);
 
         const file = join(work, `${release}.yaml`);
@@ -408,6 +453,7 @@ if (!ctx.available) {
       ['a malformed volume size', ['--set', 'redis.bundled.persistence.size=lots'], '/redis/bundled/persistence/size'],
       ['an unknown anti-affinity preset', ['--set', 'controller.podAntiAffinity=sometimes'], '/controller/podAntiAffinity'],
       ['auth.enabled as a string', ['--set-string', 'gateway.auth.enabled=no'], '/gateway/auth/enabled'],
+      ['the removed gateway.rbac.leases (the lease is in Redis)', ['--set', 'gateway.rbac.leases=true'], "additional properties 'rbac'"],
     ])('values.schema.json rejects %s', async (_what, args, where) => {
       const r = await run(helm, ['template', 'bad', chartDir, '--kube-version', kubeVer, ...args], helmEnv());
       expect(r.code).not.toBe(0);
@@ -418,7 +464,7 @@ if (!ctx.available) {
     it('installs for real, keeps generated secrets across an upgrade, prints the next steps, and grants least privilege', async () => {
       const install = await run(helm, ['install', 'hearth', chartDir, '--namespace', installNs], helmEnv());
       expect(install.code, install.stderr).toBe(0);
-      expect(install.stdout).toContain('kubectl apply -f examples/hello-python.yaml');
+      expect(install.stdout).toContain(`kubectl apply -n ${installNs} -f examples/hello-python.yaml`);
       expect(install.stdout).toContain(`kubectl -n ${installNs} port-forward svc/hearth-gateway 8080:80`);
       expect(install.stdout).toContain('Authorization: Bearer $HEARTH_API_KEY');
 
@@ -442,20 +488,26 @@ if (!ctx.available) {
         const r = await kubectl(...args);
         return r.stdout.trim() === 'yes';
       };
+      // Without watchNamespace both work in the release's namespace, and nowhere else: no Function is built that no gateway serves.
+      const here = installNs;
       const elsewhere = watchNs;
-      expect(await can('hearth-gateway', 'list', 'functions.hearth.dev', elsewhere)).toBe(true);
-      expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', elsewhere, 'scale')).toBe(true);
-      expect(await can('hearth-gateway', 'watch', 'endpointslices.discovery.k8s.io', elsewhere)).toBe(true);
-      expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', elsewhere)).toBe(false);
-      expect(await can('hearth-gateway', 'get', 'secrets', installNs)).toBe(false);
-      expect(await can('hearth-gateway', 'create', 'deployments.apps', elsewhere)).toBe(false);
-      expect(await can('hearth-controller', 'create', 'deployments.apps', elsewhere)).toBe(true);
-      expect(await can('hearth-controller', 'patch', 'functions.hearth.dev', elsewhere, 'status')).toBe(true);
-      expect(await can('hearth-controller', 'update', 'functions.hearth.dev', elsewhere, 'finalizers')).toBe(true);
-      expect(await can('hearth-controller', 'create', 'networkpolicies.networking.k8s.io', elsewhere)).toBe(true);
-      expect(await can('hearth-controller', 'list', 'pods', elsewhere)).toBe(true);
-      expect(await can('hearth-controller', 'delete', 'pods', elsewhere)).toBe(false);
-      expect(await can('hearth-controller', 'get', 'secrets', elsewhere)).toBe(false);
+      expect(await can('hearth-gateway', 'list', 'functions.hearth.dev', here)).toBe(true);
+      expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', here, 'scale')).toBe(true);
+      expect(await can('hearth-gateway', 'watch', 'endpointslices.discovery.k8s.io', here)).toBe(true);
+      expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', here)).toBe(false);
+      expect(await can('hearth-gateway', 'get', 'secrets', here)).toBe(false);
+      expect(await can('hearth-gateway', 'create', 'deployments.apps', here)).toBe(false);
+      expect(await can('hearth-gateway', 'update', 'leases.coordination.k8s.io', here)).toBe(false);
+      expect(await can('hearth-gateway', 'list', 'functions.hearth.dev', elsewhere)).toBe(false);
+      expect(await can('hearth-controller', 'create', 'deployments.apps', here)).toBe(true);
+      expect(await can('hearth-controller', 'patch', 'functions.hearth.dev', here, 'status')).toBe(true);
+      expect(await can('hearth-controller', 'update', 'functions.hearth.dev', here, 'finalizers')).toBe(true);
+      expect(await can('hearth-controller', 'create', 'networkpolicies.networking.k8s.io', here)).toBe(true);
+      expect(await can('hearth-controller', 'list', 'pods', here)).toBe(true);
+      expect(await can('hearth-controller', 'delete', 'pods', here)).toBe(false);
+      expect(await can('hearth-controller', 'get', 'secrets', here)).toBe(false);
+      expect(await can('hearth-controller', 'create', 'deployments.apps', elsewhere)).toBe(false);
+      expect(await can('hearth-controller', 'list', 'functions.hearth.dev', elsewhere)).toBe(false);
       expect(await can('hearth-controller', 'update', 'leases.coordination.k8s.io', installNs)).toBe(false); // only its own Lease by name
       const leaseOwn = await kubectl('auth', 'can-i', 'update', 'leases.coordination.k8s.io/hearth-controller', '-n', installNs, `--as=system:serviceaccount:${installNs}:hearth-controller`);
       expect(leaseOwn.stdout.trim()).toBe('yes');
@@ -467,6 +519,7 @@ if (!ctx.available) {
       expect(await can('scoped-hearth-controller', 'create', 'deployments.apps', ns)).toBe(false);
       expect(await can('scoped-hearth-gateway', 'list', 'functions.hearth.dev', watchNs)).toBe(true);
       expect(await can('scoped-hearth-gateway', 'list', 'functions.hearth.dev', ns)).toBe(false);
+      expect(await can('scoped-hearth-controller', 'create', 'deployments.apps', installNs)).toBe(false);
 
       for (const release of ['hearth', 'scoped']) {
         const un = await run(helm, ['uninstall', release, '--namespace', installNs], helmEnv());

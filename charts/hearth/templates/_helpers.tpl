@@ -74,6 +74,15 @@ app.kubernetes.io/part-of: hearth
 {{- printf "%s-gateway" (include "hearth.fullname" .) -}}
 {{- end -}}
 
+{{/*
+The one namespace whose Functions this release serves: watchNamespace, or the
+release's own. The controller reconciles there and the gateway serves there,
+so every Function the controller builds has a gateway behind its status.url.
+*/}}
+{{- define "hearth.functionNamespace" -}}
+{{- default .Release.Namespace .Values.watchNamespace -}}
+{{- end -}}
+
 {{/* The Secret holding credentials.yaml for the gateway. */}}
 {{- define "hearth.gateway.authSecretName" -}}
 {{- default (printf "%s-gateway-auth" (include "hearth.fullname" .)) .Values.gateway.auth.existingSecret -}}
@@ -139,26 +148,10 @@ redis-password
 {{- end -}}
 
 {{/*
-The controller's --redis-url (the finalizer deletes a function's keys): the
-URL with the password spliced in as $(REDIS_PASSWORD), which the kubelet
-expands from the container's environment, so it never sits in the manifest.
-The controller takes only a URL, so Sentinel and Cluster give it none.
+The REDIS_* environment of the gateway and the controller, the same in every
+redis.mode (see src/queue/index.ts redisConnectionFrom): the gateway queues
+in that Redis and the controller's finalizer deletes a Function's keys there.
 */}}
-{{- define "hearth.redis.controllerUrl" -}}
-{{- $url := include "hearth.redis.url" . -}}
-{{- if and $url (include "hearth.redis.hasPassword" .) -}}
-{{- $u := urlParse $url -}}
-{{- if $u.userinfo -}}
-{{- $url -}}
-{{- else -}}
-{{- printf "%s://:$(REDIS_PASSWORD)@%s%s" $u.scheme $u.host $u.path -}}
-{{- end -}}
-{{- else -}}
-{{- $url -}}
-{{- end -}}
-{{- end -}}
-
-{{/* The REDIS_* environment of the gateway and the controller (see src/queue/index.ts redisOptionsFromEnv). */}}
 {{- define "hearth.redis.env" -}}
 {{- $r := .Values.redis -}}
 {{- if include "hearth.redis.hasPassword" . }}

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startClusterGateway } from '../platform/cluster.js';
 import { redisConnectionFrom } from '../queue/index.js';
-import { checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
+import { authOptions, checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
 
 const HELP = `usage: hearth gateway [options]
 
@@ -18,6 +18,9 @@ const HELP = `usage: hearth gateway [options]
   --credentials FILE     callers, keys and the functions each may invoke (YAML; see README,
                          Authentication); required beyond loopback unless --no-auth
   --no-auth              serve without authentication
+  --open-routes LIST     operations routes anonymous callers may use while authentication is on:
+                         a comma-separated subset of /metrics,/openapi.json, or none
+                         (default: both; /healthz and /readyz are always open)
   --leader-elect         one replica's autoscaler decides, under a lease in Redis (default true)
   --no-leader-elect      every replica scales on its own view
   --max-concurrent-invocations N   cap across functions (default: none)
@@ -80,7 +83,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     logger,
     redis,
     leaderElect: leaderElectFrom(values),
-    ...(auth ? { auth: auth.options } : {}),
+    ...(auth ? { auth: authOptions(auth, settings) } : {}),
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
   });
   logger.info({ url: gateway.url, namespace: values.namespace, auth: auth !== undefined }, 'gateway listening');

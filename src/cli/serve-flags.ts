@@ -5,12 +5,18 @@
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { authFromCredentialsFile, type CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
+import { ALWAYS_OPEN_ROUTES, DEFAULT_OPEN_ROUTES } from '../gateway/auth/route-target.js';
+import type { AuthOptions } from '../gateway/plugins/auth.js';
+
+/** The operations routes that may be closed to anonymous callers; the probes stay open for the kubelet. */
+export const OPTIONAL_OPEN_ROUTES: readonly string[] = DEFAULT_OPEN_ROUTES.filter((r) => !ALWAYS_OPEN_ROUTES.includes(r));
 
 export const SERVE_OPTIONS = {
   port: { type: 'string', default: '8080' },
   credentials: { type: 'string' },
   'no-auth': { type: 'boolean', default: false },
   'max-concurrent-invocations': { type: 'string' },
+  'open-routes': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
 } as const;
 
@@ -20,11 +26,25 @@ export interface ServeFlags {
   credentials?: string | undefined;
   'no-auth': boolean;
   'max-concurrent-invocations'?: string | undefined;
+  'open-routes'?: string | undefined;
 }
 
 export interface ServeSettings {
   port: number;
   maxConcurrentInvocations?: number;
+  /** Operations routes served to anonymous callers when authentication is on (unset: the default, all of them). */
+  openRoutes?: string[];
+}
+
+/** Parses --open-routes; a string is the problem to print. */
+export function parseOpenRoutes(raw: string): string[] | string {
+  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 1 && items[0] === 'none') return [];
+  const unknown = items.filter((r) => !OPTIONAL_OPEN_ROUTES.includes(r));
+  if (items.length === 0 || unknown.length > 0) {
+    return `--open-routes takes a comma-separated subset of ${OPTIONAL_OPEN_ROUTES.join(',')}, or none (/healthz and /readyz are always open), not ${JSON.stringify(raw)}`;
+  }
+  return [...new Set(items)];
 }
 
 export function isLoopback(host: string): boolean {
@@ -39,10 +59,21 @@ export function checkServeFlags(v: ServeFlags): ServeSettings | string {
   const raw = v['max-concurrent-invocations'];
   const max = raw === undefined ? undefined : Number(raw);
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) return `--max-concurrent-invocations must be a positive integer, not ${raw}`;
+  const openRoutes = v['open-routes'] === undefined ? undefined : parseOpenRoutes(v['open-routes']);
+  if (typeof openRoutes === 'string') return openRoutes;
+  if (openRoutes !== undefined && v.credentials === undefined) {
+    return '--open-routes closes routes to callers without credentials, so it needs --credentials FILE: without authentication every route is open.';
+  }
   if (!isLoopback(v.host) && !v['no-auth'] && v.credentials === undefined) {
     return `serving on ${v.host} lets other machines invoke your functions; authentication is required there.\nPass --credentials FILE to require it, or --no-auth to serve without it anyway.`;
   }
-  return { port, ...(max !== undefined ? { maxConcurrentInvocations: max } : {}) };
+  return { port, ...(max !== undefined ? { maxConcurrentInvocations: max } : {}), ...(openRoutes !== undefined ? { openRoutes } : {}) };
+}
+
+/** The gateway's auth options: the callers of the credentials file, and which operations routes stay open. */
+export function authOptions(auth: CredentialsFileAuth | undefined, settings: ServeSettings): AuthOptions | undefined {
+  if (auth === undefined) return undefined;
+  return { ...auth.options, ...(settings.openRoutes !== undefined ? { openRoutes: settings.openRoutes } : {}) };
 }
 
 export async function loadAuth(credentials: string | undefined, logger: Logger): Promise<CredentialsFileAuth | undefined> {

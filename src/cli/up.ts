@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startEmbedded } from '../platform/embedded.js';
-import { checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
+import { authOptions, checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
 
 const HELP = `usage: hearth up [--dir DIR] [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--warm-pool N] [--credentials FILE]
 
@@ -21,6 +21,9 @@ Function YAML files of DIR (followed as they change).
                    see README, Authentication); turns authentication on, on
                    loopback too. The file is re-read when it changes.
   --no-auth        serve without authentication on a non-loopback address
+  --open-routes LIST  with --credentials: the operations routes anonymous callers
+                   may still use, a comma-separated subset of /metrics,/openapi.json,
+                   or none (default: both; /healthz and /readyz are always open)
   --max-concurrent-invocations N
                    cap on invocations running at once; beyond it callers get 429
   --log-level L    trace, debug, info (default), warn, error`;
@@ -66,7 +69,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     logger,
     warmPoolSize: Number(values['warm-pool']),
     ...(redisUrl ? { redisUrl } : {}),
-    ...(auth ? { auth: auth.options } : {}),
+    ...(auth ? { auth: authOptions(auth, settings) } : {}),
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
   });
   logger.info({ url: platform.url, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');

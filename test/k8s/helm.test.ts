@@ -16,6 +16,7 @@ import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { pino } from 'pino';
 import { AlwaysLeader } from '../../src/autoscaler/leader.js';
 import { leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
+import { checkServeFlags } from '../../src/cli/serve-flags.js';
 import { CredentialsFileSchema } from '../../src/gateway/auth/credentials.js';
 import { electLeader } from '../../src/platform/cluster.js';
 import { applyDir, waitEstablished } from './crds.js';
@@ -319,7 +320,28 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(CredentialsFileSchema.parse(parseYaml(creds)).callers[0]?.apiKey).toBe('k-1234567890abcdef');
       },
     },
+    {
+      name: 'privatemetrics',
+      values: { gateway: { auth: { openRoutes: [] } }, metrics: { serviceMonitor: { enabled: true } } },
+      check: (objs) => {
+        const gw = container(objs, 'r-privatemetrics-hearth-gateway');
+        expect(gw.args).toContain('--open-routes=none');
+        expect(gatewayOpenRoutes(gw)).toEqual([]);
+        // Prometheus then scrapes the gateway with the generated key, which the auth Secret holds under api-key.
+        const endpoints = find(objs, 'ServiceMonitor', 'r-privatemetrics-hearth').spec?.endpoints as Array<{ port: string; authorization?: unknown }>;
+        expect(endpoints.find((e) => e.port === 'http')?.authorization).toEqual({ type: 'Bearer', credentials: { name: 'r-privatemetrics-hearth-gateway-auth', key: 'api-key' } });
+        expect(endpoints.find((e) => e.port === 'metrics')?.authorization).toBeUndefined();
+        expect(find(objs, 'Secret', 'r-privatemetrics-hearth-gateway-auth').data?.['api-key']).toBeDefined();
+      },
+    },
   ];
+}
+
+/** The routes a gateway started with the rendered args leaves open to anonymous callers, as `hearth gateway` reads them (undefined: its default). */
+function gatewayOpenRoutes(c: Container): string[] | undefined {
+  const settings = checkServeFlags(parseGatewayArgs((c.args ?? []).slice(1)));
+  if (typeof settings === 'string') throw new Error(settings);
+  return settings.openRoutes;
 }
 
 // Static, so it runs with or without a control plane: every image the chart
@@ -453,12 +475,26 @@ if (!ctx.available) {
       ['a malformed volume size', ['--set', 'redis.bundled.persistence.size=lots'], '/redis/bundled/persistence/size'],
       ['an unknown anti-affinity preset', ['--set', 'controller.podAntiAffinity=sometimes'], '/controller/podAntiAffinity'],
       ['auth.enabled as a string', ['--set-string', 'gateway.auth.enabled=no'], '/gateway/auth/enabled'],
+      ['an open route that is not an operations route', ['--set', 'gateway.auth.openRoutes={/fn}'], '/gateway/auth/openRoutes/0'],
       ['the removed gateway.rbac.leases (the lease is in Redis)', ['--set', 'gateway.rbac.leases=true'], "additional properties 'rbac'"],
     ])('values.schema.json rejects %s', async (_what, args, where) => {
       const r = await run(helm, ['template', 'bad', chartDir, '--kube-version', kubeVer, ...args], helmEnv());
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain("values don't meet the specifications of the schema");
       expect(r.stderr).toContain(where);
+    });
+
+    it('renders gateway.auth.openRoutes as the gateway\'s --open-routes, and none without authentication', async () => {
+      const gatewayOf = async (values: Record<string, unknown>) => {
+        const r = await template('r-routes', ns, values, ['--show-only', 'templates/gateway/deployment.yaml']);
+        expect(r.code, r.stderr).toBe(0);
+        return container(parseObjects(r.stdout), 'r-routes-hearth-gateway');
+      };
+      expect(gatewayOpenRoutes(await gatewayOf({}))).toEqual(['/metrics', '/openapi.json']);
+      expect(gatewayOpenRoutes(await gatewayOf({ gateway: { auth: { openRoutes: ['/openapi.json'] } } }))).toEqual(['/openapi.json']);
+      expect(gatewayOpenRoutes(await gatewayOf({ gateway: { auth: { openRoutes: [] } } }))).toEqual([]);
+      const noAuth = await gatewayOf({ gateway: { auth: { enabled: false, openRoutes: [] } } });
+      expect(noAuth.args?.some((a) => a.startsWith('--open-routes'))).toBe(false);
     });
 
     it('installs for real, keeps generated secrets across an upgrade, prints the next steps, and grants least privilege', async () => {

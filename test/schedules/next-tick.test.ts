@@ -1,6 +1,11 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { isValidTimeZone, ScheduleSchema, type Schedule } from '../../src/api/function.js';
 import { validateFunction } from '../../src/api/validate.js';
+import { loadFunctionDir } from '../../src/platform/function-files.js';
 import { nextRuns, nextTick, tickTime } from '../../src/schedules/next-tick.js';
 
 const at = (iso: string): number => Date.parse(iso);
@@ -72,6 +77,14 @@ describe('schedule validation', () => {
     const r = validateFunction(fn(schedules));
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems).toContainEqual({ path, message: expect.stringContaining(message) });
+  });
+
+  it('a functions directory leaves out a Function with an unknown zone, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-tz-'));
+    writeFileSync(join(dir, 'f.yaml'), stringify(fn([{ name: 'a', cron: '0 9 * * *', timezone: 'Not/A_Zone' }])));
+    const report = await loadFunctionDir(dir);
+    expect(report.functions).toEqual([]);
+    expect(report.problems[0]?.problems).toContainEqual({ path: 'spec.schedules[0].timezone', message: expect.stringContaining('is not a valid IANA time zone') });
   });
 
   it('takes a valid zone and fills enabled', () => {

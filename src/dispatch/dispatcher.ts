@@ -30,7 +30,6 @@ export interface DispatcherOptions {
   concurrencyLimiter?: ConcurrencyLimiter;
   region?: string;
   accountId?: string;
-  now?: () => number;
 }
 
 type Grant = { instance: Instance } | { initError: InvokeResult };
@@ -54,14 +53,12 @@ export const THROTTLE_CONCURRENCY = 'ConcurrentInvocationLimitExceeded';
 export class Dispatcher implements Invoker {
   readonly #opts: DispatcherOptions;
   readonly #loads = new Map<string, FunctionLoad>();
-  readonly #now: () => number;
   readonly #unsubscribe: () => void;
   readonly #limiter: ConcurrencyLimiter;
   #total = 0;
 
   constructor(opts: DispatcherOptions) {
     this.#opts = opts;
-    this.#now = opts.now ?? Date.now;
     this.#limiter = opts.concurrencyLimiter ?? new LocalConcurrencyLimiter();
     this.#unsubscribe = opts.backend.onChange((name) => this.#pump(name));
   }

@@ -2,12 +2,13 @@
 # End-to-end check of an installed Hearth (make e2e, after make deploy): apply
 # the examples with kubectl, invoke each through the gateway Service, check
 # the answers, then delete the examples and uninstall the release.
-#   RELEASE (hearth)  NAMESPACE (hearth-system)  FN_NAMESPACE (default)  KUBECTL  HELM
+#   RELEASE (hearth)  NAMESPACE (hearth-system)  FN_NAMESPACE (NAMESPACE)  KUBECTL  HELM
+# FN_NAMESPACE must be the namespace the release serves: the release's, or its watchNamespace.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RELEASE=${RELEASE:-hearth}
 NAMESPACE=${NAMESPACE:-hearth-system}
-FN_NAMESPACE=${FN_NAMESPACE:-default}
+FN_NAMESPACE=${FN_NAMESPACE:-$NAMESPACE}
 KUBECTL=${KUBECTL:-kubectl}
 HELM=${HELM:-helm}
 READY_TIMEOUT=${READY_TIMEOUT:-600s}

@@ -79,7 +79,8 @@ export class Dispatcher implements Invoker {
       this.#count(inv, 'not_found');
       throw new DispatchError('not-found', `Function not found: ${this.arn(inv.functionName)}`);
     }
-    const lease = await this.#admit(fn, inv);
+    // Uncapped functions skip the limiter altogether, not even a turn of the event loop.
+    const lease = fn.spec.reservedConcurrency === undefined ? undefined : await this.#admit(fn, inv);
     try {
       return await this.#run(fn, inv);
     } finally {
@@ -96,6 +97,7 @@ export class Dispatcher implements Invoker {
   async #admit(fn: HearthFunction, inv: Invocation): Promise<Lease | undefined> {
     const limit = fn.spec.reservedConcurrency;
     if (limit === undefined) return undefined;
+    // A cap of 0 refuses everything without asking anyone.
     if (exceedsReservedConcurrency(fn.spec, 0)) throw this.#throttle(inv, RESERVED_CONCURRENCY_REASON);
     let lease: Lease | undefined;
     try {

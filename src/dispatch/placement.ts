@@ -13,6 +13,9 @@ export interface Candidate {
  * The ready instance with a free slot and the fewest invocations in flight.
  * Ties go to the instance that has been ready longest, so that work packs
  * onto old instances and the newest ones go idle first and can be drained.
+ * `inFlight` is this gateway's own tally: it spreads this gateway's calls,
+ * while the instance's agent keeps the slots for the calls of every gateway
+ * (see concurrency-limiter.ts).
  */
 export function pickInstance(candidates: readonly Candidate[], inFlight: ReadonlyMap<string, number>): string | undefined {
   let best: Candidate | undefined;

@@ -16,9 +16,8 @@ type Event struct {
 }
 
 type Response struct {
-	Pid        int    `json:"pid"`
-	RequestID  string `json:"requestId"`
-	DeadlineMs int64  `json:"deadlineMs"`
+	Pid       int    `json:"pid"`
+	RequestID string `json:"requestId"`
 }
 
 func handler(ctx context.Context, event Event) (Response, error) {
@@ -26,9 +25,6 @@ func handler(ctx context.Context, event Event) (Response, error) {
 	r := Response{Pid: os.Getpid()}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		r.RequestID = lc.AwsRequestID
-	}
-	if d, ok := ctx.Deadline(); ok {
-		r.DeadlineMs = d.UnixMilli()
 	}
 	return r, nil
 }

@@ -209,8 +209,14 @@ export function decide(state: AutoscalerState, sample: Sample, nowMs: number): D
     reason = 'panic-hold';
   }
 
-  const idleSinceMs = stableDemand === 0 && !panic ? (state.idleSinceMs ?? nowMs) : undefined;
-  if (want === 0 && prev > 0 && idleSinceMs !== undefined && nowMs - idleSinceMs < c.scaleToZeroGracePeriodSeconds * 1000) {
+  // The grace protects every instance that exists, including one the
+  // dispatcher started for a call shorter than a sampling tick (the
+  // autoscaler then never saw demand, and its own last decision was 0). The
+  // idle clock runs only while an instance exists, so a function idle at
+  // zero for an hour gets a full grace period after its next cold start.
+  const exists = prev > 0 || ready > 0;
+  const idleSinceMs = stableDemand === 0 && !panic && exists ? (state.idleSinceMs ?? nowMs) : undefined;
+  if (want === 0 && exists && idleSinceMs !== undefined && nowMs - idleSinceMs < c.scaleToZeroGracePeriodSeconds * 1000) {
     want = 1;
     reason = 'scale-to-zero-grace';
   }

@@ -162,6 +162,7 @@ describe('decide: one step from a known state', () => {
     { name: 'and goes once it has passed', desired: 1, history: Array(60).fill(0), extra: { idleSinceMs: (T - 30) * 1000 }, sample: { inFlight: 0, ready: 1 }, want: { desired: 0, panic: false, reason: 'stable' } },
     { name: 'grace 0 goes at once', config: { scaleToZeroGracePeriodSeconds: 0 }, desired: 1, history: Array(60).fill(0), sample: { inFlight: 0, ready: 1 }, want: { desired: 0, panic: false, reason: 'stable' } },
     { name: 'a little traffic in the window keeps one instance', desired: 1, history: [1, ...Array(58).fill(0)], sample: { inFlight: 0, ready: 1 }, want: { desired: 1, panic: false, reason: 'stable' } },
+    { name: 'an instance the dispatcher started between ticks gets the grace too', desired: 0, history: Array(60).fill(0), sample: { inFlight: 0, ready: 1 }, want: { desired: 1, panic: false, reason: 'scale-to-zero-grace' } },
     { name: 'zero stays zero', desired: 0, history: Array(60).fill(0), sample: { inFlight: 0, ready: 0 }, want: { desired: 0, panic: false, reason: 'stable' } },
     { name: 'first call from zero asks for one', desired: 0, history: Array(60).fill(0), sample: { inFlight: 1, ready: 0 }, want: { desired: 1, panic: false, reason: 'stable' } },
     { name: 'backlog alone scales from zero', desired: 0, history: [], sample: { inFlight: 0, backlog: 200, ready: 0 }, want: { desired: 2, panic: false, reason: 'stable' } },
@@ -174,6 +175,18 @@ describe('decide: one step from a known state', () => {
     const d = decide(s, { backlog: 0, ...sample }, T * 1000);
     expect({ desired: d.desired, panic: d.panic, reason: d.reason }).toEqual(want);
     expect(d.state.desired).toBe(d.desired);
+  });
+
+  it('idle time at zero does not count towards the grace of the next cold start', () => {
+    const c = cfg();
+    let s = stateWith(c, 0, [], 0);
+    for (let t = 0; t < 3600; t += 1) s = decide(s, { inFlight: 0, backlog: 0, ready: 0 }, t * 1000).state;
+    expect(s.idleSinceMs).toBeUndefined();
+    // The dispatcher started an instance for a call shorter than a tick.
+    const d = decide(s, { inFlight: 0, backlog: 0, ready: 1 }, 3600 * 1000);
+    expect({ desired: d.desired, reason: d.reason }).toEqual({ desired: 1, reason: 'scale-to-zero-grace' });
+    const later = decide(d.state, { inFlight: 0, backlog: 0, ready: 1 }, (3600 + 31) * 1000);
+    expect(later.desired).toBe(0);
   });
 
   it('does not mutate the state it is given', () => {

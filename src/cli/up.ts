@@ -11,7 +11,8 @@ const HELP = `usage: hearth up [--dir DIR] [--port 8080] [--host 127.0.0.1] [--r
 Runs the gateway, the local backend and the queue on this machine, with the
 Function YAML files of DIR (followed as they change).
 
-  --dir DIR        folder of Function YAML files (default: .)
+  --dir DIR        folder of Function YAML files, with the ConfigMap and Secret
+                   manifests they refer to (default: .)
   --port N         gateway port (default: 8080)
   --host ADDR      address to bind (default: 127.0.0.1). Beyond loopback,
                    authentication is required unless --no-auth is given.

@@ -47,7 +47,27 @@ export class KubeRest {
   }
 
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const reqOpts: https.RequestOptions = { method, headers: { accept: 'application/json' } };
+    const { statusCode, text, url } = await this.#exchange(method, path, opts, { accept: 'application/json' });
+    const body: unknown = text.length > 0 ? safeJson(text) : undefined;
+    if (statusCode < 200 || statusCode >= 300) {
+      throw new KubeApiError(statusCode, method, url.pathname, typeof body === 'object' && body !== null ? (body as { reason?: string; message?: string }) : undefined);
+    }
+    return body as T;
+  }
+
+  /** A GET answered with text rather than an object, such as a pod's /metrics through the API server's proxy. */
+  async getText(path: string, opts: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<string> {
+    const { statusCode, text, url } = await this.#exchange('GET', path, opts, { accept: 'text/plain, */*', ...opts.headers });
+    if (statusCode < 200 || statusCode >= 300) {
+      // The API server's own refusals are Status objects; what a proxied pod answers is its own text.
+      const status = safeJson(text) as { message?: unknown } | undefined;
+      throw new KubeApiError(statusCode, 'GET', url.pathname, { message: typeof status?.message === 'string' ? status.message.slice(0, 500) : text.slice(0, 500) });
+    }
+    return text;
+  }
+
+  async #exchange(method: string, path: string, opts: RequestOptions, extraHeaders: Record<string, string>): Promise<{ statusCode: number; text: string; url: URL }> {
+    const reqOpts: https.RequestOptions = { method, headers: { ...extraHeaders } };
     // Credentials may rotate (token files, exec plugins), so they are asked for on every call.
     await this.#kc.applyToHTTPSOptions(reqOpts);
     const secure = this.server.protocol === 'https:';
@@ -74,11 +94,7 @@ export class KubeRest {
       req.on('error', reject);
       req.end(payload);
     });
-    const body: unknown = text.length > 0 ? safeJson(text) : undefined;
-    if (statusCode < 200 || statusCode >= 300) {
-      throw new KubeApiError(statusCode, method, url.pathname, typeof body === 'object' && body !== null ? (body as { reason?: string; message?: string }) : undefined);
-    }
-    return body as T;
+    return { statusCode, text, url };
   }
 
   close(): void {

@@ -55,4 +55,20 @@ describe('hearth validate', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not valid YAML/);
   });
+
+  it('checks the ConfigMaps and Secrets beside the Functions as the API server would', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-validate-'));
+    const file = join(dir, 'objects.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {GREETING: hello}',
+        'apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata: {TOKEN: "not base64"}',
+      ].join('\n---\n'),
+    );
+    const r = await hearth('validate', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('#0 (ConfigMap settings): ok');
+    expect(r.stderr).toContain('#1 (Secret creds): data.TOKEN: must be base64');
+  });
 });

@@ -8,36 +8,10 @@ import { MemoryCatalog } from '../../src/api/catalog.js';
 import { FunctionSchema } from '../../src/api/function.js';
 import { createQueue, type Queue, type RedisConnectionOptions } from '../../src/queue/index.js';
 import { namespaceKeyPrefix } from '../../src/queue/keys.js';
-import { Scheduler, type Timers } from '../../src/schedules/scheduler.js';
+import { Scheduler } from '../../src/schedules/scheduler.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
-
-class FakeTime implements Timers {
-  readonly #timers = new Map<number, { at: number; fn: () => void }>();
-  #seq = 0;
-  constructor(public t: number) {}
-  now(): number {
-    return this.t;
-  }
-  set(fn: () => void, ms: number): number {
-    this.#timers.set(++this.#seq, { at: this.t + ms, fn });
-    return this.#seq;
-  }
-  clear(h: unknown): void {
-    this.#timers.delete(h as number);
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const [id, due] = [...this.#timers].filter(([, x]) => x.at <= end).sort(([a, x], [b, y]) => x.at - y.at || a - b)[0] ?? [];
-      if (id === undefined || due === undefined) break;
-      this.#timers.delete(id);
-      this.t = Math.max(this.t, due.at);
-      due.fn();
-    }
-    this.t = end;
-  }
-}
+import { FakeTime } from './fake-time.js';
 
 let single: RedisServer;
 let cluster: RedisServer;
@@ -85,7 +59,7 @@ describe.each([
       schedulers.push(s);
     }
     try {
-      time.advance(10_000);
+      await time.advance(10_000);
       await waitFor('every replica to have sent every tick', () => sent.length === 20, 10_000);
       const taken = (ns: string) => sent.filter((s) => s.ns === ns && !s.duplicate).map((s) => s.key).sort();
       expect(taken('a')).toHaveLength(5);

@@ -17,20 +17,19 @@ export interface Scaling {
   scaleToZeroGracePeriodSeconds?: number;
 }
 
-export async function applyPythonFunction(name: string, scaling: Scaling, timeoutSeconds = 30): Promise<void> {
+/** Applies a Python Function whose handler is `source` (lambda_function.lambda_handler), with the spec fields given. */
+async function applyPython(name: string, source: string, spec: Record<string, unknown>): Promise<void> {
   const doc = {
     apiVersion: 'hearth.dev/v1alpha1',
     kind: 'Function',
     metadata: { name, namespace: NS },
-    spec: {
-      runtime: 'python3.12',
-      handler: 'lambda_function.lambda_handler',
-      timeoutSeconds,
-      scaling,
-      code: { inline: { 'lambda_function.py': HANDLER } },
-    },
+    spec: { runtime: 'python3.12', handler: 'lambda_function.lambda_handler', code: { inline: { 'lambda_function.py': source } }, ...spec },
   };
   await tool('kubectl', ['apply', '-f', '-'], stringify(doc));
+}
+
+export function applyPythonFunction(name: string, scaling: Scaling, timeoutSeconds = 30): Promise<void> {
+  return applyPython(name, HANDLER, { timeoutSeconds, scaling });
 }
 
 const TICK_HANDLER = `import json
@@ -41,18 +40,6 @@ def lambda_handler(event, context):
 `;
 
 /** A function that prints each scheduled event's tick time to its runtime container's output. */
-export async function applyScheduledFunction(name: string, cron: string): Promise<void> {
-  const doc = {
-    apiVersion: 'hearth.dev/v1alpha1',
-    kind: 'Function',
-    metadata: { name, namespace: NS },
-    spec: {
-      runtime: 'python3.12',
-      handler: 'lambda_function.lambda_handler',
-      scaling: { minInstances: 1, maxInstances: 1 },
-      schedules: [{ name: 'tick', cron }],
-      code: { inline: { 'lambda_function.py': TICK_HANDLER } },
-    },
-  };
-  await tool('kubectl', ['apply', '-f', '-'], stringify(doc));
+export function applyScheduledFunction(name: string, cron: string): Promise<void> {
+  return applyPython(name, TICK_HANDLER, { scaling: { minInstances: 1, maxInstances: 1 }, schedules: [{ name: 'tick', cron }] });
 }

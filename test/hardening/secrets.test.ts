@@ -5,13 +5,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { authFromCredentialsFile, type CredentialsFileAuth } from '../../src/gateway/auth/credentials-file.js';
 import { py, startPlatform } from '../helpers/platform.js';
+import { capturedLogger } from '../helpers/log-capture.js';
 import { invokePath, get, post } from '../faults/support.js';
 
 const SECRETS = {
@@ -21,19 +20,13 @@ const SECRETS = {
   secretEnv: 'SECRET-REF-VALUE-1a2b3c4d',
 };
 
-const lines: string[] = [];
-const capture = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    lines.push(chunk.toString('utf8'));
-    done();
-  },
-});
+const { logger: capturingLogger, lines } = capturedLogger('trace');
 let platform: Awaited<ReturnType<typeof startPlatform>>;
 let auth: CredentialsFileAuth;
 let credFile: string;
 
 beforeAll(async () => {
-  const logger = pino({ level: 'trace' }, capture);
+  const logger = capturingLogger;
   credFile = join(mkdtempSync(join(tmpdir(), 'hearth-secrets-')), 'credentials.yaml');
   writeFileSync(credFile, stringify({ callers: [{ name: 'app', apiKey: SECRETS.apiKey, functions: ['*'] }, { name: 'sdk', accessKeyId: 'AKIASECRETSTEST', secretAccessKey: SECRETS.secretAccessKey, functions: ['*'] }] }));
   auth = await authFromCredentialsFile(credFile, { logger, pollIntervalMs: 60_000 });

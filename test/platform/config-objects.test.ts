@@ -6,11 +6,10 @@
 // refused there with the reason, and accepted with Redis.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { py, startPlatform } from '../helpers/platform.js';
+import { capturedLogger } from '../helpers/log-capture.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { zipBytes } from '../packages/zip-bytes.js';
@@ -47,13 +46,7 @@ const pkgs = stringify({
 
 const streamer = { ...py('def handler(event, context):\n    return "ok"\n'), async: { onSuccess: { stream: 'successes' } } };
 
-const lines: string[] = [];
-const capture = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    lines.push(chunk.toString('utf8'));
-    done();
-  },
-});
+const { logger: capturingLogger, lines } = capturedLogger('info');
 
 let platform: Awaited<ReturnType<typeof startPlatform>>;
 
@@ -84,7 +77,7 @@ beforeAll(async () => {
       'missing-object': { ...py(ENV_READER), env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'nowhere', key: 'TOKEN' } } }] },
       streamer,
     },
-    { logger: pino({ level: 'info' }, capture) },
+    { logger: capturingLogger },
     {
       'settings.yaml': settings('hello'),
       'pkgs.yaml': pkgs,

@@ -4,7 +4,7 @@
 // `kubectl apply` would take them, and the references of a Function to them.
 // Pure: no I/O.
 import { z } from 'zod';
-import type { FunctionSpec } from './function.js';
+import { MetadataSchema, type FunctionSpec } from './function.js';
 import { problemsOf, type Problem } from './validate.js';
 
 export type ObjectKind = 'ConfigMap' | 'Secret';
@@ -39,14 +39,10 @@ const Base64 = z
   .transform((s) => s.replace(/[\r\n]/g, ''))
   .refine((s) => BASE64.test(s), 'must be base64');
 
-const ObjectMetadata = z
-  .object({
-    name: z.string().min(1).max(253).regex(DNS_SUBDOMAIN, 'must be a lowercase DNS subdomain (a-z, 0-9, - and .)'),
-    namespace: z.string().max(63).optional(),
-    labels: z.record(z.string(), z.string()).optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-  })
-  .loose();
+// A Function's metadata but for the name: ConfigMaps and Secrets take DNS subdomains.
+const ObjectMetadata = MetadataSchema.extend({
+  name: z.string().min(1).max(253).regex(DNS_SUBDOMAIN, 'must be a lowercase DNS subdomain (a-z, 0-9, - and .)'),
+});
 
 export const ConfigMapManifestSchema = z
   .strictObject({

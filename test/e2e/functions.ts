@@ -18,7 +18,7 @@ export interface Scaling {
 }
 
 /** Applies a Python Function whose handler is `source` (lambda_function.lambda_handler), with the spec fields given. */
-async function applyPython(name: string, source: string, spec: Record<string, unknown>): Promise<void> {
+export async function applyPython(name: string, source: string, spec: Record<string, unknown>): Promise<void> {
   const doc = {
     apiVersion: 'hearth.dev/v1alpha1',
     kind: 'Function',

@@ -1,0 +1,231 @@
+// No call lost when things change: steady load through the gateway's Service
+// (kept-alive clients that never retry) while, in phases, the function's code
+// and env change, load scales it 1 → N → 1, it is scaled to zero, each
+// gateway pod is deleted, `helm upgrade` restarts the gateways and the
+// controller's leader pod is deleted. Every sync answer must be a 200 with
+// the body of the old or the new code, and every accepted async event must
+// succeed. Runs after hearth.test.ts (vitest.e2e.config.ts orders the files)
+// on the release it installed.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, inject, it } from 'vitest';
+import { failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
+import { GATEWAY, NS, api, apiKey, gatewayFetch, isReady, kubectl, pods, tool, until, type PodView } from './cluster.js';
+import { applyPython } from './functions.js';
+
+const FN = 'churn';
+const INVOKE = `/2015-03-31/functions/${FN}/invocations`;
+/** Calls per second the steady load must reach (the issue's floor). */
+const MIN_RATE = 100;
+
+const handler = (version: string): string => `import os, time
+
+def lambda_handler(event, context):
+    time.sleep(float(event.get('sleep', 0)))
+    return {'version': '${version}', 'greeting': os.environ.get('GREETING')}
+`;
+
+/**
+ * One instance takes the 8 steady clients (concurrency 10, aimed at fully),
+ * so that extra load is what scales it out; the autoscaler may take it to
+ * zero (minInstances 0) as soon as it is idle.
+ */
+function applyChurn(version: string, greeting: string): Promise<void> {
+  return applyPython(FN, handler(version), {
+    timeoutSeconds: 30,
+    concurrency: 10,
+    env: [{ name: 'GREETING', value: greeting }],
+    scaling: { minInstances: 0, maxInstances: 3, targetConcurrency: 10, targetUtilizationPercent: 100, stableWindowSeconds: 6, scaleToZeroGracePeriodSeconds: 0 },
+  });
+}
+
+interface DeploymentView {
+  metadata: { generation?: number };
+  spec: { replicas?: number };
+  status: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number };
+}
+
+const livePods = async (selector: string): Promise<PodView[]> => (await pods(NS, selector)).filter((p) => p.metadata.deletionTimestamp === undefined);
+
+/** The Deployment has rolled out its current template and no old pod is left. */
+async function rolledOut(): Promise<boolean> {
+  const d = await api().get<DeploymentView>(`/apis/apps/v1/namespaces/${NS}/deployments/${FN}`);
+  const want = d.spec.replicas ?? 0;
+  const all = await pods(NS, `hearth.dev/function=${FN}`);
+  return (
+    (d.status.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
+    d.status.updatedReplicas === want &&
+    d.status.readyReplicas === want &&
+    all.length === want
+  );
+}
+
+async function deploymentReplicas(): Promise<number> {
+  const d = await api().get<DeploymentView>(`/apis/apps/v1/namespaces/${NS}/deployments/${FN}`);
+  return d.spec.replicas ?? 0;
+}
+
+/** Async events sent one after another through the same Service; each 202's id is kept to check its record. */
+class EventSender {
+  readonly accepted: string[] = [];
+  readonly refused: string[] = [];
+  #stop = false;
+  #done: Promise<void> = Promise.resolve();
+
+  start(): void {
+    this.#done = (async () => {
+      for (let n = 0; !this.#stop; n++) {
+        try {
+          const res = await gatewayFetch(INVOKE, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ event: n }), signal: AbortSignal.timeout(30_000) });
+          const body = await res.text();
+          if (res.status === 202) this.accepted.push(res.headers.get('x-amzn-requestid') ?? '');
+          else this.refused.push(`${res.status} ${body.slice(0, 200)}`);
+        } catch (err) {
+          this.refused.push(String(err));
+        }
+        await sleep(250);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await this.#done;
+  }
+}
+
+describe.runIf(inject('e2e') !== undefined).sequential('no call lost while things change (process-node cluster)', () => {
+  it('8 kept-alive clients, ≥ 100 calls/s, through code, env, scale, scale-to-zero, gateway and controller changes: 0 failed calls, every accepted event succeeds', async () => {
+    const versions = new Set(['v1']);
+    const greetings = new Set(['a']);
+    await applyChurn('v1', 'a');
+    await until(`${FN} Ready`, async () => ((await livePods(`hearth.dev/function=${FN}`)).some(isReady) ? true : undefined), 180_000);
+
+    const check = (status: number, body: string): string | undefined => {
+      if (status !== 200) return failureReason(status, body);
+      try {
+        const v = JSON.parse(body) as { version?: string; greeting?: string; errorType?: string };
+        if (v.errorType !== undefined) return `function error ${v.errorType}`;
+        if (!versions.has(v.version ?? '')) return `unknown version ${String(v.version)}`;
+        if (!greetings.has(v.greeting ?? '')) return `unknown greeting ${String(v.greeting)}`;
+        return undefined;
+      } catch {
+        return 'not JSON';
+      }
+    };
+    const headers = { authorization: `Bearer ${await apiKey()}` };
+    const load = new SteadyLoad({ origin: GATEWAY, path: INVOKE, clients: 8, headers, check, pauseMs: 20, body: (c, n) => JSON.stringify({ c, n }) });
+    const events = new EventSender();
+    const phaseEnds: string[] = [];
+    const phase = (name: string): void => {
+      load.phase(name);
+      phaseEnds.push(`${new Date().toISOString()} ${name}`);
+      console.log(`[churn] phase: ${name}`);
+    };
+    load.start('steady');
+    events.start();
+    let report: LoadReport | undefined;
+    try {
+      await sleep(8_000);
+
+      phase('code change');
+      versions.add('v2');
+      await applyChurn('v2', 'a');
+      await sleep(2_000);
+      await until('the code change rolled out', async () => ((await rolledOut()) ? true : undefined), 180_000, 500);
+      versions.delete('v1');
+      await sleep(3_000);
+
+      phase('env change');
+      greetings.add('b');
+      await applyChurn('v2', 'b');
+      await sleep(2_000);
+      await until('the env change rolled out', async () => ((await rolledOut()) ? true : undefined), 180_000, 500);
+      greetings.delete('a');
+      await sleep(3_000);
+
+      phase('scale 1 → N → 1');
+      // Slow calls on top of the steady load need more instances; they must not fail either.
+      const burst = new SteadyLoad({ origin: GATEWAY, path: INVOKE, clients: 16, headers, check, body: () => JSON.stringify({ sleep: 1 }) });
+      burst.start('burst');
+      let peak = 1;
+      try {
+        await until('scaled out', async () => {
+          peak = Math.max(peak, (await livePods(`hearth.dev/function=${FN}`)).filter(isReady).length);
+          return peak >= 2 ? true : undefined;
+        }, 120_000, 500);
+        await sleep(3_000);
+      } finally {
+        const b = await burst.stop();
+        console.log(`[churn] burst on top:\n${formatReport(b)}`);
+        expect(b.total.failed, 'burst calls failed').toBe(0);
+      }
+      await until('back to one instance', async () => ((await deploymentReplicas()) === 1 && (await rolledOut()) ? true : undefined), 180_000, 1_000);
+      console.log(`[churn] peak ready instances: ${peak}`);
+
+      phase('scale to zero and back');
+      const before = (await livePods(`hearth.dev/function=${FN}`)).map((p) => p.metadata.name);
+      // The last instance stops while calls keep coming: they must wait for a new one.
+      await kubectl('scale', '--namespace', NS, `functions.hearth.dev/${FN}`, '--replicas=0');
+      await until('a new instance serving', async () => {
+        const now = await livePods(`hearth.dev/function=${FN}`);
+        return now.some((p) => isReady(p) && !before.includes(p.metadata.name)) && (await pods(NS, `hearth.dev/function=${FN}`)).every((p) => !before.includes(p.metadata.name)) ? true : undefined;
+      }, 180_000, 500);
+      await sleep(3_000);
+
+      const gatewaySelector = 'app.kubernetes.io/component=gateway';
+      for (const [i, g] of (await livePods(gatewaySelector)).entries()) {
+        phase(`gateway pod ${i + 1} deleted`);
+        await kubectl('delete', 'pod', '--namespace', NS, g.metadata.name, '--wait=false');
+        await until('the gateway pod replaced', async () => {
+          const all = await pods(NS, gatewaySelector);
+          return !all.some((p) => p.metadata.uid === g.metadata.uid) && all.length >= 2 && all.every(isReady) ? true : undefined;
+        }, 180_000, 500);
+        await sleep(3_000);
+      }
+
+      phase('helm upgrade');
+      await tool('helm', ['upgrade', 'hearth', 'charts/hearth', '--namespace', NS, '--reuse-values', '--set-string', `gateway.podAnnotations.churn=${Date.now()}`, '--wait', '--timeout', '4m']);
+      await until('the upgraded gateways all Ready, old ones gone', async () => {
+        const all = await pods(NS, gatewaySelector);
+        return all.length >= 2 && all.every((p) => isReady(p) && p.metadata.deletionTimestamp === undefined) ? true : undefined;
+      }, 180_000, 500);
+      await sleep(3_000);
+
+      phase('controller leader deleted');
+      const lease = await api().get<{ spec: { holderIdentity?: string | null } }>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/hearth-controller`);
+      const leader = lease.spec.holderIdentity ?? '';
+      expect(leader).not.toBe('');
+      await kubectl('delete', 'pod', '--namespace', NS, leader, '--wait=false');
+      // The new leader must reconcile: a code change made while the leader goes rolls out under its successor.
+      versions.add('v3');
+      await applyChurn('v3', 'b');
+      await until('a new controller leader', async () => {
+        const l = await api().get<{ spec: { holderIdentity?: string | null } }>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/hearth-controller`);
+        return l.spec.holderIdentity && l.spec.holderIdentity !== leader ? true : undefined;
+      }, 120_000, 500);
+      await sleep(2_000);
+      await until('the change under the new leader rolled out', async () => ((await rolledOut()) ? true : undefined), 180_000, 500);
+      await sleep(3_000);
+    } finally {
+      await events.stop();
+      report = await load.stop();
+      console.log(`[churn] per phase:\n${formatReport(report)}\n${phaseEnds.join('\n')}`);
+    }
+
+    expect(report.total.durationMs).toBeGreaterThanOrEqual(60_000);
+    expect(report.total.callsPerSecond).toBeGreaterThanOrEqual(MIN_RATE);
+    expect(report.phases.map((p) => [p.phase, p.failed]).filter(([, f]) => f !== 0), report.examples.join('\n')).toEqual([]);
+
+    console.log(`[churn] async events: ${events.accepted.length} accepted, ${events.refused.length} refused`);
+    expect(events.refused).toEqual([]);
+    expect(events.accepted.length).toBeGreaterThan(50);
+    const statuses = await until('every accepted event succeeded', async () => {
+      const all = await Promise.all(events.accepted.map(async (id) => {
+        const r = await gatewayFetch(`/invocations/${id}`).catch(() => undefined);
+        return r?.status === 200 ? ((await r.json()) as { status: string }).status : 'unknown';
+      }));
+      return all.every((s) => s === 'succeeded') ? all : undefined;
+    }, 180_000, 2_000);
+    expect(statuses).toHaveLength(events.accepted.length);
+  }, 1_500_000);
+});

@@ -129,6 +129,7 @@ export class Dispatcher implements Invoker {
       return grant.initError;
     }
     const { instance } = grant;
+    inv.onDispatch?.();
     this.#total++;
     this.#opts.metrics?.inFlight.inc({ function: inv.functionName });
     try {
@@ -185,21 +186,39 @@ export class Dispatcher implements Invoker {
 
   async #acquire(fn: HearthFunction, load: FunctionLoad, inv: Invocation): Promise<Grant> {
     const name = fn.metadata.name;
+    const signal = inv.signal;
+    if (signal?.aborted) throw signal.reason as Error;
     // FIFO: a newcomer never overtakes callers already waiting.
     if (load.waiters.length === 0) {
       const instance = this.#tryTake(name, load);
       if (instance) return { instance };
     }
     const grant = new Promise<Grant>((resolve, reject) => {
+      const detach = (): void => signal?.removeEventListener('abort', onAbort);
       const waiter: Waiter = {
-        resolve,
-        reject,
+        resolve: (g) => {
+          detach();
+          resolve(g);
+        },
+        reject: (err) => {
+          detach();
+          reject(err);
+        },
         timer: setTimeout(() => {
           const i = load.waiters.indexOf(waiter);
           if (i >= 0) load.waiters.splice(i, 1);
-          reject(this.#throttle(inv, THROTTLE_CONCURRENCY));
+          waiter.reject(this.#throttle(inv, THROTTLE_CONCURRENCY));
         }, this.#opts.maxWaitMs ?? (LIMITS.initTimeoutSeconds + 1) * 1000),
       };
+      // Given up while waiting: the call has not run, so it leaves the line at once.
+      const onAbort = (): void => {
+        const i = load.waiters.indexOf(waiter);
+        if (i < 0) return;
+        load.waiters.splice(i, 1);
+        clearTimeout(waiter.timer);
+        waiter.reject(signal?.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       load.waiters.push(waiter);
     });
     this.#ensureCapacity(fn, load);

@@ -13,6 +13,14 @@ export interface Invocation {
   clientContext?: string;
   cognitoIdentity?: string;
   tailLogs?: boolean;
+  /**
+   * Gives up the call while it still waits for an instance: invoke then
+   * rejects with the signal's reason and the call has not run (a stopping
+   * queue consumer hands such events back). A call already sent is not aborted.
+   */
+  signal?: AbortSignal;
+  /** Called once the call is handed to an instance: from here on it may run (the queue counts an attempt then). */
+  onDispatch?: () => void;
 }
 
 /**

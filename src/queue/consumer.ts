@@ -4,7 +4,8 @@
 // in the same atomic step that records its fate (a scheduled retry, a dead
 // letter) or after its success is recorded; a consumer that dies leaves its
 // entries pending and another consumer reclaims them once they have been idle
-// longer than the function's timeout.
+// longer than the function's timeout. A consumer that stops hands the entries
+// it has not started back to the group at once, and finishes the ones it runs.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -92,9 +93,21 @@ interface Settings {
   logger: Logger | undefined;
 }
 
+/** What a worker's stop did with the entries it held. */
+export interface StopReport {
+  /** Given back to the group unstarted, for another consumer to run at once. */
+  handedBack: number;
+  /** Running (or being settled) when the stop began; each finished and was settled here. */
+  finished: number;
+}
+
 class FunctionWorker {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #stopper = new Stopper();
+  /** Aborted on stop: invocations still waiting for an instance give up, and their events are handed back. */
+  readonly #abort = new AbortController();
+  readonly #handedBack = new Set<string>();
+  #finishedWhileStopping = 0;
   #slotFreed: (() => void) | undefined;
   #cursor = '0-0';
   #lastPrune = Date.now();
@@ -109,11 +122,19 @@ class FunctionWorker {
     this.#loops = [this.#readLoop(), this.#maintenanceLoop()];
   }
 
-  async stop(): Promise<void> {
+  /** Running and waiting events when asked now. */
+  get held(): number {
+    return this.#inFlight.size;
+  }
+
+  async stop(): Promise<StopReport> {
     this.#stopper.stop();
+    this.#abort.abort(new Error('the queue consumer is stopping'));
     this.#slotFreed?.();
+    // A read or reclaim under way may still return entries: #take hands them back.
     await Promise.all(this.#loops);
     await Promise.all(this.#inFlight.values());
+    return { handedBack: this.#handedBack.size, finished: this.#finishedWhileStopping };
   }
 
   get #definition(): HearthFunction | undefined {
@@ -146,7 +167,7 @@ class FunctionWorker {
         }
         const deliveries = await this.deps.store.read(this.fn, this.s.name, free, this.s.blockMs);
         failures = 0;
-        for (const d of deliveries) this.#start(d);
+        for (const d of deliveries) this.#take(d);
       } catch (err) {
         failures++;
         this.s.logger?.warn({ err, function: this.fn }, 'queue read failed; retrying');
@@ -169,7 +190,7 @@ class FunctionWorker {
             // Our own entry, still running past the visibility timeout: claiming it reset its idle time, nothing more to do.
             if (this.#inFlight.has(d.id)) continue;
             this.s.metrics?.reclaimed.inc({ function: this.fn });
-            this.#start(d);
+            this.#take(d);
           }
         }
         if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
@@ -191,17 +212,40 @@ class FunctionWorker {
     }
   }
 
-  #start(d: Delivery): void {
-    const p = this.#handle(d)
+  /** Runs an entry just read or reclaimed, or, once stopping, hands it straight back. */
+  #take(d: Delivery): void {
+    this.#track(d, this.#stopper.stopped ? this.#handBack(d) : this.#handle(d));
+  }
+
+  #track(d: Delivery, work: Promise<void>): void {
+    const p = work
       .catch((err: unknown) => {
         // The entry stays pending and is reclaimed after the visibility timeout: at least once, never lost.
         this.s.logger?.error({ err, function: this.fn, entry: d.id }, 'could not settle an async event; it will be reclaimed');
       })
       .finally(() => {
+        if (this.#stopper.stopped && !this.#handedBack.has(d.id)) this.#finishedWhileStopping++;
         this.#inFlight.delete(d.id);
         this.#slotFreed?.();
       });
     this.#inFlight.set(d.id, p);
+  }
+
+  /**
+   * Gives an entry that never reached an instance back to the group, for
+   * another consumer's next reclaim (every maintenance interval) instead of
+   * after the visibility timeout. Its record says queued again first, so the
+   * next consumer's "running" cannot be overwritten.
+   */
+  async #handBack(d: Delivery): Promise<void> {
+    if (d.event) await this.deps.store.putRecord(this.#record(d.event, 'queued'), this.deps.recordTtlMs).catch(() => undefined);
+    try {
+      await this.deps.store.handBack(this.fn, this.s.name, [d.id]);
+      this.#handedBack.add(d.id);
+    } catch (err) {
+      // Still pending under this consumer: reclaimed after the visibility timeout instead.
+      this.s.logger?.warn({ err, function: this.fn, entry: d.id }, 'could not hand an event back; it will be reclaimed after its visibility timeout');
+    }
   }
 
   /** Retries a store write while the store is unreachable, up to half the visibility timeout. */
@@ -256,6 +300,15 @@ class FunctionWorker {
     // A record write is a view for callers; the invocation need not wait for it to be durable.
     this.deps.store.putRecord(this.#record(ev, 'running', { startedAt }), this.deps.recordTtlMs).catch(() => undefined);
 
+    // The run is counted in the store when the call is handed to an instance,
+    // before it can run, so a gateway killed mid-run leaves the count behind
+    // and the next run of the event counts on from it.
+    let counted: Promise<number> | undefined;
+    const countRun = (): Promise<number> =>
+      (counted ??= this.deps.store.countAttempt(ev, this.deps.recordTtlMs).catch((err: unknown) => {
+        this.s.logger?.warn({ err, function: this.fn, requestId: ev.requestId }, 'could not count the attempt in the store');
+        return ev.attempts + 1;
+      }));
     let result: InvokeResult;
     try {
       result = await this.opts.invoker.invoke({
@@ -265,8 +318,17 @@ class FunctionWorker {
         type: 'async',
         ...(ev.traceId !== undefined ? { traceId: ev.traceId } : {}),
         ...(ev.clientContext !== undefined ? { clientContext: ev.clientContext } : {}),
+        signal: this.#abort.signal,
+        onDispatch: () => void countRun(),
       });
     } catch (err) {
+      // Given up while waiting for an instance because this consumer stops: it never ran.
+      if (counted === undefined && this.#abort.signal.aborted) {
+        await this.#handBack(d);
+        return;
+      }
+      // Sent to an instance that failed: it may have run, and counts.
+      if (counted !== undefined) ev.attempts = await counted;
       const message = err instanceof Error ? err.message : String(err);
       if (err instanceof DispatchError && err.kind === 'not-found') {
         await this.#giveUp(d.id, ev, cfg, 'RetriesExhausted', undefined, { lastError: message, startedAt });
@@ -280,7 +342,8 @@ class FunctionWorker {
       return;
     }
 
-    ev.attempts++;
+    // An invoker that does not report dispatch (tests' scripted ones) ran it all the same.
+    ev.attempts = await countRun();
     const finishedAt = new Date(this.s.clock.now()).toISOString();
     const functionError = functionErrorOf(result.outcome);
     const resultView = {
@@ -391,9 +454,15 @@ class QueueConsumer implements Consumer {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#unsubscribe();
-      await Promise.all([...this.#workers.values()].map((w) => w.stop()));
+      const workers = [...this.#workers.values()];
+      const held = workers.reduce((n, w) => n + w.held, 0);
+      this.#settings.logger?.info({ consumer: this.name, held }, 'queue consumer stopping: no more reads; events not yet sent to an instance go back to the group now, running ones finish');
+      const reports = await Promise.all(workers.map((w) => w.stop()));
       this.#workers.clear();
       await this.deps.store.releaseConsumer(this.name);
+      const handedBack = reports.reduce((n, r) => n + r.handedBack, 0);
+      const finished = reports.reduce((n, r) => n + r.finished, 0);
+      this.#settings.logger?.info({ consumer: this.name, handedBack, finished }, 'queue consumer stopped');
     })();
     return this.#stopping;
   }

@@ -53,6 +53,15 @@ export function recordKey(requestId: string, prefix: string = DEFAULT_KEY_PREFIX
   return `${prefix}:invocation:{${requestId}}`;
 }
 
+/**
+ * The run count of one life of an event (its request id and acceptance time:
+ * a redrive starts a new life), kept beside its record so every consumer
+ * counts into the same place.
+ */
+export function attemptsKey(requestId: string, enqueuedAt: number, prefix: string = DEFAULT_KEY_PREFIX): string {
+  return `${recordKey(requestId, prefix)}:attempts:${enqueuedAt}`;
+}
+
 /** The hash-tag content of a key, as Redis Cluster computes slots from it. */
 export function hashTagOf(key: string): string {
   const open = key.indexOf('{');

@@ -34,6 +34,7 @@ export class MemoryStore implements QueueStore {
   readonly #fns = new Map<string, FunctionState>();
   readonly #streams = new Map<string, Array<{ id: string; record: DestinationRecord }>>();
   readonly #records = new Map<string, { record: InvocationRecord; expiresAt: number }>();
+  readonly #attempts = new Map<string, { count: number; expiresAt: number }>();
   #lastMs = 0;
   #seq = 0;
   #closed = false;
@@ -127,6 +128,16 @@ export class MemoryStore implements QueueStore {
     return { deliveries: out, cursor: '0-0' };
   }
 
+  async handBack(functionName: string, consumer: string, ids: readonly string[]): Promise<void> {
+    this.#open();
+    const s = this.#state(functionName);
+    for (const id of ids) {
+      const p = s.pending.get(id);
+      // Idle since the epoch: past any consumer's minimum idle time.
+      if (p?.consumer === consumer) p.deliveredAt = 0;
+    }
+  }
+
   #ackNow(s: FunctionState, id: string): void {
     s.pending.delete(id);
     s.entries.delete(id);
@@ -211,6 +222,17 @@ export class MemoryStore implements QueueStore {
     if (onlyIfAbsent && existing && existing.expiresAt > now) return;
     this.#records.set(record.requestId, { record: structuredClone(record), expiresAt: now + ttlMs });
     if (this.#records.size % 1024 === 0) for (const [k, v] of this.#records) if (v.expiresAt <= now) this.#records.delete(k);
+  }
+
+  async countAttempt(event: StoredEvent, ttlMs: number): Promise<number> {
+    this.#open();
+    const now = Date.now();
+    const key = `${event.requestId}\u0000${event.enqueuedAt}`;
+    const seen = this.#attempts.get(key);
+    const n = Math.max(seen && seen.expiresAt > now ? seen.count : 0, event.attempts) + 1;
+    this.#attempts.set(key, { count: n, expiresAt: now + ttlMs });
+    if (this.#attempts.size % 1024 === 0) for (const [k, v] of this.#attempts) if (v.expiresAt <= now) this.#attempts.delete(k);
+    return n;
   }
 
   async getRecord(requestId: string): Promise<InvocationRecord | undefined> {

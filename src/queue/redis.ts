@@ -6,7 +6,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { CONSUMER_GROUP, DEFAULT_KEY_PREFIX, functionKeys, recordKey } from './keys.js';
+import { attemptsKey, CONSUMER_GROUP, DEFAULT_KEY_PREFIX, functionKeys, recordKey } from './keys.js';
 import { QueueUnavailableError, type Backlog, type InvocationRecord } from './queue.js';
 import type { DestinationRecord } from './records.js';
 import { decodeEvent, encodeEvent, type DeadLetterEntry, type Delivery, type QueueStore, type StoredDeadLetter, type StoredEvent } from './store.js';
@@ -119,6 +119,38 @@ if #e == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[1])
 redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
 return 1`;
+
+/**
+ * Streams have no un-claim: a handed-back entry is re-claimed by its holder
+ * with an idle time past any visibility timeout (a function's timeout, at most
+ * 15 minutes, plus a minute), so the next XAUTOCLAIM of any consumer takes it.
+ * Redis resets an idle time reaching before the epoch, so it stays well short of that.
+ */
+export const HAND_BACK_IDLE_MS = 30 * 24 * 3600_000;
+
+/**
+ * Hands back the entries still held by the given consumer. KEYS: events.
+ * ARGV: group, consumer, idle ms, ids... JUSTID leaves the delivery count alone.
+ */
+const HAND_BACK_SCRIPT = `
+local n = 0
+for i = 4, #ARGV do
+  local held = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #held > 0 then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3], 'JUSTID')
+    n = n + 1
+  end
+end
+return n`;
+
+/** Counts a run. KEYS: attempts counter. ARGV: the event's stored attempts, ttl ms. */
+const COUNT_ATTEMPT_SCRIPT = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+local stored = tonumber(ARGV[1])
+if n < stored then n = stored end
+n = n + 1
+redis.call('SET', KEYS[1], n, 'PX', ARGV[2])
+return n`;
 
 function isArray(x: unknown): x is unknown[] {
   return Array.isArray(x);
@@ -281,6 +313,12 @@ export class RedisStore implements QueueStore {
     return { deliveries, cursor: str(reply[0]) || '0-0' };
   }
 
+  async handBack(functionName: string, consumer: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#ready();
+    await this.client.eval(HAND_BACK_SCRIPT, 1, this.#keys(functionName).events, CONSUMER_GROUP, consumer, String(HAND_BACK_IDLE_MS), ...ids);
+  }
+
   async ack(functionName: string, id: string): Promise<void> {
     await this.#ready();
     const k = this.#keys(functionName);
@@ -374,6 +412,12 @@ export class RedisStore implements QueueStore {
     const ttl = Math.max(1, Math.floor(ttlMs));
     if (onlyIfAbsent) await this.client.set(key, JSON.stringify(record), 'PX', ttl, 'NX');
     else await this.client.set(key, JSON.stringify(record), 'PX', ttl);
+  }
+
+  async countAttempt(event: StoredEvent, ttlMs: number): Promise<number> {
+    await this.#ready();
+    const key = attemptsKey(event.requestId, event.enqueuedAt, this.#prefix);
+    return Number(await this.client.eval(COUNT_ATTEMPT_SCRIPT, 1, key, String(event.attempts), String(Math.max(1, Math.floor(ttlMs)))));
   }
 
   async getRecord(requestId: string): Promise<InvocationRecord | undefined> {

@@ -47,6 +47,12 @@ export interface QueueStore {
   read(functionName: string, consumer: string, count: number, blockMs: number): Promise<Delivery[]>;
   /** Takes over entries left unacknowledged longer than minIdleMs; `cursor` continues a previous scan. */
   reclaim(functionName: string, consumer: string, minIdleMs: number, count: number, cursor: string): Promise<{ deliveries: Delivery[]; cursor: string }>;
+  /**
+   * Gives entries this consumer holds but has not started back to the group
+   * at once: another consumer's next reclaim takes them, whatever its minimum
+   * idle time. Entries another consumer took over meanwhile are left alone.
+   */
+  handBack(functionName: string, consumer: string, ids: readonly string[]): Promise<void>;
   ack(functionName: string, id: string): Promise<void>;
   /** Keeps the event for a retry at dueAt and acknowledges the entry, atomically. */
   retryLater(functionName: string, id: string, event: StoredEvent, dueAt: number): Promise<void>;
@@ -64,6 +70,12 @@ export interface QueueStore {
   appendToStream(stream: string, record: DestinationRecord): Promise<string>;
   readStream(stream: string, limit: number): Promise<Array<{ id: string; record: DestinationRecord }>>;
   putRecord(record: InvocationRecord, ttlMs: number, onlyIfAbsent?: boolean): Promise<void>;
+  /**
+   * Counts one more run of this event, atomically across consumers, and
+   * returns the count: at least one more than the event's stored attempts, so
+   * a run cut short by a crash still counts when the event runs again.
+   */
+  countAttempt(event: StoredEvent, ttlMs: number): Promise<number>;
   getRecord(requestId: string): Promise<InvocationRecord | undefined>;
   backlog(functionName: string, now: number): Promise<Backlog>;
   /** Forgets consumers (processes long gone) that hold nothing and have been idle longer than idleMs. */

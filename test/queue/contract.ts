@@ -302,6 +302,8 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
       expect(await queue.listDeadLetters('flaky')).toHaveLength(0);
       for (const { requestId } of ids) await waitFor('redriven success', async () => (await queue.record(requestId))?.status === 'succeeded');
       expect(invoker.callsFor('flaky')).toHaveLength(6);
+      // A redriven event is a fresh one: its runs count from zero again.
+      for (const { requestId } of ids) expect((await queue.record(requestId))?.attempts).toBe(1);
       expect((await queue.redrive('flaky')).redriven).toBe(0);
     });
 
@@ -319,6 +321,76 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
       await waitFor('all reclaimed and run', () => invoker.callsFor('orphan').length === 5);
       await waitFor('acked', async () => (await queue.backlog('orphan')).pending === 0);
       expect(invoker.callsFor('orphan').map((c) => c.payload.toString()).sort()).toEqual(['0', '1', '2', '3', '4']);
+    });
+
+    it('hands back the events a stopping consumer has not sent to an instance; another consumer runs them at once, each event once', async () => {
+      const { queue, catalog, consume } = await setup();
+      catalog.set(fnDef('handoff', { scaling: { maxInstances: 4 } }));
+      const ran: string[] = [];
+      // The stopping gateway: two of its four events are on instances, two wait for one (a cold start) until told to give up.
+      const leaving = new ScriptedInvoker().on('handoff', async (inv, n) => {
+        if (n <= 2) {
+          inv.onDispatch?.();
+          ran.push(inv.requestId);
+          await sleep(300);
+          return ok();
+        }
+        return new Promise((_resolve, reject) => inv.signal?.addEventListener('abort', () => reject(inv.signal?.reason as Error)));
+      });
+      const staying = new ScriptedInvoker().on('handoff', (inv) => {
+        inv.onDispatch?.();
+        ran.push(inv.requestId);
+        return ok();
+      });
+      const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => queue.enqueue({ functionName: 'handoff', payload: Buffer.from(String(i)) })));
+      // A visibility timeout far beyond this test: only a hand-back lets the other consumer take an entry.
+      const first = consume({ invoker: leaving, visibilityTimeoutMs: () => 600_000 });
+      await waitFor('four events taken', () => leaving.calls.length === 4);
+      consume({ invoker: staying, visibilityTimeoutMs: () => 600_000 });
+      await waitFor('the other two run elsewhere', () => staying.calls.length === 2);
+      await first.stop();
+      // The two that were running finished and were settled by the stopping consumer before its stop returned.
+      for (const c of leaving.calls.slice(0, 2)) expect((await queue.record(c.requestId))?.status).toBe('succeeded');
+      await waitFor('the handed-back two run', () => staying.calls.length === 4, 5_000);
+      const records = await Promise.all(ids.map(({ requestId }) => waitFor('success', async () => ((await queue.record(requestId))?.status === 'succeeded' ? queue.record(requestId) : undefined))));
+      expect(records.map((r) => r?.attempts)).toEqual([1, 1, 1, 1, 1, 1]);
+      expect([...ran].sort()).toEqual(ids.map((i) => i.requestId).sort());
+      await waitFor('acked', async () => {
+        const b = await queue.backlog('handoff');
+        return b.pending === 0 && b.lag === 0;
+      });
+    });
+
+    it('hands back only entries the consumer still holds', async () => {
+      const { queue } = await setup();
+      if (!(queue instanceof StoreQueue)) throw new Error('contract needs a StoreQueue');
+      const store = queue.store;
+      await queue.enqueue({ functionName: 'held', payload: Buffer.from('{}') });
+      await store.prepare('held');
+      const [d] = await store.read('held', 'a', 1, 0);
+      if (!d) throw new Error('nothing read');
+      // Another consumer took it over (a past visibility timeout) before a hands it back: it stays with b.
+      expect((await store.reclaim('held', 'b', 0, 10, '0-0')).deliveries.map((x) => x.id)).toEqual([d.id]);
+      await store.handBack('held', 'a', [d.id]);
+      expect((await store.reclaim('held', 'c', 600_000, 10, '0-0')).deliveries).toEqual([]);
+      await store.handBack('held', 'b', [d.id]);
+      expect((await store.reclaim('held', 'c', 600_000, 10, '0-0')).deliveries.map((x) => x.id)).toEqual([d.id]);
+    });
+
+    it('counts a run the crashed consumer had started: the event that runs again says attempts 2', async () => {
+      const { queue, catalog, invoker, consume } = await setup();
+      if (!(queue instanceof StoreQueue)) throw new Error('contract needs a StoreQueue');
+      catalog.set(fnDef('twice'));
+      const { requestId } = await queue.enqueue({ functionName: 'twice', payload: Buffer.from('{}') });
+      await queue.store.prepare('twice');
+      // A consumer that sent the event to an instance (and counted the run, as consumers do then) and died.
+      const [d] = await queue.store.read('twice', 'dead-consumer', 1, 0);
+      if (!d?.event) throw new Error('nothing read');
+      expect(await queue.store.countAttempt(d.event, 60_000)).toBe(1);
+      consume({ visibilityTimeoutMs: () => 200 });
+      const rec = await waitFor('success', async () => ((await queue.record(requestId))?.status === 'succeeded' ? queue.record(requestId) : undefined));
+      expect(invoker.callsFor('twice')).toHaveLength(1);
+      expect(rec?.attempts).toBe(2);
     });
 
     it('takes no more of a function\'s events at once than the function can run', async () => {

@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
 import { failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
-import { GATEWAY, NS, api, apiKey, gatewayFetch, isReady, kubectl, pods, tool, until, type PodView } from './cluster.js';
+import { GATEWAY, NS, api, apiKey, gatewayFetch, invoke, isReady, kubectl, pods, tool, until, type PodView } from './cluster.js';
 import { applyPython } from './functions.js';
 
 const FN = 'churn';
@@ -98,7 +98,8 @@ describe.runIf(inject('e2e') !== undefined).sequential('no call lost while thing
     const versions = new Set(['v1']);
     const greetings = new Set(['a']);
     await applyChurn('v1', 'a');
-    await until(`${FN} Ready`, async () => ((await livePods(`hearth.dev/function=${FN}`)).some(isReady) ? true : undefined), 180_000);
+    // minInstances 0: the first call starts the first instance.
+    await until(`${FN} answering`, async () => ((await invoke(FN, {})).status === 200 ? true : undefined), 180_000, 1_000);
 
     const check = (status: number, body: string): string | undefined => {
       if (status !== 200) return failureReason(status, body);

@@ -28,6 +28,7 @@ import { terminate } from './process-reaper.js';
 import type { RuntimePeer } from './runtime-peer.js';
 import type { RuntimeLauncher } from './spawn-launcher.js';
 import { startInvokeServer, type InvokeServer } from './invoke-server.js';
+import { NotDeliveredError } from './delivery.js';
 
 export type AgentState = 'starting' | 'ready' | 'failed' | 'closed';
 
@@ -36,7 +37,14 @@ export type AgentEvent =
   /** The runtime finished its init (first /next): a cold start. */
   | { type: 'init'; durationMs: number }
   | { type: 'exit'; code: number | null; signal: string | null; phase: 'init' | 'invoke' | 'idle' }
-  | { type: 'restart'; reason: 'timeout' | 'exit' | 'init-retry' };
+  | { type: 'restart'; reason: 'timeout' | 'exit' | 'init-retry' }
+  /** The agent stopped taking new invocations (beginDrain). */
+  | { type: 'draining' };
+
+export interface DrainResult {
+  /** Queued invocations still waiting for the runtime at the drain timeout, refused as not delivered. */
+  handedBack: number;
+}
 
 export interface AgentOptions {
   functionName: string;
@@ -65,12 +73,22 @@ export interface AgentOptions {
   logger?: Logger;
   /** Between SIGTERM and SIGKILL on close. */
   killGraceMs?: number;
+  /**
+   * How long a drain lets queued invocations wait for the runtime before it
+   * refuses them as not delivered (the dispatcher then sends them to another
+   * instance). Those already handed over always run to their answer, so a
+   * drain ends within this plus one invocation timeout. Default: the
+   * function's timeout.
+   */
+  drainTimeoutMs?: number;
   onEvent?: (e: AgentEvent) => void;
 }
 
 interface Pending {
   req: InvokeRequest;
   resolve: (r: InvokeResult) => void;
+  /** Only ever with a NotDeliveredError: the invocation never reached the runtime. */
+  reject: (err: NotDeliveredError) => void;
   startedAt: number;
   /** The timeout counted from hand-over (the request's, else the agent's). */
   timeoutMs: number;
@@ -98,12 +116,14 @@ export class Agent implements RuntimeApi {
   private readonly launcher: RuntimeLauncher | undefined;
   private readonly log: Logger;
   private readonly killGraceMs: number;
+  private readonly drainTimeoutMs: number;
   private readonly listeners = new Set<(e: AgentEvent) => void>();
 
   private server: Server | undefined;
   private invokeServers: InvokeServer[] = [];
   private port = 0;
   private stateValue: AgentState = 'starting';
+  private drainingValue = false;
   private proc: ChildProcess | undefined;
   private launchedAt = 0;
   private initTimer: NodeJS.Timeout | undefined;
@@ -129,11 +149,17 @@ export class Agent implements RuntimeApi {
     this.launcher = opts.launcher;
     this.log = (opts.logger ?? pino({ level: process.env.HEARTH_LOG_LEVEL ?? 'info' })).child({ fn: opts.functionName });
     this.killGraceMs = opts.killGraceMs ?? 2000;
+    this.drainTimeoutMs = opts.drainTimeoutMs ?? this.timeoutSeconds * 1000;
     if (opts.onEvent) this.listeners.add(opts.onEvent);
   }
 
   get state(): AgentState {
     return this.stateValue;
+  }
+
+  /** A drain has begun: new invocations are refused, those accepted run to their answers. */
+  get draining(): boolean {
+    return this.drainingValue;
   }
 
   /** Epoch ms of the last completed init. */
@@ -192,13 +218,18 @@ export class Agent implements RuntimeApi {
     return new Promise((resolve) => this.settleWaiters.push(resolve));
   }
 
+  /**
+   * Runs an invocation. Rejects only with a NotDeliveredError, when the agent
+   * is draining or closed: the invocation never reached the runtime and may
+   * be sent to another instance. Everything else is a result.
+   */
   invoke(req: InvokeRequest): Promise<InvokeResult> {
-    return new Promise((resolve) => {
-      if (this.stateValue === 'closed') {
-        resolve(unhandledResult({ errorType: 'Hearth.InstanceStopped', errorMessage: `RequestId: ${req.requestId} Error: the instance has stopped` }, 0));
+    return new Promise((resolve, reject) => {
+      if (this.stateValue === 'closed' || this.drainingValue) {
+        reject(notDelivered(req.requestId, this.stateValue === 'closed' ? 'has stopped' : 'is draining'));
         return;
       }
-      const p: Pending = { req, resolve, startedAt: 0, timeoutMs: this.timeoutFor(req), done: false };
+      const p: Pending = { req, resolve, reject, startedAt: 0, timeoutMs: this.timeoutFor(req), done: false };
       if (req.tailLogs === true) p.logs = new LineBuffer();
       this.queue.push(p);
       // Lambda retries a failed init on the next invocation.
@@ -208,9 +239,41 @@ export class Agent implements RuntimeApi {
   }
 
   /** Resolves when nothing is queued or running. */
-  drain(): Promise<void> {
+  idle(): Promise<void> {
     if (this.load === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** From now on /readyz fails and new invocations are refused as not delivered; accepted ones go on. */
+  beginDrain(): void {
+    if (this.drainingValue || this.stateValue === 'closed') return;
+    this.drainingValue = true;
+    this.log.info({ queued: this.queue.length, running: this.inflight.size }, 'draining');
+    this.emit({ type: 'draining' });
+  }
+
+  /**
+   * Begins the drain and resolves once the agent is empty. Invocations still
+   * queued after `timeoutMs` (default: the agent's drainTimeoutMs) are refused
+   * as not delivered; those the runtime has taken run to their answer, which
+   * the agent's deadlines bound.
+   */
+  async drain(opts: { timeoutMs?: number } = {}): Promise<DrainResult> {
+    this.beginDrain();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.idle().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), opts.timeoutMs ?? this.drainTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!timedOut) return { handedBack: 0 };
+    const queued = this.queue.splice(0);
+    for (const p of queued) this.refuse(p, 'is draining');
+    if (queued.length > 0) this.log.warn({ handedBack: queued.length }, 'drain timed out; queued invocations handed back');
+    await this.idle();
+    return { handedBack: queued.length };
   }
 
   async close(): Promise<void> {
@@ -218,9 +281,11 @@ export class Agent implements RuntimeApi {
     this.setState('closed');
     clearTimeout(this.initTimer);
     this.opts.peer?.stop();
-    for (const p of [...this.inflight.values(), ...this.queue.splice(0)]) {
+    for (const p of [...this.inflight.values()]) {
       this.finish(p, unhandledResult(exitError(p.req.requestId, null, 'SIGTERM'), this.elapsed(p)));
     }
+    // Queued calls never reached the runtime: another instance may take them.
+    for (const p of this.queue.splice(0)) this.refuse(p, 'has stopped');
     const proc = this.proc;
     this.proc = undefined;
     for (const res of this.parked.splice(0)) res.destroy();
@@ -523,6 +588,14 @@ export class Agent implements RuntimeApi {
     p.resolve(result);
   }
 
+  /** Ends a queued invocation the runtime never saw, as not delivered. */
+  private refuse(p: Pending, why: string): void {
+    if (p.done) return;
+    p.done = true;
+    clearTimeout(p.timer);
+    p.reject(notDelivered(p.req.requestId, why));
+  }
+
   private tail(p: Pending, result: InvokeResult, status?: 'timeout' | 'error'): string {
     const id = p.req.requestId;
     const report = reportLine({
@@ -603,6 +676,10 @@ export class Agent implements RuntimeApi {
       server.closeAllConnections();
     });
   }
+}
+
+function notDelivered(requestId: string, why: string): NotDeliveredError {
+  return new NotDeliveredError('draining', `RequestId: ${requestId} Error: the instance ${why}; the invocation was not delivered`);
 }
 
 function errorPayload(errorType: string, errorMessage: string): Buffer {

@@ -1,9 +1,12 @@
 // The dispatcher's side of the HTTP invoke endpoint: the same invoke(req)
-// as an in-process Agent, over kept-alive connections to one agent.
-import { Pool } from 'undici';
+// as an in-process Agent, over kept-alive connections to one agent. A call
+// that provably never reached the runtime fails with a NotDeliveredError,
+// as an in-process Agent's does; any other failure may have run.
+import { Pool, type Dispatcher } from 'undici';
 import { LIMITS } from '../api/function.js';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
 import { INVOKE_PATH, requestToHeaders, resultFromHeaders } from './invoke-headers.js';
+import { NotDeliveredError, notDeliveredReason } from './delivery.js';
 
 export interface AgentClientOptions {
   /** Connections kept open to the agent (default 8; 1 for strictly sequential callers). */
@@ -54,16 +57,27 @@ export class AgentClient {
   /** `slots`: the instance's concurrency, i.e. how many calls may be in the agent at once. */
   async invoke(req: InvokeRequest, slots = 1): Promise<InvokeResult> {
     const waitMs = answerWaitMs(req.timeoutMs, slots, this.initTimeoutMs, this.slackMs);
-    const res = await this.pool.request({
-      path: INVOKE_PATH,
-      method: 'POST',
-      headers: { ...requestToHeaders(req), 'content-type': 'application/json' },
-      body: req.payload,
-      headersTimeout: waitMs,
-      bodyTimeout: waitMs,
-    });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.pool.request({
+        path: INVOKE_PATH,
+        method: 'POST',
+        headers: { ...requestToHeaders(req), 'content-type': 'application/json' },
+        body: req.payload,
+        headersTimeout: waitMs,
+        bodyTimeout: waitMs,
+      });
+    } catch (err) {
+      const reason = notDeliveredReason({ kind: 'error', error: err });
+      if (reason !== undefined) throw new NotDeliveredError(reason, `${this.url}: ${(err as Error).message || (err as { code?: string }).code || reason}`, { cause: err });
+      throw err;
+    }
     const payload = Buffer.from(await res.body.arrayBuffer());
-    if (res.statusCode !== 200) throw new AgentHttpError(res.statusCode, payload.toString('utf8'));
+    if (res.statusCode !== 200) {
+      const reason = notDeliveredReason({ kind: 'answer', statusCode: res.statusCode, headers: res.headers });
+      if (reason !== undefined) throw new NotDeliveredError(reason, `${this.url}: the instance is draining`);
+      throw new AgentHttpError(res.statusCode, payload.toString('utf8'));
+    }
     return resultFromHeaders(res.headers, payload);
   }
 

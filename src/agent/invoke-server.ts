@@ -1,18 +1,31 @@
 // The agent's HTTP invoke endpoint for callers in other processes (the
 // dispatcher reaching a pod), on the path of AWS's runtime interface
-// emulator so benchmarks can point the same client at either.
+// emulator so benchmarks can point the same client at either. Also the
+// pod's probes and its preStop hook: GET /drain begins the agent's drain
+// and answers once the agent is empty, so the kubelet sends the runtime
+// SIGTERM only when no call is left in it.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
 import { INVOKE_PATH, requestFromHeaders, resultToHeaders } from './invoke-headers.js';
 import { readBody, sendJson } from './http-io.js';
+import { DRAINING_ERROR_TYPE, DRAINING_HEADER, DRAINING_STATUS, NotDeliveredError } from './delivery.js';
+
+export const DRAIN_PATH = '/drain';
 
 export interface Invokable {
   readonly state: string;
+  readonly draining: boolean;
   readonly timeoutSeconds: number;
   readonly functionArn: string;
+  /** Rejects only with a NotDeliveredError (draining or closed). */
   invoke(req: InvokeRequest): Promise<InvokeResult>;
+  /** Begins the drain; resolves once nothing is queued or running. */
+  drain(): Promise<{ handedBack: number }>;
 }
+
+/** Longest close() waits for answers still being written before it cuts connections. */
+const CLOSE_GRACE_MS = 2000;
 
 export interface InvokeServer {
   address: { host: string; port: number; url: string };
@@ -20,7 +33,16 @@ export interface InvokeServer {
 }
 
 export async function startInvokeServer(target: Invokable, host: string, port: number, payloadLimit: number): Promise<InvokeServer> {
+  let active = 0;
+  let onQuiet: (() => void) | undefined;
   const server = createServer({ keepAliveTimeout: 120_000, requestTimeout: 0 }, (req, res) => {
+    active++;
+    res.once('close', () => {
+      active--;
+      if (active === 0) onQuiet?.();
+    });
+    // While draining, each answer closes its connection, so callers stop reusing them.
+    if (target.draining) res.shouldKeepAlive = false;
     void handle(target, payloadLimit, req, res).catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => {
@@ -31,12 +53,26 @@ export async function startInvokeServer(target: Invokable, host: string, port: n
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     address: { host: addr.address, port: addr.port, url: `http://${urlHost}:${addr.port}` },
+    // Stops accepting and closes idle connections, then lets requests in
+    // progress get their answer (by now the agent refuses them as draining,
+    // which the caller may retry elsewhere) before cutting what is left.
     close: () =>
       new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+        onQuiet = () => server.closeIdleConnections();
+        if (active === 0) onQuiet();
       }),
   };
+}
+
+function sendDraining(res: ServerResponse, err: NotDeliveredError): void {
+  res.shouldKeepAlive = false;
+  sendJson(res, DRAINING_STATUS, { errorMessage: err.message, errorType: DRAINING_ERROR_TYPE }, { [DRAINING_HEADER]: '1', connection: 'close' });
 }
 
 async function handle(target: Invokable, payloadLimit: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -47,8 +83,14 @@ async function handle(target: Invokable, payloadLimit: number, req: IncomingMess
   }
   if (path === '/readyz') {
     req.resume();
-    const ready = target.state === 'ready';
-    return sendJson(res, ready ? 200 : 503, { status: target.state });
+    const ready = target.state === 'ready' && !target.draining;
+    return sendJson(res, ready ? 200 : 503, { status: target.draining ? 'draining' : target.state });
+  }
+  if (path === DRAIN_PATH) {
+    req.resume();
+    if (req.method !== 'GET' && req.method !== 'POST') return sendJson(res, 405, { errorMessage: 'Method Not Allowed', errorType: 'MethodNotAllowed' });
+    const { handedBack } = await target.drain();
+    return sendJson(res, 200, { status: 'drained', handedBack });
   }
   if (path !== INVOKE_PATH) {
     req.resume();
@@ -66,8 +108,16 @@ async function handle(target: Invokable, payloadLimit: number, req: IncomingMess
     });
   }
   const invokeReq = requestFromHeaders(req.headers, body.body, { timeoutSeconds: target.timeoutSeconds, functionArn: target.functionArn });
-  const result = await target.invoke(invokeReq);
+  let result: InvokeResult;
+  try {
+    result = await target.invoke(invokeReq);
+  } catch (err) {
+    if (err instanceof NotDeliveredError) return sendDraining(res, err);
+    throw err;
+  }
   if (res.destroyed) return;
+  // A drain that began meanwhile: this connection has carried its last call.
+  if (target.draining || target.state === 'closed') res.shouldKeepAlive = false;
   res.writeHead(200, { ...resultToHeaders(result, invokeReq.requestId), 'content-length': result.payload.length });
   res.end(result.payload);
 }

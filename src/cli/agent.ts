@@ -54,23 +54,38 @@ export async function agentCommand(argv: string[]): Promise<number> {
     concurrency: Number(values.concurrency),
     logger,
   };
-  let close: () => Promise<void>;
+  let agent: Agent;
   if (command.length > 0) {
     const sidecar = await runAgentSidecar({ ...common, command: command as [string, ...string[]], runtimePort: runtimeApi.port, invokeHost: listen.host, invokePort: listen.port });
-    close = sidecar.close;
+    agent = sidecar.agent;
   } else {
     // The runtime container's processes are visible when the pod shares its process namespace.
-    const agent = new Agent({ ...common, port: runtimeApi.port, peer: procRuntimePeer(`127.0.0.1:${runtimeApi.port}`) });
+    agent = new Agent({ ...common, port: runtimeApi.port, peer: procRuntimePeer(`127.0.0.1:${runtimeApi.port}`) });
     await agent.start();
     await agent.listenInvoke(listen.host, listen.port);
-    close = () => agent.close();
   }
   logger.info({ listen: values.listen, runtimeApi: values['runtime-api'], spawns: command.length > 0 }, 'agent ready for its runtime');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  // Kubernetes stops a native sidecar after the runtime container; in-flight work is answered first.
-  await close();
+  const signal = await nextSignal();
+  // Drain first: /readyz fails, new calls are refused as not delivered (the
+  // gateway sends them elsewhere) and accepted ones run to their answers. In
+  // a pod the runtime container's preStop hook (GET /drain) has usually
+  // emptied the agent already: Kubernetes stops a native sidecar after the
+  // runtime container. A second signal stops at once.
+  logger.info({ signal }, 'draining before exit');
+  const drained = await Promise.race([agent.drain(), nextSignal().then(() => undefined)]);
+  if (drained === undefined) logger.warn('second signal; stopping without waiting for the drain');
+  await agent.close();
   return 0;
+}
+
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals): void => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(s);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
 }

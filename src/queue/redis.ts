@@ -8,6 +8,8 @@ import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { attemptsKey, CONSUMER_GROUP, DEFAULT_KEY_PREFIX, functionKeys, recordKey } from './keys.js';
 import { QueueUnavailableError, type Backlog, type InvocationRecord } from './queue.js';
+import { ReplicaAcks } from './replica-acks.js';
+import { followFailovers } from './sentinel-failover.js';
 import type { DestinationRecord } from './records.js';
 import { decodeEvent, encodeEvent, type DeadLetterEntry, type Delivery, type QueueStore, type StoredDeadLetter, type StoredEvent } from './store.js';
 
@@ -33,7 +35,18 @@ export interface RedisConnectionOptions {
 export type RedisClient = Redis | Cluster;
 
 /** The commands sent with callBuffer, for their binary replies that ioredis types no Buffer variant for. */
-const RAW_COMMANDS = ['XREADGROUP', 'XAUTOCLAIM'];
+const RAW_COMMANDS = ['XREADGROUP', 'XAUTOCLAIM', 'XCLAIM'];
+
+/**
+ * After a connection to Redis closed, for this long, a reclaim also takes
+ * back a consumer's own entries idle for ORPHAN_IDLE_MS: a reply lost with
+ * the connection (an XREADGROUP's) or an acknowledgement the old master took
+ * but never replicated (a failover) leaves an entry pending under a consumer
+ * that does not run it, which would otherwise wait for the visibility timeout
+ * (a function's timeout plus a minute). The consumer skips those it still runs.
+ */
+const ORPHAN_SWEEP_MS = 30_000;
+const ORPHAN_IDLE_MS = 2_000;
 
 function baseOptions(o: RedisConnectionOptions): RedisOptions {
   const opts: RedisOptions = {
@@ -74,13 +87,18 @@ export function createRedisClient(o: RedisConnectionOptions): RedisClient {
     });
   }
   if (o.sentinels && o.sentinels.length > 0) {
-    return new Redis({
+    const name = o.sentinelName ?? 'mymaster';
+    const client = new Redis({
       ...base,
       sentinels: o.sentinels,
-      name: o.sentinelName ?? 'mymaster',
+      name,
       ...(o.sentinelPassword !== undefined ? { sentinelPassword: o.sentinelPassword } : {}),
       ...(o.tls ? { enableTLSForSentinelMode: true } : {}),
+      // A demoted master answers writes with READONLY: reconnect, which asks the sentinels for the master again.
+      reconnectOnError: (err) => err.message.startsWith('READONLY'),
     });
+    followFailovers(client, { sentinels: o.sentinels, name, ...(o.sentinelPassword !== undefined ? { sentinelPassword: o.sentinelPassword } : {}) });
+    return client;
   }
   if (o.url !== undefined) {
     const u = new URL(o.url);
@@ -107,7 +125,12 @@ return #due`;
 /** Appends unless the idempotency key was taken. KEYS: idempotency key, events. ARGV: request id, window ms, fields... */
 const ENQUEUE_ONCE_SCRIPT = `
 local prior = redis.call('GET', KEYS[1])
-if prior then return {1, prior} end
+if prior then
+  -- Touched, so this call writes too: a WAIT after it covers the first enqueue as well (replication is one ordered stream).
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+  return {1, prior}
+end
 redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {0, ARGV[1]}`;
@@ -198,6 +221,8 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   logger?: Logger;
   /** How long an enqueue waits for a (re)connection before answering unavailable (default 500 ms). */
   connectWaitMs?: number;
+  /** How long an enqueue waits for a replica to hold it, when the master has one (default 1000 ms; replica-acks.ts). */
+  replicaAckTimeoutMs?: number;
 }
 
 export class RedisStore implements QueueStore {
@@ -206,7 +231,11 @@ export class RedisStore implements QueueStore {
   readonly #blocking = new Map<string, RedisClient>();
   readonly #readyWaits = new Map<RedisClient, Promise<void>>();
   readonly #opts: RedisStoreOptions;
+  /** Enqueues wait for a replica where the master has one; Cluster's connections are per node, so not there (see README). */
+  readonly replicaAcks: ReplicaAcks | undefined;
   #closed = false;
+  /** Until when reclaims look for this process's orphaned entries (ORPHAN_SWEEP_MS). */
+  #sweepUntil = 0;
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;
@@ -214,6 +243,12 @@ export class RedisStore implements QueueStore {
     this.client = createRedisClient(opts);
     // ioredis reports every failed reconnect as an error event; the queue reports unavailability through its calls instead.
     this.client.on('error', (err: unknown) => opts.logger?.debug({ err }, 'redis connection error'));
+    this.replicaAcks = this.client instanceof Redis ? new ReplicaAcks(this.client, { ...(opts.replicaAckTimeoutMs !== undefined ? { timeoutMs: opts.replicaAckTimeoutMs } : {}) }) : undefined;
+    this.client.on('close', () => this.#connectionLost());
+  }
+
+  #connectionLost(): void {
+    this.#sweepUntil = Date.now() + ORPHAN_SWEEP_MS;
   }
 
   #keys(fn: string) {
@@ -248,12 +283,16 @@ export class RedisStore implements QueueStore {
     await this.#ready();
     const k = this.#keys(event.functionName);
     const fields = encodeEvent(event);
+    const mark = await this.replicaAcks?.before();
     if (!idempotency) {
       await this.client.xadd(k.events, '*', ...fields);
+      if (mark) await this.replicaAcks?.after(mark);
       return { requestId: event.requestId, duplicate: false };
     }
     const res = await this.client.eval(ENQUEUE_ONCE_SCRIPT, 2, k.idempotencyPrefix + idempotency.token, k.events, event.requestId, String(idempotency.windowMs), ...fields);
     if (!isArray(res)) throw new Error('unexpected reply to enqueue');
+    // A duplicate too: the first enqueue may have been refused for want of a replica, and may still be on the master alone.
+    if (mark) await this.replicaAcks?.after(mark);
     return { requestId: str(res[1]), duplicate: Number(str(res[0])) === 1 };
   }
 
@@ -270,9 +309,10 @@ export class RedisStore implements QueueStore {
     const key = `${consumer}\u0000${functionName}`;
     let c = this.#blocking.get(key);
     if (!c) {
-      // A blocked XREADGROUP holds its connection; each reading function gets its own.
-      c = this.client.duplicate();
+      // A blocked XREADGROUP holds its connection; each reading function gets its own (made as the first, so it follows failovers too).
+      c = createRedisClient(this.#opts);
       c.on('error', (err: unknown) => this.#opts.logger?.debug({ err }, 'redis connection error'));
+      c.on('close', () => this.#connectionLost());
       this.#blocking.set(key, c);
     }
     return c;
@@ -310,7 +350,24 @@ export class RedisStore implements QueueStore {
     const reply = await this.client.callBuffer('XAUTOCLAIM', k.events, CONSUMER_GROUP, consumer, Math.max(0, Math.floor(minIdleMs)), cursor, 'COUNT', count);
     if (!isArray(reply)) return { deliveries: [], cursor: '0-0' };
     const deliveries = entries(reply[1]).map((e) => ({ id: e.id, event: e.fields ? decodeEvent(functionName, e.fields) : undefined }));
+    if (Date.now() < this.#sweepUntil && deliveries.length < count) {
+      const seen = new Set(deliveries.map((d) => d.id));
+      for (const d of await this.#orphans(functionName, consumer, count - deliveries.length)) if (!seen.has(d.id)) deliveries.push(d);
+    }
     return { deliveries, cursor: str(reply[0]) || '0-0' };
+  }
+
+  /** This consumer's own entries idle for ORPHAN_IDLE_MS, claimed again (which resets their idle time) with their events. */
+  async #orphans(functionName: string, consumer: string, count: number): Promise<Delivery[]> {
+    const k = this.#keys(functionName);
+    const pending: unknown = await this.client.xpending(k.events, CONSUMER_GROUP, 'IDLE', ORPHAN_IDLE_MS, '-', '+', count, consumer);
+    const ids = (isArray(pending) ? pending : []).map((p) => (isArray(p) ? str(p[0]) : '')).filter((id) => id !== '');
+    if (ids.length === 0) return [];
+    const reply = await this.client.callBuffer('XCLAIM', k.events, CONSUMER_GROUP, consumer, 0, ...ids);
+    // Entries deleted meanwhile (settled) come back as nothing, or not at all.
+    return entries(reply)
+      .filter((e) => e.fields !== undefined)
+      .map((e) => ({ id: e.id, event: e.fields ? decodeEvent(functionName, e.fields) : undefined }));
   }
 
   async handBack(functionName: string, consumer: string, ids: readonly string[]): Promise<void> {

@@ -36,46 +36,82 @@ export class MemoryCgroup {
     }
   }
 
-  async pids(): Promise<number[]> {
-    try {
-      const text = await readFile(join(this.path, 'cgroup.procs'), 'utf8');
-      return text.split('\n').filter((l) => l !== '').map(Number);
-    } catch {
-      return [];
-    }
-  }
-
   /** Kills whatever a container left behind (children of its main process), then removes the cgroup. */
   async destroy(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
-      const pids = await this.pids();
-      if (pids.length === 0) break;
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      await sleep(50);
-    }
-    await removeTree(this.path);
+    await killTree(this.path);
   }
 }
 
-/** rmdir children first: cgroup directories hold only control files and go with rmdir. */
-export async function removeTree(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  const entries = await readdir(path, { withFileTypes: true });
-  for (const e of entries) if (e.isDirectory()) await removeTree(join(path, e.name));
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+async function childCgroups(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(path, e.name));
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+}
+
+async function procsOf(path: string): Promise<number[]> {
+  try {
+    return (await readFile(join(path, 'cgroup.procs'), 'utf8')).split('\n').filter((l) => l !== '').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * rmdir children first: cgroup directories hold only control files and go
+ * with rmdir. Another teardown may remove part of the tree at the same time
+ * (a container's cgroup while its pod's goes), so a vanished directory counts
+ * as removed. True when the tree is gone.
+ */
+export async function removeTree(path: string): Promise<boolean> {
+  if (!existsSync(path)) return true;
+  for (const child of await childCgroups(path)) await removeTree(child);
   for (let i = 0; i < 20; i++) {
     try {
       await rmdir(path);
-      return;
-    } catch {
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return true;
       await sleep(50);
     }
   }
+  return !existsSync(path);
+}
+
+/**
+ * SIGKILLs every process in the cgroup tree until none is left, then removes
+ * it. Returns the pids it had to kill (with their command lines, read before
+ * the kill), so a caller can say what a teardown had left, and whether the
+ * tree is gone.
+ */
+export async function killTree(path: string): Promise<{ killed: string[]; removed: boolean }> {
+  const killed: string[] = [];
+  const seen = new Set<number>();
+  const all = async (p: string): Promise<number[]> => [...(await procsOf(p)), ...(await Promise.all((await childCgroups(p)).map(all))).flat()];
+  for (let i = 0; i < 100 && existsSync(path); i++) {
+    const pids = await all(path);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      if (!seen.has(pid)) {
+        seen.add(pid);
+        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').then((c) => c.split('\0').filter((w) => w !== '').join(' '), () => '?');
+        killed.push(`${pid} (${cmd})`);
+      }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await sleep(50);
+  }
+  return { killed, removed: await removeTree(path) };
 }
 
 /** "128Mi" → bytes; kubelet's quantity grammar for the suffixes pods use. */

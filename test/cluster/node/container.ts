@@ -1,6 +1,7 @@
 // One container of a pod on the process node: start, probes, exit, restart
-// with CrashLoopBackOff back-off, and the state the pod's status reports.
-import type { V1Container, V1ContainerState, V1ContainerStateTerminated, V1ContainerStatus, V1Probe } from '@kubernetes/client-node';
+// with CrashLoopBackOff back-off, the state the pod's status reports, and
+// stopping it as the kubelet does (preStop hook, SIGTERM, SIGKILL).
+import type { V1Container, V1ContainerState, V1ContainerStateTerminated, V1ContainerStatus, V1LifecycleHandler, V1PodSpec, V1Probe } from '@kubernetes/client-node';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -11,7 +12,9 @@ import { ConfigError, containerArgv, containerEnv, type ServiceEnv } from './env
 import type { PodFacts } from './downward.js';
 import { inContainer, lookupImage, repoRoot, resolveProgram, toCheckoutPath, type ImageEntry } from './images.js';
 import { launch, type Mount } from './launch.js';
-import { runProbe } from './probes.js';
+import { describeHandler, runLifecycleHandler } from './hooks.js';
+import { runProbe, type ProbeTarget } from './probes.js';
+import { Cutoff, MIN_KILL_GRACE_SECONDS, graceLeft, killGraceSeconds, sigtermGrace, terminationPrereqs, within, type KillReason } from './termination.js';
 import type { Sandbox } from './network.js';
 import type { VolumeBuilder } from './volumes.js';
 
@@ -35,10 +38,21 @@ export interface PodContext {
   /** Mount targets the node had to create on the machine (removed when the node stops). */
   createdTargets: Set<string>;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
-  graceSeconds: number;
   backoffBaseMs: number;
   onChange: () => void;
   log: (m: string) => void;
+  /** An Event about this pod (the kubelet's recorder), e.g. FailedPreStopHook. */
+  recordEvent: (fieldPath: string, type: 'Normal' | 'Warning', reason: string, message: string) => void;
+}
+
+/** How a pod's termination asks a container to stop. */
+export interface StopRequest {
+  /** The pod's grace period (deletion grace, else terminationGracePeriodSeconds). */
+  graceSeconds: number;
+  /** A native sidecar's turn: resolves once the containers it must outlive have exited. */
+  turn?: Promise<unknown>;
+  /** Brought forward when the pod is asked to stop again with a shorter grace. */
+  cutoff: Cutoff;
 }
 
 const BACKOFF_MAX_MS = 300_000;
@@ -58,6 +72,8 @@ interface Running {
   uid: number;
   gid: number;
   env: Record<string, string>;
+  /** This instance's preStop hook, run at most once (a liveness kill and the pod's deletion may both ask). */
+  preStop?: Promise<void>;
 }
 
 export class ContainerRunner {
@@ -69,7 +85,10 @@ export class ContainerRunner {
   /** Set once an init container has completed, or any container ended for good. */
   done: V1ContainerStateTerminated | undefined;
   private running: Running | undefined;
+  /** Set while a start is under way: resolves once run() has recorded the started process (or the failure). */
+  private starting: Promise<void> | undefined;
   private stopping = false;
+  private termination: Promise<void> | undefined;
   private readonly image: ImageEntry | undefined;
   private wakeBackoff: (() => void) | undefined;
   private startedWaiters: (() => void)[] = [];
@@ -88,6 +107,11 @@ export class ContainerRunner {
 
   get pid(): number | undefined {
     return this.running?.pid;
+  }
+
+  /** Running, or about to be: a pod's termination must wait for it. */
+  get active(): boolean {
+    return this.running !== undefined || this.starting !== undefined;
   }
 
   status(): V1ContainerStatus {
@@ -127,18 +151,29 @@ export class ContainerRunner {
         await this.imagePullLoop();
         return;
       }
-      let running: Running;
-      try {
-        running = await this.start(this.image);
-      } catch (err) {
-        const reason = err instanceof ConfigError ? 'CreateContainerConfigError' : 'CreateContainerError';
-        this.state = { waiting: { reason, message: err instanceof Error ? err.message : String(err) } };
-        this.ctx.log(`${this.name}: ${reason}: ${err instanceof Error ? err.message : String(err)}`);
+      let running: Running | undefined;
+      let failure: unknown;
+      // this.running is set before `starting` settles, so a termination that waited for the start finds the process.
+      this.starting = this.start(this.image).then(
+        (r) => {
+          running = r;
+          this.running = r;
+        },
+        (err: unknown) => {
+          failure = err;
+        },
+      );
+      await this.starting;
+      this.starting = undefined;
+      if (running === undefined) {
+        const reason = failure instanceof ConfigError ? 'CreateContainerConfigError' : 'CreateContainerError';
+        const message = failure instanceof Error ? failure.message : String(failure);
+        this.state = { waiting: { reason, message } };
+        this.ctx.log(`${this.name}: ${reason}: ${message}`);
         this.change();
         await this.backoff(2_000);
         continue;
       }
-      this.running = running;
       this.state = { running: { startedAt: running.startedAt as unknown as Date } };
       this.ready = false;
       this.setStarted(this.spec.startupProbe === undefined);
@@ -344,7 +379,7 @@ export class ContainerRunner {
         }
         if (fails >= (startupProbe.failureThreshold ?? 3)) {
           this.ctx.log(`${this.name}: startup probe failed ${fails} times; killing`);
-          void this.kill();
+          void this.killForRestart(r, 'startup');
           return false;
         }
         return true;
@@ -357,7 +392,7 @@ export class ContainerRunner {
         loop(livenessProbe, (_ok, fails) => {
           if (fails >= (livenessProbe.failureThreshold ?? 3)) {
             this.ctx.log(`${this.name}: liveness probe failed ${fails} times; restarting`);
-            void this.kill();
+            void this.killForRestart(r, 'liveness');
             return false;
           }
           return true;
@@ -383,21 +418,136 @@ export class ContainerRunner {
     while (cond() && Date.now() < end) await sleep(Math.min(100, end - Date.now()));
   }
 
-  /** SIGTERM, then SIGKILL after the pod's grace period. */
-  private async kill(graceMs = this.ctx.graceSeconds * 1000): Promise<void> {
-    const r = this.running;
-    if (r === undefined) return;
-    r.child.kill('SIGTERM');
-    const timer = setTimeout(() => r.child.kill('SIGKILL'), graceMs);
-    await r.exited;
-    clearTimeout(timer);
+  /** A failed liveness or startup probe: the container is killed (preStop first) and the run loop restarts it. */
+  private async killForRestart(r: Running, reason: KillReason): Promise<void> {
+    await this.killRunning(r, killGraceSeconds(this.ctx.facts.pod, this.spec, reason), undefined, new Cutoff());
   }
 
-  /** Stops for good (pod deletion or shutdown). */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * The kubelet's killContainer: the preStop hook within the grace period,
+   * then (a sidecar) the wait for its turn within what is left, then SIGTERM
+   * with what is left but at least 2 s, then SIGKILL. A cut-off brought
+   * forward ends the waits at once and the SIGTERM grace after its 2 s.
+   */
+  private async killRunning(r: Running, graceSeconds: number, turn: Promise<unknown> | undefined, cutoff: Cutoff): Promise<void> {
+    let grace = graceSeconds;
+    const hook = this.spec.lifecycle?.preStop;
+    if (hook !== undefined && grace > 0) {
+      const began = Date.now();
+      r.preStop ??= this.runPreStop(r, hook, grace * 1000, cutoff);
+      await within(r.preStop, grace * 1000, cutoff);
+      grace = graceLeft(grace, Date.now() - began);
+    }
+    if (turn !== undefined && grace > 0) {
+      const began = Date.now();
+      await within(turn, grace * 1000, cutoff);
+      grace = graceLeft(grace, Date.now() - began);
+    }
+    const termGrace = sigtermGrace(grace);
+    if (r.child.exitCode === null && r.child.signalCode === null) this.ctx.log(`${this.name}: SIGTERM (SIGKILL in ${termGrace} s)`);
+    r.child.kill('SIGTERM');
+    const sigtermAt = Date.now();
+    const killAt = new Cutoff();
+    killAt.bringForward(sigtermAt + termGrace * 1000);
+    const follow = (at: number): void => killAt.bringForward(Math.max(at, sigtermAt + MIN_KILL_GRACE_SECONDS * 1000));
+    follow(cutoff.at);
+    const unfollow = cutoff.watch(follow);
+    try {
+      const killed = killAt.reached().then(() => {
+        if (r.child.exitCode !== null || r.child.signalCode !== null) return;
+        this.ctx.log(`${this.name}: SIGKILL (grace period over)`);
+        r.child.kill('SIGKILL');
+      });
+      await Promise.race([r.exited, killed]);
+      await r.exited;
+    } finally {
+      unfollow();
+    }
+  }
+
+  /**
+   * Runs the hook until it ends, the grace runs out, the cut-off passes or
+   * the container exits (a hook cannot outlive its container, as an exec into
+   * a gone container fails at once). A failure is logged and recorded as a
+   * FailedPreStopHook Event without the message, as the kubelet does (it may
+   * hold secrets); termination goes on either way.
+   */
+  private async runPreStop(r: Running, hook: V1LifecycleHandler, maxMs: number, cutoff: Cutoff): Promise<void> {
+    const ac = new AbortController();
+    let why = '';
+    const abort = (reason: string): void => {
+      if (ac.signal.aborted) return;
+      why = reason;
+      ac.abort();
+    };
+    const timer = setTimeout(() => abort('not completed in the grace period'), maxMs);
+    void cutoff.reached().then(() => abort('cut short: the pod was asked to stop sooner'));
+    void r.exited.then(() => abort('ended: the container exited'));
+    const target: ProbeTarget = { podIp: this.ctx.facts.podIp, container: this.spec, pid: r.pid, uid: r.uid, gid: r.gid, env: r.env };
+    const began = Date.now();
+    this.ctx.log(`${this.name}: running preStop hook ${describeHandler(hook)}`);
+    try {
+      await runLifecycleHandler(hook, target, ac.signal);
+      this.ctx.log(`${this.name}: preStop hook completed in ${Date.now() - began} ms`);
+    } catch (err) {
+      if (ac.signal.aborted) {
+        this.ctx.log(`${this.name}: preStop hook ${why} (${Date.now() - began} ms)`);
+        return;
+      }
+      this.ctx.log(`${this.name}: FailedPreStopHook: ${describeHandler(hook)}: ${err instanceof Error ? err.message : String(err)}`);
+      const fieldPath = this.kind === 'main' ? `spec.containers{${this.name}}` : `spec.initContainers{${this.name}}`;
+      this.ctx.recordEvent(fieldPath, 'Warning', 'FailedPreStopHook', 'PreStopHook failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Stops for good (the pod's termination, or its sidecars once its app
+   * containers completed): no restart; a start under way is awaited and its
+   * process stopped too; the running process goes as killRunning says. Asked
+   * again, it returns the same termination.
+   */
+  terminate(req: StopRequest): Promise<void> {
+    this.termination ??= this.terminateOnce(req);
+    return this.termination;
+  }
+
+  private async terminateOnce(req: StopRequest): Promise<void> {
     this.stopping = true;
     this.wakeBackoff?.();
     for (const w of this.startedWaiters.splice(0)) w();
-    await this.kill(graceMs);
+    if (this.starting !== undefined) await this.starting;
+    const r = this.running;
+    if (r === undefined) return;
+    await this.killRunning(r, req.graceSeconds, req.turn, req.cutoff);
   }
+}
+
+/**
+ * A pod's containers stopped as the kubelet's killContainersWithSyncResult
+ * does: every one asked at once; each runs its preStop hook; native sidecars
+ * get SIGTERM on their turn (terminationPrereqs). Containers not running
+ * just stop restarting.
+ */
+export async function stopContainers(spec: Pick<V1PodSpec, 'containers' | 'initContainers'>, runners: ContainerRunner[], graceSeconds: number, cutoff: Cutoff): Promise<void> {
+  const active = new Set(runners.filter((r) => r.active).map((r) => r.name));
+  const prereqs = terminationPrereqs(spec, active);
+  const exited = new Map<string, { done: Promise<void>; resolve: () => void }>();
+  for (const r of runners) {
+    let resolve = (): void => undefined;
+    const done = new Promise<void>((res) => (resolve = res));
+    exited.set(r.name, { done, resolve });
+  }
+  await Promise.all(
+    runners.map(async (r) => {
+      const waitFor = prereqs.get(r.name);
+      const turn = waitFor === undefined ? undefined : Promise.all(waitFor.map((n) => exited.get(n)?.done));
+      try {
+        await r.terminate({ graceSeconds, cutoff, ...(turn === undefined ? {} : { turn }) });
+      } finally {
+        exited.get(r.name)?.resolve();
+      }
+    }),
+  );
 }

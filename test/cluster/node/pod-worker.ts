@@ -1,13 +1,15 @@
 // One pod on the process node, as the kubelet's pod worker runs it: sandbox
 // (network namespace and IP), volumes, init containers in order (native
 // sidecars started and left running), then the app containers; status
-// written back after every change; graceful deletion.
+// written back after every change; graceful deletion as the kubelet's
+// killPod (termination.ts); teardown of everything the pod made.
 import type { V1Pod, V1PodCondition, V1PodStatus, V1Volume } from '@kubernetes/client-node';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { removeTree } from './cgroups.js';
-import { ContainerRunner, type PodContext } from './container.js';
+import { killTree } from './cgroups.js';
+import { ContainerRunner, stopContainers, type PodContext } from './container.js';
+import { Cutoff } from './termination.js';
 import { checkoutMountPoint } from './images.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
 import { createSandbox, destroySandbox, type Ipam, type PodNetworkConfig, type Sandbox } from './network.js';
@@ -47,6 +49,9 @@ export class PodWorker {
   private initialized = false;
   private phase: Phase = 'Pending';
   private terminating = false;
+  private termination: Promise<void> | undefined;
+  private deleteObject = false;
+  private readonly cutoff = new Cutoff();
   private gone = false;
   private syncing = false;
   private dirty = false;
@@ -90,7 +95,12 @@ export class PodWorker {
     await mkdir(this.logDir, { recursive: true });
     const spec = this.pod.spec ?? { containers: [] };
     const ip = this.deps.ipam.allocate();
-    this.sandbox = await createSandbox(this.deps.net, ip, this.uid.replace(/-/g, '').slice(0, 10), this.pod.metadata?.name ?? 'pod');
+    try {
+      this.sandbox = await createSandbox(this.deps.net, ip, this.uid.replace(/-/g, '').slice(0, 10), this.pod.metadata?.name ?? 'pod');
+    } catch (err) {
+      this.deps.ipam.release(ip);
+      throw err;
+    }
     this.podIp = ip;
     if (this.deps.cgroupRoot !== undefined) {
       // The pause process in the pod's cgroup too, so the teardown check would see it survive.
@@ -118,10 +128,10 @@ export class PodWorker {
       checkoutMount: checkoutMountPoint(this.deps.workDir),
       createdTargets: this.deps.createdTargets,
       restartPolicy: (spec.restartPolicy ?? 'Always') as 'Always' | 'OnFailure' | 'Never',
-      graceSeconds: spec.terminationGracePeriodSeconds ?? 30,
       backoffBaseMs: this.deps.backoffBaseMs,
       onChange: () => this.requestSync(),
       log: (m) => this.log(m),
+      recordEvent: (fieldPath, type, reason, message) => this.recordEvent(fieldPath, type, reason, message),
     };
     this.initRunners = (spec.initContainers ?? []).map((c) => new ContainerRunner(c, c.restartPolicy === 'Always' ? 'sidecar' : 'init', ctx));
     this.mainRunners = spec.containers.map((c) => new ContainerRunner(c, 'main', ctx));
@@ -157,8 +167,38 @@ export class PodWorker {
     // Only restartPolicy Never/OnFailure get here: every app container ended for good.
     const failed = this.mainRunners.some((r) => (r.done?.exitCode ?? 1) !== 0);
     this.phase = failed ? 'Failed' : 'Succeeded';
-    await Promise.all(this.initRunners.map((r) => r.stop(2_000)));
+    // The sidecars go too, in reverse order, each after its preStop hook.
+    await this.stopContainers(spec.terminationGracePeriodSeconds ?? 30);
     this.requestSync();
+  }
+
+  private stopContainers(graceSeconds: number): Promise<void> {
+    return stopContainers(this.pod.spec ?? { containers: [] }, [...this.mainRunners, ...this.initRunners], graceSeconds, this.cutoff);
+  }
+
+  /** An Event about this pod, as the kubelet's recorder writes it; best effort. */
+  private recordEvent(fieldPath: string, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const ns = this.pod.metadata?.namespace ?? '';
+    const name = this.pod.metadata?.name ?? '';
+    const t = now();
+    const event = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: `${name}.`, namespace: ns },
+      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: ns, name, uid: this.uid, fieldPath },
+      reason,
+      message,
+      type,
+      source: { component: 'kubelet', host: this.deps.nodeName },
+      reportingComponent: 'kubelet',
+      reportingInstance: this.deps.nodeName,
+      firstTimestamp: t,
+      lastTimestamp: t,
+      count: 1,
+    };
+    this.deps.kube.call('POST', `/api/v1/namespaces/${ns}/events`, event).catch((err: unknown) => {
+      this.log(`event ${reason} not recorded: ${err instanceof Error ? err.message : String(err)}`);
+    });
   }
 
   private async writeNetworkFiles(ip: string): Promise<void> {
@@ -275,21 +315,34 @@ export class PodWorker {
   }
 
   /**
-   * Graceful deletion: app containers get SIGTERM and the grace period, then
-   * sidecars in reverse order with what remains; then the sandbox goes and
-   * the pod object is removed (the kubelet's final delete with grace 0).
+   * Graceful deletion: the containers stop as stopContainers says, within
+   * the grace period; then the sandbox goes and the pod object is removed
+   * (the kubelet's final delete with grace 0). Asked again while under way
+   * (a force delete, the node stopping), the same termination is returned,
+   * cut to the new grace if that is shorter.
    */
-  async terminate(graceSeconds: number, deleteObject: boolean): Promise<void> {
-    if (this.terminating) return;
+  terminate(graceSeconds: number, deleteObject: boolean): Promise<void> {
+    this.deleteObject ||= deleteObject;
+    if (this.termination !== undefined) {
+      this.cutoff.bringForward(Date.now() + graceSeconds * 1000);
+      return this.termination;
+    }
     this.terminating = true;
-    const deadline = Date.now() + graceSeconds * 1000;
-    await Promise.all(this.mainRunners.map((r) => r.stop(graceSeconds * 1000)));
-    for (const r of [...this.initRunners].reverse()) await r.stop(Math.max(deadline - Date.now(), 2_000));
-    await Promise.all(this.runs);
+    this.termination = this.terminateOnce(graceSeconds);
+    return this.termination;
+  }
+
+  private async terminateOnce(graceSeconds: number): Promise<void> {
+    await this.stopContainers(graceSeconds);
+    await Promise.allSettled(this.runs);
+    // A lifecycle still setting up (sandbox, volumes) sees `terminating` and starts nothing more;
+    // what it had started by then is stopped by the second pass (the first pass's are remembered).
     await this.lifecycle;
-    this.requestSync();
+    await this.stopContainers(graceSeconds);
+    await Promise.allSettled(this.runs);
     await this.teardown();
-    if (deleteObject) {
+    this.requestSync();
+    if (this.deleteObject) {
       const ns = this.pod.metadata?.namespace ?? '';
       const name = this.pod.metadata?.name ?? '';
       try {
@@ -301,13 +354,48 @@ export class PodWorker {
     this.gone = true;
   }
 
+  /** Tried three times; the node's own stop sweeps what still remains after that. */
   private async teardown(): Promise<void> {
-    if (this.sandbox !== undefined) {
-      await destroySandbox(this.sandbox);
-      this.deps.ipam.release(this.sandbox.ip);
-      this.sandbox = undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.teardownOnce();
+        return;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        this.log(`${err instanceof Error ? err.message : String(err)}; retrying`);
+        await sleep(500);
+      }
     }
-    if (this.deps.cgroupRoot !== undefined) await removeTree(join(this.deps.cgroupRoot, `pod${this.uid}`));
-    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Every step is tried even if one before failed; the failures are thrown after. */
+  private async teardownOnce(): Promise<void> {
+    const failures: string[] = [];
+    const step = async (what: string, f: () => Promise<void>): Promise<void> => {
+      try {
+        await f();
+      } catch (err) {
+        failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+    const sandbox = this.sandbox;
+    if (sandbox !== undefined) {
+      await step('sandbox', async () => {
+        await destroySandbox(sandbox);
+        this.deps.ipam.release(sandbox.ip);
+        this.sandbox = undefined;
+      });
+    }
+    const cgroupRoot = this.deps.cgroupRoot;
+    if (cgroupRoot !== undefined) {
+      await step('cgroup', async () => {
+        // The containers have exited and the holder is gone; anything still here escaped them (a stray child).
+        const { killed, removed } = await killTree(join(cgroupRoot, `pod${this.uid}`));
+        if (killed.length > 0) this.log(`killed processes left in the pod's cgroup: ${killed.join(', ')}`);
+        if (!removed) throw new Error(`cgroup pod${this.uid} could not be removed`);
+      });
+    }
+    await step('pod directory', () => rm(this.dir, { recursive: true, force: true }));
+    if (failures.length > 0) throw new Error(`teardown incomplete: ${failures.join('; ')}`);
   }
 }

@@ -3,7 +3,7 @@
 import type { V1Container, V1Probe } from '@kubernetes/client-node';
 import { connect } from 'node:net';
 import { request } from 'undici';
-import { run } from './exec.js';
+import { run, type RunResult } from './exec.js';
 
 export interface ProbeTarget {
   podIp: string;
@@ -15,7 +15,8 @@ export interface ProbeTarget {
   env: Record<string, string>;
 }
 
-function resolvePort(port: number | string, c: V1Container): number {
+/** A port by number, or by the name of one of the container's own ports (as the kubelet resolves it). */
+export function resolvePort(port: number | string, c: V1Container): number {
   if (typeof port === 'number') return port;
   if (/^\d+$/.test(port)) return Number(port);
   const named = c.ports?.find((p) => p.name === port);
@@ -52,14 +53,19 @@ function tcpSocket(p: NonNullable<V1Probe['tcpSocket']>, t: ProbeTarget, timeout
   });
 }
 
+/** A command in the running container's namespaces, as its user, with its env: exec probes and exec lifecycle hooks. */
+export function execInContainer(t: ProbeTarget & { pid: number }, command: string[], timeoutMs: number, signal?: AbortSignal): Promise<RunResult> {
+  const env = Object.entries(t.env).map(([k, v]) => `${k}=${v}`);
+  return run(
+    'nsenter',
+    ['-t', String(t.pid), '--net', '--mount', '--uts', '--', 'setpriv', `--reuid=${t.uid}`, `--regid=${t.gid}`, '--clear-groups', '--', 'env', '-i', ...env, ...command],
+    { timeoutMs, ...(signal === undefined ? {} : { signal }) },
+  );
+}
+
 async function execProbe(p: NonNullable<V1Probe['exec']>, t: ProbeTarget, timeoutMs: number): Promise<boolean> {
   if (t.pid === undefined) return false;
-  const env = Object.entries(t.env).map(([k, v]) => `${k}=${v}`);
-  const r = await run(
-    'nsenter',
-    ['-t', String(t.pid), '--net', '--mount', '--uts', '--', 'setpriv', `--reuid=${t.uid}`, `--regid=${t.gid}`, '--clear-groups', '--', 'env', '-i', ...env, ...(p.command ?? [])],
-    { timeoutMs },
-  );
+  const r = await execInContainer({ ...t, pid: t.pid }, p.command ?? [], timeoutMs);
   return r.code === 0;
 }
 

@@ -17,7 +17,17 @@ export interface Instance {
   readonly initError?: InvokeResult;
   /** Epoch ms when the instance became ready; undefined until then. */
   readonly readyAt?: number;
+  /**
+   * Runs the invocation. A NotDeliveredError (src/agent/delivery.ts) says it
+   * provably never reached the runtime; any other failure may have run.
+   */
   invoke(req: InvokeRequest): Promise<InvokeResult>;
+  /**
+   * The instance refused a call as leaving (or could not be reached): from
+   * now on it reports `draining`, so the dispatcher stops choosing it, until
+   * its backend drops or replaces it.
+   */
+  markDraining?(): void;
 }
 
 export interface Backend {

@@ -13,6 +13,7 @@ import { billedMilliseconds, gbSeconds, type InvocationMetrics, type InvocationO
 import { LocalConcurrencyLimiter, type ConcurrencyLimiter, type Lease } from './concurrency-limiter.js';
 import { DispatchError, type Invocation, type Invoker } from './invoker.js';
 import { liveCount, neededInstances, pickInstance } from './placement.js';
+import { redispatchDecision } from './redispatch.js';
 
 export interface DispatcherOptions {
   catalog: FunctionCatalog;
@@ -120,16 +121,28 @@ export class Dispatcher implements Invoker {
     const cap = this.#opts.maxConcurrentInvocations;
     if (cap !== undefined && this.#total >= cap) throw this.#throttle(inv, THROTTLE_CONCURRENCY);
 
-    const grant = await this.#acquire(fn, load, inv).catch((err: unknown) => {
+    // One wait budget for the whole call: a call sent again after an
+    // instance refused it waits no longer than it could have at first.
+    const waitUntil = Date.now() + (this.#opts.maxWaitMs ?? (LIMITS.initTimeoutSeconds + 1) * 1000);
+    for (let redispatches = 0; ; redispatches++) {
+      const outcome = await this.#runOnce(fn, load, inv, waitUntil, redispatches);
+      if (outcome.done) return outcome.result;
+    }
+  }
+
+  /** One send of the call to an instance; `done: false` when it provably never reached the runtime and goes again. */
+  async #runOnce(fn: HearthFunction, load: FunctionLoad, inv: Invocation, waitUntil: number, redispatches: number): Promise<{ done: true; result: InvokeResult } | { done: false }> {
+    const grant = await this.#acquire(fn, load, inv, waitUntil, redispatches > 0).catch((err: unknown) => {
       if (err instanceof DispatchError && err.kind === 'unavailable') this.#count(inv, 'unavailable');
       throw err;
     });
     if ('initError' in grant) {
       this.#record(fn, inv, grant.initError);
-      return grant.initError;
+      return { done: true, result: grant.initError };
     }
     const { instance } = grant;
-    inv.onDispatch?.();
+    // The first send is where the call may start to run; a send again follows one that provably did not.
+    if (redispatches === 0) inv.onDispatch?.();
     this.#total++;
     this.#opts.metrics?.inFlight.inc({ function: inv.functionName });
     try {
@@ -144,8 +157,16 @@ export class Dispatcher implements Invoker {
         ...(inv.tailLogs ? { tailLogs: true } : {}),
       });
       this.#record(fn, inv, result);
-      return result;
+      return { done: true, result };
     } catch (err) {
+      const decision = redispatchDecision(err, redispatches);
+      if (decision.redispatch) {
+        // This gateway stops choosing the instance until its backend drops or replaces it.
+        instance.markDraining?.();
+        this.#opts.metrics?.redispatches.inc({ function: inv.functionName, reason: decision.reason });
+        this.#opts.logger?.info({ function: inv.functionName, requestId: inv.requestId, instance: instance.id, reason: decision.reason }, 'invocation not delivered; sending it to another instance');
+        return { done: false };
+      }
       this.#count(inv, 'unavailable');
       this.#opts.logger?.error({ err, function: inv.functionName, requestId: inv.requestId }, 'instance failed to answer');
       throw new DispatchError('unavailable', `instance ${instance.id} failed: ${(err as Error).message}`);
@@ -184,7 +205,12 @@ export class Dispatcher implements Invoker {
     return instances.find((i) => i.id === id);
   }
 
-  async #acquire(fn: HearthFunction, load: FunctionLoad, inv: Invocation): Promise<Grant> {
+  /**
+   * A slot on a ready instance, waiting for one until `waitUntil`. A call
+   * sent again (`again`) was admitted before those waiting now, so it waits
+   * at the head of the line.
+   */
+  async #acquire(fn: HearthFunction, load: FunctionLoad, inv: Invocation, waitUntil: number, again = false): Promise<Grant> {
     const name = fn.metadata.name;
     const signal = inv.signal;
     if (signal?.aborted) throw signal.reason as Error;
@@ -208,7 +234,7 @@ export class Dispatcher implements Invoker {
           const i = load.waiters.indexOf(waiter);
           if (i >= 0) load.waiters.splice(i, 1);
           waiter.reject(this.#throttle(inv, THROTTLE_CONCURRENCY));
-        }, this.#opts.maxWaitMs ?? (LIMITS.initTimeoutSeconds + 1) * 1000),
+        }, Math.max(0, waitUntil - Date.now())),
       };
       // Given up while waiting: the call has not run, so it leaves the line at once.
       const onAbort = (): void => {
@@ -219,7 +245,8 @@ export class Dispatcher implements Invoker {
         waiter.reject(signal?.reason as Error);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      load.waiters.push(waiter);
+      if (again) load.waiters.unshift(waiter);
+      else load.waiters.push(waiter);
     });
     this.#ensureCapacity(fn, load);
     this.#pump(name);

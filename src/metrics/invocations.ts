@@ -15,6 +15,7 @@ export interface InvocationMetrics {
   billedMs: Counter<'function'>;
   gbSeconds: Counter<'function'>;
   instances: Gauge<'function' | 'state'>;
+  redispatches: Counter<'function' | 'reason'>;
 }
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
@@ -31,6 +32,12 @@ export function createInvocationMetrics(registry: Registry): InvocationMetrics {
     billedMs: new Counter({ name: 'hearth_billed_duration_milliseconds_total', help: 'Billed duration (each invocation rounded up to 1 ms).', labelNames: ['function'], registers }),
     gbSeconds: new Counter({ name: 'hearth_gb_seconds_total', help: 'Billed duration × configured memory, in GB-seconds.', labelNames: ['function'], registers }),
     instances: new Gauge({ name: 'hearth_instances', help: 'Instances by state.', labelNames: ['function', 'state'], registers }),
+    redispatches: new Counter({
+      name: 'hearth_redispatches_total',
+      help: 'Invocations sent again to another instance because the one chosen provably never ran them (it was draining, or could not be connected to), by reason.',
+      labelNames: ['function', 'reason'],
+      registers,
+    }),
   };
 }
 

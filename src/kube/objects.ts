@@ -1,4 +1,4 @@
-// The writes the controller makes, each one request.
+// The writes the controller and the gateway make, each one request.
 import { GROUP, PLURAL, VERSION } from '../api/function.js';
 import type { FunctionStatus } from '../api/function.js';
 import { CONTENT_APPLY, CONTENT_MERGE, type KubeRest } from './rest.js';
@@ -50,4 +50,18 @@ export async function setFunctionFinalizers(rest: KubeRest, namespace: string, n
 /** Writes spec.replicas through the scale subresource, as an autoscaler would. */
 export async function scaleFunction(rest: KubeRest, namespace: string, name: string, replicas: number): Promise<void> {
   await rest.request('PATCH', resourcePath(fnResource, namespace, name, 'scale'), { body: { spec: { replicas } }, contentType: CONTENT_MERGE });
+}
+
+/**
+ * Sets (or, with null, removes) a pod's controller.kubernetes.io/pod-deletion-cost:
+ * a ReplicaSet scaling down deletes its lowest-cost pods first. A JSON merge
+ * patch of that one annotation; the gateway needs `patch` on pods for it.
+ */
+export const DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';
+
+export async function setPodDeletionCost(rest: KubeRest, namespace: string, pod: string, cost: number | null): Promise<void> {
+  await rest.request('PATCH', resourcePath(RESOURCES.Pod, namespace, pod), {
+    body: { metadata: { annotations: { [DELETION_COST_ANNOTATION]: cost === null ? null : String(cost) } } },
+    contentType: CONTENT_MERGE,
+  });
 }

@@ -81,6 +81,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     kubeConfig: opts.kubeConfig,
     namespace: opts.namespace,
     onError: (err) => logger.warn({ err }, 'watching EndpointSlices failed; retrying'),
+    logger: logger.child({ component: 'kubernetes-backend' }),
   });
   const unsubscribe = catalog.onChange((name) => {
     const fn = catalog.get(name);

@@ -201,7 +201,9 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(objs.some((o) => o.kind === 'Role' && o.metadata.name.includes('gateway') && (o.rules ?? []).some((r) => r.resources?.includes('leases')))).toBe(false);
         const gwRole = find(objs, 'Role', 'r-defaults-hearth-gateway');
         const gwResources = (gwRole.rules ?? []).flatMap((r) => r.resources ?? []).sort();
-        expect(gwResources).toEqual(['endpointslices', 'functions', 'functions/scale', 'functions/status']);
+        expect(gwResources).toEqual(['endpointslices', 'functions', 'functions/scale', 'functions/status', 'pods']);
+        // Pods: only the deletion-cost patch of its scale-down victims.
+        expect((gwRole.rules ?? []).find((r) => r.resources?.includes('pods'))?.verbs).toEqual(['patch']);
         expect(objs.some((o) => o.kind === 'Ingress' || o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false);
       },
     },
@@ -530,6 +532,8 @@ if (!ctx.available) {
       expect(await can('hearth-gateway', 'list', 'functions.hearth.dev', here)).toBe(true);
       expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', here, 'scale')).toBe(true);
       expect(await can('hearth-gateway', 'watch', 'endpointslices.discovery.k8s.io', here)).toBe(true);
+      expect(await can('hearth-gateway', 'patch', 'pods', here)).toBe(true);
+      expect(await can('hearth-gateway', 'delete', 'pods', here)).toBe(false);
       expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', here)).toBe(false);
       expect(await can('hearth-gateway', 'get', 'secrets', here)).toBe(false);
       expect(await can('hearth-gateway', 'create', 'deployments.apps', here)).toBe(false);

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InvokeResult } from '../../src/agent/invocation.js';
 import { FunctionSchema } from '../../src/api/function.js';
 import { KubernetesBackend } from '../../src/backends/kubernetes/backend.js';
+import type { KubernetesInstance } from '../../src/backends/kubernetes/instance.js';
+import { DELETION_COST_ANNOTATION } from '../../src/kube/objects.js';
 import { Controller } from '../../src/controller/controller.js';
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { KubeRest } from '../../src/kube/rest.js';
@@ -77,6 +80,94 @@ if (!ctx.available) {
         const f = await getOrUndefined<FunctionObj>(rest, RESOURCES.Function, ns, 'scaly');
         return readyCondition(f)?.reason === 'ScaledToZero' && f?.status?.replicas === 0 ? true : undefined;
       });
+    });
+  });
+
+  describe('scale-down victims chosen by the gateway, against a real ReplicaSet', () => {
+    const ns = `kbv-${randomBytes(3).toString('hex')}`;
+    const kc = kubeConfigFor(ctx);
+    const rest = new KubeRest(kc);
+    let controller: Controller;
+    let backend: KubernetesBackend;
+    // Calls "in flight" on each pod: the agents are kwok's (nothing answers), so the client holds each call until released.
+    const held: (() => void)[] = [];
+    const answer: InvokeResult = { outcome: 'success', payload: Buffer.from('{}'), durationMs: 1 };
+
+    beforeAll(async () => {
+      await installCrds(kc);
+      await createNamespace(rest, ns);
+      controller = new Controller({ kubeConfig: kc, namespace: ns, images: defaultImages('test'), gatewayService: 'hearth-gateway', gatewayNamespace: ns });
+      await controller.start();
+      backend = new KubernetesBackend({
+        kubeConfig: kc,
+        namespace: ns,
+        makeClient: () => ({ invoke: () => new Promise((resolve) => held.push(() => resolve(answer))), close: async () => undefined }),
+      });
+      await backend.start();
+    });
+
+    afterAll(async () => {
+      for (const r of held.splice(0)) r();
+      await backend?.close();
+      await controller?.stop();
+      await deleteNamespace(rest, ns);
+      rest.close();
+    });
+
+    const pods = (name: string) => backend.instances(name) as readonly KubernetesInstance[];
+    const deletionCost = async (pod: string) =>
+      (await rest.request<{ metadata?: { annotations?: Record<string, string> } }>('GET', resourcePath(RESOURCES.Pod, ns, pod))).metadata?.annotations?.[DELETION_COST_ANNOTATION];
+
+    async function deploy(name: string, instances: number): Promise<void> {
+      const spec = { ...pythonSpec(), scaling: { minInstances: 0, maxInstances: 10 }, concurrency: 2 };
+      await rest.request('POST', resourcePath(RESOURCES.Function, ns), { body: functionManifest(name, spec) });
+      await backend.upsert(FunctionSchema.parse({ apiVersion: 'hearth.dev/v1alpha1', kind: 'Function', metadata: { name }, spec }));
+      await backend.scale(name, instances);
+      await eventually(`${instances} ready instances of ${name}`, async () => (pods(name).filter((i) => i.state === 'ready').length === instances ? true : undefined));
+    }
+
+    it('removes the idlest pods: held back at once, given a low deletion cost, and deleted by the ReplicaSet', async () => {
+      await deploy('victimy', 3);
+      const [busy, lessBusy, idle] = [...pods('victimy')].sort((a, b) => a.id.localeCompare(b.id)) as [KubernetesInstance, KubernetesInstance, KubernetesInstance];
+      const req = { requestId: 'r', payload: Buffer.from('{}'), timeoutMs: 3000, invokedFunctionArn: 'arn' };
+      const calls = [busy.invoke(req), busy.invoke(req), lessBusy.invoke(req)];
+
+      const scaled = backend.scale('victimy', 1);
+      // Before any request went out: this gateway no longer chooses the two victims.
+      expect(idle.state).toBe('draining');
+      expect(lessBusy.state).toBe('draining');
+      expect(busy.state).toBe('ready');
+      await scaled;
+      expect(await deletionCost(idle.id)).toBe('-1000');
+      expect(await deletionCost(lessBusy.id)).toBe('-1000');
+      expect(await deletionCost(busy.id)).toBeUndefined();
+
+      // The ReplicaSet deletes exactly the two victims; the busy pod stays.
+      await eventually('only the busy pod left', async () => {
+        const left = pods('victimy');
+        return left.length === 1 && left[0]?.id === busy.id ? true : undefined;
+      });
+      expect(busy.state).toBe('ready');
+      for (const r of held.splice(0)) r();
+      await Promise.all(calls);
+    });
+
+    it('keeps a victim whose pod is not leaving yet when a scale-up follows, and writes only the latest count', async () => {
+      await deploy('bouncy', 2);
+      const ids = pods('bouncy').map((i) => i.id).sort();
+      const down = backend.scale('bouncy', 1);
+      expect(pods('bouncy').filter((i) => i.state === 'draining')).toHaveLength(1);
+      const up = backend.scale('bouncy', 2);
+      // The victim serves again at once, and loses its low deletion cost.
+      expect(pods('bouncy').every((i) => i.state === 'ready')).toBe(true);
+      await Promise.all([down, up]);
+      for (const id of ids) expect(await deletionCost(id)).toBeUndefined();
+      const scale = await rest.request<{ spec?: { replicas?: number } }>('GET', resourcePath(RESOURCES.Function, ns, 'bouncy', 'scale'));
+      expect(scale.spec?.replicas).toBe(2);
+      // Nothing was deleted: the count 1 was never written.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(pods('bouncy').map((i) => i.id).sort()).toEqual(ids);
+      expect(pods('bouncy').every((i) => i.endpointState === 'ready')).toBe(true);
     });
   });
 }

@@ -2,17 +2,22 @@
 // every object; this backend only reads the EndpointSlices of each function's
 // Service (so it knows which pods exist and which are ready) and writes the
 // Function's scale subresource (so the controller sizes the Deployment).
+// On a scale-down it picks the pods that leave itself: it stops choosing
+// them at once and gives them a low pod-deletion-cost before writing the new
+// count, so the ReplicaSet deletes those pods, whose agents then drain.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import type { HearthFunction } from '../../api/function.js';
 import { AgentClient } from '../../agent/client.js';
 import { Informer } from '../../kube/informer.js';
-import { scaleFunction } from '../../kube/objects.js';
+import { scaleFunction, setPodDeletionCost } from '../../kube/objects.js';
 import { RESOURCES } from '../../kube/paths.js';
 import { KubeRest } from '../../kube/rest.js';
 import { AGENT_PORT } from '../../controller/resources/names.js';
 import type { Backend, Instance } from '../backend.js';
 import { SERVICE_NAME_LABEL, endpointsOf, type EndpointSlice } from './endpoints.js';
-import { KubernetesInstance, type InvokeClient } from './instance.js';
+import { KubernetesInstance, type HoldKind, type InvokeClient } from './instance.js';
+import { chooseVictims, VICTIM_DELETION_COST } from './victims.js';
 
 export interface KubernetesBackendOptions {
   kubeConfig: KubeConfig;
@@ -23,6 +28,9 @@ export interface KubernetesBackendOptions {
   makeClient?: (url: string) => InvokeClient;
   now?: () => number;
   onError?: (err: unknown) => void;
+  logger?: Logger;
+  /** Longest this gateway holds an instance back on its own (default instance.ts HOLD_MS); tests shorten it. */
+  holdMs?: number;
 }
 
 type SliceObject = EndpointSlice & KubernetesObject;
@@ -36,6 +44,8 @@ export class KubernetesBackend implements Backend {
   readonly #concurrency = new Map<string, number>();
   readonly #listeners = new Set<(name: string) => void>();
   readonly #makeClient: (url: string) => InvokeClient;
+  /** Per function: the scale calls in order, so the latest count is the one written last. */
+  readonly #writes = new Map<string, { seq: number; chain: Promise<void> }>();
   #started: Promise<void> | undefined;
 
   constructor(opts: KubernetesBackendOptions) {
@@ -70,8 +80,43 @@ export class KubernetesBackend implements Backend {
     this.#concurrency.delete(name);
   }
 
-  async scale(name: string, desired: number): Promise<void> {
-    await scaleFunction(this.#rest, this.#o.namespace, name, Math.max(0, Math.floor(desired)));
+  /**
+   * Writes the Function's replica count. Scaling down, it first picks the
+   * victims (chooseVictims), holds them back (this gateway stops choosing
+   * them now, before their pods get SIGTERM) and gives their pods a low
+   * deletion cost. Scaling up, victims whose pods are not leaving yet are
+   * kept instead, and lose their low cost first. The choice is made when
+   * called; the writes of successive calls go out in call order, and a count
+   * a later call replaces is not written.
+   */
+  scale(name: string, desired: number): Promise<void> {
+    const target = Math.max(0, Math.floor(desired));
+    const all = this.#instances.get(name) ?? [];
+    const live = all.filter((i) => i.state === 'ready' || i.state === 'starting');
+    const costs: { pod: string; cost: number | null }[] = [];
+    let changed = false;
+    if (target < live.length) {
+      const ids = new Set(chooseVictims(live.map((i) => ({ id: i.id, state: i.state, inFlight: i.inFlight, readyAt: i.readyAt })), target));
+      for (const i of live) {
+        if (!ids.has(i.id) || !i.hold('victim')) continue;
+        changed = true;
+        if (i.pod !== undefined) costs.push({ pod: i.pod, cost: VICTIM_DELETION_COST });
+      }
+      this.#o.logger?.info({ function: name, from: live.length, to: target, victims: [...ids] }, 'scale-down victims chosen');
+    } else if (target > live.length) {
+      const keep = all.filter((i) => i.held === 'victim' && (i.endpointState === 'ready' || i.endpointState === 'starting')).slice(0, target - live.length);
+      for (const i of keep) {
+        i.release();
+        changed = true;
+        if (i.pod !== undefined) costs.push({ pod: i.pod, cost: null });
+      }
+    }
+    if (changed) this.#notifySoon(name);
+    return this.#inOrder(name, async (superseded) => {
+      await Promise.all(costs.map((c) => this.#setCost(c.pod, c.cost)));
+      if (superseded()) return;
+      await scaleFunction(this.#rest, this.#o.namespace, name, target);
+    });
   }
 
   instances(name: string): readonly Instance[] {
@@ -81,6 +126,41 @@ export class KubernetesBackend implements Backend {
   onChange(listener: (functionName: string) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  #inOrder(name: string, write: (superseded: () => boolean) => Promise<void>): Promise<void> {
+    let entry = this.#writes.get(name);
+    if (entry === undefined) {
+      entry = { seq: 0, chain: Promise.resolve() };
+      this.#writes.set(name, entry);
+    }
+    const mine = ++entry.seq;
+    const e = entry;
+    const run = e.chain.catch(() => undefined).then(() => write(() => e.seq !== mine));
+    e.chain = run;
+    return run;
+  }
+
+  /** A pod's deletion cost, best effort: without it the ReplicaSet may delete another pod, which then drains in turn. */
+  async #setCost(pod: string, cost: number | null): Promise<void> {
+    try {
+      await setPodDeletionCost(this.#rest, this.#o.namespace, pod, cost);
+    } catch (err) {
+      this.#o.logger?.warn({ err, pod, cost }, 'could not set the pod deletion cost');
+    }
+  }
+
+  /** After the current turn: a hold may change inside the dispatcher's own pass over its waiters. */
+  #notifySoon(name: string): void {
+    queueMicrotask(() => {
+      for (const l of this.#listeners) l(name);
+    });
+  }
+
+  #onHoldChange(instance: KubernetesInstance, change: { kind: HoldKind; held: boolean }): void {
+    // A victim whose pod was not deleted after all serves again, and sheds its low cost.
+    if (!change.held && change.kind === 'victim' && instance.pod !== undefined) void this.#setCost(instance.pod, null);
+    this.#notifySoon(instance.functionName);
   }
 
   async close(): Promise<void> {
@@ -104,7 +184,19 @@ export class KubernetesBackend implements Backend {
       let inst = byId.get(r.id);
       if (inst !== undefined && inst.address !== r.address) inst = undefined;
       if (inst === undefined) {
-        inst = new KubernetesInstance(r.id, name, r.address, this.#concurrency.get(name) ?? 1, r.state, this.#makeClient, this.#o.agentPort ?? AGENT_PORT, now);
+        inst = new KubernetesInstance({
+          id: r.id,
+          functionName: name,
+          address: r.address,
+          pod: r.pod,
+          concurrency: this.#concurrency.get(name) ?? 1,
+          state: r.state,
+          makeClient: this.#makeClient,
+          port: this.#o.agentPort ?? AGENT_PORT,
+          now,
+          onHoldChange: (i, c) => this.#onHoldChange(i, c),
+          ...(this.#o.holdMs !== undefined ? { holdMs: this.#o.holdMs } : {}),
+        });
         changed = true;
       } else if (inst.setState(r.state, now)) {
         changed = true;

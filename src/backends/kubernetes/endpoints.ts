@@ -20,17 +20,23 @@ export interface EndpointRecord {
   id: string;
   address: string;
   state: InstanceState;
+  /** The pod's name, when the slice points at a Pod. */
+  pod?: string;
 }
 
 /**
- * A terminating endpoint is draining; one that is ready is ready; one not yet
- * ready is starting (the agent has not seen its runtime ask for work, or the
- * pod's probes have not passed yet).
+ * Per the EndpointSlice API (discovery.k8s.io/v1): `terminating` marks a pod
+ * on its way out (it may still be `serving`, i.e. passing readiness, while it
+ * drains: ready=false, serving=true, terminating=true), and is never chosen;
+ * `serving` is readiness regardless of termination and, when unset, defers
+ * to `ready`, which when unset means ready. A pod not serving is starting
+ * (the agent has not seen its runtime ask for work, or the pod's probes have
+ * not passed yet).
  */
 export function endpointState(c: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null } | undefined): InstanceState {
   if (c?.terminating === true) return 'draining';
-  // An unset ready condition means ready, per the EndpointSlice API.
-  if (c?.ready !== false) return 'ready';
+  const serving = c?.serving ?? c?.ready;
+  if (serving !== false) return 'ready';
   return 'starting';
 }
 
@@ -44,9 +50,12 @@ export function endpointsOf(slices: readonly EndpointSlice[]): EndpointRecord[] 
       if (address === undefined) continue;
       const id = e.targetRef?.name ?? address;
       const rec: EndpointRecord = { id, address, state: endpointState(e.conditions) };
+      if (e.targetRef?.name !== undefined && (e.targetRef.kind ?? 'Pod') === 'Pod') rec.pod = e.targetRef.name;
       const prev = byId.get(id);
-      // Of two views of one pod, the more serviceable one wins.
-      if (prev === undefined || rank(rec.state) > rank(prev.state)) byId.set(id, rec);
+      // Of two views of one pod (slices rewritten), one that says it is
+      // leaving wins, since a pod never comes back from terminating; else
+      // the more serviceable one.
+      if (prev === undefined || (prev.state !== 'draining' && (rec.state === 'draining' || rank(rec.state) > rank(prev.state)))) byId.set(id, rec);
     }
   }
   return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));

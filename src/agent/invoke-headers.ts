@@ -7,6 +7,9 @@ import type { InvokeOutcome, InvokeRequest, InvokeResult } from './invocation.js
 /** The path of AWS's runtime interface emulator, so benchmarks can swap the two. */
 export const INVOKE_PATH = '/2015-03-31/functions/function/invocations';
 
+/** The pod's preStop hook: begins the agent's drain, answers once the agent is empty. */
+export const DRAIN_PATH = '/drain';
+
 export const REQUEST_HEADERS = {
   requestId: 'lambda-runtime-aws-request-id',
   /** The function's timeout, counted by the agent from hand-over to the runtime. */

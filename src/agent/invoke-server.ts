@@ -7,11 +7,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
-import { INVOKE_PATH, requestFromHeaders, resultToHeaders } from './invoke-headers.js';
+import { DRAIN_PATH, INVOKE_PATH, requestFromHeaders, resultToHeaders } from './invoke-headers.js';
 import { readBody, sendJson } from './http-io.js';
 import { DRAINING_ERROR_TYPE, DRAINING_HEADER, DRAINING_STATUS, NotDeliveredError } from './delivery.js';
-
-export const DRAIN_PATH = '/drain';
 
 export interface Invokable {
   readonly state: string;

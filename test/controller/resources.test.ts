@@ -48,6 +48,17 @@ describe('Deployment', () => {
     expect(agent?.ports).toEqual([{ name: 'http', containerPort: 9000, protocol: 'TCP' }]);
   });
 
+  it('drains the agent before the runtime gets SIGTERM, within a grace that covers the drain', () => {
+    const f = fn('a', { timeoutSeconds: 30 });
+    const rt = container(f, RUNTIME_CONTAINER);
+    // The agent's port by number: a hook's named port is looked up among the runtime container's own ports.
+    expect(rt?.lifecycle).toEqual({ preStop: { httpGet: { path: '/drain', port: 9000 } } });
+    expect(container(f, AGENT_CONTAINER)?.lifecycle).toBeUndefined();
+    // Queued calls wait one timeout for the runtime, the last one handed over runs one more.
+    expect(deploy(f).spec?.template.spec?.terminationGracePeriodSeconds).toBe(65);
+    expect(deploy(fn('b', { timeoutSeconds: 3 })).spec?.template.spec?.terminationGracePeriodSeconds).toBe(11);
+  });
+
   it('meets the restricted pod security profile in every container', () => {
     const d = deploy(fn('a'));
     const pod = d.spec?.template.spec;

@@ -1,8 +1,11 @@
 // The Deployment that runs a function's instances. Each pod holds the
 // function's runtime container and the agent as a native sidecar (an init
 // container that keeps running), so the agent is up before the runtime asks
-// it for the first event and outlives it while draining. The pod meets the
-// restricted Pod Security Standard.
+// it for the first event and outlives it while draining. When the pod is
+// deleted, the runtime container's preStop hook asks the agent to drain
+// (GET /drain) and returns once the agent is empty, so the runtime gets
+// SIGTERM only when no call is left in it. The pod meets the restricted Pod
+// Security Standard.
 import { packagePodParts, type PackagePodParts } from '../../packages/pod-spec.js';
 import type { V1Container, V1Deployment, V1EnvVar, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { effectiveHandler, type EnvVar, type HearthFunction } from '../../api/function.js';
@@ -22,6 +25,7 @@ import {
   type BuildInput,
 } from './names.js';
 import { serviceAccountNameOf } from './serviceaccount.js';
+import { DRAIN_PATH } from '../../agent/invoke-headers.js';
 
 export interface DeploymentOptions {
   images: Images;
@@ -31,8 +35,21 @@ export interface DeploymentOptions {
 const RUN_AS = 65_532;
 /** Lambda's default /tmp size. */
 const TMP_SIZE = '512Mi';
-/** Time the agent gets after SIGTERM beyond the longest invocation, to answer in-flight calls. */
+/**
+ * Beyond the drain itself: the hook's round trip, the runtime's and the
+ * agent's own exits after it.
+ */
 const DRAIN_SLACK_SECONDS = 5;
+
+/**
+ * The grace a pod gets to leave: its agent's drain lets queued calls wait
+ * one function timeout for the runtime (then hands the rest back to the
+ * gateway as not delivered), and the last call handed over runs at most
+ * one more.
+ */
+export function terminationGraceSeconds(timeoutSeconds: number): number {
+  return 2 * timeoutSeconds + DRAIN_SLACK_SECONDS;
+}
 
 export const RUNTIME_CONTAINER = 'runtime';
 export const AGENT_CONTAINER = 'agent';
@@ -117,6 +134,10 @@ function runtimeContainer(fn: HearthFunction, image: string, packages: PackagePo
     resources: { requests: { memory }, limits: { memory } },
     securityContext: restrictedContainer,
     volumeMounts: mounts,
+    // The agent's port by number: the kubelet resolves a hook's named port
+    // among this container's own ports only, and the agent's are its own.
+    // The pod shares one network namespace, so the number reaches it.
+    lifecycle: { preStop: { httpGet: { path: DRAIN_PATH, port: AGENT_PORT } } },
   };
 }
 
@@ -149,7 +170,7 @@ export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1D
           // The agent kills a runtime that overruns its deadline, so it must see its processes.
           shareProcessNamespace: true,
           enableServiceLinks: false,
-          terminationGracePeriodSeconds: fn.spec.timeoutSeconds + DRAIN_SLACK_SECONDS,
+          terminationGracePeriodSeconds: terminationGraceSeconds(fn.spec.timeoutSeconds),
           securityContext: {
             runAsNonRoot: true,
             runAsUser: RUN_AS,

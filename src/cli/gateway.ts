@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startClusterGateway } from '../platform/cluster.js';
 import { redisConnectionFrom } from '../queue/index.js';
-import { authOptions, checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
+import { authOptions, checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal, type ShutdownDefaults } from './serve-flags.js';
 
 const HELP = `usage: hearth gateway [options]
 
@@ -24,6 +24,11 @@ const HELP = `usage: hearth gateway [options]
   --leader-elect         one replica's autoscaler decides, under a lease in Redis (default true)
   --no-leader-elect      every replica scales on its own view
   --max-concurrent-invocations N   cap across functions (default: none)
+  --shutdown-delay-seconds S       on SIGTERM, keep serving this long with /readyz failing and every
+                                   answer saying Connection: close, while the Service's endpoints
+                                   drop this pod (default 5)
+  --drain-timeout-seconds S        then, how long calls in flight and running async events may take
+                                   before they are cut (default 60); the pod's grace must cover both
   --log-level L          (default info)`;
 
 /** The gateway's flags as `hearth gateway` reads them; exported so tests can follow the chart's args to what they do. */
@@ -43,6 +48,9 @@ export function parseGatewayArgs(argv: string[]) {
   }).values;
 }
 
+/** A cluster gateway sits behind a Service: endpoints take a few seconds to drop a pod that is leaving. */
+export const GATEWAY_SHUTDOWN_DEFAULTS: ShutdownDefaults = { shutdownDelaySeconds: 5 };
+
 /** Whether the gateway competes for the autoscaler's lease: on unless --no-leader-elect (the chart's gateway.leaderElection.enabled: false). */
 export function leaderElectFrom(values: { 'leader-elect': boolean; 'no-leader-elect': boolean }): boolean {
   return values['leader-elect'] && !values['no-leader-elect'];
@@ -54,7 +62,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const settings = checkServeFlags(values);
+  const settings = checkServeFlags(values, GATEWAY_SHUTDOWN_DEFAULTS);
   if (typeof settings === 'string') {
     console.error(`hearth gateway: ${settings}`);
     return 2;
@@ -85,6 +93,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     leaderElect: leaderElectFrom(values),
     ...(auth ? { auth: authOptions(auth, settings) } : {}),
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
+    shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
   });
   logger.info({ url: gateway.url, namespace: values.namespace, auth: auth !== undefined }, 'gateway listening');
   await untilSignal();

@@ -17,8 +17,18 @@ export const SERVE_OPTIONS = {
   'no-auth': { type: 'boolean', default: false },
   'max-concurrent-invocations': { type: 'string' },
   'open-routes': { type: 'string' },
+  'shutdown-delay-seconds': { type: 'string' },
+  'drain-timeout-seconds': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
 } as const;
+
+/** What the shutdown flags mean when not given; the delay differs per command (ShutdownDefaults). */
+export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 60;
+
+export interface ShutdownDefaults {
+  /** hearth up: 0 (nothing routes to it but its own callers); hearth gateway: a few seconds for its Service's endpoints. */
+  shutdownDelaySeconds: number;
+}
 
 export interface ServeFlags {
   host: string;
@@ -27,6 +37,8 @@ export interface ServeFlags {
   'no-auth': boolean;
   'max-concurrent-invocations'?: string | undefined;
   'open-routes'?: string | undefined;
+  'shutdown-delay-seconds'?: string | undefined;
+  'drain-timeout-seconds'?: string | undefined;
 }
 
 export interface ServeSettings {
@@ -34,6 +46,18 @@ export interface ServeSettings {
   maxConcurrentInvocations?: number;
   /** Operations routes served to anonymous callers when authentication is on (unset: the default, all of them). */
   openRoutes?: string[];
+  /** On SIGTERM: how long to keep serving with /readyz failing, while endpoints drop this gateway. */
+  shutdownDelayMs: number;
+  /** Then: how long calls in flight and running async events may take before they are cut. */
+  drainTimeoutMs: number;
+}
+
+/** Parses a number of seconds (fractions allowed); a string is the problem to print. */
+function seconds(flag: string, raw: string | undefined, dflt: number): number | string {
+  if (raw === undefined) return dflt;
+  const n = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 3600) return `--${flag} must be a number of seconds between 0 and 3600, not ${raw}`;
+  return n;
 }
 
 /** Parses --open-routes; a string is the problem to print. */
@@ -52,7 +76,7 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Checks the shared flags; a string is the problem to print. */
-export function checkServeFlags(v: ServeFlags): ServeSettings | string {
+export function checkServeFlags(v: ServeFlags, defaults: ShutdownDefaults = { shutdownDelaySeconds: 0 }): ServeSettings | string {
   const port = Number(v.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) return `--port must be a port number, not ${v.port}`;
   if (v.credentials !== undefined && v['no-auth']) return '--credentials and --no-auth contradict each other; pass one.';
@@ -67,11 +91,21 @@ export function checkServeFlags(v: ServeFlags): ServeSettings | string {
   if (!isLoopback(v.host) && !v['no-auth'] && v.credentials === undefined) {
     return `serving on ${v.host} lets other machines invoke your functions; authentication is required there.\nPass --credentials FILE to require it, or --no-auth to serve without it anyway.`;
   }
-  return { port, ...(max !== undefined ? { maxConcurrentInvocations: max } : {}), ...(openRoutes !== undefined ? { openRoutes } : {}) };
+  const delay = seconds('shutdown-delay-seconds', v['shutdown-delay-seconds'], defaults.shutdownDelaySeconds);
+  if (typeof delay === 'string') return delay;
+  const drain = seconds('drain-timeout-seconds', v['drain-timeout-seconds'], DEFAULT_DRAIN_TIMEOUT_SECONDS);
+  if (typeof drain === 'string') return drain;
+  return {
+    port,
+    ...(max !== undefined ? { maxConcurrentInvocations: max } : {}),
+    ...(openRoutes !== undefined ? { openRoutes } : {}),
+    shutdownDelayMs: Math.round(delay * 1000),
+    drainTimeoutMs: Math.round(drain * 1000),
+  };
 }
 
 /** The gateway's auth options: the callers of the credentials file, and which operations routes stay open. */
-export function authOptions(auth: CredentialsFileAuth | undefined, settings: ServeSettings): AuthOptions | undefined {
+export function authOptions(auth: CredentialsFileAuth | undefined, settings: Partial<ServeSettings>): AuthOptions | undefined {
   if (auth === undefined) return undefined;
   return { ...auth.options, ...(settings.openRoutes !== undefined ? { openRoutes: settings.openRoutes } : {}) };
 }

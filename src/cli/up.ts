@@ -27,6 +27,12 @@ Function YAML files of DIR (followed as they change).
                    or none (default: both; /healthz and /readyz are always open)
   --max-concurrent-invocations N
                    cap on invocations running at once; beyond it callers get 429
+  --shutdown-delay-seconds S
+                   on SIGTERM/SIGINT, keep serving this long with /readyz failing
+                   and every answer saying Connection: close (default: 0)
+  --drain-timeout-seconds S
+                   then, how long calls in flight and running async events may
+                   take before they are cut (default: 60)
   --log-level L    trace, debug, info (default), warn, error`;
 
 export async function upCommand(argv: string[]): Promise<number> {
@@ -72,6 +78,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     ...(redisUrl ? { redisUrl } : {}),
     ...(auth ? { auth: authOptions(auth, settings) } : {}),
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
+    shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
   });
   logger.info({ url: platform.url, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');
   console.error(`\nHearth is up at ${platform.url}\n  curl -s -X POST ${platform.url}/2015-03-31/functions/NAME/invocations -d '{}'\n  curl -i ${platform.url}/fn/NAME/\n`);

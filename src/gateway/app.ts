@@ -33,6 +33,8 @@ export interface GatewayOptions {
   logger?: Logger;
   limits?: Partial<PayloadLimits>;
   readinessChecks?: HealthOptions['readinessChecks'];
+  /** True once the gateway is leaving: /readyz fails and every answer says Connection: close. */
+  draining?: () => boolean;
   /** Further route plugins (records, dead letters, authentication hooks) registered with the app. */
   plugins?: Array<{ plugin: FastifyPluginAsync<never>; options?: unknown }>;
   /** Callers and what they may invoke; without it every route is open (the embedded default on loopback). */
@@ -58,6 +60,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-amzn-requestid', req.id);
+    // Leaving: a kept-alive client sends its next call on a new connection, which endpoints send to another gateway.
+    if (opts.draining?.()) reply.header('connection', 'close');
   });
   app.setErrorHandler((err, req, reply) => {
     const lambdaErr = toLambdaError(err, { bodyLimit: req.routeOptions.bodyLimit ?? limits.syncBytes });
@@ -75,7 +79,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       info: { title: 'Hearth gateway', version: '0.1.0', description: 'The Lambda Invoke API and plain HTTP routes of Hearth.' },
     },
   });
-  await app.register(health, { readinessChecks: opts.readinessChecks ?? [] });
+  await app.register(health, { readinessChecks: opts.readinessChecks ?? [], ...(opts.draining ? { draining: opts.draining } : {}) });
   await app.register(metricsRoute, { registry: opts.registry });
   await app.register(invokeApi, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits, arn: opts.arn });
   await app.register(functionUrl, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits });

@@ -15,7 +15,7 @@ import { createQueue } from '../queue/index.js';
 import { namespaceKeyPrefix } from '../queue/keys.js';
 import { createRedisClient, type RedisClient, type RedisConnectionOptions } from '../queue/redis.js';
 import { watchClusterFunctions } from './function-watch.js';
-import { startServing } from './serving.js';
+import { startServing, type ShutdownOptions } from './serving.js';
 
 export interface ClusterGatewayOptions {
   kubeConfig: KubeConfig;
@@ -28,6 +28,8 @@ export interface ClusterGatewayOptions {
   leaderElect: boolean;
   auth?: AuthOptions;
   maxConcurrentInvocations?: number;
+  /** How close() leaves: the shutdown delay and drain timeout of hearth gateway's flags. */
+  shutdown?: ShutdownOptions;
 }
 
 export interface ClusterGateway {
@@ -106,6 +108,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
     concurrencyLimiter: limiter,
+    ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
     // The leader decides for every replica, so it must see every replica's calls.
     ...(client && identity
       ? { shareDemand: (local: (name: string) => number) => new SharedDemand({ redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity, catalog, local }) }

@@ -15,7 +15,7 @@ import { createQueue } from '../queue/index.js';
 import type { Queue } from '../queue/queue.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
 import { memoryQueueProblems } from './memory-queue.js';
-import { startServing } from './serving.js';
+import { startServing, type ShutdownOptions } from './serving.js';
 
 export interface EmbeddedOptions {
   dir: string;
@@ -34,6 +34,8 @@ export interface EmbeddedOptions {
   auth?: AuthOptions;
   /** Cap on invocations running at once through this gateway, across functions; beyond it callers get 429. */
   maxConcurrentInvocations?: number;
+  /** How close() leaves (hearth up: no delay unless --shutdown-delay-seconds). */
+  shutdown?: ShutdownOptions;
 }
 
 export interface EmbeddedPlatform {
@@ -86,6 +88,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       ...(opts.auth ? { auth: opts.auth } : {}),
       ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
       ...(opts.retryTimeScale !== undefined ? { retryTimeScale: opts.retryTimeScale } : {}),
+      ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
       concurrencyLimiter: limiter,
     });
     const w = watcher;

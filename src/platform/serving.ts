@@ -14,6 +14,7 @@ import type { Backend } from '../backends/backend.js';
 import type { ConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { buildGateway } from '../gateway/app.js';
+import { ConnectionDrain, IDLE_GRACE_MS } from '../gateway/connection-drain.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import dlqPlugin from '../gateway/plugins/dlq.js';
 import recordsPlugin from '../gateway/plugins/records.js';
@@ -26,6 +27,16 @@ import type { Queue } from '../queue/queue.js';
 import { Scheduler } from '../schedules/scheduler.js';
 import { BacklogCache } from './backlog-cache.js';
 import { trackInstances } from './instance-gauge.js';
+
+/** How the gateway leaves (README: Install on Kubernetes). */
+export interface ShutdownOptions {
+  /** How long it keeps serving after close() begins, /readyz failing, while endpoints drop it (default 0: it stops listening at once). */
+  delayMs?: number;
+  /** After the delay, how long calls in flight and running async events may take before they are cut (default 60 s). */
+  drainTimeoutMs?: number;
+}
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
 
 export interface ServingOptions {
   catalog: FunctionCatalog;
@@ -48,6 +59,7 @@ export interface ServingOptions {
   retryTimeScale?: number;
   /** With several replicas: sums every replica's demand, given this one's. */
   shareDemand?: (local: (name: string) => number) => SharedDemand;
+  shutdown?: ShutdownOptions;
 }
 
 export interface Serving {
@@ -55,7 +67,13 @@ export interface Serving {
   app: FastifyInstance;
   dispatcher: Dispatcher;
   registry: Registry;
-  /** Stops taking calls, then lets in-flight work and consumers finish. The backend and queue stay the caller's. */
+  /**
+   * Leaves without losing a call: /readyz fails and the queue consumer hands
+   * back what it has not started at once; calls keep being served, each
+   * answer saying Connection: close, for the shutdown delay; then the listener
+   * closes, calls in flight and running events finish (bounded by the drain
+   * timeout), and the rest stops. The backend and queue stay the caller's.
+   */
   close(): Promise<void>;
 }
 
@@ -106,6 +124,8 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     registry,
     logger,
     arn: (n) => dispatcher.arn(n),
+    // Called only once requests arrive, after `connections` exists.
+    draining: () => connections.draining,
     // The records route names no function; the record does, and authorisation checks it.
     ...(opts.auth ? { auth: { recordFunction: async (id: string) => (await queue.record(id))?.functionName, ...opts.auth } } : {}),
     plugins: [
@@ -113,6 +133,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
       { plugin: dlqPlugin, options: { queue } },
     ],
   });
+  const connections = new ConnectionDrain(app.server);
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address() as AddressInfo;
   // Every replica fires every schedule; the queue takes each tick once.
@@ -125,20 +146,49 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
   });
   scheduler.start();
 
+  let closing: Promise<void> | undefined;
   return {
     url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
     app,
     dispatcher,
     registry,
-    async close() {
-      await scheduler.stop();
-      await app.close();
-      demand?.stop();
-      backlog.stop();
-      await autoscaler?.stop();
-      await consumer.stop();
-      dispatcher.close();
-      stopGauge();
+    close() {
+      closing ??= shutDown();
+      return closing;
     },
   };
+
+  async function shutDown(): Promise<void> {
+    const delayMs = opts.shutdown?.delayMs ?? 0;
+    const deadline = Date.now() + delayMs + (opts.shutdown?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    connections.begin();
+    logger.info({ delaySeconds: delayMs / 1000 }, 'shutdown: /readyz answers 503; serving on for the shutdown delay, every answer with Connection: close');
+    // At once: what this consumer has not started runs on another gateway now; what it runs finishes here.
+    const consumerStopped = consumer.stop().then(
+      () => true,
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown: the queue consumer failed to stop cleanly; its events are reclaimed after their visibility timeout');
+        return true;
+      },
+    );
+    await scheduler.stop();
+    await new Promise((r) => setTimeout(r, delayMs));
+    await connections.stopListening();
+    logger.info({ inFlight: connections.inFlight, connections: connections.connections }, 'shutdown: listener closed; answering the calls in flight');
+    // With no delay (hearth up's default) quiet connections close at once, as they always did.
+    const { cutCalls } = await connections.drained(deadline, Math.min(IDLE_GRACE_MS, delayMs));
+    if (cutCalls > 0) logger.warn({ cutCalls }, 'shutdown: drain timeout reached; calls still in flight were cut');
+    else logger.info('shutdown: every call in flight answered');
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([consumerStopped, new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))))]);
+    clearTimeout(timer);
+    if (!settled) logger.warn('shutdown: drain timeout reached with async events running; another gateway reclaims them after their visibility timeout');
+    await app.close();
+    demand?.stop();
+    backlog.stop();
+    await autoscaler?.stop();
+    dispatcher.close();
+    stopGauge();
+    logger.info('shutdown: gateway stopped');
+  }
 }

@@ -11,12 +11,19 @@ export interface ChildPlatform {
   crash(): Promise<void>;
   /** SIGKILL of everything it started. */
   killAll(): void;
+  /** What it has logged so far (pino's JSON lines on stdout, the last MB). */
+  logs(): string;
 }
 
 export async function startChildPlatform(args: string[], timeoutMs = 60_000): Promise<ChildPlatform> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', '--log-level', 'warn', ...args], {
     detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Read even when no test looks, so a chatty child never blocks on a full pipe.
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout = (stdout + d.toString()).slice(-1_000_000);
   });
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -44,5 +51,6 @@ export async function startChildPlatform(args: string[], timeoutMs = 60_000): Pr
         child.kill('SIGKILL');
       }),
     killAll: () => killQuietly(child.pid === undefined ? undefined : -child.pid),
+    logs: () => stdout,
   };
 }

@@ -76,6 +76,18 @@ describe('agent drain, in process', () => {
     expect(await drained).toEqual({ handedBack: 1 });
   });
 
+  it('by default lets queued invocations wait one function timeout (the agent\'s) before handing them back', async () => {
+    const { agent } = await fixtureAgent({ concurrency: 1, timeoutSeconds: 1 });
+    const running = agent.invoke(sleep(1800));
+    const queued = rejection(agent.invoke(sleep(10)));
+    const began = Date.now();
+    const drained = agent.drain();
+    expect(await queued).toBeInstanceOf(NotDeliveredError);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(900);
+    expect((await running).outcome).toBe('success');
+    expect(await drained).toEqual({ handedBack: 1 });
+  });
+
   it('on close answers running invocations with an exit error but hands queued ones back as not delivered', async () => {
     const { agent } = await fixtureAgent({ concurrency: 1 });
     const running = agent.invoke(sleep(5000));

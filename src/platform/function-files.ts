@@ -4,7 +4,11 @@
 // would take them) feed the object store Functions' references resolve
 // through; a Function whose referenced object changes is redeployed.
 // An invalid document is reported with its field paths and skipped; the
-// functions of the other documents keep running.
+// functions of the other documents keep running. While Hearth follows the
+// directory, a file that was once loaded cleanly and now is empty or holds
+// a document that does not parse or validate is taken as being written
+// (editors truncate, then write) or mid-edit: what it last defined cleanly
+// stays, and its new content counts once the file loads cleanly again.
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -12,7 +16,7 @@ import type { Logger } from 'pino';
 import type { MemoryCatalog } from '../api/catalog.js';
 import { objectId, referencedObjects, type ConfigObject } from '../api/config-objects.js';
 import type { HearthFunction } from '../api/function.js';
-import { validateManifests } from '../api/manifests.js';
+import { validateManifests, type ManifestResult } from '../api/manifests.js';
 import type { ObjectStore } from '../api/object-store.js';
 import type { Problem } from '../api/validate.js';
 
@@ -24,6 +28,8 @@ export interface LoadReport {
   /** ConfigMaps and Secrets. */
   objects: ConfigObject[];
   problems: Array<{ file: string; index: number; kind: string; name?: string; problems: Problem[] }>;
+  /** Files read as they last loaded cleanly, because now they are empty or invalid (with lastGood only). */
+  kept: string[];
 }
 
 const YAML_FILE = /\.ya?ml$/i;
@@ -35,11 +41,45 @@ export interface FunctionDirOptions {
   refuse?: (fn: HearthFunction) => Problem[];
 }
 
-export async function loadFunctionDir(dir: string, opts: Pick<FunctionDirOptions, 'refuse'> = {}): Promise<LoadReport> {
-  const report: LoadReport = { functions: [], objects: [], problems: [] };
+type InvalidManifest = Extract<ManifestResult, { ok: false }>;
+
+export interface LoadOptions extends Pick<FunctionDirOptions, 'refuse'> {
+  /**
+   * Each file's text as it last loaded cleanly, by path: kept up to date by
+   * the load, and read instead of a file that is now empty or invalid (see
+   * readAsSettled). Without it every file is read as it is.
+   */
+  lastGood?: Map<string, string>;
+}
+
+/**
+ * The documents to load from a file: its own, unless it is unsettled (empty,
+ * or a document that does not parse or validate) and has loaded cleanly
+ * before, in which case those of its last clean text. Cross-file problems
+ * (a name defined twice, what this platform refuses) are not the file's
+ * own and do not make it unsettled.
+ */
+export function readAsSettled(file: string, text: string, lastGood: Map<string, string>): { docs: ManifestResult[]; problems: InvalidManifest[]; kept: boolean } {
+  const docs = validateManifests(text);
+  const problems = docs.filter((d): d is InvalidManifest => !d.ok);
+  const unsettled = text.trim() === '' || problems.length > 0;
+  if (!unsettled) {
+    lastGood.set(file, text);
+    return { docs, problems, kept: false };
+  }
+  const last = lastGood.get(file);
+  if (last === undefined) return { docs, problems, kept: false };
+  return { docs: validateManifests(last), problems, kept: true };
+}
+
+export async function loadFunctionDir(dir: string, opts: LoadOptions = {}): Promise<LoadReport> {
+  const report: LoadReport = { functions: [], objects: [], problems: [], kept: [] };
   const seen = new Map<string, string>();
   const seenObjects = new Map<string, string>();
   const files = (await readdir(dir)).filter((f) => YAML_FILE.test(f)).sort();
+  // A file removed takes what it defined with it, and a new file of the same name starts afresh.
+  const present = new Set(files.map((f) => resolve(join(dir, f))));
+  for (const f of opts.lastGood?.keys() ?? []) if (!present.has(f)) opts.lastGood?.delete(f);
   for (const f of files) {
     const file = resolve(join(dir, f));
     let text: string;
@@ -48,7 +88,12 @@ export async function loadFunctionDir(dir: string, opts: Pick<FunctionDirOptions
     } catch {
       continue; // removed between readdir and read
     }
-    for (const doc of validateManifests(text)) {
+    const settled = opts.lastGood !== undefined ? readAsSettled(file, text, opts.lastGood) : { docs: validateManifests(text), problems: [], kept: false };
+    if (settled.kept) {
+      report.kept.push(file);
+      for (const doc of settled.problems) report.problems.push({ file, index: doc.index, kind: doc.kind, ...(doc.name ? { name: doc.name } : {}), problems: doc.problems });
+    }
+    for (const doc of settled.docs) {
       const where = { file, index: doc.index, kind: doc.kind, ...(doc.name ? { name: doc.name } : {}) };
       if (!doc.ok) {
         report.problems.push({ ...where, problems: doc.problems });
@@ -117,8 +162,9 @@ export interface FunctionDirWatcher {
 
 export async function watchFunctionDir(dir: string, catalog: MemoryCatalog, logger: Logger, opts: FunctionDirOptions = {}): Promise<FunctionDirWatcher> {
   const { objects } = opts;
+  const lastGood = new Map<string, string>();
   const reload = async () => {
-    const report = await loadFunctionDir(dir, opts);
+    const report = await loadFunctionDir(dir, { ...(opts.refuse ? { refuse: opts.refuse } : {}), lastGood });
     for (const p of report.problems) {
       for (const problem of p.problems) {
         logger.error(
@@ -126,6 +172,9 @@ export async function watchFunctionDir(dir: string, catalog: MemoryCatalog, logg
           `${p.kind}${p.name ? ` ${p.name}` : ''} in ${p.file} not loaded: ${problem.path || '(document)'}: ${problem.message}`,
         );
       }
+    }
+    for (const file of report.kept) {
+      logger.warn({ file }, `${file} is empty or invalid (being written?): what it last defined stays until it loads cleanly`);
     }
     const changedObjects = new Set(objects?.replace(report.objects) ?? []);
     if (changedObjects.size > 0) logger.info({ objects: [...changedObjects] }, 'ConfigMaps and Secrets updated');

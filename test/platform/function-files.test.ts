@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryCatalog } from '../../src/api/catalog.js';
 import { ObjectStore } from '../../src/api/object-store.js';
 import { waitFor } from '../helpers/wait.js';
-import { loadFunctionDir, SOURCE_ANNOTATION, watchFunctionDir, type FunctionDirWatcher } from '../../src/platform/function-files.js';
+import { loadFunctionDir, readAsSettled, SOURCE_ANNOTATION, watchFunctionDir, type FunctionDirWatcher } from '../../src/platform/function-files.js';
+import { capturedLogger } from '../helpers/log-capture.js';
 
 const fnYaml = (name: string, memory = 128) =>
   `apiVersion: hearth.dev/v1alpha1\nkind: Function\nmetadata: {name: ${name}}\nspec: {runtime: python3.12, handler: a.b, memoryMB: ${memory}, code: {inline: {a.py: x}}}\n`;
@@ -103,5 +104,70 @@ describe('function directory', () => {
     await until(() => changes.length > 1);
     expect(changes).toEqual(['user', 'user']);
     expect(objects.lookup('ConfigMap', 'settings', 'a')).toEqual({ ok: false, reason: 'there is no ConfigMap settings in the test directory' });
+  });
+
+  describe('a file being written keeps what it last defined cleanly', () => {
+    const clean = fnYaml('one', 256);
+    it.each([
+      { what: 'a clean text replaces the last good one', text: fnYaml('one', 512), kept: false, memory: 512, problems: 0 },
+      { what: 'an empty file (truncated, not yet written)', text: '', kept: true, memory: 256, problems: 0 },
+      { what: 'blank lines only', text: '\n  \n', kept: true, memory: 256, problems: 0 },
+      { what: 'half a document that does not parse', text: 'apiVersion: hearth.dev/v1alpha1\nkind: Function\nmetadata: {name: one}\nspec: {runtime: pyth', kept: true, memory: 256, problems: 1 },
+      { what: 'half a document that parses but is no valid Function yet', text: 'apiVersion: hearth.dev/v1alpha1\nkind: Function\nmetadata: {name: one}\n', kept: true, memory: 256, problems: 1 },
+      { what: 'a second document, invalid, beside a changed first one', text: `${fnYaml('one', 512)}---\n${fnYaml('two', 64)}`, kept: true, memory: 256, problems: 1 },
+    ])('$what', ({ text, kept, memory, problems }) => {
+      const lastGood = new Map([['/d/a.yaml', clean]]);
+      const r = readAsSettled('/d/a.yaml', text, lastGood);
+      expect(r.kept).toBe(kept);
+      expect(r.problems).toHaveLength(problems);
+      const fn = r.docs.find((d) => d.ok && 'function' in d);
+      expect(fn && 'function' in fn ? fn.function.spec.memoryMB : undefined).toBe(memory);
+      expect(lastGood.get('/d/a.yaml')).toBe(kept ? clean : text);
+    });
+
+    it('reads a file that never loaded cleanly as it is', () => {
+      const lastGood = new Map<string, string>();
+      const r = readAsSettled('/d/a.yaml', `${fnYaml('one')}---\n${fnYaml('two', 64)}`, lastGood);
+      expect(r.kept).toBe(false);
+      expect(r.docs.map((d) => d.ok)).toEqual([true, false]);
+      expect(lastGood.size).toBe(0);
+    });
+
+    it('through truncate-then-write saves, until the file loads cleanly or goes', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hearth-fns-'));
+      const file = join(dir, 'a.yaml');
+      writeFileSync(file, fnYaml('alpha'));
+      const catalog = new MemoryCatalog();
+      const changes: string[] = [];
+      catalog.onChange((n) => changes.push(`${n} ${catalog.get(n)?.spec.memoryMB}`));
+      const { logger, lines } = capturedLogger('warn');
+      watcher = await watchFunctionDir(dir, catalog, logger);
+      const keptLines = () => lines.filter((l) => l.includes('is empty or invalid')).length;
+
+      // Truncated: the watcher reloads an empty file.
+      closeSync(openSync(file, 'w'));
+      await until(() => keptLines() >= 1);
+      expect(catalog.get('alpha')?.spec.memoryMB).toBe(128);
+      // Half written, then the rest: only the whole counts.
+      const next = fnYaml('alpha', 256);
+      const fd = openSync(file, 'w');
+      writeSync(fd, next.slice(0, next.indexOf('handler')));
+      await until(() => keptLines() >= 2);
+      expect(catalog.get('alpha')?.spec.memoryMB).toBe(128);
+      expect(lines.some((l) => l.includes('not loaded'))).toBe(true);
+      writeSync(fd, next.slice(next.indexOf('handler')));
+      closeSync(fd);
+      await until(() => catalog.get('alpha')?.spec.memoryMB === 256);
+      // Set when first loaded, and once more for the whole new text: never for what was kept.
+      expect(changes).toEqual(['alpha 128', 'alpha 256']);
+
+      // Removed, the file takes its function with it; a new empty file of the same name brings nothing back.
+      rmSync(file);
+      await until(() => catalog.get('alpha') === undefined);
+      writeFileSync(file, '');
+      writeFileSync(join(dir, 'b.yaml'), fnYaml('beta'));
+      await until(() => catalog.get('beta') !== undefined);
+      expect(catalog.get('alpha')).toBeUndefined();
+    });
   });
 });

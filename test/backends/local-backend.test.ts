@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { liveChildren } from '../../src/agent/process-reaper.js';
 import { LocalBackend, type LocalBackendEvent, type LocalBackendOptions } from '../../src/backends/local/local-backend.js';
+import { LocalInstance } from '../../src/backends/local/local-instance.js';
+import { processGone } from '../../src/backends/local/process-gone.js';
 import { FAKE_RUNTIME, json, request, silent, until } from '../agent/helpers.js';
 import { fn, objectsOf } from './helpers.js';
 
@@ -172,6 +174,49 @@ describe('LocalBackend', () => {
     expect(b.instances('changing')).toEqual(now);
     await b.remove('changing');
     expect(b.instances('changing')).toEqual([]);
+  });
+
+  it('keeps the newest version\'s instances when changes come faster than rollouts', async () => {
+    const b = backend();
+    await b.upsert(fn('hasty', { env: [{ name: 'V', value: '1' }] }));
+    await b.scale('hasty', 1);
+    // The second change arrives while the first one's instance is starting.
+    const first = b.upsert(fn('hasty', { env: [{ name: 'V', value: '2' }] }));
+    const second = b.upsert(fn('hasty', { env: [{ name: 'V', value: '3' }] }));
+    await Promise.all([first, second]);
+    await until(() => b.instances('hasty').length === 1);
+    const [inst] = b.instances('hasty');
+    expect(inst?.state).toBe('ready');
+    const r = json((await inst!.invoke(request({ action: 'env' }))).payload) as EnvAnswer;
+    expect(r.env.V).toBe('3');
+  });
+
+  it('lets the calls a removed function holds finish', async () => {
+    const b = backend();
+    await b.upsert(fn('leaving'));
+    await b.scale('leaving', 1);
+    const inst = b.instances('leaving')[0];
+    const busy = inst!.invoke(request({ action: 'sleep', ms: 300 }));
+    await new Promise((r) => setTimeout(r, 50));
+    await b.remove('leaving');
+    expect((await busy).outcome).toBe('success');
+    expect(b.instances('leaving')).toEqual([]);
+  });
+
+  it('holds a call for the restart when the runtime was killed idle and its agent has not heard yet', async () => {
+    const b = backend();
+    await b.upsert(fn('killed'));
+    await b.scale('killed', 1);
+    const inst = b.instances('killed')[0] as LocalInstance;
+    const before = json((await inst.invoke(request({ action: 'env' }))).payload) as EnvAnswer;
+    // Idle: back in its long-poll for the next event.
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(before.pid, 'SIGKILL');
+    // Dead to the kernel (a zombie), not yet reaped: no turn of the event loop has let the agent hear.
+    for (const deadline = Date.now() + 2000; !processGone(before.pid); ) if (Date.now() > deadline) throw new Error('runtime still alive');
+    const after = await inst.invoke(request({ action: 'env' }));
+    expect(after.outcome).toBe('success');
+    expect((json(after.payload) as EnvAnswer).pid).not.toBe(before.pid);
   });
 
   it('leaves no process behind on close, pool processes included', async () => {

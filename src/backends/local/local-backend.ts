@@ -120,7 +120,10 @@ export class LocalBackend implements Backend {
     // Start the new version's instances before the old ones stop taking work.
     next.instances = current.instances;
     await this.scale(name, current.desired);
-    for (const old of current.instances.filter((i) => i.version !== version)) this.retire(next, old);
+    // A later upsert (or remove) that came meanwhile retires these with the rest; retiring
+    // here would stop its newer instances, which share this list.
+    if (this.functions.get(name) !== next) return;
+    for (const old of next.instances.filter((i) => i.version !== version)) this.retire(next, old);
   }
 
   async remove(name: string): Promise<void> {
@@ -128,8 +131,12 @@ export class LocalBackend implements Backend {
     if (d === undefined) return;
     this.functions.delete(name);
     this.prepareErrors.delete(name);
-    await Promise.all(d.instances.map((i) => this.retireNow(d, i)));
     this.notify(name);
+    // No new call finds the function now; the ones it holds finish first.
+    await Promise.all([...d.instances].map(async (i) => {
+      await i.drainAndStop();
+      this.forget(d, i);
+    }));
   }
 
   async scale(name: string, desired: number): Promise<void> {

@@ -2,6 +2,7 @@
 import type { InvokeRequest, InvokeResult } from '../../agent/invocation.js';
 import type { Agent } from '../../agent/agent.js';
 import type { Instance, InstanceState } from '../backend.js';
+import { processGone } from './process-gone.js';
 
 export class LocalInstance implements Instance {
   private draining = false;
@@ -41,7 +42,29 @@ export class LocalInstance implements Instance {
   }
 
   invoke(req: InvokeRequest): Promise<InvokeResult> {
+    const pid = this.agent.pid;
+    // The kernel may know the runtime is dead (killed while idle) before the
+    // agent does, which hears of it only when Node reaps the process: an
+    // event handed over meanwhile would go to a runtime that can never run
+    // it. Wait until the agent has seen the exit; it restarts the runtime,
+    // and this call waits for that as any call waits for an init.
+    if (pid !== undefined && this.agent.state === 'ready' && processGone(pid)) return this.exitSeen(pid).then(() => this.agent.invoke(req));
     return this.agent.invoke(req);
+  }
+
+  /** Resolves once the agent no longer runs process `pid` (its exit is bound to be reaped soon). */
+  private exitSeen(pid: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.agent.pid === pid && this.agent.state === 'ready') return;
+        off();
+        clearInterval(poll);
+        resolve();
+      };
+      const off = this.agent.on(check);
+      // Events say when; the poll bounds the wait should the exit come without one.
+      const poll = setInterval(check, 20);
+    });
   }
 
   markDraining(): void {

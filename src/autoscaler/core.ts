@@ -233,6 +233,18 @@ export function decide(state: AutoscalerState, sample: Sample, nowMs: number): D
   return { desired: want, panic, state: next, reason, demand, stableDemand, panicDemand };
 }
 
+/**
+ * More instances live than decided, and they may go now. The dispatcher
+ * starts instances for callers that wait (a burst between two ticks), so
+ * the backend may hold more than the last decision, and nothing else stops
+ * them while the decision stays the same. They go once none is starting,
+ * the panic is over and the demand of now fits in the decided count at the
+ * instances' full concurrency: no caller then waits for what this stops.
+ */
+export function surplus(o: { live: number; starting: number; desired: number; panic: boolean; inFlight: number; concurrency: number }): boolean {
+  return o.live > o.desired && o.starting === 0 && !o.panic && o.inFlight <= o.desired * o.concurrency;
+}
+
 function clamp(n: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, n));
 }

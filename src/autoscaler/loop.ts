@@ -6,7 +6,7 @@ import type { FunctionCatalog } from '../api/catalog.js';
 import type { HearthFunction } from '../api/function.js';
 import type { Backend } from '../backends/backend.js';
 import type { AutoscalerMetrics } from '../metrics/autoscaler.js';
-import { autoscalerConfig, decide, initialState, instanceBounds, reconfigure, type AutoscalerState, type AutoscalerTuning, type Decision } from './core.js';
+import { autoscalerConfig, decide, initialState, instanceBounds, reconfigure, surplus, type AutoscalerState, type AutoscalerTuning, type Decision } from './core.js';
 import { AlwaysLeader, type LeaderElector } from './leader.js';
 
 /** Where load comes from: the dispatcher's in-flight counts and the queue's pending events. */
@@ -137,8 +137,9 @@ export class AutoscalerLoop {
         t.applied = undefined;
         continue;
       }
-      // Instances that died are replaced by asking again for what we want.
-      if (d.desired !== t.applied || live < d.desired) this.#apply(name, t, d.desired, d.reason);
+      // Instances that died are replaced by asking again for what we want, and extra ones stopped.
+      const extra = surplus({ live, starting: live - ready, desired: d.desired, panic: d.panic, inFlight, concurrency: t.fn.spec.concurrency });
+      if (d.desired !== t.applied || live < d.desired || extra) this.#apply(name, t, d.desired, d.reason);
     }
   }
 

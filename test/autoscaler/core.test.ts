@@ -12,6 +12,7 @@ import {
   RESERVED_CONCURRENCY_REASON,
   reservedInstanceCap,
   sampleDemand,
+  surplus,
   type AutoscalerConfig,
   type AutoscalerState,
   type DecisionReason,
@@ -203,5 +204,19 @@ describe('decide: one step from a known state', () => {
     const r = reconfigure(s, cfg({ maxInstances: 4 }));
     expect(r.desired).toBe(4);
     expect(r.buckets).toBe(s.buckets);
+  });
+
+  it.each([
+    // live, starting, desired, panic, inFlight (concurrency 10) → extra instances may go
+    { live: 3, starting: 0, desired: 1, panic: false, inFlight: 8, go: true },
+    { live: 3, starting: 0, desired: 1, panic: false, inFlight: 10, go: true },
+    { live: 3, starting: 0, desired: 1, panic: false, inFlight: 11, go: false }, // the callers of now need more than one
+    { live: 3, starting: 1, desired: 1, panic: false, inFlight: 0, go: false }, // the dispatcher is starting one for callers that wait
+    { live: 3, starting: 0, desired: 1, panic: true, inFlight: 0, go: false },
+    { live: 1, starting: 0, desired: 1, panic: false, inFlight: 0, go: false },
+    { live: 1, starting: 0, desired: 0, panic: false, inFlight: 0, go: true },
+    { live: 1, starting: 0, desired: 0, panic: false, inFlight: 1, go: false },
+  ])('surplus: $live live ($starting starting), desired $desired, panic $panic, $inFlight in flight → $go', ({ go, ...o }) => {
+    expect(surplus({ ...o, concurrency: 10 })).toBe(go);
   });
 });

@@ -139,6 +139,28 @@ describe('AutoscalerLoop', () => {
     await loop.stop();
   });
 
+  it('stops instances the dispatcher started beyond its decision once the demand of now fits in fewer', async () => {
+    const { catalog, backend, load, loop, step } = setup();
+    loop.start();
+    catalog.set(functionOf('bursty', { concurrency: 10, scaling: { minInstances: 1, targetUtilizationPercent: 100, stableWindowSeconds: 6 } }));
+    await step();
+    load.inflight.set('bursty', 8);
+    await step(10);
+    expect(loop.desired('bursty')).toBe(1);
+    const before = backend.callsFor('bursty').length;
+    // Between two ticks a burst of waiting callers made the dispatcher start two more, and it is over.
+    await backend.scale('bursty', 3);
+    backend.ready('bursty');
+    await step();
+    // The decision stayed 1 all along, and the extra two go.
+    expect(loop.desired('bursty')).toBe(1);
+    expect(backend.callsFor('bursty').slice(before)).toEqual([3, 1]);
+    expect(backend.instances('bursty')).toHaveLength(1);
+    await step(5);
+    expect(backend.callsFor('bursty').slice(before)).toEqual([3, 1]);
+    await loop.stop();
+  });
+
   it('replaces instances that die', async () => {
     const { catalog, backend, loop, step } = setup();
     loop.start();

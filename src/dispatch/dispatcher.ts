@@ -14,6 +14,7 @@ import { LocalConcurrencyLimiter, type ConcurrencyLimiter, type Lease } from './
 import { DispatchError, type Invocation, type Invoker } from './invoker.js';
 import { liveCount, neededInstances, pickInstance } from './placement.js';
 import { redispatchDecision } from './redispatch.js';
+import { NotDeliveredError } from '../agent/delivery.js';
 
 export interface DispatcherOptions {
   catalog: FunctionCatalog;
@@ -169,7 +170,9 @@ export class Dispatcher implements Invoker {
       }
       this.#count(inv, 'unavailable');
       this.#opts.logger?.error({ err, function: inv.functionName, requestId: inv.requestId }, 'instance failed to answer');
-      throw new DispatchError('unavailable', `instance ${instance.id} failed: ${(err as Error).message}`);
+      const failed = new DispatchError('unavailable', `instance ${instance.id} failed: ${(err as Error).message}`);
+      if (err instanceof NotDeliveredError) failed.notDelivered = err.reason;
+      throw failed;
     } finally {
       this.#total--;
       this.#opts.metrics?.inFlight.dec({ function: inv.functionName });

@@ -1,6 +1,7 @@
 // What the gateway's routes and the queue's consumers call to run one
 // invocation. The dispatcher implements it; tests may drive it directly.
 import type { InvokeResult } from '../agent/invocation.js';
+import type { NotDeliveredReason } from '../agent/delivery.js';
 
 export type InvocationType = 'sync' | 'async';
 
@@ -35,6 +36,13 @@ export interface Invocation {
 export type DispatchErrorKind = 'not-found' | 'throttled' | 'unavailable' | 'service-unavailable';
 
 export class DispatchError extends Error {
+  /**
+   * Set when the last instance the call was sent to provably never ran it
+   * (src/agent/delivery.ts), after the dispatcher gave up sending it again:
+   * the call did not run anywhere, though onDispatch was called.
+   */
+  notDelivered?: NotDeliveredReason;
+
   constructor(
     readonly kind: DispatchErrorKind,
     message: string,

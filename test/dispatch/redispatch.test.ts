@@ -126,7 +126,9 @@ describe('Dispatcher: sending a call again', () => {
     }, 1);
     const other = new FakeInstance('other', ok('other'), 2);
     backend.list = [cut, other];
-    await expect(call(dispatcher)).rejects.toMatchObject({ kind: 'unavailable' });
+    const err = await call(dispatcher).catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'unavailable' });
+    expect((err as DispatchError).notDelivered).toBeUndefined();
     expect(other.calls).toBe(0);
     expect(cut.state).toBe('ready');
     expect(await redispatched('draining')).toBe(0);
@@ -166,7 +168,8 @@ describe('Dispatcher: sending a call again', () => {
     backend.list = [stubborn];
     const err = await call(dispatcher).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DispatchError);
-    expect(err).toMatchObject({ kind: 'unavailable' });
+    // The call ran nowhere, and the error says so.
+    expect(err).toMatchObject({ kind: 'unavailable', notDelivered: 'draining' });
     expect(calls).toBe(MAX_REDISPATCHES + 1);
     expect(await redispatched('draining')).toBe(MAX_REDISPATCHES);
   });

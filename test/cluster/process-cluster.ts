@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +18,7 @@ import { repoRoot } from './node/images.js';
 import { gatewayIp, setupBridge } from './node/network.js';
 import type { ProcessNodeConfig } from './node/main.js';
 import { freeLoopbackPorts } from './ports.js';
+import { NODE_STATE_ROOT, clean, leftoversOf, nodeCgroupName, nodeWorkDir as runWorkDir, runIdOf } from './leaks.js';
 import { startComponent, stopPid, tailLog, type Component } from './processes.js';
 
 export const NODE_NAME = 'hearth-node';
@@ -27,9 +28,9 @@ export const SERVICE_RANGE = '10.96.0.0/16';
 export const KUBERNETES_SERVICE_IP = '10.96.0.1';
 export const CLUSTER_DNS_IP = '10.96.0.10';
 export const CLUSTER_DOMAIN = 'cluster.local';
-/** Taint on kwok's fake nodes; pods of a scale benchmark tolerate it to land there. */
 /** Like /var/lib/kubelet: not under /tmp, which pods mount emptyDirs over. */
-export const NODE_STATE_ROOT = '/var/lib/hearth-process-node';
+export { NODE_STATE_ROOT };
+/** Taint on kwok's fake nodes; pods of a scale benchmark tolerate it to land there. */
 export const FAKE_NODE_TAINT = 'hearth.dev/fake-node';
 
 async function fakeNodeNames(api: (path: string) => Promise<{ status: number; body: string }>): Promise<string[]> {
@@ -55,13 +56,24 @@ export interface ProcessCluster {
   binDir: string;
   workDir: string;
   logsDir: string;
+  /** `<netns>.<pid>`: names the node's cgroup, work directory and pod holders (leaks.ts). */
+  runId: string;
   /** The node's memory cgroup name under /sys/fs/cgroup/memory. */
   cgroupName: string;
   nodeName: string;
   /** The node's pod directories; gone after stop(). */
   nodeWorkDir: string;
   pids: Record<string, number>;
-  stop(opts?: { keepLogs?: boolean }): Promise<void>;
+  /**
+   * Stops the node, then the rest. Returns what the node's own teardown left
+   * of this run (one line each; removed by now): empty when it was complete.
+   */
+  stop(opts?: { keepLogs?: boolean }): Promise<string[]>;
+}
+
+/** What run runId still has on the machine, removed; a line per leftover. */
+export async function sweepRun(runId: string): Promise<string[]> {
+  return clean(leftoversOf({ runId }));
 }
 
 /** True inside the namespace netns-run.sh made (it exports HEARTH_NETNS). */
@@ -118,6 +130,7 @@ export async function startProcessCluster(opts: ProcessClusterOptions = {}): Pro
   if (!built.ok) throw new Error(`cannot build the control plane: ${built.reason}`);
   const binDir = built.binDir;
   ensureCoreDns(binDir);
+  const ownWorkDir = opts.workDir === undefined;
   const workDir = opts.workDir ?? (await mkdtemp(join(tmpdir(), 'hearth-e2e-')));
   await mkdir(workDir, { recursive: true });
   const hostIp = gatewayIp(POD_CIDR);
@@ -140,12 +153,17 @@ export async function startProcessCluster(opts: ProcessClusterOptions = {}): Pro
   });
   const logsDir = cp.logsDir;
   const components: Component[] = [];
-  const cgroupName = `hearth-${NODE_NAME}-${process.pid}`;
-  const nodeWorkDir = join(NODE_STATE_ROOT, cgroupName);
-  const stop = async (s: { keepLogs?: boolean } = {}): Promise<void> => {
+  const runId = runIdOf(process.env.HEARTH_NETNS ?? '', process.pid);
+  const cgroupName = nodeCgroupName(runId);
+  const nodeWorkDir = runWorkDir(runId);
+  const stop = async (s: { keepLogs?: boolean } = {}): Promise<string[]> => {
     // The node first, so its pods get their SIGTERM while the API server still answers.
     for (const c of [...components].reverse()) await stopPid(c.pid, 30_000);
+    const left = await sweepRun(runId);
     await cp.stop(s);
+    // A work directory it made itself goes too (the control plane's holds the logs, kept or not as asked).
+    if (ownWorkDir && s.keepLogs !== true) await rm(workDir, { recursive: true, force: true });
+    return left;
   };
   try {
     const apiAgent = caAgent(cp.caPem);
@@ -166,6 +184,7 @@ export async function startProcessCluster(opts: ProcessClusterOptions = {}): Pro
       clusterDomain: CLUSTER_DOMAIN,
       kubernetesServiceHost: KUBERNETES_SERVICE_IP,
       cgroupName,
+      runId,
       ...(opts.backoffBaseMs === undefined ? {} : { backoffBaseMs: opts.backoffBaseMs }),
     };
     const cfgPath = join(workDir, 'process-node.json');
@@ -250,7 +269,7 @@ export async function startProcessCluster(opts: ProcessClusterOptions = {}): Pro
     const pids = { ...cp.pids, ...Object.fromEntries(components.map((c) => [c.name, c.pid])) };
     return {
       controlPlane: cp, kubeconfigPath: cp.kubeconfigPath, server: cp.server, token: cp.token, caPem: cp.caPem,
-      binDir, workDir, logsDir, cgroupName, nodeName: NODE_NAME, nodeWorkDir, pids, stop,
+      binDir, workDir, logsDir, runId, cgroupName, nodeName: NODE_NAME, nodeWorkDir, pids, stop,
     };
   } catch (err) {
     await stop({ keepLogs: true });

@@ -2,7 +2,7 @@
 // pods and chart use: env and volumes of every kind, the service-account
 // token (in-cluster calls work), security context, memory limits, init
 // containers and native sidecars, probes, restarts with back-off, image
-// pulls of unknown images, and graceful deletion.
+// pulls of unknown images, graceful deletion and preStop hooks.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -200,5 +200,41 @@ describe.runIf(inject('e2e') !== undefined).sequential('the process node runs po
     await kubectl('delete', 'pod', '--namespace', NS, 'grace', '--wait=true', '--timeout=60s');
     expect(Date.now() - began).toBeLessThan(15_000);
     expect(podLog('grace', 'main')).toContain('got SIGTERM');
+  }, 90_000);
+
+  it('runs preStop hooks on deletion: httpGet to a named port before SIGTERM; a failing hook is a FailedPreStopHook Event and the deletion goes on', async () => {
+    const server = [
+      'import http.server, signal, sys',
+      'class Hook(http.server.BaseHTTPRequestHandler):',
+      '    def do_GET(self):',
+      "        print('hook ' + self.path, flush=True)",
+      '        self.send_response(200)',
+      '        self.end_headers()',
+      '    def log_message(self, *a):',
+      '        pass',
+      "signal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), sys.exit(0)))",
+      "server = http.server.HTTPServer(('0.0.0.0', 8090), Hook)",
+      "print('up', flush=True)",
+      'server.serve_forever()',
+    ].join('\n');
+    await apply(pod('hooks', {
+      terminationGracePeriodSeconds: 20,
+      initContainers: [{ name: 'helper', image: IMAGE, restartPolicy: 'Always', command: ['sleep', '600'], lifecycle: { preStop: { exec: { command: ['sh', '-c', 'exit 3'] } } } }],
+      containers: [{
+        name: 'main', image: IMAGE, command: ['python3', '-u', '-c', server],
+        ports: [{ name: 'admin', containerPort: 8090 }],
+        lifecycle: { preStop: { httpGet: { path: '/drain', port: 'admin' } } },
+      }],
+    }));
+    await phase('hooks', 'Running');
+    await until('server up', async () => (podLog('hooks', 'main').includes('up') ? true : undefined));
+    await kubectl('delete', 'pod', '--namespace', NS, 'hooks', '--wait=true', '--timeout=60s');
+    const out = podLog('hooks', 'main');
+    expect(out).toContain('hook /drain');
+    expect(out.indexOf('hook /drain')).toBeLessThan(out.indexOf('got SIGTERM'));
+    const events = await api().get<{ items: { reason: string; type: string; involvedObject: { fieldPath?: string } }[] }>(
+      `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=hooks,reason=FailedPreStopHook')}`,
+    );
+    expect(events.items.map((e) => [e.type, e.involvedObject.fieldPath])).toEqual([['Warning', 'spec.initContainers{helper}']]);
   }, 90_000);
 });

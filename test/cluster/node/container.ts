@@ -443,15 +443,14 @@ export class ContainerRunner {
       await within(turn, grace * 1000, cutoff);
       grace = graceLeft(grace, Date.now() - began);
     }
-    const termGrace = sigtermGrace(grace);
-    if (r.child.exitCode === null && r.child.signalCode === null) this.ctx.log(`${this.name}: SIGTERM (SIGKILL in ${termGrace} s)`);
-    r.child.kill('SIGTERM');
     const sigtermAt = Date.now();
     const killAt = new Cutoff();
-    killAt.bringForward(sigtermAt + termGrace * 1000);
+    killAt.bringForward(sigtermAt + sigtermGrace(grace) * 1000);
     const follow = (at: number): void => killAt.bringForward(Math.max(at, sigtermAt + MIN_KILL_GRACE_SECONDS * 1000));
     follow(cutoff.at);
     const unfollow = cutoff.watch(follow);
+    if (r.child.exitCode === null && r.child.signalCode === null) this.ctx.log(`${this.name}: SIGTERM (SIGKILL in ${((killAt.at - sigtermAt) / 1000).toFixed(1)} s)`);
+    r.child.kill('SIGTERM');
     try {
       const killed = killAt.reached().then(() => {
         if (r.child.exitCode !== null || r.child.signalCode !== null) return;

@@ -27,6 +27,8 @@ export interface ProcessNodeConfig {
   kubernetesServiceHost: string;
   /** Name of this node's memory cgroup under the machine's memory hierarchy. */
   cgroupName: string;
+  /** The run this node belongs to (test/cluster/leaks.ts), written into its pod holders' command lines. */
+  runId: string;
   backoffBaseMs?: number;
 }
 
@@ -50,6 +52,7 @@ const agent = new NodeAgent({
   clusterDns: cfg.clusterDns,
   clusterDomain: cfg.clusterDomain,
   backoffBaseMs: cfg.backoffBaseMs ?? 10_000,
+  runId: cfg.runId,
   capacity: { cpu: '16', memory: '32Gi', pods: '110' },
   heartbeatSeconds: 10,
   log,

@@ -83,8 +83,9 @@ export interface Sandbox {
  * The namespace lives exactly as long as its processes, so killing the
  * pause process and the containers frees it with no mount to undo.
  */
-export async function createSandbox(cfg: PodNetworkConfig, ip: string, id: string, hostname: string): Promise<Sandbox> {
-  const child = spawn('unshare', ['--net', '--uts', '--', 'sh', '-c', `hostname "$1" && exec sleep 2147483647`, 'pause', hostname], { stdio: 'ignore' });
+export async function createSandbox(cfg: PodNetworkConfig, ip: string, id: string, hostname: string, holder: string): Promise<Sandbox> {
+  // The holder's command line is `holder` (exec -a), e.g. hearth-pause:<run>:<ns>/<pod>, so `ps` and the leak checks can say whose it is.
+  const child = spawn('unshare', ['--net', '--uts', '--', 'bash', '-c', 'hostname "$1" && exec -a "$2" sleep 2147483647', 'pause', hostname, holder], { stdio: 'ignore' });
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not start the pod sandbox');
   const netnsPath = `/proc/${pid}/ns/net`;

@@ -1,11 +1,14 @@
 // The process node: registers a Node with a pod CIDR, keeps its Lease and
 // Ready condition fresh (so the node lifecycle controller lifts the
 // not-ready taint and never evicts), and runs every pod bound to it.
+// stop() leaves nothing behind, even mid-churn: no pod is started once it
+// began, a termination under way is cut to the stop's short grace and waited
+// for, and whatever a teardown still missed is swept and named.
 import type { V1Pod, V1PodList } from '@kubernetes/client-node';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { removeTree } from './cgroups.js';
+import { killTree } from './cgroups.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
 import { Ipam, setupBridge } from './network.js';
 import { PodWorker, type NodeDeps } from './pod-worker.js';
@@ -23,8 +26,14 @@ function microNow(): string {
   return new Date().toISOString().replace(/Z$/, '000Z');
 }
 
+/** The grace every pod gets when the node itself stops (the cluster is going away). */
+export const NODE_STOP_GRACE_SECONDS = 2;
+
 export class NodeAgent {
   private readonly workers = new Map<string, PodWorker>();
+  /** One termination per pod, however many times it is asked for; the worker leaves the map when it settles. */
+  private readonly finishing = new Map<string, Promise<void>>();
+  private stopping = false;
   private readonly abort = new AbortController();
   private readonly deps: NodeDeps;
   private loops: Promise<void>[] = [];
@@ -120,8 +129,13 @@ export class NodeAgent {
   }
 
   private handle(pod: V1Pod, deleted: boolean): void {
+    // A list or watch event that lands after stop() began must not start a pod nobody would stop.
     const uid = pod.metadata?.uid ?? '';
     const existing = this.workers.get(uid);
+    if (this.stopping) {
+      if (existing === undefined && !deleted && pod.metadata?.deletionTimestamp === undefined) this.opts.log(`stopping: not starting pod ${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`);
+      return;
+    }
     if (deleted) {
       if (existing !== undefined) void this.finish(uid, existing, 0, false);
       return;
@@ -143,14 +157,26 @@ export class NodeAgent {
     worker.start();
   }
 
-  private async finish(uid: string, w: PodWorker, graceSeconds: number, deleteObject: boolean): Promise<void> {
-    try {
-      await w.terminate(graceSeconds, deleteObject);
-    } catch (err) {
-      this.opts.log(`terminating pod ${uid} failed: ${err instanceof Error ? err.message : String(err)}`);
-    } finally {
-      this.workers.delete(uid);
+  /**
+   * Terminates the pod once: a later call (a force delete, the node
+   * stopping) shortens the termination under way and shares its end, and the
+   * worker stays in the map until then, so stop() waits for it.
+   */
+  private finish(uid: string, w: PodWorker, graceSeconds: number, deleteObject: boolean): Promise<void> {
+    const termination = w.terminate(graceSeconds, deleteObject);
+    let done = this.finishing.get(uid);
+    if (done === undefined) {
+      done = termination
+        .catch((err: unknown) => {
+          this.opts.log(`terminating pod ${uid} failed: ${err instanceof Error ? err.message : String(err)}`);
+        })
+        .finally(() => {
+          this.workers.delete(uid);
+          this.finishing.delete(uid);
+        });
+      this.finishing.set(uid, done);
     }
+    return done;
   }
 
   /** List, then watch from that version; on any end or error, list again (bounded by the abort). */
@@ -173,13 +199,28 @@ export class NodeAgent {
     }
   }
 
-  /** Stops every pod (short grace: the cluster is going away), the loops, and undoes what it made on the machine. */
+  /**
+   * Stops every pod (short grace: the cluster is going away; terminations
+   * under way are cut to it), the loops, and undoes what it made on the
+   * machine. Anything a pod's teardown missed is killed and removed here,
+   * and named in the log as the teardown bug it is.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     this.abort.abort();
-    await Promise.all([...this.workers.entries()].map(([uid, w]) => this.finish(uid, w, 2, false)));
+    while (this.workers.size > 0) {
+      await Promise.all([...this.workers.entries()].map(([uid, w]) => this.finish(uid, w, NODE_STOP_GRACE_SECONDS, false)));
+    }
     await Promise.allSettled(this.loops);
-    if (this.opts.cgroupRoot !== undefined) await removeTree(this.opts.cgroupRoot);
+    if (this.opts.cgroupRoot !== undefined) {
+      const { killed, removed } = await killTree(this.opts.cgroupRoot);
+      if (killed.length > 0) this.opts.log(`stop: pod teardown left processes behind, killed now: ${killed.join(', ')}`);
+      if (!removed) this.opts.log(`stop: cgroup ${this.opts.cgroupRoot} could not be removed`);
+    }
     for (const t of this.deps.createdTargets) await rmTarget(t);
+    const podsDir = join(this.opts.workDir, 'pods');
+    const leftDirs = await readdir(podsDir).catch(() => []);
+    if (leftDirs.length > 0) this.opts.log(`stop: pod teardown left pod directories behind, removed now: ${leftDirs.join(', ')}`);
     await rm(this.opts.workDir, { recursive: true, force: true });
     // The shared parent too, once no other node uses it.
     await rmdir(dirname(this.opts.workDir)).catch(() => undefined);

@@ -11,6 +11,7 @@ import { killTree } from './cgroups.js';
 import { ContainerRunner, stopContainers, type PodContext } from './container.js';
 import { Cutoff } from './termination.js';
 import { checkoutMountPoint } from './images.js';
+import { holderName } from '../leaks.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
 import { createSandbox, destroySandbox, type Ipam, type PodNetworkConfig, type Sandbox } from './network.js';
 import { VolumeBuilder, VolumeNotReady, materialize } from './volumes.js';
@@ -30,6 +31,8 @@ export interface NodeDeps {
   clusterDomain: string;
   backoffBaseMs: number;
   createdTargets: Set<string>;
+  /** The run this node belongs to (test/cluster/leaks.ts): named by every pod holder, so a leftover tells whose it is. */
+  runId: string;
   log: (m: string) => void;
 }
 
@@ -96,7 +99,7 @@ export class PodWorker {
     const spec = this.pod.spec ?? { containers: [] };
     const ip = this.deps.ipam.allocate();
     try {
-      this.sandbox = await createSandbox(this.deps.net, ip, this.uid.replace(/-/g, '').slice(0, 10), this.pod.metadata?.name ?? 'pod');
+      this.sandbox = await createSandbox(this.deps.net, ip, this.uid.replace(/-/g, '').slice(0, 10), this.pod.metadata?.name ?? 'pod', holderName(this.deps.runId, this.key));
     } catch (err) {
       this.deps.ipam.release(ip);
       throw err;

@@ -7,6 +7,12 @@
 #              process, namespace, cgroup or mount of it is left (e2e runs)
 # Inside, /etc/resolv.conf points at the cluster DNS (a bind mount in a
 # private mount namespace, so the machine's file is untouched).
+#
+# Leak checks name the run (test/cluster/leaks.ts): the namespace NAME is the
+# run, and everything the process node makes carries it. Before a run or
+# --create, what runs no longer live left is reported as theirs and removed
+# (it never fails this run); after a run or --delete, what this run left is
+# reported as its own leak, removed, and fails it.
 set -euo pipefail
 mode=run
 case "${1:-}" in --create|--delete|--exec) mode=${1#--}; shift ;; esac
@@ -14,6 +20,8 @@ ns=${1:?usage: netns-run.sh [--create|--delete|--exec] NAME [-- CMD...]}; shift
 [ "${1:-}" = "--" ] && shift
 state=/run/hearth-netns/$ns
 dns=${HEARTH_CLUSTER_DNS:-10.96.0.10}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+leaks() { "$root/node_modules/.bin/tsx" "$root/test/cluster/leaks.ts" "$@"; }
 
 make_ns() {
   if [ ! -e "/run/netns/$ns" ]; then
@@ -21,6 +29,8 @@ make_ns() {
     ip -n "$ns" link set lo up
   fi
   mkdir -p "$state"
+  # The owner: while this script runs, the namespace's run is live (leaks.ts); the start time tells a reused pid apart.
+  if [ "$mode" = run ]; then echo "$$ $(awk '{ sub(/.*\) /, ""); print $20 }' /proc/$$/stat)" > "$state/owner"; fi
   printf 'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver %s\noptions ndots:5 timeout:2 attempts:3\n' "$dns" > "$state/resolv.conf"
 }
 
@@ -51,33 +61,20 @@ remove_ns() {
   rm -rf "$state"
 }
 
-# What the cluster may leave: processes in its namespace, the namespace,
-# memory cgroups of the node, pod sandboxes (unshare'd sleep), mounts.
-check_clean() {
-  local leaks=""
-  [ -e "/run/netns/$ns" ] && leaks="$leaks namespace:$ns"
-  [ -n "$(ns_pids)" ] && leaks="$leaks processes:$(ns_pids | tr '\n' ,)"
-  for cg in /sys/fs/cgroup/memory/hearth-*; do
-    [ -d "$cg" ] && grep -q "$1" <<<"$cg" && leaks="$leaks cgroup:$cg"
-  done
-  for d in /var/lib/hearth-process-node/*; do
-    [ -e "$d" ] && grep -q "$1" <<<"$d" && leaks="$leaks pod-dirs:$d"
-  done
-  grep -q "hearth-netns/$ns\|/run/netns/$ns" /proc/mounts && leaks="$leaks mount"
-  if [ -n "$leaks" ]; then echo "netns-run: LEAKED after teardown:$leaks" >&2; return 1; fi
-  echo "netns-run: teardown clean (no process, namespace, cgroup or mount of $ns left)" >&2
-}
-
 case $mode in
-  create) make_ns ;;
+  create) leaks sweep-stale || echo "netns-run: could not sweep earlier runs' leftovers" >&2; make_ns ;;
   exec) enter "$@" ;;
-  delete) remove_ns ;;
+  delete)
+    remove_ns
+    leaks check "$ns" "make cluster-down, netns-run.sh pid $$"
+    ;;
   run)
+    leaks sweep-stale || echo "netns-run: could not sweep earlier runs' leftovers" >&2
     make_ns
     rc=0
     enter "$@" || rc=$?
     remove_ns
-    check_clean "hearth-node" || rc=1
+    leaks check "$ns" "netns-run.sh pid $$ running: $*" || rc=1
     exit $rc
     ;;
 esac

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { repoRoot } from './node/images.js';
-import { startProcessCluster } from './process-cluster.js';
+import { startProcessCluster, sweepRun } from './process-cluster.js';
 import { pidRuns, stopPid } from './processes.js';
 
 const stateDir = resolve(process.env.HEARTH_CLUSTER_STATE_DIR ?? join(repoRoot, '.cache', 'process-cluster'));
@@ -18,6 +18,8 @@ interface State {
   server: string;
   logsDir: string;
   binDir: string;
+  /** The run's id (leaks.ts): what the node's teardown left of it is found by it. Absent in state from before. */
+  runId?: string;
   /** In start order; stopped in reverse (the node before the control plane). */
   pids: [name: string, pid: number, bin: string][];
 }
@@ -36,7 +38,13 @@ async function down(): Promise<void> {
   const order = ['process-node', 'coredns', 'kube-proxy', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
   const sorted = [...state.pids].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
   for (const [, pid, bin] of sorted) if (await pidRuns(pid, bin)) await stopPid(pid, 30_000);
+  // What the node's teardown missed (or all of it, had the node to be killed) is this run's leak: said and removed.
+  const left = state.runId === undefined ? [] : await sweepRun(state.runId);
   for (const sub of ['control-plane/data', 'control-plane/pki', 'process-node.json', 'Corefile', 'state.json']) await rm(join(stateDir, sub), { recursive: true, force: true });
+  if (left.length > 0) {
+    console.error(`cluster-down: the process node's teardown left this behind (run ${state.runId ?? ''}); removed now:\n${left.map((l) => `  ${l}`).join('\n')}`);
+    process.exitCode = 1;
+  }
   console.log(`cluster stopped; logs kept in ${state.logsDir}`);
 }
 
@@ -71,6 +79,7 @@ async function up(): Promise<void> {
     server: c.server,
     logsDir: c.logsDir,
     binDir: c.binDir,
+    runId: c.runId,
     pids: Object.entries(c.pids).map(([name, pid]) => [name, pid, bins[name] ?? join(c.binDir, name)]),
   };
   await writeFile(stateFile, JSON.stringify(state, null, 2));

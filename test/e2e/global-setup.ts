@@ -4,10 +4,7 @@
 // test/cluster/netns-run.sh), so tests reach ClusterIPs and cluster DNS.
 // Under CI=true nothing may skip: any failure here fails the run.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { MEMORY_ROOT } from '../cluster/node/cgroups.js';
 import { repoRoot } from '../cluster/node/images.js';
 import { startProcessCluster, type ProcessCluster } from '../cluster/process-cluster.js';
 
@@ -67,11 +64,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const state = project.vitest.state;
     const failed = state.getCountOfFailedTests() > 0 || state.getFiles().some((f) => f.result?.state === 'fail');
     const keepLogs = failed || process.env.HEARTH_K8S_KEEP_LOGS === '1';
-    await cluster.stop({ keepLogs });
+    // What the node made on the machine (holders, cgroups, pod directories) must be gone once it stopped;
+    // stop() says what of this run was left (and removes it). netns-run.sh then checks the namespace and processes.
+    const left = await cluster.stop({ keepLogs });
     if (keepLogs) console.log(`[e2e] logs kept in ${cluster.logsDir}`);
-    // What the node made on the machine must be gone; netns-run.sh then checks the namespace and processes.
-    const leftovers = [join(MEMORY_ROOT, cluster.cgroupName), cluster.nodeWorkDir].filter((p) => existsSync(p));
-    if (leftovers.length > 0) throw new Error(`[e2e] teardown left behind: ${leftovers.join(', ')}`);
-    console.log('[e2e] teardown: node cgroups and pod directories removed');
+    const run = `run ${cluster.runId} (netns ${process.env.HEARTH_NETNS ?? '?'}, vitest pid ${process.pid}, work dir ${cluster.workDir})`;
+    if (left.length > 0) throw new Error(`[e2e] the process node's teardown of ${run} left behind (removed now):\n${left.map((l) => `  ${l}`).join('\n')}`);
+    console.log(`[e2e] teardown of ${run}: no pod holder, cgroup or pod directory left`);
   };
 }

@@ -15,7 +15,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { pino } from 'pino';
 import { AlwaysLeader } from '../../src/autoscaler/leader.js';
-import { leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
+import { GATEWAY_SHUTDOWN_DEFAULTS, leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
 import { checkServeFlags } from '../../src/cli/serve-flags.js';
 import { CredentialsFileSchema } from '../../src/gateway/auth/credentials.js';
 import { electLeader } from '../../src/platform/cluster.js';
@@ -39,6 +39,7 @@ interface Container {
 }
 interface PodSpec {
   containers: Container[];
+  terminationGracePeriodSeconds?: number;
   serviceAccountName?: string;
   securityContext?: { runAsNonRoot?: boolean };
   affinity?: { podAntiAffinity?: unknown };
@@ -205,6 +206,27 @@ function valueSets(watchNs: string): ValueSet[] {
         // Pods: only the deletion-cost patch of its scale-down victims.
         expect((gwRole.rules ?? []).find((r) => r.resources?.includes('pods'))?.verbs).toEqual(['patch']);
         expect(objs.some((o) => o.kind === 'Ingress' || o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false);
+        // Leaving without losing a call: the shutdown delay and drain reach the gateway, and the pod's grace covers both.
+        expect(gw.args).toEqual(expect.arrayContaining(['--shutdown-delay-seconds=5', '--drain-timeout-seconds=60']));
+        expect(gatewayShutdown(gw)).toEqual({ shutdownDelayMs: 5_000, drainTimeoutMs: 60_000 });
+        expect(gwDeploy.spec?.template?.spec.terminationGracePeriodSeconds).toBe(5 + 60 + 5);
+        // helm upgrade: a new gateway is Ready before an old one goes.
+        expect(gwDeploy.spec?.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+        // Node drains: evictions leave at least one gateway, the PDB selecting exactly the gateway's pods.
+        const pdb = find(objs, 'PodDisruptionBudget', 'r-defaults-hearth-gateway');
+        expect(pdb.spec?.minAvailable).toBe(1);
+        const selector = (pdb.spec?.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
+        expect(selector['app.kubernetes.io/component']).toBe('gateway');
+        expect(gwDeploy.spec?.template?.metadata?.labels).toMatchObject(selector);
+      },
+    },
+    {
+      name: 'slowdrain',
+      values: { gateway: { shutdownDelaySeconds: 12, drainTimeoutSeconds: 900 } },
+      check: (objs) => {
+        const gw = container(objs, 'r-slowdrain-hearth-gateway');
+        expect(gatewayShutdown(gw)).toEqual({ shutdownDelayMs: 12_000, drainTimeoutMs: 900_000 });
+        expect(find(objs, 'Deployment', 'r-slowdrain-hearth-gateway').spec?.template?.spec.terminationGracePeriodSeconds).toBe(12 + 900 + 5);
       },
     },
     {
@@ -337,6 +359,13 @@ function valueSets(watchNs: string): ValueSet[] {
       },
     },
   ];
+}
+
+/** The shutdown delay and drain timeout a gateway started with the rendered args keeps, as `hearth gateway` reads them. */
+function gatewayShutdown(c: Container): { shutdownDelayMs: number; drainTimeoutMs: number } {
+  const settings = checkServeFlags(parseGatewayArgs((c.args ?? []).slice(1)), GATEWAY_SHUTDOWN_DEFAULTS);
+  if (typeof settings === 'string') throw new Error(settings);
+  return { shutdownDelayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs };
 }
 
 /** The routes a gateway started with the rendered args leaves open to anonymous callers, as `hearth gateway` reads them (undefined: its default). */
@@ -479,6 +508,8 @@ if (!ctx.available) {
       ['auth.enabled as a string', ['--set-string', 'gateway.auth.enabled=no'], '/gateway/auth/enabled'],
       ['an open route that is not an operations route', ['--set', 'gateway.auth.openRoutes={/fn}'], '/gateway/auth/openRoutes/0'],
       ['the removed gateway.rbac.leases (the lease is in Redis)', ['--set', 'gateway.rbac.leases=true'], "additional properties 'rbac'"],
+      ['a negative shutdown delay', ['--set', 'gateway.shutdownDelaySeconds=-1'], '/gateway/shutdownDelaySeconds'],
+      ['a fractional drain timeout (the grace period is whole seconds)', ['--set', 'gateway.drainTimeoutSeconds=2.5'], '/gateway/drainTimeoutSeconds'],
     ])('values.schema.json rejects %s', async (_what, args, where) => {
       const r = await run(helm, ['template', 'bad', chartDir, '--kube-version', kubeVer, ...args], helmEnv());
       expect(r.code).not.toBe(0);

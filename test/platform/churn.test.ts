@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalInstance } from '../../src/backends/local/local-instance.js';
 import { processGone } from '../../src/backends/local/process-gone.js';
+import { CHURN_FN, CHURN_INVOKE, churnAnswer, churnYaml } from '../helpers/churn-function.js';
 import { capturedLogger } from '../helpers/log-capture.js';
 import { startPlatform } from '../helpers/platform.js';
 import { failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
@@ -26,42 +27,9 @@ import { waitFor } from '../helpers/wait.js';
 
 type Platform = Awaited<ReturnType<typeof startPlatform>>;
 
-const FN = 'churn';
-const INVOKE = `/2015-03-31/functions/${FN}/invocations`;
+const FN = CHURN_FN;
+const INVOKE = CHURN_INVOKE;
 const MIN_RATE = 100;
-
-/**
- * One instance takes the 8 steady clients (concurrency 10, aimed at fully),
- * so that extra slow calls are what scale it out, and back in after a 6 s
- * window. Written by hand so the non-atomic writes can cut it where they mean to.
- */
-function churnYaml(version: string, greeting: string): string {
-  return `apiVersion: hearth.dev/v1alpha1
-kind: Function
-metadata:
-  name: ${FN}
-spec:
-  runtime: python3.12
-  handler: app.handler
-  timeoutSeconds: 30
-  concurrency: 10
-  env:
-    - name: GREETING
-      value: ${greeting}
-  scaling:
-    maxInstances: 4
-    targetConcurrency: 10
-    targetUtilizationPercent: 100
-    stableWindowSeconds: 6
-  code:
-    inline:
-      app.py: |
-        import os, time
-        def handler(event, context):
-            time.sleep(float(event.get('sleep', 0)))
-            return {'version': '${version}', 'greeting': os.environ.get('GREETING')}
-`;
-}
 
 /** Which answers are right at the moment: the old or the new code's (and env's) body. */
 class Expected {
@@ -77,15 +45,11 @@ class Expected {
   }
 
   check(body: string, versions: ReadonlySet<string> = this.versions): string | undefined {
-    try {
-      const v = JSON.parse(body) as { version?: string; greeting?: string; errorType?: string };
-      if (v.errorType !== undefined) return `function error ${v.errorType}`;
-      if (!versions.has(v.version ?? '')) return `unexpected version ${String(v.version)}`;
-      if (versions === this.versions && !this.greetings.has(v.greeting ?? '')) return `unexpected greeting ${String(v.greeting)}`;
-      return undefined;
-    } catch {
-      return 'not JSON';
-    }
+    const a = churnAnswer(body);
+    if ('error' in a) return a.error;
+    if (!versions.has(a.version)) return `unexpected version ${a.version}`;
+    if (versions === this.versions && !this.greetings.has(a.greeting)) return `unexpected greeting ${a.greeting}`;
+    return undefined;
   }
 }
 
@@ -146,7 +110,7 @@ describe('no call lost while things change (embedded platform)', () => {
   it('8 kept-alive clients, ≥ 100 calls/s, through YAML edits, half-written files, 1 → N → 1, scale to zero and runtime kills: 0 failed calls, every accepted event succeeds', async () => {
     const expected = new Expected('v1', 'a');
     const check = (status: number, body: string): string | undefined => (status === 200 ? expected.check(body) : failureReason(status, body));
-    const load = new SteadyLoad({ origin: platform.url, path: INVOKE, clients: 8, check, pauseMs: 20, callTimeoutMs: 30_000, body: (c, n) => JSON.stringify({ c, n }) });
+    const load = new SteadyLoad({ origin: platform.url, path: INVOKE, clients: 8, check, pauseMs: 10, callTimeoutMs: 30_000, body: (c, n) => JSON.stringify({ c, n }) });
     const events = new EventSender(platform.url);
     const notes: string[] = [];
     const phase = (name: string): void => {
@@ -284,7 +248,7 @@ describe('no call lost while things change (embedded platform)', () => {
 
       phase('idle runtime SIGKILLed');
       // Honest kills: a runtime is killed only at a moment its agent holds no
-      // call (nothing queued, nothing handed over; the clients' 20 ms pauses
+      // call (nothing queued, nothing handed over; the clients' 10 ms pauses
       // make such moments common), checked in the same synchronous turn as
       // the kill, so no call is running in it. This process then waits,
       // synchronously still, until the kernel has made it a zombie, so no

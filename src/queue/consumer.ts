@@ -88,6 +88,7 @@ interface Settings {
   maxInFlight: number;
   blockMs: number;
   maintenanceIntervalMs: number;
+  handBackOnStop: boolean;
   functionArn: (name: string) => string;
   metrics: QueueMetrics | undefined;
   logger: Logger | undefined;
@@ -129,7 +130,7 @@ class FunctionWorker {
 
   async stop(): Promise<StopReport> {
     this.#stopper.stop();
-    this.#abort.abort(new Error('the queue consumer is stopping'));
+    if (this.s.handBackOnStop) this.#abort.abort(new Error('the queue consumer is stopping'));
     this.#slotFreed?.();
     // A read or reclaim under way may still return entries: #take hands them back.
     await Promise.all(this.#loops);
@@ -214,7 +215,7 @@ class FunctionWorker {
 
   /** Runs an entry just read or reclaimed, or, once stopping, hands it straight back. */
   #take(d: Delivery): void {
-    this.#track(d, this.#stopper.stopped ? this.#handBack(d) : this.#handle(d));
+    this.#track(d, this.#stopper.stopped && this.s.handBackOnStop ? this.#handBack(d) : this.#handle(d));
   }
 
   #track(d: Delivery, work: Promise<void>): void {
@@ -430,6 +431,7 @@ class QueueConsumer implements Consumer {
       maxInFlight: opts.maxInFlightPerFunction ?? 64,
       blockMs: opts.blockMs ?? 1000,
       maintenanceIntervalMs: opts.maintenanceIntervalMs ?? 1000,
+      handBackOnStop: opts.handBackOnStop ?? true,
       functionArn: opts.functionArn ?? defaultFunctionArn,
       metrics: opts.metrics,
       logger: opts.logger,

@@ -119,6 +119,12 @@ export interface ConsumerOptions {
   blockMs?: number;
   /** Period of the retry mover, the reclaimer and the backlog gauges. */
   maintenanceIntervalMs?: number;
+  /**
+   * On stop, give the events not yet sent to an instance back to the group
+   * for another consumer (default: where other processes share the queue,
+   * Redis); otherwise they run here before stop returns.
+   */
+  handBackOnStop?: boolean;
   /** Where Lambda records name the function. */
   functionArn?: (functionName: string) => string;
   metrics?: QueueMetrics;

@@ -144,6 +144,8 @@ export class StoreQueue implements Queue {
         ...(this.opts.timeScale !== undefined ? { timeScale: this.opts.timeScale } : {}),
         ...(this.opts.metrics ? { metrics: this.opts.metrics } : {}),
         ...(this.opts.logger ? { logger: this.opts.logger } : {}),
+        // Memory is one process's alone: nobody else would take what it gave back.
+        handBackOnStop: this.kind === 'redis',
         ...opts,
       },
     );

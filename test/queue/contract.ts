@@ -344,7 +344,7 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
       });
       const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => queue.enqueue({ functionName: 'handoff', payload: Buffer.from(String(i)) })));
       // A visibility timeout far beyond this test: only a hand-back lets the other consumer take an entry.
-      const first = consume({ invoker: leaving, visibilityTimeoutMs: () => 600_000 });
+      const first = consume({ invoker: leaving, visibilityTimeoutMs: () => 600_000, handBackOnStop: true });
       await waitFor('four events taken', () => leaving.calls.length === 4);
       consume({ invoker: staying, visibilityTimeoutMs: () => 600_000 });
       await waitFor('the other two run elsewhere', () => staying.calls.length === 2);
@@ -359,6 +359,39 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
         const b = await queue.backlog('handoff');
         return b.pending === 0 && b.lag === 0;
       });
+    });
+
+    it('by default hands back only where other processes share the queue; in memory the held events run before stop returns', async () => {
+      const { queue, catalog, consume } = await setup();
+      catalog.set(fnDef('parting', { scaling: { maxInstances: 2 } }));
+      const ran: string[] = [];
+      // Each waits 200 ms for an instance, unless given up.
+      const invoker = new ScriptedInvoker().on('parting', async (inv) => {
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(resolve, 200);
+          inv.signal?.addEventListener('abort', () => {
+            clearTimeout(t);
+            reject(inv.signal?.reason as Error);
+          });
+        });
+        inv.onDispatch?.();
+        ran.push(inv.requestId);
+        return ok();
+      });
+      const ids = (await Promise.all([0, 1].map((i) => queue.enqueue({ functionName: 'parting', payload: Buffer.from(String(i)) })))).map((r) => r.requestId).sort();
+      const first = consume({ invoker, visibilityTimeoutMs: () => 600_000 });
+      await waitFor('both taken', () => invoker.calls.length === 2);
+      await first.stop();
+      if (queue.kind === 'memory') {
+        expect([...ran].sort()).toEqual(ids);
+        for (const id of ids) expect((await queue.record(id))?.status).toBe('succeeded');
+        return;
+      }
+      expect(ran).toEqual([]);
+      expect((await queue.backlog('parting')).pending).toBe(2);
+      consume({ invoker, visibilityTimeoutMs: () => 600_000 });
+      await waitFor('run by the next consumer', () => ran.length === 2, 5_000);
+      expect([...ran].sort()).toEqual(ids);
     });
 
     it('hands back only entries the consumer still holds', async () => {

@@ -32,20 +32,22 @@ describe('runOfName', () => {
 });
 
 describe('partition: this run\'s, earlier (stale) runs\', live runs\'', () => {
-  const live: Liveness = { netnsLive: (n) => n === 'hearth-e2e-1' || n === 'hearth-dev', pidAlive: (p) => p === 10 };
+  const live: Liveness = { netnsLive: (n) => n === 'hearth-e2e-1' || n === 'hearth-dev', pidAlive: (p) => p === 10, anyRunNetns: () => true };
+  const noNetns: Liveness = { ...live, anyRunNetns: () => false };
   const at = (kind: Leftover['kind'], run: RunRef): Leftover => ({ kind, run, path: `/x/${kind}` });
-  const rows: [string, Leftover, string | undefined, 'mine' | 'stale' | 'live'][] = [
+  const rows: [string, Leftover, string | undefined, 'mine' | 'stale' | 'live', Liveness?][] = [
     ['this run\'s cgroup is its own, live or not', at('cgroup', { netns: 'hearth-e2e-1', pid: 5 }), 'hearth-e2e-1', 'mine'],
     ['a run whose namespace is gone left it: stale', at('holder', { netns: 'hearth-e2e-2', pid: 6 }), 'hearth-e2e-1', 'stale'],
     ['a live run\'s (a concurrent e2e) is left alone', at('work-dir', { netns: 'hearth-e2e-1', pid: 5 }), 'hearth-e2e-3', 'live'],
     ['a dev cluster\'s is left alone', at('cgroup', { netns: 'hearth-dev', pid: 9 }), undefined, 'live'],
     ['a sweep with no run of its own: gone run is stale', at('cgroup', { netns: 'hearth-e2e-9', pid: 9 }), undefined, 'stale'],
-    ['an unnamed run whose pid is gone: stale', at('cgroup', { legacyPid: 11 }), 'hearth-e2e-1', 'stale'],
-    ['an unnamed run whose pid lives: left alone', at('cgroup', { legacyPid: 10 }), 'hearth-e2e-1', 'live'],
+    ['an unnamed run whose pid is gone, no namespace anywhere: stale', at('cgroup', { legacyPid: 11 }), undefined, 'stale', noNetns],
+    ['an unnamed run whose pid is gone while some namespace exists (an old cluster-up): left alone', at('cgroup', { legacyPid: 11 }), 'hearth-e2e-1', 'live'],
+    ['an unnamed run whose pid lives: left alone', at('cgroup', { legacyPid: 10 }), undefined, 'live', noNetns],
     ['a namespace whose owner died is stale', at('netns', { netns: 'hearth-e2e-7' }), undefined, 'stale'],
   ];
-  it.each(rows)('%s', (_what, leftover, thisRun, want) => {
-    const p = partition([leftover], thisRun, live);
+  it.each(rows)('%s', (_what, leftover, thisRun, want, liveness = live) => {
+    const p = partition([leftover], thisRun, liveness);
     expect({ mine: p.mine.length, stale: p.stale.length, live: p.live.length }).toEqual({ mine: 0, stale: 0, live: 0, [want]: 1 });
   });
 });

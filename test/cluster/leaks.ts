@@ -92,10 +92,18 @@ export function runOfName(kind: Exclude<LeftoverKind, 'netns'>, name: string): R
 export interface Liveness {
   netnsLive(netns: string): boolean;
   pidAlive(pid: number): boolean;
+  /** Whether any namespace netns-run.sh made exists: a cluster from before runs were named could be in it. */
+  anyRunNetns(): boolean;
 }
 
+/**
+ * A named run lives with its namespace. An unnamed one (from before) names
+ * only the pid that started it, which for `make cluster-up` exits while the
+ * cluster runs on: so it counts as live while that pid runs or while any
+ * netns-run.sh namespace exists, and as stale only once neither does.
+ */
 export function runIsLive(run: RunRef, l: Liveness): boolean {
-  return 'legacyPid' in run ? l.pidAlive(run.legacyPid) : l.netnsLive(run.netns);
+  return 'legacyPid' in run ? l.pidAlive(run.legacyPid) || l.anyRunNetns() : l.netnsLive(run.netns);
 }
 
 export function describeRun(run: RunRef): string {
@@ -181,6 +189,7 @@ export const machine: Liveness = {
     return owner === undefined || ownerAlive(owner);
   },
   pidAlive,
+  anyRunNetns: () => entries(NETNS_STATE_ROOT).some((n) => existsSync(join(NETNS_ROOT, n))),
 };
 
 function cmdline(pid: number): string | undefined {

@@ -328,8 +328,16 @@ class FunctionWorker {
         await this.#handBack(d);
         return;
       }
-      // Sent to an instance that failed: it may have run, and counts.
-      if (counted !== undefined) ev.attempts = await counted;
+      if (counted !== undefined) {
+        if (err instanceof DispatchError && err.notDelivered !== undefined) {
+          // Every send was refused before the runtime had it: no run to count.
+          await counted;
+          await this.deps.store.countAttempt(ev, this.deps.recordTtlMs, -1).catch((e: unknown) => this.s.logger?.warn({ err: e, function: this.fn, requestId: ev.requestId }, 'could not take back the attempt count'));
+        } else {
+          // Sent to an instance that failed: it may have run, and counts.
+          ev.attempts = await counted;
+        }
+      }
       const message = err instanceof Error ? err.message : String(err);
       if (err instanceof DispatchError && err.kind === 'not-found') {
         await this.#giveUp(d.id, ev, cfg, 'RetriesExhausted', undefined, { lastError: message, startedAt });

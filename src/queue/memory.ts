@@ -224,12 +224,12 @@ export class MemoryStore implements QueueStore {
     if (this.#records.size % 1024 === 0) for (const [k, v] of this.#records) if (v.expiresAt <= now) this.#records.delete(k);
   }
 
-  async countAttempt(event: StoredEvent, ttlMs: number): Promise<number> {
+  async countAttempt(event: StoredEvent, ttlMs: number, delta: 1 | -1 = 1): Promise<number> {
     this.#open();
     const now = Date.now();
     const key = `${event.requestId}\u0000${event.enqueuedAt}`;
     const seen = this.#attempts.get(key);
-    const n = Math.max(seen && seen.expiresAt > now ? seen.count : 0, event.attempts) + 1;
+    const n = Math.max(seen && seen.expiresAt > now ? seen.count : 0, event.attempts) + delta;
     this.#attempts.set(key, { count: n, expiresAt: now + ttlMs });
     if (this.#attempts.size % 1024 === 0) for (const [k, v] of this.#attempts) if (v.expiresAt <= now) this.#attempts.delete(k);
     return n;

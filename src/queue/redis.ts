@@ -166,12 +166,12 @@ for i = 4, #ARGV do
 end
 return n`;
 
-/** Counts a run. KEYS: attempts counter. ARGV: the event's stored attempts, ttl ms. */
+/** Counts a run (or takes one back). KEYS: attempts counter. ARGV: the event's stored attempts, ttl ms, delta. */
 const COUNT_ATTEMPT_SCRIPT = `
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 local stored = tonumber(ARGV[1])
 if n < stored then n = stored end
-n = n + 1
+n = n + tonumber(ARGV[3])
 redis.call('SET', KEYS[1], n, 'PX', ARGV[2])
 return n`;
 
@@ -471,10 +471,10 @@ export class RedisStore implements QueueStore {
     else await this.client.set(key, JSON.stringify(record), 'PX', ttl);
   }
 
-  async countAttempt(event: StoredEvent, ttlMs: number): Promise<number> {
+  async countAttempt(event: StoredEvent, ttlMs: number, delta: 1 | -1 = 1): Promise<number> {
     await this.#ready();
     const key = attemptsKey(event.requestId, event.enqueuedAt, this.#prefix);
-    return Number(await this.client.eval(COUNT_ATTEMPT_SCRIPT, 1, key, String(event.attempts), String(Math.max(1, Math.floor(ttlMs)))));
+    return Number(await this.client.eval(COUNT_ATTEMPT_SCRIPT, 1, key, String(event.attempts), String(Math.max(1, Math.floor(ttlMs))), String(delta)));
   }
 
   async getRecord(requestId: string): Promise<InvocationRecord | undefined> {

@@ -74,8 +74,9 @@ export interface QueueStore {
    * Counts one more run of this event, atomically across consumers, and
    * returns the count: at least one more than the event's stored attempts, so
    * a run cut short by a crash still counts when the event runs again.
+   * `delta` -1 takes back a count made for a send that provably never ran.
    */
-  countAttempt(event: StoredEvent, ttlMs: number): Promise<number>;
+  countAttempt(event: StoredEvent, ttlMs: number, delta?: 1 | -1): Promise<number>;
   getRecord(requestId: string): Promise<InvocationRecord | undefined>;
   backlog(functionName: string, now: number): Promise<Backlog>;
   /** Forgets consumers (processes long gone) that hold nothing and have been idle longer than idleMs. */

@@ -134,6 +134,9 @@ it('answers callers in flight with 502 when the agent is SIGKILLed, and serves a
 
 it('retries async events while the agent is down and runs every one once it is back', { timeout: 120_000 }, async () => {
   await log.run('fault', 'agent dead while async events arrive, then back', '202 for each; system errors retried with backoff; every record succeeded after the agent returns', async (rec) => {
+    // Down means gone: an agent still dying could read an event before its
+    // socket resets, and such a send may have run (it would rightly count).
+    await waitFor('the last agent gone', async () => agents.size === 0, 10_000, 20);
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
       const a = await post(url, invokePath(FN), '{}', { 'x-amz-invocation-type': 'Event' });

@@ -426,6 +426,18 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
       expect(rec?.attempts).toBe(2);
     });
 
+    it('takes back the count of a send that provably never ran', async () => {
+      const { queue } = await setup();
+      if (!(queue instanceof StoreQueue)) throw new Error('contract needs a StoreQueue');
+      const { requestId } = await queue.enqueue({ functionName: 'refused', payload: Buffer.from('{}') });
+      await queue.store.prepare('refused');
+      const [d] = await queue.store.read('refused', 'c', 1, 0);
+      if (!d?.event) throw new Error(`nothing read for ${requestId}`);
+      expect(await queue.store.countAttempt(d.event, 60_000)).toBe(1);
+      expect(await queue.store.countAttempt(d.event, 60_000, -1)).toBe(0);
+      expect(await queue.store.countAttempt(d.event, 60_000)).toBe(1);
+    });
+
     it('takes no more of a function\'s events at once than the function can run', async () => {
       const { queue, catalog, invoker, consume } = await setup();
       catalog.set(fnDef('narrow', { concurrency: 1, scaling: { maxInstances: 2 } }));

@@ -11,7 +11,7 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import { LocalConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import { openRedisConcurrencyLimiter } from '../dispatch/redis-concurrency-limiter.js';
-import { createQueue } from '../queue/index.js';
+import { createQueue, type RedisConnectionOptions } from '../queue/index.js';
 import type { Queue } from '../queue/queue.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
 import { memoryQueueProblems } from './memory-queue.js';
@@ -23,6 +23,8 @@ export interface EmbeddedOptions {
   port: number;
   logger: Logger;
   redisUrl?: string;
+  /** A Redis given by more than a URL (Sentinel, Cluster, TLS, a key prefix); redisUrl, when given too, wins for the address. */
+  redis?: RedisConnectionOptions;
   /** Pre-started generic runtime processes per runtime family. */
   warmPoolSize?: number;
   /** Multiplies async retry delays (tests shorten Lambda's minutes). */
@@ -54,9 +56,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   // The ConfigMaps and Secrets of the functions directory: what references in Functions resolve through.
   const objects = new ObjectStore(`the functions directory ${resolve(opts.dir)}`);
   const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, objects, ...opts.backend });
-  const queue = createQueue({ ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}), logger: logger.child({ component: 'queue' }) });
+  const redis: RedisConnectionOptions = { ...opts.redis, ...(opts.redisUrl ? { url: opts.redisUrl } : {}) };
+  const queue = createQueue({ redis, logger: logger.child({ component: 'queue' }) });
   // Gateways that share a Redis may share functions: reserved concurrency is then counted there, for all of them.
-  const limiter = opts.redisUrl ? openRedisConcurrencyLimiter({ url: opts.redisUrl }, logger.child({ component: 'concurrency' })) : new LocalConcurrencyLimiter();
+  const limiter = queue.kind === 'redis' ? openRedisConcurrencyLimiter(redis, logger.child({ component: 'concurrency' })) : new LocalConcurrencyLimiter();
 
   // Deploying a function prepares its code (a Go build can take a while) and
   // starts its provisioned instances; removing it stops them.

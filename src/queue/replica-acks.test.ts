@@ -18,13 +18,19 @@ describe('replicas a master has online (INFO replication)', () => {
 });
 
 describe('acknowledgements an enqueue waits for', () => {
+  const hold = 10_000;
   it.each([
-    ['no replica, none seen: no WAIT (a single Redis pays nothing)', 0, 0, 0],
-    ['a replica online', 0, 1, 1],
-    ['several online: one is enough, Sentinel promotes the most up-to-date', 0, 3, 1],
-    ['the replica gone on a connection that had one: still one (refuse rather than accept what nobody else holds)', 1, 0, 1],
-  ])('%s', (_what, before, online, want) => {
-    expect(requiredAcks(before, online)).toBe(want);
+    ['never counted: none', [], 0],
+    ['no replica: no WAIT (a single Redis pays nothing)', [{ at: 0, online: 0 }], 0],
+    ['two online: both, whichever Sentinel promotes', [{ at: 0, online: 2 }], 2],
+    ['one of two just left (promoted, the master still up): still two, so the WAIT fails', [{ at: 0, online: 2 }, { at: 1000, online: 1 }], 2],
+    ['the only one just left: still one', [{ at: 0, online: 1 }, { at: 1000, online: 0 }], 1],
+    ['gone longer than the hold (a replica restarting): the ones online now', [{ at: 0, online: 2 }, { at: 5000, online: 1 }, { at: 11_000, online: 1 }], 1],
+    ['the latest count holds however old', [{ at: 0, online: 1 }], 1],
+    ['one more joined: at once', [{ at: 0, online: 1 }, { at: 1000, online: 2 }], 2],
+  ])('%s', (_what, samples, want) => {
+    const now = samples.at(-1)?.at ?? 0;
+    expect(requiredAcks(samples, now === 0 ? 20_000 : now, hold)).toBe(want);
   });
 });
 

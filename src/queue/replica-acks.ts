@@ -1,24 +1,30 @@
 // Accepted events that survive a Redis failover. Redis replicates
 // asynchronously: an XADD the master acknowledged but had not yet sent to a
 // replica is gone once Sentinel promotes that replica. So when the master
-// has a replica, an enqueue is answered only after WAIT says at least one
-// replica holds it; Sentinel promotes the most up-to-date replica, so the
-// event is there after a failover. (WAIT is Redis's best effort, not strong
-// consistency: https://redis.io/commands/wait.) A master without replicas
-// pays nothing: no WAIT, since there is nobody to wait for and nobody a
-// failover could promote.
+// has replicas, an enqueue is answered only after WAIT says every one of
+// them holds it, whichever Sentinel promotes. (WAIT is Redis's best effort,
+// not strong consistency: https://redis.io/commands/wait.) A master without
+// replicas pays nothing: no WAIT, since there is nobody to wait for and
+// nobody a failover could promote.
+//
+// Why every replica and not one: when Sentinel promotes a replica of a master
+// that is still up, the master keeps taking writes until it is told it is a
+// replica, seconds later, and its other replicas keep acknowledging them;
+// then they all resync from the new master and those writes are gone. The
+// promoted replica has left, so a WAIT for all the replicas the master had
+// fails at once, and the enqueue is refused (503) instead.
+//
+// So the count to wait for is the most replicas seen online (INFO
+// replication, on each new connection and then at most once a second) over
+// the last holdMs: a replica that leaves is still waited for that long, which
+// covers the seconds until the client follows the failover to the new master
+// (a new connection, that asks afresh); after that, a replica that is merely
+// restarting stops holding enqueues up.
 //
 // WAIT counts the writes made on its own connection, so it is sent on the
 // connection the XADDs went on, and one WAIT covers every write whose reply
 // had arrived when it was sent: enqueues that complete together share one
 // WAIT (a group commit), sent on the next turn of the event loop.
-//
-// Whether a master needs it is asked on each new connection and then at most
-// once a second (INFO replication: a replica in state online). Once seen, the
-// need lasts as long as the connection: a master that loses its replica
-// (Sentinel promoted it, or it is cut off) refuses enqueues rather than
-// accepting what nobody else holds. The connection to the new master after a
-// failover asks afresh.
 import type { Redis } from 'ioredis';
 import { QueueUnavailableError } from './queue.js';
 
@@ -29,9 +35,16 @@ export function onlineReplicas(info: string): number {
   return n;
 }
 
-/** Acknowledgements an enqueue waits for: one once the master has had an online replica on this connection. Pure. */
-export function requiredAcks(before: number, online: number): number {
-  return before > 0 || online > 0 ? 1 : 0;
+export interface ReplicaSample {
+  at: number;
+  online: number;
+}
+
+/** Acknowledgements an enqueue waits for: the most replicas online in the samples of the last holdMs, and in the latest one. Pure. */
+export function requiredAcks(samples: readonly ReplicaSample[], now: number, holdMs: number): number {
+  let n = samples.at(-1)?.online ?? 0;
+  for (const s of samples) if (now - s.at <= holdMs) n = Math.max(n, s.online);
+  return n;
 }
 
 export interface ReplicaAcksOptions {
@@ -39,6 +52,8 @@ export interface ReplicaAcksOptions {
   timeoutMs?: number;
   /** How often the master's replicas are counted again (default 1000 ms). */
   refreshMs?: number;
+  /** How long a replica that left is still waited for (default 10 s). */
+  holdMs?: number;
   now?: () => number;
 }
 
@@ -52,13 +67,15 @@ export class ReplicaAcks {
   readonly #c: Redis;
   readonly #timeoutMs: number;
   readonly #refreshMs: number;
+  readonly #holdMs: number;
   readonly #now: () => number;
   /** Counts connections: a WAIT proves nothing about writes made on an earlier one. */
   #generation = 0;
-  #required = 0;
-  #checkedAt: number | undefined;
+  /** Replicas online as counted on this connection, the last holdMs of them. */
+  #samples: ReplicaSample[] = [];
   #checking: Promise<void> | undefined;
   #batch: Promise<number> | undefined;
+  #batchNeeds = 0;
   /** WAITs sent (for tests: none without replicas). */
   waits = 0;
 
@@ -66,21 +83,26 @@ export class ReplicaAcks {
     this.#c = client;
     this.#timeoutMs = opts.timeoutMs ?? 1000;
     this.#refreshMs = opts.refreshMs ?? 1000;
+    this.#holdMs = opts.holdMs ?? 10_000;
     this.#now = opts.now ?? Date.now;
     client.on('close', () => {
       this.#generation++;
-      this.#required = 0;
-      this.#checkedAt = undefined;
+      this.#samples = [];
     });
+  }
+
+  get #required(): number {
+    return requiredAcks(this.#samples, this.#now(), this.#holdMs);
   }
 
   /** Before a write: knows (asking the master on a new connection) whether the write will need a replica's acknowledgement. */
   async before(): Promise<WriteMark> {
-    if (this.#checkedAt === undefined) {
+    const last = this.#samples.at(-1);
+    if (last === undefined) {
       await this.#refresh();
       // The connection changed while it was asked: what it said is about a connection the write will not use.
-      if (this.#checkedAt === undefined) throw new QueueUnavailableError('the connection to Redis changed', 1);
-    } else if (this.#now() - this.#checkedAt >= this.#refreshMs) void this.#refresh().catch(() => undefined);
+      if (this.#samples.length === 0) throw new QueueUnavailableError('the connection to Redis changed', 1);
+    } else if (this.#now() - last.at >= this.#refreshMs) void this.#refresh().catch(() => undefined);
     return { generation: this.#generation, required: this.#required };
   }
 
@@ -90,9 +112,9 @@ export class ReplicaAcks {
     const required = same ? Math.max(mark.required, this.#required) : mark.required;
     if (required === 0) return;
     if (!same) throw new QueueUnavailableError('the connection to Redis changed before a replica confirmed the event', 1);
-    const acked = await this.#wait();
-    if (mark.generation !== this.#generation) throw new QueueUnavailableError('the connection to Redis changed before a replica confirmed the event', 1);
-    if (acked < required) throw new QueueUnavailableError(`no Redis replica confirmed the event within ${this.#timeoutMs} ms`, 1);
+    const acked = await this.#wait(required);
+    if (mark.generation !== this.#generation) throw new QueueUnavailableError('the connection to Redis changed before the replicas confirmed the event', 1);
+    if (acked < required) throw new QueueUnavailableError(`${acked} of ${required} Redis replicas confirmed the event within ${this.#timeoutMs} ms`, 1);
   }
 
   #refresh(): Promise<void> {
@@ -100,8 +122,8 @@ export class ReplicaAcks {
       const generation = this.#generation;
       const online = onlineReplicas(await this.#c.info('replication'));
       if (generation !== this.#generation) return;
-      this.#required = requiredAcks(this.#required, online);
-      this.#checkedAt = this.#now();
+      const now = this.#now();
+      this.#samples = [...this.#samples.filter((x) => now - x.at <= this.#holdMs), { at: now, online }];
     })().finally(() => {
       this.#checking = undefined;
     });
@@ -109,12 +131,16 @@ export class ReplicaAcks {
   }
 
   /** One WAIT for every write whose reply has arrived by the next turn of the event loop. */
-  #wait(): Promise<number> {
+  #wait(replicas: number): Promise<number> {
+    // As many as any write in the batch needs.
+    this.#batchNeeds = Math.max(this.#batchNeeds, replicas);
     this.#batch ??= new Promise<number>((resolve, reject) => {
       setImmediate(() => {
+        const needs = this.#batchNeeds;
         this.#batch = undefined;
+        this.#batchNeeds = 0;
         this.waits++;
-        this.#c.wait(1, this.#timeoutMs).then((n) => resolve(Number(n)), reject);
+        this.#c.wait(needs, this.#timeoutMs).then((n) => resolve(Number(n)), reject);
       });
     });
     return this.#batch;

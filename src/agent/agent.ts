@@ -27,7 +27,7 @@ import { sendJson } from './http-io.js';
 import { terminate } from './process-reaper.js';
 import type { RuntimePeer } from './runtime-peer.js';
 import type { RuntimeLauncher } from './spawn-launcher.js';
-import { startInvokeServer, type InvokeServer } from './invoke-server.js';
+import { startInvokeServer, type InvokeServer, type InvokeServerOptions } from './invoke-server.js';
 import { NotDeliveredError } from './delivery.js';
 
 export type AgentState = 'starting' | 'ready' | 'failed' | 'closed';
@@ -206,8 +206,8 @@ export class Agent implements RuntimeApi {
   }
 
   /** Also serve the HTTP invoke endpoint (and /healthz, /readyz) on host:port. */
-  async listenInvoke(host = '127.0.0.1', port = 0): Promise<{ host: string; port: number; url: string }> {
-    const s = await startInvokeServer(this, host, port, SYNC_PAYLOAD_LIMIT);
+  async listenInvoke(host = '127.0.0.1', port = 0, opts: InvokeServerOptions = {}): Promise<{ host: string; port: number; url: string }> {
+    const s = await startInvokeServer(this, host, port, SYNC_PAYLOAD_LIMIT, opts);
     this.invokeServers.push(s);
     return s.address;
   }

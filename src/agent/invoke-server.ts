@@ -2,14 +2,16 @@
 // dispatcher reaching a pod), on the path of AWS's runtime interface
 // emulator so benchmarks can point the same client at either. Also the
 // pod's probes and its preStop hook: GET /drain begins the agent's drain
-// and answers once the agent is empty, so the kubelet sends the runtime
-// SIGTERM only when no call is left in it.
+// and answers once the agent is empty and callers have gone quiet (see
+// quiet-period.ts), so the kubelet sends the runtime SIGTERM only when no
+// call is left in it and none is on its way.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
 import { DRAIN_PATH, INVOKE_PATH, requestFromHeaders, resultToHeaders } from './invoke-headers.js';
 import { readBody, sendJson } from './http-io.js';
 import { DRAINING_ERROR_TYPE, DRAINING_HEADER, DRAINING_STATUS, NotDeliveredError } from './delivery.js';
+import { DRAIN_QUIET_MAX_MS, DRAIN_QUIET_MS, quietWaitMs } from './quiet-period.js';
 
 export interface Invokable {
   readonly state: string;
@@ -30,7 +32,13 @@ export interface InvokeServer {
   close(): Promise<void>;
 }
 
-export async function startInvokeServer(target: Invokable, host: string, port: number, payloadLimit: number): Promise<InvokeServer> {
+export interface InvokeServerOptions {
+  /** Quiet GET /drain waits for after the agent is empty (default DRAIN_QUIET_MS; tests shorten it). */
+  drainQuietMs?: number;
+}
+
+export async function startInvokeServer(target: Invokable, host: string, port: number, payloadLimit: number, opts: InvokeServerOptions = {}): Promise<InvokeServer> {
+  const calls: CallClock = { lastCallAt: 0, quietMs: opts.drainQuietMs ?? DRAIN_QUIET_MS };
   let active = 0;
   let onQuiet: (() => void) | undefined;
   const server = createServer({ keepAliveTimeout: 120_000, requestTimeout: 0 }, (req, res) => {
@@ -41,7 +49,7 @@ export async function startInvokeServer(target: Invokable, host: string, port: n
     });
     // While draining, each answer closes its connection, so callers stop reusing them.
     if (target.draining) res.shouldKeepAlive = false;
-    void handle(target, payloadLimit, req, res).catch(() => res.destroy());
+    void handle(target, payloadLimit, calls, req, res).catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -73,8 +81,15 @@ function sendDraining(res: ServerResponse, err: NotDeliveredError): void {
   sendJson(res, DRAINING_STATUS, { errorMessage: err.message, errorType: DRAINING_ERROR_TYPE }, { [DRAINING_HEADER]: '1', connection: 'close' });
 }
 
-async function handle(target: Invokable, payloadLimit: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** When the last invocation arrived, for the drain's quiet period. */
+interface CallClock {
+  lastCallAt: number;
+  quietMs: number;
+}
+
+async function handle(target: Invokable, payloadLimit: number, calls: CallClock, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
+  if (path === INVOKE_PATH) calls.lastCallAt = Date.now();
   if (path === '/healthz') {
     req.resume();
     return sendJson(res, 200, { status: 'ok' });
@@ -87,7 +102,9 @@ async function handle(target: Invokable, payloadLimit: number, req: IncomingMess
   if (path === DRAIN_PATH) {
     req.resume();
     if (req.method !== 'GET' && req.method !== 'POST') return sendJson(res, 405, { errorMessage: 'Method Not Allowed', errorType: 'MethodNotAllowed' });
+    const drainStartedAt = Date.now();
     const { handedBack } = await target.drain();
+    for (let wait = quietWait(calls, drainStartedAt); wait > 0; wait = quietWait(calls, drainStartedAt)) await new Promise((r) => setTimeout(r, wait));
     return sendJson(res, 200, { status: 'drained', handedBack });
   }
   if (path !== INVOKE_PATH) {
@@ -118,4 +135,8 @@ async function handle(target: Invokable, payloadLimit: number, req: IncomingMess
   if (target.draining || target.state === 'closed') res.shouldKeepAlive = false;
   res.writeHead(200, { ...resultToHeaders(result, invokeReq.requestId), 'content-length': result.payload.length });
   res.end(result.payload);
+}
+
+function quietWait(calls: CallClock, drainStartedAt: number): number {
+  return quietWaitMs({ now: Date.now(), drainStartedAt, lastCallAt: calls.lastCallAt, quietMs: calls.quietMs, maxMs: Math.max(calls.quietMs, DRAIN_QUIET_MAX_MS) });
 }

@@ -136,6 +136,24 @@ describe('agent drain over HTTP', () => {
     expect(order).toEqual(['call', 'call', 'call', 'drain']);
   });
 
+  it('answers GET /drain only once callers have been quiet for the quiet period, after the agent is empty', async () => {
+    const agent = new Agent({ functionName: 'quiet', logger: silent, launcher: spawnLauncher({ command: process.execPath, args: [FAKE_RUNTIME], env: { PATH: process.env.PATH ?? '' } }) });
+    closers.push(() => agent.close());
+    await agent.start();
+    const { url } = await agent.listenInvoke('127.0.0.1', 0, { drainQuietMs: 400 });
+    const drain = httpRequest(`${url}/drain`).then(async (res) => (await res.body.dump(), Date.now()));
+    // A gateway that has not yet heard the pod is leaving keeps sending for a while: each call is refused as draining.
+    let lastCall = 0;
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      const res = await httpRequest(`${url}/2015-03-31/functions/function/invocations`, { method: 'POST', body: '{}' });
+      await res.body.dump();
+      expect(res.statusCode).toBe(503);
+      lastCall = Date.now();
+    }
+    expect(await drain).toBeGreaterThanOrEqual(lastCall + 400 - 50);
+  });
+
   it('after close, a client call is refused at connect: not delivered', async () => {
     const { agent, client } = await fixtureAgent();
     await agent.drain();

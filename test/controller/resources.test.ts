@@ -55,8 +55,8 @@ describe('Deployment', () => {
     expect(rt?.lifecycle).toEqual({ preStop: { httpGet: { path: '/drain', port: 9000 } } });
     expect(container(f, AGENT_CONTAINER)?.lifecycle).toBeUndefined();
     // Queued calls wait one timeout for the runtime, the last one handed over runs one more.
-    expect(deploy(f).spec?.template.spec?.terminationGracePeriodSeconds).toBe(65);
-    expect(deploy(fn('b', { timeoutSeconds: 3 })).spec?.template.spec?.terminationGracePeriodSeconds).toBe(11);
+    expect(deploy(f).spec?.template.spec?.terminationGracePeriodSeconds).toBe(70);
+    expect(deploy(fn('b', { timeoutSeconds: 3 })).spec?.template.spec?.terminationGracePeriodSeconds).toBe(16);
   });
 
   it('meets the restricted pod security profile in every container', () => {

@@ -9,6 +9,7 @@
 import { packagePodParts, type PackagePodParts } from '../../packages/pod-spec.js';
 import type { V1Container, V1Deployment, V1EnvVar, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { effectiveHandler, type EnvVar, type HearthFunction } from '../../api/function.js';
+import { DRAIN_QUIET_MAX_MS } from '../../agent/quiet-period.js';
 import { codeHash } from './configmap.js';
 import { runtimeImage, type Images } from './images.js';
 import {
@@ -36,10 +37,11 @@ const RUN_AS = 65_532;
 /** Lambda's default /tmp size. */
 const TMP_SIZE = '512Mi';
 /**
- * Beyond the drain itself: the hook's round trip, the runtime's and the
- * agent's own exits after it.
+ * Beyond the drain itself: the quiet the agent waits for once empty (at most
+ * DRAIN_QUIET_MAX_MS), the hook's round trip, the runtime's and the agent's
+ * own exits after it.
  */
-const DRAIN_SLACK_SECONDS = 5;
+const DRAIN_SLACK_SECONDS = Math.ceil(DRAIN_QUIET_MAX_MS / 1000) + 5;
 
 /**
  * The grace a pod gets to leave: its agent's drain lets queued calls wait

@@ -221,7 +221,7 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   logger?: Logger;
   /** How long an enqueue waits for a (re)connection before answering unavailable (default 500 ms). */
   connectWaitMs?: number;
-  /** How long an enqueue waits for a replica to hold it, when the master has one (default 1000 ms; replica-acks.ts). */
+  /** How long an enqueue waits for the master's replicas to hold it, when it has some (default 1000 ms; replica-acks.ts). */
   replicaAckTimeoutMs?: number;
 }
 
@@ -231,7 +231,7 @@ export class RedisStore implements QueueStore {
   readonly #blocking = new Map<string, RedisClient>();
   readonly #readyWaits = new Map<RedisClient, Promise<void>>();
   readonly #opts: RedisStoreOptions;
-  /** Enqueues wait for a replica where the master has one; Cluster's connections are per node, so not there (see README). */
+  /** Enqueues wait for the replicas where the master has some; not in Cluster mode, whose connections are per node (see README). */
   readonly replicaAcks: ReplicaAcks | undefined;
   #closed = false;
   /** Until when reclaims look for this process's orphaned entries (ORPHAN_SWEEP_MS). */

@@ -48,7 +48,7 @@ export function requiredAcks(samples: readonly ReplicaSample[], now: number, hol
 }
 
 export interface ReplicaAcksOptions {
-  /** How long an enqueue waits for a replica before it is refused as unavailable (default 1000 ms). */
+  /** How long an enqueue waits for the replicas before it is refused as unavailable (default 1000 ms). */
   timeoutMs?: number;
   /** How often the master's replicas are counted again (default 1000 ms). */
   refreshMs?: number;
@@ -95,7 +95,7 @@ export class ReplicaAcks {
     return requiredAcks(this.#samples, this.#now(), this.#holdMs);
   }
 
-  /** Before a write: knows (asking the master on a new connection) whether the write will need a replica's acknowledgement. */
+  /** Before a write: how many replicas must acknowledge it (asked of the master on a new connection, then refreshed in the background). */
   async before(): Promise<WriteMark> {
     const last = this.#samples.at(-1);
     if (last === undefined) {
@@ -106,12 +106,12 @@ export class ReplicaAcks {
     return { generation: this.#generation, required: this.#required };
   }
 
-  /** After the write's reply: resolves once a replica holds it (or at once when none is needed), else refuses as unavailable. */
+  /** After the write's reply: resolves once the replicas hold it (at once when there are none), else refuses as unavailable. */
   async after(mark: WriteMark): Promise<void> {
     const same = mark.generation === this.#generation;
     const required = same ? Math.max(mark.required, this.#required) : mark.required;
     if (required === 0) return;
-    if (!same) throw new QueueUnavailableError('the connection to Redis changed before a replica confirmed the event', 1);
+    if (!same) throw new QueueUnavailableError('the connection to Redis changed before the replicas confirmed the event', 1);
     const acked = await this.#wait(required);
     if (mark.generation !== this.#generation) throw new QueueUnavailableError('the connection to Redis changed before the replicas confirmed the event', 1);
     if (acked < required) throw new QueueUnavailableError(`${acked} of ${required} Redis replicas confirmed the event within ${this.#timeoutMs} ms`, 1);

@@ -6,6 +6,7 @@
 // entries pending and another consumer reclaims them once they have been idle
 // longer than the function's timeout. A consumer that stops hands the entries
 // it has not started back to the group at once, and finishes the ones it runs.
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -120,6 +121,8 @@ class FunctionWorker {
     readonly opts: ConsumerOptions,
     readonly s: Settings,
   ) {
+    // Every event waiting for an instance listens on it: as many as the function may run at once.
+    setMaxListeners(0, this.#abort.signal);
     this.#loops = [this.#readLoop(), this.#maintenanceLoop()];
   }
 

@@ -45,7 +45,8 @@ export async function tailLog(logFile: string, lines = 40): Promise<string> {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 probes without signalling). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -8,7 +8,7 @@
 // on the release it installed.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
-import { failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
+import { EventSender, failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
 import { GATEWAY, NS, api, apiKey, gatewayFetch, invoke, isReady, kubectl, pods, tool, until, type PodView } from './cluster.js';
 import { applyPython } from './functions.js';
 
@@ -64,35 +64,6 @@ async function deploymentReplicas(): Promise<number> {
   return d.spec.replicas ?? 0;
 }
 
-/** Async events sent one after another through the same Service; each 202's id is kept to check its record. */
-class EventSender {
-  readonly accepted: string[] = [];
-  readonly refused: string[] = [];
-  #stop = false;
-  #done: Promise<void> = Promise.resolve();
-
-  start(): void {
-    this.#done = (async () => {
-      for (let n = 0; !this.#stop; n++) {
-        try {
-          const res = await gatewayFetch(INVOKE, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ event: n }), signal: AbortSignal.timeout(30_000) });
-          const body = await res.text();
-          if (res.status === 202) this.accepted.push(res.headers.get('x-amzn-requestid') ?? '');
-          else this.refused.push(`${res.status} ${body.slice(0, 200)}`);
-        } catch (err) {
-          this.refused.push(String(err));
-        }
-        await sleep(250);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.#stop = true;
-    await this.#done;
-  }
-}
-
 describe.runIf(inject('e2e') !== undefined).sequential('no call lost while things change (process-node cluster)', () => {
   it('8 kept-alive clients, ≥ 100 calls/s, through code, env, scale, scale-to-zero, gateway and controller changes: 0 failed calls, every accepted event succeeds', async () => {
     const versions = new Set(['v1']);
@@ -115,7 +86,7 @@ describe.runIf(inject('e2e') !== undefined).sequential('no call lost while thing
     };
     const headers = { authorization: `Bearer ${await apiKey()}` };
     const load = new SteadyLoad({ origin: GATEWAY, path: INVOKE, clients: 8, headers, check, pauseMs: 20, body: (c, n) => JSON.stringify({ c, n }) });
-    const events = new EventSender();
+    const events = new EventSender((n) => gatewayFetch(INVOKE, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ event: n }), signal: AbortSignal.timeout(30_000) }), 250);
     const phaseEnds: string[] = [];
     const phase = (name: string): void => {
       load.phase(name);

@@ -172,3 +172,41 @@ export function formatReport(r: LoadReport): string {
     `${p.phase.padEnd(28)} calls ${String(p.calls).padStart(6)}  ok ${String(p.ok).padStart(6)}  failed ${String(p.failed).padStart(4)}  ${String(p.callsPerSecond).padStart(5)}/s  p50 ${p.p50Ms} ms  p99 ${p.p99Ms} ms${p.failed > 0 ? `  ${JSON.stringify(p.failures)}` : ''}`;
   return [...r.phases.map(line), line(r.total), ...r.examples].join('\n');
 }
+
+/**
+ * Event invocations sent one after another beside the steady load, never
+ * retried; each 202's request id is kept so a suite can check its record.
+ */
+export class EventSender {
+  readonly accepted: string[] = [];
+  readonly refused: string[] = [];
+  #stop = false;
+  #done: Promise<void> = Promise.resolve();
+
+  /** `send(n)` sends the n-th event (an Event invocation) and returns the answer. */
+  constructor(
+    private readonly send: (n: number) => Promise<Response>,
+    private readonly pauseMs: number,
+  ) {}
+
+  start(): void {
+    this.#done = (async () => {
+      for (let n = 0; !this.#stop; n++) {
+        try {
+          const res = await this.send(n);
+          const body = await res.text();
+          if (res.status === 202) this.accepted.push(res.headers.get('x-amzn-requestid') ?? '');
+          else this.refused.push(`${res.status} ${body.slice(0, 200)}`);
+        } catch (err) {
+          this.refused.push(String(err));
+        }
+        await new Promise((r) => setTimeout(r, this.pauseMs));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await this.#done;
+  }
+}

@@ -22,7 +22,7 @@ import { processGone } from '../../src/backends/local/process-gone.js';
 import { CHURN_FN, CHURN_INVOKE, churnAnswer, churnYaml } from '../helpers/churn-function.js';
 import { capturedLogger } from '../helpers/log-capture.js';
 import { startPlatform } from '../helpers/platform.js';
-import { failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
+import { EventSender, failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
 import { waitFor } from '../helpers/wait.js';
 
 type Platform = Awaited<ReturnType<typeof startPlatform>>;
@@ -53,37 +53,6 @@ class Expected {
   }
 }
 
-/** Event invocations sent one after another during the churn; each 202's request id is kept. */
-class EventSender {
-  readonly accepted: string[] = [];
-  readonly refused: string[] = [];
-  #stop = false;
-  #done: Promise<void> = Promise.resolve();
-
-  constructor(private readonly url: string) {}
-
-  start(): void {
-    this.#done = (async () => {
-      for (let n = 0; !this.#stop; n++) {
-        try {
-          const res = await fetch(`${this.url}${INVOKE}`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ event: n }), signal: AbortSignal.timeout(10_000) });
-          const body = await res.text();
-          if (res.status === 202) this.accepted.push(res.headers.get('x-amzn-requestid') ?? '');
-          else this.refused.push(`${res.status} ${body.slice(0, 200)}`);
-        } catch (err) {
-          this.refused.push(String(err));
-        }
-        await sleep(200);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.#stop = true;
-    await this.#done;
-  }
-}
-
 describe('no call lost while things change (embedded platform)', () => {
   let platform: Platform;
   let file: string;
@@ -111,7 +80,7 @@ describe('no call lost while things change (embedded platform)', () => {
     const expected = new Expected('v1', 'a');
     const check = (status: number, body: string): string | undefined => (status === 200 ? expected.check(body) : failureReason(status, body));
     const load = new SteadyLoad({ origin: platform.url, path: INVOKE, clients: 8, check, pauseMs: 10, callTimeoutMs: 30_000, body: (c, n) => JSON.stringify({ c, n }) });
-    const events = new EventSender(platform.url);
+    const events = new EventSender((n) => fetch(`${platform.url}${INVOKE}`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ event: n }), signal: AbortSignal.timeout(10_000) }), 200);
     const notes: string[] = [];
     const phase = (name: string): void => {
       load.phase(name);

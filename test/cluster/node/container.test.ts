@@ -24,6 +24,7 @@ import { KubeRest } from './kube-rest.js';
 import type { Sandbox } from './network.js';
 import { Cutoff } from './termination.js';
 import { VolumeBuilder } from './volumes.js';
+import { alive } from '../processes.js';
 
 const tools = ['nsenter', 'unshare', 'setpriv', 'python3'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
 const able = process.getuid?.() === 0 && tools;
@@ -157,14 +158,6 @@ function pod(spec: V1Pod['spec'], grace = 10): V1Pod {
   return { metadata: { name: 'p', namespace: 'ns', uid: 'uid-1' }, spec: { terminationGracePeriodSeconds: grace, containers: [], ...spec } };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.runIf(able)('the process node stops containers as the kubelet does', () => {
   beforeAll(async () => {

@@ -7,23 +7,19 @@
 // reconcile of every Function changes nothing: the Deployments keep their
 // generation, pod template and replicas, no ReplicaSet is added and no pod
 // is replaced. A scale change after the handover is applied by the new leader.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LeaseSpec } from '../../src/controller/leader-election.js';
 import { stableStringify } from '../../src/controller/resources/hash.js';
 import { LABEL_FUNCTION } from '../../src/controller/resources/names.js';
 import { scaleFunction } from '../../src/kube/objects.js';
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { KubeRest } from '../../src/kube/rest.js';
-import { createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined, installCrds, pythonSpec } from './controller-helpers.js';
+import { controllerReplicas, createNamespace, deleteNamespace, eventually, functionManifest, installCrds, pythonSpec } from './controller-helpers.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
 const ctx = k8sContext();
-const root = fileURLToPath(new URL('../../', import.meta.url));
 // The chart's defaults (values.yaml controller.leaderElection).
 const LEASE_SECONDS = 15;
 const RETRY_SECONDS = 2;
@@ -46,8 +42,6 @@ if (!ctx.available) {
     const ns = `cfail-${randomBytes(3).toString('hex')}`;
     const kc = kubeConfigFor(ctx);
     const rest = new KubeRest(kc);
-    const children = new Map<string, ChildProcess>();
-    const logs = new Map<string, string>();
     // Instance counts an autoscaler set: scaled out, scaled above a provisioned minimum, scaled to zero.
     const scales: Array<{ name: string; minInstances: number; replicas: number }> = [
       { name: 'wide', minInstances: 0, replicas: 3 },
@@ -55,19 +49,10 @@ if (!ctx.available) {
       { name: 'idle', minInstances: 0, replicas: 0 },
     ];
 
-    const startReplica = (identity: string): ChildProcess => {
-      const child = spawn(process.execPath, [
-        '--import', 'tsx', 'src/cli/main.ts', 'controller',
-        '--kubeconfig', ctx.kubeconfigPath, '--namespace', ns, '--lease-namespace', ns, '--gateway-namespace', ns,
-        '--identity', identity, '--metrics-port', '0',
-        '--lease-duration', String(LEASE_SECONDS), '--renew-deadline', '10', '--retry-period', String(RETRY_SECONDS),
-      ], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr?.on('data', (d: Buffer) => logs.set(identity, (logs.get(identity) ?? '') + d.toString()));
-      children.set(identity, child);
-      return child;
-    };
-    const lease = () => getOrUndefined<{ spec?: LeaseSpec }>(rest, RESOURCES.Lease, ns, 'hearth-controller');
-    const exited = (c: ChildProcess) => new Promise<number | null>((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.once('exit', (code) => resolve(code))));
+    const replicas = controllerReplicas(ctx.kubeconfigPath, ns, { leaseSeconds: LEASE_SECONDS, renewDeadlineSeconds: 10, retryPeriodSeconds: RETRY_SECONDS });
+    const { children, logs, exited } = replicas;
+    const startReplica = replicas.start;
+    const lease = () => replicas.lease(rest);
     /** A replica's metrics URL, from its log. */
     const metricsUrl = (identity: string): string | undefined => {
       for (const line of (logs.get(identity) ?? '').split('\n')) {
@@ -109,7 +94,7 @@ if (!ctx.available) {
     });
 
     afterAll(async () => {
-      for (const c of children.values()) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      replicas.kill();
       await deleteNamespace(rest, ns);
       rest.close();
     });

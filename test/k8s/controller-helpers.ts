@@ -1,13 +1,17 @@
 // Shared pieces of the controller's Kubernetes suites.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeRest, isStatus } from '../../src/kube/rest.js';
 import { RESOURCES, resourcePath, type Resource } from '../../src/kube/paths.js';
 import type { FunctionStatus } from '../../src/api/function.js';
+import type { LeaseSpec } from '../../src/controller/leader-election.js';
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { CONTENT_APPLY, CONTENT_MERGE } from '../../src/kube/rest.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export const crdFile = fileURLToPath(new URL('../../crds/hearth.dev_functions.yaml', import.meta.url));
 
@@ -100,4 +104,41 @@ function withoutEmptyObjectDefaults(v: unknown): unknown {
     out[k] = withoutEmptyObjectDefaults(x);
   }
   return out;
+}
+
+/** Lease timings of controller replicas a test starts (seconds). */
+export interface LeaseTimings {
+  leaseSeconds: number;
+  renewDeadlineSeconds: number;
+  retryPeriodSeconds: number;
+}
+
+/**
+ * `hearth controller` replicas as child processes on one namespace, each
+ * named by its identity, with their stderr (the JSON log) kept. kill() ends
+ * those still running (SIGKILL): a test's afterAll.
+ */
+export function controllerReplicas(kubeconfigPath: string, ns: string, t: LeaseTimings) {
+  const children = new Map<string, ChildProcess>();
+  const logs = new Map<string, string>();
+  return {
+    children,
+    logs,
+    start(identity: string): ChildProcess {
+      const child = spawn(process.execPath, [
+        '--import', 'tsx', 'src/cli/main.ts', 'controller',
+        '--kubeconfig', kubeconfigPath, '--namespace', ns, '--lease-namespace', ns, '--gateway-namespace', ns,
+        '--identity', identity, '--metrics-port', '0',
+        '--lease-duration', String(t.leaseSeconds), '--renew-deadline', String(t.renewDeadlineSeconds), '--retry-period', String(t.retryPeriodSeconds),
+      ], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr?.on('data', (d: Buffer) => logs.set(identity, (logs.get(identity) ?? '') + d.toString()));
+      children.set(identity, child);
+      return child;
+    },
+    lease: (rest: KubeRest) => getOrUndefined<{ spec?: LeaseSpec }>(rest, RESOURCES.Lease, ns, 'hearth-controller'),
+    exited: (c: ChildProcess) => new Promise<number | null>((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.once('exit', (code) => resolve(code)))),
+    kill(): void {
+      for (const c of children.values()) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    },
+  };
 }

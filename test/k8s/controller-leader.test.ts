@@ -1,15 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { KubeRest } from '../../src/kube/rest.js';
-import type { LeaseSpec } from '../../src/controller/leader-election.js';
-import { createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined, installCrds, pythonSpec, readyCondition, type FunctionObj } from './controller-helpers.js';
+import { controllerReplicas, createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined, installCrds, pythonSpec, readyCondition, type FunctionObj } from './controller-helpers.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
 const ctx = k8sContext();
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const LEASE_SECONDS = 4;
 
 if (!ctx.available) {
@@ -21,22 +17,10 @@ if (!ctx.available) {
     const ns = `lead-${randomBytes(3).toString('hex')}`;
     const kc = kubeConfigFor(ctx);
     const rest = new KubeRest(kc);
-    const children = new Map<string, ChildProcess>();
-    const logs = new Map<string, string>();
-
-    const startReplica = (identity: string): ChildProcess => {
-      const child = spawn(process.execPath, [
-        '--import', 'tsx', 'src/cli/main.ts', 'controller',
-        '--kubeconfig', ctx.kubeconfigPath, '--namespace', ns, '--lease-namespace', ns, '--gateway-namespace', ns,
-        '--identity', identity, '--metrics-port', '0',
-        '--lease-duration', String(LEASE_SECONDS), '--renew-deadline', '3', '--retry-period', '0.5',
-      ], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr?.on('data', (d: Buffer) => logs.set(identity, (logs.get(identity) ?? '') + d.toString()));
-      children.set(identity, child);
-      return child;
-    };
-    const lease = () => getOrUndefined<{ spec?: LeaseSpec }>(rest, RESOURCES.Lease, ns, 'hearth-controller');
-    const exited = (c: ChildProcess) => new Promise<number | null>((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.once('exit', (code) => resolve(code))));
+    const replicas = controllerReplicas(ctx.kubeconfigPath, ns, { leaseSeconds: LEASE_SECONDS, renewDeadlineSeconds: 3, retryPeriodSeconds: 0.5 });
+    const { children, logs, exited } = replicas;
+    const startReplica = replicas.start;
+    const lease = () => replicas.lease(rest);
 
     beforeAll(async () => {
       await installCrds(kc);
@@ -44,7 +28,7 @@ if (!ctx.available) {
     });
 
     afterAll(async () => {
-      for (const c of children.values()) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      replicas.kill();
       await deleteNamespace(rest, ns);
       rest.close();
     });

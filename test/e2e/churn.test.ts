@@ -59,6 +59,12 @@ async function rolledOut(): Promise<boolean> {
   );
 }
 
+/** Waits for a change just applied to roll out: the Deployment takes it up, then no old pod is left. */
+async function rollout(what: string): Promise<void> {
+  await sleep(2_000);
+  await until(`${what} rolled out`, async () => ((await rolledOut()) ? true : undefined), 180_000, 500);
+}
+
 async function deploymentReplicas(): Promise<number> {
   const d = await api().get<DeploymentView>(`/apis/apps/v1/namespaces/${NS}/deployments/${FN}`);
   return d.spec.replicas ?? 0;
@@ -102,16 +108,14 @@ describe.runIf(inject('e2e') !== undefined).sequential('no call lost while thing
       phase('code change');
       versions.add('v2');
       await applyChurn('v2', 'a');
-      await sleep(2_000);
-      await until('the code change rolled out', async () => ((await rolledOut()) ? true : undefined), 180_000, 500);
+      await rollout('the code change');
       versions.delete('v1');
       await sleep(3_000);
 
       phase('env change');
       greetings.add('b');
       await applyChurn('v2', 'b');
-      await sleep(2_000);
-      await until('the env change rolled out', async () => ((await rolledOut()) ? true : undefined), 180_000, 500);
+      await rollout('the env change');
       greetings.delete('a');
       await sleep(3_000);
 
@@ -175,8 +179,7 @@ describe.runIf(inject('e2e') !== undefined).sequential('no call lost while thing
         const l = await api().get<{ spec: { holderIdentity?: string | null } }>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/hearth-controller`);
         return l.spec.holderIdentity && l.spec.holderIdentity !== leader ? true : undefined;
       }, 120_000, 500);
-      await sleep(2_000);
-      await until('the change under the new leader rolled out', async () => ((await rolledOut()) ? true : undefined), 180_000, 500);
+      await rollout('the change under the new leader');
       await sleep(3_000);
     } finally {
       await events.stop();

@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PORT ?= 8080
-APT_PACKAGES := redis-server curl iproute2 iptables nftables conntrack util-linux mount
+APT_PACKAGES := redis-server curl iproute2 iptables nftables conntrack util-linux mount bubblewrap
 BENCH_APT_PACKAGES := nginx-light
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 

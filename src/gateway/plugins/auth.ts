@@ -6,6 +6,7 @@
 // or AccessDeniedException, 429 TooManyRequestsException.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Caller, CallerTable } from '../auth/callers.js';
+import type { PresentedCredential } from '../auth/credential-headers.js';
 import { allowsFunction } from '../auth/function-patterns.js';
 import { DEFAULT_OPEN_ROUTES, routeTarget, type RouteTarget } from '../auth/route-target.js';
 import { checkScope, isSigV4, parseSigV4Authorization, payloadMatches, signedPayloadHash, verifySignature, type ReceivedRequest, type SigV4Authorization } from '../auth/sigv4.js';
@@ -57,6 +58,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller's name (never its secret), for logs. */
     hearthCaller?: string;
+    /** Which of Hearth's schemes the caller proved itself with, so /fn leaves those headers out of the event. */
+    hearthCredential?: PresentedCredential;
   }
 }
 
@@ -68,6 +71,7 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
 
   const admit = async (req: FastifyRequest, p: Pending & { caller: Caller }): Promise<void> => {
     req.hearthCaller = p.caller.name;
+    req.hearthCredential = p.sigv4 ? 'sigv4' : 'api-key';
     let fn: string | undefined;
     if (p.target.kind === 'function') fn = p.target.name;
     else if (p.target.kind === 'record' && opts.recordFunction) fn = await opts.recordFunction(p.target.requestId);
@@ -118,7 +122,7 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
     } else if (!(await verifySignature(received(req), a, secret, signingDate, body))) {
       throw badSignature(SIGNATURE_MISMATCH);
     }
-    await admit(req, { target: p.target, caller: p.caller });
+    await admit(req, { target: p.target, caller: p.caller, sigv4: p.sigv4 });
   });
 };
 

@@ -6,6 +6,7 @@ import type { Invoker } from '../../dispatch/invoker.js';
 import { DispatchError } from '../../dispatch/invoker.js';
 import type { Queue } from '../../queue/queue.js';
 import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
+import { withoutCredentials } from '../auth/credential-headers.js';
 import { buildFunctionUrlEvent, mapFunctionUrlResponse } from '../function-url-event.js';
 import type { PayloadLimits } from '../app.js';
 
@@ -30,7 +31,8 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
       method: req.method,
       rawPath: `/${req.params['*'] ?? ''}`,
       rawQueryString: q >= 0 ? url.slice(q + 1) : '',
-      headers: req.headers,
+      // Hearth's own credentials are the platform's, never the function's.
+      headers: withoutCredentials(req.headers, req.hearthCredential),
       body: Buffer.isBuffer(req.body) ? req.body : undefined,
       sourceIp: req.ip,
       protocol: `HTTP/${req.raw.httpVersion}`,

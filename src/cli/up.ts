@@ -4,9 +4,11 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startEmbedded } from '../platform/embedded.js';
-import { authOptions, checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
+import { probeSandbox, sandboxRefusal, sandboxWarning } from '../sandbox/support.js';
+import { authOptions, checkServeFlags, isLoopback, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
 
 const HELP = `usage: hearth up [--dir DIR] [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--warm-pool N] [--credentials FILE]
+                 [--insecure-no-sandbox]
 
 Runs the gateway, the local backend and the queue on this machine, with the
 Function YAML files of DIR (followed as they change).
@@ -33,6 +35,12 @@ Function YAML files of DIR (followed as they change).
   --drain-timeout-seconds S
                    then, how long calls in flight and running async events may
                    take before they are cut (default: 60)
+  --insecure-no-sandbox
+                   start with --credentials or beyond loopback even where no
+                   function sandbox can be made (no bubblewrap, no user
+                   namespaces, not Linux): functions can then read the
+                   credentials file and each other's code and environment.
+                   HEARTH_BWRAP names the bubblewrap binary (default: bwrap on PATH).
   --log-level L    trace, debug, info (default), warn, error`;
 
 export async function upCommand(argv: string[]): Promise<number> {
@@ -44,6 +52,7 @@ export async function upCommand(argv: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       'redis-url': { type: 'string' },
       'warm-pool': { type: 'string', default: '1' },
+      'insecure-no-sandbox': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,7 +69,17 @@ export async function upCommand(argv: string[]): Promise<number> {
     console.error(`hearth up: ${settings}`);
     return 2;
   }
+  // Before anything starts: without a sandbox, --credentials and a non-loopback bind must be asked for explicitly.
+  const sandbox = await probeSandbox();
+  const insecureNoSandbox = values['insecure-no-sandbox'];
+  const refusal = sandboxRefusal(sandbox, { credentials: values.credentials !== undefined, loopback: isLoopback(values.host), insecureNoSandbox });
+  if (refusal !== undefined) {
+    console.error(`hearth up: ${refusal}`);
+    return 2;
+  }
   const logger = pino({ level: values['log-level'], base: { service: 'hearth' } });
+  const warning = sandboxWarning(sandbox);
+  if (warning !== undefined) logger.warn({ sandbox: { enabled: sandbox.enabled, memory: sandbox.memory, insecureNoSandbox } }, warning);
   const redisUrl = values['redis-url'] ?? process.env.REDIS_URL;
   let auth: CredentialsFileAuth | undefined;
   try {
@@ -79,9 +98,10 @@ export async function upCommand(argv: string[]): Promise<number> {
     ...(auth ? { auth: authOptions(auth, settings) } : {}),
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
     shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
+    sandbox: { support: sandbox, insecureNoSandbox },
   });
   logger.info({ url: platform.url, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');
-  console.error(`\nHearth is up at ${platform.url}\n  curl -s -X POST ${platform.url}/2015-03-31/functions/NAME/invocations -d '{}'\n  curl -i ${platform.url}/fn/NAME/\n`);
+  console.error(`\nHearth is up at ${platform.url}\n${warning !== undefined ? `  warning: ${warning}\n` : ''}  curl -s -X POST ${platform.url}/2015-03-31/functions/NAME/invocations -d '{}'\n  curl -i ${platform.url}/fn/NAME/\n`);
 
   await untilSignal();
   logger.info('shutting down');

@@ -33,6 +33,8 @@ export interface GatewayOptions {
   logger?: Logger;
   limits?: Partial<PayloadLimits>;
   readinessChecks?: HealthOptions['readinessChecks'];
+  /** What /readyz also reports (hearth up: the function sandbox). */
+  readinessDetails?: HealthOptions['details'];
   /** True once the gateway is leaving: /readyz fails and every answer says Connection: close. */
   draining?: () => boolean;
   /** Further route plugins (records, dead letters, authentication hooks) registered with the app. */
@@ -79,7 +81,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       info: { title: 'Hearth gateway', version: '0.1.0', description: 'The Lambda Invoke API and plain HTTP routes of Hearth.' },
     },
   });
-  await app.register(health, { readinessChecks: opts.readinessChecks ?? [], ...(opts.draining ? { draining: opts.draining } : {}) });
+  await app.register(health, {
+    readinessChecks: opts.readinessChecks ?? [],
+    ...(opts.draining ? { draining: opts.draining } : {}),
+    ...(opts.readinessDetails ? { details: opts.readinessDetails } : {}),
+  });
   await app.register(metricsRoute, { registry: opts.registry });
   await app.register(invokeApi, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits, arn: opts.arn });
   await app.register(functionUrl, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits });

@@ -12,6 +12,7 @@ import type { AuthOptions } from '../gateway/plugins/auth.js';
 import { LocalConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import { openRedisConcurrencyLimiter } from '../dispatch/redis-concurrency-limiter.js';
 import { createQueue, type RedisConnectionOptions } from '../queue/index.js';
+import { sandboxDetails, type SandboxSupport } from '../sandbox/support.js';
 import type { Queue } from '../queue/queue.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
 import { memoryQueueProblems } from './memory-queue.js';
@@ -38,6 +39,8 @@ export interface EmbeddedOptions {
   maxConcurrentInvocations?: number;
   /** How close() leaves (hearth up: no delay unless --shutdown-delay-seconds). */
   shutdown?: ShutdownOptions;
+  /** What probeSandbox found at start (hearth up), shown in /readyz's details; insecureNoSandbox: started without one where it was required. */
+  sandbox?: { support: SandboxSupport; insecureNoSandbox?: boolean };
 }
 
 export interface EmbeddedPlatform {
@@ -48,6 +51,11 @@ export interface EmbeddedPlatform {
   dispatcher: Dispatcher;
   queue: Queue;
   close(): Promise<void>;
+}
+
+function readinessDetails(sandbox: NonNullable<EmbeddedOptions['sandbox']>): () => Record<string, unknown> {
+  const details = { sandbox: sandboxDetails(sandbox.support, sandbox.insecureNoSandbox) };
+  return () => details;
 }
 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlatform> {
@@ -92,6 +100,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
       ...(opts.retryTimeScale !== undefined ? { retryTimeScale: opts.retryTimeScale } : {}),
       ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
+      ...(opts.sandbox ? { readinessDetails: readinessDetails(opts.sandbox) } : {}),
       concurrencyLimiter: limiter,
     });
     const w = watcher;

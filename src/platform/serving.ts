@@ -60,6 +60,8 @@ export interface ServingOptions {
   /** With several replicas: sums every replica's demand, given this one's. */
   shareDemand?: (local: (name: string) => number) => SharedDemand;
   shutdown?: ShutdownOptions;
+  /** What /readyz also reports (hearth up: the function sandbox). */
+  readinessDetails?: () => Record<string, unknown>;
 }
 
 export interface Serving {
@@ -126,6 +128,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     arn: (n) => dispatcher.arn(n),
     // Called only once requests arrive, after `connections` exists.
     draining: () => connections.draining,
+    ...(opts.readinessDetails ? { readinessDetails: opts.readinessDetails } : {}),
     // The records route names no function; the record does, and authorisation checks it.
     ...(opts.auth ? { auth: { recordFunction: async (id: string) => (await queue.record(id))?.functionName, ...opts.auth } } : {}),
     plugins: [

@@ -7,6 +7,8 @@ export interface HealthOptions {
   readinessChecks?: Array<{ name: string; check: () => Promise<boolean> | boolean }>;
   /** True once the gateway is shutting down. */
   draining?: () => boolean;
+  /** What /readyz also reports without judging readiness by it (hearth up: the function sandbox). */
+  details?: () => Record<string, unknown>;
 }
 
 export const health: FastifyPluginAsync<HealthOptions> = async (app, opts) => {
@@ -23,6 +25,8 @@ export const health: FastifyPluginAsync<HealthOptions> = async (app, opts) => {
       }),
     );
     const failing = results.filter(([, ok]) => !ok).map(([n]) => n);
-    return reply.code(failing.length ? 503 : 200).send({ status: failing.length ? 'not ready' : 'ok', failing });
+    return reply
+      .code(failing.length ? 503 : 200)
+      .send({ status: failing.length ? 'not ready' : 'ok', failing, ...(opts.details ? { details: opts.details() } : {}) });
   });
 };

@@ -1,45 +1,143 @@
-// Memory limits through the cgroup v1 memory controller (what this kind of
-// machine offers): one cgroup per container under the node's own root, so
-// the teardown check can see that every process left and every cgroup went.
-import { existsSync } from 'node:fs';
+// Memory limits through the cgroup memory controller, v1 (this kind of
+// machine: /sys/fs/cgroup/memory) or v2 (a unified hierarchy holding the
+// memory controller), found by detection. One cgroup per sandbox or
+// container, so a limit covers every process of it, an OOM kill can be
+// counted, and a teardown can see that every process left and the cgroup went.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const MEMORY_ROOT = '/sys/fs/cgroup/memory';
+export const UNIFIED_ROOT = '/sys/fs/cgroup';
+
+export type CgroupVersion = 1 | 2;
 
 export function memoryCgroupAvailable(): boolean {
   return existsSync(join(MEMORY_ROOT, 'cgroup.procs'));
 }
 
-export class MemoryCgroup {
-  constructor(readonly path: string) {}
+/** Which memory controller this machine offers, and where its hierarchy starts. */
+export function detectMemoryCgroup(): { version: CgroupVersion; root: string } | undefined {
+  if (memoryCgroupAvailable()) return { version: 1, root: MEMORY_ROOT };
+  try {
+    if (unifiedHasMemory(readFileSync(join(UNIFIED_ROOT, 'cgroup.controllers'), 'utf8'))) return { version: 2, root: UNIFIED_ROOT };
+  } catch {
+    // no unified hierarchy either
+  }
+  return undefined;
+}
 
-  static async create(path: string, limitBytes: number | undefined): Promise<MemoryCgroup> {
+/** cgroup.controllers of a v2 hierarchy lists the memory controller. */
+export function unifiedHasMemory(controllers: string): boolean {
+  return controllers.split(/\s+/).includes('memory');
+}
+
+/** The control files (and values) that set a memory limit; the swap file is best effort (absent without swap accounting). */
+export function limitWrites(version: CgroupVersion, bytes: number): { file: string; value: string; optional: boolean }[] {
+  if (version === 1) return [{ file: 'memory.limit_in_bytes', value: String(bytes), optional: false }, { file: 'memory.swappiness', value: '0', optional: true }];
+  return [{ file: 'memory.max', value: String(bytes), optional: false }, { file: 'memory.swap.max', value: '0', optional: true }];
+}
+
+/** The file that counts OOM kills: v1 memory.oom_control, v2 memory.events, both as a line `oom_kill N`. */
+export function oomFile(version: CgroupVersion): string {
+  return version === 1 ? 'memory.oom_control' : 'memory.events';
+}
+
+export function parseOomKills(text: string): number {
+  const m = /^oom_kill (\d+)$/m.exec(text);
+  return m?.[1] === undefined ? 0 : Number(m[1]);
+}
+
+export class MemoryCgroup {
+  constructor(
+    readonly path: string,
+    readonly version: CgroupVersion = 1,
+  ) {}
+
+  static async create(path: string, limitBytes: number | undefined, version: CgroupVersion = 1): Promise<MemoryCgroup> {
+    if (version === 2) await enableMemoryBelow(dirname(path));
     await mkdir(path, { recursive: true });
-    const cg = new MemoryCgroup(path);
-    if (limitBytes !== undefined) {
-      await writeFile(join(path, 'memory.limit_in_bytes'), String(limitBytes));
-      // No swap here to fall back on, but say so, in case the machine has some.
-      await writeFile(join(path, 'memory.swappiness'), '0').catch(() => undefined);
-    }
+    const cg = new MemoryCgroup(path, version);
+    if (limitBytes !== undefined) await cg.setLimit(limitBytes);
     return cg;
+  }
+
+  /** As create, for a caller that must start the process right after (a cgroup is a mkdir and a write or two). */
+  static createSync(path: string, limitBytes: number | undefined, version: CgroupVersion = 1): MemoryCgroup {
+    if (version === 2) enableMemoryBelowSync(dirname(path));
+    mkdirSync(path, { recursive: true });
+    if (limitBytes !== undefined) {
+      for (const w of limitWrites(version, limitBytes)) {
+        try {
+          writeFileSync(join(path, w.file), w.value);
+        } catch (err) {
+          if (!w.optional) throw err;
+        }
+      }
+    }
+    return new MemoryCgroup(path, version);
+  }
+
+  async setLimit(bytes: number): Promise<void> {
+    for (const w of limitWrites(this.version, bytes)) {
+      const done = writeFile(join(this.path, w.file), w.value);
+      // No swap here to fall back on, but say so, in case the machine has some.
+      await (w.optional ? done.catch(() => undefined) : done);
+    }
+  }
+
+  /** Where a process writes its own pid to join (before it starts what the limit is for). */
+  get procsFile(): string {
+    return join(this.path, 'cgroup.procs');
   }
 
   async oomKills(): Promise<number> {
     try {
-      const text = await readFile(join(this.path, 'memory.oom_control'), 'utf8');
-      const m = /oom_kill (\d+)/.exec(text);
-      return m?.[1] === undefined ? 0 : Number(m[1]);
+      return parseOomKills(await readFile(join(this.path, oomFile(this.version)), 'utf8'));
     } catch {
       return 0;
     }
   }
 
-  /** Kills whatever a container left behind (children of its main process), then removes the cgroup. */
+  /** As oomKills, for an exit handler that must decide before anything else runs. */
+  oomKillsSync(): number {
+    try {
+      return parseOomKills(readFileSync(join(this.path, oomFile(this.version)), 'utf8'));
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Kills whatever is left in it (children of its main process that moved away), then removes the cgroup. */
   async destroy(): Promise<void> {
+    // v2 kills the whole tree in one write; the loop below then only confirms and removes.
+    if (this.version === 2) await writeFile(join(this.path, 'cgroup.kill'), '1').catch(() => undefined);
     await killTree(this.path);
   }
+}
+
+function enableMemoryBelowSync(parent: string): void {
+  if (!parent.startsWith(UNIFIED_ROOT + '/') && parent !== UNIFIED_ROOT) return;
+  if (parent !== UNIFIED_ROOT) {
+    enableMemoryBelowSync(dirname(parent));
+    mkdirSync(parent, { recursive: true });
+  }
+  try {
+    writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory');
+  } catch {
+    // already delegated, or not ours to change: the limit write will tell
+  }
+}
+
+/** v2 places limits on a cgroup only when its parent delegates the memory controller to its children. */
+async function enableMemoryBelow(parent: string): Promise<void> {
+  if (!parent.startsWith(UNIFIED_ROOT + '/') && parent !== UNIFIED_ROOT) return;
+  if (parent !== UNIFIED_ROOT) {
+    await enableMemoryBelow(dirname(parent));
+    await mkdir(parent, { recursive: true });
+  }
+  await writeFile(join(parent, 'cgroup.subtree_control'), '+memory').catch(() => undefined);
 }
 
 function isMissing(err: unknown): boolean {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { MEMORY_ROOT, memoryCgroupAvailable } from './node/cgroups.js';
+import { MEMORY_ROOT, memoryCgroupAvailable } from '../../src/sandbox/memory-cgroup.js';
 import { checkRun, holderName, nodeCgroupName, nodeWorkDir, partition, runIdOf, runOfName, type Leftover, type Liveness, type RunRef } from './leaks.js';
 
 describe('runOfName', () => {

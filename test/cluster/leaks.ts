@@ -19,7 +19,7 @@ import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { killTree, MEMORY_ROOT } from './node/cgroups.js';
+import { killTree, MEMORY_ROOT } from '../../src/sandbox/memory-cgroup.js';
 import { run } from './node/exec.js';
 
 export const NODE_STATE_ROOT = '/var/lib/hearth-process-node';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeLoopbackPorts } from '../ports.js';
-import { killTree, MEMORY_ROOT, memoryCgroupAvailable } from './cgroups.js';
+import { killTree, MEMORY_ROOT, memoryCgroupAvailable } from '../../../src/sandbox/memory-cgroup.js';
 import { ContainerRunner, stopContainers, type PodContext } from './container.js';
 import { KubeRest } from './kube-rest.js';
 import type { Sandbox } from './network.js';

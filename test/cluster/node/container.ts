@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryCgroup, memoryCgroupAvailable, parseQuantity } from './cgroups.js';
+import { MemoryCgroup, memoryCgroupAvailable, parseQuantity } from '../../../src/sandbox/memory-cgroup.js';
 import { ConfigError, containerArgv, containerEnv, type ServiceEnv } from './env.js';
 import type { PodFacts } from './downward.js';
 import { inContainer, lookupImage, repoRoot, resolveProgram, toCheckoutPath, type ImageEntry } from './images.js';

@@ -5,7 +5,7 @@ import type { V1Container } from '@kubernetes/client-node';
 import { fieldValue, type PodFacts } from './downward.js';
 import type { ImageEntry } from './images.js';
 import type { VolumeBuilder } from './volumes.js';
-import { parseQuantity } from './cgroups.js';
+import { parseQuantity } from '../../../src/sandbox/memory-cgroup.js';
 
 /** A reference the container cannot have: kubelet reports CreateContainerConfigError. */
 export class ConfigError extends Error {

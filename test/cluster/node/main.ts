@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { KubeRest } from './kube-rest.js';
 import { NodeAgent } from './node-agent.js';
-import { memoryCgroupAvailable, MEMORY_ROOT } from './cgroups.js';
+import { memoryCgroupAvailable, MEMORY_ROOT } from '../../../src/sandbox/memory-cgroup.js';
 import { join } from 'node:path';
 
 export interface ProcessNodeConfig {

@@ -8,7 +8,7 @@ import type { V1Pod, V1PodList } from '@kubernetes/client-node';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { killTree } from './cgroups.js';
+import { killTree } from '../../../src/sandbox/memory-cgroup.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
 import { Ipam, setupBridge } from './network.js';
 import { PodWorker, type NodeDeps } from './pod-worker.js';

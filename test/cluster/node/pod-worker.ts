@@ -7,7 +7,7 @@ import type { V1Pod, V1PodCondition, V1PodStatus, V1Volume } from '@kubernetes/c
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { killTree } from './cgroups.js';
+import { killTree } from '../../../src/sandbox/memory-cgroup.js';
 import { ContainerRunner, stopContainers, type PodContext } from './container.js';
 import { Cutoff } from './termination.js';
 import { checkoutMountPoint } from './images.js';

@@ -12,6 +12,7 @@ import { LIMITS } from '../api/function.js';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
 import {
   exitError,
+  outOfMemoryError,
   initTimeoutError,
   normalisePostedError,
   responseTooLargeError,
@@ -461,7 +462,11 @@ export class Agent implements RuntimeApi {
       this.initFailed({ kind: 'exit', code, signal });
       return;
     }
-    for (const p of [...this.inflight.values()]) this.complete(p, unhandledResult(exitError(p.req.requestId, code, signal), this.elapsed(p)), 'error');
+    // Only the launcher can tell an OOM kill (its sandbox counts them) from any other exit 137.
+    const oom = this.launcher?.exitCause?.(proc) === 'oom';
+    for (const p of [...this.inflight.values()]) {
+      this.complete(p, unhandledResult(oom ? outOfMemoryError(p.req.requestId) : exitError(p.req.requestId, code, signal), this.elapsed(p)), 'error');
+    }
     if (this.stateValue === 'ready') void this.restart('exit');
   }
 

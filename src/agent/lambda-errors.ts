@@ -12,6 +12,7 @@ export interface LambdaErrorBody {
 export const ERROR_TYPES = {
   timeout: 'Sandbox.Timedout',
   exit: 'Runtime.ExitError',
+  outOfMemory: 'Runtime.OutOfMemory',
   responseTooLarge: 'Function.ResponseSizeTooLarge',
   // Lambda reports an init that overruns its 10 s as a timeout of the sandbox
   // too; the message tells the init phase apart.
@@ -44,6 +45,11 @@ export function timeoutError(requestId: string, timeoutSeconds: number): LambdaE
 
 export function exitError(requestId: string, code: number | null, signal: string | null): LambdaErrorBody {
   return { errorType: ERROR_TYPES.exit, errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${exitReason(code, signal)}` };
+}
+
+/** The runtime was killed for going over its memory limit: Lambda reports that as a kill, under its own type. */
+export function outOfMemoryError(requestId: string): LambdaErrorBody {
+  return { errorType: ERROR_TYPES.outOfMemory, errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${exitReason(null, 'SIGKILL')}` };
 }
 
 export function initTimeoutError(requestId: string, initTimeoutSeconds: number): LambdaErrorBody {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exitError, exitReason, normalisePostedError, responseTooLargeError, timeoutError } from './lambda-errors.js';
+import { exitError, exitReason, normalisePostedError, outOfMemoryError, responseTooLargeError, timeoutError } from './lambda-errors.js';
 import { billedDurationMs, peakMemoryMB, reportLine, startLine, endLine } from './report-lines.js';
 import { encodeLogTail, findRequestId, LineBuffer, LineSplitter, utf8Tail } from './log-tail.js';
 import { requestFromHeaders, requestToHeaders, resultFromHeaders, resultToHeaders } from './invoke-headers.js';
@@ -12,6 +12,7 @@ describe('Lambda error documents', () => {
     expect(exitReason(null, 'SIGKILL')).toBe('signal: killed');
     expect(exitReason(null, 'SIGUSR2')).toBe('signal: SIGUSR2');
     expect(responseTooLargeError(10).errorType).toBe('Function.ResponseSizeTooLarge');
+    expect(outOfMemoryError('r1')).toEqual({ errorType: 'Runtime.OutOfMemory', errorMessage: 'RequestId: r1 Error: Runtime exited with error: signal: killed' });
   });
 
   it('passes posted JSON through and wraps anything else', () => {

@@ -7,6 +7,8 @@ import { reap } from './process-reaper.js';
 export interface RuntimeLauncher {
   /** Start the runtime so that it talks to the Runtime API at `runtimeApi` (host:port). */
   launch(runtimeApi: string): ChildProcess | Promise<ChildProcess>;
+  /** Why a launched process ended, when the launcher knows more than its exit status: 'oom' for a kill by its memory limit. */
+  exitCause?(proc: ChildProcess): 'oom' | undefined;
 }
 
 export interface SpawnSpec {

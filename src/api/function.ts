@@ -15,6 +15,7 @@ export const PLURAL = 'functions';
 /** Lambda's own limits, where Hearth follows them. */
 export const LIMITS = {
   memoryMB: { min: 128, max: 10_240, default: 128 },
+  ephemeralStorageMB: { min: 512, max: 10_240, default: 512 },
   timeoutSeconds: { min: 1, max: 900, default: 3 },
   environmentBytes: 4096,
   maxRetries: { min: 0, max: 2, default: 2 },
@@ -238,6 +239,13 @@ export const FunctionSpecSchema = z
       .optional()
       .describe('Environment variables: plain values or references to Secrets and ConfigMaps.'),
     memoryMB: z.number().int().min(LIMITS.memoryMB.min).max(LIMITS.memoryMB.max).default(LIMITS.memoryMB.default).describe('Memory per instance, in MB.'),
+    ephemeralStorageMB: z
+      .number()
+      .int()
+      .min(LIMITS.ephemeralStorageMB.min)
+      .max(LIMITS.ephemeralStorageMB.max)
+      .default(LIMITS.ephemeralStorageMB.default)
+      .describe('Size of /tmp per instance, in MB (Lambda\'s ephemeral storage).'),
     timeoutSeconds: z.number().int().min(LIMITS.timeoutSeconds.min).max(LIMITS.timeoutSeconds.max).default(LIMITS.timeoutSeconds.default).describe('Longest an invocation may run.'),
     concurrency: z.number().int().min(1).max(1000).default(1).describe('Invocations one instance runs at once.'),
     replicas: z.number().int().min(0).max(1000).optional().describe('Instances wanted now; written by the autoscaler through the scale subresource.'),

@@ -18,6 +18,7 @@ describe('Function spec defaults', () => {
     const spec = FunctionSpecSchema.parse(base);
     expect(spec).toMatchObject({
       memoryMB: 128,
+      ephemeralStorageMB: 512,
       timeoutSeconds: 3,
       concurrency: 1,
       scaling: { minInstances: 0, maxInstances: 10, targetUtilizationPercent: 70, scaleToZeroGracePeriodSeconds: 30, stableWindowSeconds: 60 },
@@ -31,6 +32,9 @@ describe('Function spec validation names the offending field', () => {
     { name: 'valid', spec: base, expected: [] },
     { name: 'memory too small', spec: { ...base, memoryMB: 64 }, expected: ['spec.memoryMB'] },
     { name: 'memory too large', spec: { ...base, memoryMB: 10241 }, expected: ['spec.memoryMB'] },
+    { name: 'ephemeral storage below Lambda\'s 512 MB', spec: { ...base, ephemeralStorageMB: 511 }, expected: ['spec.ephemeralStorageMB'] },
+    { name: 'ephemeral storage above Lambda\'s 10240 MB', spec: { ...base, ephemeralStorageMB: 10241 }, expected: ['spec.ephemeralStorageMB'] },
+    { name: 'ephemeral storage of 10 GB', spec: { ...base, ephemeralStorageMB: 10240 }, expected: [] },
     { name: 'timeout too long', spec: { ...base, timeoutSeconds: 901 }, expected: ['spec.timeoutSeconds'] },
     { name: 'two code sources', spec: { ...base, code: { inline: { 'a.py': '' }, image: 'x' } }, expected: ['spec.code'] },
     { name: 'no code source', spec: { ...base, code: {} }, expected: ['spec.code'] },

@@ -43,8 +43,16 @@ describe('Invoke API through AWS SDK', () => {
   });
 
   it('accepts an ARN as the function name', async () => {
-    const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:echo', Payload: json({ a: 1 }) }));
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:local:000000000000:function:echo', Payload: json({ a: 1 }) }));
     expect(JSON.parse(decode(out.Payload))).toEqual({ a: 1 });
+  });
+
+  it('refuses an ARN of another region or account as Lambda does', async () => {
+    await expect(lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:echo' }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+      message: "Functions from 'us-east-1' are not reachable in this region ('local')",
+    });
+    await expect(lambda.send(new InvokeCommand({ FunctionName: '123456789012:function:echo' }))).rejects.toMatchObject({ name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } });
   });
 
   it('queues Event invocations and answers 202', async () => {

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { decodeClientContext, parseFunctionName, parseInvocationType, parseLogType, resolveQualifier } from '../../src/gateway/invoke-request.js';
+import { arnHome, decodeClientContext, foreignArnError, notUtf8, parseFunctionName, parseInvocationType, parseLogType, resolveQualifier } from '../../src/gateway/invoke-request.js';
 import { LambdaError } from '../../src/gateway/lambda-errors.js';
 
 describe('Invoke API request parsing', () => {
   it.each([
     ['hello', { name: 'hello' }],
     ['hello:$LATEST', { name: 'hello', qualifier: '$LATEST' }],
-    ['arn:aws:lambda:us-east-1:123456789012:function:hello', { name: 'hello' }],
-    ['arn:aws:lambda:us-east-1:123456789012:function:hello:prod', { name: 'hello', qualifier: 'prod' }],
-    ['123456789012:function:hello', { name: 'hello' }],
+    ['arn:aws:lambda:us-east-1:123456789012:function:hello', { name: 'hello', partition: 'aws', region: 'us-east-1', accountId: '123456789012' }],
+    ['arn:aws:lambda:us-east-1:123456789012:function:hello:prod', { name: 'hello', qualifier: 'prod', partition: 'aws', region: 'us-east-1', accountId: '123456789012' }],
+    ['123456789012:function:hello', { name: 'hello', accountId: '123456789012' }],
+    ['function:hello', { name: 'hello' }],
   ])('reads the function name %s', (raw, expected) => {
     expect(parseFunctionName(raw)).toEqual(expected);
   });
@@ -38,5 +39,57 @@ describe('Invoke API request parsing', () => {
     expect(decodeClientContext(Buffer.from(ctx).toString('base64'))).toBe(ctx);
     expect(decodeClientContext(undefined)).toBeUndefined();
     expect(() => decodeClientContext(Buffer.from('not json').toString('base64'))).toThrow(/Client context/);
+  });
+});
+
+describe('ARNs of another region or account', () => {
+  const home = arnHome('arn:aws:lambda:local:000000000000:function:_');
+
+  it('reads the home of the gateway\'s own ARNs', () => {
+    expect(home).toEqual({ partition: 'aws', region: 'local', accountId: '000000000000' });
+  });
+
+  it.each<[string, number | undefined, string | undefined]>([
+    ['echo', undefined, undefined],
+    ['echo:$LATEST', undefined, undefined],
+    ['function:echo', undefined, undefined],
+    ['000000000000:function:echo', undefined, undefined],
+    ['arn:aws:lambda:local:000000000000:function:echo', undefined, undefined],
+    ['arn:aws:lambda:local:000000000000:function:echo:$LATEST', undefined, undefined],
+    ['arn:aws:lambda:us-east-1:000000000000:function:echo', 404, 'ResourceNotFoundException'],
+    ['arn:aws:lambda::000000000000:function:echo', 404, 'ResourceNotFoundException'],
+    ['arn:aws-cn:lambda:local:000000000000:function:echo', 404, 'ResourceNotFoundException'],
+    ['arn:aws:lambda:us-east-1:123456789012:function:echo', 404, 'ResourceNotFoundException'],
+    ['arn:aws:lambda:local:123456789012:function:echo', 403, 'AccessDeniedException'],
+    ['123456789012:function:echo', 403, 'AccessDeniedException'],
+  ])('%s → %s %s', (raw, status, type) => {
+    const err = foreignArnError(parseFunctionName(raw), home, raw, 'ops');
+    expect(err === undefined ? [undefined, undefined] : [err.status, err.type]).toEqual([status, type]);
+  });
+
+  it('says what Lambda says', () => {
+    expect(foreignArnError(parseFunctionName('arn:aws:lambda:us-east-1:000000000000:function:echo'), home, 'x', undefined)?.message).toBe("Functions from 'us-east-1' are not reachable in this region ('local')");
+    expect(foreignArnError(parseFunctionName('1:function:echo'.replace('1', '123456789012')), home, '123456789012:function:echo', 'ops')?.message).toBe(
+      'Caller ops is not authorized to perform: lambda:InvokeFunction on resource: 123456789012:function:echo because no resource-based policy allows the lambda:InvokeFunction action',
+    );
+  });
+});
+
+describe('bodies that are not UTF-8', () => {
+  const b = (...bytes: number[]) => Buffer.from(bytes);
+  it.each<[string, Buffer, string | undefined]>([
+    ['empty', b(), undefined],
+    ['ASCII JSON', Buffer.from('{"a":1}'), undefined],
+    ['two-, three- and four-byte characters', Buffer.from('{"a":"é€😀"}'), undefined],
+    ['a lone 0xff', b(0x22, 0xff, 0x22), 'Invalid UTF-8 start byte 0xff at byte 1'],
+    ['a continuation byte first', b(0x80), 'Invalid UTF-8 start byte 0x80 at byte 0'],
+    ['an overlong two-byte form', b(0xc0, 0xaf), 'Invalid UTF-8 start byte 0xc0 at byte 0'],
+    ['an overlong three-byte form', b(0xe0, 0x80, 0xaf), 'Invalid UTF-8 middle byte 0x80 at byte 1'],
+    ['a UTF-16 surrogate', b(0xed, 0xa0, 0x80), 'Invalid UTF-8 middle byte 0xa0 at byte 1'],
+    ['past U+10FFFF', b(0xf4, 0x90, 0x80, 0x80), 'Invalid UTF-8 middle byte 0x90 at byte 1'],
+    ['a character cut short', b(0x41, 0xe2, 0x82), 'Invalid UTF-8: the body ends inside a character at byte 1'],
+    ['Latin-1 text', Buffer.from('{"a":"caf\u00e9"}', 'latin1'), 'Invalid UTF-8 middle byte 0x22 at byte 10'],
+  ])('%s', (_what, body, problem) => {
+    expect(notUtf8(body)).toBe(problem);
   });
 });

@@ -5,7 +5,7 @@ import type { Invoker } from '../../dispatch/invoker.js';
 import type { Queue } from '../../queue/queue.js';
 import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
 import { badContent, notFound, tooLarge } from '../lambda-errors.js';
-import { decodeClientContext, parseFunctionName, parseInvocationType, parseLogType, resolveQualifier } from '../invoke-request.js';
+import { arnHome, decodeClientContext, foreignArnError, notUtf8, parseFunctionName, parseInvocationType, parseLogType, resolveQualifier } from '../invoke-request.js';
 import type { PayloadLimits } from '../app.js';
 
 export interface InvokeApiOptions {
@@ -23,6 +23,8 @@ function header(v: string | string[] | undefined): string | undefined {
 const EMPTY_EVENT = Buffer.from('{}');
 
 export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts) => {
+  // The region and account of this gateway's ARNs: an ARN naming others is refused.
+  const home = arnHome(opts.arn('_'));
   app.post<{ Params: { name: string }; Querystring: { Qualifier?: string } }>(
     '/2015-03-31/functions/:name/invocations',
     {
@@ -50,6 +52,8 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
     },
     async (req, reply) => {
       const parsed = parseFunctionName(req.params.name);
+      const foreign = foreignArnError(parsed, home, req.params.name, req.hearthCaller);
+      if (foreign) throw foreign;
       const qualifier = resolveQualifier(parsed.qualifier, req.query.Qualifier);
       const arn = opts.arn(parsed.name) + (qualifier && qualifier !== '$LATEST' ? `:${qualifier}` : '');
       const type = parseInvocationType(header(req.headers['x-amz-invocation-type']));
@@ -60,6 +64,9 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
       const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : EMPTY_EVENT;
       const limit = type === 'Event' ? opts.limits.asyncBytes : opts.limits.syncBytes;
       if (body.length > limit) throw tooLarge(limit);
+      // Decoding would replace bad bytes and pass; the runtime would then fail to unmarshal what the caller sent.
+      const badBytes = notUtf8(body);
+      if (badBytes !== undefined) throw badContent(badBytes);
       try {
         JSON.parse(body.toString('utf8'));
       } catch (err) {

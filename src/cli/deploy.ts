@@ -10,11 +10,15 @@ import { validateYaml } from '../api/validate.js';
 import { KubeRest } from '../kube/rest.js';
 import { deployToCluster } from '../packages/deploy-cluster.js';
 import { deployToDir } from '../packages/deploy-local.js';
+import { readAndCheckSources, type ReadSource } from '../packages/publish.js';
 
 const HELP = `usage: hearth deploy FILE.yaml... [--dir DIR] | [--cluster] [--kubeconfig FILE] [--namespace NS]
 
 Publishes each Function with the packages its code.package.path and
-layers[].path name (a ZIP file, or a directory, which is packaged).
+layers[].path name (a ZIP file, or a directory, which is packaged). Each
+package is first checked as the platform will unpack it (names, links,
+sizes, duplicates, special files); if any is refused, nothing is published
+and the exit status is 1.
 
 Embedded platform (default): copies the packages and a rewritten YAML into
 the functions directory, which a running 'hearth up' follows.
@@ -64,10 +68,22 @@ export async function deployCommand(argv: string[]): Promise<number> {
     console.error('hearth deploy: no Function documents found');
     return 1;
   }
+  // Every package is read and checked as the platform will unpack it before
+  // anything is published: a refusal shows here, not later in the platform's log.
+  const checked: ReadSource[][] = [];
+  for (const d of docs) {
+    try {
+      checked.push(await readAndCheckSources(d.fn, d.baseDir));
+    } catch (err) {
+      invalid = true;
+      console.error(`hearth deploy: ${(err as Error).message}`);
+    }
+  }
+  if (invalid) return 1;
   try {
     if (!toCluster) {
-      for (const d of docs) {
-        const r = await deployToDir(d.fn, d.raw, d.baseDir, values.dir);
+      for (const [i, d] of docs.entries()) {
+        const r = await deployToDir(d.fn, d.raw, d.baseDir, values.dir, checked[i]);
         console.log(`${r.name}: ${r.files.join(', ')} -> ${values.dir}`);
       }
       return 0;
@@ -78,8 +94,8 @@ export async function deployCommand(argv: string[]): Promise<number> {
     const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
     const rest = new KubeRest(kc);
     try {
-      for (const d of docs) {
-        const r = await deployToCluster(rest, d.fn, d.raw, d.baseDir, namespace);
+      for (const [i, d] of docs.entries()) {
+        const r = await deployToCluster(rest, d.fn, d.raw, d.baseDir, namespace, checked[i]);
         console.log(`${r.name}: applied in ${namespace}${r.configMaps.length > 0 ? ` with ConfigMaps ${r.configMaps.join(', ')}` : ''}`);
       }
     } finally {

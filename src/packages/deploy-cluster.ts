@@ -6,7 +6,7 @@
 import type { HearthFunction } from '../api/function.js';
 import { RESOURCES, resourcePath } from '../kube/paths.js';
 import { CONTENT_APPLY, type KubeRest } from '../kube/rest.js';
-import { localSources, readLocalSource, replaceSource, slotName, type SourceSlot } from './publish.js';
+import { readAndCheckSources, replaceSource, slotName, type ReadSource, type SourceSlot } from './publish.js';
 
 export const DEPLOY_FIELD_MANAGER = 'hearth-deploy';
 export const PACKAGE_KEY = 'package.zip';
@@ -35,23 +35,24 @@ async function apply(rest: KubeRest, path: string, body: unknown): Promise<void>
   await rest.request('PATCH', path, { query: { fieldManager: DEPLOY_FIELD_MANAGER, force: true }, body, contentType: CONTENT_APPLY });
 }
 
-export async function deployToCluster(rest: KubeRest, fn: HearthFunction, raw: unknown, baseDir: string, namespace: string): Promise<{ name: string; configMaps: string[] }> {
+/** `sources`: the Function's packages already read and checked (readAndCheckSources); read and checked here otherwise. */
+export async function deployToCluster(rest: KubeRest, fn: HearthFunction, raw: unknown, baseDir: string, namespace: string, sources?: readonly ReadSource[]): Promise<{ name: string; configMaps: string[] }> {
   const name = fn.metadata.name;
   let doc = replaceNamespace(raw, namespace);
   const configMaps: string[] = [];
-  for (const src of localSources(fn.spec, baseDir)) {
-    const where = `${name}: ${slotName(src.slot)}`;
-    const pkg = await readLocalSource(src).catch((err: unknown) => {
-      throw new Error(`${where}: ${(err as Error).message}`);
-    });
+  const read = sources ?? (await readAndCheckSources(fn, baseDir));
+  // Every package must fit before any is applied: no half-published function.
+  for (const pkg of read) {
     if (pkg.zip.length > CONFIGMAP_MAX_BYTES) {
-      throw new Error(`${where}: the package is ${pkg.zip.length} bytes, more than a ConfigMap holds (1 MiB); serve it over HTTPS and use url with sha256`);
+      throw new Error(`${name}: ${slotName(pkg.slot)}: the package is ${pkg.zip.length} bytes, more than a ConfigMap holds (1 MiB); serve it over HTTPS and use url with sha256`);
     }
-    const cm = packageConfigMap(name, namespace, src.slot, pkg.zip, pkg.sha256);
-    const cmName = packageConfigMapName(name, src.slot);
+  }
+  for (const pkg of read) {
+    const cm = packageConfigMap(name, namespace, pkg.slot, pkg.zip, pkg.sha256);
+    const cmName = packageConfigMapName(name, pkg.slot);
     await apply(rest, resourcePath(RESOURCES.ConfigMap, namespace, cmName), cm);
     configMaps.push(cmName);
-    doc = replaceSource(doc, src.slot, { configMap: { name: cmName, key: PACKAGE_KEY }, sha256: pkg.sha256 });
+    doc = replaceSource(doc, pkg.slot, { configMap: { name: cmName, key: PACKAGE_KEY }, sha256: pkg.sha256 });
   }
   await apply(rest, resourcePath(RESOURCES.Function, namespace, name), doc);
   return { name, configMaps };

@@ -8,7 +8,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { HearthFunction } from '../api/function.js';
-import { localSources, readLocalSource, replaceSource, slotName, type SourceSlot } from './publish.js';
+import { readAndCheckSources, replaceSource, type ReadSource, type SourceSlot } from './publish.js';
 
 export interface Deployed {
   name: string;
@@ -26,19 +26,18 @@ async function writeAtomic(path: string, data: Buffer | string): Promise<void> {
   await rename(tmp, path);
 }
 
-export async function deployToDir(fn: HearthFunction, raw: unknown, baseDir: string, dir: string): Promise<Deployed> {
-  await mkdir(dir, { recursive: true });
+/** `sources`: the Function's packages already read and checked (readAndCheckSources); read and checked here otherwise. */
+export async function deployToDir(fn: HearthFunction, raw: unknown, baseDir: string, dir: string, sources?: readonly ReadSource[]): Promise<Deployed> {
   const name = fn.metadata.name;
+  const read = sources ?? (await readAndCheckSources(fn, baseDir));
+  await mkdir(dir, { recursive: true });
   let doc = raw;
   const files: string[] = [];
-  for (const src of localSources(fn.spec, baseDir)) {
-    const pkg = await readLocalSource(src).catch((err: unknown) => {
-      throw new Error(`${name}: ${slotName(src.slot)}: ${(err as Error).message}`);
-    });
-    const file = packageFileName(name, src.slot);
+  for (const pkg of read) {
+    const file = packageFileName(name, pkg.slot);
     await writeAtomic(join(dir, file), pkg.zip);
     files.push(file);
-    doc = replaceSource(doc, src.slot, { path: file, sha256: pkg.sha256 });
+    doc = replaceSource(doc, pkg.slot, { path: file, sha256: pkg.sha256 });
   }
   const yamlFile = `${name}.yaml`;
   await writeAtomic(join(dir, yamlFile), stringify(doc));

@@ -17,3 +17,13 @@ export const LAMBDA_LIMITS: PackageLimits = {
 
 /** Longest symlink target read from an archive; a link is a path, not a payload. */
 export const MAX_LINK_TARGET_BYTES = 4096;
+
+/** Longest name of one file or directory, in UTF-8 bytes: NAME_MAX of Linux file systems, where Lambda unpacks. */
+export const MAX_NAME_COMPONENT_BYTES = 255;
+
+/**
+ * Longest entry path, in UTF-8 bytes. Linux allows 4096 (PATH_MAX) for the
+ * whole path, task root included; a quarter of it leaves the root room and is
+ * far beyond what real packages hold (deep node_modules stay under 300).
+ */
+export const MAX_ENTRY_PATH_BYTES = 1024;

@@ -3,12 +3,14 @@
 // bytes, and the Function rewritten to point at where they were published.
 // The raw YAML object is rewritten, not the validated one, so defaults the
 // user never wrote do not appear in the published Function.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { FunctionSpec, PackageSource } from '../api/function.js';
+import type { FunctionSpec, HearthFunction, PackageSource } from '../api/function.js';
 import { buildPackage } from './build.js';
+import { checkAsPlatform } from './check.js';
 import { sha256 } from './digest.js';
 import { LAMBDA_LIMITS } from './limits.js';
+import { readRegularFile } from './regular-file.js';
 
 /** Where a source sits in the spec: the code, or the layer at an index. */
 export type SourceSlot = { kind: 'code' } | { kind: 'layer'; index: number };
@@ -32,17 +34,41 @@ export function localSources(spec: FunctionSpec, baseDir: string): LocalSource[]
 }
 
 export async function readLocalSource(src: LocalSource): Promise<{ zip: Buffer; sha256: string }> {
+  // stat, not open: it does not block on a FIFO, and a directory is packaged rather than read.
   const st = await stat(src.path).catch(() => undefined);
   if (st === undefined) throw new Error(`${src.path} does not exist`);
   if (st.isDirectory()) {
     const built = await buildPackage(src.path);
     return { zip: built.zip, sha256: built.sha256 };
   }
-  if (st.size > LAMBDA_LIMITS.zippedBytes) throw new Error(`${src.path} is ${st.size} bytes; the limit is ${LAMBDA_LIMITS.zippedBytes} bytes zipped`);
-  const zip = await readFile(src.path);
+  const zip = await readRegularFile(src.path, LAMBDA_LIMITS.zippedBytes);
   const digest = sha256(zip);
   if (src.sha256 !== undefined && src.sha256 !== digest) throw new Error(`${src.path} has SHA-256 ${digest}, but the Function says ${src.sha256}`);
   return { zip, sha256: digest };
+}
+
+/** A local source read into ZIP bytes. */
+export interface ReadSource extends LocalSource {
+  zip: Buffer;
+  sha256: string;
+}
+
+/**
+ * Reads every local package of a Function and checks them as the platform
+ * will unpack them, so a package it would refuse is refused before upload.
+ * Errors name the function and the field.
+ */
+export async function readAndCheckSources(fn: HearthFunction, baseDir: string): Promise<ReadSource[]> {
+  const name = fn.metadata.name;
+  const out: ReadSource[] = [];
+  for (const src of localSources(fn.spec, baseDir)) {
+    const pkg = await readLocalSource(src).catch((err: unknown) => {
+      throw new Error(`${name}: ${slotName(src.slot)}: ${(err as Error).message}`, { cause: err });
+    });
+    out.push({ ...src, ...pkg });
+  }
+  await checkAsPlatform(out.map((s) => ({ where: `${name}: ${slotName(s.slot)}`, label: s.path, zip: s.zip, kind: s.slot.kind })));
+  return out;
 }
 
 type Raw = Record<string, unknown>;

@@ -2,7 +2,6 @@
 // lives: a file next to the Function's YAML, a ConfigMap's binaryData, or a
 // URL. The digest is computed from the bytes read and, when the spec names
 // one, compared before anything is unpacked.
-import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConfigObjectSource } from '../api/config-objects.js';
 import type { PackageSource } from '../api/function.js';
@@ -10,6 +9,7 @@ import { assertDigest, sha256 } from './digest.js';
 import { PackageError } from './errors.js';
 import { fetchPackage } from './fetch.js';
 import { LAMBDA_LIMITS, type PackageLimits } from './limits.js';
+import { readRegularFile } from './regular-file.js';
 
 export interface LoadedPackage {
   bytes: Buffer;
@@ -42,10 +42,7 @@ export async function loadPackage(src: PackageSource, ctx: SourceContext = {}): 
     bytes = await fetchPackage(src.url, { maxBytes: limits.zippedBytes, sha256: src.sha256 });
   } else if (src.path !== undefined) {
     if (!isAbsolute(src.path) && ctx.baseDir === undefined) throw new PackageError('unavailable', `${label}: a relative path needs the Function file's directory`);
-    const size = await stat(label).then((s) => s.size, () => undefined);
-    if (size === undefined) throw new PackageError('unavailable', `${label} does not exist`);
-    if (size > limits.zippedBytes) throw new PackageError('zipped-too-large', `${label} is ${size} bytes; the limit is ${limits.zippedBytes} bytes zipped`);
-    bytes = await readFile(label);
+    bytes = await readRegularFile(label, limits.zippedBytes);
   } else if (src.configMap !== undefined) {
     const found = ctx.objects?.lookup('ConfigMap', src.configMap.name, src.configMap.key) ?? { ok: false, reason: 'no ConfigMaps are known here' };
     if (!found.ok) {

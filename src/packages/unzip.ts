@@ -3,7 +3,11 @@
 // created, sizes are counted from the bytes actually inflated (the central
 // directory's sizes only allow an early refusal), symlinks are created last
 // and checked both by their text and on the real file system, and no entry is
-// ever written through a symlink. Several archives may be unpacked into one
+// ever written through a symlink. Entries other than files, directories and
+// symlinks (FIFOs, devices, sockets) are refused, as are two entries with one
+// name (which would let a second, unseen copy replace a reviewed file), and
+// over-long names (with a reason, before the file system's ENAMETOOLONG).
+// Symlinks are kept, as Lambda keeps them, only while they stay inside. Several archives may be unpacked into one
 // directory in turn (layers); later ones replace earlier files.
 import { createWriteStream } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, realpath, symlink, unlink } from 'node:fs/promises';
@@ -11,7 +15,7 @@ import { join, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromBuffer, type Entry, type ZipFile } from 'yauzl';
-import { entryKind, fileMode, linkTargetInside, parseEntryName, unixMode } from './entry-name.js';
+import { entryKind, fileMode, fileTypeName, linkTargetInside, parseEntryName, unixMode } from './entry-name.js';
 import { PackageError } from './errors.js';
 import { LAMBDA_LIMITS, MAX_LINK_TARGET_BYTES, type PackageLimits } from './limits.js';
 
@@ -59,6 +63,8 @@ class Unpacker {
   private readonly links: Array<{ segments: string[]; target: string }> = [];
   /** Directories known to be real directories (not symlinks), relative to the root. */
   private readonly realDirs = new Set<string>(['']);
+  /** Every name this archive has given an entry (a later archive may still replace an earlier one's files). */
+  private readonly seen = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -73,6 +79,9 @@ class Unpacker {
     const mode = unixMode(e.versionMadeBy, e.externalFileAttributes);
     const kind = entryKind(name.directory, mode);
     const rel = name.segments.join('/');
+    if (kind === 'special') throw new PackageError('special-file', `${this.label}: entry ${rel} is ${fileTypeName(mode ?? 0)}; a package holds only files, directories and symlinks`);
+    if (rel !== '' && this.seen.has(rel)) throw new PackageError('duplicate-entry', `${this.label}: ${rel} appears more than once in the archive`);
+    this.seen.add(rel);
     if (kind === 'directory') {
       await this.realDir(name.segments);
       this.stats.directories++;
@@ -163,10 +172,10 @@ export async function assertLinksInside(root: string, label: string): Promise<vo
         const rel = path.slice(root.length + 1);
         const resolved = await realpath(path).catch(() => undefined);
         if (resolved === undefined) {
-          throw new PackageError('symlink-escape', `${label}: symlink ${rel} -> ${await readlink(path)} points at nothing inside the package`);
+          throw new PackageError('symlink-escape', `${label}: symlink ${rel} -> ${JSON.stringify(await readlink(path))} points at nothing inside the package`);
         }
         if (resolved !== realRoot && !resolved.startsWith(realRoot + sep)) {
-          throw new PackageError('symlink-escape', `${label}: symlink ${rel} -> ${await readlink(path)} resolves outside the package`);
+          throw new PackageError('symlink-escape', `${label}: symlink ${rel} -> ${JSON.stringify(await readlink(path))} resolves outside the package`);
         }
       }
     }
@@ -253,6 +262,6 @@ export function fromYauzl(err: Error, label: string): PackageError {
   if (m.startsWith('invalid relative path')) return new PackageError('path-traversal', `${label}: entry ${m.slice(m.indexOf(':') + 2)} climbs out of the package with ..`);
   if (m.startsWith('invalid characters in fileName')) return new PackageError('invalid-name', `${label}: ${m}`);
   if (m.includes('too many bytes in the stream')) return new PackageError('unzipped-too-large', `${label}: an entry inflates past its declared size (a zip bomb?)`);
-  if (m.includes('end of central directory record signature not found')) return new PackageError('not-a-zip', `${label} is not a ZIP file`);
+  if (m.toLowerCase().includes('end of central directory record signature not found')) return new PackageError('not-a-zip', `${label} is not a ZIP file`);
   return new PackageError('not-a-zip', `${label} is not a valid ZIP file: ${m}`);
 }

@@ -9,6 +9,8 @@ describe('parseEntryName', () => {
     ['a//b', ['a', 'b'], false],
     ['dir/', ['dir'], true],
     ['win\\style\\name.txt', ['win', 'style', 'name.txt'], false],
+    ['n'.repeat(255), ['n'.repeat(255)], false],
+    [`${'d'.repeat(255)}/${'e'.repeat(255)}/${'f'.repeat(255)}/${'g'.repeat(256 - 3)}`, ['d'.repeat(255), 'e'.repeat(255), 'f'.repeat(255), 'g'.repeat(253)], false],
   ])('accepts %j', (raw, segments, directory) => {
     expect(parseEntryName(raw)).toEqual({ ok: true, segments, directory });
   });
@@ -25,6 +27,9 @@ describe('parseEntryName', () => {
     ['', 'invalid-name'],
     ['a\0b', 'invalid-name'],
     ['.', 'invalid-name'],
+    ['n'.repeat(256), 'name-too-long'],
+    [`ok/${'é'.repeat(128)}`, 'name-too-long'],
+    [`${'d/'.repeat(512)}x`, 'name-too-long'],
   ])('refuses %j as %s', (raw, reason) => {
     const r = parseEntryName(raw);
     expect(r.ok).toBe(false);
@@ -66,6 +71,11 @@ describe('modes', () => {
     expect(entryKind(false, 0o040755)).toBe('directory');
     expect(entryKind(false, 0o100644)).toBe('file');
     expect(entryKind(false, undefined)).toBe('file');
+    expect(entryKind(false, 0o000644)).toBe('file');
+    expect(entryKind(false, 0o010644)).toBe('special');
+    expect(entryKind(false, 0o020644)).toBe('special');
+    expect(entryKind(false, 0o140755)).toBe('special');
+    expect(entryKind(true, 0o010644)).toBe('directory');
   });
 
   it('keeps the executable bit and drops setuid and world-writable bits', () => {

@@ -118,6 +118,29 @@ describe('unzipInto', () => {
     await refused(Buffer.from('definitely not a zip file, just some text that is long enough'), 'not-a-zip');
   });
 
+  it('refuses two entries with one name, even spelled differently', async () => {
+    const e = await refused([{ name: 'app.py', data: 'reviewed' }, { name: 'app.py', data: 'unseen' }], 'duplicate-entry');
+    expect(e.message).toContain('app.py appears more than once');
+    await refused([{ name: 'lib/a.py', data: '1' }, { name: './lib//a.py', data: '2' }], 'duplicate-entry');
+    await refused([{ name: 'x', data: 'a.py', mode: 0o120777 }, { name: 'x', data: '1' }], 'duplicate-entry');
+  });
+
+  it('refuses over-long names with a reason, not ENAMETOOLONG', async () => {
+    const e = await refused([{ name: `${'n'.repeat(300)}.py`, data: 'x' }], 'name-too-long');
+    expect(e.message).toContain('the limit is 255 bytes');
+    // 255 bytes of UTF-8, not 255 characters: 128 two-byte letters are 256 bytes.
+    await refused([{ name: 'é'.repeat(128), data: 'x' }], 'name-too-long');
+    await refused([{ name: `${Array.from({ length: 11 }, () => 'd'.repeat(100)).join('/')}/x`, data: 'x' }], 'name-too-long');
+  });
+
+  it('refuses FIFOs, devices and sockets', async () => {
+    for (const [mode, what] of [[0o010644, 'a FIFO'], [0o020644, 'a character device'], [0o060644, 'a block device'], [0o140644, 'a socket']] as const) {
+      const e = await refused([{ name: 'ok.py', data: 'x' }, { name: 'special', mode }], 'special-file');
+      expect(e.message).toContain(`special is ${what}`);
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('unpacks archives in turn: later files replace earlier ones and links, never through them', async () => {
     await unzipInto(zipBytes([{ name: 'python/a.py', data: 'A1' }, { name: 'python/link.py', data: 'a.py', mode: 0o120777 }]), root);
     await unzipInto(zipBytes([{ name: 'python/a.py', data: 'A2' }, { name: 'python/link.py', data: 'replaced' }]), root);

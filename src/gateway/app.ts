@@ -10,6 +10,8 @@ import { LIMITS } from '../api/function.js';
 import type { FunctionCatalog } from '../api/catalog.js';
 import type { Invoker } from '../dispatch/invoker.js';
 import type { Queue } from '../queue/queue.js';
+import { createConnectionMetrics } from '../metrics/connections.js';
+import { ConnectionGuard, defaultConnectionLimits, type ConnectionLimits } from './connection-guard.js';
 import { LambdaError } from './lambda-errors.js';
 import { lingerOnClose } from './lingering-close.js';
 import auth, { type AuthOptions } from './plugins/auth.js';
@@ -41,10 +43,16 @@ export interface GatewayOptions {
   plugins?: Array<{ plugin: FastifyPluginAsync<never>; options?: unknown }>;
   /** Callers and what they may invoke; without it every route is open (the embedded default on loopback). */
   auth?: AuthOptions;
+  /** Connection caps and request timeouts (README: Connection limits); unset parts take their defaults. */
+  connections?: Partial<ConnectionLimits>;
 }
+
+/** Receiving one whole request, headers and body, may take this long (Node's requestTimeout; the function's run time is not counted). */
+export const REQUEST_TIMEOUT_MS = 300_000;
 
 export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstance> {
   const limits: PayloadLimits = { syncBytes: LIMITS.syncPayloadBytes, asyncBytes: LIMITS.asyncPayloadBytes, ...opts.limits };
+  const connLimits: ConnectionLimits = { ...defaultConnectionLimits(), ...opts.connections };
   const app = Fastify({
     loggerInstance: opts.logger,
     // Per-request logs would dominate the hot path; errors are logged where they happen.
@@ -52,9 +60,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     bodyLimit: Math.max(limits.syncBytes, limits.asyncBytes),
-    // A slow client must not hold a connection forever.
-    requestTimeout: 960_000,
+    // A slow client must not hold a connection forever: these bound receiving a request, and Node checks them every second.
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: connLimits.headersTimeoutMs, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 },
   }) as unknown as FastifyInstance;
+  const guard = new ConnectionGuard(app.server, connLimits, createConnectionMetrics(opts.registry));
+  app.addHook('onClose', async () => guard.stop());
 
   // Invocation payloads travel as raw bytes: the gateway never re-encodes them.
   app.removeAllContentTypeParsers();
@@ -69,6 +80,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     const lambdaErr = toLambdaError(err, { bodyLimit: req.routeOptions.bodyLimit ?? limits.syncBytes });
     // Answering a body that is still arriving: fastify closes the connection after this answer.
     if (!req.raw.complete) lingerOnClose(req.raw.socket);
+    // Authentication runs on the headers (onRequest), before any body is read: a refused caller gets no kept-alive
+    // connection to retry on, nor one to hold open with a body it never ends.
+    if (lambdaErr.status === 401 || lambdaErr.status === 403) reply.header('connection', 'close');
     if (lambdaErr.status >= 500 && !(err instanceof LambdaError)) req.log.error({ err }, 'request failed');
     return sendLambdaError(reply, lambdaErr);
   });

@@ -38,6 +38,8 @@ export interface ShutdownOptions {
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
 
+const LISTEN_BACKLOG = 4_096;
+
 export interface ServingOptions {
   catalog: FunctionCatalog;
   backend: Backend;
@@ -137,7 +139,8 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     ],
   });
   const connections = new ConnectionDrain(app.server);
-  await app.listen({ host: opts.host, port: opts.port });
+  // A deep accept queue (the kernel caps it at net.core.somaxconn): under a flood of connects a full one drops a probe's SYN, which is retried only a second later.
+  await app.listen({ host: opts.host, port: opts.port, backlog: LISTEN_BACKLOG });
   const addr = app.server.address() as AddressInfo;
   // Every replica fires every schedule; the queue takes each tick once.
   const scheduler = new Scheduler({

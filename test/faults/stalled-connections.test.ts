@@ -1,0 +1,169 @@
+// Must show (issue 16): with 20,000 stalled connections held open, /healthz
+// and an authenticated call are answered within 1 s, and a 401 closes its
+// connection. `hearth up --credentials` runs as a child process with the
+// machine's file descriptor limit; two more (stalled-flood.ts, 10,000 each)
+// hold 20,000 connections from 191 loopback
+// addresses, half a chunked body that never ends before authentication, half
+// headers that never end, opening again (5 s later) whatever the gateway closes. The
+// probes come from 127.0.0.1 on fresh connections, as a kubelet's would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { py, writeFunctions } from '../helpers/platform.js';
+import { startChildPlatform, type ChildPlatform } from './child-platform.js';
+import { FaultLog } from './collector.js';
+import { invokePath, killQuietly, post, waitFor } from './support.js';
+
+const log = FaultLog.forFile(import.meta.url);
+const KEY = 'stalled-suite-key-0123456789';
+const CONNECTIONS = 20_000;
+let platform: ChildPlatform;
+let attackers: ChildProcess[] = [];
+let port: number;
+
+interface FloodStats {
+  open: number;
+  maxOpen: number;
+  connects: number;
+  closedByServer: number;
+  errors: number;
+  answered: number;
+}
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-faults-stall-'));
+  const fnDir = join(dir, 'functions');
+  mkdirSync(fnDir);
+  writeFunctions(fnDir, { echo: { ...py('def handler(event, context):\n    return event\n'), timeoutSeconds: 5 } });
+  const credentials = join(dir, 'credentials.yaml');
+  writeFileSync(credentials, stringify({ callers: [{ name: 'suite', apiKey: KEY, functions: ['echo'] }] }));
+  platform = await startChildPlatform(['--dir', fnDir, '--port', '0', '--credentials', credentials]);
+  port = Number(new URL(platform.url).port);
+  // Warm, so the call under the flood measures the gateway, not a cold start.
+  const warm = await post(platform.url, invokePath('echo'), '{"warm":true}', { authorization: `Bearer ${KEY}` });
+  expect(warm.status).toBe(200);
+}, 120_000);
+
+afterAll(() => {
+  for (const a of attackers) killQuietly(a.pid);
+  platform?.killAll();
+  log.flush();
+});
+
+interface Timed {
+  ms: number;
+  status?: number;
+  error?: string;
+}
+
+/** One request on a fresh connection from 127.0.0.1; gives up after 5 s. */
+function timed(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}, body?: string): Promise<Timed> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const req = httpRequest({ host: '127.0.0.1', localAddress: '127.0.0.1', port, method, path, headers, agent: false, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.once('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0 }));
+    });
+    req.once('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.once('error', (err: NodeJS.ErrnoException) => resolve({ ms: performance.now() - started, error: err.code ?? err.message }));
+    req.end(body);
+  });
+}
+
+/** A request with a chunked body that never ends and no credentials: what the answer says and whether the connection closes. */
+function unauthenticatedStalled(): Promise<{ head: string; closedMs?: number }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1' });
+    const started = performance.now();
+    let head = '';
+    const giveUp = setTimeout(() => {
+      socket.destroy();
+      resolve({ head });
+    }, 10_000);
+    socket.once('connect', () => socket.write(`POST ${invokePath('echo')} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n`));
+    socket.on('data', (d: Buffer) => void (head += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      clearTimeout(giveUp);
+      resolve({ head, closedMs: performance.now() - started });
+    });
+  });
+}
+
+/** The attackers, each holding its share: one process may not open more descriptors than the gateway's limit, and raising it needs CAP_SYS_RESOURCE, which containers often lack. */
+function startAttackers(durationMs: number): { total: () => FloodStats; children: ChildProcess[] } {
+  const shares = [
+    { from: 10, to: 105 },
+    { from: 106, to: 200 },
+  ];
+  const latest: Array<FloodStats | undefined> = shares.map(() => undefined);
+  const children = shares.map((share, i) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/faults/stalled-flood.ts'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, PORT: String(port), COUNT: String(CONNECTIONS / shares.length), FROM: String(share.from), TO: String(share.to), DURATION_MS: String(durationMs) },
+    });
+    let buf = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      for (const l of lines) if (l.trim() !== '') latest[i] = JSON.parse(l) as FloodStats;
+    });
+    return child;
+  });
+  const total = (): FloodStats => {
+    const t: FloodStats = { open: 0, maxOpen: 0, connects: 0, closedByServer: 0, errors: 0, answered: 0 };
+    for (const s of latest) for (const k of Object.keys(t) as Array<keyof FloodStats>) t[k] += s?.[k] ?? 0;
+    return t;
+  };
+  return { total, children };
+}
+
+it('answers /healthz and an authenticated call within 1 s while 20,000 stalled connections are held open, and closes a 401', { timeout: 240_000 }, async () => {
+  await log.run(
+    'fault',
+    `${CONNECTIONS.toLocaleString('en')} stalled connections (chunked body never ends before auth / headers never end) from 191 loopback addresses, reopened when closed; gateway with the machine's fd limit`,
+    '/healthz and an authenticated invoke from another address answered within 1 s; a 401 says Connection: close and closes without waiting for the body',
+    async (rec) => {
+      const flood = startAttackers(150_000);
+      attackers = flood.children;
+      rec.tried(CONNECTIONS);
+      // Every connection opened once, and a moment for the gateway to be at its worst.
+      await waitFor('the attacker to have opened every connection', async () => flood.total().connects >= CONNECTIONS, 90_000, 250);
+      await new Promise((r) => setTimeout(r, 3_000));
+      const health: Timed[] = [];
+      const invokes: Timed[] = [];
+      for (let i = 0; i < 5; i++) {
+        health.push(await timed('GET', '/healthz'));
+        invokes.push(await timed('POST', invokePath('echo'), { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, '{"under":"flood"}'));
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const stalled401 = await unauthenticatedStalled();
+      const during = flood.total();
+      for (const a of attackers) a.kill('SIGTERM');
+      const show = (t: Timed[]) => t.map((x) => (x.error ? `${x.error} after ${Math.round(x.ms)} ms` : `${x.status} in ${Math.round(x.ms)} ms`)).join(', ');
+      rec.observe(`attackers: ${during.connects} connects, ${during.open} open after the probes (max ${during.maxOpen}), ${during.closedByServer} closed by the gateway`);
+      rec.observe(`/healthz: ${show(health)}`);
+      rec.observe(`invoke: ${show(invokes)}`);
+      rec.observe(`unauthenticated stalled body: ${stalled401.head.split('\r\n')[0] ?? 'no answer'}, ${stalled401.closedMs === undefined ? 'connection left open' : `closed after ${Math.round(stalled401.closedMs)} ms`}`);
+      for (const h of health) {
+        expect(h.error).toBeUndefined();
+        expect(h.status).toBe(200);
+        expect(h.ms).toBeLessThan(1_000);
+      }
+      for (const v of invokes) {
+        expect(v.error).toBeUndefined();
+        expect(v.status).toBe(200);
+        expect(v.ms).toBeLessThan(1_000);
+      }
+      expect(stalled401.head).toMatch(/^HTTP\/1\.1 401 /);
+      expect(stalled401.head.toLowerCase()).toContain('connection: close');
+      expect(stalled401.closedMs).toBeDefined();
+    },
+  );
+});

@@ -40,6 +40,13 @@ export interface Backend {
   scale(name: string, desired: number): Promise<void>;
   /** The instances that exist now, in every state. */
   instances(name: string): readonly Instance[];
+  /**
+   * What the backend is still doing to make the function's code runnable
+   * (e.g. "building Go sources"), or undefined when nothing is under way. A
+   * call that waits out its budget then gets 502 ResourceNotReadyException
+   * naming this, not a 429. Optional: backends that prepare nothing omit it.
+   */
+  preparingStep?(name: string): string | undefined;
   /** Called whenever a function's instance set or an instance's state changes. */
   onChange(listener: (functionName: string) => void): () => void;
   close(): Promise<void>;

@@ -13,6 +13,7 @@ import { billedMilliseconds, gbSeconds, type InvocationMetrics, type InvocationO
 import { LocalConcurrencyLimiter, type ConcurrencyLimiter, type Lease } from './concurrency-limiter.js';
 import { DispatchError, type Invocation, type Invoker } from './invoker.js';
 import { liveCount, neededInstances, pickInstance } from './placement.js';
+import { waitTimedOut, withoutServerPaths } from './not-ready.js';
 import { redispatchDecision } from './redispatch.js';
 import { NotDeliveredError } from '../agent/delivery.js';
 
@@ -21,7 +22,7 @@ export interface DispatcherOptions {
   backend: Backend;
   metrics?: InvocationMetrics;
   logger?: Logger;
-  /** Longest a caller waits for a slot before a 429 (default: the init timeout plus a second). */
+  /** Longest a caller waits for a slot before a 429, or a 502 while the code is still being prepared (default: the init timeout plus a second). */
   maxWaitMs?: number;
   /** Cap on invocations running at once through this dispatcher, across functions. */
   maxConcurrentInvocations?: number;
@@ -170,7 +171,7 @@ export class Dispatcher implements Invoker {
       }
       this.#count(inv, 'unavailable');
       this.#opts.logger?.error({ err, function: inv.functionName, requestId: inv.requestId }, 'instance failed to answer');
-      const failed = new DispatchError('unavailable', `instance ${instance.id} failed: ${(err as Error).message}`);
+      const failed = new DispatchError('unavailable', `instance ${instance.id} failed: ${withoutServerPaths((err as Error).message)}`);
       if (err instanceof NotDeliveredError) failed.notDelivered = err.reason;
       throw failed;
     } finally {
@@ -236,7 +237,7 @@ export class Dispatcher implements Invoker {
         timer: setTimeout(() => {
           const i = load.waiters.indexOf(waiter);
           if (i >= 0) load.waiters.splice(i, 1);
-          waiter.reject(this.#throttle(inv, THROTTLE_CONCURRENCY));
+          waiter.reject(this.#waitTimedOut(name, inv));
         }, Math.max(0, waitUntil - Date.now())),
       };
       // Given up while waiting: the call has not run, so it leaves the line at once.
@@ -273,7 +274,8 @@ export class Dispatcher implements Invoker {
         if (liveCount(this.#opts.backend.instances(name)) > 0) return;
         for (const w of load.waiters.splice(0)) {
           clearTimeout(w.timer);
-          w.reject(new DispatchError('unavailable', `no instance of ${name} could be started: ${(err as Error).message}`));
+          // The log above keeps the full message; callers are not shown the server's paths.
+          w.reject(new DispatchError('unavailable', `no instance of ${name} could be started: ${withoutServerPaths((err as Error).message)}`));
         }
       });
     }
@@ -315,6 +317,14 @@ export class Dispatcher implements Invoker {
     }
     const fn = this.#opts.catalog.get(name);
     if (fn) this.#ensureCapacity(fn, load);
+  }
+
+  /** A wait that ran out: a throttle when ready instances are all busy, not ready when the code is still being prepared. */
+  #waitTimedOut(name: string, inv: Invocation): DispatchError {
+    const backend = this.#opts.backend;
+    const verdict = waitTimedOut({ functionName: name, preparing: backend.preparingStep?.(name), ready: backend.instances(name).filter((i) => i.state === 'ready').length });
+    if (verdict.kind === 'throttled') return this.#throttle(inv, THROTTLE_CONCURRENCY);
+    return new DispatchError('unavailable', verdict.message);
   }
 
   #throttle(inv: Invocation, reason: string): DispatchError {

@@ -76,6 +76,8 @@ export class LocalBackend implements Backend {
   private readonly objects: ConfigObjectSource;
   /** Preparations under way (a Go build can take seconds): scale waits for them. */
   private readonly preparing = new Map<string, Promise<Prepared>>();
+  /** What each preparation under way is doing, for callers who wait on it (preparingStep). */
+  private readonly steps = new Map<string, string>();
   /** Why a function's code could not be prepared, for the callers that try to start it. */
   private readonly prepareErrors = new Map<string, Error>();
   private seq = 0;
@@ -111,7 +113,10 @@ export class LocalBackend implements Backend {
       this.prepareErrors.set(name, err as Error);
       throw err;
     } finally {
-      if (this.preparing.get(name) === preparation) this.preparing.delete(name);
+      if (this.preparing.get(name) === preparation) {
+        this.preparing.delete(name);
+        this.steps.delete(name);
+      }
     }
     const next: Deployed = { fn, version, prepared, desired: current?.desired ?? 0, instances: [] };
     this.functions.set(name, next);
@@ -164,6 +169,10 @@ export class LocalBackend implements Backend {
     }
   }
 
+  preparingStep(name: string): string | undefined {
+    return this.preparing.has(name) ? (this.steps.get(name) ?? 'preparing its code') : undefined;
+  }
+
   instances(name: string): readonly Instance[] {
     return this.functions.get(name)?.instances ?? [];
   }
@@ -198,10 +207,12 @@ export class LocalBackend implements Backend {
     let taskRoot: string;
     let command: Command | undefined;
     if (spec.code.package !== undefined) {
+      this.steps.set(name, spec.code.package.url !== undefined ? 'fetching and unpacking code.package' : 'reading and unpacking code.package');
       const pkg = await this.packaged.taskRoot(fn, spec.code.package);
       taskRoot = pkg.dir;
       if (family === 'provided') command = { command: await bootstrapOf(name, taskRoot), args: [] };
       else if (family === 'go') {
+        this.steps.set(name, 'building Go sources');
         // As start.sh does in a pod: a shipped binary runs as it is, sources are built once per package digest.
         const bin = (await hasBootstrap(taskRoot)) ? join(taskRoot, 'bootstrap') : await this.code.buildGoDir(taskRoot, pkg.sha256);
         command = { command: bin, args: [] };
@@ -210,8 +221,10 @@ export class LocalBackend implements Backend {
       if (files === undefined) throw new Error(`function ${name}: no code`);
       if (family === 'provided') throw new Error(`function ${name}: runtime provided needs code.package holding an executable bootstrap`);
       taskRoot = await this.code.materialise(files);
+      if (family === 'go') this.steps.set(name, 'building Go sources');
       if (family === 'go') command = { command: await this.code.buildGo(files), args: [] };
     }
+    if ((spec.layers ?? []).length > 0) this.steps.set(name, 'reading and unpacking layers');
     const optDir = await this.packaged.optDir(fn);
     command ??= this.scriptCommand(spec.runtime, family);
     const runtimeDir = join(this.repoRoot, 'runtimes', family);

@@ -12,6 +12,7 @@ import type { Invoker } from '../dispatch/invoker.js';
 import type { Queue } from '../queue/queue.js';
 import { createConnectionMetrics } from '../metrics/connections.js';
 import { ConnectionGuard, defaultConnectionLimits, type ConnectionLimits } from './connection-guard.js';
+import { answerClientError, answerFrameworkError } from './framing-errors.js';
 import { LambdaError } from './lambda-errors.js';
 import { lingerOnClose } from './lingering-close.js';
 import auth, { type AuthOptions } from './plugins/auth.js';
@@ -59,6 +60,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
+    // Requests that are not well-formed HTTP get Lambda's error shape too.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     bodyLimit: Math.max(limits.syncBytes, limits.asyncBytes),
     // A slow client must not hold a connection forever: these bound receiving a request, and Node checks them every second.
     requestTimeout: REQUEST_TIMEOUT_MS,

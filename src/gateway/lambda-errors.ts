@@ -4,6 +4,7 @@
 export type LambdaErrorType =
   | 'ResourceNotFoundException'
   | 'RequestTooLargeException'
+  | 'RequestTimeoutException'
   | 'TooManyRequestsException'
   | 'InvalidRequestContentException'
   | 'InvalidParameterValueException'

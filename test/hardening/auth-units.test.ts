@@ -6,7 +6,7 @@ import { CallerTable } from '../../src/gateway/auth/callers.js';
 import { CredentialsError, parseCredentials, sha256Hex } from '../../src/gateway/auth/credentials.js';
 import { allowsFunction, isValidPattern, matchesPattern } from '../../src/gateway/auth/function-patterns.js';
 import { routeTarget, DEFAULT_OPEN_ROUTES } from '../../src/gateway/auth/route-target.js';
-import { checkScope, parseAmzDate, parseSigV4Authorization, payloadMatches } from '../../src/gateway/auth/sigv4.js';
+import { checkScope, parseAmzDate, parseSigV4Authorization, payloadMatches, unsignedHeaders } from '../../src/gateway/auth/sigv4.js';
 import { TokenBuckets } from '../../src/gateway/auth/token-bucket.js';
 
 const SIG = 'a'.repeat(64);
@@ -89,6 +89,26 @@ describe('SigV4 parsing and scope', () => {
     expect(payloadMatches(sha256Hex(''), undefined)).toBe(true);
     expect(payloadMatches(sha256Hex('{}'), Buffer.from('{ }'))).toBe(false);
     expect(payloadMatches('UNSIGNED-PAYLOAD', Buffer.from('{}'))).toBe(false);
+  });
+});
+
+describe('headers a SigV4 request must sign', () => {
+  const base = { host: 'h', 'x-amz-date': 'd', 'content-type': 'application/json', 'user-agent': 'aws-cli', 'x-amzn-trace-id': 't', expect: '100-continue', 'x-api-key': 'k' };
+  it.each<[string, Record<string, string>, string[]]>([
+    ['only signed or unsignable headers', {}, []],
+    ['an added X-Amz-Invocation-Type', { 'x-amz-invocation-type': 'Event' }, ['x-amz-invocation-type']],
+    ['X-Amz-Log-Type and X-Amz-Client-Context', { 'x-amz-log-type': 'Tail', 'x-amz-client-context': 'e30=' }, ['x-amz-log-type', 'x-amz-client-context']],
+    ['an unsigned security token or payload hash', { 'x-amz-security-token': 't', 'x-amz-content-sha256': 'h' }, ['x-amz-security-token', 'x-amz-content-sha256']],
+    ["Hearth's own: idempotency key and Prefer", { 'x-hearth-idempotency-key': 'k', prefer: 'respond-async' }, ['x-hearth-idempotency-key', 'prefer']],
+  ])('%s', (_what, extra, want) => {
+    const auth = parseSigV4Authorization(header(undefined, 'content-type;host;x-amz-date'));
+    expect(auth).toBeDefined();
+    expect(unsignedHeaders(auth!, { ...base, ...extra })).toEqual(want);
+  });
+
+  it('accepts the same headers once signed', () => {
+    const auth = parseSigV4Authorization(header(undefined, 'host;prefer;x-amz-client-context;x-amz-date;x-amz-invocation-type;x-hearth-idempotency-key'));
+    expect(unsignedHeaders(auth!, { ...base, 'x-amz-invocation-type': 'Event', 'x-amz-client-context': 'e30=', 'x-hearth-idempotency-key': 'k', prefer: 'respond-async' })).toEqual([]);
   });
 });
 

@@ -75,6 +75,27 @@ export function checkScope(auth: SigV4Authorization, amzDate: string | undefined
   return { ok: true, signingDate: date };
 }
 
+/**
+ * Headers that change what a call does must be signed when present: every
+ * x-amz-* header (X-Amz-Invocation-Type, X-Amz-Log-Type, X-Amz-Client-Context,
+ * X-Amz-Security-Token, ...) and Hearth's own (X-Hearth-*, and Prefer, which
+ * queues a /fn call). Otherwise a captured signed sync call could be replayed
+ * as Event, with its logs, or with a forged client context. AWS's SDKs and
+ * CLI sign every header they send but a fixed few (User-Agent, X-Amzn-Trace-Id,
+ * Expect, ...), none of which is among these.
+ */
+export function mustBeSigned(header: string): boolean {
+  const h = header.toLowerCase();
+  return h.startsWith('x-amz-') || h.startsWith('x-hearth-') || h === 'prefer';
+}
+
+/** Names of the headers present that must be signed and are not, in the order received. */
+export function unsignedHeaders(auth: SigV4Authorization, headers: Record<string, unknown>): string[] {
+  return Object.keys(headers)
+    .map((h) => h.toLowerCase())
+    .filter((h) => mustBeSigned(h) && !auth.signedHeaders.includes(h));
+}
+
 export interface ReceivedRequest {
   method: string;
   /** Path and query exactly as received (still percent-encoded). */

@@ -9,7 +9,7 @@ import type { Caller, CallerTable } from '../auth/callers.js';
 import type { PresentedCredential } from '../auth/credential-headers.js';
 import { allowsFunction } from '../auth/function-patterns.js';
 import { DEFAULT_OPEN_ROUTES, routeTarget, type RouteTarget } from '../auth/route-target.js';
-import { checkScope, isSigV4, parseSigV4Authorization, payloadMatches, signedPayloadHash, verifySignature, type ReceivedRequest, type SigV4Authorization } from '../auth/sigv4.js';
+import { checkScope, isSigV4, parseSigV4Authorization, payloadMatches, signedPayloadHash, unsignedHeaders, verifySignature, type ReceivedRequest, type SigV4Authorization } from '../auth/sigv4.js';
 import { TokenBuckets } from '../auth/token-bucket.js';
 import { LambdaError, throttled } from '../lambda-errors.js';
 
@@ -94,6 +94,8 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
       if (!found) throw unrecognized();
       const scope = checkScope(parsed, one(req.headers['x-amz-date']), now());
       if (!scope.ok) throw badSignature(scope.message);
+      const unsigned = unsignedHeaders(parsed, req.headers);
+      if (unsigned.length > 0) throw badSignature(`Headers that must be signed were not: ${unsigned.join(', ')}. Sign every x-amz-* header sent (and X-Hearth-* and Prefer).`);
       const payloadHash = signedPayloadHash(parsed, req.headers);
       const sigv4 = { auth: parsed, secret: found.secretAccessKey, signingDate: scope.signingDate, ...(payloadHash !== undefined ? { payloadHash } : {}) };
       // With a signed payload hash the signature is checked before the body is read; the hash itself once it is.

@@ -89,6 +89,8 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
   const a: string[] = [];
   a.push('--ro-bind', '/usr', '/usr');
   for (const d of ['bin', 'lib', 'lib64', 'sbin']) a.push('--symlink', `usr/${d}`, `/${d}`);
+  // bwrap makes the parents of a mount point 0700 (root's), which the sandbox's user could not pass through.
+  for (const d of ['/etc', '/var']) a.push('--perms', '0755', '--dir', d);
   for (const f of spec.etcFiles ?? ETC_FILES) a.push('--ro-bind-try', f, f);
   a.push('--ro-bind', spec.taskRoot, TASK_DIR);
   if (spec.runtimeDir !== undefined) a.push('--ro-bind', spec.runtimeDir, RUNTIME_DIR);

@@ -101,6 +101,7 @@ export class SandboxLauncher {
       args: spec.args,
       ...(box.cgroup !== undefined ? { cgroupProcs: box.cgroup.procsFile } : {}),
     });
+    this.opts.logger.debug({ command, args }, 'starting a sandbox');
     const child = reap(spawn(command, args, { env: { ...spec.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: false }));
     this.boxes.set(child, box);
     const done = (): void => {

@@ -15,8 +15,11 @@ import { fn, objectsOf } from './helpers.js';
 const cacheDir = mkdtempSync(join(tmpdir(), 'hearth-local-'));
 const backends: LocalBackend[] = [];
 
+// Without a sandbox: these cases identify runtimes by the pid they report and
+// kill them by it, which a sandbox's own PID namespace would renumber (its
+// runtime is pid 2). test/hardening/sandbox.test.ts covers the sandboxed case.
 function backend(opts: Partial<LocalBackendOptions> = {}): LocalBackend {
-  const b = new LocalBackend({ cacheDir, logger: silent, warmPoolSize: 0, killGraceMs: 200, runtimeCommands: { nodejs: [process.execPath, FAKE_RUNTIME] }, ...opts });
+  const b = new LocalBackend({ cacheDir, logger: silent, warmPoolSize: 0, killGraceMs: 200, runtimeCommands: { nodejs: [process.execPath, FAKE_RUNTIME] }, sandbox: false, ...opts });
   backends.push(b);
   return b;
 }

@@ -83,7 +83,9 @@ describe('bwrapArgs', () => {
         expect(pairs(a, '--ro-bind')).toContainEqual(['/tmp/t1/runtime.mjs', '/tmp/t1/runtime.mjs']);
         // Under /usr it is there already.
         expect(pairs(a, '--ro-bind')).not.toContainEqual(['/usr/local/lib/x', '/usr/local/lib/x']);
-        expect(pairs(a, '--dir').map(([d]) => d)).toEqual(['/root', '/root/.pyenv', '/root/.pyenv/versions', '/tmp/t1']);
+        expect(pairs(a, '--dir').map(([d]) => d)).toEqual(['/etc', '/var', '/root', '/root/.pyenv', '/root/.pyenv/versions', '/tmp/t1']);
+        // Every directory it makes can be passed through by the sandbox's user.
+        a.forEach((x, i) => x === '--dir' && expect(a.slice(i - 2, i)).toEqual(['--perms', '0755']));
         expect(a.indexOf('/tmp/t1/runtime.mjs')).toBeGreaterThan(a.indexOf('--tmpfs'));
       },
     },

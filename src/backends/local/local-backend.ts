@@ -1,24 +1,27 @@
 // The embedded platform's backend: each instance is a runtime process on this
-// machine with its own in-process agent. Memory limits are passed to the
-// runtime (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) but not enforced locally: an
-// address-space limit would break Go and Node, and cgroups need privileges
-// the embedded platform should not ask for.
+// machine with its own in-process agent. Where the machine allows (bubblewrap,
+// see src/sandbox/), every runtime process, warm-pool ones included, runs in a
+// sandbox of its own: its task root, runtime and layers read-only, a private
+// /tmp, its own PID namespace and user, and memoryMB enforced by a memory
+// cgroup. Elsewhere it is a plain child process, and memoryMB only a variable.
 import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { referencedObjects, type ConfigObjectSource } from '../../api/config-objects.js';
-import { effectiveHandler, type HearthFunction } from '../../api/function.js';
+import { effectiveHandler, LIMITS, type HearthFunction } from '../../api/function.js';
 import { ObjectStore } from '../../api/object-store.js';
 import { Agent } from '../../agent/agent.js';
 import { spawnRuntime, type RuntimeLauncher } from '../../agent/spawn-launcher.js';
 import type { Backend, Instance, InstanceState } from '../backend.js';
 import { optEnv } from '../../packages/opt-env.js';
 import { PackageStore } from '../../packages/store.js';
+import type { SandboxLauncher, BoxSpec } from '../../sandbox/sandbox-launcher.js';
 import { CodeStore } from './code-store.js';
 import { lambdaEnv, logStreamName, poolEnv, resolveFunctionEnv, runtimePath } from './lambda-env.js';
 import { LocalInstance } from './local-instance.js';
 import { bootstrapOf, hasBootstrap, PackagedCode } from './packaged-code.js';
+import { INSIDE, makeSandboxLauncher, planSandbox, type SandboxOption } from './sandbox-plan.js';
 import { findRepoRoot, runtimeFamily, scriptRuntimeCommand, type Command, type RuntimeFamily } from './runtime-command.js';
 import { WarmPool } from './warm-pool.js';
 
@@ -42,11 +45,22 @@ export interface LocalBackendOptions {
   repoRoot?: string;
   initTimeoutMs?: number;
   killGraceMs?: number;
+  /**
+   * Run each instance in a sandbox (bubblewrap + a memory cgroup): false runs
+   * them as plain child processes, true requires a sandbox (preparing a
+   * function fails without one), a probe's result uses it; by default, a
+   * sandbox when this machine can make one.
+   */
+  sandbox?: SandboxOption;
   logger?: Logger;
   onEvent?: (e: LocalBackendEvent) => void;
 }
 
 interface Prepared {
+  /** The sandbox to start the runtime in (paths as it sees them), when instances are sandboxed; env is then as the sandbox sees it too. */
+  box?: Omit<BoxSpec, 'env' | 'memoryMB'>;
+  /** The host task root, linked into a claimed pool process's /var/task. */
+  taskRoot: string;
   command: Command;
   cwd: string;
   /** The instance environment without the per-instance variables. */
@@ -82,6 +96,11 @@ export class LocalBackend implements Backend {
   private readonly prepareErrors = new Map<string, Error>();
   private seq = 0;
   private closed = false;
+  private readonly stagingDir: string;
+  /** Made on first use: deciding needs a probe of the machine (bwrap runs once). */
+  private sandboxLauncher: Promise<SandboxLauncher | undefined> | undefined;
+  /** The same once made, for what must answer at once (why a process exited). */
+  private sandboxLauncherNow: SandboxLauncher | undefined;
 
   constructor(private readonly opts: LocalBackendOptions = {}) {
     this.repoRoot = opts.repoRoot ?? findRepoRoot();
@@ -92,6 +111,7 @@ export class LocalBackend implements Backend {
     this.code = new CodeStore(cacheDir, join(this.repoRoot, 'runtimes/go/build.sh'));
     this.packaged = new PackagedCode(new PackageStore(join(cacheDir, 'packages')), this.objects);
     this.pool = new WarmPool(opts.warmPoolSize ?? 1, this.log.child({ component: 'warm-pool' }));
+    this.stagingDir = join(cacheDir, 'staging');
   }
 
   async upsert(fn: HearthFunction): Promise<void> {
@@ -188,13 +208,15 @@ export class LocalBackend implements Backend {
     const all = [...this.functions.values()];
     this.functions.clear();
     await Promise.all([...all.flatMap((d) => d.instances.map((i) => i.stop())), this.pool.close()]);
+    // Every sandbox's processes, cgroup, staging directory and uid, whatever was left.
+    await (await this.sandboxLauncher?.catch(() => undefined))?.close();
   }
 
   /** Idle warm-pool processes for a runtime family (for tests and the status page). */
   warmIdle(runtime: HearthFunction['spec']['runtime']): number {
     const family = runtimeFamily(runtime);
     if (family !== 'python' && family !== 'nodejs') return 0;
-    return this.pool.idleCount(poolKeyOf(this.scriptCommand(runtime, family)));
+    return this.pool.idleCountOf(poolKeyOf(this.scriptCommand(runtime, family)));
   }
 
   private async prepare(fn: HearthFunction): Promise<Prepared> {
@@ -230,26 +252,45 @@ export class LocalBackend implements Backend {
     const runtimeDir = join(this.repoRoot, 'runtimes', family);
     const native = family === 'go' || family === 'provided';
     const path = runtimePath(native ? undefined : dirname(command.command));
+    const sandbox = await this.sandbox();
+    const view = sandbox !== undefined ? planSandbox({ family, command, taskRoot, runtimeDir }) : undefined;
     const env = lambdaEnv({
       functionName: name,
       runtime: spec.runtime,
       handler: effectiveHandler(spec),
       memoryMB: spec.memoryMB,
       concurrency: spec.concurrency,
-      taskRoot,
-      runtimeDir,
+      taskRoot: view !== undefined ? INSIDE.taskRoot : taskRoot,
+      runtimeDir: view !== undefined ? INSIDE.runtimeDir : runtimeDir,
       region: this.region,
       path,
       functionEnv,
     });
-    if (optDir !== undefined) Object.assign(env, optEnv(optDir, spec.runtime, env));
-    const prepared: Prepared = { command, cwd: taskRoot, env };
+    if (optDir !== undefined) Object.assign(env, optEnv(view !== undefined ? INSIDE.optDir : optDir, spec.runtime, env));
+    const prepared: Prepared = { command, cwd: taskRoot, env, taskRoot };
+    if (view !== undefined) {
+      const { command: inside, args, runtimeDir: shownRuntime, samePath } = view;
+      prepared.box = { taskRoot, samePath, tmpSizeMB: spec.ephemeralStorageMB ?? LIMITS.ephemeralStorageMB.default, command: inside, args, ...(shownRuntime !== undefined ? { runtimeDir: shownRuntime } : {}), ...(optDir !== undefined ? { optDir } : {}) };
+    }
     // Layers change PYTHONPATH and NODE_PATH, which an interpreter reads only when it starts: no pre-started process then.
     if (!native && optDir === undefined && this.pool.size > 0) {
-      prepared.poolKey = poolKeyOf(command);
-      this.pool.ensure(prepared.poolKey, { ...command, env: poolEnv(path, runtimeDir), cwd: runtimeDir });
+      const box = prepared.box;
+      if (sandbox !== undefined && box !== undefined) {
+        // A sandboxed pool process gets its /tmp size at start, so the size is part of what it is.
+        prepared.poolKey = `${poolKeyOf(command)} /tmp=${box.tmpSizeMB}M`;
+        const poolSpec = { ...box, taskRoot: 'staging', env: poolEnv(path, INSIDE.runtimeDir) } as const;
+        this.pool.ensure(prepared.poolKey, { ...command, env: poolSpec.env }, () => sandbox.spawn(poolSpec));
+      } else {
+        prepared.poolKey = poolKeyOf(command);
+        this.pool.ensure(prepared.poolKey, { ...command, env: poolEnv(path, runtimeDir), cwd: runtimeDir });
+      }
     }
     return prepared;
+  }
+
+  private sandbox(): Promise<SandboxLauncher | undefined> {
+    this.sandboxLauncher ??= makeSandboxLauncher(this.opts.sandbox, this.stagingDir, this.log.child({ component: 'sandbox' })).then((l) => (this.sandboxLauncherNow = l));
+    return this.sandboxLauncher;
   }
 
   /** code.configMap: every key is a file of the task root, as a volume of the ConfigMap shows them in a pod. */
@@ -287,17 +328,28 @@ export class LocalBackend implements Backend {
     let pooled = false;
     const prepared = d.prepared;
     const streamName = logStreamName(new Date());
+    const memoryMB = d.fn.spec.memoryMB;
     const launcher: RuntimeLauncher = {
-      launch: (runtimeApi) => {
+      launch: async (runtimeApi) => {
         const env = { ...prepared.env, AWS_LAMBDA_RUNTIME_API: runtimeApi, AWS_LAMBDA_LOG_STREAM_NAME: streamName };
+        const sandbox = prepared.box !== undefined ? await this.sandbox() : undefined;
         const warm = prepared.poolKey !== undefined ? this.pool.take(prepared.poolKey) : undefined;
         pooled = warm !== undefined && warm.stdin !== null;
         if (warm?.stdin) {
+          // Its /var/task fills with this function's code and its memory limit becomes this function's before it learns what it is.
+          if (sandbox !== undefined) {
+            await sandbox.claim(warm, prepared.taskRoot, memoryMB).catch((err: unknown) => {
+              warm.kill('SIGKILL');
+              throw err;
+            });
+          }
           warm.stdin.write(JSON.stringify({ env }) + '\n');
           return warm;
         }
+        if (sandbox !== undefined && prepared.box !== undefined) return sandbox.spawn({ ...prepared.box, memoryMB, env });
         return spawnRuntime({ ...prepared.command, env, cwd: prepared.cwd });
       },
+      exitCause: (proc) => this.sandboxLauncherNow?.exitCause(proc),
     };
     const spec = d.fn.spec;
     const agent = new Agent({

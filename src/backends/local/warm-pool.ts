@@ -12,6 +12,8 @@ const MAX_EARLY_DEATHS = 3;
 
 interface Slot {
   spec: SpawnSpec;
+  /** How a process of this key is started (default: spawnRuntime(spec); a sandboxed backend starts it in a sandbox). */
+  start: () => ChildProcess;
   idle: ChildProcess[];
   starting: number;
   deaths: number;
@@ -29,11 +31,11 @@ export class WarmPool {
   ) {}
 
   /** Keep `size` processes of this command ready (no-op when the pool is disabled). */
-  ensure(key: string, spec: SpawnSpec): void {
+  ensure(key: string, spec: SpawnSpec, start: () => ChildProcess = () => spawnRuntime(spec)): void {
     if (this.size <= 0 || this.closed) return;
     let slot = this.slots.get(key);
     if (slot === undefined) {
-      slot = { spec, idle: [], starting: 0, deaths: 0 };
+      slot = { spec, start, idle: [], starting: 0, deaths: 0 };
       this.slots.set(key, slot);
     }
     slot.deaths = 0;
@@ -61,6 +63,13 @@ export class WarmPool {
     return this.slots.get(key)?.idle.length ?? 0;
   }
 
+  /** Idle processes of every key starting with `prefix` (one command, whatever its sandbox's /tmp size). */
+  idleCountOf(prefix: string): number {
+    let n = 0;
+    for (const [key, slot] of this.slots) if (key === prefix || key.startsWith(prefix + ' ')) n += slot.idle.length;
+    return n;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const all = [...this.slots.values()].flatMap((s) => s.idle.splice(0));
@@ -69,7 +78,7 @@ export class WarmPool {
 
   private refill(slot: Slot): void {
     while (!this.closed && slot.deaths < MAX_EARLY_DEATHS && slot.idle.length + slot.starting < this.size) {
-      const child = spawnRuntime(slot.spec);
+      const child = slot.start();
       // Until specialised the process has nothing to say that belongs to an invocation.
       child.stdout?.resume();
       child.stderr?.resume();

@@ -40,6 +40,8 @@ describe('decideSandbox', () => {
       { enabled: false, userNamespace: false },
       /could not make a sandbox in a user namespace.*No permissions.*user namespaces may be disabled/,
     ],
+    ['root with setpriv', linux({ setpriv: { path: '/usr/bin/setpriv', found: true } }), { enabled: true, perInstanceUser: true }],
+    ['root without setpriv: it would stay root', linux({ setpriv: { path: '/usr/bin/setpriv', found: false } }), { enabled: false, perInstanceUser: false }, /^\/usr\/bin\/setpriv \(util-linux\) is missing/],
     ['bwrap fails as root', linux({ bwrap: { found: true, path: '/b', ran: false, error: 'boom' } }), { enabled: false }, /at \/b could not make a sandbox as root: boom$/],
     ['not Linux', { platform: 'darwin', uid: 501, cgroup: {} }, { enabled: false, memory: 'none', memoryReason: 'no cgroups on darwin' }, /need Linux namespaces; this is darwin/],
   ];
@@ -104,6 +106,7 @@ describe('probeSandbox on this machine', () => {
     const failing = await probeSandbox({ bwrap: '/bin/false' });
     expect(failing.enabled).toBe(false);
     expect(failing.reason).toMatch(/^bubblewrap at \/bin\/false could not make a sandbox/);
+    if (process.getuid?.() === 0) expect(await probeSandbox({ setpriv: '/nonexistent/setpriv' })).toMatchObject({ enabled: false, reason: expect.stringContaining('/nonexistent/setpriv (util-linux) is missing') as string });
     const notOnPath = await probeSandbox({ env: { PATH: '/nonexistent' } });
     expect(notOnPath.reason).toMatch(/bubblewrap \(bwrap\) not found on PATH/);
   });

@@ -34,6 +34,8 @@ export interface SandboxFacts {
   /** undefined where the platform has no uids. */
   uid: number | undefined;
   bwrap?: BwrapFacts | undefined;
+  /** As root, the tool that drops each instance to a uid of its own, and whether it is there (not looked for otherwise). */
+  setpriv?: { path: string; found: boolean } | undefined;
   cgroup: CgroupFacts;
 }
 
@@ -75,6 +77,8 @@ export function decideSandbox(facts: SandboxFacts): SandboxSupport {
     const how = root ? 'as root' : 'in a user namespace (not root: bwrap --unshare-user)';
     return without(`bubblewrap at ${b.path} could not make a sandbox ${how}: ${b.error}${root ? '' : '; user namespaces may be disabled on this machine or in its container'}`);
   }
+  // As root, a sandbox without a uid of its own would leave the function root (able to read /etc/shadow).
+  if (root && facts.setpriv !== undefined && !facts.setpriv.found) return without(`${facts.setpriv.path} (util-linux) is missing; as root, each instance must switch to a uid of its own`);
   return { enabled: true, bwrap: b.path, perInstanceUser: root, userNamespace: !root, ...memory };
 }
 
@@ -145,9 +149,14 @@ export function sandboxDetails(support: SandboxSupport, insecureNoSandbox = fals
   };
 }
 
+/** What drops a root Hearth's instances to their own uid. */
+export const SETPRIV = '/usr/bin/setpriv';
+
 export interface ProbeOptions {
   /** The bubblewrap binary: a path, or a name looked up on PATH (default: $HEARTH_BWRAP, else bwrap). */
   bwrap?: string;
+  /** As root: the setpriv binary (default /usr/bin/setpriv). */
+  setpriv?: string;
   /** Where cgroup hierarchies are mounted (default /sys/fs/cgroup). */
   cgroupRoot?: string;
   /** Which cgroups this process is in (default /proc/self/cgroup). */
@@ -179,7 +188,8 @@ export async function observeSandboxFacts(opts: ProbeOptions = {}): Promise<Sand
   const wanted = opts.bwrap ?? (env.HEARTH_BWRAP || 'bwrap');
   const path = await findExecutable(wanted, env.PATH ?? '');
   const bwrap: BwrapFacts = path === undefined ? { found: false, wanted } : { found: true, path, ...(await tryRun(path, probeArgs(uid === 0), opts.timeoutMs ?? 10_000)) };
-  return { platform, uid, bwrap, cgroup: await observeCgroups(opts.cgroupRoot ?? '/sys/fs/cgroup', opts.selfCgroupFile ?? '/proc/self/cgroup') };
+  const setpriv = uid === 0 ? { path: opts.setpriv ?? SETPRIV, found: await can(opts.setpriv ?? SETPRIV, constants.X_OK) } : undefined;
+  return { platform, uid, bwrap, setpriv, cgroup: await observeCgroups(opts.cgroupRoot ?? '/sys/fs/cgroup', opts.selfCgroupFile ?? '/proc/self/cgroup') };
 }
 
 async function findExecutable(name: string, pathVar: string): Promise<string | undefined> {

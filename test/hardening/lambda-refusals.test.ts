@@ -181,14 +181,14 @@ describe('headers added to a SigV4-signed request without being signed', () => {
   });
 });
 
-/** Sends raw bytes on a fresh loopback connection; resolves with all the server wrote until it closed (or 3 s passed). */
-function raw(base: string, bytes: Buffer | string): Promise<string> {
+/** Sends raw bytes on a fresh loopback connection; resolves with all the server wrote until it closed (or `waitMs` passed). */
+function raw(base: string, bytes: Buffer | string, waitMs = 3_000): Promise<string> {
   const { port } = new URL(base);
   return new Promise((resolve) => {
     const socket = connect(Number(port), '127.0.0.1');
     const chunks: Buffer[] = [];
     const done = () => resolve(Buffer.concat(chunks).toString('latin1'));
-    const timer = setTimeout(() => socket.destroy(), 3_000);
+    const timer = setTimeout(() => socket.destroy(), waitMs);
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -243,5 +243,20 @@ describe('requests that are not well-formed HTTP', () => {
       expect((await call(openUrl, P, {}, '{"after":1}')).text).toBe('{"after":1}');
       rec.observe(seen.join('; '));
     });
+  });
+});
+
+describe('a request whose headers never finish', () => {
+  it('is answered 408 RequestTimeoutException in the same shape when the headers timeout passes', async () => {
+    const slow = await standInGateway({ invoker: countingInvoker, connections: { headersTimeoutMs: 1_000 } });
+    try {
+      const base = await listen(slow);
+      const r = parseRaw(await raw(base, 'POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n', 10_000));
+      expect([r.status, r.headers['x-amzn-errortype']], JSON.stringify(r)).toEqual([408, 'RequestTimeoutException']);
+      expect(JSON.parse(r.body)).toEqual({ Type: 'User', message: 'The request was not received in time.' });
+      expect(invoked).toBe(0);
+    } finally {
+      await slow.close();
+    }
   });
 });

@@ -195,14 +195,18 @@ describe('hearth deploy checks a package as the platform will', () => {
   });
 
   it('exits 1 from the real command line for a zip-slip archive', { timeout: 60_000 }, async () => {
-    const dir = join(scratch, 'zip-slip');
-    const dest = join(scratch, 'cli-dest');
+    const dir = join(scratch, 'cli');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'pkg.zip'), zipBytes([{ name: 'app.py', data: APP }, { name: '../../evil.txt', data: 'pwned' }]));
+    writeFileSync(join(dir, 'fn.yaml'), fnDoc('cli', 'pkg.zip'));
+    const dest = join(dir, 'functions');
     const r = await promisify(execFile)('node_modules/.bin/tsx', ['src/cli/main.ts', 'deploy', '--dir', dest, join(dir, 'fn.yaml')]).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/\(path-traversal\)/);
+    expect(existsSync(dest)).toBe(false);
   });
 });
 

@@ -12,6 +12,7 @@ import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { KubeRest } from '../../src/kube/rest.js';
 import { sha256 } from '../../src/packages/digest.js';
 import { deployToCluster } from '../../src/packages/deploy-cluster.js';
+import { zipBytes } from '../packages/zip-bytes.js';
 import { createNamespace, deleteNamespace, installCrds } from './controller-helpers.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
@@ -78,7 +79,8 @@ if (!ctx.available) {
     });
 
     it('refuses a package larger than a ConfigMap holds, before writing anything', async () => {
-      writeFileSync(join(work, 'big.zip'), randomBytes(1100 * 1024));
+      // A sound ZIP (hearth deploy checks packages first), stored so that its random bytes keep their size.
+      writeFileSync(join(work, 'big.zip'), zipBytes([{ name: 'app.py', data: 'x' }, { name: 'noise.bin', data: randomBytes(1100 * 1024), store: true }]));
       const raw = doc('big', 'big.zip');
       await expect(deployToCluster(rest, valid(raw), raw, work, ns)).rejects.toThrow(/more than a ConfigMap holds/);
       await expect(rest.request('GET', resourcePath(RESOURCES.Function, ns, 'big'))).rejects.toThrow(/404/);

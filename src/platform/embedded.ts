@@ -63,7 +63,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   const catalog = new MemoryCatalog();
   // The ConfigMaps and Secrets of the functions directory: what references in Functions resolve through.
   const objects = new ObjectStore(`the functions directory ${resolve(opts.dir)}`);
-  const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, objects, ...opts.backend });
+  // hearth up has probed and warned once: where no sandbox can be made, instances are plain processes, without a second warning.
+  const sandbox = opts.sandbox ? { sandbox: opts.sandbox.support.enabled ? opts.sandbox.support : false } : {};
+  const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, objects, ...sandbox, ...opts.backend });
   const redis: RedisConnectionOptions = { ...opts.redis, ...(opts.redisUrl ? { url: opts.redisUrl } : {}) };
   const queue = createQueue({ redis, logger: logger.child({ component: 'queue' }) });
   // Gateways that share a Redis may share functions: reserved concurrency is then counted there, for all of them.

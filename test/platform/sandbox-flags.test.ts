@@ -4,7 +4,7 @@
 // shows it in /readyz; on this machine, where bubblewrap works, /readyz shows
 // the sandbox it found.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -93,9 +93,14 @@ describe('hearth up without a sandbox', () => {
     expect(wide.stderr).toContain('with a non-loopback --host');
   }, 120_000);
 
-  it('starts with --insecure-no-sandbox, warns once at start and shows it in /readyz', async () => {
+  it('starts with --insecure-no-sandbox, warns once at start, runs functions as plain processes and shows it in /readyz', async () => {
     const { dir, credentials } = workDir();
+    copyFileSync('examples/hello-python.yaml', join(dir, 'hello-python.yaml'));
     const up = await upRunning(['--dir', dir, '--credentials', credentials, '--insecure-no-sandbox'], NO_BWRAP);
+    const call = await fetch(`${up.url}/2015-03-31/functions/hello-python/invocations`, { method: 'POST', body: '{}', headers: { 'x-api-key': 'a-key-of-sixteen-chars-or-more' } });
+    expect(call.status).toBe(200);
+    // The backend takes hearth up's probe: no second warning of its own when the function starts.
+    expect(up.stdout().split('\n').filter((l) => /without a sandbox/i.test(l))).toHaveLength(1);
     const body = await readyz(up.url);
     expect(body.status).toBe('ok');
     expect(body.details?.sandbox).toMatchObject({ enabled: false, perInstanceUser: false, insecureNoSandbox: true, reason: 'bubblewrap not found at /nonexistent/bwrap (HEARTH_BWRAP)' });

@@ -29,6 +29,13 @@ const HELP = `usage: hearth gateway [options]
                                    drop this pod (default 5)
   --drain-timeout-seconds S        then, how long calls in flight and running async events may take
                                    before they are cut (default 60); the pod's grace must cover both
+  --max-connections N              open connections kept; at the cap the oldest one not serving a
+                                   request is closed to make room (default: four fifths of the
+                                   open-files limit, at most 65536)
+  --max-connections-per-address N  open connections from one client address (default 256)
+  --headers-timeout-seconds S      a request's headers must arrive within this (default 10)
+  --body-timeout-seconds S         a request body that receives nothing this long is closed
+                                   (default 10; the function's run time is not counted)
   --log-level L          (default info)`;
 
 /** The gateway's flags as `hearth gateway` reads them; exported so tests can follow the chart's args to what they do. */
@@ -94,6 +101,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     ...(auth ? { auth: authOptions(auth, settings) } : {}),
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
     shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
+    connections: settings.connections,
   });
   logger.info({ url: gateway.url, namespace: values.namespace, auth: auth !== undefined }, 'gateway listening');
   await untilSignal();

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { authFromCredentialsFile, type CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { ALWAYS_OPEN_ROUTES, DEFAULT_OPEN_ROUTES } from '../gateway/auth/route-target.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
+import type { ConnectionLimits } from '../gateway/connection-guard.js';
 
 /** The operations routes that may be closed to anonymous callers; the probes stay open for the kubelet. */
 export const OPTIONAL_OPEN_ROUTES: readonly string[] = DEFAULT_OPEN_ROUTES.filter((r) => !ALWAYS_OPEN_ROUTES.includes(r));
@@ -19,6 +20,10 @@ export const SERVE_OPTIONS = {
   'open-routes': { type: 'string' },
   'shutdown-delay-seconds': { type: 'string' },
   'drain-timeout-seconds': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-connections-per-address': { type: 'string' },
+  'headers-timeout-seconds': { type: 'string' },
+  'body-timeout-seconds': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
 } as const;
 
@@ -39,6 +44,10 @@ export interface ServeFlags {
   'open-routes'?: string | undefined;
   'shutdown-delay-seconds'?: string | undefined;
   'drain-timeout-seconds'?: string | undefined;
+  'max-connections'?: string | undefined;
+  'max-connections-per-address'?: string | undefined;
+  'headers-timeout-seconds'?: string | undefined;
+  'body-timeout-seconds'?: string | undefined;
 }
 
 export interface ServeSettings {
@@ -50,6 +59,37 @@ export interface ServeSettings {
   shutdownDelayMs: number;
   /** Then: how long calls in flight and running async events may take before they are cut. */
   drainTimeoutMs: number;
+  /** The connection flags given; what is not given keeps the gateway's default (README: Connection limits). */
+  connections: Partial<ConnectionLimits>;
+}
+
+/** Parses the connection flags; a string is the problem to print. */
+export function parseConnectionFlags(v: Pick<ServeFlags, 'max-connections' | 'max-connections-per-address' | 'headers-timeout-seconds' | 'body-timeout-seconds'>): Partial<ConnectionLimits> | string {
+  const out: Partial<ConnectionLimits> = {};
+  const count = (flag: 'max-connections' | 'max-connections-per-address', key: 'maxConnections' | 'maxConnectionsPerAddress'): string | undefined => {
+    const raw = v[flag];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isInteger(n) || n < 1) return `--${flag} must be a positive integer, not ${raw}`;
+    out[key] = n;
+    return undefined;
+  };
+  // At most Node's requestTimeout of the gateway (300 s), which bounds receiving a whole request anyway.
+  const timeout = (flag: 'headers-timeout-seconds' | 'body-timeout-seconds', key: 'headersTimeoutMs' | 'bodyTimeoutMs'): string | undefined => {
+    const raw = v[flag];
+    if (raw === undefined) return undefined;
+    const n = raw.trim() === '' ? NaN : Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || n > 300) return `--${flag} must be a number of seconds above 0 and at most 300, not ${raw}`;
+    out[key] = Math.round(n * 1000);
+    return undefined;
+  };
+  return (
+    count('max-connections', 'maxConnections') ??
+    count('max-connections-per-address', 'maxConnectionsPerAddress') ??
+    timeout('headers-timeout-seconds', 'headersTimeoutMs') ??
+    timeout('body-timeout-seconds', 'bodyTimeoutMs') ??
+    out
+  );
 }
 
 /** Parses a number of seconds (fractions allowed); a string is the problem to print. */
@@ -95,12 +135,15 @@ export function checkServeFlags(v: ServeFlags, defaults: ShutdownDefaults = { sh
   if (typeof delay === 'string') return delay;
   const drain = seconds('drain-timeout-seconds', v['drain-timeout-seconds'], DEFAULT_DRAIN_TIMEOUT_SECONDS);
   if (typeof drain === 'string') return drain;
+  const connections = parseConnectionFlags(v);
+  if (typeof connections === 'string') return connections;
   return {
     port,
     ...(max !== undefined ? { maxConcurrentInvocations: max } : {}),
     ...(openRoutes !== undefined ? { openRoutes } : {}),
     shutdownDelayMs: Math.round(delay * 1000),
     drainTimeoutMs: Math.round(drain * 1000),
+    connections,
   };
 }
 

@@ -35,6 +35,17 @@ Function YAML files of DIR (followed as they change).
   --drain-timeout-seconds S
                    then, how long calls in flight and running async events may
                    take before they are cut (default: 60)
+  --max-connections N
+                   open connections kept; at the cap the oldest one not serving
+                   a request is closed to make room (default: four fifths of the
+                   open-files limit, at most 65536)
+  --max-connections-per-address N
+                   open connections from one client address (default: 256)
+  --headers-timeout-seconds S
+                   a request's headers must arrive within this (default: 10)
+  --body-timeout-seconds S
+                   a request body that receives nothing this long is closed
+                   (default: 10; the function's run time is not counted)
   --insecure-no-sandbox
                    start with --credentials or beyond loopback even where no
                    function sandbox can be made (no bubblewrap, no user
@@ -98,6 +109,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     ...(auth ? { auth: authOptions(auth, settings) } : {}),
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
     shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
+    connections: settings.connections,
     sandbox: { support: sandbox, insecureNoSandbox },
   });
   logger.info({ url: platform.url, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');

@@ -15,6 +15,7 @@ import { createQueue } from '../queue/index.js';
 import { namespaceKeyPrefix } from '../queue/keys.js';
 import { createRedisClient, type RedisClient, type RedisConnectionOptions } from '../queue/redis.js';
 import { watchClusterFunctions } from './function-watch.js';
+import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import { startServing, type ShutdownOptions } from './serving.js';
 
 export interface ClusterGatewayOptions {
@@ -30,6 +31,8 @@ export interface ClusterGatewayOptions {
   maxConcurrentInvocations?: number;
   /** How close() leaves: the shutdown delay and drain timeout of hearth gateway's flags. */
   shutdown?: ShutdownOptions;
+  /** Connection caps and request timeouts (hearth gateway's connection flags); unset parts take their defaults. */
+  connections?: Partial<ConnectionLimits>;
 }
 
 export interface ClusterGateway {
@@ -109,6 +112,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
     concurrencyLimiter: limiter,
     ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
+    ...(opts.connections ? { connections: opts.connections } : {}),
     // The leader decides for every replica, so it must see every replica's calls.
     ...(client && identity
       ? { shareDemand: (local: (name: string) => number) => new SharedDemand({ redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity, catalog, local }) }

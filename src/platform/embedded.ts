@@ -16,6 +16,7 @@ import { sandboxDetails, type SandboxSupport } from '../sandbox/support.js';
 import type { Queue } from '../queue/queue.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
 import { memoryQueueProblems } from './memory-queue.js';
+import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import { startServing, type ShutdownOptions } from './serving.js';
 
 export interface EmbeddedOptions {
@@ -39,6 +40,8 @@ export interface EmbeddedOptions {
   maxConcurrentInvocations?: number;
   /** How close() leaves (hearth up: no delay unless --shutdown-delay-seconds). */
   shutdown?: ShutdownOptions;
+  /** Connection caps and request timeouts (hearth up's connection flags); unset parts take their defaults. */
+  connections?: Partial<ConnectionLimits>;
   /** What probeSandbox found at start (hearth up), shown in /readyz's details; insecureNoSandbox: started without one where it was required. */
   sandbox?: { support: SandboxSupport; insecureNoSandbox?: boolean };
 }
@@ -102,6 +105,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
       ...(opts.retryTimeScale !== undefined ? { retryTimeScale: opts.retryTimeScale } : {}),
       ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
+      ...(opts.connections ? { connections: opts.connections } : {}),
       ...(opts.sandbox ? { readinessDetails: readinessDetails(opts.sandbox) } : {}),
       concurrencyLimiter: limiter,
     });

@@ -15,6 +15,7 @@ import type { ConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { buildGateway } from '../gateway/app.js';
 import { ConnectionDrain, IDLE_GRACE_MS } from '../gateway/connection-drain.js';
+import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import dlqPlugin from '../gateway/plugins/dlq.js';
 import recordsPlugin from '../gateway/plugins/records.js';
@@ -62,6 +63,8 @@ export interface ServingOptions {
   /** With several replicas: sums every replica's demand, given this one's. */
   shareDemand?: (local: (name: string) => number) => SharedDemand;
   shutdown?: ShutdownOptions;
+  /** Connection caps and request timeouts; unset parts take their defaults (README: Connection limits). */
+  connections?: Partial<ConnectionLimits>;
   /** What /readyz also reports (hearth up: the function sandbox). */
   readinessDetails?: () => Record<string, unknown>;
 }
@@ -128,6 +131,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     registry,
     logger,
     arn: (n) => dispatcher.arn(n),
+    ...(opts.connections ? { connections: opts.connections } : {}),
     // Called only once requests arrive, after `connections` exists.
     draining: () => connections.draining,
     ...(opts.readinessDetails ? { readinessDetails: opts.readinessDetails } : {}),

@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import { AlwaysLeader } from '../../src/autoscaler/leader.js';
 import { GATEWAY_SHUTDOWN_DEFAULTS, leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
 import { checkServeFlags } from '../../src/cli/serve-flags.js';
+import type { ConnectionLimits } from '../../src/gateway/connection-guard.js';
 import { CredentialsFileSchema } from '../../src/gateway/auth/credentials.js';
 import { electLeader } from '../../src/platform/cluster.js';
 import { applyDir, waitEstablished } from './crds.js';
@@ -209,6 +210,8 @@ function valueSets(watchNs: string): ValueSet[] {
         // Leaving without losing a call: the shutdown delay and drain reach the gateway, and the pod's grace covers both.
         expect(gw.args).toEqual(expect.arrayContaining(['--shutdown-delay-seconds=5', '--drain-timeout-seconds=60']));
         expect(gatewayShutdown(gw)).toEqual({ shutdownDelayMs: 5_000, drainTimeoutMs: 60_000 });
+        // Connection hygiene: the gateway's own cap (from the container's fd limit), a per-address cap for callers behind ingress or SNAT.
+        expect(gatewayConnections(gw)).toEqual({ maxConnectionsPerAddress: 1024, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 });
         expect(gwDeploy.spec?.template?.spec.terminationGracePeriodSeconds).toBe(5 + 60 + 5);
         // helm upgrade: a new gateway is Ready before an old one goes.
         expect(gwDeploy.spec?.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
@@ -227,6 +230,14 @@ function valueSets(watchNs: string): ValueSet[] {
         const gw = container(objs, 'r-slowdrain-hearth-gateway');
         expect(gatewayShutdown(gw)).toEqual({ shutdownDelayMs: 12_000, drainTimeoutMs: 900_000 });
         expect(find(objs, 'Deployment', 'r-slowdrain-hearth-gateway').spec?.template?.spec.terminationGracePeriodSeconds).toBe(12 + 900 + 5);
+      },
+    },
+    {
+      name: 'connections',
+      values: { gateway: { connections: { maxConnections: 120000, maxPerAddress: 64, headersTimeoutSeconds: 5, bodyTimeoutSeconds: 2.5 } } },
+      check: (objs) => {
+        const gw = container(objs, 'r-connections-hearth-gateway');
+        expect(gatewayConnections(gw)).toEqual({ maxConnections: 120_000, maxConnectionsPerAddress: 64, headersTimeoutMs: 5_000, bodyTimeoutMs: 2_500 });
       },
     },
     {
@@ -366,6 +377,13 @@ function gatewayShutdown(c: Container): { shutdownDelayMs: number; drainTimeoutM
   const settings = checkServeFlags(parseGatewayArgs((c.args ?? []).slice(1)), GATEWAY_SHUTDOWN_DEFAULTS);
   if (typeof settings === 'string') throw new Error(settings);
   return { shutdownDelayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs };
+}
+
+/** The connection caps and timeouts a gateway started with the rendered args applies, as `hearth gateway` reads them (unset: its default). */
+function gatewayConnections(c: Container): Partial<ConnectionLimits> {
+  const settings = checkServeFlags(parseGatewayArgs((c.args ?? []).slice(1)));
+  if (typeof settings === 'string') throw new Error(settings);
+  return settings.connections;
 }
 
 /** The routes a gateway started with the rendered args leaves open to anonymous callers, as `hearth gateway` reads them (undefined: its default). */

@@ -9,13 +9,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { reap } from '../agent/process-reaper.js';
 import { sandboxCommand, type SandboxUser } from './bwrap-args.js';
-import { killTree, MemoryCgroup, type CgroupVersion } from './memory-cgroup.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { killTree, MemoryCgroup, removeTree, type CgroupVersion } from './memory-cgroup.js';
 import type { SandboxSupport } from './support.js';
 import { UidRange } from './uid-range.js';
 
@@ -71,6 +72,7 @@ export class SandboxLauncher {
       this.cgroupVersion = s.memory === 'cgroup-v1' ? 1 : 2;
       // One directory per backend: close() removes it whole, and a dead gateway's is recognisable by its pid.
       this.cgroupRoot = join(s.memoryCgroupDir, `hearth-${process.pid}-${randomBytes(3).toString('hex')}`);
+      void sweepStaleCgroups(s.memoryCgroupDir, opts.logger);
     }
   }
 
@@ -172,7 +174,15 @@ export class SandboxLauncher {
   private async cleanUp(child: ChildProcess, box: Box): Promise<void> {
     try {
       // The PID namespace died with bwrap; the cgroup catches anything that did not.
-      if (box.cgroup !== undefined) await box.cgroup.destroy();
+      if (box.cgroup !== undefined) {
+        await box.cgroup.destroy();
+        // The sandbox's last processes may still be zombies, waiting for whoever reaps them now (the host's init), and
+        // keep the cgroup busy a while after bwrap's exit: try again for a few seconds.
+        for (let i = 0; i < 10 && existsSync(box.cgroup.path); i++) {
+          await sleep(500);
+          await removeTree(box.cgroup.path);
+        }
+      }
       if (box.staging !== undefined) await rm(box.staging, { recursive: true, force: true });
     } catch (err) {
       this.opts.logger.warn({ err }, 'sandbox clean-up failed');
@@ -200,5 +210,21 @@ export async function linkTree(src: string, dest: string): Promise<void> {
         await copyFile(from, to);
       });
     }
+  }
+}
+
+/** Cgroup directories of Hearths that died without closing (SIGKILL): empty by now (their sandboxes died with them), so removable. */
+async function sweepStaleCgroups(dir: string, logger: Logger): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^hearth-(\d+)-[0-9a-f]+$/.exec(name)?.[1];
+    if (pid === undefined || existsSync(`/proc/${pid}`)) continue;
+    const { killed, removed } = await killTree(join(dir, name)).catch(() => ({ killed: [], removed: false }));
+    logger.info({ cgroup: name, killed, removed }, 'removed the memory cgroups of a Hearth that is gone');
   }
 }

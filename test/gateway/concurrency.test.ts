@@ -17,7 +17,8 @@ describe('dispatch under parallel load', () => {
   let platform: Platform;
   let maxSeen = 0;
   beforeAll(async () => {
-    platform = await startPlatform({ worker: { ...py(handler), concurrency: 1, scaling: { maxInstances: 5 } } });
+    // No sandbox: instances are told apart by their runtimes' pids, which each sandbox's own PID namespace would number alike.
+    platform = await startPlatform({ worker: { ...py(handler), concurrency: 1, scaling: { maxInstances: 5 } } }, { backend: { sandbox: false } });
     platform.backend.onChange((name) => {
       if (name !== 'worker') return;
       const live = platform.backend.instances(name).filter((i) => i.state !== 'stopped').length;

@@ -102,7 +102,8 @@ describe('per-instance concurrency in every runtime', () => {
   let platform: Platform;
 
   beforeAll(async () => {
-    platform = await startPlatform(FUNCTIONS);
+    // No sandbox: instances are told apart by their processes' pids, which each sandbox's own PID namespace would number alike.
+    platform = await startPlatform(FUNCTIONS, { backend: { sandbox: false } });
     // Cold starts (and the Go build) happen here, not in the timed calls. The
     // Python runtime's other workers start once the first has loaded the
     // handler: warm until a round of four short calls ran in four of them.

@@ -143,7 +143,8 @@ describe('concurrent invocations per gateway', () => {
   beforeAll(async () => {
     platform = await startPlatform(
       { hold: { ...py('import os, time\ndef handler(event, context):\n    if event.get("pidfile"):\n        open(event["pidfile"], "w").write(str(os.getpid()))\n        time.sleep(event.get("sleep", 0))\n    return "ok"\n'), timeoutSeconds: 20, scaling: { minInstances: 2, maxInstances: 2 } } },
-      { maxConcurrentInvocations: 1 },
+      // No sandbox: the function writes its pid to a file of the host's for the test to kill it by.
+      { maxConcurrentInvocations: 1, backend: { sandbox: false } },
     );
   }, 120_000);
   afterAll(async () => {

@@ -6,9 +6,11 @@ SHELL := /bin/bash
 PORT ?= 8080
 APT_PACKAGES := redis-server curl iproute2 iptables nftables conntrack util-linux mount bubblewrap
 BENCH_APT_PACKAGES := nginx-light
+# What make run needs of the system: bubblewrap for the functions' sandbox, util-linux for its setpriv.
+RUN_APT_PACKAGES := bubblewrap util-linux
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 
-.PHONY: help deps deps-system deps-bench build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down e2e-local clean
+.PHONY: help deps deps-system deps-run deps-bench build run test lint typecheck test-unit test-python test-go test-k8s crd bench cluster-build cluster-up cluster-down e2e-local clean
 .PHONY: kind-up kind-down images kind-load deploy e2e
 
 help:
@@ -33,6 +35,9 @@ endef
 deps-system:
 	$(call apt_install,$(APT_PACKAGES))
 
+deps-run:
+	$(call apt_install,$(RUN_APT_PACKAGES))
+
 # nginx is the gateway benchmark's baseline reverse-proxy hop.
 deps-bench:
 	$(call apt_install,$(APT_PACKAGES) $(BENCH_APT_PACKAGES))
@@ -42,7 +47,7 @@ deps: node_modules/.package-lock.json
 build: deps
 	npx tsc -p tsconfig.build.json
 
-run: build
+run: build deps-run
 	node dist/cli/main.js up --dir examples --port $(PORT)
 
 crd: deps

@@ -14,7 +14,8 @@ import { detectMemoryCgroup } from '../../src/sandbox/memory-cgroup.js';
 import { probeSandbox } from '../../src/sandbox/support.js';
 import { FaultLog } from '../faults/collector.js';
 import { errorType, invokePath, post, waitFor } from '../faults/support.js';
-import { node, py, startPlatform } from '../helpers/platform.js';
+import { startChildPlatform } from '../faults/child-platform.js';
+import { functionYaml, node, py, startPlatform } from '../helpers/platform.js';
 
 const support = await probeSandbox();
 // Under CI a sandbox must be possible (the Makefile installs bubblewrap); elsewhere this suite needs one.
@@ -28,6 +29,7 @@ const credentialsDir = mkdtempSync(join(tmpdir(), 'hearth-sandbox-creds-'));
 const credentials = join(credentialsDir, 'credentials.yaml');
 const adminKey = `admin-${randomBytes(8).toString('hex')}`;
 const otherSecret = `other-secret-${randomBytes(8).toString('hex')}`;
+const ownSecret = `own-secret-${randomBytes(8).toString('hex')}`;
 
 const HOSTILE = `import os, subprocess, time
 def read(p):
@@ -97,6 +99,7 @@ export const handler = async (event) => ({
 `;
 
 let platform: Awaited<ReturnType<typeof startPlatform>>;
+afterAll(() => log.flush());
 
 /** Host processes whose command line holds `marker`. */
 function hostProcessesWith(marker: string): number[] {
@@ -141,7 +144,7 @@ describe.skipIf(!runHere)('a hostile function in the sandbox', () => {
     chmodSync(credentials, 0o600);
     platform = await startPlatform(
       {
-        hostile: { ...py(HOSTILE), timeoutSeconds: 2, memoryMB: 128, ephemeralStorageMB: 600 },
+        hostile: { ...py(HOSTILE), timeoutSeconds: 2, memoryMB: 128, ephemeralStorageMB: 600, env: [{ name: 'OWN_SECRET', value: ownSecret }] },
         other: { ...py(OTHER), env: [{ name: 'OTHER_SECRET', value: otherSecret }] },
         nodehostile: node(NODE_HOSTILE),
       },
@@ -155,7 +158,6 @@ describe.skipIf(!runHere)('a hostile function in the sandbox', () => {
     await platform?.close();
     rmSync(scratch, { recursive: true, force: true });
     rmSync(credentialsDir, { recursive: true, force: true });
-    log.flush();
   });
 
   it('cannot read the credentials file, another function\'s code, YAML or env, or the gateway\'s /proc', async () => {
@@ -196,6 +198,7 @@ describe.skipIf(!runHere)('a hostile function in the sandbox', () => {
       expect(p.uid).not.toBe(0);
       if (support.perInstanceUser) expect(p.uid).toBeGreaterThanOrEqual(1_800_000_000);
       expect(p.gid).toBe(p.uid);
+      expect(p.groups).toEqual([]);
       expect(p.capEff).toBe('0000000000000000');
       const n = (await call('nodehostile', { paths: [credentials, '/proc/1/environ'] })).body as { uid: number; capEff: string; pids: number[]; pid1: string; reads: Record<string, string> };
       expect(n.uid).not.toBe(0);
@@ -213,6 +216,10 @@ describe.skipIf(!runHere)('a hostile function in the sandbox', () => {
       expect(p.cwd).toBe('/var/task');
       expect(p.env.LAMBDA_TASK_ROOT).toBe('/var/task');
       expect(p.env.OTHER_SECRET).toBeUndefined();
+      // Its own variables are its environment, on no command line (bwrap, its init, would show one to every process inside).
+      expect(p.env.OWN_SECRET).toBe(ownSecret);
+      expect(JSON.stringify(p.cmdlines)).not.toContain(ownSecret);
+      expect(p.ps).not.toContain(ownSecret);
       expect(p.tmpSize).toBe(600 * 1024 * 1024);
       const name = `planted-${randomBytes(4).toString('hex')}`;
       expect((await call('hostile', { action: 'write-tmp', name, value: 'x' })).body).toContain(name);
@@ -262,5 +269,28 @@ describe.skipIf(!runHere)('a hostile function in the sandbox', () => {
     if (cg !== undefined) expect(readdirSync(cg.root).filter((d) => d.startsWith(`hearth-${process.pid}-`))).toEqual([]);
     const staging = join(cacheDir, 'staging');
     if (existsSync(staging)) expect(readdirSync(staging)).toEqual([]);
+  });
+});
+
+describe.skipIf(!runHere)('a hostile function when the gateway dies', () => {
+  it('loses its setsid\'d grandchild with the gateway (SIGKILL)', { timeout: 120_000 }, async () => {
+    await log.run('fault', 'a function forks a setsid\'d grandchild, then the gateway is SIGKILLed', 'the whole sandbox dies with the gateway', async (rec) => {
+      const dir = mkdtempSync(join(tmpdir(), 'hearth-sandbox-up-'));
+      writeFileSync(join(dir, 'hostile.yaml'), functionYaml('hostile', { ...py(HOSTILE), timeoutSeconds: 10 }));
+      const up = await startChildPlatform(['--dir', dir, '--port', '0']);
+      try {
+        const marker = `grandchild-${randomBytes(6).toString('hex')}`;
+        const a = await post(up.url, invokePath('hostile'), JSON.stringify({ action: 'fork', marker }));
+        expect(a.text).toBe('"forked"');
+        await waitFor('the grandchild running', async () => hostProcessesWith(marker).length > 0, 5_000, 50);
+        rec.tried();
+        await up.crash();
+        await waitFor('the grandchild gone with the gateway', async () => hostProcessesWith(marker).length === 0, 5_000, 50);
+        rec.observe('gone within 5 s of the gateway\'s SIGKILL');
+      } finally {
+        up.killAll();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConnectionFlags } from '../../src/cli/serve-flags.js';
 import type { Invoker } from '../../src/dispatch/invoker.js';
+import { REQUEST_TIMEOUT_MS } from '../../src/gateway/app.js';
 import { CallerTable } from '../../src/gateway/auth/callers.js';
 import { admit, bodyStalled, clientAddress, defaultMaxConnections, evictable, processFdLimit, type ConnectionLimits } from '../../src/gateway/connection-guard.js';
 import { createRegistry } from '../../src/metrics/registry.js';
@@ -167,6 +168,8 @@ describe('connection limits on a real server', () => {
     expect(other.data()).toMatch(/^HTTP\/1\.1 200 /);
     for (const h of held) expect(h.socket.destroyed).toBe(false);
     expect(await metric(registry, 'hearth_gateway_connections_refused_total', 'address_cap')).toBe(1);
+    // Three held from .5 and the kept-alive one from .6.
+    expect((await registry.getSingleMetric('hearth_gateway_connections_open')?.get())?.values[0]?.value).toBe(4);
   });
 
   it('at the gateway cap closes the oldest connection not serving a request, so a probe still gets in', async () => {
@@ -200,6 +203,13 @@ describe('connection limits on a real server', () => {
     await sleep(1_600);
     for (const b of busy) expect(b.data()).toMatch(/^HTTP\/1\.1 200 /);
     expect(await metric(registry, 'hearth_gateway_connections_refused_total', 'gateway_cap')).toBe(1);
+  });
+
+  it('bounds receiving a whole request by requestTimeout (300 s), and gives the headers the configured timeout', async () => {
+    await gateway({ headersTimeoutMs: 4_000 });
+    expect(app?.server.requestTimeout).toBe(REQUEST_TIMEOUT_MS);
+    expect(REQUEST_TIMEOUT_MS).toBe(300_000);
+    expect(app?.server.headersTimeout).toBe(4_000);
   });
 
   it('answers 408 and closes a connection whose headers do not arrive within the headers timeout', async () => {

@@ -32,8 +32,8 @@ describe('--open-routes, parsed', () => {
     const base = { host: '127.0.0.1', port: '0', 'no-auth': false };
     expect(checkServeFlags({ ...base, 'open-routes': 'none' })).toMatch(/^--open-routes closes routes to callers without credentials, so it needs --credentials FILE/);
     const settings = checkServeFlags({ ...base, credentials: 'c.yaml', 'open-routes': 'none' });
-    expect(settings).toEqual({ port: 0, openRoutes: [], shutdownDelayMs: 0, drainTimeoutMs: 60_000 });
-    expect(checkServeFlags({ ...base, credentials: 'c.yaml' })).toEqual({ port: 0, shutdownDelayMs: 0, drainTimeoutMs: 60_000 });
+    expect(settings).toEqual({ port: 0, openRoutes: [], shutdownDelayMs: 0, drainTimeoutMs: 60_000, connections: {} });
+    expect(checkServeFlags({ ...base, credentials: 'c.yaml' })).toEqual({ port: 0, shutdownDelayMs: 0, drainTimeoutMs: 60_000, connections: {} });
     const callers = () => {
       throw new Error('not called');
     };

@@ -21,7 +21,9 @@ import {
   unhandledResult,
   type LambdaErrorBody,
 } from './lambda-errors.js';
-import { encodeLogTail, findRequestId, LineBuffer, LineSplitter } from './log-tail.js';
+import { encodeLogTail, findRequestId, LineBuffer } from './log-tail.js';
+import { DEFAULT_MAX_LINE_BYTES, LineCutter } from './line-cut.js';
+import { StreamSink, type OutputSink } from './output-sink.js';
 import { endLine, peakMemoryKB, reportLine, startLine } from './report-lines.js';
 import { routeRuntimeApi, type RuntimeApi } from './runtime-api-routes.js';
 import { sendJson } from './http-io.js';
@@ -83,6 +85,14 @@ export interface AgentOptions {
    */
   drainTimeoutMs?: number;
   onEvent?: (e: AgentEvent) => void;
+  /**
+   * Where the runtime's stdout/stderr lines go, read with back-pressure
+   * (default: this process's stdout, as JSON lines; the embedded platform
+   * gives a size-capped file per function).
+   */
+  output?: OutputSink;
+  /** Bytes kept of one output line; the rest is cut (default 64 KiB). */
+  maxLineBytes?: number;
 }
 
 interface Pending {
@@ -119,6 +129,7 @@ export class Agent implements RuntimeApi {
   private readonly killGraceMs: number;
   private readonly drainTimeoutMs: number;
   private readonly listeners = new Set<(e: AgentEvent) => void>();
+  private readonly output: OutputSink;
 
   private server: Server | undefined;
   private invokeServers: InvokeServer[] = [];
@@ -152,6 +163,7 @@ export class Agent implements RuntimeApi {
     this.killGraceMs = opts.killGraceMs ?? 2000;
     this.drainTimeoutMs = opts.drainTimeoutMs ?? this.timeoutSeconds * 1000;
     if (opts.onEvent) this.listeners.add(opts.onEvent);
+    this.output = opts.output ?? new StreamSink();
   }
 
   get state(): AgentState {
@@ -399,15 +411,27 @@ export class Agent implements RuntimeApi {
   }
 
   private attachOutput(proc: ChildProcess): void {
+    const sink = this.output;
     for (const [name, stream] of [['stdout', proc.stdout], ['stderr', proc.stderr]] as const) {
       if (stream === null) continue;
-      const splitter = new LineSplitter((line) => this.onLine(line, name));
-      stream.on('data', (c: Buffer) => splitter.write(c));
-      stream.once('end', () => splitter.flush());
+      let behind = false;
+      const cutter = new LineCutter(this.opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, (line, cut) => {
+        if (!this.onLine(sink, line, name, cut)) behind = true;
+      });
+      stream.on('data', (c: Buffer) => {
+        cutter.write(c);
+        if (!behind) return;
+        // The sink is behind: stop reading, so the pipe fills and the function waits on its writes.
+        behind = false;
+        stream.pause();
+        void sink.drained().then(() => stream.resume());
+      });
+      stream.once('end', () => cutter.flush());
     }
   }
 
-  private onLine(line: string, stream: 'stdout' | 'stderr'): void {
+  /** False when the sink asks to hold further output. */
+  private onLine(sink: OutputSink, line: string, stream: 'stdout' | 'stderr', cutBytes: number): boolean {
     let owner: Pending | undefined;
     if (this.inflight.size === 1) {
       owner = this.inflight.values().next().value;
@@ -416,7 +440,7 @@ export class Agent implements RuntimeApi {
       owner = id !== undefined ? this.inflight.get(id) : undefined;
     }
     owner?.logs?.push(line);
-    this.log.info({ requestId: owner?.req.requestId, stream }, line);
+    return sink.write({ functionName: this.functionName, line, stream, requestId: owner?.req.requestId, cutBytes });
   }
 
   private initDone(): void {

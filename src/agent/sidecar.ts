@@ -3,6 +3,7 @@
 // and serves the dispatcher the invoke endpoint on the pod's address.
 import type { Logger } from 'pino';
 import { Agent, type AgentEvent } from './agent.js';
+import { StreamSink } from './output-sink.js';
 import { spawnLauncher } from './spawn-launcher.js';
 
 export interface SidecarOptions {
@@ -45,6 +46,8 @@ export async function runAgentSidecar(opts: SidecarOptions): Promise<Sidecar> {
     ...(opts.initTimeoutMs !== undefined ? { initTimeoutMs: opts.initTimeoutMs } : {}),
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     ...(opts.onEvent !== undefined ? { onEvent: opts.onEvent } : {}),
+    // The container's stdout, which kubelet rotates; written with back-pressure and the line cap.
+    output: new StreamSink(process.stdout),
     launcher: spawnLauncher({ command, args, env, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) }),
   });
   await agent.start();

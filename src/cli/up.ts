@@ -6,6 +6,7 @@ import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startEmbedded } from '../platform/embedded.js';
 import { probeSandbox, sandboxRefusal, sandboxWarning } from '../sandbox/support.js';
 import { authOptions, checkServeFlags, isLoopback, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
+import { parseUpBounds, UP_BOUND_OPTIONS } from './up-bounds.js';
 
 const HELP = `usage: hearth up [--dir DIR] [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--warm-pool N] [--credentials FILE]
                  [--insecure-no-sandbox]
@@ -52,6 +53,18 @@ Function YAML files of DIR (followed as they change).
                    namespaces, not Linux): functions can then read the
                    credentials file and each other's code and environment.
                    HEARTH_BWRAP names the bubblewrap binary (default: bwrap on PATH).
+  --function-log-max-bytes SIZE
+                   each function's stdout/stderr goes to NAME.log under
+                   $XDG_CACHE_HOME/hearth/local/logs (default ~/.cache/...);
+                   it rotates at this size (default: 10M; K, M, G accepted)
+  --function-log-files N
+                   files kept per function, NAME.log, NAME.log.1 ... (default: 2)
+  --queue-max-bytes SIZE
+                   in-memory queue (no Redis): bytes of events, results and
+                   dead letters held; the oldest finished records go first, and
+                   new events get 429 while unfinished ones fill it (default: 128M)
+  --queue-max-records N
+                   in-memory queue: invocation records held (default: 10000)
   --log-level L    trace, debug, info (default), warn, error`;
 
 export async function upCommand(argv: string[]): Promise<number> {
@@ -64,6 +77,7 @@ export async function upCommand(argv: string[]): Promise<number> {
       'redis-url': { type: 'string' },
       'warm-pool': { type: 'string', default: '1' },
       'insecure-no-sandbox': { type: 'boolean', default: false },
+      ...UP_BOUND_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,6 +92,11 @@ export async function upCommand(argv: string[]): Promise<number> {
   const settings = checkServeFlags(values);
   if (typeof settings === 'string') {
     console.error(`hearth up: ${settings}`);
+    return 2;
+  }
+  const bounds = parseUpBounds(values);
+  if (typeof bounds === 'string') {
+    console.error(`hearth up: ${bounds}`);
     return 2;
   }
   // Before anything starts: without a sandbox, --credentials and a non-loopback bind must be asked for explicitly.
@@ -111,6 +130,8 @@ export async function upCommand(argv: string[]): Promise<number> {
     shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
     connections: settings.connections,
     sandbox: { support: sandbox, insecureNoSandbox },
+    backend: { functionLogs: bounds.functionLogs },
+    memoryQueue: bounds.memoryQueue,
   });
   logger.info({ url: platform.url, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');
   console.error(`\nHearth is up at ${platform.url}\n${warning !== undefined ? `  warning: ${warning}\n` : ''}  curl -s -X POST ${platform.url}/2015-03-31/functions/NAME/invocations -d '{}'\n  curl -i ${platform.url}/fn/NAME/\n`);

@@ -2,7 +2,7 @@
 // error shape, so every 4xx and 5xx answer is JSON with x-amzn-ErrorType.
 import type { FastifyError, FastifyReply } from 'fastify';
 import { DispatchError } from '../dispatch/invoker.js';
-import { QueueUnavailableError } from '../queue/queue.js';
+import { QueueFullError, QueueUnavailableError } from '../queue/queue.js';
 import { LambdaError, notFound, throttled, tooLarge } from './lambda-errors.js';
 
 export function toLambdaError(err: unknown, ctx: { arn?: string; bodyLimit?: number } = {}): LambdaError {
@@ -18,6 +18,9 @@ export function toLambdaError(err: unknown, ctx: { arn?: string; bodyLimit?: num
       case 'service-unavailable':
         return new LambdaError(503, 'ServiceException', err.message, {}, 1);
     }
+  }
+  if (err instanceof QueueFullError) {
+    return new LambdaError(429, 'TooManyRequestsException', err.message, {}, err.retryAfterSeconds);
   }
   if (err instanceof QueueUnavailableError) {
     return new LambdaError(503, 'ServiceException', 'The event queue is unavailable; retry later.', {}, err.retryAfterSeconds);

@@ -2,6 +2,7 @@
 // invocations keep up (backlog, lag, oldest age) and where they fail
 // (retries, dead letters, destination deliveries).
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { MemoryQueueStats } from '../queue/queue.js';
 
 export interface QueueMetrics {
   enqueued: Counter<'function'>;
@@ -44,4 +45,55 @@ export function createQueueMetrics(registry: Registry): QueueMetrics {
     deadLetterBacklog: new Gauge({ name: 'hearth_queue_dead_letters', help: 'Events in the dead-letter stream.', labelNames: ['function'], registers }),
     oldestAgeSeconds: new Gauge({ name: 'hearth_queue_oldest_event_age_seconds', help: 'Age of the oldest event waiting in the stream.', labelNames: ['function'], registers }),
   };
+}
+
+/** hearth_queue_memory_*: the in-memory queue (embedded default) against its bounds, read when scraped. */
+export function createMemoryQueueMetrics(registry: Registry, stats: () => MemoryQueueStats | undefined): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'hearth_queue_memory_bytes',
+    help: 'Bytes of async events, invocation records (results) and dead letters the in-memory queue holds.',
+    registers,
+    collect() {
+      this.set(stats()?.bytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'hearth_queue_memory_limit_bytes',
+    help: 'The in-memory queue bound on bytes held (--queue-max-bytes).',
+    registers,
+    collect() {
+      this.set(stats()?.bounds.maxBytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'hearth_queue_memory_records',
+    help: 'Invocation records the in-memory queue holds (bound: --queue-max-records).',
+    registers,
+    collect() {
+      this.set(stats()?.records ?? 0);
+    },
+  });
+  new Counter({
+    name: 'hearth_queue_memory_evictions_total',
+    help: 'Finished invocation records (kind=record) and dead letters (kind=dead-letter) evicted, oldest first, to keep the in-memory queue within its bounds.',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      const s = stats();
+      this.reset();
+      if (!s) return;
+      for (const kind of ['record', 'dead-letter'] as const) if (s.evicted[kind] > 0) this.inc({ kind }, s.evicted[kind]);
+    },
+  });
+  new Counter({
+    name: 'hearth_queue_memory_refused_total',
+    help: 'Async invocations refused (429) because events not yet finished filled the in-memory queue.',
+    registers,
+    collect() {
+      const s = stats();
+      this.reset();
+      if (s && s.refused > 0) this.inc(s.refused);
+    },
+  });
 }

@@ -11,7 +11,9 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import { LocalConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import { openRedisConcurrencyLimiter } from '../dispatch/redis-concurrency-limiter.js';
-import { createQueue, type RedisConnectionOptions } from '../queue/index.js';
+import { createFunctionLogMetrics } from '../metrics/function-logs.js';
+import { createMemoryQueueMetrics } from '../metrics/queue.js';
+import { createQueue, type MemoryQueueBounds, type RedisConnectionOptions } from '../queue/index.js';
 import { sandboxDetails, type SandboxSupport } from '../sandbox/support.js';
 import type { Queue } from '../queue/queue.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
@@ -44,6 +46,8 @@ export interface EmbeddedOptions {
   connections?: Partial<ConnectionLimits>;
   /** What probeSandbox found at start (hearth up), shown in /readyz's details; insecureNoSandbox: started without one where it was required. */
   sandbox?: { support: SandboxSupport; insecureNoSandbox?: boolean };
+  /** Bounds of the in-memory queue (without Redis): bytes and records held. */
+  memoryQueue?: Partial<MemoryQueueBounds>;
 }
 
 export interface EmbeddedPlatform {
@@ -70,7 +74,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   const sandbox = opts.sandbox ? { sandbox: opts.sandbox.support.enabled ? opts.sandbox.support : false } : {};
   const backend = new LocalBackend({ logger: logger.child({ component: 'backend' }), warmPoolSize: opts.warmPoolSize ?? 1, objects, ...sandbox, ...opts.backend });
   const redis: RedisConnectionOptions = { ...opts.redis, ...(opts.redisUrl ? { url: opts.redisUrl } : {}) };
-  const queue = createQueue({ redis, logger: logger.child({ component: 'queue' }) });
+  const queue = createQueue({ redis, logger: logger.child({ component: 'queue' }), ...(opts.memoryQueue ? { memory: opts.memoryQueue } : {}) });
   // Gateways that share a Redis may share functions: reserved concurrency is then counted there, for all of them.
   const limiter = queue.kind === 'redis' ? openRedisConcurrencyLimiter(redis, logger.child({ component: 'concurrency' })) : new LocalConcurrencyLimiter();
 
@@ -108,6 +112,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       ...(opts.connections ? { connections: opts.connections } : {}),
       ...(opts.sandbox ? { readinessDetails: readinessDetails(opts.sandbox) } : {}),
       concurrencyLimiter: limiter,
+      registerMetrics: (registry) => {
+        createFunctionLogMetrics(registry, () => backend.functionLogs.dropped());
+        if (queue.kind === 'memory') createMemoryQueueMetrics(registry, () => queue.memoryStats?.());
+      },
     });
     const w = watcher;
     return {

@@ -65,6 +65,8 @@ export interface ServingOptions {
   shutdown?: ShutdownOptions;
   /** Connection caps and request timeouts; unset parts take their defaults (README: Connection limits). */
   connections?: Partial<ConnectionLimits>;
+  /** Registers the composition root's own metrics (the embedded platform's function logs and memory queue) on the gateway's registry. */
+  registerMetrics?: (registry: Registry) => void;
   /** What /readyz also reports (hearth up: the function sandbox). */
   readinessDetails?: () => Record<string, unknown>;
 }
@@ -87,6 +89,7 @@ export interface Serving {
 export async function startServing(opts: ServingOptions): Promise<Serving> {
   const { catalog, backend, queue, logger } = opts;
   const registry = createRegistry();
+  opts.registerMetrics?.(registry);
   const invocationMetrics = createInvocationMetrics(registry);
   const dispatcher = new Dispatcher({
     catalog,

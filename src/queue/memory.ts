@@ -2,10 +2,25 @@
 // REDIS_URL). It mirrors the Redis Streams semantics the consumer relies on
 // (delivery to a named consumer, a pending list, reclaim after idleness,
 // atomic finish-and-ack) so one contract suite covers both. Nothing survives
-// the process, which is the embedded default's documented trade.
-import type { Backlog, InvocationRecord } from './queue.js';
+// the process, which is the embedded default's documented trade. What it
+// holds is bounded (memory-bounds.ts): finished records and dead letters are
+// evicted oldest first, and new events refused while unfinished ones fill it.
+import { admit, DEFAULT_MEMORY_QUEUE_BOUNDS, ENTRY_OVERHEAD_BYTES, evictions, type Candidate, type MemoryQueueBounds } from './memory-bounds.js';
+import { QueueFullError, type Backlog, type InvocationRecord, type MemoryQueueStats } from './queue.js';
 import type { DestinationRecord } from './records.js';
 import { cloneEvent, type DeadLetterEntry, type Delivery, type QueueStore, type StoredDeadLetter, type StoredEvent } from './store.js';
+
+const TERMINAL = new Set(['succeeded', 'failed', 'dead-lettered']);
+
+function eventBytes(e: StoredEvent): number {
+  return ENTRY_OVERHEAD_BYTES + e.payload.length + (e.traceId?.length ?? 0) + (e.clientContext?.length ?? 0);
+}
+
+function recordBytes(r: InvocationRecord): number {
+  return ENTRY_OVERHEAD_BYTES + (r.result?.payload.length ?? 0) + (r.result?.errorType?.length ?? 0) + (r.lastError?.length ?? 0);
+}
+
+type EvictKey = { kind: 'record'; requestId: string } | { kind: 'dead-letter'; functionName: string; id: string };
 
 function cloneDeadLetter(e: DeadLetterEntry): DeadLetterEntry {
   return { event: cloneEvent(e.event), record: structuredClone(e.record), deadLetteredAt: e.deadLetteredAt };
@@ -22,7 +37,7 @@ interface FunctionState {
   undelivered: string[];
   pending: Map<string, Pending>;
   delayed: Array<{ dueAt: number; event: StoredEvent }>;
-  deadLetters: Map<string, DeadLetterEntry>;
+  deadLetters: Map<string, DeadLetterEntry & { bytes: number }>;
   idempotency: Map<string, { requestId: string; expiresAt: number }>;
   waiters: Set<() => void>;
 }
@@ -33,11 +48,89 @@ const MAX_STREAM_ENTRIES = 10_000;
 export class MemoryStore implements QueueStore {
   readonly #fns = new Map<string, FunctionState>();
   readonly #streams = new Map<string, Array<{ id: string; record: DestinationRecord }>>();
-  readonly #records = new Map<string, { record: InvocationRecord; expiresAt: number }>();
+  /** In order of last write: the first finished ones are the oldest, evicted first. */
+  readonly #records = new Map<string, { record: InvocationRecord; expiresAt: number; bytes: number }>();
   readonly #attempts = new Map<string, { count: number; expiresAt: number }>();
+  readonly #bounds: MemoryQueueBounds;
+  /** Events accepted and not finished (in a stream or waiting for a retry): never evicted. */
+  #eventBytes = 0;
+  #eventCount = 0;
+  #recordBytes = 0;
+  #deadLetterBytes = 0;
+  readonly #evicted = { record: 0, 'dead-letter': 0 };
+  #refused = 0;
+  /** Request ids of the last records evicted (at most maxRecords), so a lookup can say why it finds nothing. */
+  readonly #tombstones = new Set<string>();
   #lastMs = 0;
   #seq = 0;
   #closed = false;
+
+  constructor(bounds: Partial<MemoryQueueBounds> = {}) {
+    this.#bounds = { ...DEFAULT_MEMORY_QUEUE_BOUNDS, ...bounds };
+  }
+
+  get bounds(): MemoryQueueBounds {
+    return { ...this.#bounds };
+  }
+
+  stats(): MemoryQueueStats {
+    return {
+      bytes: this.#eventBytes + this.#recordBytes + this.#deadLetterBytes,
+      records: this.#records.size,
+      events: this.#eventCount,
+      evicted: { ...this.#evicted },
+      refused: this.#refused,
+      bounds: this.bounds,
+    };
+  }
+
+  evictionNote(requestId: string): string | undefined {
+    if (!this.#tombstones.has(requestId)) return undefined;
+    return (
+      `Invocation record evicted: ${requestId}. The in-memory queue keeps at most ${this.#bounds.maxRecords} records and ${this.#bounds.maxBytes} bytes, ` +
+      'evicting the oldest finished ones first (hearth up --queue-max-records, --queue-max-bytes; or a Redis queue with --redis-url).'
+    );
+  }
+
+  #addEvent(e: StoredEvent, sign: 1 | -1): void {
+    this.#eventBytes += sign * eventBytes(e);
+    this.#eventCount += sign;
+  }
+
+  #dropRecord(requestId: string): void {
+    const r = this.#records.get(requestId);
+    if (!r) return;
+    this.#records.delete(requestId);
+    this.#recordBytes -= r.bytes;
+  }
+
+  *#candidates(keep: string | undefined): Iterable<Candidate<EvictKey>> {
+    for (const [requestId, r] of this.#records) {
+      yield { key: { kind: 'record', requestId }, bytes: r.bytes, record: true, evictable: requestId !== keep && TERMINAL.has(r.record.status) };
+    }
+    for (const [functionName, s] of this.#fns) {
+      for (const [id, d] of s.deadLetters) yield { key: { kind: 'dead-letter', functionName, id }, bytes: d.bytes, record: false, evictable: true };
+    }
+  }
+
+  /** Evicts the oldest finished records and dead letters until the bounds hold; `keep` is the record just written. */
+  #evict(keep?: string): void {
+    const held = { bytes: this.#eventBytes + this.#recordBytes + this.#deadLetterBytes, records: this.#records.size };
+    for (const k of evictions(held, this.#bounds, this.#candidates(keep))) {
+      if (k.kind === 'record') {
+        this.#dropRecord(k.requestId);
+        this.#tombstones.add(k.requestId);
+        if (this.#tombstones.size > this.#bounds.maxRecords) this.#tombstones.delete(this.#tombstones.values().next().value ?? '');
+      } else {
+        const s = this.#fns.get(k.functionName);
+        const d = s?.deadLetters.get(k.id);
+        if (!s || !d) continue;
+        s.deadLetters.delete(k.id);
+        this.#deadLetterBytes -= d.bytes;
+      }
+      this.#evicted[k.kind]++;
+    }
+  }
 
   #id(): string {
     const now = Date.now();
@@ -62,6 +155,7 @@ export class MemoryStore implements QueueStore {
   #push(s: FunctionState, event: StoredEvent): string {
     const id = this.#id();
     s.entries.set(id, cloneEvent(event));
+    this.#addEvent(event, 1);
     s.undelivered.push(id);
     for (const w of s.waiters) w();
     s.waiters.clear();
@@ -71,14 +165,20 @@ export class MemoryStore implements QueueStore {
   async append(event: StoredEvent, idempotency?: { token: string; windowMs: number }): Promise<{ requestId: string; duplicate: boolean }> {
     this.#open();
     const s = this.#state(event.functionName);
+    const now = Date.now();
+    const seen = idempotency ? s.idempotency.get(idempotency.token) : undefined;
+    if (seen && seen.expiresAt > now) return { requestId: seen.requestId, duplicate: true };
+    const room = admit({ bytes: this.#eventBytes, events: this.#eventCount }, eventBytes(event), this.#bounds);
+    if (room !== true) {
+      this.#refused++;
+      throw new QueueFullError(room);
+    }
     if (idempotency) {
-      const now = Date.now();
-      const seen = s.idempotency.get(idempotency.token);
-      if (seen && seen.expiresAt > now) return { requestId: seen.requestId, duplicate: true };
       s.idempotency.set(idempotency.token, { requestId: event.requestId, expiresAt: now + idempotency.windowMs });
       if (s.idempotency.size % 1024 === 0) for (const [k, v] of s.idempotency) if (v.expiresAt <= now) s.idempotency.delete(k);
     }
     this.#push(s, event);
+    this.#evict();
     return { requestId: event.requestId, duplicate: false };
   }
 
@@ -140,6 +240,8 @@ export class MemoryStore implements QueueStore {
 
   #ackNow(s: FunctionState, id: string): void {
     s.pending.delete(id);
+    const e = s.entries.get(id);
+    if (e) this.#addEvent(e, -1);
     s.entries.delete(id);
   }
 
@@ -152,6 +254,7 @@ export class MemoryStore implements QueueStore {
     this.#open();
     const s = this.#state(functionName);
     s.delayed.push({ dueAt, event: cloneEvent(event) });
+    this.#addEvent(event, 1);
     this.#ackNow(s, id);
   }
 
@@ -163,6 +266,7 @@ export class MemoryStore implements QueueStore {
     while (moved < limit && s.delayed.length > 0 && (s.delayed[0]?.dueAt ?? Infinity) <= now) {
       const d = s.delayed.shift();
       if (!d) break;
+      this.#addEvent(d.event, -1);
       this.#push(s, d.event);
       moved++;
     }
@@ -172,8 +276,11 @@ export class MemoryStore implements QueueStore {
   async deadLetter(functionName: string, id: string, entry: DeadLetterEntry): Promise<void> {
     this.#open();
     const s = this.#state(functionName);
-    s.deadLetters.set(this.#id(), cloneDeadLetter(entry));
+    const bytes = eventBytes(entry.event) + JSON.stringify(entry.record).length;
+    s.deadLetters.set(this.#id(), { ...cloneDeadLetter(entry), bytes });
+    this.#deadLetterBytes += bytes;
     this.#ackNow(s, id);
+    this.#evict();
   }
 
   async listDeadLetters(functionName: string, limit: number): Promise<StoredDeadLetter[]> {
@@ -194,7 +301,9 @@ export class MemoryStore implements QueueStore {
       if (out.length >= limit) break;
       const fresh: StoredEvent = { ...cloneEvent(e.event), enqueuedAt: now, attempts: 0, functionErrors: 0, systemErrors: 0 };
       if (beforeMove) await beforeMove(fresh);
-      if (!s.deadLetters.delete(id)) continue;
+      const d = s.deadLetters.get(id);
+      if (!d || !s.deadLetters.delete(id)) continue;
+      this.#deadLetterBytes -= d.bytes;
       this.#push(s, fresh);
       out.push(fresh);
     }
@@ -220,8 +329,14 @@ export class MemoryStore implements QueueStore {
     const now = Date.now();
     const existing = this.#records.get(record.requestId);
     if (onlyIfAbsent && existing && existing.expiresAt > now) return;
-    this.#records.set(record.requestId, { record: structuredClone(record), expiresAt: now + ttlMs });
-    if (this.#records.size % 1024 === 0) for (const [k, v] of this.#records) if (v.expiresAt <= now) this.#records.delete(k);
+    // Deleted first so the map's order stays the order of last writes.
+    this.#dropRecord(record.requestId);
+    this.#tombstones.delete(record.requestId);
+    const bytes = recordBytes(record);
+    this.#records.set(record.requestId, { record: structuredClone(record), expiresAt: now + ttlMs, bytes });
+    this.#recordBytes += bytes;
+    if (this.#records.size % 1024 === 0) for (const [k, v] of this.#records) if (v.expiresAt <= now) this.#dropRecord(k);
+    this.#evict(record.requestId);
   }
 
   async countAttempt(event: StoredEvent, ttlMs: number, delta: 1 | -1 = 1): Promise<number> {
@@ -239,7 +354,7 @@ export class MemoryStore implements QueueStore {
     const r = this.#records.get(requestId);
     if (!r) return undefined;
     if (r.expiresAt <= Date.now()) {
-      this.#records.delete(requestId);
+      this.#dropRecord(requestId);
       return undefined;
     }
     return structuredClone(r.record);

@@ -102,6 +102,34 @@ export class QueueUnavailableError extends Error {
   }
 }
 
+/**
+ * Thrown by enqueue when the in-memory queue's events not yet finished fill
+ * its bounds: nothing accepted is ever evicted, so new events are refused
+ * (429 TooManyRequestsException) until some finish.
+ */
+export class QueueFullError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly retryAfterSeconds: number = 1,
+  ) {
+    super(`The event queue is full: ${reason}. Retry later.`);
+    this.name = 'QueueFullError';
+  }
+}
+
+/** What the in-memory queue holds against its bounds (hearth_queue_memory_*). */
+export interface MemoryQueueStats {
+  /** Bytes of events, records (results) and dead letters held. */
+  bytes: number;
+  records: number;
+  /** Events accepted and not yet finished. */
+  events: number;
+  evicted: { record: number; 'dead-letter': number };
+  /** Enqueues refused because unfinished events filled the bounds. */
+  refused: number;
+  bounds: { maxBytes: number; maxRecords: number };
+}
+
 export interface ConsumerOptions {
   invoker: Invoker;
   catalog: FunctionCatalog;
@@ -149,5 +177,9 @@ export interface Queue {
   /** Entries appended to a stream destination (for the memory queue; Redis reads the stream itself). */
   readStream(stream: string, opts?: { limit?: number }): Promise<Array<{ id: string; record: DestinationRecord }>>;
   startConsumer(opts: ConsumerOptions): Consumer;
+  /** The in-memory queue only: what it holds against its bounds. */
+  memoryStats?(): MemoryQueueStats | undefined;
+  /** The in-memory queue only: why a record is gone, when it was evicted. */
+  evictionNote?(requestId: string): string | undefined;
   close(): Promise<void>;
 }

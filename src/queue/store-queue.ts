@@ -6,6 +6,7 @@ import type { QueueMetrics } from '../metrics/queue.js';
 import { startConsumer } from './consumer.js';
 import { DEFAULT_IDEMPOTENCY_WINDOW_MS, idempotencyToken } from './idempotency.js';
 import {
+  QueueFullError,
   QueueUnavailableError,
   systemClock,
   type Backlog,
@@ -16,6 +17,7 @@ import {
   type EnqueueRequest,
   type EnqueueResult,
   type InvocationRecord,
+  type MemoryQueueStats,
   type Queue,
   type RedriveResult,
 } from './queue.js';
@@ -63,7 +65,7 @@ export class StoreQueue implements Queue {
     try {
       return await op();
     } catch (err) {
-      if (err instanceof QueueUnavailableError) throw err;
+      if (err instanceof QueueUnavailableError || err instanceof QueueFullError) throw err;
       throw new QueueUnavailableError(`queue unavailable (${what}): ${err instanceof Error ? err.message : String(err)}`, 1, { cause: err });
     }
   }
@@ -131,6 +133,14 @@ export class StoreQueue implements Queue {
 
   readStream(stream: string, opts: { limit?: number } = {}): Promise<Array<{ id: string; record: DestinationRecord }>> {
     return this.#guard('read stream', () => this.store.readStream(stream, limitOf(opts.limit, 100)));
+  }
+
+  memoryStats(): MemoryQueueStats | undefined {
+    return this.store.stats?.();
+  }
+
+  evictionNote(requestId: string): string | undefined {
+    return this.store.evictionNote?.(requestId);
   }
 
   startConsumer(opts: ConsumerOptions): Consumer {

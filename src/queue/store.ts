@@ -4,7 +4,7 @@
 // base-queue.ts. Operations that finish an entry take its id and acknowledge
 // it in the same atomic step as the write that records the outcome, which is
 // what makes delivery at-least-once and never at-most-once.
-import type { Backlog, InvocationRecord } from './queue.js';
+import type { Backlog, InvocationRecord, MemoryQueueStats } from './queue.js';
 import type { DestinationRecord } from './records.js';
 
 export interface StoredEvent {
@@ -83,6 +83,10 @@ export interface QueueStore {
   pruneConsumers(functionName: string, idleMs: number): Promise<number>;
   /** Releases resources a consumer held for reading (blocking connections). */
   releaseConsumer(consumer: string): Promise<void>;
+  /** A bounded store in memory: what it holds. */
+  stats?(): MemoryQueueStats;
+  /** A bounded store in memory: why a record is gone, when it was evicted. */
+  evictionNote?(requestId: string): string | undefined;
   close(): Promise<void>;
 }
 

@@ -18,6 +18,7 @@ import { optEnv } from '../../packages/opt-env.js';
 import { PackageStore } from '../../packages/store.js';
 import type { SandboxLauncher, BoxSpec } from '../../sandbox/sandbox-launcher.js';
 import { CodeStore } from './code-store.js';
+import { FunctionLogFiles, type FunctionLogLimits } from './function-log.js';
 import { lambdaEnv, logStreamName, poolEnv, resolveFunctionEnv, runtimePath } from './lambda-env.js';
 import { LocalInstance } from './local-instance.js';
 import { bootstrapOf, hasBootstrap, PackagedCode } from './packaged-code.js';
@@ -45,6 +46,8 @@ export interface LocalBackendOptions {
   repoRoot?: string;
   initTimeoutMs?: number;
   killGraceMs?: number;
+  /** Size and number of each function's output log files, kept under cacheDir/logs (default 10 MiB × 2). */
+  functionLogs?: FunctionLogLimits;
   /**
    * Run each instance in a sandbox (bubblewrap + a memory cgroup): false runs
    * them as plain child processes, true requires a sandbox (preparing a
@@ -85,6 +88,8 @@ export class LocalBackend implements Backend {
   private readonly code: CodeStore;
   private readonly packaged: PackagedCode;
   private readonly pool: WarmPool;
+  /** Each function's stdout/stderr: NAME.log, NAME.log.1 … under cacheDir/logs. */
+  readonly functionLogs: FunctionLogFiles;
   private readonly log: Logger;
   private readonly region: string;
   private readonly objects: ConfigObjectSource;
@@ -112,6 +117,7 @@ export class LocalBackend implements Backend {
     this.packaged = new PackagedCode(new PackageStore(join(cacheDir, 'packages')), this.objects);
     this.pool = new WarmPool(opts.warmPoolSize ?? 1, this.log.child({ component: 'warm-pool' }));
     this.stagingDir = join(cacheDir, 'staging');
+    this.functionLogs = new FunctionLogFiles(join(cacheDir, 'logs'), opts.functionLogs, this.log.child({ component: 'function-logs' }));
   }
 
   async upsert(fn: HearthFunction): Promise<void> {
@@ -210,6 +216,7 @@ export class LocalBackend implements Backend {
     await Promise.all([...all.flatMap((d) => d.instances.map((i) => i.stop())), this.pool.close()]);
     // Every sandbox's processes, cgroup, staging directory and uid, whatever was left.
     await (await this.sandboxLauncher?.catch(() => undefined))?.close();
+    await this.functionLogs.close();
   }
 
   /** Idle warm-pool processes for a runtime family (for tests and the status page). */
@@ -360,6 +367,7 @@ export class LocalBackend implements Backend {
       functionArn: `arn:aws:lambda:${this.region}:000000000000:function:${name}`,
       launcher,
       logger: this.log,
+      output: this.functionLogs.sink(name),
       ...(this.opts.initTimeoutMs !== undefined ? { initTimeoutMs: this.opts.initTimeoutMs } : {}),
       ...(this.opts.killGraceMs !== undefined ? { killGraceMs: this.opts.killGraceMs } : {}),
     });

@@ -6,7 +6,7 @@ import { LambdaError } from '../lambda-errors.js';
 import { sendLambdaError, toLambdaError } from '../reply-error.js';
 
 export interface RecordsOptions {
-  queue: Pick<Queue, 'record'>;
+  queue: Pick<Queue, 'record' | 'evictionNote'>;
 }
 
 const records: FastifyPluginAsync<RecordsOptions> = async (app, opts) => {
@@ -22,7 +22,10 @@ const records: FastifyPluginAsync<RecordsOptions> = async (app, opts) => {
     async (req, reply) => {
       try {
         const rec = await opts.queue.record(req.params.requestId);
-        if (!rec) return sendLambdaError(reply, new LambdaError(404, 'ResourceNotFoundException', `Invocation not found: ${req.params.requestId}`));
+        if (!rec) {
+          const why = opts.queue.evictionNote?.(req.params.requestId) ?? `Invocation not found: ${req.params.requestId}`;
+          return sendLambdaError(reply, new LambdaError(404, 'ResourceNotFoundException', why));
+        }
         return reply.code(200).header('content-type', 'application/json').send(JSON.stringify(rec));
       } catch (err) {
         return sendLambdaError(reply, toLambdaError(err));

@@ -1,0 +1,71 @@
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FunctionLogFiles, logText, needsRotation, rotation } from './function-log.js';
+
+describe('needsRotation: does a write start a fresh file', () => {
+  it.each([
+    { current: 0, bytes: 10, max: 100, want: false },
+    { current: 90, bytes: 10, max: 100, want: false },
+    { current: 91, bytes: 10, max: 100, want: true },
+    // an empty file takes even a write over the cap: rotating would not help
+    { current: 0, bytes: 150, max: 100, want: false },
+  ])('$current + $bytes of $max → $want', ({ current, bytes, max, want }) => {
+    expect(needsRotation(current, bytes, max)).toBe(want);
+  });
+});
+
+describe('rotation: how the files shift and what is lost', () => {
+  it.each([
+    { name: 'two files: NAME.log becomes NAME.log.1, the old .1 is lost', sizes: [100, 70], files: 2, want: { sizes: [0, 100], lostBytes: 70, renames: [[0, 1]] } },
+    { name: 'first rotation loses nothing', sizes: [100, 0], files: 2, want: { sizes: [0, 100], lostBytes: 0, renames: [[0, 1]] } },
+    { name: 'three files shift oldest first', sizes: [100, 80, 60], files: 3, want: { sizes: [0, 100, 80], lostBytes: 60, renames: [[1, 2], [0, 1]] } },
+    { name: 'one file starts over', sizes: [100], files: 1, want: { sizes: [0], lostBytes: 100, renames: [] } },
+  ])('$name', ({ sizes, files, want }) => {
+    expect(rotation(sizes, files)).toEqual(want);
+  });
+});
+
+describe('logText', () => {
+  it.each([
+    { line: 'hello', cut: 0, want: 'hello\n' },
+    { line: 'hel', cut: 7, want: 'hel [hearth: 7 bytes cut]\n' },
+  ])('$line, $cut cut', ({ line, cut, want }) => {
+    expect(logText(line, cut)).toBe(want);
+  });
+});
+
+describe('FunctionLogFiles', () => {
+  it('keeps each file within its cap, rotates, and counts what rotation and cutting dropped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-fnlog-'));
+    const logs = new FunctionLogFiles(dir, { maxFileBytes: 1000, files: 3 });
+    const sink = logs.sink('f');
+    const line = 'x'.repeat(99); // 100 bytes with its newline
+    for (let i = 0; i < 55; i++) {
+      if (!sink.write({ functionName: 'f', line, stream: 'stdout', cutBytes: 0 })) await sink.drained();
+    }
+    sink.write({ functionName: 'f', line: 'cut', stream: 'stderr', cutBytes: 5 });
+    await logs.close();
+    expect(readdirSync(dir).sort()).toEqual(['f.log', 'f.log.1', 'f.log.2']);
+    const sizes = ['f.log', 'f.log.1', 'f.log.2'].map((f) => statSync(join(dir, f)).size);
+    for (const s of sizes) expect(s).toBeLessThanOrEqual(1000);
+    const dropped = Object.fromEntries([...logs.dropped()].map((d) => [d.reason, d.bytes]));
+    // 5,500 bytes of lines: 1,000 + 1,000 + the newest 500 kept, then the cut marker line.
+    expect(sizes).toEqual([500 + 'cut [hearth: 5 bytes cut]\n'.length, 1000, 1000]);
+    expect(dropped).toEqual({ rotated: 3000, cut: 5 });
+    expect(readFileSync(join(dir, 'f.log'), 'utf8').endsWith('cut [hearth: 5 bytes cut]\n')).toBe(true);
+  });
+
+  it('appends to the log a previous run left and counts its size toward the cap', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-fnlog-'));
+    let logs = new FunctionLogFiles(dir, { maxFileBytes: 1000, files: 2 });
+    for (let i = 0; i < 6; i++) logs.sink('g').write({ functionName: 'g', line: 'y'.repeat(99), stream: 'stdout', cutBytes: 0 });
+    await logs.close();
+    logs = new FunctionLogFiles(dir, { maxFileBytes: 1000, files: 2 });
+    for (let i = 0; i < 6; i++) logs.sink('g').write({ functionName: 'g', line: 'z'.repeat(99), stream: 'stdout', cutBytes: 0 });
+    await logs.close();
+    expect(statSync(join(dir, 'g.log.1')).size).toBe(1000);
+    expect(statSync(join(dir, 'g.log')).size).toBe(200);
+  });
+});

@@ -2,7 +2,7 @@
 // as a child process so its RSS (/proc/PID/status VmRSS) is the gateway's
 // alone: 1 GB written to stdout, and 600 async events each answered with a
 // 1 MB result kept by the in-memory queue.
-import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -24,6 +24,9 @@ let platform: ChildPlatform | undefined;
 
 const flood = `import sys
 def handler(event, context):
+    if "long" in event:
+        print("L" * event["long"], flush=True)
+        return {"long": event["long"]}
     # 1 MiB of 1 KiB lines, written event["mib"] times.
     chunk = ("y" * 1023 + "\\n") * 1024
     for _ in range(event["mib"]):
@@ -137,6 +140,16 @@ it('1 GB written to stdout leaves the gateway within 50 MB of its RSS; the logs 
       expect(kept + dropped).toBe(1025 * MiB);
     },
   );
+});
+
+it('a line over 64 KiB is cut in the log, and the cut bytes counted', { timeout: 60_000 }, async () => {
+  const url = platform?.url ?? '';
+  const before = await metric('hearth_function_log_dropped_bytes_total', 'function="flood",reason="cut"');
+  expect((await post(url, invokePath('flood'), JSON.stringify({ long: 100_000 }))).status).toBe(200);
+  const log = join(cache, 'hearth', 'local', 'logs', 'flood.log');
+  const want = `${'L'.repeat(64 * 1024)} [hearth: ${100_000 - 64 * 1024} bytes cut]\n`;
+  await waitFor('the cut line in the log', async () => readFileSync(log, 'utf8').endsWith(want), 10_000);
+  expect((await metric('hearth_function_log_dropped_bytes_total', 'function="flood",reason="cut"')) - before).toBe(100_000 - 64 * 1024);
 });
 
 it('600 async events with 1 MB results stay under the queue cap; evicted records answer 404, nothing accepted is lost', { timeout: 600_000 }, async () => {

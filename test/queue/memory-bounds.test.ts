@@ -94,5 +94,7 @@ describe('memory queue bounds', () => {
     expect(metrics).toMatch(/^hearth_queue_memory_refused_total 1$/m);
     expect(metrics).toMatch(/^hearth_queue_memory_evictions_total\{kind="record"\} [1-9]/m);
     expect(metrics).toMatch(/^hearth_queue_memory_limit_bytes 16777216$/m);
+    expect(metrics).toMatch(/^hearth_queue_memory_records [1-9]/m);
+    expect(metrics).toMatch(/^hearth_queue_memory_bytes [1-9]/m);
   });
 });

@@ -2,10 +2,10 @@
 // and an authenticated call are answered within 1 s, and a 401 closes its
 // connection. `hearth up --credentials` runs as a child process with the
 // machine's file descriptor limit; two more (stalled-flood.ts, 10,000 each)
-// hold 20,000 connections from 191 loopback
-// addresses, half a chunked body that never ends before authentication, half
-// headers that never end, opening again (5 s later) whatever the gateway closes. The
-// probes come from 127.0.0.1 on fresh connections, as a kubelet's would.
+// hold 20,000 connections from 191 loopback addresses, half a chunked body
+// that never ends before authentication, half headers that never end,
+// opening again (5-7 s later) whatever the gateway closes. The probes come
+// from 127.0.0.1 on fresh connections, as a kubelet's would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -13,18 +13,20 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { py, writeFunctions } from '../helpers/platform.js';
 import { startChildPlatform, type ChildPlatform } from './child-platform.js';
-import { FaultLog } from './collector.js';
-import { invokePath, killQuietly, post, waitFor } from './support.js';
+import { FaultLog, type CaseRecorder } from './collector.js';
+import { get, invokePath, killQuietly, post, waitFor } from './support.js';
 
 const log = FaultLog.forFile(import.meta.url);
 const KEY = 'stalled-suite-key-0123456789';
 const CONNECTIONS = 20_000;
-let platform: ChildPlatform;
+let platform: ChildPlatform | undefined;
 let attackers: ChildProcess[] = [];
 let port: number;
+let fnDir: string;
+let credentials: string;
 
 interface FloodStats {
   open: number;
@@ -35,25 +37,45 @@ interface FloodStats {
   answered: number;
 }
 
-beforeAll(async () => {
+beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-faults-stall-'));
-  const fnDir = join(dir, 'functions');
+  fnDir = join(dir, 'functions');
   mkdirSync(fnDir);
   writeFunctions(fnDir, { echo: { ...py('def handler(event, context):\n    return event\n'), timeoutSeconds: 5 } });
-  const credentials = join(dir, 'credentials.yaml');
+  credentials = join(dir, 'credentials.yaml');
   writeFileSync(credentials, stringify({ callers: [{ name: 'suite', apiKey: KEY, functions: ['echo'] }] }));
-  platform = await startChildPlatform(['--dir', fnDir, '--port', '0', '--credentials', credentials]);
-  port = Number(new URL(platform.url).port);
-  // Warm, so the call under the flood measures the gateway, not a cold start.
-  const warm = await post(platform.url, invokePath('echo'), '{"warm":true}', { authorization: `Bearer ${KEY}` });
-  expect(warm.status).toBe(200);
-}, 120_000);
+});
 
 afterAll(() => {
   for (const a of attackers) killQuietly(a.pid);
   platform?.killAll();
   log.flush();
 });
+
+/** hearth up --credentials with these further flags, warmed so the call under the flood measures the gateway, not a cold start. */
+async function startGateway(flags: string[]): Promise<ChildPlatform> {
+  const p = await startChildPlatform(['--dir', fnDir, '--port', '0', '--credentials', credentials, ...flags]);
+  platform = p;
+  port = Number(new URL(p.url).port);
+  const warm = await post(p.url, invokePath('echo'), '{"warm":true}', { authorization: `Bearer ${KEY}` });
+  expect(warm.status).toBe(200);
+  return p;
+}
+
+async function stopAll(): Promise<void> {
+  const exits = attackers.map((a) => (a.exitCode !== null || a.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => a.once('exit', () => r()))));
+  for (const a of attackers) a.kill('SIGTERM');
+  await Promise.all(exits);
+  attackers = [];
+  platform?.killAll();
+  platform = undefined;
+}
+
+/** A counter of the gateway's /metrics, 0 when absent. */
+function counter(text: string, name: string, reason: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{reason="${reason}"}`));
+  return line === undefined ? 0 : Number(line.split(' ').pop());
+}
 
 interface Timed {
   ms: number;
@@ -124,46 +146,79 @@ function startAttackers(durationMs: number): { total: () => FloodStats; children
   return { total, children };
 }
 
+interface FloodOutcome {
+  evicted: number;
+}
+
+/** Floods the running gateway, probes it, records what happened, asserts the Must show. */
+async function floodAndProbe(rec: CaseRecorder): Promise<FloodOutcome> {
+  const url = platform?.url ?? '';
+  const flood = startAttackers(150_000);
+  attackers = flood.children;
+  rec.tried(CONNECTIONS);
+  // Every connection opened once, and a moment for the gateway to be at its worst.
+  await waitFor('the attackers to have opened every connection', async () => flood.total().connects >= CONNECTIONS, 90_000, 250);
+  await new Promise((r) => setTimeout(r, 3_000));
+  const health: Timed[] = [];
+  const invokes: Timed[] = [];
+  for (let i = 0; i < 5; i++) {
+    health.push(await timed('GET', '/healthz'));
+    invokes.push(await timed('POST', invokePath('echo'), { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, '{"under":"flood"}'));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const stalled401 = await unauthenticatedStalled();
+  const metricsText = await get(url, '/metrics').then(
+    (m) => m.text,
+    () => '',
+  );
+  const during = flood.total();
+  await stopAll();
+  const show = (t: Timed[]) => t.map((x) => (x.error ? `${x.error} after ${Math.round(x.ms)} ms` : `${x.status} in ${Math.round(x.ms)} ms`)).join(', ');
+  const evicted = counter(metricsText, 'hearth_gateway_connections_closed_total', 'evicted');
+  rec.observe(`attackers: ${during.connects} connects, ${during.open} open at the end (max ${during.maxOpen}), ${during.closedByServer} closed by the gateway`);
+  rec.observe(`/healthz: ${show(health)}`);
+  rec.observe(`invoke: ${show(invokes)}`);
+  rec.observe(
+    `gateway: ${evicted} evicted at the cap, ${counter(metricsText, 'hearth_gateway_connections_refused_total', 'address_cap')} refused over the per-address cap, ${counter(metricsText, 'hearth_gateway_connections_closed_total', 'body_timeout')} stalled bodies closed`,
+  );
+  rec.observe(`unauthenticated stalled body: ${stalled401.head.split('\r\n')[0] ?? 'no answer'}, ${stalled401.closedMs === undefined ? 'connection left open' : `closed after ${Math.round(stalled401.closedMs)} ms`}`);
+  for (const h of health) {
+    expect(h.error).toBeUndefined();
+    expect(h.status).toBe(200);
+    expect(h.ms).toBeLessThan(1_000);
+  }
+  for (const v of invokes) {
+    expect(v.error).toBeUndefined();
+    expect(v.status).toBe(200);
+    expect(v.ms).toBeLessThan(1_000);
+  }
+  expect(stalled401.head).toMatch(/^HTTP\/1\.1 401 /);
+  expect(stalled401.head.toLowerCase()).toContain('connection: close');
+  expect(stalled401.closedMs).toBeDefined();
+  return { evicted };
+}
+
 it('answers /healthz and an authenticated call within 1 s while 20,000 stalled connections are held open, and closes a 401', { timeout: 240_000 }, async () => {
+  await startGateway([]);
+  onTestFinished(stopAll);
   await log.run(
     'fault',
     `${CONNECTIONS.toLocaleString('en')} stalled connections (chunked body never ends before auth / headers never end) from 191 loopback addresses, reopened when closed; gateway with the machine's fd limit`,
     '/healthz and an authenticated invoke from another address answered within 1 s; a 401 says Connection: close and closes without waiting for the body',
+    async (rec) => void (await floodAndProbe(rec)),
+  );
+});
+
+it('lets probes in at its connection cap (--max-connections 4000) by closing the oldest idle connections', { timeout: 240_000 }, async () => {
+  await startGateway(['--max-connections', '4000']);
+  onTestFinished(stopAll);
+  await log.run(
+    'fault',
+    `${CONNECTIONS.toLocaleString('en')} stalled connections as above against hearth up --max-connections 4000`,
+    'the oldest connections not serving a request closed to make room; /healthz and an authenticated invoke answered within 1 s',
     async (rec) => {
-      const flood = startAttackers(150_000);
-      attackers = flood.children;
-      rec.tried(CONNECTIONS);
-      // Every connection opened once, and a moment for the gateway to be at its worst.
-      await waitFor('the attacker to have opened every connection', async () => flood.total().connects >= CONNECTIONS, 90_000, 250);
-      await new Promise((r) => setTimeout(r, 3_000));
-      const health: Timed[] = [];
-      const invokes: Timed[] = [];
-      for (let i = 0; i < 5; i++) {
-        health.push(await timed('GET', '/healthz'));
-        invokes.push(await timed('POST', invokePath('echo'), { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, '{"under":"flood"}'));
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      const stalled401 = await unauthenticatedStalled();
-      const during = flood.total();
-      for (const a of attackers) a.kill('SIGTERM');
-      const show = (t: Timed[]) => t.map((x) => (x.error ? `${x.error} after ${Math.round(x.ms)} ms` : `${x.status} in ${Math.round(x.ms)} ms`)).join(', ');
-      rec.observe(`attackers: ${during.connects} connects, ${during.open} open after the probes (max ${during.maxOpen}), ${during.closedByServer} closed by the gateway`);
-      rec.observe(`/healthz: ${show(health)}`);
-      rec.observe(`invoke: ${show(invokes)}`);
-      rec.observe(`unauthenticated stalled body: ${stalled401.head.split('\r\n')[0] ?? 'no answer'}, ${stalled401.closedMs === undefined ? 'connection left open' : `closed after ${Math.round(stalled401.closedMs)} ms`}`);
-      for (const h of health) {
-        expect(h.error).toBeUndefined();
-        expect(h.status).toBe(200);
-        expect(h.ms).toBeLessThan(1_000);
-      }
-      for (const v of invokes) {
-        expect(v.error).toBeUndefined();
-        expect(v.status).toBe(200);
-        expect(v.ms).toBeLessThan(1_000);
-      }
-      expect(stalled401.head).toMatch(/^HTTP\/1\.1 401 /);
-      expect(stalled401.head.toLowerCase()).toContain('connection: close');
-      expect(stalled401.closedMs).toBeDefined();
+      const { evicted } = await floodAndProbe(rec);
+      expect(evicted).toBeGreaterThan(0);
     },
   );
 });

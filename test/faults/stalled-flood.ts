@@ -4,9 +4,10 @@
 // their source addresses spread over 127.0.0.FROM..TO so that no single
 // address stands out: half send a request with a chunked body that never
 // ends and no credentials, half send headers that never end. Whatever the
-// gateway closes is opened again a second later. It reports its counts as a
-// JSON line every 500 ms on stdout and stops by itself after DURATION_MS, or
-// when its stdin closes (the test ended or died).
+// gateway closes is opened again REOPEN_MS (default 5 s) plus up to 2 s
+// later: clients holding their connections, not a connect-rate flood. It
+// reports its counts as a JSON line every 500 ms on stdout and stops by
+// itself after DURATION_MS, or when its stdin closes (the test ended or died).
 import { connect, type Socket } from 'node:net';
 
 const port = Number(process.env.PORT);
@@ -46,7 +47,8 @@ function open(slot: number): void {
       stats.open--;
       if (running) stats.closedByServer++;
     }
-    if (running) setTimeout(() => open(slot), reopenMs).unref();
+    // Each on its own clock, as many clients would be, rather than all in one synchronised burst.
+    if (running) setTimeout(() => open(slot), reopenMs + Math.random() * 2_000).unref();
   });
 }
 

@@ -160,9 +160,11 @@ async function floodAndProbe(rec: CaseRecorder): Promise<FloodOutcome> {
   await waitFor('the attackers to have opened every connection', async () => flood.total().connects >= CONNECTIONS, 90_000, 250);
   await new Promise((r) => setTimeout(r, 3_000));
   const health: Timed[] = [];
+  const ready: Timed[] = [];
   const invokes: Timed[] = [];
   for (let i = 0; i < 5; i++) {
     health.push(await timed('GET', '/healthz'));
+    ready.push(await timed('GET', '/readyz'));
     invokes.push(await timed('POST', invokePath('echo'), { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, '{"under":"flood"}'));
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -177,12 +179,13 @@ async function floodAndProbe(rec: CaseRecorder): Promise<FloodOutcome> {
   const evicted = counter(metricsText, 'hearth_gateway_connections_closed_total', 'evicted');
   rec.observe(`attackers: ${during.connects} connects, ${during.open} open at the end (max ${during.maxOpen}), ${during.closedByServer} closed by the gateway`);
   rec.observe(`/healthz: ${show(health)}`);
+  rec.observe(`/readyz: ${show(ready)}`);
   rec.observe(`invoke: ${show(invokes)}`);
   rec.observe(
     `gateway: ${evicted} evicted at the cap, ${counter(metricsText, 'hearth_gateway_connections_refused_total', 'address_cap')} refused over the per-address cap, ${counter(metricsText, 'hearth_gateway_connections_closed_total', 'body_timeout')} stalled bodies closed`,
   );
   rec.observe(`unauthenticated stalled body: ${stalled401.head.split('\r\n')[0] ?? 'no answer'}, ${stalled401.closedMs === undefined ? 'connection left open' : `closed after ${Math.round(stalled401.closedMs)} ms`}`);
-  for (const h of health) {
+  for (const h of [...health, ...ready]) {
     expect(h.error).toBeUndefined();
     expect(h.status).toBe(200);
     expect(h.ms).toBeLessThan(1_000);
@@ -204,7 +207,7 @@ it('answers /healthz and an authenticated call within 1 s while 20,000 stalled c
   await log.run(
     'fault',
     `${CONNECTIONS.toLocaleString('en')} stalled connections (chunked body never ends before auth / headers never end) from 191 loopback addresses, reopened when closed; gateway with the machine's fd limit`,
-    '/healthz and an authenticated invoke from another address answered within 1 s; a 401 says Connection: close and closes without waiting for the body',
+    '/healthz, /readyz and an authenticated invoke from another address answered within 1 s; a 401 says Connection: close and closes without waiting for the body',
     async (rec) => void (await floodAndProbe(rec)),
   );
 });
@@ -215,7 +218,7 @@ it('lets probes in at its connection cap (--max-connections 4000) by closing the
   await log.run(
     'fault',
     `${CONNECTIONS.toLocaleString('en')} stalled connections as above against hearth up --max-connections 4000`,
-    'the oldest connections not serving a request closed to make room; /healthz and an authenticated invoke answered within 1 s',
+    'the oldest connections not serving a request closed to make room; /healthz, /readyz and an authenticated invoke answered within 1 s',
     async (rec) => {
       const { evicted } = await floodAndProbe(rec);
       expect(evicted).toBeGreaterThan(0);

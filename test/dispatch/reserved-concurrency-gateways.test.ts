@@ -56,7 +56,8 @@ describe('reservedConcurrency across two gateways sharing Redis', () => {
       capped: { ...py(overlapHandler), reservedConcurrency: 2, timeoutSeconds: 30, env: [{ name: 'OVERLAP_DIR', value: overlapDir }] },
       free: py('def handler(event, context):\n    return "ok"\n'),
     };
-    const opts = { redisUrl: redis.url, retryTimeScale: 0.05, warmPoolSize: 0 };
+    // No sandbox: runs count each other through a directory of the host's that they share.
+    const opts = { redisUrl: redis.url, retryTimeScale: 0.05, warmPoolSize: 0, backend: { sandbox: false } };
     gateways = [await startPlatform(fns, opts), await startPlatform(fns, opts)];
   }, 120_000);
 

@@ -15,8 +15,12 @@ export interface ChildPlatform {
   logs(): string;
 }
 
-export async function startChildPlatform(args: string[], timeoutMs = 60_000): Promise<ChildPlatform> {
+/** A machine without a function sandbox, for suites whose functions must write to the host's files (HEARTH_BWRAP names no bwrap). */
+export const NO_SANDBOX_ENV: NodeJS.ProcessEnv = { ...process.env, HEARTH_BWRAP: '/nonexistent/bwrap' };
+
+export async function startChildPlatform(args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = process.env): Promise<ChildPlatform> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', '--log-level', 'warn', ...args], {
+    env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

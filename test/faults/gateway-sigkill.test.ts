@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { py, writeFunctions } from '../helpers/platform.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { startChildPlatform, type ChildPlatform } from './child-platform.js';
+import { NO_SANDBOX_ENV, startChildPlatform, type ChildPlatform } from './child-platform.js';
 import { FaultLog } from './collector.js';
 import { invokePath, post, terminalRecords, waitFor } from './support.js';
 
@@ -49,7 +49,8 @@ afterAll(async () => {
 });
 
 async function start(): Promise<ChildPlatform> {
-  const p = await startChildPlatform(['--dir', join(dir, 'functions'), '--port', '0', '--redis-url', redis.url, '--credentials', credentials]);
+  // No sandbox: the function notes its runs in a file of the host's.
+  const p = await startChildPlatform(['--dir', join(dir, 'functions'), '--port', '0', '--redis-url', redis.url, '--credentials', credentials, '--insecure-no-sandbox'], 60_000, NO_SANDBOX_ENV);
   platforms.push(p);
   return p;
 }

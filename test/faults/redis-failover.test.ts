@@ -55,7 +55,8 @@ beforeAll(async () => {
   writeFileSync(ranFile, '');
   const spec = { ...node(handler), concurrency: 8, timeoutSeconds: 5, scaling: { minInstances: 1, maxInstances: 2 }, env: [{ name: 'RAN_FILE', value: ranFile }] };
   const fns = { echo: spec, capped: { ...spec, reservedConcurrency: 4 } };
-  const opts = { redis: group.connection, retryTimeScale: 0.01, warmPoolSize: 0 };
+  // No sandbox: the function notes its runs in a file of the host's.
+  const opts = { redis: group.connection, retryTimeScale: 0.01, warmPoolSize: 0, backend: { sandbox: false } };
   gateways = [await startPlatform(fns, opts), await startPlatform(fns, opts)];
 }, 180_000);
 

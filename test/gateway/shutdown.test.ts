@@ -15,7 +15,7 @@ import { Client, request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createQueue } from '../../src/queue/index.js';
 import type { Queue } from '../../src/queue/queue.js';
-import { startChildPlatform, type ChildPlatform } from '../faults/child-platform.js';
+import { NO_SANDBOX_ENV, startChildPlatform, type ChildPlatform } from '../faults/child-platform.js';
 import { py, writeFunctions } from '../helpers/platform.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startTcpBalancer, type TcpBalancer } from '../helpers/tcp-balancer.js';
@@ -50,7 +50,8 @@ beforeAll(async () => {
   });
   redis = await startRedis();
   queue = createQueue({ redisUrl: redis.url });
-  const start = (extra: string[]) => startChildPlatform(['--dir', fns, '--port', '0', '--redis-url', redis.url, '--log-level', 'info', ...extra], 90_000);
+  // No sandbox: the events function notes its runs in a file of the host's.
+  const start = (extra: string[]) => startChildPlatform(['--dir', fns, '--port', '0', '--redis-url', redis.url, '--log-level', 'info', ...extra], 90_000, NO_SANDBOX_ENV);
   children.push(...(await Promise.all([start(['--shutdown-delay-seconds', String(DELAY_SECONDS)]), start([])])));
 }, 120_000);
 

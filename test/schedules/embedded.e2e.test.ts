@@ -58,9 +58,10 @@ describe('schedules on the embedded platform', () => {
     const fired = join(dir, 'shared.jsonl');
     const paused = join(dir, 'paused.jsonl');
     const fns = { ticker: ticker(fired, { cron: '*/2 * * * * *' }), paused: ticker(paused, { cron: '*/2 * * * * *', enabled: false }) };
-    const a = await startPlatform(fns, { redisUrl: redis.url });
+    // No sandbox: the ticker reports its ticks in a file of the host's.
+    const a = await startPlatform(fns, { redisUrl: redis.url, backend: { sandbox: false } });
     closers.push(() => a.close());
-    const b = await startPlatform(fns, { redisUrl: redis.url });
+    const b = await startPlatform(fns, { redisUrl: redis.url, backend: { sandbox: false } });
     closers.push(() => b.close());
 
     const from = Date.now();
@@ -92,7 +93,7 @@ describe('schedules on the embedded platform', () => {
 
   it('a single gateway with the in-memory queue fires too', async () => {
     const file = join(dir, 'memory.jsonl');
-    const p = await startPlatform({ ticker: ticker(file, { cron: '*/2 * * * * *' }) });
+    const p = await startPlatform({ ticker: ticker(file, { cron: '*/2 * * * * *' }) }, { backend: { sandbox: false } });
     closers.push(() => p.close());
     expect(p.queue.kind).toBe('memory');
     const window = await ticksIn(file, Date.now(), 6_000);

@@ -16,7 +16,7 @@
 // - a body-progress timeout: a request whose body has received no byte for
 //   the body timeout is closed, whatever its route. It counts only while the
 //   request arrives, never while the function runs (as requestTimeout).
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { ConnectionMetrics } from '../metrics/connections.js';
@@ -99,10 +99,21 @@ export function clientAddress(remote: string | undefined): string {
 
 interface Tracked {
   address: string;
-  phase: ConnectionPhase;
+  /** The request being received or served on it; none between requests. */
+  req: IncomingMessage | undefined;
   /** socket.bytesRead when last seen moving, and when. */
   bytesRead: number;
   movedAt: number;
+}
+
+/**
+ * Node's parser marks a request complete once its last byte arrived, whether
+ * or not anything reads the body (a request without one is complete on its
+ * headers), so this is what the connection is doing now.
+ */
+function phaseOf(c: Tracked): ConnectionPhase {
+  if (c.req === undefined) return 'idle';
+  return c.req.complete ? 'serving' : 'receiving';
 }
 
 /**
@@ -124,18 +135,15 @@ export class ConnectionGuard {
     this.#metrics = metrics;
     this.#now = now;
     server.on('connection', (socket: Socket) => this.#accept(socket));
-    server.on('request', (req, res) => {
+    server.on('request', (req: IncomingMessage, res) => {
       const c = this.#conns.get(req.socket);
       if (!c) return;
-      c.phase = req.complete ? 'serving' : 'receiving';
+      c.req = req;
       c.bytesRead = req.socket.bytesRead;
       c.movedAt = this.#now();
-      if (!req.complete) {
-        req.once('end', () => {
-          if (c.phase === 'receiving') c.phase = 'serving';
-        });
-      }
-      res.once('close', () => void (c.phase = 'idle'));
+      res.once('close', () => {
+        if (c.req === req) c.req = undefined;
+      });
     });
     this.#sweep = setInterval(() => this.sweep(), sweepEveryMs);
     this.#sweep.unref();
@@ -159,7 +167,7 @@ export class ConnectionGuard {
       socket.destroy();
       return;
     }
-    this.#conns.set(socket, { address, phase: 'idle', bytesRead: 0, movedAt: this.#now() });
+    this.#conns.set(socket, { address, req: undefined, bytesRead: 0, movedAt: this.#now() });
     this.#perAddress.set(address, fromAddress + 1);
     this.#metrics?.open.set(this.#conns.size);
     socket.once('close', () => this.#forget(socket));
@@ -177,7 +185,7 @@ export class ConnectionGuard {
 
   #evictOldest(): boolean {
     for (const [socket, c] of this.#conns) {
-      if (!evictable(c.phase)) continue;
+      if (!evictable(phaseOf(c))) continue;
       // Forgotten now, not on 'close', so the newcomer's count sees the room.
       this.#forget(socket);
       socket.destroy();
@@ -191,13 +199,14 @@ export class ConnectionGuard {
   sweep(): void {
     const now = this.#now();
     for (const [socket, c] of this.#conns) {
-      if (c.phase !== 'receiving') continue;
+      const phase = phaseOf(c);
+      if (phase !== 'receiving') continue;
       if (socket.bytesRead !== c.bytesRead) {
         c.bytesRead = socket.bytesRead;
         c.movedAt = now;
         continue;
       }
-      if (!bodyStalled({ phase: c.phase, quietForMs: now - c.movedAt }, this.#limits.bodyTimeoutMs)) continue;
+      if (!bodyStalled({ phase, quietForMs: now - c.movedAt }, this.#limits.bodyTimeoutMs)) continue;
       this.#forget(socket);
       socket.destroy();
       this.#metrics?.closed.inc({ reason: 'body_timeout' });

@@ -196,7 +196,9 @@ describe('connection limits on a real server', () => {
     };
     const { port, registry } = await gateway({ maxConnections: 2 }, { invoker: slow });
     const call = `POST ${INVOKE} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}`;
-    const busy = await Promise.all([open(port, '127.0.0.20', call), open(port, '127.0.0.21', call)]);
+    // One with a body, one without (complete on its headers, never read).
+    const noBody = `POST ${INVOKE} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`;
+    const busy = await Promise.all([open(port, '127.0.0.20', call), open(port, '127.0.0.21', noBody)]);
     await sleep(300);
     const late = await open(port, '127.0.0.22', GET_HEALTHZ);
     expect(await within(late.closed, 1_000)).toBe(true);
@@ -246,9 +248,13 @@ describe('connection limits on a real server', () => {
     };
     const { port } = await gateway({ headersTimeoutMs: 1_000, bodyTimeoutMs: 1_000 }, { invoker: slow });
     const call = await open(port, '127.0.0.1', `POST ${INVOKE} HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{"a":1}`);
+    // No body at all: nothing reads it, yet it is complete.
+    const empty = await open(port, '127.0.0.1', `POST ${INVOKE} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
     await sleep(3_500);
-    expect(call.data()).toMatch(/^HTTP\/1\.1 200 /);
-    expect(call.socket.destroyed).toBe(false);
+    for (const c of [call, empty]) {
+      expect(c.data()).toMatch(/^HTTP\/1\.1 200 /);
+      expect(c.socket.destroyed).toBe(false);
+    }
   });
 
   it('answers a caller without credentials 401 on its headers, says Connection: close and closes, without waiting for the body', async () => {

@@ -71,6 +71,16 @@ describe('Deployment', () => {
     }
   });
 
+  it.each([
+    [undefined, '512Mi'],
+    [2048, '2048Mi'],
+  ])('sizes /tmp (an emptyDir) from ephemeralStorageMB %s', (ephemeralStorageMB, sizeLimit) => {
+    const pod = deploy(fn('t', ephemeralStorageMB === undefined ? {} : { ephemeralStorageMB })).spec?.template.spec;
+    const tmp = container(fn('t'), RUNTIME_CONTAINER)?.volumeMounts?.find((m) => m.mountPath === '/tmp');
+    expect(tmp?.name).toBe('tmp');
+    expect(pod?.volumes?.find((v) => v.name === 'tmp')?.emptyDir).toEqual({ sizeLimit });
+  });
+
   it('sets the memory limit from memoryMB and the Lambda environment', () => {
     const f = fn('hello', { memoryMB: 512, concurrency: 3, env: [{ name: 'A', value: '1' }, { name: 'S', valueFrom: { secretKeyRef: { name: 'sec', key: 'k' } } }, { name: 'C', valueFrom: { configMapKeyRef: { name: 'cm', key: 'k', optional: true } } }] });
     const rt = container(f, RUNTIME_CONTAINER);

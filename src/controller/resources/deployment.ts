@@ -34,8 +34,8 @@ export interface DeploymentOptions {
 
 /** Non-root numeric IDs: runAsNonRoot cannot be checked against an image's named user. */
 const RUN_AS = 65_532;
-/** Lambda's default /tmp size. */
-const TMP_SIZE = '512Mi';
+/** Lambda's default /tmp size, for a spec that predates ephemeralStorageMB. */
+const TMP_SIZE_MB = 512;
 /**
  * Beyond the drain itself: the quiet the agent waits for once empty (at most
  * DRAIN_QUIET_MAX_MS), the hook's round trip, the runtime's and the agent's
@@ -150,7 +150,8 @@ export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1D
   if (image === undefined) throw new Error(`function ${meta.name}: no image can run runtime ${fn.spec.runtime} with this code source`);
   const volume = codeVolume(fn);
   const volumes: V1Volume[] = [
-    { name: 'tmp', emptyDir: { sizeLimit: TMP_SIZE } },
+    // The kubelet evicts a pod whose emptyDir outgrows its sizeLimit: /tmp is ephemeralStorageMB, as on Lambda.
+    { name: 'tmp', emptyDir: { sizeLimit: `${fn.spec.ephemeralStorageMB ?? TMP_SIZE_MB}Mi` } },
     { name: 'agent-tmp', emptyDir: { sizeLimit: '64Mi' } },
   ];
   if (volume !== undefined) volumes.unshift(volume);

@@ -120,11 +120,23 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
   return a;
 }
 
-/** What to spawn: bwrap, or a shell that joins the memory cgroup and becomes bwrap (the cgroup path is an argument, never shell text). */
-export function sandboxCommand(spec: SandboxSpec): { command: string; args: string[] } {
-  const args = bwrapArgs(spec);
-  if (spec.cgroupProcs === undefined) return { command: spec.bwrap, args };
-  return { command: '/bin/sh', args: ['-c', 'echo $$ > "$0" && exec "$@"', spec.cgroupProcs, spec.bwrap, ...args] };
+/** The file descriptor bwrap reads its options from (--args): the spawner's fourth stdio entry. */
+export const OPTIONS_FD = 3;
+
+/**
+ * What to spawn: bwrap, or a shell that joins the memory cgroup and becomes
+ * bwrap (the cgroup path is an argument, never shell text). bwrap's options
+ * (every host path it binds) come on OPTIONS_FD, NUL-separated, so that its
+ * command line, which the sandbox reads as /proc/1/cmdline, shows only the
+ * runtime it starts.
+ */
+export function sandboxCommand(spec: SandboxSpec): { command: string; args: string[]; options: string } {
+  const all = bwrapArgs(spec);
+  const sep = all.indexOf('--');
+  const options = all.slice(0, sep).map((o) => `${o}\0`).join('');
+  const args = ['--args', String(OPTIONS_FD), ...all.slice(sep)];
+  if (spec.cgroupProcs === undefined) return { command: spec.bwrap, args, options };
+  return { command: '/bin/sh', args: ['-c', 'echo $$ > "$0" && exec "$@"', spec.cgroupProcs, spec.bwrap, ...args], options };
 }
 
 /** A host path as the sandbox sees it, when it lies in one of the directories mounted elsewhere; else undefined. */

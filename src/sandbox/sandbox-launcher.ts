@@ -14,7 +14,8 @@ import { copyFile, link, mkdir, readdir, readlink, rm, symlink } from 'node:fs/p
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { reap } from '../agent/process-reaper.js';
-import { sandboxCommand, type SandboxUser } from './bwrap-args.js';
+import type { Writable } from 'node:stream';
+import { OPTIONS_FD, sandboxCommand, type SandboxUser } from './bwrap-args.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killTree, MemoryCgroup, removeTree, type CgroupVersion } from './memory-cgroup.js';
 import type { SandboxSupport } from './support.js';
@@ -91,7 +92,7 @@ export class SandboxLauncher {
       taskRoot = box.staging;
     }
     box.cgroup = this.makeCgroup(spec.memoryMB);
-    const { command, args } = sandboxCommand({
+    const { command, args, options } = sandboxCommand({
       bwrap: this.bwrap,
       user,
       taskRoot,
@@ -104,7 +105,10 @@ export class SandboxLauncher {
       ...(box.cgroup !== undefined ? { cgroupProcs: box.cgroup.procsFile } : {}),
     });
     this.opts.logger.debug({ command, args }, 'starting a sandbox');
-    const child = reap(spawn(command, args, { env: { ...spec.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: false }));
+    const child = reap(spawn(command, args, { env: { ...spec.env }, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: false }));
+    const optionsPipe = child.stdio[OPTIONS_FD] as Writable | null;
+    optionsPipe?.on('error', () => undefined);
+    optionsPipe?.end(options);
     this.boxes.set(child, box);
     const done = (): void => {
       // Decided before anything else hears of the exit: the agent asks exitCause() from its own exit handler.

@@ -129,15 +129,21 @@ describe('bwrapArgs', () => {
 });
 
 describe('sandboxCommand', () => {
-  it('is bwrap itself without a cgroup', () => {
-    expect(sandboxCommand(base)).toEqual({ command: '/usr/bin/bwrap', args: bwrapArgs(base) });
+  const all = bwrapArgs(base);
+  const sep = all.indexOf('--');
+  it('is bwrap itself without a cgroup, its options on fd 3 and only what it runs on its command line', () => {
+    const c = sandboxCommand(base);
+    expect(c.command).toBe('/usr/bin/bwrap');
+    expect(c.args).toEqual(['--args', '3', ...all.slice(sep)]);
+    expect(c.args.join(' ')).not.toContain(base.taskRoot);
+    expect(c.options.split('\0')).toEqual([...all.slice(0, sep), '']);
   });
   it('joins the cgroup from a shell that then becomes bwrap, the path passed as an argument, not shell text', () => {
     const procs = '/sys/fs/cgroup/memory/hearth-1/a b;rm -rf x/cgroup.procs';
     const c = sandboxCommand({ ...base, cgroupProcs: procs });
     expect(c.command).toBe('/bin/sh');
     expect(c.args.slice(0, 4)).toEqual(['-c', 'echo $$ > "$0" && exec "$@"', procs, '/usr/bin/bwrap']);
-    expect(c.args.slice(4)).toEqual(bwrapArgs(base));
+    expect(c.args.slice(4)).toEqual(sandboxCommand(base).args);
   });
 });
 

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   controller: { summary: 'run the Kubernetes controller', load: async () => (await import('./controller.js')).controllerCommand },
   agent: { summary: 'run the Runtime API agent (pod sidecar)', load: async () => (await import('./agent.js')).agentCommand },
   invoke: { summary: 'invoke a function through the gateway', load: async () => (await import('./invoke.js')).invokeCommand },
+  logs: { summary: "print a function's stdout/stderr on this machine (hearth up)", load: async () => (await import('./logs.js')).logsCommand },
   validate: { summary: 'check Function YAML files', load: async () => (await import('./validate.js')).validateCommand },
   cost: { summary: 'show the cost model C = k·t + p·n per function', load: async () => (await import('./cost.js')).costCommand },
   dlq: { summary: 'list or redrive dead-lettered events', load: async () => (await import('./dlq.js')).dlqCommand },

@@ -5,7 +5,6 @@
 // /tmp, its own PID namespace and user, and memoryMB enforced by a memory
 // cgroup. Elsewhere it is a plain child process, and memoryMB only a variable.
 import { createHash, randomBytes } from 'node:crypto';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { referencedObjects, type ConfigObjectSource } from '../../api/config-objects.js';
@@ -17,6 +16,7 @@ import type { Backend, Instance, InstanceState } from '../backend.js';
 import { optEnv } from '../../packages/opt-env.js';
 import { PackageStore } from '../../packages/store.js';
 import type { SandboxLauncher, BoxSpec } from '../../sandbox/sandbox-launcher.js';
+import { defaultLocalCacheDir, functionLogDir } from './cache-dir.js';
 import { CodeStore } from './code-store.js';
 import { FunctionLogFiles, type FunctionLogLimits } from './function-log.js';
 import { lambdaEnv, logStreamName, poolEnv, resolveFunctionEnv, runtimePath } from './lambda-env.js';
@@ -112,12 +112,12 @@ export class LocalBackend implements Backend {
     this.log = opts.logger ?? pino({ level: process.env.HEARTH_LOG_LEVEL ?? 'info' });
     this.region = opts.region ?? 'local';
     this.objects = opts.objects ?? new ObjectStore('the local backend, which was given no ConfigMaps or Secrets');
-    const cacheDir = opts.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hearth', 'local');
+    const cacheDir = opts.cacheDir ?? defaultLocalCacheDir();
     this.code = new CodeStore(cacheDir, join(this.repoRoot, 'runtimes/go/build.sh'));
     this.packaged = new PackagedCode(new PackageStore(join(cacheDir, 'packages')), this.objects);
     this.pool = new WarmPool(opts.warmPoolSize ?? 1, this.log.child({ component: 'warm-pool' }));
     this.stagingDir = join(cacheDir, 'staging');
-    this.functionLogs = new FunctionLogFiles(join(cacheDir, 'logs'), opts.functionLogs, this.log.child({ component: 'function-logs' }));
+    this.functionLogs = new FunctionLogFiles(functionLogDir(cacheDir), opts.functionLogs, this.log.child({ component: 'function-logs' }));
   }
 
   async upsert(fn: HearthFunction): Promise<void> {

@@ -64,11 +64,15 @@ export class SandboxLauncher {
   private readonly cgroupVersion: CgroupVersion | undefined;
   private readonly bwrap: string;
   private cgroupFailed = false;
+  /** This launcher's staging directories, under one named for this process so that a later Hearth can tell a dead one's. */
+  private readonly stagingRoot: string;
 
   constructor(private readonly opts: SandboxLauncherOptions) {
     const s = opts.support;
     if (!s.enabled || s.bwrap === undefined) throw new Error(`no sandbox can be made here: ${s.reason ?? 'unknown reason'}`);
     this.bwrap = s.bwrap;
+    this.stagingRoot = join(opts.stagingDir, `${process.pid}-${randomBytes(3).toString('hex')}`);
+    void sweepStaleStaging(opts.stagingDir);
     if (s.memoryCgroupDir !== undefined && s.memory !== 'none') {
       this.cgroupVersion = s.memory === 'cgroup-v1' ? 1 : 2;
       // One directory per backend: close() removes it whole, and a dead gateway's is recognisable by its pid.
@@ -87,7 +91,7 @@ export class SandboxLauncher {
     const user: SandboxUser = this.opts.support.perInstanceUser ? { kind: 'switch', uid: (box.uid = this.uids.take()), setpriv: this.opts.setpriv ?? '/usr/bin/setpriv' } : { kind: 'userns' };
     let taskRoot = spec.taskRoot;
     if (taskRoot === 'staging') {
-      box.staging = join(this.opts.stagingDir, randomBytes(8).toString('hex'));
+      box.staging = join(this.stagingRoot, randomBytes(8).toString('hex'));
       mkdirSync(box.staging, { recursive: true, mode: 0o755 });
       taskRoot = box.staging;
     }
@@ -151,6 +155,7 @@ export class SandboxLauncher {
     await this.waitForExits();
     await Promise.all([...this.boxes.values()].map((b) => b.cleaned));
     if (this.cgroupRoot !== undefined) await killTree(this.cgroupRoot);
+    await rm(this.stagingRoot, { recursive: true, force: true });
   }
 
   /** Live sandboxes (for tests). */
@@ -230,5 +235,19 @@ async function sweepStaleCgroups(dir: string, logger: Logger): Promise<void> {
     if (pid === undefined || existsSync(`/proc/${pid}`)) continue;
     const { killed, removed } = await killTree(join(dir, name)).catch(() => ({ killed: [], removed: false }));
     logger.info({ cgroup: name, killed, removed }, 'removed the memory cgroups of a Hearth that is gone');
+  }
+}
+
+/** Staging directories of Hearths that died without closing: their pool processes died with them. */
+async function sweepStaleStaging(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^(\d+)-[0-9a-f]+$/.exec(name)?.[1];
+    if (pid !== undefined && !existsSync(`/proc/${pid}`)) await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
   }
 }

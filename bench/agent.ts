@@ -31,13 +31,13 @@ const WARM_UPS = 100;
 const CALLS = 2000;
 const COLD_TRIALS = 8;
 const ROOT = findRepoRoot();
-const WORK = join(ROOT, 'bench/.work/agent');
+export const WORK = join(ROOT, 'bench/.work/agent');
 const silent = pino({ level: 'silent' });
 
 const EXAMPLES = { python: 'hello-python.yaml', nodejs: 'hello-node.yaml', go: 'hello-go.yaml' } as const;
-type Family = keyof typeof EXAMPLES;
+export type Family = keyof typeof EXAMPLES;
 
-function example(family: Family): HearthFunction {
+export function example(family: Family): HearthFunction {
   return FunctionSchema.parse(parse(readFileSync(join(ROOT, 'examples', EXAMPLES[family]), 'utf8')));
 }
 
@@ -90,31 +90,40 @@ async function warmRows(family: Family, b: LocalBackend): Promise<Row[]> {
   return rows;
 }
 
+/** One cold start: scale(1) → first response, then back to zero. Waits first, as coldRow explains. */
+export async function coldSample(b: LocalBackend, fn: HearthFunction, poolSize: number): Promise<number> {
+  const name = fn.metadata.name;
+  // Every variant rests between trials so a refilled pool process has finished starting (the pool
+  // cannot tell a booting process from a ready one) and the machine is equally quiet for each.
+  await new Promise((r) => setTimeout(r, 400));
+  if (poolSize > 0) await waitFor(() => b.warmIdle(fn.spec.runtime) >= 1);
+  const t = performance.now();
+  await b.scale(name, 1);
+  const inst = b.instances(name)[0];
+  if (!inst) throw new Error('no instance');
+  ok(await inst.invoke(req()));
+  const ms = performance.now() - t;
+  await b.scale(name, 0);
+  await waitFor(() => b.instances(name).length === 0);
+  return ms;
+}
+
+export function coldHow(family: Family, poolSize: number): string {
+  return family === 'go' ? 'prebuilt binary' : poolSize > 0 ? 'from the warm pool (stdin specialisation)' : 'fresh interpreter';
+}
+
+export function coldName(family: Family, poolSize: number): string {
+  return `${family} cold start${family === 'go' ? '' : poolSize > 0 ? ', warm pool' : ', no pool'}`;
+}
+
 async function coldRow(family: Family, poolSize: number): Promise<Row> {
   const b = new LocalBackend({ cacheDir: WORK, logger: silent, warmPoolSize: poolSize });
   try {
     const fn = example(family);
-    const name = fn.metadata.name;
     await b.upsert(fn);
     const samples: number[] = [];
-    for (let i = 0; i < COLD_TRIALS; i++) {
-      // Both variants rest between trials so a refilled pool process has finished starting (the pool
-      // cannot tell a booting process from a ready one) and the machine is equally quiet for both.
-      await new Promise((r) => setTimeout(r, 400));
-      if (poolSize > 0) await waitFor(() => b.warmIdle(fn.spec.runtime) >= 1);
-      const t = performance.now();
-      await b.scale(name, 1);
-      const inst = b.instances(name)[0];
-      if (!inst) throw new Error('no instance');
-      ok(await inst.invoke(req()));
-      samples.push(performance.now() - t);
-      await b.scale(name, 0);
-      await waitFor(() => b.instances(name).length === 0);
-    }
-    const how = family === 'go' ? 'prebuilt binary' : poolSize > 0 ? 'from the warm pool (stdin specialisation)' : 'fresh interpreter';
-    return summarise(`${family} cold start${family === 'go' ? '' : poolSize > 0 ? ', warm pool' : ', no pool'}`, samples, {
-      note: `scale(1) → first response, ${COLD_TRIALS} trials, ${how}`,
-    });
+    for (let i = 0; i < COLD_TRIALS; i++) samples.push(await coldSample(b, fn, poolSize));
+    return summarise(coldName(family, poolSize), samples, { note: `scale(1) → first response, ${COLD_TRIALS} trials, ${coldHow(family, poolSize)}` });
   } finally {
     await b.close();
   }

@@ -10,6 +10,7 @@ const BENCHES: Record<string, Bench> = {
   gateway: { title: 'Gateway overhead and cold start from zero', run: async () => (await import('./gateway.js')).benchGateway() },
   queue: { title: 'Async queue on Redis Streams', run: async () => (await import('./queue.js')).benchQueue() },
   controller: { title: 'Controller: 500 Functions at once', run: async () => (await import('./controller.js')).benchControllerStandalone() },
+  sandbox: { title: 'Sandboxed cold start beside a plain process', run: async () => (await import('./sandbox.js')).benchSandbox() },
   churn: { title: 'Embedded platform: calls while it changes, beside the same calls while nothing does', run: async () => (await import('./churn.js')).benchChurn() },
 };
 

@@ -222,8 +222,12 @@ export async function linkTree(src: string, dest: string): Promise<void> {
   }
 }
 
-/** Cgroup directories of Hearths that died without closing (SIGKILL): empty by now (their sandboxes died with them), so removable. */
-async function sweepStaleCgroups(dir: string, logger: Logger): Promise<void> {
+/**
+ * What Hearths that died without closing (SIGKILL) left in `dir`: entries whose
+ * name carries the pid of a process that is gone. Their sandboxes died with
+ * them (die-with-parent), so what is left is empty cgroups or staging files.
+ */
+async function sweepStale(dir: string, pidOf: RegExp, remove: (path: string) => Promise<void>): Promise<void> {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -231,23 +235,18 @@ async function sweepStaleCgroups(dir: string, logger: Logger): Promise<void> {
     return;
   }
   for (const name of names) {
-    const pid = /^hearth-(\d+)-[0-9a-f]+$/.exec(name)?.[1];
-    if (pid === undefined || existsSync(`/proc/${pid}`)) continue;
-    const { killed, removed } = await killTree(join(dir, name)).catch(() => ({ killed: [], removed: false }));
-    logger.info({ cgroup: name, killed, removed }, 'removed the memory cgroups of a Hearth that is gone');
+    const pid = pidOf.exec(name)?.[1];
+    if (pid !== undefined && !existsSync(`/proc/${pid}`)) await remove(join(dir, name)).catch(() => undefined);
   }
 }
 
-/** Staging directories of Hearths that died without closing: their pool processes died with them. */
-async function sweepStaleStaging(dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = /^(\d+)-[0-9a-f]+$/.exec(name)?.[1];
-    if (pid !== undefined && !existsSync(`/proc/${pid}`)) await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
-  }
+function sweepStaleCgroups(dir: string, logger: Logger): Promise<void> {
+  return sweepStale(dir, /^hearth-(\d+)-[0-9a-f]+$/, async (path) => {
+    const { killed, removed } = await killTree(path);
+    logger.info({ cgroup: path, killed, removed }, 'removed the memory cgroups of a Hearth that is gone');
+  });
+}
+
+function sweepStaleStaging(dir: string): Promise<void> {
+  return sweepStale(dir, /^(\d+)-[0-9a-f]+$/, (path) => rm(path, { recursive: true, force: true }));
 }

@@ -13,6 +13,8 @@ export interface ChildPlatform {
   killAll(): void;
   /** What it has logged so far (pino's JSON lines on stdout, the last MB). */
   logs(): string;
+  /** What it has written to stderr (the banner and its warnings). */
+  stderr(): string;
 }
 
 /** A machine without a function sandbox, for suites whose functions must write to the host's files (HEARTH_BWRAP names no bwrap). */
@@ -56,5 +58,6 @@ export async function startChildPlatform(args: string[], timeoutMs = 60_000, env
       }),
     killAll: () => killQuietly(child.pid === undefined ? undefined : -child.pid),
     logs: () => stdout,
+    stderr: () => stderr,
   };
 }

@@ -3,7 +3,7 @@
 // non-loopback bind unless told --insecure-no-sandbox, then warns at start and
 // shows it in /readyz; on this machine, where bubblewrap works, /readyz shows
 // the sandbox it found.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +11,9 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { probeSandbox } from '../../src/sandbox/support.js';
+import { NO_SANDBOX_ENV, startChildPlatform, type ChildPlatform } from '../faults/child-platform.js';
 
 const run = promisify(execFile);
-const NO_BWRAP = { ...process.env, HEARTH_BWRAP: '/nonexistent/bwrap' };
 
 function workDir(): { dir: string; credentials: string } {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-sandbox-flags-'));
@@ -32,46 +32,19 @@ async function upExits(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: 
   }
 }
 
-const children: ChildProcess[] = [];
+const running: ChildPlatform[] = [];
 afterEach(async () => {
-  await Promise.all(
-    children.splice(0).map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          c.once('exit', () => resolve());
-          c.kill('SIGTERM');
-        }),
-    ),
-  );
+  for (const up of running.splice(0)) {
+    await up.crash();
+    up.killAll();
+  }
 });
 
 /** Starts `hearth up` and waits for its banner; its logs (stdout) and banner (stderr) stay readable. */
-async function upRunning(args: string[], env: NodeJS.ProcessEnv): Promise<{ url: string; stdout: () => string; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', '--port', '0', '--warm-pool', '0', '--log-level', 'warn', ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`hearth up did not start: ${stderr}`)), 60_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = /Hearth is up at (http:\/\/\S+)/.exec(stderr);
-      if (m?.[1]) {
-        clearTimeout(t);
-        resolve(m[1]);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`hearth up exited (${code}): ${stderr}`));
-    });
-  });
-  return { url, stdout: () => stdout, stderr: () => stderr };
+async function upRunning(args: string[], env: NodeJS.ProcessEnv): Promise<ChildPlatform> {
+  const up = await startChildPlatform(['--port', '0', '--warm-pool', '0', ...args], 60_000, env);
+  running.push(up);
+  return up;
 }
 
 async function readyz(url: string): Promise<{ status: string; details?: { sandbox?: Record<string, unknown> } }> {
@@ -83,12 +56,12 @@ async function readyz(url: string): Promise<{ status: string; details?: { sandbo
 describe('hearth up without a sandbox', () => {
   it('refuses --credentials and a non-loopback bind, naming why and the way out', async () => {
     const { dir, credentials } = workDir();
-    const withCredentials = await upExits(['--dir', dir, '--credentials', credentials], NO_BWRAP);
+    const withCredentials = await upExits(['--dir', dir, '--credentials', credentials], NO_SANDBOX_ENV);
     expect(withCredentials.code).toBe(2);
     expect(withCredentials.stderr).toContain('hearth up: no function sandbox can be made here (bubblewrap not found at /nonexistent/bwrap (HEARTH_BWRAP))');
     expect(withCredentials.stderr).toContain('with --credentials, functions could read the credentials file');
     expect(withCredentials.stderr).toContain('pass --insecure-no-sandbox to start anyway');
-    const wide = await upExits(['--dir', dir, '--host', '0.0.0.0', '--no-auth'], NO_BWRAP);
+    const wide = await upExits(['--dir', dir, '--host', '0.0.0.0', '--no-auth'], NO_SANDBOX_ENV);
     expect(wide.code).toBe(2);
     expect(wide.stderr).toContain('with a non-loopback --host');
   }, 120_000);
@@ -96,16 +69,16 @@ describe('hearth up without a sandbox', () => {
   it('starts with --insecure-no-sandbox, warns once at start, runs functions as plain processes and shows it in /readyz', async () => {
     const { dir, credentials } = workDir();
     copyFileSync('examples/hello-python.yaml', join(dir, 'hello-python.yaml'));
-    const up = await upRunning(['--dir', dir, '--credentials', credentials, '--insecure-no-sandbox'], NO_BWRAP);
+    const up = await upRunning(['--dir', dir, '--credentials', credentials, '--insecure-no-sandbox'], NO_SANDBOX_ENV);
     const call = await fetch(`${up.url}/2015-03-31/functions/hello-python/invocations`, { method: 'POST', body: '{}', headers: { 'x-api-key': 'a-key-of-sixteen-chars-or-more' } });
     expect(call.status).toBe(200);
     // The backend takes hearth up's probe: no second warning of its own when the function starts.
-    expect(up.stdout().split('\n').filter((l) => /without a sandbox/i.test(l))).toHaveLength(1);
+    expect(up.logs().split('\n').filter((l) => /without a sandbox/i.test(l))).toHaveLength(1);
     const body = await readyz(up.url);
     expect(body.status).toBe('ok');
     expect(body.details?.sandbox).toMatchObject({ enabled: false, perInstanceUser: false, insecureNoSandbox: true, reason: 'bubblewrap not found at /nonexistent/bwrap (HEARTH_BWRAP)' });
     const warnings = up
-      .stdout()
+      .logs()
       .split('\n')
       .filter((l) => l.includes('functions run WITHOUT a sandbox'));
     expect(warnings).toHaveLength(1);
@@ -115,11 +88,11 @@ describe('hearth up without a sandbox', () => {
 
   it('starts on loopback without credentials (the developer machine), with the warning', async () => {
     const { dir } = workDir();
-    const up = await upRunning(['--dir', dir], NO_BWRAP);
+    const up = await upRunning(['--dir', dir], NO_SANDBOX_ENV);
     const body = await readyz(up.url);
     expect(body.details?.sandbox).toMatchObject({ enabled: false });
     expect(body.details?.sandbox).not.toHaveProperty('insecureNoSandbox');
-    expect(up.stdout()).toContain('functions run WITHOUT a sandbox');
+    expect(up.logs()).toContain('functions run WITHOUT a sandbox');
   }, 120_000);
 });
 
@@ -136,6 +109,6 @@ describe('hearth up with a sandbox', () => {
       perInstanceUser: process.getuid?.() === 0,
       ...(expected.memoryReason !== undefined ? { memoryReason: expected.memoryReason } : {}),
     });
-    expect(up.stdout()).not.toContain('WITHOUT a sandbox');
+    expect(up.logs()).not.toContain('WITHOUT a sandbox');
   }, 120_000);
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { exitError, exitReason, normalisePostedError, outOfMemoryError, responseTooLargeError, timeoutError } from './lambda-errors.js';
 import { billedDurationMs, peakMemoryMB, reportLine, startLine, endLine } from './report-lines.js';
-import { encodeLogTail, findRequestId, LineBuffer, LineSplitter, utf8Tail } from './log-tail.js';
+import { encodeLogTail, findRequestId, LineBuffer, utf8Tail } from './log-tail.js';
 import { requestFromHeaders, requestToHeaders, resultFromHeaders, resultToHeaders } from './invoke-headers.js';
 import { MAX_LOG_TAIL_BYTES, type InvokeResult } from './invocation.js';
 
@@ -62,13 +62,7 @@ describe('log tail', () => {
     expect(text.endsWith('line 499\nEND\nREPORT\n')).toBe(true);
   });
 
-  it('splits chunks into lines and bounds what it keeps', () => {
-    const got: string[] = [];
-    const s = new LineSplitter((l) => got.push(l));
-    s.write('a\nb');
-    s.write('c\r\nd');
-    s.flush();
-    expect(got).toEqual(['a', 'bc', 'd']);
+  it('bounds the lines it keeps for the tail', () => {
     const b = new LineBuffer(20);
     for (let i = 0; i < 10; i++) b.push(`line-${i}`);
     expect(b.all.at(-1)).toBe('line-9');

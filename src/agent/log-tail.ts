@@ -55,31 +55,3 @@ export function encodeLogTail(start: string, lines: readonly string[], end: stri
   const text = [start, ...lines, end, report].join('\n') + '\n';
   return utf8Tail(Buffer.from(text, 'utf8'), MAX_LOG_TAIL_BYTES).toString('base64');
 }
-
-/** Splits a byte stream into lines, keeping a partial last line for the next chunk. */
-export class LineSplitter {
-  private rest = '';
-
-  constructor(private readonly onLine: (line: string) => void) {}
-
-  write(chunk: Buffer | string): void {
-    const text = this.rest + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      this.onLine(text.slice(start, end));
-      start = nl + 1;
-    }
-    this.rest = text.slice(start);
-    // A line with no newline for a long time is still flushed, in pieces.
-    if (this.rest.length > 64 * 1024) {
-      this.onLine(this.rest);
-      this.rest = '';
-    }
-  }
-
-  flush(): void {
-    if (this.rest.length > 0) this.onLine(this.rest);
-    this.rest = '';
-  }
-}

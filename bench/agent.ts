@@ -109,11 +109,13 @@ export async function coldSample(b: LocalBackend, fn: HearthFunction, poolSize: 
 }
 
 export function coldHow(family: Family, poolSize: number): string {
-  return family === 'go' ? 'prebuilt binary' : poolSize > 0 ? 'from the warm pool (stdin specialisation)' : 'fresh interpreter';
+  // A plain binary has no pool (nothing to save); a sandboxed one starts from a pool of sandboxed exec stubs.
+  if (family === 'go') return poolSize > 0 ? 'prebuilt binary; sandboxed, from a warm pool of exec stubs' : 'prebuilt binary';
+  return poolSize > 0 ? 'from the warm pool (stdin specialisation)' : 'fresh interpreter';
 }
 
 export function coldName(family: Family, poolSize: number): string {
-  return `${family} cold start${family === 'go' ? '' : poolSize > 0 ? ', warm pool' : ', no pool'}`;
+  return `${family} cold start${poolSize > 0 ? ', warm pool' : ', no pool'}`;
 }
 
 async function coldRow(family: Family, poolSize: number): Promise<Row> {

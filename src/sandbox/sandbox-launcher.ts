@@ -1,6 +1,6 @@
 // Starts runtime processes inside sandboxes (bubblewrap + a memory cgroup)
 // and cleans up after each: one cgroup, one uid and, for a warm-pool process,
-// one staging directory per process, all gone when the process is.
+// one staging directory (two for a native runtime's) per process, all gone when the process is.
 //
 // A process is the unit because that is what dies: a runtime that crashes,
 // is OOM-killed or overruns its timeout is replaced by a new process in a new
@@ -24,7 +24,8 @@ import { UidRange } from './uid-range.js';
 export interface BoxSpec {
   /** Host directory shown at /var/task; 'staging' gives the process an empty one to be filled when it is claimed (claim()). */
   taskRoot: string | 'staging';
-  runtimeDir?: string;
+  /** Host directory shown at /var/runtime; 'staging' gives an empty one, filled at claim() (a native runtime's built binary). */
+  runtimeDir?: string | 'staging';
   optDir?: string;
   /** Host paths shown read-only at the same path. */
   samePath: readonly string[];
@@ -44,6 +45,7 @@ interface Box {
   uid?: number;
   cgroup?: MemoryCgroup;
   staging?: string;
+  runtimeStaging?: string;
   oomBefore: number;
   cause?: ExitCause;
   cleaned: Promise<void>;
@@ -95,12 +97,18 @@ export class SandboxLauncher {
       mkdirSync(box.staging, { recursive: true, mode: 0o755 });
       taskRoot = box.staging;
     }
+    let runtimeDir = spec.runtimeDir;
+    if (runtimeDir === 'staging') {
+      box.runtimeStaging = `${join(this.stagingRoot, randomBytes(8).toString('hex'))}-runtime`;
+      mkdirSync(box.runtimeStaging, { recursive: true, mode: 0o755 });
+      runtimeDir = box.runtimeStaging;
+    }
     box.cgroup = this.makeCgroup(spec.memoryMB);
     const { command, args, options } = sandboxCommand({
       bwrap: this.bwrap,
       user,
       taskRoot,
-      ...(spec.runtimeDir !== undefined ? { runtimeDir: spec.runtimeDir } : {}),
+      ...(runtimeDir !== undefined ? { runtimeDir } : {}),
       ...(spec.optDir !== undefined ? { optDir: spec.optDir } : {}),
       samePath: spec.samePath,
       tmpSizeMB: spec.tmpSizeMB,
@@ -126,11 +134,16 @@ export class SandboxLauncher {
     return child;
   }
 
-  /** A pool process becomes one function's: its task root appears at /var/task and its memory limit is set. */
-  async claim(child: ChildProcess, taskRoot: string, memoryMB: number): Promise<void> {
+  /**
+   * A pool process becomes one function's: its task root appears at /var/task
+   * (and `runtimeDir`, if given, at a staging /var/runtime) and its memory limit is set.
+   */
+  async claim(child: ChildProcess, taskRoot: string, memoryMB: number, runtimeDir?: string): Promise<void> {
     const box = this.boxes.get(child);
     if (box === undefined) throw new Error('not a sandboxed process of this launcher');
+    if (runtimeDir !== undefined && box.runtimeStaging === undefined) throw new Error('this pool process has no staging /var/runtime to fill');
     if (box.staging !== undefined) await linkTree(taskRoot, box.staging);
+    if (runtimeDir !== undefined && box.runtimeStaging !== undefined) await linkTree(runtimeDir, box.runtimeStaging);
     if (box.cgroup !== undefined) {
       await box.cgroup.setLimit(memoryMB * 1024 * 1024);
       box.oomBefore = await box.cgroup.oomKills();
@@ -192,7 +205,7 @@ export class SandboxLauncher {
           await removeTree(box.cgroup.path);
         }
       }
-      if (box.staging !== undefined) await rm(box.staging, { recursive: true, force: true });
+      for (const dir of [box.staging, box.runtimeStaging]) if (dir !== undefined) await rm(dir, { recursive: true, force: true });
     } catch (err) {
       this.opts.logger.warn({ err }, 'sandbox clean-up failed');
     } finally {

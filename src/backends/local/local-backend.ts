@@ -25,6 +25,7 @@ import { bootstrapOf, hasBootstrap, PackagedCode } from './packaged-code.js';
 import { INSIDE, makeSandboxLauncher, planSandbox, type SandboxOption } from './sandbox-plan.js';
 import { findRepoRoot, runtimeFamily, scriptRuntimeCommand, type Command, type RuntimeFamily } from './runtime-command.js';
 import { WarmPool } from './warm-pool.js';
+import { execStubCommand, specialisationLine } from './exec-stub.js';
 
 export type LocalBackendEvent =
   | { type: 'cold-start'; functionName: string; instanceId: string; initDurationMs: number; pooled: boolean }
@@ -70,6 +71,8 @@ interface Prepared {
   env: Record<string, string>;
   /** The warm-pool key, for families started from a generic process. */
   poolKey?: string;
+  /** A native runtime started from the pool's exec stub: what the stub execs, and the host directory it shows at /var/runtime. */
+  exec?: { argv: string[]; runtimeDir?: string };
 }
 
 interface Deployed {
@@ -222,7 +225,10 @@ export class LocalBackend implements Backend {
   /** Idle warm-pool processes for a runtime family (for tests and the status page). */
   warmIdle(runtime: HearthFunction['spec']['runtime']): number {
     const family = runtimeFamily(runtime);
-    if (family !== 'python' && family !== 'nodejs') return 0;
+    if (family !== 'python' && family !== 'nodejs') {
+      const stub = this.sandboxLauncherNow !== undefined ? execStubCommand() : undefined;
+      return stub === undefined ? 0 : this.pool.idleCountOf(poolKeyOf(stub));
+    }
     return this.pool.idleCountOf(poolKeyOf(this.scriptCommand(runtime, family)));
   }
 
@@ -292,6 +298,17 @@ export class LocalBackend implements Backend {
         this.pool.ensure(prepared.poolKey, { ...command, env: poolEnv(path, runtimeDir), cwd: runtimeDir });
       }
     }
+    // A binary starts in a few ms; its sandbox takes ~20 more (see exec-stub.ts), which a pool of sandboxed exec stubs saves.
+    // Plain processes have nothing to save, so none is pooled.
+    const stub = native && optDir === undefined && this.pool.size > 0 && sandbox !== undefined ? execStubCommand() : undefined;
+    const fnBox = prepared.box;
+    if (stub !== undefined && sandbox !== undefined && fnBox !== undefined) {
+      const stubView = planSandbox({ family: 'python', command: stub, taskRoot, runtimeDir });
+      prepared.poolKey = `${poolKeyOf(stub)} /tmp=${fnBox.tmpSizeMB}M`;
+      prepared.exec = { argv: [fnBox.command, ...fnBox.args], ...(fnBox.runtimeDir !== undefined ? { runtimeDir: fnBox.runtimeDir } : {}) };
+      const poolSpec = { taskRoot: 'staging', runtimeDir: 'staging', samePath: stubView.samePath, tmpSizeMB: fnBox.tmpSizeMB, command: stubView.command, args: stubView.args, env: poolEnv(path, INSIDE.runtimeDir) } as const;
+      this.pool.ensure(prepared.poolKey, { ...stub, env: poolSpec.env }, () => sandbox.spawn(poolSpec));
+    }
     return prepared;
   }
 
@@ -345,12 +362,12 @@ export class LocalBackend implements Backend {
         if (warm?.stdin) {
           // Its /var/task fills with this function's code and its memory limit becomes this function's before it learns what it is.
           if (sandbox !== undefined) {
-            await sandbox.claim(warm, prepared.taskRoot, memoryMB).catch((err: unknown) => {
+            await sandbox.claim(warm, prepared.taskRoot, memoryMB, prepared.exec?.runtimeDir).catch((err: unknown) => {
               warm.kill('SIGKILL');
               throw err;
             });
           }
-          warm.stdin.write(JSON.stringify({ env }) + '\n');
+          warm.stdin.write(specialisationLine(env, prepared.exec?.argv));
           return warm;
         }
         if (sandbox !== undefined && prepared.box !== undefined) return sandbox.spawn({ ...prepared.box, memoryMB, env });

@@ -50,7 +50,8 @@ func handler(ctx context.Context, event map[string]any) (map[string]any, error) 
 		names = append(names, e.Name())
 	}
 	cmdline, _ := os.ReadFile("/proc/self/cmdline")
-	return map[string]any{"env": os.Environ(), "uid": os.Getuid(), "gid": os.Getgid(), "runtime": names, "cmdline": string(cmdline)}, nil
+	pid1, _ := os.ReadFile("/proc/1/cmdline")
+	return map[string]any{"env": os.Environ(), "uid": os.Getuid(), "gid": os.Getgid(), "runtime": names, "cmdline": string(cmdline), "pid1": string(pid1)}, nil
 }
 
 func main() {
@@ -69,6 +70,7 @@ interface Probe {
   gid: number;
   runtime: string[];
   cmdline: string;
+  pid1: string;
 }
 
 describe.skipIf(!runHere)('sandboxed native runtimes from the warm pool', () => {
@@ -103,6 +105,9 @@ describe.skipIf(!runHere)('sandboxed native runtimes from the warm pool', () => 
     expect(env.HEARTH_SPECIALIZE).toBeUndefined();
     expect(a.runtime).toEqual(['bootstrap']);
     expect(a.cmdline.split('\0')[0]).toBe('/var/runtime/bootstrap');
+    // Its variables went through the stub's stdin, on no command line (bwrap's, its init's, shows the stub).
+    expect(a.pid1).toMatch(/^(\/usr\/bin\/)?bwrap\0/);
+    for (const cmdline of [a.cmdline, a.pid1]) expect(cmdline).not.toContain('a value with spaces');
     expect(a.uid).not.toBe(0);
     if (support.perInstanceUser) expect(a.uid).toBeGreaterThanOrEqual(1_800_000_000);
     expect(a.gid).toBe(a.uid);

@@ -10,6 +10,14 @@ import { terminate } from '../../agent/process-reaper.js';
 /** Consecutive pool processes that die unused before the pool stops refilling that key. */
 const MAX_EARLY_DEATHS = 3;
 
+/**
+ * How long after a take the pool starts its replacement. Started at once, it
+ * competes with the cold start it was taken for: spawning a sandbox holds the
+ * event loop ~2-3 ms (spawn is synchronous) and its start-up takes a CPU,
+ * which cost that cold start 2-3 ms of its ~10 (go, python) on two cores.
+ */
+export const REFILL_DELAY_MS = 50;
+
 interface Slot {
   spec: SpawnSpec;
   /** How a process of this key is started (default: spawnRuntime(spec); a sandboxed backend starts it in a sandbox). */
@@ -55,7 +63,7 @@ export class WarmPool {
       if (onExit) child.off('exit', onExit);
       this.exitHandlers.delete(child);
     }
-    setImmediate(() => this.refill(slot));
+    setTimeout(() => this.refill(slot), REFILL_DELAY_MS).unref();
     return child;
   }
 

@@ -90,7 +90,7 @@ function inOwnNetns(): boolean {
 /** Debian package of each machine tool the cluster needs, so a missing one is named with its fix. */
 const TOOLS: Record<string, string> = {
   ip: 'iproute2', iptables: 'iptables', nft: 'nftables', conntrack: 'conntrack',
-  nsenter: 'util-linux', unshare: 'util-linux', setpriv: 'util-linux', mount: 'mount', 'redis-server': 'redis-server',
+  nsenter: 'util-linux', unshare: 'util-linux', setpriv: 'util-linux', mount: 'mount', bwrap: 'bubblewrap', 'redis-server': 'redis-server',
 };
 
 function missingTools(): string[] {

@@ -1,7 +1,7 @@
 // The sandbox's command line, the memory controller's files and the uid range,
 // as pure decisions.
 import { describe, expect, it } from 'vitest';
-import { ancestorsToMake, bwrapArgs, insidePath, sandboxCommand, type SandboxSpec } from '../../src/sandbox/bwrap-args.js';
+import { ancestorsToMake, bwrapArgs, childExit, containerBwrapArgs, containerCommand, insidePath, parseChildPid, sandboxCommand, type ContainerSpec, type SandboxSpec } from '../../src/sandbox/bwrap-args.js';
 import { limitWrites, oomFile, parseOomKills, unifiedHasMemory } from '../../src/sandbox/memory-cgroup.js';
 import { UidRange } from '../../src/sandbox/uid-range.js';
 
@@ -145,6 +145,147 @@ describe('sandboxCommand', () => {
     expect(c.args.slice(0, 4)).toEqual(['-c', 'echo $$ > "$0" && exec "$@"', procs, '/usr/bin/bwrap']);
     expect(c.args.slice(4)).toEqual(sandboxCommand(base).args);
   });
+});
+
+const pod: ContainerSpec = {
+  bwrap: 'bwrap',
+  nsenter: 'nsenter',
+  env: '/usr/bin/env',
+  netns: '/run/netns/hearth-pod-1',
+  utsns: '/proc/4242/ns/uts',
+  mounts: [
+    { source: '/work/main', target: '/run/hearth-checkout-x', readOnly: true },
+    { source: '/var/lib/node/pods/u/volumes/tmp', target: '/tmp', readOnly: false },
+    { source: '/var/lib/node/pods/u/resolv.conf', target: '/etc/resolv.conf', readOnly: true },
+  ],
+  readOnlyRootFilesystem: false,
+  user: { kind: 'switch', uid: 1000, gid: 2000, groups: [3000, 3001], setpriv: '/usr/bin/setpriv' },
+  workingDir: '/run/hearth-checkout-x/agent',
+  environment: { HEARTH_FUNCTION: 'f', SECRET: 's3cr3t value' },
+  argv: ['node', '/run/hearth-checkout-x/dist/agent/main.js'],
+};
+
+describe('containerBwrapArgs', () => {
+  const cases: { name: string; spec: Partial<ContainerSpec>; check: (a: string[]) => void }[] = [
+    {
+      name: "the machine's root as the container's, devices usable, then the pod's binds in order, each at its target",
+      spec: {},
+      check: (a) => {
+        expect(a.slice(0, 3)).toEqual(['--dev-bind', '/', '/']);
+        expect(a).not.toContain('--ro-bind-try');
+        const binds = a.flatMap((x, i) => (x === '--bind' || x === '--ro-bind' ? [[x, a[i + 1], a[i + 2]]] : []));
+        expect(binds).toEqual([
+          ['--ro-bind', '/work/main', '/run/hearth-checkout-x'],
+          ['--bind', '/var/lib/node/pods/u/volumes/tmp', '/tmp'],
+          ['--ro-bind', '/var/lib/node/pods/u/resolv.conf', '/etc/resolv.conf'],
+        ]);
+        expect(a).not.toContain('--remount-ro');
+      },
+    },
+    {
+      name: 'readOnlyRootFilesystem: / alone remounted read-only, after the binds (writable volumes stay writable)',
+      spec: { readOnlyRootFilesystem: true },
+      check: (a) => {
+        expect(a.filter((x) => x === '--remount-ro')).toHaveLength(1);
+        expect(a.slice(a.indexOf('--remount-ro'), a.indexOf('--remount-ro') + 2)).toEqual(['--remount-ro', '/']);
+        expect(a.indexOf('--remount-ro')).toBeGreaterThan(a.lastIndexOf('--bind'));
+        expect(a.indexOf('--remount-ro')).toBeGreaterThan(a.lastIndexOf('--ro-bind'));
+        expect(a).not.toContain('--ro-bind-try');
+        expect(a.slice(0, 3)).toEqual(['--dev-bind', '/', '/']);
+      },
+    },
+    {
+      name: "the pod's network and UTS namespaces are entered outside; bwrap makes none but the mount namespace, no new session",
+      spec: {},
+      check: (a) => {
+        for (const f of ['--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-ipc', '--unshare-user', '--unshare-all', '--new-session', '--proc', '--dev', '--tmpfs']) {
+          expect(a).not.toContain(f);
+        }
+      },
+    },
+    {
+      name: "exactly the container's environment, as options, and its working directory",
+      spec: {},
+      check: (a) => {
+        expect(a.indexOf('--clearenv')).toBeLessThan(a.indexOf('--setenv'));
+        expect(pairs(a, '--setenv')).toEqual([['HEARTH_FUNCTION', 'f'], ['SECRET', 's3cr3t value']]);
+        expect(pairs(a, '--chdir')[0]?.[0]).toBe('/run/hearth-checkout-x/agent');
+        expect(pairs(a, '--info-fd')[0]?.[0]).toBe('4');
+        // bwrap sets PWD after its --chdir: env takes it away again.
+        expect(a.slice(a.lastIndexOf('--') - 3)).toEqual(['/usr/bin/env', '-u', 'PWD', '--', ...pod.argv]);
+      },
+    },
+    {
+      name: 'a PWD the container asks for is the one it gets',
+      spec: { environment: { PWD: '/x' } },
+      check: (a) => expect(a.slice(a.lastIndexOf('--') - 2)).toEqual(['/usr/bin/env', 'PWD=/x', '--', ...pod.argv]),
+    },
+    {
+      name: 'a non-root user (or root dropping ALL): setpriv to its uid, gid and groups, no capabilities, no new privileges',
+      spec: {},
+      check: (a) => {
+        expect(pairs(a, '--cap-add').map(([c]) => c)).toEqual(['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP']);
+        const sep = a.indexOf('--');
+        expect(a.slice(sep, sep + 9)).toEqual(['--', '/usr/bin/setpriv', '--reuid=1000', '--regid=2000', '--groups=3000,3001', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--']);
+      },
+    },
+    {
+      name: 'no supplementary groups: cleared',
+      spec: { user: { kind: 'switch', uid: 0, gid: 0, groups: [], setpriv: '/usr/bin/setpriv' } },
+      check: (a) => expect(a).toContain('--clear-groups'),
+    },
+    {
+      name: 'a root container keeping its capabilities: no switch, no capability option (bwrap as root keeps them)',
+      spec: { user: { kind: 'root' } },
+      check: (a) => {
+        expect(a).not.toContain('--cap-add');
+        expect(a).not.toContain('--cap-drop');
+        expect(a.join(' ')).not.toContain('setpriv');
+        expect(a.slice(a.indexOf('--'))).toEqual(['--', '/usr/bin/env', '-u', 'PWD', '--', ...pod.argv]);
+      },
+    },
+  ];
+  for (const c of cases) it(c.name, () => c.check(containerBwrapArgs({ ...pod, ...c.spec })));
+});
+
+describe('containerCommand', () => {
+  const all = containerBwrapArgs(pod);
+  const sep = all.indexOf('--');
+  it("enters the pod's namespaces, then bwrap, its options (environment, host paths) on fd 3", () => {
+    const c = containerCommand(pod);
+    expect(c.command).toBe('nsenter');
+    expect(c.args).toEqual(['--net=/run/netns/hearth-pod-1', '--uts=/proc/4242/ns/uts', '--', 'bwrap', '--args', '3', ...all.slice(sep)]);
+    expect(c.args.join(' ')).not.toContain('s3cr3t');
+    expect(c.args.join(' ')).not.toContain('/var/lib/node');
+    expect(c.options.split('\0')).toEqual([...all.slice(0, sep), '']);
+  });
+  it('joins the memory cgroup inside the namespaces, before bwrap', () => {
+    const procs = '/sys/fs/cgroup/memory/hearth-node.x/pod/c/cgroup.procs';
+    const c = containerCommand({ ...pod, cgroupProcs: procs });
+    expect(c.args.slice(0, 8)).toEqual(['--net=/run/netns/hearth-pod-1', '--uts=/proc/4242/ns/uts', '--', '/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', procs, 'bwrap']);
+    expect(c.args.slice(7)).toEqual(containerCommand(pod).args.slice(3));
+  });
+});
+
+describe('parseChildPid / childExit', () => {
+  it.each([
+    ['{\n    "child-pid": 6725,\n    "mnt-namespace": 4026532175\n}\n', 6725],
+    ['{"child-pid":17}', 17],
+    ['', undefined],
+  ])('%j', (info, pid) => expect(parseChildPid(info)).toBe(pid));
+  it.each([
+    [0, null, { exitCode: 0 }],
+    [3, null, { exitCode: 3 }],
+    [1, null, { exitCode: 1 }],
+    // bwrap's report of a child killed by SIGKILL (an OOM kill too) or SIGTERM
+    [137, null, { exitCode: 137, signal: 9 }],
+    [143, null, { exitCode: 143, signal: 15 }],
+    [255, null, { exitCode: 255 }],
+    [128, null, { exitCode: 128 }],
+    // bwrap itself killed
+    [null, 'SIGKILL', { exitCode: 137, signal: 9 }],
+    [null, 'SIGTERM', { exitCode: 143, signal: 15 }],
+  ] as const)('bwrap exit %s / %s', (code, signal, status) => expect(childExit(code, signal)).toEqual(status));
 });
 
 describe('ancestorsToMake / insidePath', () => {

@@ -6,13 +6,13 @@
 // sidecars last in reverse order, a shorter grace cutting a termination under
 // way, and a stop that lands while the container is still being started.
 //
-// Containers are real processes launched the node's way (nsenter, a private
-// mount namespace, setpriv, a memory cgroup). Their sandbox holds only a UTS
+// Containers are real processes launched the node's way (nsenter, bwrap over
+// the machine's root, setpriv, a memory cgroup). Their sandbox holds only a UTS
 // namespace: they share this machine's network namespace and listen on
-// loopback, so no bridge is needed. Needs root and util-linux, as the node does.
+// loopback, so no bridge is needed. Needs root, util-linux and bubblewrap, as the node does.
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,9 +26,9 @@ import { Cutoff } from './termination.js';
 import { VolumeBuilder } from './volumes.js';
 import { alive } from '../processes.js';
 
-const tools = ['nsenter', 'unshare', 'setpriv', 'python3'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
+const tools = ['nsenter', 'unshare', 'setpriv', 'bwrap', 'python3'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
 const able = process.getuid?.() === 0 && tools;
-if (!able && process.env.CI === 'true') throw new Error('the container runner tests need root, util-linux (nsenter, unshare, setpriv) and python3 under CI=true');
+if (!able && process.env.CI === 'true') throw new Error('the container runner tests need root, util-linux (nsenter, unshare, setpriv), bubblewrap and python3 under CI=true');
 
 const IMAGE = 'docker.io/library/redis:7';
 
@@ -64,6 +64,52 @@ note('up %d' % os.getpid())
 while True:
     time.sleep(3600)
 `;
+
+/** Writes what a container sees of itself to $FACTS, then exits with $CODE, fills memory ($THEN=oom) or sleeps. */
+const FACTS_PROGRAM = `
+import json, os, sys, time
+def can_write(path):
+    try:
+        open(path, 'w').close()
+        os.unlink(path)
+        return True
+    except OSError as e:
+        return e.strerror
+status = dict(l.split(':', 1) for l in open('/proc/self/status'))
+facts = {
+    'pid': os.getpid(), 'parent': open('/proc/%d/comm' % os.getppid()).read().strip(),
+    'uid': os.getuid(), 'gid': os.getgid(), 'groups': sorted(os.getgroups()),
+    'caps': status['CapEff'].strip(), 'bounding': status['CapBnd'].strip(), 'nnp': status['NoNewPrivs'].strip(),
+    'env': dict(os.environ), 'cwd': os.getcwd(), 'mnt': os.readlink('/proc/self/ns/mnt'),
+    'root': can_write('/hearth-container-test-%d' % os.getpid()),
+    'volume': can_write(os.environ['VOLUME'] + '/x') if 'VOLUME' in os.environ else None,
+}
+with open(os.environ['FACTS'] + '.tmp', 'w') as f:
+    json.dump(facts, f)
+os.rename(os.environ['FACTS'] + '.tmp', os.environ['FACTS'])
+then = os.environ.get('THEN', 'sleep')
+if then == 'exit':
+    sys.exit(int(os.environ['CODE']))
+if then == 'oom':
+    hog = b'x' * (512 << 20)
+time.sleep(3600)
+`;
+
+interface Facts {
+  pid: number;
+  parent: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  caps: string;
+  bounding: string;
+  nnp: string;
+  env: Record<string, string>;
+  cwd: string;
+  mnt: string;
+  root: true | string;
+  volume: true | string | null;
+}
 
 /** An exec hook that notes itself (as the container's user, with its env) and may take a while. */
 function execHook(seconds = 0): string[] {
@@ -127,13 +173,13 @@ function container(name: string, extra: Partial<V1Container> & { env?: { name: s
   };
 }
 
-function runners(pod: V1Pod): { apps: ContainerRunner[]; inits: ContainerRunner[] } {
+function runners(pod: V1Pod, volumeDirs = new Map<string, string>()): { apps: ContainerRunner[]; inits: ContainerRunner[] } {
   const ctx: PodContext = {
     facts: { pod, podIp: '127.0.0.1', hostIp: '127.0.0.1' },
     sandbox,
     podDir: dir,
     podLogsDir: dir,
-    volumeDirs: new Map(),
+    volumeDirs,
     builder: new VolumeBuilder(new KubeRest('https://127.0.0.1:1', '', ''), { pod, podIp: '127.0.0.1', hostIp: '127.0.0.1' }),
     svc: { kubernetesServiceHost: '127.0.0.1', kubernetesServicePort: 443 },
     resolvConf: join(dir, 'resolv.conf'),
@@ -319,6 +365,118 @@ describe.runIf(able)('the process node stops containers as the kubelet does', ()
     expect(Date.now() - began).toBeLessThan(10_000);
     expect(first('long', 'sigterm').t - began).toBeGreaterThanOrEqual(1_900);
     expect(app.state.terminated).toMatchObject({ exitCode: 137 });
+  });
+
+  describe('a container as bwrap starts it', () => {
+    function factsContainer(name: string, env: Record<string, string>, extra: Partial<V1Container> = {}): V1Container {
+      return { name, image: IMAGE, command: ['python3', '-u', '-c', FACTS_PROGRAM], env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })), ...extra };
+    }
+    async function factsOf(path: string): Promise<Facts> {
+      await until(`facts at ${path}`, () => existsSync(path));
+      return JSON.parse(readFileSync(path, 'utf8')) as Facts;
+    }
+
+    it("runs as its user and groups with no capabilities, in its working directory, with exactly its environment, by the pid it reports", async () => {
+      const facts = join(dir, 'identity.json');
+      const { apps } = runners(pod({
+        securityContext: { fsGroup: 3000, supplementalGroups: [3001] },
+        containers: [factsContainer('who', { FACTS: facts, GREETING: 'hi there' }, { workingDir: dir, securityContext: { runAsUser: 1000, runAsGroup: 2000 } })],
+      }));
+      const app = apps[0] as ContainerRunner;
+      const ran = app.run();
+      const f = await factsOf(facts);
+      expect(f.pid).toBe(app.pid);
+      expect(f.parent).toBe('bwrap');
+      expect(f.mnt).not.toBe(readlinkSync('/proc/self/ns/mnt'));
+      expect({ uid: f.uid, gid: f.gid, groups: f.groups }).toEqual({ uid: 1000, gid: 2000, groups: [3000, 3001] });
+      expect({ caps: f.caps, bounding: f.bounding, nnp: f.nnp }).toEqual({ caps: '0000000000000000', bounding: '0000000000000000', nnp: '1' });
+      expect(f.cwd).toBe(dir);
+      expect(f.env).toMatchObject({ FACTS: facts, GREETING: 'hi there', HOSTNAME: 'p' });
+      // Nothing of the node's (vitest's) own environment, nor the PWD bwrap sets.
+      for (const k of ['PWD', 'VITEST', 'HOME', 'OLDPWD', 'SHLVL']) expect(f.env).not.toHaveProperty(k);
+      // SIGTERM reaches the program itself, not bwrap, and the status reads as the kubelet's.
+      await app.terminate({ graceSeconds: 10, cutoff: new Cutoff() });
+      await ran;
+      expect(app.state.terminated).toMatchObject({ exitCode: 143, signal: 15, reason: 'Error' });
+    });
+
+    it('readOnlyRootFilesystem: / is read-only, a volume stays writable; an exit code is reported as it is', async () => {
+      const scratch = join(dir, 'scratch');
+      const target = join(dir, 'mnt');
+      spawnSync('mkdir', ['-p', scratch]);
+      const { apps } = runners(
+        pod({
+          containers: [
+            factsContainer('ro', { FACTS: join(target, 'ro.json'), VOLUME: target, THEN: 'exit', CODE: '3' }, {
+              volumeMounts: [{ name: 'scratch', mountPath: target }],
+              securityContext: { runAsUser: 0, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            }),
+          ],
+        }),
+        new Map([['scratch', scratch]]),
+      );
+      const app = apps[0] as ContainerRunner;
+      const ran = app.run();
+      const f = await factsOf(join(scratch, 'ro.json'));
+      expect(f.root).toBe('Read-only file system');
+      expect(f.volume).toBe(true);
+      expect(f.uid).toBe(0);
+      expect(f.caps).toBe('0000000000000000');
+      await until('exited', () => app.state.terminated !== undefined);
+      const terminated = app.state.terminated;
+      await app.terminate({ graceSeconds: 10, cutoff: new Cutoff() });
+      await ran;
+      expect(terminated).toMatchObject({ exitCode: 3, reason: 'Error' });
+      expect(terminated).not.toHaveProperty('signal');
+    });
+
+    it('a volume mounted through a symbolic link (as /var/run → /run) lands where the link leads', async () => {
+      const real = join(dir, 'real');
+      const link = join(dir, 'link');
+      spawnSync('mkdir', ['-p', join(real, 'secrets'), join(dir, 'token')]);
+      symlinkSync(real, link);
+      writeFileSync(join(dir, 'token', 'token'), 'T');
+      const target = join(link, 'secrets', 'sa');
+      const facts = join(dir, 'linked.json');
+      const { apps } = runners(
+        pod({ containers: [factsContainer('linked', { FACTS: facts, VOLUME: target }, { volumeMounts: [{ name: 'token', mountPath: target, readOnly: true }] })] }),
+        new Map([['token', join(dir, 'token')]]),
+      );
+      const app = apps[0] as ContainerRunner;
+      const ran = app.run();
+      const f = await factsOf(facts);
+      await app.terminate({ graceSeconds: 10, cutoff: new Cutoff() });
+      await ran;
+      // Mounted read-only at the link's target: the container could not write there.
+      expect(f.volume).toBe('Read-only file system');
+      expect(existsSync(join(real, 'secrets', 'sa'))).toBe(true);
+    });
+
+    it('killed from outside with SIGKILL: exit code 137, signal 9', async () => {
+      const facts = join(dir, 'killed.json');
+      const { apps } = runners(pod({ containers: [factsContainer('killed', { FACTS: facts })] }));
+      const app = apps[0] as ContainerRunner;
+      const ran = app.run();
+      const f = await factsOf(facts);
+      process.kill(f.pid, 'SIGKILL');
+      await until('exited', () => app.state.terminated !== undefined);
+      const terminated = app.state.terminated;
+      await app.terminate({ graceSeconds: 10, cutoff: new Cutoff() });
+      await ran;
+      expect(terminated).toMatchObject({ exitCode: 137, signal: 9, reason: 'Error' });
+    });
+
+    it.runIf(memoryCgroupAvailable())('over its memory limit: OOMKilled, exit code 137', async () => {
+      const facts = join(dir, 'oom.json');
+      const { apps } = runners(pod({ containers: [factsContainer('hog', { FACTS: facts, THEN: 'oom' }, { resources: { limits: { memory: '64Mi' } } })] }));
+      const app = apps[0] as ContainerRunner;
+      const ran = app.run();
+      await until('OOM-killed', () => app.state.terminated !== undefined, 30_000);
+      const terminated = app.state.terminated;
+      await app.terminate({ graceSeconds: 10, cutoff: new Cutoff() });
+      await ran;
+      expect(terminated).toMatchObject({ exitCode: 137, signal: 9, reason: 'OOMKilled' });
+    });
   });
 
   it('a container asked to stop while it is still being started is stopped too, leaving no process or cgroup', async () => {

@@ -3,7 +3,7 @@
 // stopping it as the kubelet does (preStop hook, SIGTERM, SIGKILL).
 import type { V1Container, V1ContainerState, V1ContainerStateTerminated, V1ContainerStatus, V1LifecycleHandler, V1PodSpec, V1Probe } from '@kubernetes/client-node';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +11,9 @@ import { MemoryCgroup, memoryCgroupAvailable, parseQuantity } from '../../../src
 import { ConfigError, containerArgv, containerEnv, type ServiceEnv } from './env.js';
 import type { PodFacts } from './downward.js';
 import { inContainer, lookupImage, repoRoot, resolveProgram, toCheckoutPath, type ImageEntry } from './images.js';
-import { launch, type Mount } from './launch.js';
+import { launch } from './launch.js';
+import { childExit, type ContainerMount } from '../../../src/sandbox/bwrap-args.js';
+import { SETPRIV } from '../../../src/sandbox/support.js';
 import { describeHandler, runLifecycleHandler } from './hooks.js';
 import { runProbe, type ProbeTarget } from './probes.js';
 import { Cutoff, MIN_KILL_GRACE_SECONDS, graceLeft, killGraceSeconds, sigtermGrace, terminationPrereqs, within, type KillReason } from './termination.js';
@@ -57,7 +59,20 @@ export interface StopRequest {
 
 const BACKOFF_MAX_MS = 300_000;
 const PLEG_RELIST_MS = 1_000;
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+
+/**
+ * A signal for the container's main process, not bwrap (bwrap passes none
+ * on, and its death would take the container down without the signal asked
+ * for). Only while bwrap runs: once it has exited, the pid may be anyone's.
+ */
+function signalContainer(r: Running, signal: NodeJS.Signals): void {
+  if (r.child.exitCode !== null || r.child.signalCode !== null) return;
+  try {
+    process.kill(r.pid, signal);
+  } catch {
+    // gone between the check and the kill: bwrap is exiting
+  }
+}
 
 function now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -185,7 +200,7 @@ export class ContainerRunner {
       await running.cgroup?.destroy();
       this.running = undefined;
       await probes;
-      const exitCode = exit.code ?? 128 + (SIGNALS[exit.signal ?? ''] ?? 9);
+      const { exitCode, signal } = childExit(exit.code, exit.signal);
       const reason = oom > 0 ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
       const terminated: V1ContainerStateTerminated = {
         exitCode,
@@ -193,7 +208,7 @@ export class ContainerRunner {
         startedAt: running.startedAt as unknown as Date,
         finishedAt: now() as unknown as Date,
         containerID: `process://${running.pid}`,
-        ...(exit.signal === null ? {} : { signal: SIGNALS[exit.signal] ?? 9 }),
+        ...(signal === undefined ? {} : { signal }),
       };
       this.state = { terminated };
       this.ready = false;
@@ -271,10 +286,10 @@ export class ContainerRunner {
     return { uid, gid, groups };
   }
 
-  private async mounts(image: ImageEntry): Promise<Mount[]> {
+  private async mounts(image: ImageEntry): Promise<ContainerMount[]> {
     // The image's files, taken from the checkout (images.ts), read-only as an image's layers are.
     await this.ensureTarget(this.ctx.checkoutMount, repoRoot);
-    const out: Mount[] = [{ source: repoRoot, target: this.ctx.checkoutMount, readOnly: true }];
+    const out: ContainerMount[] = [{ source: repoRoot, target: this.ctx.checkoutMount, readOnly: true }];
     for (const [target, prepared] of Object.entries(image.imageDirs ?? {})) {
       const source = prepared();
       if (!existsSync(source)) throw new ConfigError(`image directory ${target} was not prepared at ${source} (test/cluster/prepare-go-image.sh)`);
@@ -321,28 +336,26 @@ export class ContainerRunner {
     const sc = this.spec.securityContext;
     const machineWorkingDir = toCheckoutPath(image, this.spec.workingDir ?? image.workingDir ?? '/');
     const workingDir = inContainer(machineWorkingDir, this.ctx.checkoutMount);
-    const child = await launch({
-      netnsPath: this.ctx.sandbox.netnsPath,
-      utsPath: `/proc/${this.ctx.sandbox.pid}/ns/uts`,
-      cgroupPath: cgroup?.path,
-      mounts,
-      readOnlyRootFilesystem: sc?.readOnlyRootFilesystem ?? false,
-      uid,
-      gid,
-      groups,
-      dropPrivileges: uid !== 0 || (sc?.capabilities?.drop ?? []).includes('ALL'),
-      noNewPrivs: sc?.allowPrivilegeEscalation === false,
-      workingDir: existsSync(machineWorkingDir) || mounts.some((m) => m.target === workingDir) ? workingDir : '/',
-      env,
-      argv,
-      scriptPath: join(this.ctx.podDir, `${this.name}.sh`),
-      logFile: join(this.ctx.podLogsDir, `${this.name}.log`),
-    });
-    const pid = child.pid;
-    if (pid === undefined) throw new Error('spawn failed');
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
+    const dropPrivileges = uid !== 0 || (sc?.capabilities?.drop ?? []).includes('ALL');
+    const { child, pid, exited } = await launch(
+      {
+        bwrap: 'bwrap',
+        nsenter: 'nsenter',
+        env: '/usr/bin/env',
+        netns: this.ctx.sandbox.netnsPath,
+        utsns: `/proc/${this.ctx.sandbox.pid}/ns/uts`,
+        // bwrap makes its mount points before it enters the new root, where a link such as /var/run → /run would lead
+        // outside it: each target as this machine resolves it (the container's root is this machine's).
+        mounts: mounts.map((m) => ({ ...m, target: realpathSync(m.target) })),
+        readOnlyRootFilesystem: sc?.readOnlyRootFilesystem ?? false,
+        user: dropPrivileges ? { kind: 'switch', uid, gid, groups, setpriv: SETPRIV } : { kind: 'root' },
+        workingDir: existsSync(machineWorkingDir) || mounts.some((m) => m.target === workingDir) ? workingDir : '/',
+        environment: env,
+        argv,
+        ...(cgroup === undefined ? {} : { cgroupProcs: cgroup.procsFile }),
+      },
+      join(this.ctx.podLogsDir, `${this.name}.log`),
+    );
     this.ctx.log(`${this.name}: started pid ${pid}: ${argv.join(' ')}`);
     return { child, pid, startedAt: now(), cgroup, exited, uid, gid, env };
   }
@@ -450,12 +463,12 @@ export class ContainerRunner {
     follow(cutoff.at);
     const unfollow = cutoff.watch(follow);
     if (r.child.exitCode === null && r.child.signalCode === null) this.ctx.log(`${this.name}: SIGTERM (SIGKILL in ${((killAt.at - sigtermAt) / 1000).toFixed(1)} s)`);
-    r.child.kill('SIGTERM');
+    signalContainer(r, 'SIGTERM');
     try {
       const killed = killAt.reached().then(() => {
         if (r.child.exitCode !== null || r.child.signalCode !== null) return;
         this.ctx.log(`${this.name}: SIGKILL (grace period over)`);
-        r.child.kill('SIGKILL');
+        signalContainer(r, 'SIGKILL');
       });
       await Promise.race([r.exited, killed]);
       await r.exited;

@@ -1,75 +1,49 @@
-// Starting one container process: join the pod's network and UTS namespaces,
-// take a private mount namespace, enter the container's memory cgroup,
-// bind-mount its volumes, resolv.conf and hosts, make / read-only if asked,
-// then drop to its user with no capabilities and exec its program. Each step
-// execs the next (nsenter, unshare, bash, setpriv, env), so the pid the node
-// watches is the container's main process from start to end.
+// Starting one container process through bwrap (src/sandbox/bwrap-args.ts's
+// containerCommand): nsenter joins the pod's network and UTS namespaces, a
+// shell joins the container's memory cgroup, and bwrap binds its volumes over
+// the machine's root, sets its exact environment and working directory, and
+// drops to its user with setpriv. bwrap stays as the container process's
+// parent and exits as it does, so the node watches bwrap for the exit and
+// signals, probes and execs into the container by the pid bwrap reports.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { containerCommand, INFO_FD, OPTIONS_FD, parseChildPid, type ContainerSpec } from '../../../src/sandbox/bwrap-args.js';
 
-export interface Mount {
-  source: string;
-  target: string;
-  readOnly: boolean;
+export interface Launched {
+  /** bwrap: its exit is the container's (childExit reads it). */
+  child: ChildProcess;
+  /** The container's main process (bwrap's child), or bwrap's own pid when bwrap failed before starting it. */
+  pid: number;
+  /** bwrap's exit, listened for from the spawn on (it may come before the pid is known). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export interface LaunchSpec {
-  netnsPath: string;
-  utsPath: string;
-  cgroupPath: string | undefined;
-  mounts: Mount[];
-  readOnlyRootFilesystem: boolean;
-  uid: number;
-  gid: number;
-  groups: number[];
-  /** false only for a root container that did not drop capabilities. */
-  dropPrivileges: boolean;
-  noNewPrivs: boolean;
-  workingDir: string;
-  env: Record<string, string>;
-  argv: string[];
-  scriptPath: string;
-  logFile: string;
-}
-
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-export function launchScript(spec: LaunchSpec): string {
-  const q = shellQuote;
-  const lines = ['set -e'];
-  if (spec.cgroupPath !== undefined) lines.push(`echo $$ > ${q(join(spec.cgroupPath, 'cgroup.procs'))}`);
-  for (const m of spec.mounts) {
-    lines.push(`mount --bind ${q(m.source)} ${q(m.target)}`);
-    if (m.readOnly) lines.push(`mount -o remount,bind,ro ${q(m.target)}`);
-  }
-  if (spec.readOnlyRootFilesystem) lines.push('mount -o remount,bind,ro /');
-  lines.push(`cd ${q(spec.workingDir)} || { echo "hearth-node: working directory ${spec.workingDir} missing" >&2; exit 128; }`);
-  const envWords = Object.entries(spec.env).map(([k, v]) => q(`${k}=${v}`));
-  const run = ['env', '-i', ...envWords, ...spec.argv.map(q)].join(' ');
-  if (!spec.dropPrivileges) {
-    lines.push(`exec ${run}`);
-  } else {
-    const groups = spec.groups.length === 0 ? '--clear-groups' : `--groups=${spec.groups.join(',')}`;
-    const nnp = spec.noNewPrivs ? ' --no-new-privs' : '';
-    lines.push(`exec setpriv --reuid=${spec.uid} --regid=${spec.gid} ${groups}${nnp} --inh-caps=-all --bounding-set=-all -- ${run}`);
-  }
-  return lines.join('\n') + '\n';
-}
-
-export async function launch(spec: LaunchSpec): Promise<ChildProcess> {
-  await writeFile(spec.scriptPath, launchScript(spec), { mode: 0o700 });
-  const fd = openSync(spec.logFile, 'a');
+export async function launch(spec: ContainerSpec, logFile: string): Promise<Launched> {
+  const { command, args, options } = containerCommand(spec);
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
   try {
-    return spawn(
-      'nsenter',
-      [`--net=${spec.netnsPath}`, `--uts=${spec.utsPath}`, '--', 'unshare', '--mount', '--propagation', 'private', '--', '/bin/bash', spec.scriptPath],
-      { stdio: ['ignore', fd, fd] },
-    );
+    child = spawn(command, args, { stdio: ['ignore', fd, fd, 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
   } finally {
     closeSync(fd);
   }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const optionsPipe = child.stdio[OPTIONS_FD] as Writable | null;
+  optionsPipe?.on('error', () => undefined);
+  optionsPipe?.end(options);
+  const infoPipe = child.stdio[INFO_FD] as Readable | null;
+  let info = '';
+  // bwrap writes the pid and closes its end at once, before the container's setup; a bwrap that fails first just closes it.
+  await new Promise<void>((resolve) => {
+    if (infoPipe === null) return resolve();
+    infoPipe.on('data', (d: Buffer) => (info += d.toString()));
+    infoPipe.once('close', () => resolve());
+    infoPipe.once('error', () => resolve());
+    child.once('error', () => resolve());
+  });
+  if (child.pid === undefined) throw new Error(`spawn ${command} failed`);
+  return { child, pid: parseChildPid(info) ?? child.pid, exited };
 }

@@ -7,6 +7,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { LIMITS } from '../api/function.js';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
@@ -115,6 +116,8 @@ type InitFailure =
   | { kind: 'timeout' };
 
 const SYNC_PAYLOAD_LIMIT = LIMITS.syncPayloadBytes;
+/** How long a restart waits for the old runtime's pipes to close (a grandchild holding them must not hold up the restart). */
+const RELEASE_WAIT_MS = 2_000;
 
 export class Agent implements RuntimeApi {
   readonly functionName: string;
@@ -145,6 +148,8 @@ export class Agent implements RuntimeApi {
   private readonly queue: Pending[] = [];
   private readonly inflight = new Map<string, Pending>();
   private readonly parked: ServerResponse[] = [];
+  /** Per launched process: resolves once its output pipes closed, i.e. every process holding them (the runtime) is gone. */
+  private readonly released = new WeakMap<ChildProcess, Promise<void>>();
   private idleWaiters: (() => void)[] = [];
   private settleWaiters: ((s: AgentState) => void)[] = [];
   private restarting: Promise<void> | undefined;
@@ -326,6 +331,14 @@ export class Agent implements RuntimeApi {
       this.initFailure = undefined;
       this.setState('starting');
     }
+    if (this.launcher !== undefined && this.proc === undefined) {
+      // No runtime of ours is running (a restart is between the old one and
+      // the new): this is the old runtime, outliving the process the agent
+      // started by moments. Taking it for the new one's first /next would
+      // hand it events it can never answer.
+      res.destroy();
+      return;
+    }
     if (this.stateValue === 'starting') this.initDone();
     this.parked.push(res);
     res.once('close', () => {
@@ -401,6 +414,7 @@ export class Agent implements RuntimeApi {
       return;
     }
     this.proc = proc;
+    this.released.set(proc, new Promise((resolve) => proc.once('close', () => resolve())));
     this.attachOutput(proc);
     proc.once('error', (err) => {
       if (this.proc !== proc) return;
@@ -491,7 +505,7 @@ export class Agent implements RuntimeApi {
     for (const p of [...this.inflight.values()]) {
       this.complete(p, unhandledResult(oom ? outOfMemoryError(p.req.requestId) : exitError(p.req.requestId, code, signal), this.elapsed(p)), 'error');
     }
-    if (this.stateValue === 'ready') void this.restart('exit');
+    if (this.stateValue === 'ready') void this.restart('exit', proc);
   }
 
   /** The external runtime's processes are gone: its invocations failed with it, and the next one to come inits anew. */
@@ -505,8 +519,8 @@ export class Agent implements RuntimeApi {
     if (this.stateValue === 'ready') this.setState('starting');
   }
 
-  /** Kills the runtime (if any), then launches a fresh one that goes through init again. */
-  private restart(reason: 'timeout' | 'exit' | 'init-retry'): Promise<void> {
+  /** Kills the runtime (if any; `exited` names one that already exited), then launches a fresh one that goes through init again. */
+  private restart(reason: 'timeout' | 'exit' | 'init-retry', exited?: ChildProcess): Promise<void> {
     const peer = this.opts.peer;
     if (this.launcher === undefined && peer !== undefined && this.stateValue !== 'closed') {
       // Someone else restarts it (the kubelet); killing it is ours to do.
@@ -516,13 +530,19 @@ export class Agent implements RuntimeApi {
     if (this.launcher === undefined || this.stateValue === 'closed') return Promise.resolve();
     if (this.restarting) return this.restarting;
     this.emit({ type: 'restart', reason });
-    const old = this.proc;
+    const old = this.proc ?? exited;
     this.proc = undefined;
     this.setState('starting');
     this.restarting = (async () => {
+      if (old) {
+        await terminate(old, 0);
+        // The process the agent started may not be the runtime itself (a
+        // sandbox's bwrap): the runtime can outlive it by moments and ask
+        // /next meanwhile. Its output pipes close only when it is gone too.
+        await Promise.race([this.released.get(old), sleep(RELEASE_WAIT_MS, undefined, { ref: false })]);
+      }
+      // Requests and connections of the old runtime must not be mistaken for the new one's.
       for (const res of this.parked.splice(0)) res.destroy();
-      if (old) await terminate(old, 0);
-      // Connections of the old process must not be mistaken for the new one's.
       this.server?.closeAllConnections();
       for (const p of [...this.inflight.values()]) this.complete(p, unhandledResult(exitError(p.req.requestId, null, 'SIGKILL'), this.elapsed(p)), 'error');
       if (this.stateValue !== 'closed') await this.launch();

@@ -242,7 +242,7 @@ class FunctionWorker {
    * next consumer's "running" cannot be overwritten.
    */
   async #handBack(d: Delivery): Promise<void> {
-    if (d.event) await this.deps.store.putRecord(this.#record(d.event, 'queued'), this.deps.recordTtlMs).catch(() => undefined);
+    if (d.event) await this.deps.store.putRecord(this.#record(d.event, 'queued'), this.deps.recordTtlMs, 'unfinished').catch(() => undefined);
     try {
       await this.deps.store.handBack(this.fn, this.s.name, [d.id]);
       this.#handedBack.add(d.id);
@@ -301,8 +301,10 @@ class FunctionWorker {
       return;
     }
     const startedAt = new Date(now).toISOString();
-    // A record write is a view for callers; the invocation need not wait for it to be durable.
-    this.deps.store.putRecord(this.#record(ev, 'running', { startedAt }), this.deps.recordTtlMs).catch(() => undefined);
+    // A record write is a view for callers; the invocation need not wait for it to be durable. Being
+    // unawaited, it can land after the result (resent once Redis is back after a failover): it never
+    // replaces a finished record.
+    this.deps.store.putRecord(this.#record(ev, 'running', { startedAt }), this.deps.recordTtlMs, 'unfinished').catch(() => undefined);
 
     // The run is counted in the store when the call is handed to an instance,
     // before it can run, so a gateway killed mid-run leaves the count behind

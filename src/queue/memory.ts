@@ -6,11 +6,10 @@
 // holds is bounded (memory-bounds.ts): finished records and dead letters are
 // evicted oldest first, and new events refused while unfinished ones fill it.
 import { admit, DEFAULT_MEMORY_QUEUE_BOUNDS, ENTRY_OVERHEAD_BYTES, evictions, type Candidate, type MemoryQueueBounds } from './memory-bounds.js';
-import { QueueFullError, type Backlog, type InvocationRecord, type MemoryQueueStats } from './queue.js';
+import { FINISHED_STATUSES, QueueFullError, type Backlog, type InvocationRecord, type MemoryQueueStats, type RecordWrite } from './queue.js';
 import type { DestinationRecord } from './records.js';
 import { cloneEvent, type DeadLetterEntry, type Delivery, type QueueStore, type StoredDeadLetter, type StoredEvent } from './store.js';
 
-const TERMINAL = new Set(['succeeded', 'failed', 'dead-lettered']);
 
 function eventBytes(e: StoredEvent): number {
   return ENTRY_OVERHEAD_BYTES + e.payload.length + (e.traceId?.length ?? 0) + (e.clientContext?.length ?? 0);
@@ -106,7 +105,7 @@ export class MemoryStore implements QueueStore {
 
   *#candidates(keep: string | undefined): Iterable<Candidate<EvictKey>> {
     for (const [requestId, r] of this.#records) {
-      yield { key: { kind: 'record', requestId }, bytes: r.bytes, record: true, evictable: requestId !== keep && TERMINAL.has(r.record.status) };
+      yield { key: { kind: 'record', requestId }, bytes: r.bytes, record: true, evictable: requestId !== keep && FINISHED_STATUSES.has(r.record.status) };
     }
     for (const [functionName, s] of this.#fns) {
       for (const [id, d] of s.deadLetters) yield { key: { kind: 'dead-letter', functionName, id }, bytes: d.bytes, record: false, evictable: true };
@@ -324,11 +323,13 @@ export class MemoryStore implements QueueStore {
     return (this.#streams.get(stream) ?? []).slice(0, limit).map((e) => structuredClone(e));
   }
 
-  async putRecord(record: InvocationRecord, ttlMs: number, onlyIfAbsent = false): Promise<void> {
+  async putRecord(record: InvocationRecord, ttlMs: number, when: RecordWrite = 'always'): Promise<void> {
     this.#open();
     const now = Date.now();
     const existing = this.#records.get(record.requestId);
-    if (onlyIfAbsent && existing && existing.expiresAt > now) return;
+    const live = existing !== undefined && existing.expiresAt > now ? existing : undefined;
+    if (when === 'absent' && live) return;
+    if (when === 'unfinished' && live && FINISHED_STATUSES.has(live.record.status)) return;
     // Deleted first so the map's order stays the order of last writes.
     this.#dropRecord(record.requestId);
     this.#tombstones.delete(record.requestId);

@@ -36,6 +36,18 @@ export interface EnqueueResult {
 
 export type InvocationStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'dead-lettered';
 
+/** The statuses an invocation ends in. */
+export const FINISHED_STATUSES: ReadonlySet<InvocationStatus> = new Set(['succeeded', 'failed', 'dead-lettered']);
+
+/**
+ * When a record write applies: always; only where there is none
+ * ('absent', the enqueue's first record); or only over a record that is not
+ * finished ('unfinished', for the views written on the way: a 'running' or
+ * hand-back 'queued' write that arrives late, resent after a reconnect, must
+ * not bury the result).
+ */
+export type RecordWrite = 'always' | 'absent' | 'unfinished';
+
 export interface InvocationRecord {
   requestId: string;
   functionName: string;

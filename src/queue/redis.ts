@@ -7,7 +7,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { attemptsKey, CONSUMER_GROUP, DEFAULT_KEY_PREFIX, functionKeys, recordKey } from './keys.js';
-import { QueueUnavailableError, type Backlog, type InvocationRecord } from './queue.js';
+import { FINISHED_STATUSES, QueueUnavailableError, type Backlog, type InvocationRecord, type RecordWrite } from './queue.js';
 import { ReplicaAcks } from './replica-acks.js';
 import { followFailovers } from './sentinel-failover.js';
 import type { DestinationRecord } from './records.js';
@@ -167,6 +167,21 @@ end
 return n`;
 
 /** Counts a run (or takes one back). KEYS: attempts counter. ARGV: the event's stored attempts, ttl ms, delta. */
+/** SET unless the record there is finished (its status one of ARGV[3..]); decoded in Redis, so no write can slip between the check and the set. */
+const PUT_UNFINISHED_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local ok, r = pcall(cjson.decode, v)
+  if ok and type(r) == 'table' then
+    for i = 3, #ARGV do
+      if r.status == ARGV[i] then return 0 end
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
 const COUNT_ATTEMPT_SCRIPT = `
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 local stored = tonumber(ARGV[1])
@@ -463,11 +478,12 @@ export class RedisStore implements QueueStore {
     return out;
   }
 
-  async putRecord(record: InvocationRecord, ttlMs: number, onlyIfAbsent = false): Promise<void> {
+  async putRecord(record: InvocationRecord, ttlMs: number, when: RecordWrite = 'always'): Promise<void> {
     await this.#ready();
     const key = recordKey(record.requestId, this.#prefix);
     const ttl = Math.max(1, Math.floor(ttlMs));
-    if (onlyIfAbsent) await this.client.set(key, JSON.stringify(record), 'PX', ttl, 'NX');
+    if (when === 'absent') await this.client.set(key, JSON.stringify(record), 'PX', ttl, 'NX');
+    else if (when === 'unfinished') await this.client.eval(PUT_UNFINISHED_SCRIPT, 1, key, JSON.stringify(record), String(ttl), ...FINISHED_STATUSES);
     else await this.client.set(key, JSON.stringify(record), 'PX', ttl);
   }
 

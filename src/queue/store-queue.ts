@@ -96,7 +96,7 @@ export class StoreQueue implements Queue {
     const iso = new Date(now).toISOString();
     // The event is accepted once appended; the record is a view, and a consumer quicker than this write must not be overwritten by it.
     await this.store
-      .putRecord({ requestId: event.requestId, functionName: req.functionName, status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs, true)
+      .putRecord({ requestId: event.requestId, functionName: req.functionName, status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs, 'absent')
       .catch((err: unknown) => this.opts.logger?.warn({ err, requestId: event.requestId }, 'could not write the invocation record'));
     return res;
   }

@@ -4,7 +4,7 @@
 // base-queue.ts. Operations that finish an entry take its id and acknowledge
 // it in the same atomic step as the write that records the outcome, which is
 // what makes delivery at-least-once and never at-most-once.
-import type { Backlog, InvocationRecord, MemoryQueueStats } from './queue.js';
+import type { Backlog, InvocationRecord, MemoryQueueStats, RecordWrite } from './queue.js';
 import type { DestinationRecord } from './records.js';
 
 export interface StoredEvent {
@@ -69,7 +69,7 @@ export interface QueueStore {
   /** Appends a destination record to a named stream. */
   appendToStream(stream: string, record: DestinationRecord): Promise<string>;
   readStream(stream: string, limit: number): Promise<Array<{ id: string; record: DestinationRecord }>>;
-  putRecord(record: InvocationRecord, ttlMs: number, onlyIfAbsent?: boolean): Promise<void>;
+  putRecord(record: InvocationRecord, ttlMs: number, when?: RecordWrite): Promise<void>;
   /**
    * Counts one more run of this event, atomically across consumers, and
    * returns the count: at least one more than the event's stored attempts, so

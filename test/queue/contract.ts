@@ -41,6 +41,30 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
       return { queue, catalog, invoker, consume };
     }
 
+    it('never lets a late view of a record (running, handed back) bury its result', async () => {
+      const { queue, catalog, invoker, consume } = await setup();
+      if (!(queue instanceof StoreQueue)) throw new Error('the contract runs on StoreQueue');
+      catalog.set(fnDef('late'));
+      invoker.on('late', () => ok({ done: true }));
+      const { requestId } = await queue.enqueue({ functionName: 'late', payload: Buffer.from('{}') });
+      const queued = await queue.record(requestId);
+      if (queued === undefined) throw new Error('no record');
+      // Over a record not yet finished, a view applies.
+      await queue.store.putRecord({ ...queued, status: 'running' }, 60_000, 'unfinished');
+      expect((await queue.record(requestId))?.status).toBe('running');
+      consume();
+      await waitFor('success', async () => (await queue.record(requestId))?.status === 'succeeded');
+      // The 'running' write of this run, arriving only now (resent after a reconnect), is dropped.
+      await queue.store.putRecord({ ...queued, status: 'running' }, 60_000, 'unfinished');
+      await queue.store.putRecord({ ...queued, status: 'queued' }, 60_000, 'unfinished');
+      expect(await queue.record(requestId)).toMatchObject({ status: 'succeeded', result: { payload: '{"done":true}' } });
+      // The enqueue's own first record never replaces one; a plain write always does.
+      await queue.store.putRecord({ ...queued, status: 'queued' }, 60_000, 'absent');
+      expect((await queue.record(requestId))?.status).toBe('succeeded');
+      await queue.store.putRecord({ ...queued, status: 'queued' }, 60_000);
+      expect((await queue.record(requestId))?.status).toBe('queued');
+    });
+
     it('runs an event once, as an async invocation, and records its success', async () => {
       const { queue, catalog, invoker, consume } = await setup();
       catalog.set(fnDef('hello'));

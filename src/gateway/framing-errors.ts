@@ -11,7 +11,7 @@ import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { LambdaError } from './lambda-errors.js';
-import { LINGER_MS } from './lingering-close.js';
+import { closeLingering } from './lingering-close.js';
 import { sendLambdaError } from './reply-error.js';
 
 /**
@@ -60,12 +60,7 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): v
     socket.destroy();
     return;
   }
-  socket.end();
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-  socket.once('end', () => socket.destroy());
-  socket.resume();
+  closeLingering(socket);
 }
 
 /** fastify's frameworkErrors handler: a path it cannot decode (or route on) answers like any other bad parameter. */

@@ -12,19 +12,20 @@ import type { Socket } from 'node:net';
 /** How long a half-closed connection keeps discarding the rest of a body it will never use. */
 export const LINGER_MS = 2_000;
 
-/**
- * Makes the server's close of this socket (after the current answer) a
- * lingering one: end our side, keep reading and discarding until the client
- * ends its side or `lingerMs` pass, then destroy.
- */
+/** Ends our side now, reads and discards until the client ends its side or `lingerMs` pass, then destroys. */
+export function closeLingering(socket: Socket, lingerMs = LINGER_MS): void {
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), lingerMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => socket.destroy());
+  // The HTTP parser may have stopped consuming; the bytes must still be read for the close to be a FIN.
+  socket.resume();
+}
+
+/** Makes the server's close of this socket (after the current answer) a lingering one. */
 export function lingerOnClose(socket: Socket, lingerMs = LINGER_MS): void {
   socket.destroySoon = function lingeringDestroySoon(this: Socket) {
-    this.end();
-    const timer = setTimeout(() => this.destroy(), lingerMs);
-    timer.unref();
-    this.once('close', () => clearTimeout(timer));
-    this.once('end', () => this.destroy());
-    // The HTTP parser may have stopped consuming; the bytes must still be read for the close to be a FIN.
-    this.resume();
+    closeLingering(this, lingerMs);
   };
 }

@@ -256,8 +256,10 @@ export class LocalBackend implements Backend {
       if (files === undefined) throw new Error(`function ${name}: no code`);
       if (family === 'provided') throw new Error(`function ${name}: runtime provided needs code.package holding an executable bootstrap`);
       taskRoot = await this.code.materialise(files);
-      if (family === 'go') this.steps.set(name, 'building Go sources');
-      if (family === 'go') command = { command: await this.code.buildGo(files), args: [] };
+      if (family === 'go') {
+        this.steps.set(name, 'building Go sources');
+        command = { command: await this.code.buildGo(files), args: [] };
+      }
     }
     if ((spec.layers ?? []).length > 0) this.steps.set(name, 'reading and unpacking layers');
     const optDir = await this.packaged.optDir(fn);

@@ -200,7 +200,11 @@ it('loses no accepted event and fails no sync call while Redis fails over three 
       const promotedMs = performance.now() - t0;
       // Events sent after the promotion are accepted and run: every gateway's queue client is on the new master.
       const base = events.acceptedIn(f.name);
-      await waitFor('events accepted on the new master', async () => events.acceptedIn(f.name) >= base + 100, 60_000, 50);
+      // A rare CI run waited here in vain after a master SIGKILL: say what the senders were answered meanwhile.
+      await waitFor('events accepted on the new master', async () => events.acceptedIn(f.name) >= base + 100, 60_000, 50).catch((err: unknown) => {
+        const refusals = JSON.stringify(Object.fromEntries(events.refused.get(f.name) ?? []));
+        throw new Error(`${String(err)}: ${events.acceptedIn(f.name) - base} accepted since the promotion to ${after}; refusals in ${f.name}: ${refusals}`);
+      });
       const acceptedAgainMs = performance.now() - t0;
       // The lease stays with its holder (or is taken afresh if its key was not yet replicated); shared demand sums both replicas again.
       await waitFor('the lease renewed on the new master', async () => (await leaseA.round()) && (await group.command(after, 'GET', scaling.key)) === leaseA.identity, 30_000, 100);

@@ -42,6 +42,8 @@ export interface InvokeResult {
   initDurationMs?: number;
   /** When tailLogs was asked: base64 of the invocation's last 4 KB of logs, as X-Amz-Log-Result carries it. */
   logTail?: string;
+  /** The version that ran ($LATEST or a number), set by the dispatcher: X-Amz-Executed-Version. */
+  executedVersion?: string;
 }
 
 export const MAX_LOG_TAIL_BYTES = 4096;

@@ -217,6 +217,51 @@ export function isValidCron(expr: string): boolean {
   }
 }
 
+/** The editable version every function has; published versions are numbers. */
+export const LATEST = '$LATEST';
+/** A published version's number, as Lambda writes it: a decimal string from 1. */
+export const VERSION_NUMBER = /^[1-9][0-9]{0,9}$/;
+const ALIAS_NAME = /^[a-zA-Z0-9_-]+$/;
+
+export const AliasSchema = z
+  .strictObject({
+    name: z.string().min(1).max(128).regex(ALIAS_NAME, 'may hold only letters, digits, - and _').describe('Name of the alias: invoked as NAME:ALIAS.'),
+    version: z
+      .string()
+      .refine((v) => v === LATEST || VERSION_NUMBER.test(v), 'must be a published version number or $LATEST')
+      .describe('The version the alias points to: a published version number, or $LATEST.'),
+    additionalVersionWeights: z
+      .record(z.string().regex(VERSION_NUMBER, 'must be a published version number'), z.number().min(0).max(1))
+      .refine((w) => Object.keys(w).length <= 1, 'at most one additional version may be given')
+      .meta({ maxProperties: 1 })
+      .optional()
+      .describe('At most one other published version and the share of calls (0 to 1) it takes, as Lambda\'s RoutingConfig.AdditionalVersionWeights.'),
+    minInstances: z.number().int().min(0).max(1000).default(0).describe('Provisioned instances of the alias, split between its versions by weight.'),
+    description: z.string().max(256).optional().describe('What the alias is for.'),
+  })
+  .refine((a) => a.name !== LATEST && !/^[0-9]+$/.test(a.name), { message: 'may not be a number or $LATEST', path: ['name'] })
+  .refine((a) => a.additionalVersionWeights === undefined || a.version !== LATEST, { message: 'weighted routing needs a published version, not $LATEST', path: ['version'] })
+  .refine((a) => a.additionalVersionWeights?.[a.version] === undefined, { message: 'may not name the alias\'s own version', path: ['additionalVersionWeights'] })
+  .meta({
+    'x-kubernetes-validations': [
+      cel("!self.name.matches('^[0-9]+$')", 'an alias name may not be a number or $LATEST', '.name'),
+      cel("self.version == '$LATEST' || self.version.matches('^[1-9][0-9]{0,9}$')", 'must be a published version number or $LATEST', '.version'),
+      cel("!has(self.additionalVersionWeights) || self.version != '$LATEST'", 'weighted routing needs a published version, not $LATEST', '.version'),
+      cel('!has(self.additionalVersionWeights) || !(self.version in self.additionalVersionWeights)', "may not name the alias's own version", '.additionalVersionWeights'),
+      cel('!has(self.additionalVersionWeights) || self.additionalVersionWeights.all(k, self.additionalVersionWeights[k] >= 0.0 && self.additionalVersionWeights[k] <= 1.0)', 'weights must lie between 0 and 1', '.additionalVersionWeights'),
+    ],
+  });
+export type Alias = z.infer<typeof AliasSchema>;
+export type AliasInput = z.input<typeof AliasSchema>;
+
+export const VersioningSchema = z
+  .strictObject({
+    publishOnChange: z.boolean().default(false).describe('Publish a new version whenever the code or configuration changes, as Knative makes a Revision.'),
+    retain: z.number().int().min(1).max(1000).optional().describe('Keep at most this many versions (the newest); older ones no alias points to are deleted. Unset: versions are deleted only explicitly.'),
+  })
+  .describe('How versions are published and kept.');
+export type Versioning = z.infer<typeof VersioningSchema>;
+
 const NEEDS_HANDLER: readonly Runtime[] = ['nodejs20', 'nodejs22', 'python3.11', 'python3.12', 'python3.13'];
 
 export const FunctionSpecSchema = z
@@ -261,6 +306,14 @@ export const FunctionSpecSchema = z
       .optional()
       .describe('Cron triggers that invoke the function asynchronously.'),
     layers: z.array(PackageSourceSchema).max(LIMITS.layers).optional().describe('ZIP packages unpacked in order under /opt.'),
+    aliases: z
+      .array(AliasSchema)
+      .max(100)
+      .refine((a) => new Set(a.map((x) => x.name)).size === a.length, 'alias names must be unique')
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .optional()
+      .describe('Named pointers to versions, each with its own ARN, provisioned minimum and function URL; at most one additional version takes a weighted share of calls.'),
+    versioning: VersioningSchema.prefault({}),
   })
   .refine((s) => !NEEDS_HANDLER.includes(s.runtime) || s.handler !== undefined, { message: 'is required for this runtime', path: ['handler'] })
   .refine((s) => s.runtime !== 'provided' || s.code.image !== undefined || s.code.package !== undefined, {
@@ -306,6 +359,19 @@ export const FunctionStatusSchema = z.strictObject({
     .optional()
     .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
     .describe('Next run time of each schedule.'),
+  latestVersion: z.string().optional().describe('The highest version number ever published (numbers are never reused).'),
+  versions: z
+    .array(
+      z.strictObject({
+        version: z.string().describe('Published version number.'),
+        readyInstances: z.number().int().min(0).optional().describe('Instances of this version ready to serve.'),
+        desiredInstances: z.number().int().min(0).optional().describe('Instances this version should have.'),
+      }),
+    )
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['version'] })
+    .describe('The published versions and their instances.'),
+  aliases: z.string().optional().describe('The aliases in short, e.g. live=2 canary=3+4@10%.'),
 });
 export type FunctionStatus = z.infer<typeof FunctionStatusSchema>;
 

@@ -7,6 +7,8 @@ export type InvocationType = 'sync' | 'async';
 
 export interface Invocation {
   functionName: string;
+  /** What the caller named: undefined or $LATEST, a version number or an alias; the dispatcher resolves it per call. */
+  qualifier?: string;
   requestId: string;
   payload: Buffer;
   type: InvocationType;

@@ -19,6 +19,8 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 export interface EnqueueRequest {
   functionName: string;
+  /** The version or alias the caller named; kept with the event, and through retries and redrive. Resolved when the event runs. */
+  qualifier?: string;
   payload: Buffer;
   /** The gateway's request id; one is made when absent. */
   requestId?: string;
@@ -51,6 +53,10 @@ export type RecordWrite = 'always' | 'absent' | 'unfinished';
 export interface InvocationRecord {
   requestId: string;
   functionName: string;
+  /** The version or alias the caller named, when it named one. */
+  qualifier?: string;
+  /** The version that last ran the event ($LATEST or a number). */
+  executedVersion?: string;
   status: InvocationStatus;
   /** Times the function actually ran for this event. */
   attempts: number;

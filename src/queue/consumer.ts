@@ -18,7 +18,7 @@ import type { QueueMetrics } from '../metrics/queue.js';
 import { deliverRecord, destinationType, type DestinationSinks } from './destinations.js';
 import type { Clock, Consumer, ConsumerOptions, InvocationRecord, InvocationStatus } from './queue.js';
 import { systemClock } from './queue.js';
-import { buildDestinationRecord, defaultFunctionArn, functionErrorOf, type RecordCondition } from './records.js';
+import { buildDestinationRecord, defaultFunctionArn, executedVersionOf, functionErrorOf, type RecordCondition } from './records.js';
 import { isTooOld, nextStep, type DeadLetterCondition } from './retry-policy.js';
 import type { Delivery, QueueStore, StoredEvent } from './store.js';
 
@@ -270,6 +270,7 @@ class FunctionWorker {
     return {
       requestId: ev.requestId,
       functionName: this.fn,
+      ...(ev.qualifier !== undefined ? { qualifier: ev.qualifier } : {}),
       status,
       attempts: ev.attempts,
       systemErrors: ev.systemErrors,
@@ -319,6 +320,7 @@ class FunctionWorker {
     try {
       result = await this.opts.invoker.invoke({
         functionName: this.fn,
+        ...(ev.qualifier !== undefined ? { qualifier: ev.qualifier } : {}),
         requestId: ev.requestId,
         payload: ev.payload,
         type: 'async',
@@ -359,6 +361,7 @@ class FunctionWorker {
     // An invoker that does not report dispatch (tests' scripted ones) ran it all the same.
     ev.attempts = await countRun();
     const finishedAt = new Date(this.s.clock.now()).toISOString();
+    const executedVersion = executedVersionOf(result);
     const functionError = functionErrorOf(result.outcome);
     const resultView = {
       statusCode: 200,
@@ -368,15 +371,15 @@ class FunctionWorker {
     };
     if (result.outcome === 'success') {
       await this.#deliver(cfg, 'Success', ev, result);
-      await this.#putRecord(this.#record(ev, 'succeeded', { startedAt, finishedAt, condition: 'Success', result: resultView }));
+      await this.#putRecord(this.#record(ev, 'succeeded', { startedAt, finishedAt, executedVersion, condition: 'Success', result: resultView }));
       await this.#persist('ack', () => this.deps.store.ack(this.fn, d.id));
       this.s.metrics?.processed.inc({ function: this.fn, outcome: 'succeeded' });
       return;
     }
     ev.functionErrors++;
     const next = nextStep({ kind: 'function', functionErrors: ev.functionErrors, systemErrors: ev.systemErrors, enqueuedAt: ev.enqueuedAt, now: this.s.clock.now(), maxRetries: cfg.maxRetries, maxEventAgeSeconds: cfg.maxEventAgeSeconds, timeScale: this.s.timeScale });
-    if (next.action === 'retry') await this.#retry(d.id, ev, next.dueAt, 'function', { startedAt, finishedAt, result: resultView });
-    else await this.#giveUp(d.id, ev, cfg, next.condition, result, { startedAt, finishedAt, result: resultView });
+    if (next.action === 'retry') await this.#retry(d.id, ev, next.dueAt, 'function', { startedAt, finishedAt, executedVersion, result: resultView });
+    else await this.#giveUp(d.id, ev, cfg, next.condition, result, { startedAt, finishedAt, executedVersion, result: resultView });
   }
 
   async #retry(id: string, ev: StoredEvent, dueAt: number, kind: 'function' | 'system', extra: Partial<InvocationRecord>): Promise<void> {
@@ -404,10 +407,11 @@ class FunctionWorker {
     const record = buildDestinationRecord({
       requestId: ev.requestId,
       functionArn: this.s.functionArn(this.fn),
+      ...(ev.qualifier !== undefined ? { qualifier: ev.qualifier } : {}),
       condition,
       invokeCount: ev.attempts,
       requestPayload: ev.payload,
-      ...(last ? { response: { outcome: last.outcome, payload: last.payload } } : {}),
+      ...(last ? { response: { outcome: last.outcome, payload: last.payload, executedVersion: executedVersionOf(last) } } : {}),
       now: this.s.clock.now(),
     });
     const dest = condition === 'Success' ? cfg.onSuccess : cfg.onFailure;

@@ -37,6 +37,16 @@ describe('destination records', () => {
     expect(aged).not.toHaveProperty('responsePayload');
   });
 
+  it('qualifies the ARN with what the event was invoked as and names the version that ran', () => {
+    const base = { requestId: 'r', functionArn: 'arn:aws:lambda:local:000000000000:function:f', condition: 'Success' as const, invokeCount: 1, requestPayload: Buffer.from('{}'), now: 0 };
+    const alias = buildDestinationRecord({ ...base, qualifier: 'live', response: { outcome: 'success', payload: Buffer.from('1'), executedVersion: '3' } });
+    expect(alias.requestContext.functionArn).toBe('arn:aws:lambda:local:000000000000:function:f:live');
+    expect(alias.responseContext).toEqual({ statusCode: 200, executedVersion: '3' });
+    const version = buildDestinationRecord({ ...base, qualifier: '2', response: { outcome: 'success', payload: Buffer.from('1'), executedVersion: '2' } });
+    expect(version.requestContext.functionArn).toBe('arn:aws:lambda:local:000000000000:function:f:2');
+    expect(buildDestinationRecord({ ...base, qualifier: '$LATEST' }).requestContext.functionArn).toBe('arn:aws:lambda:local:000000000000:function:f:$LATEST');
+  });
+
   it('handles a handled error, and payloads that are not JSON', () => {
     const rec = buildDestinationRecord({ requestId: 'r', functionArn: 'a', condition: 'RetriesExhausted', invokeCount: 1, requestPayload: Buffer.from('plain text'), response: { outcome: 'handled', payload: Buffer.from('') }, now: 0 });
     expect(rec.responseContext?.functionError).toBe('Handled');

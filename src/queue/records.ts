@@ -1,7 +1,7 @@
 // Lambda's destination record: what an on-success or on-failure destination
 // and the dead-letter stream receive about one asynchronous invocation.
 // Pure, so its shape can be checked against Lambda's documented example.
-import type { InvokeOutcome } from '../agent/invocation.js';
+import type { InvokeOutcome, InvokeResult } from '../agent/invocation.js';
 import type { DeadLetterCondition } from './retry-policy.js';
 
 export type RecordCondition = 'Success' | DeadLetterCondition;
@@ -26,13 +26,16 @@ export interface DestinationRecord {
 
 export interface RecordInput {
   requestId: string;
+  /** The function's unqualified ARN. */
   functionArn: string;
+  /** The version or alias the caller named; the record's ARN carries it ($LATEST when none). */
+  qualifier?: string;
   condition: RecordCondition;
   /** Times the function ran for this event. */
   invokeCount: number;
   requestPayload: Buffer;
-  /** The last run's outcome and payload; absent when the function never ran. */
-  response?: { outcome: InvokeOutcome; payload: Buffer };
+  /** The last run's outcome and payload, and the version that ran it ($LATEST when not said); absent when the function never ran. */
+  response?: { outcome: InvokeOutcome; payload: Buffer; executedVersion?: string };
   now: number;
 }
 
@@ -58,14 +61,19 @@ export function functionErrorOf(outcome: InvokeOutcome): 'Handled' | 'Unhandled'
   return undefined;
 }
 
+/** The version a run executed, as the invoker reports it; an invoker that does not say ran $LATEST. */
+export function executedVersionOf(result: Pick<InvokeResult, 'executedVersion'>): string {
+  return result.executedVersion ?? '$LATEST';
+}
+
 export function buildDestinationRecord(input: RecordInput): DestinationRecord {
   const record: DestinationRecord = {
     version: '1.0',
     timestamp: new Date(input.now).toISOString(),
     requestContext: {
       requestId: input.requestId,
-      // Lambda names the version that ran; Hearth runs one version per function.
-      functionArn: `${input.functionArn}:$LATEST`,
+      // Lambda qualifies the ARN with what the event was invoked as: $LATEST, a version number or an alias.
+      functionArn: `${input.functionArn}:${input.qualifier ?? '$LATEST'}`,
       condition: input.condition,
       approximateInvokeCount: input.invokeCount,
     },
@@ -74,7 +82,7 @@ export function buildDestinationRecord(input: RecordInput): DestinationRecord {
   if (input.response) {
     const functionError = functionErrorOf(input.response.outcome);
     // Lambda reports 200 for a run whose function failed: the invoke itself succeeded.
-    record.responseContext = { statusCode: 200, executedVersion: '$LATEST', ...(functionError ? { functionError } : {}) };
+    record.responseContext = { statusCode: 200, executedVersion: input.response.executedVersion ?? '$LATEST', ...(functionError ? { functionError } : {}) };
     record.responsePayload = decodePayload(input.response.payload);
   }
   return record;

@@ -77,6 +77,7 @@ export class StoreQueue implements Queue {
     const event: StoredEvent = {
       requestId: req.requestId ?? randomUUID(),
       functionName: req.functionName,
+      ...(req.qualifier !== undefined ? { qualifier: req.qualifier } : {}),
       payload: req.payload,
       enqueuedAt: now,
       attempts: 0,
@@ -96,7 +97,7 @@ export class StoreQueue implements Queue {
     const iso = new Date(now).toISOString();
     // The event is accepted once appended; the record is a view, and a consumer quicker than this write must not be overwritten by it.
     await this.store
-      .putRecord({ requestId: event.requestId, functionName: req.functionName, status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs, 'absent')
+      .putRecord({ requestId: event.requestId, functionName: req.functionName, ...(req.qualifier !== undefined ? { qualifier: req.qualifier } : {}), status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs, 'absent')
       .catch((err: unknown) => this.opts.logger?.warn({ err, requestId: event.requestId }, 'could not write the invocation record'));
     return res;
   }
@@ -121,7 +122,7 @@ export class StoreQueue implements Queue {
     const iso = new Date(now).toISOString();
     const moved = await this.#guard('redrive', () =>
       this.store.redrive(functionName, limitOf(opts.limit, MAX_LIST), now, (e) =>
-        this.store.putRecord({ requestId: e.requestId, functionName, status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs),
+        this.store.putRecord({ requestId: e.requestId, functionName, ...(e.qualifier !== undefined ? { qualifier: e.qualifier } : {}), status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs),
       ),
     );
     return { redriven: moved.length, requestIds: moved.map((e) => e.requestId) };

@@ -10,6 +10,8 @@ import type { DestinationRecord } from './records.js';
 export interface StoredEvent {
   requestId: string;
   functionName: string;
+  /** The version or alias the caller named: kept through retries, hand-backs, dead letters and redrive. */
+  qualifier?: string;
   payload: Buffer;
   /** First acceptance (epoch ms); retries and reclaims keep it, a redrive renews it. */
   enqueuedAt: number;
@@ -95,6 +97,7 @@ export function encodeEvent(e: StoredEvent): Array<string | Buffer> {
   const f: Array<string | Buffer> = [
     'r', e.requestId, 'p', e.payload, 't', String(e.enqueuedAt), 'a', String(e.attempts), 'fe', String(e.functionErrors), 'se', String(e.systemErrors),
   ];
+  if (e.qualifier !== undefined) f.push('q', e.qualifier);
   if (e.traceId !== undefined) f.push('tr', e.traceId);
   if (e.clientContext !== undefined) f.push('cc', e.clientContext);
   return f;
@@ -121,8 +124,10 @@ export function decodeEvent(functionName: string, fields: ReadonlyArray<Buffer>)
     functionErrors: num('fe'),
     systemErrors: num('se'),
   };
+  const q = m.get('q');
   const tr = m.get('tr');
   const cc = m.get('cc');
+  if (q !== undefined) event.qualifier = q.toString();
   if (tr !== undefined) event.traceId = tr.toString();
   if (cc !== undefined) event.clientContext = cc.toString();
   return event;

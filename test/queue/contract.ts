@@ -331,6 +331,45 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
       expect((await queue.redrive('flaky')).redriven).toBe(0);
     });
 
+    it('keeps the qualifier with the event through retries, the dead letter and redrive, and records the version that ran', async () => {
+      const { queue, catalog, invoker, consume } = await setup();
+      catalog.set(fnDef('pinned', { async: { maxRetries: 1 } }));
+      let healthy = false;
+      // The dispatcher reports the version an alias sent a call to; here the alias runs version 2.
+      invoker.on('pinned', (inv) => ({ ...(healthy ? ok({ v: inv.qualifier }) : fail('v2 broke')), executedVersion: inv.qualifier === 'live' ? '2' : '$LATEST' }));
+      const { requestId } = await queue.enqueue({ functionName: 'pinned', qualifier: 'live', payload: Buffer.from('{"n":1}') });
+      const plain = await queue.enqueue({ functionName: 'pinned', payload: Buffer.from('{"n":2}') });
+      expect(await queue.record(requestId)).toMatchObject({ status: 'queued', qualifier: 'live' });
+      expect(await queue.record(plain.requestId)).not.toHaveProperty('qualifier');
+      consume();
+      const [dl] = await waitFor('dead letter', async () => {
+        const l = (await queue.listDeadLetters('pinned')).filter((x) => x.requestId === requestId);
+        return l.length > 0 ? l : undefined;
+      });
+      // The first run and its retry both named the alias.
+      expect(invoker.calls.filter((c) => c.requestId === requestId).map((c) => c.qualifier)).toEqual(['live', 'live']);
+      expect(invoker.calls.filter((c) => c.requestId === plain.requestId).every((c) => c.qualifier === undefined)).toBe(true);
+      // Lambda's record: the ARN the event was invoked as, and the version that ran.
+      expect(dl?.record).toMatchObject({
+        requestContext: { requestId, functionArn: 'arn:aws:lambda:local:000000000000:function:pinned:live', condition: 'RetriesExhausted', approximateInvokeCount: 2 },
+        responseContext: { statusCode: 200, executedVersion: '2', functionError: 'Unhandled' },
+      });
+      expect(await queue.record(requestId)).toMatchObject({ status: 'dead-lettered', qualifier: 'live', executedVersion: '2' });
+      await waitFor('the unqualified one dead-lettered', async () => (await queue.record(plain.requestId))?.status === 'dead-lettered');
+      const plainDl = (await queue.listDeadLetters('pinned')).find((x) => x.requestId === plain.requestId);
+      expect(plainDl?.record.requestContext.functionArn).toBe('arn:aws:lambda:local:000000000000:function:pinned:$LATEST');
+
+      healthy = true;
+      expect((await queue.redrive('pinned')).redriven).toBe(2);
+      expect(await queue.record(requestId)).toMatchObject({ qualifier: 'live' });
+      const rec = await waitFor('redriven success', async () => ((await queue.record(requestId))?.status === 'succeeded' ? queue.record(requestId) : undefined));
+      expect(rec).toMatchObject({ status: 'succeeded', qualifier: 'live', executedVersion: '2', attempts: 1, result: { payload: '{"v":"live"}' } });
+      expect(invoker.calls.filter((c) => c.requestId === requestId).map((c) => c.qualifier)).toEqual(['live', 'live', 'live']);
+      const plainRec = await waitFor('redriven plain success', async () => ((await queue.record(plain.requestId))?.status === 'succeeded' ? queue.record(plain.requestId) : undefined));
+      expect(plainRec).toMatchObject({ executedVersion: '$LATEST' });
+      expect(plainRec).not.toHaveProperty('qualifier');
+    });
+
     it('reclaims the entries of a consumer that stopped acknowledging', async () => {
       const { queue, catalog, invoker, consume } = await setup();
       if (!(queue instanceof StoreQueue)) throw new Error('contract needs a StoreQueue');
@@ -422,16 +461,20 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
       const { queue } = await setup();
       if (!(queue instanceof StoreQueue)) throw new Error('contract needs a StoreQueue');
       const store = queue.store;
-      await queue.enqueue({ functionName: 'held', payload: Buffer.from('{}') });
+      await queue.enqueue({ functionName: 'held', qualifier: '3', payload: Buffer.from('{}') });
       await store.prepare('held');
       const [d] = await store.read('held', 'a', 1, 0);
       if (!d) throw new Error('nothing read');
+      expect(d.event?.qualifier).toBe('3');
       // Another consumer took it over (a past visibility timeout) before a hands it back: it stays with b.
       expect((await store.reclaim('held', 'b', 0, 10, '0-0')).deliveries.map((x) => x.id)).toEqual([d.id]);
       await store.handBack('held', 'a', [d.id]);
       expect((await store.reclaim('held', 'c', 600_000, 10, '0-0')).deliveries).toEqual([]);
       await store.handBack('held', 'b', [d.id]);
-      expect((await store.reclaim('held', 'c', 600_000, 10, '0-0')).deliveries.map((x) => x.id)).toEqual([d.id]);
+      const [back] = (await store.reclaim('held', 'c', 600_000, 10, '0-0')).deliveries;
+      expect(back?.id).toBe(d.id);
+      // What was handed back is the same event, qualifier and all.
+      expect(back?.event?.qualifier).toBe('3');
     });
 
     it('counts a run the crashed consumer had started: the event that runs again says attempts 2', async () => {

@@ -4,8 +4,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // The e2e files build on each other as an operator's session does: hearth.test.ts
 // installs the chart, churn.test.ts changes everything under load on that
-// release, process-node.test.ts checks the node on its own pods.
-const ORDER = ['hearth.test.ts', 'churn.test.ts', 'process-node.test.ts'];
+// release, versions.test.ts canaries a change on it, process-node.test.ts
+// checks the node on its own pods.
+const ORDER = ['hearth.test.ts', 'churn.test.ts', 'versions.test.ts', 'process-node.test.ts'];
 
 class SessionOrder extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

@@ -17,8 +17,8 @@ export interface SteadyLoadOptions {
   headers?: Record<string, string>;
   /** The body of the client's n-th call. */
   body?: (client: number, n: number) => string;
-  /** Why an answer is a failure, or undefined when it is a good one. */
-  check: (status: number, body: string) => string | undefined;
+  /** Why an answer is a failure, or undefined when it is a good one (headers: e.g. which version ran). */
+  check: (status: number, body: string, headers: Record<string, string | string[] | undefined>) => string | undefined;
   /** Per call (default 60 s): a call that hangs is a failure, not a stuck suite. */
   callTimeoutMs?: number;
   /** Pause between a client's calls (default 0: back to back). */
@@ -129,7 +129,7 @@ export class SteadyLoad {
             bodyTimeout: o.callTimeoutMs ?? 60_000,
           });
           const text = await res.body.text();
-          reason = o.check(res.statusCode, text);
+          reason = o.check(res.statusCode, text, res.headers);
           detail = `${res.statusCode} ${text.slice(0, 300)}`;
         } catch (err) {
           const e = err as { code?: string; message?: string };

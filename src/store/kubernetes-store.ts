@@ -1,0 +1,384 @@
+// Versions and aliases kept in the Kubernetes API: each published version is
+// a FunctionVersion object named versionObjectName(NAME, N), labelled
+// hearth.dev/version-of=NAME and owned by its Function (so `kubectl get
+// functionversions` lists them and deleting the Function deletes them); the
+// number counter is the Function's status.latestVersion; aliases are the
+// Function's spec.aliases. Every write that depends on what was read carries
+// the resourceVersion it was read at, so two writers never both win: the
+// loser re-reads and tries again, a bounded number of times.
+//
+// Used by the gateway (the control routes) and the controller (publish on
+// change, retention), so it imports neither.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { AliasSchema, LATEST, VERSION_NUMBER, type Alias, type AliasInput, type HearthFunction } from '../api/function.js';
+import { FunctionVersionSchema, FunctionVersionSpecSchema, VERSION_KIND, type FunctionVersion } from '../api/function-version.js';
+import { problemsOf, validateFunction, type Problem } from '../api/validate.js';
+import { RESOURCES, resourcePath } from '../kube/paths.js';
+import { CONTENT_MERGE, isStatus, type KubeRest } from '../kube/rest.js';
+import { aliasProblems, referencedVersions } from '../versions/alias-problems.js';
+import { versionLabels, versionsOfSelector } from '../versions/labels.js';
+import { latestPublished, nextVersionNumber, snapshotDigest, snapshotOf } from '../versions/snapshot.js';
+import { versionObjectName } from '../versions/units.js';
+import { configMapRefs, copiedContent, copyName, referencedBytes, withCopies, type ConfigMapContent } from './configmap-copies.js';
+import { StoreError, type FunctionStore, type PublishOptions, type PublishResult } from './function-store.js';
+import { storeErrorOf } from './kube-errors.js';
+
+export interface KubernetesStoreOptions {
+  rest: KubeRest;
+  namespace: string;
+  logger?: Logger;
+  /** Tries of a write that lost a race (409) before giving up with a conflict (default 10). */
+  maxAttempts?: number;
+  /** After losing the race for a number, how long to wait for the winner's version to appear (default 2 s). */
+  inFlightWaitMs?: number;
+}
+
+interface OwnerRef {
+  apiVersion?: string;
+  kind?: string;
+  name?: string;
+  uid?: string;
+  controller?: boolean;
+}
+
+/** A Function as the API server sends it: what the store reads besides the spec. */
+interface FunctionWire {
+  metadata?: { name?: string; uid?: string; resourceVersion?: string };
+  spec?: { aliases?: Record<string, unknown>[] } & Record<string, unknown>;
+  status?: { latestVersion?: string };
+}
+
+interface WireMeta {
+  name?: string;
+  uid?: string;
+  ownerReferences?: OwnerRef[];
+}
+
+const MAX_ALIASES = 100;
+
+export class KubernetesStore implements FunctionStore {
+  readonly #rest: KubeRest;
+  readonly #ns: string;
+  readonly #log: Logger | undefined;
+  readonly #maxAttempts: number;
+  readonly #inFlightWaitMs: number;
+
+  constructor(opts: KubernetesStoreOptions) {
+    this.#rest = opts.rest;
+    this.#ns = opts.namespace;
+    this.#log = opts.logger;
+    this.#maxAttempts = opts.maxAttempts ?? 10;
+    this.#inFlightWaitMs = opts.inFlightWaitMs ?? 2000;
+  }
+
+  async publishVersion(name: string, opts: PublishOptions = {}): Promise<PublishResult> {
+    if (opts.description !== undefined) {
+      const d = FunctionVersionSpecSchema.shape.description.safeParse(opts.description);
+      if (!d.success) throw new StoreError('invalid', 'the description is invalid', problemsOf(d.error).map((p) => ({ path: 'description', message: p.message })));
+    }
+    let contended = false;
+    for (let attempt = 1; ; attempt++) {
+      const { wire, fn } = await this.#readFunction(name);
+      const uid = wire.metadata?.uid ?? '';
+      const listed = await this.#listVersionObjects(name);
+      let own = listed.filter((v) => ownedBy(v, uid));
+
+      // The digest covers the snapshot and the bytes of the ConfigMaps it names, read now; the copies hold exactly these bytes.
+      const snapshot = snapshotOf(fn.spec);
+      const refs = configMapRefs(snapshot);
+      const originals = await Promise.all(refs.map((r) => this.#readConfigMap(r.name)));
+      const copies = refs.map((r, i) => copiedContent(r, originals[i]));
+      const problems = copies.flatMap((c) => (c.problem !== undefined ? [c.problem] : []));
+      if (problems.length > 0) throw new StoreError('invalid', `function ${name} references code that does not exist`, problems);
+      const digest = snapshotDigest(snapshot, referencedBytes(refs, copies.map((c) => c.content)));
+      if (opts.expectedDigest !== undefined && opts.expectedDigest !== digest) {
+        throw new StoreError('precondition', `function ${name} has changed: its code and configuration digest is ${digest}, not ${opts.expectedDigest}`);
+      }
+
+      const counter = counterOf(wire);
+      // Having lost the race for a number, the winner's version may not exist yet; if it has the same digest, it is ours too.
+      if (contended) own = await this.#withInFlight(name, uid, counter, own);
+      const latest = latestPublished(own);
+      if (latest !== undefined && latest.spec.codeSha256 === digest) return { version: latest, created: false };
+
+      const n = String(nextVersionNumber(counter, listed));
+      try {
+        await this.#rest.request('PATCH', resourcePath(RESOURCES.Function, this.#ns, name, 'status'), {
+          body: { metadata: { resourceVersion: wire.metadata?.resourceVersion }, status: { latestVersion: n } },
+          contentType: CONTENT_MERGE,
+        });
+      } catch (err) {
+        if (isStatus(err, 409) && attempt < this.#maxAttempts) {
+          contended = true;
+          await backoff(attempt);
+          continue;
+        }
+        throw storeErrorOf(err, `function ${name}`);
+      }
+      const version = await this.#createVersion({ name, uid, n, digest, snapshot, description: opts.description, copies: refs.flatMap((r, i) => (copies[i]?.content !== undefined ? [{ ref: r, content: copies[i].content }] : [])) });
+      this.#log?.info({ function: name, version: n, digest }, 'published a version');
+      return { version, created: true };
+    }
+  }
+
+  async listVersions(name: string): Promise<FunctionVersion[]> {
+    const [{ wire }, listed] = await Promise.all([this.#readFunction(name, { validate: false }), this.#listVersionObjects(name)]);
+    return listed.filter((v) => ownedBy(v, wire.metadata?.uid ?? '')).sort((a, b) => Number(a.spec.version) - Number(b.spec.version));
+  }
+
+  async deleteVersion(name: string, version: string): Promise<void> {
+    if (version === LATEST) throw new StoreError('invalid', `$LATEST cannot be deleted as a version; delete the function instead`, [{ path: 'version', message: 'may not be $LATEST' }]);
+    if (!VERSION_NUMBER.test(version)) throw new StoreError('not-found', `version ${version} of function ${name} not found`);
+    const { fn } = await this.#readFunction(name);
+    // Refused while an alias points to it. An alias written at the same moment could still slip past this check; the controller's AliasesValid condition then names it.
+    const users = (fn.spec.aliases ?? []).filter((a) => a.version === version || a.additionalVersionWeights?.[version] !== undefined).map((a) => a.name);
+    if (referencedVersions(fn).has(version)) {
+      throw new StoreError('conflict', `version ${version} of function ${name} is used by alias${users.length > 1 ? 'es' : ''} ${users.join(', ')}`);
+    }
+    const objectName = versionObjectName(name, version);
+    let obj: FunctionVersion;
+    try {
+      obj = await this.#rest.request<FunctionVersion>('GET', resourcePath(RESOURCES.FunctionVersion, this.#ns, objectName));
+    } catch (err) {
+      throw storeErrorOf(err, `version ${version} of function ${name}`);
+    }
+    if (obj.spec?.function !== name || obj.spec.version !== version) throw new StoreError('not-found', `version ${version} of function ${name} not found`);
+    const uid = (obj.metadata as WireMeta).uid;
+    try {
+      // Its ConfigMap copies, Deployment and Service are owned by it and go with it.
+      await this.#rest.request('DELETE', resourcePath(RESOURCES.FunctionVersion, this.#ns, objectName), {
+        body: { propagationPolicy: 'Background', ...(uid !== undefined ? { preconditions: { uid } } : {}) },
+      });
+    } catch (err) {
+      throw storeErrorOf(err, `version ${version} of function ${name}`);
+    }
+    this.#log?.info({ function: name, version }, 'deleted a version');
+  }
+
+  async listAliases(name: string): Promise<Alias[]> {
+    const { fn } = await this.#readFunction(name);
+    return fn.spec.aliases ?? [];
+  }
+
+  async putAlias(name: string, input: AliasInput, mode: 'create' | 'update' | 'put'): Promise<Alias> {
+    const aliasName = input.name;
+    return this.#editAliases(name, async (fn, wireAliases) => {
+      const i = wireAliases.findIndex((a) => a['name'] === aliasName);
+      if (mode === 'create' && i >= 0) throw new StoreError('conflict', `alias ${aliasName} of function ${name} already exists`);
+      if (mode === 'update' && i < 0) throw new StoreError('not-found', `alias ${aliasName} of function ${name} not found`);
+      const index = i >= 0 ? i : wireAliases.length;
+      const at = `spec.aliases[${index}]`;
+      const parsed = AliasSchema.safeParse(input);
+      if (!parsed.success) {
+        throw new StoreError('invalid', `alias ${String(aliasName)} is invalid`, problemsOf(parsed.error).map((p) => prefixed(at, p)));
+      }
+      if (i < 0 && wireAliases.length >= MAX_ALIASES) throw new StoreError('invalid', `function ${name} has ${MAX_ALIASES} aliases already`, [{ path: 'spec.aliases', message: `may hold at most ${MAX_ALIASES} aliases` }]);
+      const alias = parsed.data;
+      const published = new Set((await this.listVersions(name)).map((v) => v.spec.version));
+      const aliases = [...(fn.spec.aliases ?? [])];
+      aliases.splice(index, i >= 0 ? 1 : 0, alias);
+      // Only the alias being written is judged: one made invalid by other means (kubectl) must not block every other alias.
+      const problems = aliasProblems({ ...fn, spec: { ...fn.spec, aliases } }, published).filter((p) => p.path.startsWith(`${at}.`));
+      if (problems.length > 0) throw new StoreError('invalid', problems.map((p) => p.message).join('; '), problems);
+      const next = [...wireAliases];
+      next.splice(index, i >= 0 ? 1 : 0, wireAlias(input, alias));
+      return { aliases: next, result: alias };
+    });
+  }
+
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    await this.#editAliases(name, async (_fn, wireAliases) => {
+      const next = wireAliases.filter((a) => a['name'] !== alias);
+      if (next.length === wireAliases.length) throw new StoreError('not-found', `alias ${alias} of function ${name} not found`);
+      return { aliases: next, result: undefined };
+    });
+  }
+
+  /** Reads the Function, lets `edit` compute its new aliases, and writes them if the Function did not change meanwhile (else again). */
+  async #editAliases<T>(name: string, edit: (fn: HearthFunction, wireAliases: Record<string, unknown>[]) => Promise<{ aliases: Record<string, unknown>[]; result: T }>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const { wire, fn } = await this.#readFunction(name);
+      const { aliases, result } = await edit(fn, wire.spec?.aliases ?? []);
+      try {
+        await this.#rest.request('PATCH', resourcePath(RESOURCES.Function, this.#ns, name), {
+          // A merge patch replaces the list whole; null removes the field.
+          body: { metadata: { resourceVersion: wire.metadata?.resourceVersion }, spec: { aliases: aliases.length > 0 ? aliases : null } },
+          contentType: CONTENT_MERGE,
+        });
+      } catch (err) {
+        if (isStatus(err, 409) && attempt < this.#maxAttempts) {
+          await backoff(attempt);
+          continue;
+        }
+        throw storeErrorOf(err, `function ${name}`);
+      }
+      this.#log?.info({ function: name, aliases: aliases.map((a) => a['name']) }, 'aliases changed');
+      return result;
+    }
+  }
+
+  async #readFunction(name: string, opts: { validate?: boolean } = {}): Promise<{ wire: FunctionWire; fn: HearthFunction }> {
+    let wire: FunctionWire;
+    try {
+      wire = await this.#rest.request<FunctionWire>('GET', resourcePath(RESOURCES.Function, this.#ns, name));
+    } catch (err) {
+      throw storeErrorOf(err, `function ${name}`);
+    }
+    if (opts.validate === false) return { wire, fn: wire as unknown as HearthFunction };
+    // Status is the controller's; what the store needs is the spec, with the schema's defaults.
+    const result = validateFunction({ ...wire, status: undefined });
+    if (!result.ok) throw new StoreError('invalid', `function ${name} is invalid`, result.problems);
+    return { wire, fn: result.value };
+  }
+
+  /** Every FunctionVersion labelled as a version of NAME (those of an earlier Function of the same name too, until garbage collection removes them). */
+  async #listVersionObjects(name: string): Promise<FunctionVersion[]> {
+    const list = await this.#rest.request<{ items?: unknown[] }>('GET', resourcePath(RESOURCES.FunctionVersion, this.#ns), { query: { labelSelector: versionsOfSelector(name) } });
+    const out: FunctionVersion[] = [];
+    for (const item of list.items ?? []) {
+      const v = parseVersion(item);
+      if (v === undefined) {
+        this.#log?.warn({ function: name, object: (item as { metadata?: WireMeta }).metadata?.name }, 'ignoring an invalid FunctionVersion');
+        continue;
+      }
+      if (v.spec.function === name) out.push(v);
+    }
+    return out;
+  }
+
+  async #readConfigMap(name: string): Promise<ConfigMapContent | undefined> {
+    try {
+      const cm = await this.#rest.request<ConfigMapContent>('GET', resourcePath(RESOURCES.ConfigMap, this.#ns, name));
+      return { ...(cm.data !== undefined ? { data: cm.data } : {}), ...(cm.binaryData !== undefined ? { binaryData: cm.binaryData } : {}) };
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The versions plus version `counter` if it is not among them yet: another publisher reserved that number and is creating it now. */
+  async #withInFlight(name: string, uid: string, counter: number, own: FunctionVersion[]): Promise<FunctionVersion[]> {
+    if (counter === 0 || own.some((v) => Number(v.spec.version) >= counter)) return own;
+    const objectName = versionObjectName(name, String(counter));
+    const deadline = Date.now() + this.#inFlightWaitMs;
+    for (;;) {
+      try {
+        const v = parseVersion(await this.#rest.request('GET', resourcePath(RESOURCES.FunctionVersion, this.#ns, objectName)));
+        return v !== undefined && v.spec.function === name && ownedBy(v, uid) ? [...own, v] : own;
+      } catch (err) {
+        if (!isStatus(err, 404)) throw err;
+      }
+      // Deleted since, or its publisher died between the number and the object: nothing to wait for.
+      if (Date.now() >= deadline) return own;
+      await sleep(50);
+    }
+  }
+
+  /**
+   * Creates the FunctionVersion, then its ConfigMap copies owned by it.
+   * That order, rather than copies first and their owner set afterwards,
+   * means every copy is owned from birth (nothing can outlive its version,
+   * whatever fails) and the gateway needs only get/create on ConfigMaps, not
+   * patch. For the moment between the two, a pod the controller starts for
+   * the version waits for its ConfigMap volume, as the kubelet does; if a
+   * copy cannot be made, the version is deleted again and the number stays
+   * used (numbers are never reused).
+   */
+  async #createVersion(v: {
+    name: string;
+    uid: string;
+    n: string;
+    digest: string;
+    snapshot: HearthFunction['spec'];
+    description: string | undefined;
+    copies: { ref: ReturnType<typeof configMapRefs>[number]; content: ConfigMapContent }[];
+  }): Promise<FunctionVersion> {
+    const objectName = versionObjectName(v.name, v.n);
+    const body = {
+      apiVersion: RESOURCES.FunctionVersion.apiVersion,
+      kind: VERSION_KIND,
+      metadata: {
+        name: objectName,
+        namespace: this.#ns,
+        labels: versionLabels(v.name, v.n),
+        // No blockOwnerDeletion: setting it needs update on functions/finalizers where OwnerReferencesPermissionEnforcement is on, and nothing here needs foreground deletion.
+        ownerReferences: [{ apiVersion: RESOURCES.Function.apiVersion, kind: RESOURCES.Function.kind, name: v.name, uid: v.uid, controller: true }],
+      },
+      spec: { function: v.name, version: v.n, ...(v.description !== undefined ? { description: v.description } : {}), codeSha256: v.digest, snapshot: withCopies(v.snapshot, objectName) },
+    };
+    let created: unknown;
+    try {
+      created = await this.#rest.request('POST', resourcePath(RESOURCES.FunctionVersion, this.#ns), { body });
+    } catch (err) {
+      throw storeErrorOf(err, `version ${v.n} of function ${v.name}`);
+    }
+    const uid = (created as { metadata?: WireMeta }).metadata?.uid ?? '';
+    try {
+      for (const { ref, content } of v.copies) {
+        await this.#rest.request('POST', resourcePath(RESOURCES.ConfigMap, this.#ns), {
+          body: {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: {
+              name: copyName(objectName, ref),
+              namespace: this.#ns,
+              labels: versionLabels(v.name, v.n),
+              ownerReferences: [{ apiVersion: RESOURCES.FunctionVersion.apiVersion, kind: VERSION_KIND, name: objectName, uid, controller: true }],
+            },
+            // The kubelet stops watching an immutable ConfigMap, and no one can change a version's code through it.
+            immutable: true,
+            ...content,
+          },
+        });
+      }
+    } catch (err) {
+      await this.#rest.request('DELETE', resourcePath(RESOURCES.FunctionVersion, this.#ns, objectName), { body: { propagationPolicy: 'Background' } }).catch((e: unknown) => {
+        this.#log?.warn({ err: e, function: v.name, version: v.n }, 'could not delete a version whose code could not be copied');
+      });
+      throw storeErrorOf(err, `the code of version ${v.n} of function ${v.name}`);
+    }
+    const parsed = parseVersion(created);
+    if (parsed === undefined) throw new Error(`the API server answered version ${v.n} of ${v.name} with an object the FunctionVersion schema refuses`);
+    return parsed;
+  }
+}
+
+function counterOf(wire: FunctionWire): number {
+  const n = Number(wire.status?.latestVersion ?? '0');
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/** A version whose owner is another Function of the same name (deleted and made again) is not this one's. */
+function ownedBy(v: FunctionVersion, uid: string): boolean {
+  const owners = ((v.metadata as WireMeta).ownerReferences ?? []).filter((o) => o.kind === RESOURCES.Function.kind);
+  return owners.length === 0 || owners.some((o) => o.uid === uid);
+}
+
+/** A FunctionVersion from the wire; a status the schema does not know is dropped rather than the version. */
+export function parseVersion(obj: unknown): FunctionVersion | undefined {
+  const whole = FunctionVersionSchema.safeParse(obj);
+  if (whole.success) return whole.data;
+  const specOnly = FunctionVersionSchema.safeParse({ ...(obj as Record<string, unknown>), status: undefined });
+  return specOnly.success ? specOnly.data : undefined;
+}
+
+function prefixed(at: string, p: Problem): Problem {
+  return { path: p.path === '' ? at : `${at}.${p.path}`, message: p.message };
+}
+
+/** The alias as written into the Function: what the caller gave, checked, without defaults it did not ask for. */
+function wireAlias(input: AliasInput, alias: Alias): Record<string, unknown> {
+  return {
+    name: alias.name,
+    version: alias.version,
+    ...(alias.additionalVersionWeights !== undefined ? { additionalVersionWeights: alias.additionalVersionWeights } : {}),
+    ...(input.minInstances !== undefined ? { minInstances: alias.minInstances } : {}),
+    ...(alias.description !== undefined ? { description: alias.description } : {}),
+  };
+}
+
+/** A short random wait, longer each try, so racing writers spread out. */
+function backoff(attempt: number): Promise<void> {
+  return sleep(Math.floor(Math.random() * 20 * attempt));
+}

@@ -1,17 +1,19 @@
-// Writes the generated CRD into crds/ (and the Helm chart's copy, when
+// Writes the generated CRDs into crds/ (and the Helm chart's copy, when
 // present) and the Function reference into README.md.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CRD_FILE, functionCrdYaml } from './crd.js';
+import { crdFiles } from './crd.js';
 import { withReference } from './reference.js';
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..', '..');
-for (const target of [CRD_FILE, `charts/hearth/${CRD_FILE}`]) {
-  const path = join(root, target);
-  if (target.startsWith('charts/') && !existsSync(join(root, 'charts/hearth'))) continue;
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, functionCrdYaml());
-  console.log(`wrote ${target}`);
+for (const { file, yaml } of crdFiles()) {
+  for (const target of [file, `charts/hearth/${file}`]) {
+    const path = join(root, target);
+    if (target.startsWith('charts/') && !existsSync(join(root, 'charts/hearth'))) continue;
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, yaml);
+    console.log(`wrote ${target}`);
+  }
 }
 
 const readme = join(root, 'README.md');

@@ -1,9 +1,10 @@
-// Builds the Function CustomResourceDefinition from the zod schema. Pure: the
-// generator (crd-gen.ts) writes it to crds/ and a test fails when the file
-// and this function disagree.
+// Builds the Function and FunctionVersion CustomResourceDefinitions from the
+// zod schemas. Pure: the generator (crd-gen.ts) writes them to crds/ and a
+// test fails when a file and these functions disagree.
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { FunctionSpecSchema, FunctionStatusSchema, GROUP, KIND, PLURAL, VERSION } from './function.js';
+import { FunctionVersionSpecSchema, FunctionVersionStatusSchema, VERSION_KIND, VERSION_PLURAL } from './function-version.js';
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -44,14 +45,26 @@ function schemaOf(s: z.ZodType): JsonSchema {
   return toStructural(z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' })) as JsonSchema;
 }
 
-export function functionCrd(): JsonSchema {
+/** What the two kinds' CRDs differ in; the rest (structural schema, name rule) is shared. */
+interface KindDefinition {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  description: string;
+  printerColumns: { name: string; type: string; jsonPath: string; description?: string }[];
+  spec: z.ZodType;
+  status: z.ZodType;
+}
+
+function crdOf(d: KindDefinition): JsonSchema {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${PLURAL}.${GROUP}` },
+    metadata: { name: `${d.plural}.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: 'function', shortNames: ['fn'], categories: ['hearth'] },
+      names: { kind: d.kind, listKind: `${d.kind}List`, plural: d.plural, singular: d.singular, shortNames: d.shortNames, categories: ['hearth'] },
       scope: 'Namespaced',
       versions: [
         {
@@ -62,23 +75,18 @@ export function functionCrd(): JsonSchema {
             status: {},
             scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
           },
-          additionalPrinterColumns: [
-            { name: 'Runtime', type: 'string', jsonPath: '.spec.runtime' },
-            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-            { name: 'Instances', type: 'integer', jsonPath: '.status.readyInstances' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
+          additionalPrinterColumns: d.printerColumns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'A Lambda-style function run by Hearth.',
+              description: d.description,
               required: ['spec'],
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec: schemaOf(FunctionSpecSchema),
-                status: schemaOf(FunctionStatusSchema),
+                spec: schemaOf(d.spec),
+                status: schemaOf(d.status),
               },
               'x-kubernetes-validations': [
                 {
@@ -94,8 +102,72 @@ export function functionCrd(): JsonSchema {
   };
 }
 
+const READY_COLUMN = { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' };
+const INSTANCES_COLUMN = { name: 'Instances', type: 'integer', jsonPath: '.status.readyInstances' };
+const AGE_COLUMN = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export function functionCrd(): JsonSchema {
+  return crdOf({
+    kind: KIND,
+    plural: PLURAL,
+    singular: 'function',
+    shortNames: ['fn'],
+    description: 'A Lambda-style function run by Hearth.',
+    printerColumns: [
+      { name: 'Runtime', type: 'string', jsonPath: '.spec.runtime' },
+      READY_COLUMN,
+      INSTANCES_COLUMN,
+      { name: 'Latest', type: 'string', jsonPath: '.status.latestVersion', description: 'The highest version number published.' },
+      { name: 'Aliases', type: 'string', jsonPath: '.status.aliases', description: 'The aliases in short: live=2 canary=3+4@10%.' },
+      AGE_COLUMN,
+    ],
+    spec: FunctionSpecSchema,
+    status: FunctionStatusSchema,
+  });
+}
+
+/**
+ * A published version as its own kind rather than a list in the Function's
+ * status: `kubectl get functionversions` lists them, each scales through its
+ * own scale subresource, the objects that run it are owned by it, and
+ * ownership by the Function deletes them with it.
+ */
+export function functionVersionCrd(): JsonSchema {
+  return crdOf({
+    kind: VERSION_KIND,
+    plural: VERSION_PLURAL,
+    singular: 'functionversion',
+    shortNames: ['fnv'],
+    description: 'An immutable, numbered snapshot of a Function\'s code and configuration.',
+    printerColumns: [
+      { name: 'Function', type: 'string', jsonPath: '.spec.function' },
+      { name: 'Version', type: 'string', jsonPath: '.spec.version' },
+      READY_COLUMN,
+      INSTANCES_COLUMN,
+      AGE_COLUMN,
+    ],
+    spec: FunctionVersionSpecSchema,
+    status: FunctionVersionStatusSchema,
+  });
+}
+
 export const CRD_FILE = `crds/${GROUP}_${PLURAL}.yaml`;
+export const VERSION_CRD_FILE = `crds/${GROUP}_${VERSION_PLURAL}.yaml`;
+
+const header = (source: string) => `# Generated from ${source} by \`npm run gen:crd\`. Do not edit.\n`;
 
 export function functionCrdYaml(): string {
-  return `# Generated from src/api/function.ts by \`npm run gen:crd\`. Do not edit.\n${stringify(functionCrd(), { lineWidth: 0 })}`;
+  return `${header('src/api/function.ts')}${stringify(functionCrd(), { lineWidth: 0 })}`;
+}
+
+export function functionVersionCrdYaml(): string {
+  return `${header('src/api/function-version.ts')}${stringify(functionVersionCrd(), { lineWidth: 0 })}`;
+}
+
+/** Every generated CRD file (a path under the repository, or the chart) and its content. */
+export function crdFiles(): { file: string; yaml: string }[] {
+  return [
+    { file: CRD_FILE, yaml: functionCrdYaml() },
+    { file: VERSION_CRD_FILE, yaml: functionVersionCrdYaml() },
+  ];
 }

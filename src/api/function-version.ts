@@ -22,7 +22,8 @@ export const FunctionVersionSpecSchema = z
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: 'self.function == oldSelf.function && self.version == oldSelf.version && self.codeSha256 == oldSelf.codeSha256 && self.snapshot == oldSelf.snapshot',
+        // `function` is a CEL reserved word: the API server names the field __function__ in rules.
+        rule: 'self.__function__ == oldSelf.__function__ && self.version == oldSelf.version && self.codeSha256 == oldSelf.codeSha256 && self.snapshot == oldSelf.snapshot',
         message: 'a published version is immutable: only replicas and description may change',
       },
     ],

@@ -228,6 +228,8 @@ export const AliasSchema = z
     name: z.string().min(1).max(128).regex(ALIAS_NAME, 'may hold only letters, digits, - and _').describe('Name of the alias: invoked as NAME:ALIAS.'),
     version: z
       .string()
+      // The bound keeps the CEL rule that matches it within the API server's cost budget.
+      .max(10)
       .refine((v) => v === LATEST || VERSION_NUMBER.test(v), 'must be a published version number or $LATEST')
       .describe('The version the alias points to: a published version number, or $LATEST.'),
     additionalVersionWeights: z

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CRD_FILE, functionCrd, functionCrdYaml } from '../../src/api/crd.js';
+import { CRD_FILE, VERSION_CRD_FILE, crdFiles, functionCrd, functionCrdYaml, functionVersionCrd, functionVersionCrdYaml } from '../../src/api/crd.js';
 
 type Node = Record<string, unknown>;
 
@@ -44,8 +44,9 @@ describe('Function CRD', () => {
     });
   });
 
-  it('prints Runtime, Ready, Instances and Age', () => {
-    expect((version.additionalPrinterColumns as Node[]).map((c) => c.name)).toEqual(['Runtime', 'Ready', 'Instances', 'Age']);
+  it('prints Runtime, Ready, Instances, the latest version, the aliases and Age', () => {
+    expect((version.additionalPrinterColumns as Node[]).map((c) => c.name)).toEqual(['Runtime', 'Ready', 'Instances', 'Latest', 'Aliases', 'Age']);
+    expect((version.additionalPrinterColumns as Node[]).slice(3, 5).map((c) => c.jsonPath)).toEqual(['.status.latestVersion', '.status.aliases']);
   });
 
   it('has a structural schema', () => {
@@ -64,6 +65,63 @@ describe('Function CRD', () => {
 
   it('is generated deterministically', () => {
     expect(functionCrd()).toEqual(functionCrd());
+  });
+});
+
+describe('FunctionVersion CRD', () => {
+  it('in crds/ is what the schema generates (run `npm run gen:crd` after changing src/api/function-version.ts)', () => {
+    expect(readFileSync(VERSION_CRD_FILE, 'utf8')).toBe(functionVersionCrdYaml());
+  });
+
+  it('is generated beside the Function CRD, and the chart carries the same files', () => {
+    expect(crdFiles().map((f) => f.file)).toEqual([CRD_FILE, VERSION_CRD_FILE]);
+    for (const { file, yaml } of crdFiles()) expect(readFileSync(`charts/hearth/${file}`, 'utf8'), `charts/hearth/${file}`).toBe(yaml);
+  });
+
+  const crd = parse(readFileSync(VERSION_CRD_FILE, 'utf8')) as Node;
+  const spec = crd.spec as Node;
+  const version = (spec.versions as Node[])[0] as Node;
+  const schema = (version.schema as Node).openAPIV3Schema as Node;
+
+  it('is a namespaced hearth.dev/v1alpha1 FunctionVersion in the hearth category, short name fnv', () => {
+    expect(crd).toMatchObject({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'functionversions.hearth.dev' } });
+    expect(spec).toMatchObject({
+      group: 'hearth.dev', scope: 'Namespaced',
+      names: { kind: 'FunctionVersion', plural: 'functionversions', singular: 'functionversion', shortNames: ['fnv'], categories: ['hearth'] },
+    });
+    expect(version).toMatchObject({ name: 'v1alpha1', served: true, storage: true });
+  });
+
+  it('has the status and scale subresources (the gateway scales a version through spec.replicas)', () => {
+    expect(version.subresources).toEqual({
+      status: {},
+      scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
+    });
+  });
+
+  it('prints Function, Version, Ready, Instances and Age', () => {
+    expect((version.additionalPrinterColumns as Node[]).map((c) => [c.name, c.jsonPath])).toEqual([
+      ['Function', '.spec.function'],
+      ['Version', '.spec.version'],
+      ['Ready', '.status.conditions[?(@.type=="Ready")].status'],
+      ['Instances', '.status.readyInstances'],
+      ['Age', '.metadata.creationTimestamp'],
+    ]);
+  });
+
+  it('has a structural schema', () => {
+    expect(structuralProblems(schema)).toEqual([]);
+  });
+
+  it('keeps a published version immutable with a transition rule on the spec', () => {
+    const specSchema = (schema.properties as Node).spec as Node;
+    const rules = (specSchema['x-kubernetes-validations'] as Node[]).map((r) => String(r.rule));
+    expect(rules.some((r) => r.includes('self.snapshot == oldSelf.snapshot') && r.includes('self.codeSha256 == oldSelf.codeSha256'))).toBe(true);
+    expect(specSchema.required).toEqual(expect.arrayContaining(['function', 'version', 'codeSha256', 'snapshot']));
+  });
+
+  it('is generated deterministically', () => {
+    expect(functionVersionCrd()).toEqual(functionVersionCrd());
   });
 });
 

@@ -1,11 +1,13 @@
 // The API server itself enforces the rules the zod schema states, through
 // the CRD's bounds and CEL rules: each bad Function is refused with the
-// field it concerns, and a good one passes.
+// field it concerns, and a good one passes. A FunctionVersion is immutable
+// but for its replicas and description (a CEL transition rule).
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTENT_MERGE, KubeRest } from '../../src/kube/rest.js';
 import { applyDir, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
@@ -24,7 +26,7 @@ if (!ctx.available) {
     beforeAll(async () => {
       const kc = kubeConfigFor(ctx);
       await applyDir(ctx.kubectl, ctx.kubeconfigPath, crdsDir);
-      await waitEstablished(kc, ['functions.hearth.dev']);
+      await waitEstablished(kc, ['functions.hearth.dev', 'functionversions.hearth.dev']);
       api = kc.makeApiClient(CustomObjectsApi);
     });
 
@@ -62,9 +64,78 @@ if (!ctx.available) {
       expect(await dryRun(spec)).toContain(message);
     });
 
+    const alias = (a: Record<string, unknown>) => ({ ...good, aliases: [{ name: 'live', version: '1', ...a }] });
+    it.each([
+      ['a weight above 1', alias({ additionalVersionWeights: { '2': 1.5 } }), 'spec.aliases[0].additionalVersionWeights'],
+      ['a negative weight', alias({ additionalVersionWeights: { '2': -0.1 } }), 'spec.aliases[0].additionalVersionWeights'],
+      ['two additional versions', alias({ additionalVersionWeights: { '2': 0.1, '3': 0.1 } }), 'spec.aliases[0].additionalVersionWeights: Too many'],
+      ['an alias named like a number', alias({ name: '12' }), 'spec.aliases[0].name'],
+      ['an alias named $LATEST', alias({ name: '$LATEST' }), 'spec.aliases[0].name'],
+      ['an alias to a version that is not a number', alias({ version: 'v1' }), 'spec.aliases[0].version'],
+    ])('refuses %s, naming the field', async (_name, spec, field) => {
+      expect(await dryRun(spec)).toContain(field);
+    });
+
+    it('accepts aliases within the rules', async () => {
+      expect(await dryRun({ ...good, aliases: [{ name: 'live', version: '1', additionalVersionWeights: { '2': 0.1 }, minInstances: 2 }, { name: 'dev', version: '$LATEST' }] })).toBeUndefined();
+    });
+
+    describe('a FunctionVersion', () => {
+      const fvPath = (name?: string) => `/apis/hearth.dev/v1alpha1/namespaces/default/functionversions${name !== undefined ? `/${name}` : ''}`;
+      const version = {
+        apiVersion: 'hearth.dev/v1alpha1',
+        kind: 'FunctionVersion',
+        metadata: { name: 'probe-v1' },
+        spec: { function: 'probe', version: '1', codeSha256: 'a'.repeat(64), snapshot: good },
+      };
+      let rest: KubeRest;
+      beforeAll(async () => {
+        rest = new KubeRest(kubeConfigFor(ctx));
+        await rest.request('DELETE', fvPath('probe-v1')).catch(() => undefined);
+        await rest.request('POST', fvPath(), { body: version });
+      });
+      afterAll(async () => {
+        await rest.request('DELETE', fvPath('probe-v1')).catch(() => undefined);
+        rest.close();
+      });
+
+      const patch = async (body: unknown, subresource = ''): Promise<string | undefined> => {
+        try {
+          await rest.request('PATCH', `${fvPath('probe-v1')}${subresource}`, { body, contentType: CONTENT_MERGE });
+          return undefined;
+        } catch (err) {
+          return err instanceof Error ? err.message : String(err);
+        }
+      };
+
+      it.each([
+        ['its snapshot', { spec: { snapshot: { timeoutSeconds: 30 } } }],
+        ['its code', { spec: { snapshot: { code: { inline: { 'app.py': 'def handler(e, c):\n    return 2\n' } } } } }],
+        ['its digest', { spec: { codeSha256: 'b'.repeat(64) } }],
+        ['its number', { spec: { version: '2' } }],
+      ])('refuses an edit of %s', async (_what, body) => {
+        expect(await patch(body)).toContain('a published version is immutable');
+      });
+
+      it('lets replicas (also through the scale subresource) and the description change', async () => {
+        expect(await patch({ spec: { replicas: 2 } })).toBeUndefined();
+        expect(await patch({ spec: { replicas: 3 } }, '/scale')).toBeUndefined();
+        expect(await patch({ spec: { description: 'canary' } })).toBeUndefined();
+        const got = await rest.request<{ spec: { replicas?: number; description?: string } }>('GET', fvPath('probe-v1'));
+        expect(got.spec).toMatchObject({ replicas: 3, description: 'canary' });
+      });
+
+      it('is listed by kubectl with its printer columns', async () => {
+        const { stdout } = await run(ctx.kubectl, ['--kubeconfig', ctx.kubeconfigPath, 'get', 'fnv', '-n', 'default']);
+        expect(stdout.split('\n')[0]).toMatch(/^NAME\s+FUNCTION\s+VERSION\s+READY\s+INSTANCES\s+AGE/);
+        expect(stdout).toMatch(/probe-v1\s+probe\s+1\s/);
+      });
+    });
+
     it('passes kubectl apply --dry-run=client -f crds/', async () => {
       const { stdout } = await run(ctx.kubectl, ['--kubeconfig', ctx.kubeconfigPath, 'apply', '--dry-run=client', '-f', crdsDir]);
       expect(stdout).toContain('functions.hearth.dev');
+      expect(stdout).toContain('functionversions.hearth.dev');
     });
   });
 }

@@ -2,6 +2,12 @@
 // backend runs instances as processes on this machine, the Kubernetes backend
 // finds pods through EndpointSlices and scales through the Function's scale
 // subresource.
+//
+// Every name a backend is given or reports is a serving unit's key
+// (src/versions/units.ts): NAME for a function's $LATEST, NAME:N for its
+// published version N. Each unit has its own instances and is scaled on its
+// own; a backend needs to know of versions only where it shows them (the
+// runtime's environment, logs) or where its objects live (Kubernetes).
 import type { HearthFunction } from '../api/function.js';
 import type { InvokeRequest, InvokeResult } from '../agent/invocation.js';
 
@@ -9,6 +15,7 @@ export type InstanceState = 'starting' | 'ready' | 'draining' | 'failed' | 'stop
 
 export interface Instance {
   readonly id: string;
+  /** The unit's key (NAME or NAME:N) this instance runs. */
   readonly functionName: string;
   /** Invocations this instance may run at once (spec.concurrency). */
   readonly concurrency: number;
@@ -32,9 +39,9 @@ export interface Instance {
 
 export interface Backend {
   readonly kind: 'local' | 'kubernetes';
-  /** Make the function (or its new version) known; instances of an old version are replaced. */
+  /** Make the unit known (`fn.metadata.name` is its key, `fn.spec` what it runs); instances running an older spec of it are replaced. */
   upsert(fn: HearthFunction): Promise<void>;
-  /** Forget the function and stop its instances. */
+  /** Forget the unit and stop its instances. */
   remove(name: string): Promise<void>;
   /** Ask for `desired` instances (idempotent). Scaling down drains in-flight work first. */
   scale(name: string, desired: number): Promise<void>;
@@ -47,7 +54,7 @@ export interface Backend {
    * naming this, not a 429. Optional: backends that prepare nothing omit it.
    */
   preparingStep?(name: string): string | undefined;
-  /** Called whenever a function's instance set or an instance's state changes. */
+  /** Called with the unit's key whenever its instance set or an instance's state changes. */
   onChange(listener: (functionName: string) => void): () => void;
   close(): Promise<void>;
 }

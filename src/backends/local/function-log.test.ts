@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FunctionLogFiles, logText, needsRotation, rotation } from './function-log.js';
+import { FunctionLogFiles, logText, needsRotation, rotation, versionedLine } from './function-log.js';
 
 describe('needsRotation: does a write start a fresh file', () => {
   it.each([
@@ -33,6 +33,16 @@ describe('logText', () => {
     { line: 'hel', cut: 7, want: 'hel [hearth: 7 bytes cut]\n' },
   ])('$line, $cut cut', ({ line, cut, want }) => {
     expect(logText(line, cut)).toBe(want);
+  });
+});
+
+describe('versionedLine', () => {
+  it.each([
+    { line: 'hello', version: '$LATEST', want: 'hello' },
+    { line: 'hello', version: '3', want: '[3] hello' },
+    { line: '', version: '12', want: '[12] ' },
+  ])('$line of $version', ({ line, version, want }) => {
+    expect(versionedLine(line, version)).toBe(want);
   });
 });
 
@@ -67,5 +77,16 @@ describe('FunctionLogFiles', () => {
     await logs.close();
     expect(statSync(join(dir, 'g.log.1')).size).toBe(1000);
     expect(statSync(join(dir, 'g.log')).size).toBe(200);
+  });
+
+  it('writes every version of a function into its one log, a version\'s lines marked [N]', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-fnlog-'));
+    const logs = new FunctionLogFiles(dir, { maxFileBytes: 1000, files: 2 });
+    logs.sink('h').write({ functionName: 'h', line: 'from latest', stream: 'stdout', cutBytes: 0 });
+    logs.sink('h', '2').write({ functionName: 'h:2', line: 'from two', stream: 'stdout', cutBytes: 0 });
+    logs.sink('h', '$LATEST').write({ functionName: 'h', line: 'latest again', stream: 'stderr', cutBytes: 0 });
+    await logs.close();
+    expect(readdirSync(dir)).toEqual(['h.log']);
+    expect(readFileSync(join(dir, 'h.log'), 'utf8')).toBe('from latest\n[2] from two\nlatest again\n');
   });
 });

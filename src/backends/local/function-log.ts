@@ -4,10 +4,13 @@
 // memory they take: when it is full the sink says so and the agent stops
 // reading the runtime's pipe. What rotation throws away and what the agent cut
 // from overlong lines is counted, for hearth_function_log_dropped_bytes_total.
+// A function's versions share its log (as Lambda's share a log group); a
+// published version's lines carry [N] in front, as its log stream names do.
 import { createWriteStream, existsSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { OutputLine, OutputSink } from '../../agent/output-sink.js';
+import { LATEST } from '../../api/function.js';
 
 export interface FunctionLogLimits {
   /** Bytes one file may hold before the log rotates. */
@@ -47,6 +50,11 @@ export function rotation(sizes: readonly number[], files: number): Rotation {
   return { sizes: next, lostBytes: at(files - 1), renames };
 }
 
+/** A published version's line as its function's log shows it: `[N] line`; $LATEST's as it is. Pure. */
+export function versionedLine(line: string, version: string): string {
+  return version === LATEST ? line : `[${version}] ${line}`;
+}
+
 /** The line as written: a cut one says how much it lost. Pure. */
 export function logText(line: string, cutBytes: number): string {
   return cutBytes > 0 ? `${line} [hearth: ${cutBytes} bytes cut]\n` : `${line}\n`;
@@ -61,15 +69,17 @@ export class FunctionLogFiles {
     private readonly logger?: Logger,
   ) {}
 
-  /** The one sink of a function, shared by its instances, so its files have one writer. */
-  sink(functionName: string): OutputSink {
+  /** The one log of a function, shared by the instances of all its versions, so its files have one writer. */
+  sink(functionName: string, version: string = LATEST): OutputSink {
     let log = this.#logs.get(functionName);
     if (log === undefined) {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       log = new FunctionLog(join(this.dir, `${functionName}.log`), this.limits, this.logger?.child({ fn: functionName }));
       this.#logs.set(functionName, log);
     }
-    return log;
+    if (version === LATEST) return log;
+    const shared = log;
+    return { write: (l) => shared.write({ ...l, line: versionedLine(l.line, version) }), drained: () => shared.drained() };
   }
 
   path(functionName: string): string {

@@ -19,6 +19,13 @@ describe('local environment', () => {
     expect(logStreamName(new Date('2025-03-04T05:06:07Z'), 'ab')).toBe('2025/03/04/[$LATEST]ab');
   });
 
+  it('names the version apart from the function, as Lambda does, in the environment and the log stream', () => {
+    const base = { functionName: 'f', runtime: 'nodejs20', handler: 'i.h', memoryMB: 128, concurrency: 1, taskRoot: '/t', runtimeDir: '/r', region: 'local', path: '/bin', functionEnv: {} } as const;
+    expect(lambdaEnv(base)).toMatchObject({ AWS_LAMBDA_FUNCTION_NAME: 'f', AWS_LAMBDA_FUNCTION_VERSION: '$LATEST', AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/f' });
+    expect(lambdaEnv({ ...base, functionVersion: '3' })).toMatchObject({ AWS_LAMBDA_FUNCTION_NAME: 'f', AWS_LAMBDA_FUNCTION_VERSION: '3', AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/f' });
+    expect(logStreamName(new Date('2025-03-04T05:06:07Z'), 'ab', '3')).toBe('2025/03/04/[3]ab');
+  });
+
   it('resolves references through the object store, skips optional misses and names what is missing', () => {
     const objects = new ObjectStore('the functions directory /d');
     const object = (doc: unknown) => {

@@ -2,7 +2,7 @@
 // variables, the function's variables, and nothing of the host's.
 import { randomBytes } from 'node:crypto';
 import type { ConfigObjectSource } from '../../api/config-objects.js';
-import type { EnvVar, Runtime } from '../../api/function.js';
+import { LATEST, type EnvVar, type Runtime } from '../../api/function.js';
 
 /** The function's own variables; references resolve through the object store or fail naming the object and key. */
 export function resolveFunctionEnv(functionName: string, env: readonly EnvVar[] | undefined, objects: ConfigObjectSource): Record<string, string> {
@@ -33,14 +33,17 @@ export function executionEnv(runtime: Runtime): string | undefined {
   return undefined;
 }
 
-/** Lambda's stream name layout: YYYY/MM/DD/[$LATEST]<32 hex>. */
-export function logStreamName(now: Date, hex = randomBytes(16).toString('hex')): string {
+/** Lambda's stream name layout: YYYY/MM/DD/[VERSION]<32 hex>, the version being $LATEST or a number. */
+export function logStreamName(now: Date, hex = randomBytes(16).toString('hex'), version: string = LATEST): string {
   const d = now.toISOString().slice(0, 10).replaceAll('-', '/');
-  return `${d}/[$LATEST]${hex}`;
+  return `${d}/[${version}]${hex}`;
 }
 
 export interface LambdaEnvInput {
+  /** The function's name, never a unit key: the runtime sees NAME and the version apart, as on Lambda. */
   functionName: string;
+  /** AWS_LAMBDA_FUNCTION_VERSION: $LATEST (the default) or the published version's number. */
+  functionVersion?: string;
   runtime: Runtime;
   handler: string;
   memoryMB: number;
@@ -59,7 +62,7 @@ export function lambdaEnv(i: LambdaEnvInput): Record<string, string> {
     ...i.functionEnv,
     AWS_LAMBDA_FUNCTION_NAME: i.functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(i.memoryMB),
-    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_VERSION: i.functionVersion ?? LATEST,
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${i.functionName}`,
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_LAMBDA_MAX_CONCURRENCY: String(i.concurrency),

@@ -4,6 +4,13 @@
 // sandbox of its own: its task root, runtime and layers read-only, a private
 // /tmp, its own PID namespace and user, and memoryMB enforced by a memory
 // cgroup. Elsewhere it is a plain child process, and memoryMB only a variable.
+//
+// Keys are serving-unit keys (src/versions/units.ts): NAME for a function's
+// $LATEST, NAME:N for its published version N, each deployed, prepared and
+// scaled on its own, so versions of one function run side by side. What the
+// runtime and the user see names the function and the version apart
+// (AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION, the log stream, the
+// function's one log file); no file name is made of a key.
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -16,6 +23,7 @@ import type { Backend, Instance, InstanceState } from '../backend.js';
 import { optEnv } from '../../packages/opt-env.js';
 import { PackageStore } from '../../packages/store.js';
 import type { SandboxLauncher, BoxSpec } from '../../sandbox/sandbox-launcher.js';
+import { splitUnitKey } from '../../versions/units.js';
 import { defaultLocalCacheDir, functionLogDir } from './cache-dir.js';
 import { CodeStore } from './code-store.js';
 import { FunctionLogFiles, type FunctionLogLimits } from './function-log.js';
@@ -76,7 +84,9 @@ interface Prepared {
 }
 
 interface Deployed {
+  /** The unit: metadata.name is its key (NAME or NAME:N), spec what it runs. */
   fn: HearthFunction;
+  /** Digest of what the unit runs (specVersion), not its published version: a change replaces its instances. */
   version: string;
   prepared: Prepared;
   desired: number;
@@ -91,7 +101,7 @@ export class LocalBackend implements Backend {
   private readonly code: CodeStore;
   private readonly packaged: PackagedCode;
   private readonly pool: WarmPool;
-  /** Each function's stdout/stderr: NAME.log, NAME.log.1 … under cacheDir/logs. */
+  /** Each function's stdout/stderr, all its versions' in one: NAME.log, NAME.log.1 … under cacheDir/logs. */
   readonly functionLogs: FunctionLogFiles;
   private readonly log: Logger;
   private readonly region: string;
@@ -123,6 +133,7 @@ export class LocalBackend implements Backend {
     this.functionLogs = new FunctionLogFiles(functionLogDir(cacheDir), opts.functionLogs, this.log.child({ component: 'function-logs' }));
   }
 
+  /** Deploys a serving unit: `fn.metadata.name` is its key (NAME or NAME:N) and `fn.spec` what it runs. */
   async upsert(fn: HearthFunction): Promise<void> {
     this.assertOpen();
     const name = fn.metadata.name;
@@ -269,8 +280,10 @@ export class LocalBackend implements Backend {
     const path = runtimePath(native ? undefined : dirname(command.command));
     const sandbox = await this.sandbox();
     const view = sandbox !== undefined ? planSandbox({ family, command, taskRoot, runtimeDir }) : undefined;
+    const unit = splitUnitKey(name);
     const env = lambdaEnv({
-      functionName: name,
+      functionName: unit.name,
+      functionVersion: unit.version,
       runtime: spec.runtime,
       handler: effectiveHandler(spec),
       memoryMB: spec.memoryMB,
@@ -350,10 +363,12 @@ export class LocalBackend implements Backend {
 
   private startInstance(d: Deployed): LocalInstance {
     const name = d.fn.metadata.name;
+    const unit = splitUnitKey(name);
     const id = `${name}-${++this.seq}-${randomBytes(3).toString('hex')}`;
     let pooled = false;
     const prepared = d.prepared;
-    const streamName = logStreamName(new Date());
+    // As Lambda names a version's streams: YYYY/MM/DD/[N]…
+    const streamName = logStreamName(new Date(), undefined, unit.version);
     const memoryMB = d.fn.spec.memoryMB;
     const launcher: RuntimeLauncher = {
       launch: async (runtimeApi) => {
@@ -383,10 +398,12 @@ export class LocalBackend implements Backend {
       memoryMB: spec.memoryMB,
       timeoutSeconds: spec.timeoutSeconds,
       concurrency: spec.concurrency,
+      // A version's key NAME:N is its qualified ARN's tail.
       functionArn: `arn:aws:lambda:${this.region}:000000000000:function:${name}`,
       launcher,
       logger: this.log,
-      output: this.functionLogs.sink(name),
+      // One log per function, so `hearth logs NAME` shows every version's lines; a version's carry [N].
+      output: this.functionLogs.sink(unit.name, unit.version),
       ...(this.opts.initTimeoutMs !== undefined ? { initTimeoutMs: this.opts.initTimeoutMs } : {}),
       ...(this.opts.killGraceMs !== undefined ? { killGraceMs: this.opts.killGraceMs } : {}),
     });

@@ -2,7 +2,7 @@
 // what each copy keeps, the digest of the bytes and the rewritten snapshot.
 import { describe, expect, it } from 'vitest';
 import { FunctionSpecSchema, type FunctionSpecInput } from '../../src/api/function.js';
-import { configMapRefs, copiedContent, referencedBytes, withCopies, type ConfigMapRef } from '../../src/store/configmap-copies.js';
+import { configMapRefs, copiedContent, referencedBytes, withCopies, type ConfigMapContent, type ConfigMapRef } from '../../src/store/configmap-copies.js';
 import { KubeApiError } from '../../src/kube/rest.js';
 import { StoreError } from '../../src/store/function-store.js';
 import { storeErrorOf } from '../../src/store/kube-errors.js';
@@ -33,7 +33,7 @@ describe('copiedContent', () => {
   const code: ConfigMapRef = { path: 'spec.code.configMap.name', name: 'src', optional: false, suffix: 'code' };
   const pkg: ConfigMapRef = { path: 'spec.code.package.configMap.name', name: 'pkg', key: 'app.zip', optional: false, suffix: 'package' };
   const optLayer: ConfigMapRef = { ...pkg, optional: true, suffix: 'layer-0', path: 'spec.layers[0].configMap.name' };
-  it.each([
+  it.each<{ name: string; ref: ConfigMapRef; cm: ConfigMapContent | undefined; expected: object }>([
     { name: 'code keeps every key, text and binary', ref: code, cm: { data: { 'app.py': 'x' }, binaryData: { 'b.bin': 'AA==' } }, expected: { content: { data: { 'app.py': 'x' }, binaryData: { 'b.bin': 'AA==' } } } },
     { name: 'a package keeps its one key only', ref: pkg, cm: { binaryData: { 'app.zip': 'UEs=', 'other.zip': 'UEs=' } }, expected: { content: { binaryData: { 'app.zip': 'UEs=' } } } },
     { name: 'a package key under data', ref: pkg, cm: { data: { 'app.zip': 'text' } }, expected: { content: { data: { 'app.zip': 'text' } } } },

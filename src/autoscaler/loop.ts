@@ -1,11 +1,13 @@
 // The imperative shell around the core: once a tick, for every function in
 // the catalog, read its load, ask the core, and hand the backend the result.
 // Every replica measures (so a new leader starts with warm windows); only the
-// leader calls the backend.
-import type { FunctionCatalog } from '../api/catalog.js';
+// leader calls the backend. The catalog is of serving units (a UnitCatalog:
+// keys NAME and NAME:N), so each version scales on its own.
+import type { Catalog } from '../api/catalog.js';
 import type { HearthFunction } from '../api/function.js';
 import type { Backend } from '../backends/backend.js';
 import type { AutoscalerMetrics } from '../metrics/autoscaler.js';
+import { unitLabels } from '../versions/units.js';
 import { autoscalerConfig, decide, initialState, instanceBounds, reconfigure, surplus, type AutoscalerState, type AutoscalerTuning, type Decision } from './core.js';
 import { AlwaysLeader, type LeaderElector } from './leader.js';
 
@@ -39,7 +41,8 @@ export interface LoopLogger {
 }
 
 export interface AutoscalerLoopOptions {
-  catalog: FunctionCatalog;
+  /** The serving units to scale (the UnitCatalog); a plain function catalog scales each function's $LATEST alone. */
+  catalog: Catalog;
   backend: Pick<Backend, 'scale' | 'instances'>;
   load: LoadSource;
   /** Default: AlwaysLeader (one process). The loop neither starts nor stops it. */
@@ -127,10 +130,11 @@ export class AutoscalerLoop {
       this.#o.onDecision?.(name, d);
       const m = this.#o.metrics;
       if (m) {
-        m.observedConcurrency.set({ function: name }, inFlight);
-        m.readyInstances.set({ function: name }, ready);
-        m.desiredInstances.set({ function: name }, d.desired);
-        m.panicMode.set({ function: name }, d.panic ? 1 : 0);
+        const labels = unitLabels(name);
+        m.observedConcurrency.set(labels, inFlight);
+        m.readyInstances.set(labels, ready);
+        m.desiredInstances.set(labels, d.desired);
+        m.panicMode.set(labels, d.panic ? 1 : 0);
       }
       if (!leader) {
         // Whoever leads next must tell the backend afresh.
@@ -166,7 +170,7 @@ export class AutoscalerLoop {
       const current = this.#o.backend.instances(name).filter((i) => i.state === 'ready' || i.state === 'starting').length;
       const tracked: Tracked = { fn, state: initialState(config, current), applied: undefined, lastSent: current, applying: new Map() };
       this.#tracked.set(name, tracked);
-      this.#o.metrics?.desiredInstances.set({ function: name }, tracked.state.desired);
+      this.#o.metrics?.desiredInstances.set(unitLabels(name), tracked.state.desired);
       // Provisioned instances start at deploy time, not at the first tick.
       if (instanceBounds(config).min > 0 && this.#leader.isLeader()) this.#apply(name, tracked, tracked.state.desired, 'min-instances');
       return;
@@ -174,7 +178,7 @@ export class AutoscalerLoop {
     t.fn = fn;
     const before = t.state.desired;
     t.state = reconfigure(t.state, config);
-    this.#o.metrics?.desiredInstances.set({ function: name }, t.state.desired);
+    this.#o.metrics?.desiredInstances.set(unitLabels(name), t.state.desired);
     if (t.state.desired !== before && this.#leader.isLeader()) this.#apply(name, t, t.state.desired, 'spec-changed');
   }
 
@@ -188,7 +192,7 @@ export class AutoscalerLoop {
     if (t.applying.has(desired)) return;
     t.applied = desired;
     if (desired !== t.lastSent) {
-      this.#o.metrics?.scaleEvents.inc({ function: name, direction: desired > t.lastSent ? 'up' : 'down' });
+      this.#o.metrics?.scaleEvents.inc({ ...unitLabels(name), direction: desired > t.lastSent ? 'up' : 'down' });
       this.#o.logger?.info({ function: name, from: t.lastSent, to: desired, reason }, 'scaling');
       t.lastSent = desired;
     }

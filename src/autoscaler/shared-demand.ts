@@ -4,7 +4,7 @@
 // replica, stamped with the time), and reads back the sum of the fields that
 // are fresh, so a replica that died stops counting after a few seconds.
 import type { Cluster, Redis } from 'ioredis';
-import type { FunctionCatalog } from '../api/catalog.js';
+import type { Catalog } from '../api/catalog.js';
 
 export interface SharedDemandOptions {
   redis: Redis | Cluster;
@@ -12,8 +12,9 @@ export interface SharedDemandOptions {
   prefix: string;
   /** This replica's field in each hash. */
   identity: string;
-  catalog: FunctionCatalog;
-  /** This replica's own demand of a function. */
+  /** What demand is shared of: the serving units (the UnitCatalog), each version's apart. */
+  catalog: Catalog;
+  /** This replica's own demand of a unit (NAME or NAME:N). */
   local: (name: string) => number;
   periodMs?: number;
   /** Entries older than this are a replica that is gone. */

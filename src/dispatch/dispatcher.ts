@@ -3,9 +3,16 @@
 // wait for it, and throttles beyond reserved concurrency (counted for the
 // function as a whole by a ConcurrencyLimiter, in Redis when several gateways
 // serve). Metrics of each invocation are recorded here, once.
+//
+// Each call is resolved first to a serving unit (src/versions/units.ts): the
+// version its qualifier names, or the one an alias's weighted draw picks, per
+// call. Everything after that (instances, loads, waiting, cold starts,
+// metrics) is per unit key, NAME for $LATEST or NAME:N, so versions of one
+// function run side by side and scale each on their own; only reserved
+// concurrency stays with the function, counted across its versions.
 import type { Logger } from 'pino';
-import { LIMITS, type HearthFunction } from '../api/function.js';
-import type { FunctionCatalog } from '../api/catalog.js';
+import { LIMITS, LATEST, type HearthFunction } from '../api/function.js';
+import type { Catalog, FunctionCatalog } from '../api/catalog.js';
 import type { InvokeResult } from '../agent/invocation.js';
 import { exceedsReservedConcurrency, RESERVED_CONCURRENCY_REASON } from '../autoscaler/core.js';
 import type { Backend, Instance } from '../backends/backend.js';
@@ -16,9 +23,21 @@ import { liveCount, neededInstances, pickInstance } from './placement.js';
 import { waitTimedOut, withoutServerPaths } from './not-ready.js';
 import { redispatchDecision } from './redispatch.js';
 import { NotDeliveredError } from '../agent/delivery.js';
+import { resolveTarget } from '../versions/routing.js';
+import { UnitCatalog } from '../versions/unit-catalog.js';
+import { unitKey, unitLabels } from '../versions/units.js';
 
 export interface DispatcherOptions {
+  /** The functions (aliases, published versions, reserved concurrency): what a qualifier resolves against. */
   catalog: FunctionCatalog;
+  /**
+   * The serving units of those functions, keyed NAME or NAME:N: what each
+   * unit runs (the composition root's UnitCatalog, which also drives the
+   * backend). Default: one derived here from `catalog`.
+   */
+  units?: Catalog;
+  /** The weighted draw of an alias, uniform in [0, 1) (default Math.random; tests script it). */
+  draw?: () => number;
   backend: Backend;
   metrics?: InvocationMetrics;
   logger?: Logger;
@@ -37,6 +56,23 @@ export interface DispatcherOptions {
 
 type Grant = { instance: Instance } | { initError: InvokeResult };
 
+/** One call resolved to the unit that runs it. */
+interface Call {
+  inv: Invocation;
+  /** The function: its reserved concurrency caps all its versions together. */
+  fn: HearthFunction;
+  /** The unit's key: NAME for $LATEST, NAME:N for version N. */
+  key: string;
+  /** The version that runs it, for X-Amz-Executed-Version. */
+  version: string;
+  /** What the unit runs. */
+  unit: HearthFunction;
+  /** The unit's metric labels: the function's name and the version. */
+  labels: { function: string; version: string };
+  /** The ARN the runtime is told it was invoked as: qualified when the caller qualified. */
+  arn: string;
+}
+
 interface Waiter {
   resolve(grant: Grant): void;
   reject(err: Error): void;
@@ -53,42 +89,77 @@ interface FunctionLoad {
 
 export const THROTTLE_CONCURRENCY = 'ConcurrentInvocationLimitExceeded';
 
+const EMPTY: ReadonlySet<string> = new Set();
+
 export class Dispatcher implements Invoker {
   readonly #opts: DispatcherOptions;
   readonly #loads = new Map<string, FunctionLoad>();
   readonly #unsubscribe: () => void;
   readonly #limiter: ConcurrencyLimiter;
+  readonly #units: Catalog;
+  /** Set when the dispatcher derived its own unit catalog, which it then closes. */
+  readonly #ownUnits: UnitCatalog | undefined;
+  readonly #draw: () => number;
   #total = 0;
 
   constructor(opts: DispatcherOptions) {
     this.#opts = opts;
     this.#limiter = opts.concurrencyLimiter ?? new LocalConcurrencyLimiter();
-    this.#unsubscribe = opts.backend.onChange((name) => this.#pump(name));
+    this.#ownUnits = opts.units === undefined ? new UnitCatalog(opts.catalog) : undefined;
+    this.#units = opts.units ?? (this.#ownUnits as UnitCatalog);
+    this.#draw = opts.draw ?? Math.random;
+    this.#unsubscribe = opts.backend.onChange((key) => this.#pump(key));
   }
 
-  /** In-flight plus waiting invocations: the concurrency the autoscaler observes. */
-  demand(name: string): number {
-    const load = this.#loads.get(name);
+  /** In-flight plus waiting invocations of a unit (NAME or NAME:N): the concurrency the autoscaler observes. */
+  demand(key: string): number {
+    const load = this.#loads.get(key);
     return load ? load.inFlight + load.waiters.length : 0;
   }
 
-  arn(name: string): string {
-    return `arn:aws:lambda:${this.#opts.region ?? 'local'}:${this.#opts.accountId ?? '000000000000'}:function:${name}`;
+  /** The function's ARN, qualified (`…:function:NAME:live`) when a qualifier is given. */
+  arn(name: string, qualifier?: string): string {
+    const base = `arn:aws:lambda:${this.#opts.region ?? 'local'}:${this.#opts.accountId ?? '000000000000'}:function:${name}`;
+    return qualifier === undefined ? base : `${base}:${qualifier}`;
   }
 
   async invoke(inv: Invocation): Promise<InvokeResult> {
-    const fn = this.#opts.catalog.get(inv.functionName);
-    if (!fn) {
-      this.#count(inv, 'not_found');
-      throw new DispatchError('not-found', `Function not found: ${this.arn(inv.functionName)}`);
-    }
+    const call = this.#resolve(inv);
     // Uncapped functions skip the limiter altogether, not even a turn of the event loop.
-    const lease = fn.spec.reservedConcurrency === undefined ? undefined : await this.#admit(fn, inv);
+    const lease = call.fn.spec.reservedConcurrency === undefined ? undefined : await this.#admit(call);
     try {
-      return await this.#run(fn, inv);
+      return await this.#run(call);
     } finally {
       if (lease) this.#limiter.release(lease);
     }
+  }
+
+  /**
+   * The unit that runs this call: the qualifier resolved against the function
+   * and its published versions, an alias's weights by a fresh draw, so a
+   * split is decided per call, not per connection. Lambda answers an unknown
+   * qualifier, and an alias to a version that is gone, with 404 naming the
+   * qualified ARN.
+   */
+  #resolve(inv: Invocation): Call {
+    const name = inv.functionName;
+    const qualifier = inv.qualifier;
+    const notFound = (): DispatchError => {
+      this.#count(inv, { function: name, version: qualifier ?? LATEST }, 'not_found');
+      return new DispatchError('not-found', `Function not found: ${this.arn(name, qualifier)}`);
+    };
+    const fn = this.#opts.catalog.get(name);
+    if (!fn) throw notFound();
+    // An unqualified call (most of them) needs no set of versions.
+    const published = qualifier === undefined || qualifier === LATEST ? EMPTY : new Set(this.#opts.catalog.versions(name).map((v) => v.spec.version));
+    const target = resolveTarget(fn, published, qualifier, this.#draw());
+    if (!target.ok) throw notFound();
+    const key = unitKey(name, target.version);
+    const unit = this.#units.get(key);
+    if (!unit) throw notFound();
+    // $LATEST named outright is still the unqualified function.
+    const arn = this.arn(name, qualifier === LATEST ? undefined : qualifier);
+    return { inv, fn, key, version: target.version, unit, labels: unitLabels(key), arn };
   }
 
   /**
@@ -97,92 +168,99 @@ export class Dispatcher implements Invoker {
    * cap (no round trip then). The lease is held while the call waits for an
    * instance and while it runs.
    */
-  async #admit(fn: HearthFunction, inv: Invocation): Promise<Lease | undefined> {
+  async #admit(call: Call): Promise<Lease | undefined> {
+    const { fn, inv } = call;
     const limit = fn.spec.reservedConcurrency;
     if (limit === undefined) return undefined;
     // A cap of 0 refuses everything without asking anyone.
-    if (exceedsReservedConcurrency(fn.spec, 0)) throw this.#throttle(inv, RESERVED_CONCURRENCY_REASON);
+    if (exceedsReservedConcurrency(fn.spec, 0)) throw this.#throttle(call, RESERVED_CONCURRENCY_REASON);
     let lease: Lease | undefined;
     try {
+      // Keyed by the function's name, not the unit's: every version's calls count against one cap, as on Lambda.
       lease = await this.#limiter.tryAcquire(inv.functionName, limit);
     } catch (err) {
       // Fail closed: without the shared count the cap cannot be kept, and a
       // 429 would wrongly tell the caller it is over its cap. A service error
       // (503, retried by SDKs; async events go back to the queue) says what
       // happened.
-      this.#count(inv, 'unavailable');
+      this.#count(inv, call.labels, 'unavailable');
       this.#opts.logger?.warn({ err, function: inv.functionName }, 'reserved concurrency cannot be checked; refusing the call');
       throw new DispatchError('service-unavailable', `The reserved concurrency of ${inv.functionName} cannot be checked now (${(err as Error).message}); retry later.`);
     }
-    if (!lease) throw this.#throttle(inv, RESERVED_CONCURRENCY_REASON);
+    if (!lease) throw this.#throttle(call, RESERVED_CONCURRENCY_REASON);
     return lease;
   }
 
-  async #run(fn: HearthFunction, inv: Invocation): Promise<InvokeResult> {
-    const load = this.#load(fn.metadata.name);
+  async #run(call: Call): Promise<InvokeResult> {
+    const load = this.#load(call.key);
     const cap = this.#opts.maxConcurrentInvocations;
-    if (cap !== undefined && this.#total >= cap) throw this.#throttle(inv, THROTTLE_CONCURRENCY);
+    if (cap !== undefined && this.#total >= cap) throw this.#throttle(call, THROTTLE_CONCURRENCY);
 
     // One wait budget for the whole call: a call sent again after an
     // instance refused it waits no longer than it could have at first.
     const waitUntil = Date.now() + (this.#opts.maxWaitMs ?? (LIMITS.initTimeoutSeconds + 1) * 1000);
     for (let redispatches = 0; ; redispatches++) {
-      const outcome = await this.#runOnce(fn, load, inv, waitUntil, redispatches);
+      const outcome = await this.#runOnce(call, load, waitUntil, redispatches);
       if (outcome.done) return outcome.result;
     }
   }
 
   /** One send of the call to an instance; `done: false` when it provably never reached the runtime and goes again. */
-  async #runOnce(fn: HearthFunction, load: FunctionLoad, inv: Invocation, waitUntil: number, redispatches: number): Promise<{ done: true; result: InvokeResult } | { done: false }> {
-    const grant = await this.#acquire(fn, load, inv, waitUntil, redispatches > 0).catch((err: unknown) => {
-      if (err instanceof DispatchError && err.kind === 'unavailable') this.#count(inv, 'unavailable');
+  async #runOnce(call: Call, load: FunctionLoad, waitUntil: number, redispatches: number): Promise<{ done: true; result: InvokeResult } | { done: false }> {
+    const { inv, unit } = call;
+    const grant = await this.#acquire(call, load, waitUntil, redispatches > 0).catch((err: unknown) => {
+      if (err instanceof DispatchError && err.kind === 'unavailable') this.#count(inv, call.labels, 'unavailable');
       throw err;
     });
     if ('initError' in grant) {
-      this.#record(fn, inv, grant.initError);
-      return { done: true, result: grant.initError };
+      // Shared by every caller that waited on the start: each gets its own copy to be told its version on.
+      const result = { ...grant.initError, executedVersion: call.version };
+      this.#record(call, result);
+      return { done: true, result };
     }
     const { instance } = grant;
     // The first send is where the call may start to run; a send again follows one that provably did not.
     if (redispatches === 0) inv.onDispatch?.();
     this.#total++;
-    this.#opts.metrics?.inFlight.inc({ function: inv.functionName });
+    this.#opts.metrics?.inFlight.inc(call.labels);
     try {
       const result = await instance.invoke({
         requestId: inv.requestId,
         payload: inv.payload,
-        timeoutMs: fn.spec.timeoutSeconds * 1000,
-        invokedFunctionArn: this.arn(inv.functionName),
+        timeoutMs: unit.spec.timeoutSeconds * 1000,
+        invokedFunctionArn: call.arn,
         ...(inv.traceId !== undefined ? { traceId: inv.traceId } : {}),
         ...(inv.clientContext !== undefined ? { clientContext: inv.clientContext } : {}),
         ...(inv.cognitoIdentity !== undefined ? { cognitoIdentity: inv.cognitoIdentity } : {}),
         ...(inv.tailLogs ? { tailLogs: true } : {}),
       });
-      this.#record(fn, inv, result);
+      result.executedVersion = call.version;
+      this.#record(call, result);
       return { done: true, result };
     } catch (err) {
       const decision = redispatchDecision(err, redispatches);
       if (decision.redispatch) {
         // This gateway stops choosing the instance until its backend drops or replaces it.
         instance.markDraining?.();
-        this.#opts.metrics?.redispatches.inc({ function: inv.functionName, reason: decision.reason });
-        this.#opts.logger?.info({ function: inv.functionName, requestId: inv.requestId, instance: instance.id, reason: decision.reason }, 'invocation not delivered; sending it to another instance');
+        this.#opts.metrics?.redispatches.inc({ ...call.labels, reason: decision.reason });
+        this.#opts.logger?.info({ function: call.key, requestId: inv.requestId, instance: instance.id, reason: decision.reason }, 'invocation not delivered; sending it to another instance');
         return { done: false };
       }
-      this.#count(inv, 'unavailable');
-      this.#opts.logger?.error({ err, function: inv.functionName, requestId: inv.requestId }, 'instance failed to answer');
+      this.#count(inv, call.labels, 'unavailable');
+      this.#opts.logger?.error({ err, function: call.key, requestId: inv.requestId }, 'instance failed to answer');
       const failed = new DispatchError('unavailable', `instance ${instance.id} failed: ${withoutServerPaths((err as Error).message)}`);
       if (err instanceof NotDeliveredError) failed.notDelivered = err.reason;
       throw failed;
     } finally {
       this.#total--;
-      this.#opts.metrics?.inFlight.dec({ function: inv.functionName });
-      this.#release(inv.functionName, instance.id);
+      this.#opts.metrics?.inFlight.dec(call.labels);
+      this.#release(call.key, instance.id);
     }
   }
 
   close(): void {
     this.#unsubscribe();
+    this.#ownUnits?.close();
     for (const load of this.#loads.values()) {
       for (const w of load.waiters.splice(0)) {
         clearTimeout(w.timer);
@@ -214,8 +292,8 @@ export class Dispatcher implements Invoker {
    * sent again (`again`) was admitted before those waiting now, so it waits
    * at the head of the line.
    */
-  async #acquire(fn: HearthFunction, load: FunctionLoad, inv: Invocation, waitUntil: number, again = false): Promise<Grant> {
-    const name = fn.metadata.name;
+  async #acquire(call: Call, load: FunctionLoad, waitUntil: number, again = false): Promise<Grant> {
+    const { key: name, inv } = call;
     const signal = inv.signal;
     if (signal?.aborted) throw signal.reason as Error;
     // FIFO: a newcomer never overtakes callers already waiting.
@@ -237,7 +315,7 @@ export class Dispatcher implements Invoker {
         timer: setTimeout(() => {
           const i = load.waiters.indexOf(waiter);
           if (i >= 0) load.waiters.splice(i, 1);
-          waiter.reject(this.#waitTimedOut(name, inv));
+          waiter.reject(this.#waitTimedOut(call));
         }, Math.max(0, waitUntil - Date.now())),
       };
       // Given up while waiting: the call has not run, so it leaves the line at once.
@@ -252,14 +330,13 @@ export class Dispatcher implements Invoker {
       if (again) load.waiters.unshift(waiter);
       else load.waiters.push(waiter);
     });
-    this.#ensureCapacity(fn, load);
+    this.#ensureCapacity(name, call.unit, load);
     this.#pump(name);
     return grant;
   }
 
   /** Asks the backend for more instances when demand exceeds what exists. Never scales down: that is the autoscaler's call. */
-  #ensureCapacity(fn: HearthFunction, load: FunctionLoad): void {
-    const name = fn.metadata.name;
+  #ensureCapacity(name: string, fn: HearthFunction, load: FunctionLoad): void {
     const live = liveCount(this.#opts.backend.instances(name));
     const needed = neededInstances({
       demand: load.inFlight + load.waiters.length,
@@ -315,32 +392,33 @@ export class Dispatcher implements Invoker {
       }
       return;
     }
-    const fn = this.#opts.catalog.get(name);
-    if (fn) this.#ensureCapacity(fn, load);
+    const unit = this.#units.get(name);
+    if (unit) this.#ensureCapacity(name, unit, load);
   }
 
   /** A wait that ran out: a throttle when ready instances are all busy, not ready when the code is still being prepared. */
-  #waitTimedOut(name: string, inv: Invocation): DispatchError {
+  #waitTimedOut(call: Call): DispatchError {
     const backend = this.#opts.backend;
+    const name = call.key;
     const verdict = waitTimedOut({ functionName: name, preparing: backend.preparingStep?.(name), ready: backend.instances(name).filter((i) => i.state === 'ready').length });
-    if (verdict.kind === 'throttled') return this.#throttle(inv, THROTTLE_CONCURRENCY);
+    if (verdict.kind === 'throttled') return this.#throttle(call, THROTTLE_CONCURRENCY);
     return new DispatchError('unavailable', verdict.message);
   }
 
-  #throttle(inv: Invocation, reason: string): DispatchError {
-    this.#count(inv, 'throttled');
-    this.#opts.metrics?.throttles.inc({ function: inv.functionName, reason });
+  #throttle(call: Call, reason: string): DispatchError {
+    this.#count(call.inv, call.labels, 'throttled');
+    this.#opts.metrics?.throttles.inc({ ...call.labels, reason });
     return new DispatchError('throttled', 'Rate Exceeded.', reason);
   }
 
-  #count(inv: Invocation, outcome: InvocationOutcome): void {
-    this.#opts.metrics?.invocations.inc({ function: inv.functionName, type: inv.type, outcome });
+  #count(inv: Invocation, labels: { function: string; version: string }, outcome: InvocationOutcome): void {
+    this.#opts.metrics?.invocations.inc({ ...labels, type: inv.type, outcome });
   }
 
-  #record(fn: HearthFunction, inv: Invocation, result: InvokeResult): void {
+  #record(call: Call, result: InvokeResult): void {
     const m = this.#opts.metrics;
     if (!m) return;
-    const labels = { function: inv.functionName };
+    const { inv, labels, unit: fn } = call;
     m.invocations.inc({ ...labels, type: inv.type, outcome: result.outcome });
     m.duration.observe({ ...labels, type: inv.type }, result.durationMs / 1000);
     if (result.initDurationMs !== undefined) {

@@ -1,21 +1,24 @@
 // Metrics of invocations, recorded once per invocation at the dispatch
 // boundary. Billed duration and GB-seconds feed the cost model
 // C = k·t + p·n (t: GB-seconds, i.e. billed ms × memory; n: requests).
+// Every series names the function and the version that ran (`$LATEST` or a
+// number; src/versions/units.ts unitLabels), so `sum by (function)` still
+// gives a function's totals and a canary's version can be told apart.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type InvocationOutcome = 'success' | 'handled' | 'unhandled' | 'throttled' | 'unavailable' | 'not_found';
 
 export interface InvocationMetrics {
-  invocations: Counter<'function' | 'type' | 'outcome'>;
-  duration: Histogram<'function' | 'type'>;
-  coldStarts: Counter<'function'>;
-  initDuration: Histogram<'function'>;
-  inFlight: Gauge<'function'>;
-  throttles: Counter<'function' | 'reason'>;
-  billedMs: Counter<'function'>;
-  gbSeconds: Counter<'function'>;
-  instances: Gauge<'function' | 'state'>;
-  redispatches: Counter<'function' | 'reason'>;
+  invocations: Counter<'function' | 'version' | 'type' | 'outcome'>;
+  duration: Histogram<'function' | 'version' | 'type'>;
+  coldStarts: Counter<'function' | 'version'>;
+  initDuration: Histogram<'function' | 'version'>;
+  inFlight: Gauge<'function' | 'version'>;
+  throttles: Counter<'function' | 'version' | 'reason'>;
+  billedMs: Counter<'function' | 'version'>;
+  gbSeconds: Counter<'function' | 'version'>;
+  instances: Gauge<'function' | 'version' | 'state'>;
+  redispatches: Counter<'function' | 'version' | 'reason'>;
 }
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
@@ -23,19 +26,19 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 export function createInvocationMetrics(registry: Registry): InvocationMetrics {
   const registers = [registry];
   return {
-    invocations: new Counter({ name: 'hearth_invocations_total', help: 'Invocations by function, type (sync, async) and outcome.', labelNames: ['function', 'type', 'outcome'], registers }),
-    duration: new Histogram({ name: 'hearth_invocation_duration_seconds', help: 'Time from hand-over to the runtime until its answer.', labelNames: ['function', 'type'], buckets: DURATION_BUCKETS, registers }),
-    coldStarts: new Counter({ name: 'hearth_cold_starts_total', help: 'Invocations served by an instance\'s first request after init.', labelNames: ['function'], registers }),
-    initDuration: new Histogram({ name: 'hearth_init_duration_seconds', help: 'Init phase of instances that served a cold start.', labelNames: ['function'], buckets: DURATION_BUCKETS, registers }),
-    inFlight: new Gauge({ name: 'hearth_inflight_invocations', help: 'Invocations running now.', labelNames: ['function'], registers }),
-    throttles: new Counter({ name: 'hearth_throttles_total', help: 'Invocations refused for lack of concurrency.', labelNames: ['function', 'reason'], registers }),
-    billedMs: new Counter({ name: 'hearth_billed_duration_milliseconds_total', help: 'Billed duration (each invocation rounded up to 1 ms).', labelNames: ['function'], registers }),
-    gbSeconds: new Counter({ name: 'hearth_gb_seconds_total', help: 'Billed duration × configured memory, in GB-seconds.', labelNames: ['function'], registers }),
-    instances: new Gauge({ name: 'hearth_instances', help: 'Instances by state.', labelNames: ['function', 'state'], registers }),
+    invocations: new Counter({ name: 'hearth_invocations_total', help: 'Invocations by function, version, type (sync, async) and outcome.', labelNames: ['function', 'version', 'type', 'outcome'], registers }),
+    duration: new Histogram({ name: 'hearth_invocation_duration_seconds', help: 'Time from hand-over to the runtime until its answer.', labelNames: ['function', 'version', 'type'], buckets: DURATION_BUCKETS, registers }),
+    coldStarts: new Counter({ name: 'hearth_cold_starts_total', help: 'Invocations served by an instance\'s first request after init.', labelNames: ['function', 'version'], registers }),
+    initDuration: new Histogram({ name: 'hearth_init_duration_seconds', help: 'Init phase of instances that served a cold start.', labelNames: ['function', 'version'], buckets: DURATION_BUCKETS, registers }),
+    inFlight: new Gauge({ name: 'hearth_inflight_invocations', help: 'Invocations running now.', labelNames: ['function', 'version'], registers }),
+    throttles: new Counter({ name: 'hearth_throttles_total', help: 'Invocations refused for lack of concurrency.', labelNames: ['function', 'version', 'reason'], registers }),
+    billedMs: new Counter({ name: 'hearth_billed_duration_milliseconds_total', help: 'Billed duration (each invocation rounded up to 1 ms).', labelNames: ['function', 'version'], registers }),
+    gbSeconds: new Counter({ name: 'hearth_gb_seconds_total', help: 'Billed duration × configured memory, in GB-seconds.', labelNames: ['function', 'version'], registers }),
+    instances: new Gauge({ name: 'hearth_instances', help: 'Instances by state.', labelNames: ['function', 'version', 'state'], registers }),
     redispatches: new Counter({
       name: 'hearth_redispatches_total',
       help: 'Invocations sent again to another instance because the one chosen provably never ran them (it was draining, or could not be connected to), by reason.',
-      labelNames: ['function', 'reason'],
+      labelNames: ['function', 'version', 'reason'],
       registers,
     }),
   };

@@ -1,8 +1,18 @@
 // The autoscaler samples load synchronously every second; the queue answers
 // asynchronously. This keeps the last answer per function, refreshed on the
 // autoscaler's own beat, so a slow or absent Redis never stalls a tick.
-import type { FunctionCatalog } from '../api/catalog.js';
+//
+// The autoscaler asks per serving unit (NAME, NAME:N), the queue counts per
+// function: an event names its function and qualifier, and which version runs
+// it is decided only when a consumer takes it (an alias's draw happens then).
+// So a function's backlog is given to its $LATEST unit alone, and a version's
+// unit sees none: counting it once keeps the autoscaler from starting the
+// backlog's instances once per version. The instances the consumer's calls
+// then need are asked for by the dispatcher's waiting, as for a sync call.
+import type { Catalog } from '../api/catalog.js';
 import type { Queue } from '../queue/queue.js';
+import { LATEST } from '../api/function.js';
+import { splitUnitKey } from '../versions/units.js';
 
 export class BacklogCache {
   readonly #lag = new Map<string, number>();
@@ -11,12 +21,14 @@ export class BacklogCache {
 
   constructor(
     private readonly queue: Pick<Queue, 'backlog'>,
-    private readonly catalog: FunctionCatalog,
+    /** The serving units (the UnitCatalog): their functions' queues are asked. */
+    private readonly units: Catalog,
   ) {}
 
-  /** Accepted events not yet handed to a consumer. */
-  backlog(name: string): number {
-    return this.#lag.get(name) ?? 0;
+  /** Accepted events not yet handed to a consumer: the function's, for its $LATEST unit; 0 for a version's. */
+  backlog(key: string): number {
+    const { name, version } = splitUnitKey(key);
+    return version === LATEST ? (this.#lag.get(name) ?? 0) : 0;
   }
 
   start(periodMs = 1000): void {
@@ -32,8 +44,8 @@ export class BacklogCache {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      for (const fn of this.catalog.list()) {
-        const name = fn.metadata.name;
+      const names = new Set(this.units.list().map((u) => splitUnitKey(u.metadata.name).name));
+      for (const name of names) {
         try {
           const b = await this.queue.backlog(name);
           this.#lag.set(name, b.lag);

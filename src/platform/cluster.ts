@@ -17,6 +17,7 @@ import { createRedisClient, type RedisClient, type RedisConnectionOptions } from
 import { watchClusterFunctions } from './function-watch.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import { startServing, type ShutdownOptions } from './serving.js';
+import { UnitCatalog } from '../versions/unit-catalog.js';
 
 export interface ClusterGatewayOptions {
   kubeConfig: KubeConfig;
@@ -82,15 +83,17 @@ export async function electLeader(
 export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<ClusterGateway> {
   const { logger } = opts;
   const catalog = new MemoryCatalog();
+  // What runs: each function's $LATEST and published versions, one backend key each (NAME, NAME:N).
+  const units = new UnitCatalog(catalog);
   const backend = new KubernetesBackend({
     kubeConfig: opts.kubeConfig,
     namespace: opts.namespace,
     onError: (err) => logger.warn({ err }, 'watching EndpointSlices failed; retrying'),
     logger: logger.child({ component: 'kubernetes-backend' }),
   });
-  const unsubscribe = catalog.onChange((name) => {
-    const fn = catalog.get(name);
-    void (fn ? backend.upsert(fn) : backend.remove(name));
+  const unsubscribe = units.onChange((key) => {
+    const unit = units.get(key);
+    void (unit ? backend.upsert(unit) : backend.remove(key));
   });
   // Function names are unique per namespace; so are their queue keys.
   const queue = createQueue({ redis: { keyPrefix: namespaceKeyPrefix(opts.namespace), ...opts.redis }, logger: logger.child({ component: 'queue' }) });
@@ -102,6 +105,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
   await backend.start();
   const serving = await startServing({
     catalog,
+    units,
     backend,
     queue,
     logger,
@@ -115,7 +119,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     ...(opts.connections ? { connections: opts.connections } : {}),
     // The leader decides for every replica, so it must see every replica's calls.
     ...(client && identity
-      ? { shareDemand: (local: (name: string) => number) => new SharedDemand({ redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity, catalog, local }) }
+      ? { shareDemand: (local: (name: string) => number) => new SharedDemand({ redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity, catalog: units, local }) }
       : {}),
   });
   return {
@@ -129,6 +133,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
       await client?.quit();
       await watch.stop();
       unsubscribe();
+      units.close();
       await backend.close();
       await queue.close();
     },

@@ -20,6 +20,7 @@ import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
 import { memoryQueueProblems } from './memory-queue.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import { startServing, type ShutdownOptions } from './serving.js';
+import { UnitCatalog } from '../versions/unit-catalog.js';
 
 export interface EmbeddedOptions {
   dir: string;
@@ -54,6 +55,8 @@ export interface EmbeddedPlatform {
   url: string;
   app: FastifyInstance;
   catalog: MemoryCatalog;
+  /** The serving units the backend runs (NAME, NAME:N), derived from the catalog. */
+  units: UnitCatalog;
   backend: LocalBackend;
   dispatcher: Dispatcher;
   queue: Queue;
@@ -68,6 +71,8 @@ function readinessDetails(sandbox: NonNullable<EmbeddedOptions['sandbox']>): () 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlatform> {
   const logger = opts.logger;
   const catalog = new MemoryCatalog();
+  // What runs: each function's $LATEST and published versions, one backend key each (NAME, NAME:N).
+  const units = new UnitCatalog(catalog);
   // The ConfigMaps and Secrets of the functions directory: what references in Functions resolve through.
   const objects = new ObjectStore(`the functions directory ${resolve(opts.dir)}`);
   // hearth up has probed and warned once: where no sandbox can be made, instances are plain processes, without a second warning.
@@ -78,13 +83,15 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   // Gateways that share a Redis may share functions: reserved concurrency is then counted there, for all of them.
   const limiter = queue.kind === 'redis' ? openRedisConcurrencyLimiter(redis, logger.child({ component: 'concurrency' })) : new LocalConcurrencyLimiter();
 
-  // Deploying a function prepares its code (a Go build can take a while) and
-  // starts its provisioned instances; removing it stops them.
+  // Deploying a function (or publishing a version) prepares its code (a Go
+  // build can take a while) and starts its provisioned instances; removing it
+  // stops them. Per serving unit: an alias change alters no unit, so it
+  // restarts nothing.
   const applying = new Set<Promise<void>>();
-  const unsubscribe = catalog.onChange((name) => {
-    const fn = catalog.get(name);
-    const work = (fn ? backend.upsert(fn) : backend.remove(name)).catch((err: unknown) =>
-      logger.error({ err, function: name }, `applying function ${name} failed: ${(err as Error).message}`),
+  const unsubscribe = units.onChange((key) => {
+    const unit = units.get(key);
+    const work = (unit ? backend.upsert(unit) : backend.remove(key)).catch((err: unknown) =>
+      logger.error({ err, function: key }, `applying function ${key} failed: ${(err as Error).message}`),
     );
     applying.add(work);
     void work.finally(() => applying.delete(work));
@@ -99,6 +106,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     await Promise.all([...applying]);
     const serving = await startServing({
       catalog,
+      units,
       backend,
       queue,
       logger,
@@ -122,6 +130,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       url: serving.url,
       app: serving.app,
       catalog,
+      units,
       backend,
       dispatcher: serving.dispatcher,
       queue,
@@ -130,6 +139,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
         await serving.close();
         await limiter.close();
         unsubscribe();
+        units.close();
         await backend.close();
         await queue.close();
       },
@@ -137,6 +147,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   } catch (err) {
     await watcher?.close();
     unsubscribe();
+    units.close();
     await backend.close();
     await queue.close();
     await limiter.close();

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { FunctionCatalog } from '../api/catalog.js';
+import type { Catalog, FunctionCatalog } from '../api/catalog.js';
 import { AlwaysLeader, type LeaderElector } from '../autoscaler/leader.js';
 import { AutoscalerLoop } from '../autoscaler/loop.js';
 import type { SharedDemand } from '../autoscaler/shared-demand.js';
@@ -43,6 +43,13 @@ const LISTEN_BACKLOG = 4_096;
 
 export interface ServingOptions {
   catalog: FunctionCatalog;
+  /**
+   * The serving units of the catalog's functions (a UnitCatalog, keys NAME and
+   * NAME:N), which the composition root also drives its backend from: the
+   * dispatcher runs calls on them, the autoscaler, backlog, instance gauge and
+   * shared demand work per unit. It stays the caller's.
+   */
+  units: Catalog;
   backend: Backend;
   queue: Queue;
   logger: Logger;
@@ -87,19 +94,20 @@ export interface Serving {
 }
 
 export async function startServing(opts: ServingOptions): Promise<Serving> {
-  const { catalog, backend, queue, logger } = opts;
+  const { catalog, units, backend, queue, logger } = opts;
   const registry = createRegistry();
   opts.registerMetrics?.(registry);
   const invocationMetrics = createInvocationMetrics(registry);
   const dispatcher = new Dispatcher({
     catalog,
+    units,
     backend,
     metrics: invocationMetrics,
     logger: logger.child({ component: 'dispatch' }),
     ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
     ...(opts.concurrencyLimiter ? { concurrencyLimiter: opts.concurrencyLimiter } : {}),
   });
-  const stopGauge = trackInstances(backend, catalog, invocationMetrics);
+  const stopGauge = trackInstances(backend, units, invocationMetrics);
   const consumer = queue.startConsumer({
     invoker: dispatcher,
     catalog,
@@ -110,13 +118,13 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
   });
 
   const leader = opts.leader ?? new AlwaysLeader();
-  const backlog = new BacklogCache(queue, catalog);
+  const backlog = new BacklogCache(queue, units);
   const demand = opts.shareDemand?.((n) => dispatcher.demand(n));
   demand?.start();
   let autoscaler: AutoscalerLoop | undefined;
   if (opts.autoscale ?? true) {
     autoscaler = new AutoscalerLoop({
-      catalog,
+      catalog: units,
       backend,
       leader,
       load: { inFlight: (n) => (demand ? demand.total(n) : dispatcher.demand(n)), backlog: (n) => backlog.backlog(n) },

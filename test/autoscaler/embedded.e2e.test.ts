@@ -78,8 +78,8 @@ describe('autoscaling on the embedded platform', () => {
       (await gauge(platform, 'hearth_autoscaler_desired_instances')) === 0 && (await gauge(platform, 'hearth_autoscaler_ready_instances')) === 0,
     );
     const text = await (await fetch(`${platform.url}/metrics`)).text();
-    expect(text).toMatch(new RegExp(`hearth_autoscaler_scale_events_total\\{function="${FN}",direction="up"\\} [1-9]`));
-    expect(text).toMatch(new RegExp(`hearth_autoscaler_scale_events_total\\{function="${FN}",direction="down"\\} [1-9]`));
+    expect(text).toMatch(new RegExp(`hearth_autoscaler_scale_events_total\\{function="${FN}",version="\\$LATEST",direction="up"\\} [1-9]`));
+    expect(text).toMatch(new RegExp(`hearth_autoscaler_scale_events_total\\{function="${FN}",version="\\$LATEST",direction="down"\\} [1-9]`));
     expect(platform.backend.instances(FN).filter((i) => i.state === 'ready' || i.state === 'starting')).toHaveLength(0);
   }, 180_000);
 });

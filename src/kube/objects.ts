@@ -52,6 +52,11 @@ export async function scaleFunction(rest: KubeRest, namespace: string, name: str
   await rest.request('PATCH', resourcePath(fnResource, namespace, name, 'scale'), { body: { spec: { replicas } }, contentType: CONTENT_MERGE });
 }
 
+/** The same for a published version: its FunctionVersion's scale subresource (`name` is the object's name, versionObjectName). */
+export async function scaleFunctionVersion(rest: KubeRest, namespace: string, name: string, replicas: number): Promise<void> {
+  await rest.request('PATCH', resourcePath(RESOURCES.FunctionVersion, namespace, name, 'scale'), { body: { spec: { replicas } }, contentType: CONTENT_MERGE });
+}
+
 /**
  * Sets (or, with null, removes) a pod's controller.kubernetes.io/pod-deletion-cost:
  * a ReplicaSet scaling down deletes its lowest-cost pods first. A JSON merge

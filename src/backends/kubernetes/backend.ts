@@ -1,7 +1,9 @@
 // The gateway's view of functions running in the cluster. The controller owns
-// every object; this backend only reads the EndpointSlices of each function's
-// Service (so it knows which pods exist and which are ready) and writes the
-// Function's scale subresource (so the controller sizes the Deployment).
+// every object; this backend only reads the EndpointSlices of each serving
+// unit's Service (so it knows which pods exist and which are ready) and
+// writes the unit's scale subresource (so the controller sizes the
+// Deployment): the Function's for $LATEST (key NAME), the FunctionVersion's
+// for a published version (key NAME:N).
 // On a scale-down it picks the pods that leave itself: it stops choosing
 // them at once and gives them a low pod-deletion-cost before writing the new
 // count, so the ReplicaSet deletes those pods, whose agents then drain.
@@ -10,12 +12,14 @@ import type { Logger } from 'pino';
 import type { HearthFunction } from '../../api/function.js';
 import { AgentClient } from '../../agent/client.js';
 import { Informer } from '../../kube/informer.js';
-import { scaleFunction, setPodDeletionCost } from '../../kube/objects.js';
+import { scaleFunction, scaleFunctionVersion, setPodDeletionCost } from '../../kube/objects.js';
 import { RESOURCES } from '../../kube/paths.js';
 import { KubeRest } from '../../kube/rest.js';
 import { AGENT_PORT } from '../../controller/resources/names.js';
 import type { Backend, Instance } from '../backend.js';
-import { SERVICE_NAME_LABEL, endpointsOf, type EndpointSlice } from './endpoints.js';
+import { LATEST } from '../../api/function.js';
+import { splitUnitKey, versionObjectName } from '../../versions/units.js';
+import { SERVICE_NAME_LABEL, endpointsOf, unitKeyOfSlice, type EndpointSlice } from './endpoints.js';
 import { KubernetesInstance, type HoldKind, type InvokeClient } from './instance.js';
 import { chooseVictims, VICTIM_DELETION_COST } from './victims.js';
 
@@ -44,8 +48,10 @@ export class KubernetesBackend implements Backend {
   readonly #concurrency = new Map<string, number>();
   readonly #listeners = new Set<(name: string) => void>();
   readonly #makeClient: (url: string) => InvokeClient;
-  /** Per function: the scale calls in order, so the latest count is the one written last. */
+  /** Per unit: the scale calls in order, so the latest count is the one written last. */
   readonly #writes = new Map<string, { seq: number; chain: Promise<void> }>();
+  /** The unit each slice was last seen under: a slice whose Service's labels changed leaves its old unit, which is rebuilt too. */
+  readonly #sliceUnits = new Map<string, string>();
   #started: Promise<void> | undefined;
 
   constructor(opts: KubernetesBackendOptions) {
@@ -57,11 +63,16 @@ export class KubernetesBackend implements Backend {
       labelSelector: SERVICE_NAME_LABEL,
       ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
     });
-    const changed = (s: SliceObject): void => {
-      const name = s.metadata?.labels?.[SERVICE_NAME_LABEL];
-      if (name !== undefined) this.#refresh(name);
+    const changed = (s: SliceObject, gone = false): void => {
+      const slice = s.metadata?.name ?? '';
+      const key = unitKeyOfSlice(s);
+      const before = this.#sliceUnits.get(slice);
+      if (gone || key === undefined) this.#sliceUnits.delete(slice);
+      else this.#sliceUnits.set(slice, key);
+      if (before !== undefined && before !== key) this.#refresh(before);
+      if (key !== undefined) this.#refresh(key);
     };
-    this.#slices.on({ add: changed, update: changed, delete: changed });
+    this.#slices.on({ add: (s) => changed(s), update: (s) => changed(s), delete: (s) => changed(s, true) });
   }
 
   /** Lists and starts watching EndpointSlices; instances() is empty until this resolves. */
@@ -81,7 +92,8 @@ export class KubernetesBackend implements Backend {
   }
 
   /**
-   * Writes the Function's replica count. Scaling down, it first picks the
+   * Writes the unit's replica count: the Function's for NAME, the
+   * FunctionVersion's for NAME:N. Scaling down, it first picks the
    * victims (chooseVictims), holds them back (this gateway stops choosing
    * them now, before their pods get SIGTERM) and gives their pods a low
    * deletion cost. Scaling up, victims whose pods are not leaving yet are
@@ -115,7 +127,9 @@ export class KubernetesBackend implements Backend {
     return this.#inOrder(name, async (superseded) => {
       await Promise.all(costs.map((c) => this.#setCost(c.pod, c.cost)));
       if (superseded()) return;
-      await scaleFunction(this.#rest, this.#o.namespace, name, target);
+      const { name: fn, version } = splitUnitKey(name);
+      if (version === LATEST) await scaleFunction(this.#rest, this.#o.namespace, fn, target);
+      else await scaleFunctionVersion(this.#rest, this.#o.namespace, versionObjectName(fn, version), target);
     });
   }
 
@@ -171,10 +185,10 @@ export class KubernetesBackend implements Backend {
     this.#rest.close();
   }
 
-  /** Rebuilds the function's instance list from its slices, keeping the objects of pods that stay. */
+  /** Rebuilds the unit's instance list from its slices, keeping the objects of pods that stay. */
   #refresh(name: string): void {
     const now = this.#o.now?.() ?? Date.now();
-    const slices = this.#slices.list(this.#o.namespace).filter((s) => s.metadata?.labels?.[SERVICE_NAME_LABEL] === name);
+    const slices = this.#slices.list(this.#o.namespace).filter((s) => unitKeyOfSlice(s) === name);
     const records = endpointsOf(slices);
     const before = this.#instances.get(name) ?? [];
     const byId = new Map(before.map((i) => [i.id, i]));

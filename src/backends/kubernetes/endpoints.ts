@@ -1,5 +1,7 @@
 // From EndpointSlices to instance records. Pure: the backend feeds it the
 // slices its informer holds.
+import { LABEL_VERSION, LABEL_VERSION_OF } from '../../versions/labels.js';
+import { unitKey } from '../../versions/units.js';
 import type { InstanceState } from '../backend.js';
 
 /** The fields of a discovery.k8s.io/v1 EndpointSlice this reads, in wire form. */
@@ -14,6 +16,24 @@ export interface EndpointSlice {
 }
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/**
+ * The serving unit a slice's endpoints belong to: NAME:N for a version's
+ * Service, else the Service's name (a function's $LATEST Service is named
+ * for the function). The EndpointSlice controller copies every label of
+ * the Service onto its slices, except the reserved service-name, managed-by
+ * and headless ones, and copies them again when the Service's labels
+ * change (setEndpointSliceLabels in k8s.io/endpointslice's utils.go, used
+ * by pkg/controller/endpointslice's reconciler), so the version labels the
+ * controller puts on a version's Service reach its slices.
+ */
+export function unitKeyOfSlice(slice: EndpointSlice): string | undefined {
+  const labels = slice.metadata?.labels ?? {};
+  const name = labels[LABEL_VERSION_OF];
+  const version = labels[LABEL_VERSION];
+  if (name !== undefined && name !== '' && version !== undefined && version !== '') return unitKey(name, version);
+  return labels[SERVICE_NAME_LABEL];
+}
 
 export interface EndpointRecord {
   /** The pod's name when the slice names it, else its address. */

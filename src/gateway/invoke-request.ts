@@ -1,6 +1,8 @@
 // Parsing of the Invoke API's path and headers into what the dispatcher
 // needs. Pure: every rule here is unit-tested.
 import { isUtf8 } from 'node:buffer';
+import type { HearthFunction } from '../api/function.js';
+import { resolveTarget, type Target } from '../versions/routing.js';
 import { badParameter, LambdaError, notFound } from './lambda-errors.js';
 
 export type InvocationTypeHeader = 'RequestResponse' | 'Event' | 'DryRun';
@@ -47,6 +49,25 @@ export function resolveQualifier(fromName: string | undefined, fromQuery: string
   const q = fromName ?? fromQuery;
   if (q !== undefined && !QUALIFIER.test(q)) throw badParameter(`Invalid qualifier: ${q}`);
   return q;
+}
+
+/** The ARN a call was made to, as Lambda names it in errors: qualified with what the caller named. */
+export function qualifiedArn(functionArn: string, qualifier: string | undefined): string {
+  return qualifier === undefined ? functionArn : `${functionArn}:${qualifier}`;
+}
+
+/**
+ * Whether a qualifier names something that can run, for a call that is not
+ * run now (an Event is queued, a DryRun only checked): the dispatcher
+ * resolves it again, per call, when the event runs. An alias resolves when
+ * either of its versions can take a call: the draws of 0 and just below 1 are
+ * its additional and its main version (or the main one twice without weights).
+ */
+export function qualifierResolves(fn: HearthFunction, published: ReadonlySet<string>, qualifier: string | undefined): Target {
+  const first = resolveTarget(fn, published, qualifier, 0);
+  if (first.ok || first.reason === 'unknown-qualifier') return first;
+  const other = resolveTarget(fn, published, qualifier, 1 - Number.EPSILON);
+  return other.ok ? other : first;
 }
 
 export function parseInvocationType(raw: string | undefined): InvocationTypeHeader {

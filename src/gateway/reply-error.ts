@@ -10,7 +10,8 @@ export function toLambdaError(err: unknown, ctx: { arn?: string; bodyLimit?: num
   if (err instanceof DispatchError) {
     switch (err.kind) {
       case 'not-found':
-        return notFound(ctx.arn ?? 'unknown');
+        // The dispatcher's message names the (qualified) ARN it could not find.
+        return ctx.arn !== undefined ? notFound(ctx.arn) : new LambdaError(404, 'ResourceNotFoundException', err.message);
       case 'throttled':
         return throttled(err.reason ?? 'ConcurrentInvocationLimitExceeded');
       case 'unavailable':

@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { arnHome, decodeClientContext, foreignArnError, notUtf8, parseFunctionName, parseInvocationType, parseLogType, resolveQualifier } from '../../src/gateway/invoke-request.js';
+import { FunctionSchema, type AliasInput } from '../../src/api/function.js';
+import { arnHome, decodeClientContext, foreignArnError, notUtf8, parseFunctionName, parseInvocationType, parseLogType, qualifiedArn, qualifierResolves, resolveQualifier } from '../../src/gateway/invoke-request.js';
 import { LambdaError } from '../../src/gateway/lambda-errors.js';
 
 describe('Invoke API request parsing', () => {
   it.each([
     ['hello', { name: 'hello' }],
     ['hello:$LATEST', { name: 'hello', qualifier: '$LATEST' }],
+    ['hello:7', { name: 'hello', qualifier: '7' }],
+    ['hello:live', { name: 'hello', qualifier: 'live' }],
+    ['arn:aws:lambda:local:000000000000:function:hello:3', { name: 'hello', qualifier: '3', partition: 'aws', region: 'local', accountId: '000000000000' }],
+    ['arn:aws:lambda:local:000000000000:function:hello:$LATEST', { name: 'hello', qualifier: '$LATEST', partition: 'aws', region: 'local', accountId: '000000000000' }],
+    ['000000000000:function:hello:live', { name: 'hello', qualifier: 'live', accountId: '000000000000' }],
+    ['function:hello:2', { name: 'hello', qualifier: '2' }],
     ['arn:aws:lambda:us-east-1:123456789012:function:hello', { name: 'hello', partition: 'aws', region: 'us-east-1', accountId: '123456789012' }],
     ['arn:aws:lambda:us-east-1:123456789012:function:hello:prod', { name: 'hello', qualifier: 'prod', partition: 'aws', region: 'us-east-1', accountId: '123456789012' }],
     ['123456789012:function:hello', { name: 'hello', accountId: '123456789012' }],
@@ -14,7 +21,7 @@ describe('Invoke API request parsing', () => {
     expect(parseFunctionName(raw)).toEqual(expected);
   });
 
-  it.each(['', 'a:b:c', 'has space', 'x'.repeat(65)])('rejects the function name %j', (raw) => {
+  it.each(['', 'a:b:c', 'has space', 'x'.repeat(65), 'hello:live:2'])('rejects the function name %j', (raw) => {
     expect(() => parseFunctionName(raw)).toThrow(LambdaError);
   });
 
@@ -22,6 +29,34 @@ describe('Invoke API request parsing', () => {
     expect(resolveQualifier('$LATEST', undefined)).toBe('$LATEST');
     expect(resolveQualifier(undefined, 'v1')).toBe('v1');
     expect(() => resolveQualifier('v1', 'v2')).toThrow(/does not match/);
+  });
+
+  it.each<[string | undefined, string | undefined, string | undefined | RegExp]>([
+    [undefined, undefined, undefined],
+    ['live', undefined, 'live'],
+    [undefined, '2', '2'],
+    ['2', '2', '2'],
+    ['live', 'live', 'live'],
+    [undefined, '$LATEST', '$LATEST'],
+    ['live', '2', /does not match/],
+    ['$LATEST', '1', /does not match/],
+    [undefined, '', /Invalid qualifier/],
+    ['', undefined, /Invalid qualifier/],
+    [undefined, 'a b', /Invalid qualifier/],
+    [undefined, '$latest', /Invalid qualifier/],
+    [undefined, 'x'.repeat(129), /Invalid qualifier/],
+  ])('qualifier from the name %j and the query %j → %s', (fromName, fromQuery, expected) => {
+    if (expected instanceof RegExp) expect(() => resolveQualifier(fromName, fromQuery)).toThrow(expected);
+    else expect(resolveQualifier(fromName, fromQuery)).toBe(expected);
+  });
+
+  it.each<[string | undefined, string]>([
+    [undefined, 'arn:aws:lambda:local:000000000000:function:f'],
+    ['$LATEST', 'arn:aws:lambda:local:000000000000:function:f:$LATEST'],
+    ['3', 'arn:aws:lambda:local:000000000000:function:f:3'],
+    ['live', 'arn:aws:lambda:local:000000000000:function:f:live'],
+  ])('names the ARN called with qualifier %j as %s', (qualifier, arn) => {
+    expect(qualifiedArn('arn:aws:lambda:local:000000000000:function:f', qualifier)).toBe(arn);
   });
 
   it('reads the invocation and log types with Lambda defaults', () => {
@@ -39,6 +74,31 @@ describe('Invoke API request parsing', () => {
     expect(decodeClientContext(Buffer.from(ctx).toString('base64'))).toBe(ctx);
     expect(decodeClientContext(undefined)).toBeUndefined();
     expect(() => decodeClientContext(Buffer.from('not json').toString('base64'))).toThrow(/Client context/);
+  });
+});
+
+describe('whether a queued or dry-run call\'s qualifier resolves', () => {
+  const fn = (aliases: AliasInput[]) =>
+    FunctionSchema.parse({ apiVersion: 'hearth.dev/v1alpha1', kind: 'Function', metadata: { name: 'f' }, spec: { runtime: 'nodejs20', handler: 'index.handler', code: { inline: { 'index.js': '' } }, aliases } });
+  const published = new Set(['1', '2']);
+  it.each<[string, AliasInput[], string | undefined, string | false]>([
+    ['no qualifier', [], undefined, '$LATEST'],
+    ['$LATEST', [], '$LATEST', '$LATEST'],
+    ['a published version', [], '2', '2'],
+    ['a version not published', [], '3', false],
+    ['an unknown alias', [{ name: 'live', version: '1' }], 'beta', false],
+    ['an alias', [{ name: 'live', version: '1' }], 'live', '1'],
+    ['an alias to $LATEST', [{ name: 'dev', version: '$LATEST' }], 'dev', '$LATEST'],
+    ['an alias to a missing version', [{ name: 'live', version: '9' }], 'live', false],
+    ['a weighted alias', [{ name: 'live', version: '1', additionalVersionWeights: { '2': 0.1 } }], 'live', '2'],
+    // Some calls can run: the event is accepted, as a sync call through it would run most of the time.
+    ['a weighted alias whose extra version is gone', [{ name: 'live', version: '1', additionalVersionWeights: { '9': 0.1 } }], 'live', '1'],
+    ['a weighted alias whose main version is gone', [{ name: 'live', version: '9', additionalVersionWeights: { '2': 0.1 } }], 'live', '2'],
+    ['a weighted alias with both versions gone', [{ name: 'live', version: '8', additionalVersionWeights: { '9': 0.5 } }], 'live', false],
+    ['a weight of 0 to a missing version', [{ name: 'live', version: '1', additionalVersionWeights: { '9': 0 } }], 'live', '1'],
+  ])('%s', (_what, aliases, qualifier, expected) => {
+    const t = qualifierResolves(fn(aliases), published, qualifier);
+    expect(t.ok ? t.version : false).toBe(expected);
   });
 });
 

@@ -1,11 +1,12 @@
 // The Lambda Invoke API: POST /2015-03-31/functions/{name}/invocations.
 import type { FastifyPluginAsync } from 'fastify';
 import type { FunctionCatalog } from '../../api/catalog.js';
-import type { Invoker } from '../../dispatch/invoker.js';
+import type { InvokeResult } from '../../agent/invocation.js';
+import { DispatchError, type Invoker } from '../../dispatch/invoker.js';
 import type { Queue } from '../../queue/queue.js';
 import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
 import { badContent, notFound, tooLarge } from '../lambda-errors.js';
-import { arnHome, decodeClientContext, foreignArnError, notUtf8, parseFunctionName, parseInvocationType, parseLogType, resolveQualifier } from '../invoke-request.js';
+import { arnHome, decodeClientContext, foreignArnError, notUtf8, parseFunctionName, parseInvocationType, parseLogType, qualifiedArn, qualifierResolves, resolveQualifier } from '../invoke-request.js';
 import type { PayloadLimits } from '../app.js';
 
 export interface InvokeApiOptions {
@@ -32,8 +33,16 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
       schema: {
         summary: 'Invoke a function (AWS Lambda Invoke API)',
         tags: ['invoke'],
-        params: { type: 'object', properties: { name: { type: 'string', description: 'Function name, name:qualifier, or ARN' } } },
-        querystring: { type: 'object', properties: { Qualifier: { type: 'string', description: 'Only $LATEST exists' } } },
+        params: { type: 'object', properties: { name: { type: 'string', description: 'Function name, NAME:QUALIFIER, or a full or partial ARN (qualified or not)' } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            Qualifier: {
+              type: 'string',
+              description: 'The version or alias to invoke: $LATEST (default), a published version number, or an alias (weighted aliases pick a version per call). Unknown: 404 ResourceNotFoundException. Must match a qualifier given in the name.',
+            },
+          },
+        },
         headers: {
           type: 'object',
           properties: {
@@ -44,8 +53,8 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
           },
         },
         response: {
-          200: { description: 'Sync result; X-Amz-Function-Error is set when the function failed' },
-          202: { description: 'Event accepted and queued' },
+          200: { description: 'Sync result; X-Amz-Executed-Version names the version that ran; X-Amz-Function-Error is set when the function failed' },
+          202: { description: 'Event accepted and queued with its qualifier' },
           204: { description: 'DryRun passed' },
         },
       },
@@ -55,11 +64,12 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
       const foreign = foreignArnError(parsed, home, req.params.name, req.hearthCaller);
       if (foreign) throw foreign;
       const qualifier = resolveQualifier(parsed.qualifier, req.query.Qualifier);
-      const arn = opts.arn(parsed.name) + (qualifier && qualifier !== '$LATEST' ? `:${qualifier}` : '');
+      const arn = qualifiedArn(opts.arn(parsed.name), qualifier);
       const type = parseInvocationType(header(req.headers['x-amz-invocation-type']));
       const logType = parseLogType(header(req.headers['x-amz-log-type']));
       const clientContext = decodeClientContext(header(req.headers['x-amz-client-context']));
-      if (!opts.catalog.get(parsed.name) || (qualifier !== undefined && qualifier !== '$LATEST')) throw notFound(arn);
+      const fn = opts.catalog.get(parsed.name);
+      if (!fn) throw notFound(arn);
 
       const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : EMPTY_EVENT;
       const limit = type === 'Event' ? opts.limits.asyncBytes : opts.limits.syncBytes;
@@ -73,22 +83,41 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
         throw badContent((err as Error).message);
       }
       const requestId = req.id;
+      if (type === 'DryRun' || type === 'Event') {
+        // Not run now: the dispatcher resolves the qualifier when the event runs, but a caller naming nothing that exists is told at once.
+        const published = new Set(opts.catalog.versions(parsed.name).map((v) => v.spec.version));
+        if (!qualifierResolves(fn, published, qualifier).ok) throw notFound(arn);
+      }
       if (type === 'DryRun') return reply.code(204).send();
       if (type === 'Event') {
         const key = header(req.headers[IDEMPOTENCY_HEADER]);
-        const res = await opts.queue.enqueue({ functionName: parsed.name, payload: body, requestId, ...(key ? { idempotencyKey: key } : {}), ...(clientContext ? { clientContext } : {}) });
+        const res = await opts.queue.enqueue({
+          functionName: parsed.name,
+          ...(qualifier !== undefined ? { qualifier } : {}),
+          payload: body,
+          requestId,
+          ...(key ? { idempotencyKey: key } : {}),
+          ...(clientContext ? { clientContext } : {}),
+        });
         reply.header('x-amzn-requestid', res.requestId);
         return reply.code(202).send();
       }
-      const result = await opts.invoker.invoke({
-        functionName: parsed.name,
-        requestId,
-        payload: body,
-        type: 'sync',
-        tailLogs: logType === 'Tail',
-        ...(clientContext ? { clientContext } : {}),
-      });
-      reply.code(200).header('content-type', 'application/json').header('x-amz-executed-version', '$LATEST');
+      let result: InvokeResult;
+      try {
+        result = await opts.invoker.invoke({
+          functionName: parsed.name,
+          ...(qualifier !== undefined ? { qualifier } : {}),
+          requestId,
+          payload: body,
+          type: 'sync',
+          tailLogs: logType === 'Tail',
+          ...(clientContext ? { clientContext } : {}),
+        });
+      } catch (err) {
+        // The dispatcher resolves the qualifier per call: one naming no version or alias is Lambda's 404 for the ARN called.
+        throw err instanceof DispatchError && err.kind === 'not-found' ? notFound(arn) : err;
+      }
+      reply.code(200).header('content-type', 'application/json').header('x-amz-executed-version', result.executedVersion ?? '$LATEST');
       if (result.outcome !== 'success') reply.header('x-amz-function-error', result.outcome === 'handled' ? 'Handled' : 'Unhandled');
       if (logType === 'Tail') reply.header('x-amz-log-result', result.logTail ?? '');
       return reply.send(result.payload);

@@ -135,6 +135,10 @@ describe('route targets', () => {
     expect(routeTarget('/2015-03-31/functions/:name/invocations', { name: 'arn:aws:lambda:us-east-1:123456789012:function:echo:$LATEST' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'echo' });
     expect(routeTarget('/2015-03-31/functions/:name/invocations', { name: 'echo:1' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'echo' });
     expect(routeTarget('/fn/:name/*', { name: 'a', '*': 'x' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'a' });
+    // A function URL of an alias (or of $LATEST, or a version number it then refuses) is the function's to allow.
+    expect(routeTarget('/fn/:name/*', { name: 'a:live', '*': 'x' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'a' });
+    expect(routeTarget('/fn/:name', { name: 'a:$LATEST' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'a' });
+    expect(routeTarget('/fn/:name', { name: 'a:3' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'a' });
     expect(routeTarget('/dlq/:function/redrive', { function: 'b' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'b' });
     expect(routeTarget('/invocations/:requestId', { requestId: 'r' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'record', requestId: 'r' });
     expect(routeTarget('/metrics', {}, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'open' });

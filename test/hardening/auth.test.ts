@@ -108,6 +108,9 @@ describe('API keys', () => {
     expect((await call(invokePath('orders-create'), { 'x-api-key': KEYS.orders })).status).toBe(200);
     expect((await call(invokePath('echo'), { 'x-api-key': KEYS.hashed })).status).toBe(200);
     expect((await call('/fn/orders-list/items?x=1', { authorization: `Bearer ${KEYS.orders}` }, '', 'GET')).status).toBe(200);
+    // A function URL naming $LATEST (or an alias) is the function's: a key naming only echo may call it.
+    expect((await call('/fn/echo:$LATEST/', { 'x-api-key': KEYS.hashed }, '{}', 'POST')).status).toBe(200);
+    expect((await call('/fn/echo:%24LATEST/', { 'x-api-key': KEYS.hashed }, '{}', 'POST')).status).toBe(200);
   });
 
   it('answers a key used on a function it does not name with 403 AccessDeniedException, on every route', async () => {
@@ -117,6 +120,7 @@ describe('API keys', () => {
       [invokePath('arn:aws:lambda:us-east-1:000000000000:function:billing'), 'POST'],
       [invokePath('billing:$LATEST'), 'POST'],
       ['/fn/billing/x', 'GET'],
+      ['/fn/billing:live/x', 'GET'],
       ['/dlq/billing', 'GET'],
       ['/dlq/billing/redrive', 'POST'],
       ['/invocations/11111111-1111-1111-1111-111111111111', 'GET'],

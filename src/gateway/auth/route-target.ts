@@ -1,6 +1,7 @@
 // What a request touches, for authorisation: a function named in its route,
 // an async invocation record (whose function is looked up), an open
 // operations route, or nothing in particular. Pure.
+import { functionUrlTarget } from '../function-url-target.js';
 import { parseFunctionName } from '../invoke-request.js';
 
 export type RouteTarget =
@@ -30,7 +31,8 @@ export function routeTarget(route: string | undefined, params: Record<string, st
     }
     case '/fn/:name':
     case '/fn/:name/*':
-      return { kind: 'function', name: params.name ?? '' };
+      // NAME:ALIAS is the function NAME's to allow or refuse.
+      return { kind: 'function', name: functionUrlTarget(params.name ?? '').name };
     case '/dlq/:function':
     case '/dlq/:function/redrive':
       return { kind: 'function', name: params.function ?? '' };

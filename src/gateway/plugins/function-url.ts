@@ -1,5 +1,7 @@
 // Plain HTTP routes: ANY /fn/{name}/{path*} calls the function with a
-// Lambda function URL event and answers as function URLs do.
+// Lambda function URL event and answers as function URLs do. {name} may name
+// an alias (NAME:ALIAS) or $LATEST (NAME:$LATEST), as an alias has its own
+// function URL on Lambda; a version number has none.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { FunctionCatalog } from '../../api/catalog.js';
 import type { Invoker } from '../../dispatch/invoker.js';
@@ -8,6 +10,8 @@ import type { Queue } from '../../queue/queue.js';
 import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
 import { withoutCredentials } from '../auth/credential-headers.js';
 import { buildFunctionUrlEvent, mapFunctionUrlResponse } from '../function-url-event.js';
+import { functionUrlTarget } from '../function-url-target.js';
+import { qualifierResolves } from '../invoke-request.js';
 import type { PayloadLimits } from '../app.js';
 
 export interface FunctionUrlOptions {
@@ -23,8 +27,14 @@ function json(reply: FastifyReply, status: number, body: Record<string, unknown>
 
 export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, opts) => {
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
-    const name = req.params.name;
-    if (!opts.catalog.get(name)) return json(reply, 404, { message: `Function not found: ${name}` });
+    const target = functionUrlTarget(req.params.name);
+    if (!target.ok) return json(reply, 404, { message: target.message });
+    const { name, qualifier } = target;
+    const missing = () => json(reply, 404, { message: `Function not found: ${req.params.name}` });
+    const fn = opts.catalog.get(name);
+    if (!fn) return missing();
+    // An alias the function does not declare has no URL; the dispatcher resolves a declared one per call.
+    if (qualifier !== undefined && qualifier !== '$LATEST' && !fn.spec.aliases?.some((a) => a.name === qualifier)) return missing();
     const url = req.raw.url ?? '/';
     const q = url.indexOf('?');
     const event = buildFunctionUrlEvent({
@@ -44,14 +54,22 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     const prefer = req.headers.prefer;
     if (typeof prefer === 'string' && /\brespond-async\b/i.test(prefer)) {
       if (payload.length > opts.limits.asyncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.asyncBytes} bytes` });
+      // Run later: an alias that can send no call anywhere is refused now rather than dead-lettered.
+      if (!qualifierResolves(fn, new Set(opts.catalog.versions(name).map((v) => v.spec.version)), qualifier).ok) return missing();
       const key = req.headers[IDEMPOTENCY_HEADER];
-      const res = await opts.queue.enqueue({ functionName: name, payload, requestId: req.id, ...(typeof key === 'string' ? { idempotencyKey: key } : {}) });
+      const res = await opts.queue.enqueue({
+        functionName: name,
+        ...(qualifier !== undefined ? { qualifier } : {}),
+        payload,
+        requestId: req.id,
+        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+      });
       reply.header('x-amzn-requestid', res.requestId).header('location', `/invocations/${res.requestId}`).header('preference-applied', 'respond-async');
       return json(reply, 202, { requestId: res.requestId });
     }
     if (payload.length > opts.limits.syncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.syncBytes} bytes` });
     try {
-      const result = await opts.invoker.invoke({ functionName: name, requestId: req.id, payload, type: 'sync' });
+      const result = await opts.invoker.invoke({ functionName: name, ...(qualifier !== undefined ? { qualifier } : {}), requestId: req.id, payload, type: 'sync' });
       // Function URLs hide a function's error behind a bare 502.
       if (result.outcome !== 'success') return json(reply, 502, { message: 'Internal Server Error' });
       const res = mapFunctionUrlResponse(result.payload);
@@ -60,7 +78,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
       return reply.send(res.body);
     } catch (err) {
       if (err instanceof DispatchError && err.kind === 'throttled') return json(reply.header('retry-after', '1'), 429, { message: 'Rate Exceeded.' });
-      if (err instanceof DispatchError && err.kind === 'not-found') return json(reply, 404, { message: `Function not found: ${name}` });
+      if (err instanceof DispatchError && err.kind === 'not-found') return missing();
       throw err;
     }
   };

@@ -3,9 +3,13 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionSpecInput } from '../../src/api/function.js';
+import { setHandVersions } from '../helpers/hand-versions.js';
 import { node, startPlatform } from '../helpers/platform.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Platform = Awaited<ReturnType<typeof startPlatform>>;
+/** Says which build answers. */
+const build = (code: string) => node(`export const handler = async () => ({ statusCode: 200, body: ${JSON.stringify(code)} });\n`);
 const helloPython = (parse(readFileSync('examples/hello-python.yaml', 'utf8')) as { spec: FunctionSpecInput }).spec;
 
 describe('function URL routes', () => {
@@ -16,7 +20,12 @@ describe('function URL routes', () => {
       mirror: node('export const handler = async (event) => ({ statusCode: 201, headers: { "x-seen-path": event.rawPath }, cookies: ["s=1"], body: JSON.stringify({ method: event.requestContext.http.method, q: event.queryStringParameters, body: event.body, cookies: event.cookies }) });\n'),
       plain: node('export const handler = async () => ({ message: "no status code" });\n'),
       failing: node('export const handler = async () => { throw new Error("nope"); };\n'),
+      versioned: build('latest'),
     });
+    setHandVersions(platform.catalog, 'versioned', { '1': build('one'), '2': build('two') }, [
+      { name: 'live', version: '1' },
+      { name: 'next', version: '2' },
+    ]);
   }, 120_000);
   afterAll(async () => platform?.close());
 
@@ -53,6 +62,40 @@ describe('function URL routes', () => {
     expect(res.status).toBe(202);
     const { requestId } = (await res.json()) as { requestId: string };
     expect(res.headers.get('location')).toBe(`/invocations/${requestId}`);
+  });
+
+  it.each([
+    ['/fn/versioned/', 'latest'],
+    ['/fn/versioned:live/', 'one'],
+    ['/fn/versioned:next/a/b', 'two'],
+    ['/fn/versioned:next', 'two'],
+    ['/fn/versioned:$LATEST/', 'latest'],
+    ['/fn/versioned:%24LATEST/x', 'latest'],
+  ])('%s answers with %s', async (path, code) => {
+    const res = await fetch(`${platform.url}${path}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(code);
+    // Function URLs do not say which version ran.
+    expect(res.headers.get('x-amz-executed-version')).toBeNull();
+  });
+
+  it.each(['/fn/versioned:1/', '/fn/versioned:2', '/fn/versioned:nope/', '/fn/versioned:live:1/', '/fn/missing:live/'])('%s has no URL: 404', async (path) => {
+    const res = await fetch(`${platform.url}${path}`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ message: `Function not found: ${path.split('/')[2]}` });
+  });
+
+  it('queues a request to an alias with its qualifier, and refuses an unknown alias before queueing', async () => {
+    expect((await fetch(`${platform.url}/fn/versioned:nope/`, { method: 'POST', headers: { prefer: 'respond-async' }, body: '{}' })).status).toBe(404);
+    const res = await fetch(`${platform.url}/fn/versioned:next/`, { method: 'POST', headers: { prefer: 'respond-async' }, body: '{}' });
+    expect(res.status).toBe(202);
+    const { requestId } = (await res.json()) as { requestId: string };
+    const rec = await waitFor('the event ran', async () => {
+      const r = (await (await fetch(`${platform.url}/invocations/${requestId}`)).json()) as { status: string; qualifier?: string; executedVersion?: string; result?: { payload: string } };
+      return r.status === 'succeeded' ? r : undefined;
+    });
+    expect(rec).toMatchObject({ qualifier: 'next', executedVersion: '2' });
+    expect(JSON.parse(rec.result?.payload ?? '')).toMatchObject({ body: 'two' });
   });
 
   it('serves health, readiness, metrics and its OpenAPI description', async () => {

@@ -1,17 +1,21 @@
 // The Invoke API as AWS's JavaScript SDK sees it, against the real embedded
 // platform (real runtime processes behind it).
 import { readFileSync } from 'node:fs';
-import { InvokeCommand, LambdaClient, TooManyRequestsException, ResourceNotFoundException, RequestTooLargeException } from '@aws-sdk/client-lambda';
+import { InvokeCommand, LambdaClient, TooManyRequestsException, ResourceNotFoundException, RequestTooLargeException, InvalidParameterValueException } from '@aws-sdk/client-lambda';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionSpecInput } from '../../src/api/function.js';
+import { setHandVersions } from '../helpers/hand-versions.js';
 import { node, py, startPlatform } from '../helpers/platform.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Platform = Awaited<ReturnType<typeof startPlatform>>;
 
 const helloPython = (parse(readFileSync('examples/hello-python.yaml', 'utf8')) as { spec: FunctionSpecInput }).spec;
 const decode = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString('utf8');
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+/** Code that says which build it is and the version the runtime was told it runs. */
+const build = (code: string) => py(`def handler(event, context):\n    return {"code": "${code}", "version": context.function_version}\n`);
 
 describe('Invoke API through AWS SDK', () => {
   let platform: Platform;
@@ -25,7 +29,14 @@ describe('Invoke API through AWS SDK', () => {
       'handled-error': node('export const handler = (event, context, callback) => { callback(new Error("told you")); };\n'),
       closed: { ...py('def handler(e, c):\n    return 1\n'), reservedConcurrency: 0 },
       slow: { ...py('import time\ndef handler(e, c):\n    time.sleep(1.5)\n    return "done"\n'), reservedConcurrency: 1 },
+      versioned: build('latest'),
     });
+    // Versions 1 and 2 with their own code, and aliases to them, set by hand (the version stores are tested on their own).
+    setHandVersions(platform.catalog, 'versioned', { '1': build('one'), '2': build('two') }, [
+      { name: 'live', version: '1' },
+      { name: 'next', version: '2' },
+      { name: 'dev', version: '$LATEST' },
+    ]);
     lambda = new LambdaClient({ endpoint: platform.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
   }, 120_000);
 
@@ -111,6 +122,69 @@ describe('Invoke API through AWS SDK', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(rejected.reason).toBeInstanceOf(TooManyRequestsException);
+  });
+
+  describe('qualifiers', () => {
+    const invoke = async (input: ConstructorParameters<typeof InvokeCommand>[0]) => {
+      const out = await lambda.send(new InvokeCommand(input));
+      return { executed: out.ExecutedVersion, body: JSON.parse(decode(out.Payload)) as { code: string; version: string } };
+    };
+
+    it.each<[string, ConstructorParameters<typeof InvokeCommand>[0], string, string]>([
+      ['Qualifier set to an alias', { FunctionName: 'versioned', Qualifier: 'live' }, '1', 'one'],
+      ['Qualifier set to a version number', { FunctionName: 'versioned', Qualifier: '2' }, '2', 'two'],
+      ['Qualifier set to $LATEST', { FunctionName: 'versioned', Qualifier: '$LATEST' }, '$LATEST', 'latest'],
+      ['no qualifier', { FunctionName: 'versioned' }, '$LATEST', 'latest'],
+      ['an alias to $LATEST', { FunctionName: 'versioned', Qualifier: 'dev' }, '$LATEST', 'latest'],
+      ['NAME:ALIAS', { FunctionName: 'versioned:next' }, '2', 'two'],
+      ['NAME:N', { FunctionName: 'versioned:1' }, '1', 'one'],
+      ['a qualified ARN (alias)', { FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:live' }, '1', 'one'],
+      ['a qualified ARN (version)', { FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:2' }, '2', 'two'],
+      ['a qualified partial ARN', { FunctionName: '000000000000:function:versioned:next' }, '2', 'two'],
+      ['a qualified ARN and the same Qualifier', { FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:live', Qualifier: 'live' }, '1', 'one'],
+    ])('%s gets the right ExecutedVersion and code', async (_what, input, executed, code) => {
+      const out = await invoke(input);
+      expect(out.executed).toBe(executed);
+      expect(out.body).toEqual({ code, version: executed });
+    });
+
+    it('answers an unknown Qualifier with 404 ResourceNotFoundException naming the qualified ARN', async () => {
+      for (const input of [
+        { FunctionName: 'versioned', Qualifier: 'nope' },
+        { FunctionName: 'versioned', Qualifier: '9' },
+        { FunctionName: 'versioned:nope' },
+        { FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:9' },
+      ]) {
+        const err = await lambda.send(new InvokeCommand(input)).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ResourceNotFoundException);
+        expect((err as ResourceNotFoundException).$metadata.httpStatusCode).toBe(404);
+        const q = input.Qualifier ?? input.FunctionName.split(':').pop();
+        expect((err as Error).message).toBe(`Function not found: arn:aws:lambda:local:000000000000:function:versioned:${q}`);
+      }
+    });
+
+    it('refuses a Qualifier that differs from the one in the name', async () => {
+      const err = await lambda.send(new InvokeCommand({ FunctionName: 'versioned:live', Qualifier: '2' })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidParameterValueException);
+    });
+
+    it('checks a DryRun\'s qualifier', async () => {
+      expect((await lambda.send(new InvokeCommand({ FunctionName: 'versioned', Qualifier: 'live', InvocationType: 'DryRun' }))).StatusCode).toBe(204);
+      await expect(lambda.send(new InvokeCommand({ FunctionName: 'versioned', Qualifier: 'nope', InvocationType: 'DryRun' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+    });
+
+    it('queues an Event with its qualifier, refuses an unknown one, and records the version that ran', async () => {
+      await expect(lambda.send(new InvokeCommand({ FunctionName: 'versioned', Qualifier: '7', InvocationType: 'Event' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+      const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:next', InvocationType: 'Event', Payload: json({}) }));
+      expect(out.StatusCode).toBe(202);
+      const id = out.$metadata.requestId ?? '';
+      const rec = await waitFor('the event ran', async () => {
+        const r = (await (await fetch(`${platform.url}/invocations/${id}`)).json()) as { status: string; qualifier?: string; executedVersion?: string; result?: { payload: string } };
+        return r.status === 'succeeded' ? r : undefined;
+      });
+      expect(rec).toMatchObject({ qualifier: 'next', executedVersion: '2' });
+      expect(JSON.parse(rec.result?.payload ?? '')).toEqual({ code: 'two', version: '2' });
+    });
   });
 
   it('answers 400 InvalidRequestContentException for a payload that is not JSON', async () => {

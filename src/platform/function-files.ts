@@ -16,9 +16,11 @@ import type { Logger } from 'pino';
 import type { MemoryCatalog } from '../api/catalog.js';
 import { objectId, referencedObjects, type ConfigObject } from '../api/config-objects.js';
 import type { HearthFunction } from '../api/function.js';
+import type { FunctionVersion } from '../api/function-version.js';
 import { validateManifests, type ManifestResult } from '../api/manifests.js';
 import type { ObjectStore } from '../api/object-store.js';
 import type { Problem } from '../api/validate.js';
+import { aliasProblems } from '../versions/alias-problems.js';
 
 /** Annotation recording which file a function came from, so relative paths in it resolve. */
 export const SOURCE_ANNOTATION = 'hearth.dev/source-file';
@@ -39,6 +41,12 @@ export interface FunctionDirOptions {
   objects?: ObjectStore;
   /** Problems that keep a valid Function from running here (what this platform cannot do); none: it runs. */
   refuse?: (fn: HearthFunction) => Problem[];
+  /**
+   * Called after each load has been set in the catalog, with the functions it
+   * added or changed (every function on the first load), inside the reload:
+   * versioning.publishOnChange publishes from here.
+   */
+  afterSync?: (names: readonly string[]) => Promise<void>;
 }
 
 type InvalidManifest = Extract<ManifestResult, { ok: false }>;
@@ -157,12 +165,35 @@ export function syncCatalog(
 }
 
 export interface FunctionDirWatcher {
+  /**
+   * Runs `work` between reloads, never during one: a store writing a
+   * Function file and setting the catalog cannot be overtaken by a reload
+   * that read the file before the write.
+   */
+  besideReloads<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/**
+ * Aliases that point to versions that do not exist, by function, with the
+ * field paths. Such a Function still loads: the rest of it serves, and only
+ * calls through that alias answer 404 until the version exists.
+ */
+export function missingVersionProblems(functions: readonly HearthFunction[], versionsOf: (name: string) => readonly FunctionVersion[]): Map<string, Problem[]> {
+  const out = new Map<string, Problem[]>();
+  for (const fn of functions) {
+    const problems = aliasProblems(fn, new Set(versionsOf(fn.metadata.name).map((v) => v.spec.version)));
+    if (problems.length > 0) out.set(fn.metadata.name, problems);
+  }
+  return out;
 }
 
 export async function watchFunctionDir(dir: string, catalog: MemoryCatalog, logger: Logger, opts: FunctionDirOptions = {}): Promise<FunctionDirWatcher> {
   const { objects } = opts;
   const lastGood = new Map<string, string>();
+  // Reported when they change, not on every reload.
+  let aliasReports = new Map<string, string>();
+  let first = true;
   const reload = async () => {
     const report = await loadFunctionDir(dir, { ...(opts.refuse ? { refuse: opts.refuse } : {}), lastGood });
     for (const p of report.problems) {
@@ -180,6 +211,10 @@ export async function watchFunctionDir(dir: string, catalog: MemoryCatalog, logg
     if (changedObjects.size > 0) logger.info({ objects: [...changedObjects] }, 'ConfigMaps and Secrets updated');
     const diff = syncCatalog(catalog, report.functions, changedObjects);
     if (diff.added.length + diff.changed.length + diff.removed.length > 0) logger.info(diff, 'functions updated');
+    const initial = first;
+    first = false;
+    await opts.afterSync?.(initial ? report.functions.map((f) => f.metadata.name) : [...diff.added, ...diff.changed]);
+    aliasReports = reportMissingVersions(catalog.list(), catalog, logger, aliasReports);
   };
   await reload();
   let timer: NodeJS.Timeout | undefined;
@@ -195,10 +230,36 @@ export async function watchFunctionDir(dir: string, catalog: MemoryCatalog, logg
   });
   await new Promise<void>((res) => watcher.once('ready', () => res()));
   return {
+    besideReloads<T>(work: () => Promise<T>): Promise<T> {
+      const done = running.then(work);
+      running = done.then(
+        () => undefined,
+        () => undefined,
+      );
+      return done;
+    },
     async close() {
       clearTimeout(timer);
       await watcher.close();
       await running;
     },
   };
+}
+
+/** Logs each function's aliases to missing versions once, when what is missing changes; returns what was reported. */
+function reportMissingVersions(functions: readonly HearthFunction[], catalog: MemoryCatalog, logger: Logger, before: ReadonlyMap<string, string>): Map<string, string> {
+  const now = new Map<string, string>();
+  for (const [name, problems] of missingVersionProblems(functions, (n) => catalog.versions(n))) {
+    const text = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    now.set(name, text);
+    if (before.get(name) === text) continue;
+    const file = catalog.get(name)?.metadata.annotations?.[SOURCE_ANNOTATION];
+    for (const p of problems) {
+      logger.error(
+        { file, kind: 'Function', name, field: p.path },
+        `Function ${name} in ${file ?? '?'}: ${p.path}: ${p.message}; calls through that alias answer 404 until it exists, the rest of the function serves`,
+      );
+    }
+  }
+  return now;
 }

@@ -1,0 +1,429 @@
+// Versions and aliases of the embedded platform, kept in its functions
+// directory so they survive a restart and travel with the files:
+//
+//   <dir>/.hearth/versions/<NAME>/<N>.yaml     a FunctionVersion document
+//   <dir>/.hearth/versions/<NAME>/<N>/         the package bytes it runs (read-only copies)
+//   <dir>/.hearth/versions/<NAME>/counter      the highest number ever given
+//
+// Aliases live in the Function's own YAML file (one file for GitOps), edited
+// in place. Every write updates the in-memory catalog at once, so routing
+// follows within a second rather than after the file watcher's debounce; the
+// watcher's later reload of the same file finds nothing changed.
+//
+// Writes are serialised (one at a time in this process), and a version
+// number is claimed by creating its directory, which only one creator can
+// do: two publishes never share a number, and a number once given is never
+// given again, not even after its version is deleted.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { parse, stringify } from 'yaml';
+import type { MemoryCatalog } from '../api/catalog.js';
+import type { ConfigObjectSource } from '../api/config-objects.js';
+import { API_VERSION, LIMITS, inlineCodeBytes, type AliasInput, type Alias, type FunctionSpec, type HearthFunction, type PackageSource } from '../api/function.js';
+import { FunctionVersionSchema, VERSION_KIND, type FunctionVersion } from '../api/function-version.js';
+import { validateManifests } from '../api/manifests.js';
+import { problemsOf } from '../api/validate.js';
+import { buildPackage } from '../packages/build.js';
+import { sha256 } from '../packages/digest.js';
+import { loadPackage } from '../packages/source.js';
+import { SOURCE_ANNOTATION } from '../platform/function-files.js';
+import { referencedVersions } from '../versions/alias-problems.js';
+import { versionLabels } from '../versions/labels.js';
+import { latestPublished, nextVersionNumber, snapshotDigest, snapshotOf, versionsPastRetention } from '../versions/snapshot.js';
+import { versionObjectName } from '../versions/units.js';
+import { aliasesUsing, changeAlias, removeAlias, type AliasMode } from './alias-change.js';
+import { editAliasesInText, type AliasFileEdit } from './alias-file.js';
+import { StoreError, type FunctionStore, type PublishOptions, type PublishResult } from './function-store.js';
+
+/** Where versions live, under the functions directory. The leading dot keeps the directory watcher (depth 0) and `kubectl apply -f DIR` away. */
+export const VERSIONS_DIR = join('.hearth', 'versions');
+const VERSION_FILE = /^([1-9][0-9]{0,9})\.yaml$/;
+
+export interface DirectoryStoreOptions {
+  /** The functions directory. */
+  dir: string;
+  /** The catalog the platform serves from: versions and alias changes are set there at once. */
+  catalog: MemoryCatalog;
+  /** The directory's ConfigMaps: code.configMap, package and layer ConfigMaps are copied into a version from here. */
+  objects: ConfigObjectSource;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+/** Runs a write of a Function file so that no reload of the functions directory reads the file meanwhile. */
+export type BesideReloads = <T>(work: () => Promise<T>) => Promise<T>;
+
+/** What a version runs that the spec only names: package bytes to copy beside it, and what the digest covers. */
+interface Frozen {
+  digest: string;
+  /** The snapshot as it will be stored, given the directory the copies go to. */
+  snapshot: (copiesDir: string) => FunctionSpec;
+  copies: Array<{ file: string; bytes: Buffer }>;
+}
+
+export class DirectoryStore implements FunctionStore {
+  readonly #root: string;
+  readonly #versions = new Map<string, FunctionVersion[]>();
+  readonly #counters = new Map<string, number>();
+  #chain: Promise<unknown> = Promise.resolve();
+  #besideReloads: BesideReloads = (work) => work();
+
+  constructor(private readonly opts: DirectoryStoreOptions) {
+    this.#root = resolve(opts.dir, VERSIONS_DIR);
+  }
+
+  /** Hooks alias writes into the directory watcher's reloads (see watchFunctionDir's besideReloads). */
+  writeBesideReloads(run: BesideReloads): void {
+    this.#besideReloads = run;
+  }
+
+  /** Reads every stored version into the catalog; call before the functions are loaded. */
+  async load(): Promise<void> {
+    const names = await readdir(this.#root).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    for (const name of names.sort()) {
+      const st = await stat(join(this.#root, name)).catch(() => undefined);
+      if (!st?.isDirectory()) continue;
+      const versions = await this.#readVersions(name);
+      this.#counters.set(name, await this.#readCounter(name));
+      this.#versions.set(name, versions);
+      if (versions.length > 0) this.opts.catalog.setVersions(name, versions);
+    }
+  }
+
+  publishVersion(name: string, opts: PublishOptions = {}): Promise<PublishResult> {
+    return this.#serial(async () => {
+      const fn = this.#function(name);
+      const frozen = await this.#freeze(fn);
+      if (opts.expectedDigest !== undefined && opts.expectedDigest.toLowerCase() !== frozen.digest) {
+        throw new StoreError('precondition', `CodeSha256 ${opts.expectedDigest} does not match the function's current code and configuration (${frozen.digest})`);
+      }
+      const existing = this.#versions.get(name) ?? [];
+      const latest = latestPublished(existing);
+      if (latest !== undefined && latest.spec.codeSha256 === frozen.digest) return { version: latest, created: false };
+      const version = await this.#write(fn, frozen, opts.description);
+      const versions = [...existing, version];
+      this.#versions.set(name, versions);
+      this.opts.catalog.setVersions(name, versions);
+      this.opts.logger?.info({ function: name, version: version.spec.version }, `published ${name} version ${version.spec.version}`);
+      await this.#retain(fn);
+      return { version, created: true };
+    });
+  }
+
+  async listVersions(name: string): Promise<FunctionVersion[]> {
+    this.#function(name);
+    return [...(this.#versions.get(name) ?? [])];
+  }
+
+  deleteVersion(name: string, version: string): Promise<void> {
+    return this.#serial(async () => {
+      const fn = this.#function(name);
+      const users = aliasesUsing(fn, version);
+      if (users.length > 0) {
+        throw new StoreError('conflict', `Version ${version} of ${name} cannot be deleted: alias${users.length > 1 ? 'es' : ''} ${users.join(', ')} point${users.length > 1 ? '' : 's'} to it`);
+      }
+      await this.#delete(name, version);
+    });
+  }
+
+  async listAliases(name: string): Promise<Alias[]> {
+    return [...(this.#function(name).spec.aliases ?? [])];
+  }
+
+  putAlias(name: string, alias: AliasInput, mode: AliasMode): Promise<Alias> {
+    return this.#besideReloads(() =>
+      this.#serial(async () => {
+        const { file, text, fn } = await this.#functionFile(name);
+        const change = changeAlias(fn, this.#published(name), alias, mode);
+        await this.#writeFunctionFile(name, file, text, { kind: 'put', index: change.index, alias: change.alias });
+        this.opts.logger?.info({ function: name, alias: change.alias }, `alias ${name}:${change.alias.name} ${change.existed ? 'updated' : 'created'}`);
+        return change.alias;
+      }),
+    );
+  }
+
+  deleteAlias(name: string, alias: string): Promise<void> {
+    return this.#besideReloads(() =>
+      this.#serial(async () => {
+        const { file, text, fn } = await this.#functionFile(name);
+        const { index } = removeAlias(fn, alias);
+        await this.#writeFunctionFile(name, file, text, { kind: 'delete', index });
+        this.opts.logger?.info({ function: name, alias }, `alias ${name}:${alias} deleted`);
+      }),
+    );
+  }
+
+  /**
+   * versioning.publishOnChange: publishes those of `names` that ask for it
+   * (nothing when their code and configuration match their latest version).
+   * Failures are logged, not thrown: the function keeps serving as $LATEST.
+   */
+  async publishChanged(names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      const fn = this.opts.catalog.get(name);
+      if (fn?.spec.versioning.publishOnChange !== true) continue;
+      try {
+        await this.publishVersion(name, { description: 'published on change' });
+      } catch (err) {
+        this.opts.logger?.error({ err, function: name }, `publishing ${name} on change failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(work);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  #function(name: string): HearthFunction {
+    const fn = this.opts.catalog.get(name);
+    if (fn === undefined) throw new StoreError('not-found', `Function not found: ${name}`);
+    return fn;
+  }
+
+  #published(name: string): Set<string> {
+    return new Set((this.#versions.get(name) ?? []).map((v) => v.spec.version));
+  }
+
+  #dirOf(name: string): string {
+    return join(this.#root, name);
+  }
+
+  async #readVersions(name: string): Promise<FunctionVersion[]> {
+    const dir = this.#dirOf(name);
+    const out: FunctionVersion[] = [];
+    for (const f of await readdir(dir)) {
+      const m = VERSION_FILE.exec(f);
+      if (!m) continue;
+      const file = join(dir, f);
+      try {
+        const parsed = FunctionVersionSchema.safeParse(parse(await readFile(file, 'utf8')));
+        if (!parsed.success) {
+          this.opts.logger?.error({ file, problems: problemsOf(parsed.error) }, `${file} is not a valid FunctionVersion; version ${m[1]} of ${name} is not loaded`);
+          continue;
+        }
+        if (parsed.data.spec.function !== name || parsed.data.spec.version !== m[1]) {
+          this.opts.logger?.error({ file }, `${file} holds version ${parsed.data.spec.version} of ${parsed.data.spec.function}, not version ${m[1]} of ${name}; not loaded`);
+          continue;
+        }
+        out.push(parsed.data);
+      } catch (err) {
+        this.opts.logger?.error({ err, file }, `${file} cannot be read; version ${m[1]} of ${name} is not loaded`);
+      }
+    }
+    return out.sort((a, b) => Number(a.spec.version) - Number(b.spec.version));
+  }
+
+  async #readCounter(name: string): Promise<number> {
+    const text = await readFile(join(this.#dirOf(name), 'counter'), 'utf8').catch(() => '0');
+    const n = Number(text.trim());
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  }
+
+  /**
+   * What publishing `fn` now would keep: the digest of its snapshot and of
+   * the bytes the snapshot only names (packages, ConfigMap code), and those
+   * bytes. A version never reads the functions directory again: a package
+   * file replaced behind the same path is a new version, not a changed one.
+   */
+  async #freeze(fn: HearthFunction): Promise<Frozen> {
+    const name = fn.metadata.name;
+    const base = snapshotOf(fn.spec);
+    const file = fn.metadata.annotations?.[SOURCE_ANNOTATION];
+    const baseDir = file === undefined ? undefined : dirname(file);
+    const ctx = { ...(baseDir !== undefined ? { baseDir } : {}), objects: this.opts.objects };
+    const extras: string[] = [];
+    const copies: Frozen['copies'] = [];
+    const invalid = (path: string, message: string) => new StoreError('invalid', `${name}: ${path}: ${message}`, [{ path, message }]);
+
+    const freezePackage = async (src: PackageSource, field: string, copyName: string): Promise<((dir: string) => PackageSource) | undefined> => {
+      // A URL is pinned by its sha256 already, which the snapshot holds.
+      if (src.url !== undefined) return () => src;
+      let loaded;
+      try {
+        loaded = await loadPackage(src, ctx);
+      } catch (err) {
+        throw invalid(field, (err as Error).message);
+      }
+      if (loaded === undefined) {
+        extras.push(`${field}:absent`);
+        return undefined;
+      }
+      extras.push(`${field}:${loaded.sha256}`);
+      copies.push({ file: copyName, bytes: loaded.bytes });
+      const sha = loaded.sha256;
+      return (dir) => ({ path: join(dir, copyName), sha256: sha });
+    };
+
+    let code: (dir: string) => FunctionSpec['code'] = () => base.code;
+    if (base.code.configMap !== undefined) {
+      const cm = base.code.configMap.name;
+      const entries = this.opts.objects.entries('ConfigMap', cm);
+      if (typeof entries === 'string') throw invalid('spec.code.configMap', entries);
+      const keys = [...entries.keys()].sort();
+      for (const k of keys) extras.push(`spec.code.configMap:${k}:${sha256(entries.get(k)?.bytes ?? Buffer.alloc(0))}`);
+      const texts: Record<string, string> = {};
+      for (const k of keys) {
+        const t = entries.get(k)?.text;
+        if (t !== undefined) texts[k] = t;
+      }
+      if (keys.length > 0 && Object.keys(texts).length === keys.length && inlineCodeBytes(texts) <= LIMITS.inlineCodeBytes) {
+        code = () => ({ inline: texts });
+      } else {
+        // Binary keys, or more than inline code may hold: the same files as a package.
+        const zip = await this.#zipOf(entries);
+        copies.push({ file: 'code.zip', bytes: zip });
+        const sha = sha256(zip);
+        code = (dir) => ({ package: { path: join(dir, 'code.zip'), sha256: sha } });
+      }
+    } else if (base.code.package !== undefined) {
+      const pkg = await freezePackage(base.code.package, 'spec.code.package', 'code.zip');
+      if (pkg === undefined) throw invalid('spec.code.package', `ConfigMap ${base.code.package.configMap?.name ?? ''} does not exist; a version needs its code`);
+      code = (dir) => ({ package: pkg(dir) });
+    }
+    const layers: Array<(dir: string) => PackageSource> = [];
+    for (const [i, l] of (base.layers ?? []).entries()) {
+      const frozen = await freezePackage(l, `spec.layers[${i}]`, `layer-${i}.zip`);
+      if (frozen !== undefined) layers.push(frozen);
+    }
+    return {
+      digest: snapshotDigest(base, extras.join('\n')),
+      copies,
+      snapshot: (dir) => ({ ...base, code: code(dir), ...(base.layers !== undefined ? { layers: layers.map((l) => l(dir)) } : {}) }),
+    };
+  }
+
+  async #zipOf(entries: ReadonlyMap<string, { bytes: Buffer }>): Promise<Buffer> {
+    const tmp = join(this.#root, `.zip-${randomBytes(6).toString('hex')}.tmp`);
+    await mkdir(tmp, { recursive: true });
+    try {
+      for (const [k, v] of entries) await writeFile(join(tmp, k), v.bytes);
+      return (await buildPackage(tmp)).zip;
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** Claims the next number (its directory), copies the packages into it, then writes the version document and the counter. */
+  async #write(fn: HearthFunction, frozen: Frozen, description: string | undefined): Promise<FunctionVersion> {
+    const name = fn.metadata.name;
+    const dir = this.#dirOf(name);
+    await mkdir(dir, { recursive: true });
+    let n = nextVersionNumber(this.#counters.get(name) ?? 0, this.#versions.get(name) ?? []);
+    // Another process over the same directory, or a publish that crashed after claiming: that number is taken, take the next.
+    for (;;) {
+      try {
+        await mkdir(join(dir, String(n)));
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        n++;
+      }
+    }
+    const v = String(n);
+    const counter = Math.max(n, await this.#readCounter(name));
+    this.#counters.set(name, counter);
+    await writeAtomic(join(dir, 'counter'), `${counter}\n`);
+    const copiesDir = join(dir, v);
+    for (const c of frozen.copies) {
+      const path = join(copiesDir, c.file);
+      await writeFile(path, c.bytes);
+      await chmod(path, 0o444);
+    }
+    const doc = {
+      apiVersion: API_VERSION,
+      kind: VERSION_KIND,
+      metadata: {
+        name: versionObjectName(name, v),
+        labels: versionLabels(name, v),
+        creationTimestamp: (this.opts.now?.() ?? new Date()).toISOString(),
+      },
+      spec: {
+        function: name,
+        version: v,
+        ...(description !== undefined && description !== '' ? { description } : {}),
+        codeSha256: frozen.digest,
+        snapshot: frozen.snapshot(copiesDir),
+      },
+    };
+    const parsed = FunctionVersionSchema.safeParse(doc);
+    if (!parsed.success) {
+      const problems = problemsOf(parsed.error);
+      throw new StoreError('invalid', `version ${v} of ${name} would not be valid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+    }
+    await writeAtomic(join(dir, `${v}.yaml`), stringify(doc));
+    return parsed.data;
+  }
+
+  async #delete(name: string, version: string): Promise<void> {
+    const existing = this.#versions.get(name) ?? [];
+    if (!existing.some((v) => v.spec.version === version)) throw new StoreError('not-found', `Function not found: ${name}:${version}`);
+    const dir = this.#dirOf(name);
+    // The document first: a crash between the two leaves copies no version names, never a version without its code.
+    await unlink(join(dir, `${version}.yaml`)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await rm(join(dir, version), { recursive: true, force: true });
+    const versions = existing.filter((v) => v.spec.version !== version);
+    this.#versions.set(name, versions);
+    this.opts.catalog.setVersions(name, versions);
+    this.opts.logger?.info({ function: name, version }, `deleted ${name} version ${version}`);
+  }
+
+  /** versioning.retain: the oldest versions past the count that no alias points to go. */
+  async #retain(fn: HearthFunction): Promise<void> {
+    const name = fn.metadata.name;
+    const past = versionsPastRetention(this.#versions.get(name) ?? [], fn.spec.versioning.retain, referencedVersions(fn));
+    for (const v of past) await this.#delete(name, v.spec.version);
+  }
+
+  /** The Function's file as it is now, and the Function as that text defines it. */
+  async #functionFile(name: string): Promise<{ file: string; text: string; fn: HearthFunction }> {
+    const file = this.#function(name).metadata.annotations?.[SOURCE_ANNOTATION];
+    if (file === undefined) throw new StoreError('conflict', `${name} was not loaded from a file, so its aliases cannot be written`);
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new StoreError('conflict', `${file}, where ${name} is defined, cannot be read (${err.code ?? err.message})`);
+    });
+    return { file, text, fn: functionInText(text, name, file) };
+  }
+
+  /** Writes the edited file (temp + rename) and sets the Function it now defines in the catalog. */
+  async #writeFunctionFile(name: string, file: string, text: string, edit: AliasFileEdit): Promise<void> {
+    const edited = editAliasesInText(text, name, edit);
+    if (!edited.ok) throw new StoreError('conflict', `${file}: ${edited.reason}`);
+    const fn = functionInText(edited.text, name, file);
+    const mode = (await stat(file)).mode & 0o777;
+    await writeAtomic(file, edited.text, mode);
+    this.opts.catalog.set(fn);
+  }
+}
+
+/**
+ * Function `name` as `text` defines it, annotated with its file exactly as
+ * the directory loader annotates it, so the loader's later reload of the
+ * same text finds it unchanged.
+ */
+function functionInText(text: string, name: string, file: string): HearthFunction {
+  const doc = validateManifests(text).find((d) => d.name === name && d.kind === 'Function');
+  if (doc === undefined) throw new StoreError('conflict', `${file} no longer defines Function ${name}`);
+  if (!doc.ok) {
+    throw new StoreError('conflict', `${file} does not load cleanly now (${doc.problems.map((p) => `${p.path || '(document)'}: ${p.message}`).join('; ')}); fix it first`);
+  }
+  if (!('function' in doc)) throw new StoreError('conflict', `${file} no longer defines Function ${name}`);
+  const fn = doc.function;
+  fn.metadata.annotations = { ...fn.metadata.annotations, [SOURCE_ANNOTATION]: file };
+  return fn;
+}
+
+/** A whole file or none: written under a name the directory watcher ignores, then renamed over the old one. */
+async function writeAtomic(path: string, data: string, mode?: number): Promise<void> {
+  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFile(tmp, data, mode !== undefined ? { mode } : {});
+  await rename(tmp, path);
+}

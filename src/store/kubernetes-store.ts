@@ -30,7 +30,7 @@ export interface KubernetesStoreOptions {
   logger?: Logger;
   /** Tries of a write that lost a race (409) before giving up with a conflict (default 10). */
   maxAttempts?: number;
-  /** After losing the race for a number, how long to wait for the winner's version to appear (default 2 s). */
+  /** How long a publish waits for the version of a number another publisher has just taken to appear (default 1 s). */
   inFlightWaitMs?: number;
 }
 
@@ -69,7 +69,7 @@ export class KubernetesStore implements FunctionStore {
     this.#ns = opts.namespace;
     this.#log = opts.logger;
     this.#maxAttempts = opts.maxAttempts ?? 10;
-    this.#inFlightWaitMs = opts.inFlightWaitMs ?? 2000;
+    this.#inFlightWaitMs = opts.inFlightWaitMs ?? 1000;
   }
 
   async publishVersion(name: string, opts: PublishOptions = {}): Promise<PublishResult> {
@@ -77,7 +77,6 @@ export class KubernetesStore implements FunctionStore {
       const d = FunctionVersionSpecSchema.shape.description.safeParse(opts.description);
       if (!d.success) throw new StoreError('invalid', 'the description is invalid', problemsOf(d.error).map((p) => ({ path: 'description', message: p.message })));
     }
-    let contended = false;
     for (let attempt = 1; ; attempt++) {
       const { wire, fn } = await this.#readFunction(name);
       const uid = wire.metadata?.uid ?? '';
@@ -97,8 +96,8 @@ export class KubernetesStore implements FunctionStore {
       }
 
       const counter = counterOf(wire);
-      // Having lost the race for a number, the winner's version may not exist yet; if it has the same digest, it is ours too.
-      if (contended) own = await this.#withInFlight(name, uid, counter, own);
+      // The counter is ahead of every version: another publisher may have taken that number and be creating its version now. If that one has the same digest, it is ours too.
+      own = await this.#withInFlight(name, uid, counter, own);
       const latest = latestPublished(own);
       if (latest !== undefined && latest.spec.codeSha256 === digest) return { version: latest, created: false };
 
@@ -110,7 +109,6 @@ export class KubernetesStore implements FunctionStore {
         });
       } catch (err) {
         if (isStatus(err, 409) && attempt < this.#maxAttempts) {
-          contended = true;
           await backoff(attempt);
           continue;
         }
@@ -182,7 +180,7 @@ export class KubernetesStore implements FunctionStore {
       const problems = aliasProblems({ ...fn, spec: { ...fn.spec, aliases } }, published).filter((p) => p.path.startsWith(`${at}.`));
       if (problems.length > 0) throw new StoreError('invalid', problems.map((p) => p.message).join('; '), problems);
       const next = [...wireAliases];
-      next.splice(index, i >= 0 ? 1 : 0, wireAlias(input, alias));
+      next.splice(index, i >= 0 ? 1 : 0, { ...alias });
       return { aliases: next, result: alias };
     });
   }
@@ -257,7 +255,14 @@ export class KubernetesStore implements FunctionStore {
     }
   }
 
-  /** The versions plus version `counter` if it is not among them yet: another publisher reserved that number and is creating it now. */
+  /**
+   * The versions plus version `counter` if it is not among them yet and
+   * appears within inFlightWaitMs: another publisher took that number and
+   * is creating it. A publisher creates its version one request after
+   * taking the number, so the wait is that long; only when the number's
+   * version is gone for good (deleted, or its publisher died in between)
+   * does a publish wait it out, once: the next version closes the gap.
+   */
   async #withInFlight(name: string, uid: string, counter: number, own: FunctionVersion[]): Promise<FunctionVersion[]> {
     if (counter === 0 || own.some((v) => Number(v.spec.version) >= counter)) return own;
     const objectName = versionObjectName(name, String(counter));
@@ -365,17 +370,6 @@ export function parseVersion(obj: unknown): FunctionVersion | undefined {
 
 function prefixed(at: string, p: Problem): Problem {
   return { path: p.path === '' ? at : `${at}.${p.path}`, message: p.message };
-}
-
-/** The alias as written into the Function: what the caller gave, checked, without defaults it did not ask for. */
-function wireAlias(input: AliasInput, alias: Alias): Record<string, unknown> {
-  return {
-    name: alias.name,
-    version: alias.version,
-    ...(alias.additionalVersionWeights !== undefined ? { additionalVersionWeights: alias.additionalVersionWeights } : {}),
-    ...(input.minInstances !== undefined ? { minInstances: alias.minInstances } : {}),
-    ...(alias.description !== undefined ? { description: alias.description } : {}),
-  };
 }
 
 /** A short random wait, longer each try, so racing writers spread out. */

@@ -7,7 +7,7 @@ import { unitKeyOfSlice } from '../../src/backends/kubernetes/endpoints.js';
 const slice = (labels: Record<string, string>) => ({ metadata: { name: 's', labels } });
 
 describe('unitKeyOfSlice', () => {
-  it.each([
+  it.each<{ name: string; labels: Record<string, string>; key: string | undefined }>([
     { name: "$LATEST's Service: the function's name", labels: { 'kubernetes.io/service-name': 'orders', 'hearth.dev/function': 'orders' }, key: 'orders' },
     { name: "a version's Service: NAME:N", labels: { 'kubernetes.io/service-name': 'orders-v3', 'hearth.dev/version-of': 'orders', 'hearth.dev/version': '3' }, key: 'orders:3' },
     { name: 'a hashed object name still gives the function', labels: { 'kubernetes.io/service-name': 'a-very-long-name-3f2a1b-v12', 'hearth.dev/version-of': 'a-very-long-name-that-does-not-fit', 'hearth.dev/version': '12' }, key: 'a-very-long-name-that-does-not-fit:12' },

@@ -14,7 +14,9 @@ export type LambdaErrorType =
   | 'UnrecognizedClientException'
   | 'AccessDeniedException'
   | 'InvalidSignatureException'
-  | 'UnknownOperationException';
+  | 'UnknownOperationException'
+  | 'ResourceConflictException'
+  | 'PreconditionFailedException';
 
 export class LambdaError extends Error {
   constructor(

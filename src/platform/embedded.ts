@@ -16,6 +16,7 @@ import { createMemoryQueueMetrics } from '../metrics/queue.js';
 import { createQueue, type MemoryQueueBounds, type RedisConnectionOptions } from '../queue/index.js';
 import { sandboxDetails, type SandboxSupport } from '../sandbox/support.js';
 import type { Queue } from '../queue/queue.js';
+import { DirectoryStore } from '../store/directory-store.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
 import { memoryQueueProblems } from './memory-queue.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
@@ -60,6 +61,8 @@ export interface EmbeddedPlatform {
   backend: LocalBackend;
   dispatcher: Dispatcher;
   queue: Queue;
+  /** Versions and aliases, under the functions directory's .hearth/versions/ and in the Function files. */
+  store: DirectoryStore;
   close(): Promise<void>;
 }
 
@@ -96,12 +99,17 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     applying.add(work);
     void work.finally(() => applying.delete(work));
   });
+  // Published versions are read before the functions, so a function's first load finds them (aliases route, versions start).
+  const store = new DirectoryStore({ dir: opts.dir, catalog, objects, logger: logger.child({ component: 'versions' }) });
   let watcher: FunctionDirWatcher | undefined;
   try {
+    await store.load();
     watcher = await watchFunctionDir(opts.dir, catalog, logger.child({ component: 'functions' }), {
       objects,
       ...(queue.kind === 'memory' ? { refuse: memoryQueueProblems } : {}),
+      afterSync: (names) => store.publishChanged(names),
     });
+    store.writeBesideReloads(watcher.besideReloads);
     // The first caller should find the initial functions ready, not mid-build.
     await Promise.all([...applying]);
     const serving = await startServing({
@@ -120,6 +128,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       ...(opts.connections ? { connections: opts.connections } : {}),
       ...(opts.sandbox ? { readinessDetails: readinessDetails(opts.sandbox) } : {}),
       concurrencyLimiter: limiter,
+      store,
       registerMetrics: (registry) => {
         createFunctionLogMetrics(registry, () => backend.functionLogs.dropped());
         if (queue.kind === 'memory') createMemoryQueueMetrics(registry, () => queue.memoryStats?.());
@@ -134,6 +143,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       backend,
       dispatcher: serving.dispatcher,
       queue,
+      store,
       async close() {
         await w.close();
         await serving.close();

@@ -19,6 +19,7 @@ import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import dlqPlugin from '../gateway/plugins/dlq.js';
 import recordsPlugin from '../gateway/plugins/records.js';
+import { versionsApi } from '../gateway/plugins/versions-api.js';
 import { createAutoscalerMetrics } from '../metrics/autoscaler.js';
 import { createInvocationMetrics } from '../metrics/invocations.js';
 import { createQueueMetrics } from '../metrics/queue.js';
@@ -26,6 +27,7 @@ import { createScheduleMetrics } from '../metrics/schedules.js';
 import { createRegistry } from '../metrics/registry.js';
 import type { Queue } from '../queue/queue.js';
 import { Scheduler } from '../schedules/scheduler.js';
+import type { FunctionStore } from '../store/function-store.js';
 import { BacklogCache } from './backlog-cache.js';
 import { trackInstances } from './instance-gauge.js';
 
@@ -76,6 +78,8 @@ export interface ServingOptions {
   registerMetrics?: (registry: Registry) => void;
   /** What /readyz also reports (hearth up: the function sandbox). */
   readinessDetails?: () => Record<string, unknown>;
+  /** Where versions and aliases are written (the functions directory, or the Kubernetes API): with it the gateway serves Lambda's version and alias routes. */
+  store?: FunctionStore;
 }
 
 export interface Serving {
@@ -151,6 +155,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     plugins: [
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
+      ...(opts.store ? [{ plugin: versionsApi, options: { store: opts.store, catalog, arn: (n: string) => dispatcher.arn(n) } }] : []),
     ],
   });
   const connections = new ConnectionDrain(app.server);

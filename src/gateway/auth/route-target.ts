@@ -19,6 +19,11 @@ export const ALWAYS_OPEN_ROUTES: readonly string[] = ['/healthz', '/readyz'];
 export function routeTarget(route: string | undefined, params: Record<string, string | undefined>, openRoutes: readonly string[]): RouteTarget {
   if (route !== undefined && (openRoutes.includes(route) || ALWAYS_OPEN_ROUTES.includes(route))) return { kind: 'open' };
   switch (route) {
+    // The version and alias routes name one function as Invoke does (a name, NAME:Q or an ARN): they are its to allow or refuse.
+    case '/2015-03-31/functions/:name':
+    case '/2015-03-31/functions/:name/versions':
+    case '/2015-03-31/functions/:name/aliases':
+    case '/2015-03-31/functions/:name/aliases/:alias':
     case '/2015-03-31/functions/:name/invocations': {
       const raw = params.name ?? '';
       let name = raw;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { pino } from 'pino';
 import { AlwaysLeader } from '../../src/autoscaler/leader.js';
@@ -20,6 +20,10 @@ import { checkServeFlags } from '../../src/cli/serve-flags.js';
 import type { ConnectionLimits } from '../../src/gateway/connection-guard.js';
 import { CredentialsFileSchema } from '../../src/gateway/auth/credentials.js';
 import { electLeader } from '../../src/platform/cluster.js';
+import { scaleFunctionVersion } from '../../src/kube/objects.js';
+import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
+import { KubeRest } from '../../src/kube/rest.js';
+import { KubernetesStore } from '../../src/store/kubernetes-store.js';
 import { applyDir, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
@@ -203,9 +207,15 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(objs.some((o) => o.kind === 'Role' && o.metadata.name.includes('gateway') && (o.rules ?? []).some((r) => r.resources?.includes('leases')))).toBe(false);
         const gwRole = find(objs, 'Role', 'r-defaults-hearth-gateway');
         const gwResources = (gwRole.rules ?? []).flatMap((r) => r.resources ?? []).sort();
-        expect(gwResources).toEqual(['endpointslices', 'functions', 'functions/scale', 'functions/status', 'pods']);
+        expect(gwResources).toEqual(['configmaps', 'endpointslices', 'functions', 'functions/scale', 'functions/status', 'functionversions', 'functionversions/scale', 'pods']);
         // Pods: only the deletion-cost patch of its scale-down victims.
         expect((gwRole.rules ?? []).find((r) => r.resources?.includes('pods'))?.verbs).toEqual(['patch']);
+        // Versions: ConfigMaps read and copied, never changed or deleted; a version only scaled, never edited.
+        const gwVerbs = (resource: string) => (gwRole.rules ?? []).find((r) => r.resources?.includes(resource))?.verbs;
+        expect(gwVerbs('configmaps')).toEqual(['get', 'create']);
+        expect(gwVerbs('functionversions')).toEqual(['get', 'list', 'watch', 'create', 'delete']);
+        expect(gwVerbs('functionversions/scale')).toEqual(['patch']);
+        expect(gwVerbs('functions/status')).toEqual(['get', 'patch']);
         expect(objs.some((o) => o.kind === 'Ingress' || o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false);
         // Leaving without losing a call: the shutdown delay and drain reach the gateway, and the pod's grace covers both.
         expect(gw.args).toEqual(expect.arrayContaining(['--shutdown-delay-seconds=5', '--drain-timeout-seconds=60']));
@@ -413,6 +423,43 @@ describe('images the chart refers to', () => {
   });
 });
 
+/**
+ * Publishes a version with ConfigMap code (copied), sets and removes an
+ * alias, scales the version, lists and deletes it, as `user`: each step
+ * fails with 403 if the user's Role lacks a verb it needs.
+ */
+async function versionsAs(admin: KubeConfig, user: string, namespace: string): Promise<void> {
+  const asUser = new KubeConfig();
+  const cluster = admin.getCurrentCluster();
+  const adminUser = admin.getCurrentUser();
+  if (cluster === null || adminUser === null) throw new Error('kubeconfig without a current cluster or user');
+  asUser.loadFromOptions({
+    clusters: [cluster],
+    users: [{ ...adminUser, impersonateUser: user }],
+    contexts: [{ name: 'as', cluster: cluster.name, user: adminUser.name }],
+    currentContext: 'as',
+  });
+  const adminRest = new KubeRest(admin);
+  const rest = new KubeRest(asUser);
+  try {
+    await adminRest.request('POST', resourcePath(RESOURCES.ConfigMap, namespace), { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'rbac-src' }, data: { 'app.py': 'def handler(e, c):\n    return 1\n' } } });
+    await adminRest.request('POST', resourcePath(RESOURCES.Function, namespace), {
+      body: { apiVersion: RESOURCES.Function.apiVersion, kind: 'Function', metadata: { name: 'rbac' }, spec: { runtime: 'python3.12', handler: 'app.handler', code: { configMap: { name: 'rbac-src' } } } },
+    });
+    const store = new KubernetesStore({ rest, namespace });
+    const { version } = await store.publishVersion('rbac');
+    expect(version.spec.snapshot.code.configMap?.name).toBe('rbac-v1-code');
+    expect((await store.listVersions('rbac')).map((v) => v.spec.version)).toEqual(['1']);
+    await store.putAlias('rbac', { name: 'live', version: '1' }, 'put');
+    await scaleFunctionVersion(rest, namespace, 'rbac-v1', 1);
+    await store.deleteAlias('rbac', 'live');
+    await store.deleteVersion('rbac', '1');
+  } finally {
+    rest.close();
+    adminRest.close();
+  }
+}
+
 if (!ctx.available) {
   describe.skip(`Helm chart (skipped: ${ctx.reason})`, () => {
     it('needs a Kubernetes control plane', () => undefined);
@@ -583,7 +630,13 @@ if (!ctx.available) {
       expect(await can('hearth-gateway', 'watch', 'endpointslices.discovery.k8s.io', here)).toBe(true);
       expect(await can('hearth-gateway', 'patch', 'pods', here)).toBe(true);
       expect(await can('hearth-gateway', 'delete', 'pods', here)).toBe(false);
-      expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', here)).toBe(false);
+      // Aliases are a patch of the Function; it may not replace or delete one.
+      expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', here)).toBe(true);
+      expect(await can('hearth-gateway', 'update', 'functions.hearth.dev', here)).toBe(false);
+      expect(await can('hearth-gateway', 'delete', 'functions.hearth.dev', here)).toBe(false);
+      expect(await can('hearth-gateway', 'update', 'configmaps', here)).toBe(false);
+      expect(await can('hearth-gateway', 'delete', 'configmaps', here)).toBe(false);
+      expect(await can('hearth-gateway', 'update', 'functionversions.hearth.dev', here)).toBe(false);
       expect(await can('hearth-gateway', 'get', 'secrets', here)).toBe(false);
       expect(await can('hearth-gateway', 'create', 'deployments.apps', here)).toBe(false);
       expect(await can('hearth-gateway', 'update', 'leases.coordination.k8s.io', here)).toBe(false);
@@ -600,6 +653,8 @@ if (!ctx.available) {
       expect(await can('hearth-controller', 'update', 'leases.coordination.k8s.io', installNs)).toBe(false); // only its own Lease by name
       const leaseOwn = await kubectl('auth', 'can-i', 'update', 'leases.coordination.k8s.io/hearth-controller', '-n', installNs, `--as=system:serviceaccount:${installNs}:hearth-controller`);
       expect(leaseOwn.stdout.trim()).toBe('yes');
+      // Everything the gateway's KubernetesStore and backend do for versions, done as its ServiceAccount: the Role is enough.
+      await versionsAs(kc, `system:serviceaccount:${installNs}:hearth-gateway`, installNs);
 
       // Watching one namespace: Roles there, nothing anywhere else.
       const scoped = await run(helm, ['install', 'scoped', chartDir, '--namespace', installNs, '--set', `watchNamespace=${watchNs}`], helmEnv());

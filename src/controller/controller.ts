@@ -2,19 +2,24 @@
 // enqueue keys, workers take keys from the queue and reconcile them, and a
 // periodic resync re-queues every Function so drift that raised no event
 // (a missed watch event, a hand edit of a kind we do not watch) is repaired.
+// The queue holds Functions only: a FunctionVersion, or an object or pod of
+// one, re-queues the Function it is a version of, whose reconcile covers it.
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics/controller.js';
 import { EventRecorder, type EventSink } from './events.js';
 import { Informer } from '../kube/informer.js';
 import { FIELD_MANAGER } from './resources/names.js';
-import { applyObject, deleteObject, patchFunctionStatus, setFunctionFinalizers, type WireObject } from '../kube/objects.js';
-import { RESOURCES, type Resource } from '../kube/paths.js';
-import { KubeRest } from '../kube/rest.js';
+import { applyObject, deleteObject, patchFunctionStatus, patchVersionStatus, setFunctionFinalizers, type WireObject } from '../kube/objects.js';
+import { RESOURCES, resourcePath, type Resource } from '../kube/paths.js';
+import { KubeRest, isStatus } from '../kube/rest.js';
+import type { ConfigMapContent } from '../store/configmap-copies.js';
+import { LABEL_VERSION, LABEL_VERSION_OF } from '../versions/labels.js';
 import { Reconciler, type OwnedKind, type ReconcilerOptions } from './reconciler.js';
 import { LABEL_FUNCTION, LABEL_MANAGED_BY, MANAGED_BY } from './resources/names.js';
 import { FUNCTION_STATES, type FunctionState } from './resources/status.js';
 import type { FunctionObject } from './resources/validation.js';
+import type { VersionObject } from './resources/versions.js';
 import { WorkQueue } from './workqueue.js';
 
 export interface ControllerOptions extends ReconcilerOptions {
@@ -30,6 +35,10 @@ export interface ControllerOptions extends ReconcilerOptions {
   metrics?: ControllerMetrics;
   logger?: Logger;
   cleanup?: (namespace: string, name: string) => Promise<void>;
+  /** Publishes a version of a function whose versioning.publishOnChange is set, when its code or configuration changed. */
+  publish?: (namespace: string, name: string) => Promise<void>;
+  /** Deletes a version past a function's versioning.retain. */
+  deleteVersion?: (namespace: string, name: string, version: string) => Promise<void>;
   /** Retry delays of failing keys (defaults: 100 ms doubling to 5 minutes). */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -52,8 +61,8 @@ interface Meta {
   labels?: Record<string, string>;
 }
 
-/** What about a Function is worth a reconcile: its own status writes are not. */
-function signature(obj: FunctionObject): string {
+/** What about a Function or FunctionVersion is worth a reconcile: our own status writes are not. */
+function signature(obj: FunctionObject | VersionObject): string {
   const md = obj.metadata ?? {};
   return JSON.stringify([md.generation, md.deletionTimestamp ?? null, md.finalizers ?? [], md.labels ?? {}, md.annotations ?? {}]);
 }
@@ -69,8 +78,11 @@ export class Controller {
   readonly #functions: Informer<FunctionObject & KubernetesObject>;
   readonly #owned: Map<OwnedKind, Informer<WireObject & KubernetesObject>>;
   readonly #pods: Informer<V1Pod>;
+  readonly #versions: Informer<VersionObject & KubernetesObject>;
+  readonly #versionPods: Informer<V1Pod>;
   readonly #reconciler: Reconciler;
   readonly #signatures = new Map<string, string>();
+  readonly #versionSignatures = new Map<string, string>();
   readonly #states = new Map<string, FunctionState>();
   #workers: Promise<void>[] = [];
   #resync: NodeJS.Timeout | undefined;
@@ -97,6 +109,9 @@ export class Controller {
       ]),
     );
     this.#pods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_FUNCTION, onError: onError('Pod') });
+    this.#versions = new Informer(opts.kubeConfig, this.rest, RESOURCES.FunctionVersion, { ...ns, onError: onError('FunctionVersion') });
+    // A version's pods carry no hearth.dev/function label (so $LATEST's Service does not select them): a watch of their own.
+    this.#versionPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_VERSION_OF, onError: onError('version Pod') });
 
     const events: EventSink = new EventRecorder(this.rest, opts.identity ?? 'hearth-controller', { onError: (err) => log?.warn({ err }, 'event not recorded') });
     this.#reconciler = new Reconciler(
@@ -104,9 +119,16 @@ export class Controller {
         getFunction: (namespace, name) => this.#functions.get(name, namespace),
         getOwned: (kind, namespace, name) => this.#owned.get(kind)?.get(name, namespace),
         podsOf: (namespace, fnName) => this.#pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_FUNCTION] === fnName),
+        versionsOf: (namespace, fnName) => this.#versions.list(namespace).filter((v) => (v.spec as { function?: unknown } | undefined)?.function === fnName),
+        podsOfVersion: (namespace, fnName, version) =>
+          this.#versionPods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_VERSION_OF] === fnName && p.metadata.labels[LABEL_VERSION] === version),
         apply: (obj) => applyObject(this.rest, obj, FIELD_MANAGER),
         remove: (kind, namespace, name) => deleteObject(this.rest, OWNED[kind], namespace, name),
         patchStatus: (namespace, name, status) => patchFunctionStatus(this.rest, namespace, name, status),
+        patchVersionStatus: (namespace, name, status) => patchVersionStatus(this.rest, namespace, name, status),
+        readConfigMap: (namespace, name) => this.#readConfigMap(namespace, name),
+        ...(opts.publish !== undefined ? { publish: opts.publish } : {}),
+        ...(opts.deleteVersion !== undefined ? { deleteVersion: opts.deleteVersion } : {}),
         setFinalizers: (namespace, name, f, rv) => setFunctionFinalizers(this.rest, namespace, name, f, rv),
         ...(opts.cleanup !== undefined ? { cleanup: opts.cleanup } : {}),
         events,
@@ -131,24 +153,35 @@ export class Controller {
         this.queue.add(key);
       },
     });
-    // Owned objects and pods name their function in a label; any change of theirs re-queues it.
+    // Owned objects and pods name their function in a label ($LATEST's) or the one they are a version of; any change of theirs re-queues it.
     const byLabel = (obj: { metadata?: Meta }): void => {
-      const key = keyOf(obj.metadata, obj.metadata?.labels?.[LABEL_FUNCTION]);
+      const labels = obj.metadata?.labels;
+      const key = keyOf(obj.metadata, labels?.[LABEL_FUNCTION] ?? labels?.[LABEL_VERSION_OF]);
       if (key !== undefined) this.queue.add(key);
     };
-    for (const inf of [...this.#owned.values(), this.#pods] as Informer<KubernetesObject>[]) inf.on({ add: byLabel, update: byLabel, delete: byLabel });
+    for (const inf of [...this.#owned.values(), this.#pods, this.#versionPods] as Informer<KubernetesObject>[]) inf.on({ add: byLabel, update: byLabel, delete: byLabel });
+    this.#versions.on({
+      add: (obj) => this.#onVersion(obj),
+      update: (obj) => this.#onVersion(obj),
+      delete: (obj) => {
+        const vkey = keyOf(obj.metadata);
+        if (vkey !== undefined) this.#versionSignatures.delete(vkey);
+        const key = keyOf(obj.metadata, functionOf(obj));
+        if (key !== undefined) this.queue.add(key);
+      },
+    });
   }
 
   /** True once every cache has been listed. */
   get synced(): boolean {
-    return this.#started && this.#functions.synced && this.#pods.synced && [...this.#owned.values()].every((i) => i.synced);
+    return this.#started && this.#functions.synced && this.#pods.synced && this.#versions.synced && this.#versionPods.synced && [...this.#owned.values()].every((i) => i.synced);
   }
 
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    // Owned objects and pods first, so the first reconcile of each Function sees what already exists.
-    await Promise.all([...this.#owned.values(), this.#pods].map((i) => (i as Informer<KubernetesObject>).start()));
+    // Owned objects, versions and pods first, so the first reconcile of each Function sees what already exists.
+    await Promise.all([...this.#owned.values(), this.#pods, this.#versions, this.#versionPods].map((i) => (i as Informer<KubernetesObject>).start()));
     await this.#functions.start();
     const workers = this.#o.workers ?? 8;
     this.#workers = Array.from({ length: workers }, () => this.#work());
@@ -169,7 +202,7 @@ export class Controller {
     if (!this.#started) return;
     this.#started = false;
     if (this.#resync) clearInterval(this.#resync);
-    await Promise.all([this.#functions, this.#pods, ...this.#owned.values()].map((i) => (i as Informer<KubernetesObject>).stop()));
+    await Promise.all([this.#functions, this.#pods, this.#versions, this.#versionPods, ...this.#owned.values()].map((i) => (i as Informer<KubernetesObject>).stop()));
     await this.queue.shutDown();
     await Promise.all(this.#workers);
     this.rest.close();
@@ -182,6 +215,27 @@ export class Controller {
     if (this.#signatures.get(key) === sig) return;
     this.#signatures.set(key, sig);
     this.queue.add(key);
+  }
+
+  #onVersion(obj: VersionObject): void {
+    const vkey = keyOf(obj.metadata);
+    const key = keyOf(obj.metadata, functionOf(obj));
+    if (vkey === undefined || key === undefined) return;
+    const sig = signature(obj);
+    if (this.#versionSignatures.get(vkey) === sig) return;
+    this.#versionSignatures.set(vkey, sig);
+    this.queue.add(key);
+  }
+
+  /** A ConfigMap the function's code names, read from the API server: the informers cache only our own. */
+  async #readConfigMap(namespace: string, name: string): Promise<ConfigMapContent | undefined> {
+    try {
+      const cm = await this.rest.request<ConfigMapContent>('GET', resourcePath(RESOURCES.ConfigMap, namespace, name));
+      return { ...(cm.data !== undefined ? { data: cm.data } : {}), ...(cm.binaryData !== undefined ? { binaryData: cm.binaryData } : {}) };
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
   }
 
   async #work(): Promise<void> {
@@ -206,6 +260,12 @@ export class Controller {
       }
     }
   }
+}
+
+/** The Function a FunctionVersion is a version of: its spec says, its label too. */
+function functionOf(obj: VersionObject): string | undefined {
+  const fromSpec = (obj.spec as { function?: unknown } | undefined)?.function;
+  return typeof fromSpec === 'string' ? fromSpec : obj.metadata?.labels?.[LABEL_VERSION_OF];
 }
 
 function errText(err: unknown): string {

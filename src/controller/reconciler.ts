@@ -2,22 +2,37 @@
 // exist, write only the difference, report the status. It is idempotent and
 // level-triggered (it looks at the whole state, never at the event that woke
 // it) and never loops: it returns, and the queue decides when to come back.
+// A Function's reconcile covers its published versions too: each runs as
+// its own Deployment and Service, owned by its FunctionVersion, and the
+// Function's status sums them up with its aliases.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import type { FunctionStatus } from '../api/function.js';
+import type { FunctionStatus, HearthFunction } from '../api/function.js';
+import type { FunctionVersion, FunctionVersionStatus } from '../api/function-version.js';
 import type { EventSink, EventTarget } from './events.js';
 import type { WireObject } from '../kube/objects.js';
-import { upToDate, withAppliedHash } from './resources/apply-plan.js';
+import { configMapRefs, copiedContent, referencedBytes, type ConfigMapContent } from '../store/configmap-copies.js';
+import { StoreError } from '../store/function-store.js';
+import { aliasProblems, aliasSummary, referencedVersions } from '../versions/alias-problems.js';
+import { latestPublished, snapshotDigest, snapshotOf, versionsPastRetention } from '../versions/snapshot.js';
+import { servingUnits, unitKey } from '../versions/units.js';
+import { EXPECTATION_MS, OwnedSync, type Applied, type OwnedKind, type Want } from './owned-sync.js';
 import { buildCodeConfigMap } from './resources/configmap.js';
 import { buildDeployment } from './resources/deployment.js';
 import type { Images } from './resources/images.js';
-import { ANNOTATION_CODE_HASH, FINALIZER, codeConfigMapName, desiredInstances, type BuildInput } from './resources/names.js';
+import {
+  ANNOTATION_CODE_HASH, FINALIZER, codeConfigMapName, desiredInstances, versionSelectorString, versionUnit, type BuildInput, type FunctionMeta,
+} from './resources/names.js';
 import { buildNetworkPolicy } from './resources/networkpolicy.js';
 import { buildService } from './resources/service.js';
-import { buildServiceAccount } from './resources/serviceaccount.js';
+import { buildServiceAccount, generatedServiceAccount } from './resources/serviceaccount.js';
 import { READY, observedStatus, refusedStatus, sameStatus, scheduleStatus, stateOf, type FunctionState, type StatusContext } from './resources/status.js';
 import { checkFunction, metaOf, type FunctionObject } from './resources/validation.js';
+import {
+  ALIASES_VALID, aliasChanges, aliasesCondition, publishedSince, refusedVersionStatus, versionStatus, versionsOfFunction,
+  type CheckedVersion, type VersionEntry, type VersionObject,
+} from './resources/versions.js';
 
-export type OwnedKind = 'Deployment' | 'Service' | 'ConfigMap' | 'ServiceAccount' | 'NetworkPolicy';
+export type { OwnedKind } from './owned-sync.js';
 
 export interface ReconcilerOptions {
   images: Images;
@@ -30,12 +45,22 @@ export interface ReconcilerDeps {
   getFunction(namespace: string, name: string): FunctionObject | undefined;
   getOwned(kind: OwnedKind, namespace: string, name: string): WireObject | undefined;
   podsOf(namespace: string, functionName: string): readonly V1Pod[];
+  /** The FunctionVersions in the namespace whose spec names the function. */
+  versionsOf(namespace: string, functionName: string): readonly VersionObject[];
+  podsOfVersion(namespace: string, functionName: string, version: string): readonly V1Pod[];
   apply<T extends WireObject>(obj: T): Promise<T>;
   remove(kind: OwnedKind, namespace: string, name: string): Promise<void>;
   patchStatus(namespace: string, name: string, status: FunctionStatus): Promise<void>;
+  patchVersionStatus(namespace: string, name: string, status: FunctionVersionStatus): Promise<void>;
   setFinalizers(namespace: string, name: string, finalizers: string[], resourceVersion: string | undefined): Promise<void>;
   /** Deletes the function's Redis keys; absent when the controller has no Redis. */
   cleanup?: (namespace: string, name: string) => Promise<void>;
+  /** Publishes the function's code and configuration as a new version (versioning.publishOnChange); absent: never. */
+  publish?: (namespace: string, name: string) => Promise<void>;
+  /** Deletes a published version (versioning.retain); absent: never. */
+  deleteVersion?: (namespace: string, name: string, version: string) => Promise<void>;
+  /** A ConfigMap's content, for the digest of the code it holds; absent: code from a ConfigMap is not published on change. */
+  readConfigMap?: (namespace: string, name: string) => Promise<ConfigMapContent | undefined>;
   events: EventSink;
   now(): number;
   /** Told the state of each function after its reconcile (undefined once it is gone). */
@@ -49,25 +74,32 @@ export function splitKey(key: string): [namespace: string, name: string] {
   return i < 0 ? ['default', key] : [key.slice(0, i), key.slice(i + 1)];
 }
 
-/** How long the result of an apply stands in for an informer cache that has not seen it yet. */
-const EXPECTATION_MS = 5_000;
+interface VersionOutcome {
+  entry?: VersionEntry;
+  recheckMs: number;
+}
 
 export class Reconciler {
-  /** Our latest applies not yet known to be in the cache, by function key, then kind/name. */
-  readonly #expected = new Map<string, Map<string, { obj: WireObject; at: number }>>();
+  readonly #owned: OwnedSync;
+  /** When we last asked to publish each function, and its digest then: the cache may not show the new version yet. */
+  readonly #publishing = new Map<string, { digest: string; at: number }>();
 
   constructor(
     private readonly deps: ReconcilerDeps,
     private readonly opts: ReconcilerOptions,
-  ) {}
+  ) {
+    this.#owned = new OwnedSync(deps);
+  }
 
   async reconcile(key: string): Promise<ReconcileOutcome> {
     const [namespace, name] = splitKey(key);
     const d = this.deps;
     const obj = d.getFunction(namespace, name);
     if (obj === undefined) {
-      // Gone: the garbage collector removes what it owned.
-      this.#expected.delete(key);
+      // Gone: the garbage collector removes what it owned, its versions and theirs.
+      this.#owned.forget(key);
+      this.#owned.forgetPrefix(`${key}:`);
+      this.#publishing.delete(key);
       d.recordState?.(key, undefined);
       return { result: 'success' };
     }
@@ -93,100 +125,217 @@ export class Reconciler {
       previous,
       gatewayService: this.opts.gatewayService,
       gatewayNamespace: this.opts.gatewayNamespace,
-      now: new Date(d.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      now: this.#stamp(),
     };
 
     const checked = checkFunction(obj, this.opts.images);
     if (!checked.ok) {
-      // Nothing owned is touched: the last good version keeps running. The gateways fire no schedule of it.
+      // Nothing owned is touched: the last good version keeps running, and so do the published ones. The gateways fire no schedule of it.
       await this.#report(target, ctx, { ...refusedStatus(ctx, checked.reason, checked.message), ...scheduleStatus(previous, undefined, d.now()).fields });
       d.recordState?.(key, 'invalid');
       return { result: 'invalid' };
     }
 
-    const input: BuildInput = { fn: checked.fn, meta: metaOf(obj) };
-    const schedules = scheduleStatus(previous, checked.fn.spec.schedules, d.now());
-    let applied: { deployment: V1Deployment | undefined; recheckMs: number };
+    const fn = checked.fn;
+    const meta = metaOf(obj);
+    const versions = versionsOfFunction(d.versionsOf(namespace, name), name, meta.uid, this.opts.images);
+    const valid = versions.flatMap((v) => (v.ok ? [v.version] : []));
+    const schedules = scheduleStatus(previous, fn.spec.schedules, d.now());
+    let latest: { deployment: V1Deployment | undefined; recheckMs: number };
+    let published: VersionOutcome[];
     try {
-      applied = await this.#applyOwned(input, target);
+      latest = await this.#applyLatest({ fn, meta }, target, valid);
+      published = await this.#applyVersions(key, fn, meta, versions, valid);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       await this.#report(target, ctx, { ...refusedStatus(ctx, 'ApplyFailed', message), ...schedules.fields });
       d.recordState?.(key, 'failing');
       throw err;
     }
-    const status = { ...observedStatus(ctx, desiredInstances(checked.fn), applied.deployment, d.podsOf(namespace, name)), ...schedules.fields };
+    const observed = observedStatus(ctx, desiredInstances(fn), latest.deployment, d.podsOf(namespace, name));
+    const entries = published.flatMap((p) => (p.entry !== undefined ? [p.entry] : []));
+    const summary = aliasSummary(fn);
+    const problems = aliasProblems(fn, new Set(valid.map((v) => v.spec.version)));
+    const status: FunctionStatus = {
+      ...observed,
+      conditions: [...(observed.conditions ?? []), aliasesCondition(ctx, problems)],
+      ...schedules.fields,
+      // A merge patch leaves out what is absent: an emptied list or summary is written empty, not left out.
+      ...(entries.length > 0 || previous?.versions !== undefined ? { versions: entries } : {}),
+      ...(summary !== undefined || previous?.aliases !== undefined ? { aliases: summary ?? '' } : {}),
+    };
     await this.#report(target, ctx, status);
     d.recordState?.(key, stateOf(status));
+    await this.#versioning(key, fn, valid, target);
     // Back once the earliest next run time has passed, to show the one after it.
-    const afterMs = Math.min(applied.recheckMs > 0 ? applied.recheckMs : Infinity, schedules.refreshInMs ?? Infinity);
+    const recheckMs = Math.max(latest.recheckMs, ...published.map((p) => p.recheckMs));
+    const afterMs = Math.min(recheckMs > 0 ? recheckMs : Infinity, schedules.refreshInMs ?? Infinity);
     return afterMs < Infinity ? { result: 'requeue', afterMs } : { result: 'success' };
   }
 
-  /** Applies what differs from the cache and removes what is no longer wanted; returns the Deployment as it now is. */
-  async #applyOwned(input: BuildInput, target: EventTarget): Promise<{ deployment: V1Deployment | undefined; recheckMs: number }> {
+  #stamp(): string {
+    return new Date(this.deps.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  /** Applies $LATEST's objects where they differ from the cache and removes what is no longer wanted; returns its Deployment as it now is. */
+  async #applyLatest(input: BuildInput, target: EventTarget, versions: readonly FunctionVersion[]): Promise<{ deployment: V1Deployment | undefined; recheckMs: number }> {
     const d = this.deps;
     const { namespace, name } = input.meta;
-    const desired: { kind: OwnedKind; obj: WireObject | undefined; name: string }[] = [
-      { kind: 'ServiceAccount', obj: buildServiceAccount(input) as WireObject | undefined, name },
-      { kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeConfigMapName(name) },
+    // Published versions that named no ServiceAccount run as the Function's own: it stays while they do.
+    const serviceAccount = buildServiceAccount(input) ?? (versions.some((v) => v.spec.snapshot.serviceAccountName === undefined) ? generatedServiceAccount(input.meta) : undefined);
+    const first: Want[] = [
+      { kind: 'ServiceAccount', obj: serviceAccount as WireObject | undefined, name },
+      { kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeConfigMapName(name), keep: namesConfigMap(input.fn, codeConfigMapName(name)) },
+    ];
+    const rest: Want[] = [
       { kind: 'Deployment', obj: buildDeployment(input, { images: this.opts.images }) as WireObject, name },
       { kind: 'Service', obj: buildService(input) as WireObject, name },
       { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name },
     ];
-    let deployment = d.getOwned('Deployment', namespace, name) as V1Deployment | undefined;
-    let recheckMs = 0;
-    const fnKey = `${namespace}/${name}`;
-    const sync = async (want: (typeof desired)[number]): Promise<void> => {
-      const id = `${want.kind}/${want.name}`;
-      const cached = d.getOwned(want.kind, namespace, want.name);
-      if (want.obj === undefined) {
-        // No longer wanted (the spec now names a ServiceAccount, or the code left inline).
-        this.#expected.get(fnKey)?.delete(id);
-        if (cached !== undefined && ownedBy(cached, input.meta.uid)) await d.remove(want.kind, namespace, want.name);
-        return;
-      }
-      const obj = withAppliedHash(want.obj);
-      if (upToDate(obj, cached)) {
-        this.#expected.get(fnKey)?.delete(id);
-        return;
-      }
-      // The cache may not have caught up with our own last apply yet: trust that apply for a
-      // while, and look again once it would have (a hand edit meanwhile is then repaired).
-      const expected = this.#expected.get(fnKey)?.get(id);
-      const age = d.now() - (expected?.at ?? 0);
-      if (expected !== undefined && age < EXPECTATION_MS && upToDate(obj, expected.obj)) {
-        recheckMs = Math.max(recheckMs, EXPECTATION_MS - age);
-        if (want.kind === 'Deployment') deployment ??= expected.obj as V1Deployment;
-        return;
-      }
-      const applied = await d.apply(obj);
-      let forFn = this.#expected.get(fnKey);
-      if (forFn === undefined) this.#expected.set(fnKey, (forFn = new Map()));
-      forFn.set(id, { obj: applied, at: d.now() });
-      if (want.kind !== 'Deployment') return;
-      deployment ??= applied as V1Deployment;
-      if (cached === undefined && expected === undefined) d.events.emit(target, 'Normal', 'Created', `created Deployment ${name} and the objects it needs`);
-      else if (cached !== undefined && codeHashOf(cached) !== codeHashOf(obj)) d.events.emit(target, 'Normal', 'RollingOut', 'the code changed; rolling out new instances');
+    const onApplied = (a: Applied): void => {
+      if (a.want.kind !== 'Deployment') return;
+      if (a.cached === undefined && !a.wasExpected) d.events.emit(target, 'Normal', 'Created', `created Deployment ${name} and the objects it needs`);
+      else if (a.cached !== undefined && codeHashOf(a.cached) !== codeHashOf(a.obj)) d.events.emit(target, 'Normal', 'RollingOut', 'the code changed; rolling out new instances');
     };
-    // What pods mount or run as comes first (a pod created before its ServiceAccount is refused
-    // and retried with backoff); the rest goes in parallel, as reconciles are round-trip bound.
-    await Promise.all(desired.slice(0, 2).map(sync));
-    await Promise.all(desired.slice(2).map(sync));
-    if (this.#expected.get(fnKey)?.size === 0) this.#expected.delete(fnKey);
-    return { deployment, recheckMs };
+    const r = await this.#owned.sync(`${namespace}/${name}`, namespace, input.meta.uid, [first, rest], onApplied);
+    const deployment = (d.getOwned('Deployment', namespace, name) ?? r.pending.get(`Deployment/${name}`)) as V1Deployment | undefined;
+    return { deployment, recheckMs: r.recheckMs };
   }
 
-  /** Writes the status if it changed, with an Event when readiness changes. */
+  /** Runs each published version from its own objects and reports its status; a version's objects change only when they drift from its snapshot. */
+  async #applyVersions(key: string, fn: HearthFunction, meta: FunctionMeta, versions: readonly CheckedVersion[], valid: readonly FunctionVersion[]): Promise<VersionOutcome[]> {
+    // What each version runs: its snapshot, the minimum its aliases ask for, the function-wide reserved concurrency.
+    const units = new Map(servingUnits(fn, valid).map((u) => [u.metadata.name, u]));
+    return Promise.all(versions.map((v) => this.#applyVersion(key, meta, v, units)));
+  }
+
+  async #applyVersion(key: string, meta: FunctionMeta, checked: CheckedVersion, units: ReadonlyMap<string, HearthFunction>): Promise<VersionOutcome> {
+    const d = this.deps;
+    const { namespace, name: fnName } = meta;
+    const vmd = checked.obj.metadata ?? {};
+    const objectName = vmd.name ?? '';
+    const previous = checked.obj.status as FunctionVersionStatus | undefined;
+    const ctx: StatusContext = {
+      name: objectName,
+      namespace,
+      generation: vmd.generation,
+      previous,
+      gatewayService: this.opts.gatewayService,
+      gatewayNamespace: this.opts.gatewayNamespace,
+      now: this.#stamp(),
+    };
+    const numberOf = String((checked.obj.spec as { version?: unknown } | undefined)?.version ?? '');
+    if (!checked.ok) {
+      await this.#reportVersion(namespace, objectName, previous, refusedVersionStatus(ctx, versionSelectorString(fnName, numberOf), checked.reason, checked.message));
+      return { recheckMs: 0 };
+    }
+    const fv = checked.version.spec;
+    const unit = units.get(unitKey(fnName, fv.version));
+    if (unit === undefined) return { recheckMs: 0 };
+    // Its replicas are the FunctionVersion's own (the scale subresource), else the minimum its aliases ask for.
+    const { replicas: _snapshotReplicas, ...runs } = unit.spec;
+    const spec = { ...runs, ...(fv.replicas !== undefined ? { replicas: fv.replicas } : {}) };
+    const identity = versionUnit(fnName, fv.version, namespace, { name: objectName, uid: vmd.uid ?? '' });
+    const input: BuildInput = { fn: { ...unit, spec }, meta, unit: identity };
+    const codeMap = codeConfigMapName(identity.objectName);
+    const r = await this.#owned.sync(`${key}:${fv.version}`, namespace, vmd.uid ?? '', [
+      [{ kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeMap, keep: namesConfigMap(input.fn, codeMap) }],
+      [
+        { kind: 'Deployment', obj: buildDeployment(input, { images: this.opts.images }) as WireObject, name: identity.objectName },
+        { kind: 'Service', obj: buildService(input) as WireObject, name: identity.objectName },
+        { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name: identity.objectName },
+      ],
+    ]);
+    const deployment = (d.getOwned('Deployment', namespace, identity.objectName) ?? r.pending.get(`Deployment/${identity.objectName}`)) as V1Deployment | undefined;
+    const desired = desiredInstances(input.fn);
+    const status = versionStatus(ctx, versionSelectorString(fnName, fv.version), desired, deployment, d.podsOfVersion(namespace, fnName, fv.version));
+    await this.#reportVersion(namespace, objectName, previous, status);
+    return { entry: { version: fv.version, readyInstances: status.readyInstances ?? 0, desiredInstances: desired }, recheckMs: r.recheckMs };
+  }
+
+  async #reportVersion(namespace: string, name: string, previous: FunctionVersionStatus | undefined, status: FunctionVersionStatus): Promise<void> {
+    if (sameStatus(previous, status)) return;
+    await this.deps.patchVersionStatus(namespace, name, status);
+  }
+
+  /**
+   * Publishes on change and deletes versions past the retention count. A
+   * publish is asked for when the function's snapshot digest (the store's:
+   * the snapshot and the bytes of the ConfigMaps it names) differs from the
+   * latest version's; the store itself returns the latest version when
+   * nothing changed, so an ask the cache has not caught up with yet is
+   * harmless, and is not repeated for a while.
+   */
+  async #versioning(key: string, fn: HearthFunction, valid: readonly FunctionVersion[], target: EventTarget): Promise<void> {
+    const d = this.deps;
+    const [namespace, name] = splitKey(key);
+    if (fn.spec.versioning.publishOnChange && d.publish !== undefined) {
+      const digest = await this.#digest(namespace, fn);
+      const latest = latestPublished(valid);
+      const asked = this.#publishing.get(key);
+      if (digest !== undefined && latest?.spec.codeSha256 !== digest && !(asked?.digest === digest && d.now() - asked.at < EXPECTATION_MS)) {
+        this.#publishing.set(key, { digest, at: d.now() });
+        try {
+          await d.publish(namespace, name);
+        } catch (err) {
+          if (!(err instanceof StoreError) || err.kind !== 'invalid') throw err;
+          // Nothing to retry until the function or the ConfigMaps it names change.
+          d.events.emit(target, 'Warning', 'PublishFailed', err.problems.length > 0 ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : err.message);
+        }
+      }
+    }
+    const retain = fn.spec.versioning.retain;
+    if (retain !== undefined && d.deleteVersion !== undefined) {
+      for (const v of versionsPastRetention(valid, retain, referencedVersions(fn))) {
+        try {
+          await d.deleteVersion(namespace, name, v.spec.version);
+        } catch (err) {
+          // Gone already, or an alias was pointed at it meanwhile: it stays, and the next reconcile judges again.
+          if (err instanceof StoreError && (err.kind === 'not-found' || err.kind === 'conflict')) continue;
+          throw err;
+        }
+        d.events.emit(target, 'Normal', 'VersionDeleted', `deleted version ${v.spec.version}: more than ${retain} versions are kept (versioning.retain)`);
+      }
+    }
+  }
+
+  /** The digest the store would give the function's current snapshot; undefined when it cannot be known (a ConfigMap missing or unreadable here). */
+  async #digest(namespace: string, fn: HearthFunction): Promise<string | undefined> {
+    const snapshot = snapshotOf(fn.spec);
+    const refs = configMapRefs(snapshot);
+    const read = this.deps.readConfigMap;
+    if (refs.length > 0 && read === undefined) return undefined;
+    const originals = await Promise.all(refs.map((r) => read?.(namespace, r.name)));
+    const copies = refs.map((r, i) => copiedContent(r, originals[i]));
+    if (copies.some((c) => c.problem !== undefined)) return undefined;
+    return snapshotDigest(snapshot, referencedBytes(refs, copies.map((c) => c.content)));
+  }
+
+  /** Writes the status if it changed, with Events when readiness, versions or aliases change. */
   async #report(target: EventTarget, ctx: StatusContext, status: FunctionStatus): Promise<void> {
-    if (sameStatus(ctx.previous, status)) return;
+    // latestVersion is the store's number counter: never written here (a merge patch keeps it), so not compared either.
+    const previous = ctx.previous !== undefined ? { ...ctx.previous, latestVersion: undefined } : undefined;
+    if (sameStatus(previous, status)) return;
     await this.deps.patchStatus(ctx.namespace, ctx.name, status);
+    const events = this.deps.events;
+    if (status.versions !== undefined) {
+      for (const v of publishedSince(ctx.previous, status.versions)) events.emit(target, 'Normal', 'Published', `published version ${v}`);
+    }
+    if (status.aliases !== undefined) {
+      const changes = aliasChanges(ctx.previous?.aliases, status.aliases);
+      if (changes.length > 0) events.emit(target, 'Normal', 'AliasChanged', changes.join('; '));
+    }
+    const aliasesBefore = ctx.previous?.conditions?.find((c) => c.type === ALIASES_VALID);
+    const aliasesAfter = status.conditions?.find((c) => c.type === ALIASES_VALID);
+    if (aliasesAfter?.status === 'False' && (aliasesBefore?.status !== 'False' || aliasesBefore.message !== aliasesAfter.message)) {
+      events.emit(target, 'Warning', aliasesAfter.reason ?? ALIASES_VALID, aliasesAfter.message ?? '');
+    }
     const before = ctx.previous?.conditions?.find((c) => c.type === READY);
     const after = status.conditions?.find((c) => c.type === READY);
     if (after === undefined || (before?.status === after.status && before.reason === after.reason)) return;
     const type = after.status === 'True' ? 'Normal' : 'Warning';
     if (after.status === 'False' && after.reason === 'InstancesStarting') return; // ordinary, not news
-    this.deps.events.emit(target, type, after.reason ?? READY, after.message ?? '');
+    events.emit(target, type, after.reason ?? READY, after.message ?? '');
   }
 }
 
@@ -194,7 +343,7 @@ function codeHashOf(obj: WireObject | undefined): string | undefined {
   return (obj as V1Deployment | undefined)?.spec?.template.metadata?.annotations?.[ANNOTATION_CODE_HASH];
 }
 
-function ownedBy(obj: WireObject, uid: string): boolean {
-  const refs = (obj.metadata as { ownerReferences?: { uid?: string }[] } | undefined)?.ownerReferences ?? [];
-  return refs.some((r) => r.uid === uid);
+/** Whether the spec reads code from this ConfigMap (then it is never removed as unwanted, whoever made it). */
+function namesConfigMap(fn: HearthFunction, name: string): boolean {
+  return configMapRefs(fn.spec).some((r) => r.name === name);
 }

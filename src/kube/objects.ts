@@ -1,6 +1,7 @@
 // The writes the controller and the gateway make, each one request.
 import { GROUP, PLURAL, VERSION } from '../api/function.js';
 import type { FunctionStatus } from '../api/function.js';
+import type { FunctionVersionStatus } from '../api/function-version.js';
 import { CONTENT_APPLY, CONTENT_MERGE, type KubeRest } from './rest.js';
 import { RESOURCES, resourcePath, type Resource } from './paths.js';
 
@@ -37,6 +38,11 @@ const fnResource = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Function', plural
 /** Replaces the whole status (a merge patch replaces lists, and the controller writes every field of it). */
 export async function patchFunctionStatus(rest: KubeRest, namespace: string, name: string, status: FunctionStatus): Promise<void> {
   await rest.request('PATCH', resourcePath(fnResource, namespace, name, 'status'), { body: { status }, contentType: CONTENT_MERGE });
+}
+
+/** Replaces a FunctionVersion's status, as patchFunctionStatus does a Function's. */
+export async function patchVersionStatus(rest: KubeRest, namespace: string, name: string, status: FunctionVersionStatus): Promise<void> {
+  await rest.request('PATCH', resourcePath(RESOURCES.FunctionVersion, namespace, name, 'status'), { body: { status }, contentType: CONTENT_MERGE });
 }
 
 /** Sets the finalizer list, failing with 409 if the Function changed since `resourceVersion` (so no one's finalizer is lost). */

@@ -24,6 +24,8 @@ function fakeCluster(spec: unknown, metadata: Partial<NonNullable<FunctionObject
     getFunction: () => (exists ? fn : undefined),
     getOwned: (kind, _ns, name) => owned.get(`${kind}/${name}`),
     podsOf: () => [],
+    versionsOf: () => [],
+    podsOfVersion: () => [],
     apply: async (obj) => {
       calls.push(`apply ${String(obj.kind)}/${String(obj.metadata?.name)}`);
       const stored = { ...obj, status: obj.kind === 'Deployment' ? { readyReplicas: 1, replicas: 1 } : undefined };
@@ -37,6 +39,9 @@ function fakeCluster(spec: unknown, metadata: Partial<NonNullable<FunctionObject
     patchStatus: async (_ns, _name, status: FunctionStatus) => {
       calls.push('status');
       fn.status = status;
+    },
+    patchVersionStatus: async () => {
+      calls.push('version status');
     },
     setFinalizers: async (_ns, _name, finalizers) => {
       calls.push(`finalizers ${JSON.stringify(finalizers)}`);

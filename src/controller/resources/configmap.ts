@@ -3,16 +3,17 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { Code } from '../../api/function.js';
 import { contentHash } from './hash.js';
-import { codeConfigMapName, ownedMeta, type BuildInput } from './names.js';
+import { codeConfigMapName, unitMeta, unitOf, type BuildInput } from './names.js';
 
 /** Undefined when the code does not come inline (then no ConfigMap is owned). */
-export function buildCodeConfigMap({ fn, meta }: BuildInput): V1ConfigMap | undefined {
-  const files = fn.spec.code.inline;
+export function buildCodeConfigMap(input: BuildInput): V1ConfigMap | undefined {
+  const files = input.fn.spec.code.inline;
   if (files === undefined) return undefined;
+  const unit = unitOf(input);
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: ownedMeta(meta, codeConfigMapName(meta.name)),
+    metadata: unitMeta(unit, codeConfigMapName(unit.objectName)),
     data: { ...files },
   };
 }

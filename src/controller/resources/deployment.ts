@@ -20,10 +20,10 @@ import {
   TASK_ROOT,
   codeConfigMapName,
   desiredInstances,
-  functionLabels,
-  ownedMeta,
-  selectorLabels,
+  unitMeta,
+  unitOf,
   type BuildInput,
+  type UnitIdentity,
 } from './names.js';
 import { serviceAccountNameOf } from './serviceaccount.js';
 import { DRAIN_PATH } from '../../agent/invoke-headers.js';
@@ -74,28 +74,28 @@ export function functionEnv(env: readonly EnvVar[] | undefined): V1EnvVar[] {
   });
 }
 
-function lambdaEnv(fn: HearthFunction): V1EnvVar[] {
+function lambdaEnv(fn: HearthFunction, unit: UnitIdentity): V1EnvVar[] {
   const { spec } = fn;
   return [
     { name: 'AWS_LAMBDA_RUNTIME_API', value: `127.0.0.1:${RUNTIME_API_PORT}` },
     { name: '_HANDLER', value: effectiveHandler(spec) },
     { name: 'LAMBDA_TASK_ROOT', value: TASK_ROOT },
-    { name: 'AWS_LAMBDA_FUNCTION_NAME', value: fn.metadata.name },
+    { name: 'AWS_LAMBDA_FUNCTION_NAME', value: unit.functionName },
     { name: 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', value: String(spec.memoryMB) },
-    { name: 'AWS_LAMBDA_FUNCTION_VERSION', value: '$LATEST' },
+    { name: 'AWS_LAMBDA_FUNCTION_VERSION', value: unit.version },
     { name: 'AWS_LAMBDA_MAX_CONCURRENCY', value: String(spec.concurrency) },
   ];
 }
 
 /** The volume holding the code at the task root; none for an image, whose code is in the image. */
-function codeVolume(fn: HearthFunction): V1Volume | undefined {
+function codeVolume(fn: HearthFunction, unit: UnitIdentity): V1Volume | undefined {
   const { code } = fn.spec;
-  if (code.inline !== undefined) return { name: 'code', configMap: { name: codeConfigMapName(fn.metadata.name), defaultMode: 0o444 } };
+  if (code.inline !== undefined) return { name: 'code', configMap: { name: codeConfigMapName(unit.objectName), defaultMode: 0o444 } };
   if (code.configMap !== undefined) return { name: 'code', configMap: { name: code.configMap.name, defaultMode: 0o444 } };
   return undefined;
 }
 
-function agentContainer(fn: HearthFunction, images: Images): V1Container {
+function agentContainer(fn: HearthFunction, unit: UnitIdentity, images: Images): V1Container {
   const probe = (path: string) => ({ httpGet: { path, port: AGENT_PORT_NAME }, periodSeconds: 5, timeoutSeconds: 2 });
   return {
     name: AGENT_CONTAINER,
@@ -104,7 +104,7 @@ function agentContainer(fn: HearthFunction, images: Images): V1Container {
       'agent',
       '--listen', `0.0.0.0:${AGENT_PORT}`,
       '--runtime-api', `127.0.0.1:${RUNTIME_API_PORT}`,
-      '--function-name', fn.metadata.name,
+      '--function-name', unit.functionName,
       '--memory', String(fn.spec.memoryMB),
       '--timeout', String(fn.spec.timeoutSeconds),
       '--concurrency', String(fn.spec.concurrency),
@@ -122,8 +122,8 @@ function agentContainer(fn: HearthFunction, images: Images): V1Container {
   };
 }
 
-function runtimeContainer(fn: HearthFunction, image: string, packages: PackagePodParts | undefined): V1Container {
-  const volume = codeVolume(fn);
+function runtimeContainer(fn: HearthFunction, unit: UnitIdentity, image: string, packages: PackagePodParts | undefined): V1Container {
+  const volume = codeVolume(fn, unit);
   const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }, ...(packages?.runtimeMounts ?? [])];
   if (volume !== undefined) mounts.unshift({ name: volume.name, mountPath: TASK_ROOT, readOnly: true });
   const memory = `${fn.spec.memoryMB}Mi`;
@@ -131,7 +131,7 @@ function runtimeContainer(fn: HearthFunction, image: string, packages: PackagePo
     name: RUNTIME_CONTAINER,
     image,
     // Lambda's own variables come last, so they win over the function's (which may not name them anyway).
-    env: [...functionEnv(fn.spec.env), ...(packages?.runtimeEnv ?? []), ...lambdaEnv(fn)],
+    env: [...functionEnv(fn.spec.env), ...(packages?.runtimeEnv ?? []), ...lambdaEnv(fn, unit)],
     ...(volume !== undefined ? { workingDir: TASK_ROOT } : {}),
     resources: { requests: { memory }, limits: { memory } },
     securityContext: restrictedContainer,
@@ -145,10 +145,11 @@ function runtimeContainer(fn: HearthFunction, image: string, packages: PackagePo
 
 /** Throws only for specs the caller has already refused (see unsupportedReason). */
 export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1Deployment {
-  const { fn, meta } = input;
+  const { fn } = input;
+  const unit = unitOf(input);
   const image = runtimeImage(fn.spec, opts.images);
-  if (image === undefined) throw new Error(`function ${meta.name}: no image can run runtime ${fn.spec.runtime} with this code source`);
-  const volume = codeVolume(fn);
+  if (image === undefined) throw new Error(`function ${unit.functionName}: no image can run runtime ${fn.spec.runtime} with this code source`);
+  const volume = codeVolume(fn, unit);
   const volumes: V1Volume[] = [
     // The kubelet evicts a pod whose emptyDir outgrows its sizeLimit: /tmp is ephemeralStorageMB, as on Lambda.
     { name: 'tmp', emptyDir: { sizeLimit: `${fn.spec.ephemeralStorageMB ?? TMP_SIZE_MB}Mi` } },
@@ -161,13 +162,13 @@ export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1D
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: ownedMeta(meta),
+    metadata: unitMeta(unit),
     spec: {
       replicas: desiredInstances(fn),
-      selector: { matchLabels: selectorLabels(meta.name) },
+      selector: { matchLabels: { ...unit.selector } },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
       template: {
-        metadata: { labels: functionLabels(meta.name), annotations: { [ANNOTATION_CODE_HASH]: codeHash(fn.spec.code) } },
+        metadata: { labels: { ...unit.labels }, annotations: { [ANNOTATION_CODE_HASH]: codeHash(fn.spec.code) } },
         spec: {
           serviceAccountName: serviceAccountNameOf(input),
           // The agent kills a runtime that overruns its deadline, so it must see its processes.
@@ -181,8 +182,8 @@ export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1D
             fsGroup: RUN_AS,
             seccompProfile: { type: 'RuntimeDefault' },
           },
-          initContainers: [...(packages?.initContainers ?? []), agentContainer(fn, opts.images)],
-          containers: [runtimeContainer(fn, image, packages)],
+          initContainers: [...(packages?.initContainers ?? []), agentContainer(fn, unit, opts.images)],
+          containers: [runtimeContainer(fn, unit, image, packages)],
           volumes,
         },
       },

@@ -1,6 +1,6 @@
 // Only the gateway may reach a function's pods, and only on the agent's port:
 // a function is invoked through Hearth, never called directly by a neighbour.
-import { AGENT_PORT, GATEWAY_COMPONENT, LABEL_COMPONENT, ownedMeta, selectorLabels, type BuildInput, type ObjectMeta } from './names.js';
+import { AGENT_PORT, GATEWAY_COMPONENT, LABEL_COMPONENT, unitMeta, unitOf, type BuildInput, type ObjectMeta } from './names.js';
 
 /**
  * The wire form, typed here because the client's model renames `from` to
@@ -21,12 +21,13 @@ export interface NetworkPolicy {
 }
 
 export function buildNetworkPolicy(input: BuildInput, gatewayNamespace: string): NetworkPolicy {
+  const unit = unitOf(input);
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: ownedMeta(input.meta),
+    metadata: unitMeta(unit),
     spec: {
-      podSelector: { matchLabels: selectorLabels(input.meta.name) },
+      podSelector: { matchLabels: { ...unit.selector } },
       policyTypes: ['Ingress'],
       ingress: [
         {

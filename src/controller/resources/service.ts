@@ -2,16 +2,17 @@
 // traffic through its ClusterIP: it reads the EndpointSlices the Service
 // makes and picks an instance itself.
 import type { V1Service } from '@kubernetes/client-node';
-import { AGENT_PORT, AGENT_PORT_NAME, ownedMeta, selectorLabels, type BuildInput } from './names.js';
+import { AGENT_PORT, AGENT_PORT_NAME, unitMeta, unitOf, type BuildInput } from './names.js';
 
-export function buildService({ meta }: BuildInput): V1Service {
+export function buildService(input: BuildInput): V1Service {
+  const unit = unitOf(input);
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: ownedMeta(meta),
+    metadata: unitMeta(unit),
     spec: {
       type: 'ClusterIP',
-      selector: selectorLabels(meta.name),
+      selector: { ...unit.selector },
       ports: [{ name: AGENT_PORT_NAME, port: AGENT_PORT, targetPort: AGENT_PORT_NAME, protocol: 'TCP' }],
     },
   };

@@ -2,7 +2,7 @@
 // catch most mistakes at admission; what they cannot express (and any drift
 // between CRD and schema) is caught here and reported in the status, never
 // by crashing or retrying.
-import type { HearthFunction } from '../../api/function.js';
+import type { FunctionSpec, HearthFunction } from '../../api/function.js';
 import { validateFunction } from '../../api/validate.js';
 import { runtimeImage, type Images } from './images.js';
 import type { FunctionMeta } from './names.js';
@@ -62,16 +62,24 @@ export function checkFunction(obj: FunctionObject, images: Images): Checked {
     return { ok: false, reason: 'InvalidSpec', message: truncate(message) };
   }
   const fn = result.value;
-  // A file on someone's disk cannot reach a pod: `hearth deploy` publishes it into a ConfigMap.
-  const localPath = [fn.spec.code.package, ...(fn.spec.layers ?? [])].findIndex((p) => p?.path !== undefined);
-  if (localPath >= 0) {
-    const field = localPath === 0 ? 'spec.code.package.path' : `spec.layers[${localPath - 1}].path`;
-    return { ok: false, reason: 'UnsupportedSpec', message: `${field}: a local file cannot be used in a cluster; publish it with \`hearth deploy\` (ConfigMap) or use url with sha256` };
-  }
-  if (runtimeImage(fn.spec, images) === undefined) {
-    return { ok: false, reason: 'UnsupportedSpec', message: `spec.code: runtime ${fn.spec.runtime} needs code.image in a cluster` };
-  }
+  const unsupported = unsupportedReason(fn.spec, images);
+  if (unsupported !== undefined) return { ok: false, reason: 'UnsupportedSpec', message: unsupported };
   return { ok: true, fn, meta: metaOf(obj) };
+}
+
+/**
+ * Why a valid spec cannot run in this cluster, with its field path (under
+ * `prefix`: a published version's is spec.snapshot); undefined when it can.
+ */
+export function unsupportedReason(spec: FunctionSpec, images: Images, prefix = 'spec'): string | undefined {
+  // A file on someone's disk cannot reach a pod: `hearth deploy` publishes it into a ConfigMap.
+  const localPath = [spec.code.package, ...(spec.layers ?? [])].findIndex((p) => p?.path !== undefined);
+  if (localPath >= 0) {
+    const field = localPath === 0 ? `${prefix}.code.package.path` : `${prefix}.layers[${localPath - 1}].path`;
+    return `${field}: a local file cannot be used in a cluster; publish it with \`hearth deploy\` (ConfigMap) or use url with sha256`;
+  }
+  if (runtimeImage(spec, images) === undefined) return `${prefix}.code: runtime ${spec.runtime} needs code.image in a cluster`;
+  return undefined;
 }
 
 function truncate(s: string): string {

@@ -18,6 +18,8 @@ import { watchClusterFunctions } from './function-watch.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import { startServing, type ShutdownOptions } from './serving.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
+import { KubeRest } from '../kube/rest.js';
+import { KubernetesStore } from '../store/kubernetes-store.js';
 
 export interface ClusterGatewayOptions {
   kubeConfig: KubeConfig;
@@ -103,9 +105,13 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
   await leader.start();
   const watch = await watchClusterFunctions({ kubeConfig: opts.kubeConfig, namespace: opts.namespace, catalog, logger: logger.child({ component: 'functions' }) });
   await backend.start();
+  // Versions and aliases written through the control routes: FunctionVersion objects and the Function's spec.aliases.
+  const storeRest = new KubeRest(opts.kubeConfig);
+  const store = new KubernetesStore({ rest: storeRest, namespace: opts.namespace, logger: logger.child({ component: 'versions' }) });
   const serving = await startServing({
     catalog,
     units,
+    store,
     backend,
     queue,
     logger,
@@ -132,6 +138,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
       await leader.stop();
       await client?.quit();
       await watch.stop();
+      storeRest.close();
       unsubscribe();
       units.close();
       await backend.close();

@@ -36,7 +36,7 @@ if (!ctx.available) {
     beforeAll(async () => {
       const kc = kubeConfigFor(ctx);
       await applyDir(ctx.kubectl, ctx.kubeconfigPath, crdsDir);
-      await waitEstablished(kc, ['functions.hearth.dev']);
+      await waitEstablished(kc, ['functions.hearth.dev', 'functionversions.hearth.dev']);
       core = kc.makeApiClient(CoreV1Api);
       objects = kc.makeApiClient(CustomObjectsApi);
       await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -83,5 +83,35 @@ if (!ctx.available) {
       expect(record.status).toBe(200);
       expect(((await record.json()) as { functionName: string }).functionName).toBe('later');
     });
+
+    it('publishes and aliases through the control routes into the cluster, serves the qualifiers, and scales a version through its FunctionVersion', async () => {
+      await objects.createNamespacedCustomObject({ ...fnApi, namespace: ns, body: { apiVersion: 'hearth.dev/v1alpha1', kind: 'Function', metadata: { name: 'pub' }, spec } });
+      await until(async () => ((await dryRun('pub')).status === 204 ? true : undefined));
+      const published = await fetch(`${gateway.url}/2015-03-31/functions/pub/versions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Description: 'first' }) });
+      expect(published.status).toBe(201);
+      expect(((await published.json()) as { Version: string }).Version).toBe('1');
+      const fv = (await objects.getNamespacedCustomObject({ group: 'hearth.dev', version: 'v1alpha1', plural: 'functionversions', namespace: ns, name: 'pub-v1' })) as { spec: { function: string; version: string; description?: string } };
+      expect(fv.spec).toMatchObject({ function: 'pub', version: '1', description: 'first' });
+      // The gateway's watch brings the version into its catalog: pub:1 resolves.
+      await until(async () => ((await dryRun('pub:1')).status === 204 ? true : undefined));
+      expect((await dryRun('pub:2')).status).toBe(404);
+
+      const alias = await fetch(`${gateway.url}/2015-03-31/functions/pub/aliases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Name: 'live', FunctionVersion: '1' }) });
+      expect(alias.status).toBe(201);
+      const fn = (await objects.getNamespacedCustomObject({ ...fnApi, namespace: ns, name: 'pub' })) as { spec: { aliases?: { name: string; version: string }[] } };
+      expect(fn.spec.aliases).toEqual([expect.objectContaining({ name: 'live', version: '1' })]);
+      await until(async () => ((await dryRun('pub:live')).status === 204 ? true : undefined));
+
+      // A call to version 1 at zero instances scales version 1, not $LATEST.
+      const call = fetch(`${gateway.url}/2015-03-31/functions/pub:1/invocations`, { method: 'POST', body: '{}' }).catch(() => undefined);
+      const replicas = await until(async () => {
+        const v = (await objects.getNamespacedCustomObject({ group: 'hearth.dev', version: 'v1alpha1', plural: 'functionversions', namespace: ns, name: 'pub-v1' })) as { spec?: { replicas?: number } };
+        return v.spec?.replicas !== undefined && v.spec.replicas >= 1 ? v.spec.replicas : undefined;
+      });
+      expect(replicas).toBeGreaterThanOrEqual(1);
+      const latest = (await objects.getNamespacedCustomObject({ ...fnApi, namespace: ns, name: 'pub' })) as { spec?: { replicas?: number } };
+      expect(latest.spec?.replicas ?? 0).toBe(0);
+      await call;
+    }, 40_000);
   });
 }

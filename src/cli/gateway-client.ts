@@ -1,0 +1,79 @@
+// What the commands that talk to a gateway share (hearth invoke, publish,
+// alias, versions): where the gateway is (--url or HEARTH_URL), the caller's
+// key (--api-key or HEARTH_API_KEY), one request, and how a Lambda error
+// answer is shown. The same commands serve hearth up and a cluster.
+import { request } from 'undici';
+
+export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8080';
+
+/** parseArgs options of every gateway command; read at parse time so HEARTH_URL and HEARTH_API_KEY apply. */
+export function gatewayOptions() {
+  return {
+    url: { type: 'string', default: process.env.HEARTH_URL ?? DEFAULT_GATEWAY_URL },
+    'api-key': { type: 'string', default: process.env.HEARTH_API_KEY },
+  } as const;
+}
+
+export const GATEWAY_HELP = `  --url URL       the gateway (default: $HEARTH_URL or ${DEFAULT_GATEWAY_URL})
+  --api-key KEY   the caller's API key (default: $HEARTH_API_KEY)`;
+
+export interface GatewayTarget {
+  url: string;
+  'api-key'?: string | undefined;
+}
+
+export interface GatewayAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+export async function callGateway(
+  target: GatewayTarget,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  opts: { body?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<GatewayAnswer> {
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+  if (opts.body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
+  if (target['api-key']) headers.authorization = `Bearer ${target['api-key']}`;
+  let res;
+  try {
+    res = await request(`${target.url.replace(/\/$/, '')}${path}`, { method, headers, ...(opts.body !== undefined ? { body: opts.body } : {}) });
+  } catch (err) {
+    throw new Error(`cannot reach the gateway at ${target.url} (${(err as Error).message}); set --url or HEARTH_URL`, { cause: err });
+  }
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+}
+
+/** A JSON answer's body, or an error naming what came instead. */
+export function answerJson<T>(answer: GatewayAnswer): T {
+  try {
+    return JSON.parse(answer.text) as T;
+  } catch {
+    throw new Error(`the gateway answered ${answer.status} with a body that is not JSON: ${answer.text.slice(0, 200)}`);
+  }
+}
+
+/** The message of a Lambda error answer (its JSON message), or the body as it came. */
+export function errorMessage(answer: GatewayAnswer): string {
+  try {
+    const m = (JSON.parse(answer.text) as { message?: unknown }).message;
+    if (typeof m === 'string') return m;
+  } catch {
+    // not JSON: shown as it came
+  }
+  return answer.text;
+}
+
+/** "ResourceNotFoundException (404): Function not found: ..." as the commands print an error answer. */
+export function describeErrorAnswer(answer: GatewayAnswer): string {
+  const retry = answer.headers['retry-after'];
+  return `${String(answer.headers['x-amzn-errortype'] ?? 'Error')} (${answer.status}): ${errorMessage(answer)}${typeof retry === 'string' ? ` (retry after ${retry} s)` : ''}`;
+}
+
+/** A table with a header row, columns padded to their widest cell. */
+export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}

@@ -11,6 +11,8 @@ import { KubeRest } from '../../src/kube/rest.js';
 import { defaultImages } from '../../src/controller/resources/images.js';
 import { createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined, installCrds, pythonSpec, readyCondition, type FunctionObj } from './controller-helpers.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
+import { CONTENT_MERGE } from '../../src/kube/rest.js';
+import { versionLabels, versionSelector } from '../../src/versions/labels.js';
 
 const ctx = k8sContext();
 
@@ -168,6 +170,54 @@ if (!ctx.available) {
       await new Promise((r) => setTimeout(r, 2000));
       expect(pods('bouncy').map((i) => i.id).sort()).toEqual(ids);
       expect(pods('bouncy').every((i) => i.endpointState === 'ready')).toBe(true);
+    });
+  });
+
+  describe("a version's pods, found through its Service's EndpointSlices", () => {
+    const ns = `kbu-${randomBytes(3).toString('hex')}`;
+    const kc = kubeConfigFor(ctx);
+    const rest = new KubeRest(kc);
+    let backend: KubernetesBackend;
+
+    beforeAll(async () => {
+      await createNamespace(rest, ns);
+      backend = new KubernetesBackend({ kubeConfig: kc, namespace: ns });
+      await backend.start();
+    });
+
+    afterAll(async () => {
+      await backend?.close();
+      await deleteNamespace(rest, ns);
+      rest.close();
+    });
+
+    // The objects the controller makes for a unit, made here by hand: a Service labelled like the unit's pods and selecting them, and a Deployment of kwok pods.
+    async function unitObjects(name: string, labels: Record<string, string>, selector: Record<string, string>, replicas: number): Promise<void> {
+      await rest.request('POST', resourcePath(RESOURCES.Service, ns), {
+        body: { apiVersion: 'v1', kind: 'Service', metadata: { name, labels }, spec: { selector, ports: [{ name: 'http', port: 9000, targetPort: 9000 }] } },
+      });
+      await rest.request('POST', resourcePath(RESOURCES.Deployment, ns), {
+        body: {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name, labels },
+          spec: { replicas, selector: { matchLabels: selector }, template: { metadata: { labels }, spec: { containers: [{ name: 'agent', image: 'hearth-agent:test', ports: [{ containerPort: 9000 }] }] } } },
+        },
+      });
+    }
+
+    it('maps a version Service\'s slices to NAME:N and $LATEST\'s to NAME, and follows a relabelled Service', async () => {
+      await unitObjects('twin', { 'app.kubernetes.io/name': 'twin', 'hearth.dev/function': 'twin' }, { 'hearth.dev/function': 'twin' }, 1);
+      await unitObjects('twin-v1', versionLabels('twin', '1'), versionSelector('twin', '1'), 2);
+      const ready = (key: string) => backend.instances(key).filter((i) => i.state === 'ready').length;
+      await eventually('twin:1 with 2 ready pods and twin with 1', async () => (ready('twin:1') === 2 && ready('twin') === 1 ? true : undefined));
+      expect(backend.instances('twin:1').every((i) => i.functionName === 'twin:1')).toBe(true);
+      expect(backend.instances('twin-v1')).toEqual([]);
+
+      // Without the version labels on its Service, the EndpointSlice controller relabels the slices: the pods leave twin:1.
+      await rest.request('PATCH', resourcePath(RESOURCES.Service, ns, 'twin-v1'), { body: { metadata: { labels: { 'hearth.dev/version-of': null, 'hearth.dev/version': null } } }, contentType: CONTENT_MERGE });
+      await eventually('twin:1 empty, its pods under the Service name', async () => (backend.instances('twin:1').length === 0 && ready('twin-v1') === 2 ? true : undefined));
+      expect(ready('twin')).toBe(1);
     });
   });
 }

@@ -17,6 +17,7 @@ import { createRedisClient } from '../queue/redis.js';
 import { defaultImages, type Images } from '../controller/resources/images.js';
 import { createControllerMetrics } from '../metrics/controller.js';
 import { createRegistry } from '../metrics/registry.js';
+import { KubernetesStore } from '../store/kubernetes-store.js';
 
 const USAGE = `usage: hearth controller [options]
 
@@ -132,6 +133,15 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   redis?.on('error', (err: unknown) => log.warn({ err }, 'redis error'));
   const redisClient = redis;
 
+  // versioning.publishOnChange and retain write through the same store as the gateway's PublishVersion and DeleteVersion.
+  const storeRest = new KubeRest(kc);
+  const stores = new Map<string, KubernetesStore>();
+  const storeFor = (namespace: string): KubernetesStore => {
+    let store = stores.get(namespace);
+    if (store === undefined) stores.set(namespace, (store = new KubernetesStore({ rest: storeRest, namespace, logger: log })));
+    return store;
+  };
+
   const controller = new Controller({
     kubeConfig: kc,
     ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
@@ -144,6 +154,11 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     gatewayService: values['gateway-service'] ?? 'hearth-gateway',
     gatewayNamespace: values['gateway-namespace'] ?? home,
     ...(redisClient !== undefined ? { cleanup: async (ns: string, name: string) => void (await deleteFunctionKeys(redisClient, name, namespaceKeyPrefix(ns))) } : {}),
+    publish: async (ns: string, name: string) => {
+      const { version, created } = await storeFor(ns).publishVersion(name, { description: 'published on change (versioning.publishOnChange)' });
+      if (created) log.info({ namespace: ns, function: name, version: version.spec.version }, 'published on change');
+    },
+    deleteVersion: (ns: string, name: string, version: string) => storeFor(ns).deleteVersion(name, version),
   });
 
   let shuttingDown = false;
@@ -230,6 +245,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   await controller.stop();
   await elector?.stop();
   leaseRest.close();
+  storeRest.close();
   await redis?.quit().catch(() => undefined);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   log.info('stopped');

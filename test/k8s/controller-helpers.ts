@@ -14,23 +14,26 @@ import { CONTENT_APPLY, CONTENT_MERGE } from '../../src/kube/rest.js';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export const crdFile = fileURLToPath(new URL('../../crds/hearth.dev_functions.yaml', import.meta.url));
+export const versionCrdFile = fileURLToPath(new URL('../../crds/hearth.dev_functionversions.yaml', import.meta.url));
 
-/** Applies the Function CRD (idempotent across suites) and waits until it is served. */
+/** Applies the Function and FunctionVersion CRDs (idempotent across suites) and waits until they are served. */
 export async function installCrds(kc: KubeConfig): Promise<void> {
   const rest = new KubeRest(kc);
   try {
-    const crdPath = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/functions.hearth.dev';
-    for (const doc of parseAllDocuments(await readFile(crdFile, 'utf8'))) {
-      // Object defaults of `{}` are dropped: the API server refuses them where a CEL rule reads a
-      // field of the object (crds/ as generated today; reported). The controller fills schema
-      // defaults itself, so the suites do not depend on the API server's defaulting.
-      const crd = withoutEmptyObjectDefaults(doc.toJS());
-      await rest.request('PATCH', crdPath, { body: crd, contentType: CONTENT_APPLY, query: { fieldManager: 'hearth-controller-tests', force: true } });
+    for (const [file, name] of [[crdFile, 'functions.hearth.dev'], [versionCrdFile, 'functionversions.hearth.dev']] as const) {
+      const crdPath = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`;
+      for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
+        // Object defaults of `{}` are dropped: the API server refuses them where a CEL rule reads a
+        // field of the object (crds/ as generated today; reported). The controller fills schema
+        // defaults itself, so the suites do not depend on the API server's defaulting.
+        const crd = withoutEmptyObjectDefaults(doc.toJS());
+        await rest.request('PATCH', crdPath, { body: crd, contentType: CONTENT_APPLY, query: { fieldManager: 'hearth-controller-tests', force: true } });
+      }
+      await eventually(`the CRD ${name} Established`, async () => {
+        const crd = await rest.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', crdPath);
+        return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
+      }, 30_000);
     }
-    await eventually('the Function CRD Established', async () => {
-      const crd = await rest.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', crdPath);
-      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
-    }, 30_000);
   } finally {
     rest.close();
   }

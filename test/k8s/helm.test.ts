@@ -503,7 +503,7 @@ if (!ctx.available) {
       // The chart's own CRDs for real (helm installs crds/ before the templates), and stand-ins for the Prometheus operator's.
       await applyDir(k8s.kubectl, k8s.kubeconfigPath, join(chartDir, 'crds'));
       await applyDir(k8s.kubectl, k8s.kubeconfigPath, monitoringCrds);
-      await waitEstablished(kc, ['functions.hearth.dev', 'servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']);
+      await waitEstablished(kc, ['functions.hearth.dev', 'functionversions.hearth.dev', 'servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']);
     });
 
     afterAll(async () => {
@@ -644,6 +644,11 @@ if (!ctx.available) {
       expect(await can('hearth-controller', 'create', 'deployments.apps', here)).toBe(true);
       expect(await can('hearth-controller', 'patch', 'functions.hearth.dev', here, 'status')).toBe(true);
       expect(await can('hearth-controller', 'update', 'functions.hearth.dev', here, 'finalizers')).toBe(true);
+      // Versions: reconciled and their status written; published on change and deleted past retention (through the store).
+      for (const verb of ['get', 'list', 'watch', 'create', 'patch', 'delete']) expect(await can('hearth-controller', verb, 'functionversions.hearth.dev', here), `${verb} functionversions`).toBe(true);
+      expect(await can('hearth-controller', 'patch', 'functionversions.hearth.dev', here, 'status')).toBe(true);
+      expect(await can('hearth-controller', 'update', 'functionversions.hearth.dev', here, 'finalizers')).toBe(true);
+      expect(await can('hearth-controller', 'list', 'functionversions.hearth.dev', elsewhere)).toBe(false);
       expect(await can('hearth-controller', 'create', 'networkpolicies.networking.k8s.io', here)).toBe(true);
       expect(await can('hearth-controller', 'list', 'pods', here)).toBe(true);
       expect(await can('hearth-controller', 'delete', 'pods', here)).toBe(false);

@@ -18,7 +18,9 @@ import { defaultImages } from '../../src/controller/resources/images.js';
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { CONTENT_MERGE, KubeRest } from '../../src/kube/rest.js';
 import { KubernetesStore } from '../../src/store/kubernetes-store.js';
-import { createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined, installCrds, pythonSpec, readyCondition, type FunctionObj } from './controller-helpers.js';
+import {
+  controllerReplicas, createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined, installCrds, pythonSpec, readyCondition, type FunctionObj,
+} from './controller-helpers.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
 const ctx = k8sContext();
@@ -192,6 +194,25 @@ if (!ctx.available) {
       expect((await listVersions('auto')).map((v) => v.spec?.version).sort()).toEqual(['2', '3']);
       expect((await getFn('auto'))?.status?.latestVersion).toBe('3');
     });
+
+    it('publishes on change and deletes past retain when run as `hearth controller` (its store wired in)', async () => {
+      const cliNs = `${ns}-cli`;
+      await createNamespace(rest, cliNs);
+      const replicas = controllerReplicas(ctx.kubeconfigPath, cliNs, { leaseSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 1 });
+      try {
+        replicas.start('cli-0');
+        const s = (body: string) => ({ ...pythonSpec(body), scaling: { minInstances: 0 }, versioning: { publishOnChange: true, retain: 1 } });
+        const versionsThere = async () =>
+          (await rest.request<{ items: VersionObj[] }>('GET', resourcePath(RESOURCES.FunctionVersion, cliNs))).items.map((v) => v.spec?.version).sort();
+        await rest.request('POST', resourcePath(RESOURCES.Function, cliNs), { body: functionManifest('cli', s('return 1')) });
+        await eventually('cli-v1 published', async () => ((await versionsThere()).join() === '1' ? true : undefined), 90_000);
+        await rest.request('PATCH', resourcePath(RESOURCES.Function, cliNs, 'cli'), { body: { spec: s('return 2') }, contentType: CONTENT_MERGE });
+        await eventually('only cli-v2 left', async () => ((await versionsThere()).join() === '2' ? true : undefined), 90_000);
+      } finally {
+        replicas.kill();
+        await deleteNamespace(rest, cliNs);
+      }
+    }, 240_000);
 
     it('deletes the versions of a deleted Function, and their objects', async () => {
       await rest.request('DELETE', fnPath('hello'));

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FunctionSpec } from '../api/function.js';
 import type { Problem } from '../api/validate.js';
+import { snapshotDigest } from '../versions/snapshot.js';
 
 /** One ConfigMap the code references. */
 export interface ConfigMapRef {
@@ -75,6 +76,20 @@ function contentDigest(c: ConfigMapContent | undefined): string {
 /** The `extra` of snapshotDigest: what the referenced ConfigMaps hold, so an edited ConfigMap is a change. */
 export function referencedBytes(refs: readonly ConfigMapRef[], contents: readonly (ConfigMapContent | undefined)[]): string {
   return refs.map((r, i) => `${r.suffix}:${contentDigest(contents[i])}`).join('\n');
+}
+
+/**
+ * What publishing `snapshot` gives, from the originals of its references
+ * (read in configMapRefs order, undefined where missing): the digest (of the
+ * snapshot and the bytes it names), and what each reference's copy holds.
+ * The store publishes with it and the controller's publishOnChange compares
+ * with it, so the two cannot disagree about what is a change.
+ */
+export function publishedDigest(snapshot: FunctionSpec, originals: readonly (ConfigMapContent | undefined)[]): { digest: string; copies: (ConfigMapContent | undefined)[]; problems: Problem[] } {
+  const refs = configMapRefs(snapshot);
+  const results = refs.map((r, i) => copiedContent(r, originals[i]));
+  const copies = results.map((c) => c.content);
+  return { digest: snapshotDigest(snapshot, referencedBytes(refs, copies)), copies, problems: results.flatMap((c) => (c.problem !== undefined ? [c.problem] : [])) };
 }
 
 /** The snapshot naming the version's copies instead of the originals. */

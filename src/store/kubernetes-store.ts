@@ -18,9 +18,9 @@ import { RESOURCES, resourcePath } from '../kube/paths.js';
 import { CONTENT_MERGE, isStatus, type KubeRest } from '../kube/rest.js';
 import { aliasProblems, referencedVersions } from '../versions/alias-problems.js';
 import { versionLabels, versionsOfSelector } from '../versions/labels.js';
-import { latestPublished, nextVersionNumber, snapshotDigest, snapshotOf } from '../versions/snapshot.js';
+import { latestPublished, nextVersionNumber, snapshotOf } from '../versions/snapshot.js';
 import { versionObjectName } from '../versions/units.js';
-import { configMapRefs, copiedContent, copyName, referencedBytes, withCopies, type ConfigMapContent } from './configmap-copies.js';
+import { configMapRefs, copyName, publishedDigest, withCopies, type ConfigMapContent } from './configmap-copies.js';
 import { StoreError, type FunctionStore, type PublishOptions, type PublishResult } from './function-store.js';
 import { storeErrorOf } from './kube-errors.js';
 
@@ -87,10 +87,8 @@ export class KubernetesStore implements FunctionStore {
       const snapshot = snapshotOf(fn.spec);
       const refs = configMapRefs(snapshot);
       const originals = await Promise.all(refs.map((r) => this.#readConfigMap(r.name)));
-      const copies = refs.map((r, i) => copiedContent(r, originals[i]));
-      const problems = copies.flatMap((c) => (c.problem !== undefined ? [c.problem] : []));
+      const { digest, copies, problems } = publishedDigest(snapshot, originals);
       if (problems.length > 0) throw new StoreError('invalid', `function ${name} references code that does not exist`, problems);
-      const digest = snapshotDigest(snapshot, referencedBytes(refs, copies.map((c) => c.content)));
       if (opts.expectedDigest !== undefined && opts.expectedDigest !== digest) {
         throw new StoreError('precondition', `function ${name} has changed: its code and configuration digest is ${digest}, not ${opts.expectedDigest}`);
       }
@@ -114,7 +112,11 @@ export class KubernetesStore implements FunctionStore {
         }
         throw storeErrorOf(err, `function ${name}`);
       }
-      const version = await this.#createVersion({ name, uid, n, digest, snapshot, description: opts.description, copies: refs.flatMap((r, i) => (copies[i]?.content !== undefined ? [{ ref: r, content: copies[i].content }] : [])) });
+      const toCopy = refs.flatMap((ref, i) => {
+        const content = copies[i];
+        return content !== undefined ? [{ ref, content }] : [];
+      });
+      const version = await this.#createVersion({ name, uid, n, digest, snapshot, description: opts.description, copies: toCopy });
       this.#log?.info({ function: name, version: n, digest }, 'published a version');
       return { version, created: true };
     }

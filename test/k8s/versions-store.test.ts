@@ -82,6 +82,8 @@ if (!ctx.available) {
       await applyDir(ctx.kubectl, ctx.kubeconfigPath, crdsDir);
       await waitEstablished(kc, ['functions.hearth.dev', 'functionversions.hearth.dev']);
       await createNamespace(rest, ns);
+      // Established is not yet served: a new CRD's storage answers 429 "storage is (re)initializing" for a moment.
+      await eventually('FunctionVersions served', async () => ((await rest.request('GET', resourcePath(RESOURCES.FunctionVersion, ns))) !== undefined ? true : undefined), 30_000);
     });
 
     afterAll(async () => {

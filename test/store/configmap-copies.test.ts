@@ -2,7 +2,7 @@
 // what each copy keeps, the digest of the bytes and the rewritten snapshot.
 import { describe, expect, it } from 'vitest';
 import { FunctionSpecSchema, type FunctionSpecInput } from '../../src/api/function.js';
-import { configMapRefs, copiedContent, referencedBytes, withCopies, type ConfigMapContent, type ConfigMapRef } from '../../src/store/configmap-copies.js';
+import { configMapRefs, copiedContent, publishedDigest, referencedBytes, withCopies, type ConfigMapContent, type ConfigMapRef } from '../../src/store/configmap-copies.js';
 import { KubeApiError } from '../../src/kube/rest.js';
 import { StoreError } from '../../src/store/function-store.js';
 import { storeErrorOf } from '../../src/store/kube-errors.js';
@@ -89,5 +89,18 @@ describe('storeErrorOf', () => {
   it('passes on what is not the API server\'s answer', () => {
     const e = new Error('ECONNREFUSED');
     expect(storeErrorOf(e, 'function f')).toBe(e);
+  });
+});
+
+describe('publishedDigest', () => {
+  it('is the snapshot digest with the bytes it names, and says what each copy holds', () => {
+    const s = spec({ code: { configMap: { name: 'src' } } });
+    const one = publishedDigest(s, [{ data: { 'app.py': 'one' } }]);
+    expect(one.problems).toEqual([]);
+    expect(one.copies).toEqual([{ data: { 'app.py': 'one' } }]);
+    expect(one.digest).toMatch(/^[a-f0-9]{64}$/);
+    expect(publishedDigest(s, [{ data: { 'app.py': 'one' } }]).digest).toBe(one.digest);
+    expect(publishedDigest(s, [{ data: { 'app.py': 'two' } }]).digest).not.toBe(one.digest);
+    expect(publishedDigest(s, [undefined]).problems).toEqual([{ path: 'spec.code.configMap.name', message: 'ConfigMap src does not exist' }]);
   });
 });

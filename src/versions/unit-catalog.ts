@@ -2,6 +2,7 @@
 // with it: a Catalog keyed by unit key (NAME, NAME:N) whose entries are
 // what each unit runs. The backend, the autoscaler, the instance gauge and
 // the shared demand follow this one; they need not know versions exist.
+import { createHash } from 'node:crypto';
 import type { Catalog, FunctionCatalog } from '../api/catalog.js';
 import type { HearthFunction } from '../api/function.js';
 import { servingUnits, type ServingUnit } from './units.js';
@@ -12,6 +13,8 @@ export class UnitCatalog implements Catalog {
   readonly #byFunction = new Map<string, Set<string>>();
   readonly #listeners = new Set<(key: string) => void>();
   readonly #unsubscribe: () => void;
+  /** Digest of each function and its versions as last synced, to tell a function set again unchanged. */
+  readonly #seen = new Map<string, string>();
 
   constructor(private readonly functions: FunctionCatalog) {
     for (const fn of functions.list()) this.#sync(fn.metadata.name);
@@ -42,7 +45,16 @@ export class UnitCatalog implements Catalog {
 
   #sync(name: string): void {
     const fn = this.functions.get(name);
-    const next = fn ? servingUnits(fn, this.functions.versions(name)) : [];
+    const versions = this.functions.versions(name);
+    const next = fn ? servingUnits(fn, versions) : [];
+    // A function set again exactly as it was is a touch: the loader does it
+    // when a ConfigMap or Secret it refers to changed, which no spec shows.
+    // Every unit of it is told then, and the backend (which digests what a
+    // unit refers to) restarts only those that refer to what changed.
+    const seen = fn ? createHash('sha256').update(JSON.stringify([fn, versions])).digest('hex') : undefined;
+    const touched = seen !== undefined && this.#seen.get(name) === seen;
+    if (seen === undefined) this.#seen.delete(name);
+    else this.#seen.set(name, seen);
     const before = this.#byFunction.get(name) ?? new Set<string>();
     const changed: string[] = [];
     const keys = new Set<string>();
@@ -50,7 +62,7 @@ export class UnitCatalog implements Catalog {
       const key = unit.metadata.name;
       keys.add(key);
       const old = this.#units.get(key);
-      if (old !== undefined && sameUnit(old, unit)) continue;
+      if (old !== undefined && sameUnit(old, unit) && !touched) continue;
       this.#units.set(key, unit);
       changed.push(key);
     }

@@ -73,6 +73,17 @@ describe('UnitCatalog', () => {
     expect(changed).toEqual(['f']);
   });
 
+  it('emits every unit of a function set again unchanged: what its specs refer to (a ConfigMap, a Secret) changed, and the backend decides what that restarts', () => {
+    const { functions, changed } = setup();
+    const fn = functionOf('f', { env: [{ name: 'A', valueFrom: { configMapKeyRef: { name: 'cm', key: 'a' } } }] });
+    functions.set(fn);
+    functions.setVersions('f', [versionOf('f', '1')]);
+    changed.length = 0;
+    // As the functions directory's loader does when a referenced ConfigMap changes.
+    functions.set(fn);
+    expect(changed).toEqual(['f', 'f:1']);
+  });
+
   it('removes a deleted version\'s key, and every key of a removed function', () => {
     const { functions, units, changed } = setup();
     functions.set(functionOf('f'));

@@ -112,8 +112,8 @@ const call = (d: Dispatcher, qualifier?: string, fields: Partial<Invocation> = {
 const answer = (r: InvokeResult) => JSON.parse(r.payload.toString()) as { unit: string; arn: string };
 const ARN = 'arn:aws:lambda:local:000000000000:function:f';
 
-async function counted(metrics: InvocationMetrics, labels: Record<string, string>): Promise<number> {
-  const values = (await metrics.invocations.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
+async function counted(metrics: InvocationMetrics, labels: Partial<Record<'function' | 'version' | 'type' | 'outcome', string>>): Promise<number> {
+  const values = (await metrics.invocations.get()).values.filter((v) => (Object.keys(labels) as Array<keyof typeof labels>).every((k) => v.labels[k] === labels[k]));
   return values.reduce((n, v) => n + v.value, 0);
 }
 

@@ -10,10 +10,10 @@ import type { FunctionStatus, HearthFunction } from '../api/function.js';
 import type { FunctionVersion, FunctionVersionStatus } from '../api/function-version.js';
 import type { EventSink, EventTarget } from './events.js';
 import type { WireObject } from '../kube/objects.js';
-import { configMapRefs, copiedContent, referencedBytes, type ConfigMapContent } from '../store/configmap-copies.js';
+import { configMapRefs, publishedDigest, type ConfigMapContent } from '../store/configmap-copies.js';
 import { StoreError } from '../store/function-store.js';
 import { aliasProblems, aliasSummary, referencedVersions } from '../versions/alias-problems.js';
-import { latestPublished, snapshotDigest, snapshotOf, versionsPastRetention } from '../versions/snapshot.js';
+import { latestPublished, snapshotOf, versionsPastRetention } from '../versions/snapshot.js';
 import { servingUnits, unitKey } from '../versions/units.js';
 import { EXPECTATION_MS, OwnedSync, type Applied, type OwnedKind, type Want } from './owned-sync.js';
 import { buildCodeConfigMap } from './resources/configmap.js';
@@ -306,9 +306,8 @@ export class Reconciler {
     const read = this.deps.readConfigMap;
     if (refs.length > 0 && read === undefined) return undefined;
     const originals = await Promise.all(refs.map((r) => read?.(namespace, r.name)));
-    const copies = refs.map((r, i) => copiedContent(r, originals[i]));
-    if (copies.some((c) => c.problem !== undefined)) return undefined;
-    return snapshotDigest(snapshot, referencedBytes(refs, copies.map((c) => c.content)));
+    const { digest, problems } = publishedDigest(snapshot, originals);
+    return problems.length > 0 ? undefined : digest;
   }
 
   /** Writes the status if it changed, with Events when readiness, versions or aliases change. */

@@ -3,7 +3,7 @@
 // the dispatcher sends each call to its unit. Version 1 and $LATEST run
 // different inline code in instances of their own, each told its own
 // version; both write the function's one log.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -115,5 +115,7 @@ describe('LocalBackend: versions of a function side by side', () => {
     const log = readFileSync(join(cacheDir, 'logs', 'twin.log'), 'utf8');
     expect(log).toMatch(/^(?!\[1\]).*ran latest$/m);
     expect(log).toMatch(/^\[1\] .*ran one$/m);
+    // No file the backend made is named by a unit key: NAME:N never reaches a path.
+    expect(readdirSync(cacheDir, { recursive: true, encoding: 'utf8' }).filter((p) => p.includes(':'))).toEqual([]);
   });
 });

@@ -307,6 +307,19 @@ describe('loading and following the directory', () => {
     expect(missingVersionProblems(s.catalog.list(), (n) => s.catalog.versions(n))).toEqual(new Map([['hello', [{ path: 'spec.aliases[0].version', message: 'version 3 does not exist' }]]]));
   });
 
+  it('a function whose file is removed takes none of its versions with it: they are there again when the file comes back', async () => {
+    const s = await setup({ 'hello.yaml': fnYaml('hello', py('A')) });
+    await s.store.publishVersion('hello');
+    rmSync(join(s.dir, 'hello.yaml'));
+    await s.reload();
+    expect(s.catalog.get('hello')).toBeUndefined();
+    expect((await storeError(s.store.listVersions('hello'))).kind).toBe('not-found');
+    writeFileSync(join(s.dir, 'hello.yaml'), fnYaml('hello', py('A')));
+    await s.reload();
+    expect((await s.store.listVersions('hello')).map((v) => v.spec.version)).toEqual(['1']);
+    expect((await s.store.publishVersion('hello')).created).toBe(false);
+  });
+
   it('a reload after an alias write agrees with the catalog the store set: the alias never flips back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-store-'));
     dirs.push(dir);

@@ -11,15 +11,15 @@
 // change, retention), so it imports neither.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { AliasSchema, LATEST, VERSION_NUMBER, type Alias, type AliasInput, type HearthFunction } from '../api/function.js';
+import { LATEST, VERSION_NUMBER, type Alias, type AliasInput, type HearthFunction } from '../api/function.js';
 import { FunctionVersionSchema, FunctionVersionSpecSchema, VERSION_KIND, type FunctionVersion } from '../api/function-version.js';
-import { problemsOf, validateFunction, type Problem } from '../api/validate.js';
+import { problemsOf, validateFunction } from '../api/validate.js';
 import { RESOURCES, resourcePath } from '../kube/paths.js';
 import { CONTENT_MERGE, isStatus, type KubeRest } from '../kube/rest.js';
-import { aliasProblems, referencedVersions } from '../versions/alias-problems.js';
 import { versionLabels, versionsOfSelector } from '../versions/labels.js';
 import { latestPublished, nextVersionNumber, snapshotOf } from '../versions/snapshot.js';
 import { versionObjectName } from '../versions/units.js';
+import { aliasesUsing, changeAlias, removeAlias } from './alias-change.js';
 import { configMapRefs, copyName, publishedDigest, withCopies, type ConfigMapContent } from './configmap-copies.js';
 import { StoreError, type FunctionStore, type PublishOptions, type PublishResult } from './function-store.js';
 import { storeErrorOf } from './kube-errors.js';
@@ -54,8 +54,6 @@ interface WireMeta {
   uid?: string;
   ownerReferences?: OwnerRef[];
 }
-
-const MAX_ALIASES = 100;
 
 export class KubernetesStore implements FunctionStore {
   readonly #rest: KubeRest;
@@ -132,8 +130,8 @@ export class KubernetesStore implements FunctionStore {
     if (!VERSION_NUMBER.test(version)) throw new StoreError('not-found', `version ${version} of function ${name} not found`);
     const { fn } = await this.#readFunction(name);
     // Refused while an alias points to it. An alias written at the same moment could still slip past this check; the controller's AliasesValid condition then names it.
-    const users = (fn.spec.aliases ?? []).filter((a) => a.version === version || a.additionalVersionWeights?.[version] !== undefined).map((a) => a.name);
-    if (referencedVersions(fn).has(version)) {
+    const users = aliasesUsing(fn, version);
+    if (users.length > 0) {
       throw new StoreError('conflict', `version ${version} of function ${name} is used by alias${users.length > 1 ? 'es' : ''} ${users.join(', ')}`);
     }
     const objectName = versionObjectName(name, version);
@@ -162,36 +160,20 @@ export class KubernetesStore implements FunctionStore {
   }
 
   async putAlias(name: string, input: AliasInput, mode: 'create' | 'update' | 'put'): Promise<Alias> {
-    const aliasName = input.name;
     return this.#editAliases(name, async (fn, wireAliases) => {
-      const i = wireAliases.findIndex((a) => a['name'] === aliasName);
-      if (mode === 'create' && i >= 0) throw new StoreError('conflict', `alias ${aliasName} of function ${name} already exists`);
-      if (mode === 'update' && i < 0) throw new StoreError('not-found', `alias ${aliasName} of function ${name} not found`);
-      const index = i >= 0 ? i : wireAliases.length;
-      const at = `spec.aliases[${index}]`;
-      const parsed = AliasSchema.safeParse(input);
-      if (!parsed.success) {
-        throw new StoreError('invalid', `alias ${String(aliasName)} is invalid`, problemsOf(parsed.error).map((p) => prefixed(at, p)));
-      }
-      if (i < 0 && wireAliases.length >= MAX_ALIASES) throw new StoreError('invalid', `function ${name} has ${MAX_ALIASES} aliases already`, [{ path: 'spec.aliases', message: `may hold at most ${MAX_ALIASES} aliases` }]);
-      const alias = parsed.data;
       const published = new Set((await this.listVersions(name)).map((v) => v.spec.version));
-      const aliases = [...(fn.spec.aliases ?? [])];
-      aliases.splice(index, i >= 0 ? 1 : 0, alias);
-      // Only the alias being written is judged: one made invalid by other means (kubectl) must not block every other alias.
-      const problems = aliasProblems({ ...fn, spec: { ...fn.spec, aliases } }, published).filter((p) => p.path.startsWith(`${at}.`));
-      if (problems.length > 0) throw new StoreError('invalid', problems.map((p) => p.message).join('; '), problems);
+      const change = changeAlias(fn, published, input, mode);
+      // The other aliases are written back as they were stored; only the one changed takes the schema's form.
       const next = [...wireAliases];
-      next.splice(index, i >= 0 ? 1 : 0, { ...alias });
-      return { aliases: next, result: alias };
+      next.splice(change.index, change.existed ? 1 : 0, { ...change.alias });
+      return { aliases: next, result: change.alias };
     });
   }
 
   async deleteAlias(name: string, alias: string): Promise<void> {
-    await this.#editAliases(name, async (_fn, wireAliases) => {
-      const next = wireAliases.filter((a) => a['name'] !== alias);
-      if (next.length === wireAliases.length) throw new StoreError('not-found', `alias ${alias} of function ${name} not found`);
-      return { aliases: next, result: undefined };
+    await this.#editAliases(name, async (fn, wireAliases) => {
+      const { index } = removeAlias(fn, alias);
+      return { aliases: wireAliases.filter((_, i) => i !== index), result: undefined };
     });
   }
 
@@ -368,10 +350,6 @@ export function parseVersion(obj: unknown): FunctionVersion | undefined {
   if (whole.success) return whole.data;
   const specOnly = FunctionVersionSchema.safeParse({ ...(obj as Record<string, unknown>), status: undefined });
   return specOnly.success ? specOnly.data : undefined;
-}
-
-function prefixed(at: string, p: Problem): Problem {
-  return { path: p.path === '' ? at : `${at}.${p.path}`, message: p.message };
 }
 
 /** A short random wait, longer each try, so racing writers spread out. */

@@ -5,9 +5,8 @@
 //   hearth alias orders live 1 --weight 2=10   # 10 % of live's calls to v2
 //   hearth alias orders live 2                 # promote v2
 //   hearth alias orders live 1                 # roll back
-import { parseArgs } from 'node:util';
 import { LATEST, VERSION_NUMBER } from '../api/function.js';
-import { answerJson, callGateway, describeErrorAnswer, errorMessage, GATEWAY_HELP, gatewayOptions, type GatewayTarget } from './gateway-client.js';
+import { answerJson, callGateway, describeErrorAnswer, errorMessage, GATEWAY_HELP, parseGatewayCommand, type GatewayTarget } from './gateway-client.js';
 
 const HELP = `usage: hearth alias NAME ALIAS VERSION [--weight VERSION=PERCENT] [--min-instances N] [--description TEXT]
 
@@ -105,28 +104,9 @@ async function putAlias(target: GatewayTarget, args: AliasArgs): Promise<{ ok: t
 }
 
 export async function aliasCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        weight: { type: 'string', multiple: true },
-        'min-instances': { type: 'string' },
-        description: { type: 'string' },
-        ...gatewayOptions(),
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    console.error(`hearth alias: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseGatewayCommand('alias', argv, { weight: { type: 'string', multiple: true }, 'min-instances': { type: 'string' }, description: { type: 'string' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const args = parseAliasArgs(positionals, values);
   if (typeof args === 'string') {
     console.error(`hearth alias: ${args}\n\n${HELP}`);

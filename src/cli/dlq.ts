@@ -1,8 +1,7 @@
 // `hearth dlq list|redrive FUNCTION`: the dead-letter routes of the gateway
 // (src/gateway/plugins/dlq.ts), from the command line.
-import { parseArgs } from 'node:util';
 import type { DeadLetter, RedriveResult } from '../queue/queue.js';
-import { callGateway, describeErrorAnswer, GATEWAY_HELP, gatewayOptions, table } from './gateway-client.js';
+import { callGateway, describeErrorAnswer, GATEWAY_HELP, parseGatewayCommand, table } from './gateway-client.js';
 
 const HELP = `usage: hearth dlq list FUNCTION [--limit N] [--json]
        hearth dlq redrive FUNCTION [--limit N]
@@ -28,28 +27,10 @@ function deadLetterTable(items: DeadLetter[]): string {
 }
 
 export async function dlqCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        limit: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        ...gatewayOptions(),
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    console.error(`hearth dlq: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseGatewayCommand('dlq', argv, { limit: { type: 'string' }, json: { type: 'boolean', default: false } }, HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   const [action, fn] = positionals;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   if ((action !== 'list' && action !== 'redrive') || !fn || positionals.length > 2) {
     console.error(HELP);
     return 2;

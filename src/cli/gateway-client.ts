@@ -2,6 +2,7 @@
 // alias, versions): where the gateway is (--url or HEARTH_URL), the caller's
 // key (--api-key or HEARTH_API_KEY), one request, and how a Lambda error
 // answer is shown. The same commands serve hearth up and a cluster.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { request } from 'undici';
 
 export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8080';
@@ -12,6 +13,37 @@ export function gatewayOptions() {
     url: { type: 'string', default: process.env.HEARTH_URL ?? DEFAULT_GATEWAY_URL },
     'api-key': { type: 'string', default: process.env.HEARTH_API_KEY },
   } as const;
+}
+
+type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Parses a gateway command's arguments: its own options plus --url,
+ * --api-key and --help. A number is what the command exits with: 0 once
+ * the help is shown, 2 after a usage error printed with the help.
+ */
+export function parseGatewayCommand<O extends CommandOptions>(command: string, argv: string[], options: O, help: string) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...options, ...gatewayOptions(), help: { type: 'boolean', short: 'h' } } as const });
+  } catch (err) {
+    console.error(`hearth ${command}: ${(err as Error).message}\n\n${help}`);
+    return 2;
+  }
+  // Inside this generic function the values' type is not yet known; at each caller it is.
+  if ((parsed.values as { help?: boolean }).help === true) {
+    console.log(help);
+    return 0;
+  }
+  return parsed;
+}
+
+/** The one function a command names, or undefined after printing why not. */
+export function oneFunction(command: string, positionals: readonly string[], help: string): string | undefined {
+  const [name, ...extra] = positionals;
+  if (name !== undefined && extra.length === 0) return name;
+  console.error(name === undefined ? help : `hearth ${command}: one function at a time, not ${positionals.join(' ')}\n\n${help}`);
+  return undefined;
 }
 
 export const GATEWAY_HELP = `  --url URL       the gateway (default: $HEARTH_URL or ${DEFAULT_GATEWAY_URL})

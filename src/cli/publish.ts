@@ -1,8 +1,7 @@
 // `hearth publish NAME`: publishes a version of the function through the
 // gateway (Lambda's PublishVersion) and prints its number, so a script can
 // take it: `V=$(hearth publish orders) && hearth alias orders live "$V"`.
-import { parseArgs } from 'node:util';
-import { answerJson, callGateway, describeErrorAnswer, GATEWAY_HELP, gatewayOptions } from './gateway-client.js';
+import { answerJson, callGateway, describeErrorAnswer, GATEWAY_HELP, oneFunction, parseGatewayCommand } from './gateway-client.js';
 
 const HELP = `usage: hearth publish NAME [--description TEXT] [--url URL] [--api-key KEY]
 
@@ -15,23 +14,11 @@ printed, and stderr says so.
 ${GATEWAY_HELP}`;
 
 export async function publishCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { description: { type: 'string' }, ...gatewayOptions(), help: { type: 'boolean', short: 'h' } } });
-  } catch (err) {
-    console.error(`hearth publish: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseGatewayCommand('publish', argv, { description: { type: 'string' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const [name, ...extra] = positionals;
-  if (name === undefined || extra.length > 0) {
-    console.error(name === undefined ? HELP : `hearth publish: one function at a time, not ${positionals.join(' ')}\n\n${HELP}`);
-    return 2;
-  }
+  const name = oneFunction('publish', positionals, HELP);
+  if (name === undefined) return 2;
   if (values.description !== undefined && values.description.length > 256) {
     console.error(`hearth publish: --description may be at most 256 characters, not ${values.description.length}`);
     return 2;

@@ -1,7 +1,6 @@
 // `hearth versions NAME`: the function's versions and its aliases, read
 // through the gateway (Lambda's ListVersionsByFunction and ListAliases).
-import { parseArgs } from 'node:util';
-import { answerJson, callGateway, describeErrorAnswer, GATEWAY_HELP, gatewayOptions, table, type GatewayTarget } from './gateway-client.js';
+import { answerJson, callGateway, describeErrorAnswer, GATEWAY_HELP, oneFunction, parseGatewayCommand, table, type GatewayTarget } from './gateway-client.js';
 
 const HELP = `usage: hearth versions NAME [--json] [--url URL] [--api-key KEY]
 
@@ -71,23 +70,11 @@ export function versionsReport(versions: readonly VersionConfiguration[], aliase
 }
 
 export async function versionsCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, ...gatewayOptions(), help: { type: 'boolean', short: 'h' } } });
-  } catch (err) {
-    console.error(`hearth versions: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseGatewayCommand('versions', argv, { json: { type: 'boolean', default: false } }, HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const [name, ...extra] = positionals;
-  if (name === undefined || extra.length > 0) {
-    console.error(name === undefined ? HELP : `hearth versions: one function at a time, not ${positionals.join(' ')}\n\n${HELP}`);
-    return 2;
-  }
+  const name = oneFunction('versions', positionals, HELP);
+  if (name === undefined) return 2;
   const base = `/2015-03-31/functions/${encodeURIComponent(name)}`;
   const versions = await listAll<VersionConfiguration>(values, `${base}/versions`, 'Versions');
   if ('error' in versions) {

@@ -7,7 +7,7 @@ import { validateFunction } from '../../api/validate.js';
 import { runtimeImage, type Images } from './images.js';
 import type { FunctionMeta } from './names.js';
 
-/** A Function as the API server hands it over: untyped beyond its identity. */
+/** A Function (or FunctionVersion) as the API server hands it over: untyped beyond its identity. */
 export interface FunctionObject {
   apiVersion?: string;
   kind?: string;
@@ -19,6 +19,7 @@ export interface FunctionObject {
     resourceVersion?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    ownerReferences?: { kind?: string; uid?: string }[];
     finalizers?: string[];
     deletionTimestamp?: Date | string;
   };
@@ -82,6 +83,7 @@ export function unsupportedReason(spec: FunctionSpec, images: Images, prefix = '
   return undefined;
 }
 
-function truncate(s: string): string {
+/** A message as long as a condition may usefully hold. */
+export function truncate(s: string): string {
   return s.length <= MAX_MESSAGE ? s : `${s.slice(0, MAX_MESSAGE - 1)}…`;
 }

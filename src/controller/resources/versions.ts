@@ -10,32 +10,14 @@ import { KIND } from '../../api/function.js';
 import { versionObjectName } from '../../versions/units.js';
 import type { Images } from './images.js';
 import { observedStatus, type StatusContext } from './status.js';
-import { unsupportedReason } from './validation.js';
+import { truncate, unsupportedReason, type FunctionObject } from './validation.js';
 
-/** A FunctionVersion as the API server hands it over. */
-export interface VersionObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: { kind?: string; uid?: string }[];
-    finalizers?: string[];
-    deletionTimestamp?: Date | string;
-  };
-  spec?: unknown;
-  status?: unknown;
-}
+/** A FunctionVersion as the API server hands it over: the same untyped shape as a Function's. */
+export type VersionObject = FunctionObject;
 
 export type CheckedVersion =
   | { ok: true; version: FunctionVersion; obj: VersionObject }
   | { ok: false; reason: 'InvalidSpec' | 'UnsupportedSpec'; message: string; obj: VersionObject };
-
-const MAX_MESSAGE = 2000;
 
 /**
  * The FunctionVersions of one Function: those whose spec names it, unless
@@ -95,10 +77,6 @@ export function checkVersion(obj: VersionObject, images: Images): CheckedVersion
     spec: parsed.data,
   };
   return { ok: true, version, obj };
-}
-
-function truncate(s: string): string {
-  return s.length <= MAX_MESSAGE ? s : `${s.slice(0, MAX_MESSAGE - 1)}…`;
 }
 
 /** A version's status: the same readiness a Function's $LATEST reports, with the version's own selector. */

@@ -98,18 +98,8 @@ export class KubernetesStore implements FunctionStore {
       if (latest !== undefined && latest.spec.codeSha256 === digest) return { version: latest, created: false };
 
       const n = String(nextVersionNumber(counter, listed));
-      try {
-        await this.#rest.request('PATCH', resourcePath(RESOURCES.Function, this.#ns, name, 'status'), {
-          body: { metadata: { resourceVersion: wire.metadata?.resourceVersion }, status: { latestVersion: n } },
-          contentType: CONTENT_MERGE,
-        });
-      } catch (err) {
-        if (isStatus(err, 409) && attempt < this.#maxAttempts) {
-          await backoff(attempt);
-          continue;
-        }
-        throw storeErrorOf(err, `function ${name}`);
-      }
+      const counted = await this.#patchIfUnchanged(resourcePath(RESOURCES.Function, this.#ns, name, 'status'), { metadata: { resourceVersion: wire.metadata?.resourceVersion }, status: { latestVersion: n } }, attempt, `function ${name}`);
+      if (!counted) continue;
       const toCopy = refs.flatMap((ref, i) => {
         const content = copies[i];
         return content !== undefined ? [{ ref, content }] : [];
@@ -182,21 +172,27 @@ export class KubernetesStore implements FunctionStore {
     for (let attempt = 1; ; attempt++) {
       const { wire, fn } = await this.#readFunction(name);
       const { aliases, result } = await edit(fn, wire.spec?.aliases ?? []);
-      try {
-        await this.#rest.request('PATCH', resourcePath(RESOURCES.Function, this.#ns, name), {
-          // A merge patch replaces the list whole; null removes the field.
-          body: { metadata: { resourceVersion: wire.metadata?.resourceVersion }, spec: { aliases: aliases.length > 0 ? aliases : null } },
-          contentType: CONTENT_MERGE,
-        });
-      } catch (err) {
-        if (isStatus(err, 409) && attempt < this.#maxAttempts) {
-          await backoff(attempt);
-          continue;
-        }
-        throw storeErrorOf(err, `function ${name}`);
-      }
+      // A merge patch replaces the list whole; null removes the field.
+      const written = await this.#patchIfUnchanged(resourcePath(RESOURCES.Function, this.#ns, name), { metadata: { resourceVersion: wire.metadata?.resourceVersion }, spec: { aliases: aliases.length > 0 ? aliases : null } }, attempt, `function ${name}`);
+      if (!written) continue;
       this.#log?.info({ function: name, aliases: aliases.map((a) => a['name']) }, 'aliases changed');
       return result;
+    }
+  }
+
+  /**
+   * A merge patch guarded by the resourceVersion it carries. False when
+   * someone wrote first and another try is allowed (after a short wait):
+   * the caller reads again and recomputes.
+   */
+  async #patchIfUnchanged(path: string, body: object, attempt: number, what: string): Promise<boolean> {
+    try {
+      await this.#rest.request('PATCH', path, { body, contentType: CONTENT_MERGE });
+      return true;
+    } catch (err) {
+      if (!isStatus(err, 409) || attempt >= this.#maxAttempts) throw storeErrorOf(err, what);
+      await backoff(attempt);
+      return false;
     }
   }
 

@@ -13,7 +13,7 @@ import { LocalBackend } from '../../src/backends/local/local-backend.js';
 import { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import { UnitCatalog } from '../../src/versions/unit-catalog.js';
 import { silent } from '../agent/helpers.js';
-import { functionOf, versionOf } from '../versions/fixtures.js';
+import { functionOf, versionOf } from '../helpers/hand-versions.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'hearth-local-versions-'));
 const closers: Array<() => Promise<void> | void> = [];

@@ -14,7 +14,7 @@ import { createInvocationMetrics, type InvocationMetrics } from '../../src/metri
 import { createRegistry } from '../../src/metrics/registry.js';
 import { trackInstances } from '../../src/platform/instance-gauge.js';
 import { UnitCatalog } from '../../src/versions/unit-catalog.js';
-import { functionOf, versionOf } from '../versions/fixtures.js';
+import { functionOf, versionOf } from '../helpers/hand-versions.js';
 
 /** An instance of one unit that answers with its unit's key and the ARN it was invoked as; `hold` keeps calls until released. */
 class UnitInstance implements Instance {

@@ -24,13 +24,11 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryCatalog } from '../../src/api/catalog.js';
 import type { FunctionSpecInput } from '../../src/api/function.js';
-import { ObjectStore } from '../../src/api/object-store.js';
 import { authFromCredentialsFile, type CredentialsFileAuth } from '../../src/gateway/auth/credentials-file.js';
 import { DEFAULT_OPEN_ROUTES, routeTarget } from '../../src/gateway/auth/route-target.js';
 import { versionsApi } from '../../src/gateway/plugins/versions-api.js';
-import { loadFunctionDir, syncCatalog } from '../../src/platform/function-files.js';
-import { DirectoryStore } from '../../src/store/directory-store.js';
 import { standInGateway } from '../hardening/stand-in.js';
+import { directoryStoreOn } from '../helpers/directory-store.js';
 
 const ARN = 'arn:aws:lambda:local:000000000000:function';
 const py = (code: string): FunctionSpecInput => ({ runtime: 'python3.12', handler: 'app.handler', code: { inline: { 'app.py': code } }, memoryMB: 256, timeoutSeconds: 7 });
@@ -47,16 +45,10 @@ interface Gateway {
 async function gateway(fns: Record<string, FunctionSpecInput>, auth?: CredentialsFileAuth): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-versions-api-'));
   for (const [name, spec] of Object.entries(fns)) writeFileSync(join(dir, `${name}.yaml`), fnYaml(name, spec));
-  const catalog = new MemoryCatalog();
-  const objects = new ObjectStore(dir);
-  const store = new DirectoryStore({ dir, catalog, objects });
-  await store.load();
-  const reload = async () => {
-    const report = await loadFunctionDir(dir);
-    objects.replace(report.objects);
-    syncCatalog(catalog, report.functions);
+  const { catalog, store, reload: load } = await directoryStoreOn(dir);
+  const reload = async (): Promise<void> => {
+    await load();
   };
-  await reload();
   const app = await standInGateway({
     catalog,
     ...(auth ? { auth: auth.options } : {}),

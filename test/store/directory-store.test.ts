@@ -14,7 +14,8 @@ import type { AliasInput, FunctionSpecInput, HearthFunction } from '../../src/ap
 import { ObjectStore } from '../../src/api/object-store.js';
 import { DirectoryStore, VERSIONS_DIR } from '../../src/store/directory-store.js';
 import { StoreError } from '../../src/store/function-store.js';
-import { loadFunctionDir, missingVersionProblems, syncCatalog, watchFunctionDir, type FunctionDirWatcher } from '../../src/platform/function-files.js';
+import { missingVersionProblems, watchFunctionDir, type FunctionDirWatcher } from '../../src/platform/function-files.js';
+import { directoryStoreOn } from '../helpers/directory-store.js';
 import { waitFor } from '../helpers/wait.js';
 import { zipBytes } from '../packages/zip-bytes.js';
 
@@ -40,15 +41,9 @@ interface Setup {
 async function setup(files: Record<string, string | Buffer>, dir = mkdtempSync(join(tmpdir(), 'hearth-store-'))): Promise<Setup> {
   if (!dirs.includes(dir)) dirs.push(dir);
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
-  const catalog = new MemoryCatalog();
-  const objects = new ObjectStore(dir);
-  const store = new DirectoryStore({ dir, catalog, objects });
-  await store.load();
-  const reload = async () => {
-    const report = await loadFunctionDir(dir);
-    expect(report.problems).toEqual([]);
-    objects.replace(report.objects);
-    syncCatalog(catalog, report.functions);
+  const { catalog, objects, store, reload: load } = await directoryStoreOn(dir);
+  const reload = async (): Promise<void> => {
+    expect((await load()).problems).toEqual([]);
   };
   await reload();
   return { dir, catalog, objects, store, reload };

@@ -5,7 +5,7 @@
 // a version weighted 0).
 import { describe, expect, it } from 'vitest';
 import { aliasVersion, resolveTarget } from '../../src/versions/routing.js';
-import { functionOf } from './fixtures.js';
+import { functionOf } from '../helpers/hand-versions.js';
 
 /** Every draw of a grid of `n` over [0, 1), and the values at the ends a double can take. */
 function draws(n: number): number[] {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { FunctionSpecSchema } from '../../src/api/function.js';
 import { latestPublished, nextVersionNumber, snapshotDigest, snapshotOf, versionsPastRetention } from '../../src/versions/snapshot.js';
-import { functionOf, versionOf } from './fixtures.js';
+import { functionOf, versionOf } from '../helpers/hand-versions.js';
 
 describe('snapshotOf', () => {
   it('keeps what the version runs and leaves what belongs to the function as a whole', () => {

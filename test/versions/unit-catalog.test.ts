@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryCatalog } from '../../src/api/catalog.js';
 import { UnitCatalog } from '../../src/versions/unit-catalog.js';
-import { functionOf, versionOf } from './fixtures.js';
+import { functionOf, versionOf } from '../helpers/hand-versions.js';
 
 const opened: UnitCatalog[] = [];
 afterEach(() => {

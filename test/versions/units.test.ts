@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { AliasSchema, type AliasInput } from '../../src/api/function.js';
 import { aliasMinimums, servingUnits, splitUnitKey, unitKey, unitLabels, versionObjectName } from '../../src/versions/units.js';
-import { functionOf, versionOf } from './fixtures.js';
+import { functionOf, versionOf } from '../helpers/hand-versions.js';
 
 describe('unit keys', () => {
   it.each([

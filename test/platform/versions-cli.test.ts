@@ -94,10 +94,17 @@ describe('hearth publish, alias and versions against hearth up', () => {
   it('alias creates, shifts and promotes; the Function file holds it; versions lists both', async () => {
     const created = await hearth(platform.url, 'alias', 'hello', 'live', '1', '--min-instances', '1');
     expect([created.code, created.stdout.trim()]).toEqual([0, 'live → 1; 1 instance kept warm']);
+    // The alias's provisioned minimum starts version 1's own instance before any call, and none of version 2's.
+    const ready = (key: string) => platform.backend.instances(key).filter((i) => i.state === 'ready').length;
+    await waitFor('version 1 warm for live', () => ready('hello:1') === 1, 20_000);
+    expect(ready('hello:2')).toBe(0);
     const shifted = await hearth(platform.url, 'alias', 'hello', 'live', '1', '--weight', '2=10');
     // --min-instances left out keeps what the alias had.
     expect([shifted.code, shifted.stdout.trim()]).toEqual([0, 'live → 1 (90 %), 2 (10 %); 1 instance kept warm']);
     expect(readFileSync(join(platform.dir, 'hello.yaml'), 'utf8')).toContain('additionalVersionWeights:\n        "2": 0.1');
+    // Split by weight, rounded up: the 10 % version gets a warm instance too.
+    await waitFor('version 2 warm for its 10 % of live', () => ready('hello:2') === 1, 20_000);
+    expect(ready('hello:1')).toBe(1);
     const listed = await hearth(platform.url, 'versions', 'hello');
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/^\$LATEST/m);

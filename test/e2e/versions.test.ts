@@ -11,23 +11,17 @@
 // installs it when run alone.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { repoRoot } from '../cluster/node/images.js';
-import { failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
+import { canaryAnswer, expectCanaryHeld, runCanary, type CanaryAnswer } from '../helpers/canary-load.js';
 import { GATEWAY, NS, api, apiKey, gatewayFetch, invoke, kubectl, tool, until } from './cluster.js';
 import { applyPython } from './functions.js';
 
 const FN = 'canary';
 /** The code marker each version answers with; $LATEST ends on C, changed once more after v2, so all differ. */
 const CODE_OF_VERSION: Record<string, string> = { '1': 'A', '2': 'B', $LATEST: 'C' };
-const SHARE = 0.1;
-const SHARE_TOLERANCE = 0.02;
-const MIN_WEIGHTED_CALLS = 5_000;
-/** A change must reach the callers this soon after the CLI returned. */
-const SWITCH_WITHIN_MS = 1_000;
-const CLIENTS = 8;
+/** The code a version runs (a published version's never changes; $LATEST's does, so it is not checked under load). */
+const codeOf = (version: string): string | undefined => (version === '$LATEST' ? undefined : CODE_OF_VERSION[version]);
 
 const handler = (code: string): string => `import time
 
@@ -49,37 +43,6 @@ function applyCanary(code: string): Promise<void> {
   });
 }
 
-interface Answer {
-  code: string;
-  /** X-Amz-Executed-Version. */
-  executed: string;
-  /** What the runtime says it runs (AWS_LAMBDA_FUNCTION_VERSION, context.function_version). */
-  runtimeVersion: string;
-  /** When the caller sent it (epoch ms, from the payload the handler echoes). */
-  sentAt: number;
-}
-
-/** An answer whose header and code marker agree (a published version's code never changes; $LATEST's does), or why not. */
-function answerOf(status: number, body: string, executed: string | undefined): Answer | { error: string } {
-  if (status !== 200) return { error: failureReason(status, body) };
-  let a: { code?: unknown; t?: unknown; runtimeVersion?: unknown; errorType?: unknown };
-  try {
-    a = JSON.parse(body) as typeof a;
-  } catch {
-    return { error: 'not JSON' };
-  }
-  if (typeof a.errorType === 'string') return { error: `function error ${a.errorType}` };
-  if (typeof a.code !== 'string') return { error: 'no code marker' };
-  if (executed === undefined) return { error: 'no X-Amz-Executed-Version' };
-  if (executed !== '$LATEST' && CODE_OF_VERSION[executed] !== a.code) return { error: `X-Amz-Executed-Version ${executed} but code ${a.code}` };
-  return { code: a.code, executed, runtimeVersion: String(a.runtimeVersion), sentAt: typeof a.t === 'number' ? a.t : Number.NaN };
-}
-
-const header = (h: Record<string, string | string[] | undefined>, name: string): string | undefined => {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-};
-
 /** `hearth ARGS --url GATEWAY --api-key KEY` from dist/, as a user runs it; resolves when it exited 0, with when it started and returned. */
 async function hearth(...args: string[]): Promise<{ stdout: string; startedAt: number; returnedAt: number }> {
   const key = await apiKey();
@@ -94,64 +57,11 @@ async function hearth(...args: string[]): Promise<{ stdout: string; startedAt: n
 }
 
 /** One call to NAME:QUALIFIER (or the unqualified name) through the gateway's Service. */
-async function call(target: string): Promise<Answer> {
+async function call(target: string): Promise<CanaryAnswer> {
   const r = await invoke(target, { t: Date.now() }, { timeoutMs: 60_000 });
-  const a = answerOf(r.status, r.body, r.headers.get('x-amz-executed-version') ?? undefined);
+  const a = canaryAnswer(codeOf, r.status, r.body, r.headers.get('x-amz-executed-version') ?? undefined);
   if ('error' in a) throw new Error(`${target}: ${a.error}: ${r.status} ${r.body.slice(0, 300)}`);
   return a;
-}
-
-interface Switch {
-  what: string;
-  /** Epoch ms the CLI returned. */
-  at: number;
-  /** A separate caller polling live back to back: ms from `at` to its first answer from the new version. */
-  pollMs: number;
-}
-
-/**
- * Polls live on one kept-alive connection until an answer comes from
- * `version`, bounded: the ms from `from` to that answer.
- */
-async function pollLive(version: string, from: number, timeoutMs = 10_000): Promise<number> {
-  const client = new Client(GATEWAY, { pipelining: 1 });
-  const headers = { authorization: `Bearer ${await apiKey()}`, 'content-type': 'application/json' };
-  try {
-    const deadline = from + timeoutMs;
-    while (Date.now() < deadline) {
-      const res = await client.request({ method: 'POST', path: `/2015-03-31/functions/${FN}:live/invocations`, headers, body: JSON.stringify({ t: Date.now() }), headersTimeout: 30_000, bodyTimeout: 30_000 });
-      const a = answerOf(res.statusCode, await res.body.text(), header(res.headers, 'x-amz-executed-version'));
-      if ('error' in a) throw new Error(`polling ${FN}:live: ${a.error}`);
-      if (a.executed === version) return Date.now() - from;
-    }
-    throw new Error(`${FN}:live did not answer from version ${version} within ${timeoutMs} ms of the change`);
-  } finally {
-    await client.close();
-  }
-}
-
-interface Sample {
-  sentAt: number;
-  version: string;
-}
-
-/**
- * What the load's callers saw of a change to `want` made at `at`: the
- * calls sent in [at, end), and how late after `at` the last call that ran
- * another version was sent (0 when none did: the change was in before the
- * CLI returned).
- */
-function seenAfter(samples: readonly Sample[], at: number, end: number, want: string): { calls: number; lastOtherMs: number; firstWantMs: number } {
-  let calls = 0;
-  let lastOther = at;
-  let firstWant = Number.POSITIVE_INFINITY;
-  for (const s of samples) {
-    if (s.sentAt < at || s.sentAt >= end) continue;
-    calls++;
-    if (s.version === want) firstWant = Math.min(firstWant, s.sentAt);
-    else lastOther = Math.max(lastOther, s.sentAt);
-  }
-  return { calls, lastOtherMs: lastOther - at, firstWantMs: firstWant - at };
 }
 
 /** The cell under a column of kubectl's table output, by the header's offsets. */
@@ -215,74 +125,15 @@ describe.runIf(inject('e2e') !== undefined).sequential('versions, aliases and we
   }, 900_000);
 
   it('under load through the Service: 10 % of live to v2 (±2 points over ≥ 5,000 calls), promote v2, roll back to v1; 0 failed, each change seen within 1 s of the CLI', async () => {
-    const samples: Sample[] = [];
-    const check = (status: number, body: string, headers: Record<string, string | string[] | undefined>): string | undefined => {
-      const a = answerOf(status, body, header(headers, 'x-amz-executed-version'));
-      if ('error' in a) return a.error;
-      if (a.executed !== '1' && a.executed !== '2') return `live ran version ${a.executed}`;
-      samples.push({ sentAt: a.sentAt, version: a.executed });
-      return undefined;
-    };
-    const load = new SteadyLoad({
+    const r = await runCanary({
+      label: '[versions]',
       origin: GATEWAY,
-      path: `/2015-03-31/functions/${FN}:live/invocations`,
-      clients: CLIENTS,
+      fn: FN,
       headers: { authorization: `Bearer ${await apiKey()}` },
-      body: () => JSON.stringify({ t: Date.now() }),
-      check,
-      callTimeoutMs: 30_000,
+      codeOf,
+      alias: (...args) => hearth('alias', FN, 'live', ...args),
     });
-    const switches: Switch[] = [];
-    let weighted = { calls: 0, v2: 0, share: Number.NaN, firstV2Ms: Number.NaN };
-    let report: LoadReport | undefined;
-    load.start('live → 1');
-    try {
-      await sleep(3_000);
-
-      load.phase('live → 1, 10 % → 2');
-      const shift = await hearth('alias', FN, 'live', '1', '--weight', '2=10');
-      switches.push({ what: '10 % to v2', at: shift.returnedAt, pollMs: await pollLive('2', shift.returnedAt) });
-      await until(`${MIN_WEIGHTED_CALLS} calls through live after the shift`, async () => (samples.filter((s) => s.sentAt >= shift.returnedAt).length >= MIN_WEIGHTED_CALLS ? true : undefined), 300_000, 500);
-      load.phase('live → 2');
-      const promote = await hearth('alias', FN, 'live', '2');
-      switches.push({ what: 'promote v2', at: promote.returnedAt, pollMs: await pollLive('2', promote.returnedAt) });
-      await sleep(4_000);
-
-      load.phase('live → 1 (roll back)');
-      const rollback = await hearth('alias', FN, 'live', '1');
-      switches.push({ what: 'roll back to v1', at: rollback.returnedAt, pollMs: await pollLive('1', rollback.returnedAt) });
-      await sleep(4_000);
-      const end = Date.now();
-
-      // Each window ends when the next command started: its change may reach the callers before the CLI returns.
-      const w = seenAfter(samples, shift.returnedAt, promote.startedAt, '2');
-      const v2 = samples.filter((s) => s.sentAt >= shift.returnedAt && s.sentAt < promote.startedAt && s.version === '2').length;
-      weighted = { calls: w.calls, v2, share: v2 / w.calls, firstV2Ms: w.firstWantMs };
-      const promoted = seenAfter(samples, promote.returnedAt, rollback.startedAt, '2');
-      const rolledBack = seenAfter(samples, rollback.returnedAt, end, '1');
-      report = await load.stop();
-      const lateness = { promote: promoted.lastOtherMs, rollback: rolledBack.lastOtherMs };
-      console.log(`[versions] per phase:\n${formatReport(report)}`);
-      console.log(
-        `[versions] summary: live 10 % → v2: ${(weighted.share * 100).toFixed(2)} % of ${weighted.calls} calls (${weighted.v2} by v2, first ${weighted.firstV2Ms} ms after the CLI); ` +
-          `${report.total.calls} calls under load, ${report.total.failed} failed, ${report.total.callsPerSecond}/s; ` +
-          `switch seen by a poller ${switches.map((s) => `${s.what} ${s.pollMs} ms`).join(', ')}; ` +
-          `last call on the old version sent ${lateness.promote} ms (promote) and ${lateness.rollback} ms (roll back) after the CLI returned`,
-      );
-
-      expect(report.phases.map((p) => [p.phase, p.failed]).filter(([, f]) => f !== 0), report.examples.join('\n')).toEqual([]);
-      expect(weighted.calls).toBeGreaterThanOrEqual(MIN_WEIGHTED_CALLS);
-      expect(Math.abs(weighted.share - SHARE), `share of v2 ${weighted.share}`).toBeLessThanOrEqual(SHARE_TOLERANCE);
-      // Seen within a second: by the poller, by the load's first v2 call, and no caller got the old version once a second had passed.
-      for (const s of switches) expect(s.pollMs, s.what).toBeLessThanOrEqual(SWITCH_WITHIN_MS);
-      expect(weighted.firstV2Ms).toBeLessThanOrEqual(SWITCH_WITHIN_MS);
-      expect(promoted.calls).toBeGreaterThan(0);
-      expect(rolledBack.calls).toBeGreaterThan(0);
-      expect(lateness.promote).toBeLessThanOrEqual(SWITCH_WITHIN_MS);
-      expect(lateness.rollback).toBeLessThanOrEqual(SWITCH_WITHIN_MS);
-    } finally {
-      report ??= await load.stop();
-    }
+    expectCanaryHeld(r);
   }, 900_000);
 
   it('after the roll back: :1, :2, :live, $LATEST and an unqualified call each answer with their own code', async () => {

@@ -16,22 +16,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChildPlatform, type ChildPlatform } from '../faults/child-platform.js';
-import { failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
+import { canaryAnswer, expectCanaryHeld, runCanary, type CanaryAnswer } from '../helpers/canary-load.js';
 import { functionYaml } from '../helpers/platform.js';
 
 const FN = 'canary';
 /** The code marker each version answers with; $LATEST's follows the file (A, B, then C: after v2 all three differ). */
 const CODE_OF_VERSION: Record<string, string> = { '1': 'A', '2': 'B', $LATEST: 'A' };
-const SHARE = 0.1;
-const SHARE_TOLERANCE = 0.02;
-const MIN_WEIGHTED_CALLS = 5_000;
-/** A change must reach the callers this soon after the CLI returned. */
-const SWITCH_WITHIN_MS = 1_000;
-const CLIENTS = 8;
-
+/** The code a version runs, for checking each answer against its X-Amz-Executed-Version. */
+const codeOf = (version: string): string | undefined => CODE_OF_VERSION[version];
 /**
  * Node.js runs an instance's concurrent calls in one process, so the 8
  * clients need one instance per version. Versions no alias points to scale
@@ -45,35 +39,6 @@ const spec = (code: string) => ({
   concurrency: 8,
   scaling: { minInstances: 0, maxInstances: 2, stableWindowSeconds: 6, scaleToZeroGracePeriodSeconds: 600 },
 });
-
-interface Answer {
-  code: string;
-  executed: string;
-  runtimeVersion: string;
-  /** When the caller sent it (epoch ms, echoed by the handler). */
-  sentAt: number;
-}
-
-/** An answer whose header and code marker agree, or why not. */
-function answerOf(status: number, body: string, executed: string | undefined): Answer | { error: string } {
-  if (status !== 200) return { error: failureReason(status, body) };
-  let a: { code?: unknown; t?: unknown; runtimeVersion?: unknown; errorType?: unknown };
-  try {
-    a = JSON.parse(body) as typeof a;
-  } catch {
-    return { error: 'not JSON' };
-  }
-  if (typeof a.errorType === 'string') return { error: `function error ${a.errorType}` };
-  if (typeof a.code !== 'string') return { error: 'no code marker' };
-  if (executed === undefined) return { error: 'no X-Amz-Executed-Version' };
-  if (CODE_OF_VERSION[executed] !== a.code) return { error: `X-Amz-Executed-Version ${executed} but code ${a.code}` };
-  return { code: a.code, executed, runtimeVersion: String(a.runtimeVersion), sentAt: typeof a.t === 'number' ? a.t : Number.NaN };
-}
-
-const header = (h: Record<string, string | string[] | undefined>, name: string): string | undefined => {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-};
 
 let dir: string;
 let up: ChildPlatform | undefined;
@@ -91,10 +56,10 @@ function hearth(...args: string[]): Promise<{ stdout: string; stderr: string; st
   });
 }
 
-async function call(target: string): Promise<Answer> {
+async function call(target: string): Promise<CanaryAnswer> {
   const res = await fetch(`${up?.url ?? ''}/2015-03-31/functions/${encodeURIComponent(target)}/invocations`, { method: 'POST', body: JSON.stringify({ t: Date.now() }) });
   const body = await res.text();
-  const a = answerOf(res.status, body, res.headers.get('x-amz-executed-version') ?? undefined);
+  const a = canaryAnswer(codeOf, res.status, body, res.headers.get('x-amz-executed-version') ?? undefined);
   if ('error' in a) throw new Error(`${target}: ${a.error}: ${res.status} ${body.slice(0, 300)}`);
   return a;
 }
@@ -108,42 +73,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
-}
-
-/** A separate caller polling live back to back on one connection: ms from `from` to its first answer from `version`. */
-async function pollLive(version: string, from: number, timeoutMs = 10_000): Promise<number> {
-  const client = new Client(up?.url ?? '', { pipelining: 1 });
-  try {
-    const deadline = from + timeoutMs;
-    while (Date.now() < deadline) {
-      const res = await client.request({ method: 'POST', path: `/2015-03-31/functions/${FN}:live/invocations`, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ t: Date.now() }) });
-      const a = answerOf(res.statusCode, await res.body.text(), header(res.headers, 'x-amz-executed-version'));
-      if ('error' in a) throw new Error(`polling ${FN}:live: ${a.error}`);
-      if (a.executed === version) return Date.now() - from;
-    }
-    throw new Error(`${FN}:live did not answer from version ${version} within ${timeoutMs} ms of the change`);
-  } finally {
-    await client.close();
-  }
-}
-
-interface Sample {
-  sentAt: number;
-  version: string;
-}
-
-/** The calls sent in [at, end), how late after `at` the last one that ran another version than `want` was sent, and when the first `want` was. */
-function seenAfter(samples: readonly Sample[], at: number, end: number, want: string): { calls: number; lastOtherMs: number; firstWantMs: number } {
-  let calls = 0;
-  let lastOther = at;
-  let firstWant = Number.POSITIVE_INFINITY;
-  for (const s of samples) {
-    if (s.sentAt < at || s.sentAt >= end) continue;
-    calls++;
-    if (s.version === want) firstWant = Math.min(firstWant, s.sentAt);
-    else lastOther = Math.max(lastOther, s.sentAt);
-  }
-  return { calls, lastOtherMs: lastOther - at, firstWantMs: firstWant - at };
 }
 
 async function startUp(): Promise<ChildPlatform> {
@@ -214,65 +143,9 @@ describe.sequential('versions, aliases and weighted traffic (embedded: hearth up
   }, 300_000);
 
   it(`under load through ${FN}:live: 10 % to v2 (±2 points over ≥ 5,000 calls), promote v2, roll back to v1; 0 failed, each change seen within 1 s of the CLI`, async () => {
-    const samples: Sample[] = [];
-    const check = (status: number, body: string, headers: Record<string, string | string[] | undefined>): string | undefined => {
-      const a = answerOf(status, body, header(headers, 'x-amz-executed-version'));
-      if ('error' in a) return a.error;
-      if (a.executed !== '1' && a.executed !== '2') return `live ran version ${a.executed}`;
-      samples.push({ sentAt: a.sentAt, version: a.executed });
-      return undefined;
-    };
-    const load = new SteadyLoad({ origin: up?.url ?? '', path: `/2015-03-31/functions/${FN}:live/invocations`, clients: CLIENTS, body: () => JSON.stringify({ t: Date.now() }), check, callTimeoutMs: 30_000 });
-    let report: LoadReport | undefined;
-    load.start('live → 1');
-    try {
-      await sleep(2_000);
-
-      load.phase('live → 1, 10 % → 2');
-      const shift = await hearth('alias', FN, 'live', '1', '--weight', '2=10');
-      expect(shift.stdout.trim()).toBe('live → 1 (90 %), 2 (10 %)');
-      const shiftPoll = await pollLive('2', shift.returnedAt);
-      await until(`${MIN_WEIGHTED_CALLS} calls through live after the shift`, async () => (samples.filter((s) => s.sentAt >= shift.returnedAt).length >= MIN_WEIGHTED_CALLS ? true : undefined), 600_000, 250);
-      const shiftEnd = Date.now();
-
-      load.phase('live → 2 (promote)');
-      const promote = await hearth('alias', FN, 'live', '2');
-      const promotePoll = await pollLive('2', promote.returnedAt);
-      await sleep(3_000);
-
-      load.phase('live → 1 (roll back)');
-      const rollback = await hearth('alias', FN, 'live', '1');
-      const rollbackPoll = await pollLive('1', rollback.returnedAt);
-      await sleep(3_000);
-      const end = Date.now();
-      report = await load.stop();
-
-      const inShift = samples.filter((s) => s.sentAt >= shift.returnedAt && s.sentAt < shiftEnd);
-      const v2 = inShift.filter((s) => s.version === '2').length;
-      const share = v2 / inShift.length;
-      // Up to when the roll back began: calls after that may already run v1.
-      const promoted = seenAfter(samples, promote.returnedAt, rollback.startedAt, '2');
-      const rolledBack = seenAfter(samples, rollback.returnedAt, end, '1');
-      console.log(`[versions embedded] per phase:\n${formatReport(report)}`);
-      console.log(
-        `[versions embedded] live 10 % → v2: ${(share * 100).toFixed(2)} % of ${inShift.length} calls (${v2} by v2); ${report.total.calls} calls under load, ${report.total.failed} failed; ` +
-          `a poller saw the shift ${shiftPoll} ms, the promotion ${promotePoll} ms and the roll back ${rollbackPoll} ms after the CLI returned; ` +
-          `the last call on the old version was sent ${promoted.lastOtherMs} ms (promote) and ${rolledBack.lastOtherMs} ms (roll back) after it`,
-      );
-
-      expect(report.phases.map((p) => [p.phase, p.failed]).filter(([, f]) => f !== 0), report.examples.join('\n')).toEqual([]);
-      expect(report.total.failed).toBe(0);
-      expect(inShift.length).toBeGreaterThanOrEqual(MIN_WEIGHTED_CALLS);
-      expect(Math.abs(share - SHARE), `share of v2 ${share}`).toBeLessThanOrEqual(SHARE_TOLERANCE);
-      for (const [what, ms] of [['shift', shiftPoll], ['promote', promotePoll], ['roll back', rollbackPoll]] as const) expect(ms, what).toBeLessThanOrEqual(SWITCH_WITHIN_MS);
-      expect(promoted.calls).toBeGreaterThan(0);
-      expect(rolledBack.calls).toBeGreaterThan(0);
-      // Calls sent more than a second after the CLI returned all ran the new version.
-      expect(promoted.lastOtherMs).toBeLessThanOrEqual(SWITCH_WITHIN_MS);
-      expect(rolledBack.lastOtherMs).toBeLessThanOrEqual(SWITCH_WITHIN_MS);
-    } finally {
-      report ??= await load.stop();
-    }
+    const r = await runCanary({ label: '[versions embedded]', origin: up?.url ?? '', fn: FN, codeOf, alias: (...args) => hearth('alias', FN, 'live', ...args) });
+    expect(r.shift.stdout.trim()).toBe('live → 1 (90 %), 2 (10 %)');
+    expectCanaryHeld(r);
   }, 900_000);
 
   it('after the roll back each qualifier answers with its own code; hearth versions lists both versions and live', async () => {

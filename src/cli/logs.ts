@@ -58,24 +58,49 @@ export async function logsCommand(argv: string[]): Promise<number> {
     console.error(`hearth logs: no log for ${name} in ${dir} (has it run on this machine's hearth up?)`);
     return 1;
   }
-  const texts: string[] = [];
-  for (let k = 0; ; k++) {
-    const file = k === 0 ? path : `${path}.${k}`;
+  // The current file is read through the descriptor --follow goes on with,
+  // from where that read ended: a line written between the two is neither
+  // skipped nor printed twice, and a rotation meanwhile cannot mislead it.
+  const current = openCurrent(path);
+  const texts: string[] = current === undefined ? [] : [current.bytes.toString('utf8')];
+  for (let k = 1; current !== undefined && !(n > 0 && lastLines(texts, n).length >= n); k++) {
+    const file = `${path}.${k}`;
     if (!existsSync(file)) break;
     texts.push(readFileSync(file, 'utf8'));
-    if (n > 0 && lastLines(texts, n).length >= n) break;
   }
   const shown = lastLines(texts, n);
   if (shown.length > 0) process.stdout.write(shown.join('\n') + '\n');
-  if (!values.follow) return 0;
-  await follow(path, existsSync(path) ? statSync(path).size : 0);
+  if (!values.follow) {
+    if (current !== undefined) closeSync(current.fd);
+    return 0;
+  }
+  await follow(path, current);
   return 0;
 }
 
-/** Prints what is appended to `path` from `offset` on, reopening it when it is rotated, until SIGINT or SIGTERM. */
-async function follow(path: string, offset: number): Promise<void> {
-  let fd: number | undefined;
-  let ino: number | undefined;
+interface OpenLog {
+  fd: number;
+  ino: number;
+  /** What the file held when read; the follower goes on from its end. */
+  bytes: Buffer;
+}
+
+/** The log file as it is now, read to its end through a descriptor kept open; undefined when there is none. */
+function openCurrent(path: string): OpenLog | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  return { fd, ino: fstatSync(fd).ino, bytes: readFileSync(fd) };
+}
+
+/** Prints what is appended to the log after what `from` read, reopening it when it is rotated, until SIGINT or SIGTERM. */
+async function follow(path: string, from: OpenLog | undefined): Promise<void> {
+  let fd = from?.fd;
+  let ino = from?.ino;
+  let offset = from?.bytes.length ?? 0;
   const open = (): void => {
     try {
       fd = openSync(path, 'r');
@@ -84,7 +109,6 @@ async function follow(path: string, offset: number): Promise<void> {
       fd = undefined;
     }
   };
-  open();
   const buf = Buffer.alloc(64 * 1024);
   const drain = (): void => {
     if (fd === undefined) return;

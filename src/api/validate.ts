@@ -48,6 +48,11 @@ export function problemsOf(error: z.ZodError): Problem[] {
   return error.issues.map((issue) => ({ path: formatPath(issue.path), message: describe(issue) }));
 }
 
+/** Problems in one line, as messages and conditions show them: `spec.memoryMB: must be at least 128; …`. */
+export function describeProblems(problems: readonly Problem[]): string {
+  return problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');
+}
+
 /** Validates one parsed document; never throws. */
 export function validateFunction(doc: unknown): ValidationResult {
   const parsed = FunctionSchema.safeParse(doc);

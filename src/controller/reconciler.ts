@@ -8,6 +8,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { FunctionStatus, HearthFunction } from '../api/function.js';
 import type { FunctionVersion, FunctionVersionStatus } from '../api/function-version.js';
+import { describeProblems } from '../api/validate.js';
 import type { EventSink, EventTarget } from './events.js';
 import type { WireObject } from '../kube/objects.js';
 import { configMapRefs, publishedDigest, type ConfigMapContent } from '../store/configmap-copies.js';
@@ -280,7 +281,7 @@ export class Reconciler {
         } catch (err) {
           if (!(err instanceof StoreError) || err.kind !== 'invalid') throw err;
           // Nothing to retry until the function or the ConfigMaps it names change.
-          d.events.emit(target, 'Warning', 'PublishFailed', err.problems.length > 0 ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : err.message);
+          d.events.emit(target, 'Warning', 'PublishFailed', err.problems.length > 0 ? describeProblems(err.problems) : err.message);
         }
       }
     }

@@ -19,7 +19,7 @@ import type { HearthFunction } from '../api/function.js';
 import type { FunctionVersion } from '../api/function-version.js';
 import { validateManifests, type ManifestResult } from '../api/manifests.js';
 import type { ObjectStore } from '../api/object-store.js';
-import type { Problem } from '../api/validate.js';
+import { describeProblems, type Problem } from '../api/validate.js';
 import { aliasProblems } from '../versions/alias-problems.js';
 
 /** Annotation recording which file a function came from, so relative paths in it resolve. */
@@ -250,7 +250,7 @@ export async function watchFunctionDir(dir: string, catalog: MemoryCatalog, logg
 function reportMissingVersions(functions: readonly HearthFunction[], catalog: MemoryCatalog, logger: Logger, before: ReadonlyMap<string, string>): Map<string, string> {
   const now = new Map<string, string>();
   for (const [name, problems] of missingVersionProblems(functions, (n) => catalog.versions(n))) {
-    const text = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    const text = describeProblems(problems);
     now.set(name, text);
     if (before.get(name) === text) continue;
     const file = catalog.get(name)?.metadata.annotations?.[SOURCE_ANNOTATION];

@@ -4,7 +4,7 @@
 // and the request, the new alias list or a StoreError whose problems name
 // the fields as they would sit in the Function (spec.aliases[i]...).
 import { AliasSchema, LATEST, type Alias, type AliasInput, type HearthFunction } from '../api/function.js';
-import { problemsOf, type Problem } from '../api/validate.js';
+import { describeProblems, problemsOf, type Problem } from '../api/validate.js';
 import { aliasProblems } from '../versions/alias-problems.js';
 import { StoreError } from './function-store.js';
 
@@ -27,10 +27,6 @@ function prefixed(index: number, problems: readonly Problem[]): Problem[] {
   return problems.map((p) => ({ path: `spec.aliases[${index}]${p.path === '' ? '' : p.path.startsWith('[') ? p.path : `.${p.path}`}`, message: p.message }));
 }
 
-function describe(problems: readonly Problem[]): string {
-  return problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-}
-
 /**
  * The function's aliases with `input` created, replaced or written either
  * way, checked against the schema (weights 0 to 1, at most one additional
@@ -50,14 +46,14 @@ export function changeAlias(fn: HearthFunction, published: ReadonlySet<string>, 
   const parsed = AliasSchema.safeParse(input);
   if (!parsed.success) {
     const problems = prefixed(index, problemsOf(parsed.error));
-    throw new StoreError('invalid', describe(problems), problems);
+    throw new StoreError('invalid', describeProblems(problems), problems);
   }
   const alias = parsed.data;
   const aliases = [...current];
   aliases[index] = alias;
   // Only the alias being written is held to the versions that exist: another one already broken (a file edited by hand) is reported where it is loaded, not here.
   const missing = aliasProblems({ ...fn, spec: { ...fn.spec, aliases } }, published).filter((p) => p.path.startsWith(`spec.aliases[${index}].`));
-  if (missing.length > 0) throw new StoreError('invalid', describe(missing), missing);
+  if (missing.length > 0) throw new StoreError('invalid', describeProblems(missing), missing);
   return { aliases, index, alias, existed: at >= 0 };
 }
 

@@ -24,7 +24,7 @@ import type { ConfigObjectSource } from '../api/config-objects.js';
 import { API_VERSION, LIMITS, inlineCodeBytes, type AliasInput, type Alias, type FunctionSpec, type HearthFunction, type PackageSource } from '../api/function.js';
 import { FunctionVersionSchema, VERSION_KIND, type FunctionVersion } from '../api/function-version.js';
 import { validateManifests } from '../api/manifests.js';
-import { problemsOf } from '../api/validate.js';
+import { describeProblems, problemsOf } from '../api/validate.js';
 import { buildPackage } from '../packages/build.js';
 import { sha256 } from '../packages/digest.js';
 import { loadPackage } from '../packages/source.js';
@@ -355,7 +355,7 @@ export class DirectoryStore implements FunctionStore {
     const parsed = FunctionVersionSchema.safeParse(doc);
     if (!parsed.success) {
       const problems = problemsOf(parsed.error);
-      throw new StoreError('invalid', `version ${v} of ${name} would not be valid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+      throw new StoreError('invalid', `version ${v} of ${name} would not be valid: ${describeProblems(problems)}`, problems);
     }
     await writeAtomic(join(dir, `${v}.yaml`), stringify(doc));
     return parsed.data;

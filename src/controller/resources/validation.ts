@@ -3,7 +3,7 @@
 // between CRD and schema) is caught here and reported in the status, never
 // by crashing or retrying.
 import type { FunctionSpec, HearthFunction } from '../../api/function.js';
-import { validateFunction } from '../../api/validate.js';
+import { describeProblems, validateFunction } from '../../api/validate.js';
 import { runtimeImage, type Images } from './images.js';
 import type { FunctionMeta } from './names.js';
 
@@ -59,8 +59,7 @@ export function checkFunction(obj: FunctionObject, images: Images): Checked {
   };
   const result = validateFunction(doc);
   if (!result.ok) {
-    const message = result.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');
-    return { ok: false, reason: 'InvalidSpec', message: truncate(message) };
+    return { ok: false, reason: 'InvalidSpec', message: truncate(describeProblems(result.problems)) };
   }
   const fn = result.value;
   const unsupported = unsupportedReason(fn.spec, images);

@@ -5,7 +5,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { Condition, FunctionStatus } from '../../api/function.js';
 import { FunctionVersionSpecSchema, type FunctionVersion, type FunctionVersionStatus } from '../../api/function-version.js';
-import { problemsOf, type Problem } from '../../api/validate.js';
+import { describeProblems, problemsOf, type Problem } from '../../api/validate.js';
 import { KIND } from '../../api/function.js';
 import { versionObjectName } from '../../versions/units.js';
 import type { Images } from './images.js';
@@ -117,7 +117,7 @@ export function aliasesCondition(ctx: StatusContext, problems: readonly Problem[
     type: ALIASES_VALID,
     status,
     reason: status === 'True' ? 'VersionsExist' : 'VersionMissing',
-    message: status === 'True' ? 'every alias points to a version that exists' : truncate(problems.map((p) => `${p.path}: ${p.message}`).join('; ')),
+    message: status === 'True' ? 'every alias points to a version that exists' : truncate(describeProblems(problems)),
     lastTransitionTime,
     ...(ctx.generation !== undefined ? { observedGeneration: ctx.generation } : {}),
   };

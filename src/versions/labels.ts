@@ -11,12 +11,14 @@ export const LABEL_VERSION_OF = 'hearth.dev/version-of';
 /** The version's number, "N". */
 export const LABEL_VERSION = 'hearth.dev/version';
 
-const LABEL_NAME = 'app.kubernetes.io/name';
-const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+/** On every object Hearth makes: the function it belongs to, and who manages it. */
+export const LABEL_NAME = 'app.kubernetes.io/name';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'hearth';
 
 /** Labels of every object of version N of function NAME (FunctionVersion, ConfigMap copies, pods, Service). */
 export function versionLabels(name: string, version: string): Record<string, string> {
-  return { [LABEL_NAME]: name, [LABEL_MANAGED_BY]: 'hearth', [LABEL_VERSION_OF]: name, [LABEL_VERSION]: version };
+  return { [LABEL_NAME]: name, [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_VERSION_OF]: name, [LABEL_VERSION]: version };
 }
 
 /** The selector of version N's pods: both labels, so no other version's pods match. */
@@ -24,7 +26,14 @@ export function versionSelector(name: string, version: string): Record<string, s
   return { [LABEL_VERSION_OF]: name, [LABEL_VERSION]: version };
 }
 
+/** A selector as the API's labelSelector and a scale subresource's status.selector write it: k=v,k=v. */
+export function labelSelector(selector: Record<string, string>): string {
+  return Object.entries(selector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
 /** The label selector that lists every version of NAME. */
 export function versionsOfSelector(name: string): string {
-  return `${LABEL_VERSION_OF}=${name}`;
+  return labelSelector({ [LABEL_VERSION_OF]: name });
 }

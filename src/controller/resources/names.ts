@@ -8,16 +8,14 @@
 // runtime is told) is the unit's identity below.
 import { API_VERSION, KIND, LATEST, type HearthFunction } from '../../api/function.js';
 import { VERSION_KIND } from '../../api/function-version.js';
-import { versionLabels, versionSelector, LABEL_VERSION, LABEL_VERSION_OF } from '../../versions/labels.js';
+import { labelSelector, versionLabels, versionSelector, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY } from '../../versions/labels.js';
 import { versionObjectName } from '../../versions/units.js';
 
 export const FIELD_MANAGER = 'hearth-controller';
 export const FINALIZER = 'hearth.dev/cleanup';
 
-export const LABEL_NAME = 'app.kubernetes.io/name';
-export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export { LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY };
 export const LABEL_FUNCTION = 'hearth.dev/function';
-export const MANAGED_BY = 'hearth';
 /** The chart labels the gateway's pods with this component; only they may reach function pods. */
 export const LABEL_COMPONENT = 'app.kubernetes.io/component';
 export const GATEWAY_COMPONENT = 'gateway';
@@ -46,7 +44,7 @@ export function selectorLabels(fnName: string): Record<string, string> {
 
 /** The label selector string the scale subresource reports (status.selector). */
 export function selectorString(fnName: string): string {
-  return `${LABEL_FUNCTION}=${fnName}`;
+  return labelSelector(selectorLabels(fnName));
 }
 
 /** A Function as it comes from the API server: the schema's shape plus server metadata. */
@@ -117,7 +115,7 @@ export function versionUnit(functionName: string, version: string, namespace: st
 
 /** The selector string of a version's instances, for its scale subresource (status.selector). */
 export function versionSelectorString(functionName: string, version: string): string {
-  return `${LABEL_VERSION_OF}=${functionName},${LABEL_VERSION}=${version}`;
+  return labelSelector(versionSelector(functionName, version));
 }
 
 export interface ObjectMeta {

@@ -5,7 +5,7 @@
 // the fields as they would sit in the Function (spec.aliases[i]...).
 import { AliasSchema, LATEST, type Alias, type AliasInput, type HearthFunction } from '../api/function.js';
 import { describeProblems, problemsOf, type Problem } from '../api/validate.js';
-import { aliasProblems } from '../versions/alias-problems.js';
+import { aliasProblems, sendsTo } from '../versions/alias-problems.js';
 import { StoreError } from './function-store.js';
 
 /** Lambda's and the schema's cap on a function's aliases. */
@@ -68,5 +68,5 @@ export function removeAlias(fn: HearthFunction, aliasName: string): { aliases: A
 /** The aliases that send calls to `version` (so it may not be deleted). */
 export function aliasesUsing(fn: HearthFunction | undefined, version: string): string[] {
   if (version === LATEST) return [];
-  return (fn?.spec.aliases ?? []).filter((a) => a.version === version || a.additionalVersionWeights?.[version] !== undefined).map((a) => a.name);
+  return (fn?.spec.aliases ?? []).filter((a) => sendsTo(a, version)).map((a) => a.name);
 }

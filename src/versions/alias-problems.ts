@@ -1,7 +1,7 @@
 // Checks that need more than one object: an alias must point to versions
 // that exist. Field paths as everywhere else, so a user finds the line.
 import type { Problem } from '../api/validate.js';
-import { LATEST, type HearthFunction } from '../api/function.js';
+import { LATEST, type Alias, type HearthFunction } from '../api/function.js';
 
 export function aliasProblems(fn: HearthFunction, published: ReadonlySet<string>): Problem[] {
   const problems: Problem[] = [];
@@ -12,6 +12,11 @@ export function aliasProblems(fn: HearthFunction, published: ReadonlySet<string>
     }
   });
   return problems;
+}
+
+/** Whether the alias sends any of its calls to `version` (its own, or its additional one). */
+export function sendsTo(alias: Pick<Alias, 'version' | 'additionalVersionWeights'>, version: string): boolean {
+  return alias.version === version || alias.additionalVersionWeights?.[version] !== undefined;
 }
 
 /** The versions some alias points to: they are kept past the retention count. */

@@ -9,7 +9,8 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { FunctionCatalog } from '../../api/catalog.js';
 import { LATEST, VERSION_NUMBER, type Alias, type HearthFunction } from '../../api/function.js';
 import { StoreError, type FunctionStore } from '../../store/function-store.js';
-import { arnHome, foreignArnError, parseFunctionName } from '../invoke-request.js';
+import { sendsTo } from '../../versions/alias-problems.js';
+import { arnHome, foreignArnError, parseFunctionName, resolveQualifier } from '../invoke-request.js';
 import { badParameter, LambdaError, notFound } from '../lambda-errors.js';
 import {
   aliasConfiguration,
@@ -165,7 +166,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
       const { fn, arn } = functionOf(req.params.name, req.hearthCaller);
       const aliases = await viaStore(opts.store.listAliases(fn.metadata.name), `Function not found: ${arn}`);
       const v = req.query.FunctionVersion;
-      const chosen = v === undefined || v === '' ? aliases : aliases.filter((a) => a.version === v || a.additionalVersionWeights?.[v] !== undefined);
+      const chosen = v === undefined || v === '' ? aliases : aliases.filter((a) => sendsTo(a, v));
       const p = page(chosen.map((a) => aliasConfiguration(arn, a)), req.query);
       return json(reply, 200, { Aliases: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) });
     },
@@ -208,9 +209,8 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
     },
     async (req, reply) => {
       const { fn, arn, qualifier: fromName } = functionOf(req.params.name, req.hearthCaller, 'allow');
-      const fromQuery = req.query.Qualifier === '' ? undefined : req.query.Qualifier;
-      if (fromName !== undefined && fromQuery !== undefined && fromName !== fromQuery) throw badParameter('The derived qualifier from the function name does not match the specified qualifier.');
-      const qualifier = fromName ?? fromQuery;
+      // As the Invoke API reads it: from the name or ?Qualifier=, which must agree.
+      const qualifier = resolveQualifier(fromName, req.query.Qualifier === '' ? undefined : req.query.Qualifier);
       if (qualifier === undefined) {
         throw badParameter(
           'Deleting a whole function is not done through this API here: remove its YAML file (hearth up) or its Function object (kubectl delete function). Give a Qualifier to delete one version.',

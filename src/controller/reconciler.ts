@@ -119,15 +119,7 @@ export class Reconciler {
     if (!finalizers.includes(FINALIZER)) await d.setFinalizers(namespace, name, [...finalizers, FINALIZER], md.resourceVersion);
 
     const previous = obj.status as FunctionStatus | undefined;
-    const ctx: StatusContext = {
-      name,
-      namespace,
-      generation: md.generation,
-      previous,
-      gatewayService: this.opts.gatewayService,
-      gatewayNamespace: this.opts.gatewayNamespace,
-      now: this.#stamp(),
-    };
+    const ctx: StatusContext = this.#context(name, namespace, md.generation, previous);
 
     const checked = checkFunction(obj, this.opts.images);
     if (!checked.ok) {
@@ -174,8 +166,17 @@ export class Reconciler {
     return afterMs < Infinity ? { result: 'requeue', afterMs } : { result: 'success' };
   }
 
-  #stamp(): string {
-    return new Date(this.deps.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  /** What the status builders need of one object (a Function, or a FunctionVersion) and of this reconcile. */
+  #context(name: string, namespace: string, generation: number | undefined, previous: StatusContext['previous']): StatusContext {
+    return {
+      name,
+      namespace,
+      generation,
+      previous,
+      gatewayService: this.opts.gatewayService,
+      gatewayNamespace: this.opts.gatewayNamespace,
+      now: new Date(this.deps.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
   }
 
   /** Applies $LATEST's objects where they differ from the cache and removes what is no longer wanted; returns its Deployment as it now is. */
@@ -216,15 +217,7 @@ export class Reconciler {
     const vmd = checked.obj.metadata ?? {};
     const objectName = vmd.name ?? '';
     const previous = checked.obj.status as FunctionVersionStatus | undefined;
-    const ctx: StatusContext = {
-      name: objectName,
-      namespace,
-      generation: vmd.generation,
-      previous,
-      gatewayService: this.opts.gatewayService,
-      gatewayNamespace: this.opts.gatewayNamespace,
-      now: this.#stamp(),
-    };
+    const ctx: StatusContext = this.#context(objectName, namespace, vmd.generation, previous);
     const numberOf = String((checked.obj.spec as { version?: unknown } | undefined)?.version ?? '');
     if (!checked.ok) {
       await this.#reportVersion(namespace, objectName, previous, refusedVersionStatus(ctx, versionSelectorString(fnName, numberOf), checked.reason, checked.message));

@@ -14,7 +14,7 @@ import type { WireObject } from '../kube/objects.js';
 import { configMapRefs, publishedDigest, type ConfigMapContent } from '../store/configmap-copies.js';
 import { StoreError } from '../store/function-store.js';
 import { aliasProblems, aliasSummary, referencedVersions } from '../versions/alias-problems.js';
-import { latestPublished, snapshotOf, versionsPastRetention } from '../versions/snapshot.js';
+import { latestPublished, snapshotOf, versionNumbers, versionsPastRetention } from '../versions/snapshot.js';
 import { servingUnits, unitKey } from '../versions/units.js';
 import { EXPECTATION_MS, OwnedSync, type Applied, type OwnedKind, type Want } from './owned-sync.js';
 import { buildCodeConfigMap } from './resources/configmap.js';
@@ -148,7 +148,7 @@ export class Reconciler {
     const observed = observedStatus(ctx, desiredInstances(fn), latest.deployment, d.podsOf(namespace, name));
     const entries = published.flatMap((p) => (p.entry !== undefined ? [p.entry] : []));
     const summary = aliasSummary(fn);
-    const problems = aliasProblems(fn, new Set(valid.map((v) => v.spec.version)));
+    const problems = aliasProblems(fn, versionNumbers(valid));
     const status: FunctionStatus = {
       ...observed,
       conditions: [...(observed.conditions ?? []), aliasesCondition(ctx, problems)],

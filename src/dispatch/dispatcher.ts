@@ -24,6 +24,7 @@ import { waitTimedOut, withoutServerPaths } from './not-ready.js';
 import { redispatchDecision } from './redispatch.js';
 import { NotDeliveredError } from '../agent/delivery.js';
 import { resolveTarget } from '../versions/routing.js';
+import { versionNumbers } from '../versions/snapshot.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
 import { unitKey, unitLabels } from '../versions/units.js';
 
@@ -151,7 +152,7 @@ export class Dispatcher implements Invoker {
     const fn = this.#opts.catalog.get(name);
     if (!fn) throw notFound();
     // An unqualified call (most of them) needs no set of versions.
-    const published = qualifier === undefined || qualifier === LATEST ? EMPTY : new Set(this.#opts.catalog.versions(name).map((v) => v.spec.version));
+    const published = qualifier === undefined || qualifier === LATEST ? EMPTY : versionNumbers(this.#opts.catalog.versions(name));
     const target = resolveTarget(fn, published, qualifier, this.#draw());
     if (!target.ok) throw notFound();
     const key = unitKey(name, target.version);

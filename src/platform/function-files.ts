@@ -21,6 +21,7 @@ import { validateManifests, type ManifestResult } from '../api/manifests.js';
 import type { ObjectStore } from '../api/object-store.js';
 import { describeProblems, type Problem } from '../api/validate.js';
 import { aliasProblems } from '../versions/alias-problems.js';
+import { versionNumbers } from '../versions/snapshot.js';
 
 /** Annotation recording which file a function came from, so relative paths in it resolve. */
 export const SOURCE_ANNOTATION = 'hearth.dev/source-file';
@@ -182,7 +183,7 @@ export interface FunctionDirWatcher {
 export function missingVersionProblems(functions: readonly HearthFunction[], versionsOf: (name: string) => readonly FunctionVersion[]): Map<string, Problem[]> {
   const out = new Map<string, Problem[]>();
   for (const fn of functions) {
-    const problems = aliasProblems(fn, new Set(versionsOf(fn.metadata.name).map((v) => v.spec.version)));
+    const problems = aliasProblems(fn, versionNumbers(versionsOf(fn.metadata.name)));
     if (problems.length > 0) out.set(fn.metadata.name, problems);
   }
   return out;

@@ -31,7 +31,7 @@ import { loadPackage } from '../packages/source.js';
 import { SOURCE_ANNOTATION } from '../platform/function-files.js';
 import { referencedVersions } from '../versions/alias-problems.js';
 import { versionLabels } from '../versions/labels.js';
-import { latestPublished, nextVersionNumber, snapshotDigest, snapshotOf, versionsPastRetention } from '../versions/snapshot.js';
+import { latestPublished, nextVersionNumber, snapshotDigest, snapshotOf, versionNumbers, versionsPastRetention } from '../versions/snapshot.js';
 import { versionObjectName } from '../versions/units.js';
 import { aliasesUsing, changeAlias, removeAlias, type AliasMode } from './alias-change.js';
 import { editAliasesInText, type AliasFileEdit } from './alias-file.js';
@@ -188,7 +188,7 @@ export class DirectoryStore implements FunctionStore {
   }
 
   #published(name: string): Set<string> {
-    return new Set((this.#versions.get(name) ?? []).map((v) => v.spec.version));
+    return versionNumbers(this.#versions.get(name) ?? []);
   }
 
   #dirOf(name: string): string {

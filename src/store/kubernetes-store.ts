@@ -17,7 +17,7 @@ import { problemsOf, validateFunction } from '../api/validate.js';
 import { RESOURCES, resourcePath } from '../kube/paths.js';
 import { CONTENT_MERGE, isStatus, type KubeRest } from '../kube/rest.js';
 import { versionLabels, versionsOfSelector } from '../versions/labels.js';
-import { latestPublished, nextVersionNumber, snapshotOf } from '../versions/snapshot.js';
+import { latestPublished, nextVersionNumber, snapshotOf, versionNumbers } from '../versions/snapshot.js';
 import { versionObjectName } from '../versions/units.js';
 import { aliasesUsing, changeAlias, removeAlias } from './alias-change.js';
 import { configMapRefs, copyName, publishedDigest, withCopies, type ConfigMapContent } from './configmap-copies.js';
@@ -151,7 +151,7 @@ export class KubernetesStore implements FunctionStore {
 
   async putAlias(name: string, input: AliasInput, mode: 'create' | 'update' | 'put'): Promise<Alias> {
     return this.#editAliases(name, async (fn, wireAliases) => {
-      const published = new Set((await this.listVersions(name)).map((v) => v.spec.version));
+      const published = versionNumbers(await this.listVersions(name));
       const change = changeAlias(fn, published, input, mode);
       // The other aliases are written back as they were stored; only the one changed takes the schema's form.
       const next = [...wireAliases];

@@ -41,6 +41,11 @@ export function nextVersionNumber(counter: number, existing: readonly FunctionVe
   return Math.max(counter, ...existing.map((v) => Number(v.spec.version))) + 1;
 }
 
+/** The numbers of the published versions: what a qualifier or an alias may name. */
+export function versionNumbers(versions: readonly FunctionVersion[]): Set<string> {
+  return new Set(versions.map((v) => v.spec.version));
+}
+
 /** The newest version, if any. */
 export function latestPublished(existing: readonly FunctionVersion[]): FunctionVersion | undefined {
   return [...existing].sort((a, b) => Number(b.spec.version) - Number(a.spec.version))[0];

@@ -12,6 +12,7 @@ import { withoutCredentials } from '../auth/credential-headers.js';
 import { buildFunctionUrlEvent, mapFunctionUrlResponse } from '../function-url-event.js';
 import { functionUrlTarget } from '../function-url-target.js';
 import { qualifierResolves } from '../invoke-request.js';
+import { versionNumbers } from '../../versions/snapshot.js';
 import type { PayloadLimits } from '../app.js';
 
 export interface FunctionUrlOptions {
@@ -55,7 +56,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     if (typeof prefer === 'string' && /\brespond-async\b/i.test(prefer)) {
       if (payload.length > opts.limits.asyncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.asyncBytes} bytes` });
       // Run later: an alias that can send no call anywhere is refused now rather than dead-lettered.
-      if (!qualifierResolves(fn, new Set(opts.catalog.versions(name).map((v) => v.spec.version)), qualifier).ok) return missing();
+      if (!qualifierResolves(fn, versionNumbers(opts.catalog.versions(name)), qualifier).ok) return missing();
       const key = req.headers[IDEMPOTENCY_HEADER];
       const res = await opts.queue.enqueue({
         functionName: name,

@@ -5,6 +5,7 @@ import type { InvokeResult } from '../../agent/invocation.js';
 import { DispatchError, type Invoker } from '../../dispatch/invoker.js';
 import type { Queue } from '../../queue/queue.js';
 import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
+import { versionNumbers } from '../../versions/snapshot.js';
 import { badContent, notFound, tooLarge } from '../lambda-errors.js';
 import { arnHome, decodeClientContext, foreignArnError, notUtf8, parseFunctionName, parseInvocationType, parseLogType, qualifiedArn, qualifierResolves, resolveQualifier } from '../invoke-request.js';
 import type { PayloadLimits } from '../app.js';
@@ -85,7 +86,7 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
       const requestId = req.id;
       if (type === 'DryRun' || type === 'Event') {
         // Not run now: the dispatcher resolves the qualifier when the event runs, but a caller naming nothing that exists is told at once.
-        const published = new Set(opts.catalog.versions(parsed.name).map((v) => v.spec.version));
+        const published = versionNumbers(opts.catalog.versions(parsed.name));
         if (!qualifierResolves(fn, published, qualifier).ok) throw notFound(arn);
       }
       if (type === 'DryRun') return reply.code(204).send();

@@ -112,7 +112,7 @@ export class KubernetesStore implements FunctionStore {
 
   async listVersions(name: string): Promise<FunctionVersion[]> {
     const [{ wire }, listed] = await Promise.all([this.#readFunction(name, { validate: false }), this.#listVersionObjects(name)]);
-    return listed.filter((v) => ownedBy(v, wire.metadata?.uid ?? '')).sort((a, b) => Number(a.spec.version) - Number(b.spec.version));
+    return ownVersions(listed, wire.metadata?.uid ?? '');
   }
 
   async deleteVersion(name: string, version: string): Promise<void> {
@@ -150,8 +150,9 @@ export class KubernetesStore implements FunctionStore {
   }
 
   async putAlias(name: string, input: AliasInput, mode: 'create' | 'update' | 'put'): Promise<Alias> {
-    return this.#editAliases(name, async (fn, wireAliases) => {
-      const published = versionNumbers(await this.listVersions(name));
+    return this.#editAliases(name, async (fn, wireAliases, uid) => {
+      // The Function was just read: only its versions are listed again.
+      const published = versionNumbers(ownVersions(await this.#listVersionObjects(name), uid));
       const change = changeAlias(fn, published, input, mode);
       // The other aliases are written back as they were stored; only the one changed takes the schema's form.
       const next = [...wireAliases];
@@ -168,10 +169,10 @@ export class KubernetesStore implements FunctionStore {
   }
 
   /** Reads the Function, lets `edit` compute its new aliases, and writes them if the Function did not change meanwhile (else again). */
-  async #editAliases<T>(name: string, edit: (fn: HearthFunction, wireAliases: Record<string, unknown>[]) => Promise<{ aliases: Record<string, unknown>[]; result: T }>): Promise<T> {
+  async #editAliases<T>(name: string, edit: (fn: HearthFunction, wireAliases: Record<string, unknown>[], uid: string) => Promise<{ aliases: Record<string, unknown>[]; result: T }>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const { wire, fn } = await this.#readFunction(name);
-      const { aliases, result } = await edit(fn, wire.spec?.aliases ?? []);
+      const { aliases, result } = await edit(fn, wire.spec?.aliases ?? [], wire.metadata?.uid ?? '');
       // A merge patch replaces the list whole; null removes the field.
       const written = await this.#patchIfUnchanged(resourcePath(RESOURCES.Function, this.#ns, name), { metadata: { resourceVersion: wire.metadata?.resourceVersion }, spec: { aliases: aliases.length > 0 ? aliases : null } }, attempt, `function ${name}`);
       if (!written) continue;
@@ -335,6 +336,11 @@ function counterOf(wire: FunctionWire): number {
 }
 
 /** A version whose owner is another Function of the same name (deleted and made again) is not this one's. */
+/** The versions of the Function with this uid (not those an earlier Function of the same name left), oldest first. */
+function ownVersions(listed: readonly FunctionVersion[], uid: string): FunctionVersion[] {
+  return listed.filter((v) => ownedBy(v, uid)).sort((a, b) => Number(a.spec.version) - Number(b.spec.version));
+}
+
 function ownedBy(v: FunctionVersion, uid: string): boolean {
   const owners = ((v.metadata as WireMeta).ownerReferences ?? []).filter((o) => o.kind === RESOURCES.Function.kind);
   return owners.length === 0 || owners.some((o) => o.uid === uid);

@@ -5,7 +5,7 @@
 // deleting the Function deletes them) and YAML files under the functions
 // directory's .hearth/versions/ in the embedded platform.
 import { z } from 'zod';
-import { API_VERSION, ConditionSchema, FunctionSpecSchema, MetadataSchema, VERSION_NUMBER } from './function.js';
+import { API_VERSION, FunctionSpecSchema, FunctionStatusSchema, MetadataSchema, VERSION_NUMBER } from './function.js';
 
 export const VERSION_KIND = 'FunctionVersion';
 export const VERSION_PLURAL = 'functionversions';
@@ -30,13 +30,16 @@ export const FunctionVersionSpecSchema = z
   });
 export type FunctionVersionSpec = z.infer<typeof FunctionVersionSpecSchema>;
 
-export const FunctionVersionStatusSchema = z.strictObject({
-  conditions: z.array(ConditionSchema).optional().meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
-  observedGeneration: z.number().int().min(0).optional(),
-  readyInstances: z.number().int().min(0).optional().describe('Instances ready to serve.'),
+/** A version's status: the instance fields of a Function's status, of the version's own instances. */
+export const FunctionVersionStatusSchema = FunctionStatusSchema.pick({
+  conditions: true,
+  observedGeneration: true,
+  readyInstances: true,
+  desiredInstances: true,
+  replicas: true,
+  selector: true,
+}).extend({
   desiredInstances: z.number().int().min(0).optional().describe('Instances this version should have.'),
-  replicas: z.number().int().min(0).optional().describe('Instances that exist (scale subresource).'),
-  selector: z.string().optional().describe('Label selector of the instances (scale subresource).'),
 });
 export type FunctionVersionStatus = z.infer<typeof FunctionVersionStatusSchema>;
 

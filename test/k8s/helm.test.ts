@@ -424,6 +424,27 @@ describe('images the chart refers to', () => {
 });
 
 /**
+ * Waits (at most 30 s) until `path` lists for this client. A Role just
+ * installed by helm, or a CRD another suite applied in a different form a
+ * moment ago (the API server rebuilds its handler), can refuse a first request
+ * for a short while; what the store does after that is what is under test.
+ * The last refusal is kept in the failure so CI's tail says what it was.
+ */
+async function servedTo(rest: KubeRest, path: string): Promise<void> {
+  let last = '';
+  for (let i = 0; i < 60; i++) {
+    try {
+      await rest.request('GET', path);
+      return;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${path} still refused after 30 s: ${last}`);
+}
+
+/**
  * Publishes a version with ConfigMap code (copied), sets and removes an
  * alias, scales the version, lists and deletes it, as `user`: each step
  * fails with 403 if the user's Role lacks a verb it needs.
@@ -442,6 +463,7 @@ async function versionsAs(admin: KubeConfig, user: string, namespace: string): P
   const adminRest = new KubeRest(admin);
   const rest = new KubeRest(asUser);
   try {
+    await servedTo(rest, resourcePath(RESOURCES.FunctionVersion, namespace));
     await adminRest.request('POST', resourcePath(RESOURCES.ConfigMap, namespace), { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'rbac-src' }, data: { 'app.py': 'def handler(e, c):\n    return 1\n' } } });
     await adminRest.request('POST', resourcePath(RESOURCES.Function, namespace), {
       body: { apiVersion: RESOURCES.Function.apiVersion, kind: 'Function', metadata: { name: 'rbac' }, spec: { runtime: 'python3.12', handler: 'app.handler', code: { configMap: { name: 'rbac-src' } } } },

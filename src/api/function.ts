@@ -22,6 +22,7 @@ export const LIMITS = {
   maxEventAgeSeconds: { min: 60, max: 21_600, default: 21_600 },
   inlineCodeBytes: 512 * 1024,
   layers: 5,
+  tags: 50,
   syncPayloadBytes: 6 * 1024 * 1024,
   asyncPayloadBytes: 1024 * 1024,
   responseBytes: 6 * 1024 * 1024,
@@ -316,6 +317,13 @@ export const FunctionSpecSchema = z
       .optional()
       .describe('Named pointers to versions, each with its own ARN, provisioned minimum and function URL; at most one additional version takes a weighted share of calls.'),
     versioning: VersioningSchema.prefault({}),
+    description: z.string().max(256).optional().describe('What the function does (Lambda\'s Description).'),
+    tags: z
+      .record(z.string().min(1).max(128), z.string().max(256))
+      .refine((t) => Object.keys(t).length <= LIMITS.tags, `at most ${LIMITS.tags} tags`)
+      .meta({ maxProperties: LIMITS.tags })
+      .optional()
+      .describe('Key-value tags of the function (Lambda\'s Tags); they belong to the function, not to its versions.'),
   })
   .refine((s) => !NEEDS_HANDLER.includes(s.runtime) || s.handler !== undefined, { message: 'is required for this runtime', path: ['handler'] })
   .refine((s) => s.runtime !== 'provided' || s.code.image !== undefined || s.code.package !== undefined, {

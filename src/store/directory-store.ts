@@ -35,7 +35,8 @@ import { latestPublished, nextVersionNumber, snapshotDigest, snapshotOf, version
 import { versionObjectName } from '../versions/units.js';
 import { aliasesUsing, changeAlias, removeAlias, type AliasMode } from './alias-change.js';
 import { editAliasesInText, type AliasFileEdit } from './alias-file.js';
-import { StoreError, type FunctionStore, type PublishOptions, type PublishResult } from './function-store.js';
+import { StoreError, type CreateFunctionInput, type FunctionStore, type PublishOptions, type PublishResult, type StoredFunction, type UpdateOptions } from './function-store.js';
+import type { FunctionSpecInput } from '../api/function.js';
 
 /** Where versions live, under the functions directory. The leading dot keeps the directory watcher (depth 0) and `kubectl apply -f DIR` away. */
 export const VERSIONS_DIR = join('.hearth', 'versions');
@@ -73,6 +74,27 @@ export class DirectoryStore implements FunctionStore {
   constructor(private readonly opts: DirectoryStoreOptions) {
     this.#root = resolve(opts.dir, VERSIONS_DIR);
   }
+  // Issue 18 contracts: implemented by the store helper.
+  getFunction(_name: string): Promise<StoredFunction> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
+  listFunctions(): Promise<StoredFunction[]> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
+  createFunction(_input: CreateFunctionInput): Promise<StoredFunction> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
+  updateFunction(_name: string, _edit: (spec: FunctionSpecInput) => FunctionSpecInput, _opts?: UpdateOptions): Promise<StoredFunction> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
+  deleteFunction(_name: string): Promise<void> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
 
   /** Hooks alias writes into the directory watcher's reloads (see watchFunctionDir's besideReloads). */
   writeBesideReloads(run: BesideReloads): void {

@@ -21,7 +21,8 @@ import { latestPublished, nextVersionNumber, snapshotOf, versionNumbers } from '
 import { versionObjectName } from '../versions/units.js';
 import { aliasesUsing, changeAlias, removeAlias } from './alias-change.js';
 import { configMapRefs, copyName, publishedDigest, withCopies, type ConfigMapContent } from './configmap-copies.js';
-import { StoreError, type FunctionStore, type PublishOptions, type PublishResult } from './function-store.js';
+import { StoreError, type CreateFunctionInput, type FunctionStore, type PublishOptions, type PublishResult, type StoredFunction, type UpdateOptions } from './function-store.js';
+import type { FunctionSpecInput } from '../api/function.js';
 import { storeErrorOf } from './kube-errors.js';
 
 export interface KubernetesStoreOptions {
@@ -69,6 +70,27 @@ export class KubernetesStore implements FunctionStore {
     this.#maxAttempts = opts.maxAttempts ?? 10;
     this.#inFlightWaitMs = opts.inFlightWaitMs ?? 1000;
   }
+  // Issue 18 contracts: implemented by the store helper.
+  getFunction(_name: string): Promise<StoredFunction> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
+  listFunctions(): Promise<StoredFunction[]> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
+  createFunction(_input: CreateFunctionInput): Promise<StoredFunction> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
+  updateFunction(_name: string, _edit: (spec: FunctionSpecInput) => FunctionSpecInput, _opts?: UpdateOptions): Promise<StoredFunction> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
+  deleteFunction(_name: string): Promise<void> {
+    return Promise.reject(new Error('not implemented yet'));
+  }
+
 
   async publishVersion(name: string, opts: PublishOptions = {}): Promise<PublishResult> {
     if (opts.description !== undefined) {

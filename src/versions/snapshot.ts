@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import type { FunctionSpec } from '../api/function.js';
 import type { FunctionVersion } from '../api/function-version.js';
 
-/** The spec a version keeps. Aliases, versioning, schedules, reserved concurrency and replicas stay with the function. */
+/** The spec a version keeps. Aliases, versioning, schedules, reserved concurrency, replicas and tags stay with the function. */
 export function snapshotOf(spec: FunctionSpec): FunctionSpec {
-  const { aliases: _a, versioning: _v, schedules: _s, reservedConcurrency: _r, replicas: _n, ...kept } = spec;
+  const { aliases: _a, versioning: _v, schedules: _s, reservedConcurrency: _r, replicas: _n, tags: _t, ...kept } = spec;
   return { ...kept, versioning: { publishOnChange: false } };
 }
 

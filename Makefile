@@ -59,10 +59,12 @@ lint: deps
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
-# AWS's own CLI, to prove the gateway speaks the Invoke API and SigV4 as Lambda does.
-AWSCLI := .cache/awscli/bin/aws
+# AWS's own CLI and boto3 (its waiters), to prove the gateway speaks Lambda's
+# Invoke and control-plane APIs and SigV4 as Lambda does. The stamp file is
+# the target so a venv made before boto3 was added gets it too.
+AWSCLI := .cache/awscli/.awscli-boto3
 $(AWSCLI):
-	python3 -m venv .cache/awscli && .cache/awscli/bin/pip install -q awscli
+	python3 -m venv .cache/awscli && .cache/awscli/bin/pip install -q awscli boto3 && touch $@
 
 # The fault-injection suite records each case; the report renders docs/faults.md and fails if any accepted event was lost.
 test-unit: deps deps-system build $(AWSCLI)
@@ -100,7 +102,7 @@ cluster-down: deps
 # End to end on a real cluster whose only stand-in is the node (pods as
 # processes in network namespaces; no container engine), all inside a network
 # namespace of its own; the wrapper then checks nothing was left behind.
-e2e-local: deps deps-system cluster-build
+e2e-local: deps deps-system cluster-build $(AWSCLI)
 	@bash test/cluster/build-coredns.sh >/dev/null
 	@bash test/cluster/prepare-go-image.sh >/dev/null
 	@bash test/cluster/netns-run.sh hearth-e2e-$$$$ -- npx vitest run --config vitest.e2e.config.ts

@@ -93,7 +93,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   app.setNotFoundHandler((req, reply) => sendLambdaError(reply, new LambdaError(404, 'UnknownOperationException', `No route for ${req.method} ${req.url.split('?')[0]}`)));
 
   // Before any route, so its hooks guard them all.
-  if (opts.auth) await app.register(auth, opts.auth);
+  if (opts.auth) await app.register(auth, { arn: opts.arn, ...opts.auth });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Hearth gateway', version: '0.1.0', description: 'The Lambda Invoke API and plain HTTP routes of Hearth.' },

@@ -237,7 +237,8 @@ describe('authorisation of the version and alias routes', () => {
 
   beforeAll(async () => {
     const credFile = join(mkdtempSync(join(tmpdir(), 'hearth-versions-auth-')), 'credentials.yaml');
-    writeFileSync(credFile, stringify({ callers: [{ name: 'team-a', apiKey: KEY, functions: ['a'] }] }));
+    // Every action, on function a only: the function patterns still refuse b.
+    writeFileSync(credFile, stringify({ callers: [{ name: 'team-a', apiKey: KEY, functions: ['a'], actions: ['lambda:*'] }] }));
     auth = await authFromCredentialsFile(credFile, { pollIntervalMs: 60_000 });
     g = await gateway({ a: py('A'), b: py('B') }, auth);
   });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CallerTable } from '../../src/gateway/auth/callers.js';
 import { CredentialsError, parseCredentials, sha256Hex } from '../../src/gateway/auth/credentials.js';
 import { allowsFunction, isValidPattern, matchesPattern } from '../../src/gateway/auth/function-patterns.js';
-import { routeTarget, DEFAULT_OPEN_ROUTES } from '../../src/gateway/auth/route-target.js';
+import { bodyFunctionName, routeTarget, DEFAULT_OPEN_ROUTES } from '../../src/gateway/auth/route-target.js';
 import { checkScope, parseAmzDate, parseSigV4Authorization, payloadMatches, unsignedHeaders } from '../../src/gateway/auth/sigv4.js';
 import { TokenBuckets } from '../../src/gateway/auth/token-bucket.js';
 
@@ -53,11 +53,11 @@ describe('credentials file', () => {
   });
 
   it('finds callers by key (plain or digest) and by access key id, never exposing secrets', () => {
-    const t = new CallerTable(parseCredentials(`callers:\n  - {name: a, apiKey: "0123456789abcdef", functions: ["*"]}\n  - {name: b, sha256: "${sha256Hex('fedcba9876543210')}", functions: [b], rateLimit: {requestsPerSecond: 0.5}}\n  - {name: c, accessKeyId: AKID, secretAccessKey: s3cret, functions: [c]}\n`));
+    const t = new CallerTable(parseCredentials(`callers:\n  - {name: a, apiKey: "0123456789abcdef", functions: ["*"]}\n  - {name: b, sha256: "${sha256Hex('fedcba9876543210')}", functions: [b], rateLimit: {requestsPerSecond: 0.5}}\n  - {name: c, accessKeyId: AKID, secretAccessKey: s3cret, functions: [c], actions: ['lambda:Get*', 'lambda:PublishVersion']}\n`));
     expect(t.byApiKey('0123456789abcdef')?.name).toBe('a');
-    expect(t.byApiKey('fedcba9876543210')).toEqual({ name: 'b', functions: ['b'], rateLimit: { requestsPerSecond: 0.5, burst: 1 } });
+    expect(t.byApiKey('fedcba9876543210')).toEqual({ name: 'b', functions: ['b'], actions: ['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl'], rateLimit: { requestsPerSecond: 0.5, burst: 1 } });
     expect(t.byApiKey('0123456789abcdeF')).toBeUndefined();
-    expect(t.byAccessKeyId('AKID')).toEqual({ caller: { name: 'c', functions: ['c'] }, secretAccessKey: 's3cret' });
+    expect(t.byAccessKeyId('AKID')).toEqual({ caller: { name: 'c', functions: ['c'], actions: ['lambda:Get*', 'lambda:PublishVersion'] }, secretAccessKey: 's3cret' });
     expect(t.byAccessKeyId('nope')).toBeUndefined();
     expect([...t.names]).toEqual(['a', 'b', 'c']);
   });
@@ -145,5 +145,46 @@ describe('route targets', () => {
     expect(routeTarget('/metrics', {}, [])).toEqual({ kind: 'any-caller' });
     expect(routeTarget('/healthz', {}, [])).toEqual({ kind: 'open' });
     expect(routeTarget(undefined, {}, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'any-caller' });
+  });
+
+  it.each<[string, string, Record<string, string>, object]>([
+    // The control routes of one function name it by :name: a name, NAME:Q or an ARN.
+    ['GET', '/2015-03-31/functions/:name', { name: 'a' }, { kind: 'function', name: 'a' }],
+    ['GET', '/2015-03-31/functions/:name/configuration', { name: 'arn:aws:lambda:us-east-1:123456789012:function:a' }, { kind: 'function', name: 'a' }],
+    ['PUT', '/2015-03-31/functions/:name/code', { name: 'a:3' }, { kind: 'function', name: 'a' }],
+    ['PUT', '/2017-10-31/functions/:name/concurrency', { name: 'a' }, { kind: 'function', name: 'a' }],
+    ['GET', '/2019-09-30/functions/:name/provisioned-concurrency', { name: 'a' }, { kind: 'function', name: 'a' }],
+    ['PUT', '/2019-09-25/functions/:name/event-invoke-config', { name: 'a' }, { kind: 'function', name: 'a' }],
+    ['POST', '/2021-10-31/functions/:name/url', { name: 'a' }, { kind: 'function', name: 'a' }],
+    ['GET', '/2020-06-30/functions/:name/code-signing-config', { name: 'a' }, { kind: 'function', name: 'a' }],
+    // Tags name the function by its ARN.
+    ['POST', '/2017-03-31/tags/:arn', { arn: 'arn:aws:lambda:us-east-1:123456789012:function:a' }, { kind: 'function', name: 'a' }],
+    // CreateFunction names it in the body; ListFunctions and the account routes name none.
+    ['POST', '/2015-03-31/functions', {}, { kind: 'body-function' }],
+    ['GET', '/2015-03-31/functions/', {}, { kind: 'account' }],
+    ['GET', '/2015-03-31/functions', {}, { kind: 'account' }],
+    ['GET', '/2016-08-19/account-settings/', {}, { kind: 'account' }],
+    ['GET', '/2015-03-31/event-source-mappings/', {}, { kind: 'account' }],
+    // Package downloads carry their own signature.
+    ['GET', '/packages/:sha256', { sha256: 'x' }, { kind: 'open' }],
+    // Closed operations routes: any authenticated caller. A route this table does not know: every function's.
+    ['GET', '/openapi.json', {}, { kind: 'any-caller' }],
+    ['GET', '/2015-03-31/layers/:layer', { layer: 'l' }, { kind: 'unlisted' }],
+    ['GET', '/admin/:anything', { anything: 'a' }, { kind: 'unlisted' }],
+  ])('%s %s with %j is %j', (method, route, params, want) => {
+    expect(routeTarget(route, params, ['/metrics'], method)).toEqual(want);
+  });
+
+  it.each<[unknown, string]>([
+    [Buffer.from('{"FunctionName":"orders-create","ZipFile":"UEsDBA=="}'), 'orders-create'],
+    [Buffer.from('{"FunctionName":"arn:aws:lambda:us-east-1:123456789012:function:billing"}'), 'billing'],
+    [{ FunctionName: 'echo' }, 'echo'],
+    [Buffer.from('{"FunctionName":"a:b:c"}'), 'a:b:c'],
+    [Buffer.from('{nope'), ''],
+    [Buffer.from('["FunctionName"]'), ''],
+    [Buffer.from('{"FunctionName":7}'), ''],
+    [undefined, ''],
+  ])('the body %s names function %j', (body, want) => {
+    expect(bodyFunctionName(body)).toBe(want);
   });
 });

@@ -2,6 +2,7 @@
 // only as SHA-256 digests and compared in constant time against every
 // caller, so neither the file nor the timing of a lookup gives a key away.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { DEFAULT_ACTIONS } from './actions.js';
 import type { CredentialsFile } from './credentials.js';
 import type { FunctionPattern } from './function-patterns.js';
 
@@ -13,6 +14,8 @@ export interface RateLimit {
 export interface Caller {
   name: string;
   functions: readonly FunctionPattern[];
+  /** IAM action patterns (src/gateway/auth/actions.ts); DEFAULT_ACTIONS when the file names none. */
+  actions: readonly string[];
   rateLimit?: RateLimit;
 }
 
@@ -33,6 +36,7 @@ export class CallerTable {
       const caller: KeyedCaller = {
         name: c.name,
         functions: [...c.functions],
+        actions: [...(c.actions ?? DEFAULT_ACTIONS)],
         ...(rateLimit ? { rateLimit } : {}),
         ...(keyDigest ? { keyDigest } : {}),
         ...(c.accessKeyId !== undefined && c.secretAccessKey !== undefined ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey } : {}),
@@ -73,7 +77,7 @@ function digest(text: string): Buffer {
 
 /** What the rest of the gateway may see of a caller: never its key or secret. */
 function publicView(c: KeyedCaller): Caller {
-  return { name: c.name, functions: c.functions, ...(c.rateLimit ? { rateLimit: c.rateLimit } : {}) };
+  return { name: c.name, functions: c.functions, actions: c.actions, ...(c.rateLimit ? { rateLimit: c.rateLimit } : {}) };
 }
 
 /** Constant-time equality of two strings of possibly different lengths. */

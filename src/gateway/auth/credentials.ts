@@ -1,10 +1,11 @@
 // The credentials file: who may call the gateway, with what secret, which
-// functions, and how fast. One zod schema is the only description of the
+// functions, which actions, and how fast. One zod schema is the only description of the
 // format; parsing turns a document into the caller table the plugin reads.
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatPath } from '../../api/validate.js';
+import { isValidActionPattern } from './actions.js';
 import { isValidPattern } from './function-patterns.js';
 
 const SHA256_HEX = /^[a-f0-9]{64}$/;
@@ -26,7 +27,13 @@ export const CallerSchema = z
     functions: z
       .array(z.string().refine(isValidPattern, 'must be a function name, a prefix ending in *, or *'))
       .min(1)
-      .describe('Functions this caller may invoke: names, prefix-*, or *.'),
+      .describe('Functions this caller may touch: names, prefix-*, or *.'),
+    actions: z
+      .array(z.string().refine(isValidActionPattern, 'must be an IAM action of Lambda: lambda:NAME, lambda:PREFIX*, lambda:* or *'))
+      .min(1)
+      .max(1_000)
+      .optional()
+      .describe('Lambda actions this caller may perform on those functions (IAM names: lambda:InvokeFunction, lambda:Get*, lambda:*); default lambda:InvokeFunction and lambda:InvokeFunctionUrl.'),
     rateLimit: RateLimitSchema.optional(),
   })
   .refine((c) => !(c.apiKey !== undefined && c.sha256 !== undefined), { message: 'apiKey and sha256 are mutually exclusive', path: ['sha256'] })

@@ -1,5 +1,6 @@
-// What a request touches, for authorisation: a function named in its route,
-// an async invocation record (whose function is looked up), an open
+// What a request touches, for authorisation: a function named in its route
+// (or, for CreateFunction, in its body), an async invocation record (whose
+// function is looked up), the account as a whole (resource `*`), an open
 // operations route, or nothing in particular. Pure.
 import { functionUrlTarget } from '../function-url-target.js';
 import { parseFunctionName } from '../invoke-request.js';
@@ -7,33 +8,61 @@ import { parseFunctionName } from '../invoke-request.js';
 export type RouteTarget =
   | { kind: 'open' }
   | { kind: 'function'; name: string }
+  /** CreateFunction: the function is named by the JSON body's FunctionName, checked once the body has arrived. */
+  | { kind: 'body-function' }
   | { kind: 'record'; requestId: string }
-  /** Authenticated callers only, whatever they are allowed to invoke (unknown routes answer 404 after this). */
+  /** Routes that name no function (ListFunctions, GetAccountSettings, ListEventSourceMappings): resource `*`, only the action is checked. */
+  | { kind: 'account' }
+  /**
+   * A route this table does not know: it may touch any function, so only a
+   * caller allowed every function (`*`) may use it. Safe by default.
+   */
+  | { kind: 'unlisted' }
+  /** Authenticated callers only, whatever they are allowed to do: closed operations routes, and unknown routes (404 after this). */
   | { kind: 'any-caller' };
 
 /** Routes anyone may call, authenticated or not. */
 export const DEFAULT_OPEN_ROUTES: readonly string[] = ['/healthz', '/readyz', '/metrics', '/openapi.json'];
 /** Liveness and readiness are always open: kubelet probes carry no credentials. */
 export const ALWAYS_OPEN_ROUTES: readonly string[] = ['/healthz', '/readyz'];
+/** Package downloads (GetFunction's Code.Location) carry their own signature and expiry in the query: they are authorised by it. */
+export const SIGNED_ROUTES: readonly string[] = ['/packages/:sha256'];
 
-export function routeTarget(route: string | undefined, params: Record<string, string | undefined>, openRoutes: readonly string[]): RouteTarget {
-  if (route !== undefined && (openRoutes.includes(route) || ALWAYS_OPEN_ROUTES.includes(route))) return { kind: 'open' };
+// Lambda's REST routes name the function as `/{api-version}/functions/{FunctionName}/…`, and tags as `/{api-version}/tags/{ARN}`.
+const FUNCTION_ROUTE = /^\/\d{4}-\d{2}-\d{2}\/functions\/:name(\/|$)/;
+const TAGS_ROUTE = /^\/\d{4}-\d{2}-\d{2}\/tags\/:arn$/;
+/** GET routes that name no function. */
+const ACCOUNT_ROUTES: readonly string[] = [
+  '/2015-03-31/functions',
+  '/2015-03-31/functions/',
+  '/2016-08-19/account-settings',
+  '/2016-08-19/account-settings/',
+  '/2015-03-31/event-source-mappings',
+  '/2015-03-31/event-source-mappings/',
+];
+const CREATE_FUNCTION_ROUTES: readonly string[] = ['/2015-03-31/functions', '/2015-03-31/functions/'];
+
+/** The function a name, NAME:Q or an ARN names; unparseable, the raw string (the route answers 400, and only a caller allowed that very string or every function gets that far). */
+function namedFunction(raw: string): string {
+  try {
+    return parseFunctionName(raw).name;
+  } catch {
+    return raw;
+  }
+}
+
+export function routeTarget(route: string | undefined, params: Record<string, string | undefined>, openRoutes: readonly string[], method = 'GET'): RouteTarget {
+  // No route matched: the caller gets its 404 once authenticated.
+  if (route === undefined) return { kind: 'any-caller' };
+  if (openRoutes.includes(route) || ALWAYS_OPEN_ROUTES.includes(route) || SIGNED_ROUTES.includes(route)) return { kind: 'open' };
+  // /metrics and /openapi.json closed by --open-routes: any authenticated caller.
+  if (DEFAULT_OPEN_ROUTES.includes(route)) return { kind: 'any-caller' };
+  if (method === 'POST' && CREATE_FUNCTION_ROUTES.includes(route)) return { kind: 'body-function' };
+  if (ACCOUNT_ROUTES.includes(route)) return { kind: 'account' };
+  // Every control route of one function, the version and alias routes and Invoke: a name, NAME:Q or an ARN, the function's to allow or refuse.
+  if (FUNCTION_ROUTE.test(route)) return { kind: 'function', name: namedFunction(params.name ?? '') };
+  if (TAGS_ROUTE.test(route)) return { kind: 'function', name: namedFunction(params.arn ?? '') };
   switch (route) {
-    // The version and alias routes name one function as Invoke does (a name, NAME:Q or an ARN): they are its to allow or refuse.
-    case '/2015-03-31/functions/:name':
-    case '/2015-03-31/functions/:name/versions':
-    case '/2015-03-31/functions/:name/aliases':
-    case '/2015-03-31/functions/:name/aliases/:alias':
-    case '/2015-03-31/functions/:name/invocations': {
-      const raw = params.name ?? '';
-      let name = raw;
-      try {
-        name = parseFunctionName(raw).name;
-      } catch {
-        // The route answers 400 for it; a caller allowed every function gets that far.
-      }
-      return { kind: 'function', name };
-    }
     case '/fn/:name':
     case '/fn/:name/*':
       // NAME:ALIAS is the function NAME's to allow or refuse.
@@ -44,6 +73,25 @@ export function routeTarget(route: string | undefined, params: Record<string, st
     case '/invocations/:requestId':
       return { kind: 'record', requestId: params.requestId ?? '' };
     default:
-      return { kind: 'any-caller' };
+      return { kind: 'unlisted' };
   }
+}
+
+/**
+ * The function CreateFunction's body names (FunctionName: a name or an ARN),
+ * or '' when there is none to read: the route then answers 400, and only a
+ * caller allowed every function gets that far.
+ */
+export function bodyFunctionName(body: unknown): string {
+  let doc: unknown = body;
+  if (Buffer.isBuffer(body)) {
+    try {
+      doc = JSON.parse(body.toString('utf8'));
+    } catch {
+      return '';
+    }
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return '';
+  const raw = (doc as Record<string, unknown>).FunctionName;
+  return typeof raw === 'string' ? namedFunction(raw) : '';
 }

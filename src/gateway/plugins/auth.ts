@@ -1,14 +1,16 @@
 // Authentication and authorisation of every route but the open ones. A caller
 // proves who it is with an API key (Authorization: Bearer KEY or X-Api-Key)
-// or an AWS Signature Version 4; it may then touch only the functions its
-// entry in the credentials file names, at its rate limit. Failures are AWS's
-// REST errors: 401 UnrecognizedClientException, 403 InvalidSignatureException
+// or an AWS Signature Version 4; it may then perform only the Lambda actions
+// its entry in the credentials file names (each route declares its own in
+// its config, `lambdaAction`), on only the functions that entry names, at its
+// rate limit. Failures are AWS's REST errors: 401 UnrecognizedClientException, 403 InvalidSignatureException
 // or AccessDeniedException, 429 TooManyRequestsException.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { allowsAction, type LambdaAction } from '../auth/actions.js';
 import type { Caller, CallerTable } from '../auth/callers.js';
 import type { PresentedCredential } from '../auth/credential-headers.js';
-import { allowsFunction } from '../auth/function-patterns.js';
-import { DEFAULT_OPEN_ROUTES, routeTarget, type RouteTarget } from '../auth/route-target.js';
+import { allowsFunction, type FunctionPattern } from '../auth/function-patterns.js';
+import { bodyFunctionName, DEFAULT_OPEN_ROUTES, routeTarget, type RouteTarget } from '../auth/route-target.js';
 import { checkScope, isSigV4, parseSigV4Authorization, payloadMatches, signedPayloadHash, unsignedHeaders, verifySignature, type ReceivedRequest, type SigV4Authorization } from '../auth/sigv4.js';
 import { TokenBuckets } from '../auth/token-bucket.js';
 import { LambdaError, throttled } from '../lambda-errors.js';
@@ -20,6 +22,8 @@ export interface AuthOptions {
   openRoutes?: readonly string[];
   /** The function an async invocation belongs to, so GET /invocations/{id} is authorised like the function. */
   recordFunction?: (requestId: string) => Promise<string | undefined>;
+  /** A function's ARN, for refusals (buildGateway passes the gateway's own). */
+  arn?: (name: string) => string;
   now?: () => number;
 }
 
@@ -27,8 +31,10 @@ export const RATE_LIMIT_REASON = 'CallerRateLimitExceeded';
 
 const unrecognized = () => new LambdaError(401, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
 const badSignature = (message: string) => new LambdaError(403, 'InvalidSignatureException', message);
-const denied = (caller: string, fn: string) =>
-  new LambdaError(403, 'AccessDeniedException', `Caller ${caller} is not authorized to perform: lambda:InvokeFunction on resource: ${fn}`);
+const denied = (caller: string, action: string, resource: string) =>
+  new LambdaError(403, 'AccessDeniedException', `User: ${caller} is not authorized to perform: ${action} on resource: ${resource}`);
+/** What a route that declares no action needs: every action, so a route added without one is closed by default. */
+const UNDECLARED: LambdaAction = 'lambda:*';
 
 /** What onRequest learnt, finished once the body has arrived. */
 interface Pending {
@@ -60,6 +66,20 @@ declare module 'fastify' {
     hearthCaller?: string;
     /** Which of Hearth's schemes the caller proved itself with, so /fn leaves those headers out of the event. */
     hearthCredential?: PresentedCredential;
+    /**
+     * The function patterns of the authenticated caller (names, prefix-*, *), so
+     * routes that name no function (ListFunctions) show only what it may touch
+     * (allowsFunction). Unset when the gateway authenticates no one: every function.
+     */
+    hearthFunctions?: readonly FunctionPattern[];
+  }
+  interface FastifyContextConfig {
+    /**
+     * The Lambda action (IAM name) this route performs, checked against the
+     * caller's actions. Every authenticated route declares one; a route
+     * without it is refused to callers not allowed `lambda:*`.
+     */
+    lambdaAction?: LambdaAction;
   }
 }
 
@@ -68,14 +88,25 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
   const openRoutes = opts.openRoutes ?? DEFAULT_OPEN_ROUTES;
   const buckets = new TokenBuckets(now);
   const pending = new WeakMap<FastifyRequest, Pending>();
+  /** CreateFunction's callers, admitted but for the function its body names. */
+  const bodyNamed = new WeakMap<FastifyRequest, { caller: Caller; action: string }>();
+  const resourceOf = (fn: string) => (opts.arn ? opts.arn(fn) : fn);
 
   const admit = async (req: FastifyRequest, p: Pending & { caller: Caller }): Promise<void> => {
     req.hearthCaller = p.caller.name;
     req.hearthCredential = p.sigv4 ? 'sigv4' : 'api-key';
+    req.hearthFunctions = p.caller.functions;
+    const action = req.routeOptions.config.lambdaAction ?? UNDECLARED;
     let fn: string | undefined;
     if (p.target.kind === 'function') fn = p.target.name;
     else if (p.target.kind === 'record' && opts.recordFunction) fn = await opts.recordFunction(p.target.requestId);
-    if (fn !== undefined && !allowsFunction(p.caller.functions, fn)) throw denied(p.caller.name, fn);
+    // A route this table does not know may touch any function: only a caller allowed every one may use it.
+    else if (p.target.kind === 'unlisted') fn = '*';
+    if (p.target.kind !== 'any-caller' && !allowsAction(p.caller.actions, action)) {
+      throw denied(p.caller.name, action, fn !== undefined && fn !== '*' ? resourceOf(fn) : '*');
+    }
+    if (fn !== undefined && !allowsFunction(p.caller.functions, fn)) throw denied(p.caller.name, action, fn === '*' ? '*' : resourceOf(fn));
+    if (p.target.kind === 'body-function') bodyNamed.set(req, { caller: p.caller, action });
     if (p.caller.rateLimit) {
       const r = buckets.take(p.caller.name, p.caller.rateLimit);
       if (!r.ok) throw throttled(RATE_LIMIT_REASON, r.retryAfterSeconds);
@@ -83,7 +114,7 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
   };
 
   app.addHook('onRequest', async (req) => {
-    const target = routeTarget(req.routeOptions.url, req.params as Record<string, string | undefined>, openRoutes);
+    const target = routeTarget(req.routeOptions.url, req.params as Record<string, string | undefined>, openRoutes, req.method);
     if (target.kind === 'open') return;
     const table = opts.callers();
     const authz = one(req.headers.authorization);
@@ -115,16 +146,24 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
 
   app.addHook('preValidation', async (req) => {
     const p = pending.get(req);
-    if (!p?.sigv4 || !p.caller) return;
-    pending.delete(req);
-    const body = Buffer.isBuffer(req.body) ? req.body : undefined;
-    const { auth: a, secret, signingDate, payloadHash } = p.sigv4;
-    if (payloadHash !== undefined) {
-      if (!payloadMatches(payloadHash, body)) throw badSignature('The request body does not match X-Amz-Content-Sha256.');
-    } else if (!(await verifySignature(received(req), a, secret, signingDate, body))) {
-      throw badSignature(SIGNATURE_MISMATCH);
+    if (p?.sigv4 && p.caller) {
+      pending.delete(req);
+      const body = Buffer.isBuffer(req.body) ? req.body : undefined;
+      const { auth: a, secret, signingDate, payloadHash } = p.sigv4;
+      if (payloadHash !== undefined) {
+        if (!payloadMatches(payloadHash, body)) throw badSignature('The request body does not match X-Amz-Content-Sha256.');
+      } else if (!(await verifySignature(received(req), a, secret, signingDate, body))) {
+        throw badSignature(SIGNATURE_MISMATCH);
+      }
+      await admit(req, { target: p.target, caller: p.caller, sigv4: p.sigv4 });
     }
-    await admit(req, { target: p.target, caller: p.caller, sigv4: p.sigv4 });
+    // CreateFunction names its function in the body: checked now it has arrived, before the handler runs.
+    const named = bodyNamed.get(req);
+    if (named) {
+      bodyNamed.delete(req);
+      const fn = bodyFunctionName(req.body);
+      if (!allowsFunction(named.caller.functions, fn)) throw denied(named.caller.name, named.action, fn === '' ? '*' : resourceOf(fn));
+    }
   });
 };
 

@@ -37,7 +37,9 @@ const schema = (summary: string) => ({
 });
 
 const dlq: FastifyPluginAsync<DlqOptions> = async (app, opts) => {
-  app.get<Route>('/dlq/:function', { schema: schema('List dead-lettered events, oldest first') }, async (req, reply) => {
+  // Reading and redriving a function's own failed invocations is part of invoking it (the default actions allow it).
+  const config = { lambdaAction: 'lambda:InvokeFunction' } as const;
+  app.get<Route>('/dlq/:function', { config, schema: schema('List dead-lettered events, oldest first') }, async (req, reply) => {
     try {
       checkName(req.params.function);
       const deadLetters = await opts.queue.listDeadLetters(req.params.function, { limit: parseLimit(req.query.limit, 100) });
@@ -47,7 +49,7 @@ const dlq: FastifyPluginAsync<DlqOptions> = async (app, opts) => {
     }
   });
 
-  app.post<Route>('/dlq/:function/redrive', { schema: schema('Move dead-lettered events back into the queue') }, async (req, reply) => {
+  app.post<Route>('/dlq/:function/redrive', { config, schema: schema('Move dead-lettered events back into the queue') }, async (req, reply) => {
     try {
       checkName(req.params.function);
       const res = await opts.queue.redrive(req.params.function, { limit: parseLimit(req.query.limit, MAX_LIMIT) });

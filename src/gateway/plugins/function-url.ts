@@ -84,6 +84,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     }
   };
   const schema = { summary: 'Call a function over plain HTTP (function URL event, payload format 2.0)', tags: ['http'] };
-  app.all('/fn/:name', { schema, bodyLimit: Math.max(opts.limits.syncBytes, opts.limits.asyncBytes) }, handler);
-  app.all('/fn/:name/*', { schema, bodyLimit: Math.max(opts.limits.syncBytes, opts.limits.asyncBytes) }, handler);
+  const config = { lambdaAction: 'lambda:InvokeFunctionUrl' } as const;
+  app.all('/fn/:name', { config, schema, bodyLimit: Math.max(opts.limits.syncBytes, opts.limits.asyncBytes) }, handler);
+  app.all('/fn/:name/*', { config, schema, bodyLimit: Math.max(opts.limits.syncBytes, opts.limits.asyncBytes) }, handler);
 };

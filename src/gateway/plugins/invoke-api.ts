@@ -30,6 +30,7 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
   app.post<{ Params: { name: string }; Querystring: { Qualifier?: string } }>(
     '/2015-03-31/functions/:name/invocations',
     {
+      config: { lambdaAction: 'lambda:InvokeFunction' },
       bodyLimit: Math.max(opts.limits.syncBytes, opts.limits.asyncBytes),
       schema: {
         summary: 'Invoke a function (AWS Lambda Invoke API)',

@@ -13,6 +13,8 @@ const records: FastifyPluginAsync<RecordsOptions> = async (app, opts) => {
   app.get<{ Params: { requestId: string } }>(
     '/invocations/:requestId',
     {
+      // Following one's own invocations is part of invoking (the default actions allow it).
+      config: { lambdaAction: 'lambda:InvokeFunction' },
       schema: {
         summary: 'Status and result of an asynchronous invocation',
         tags: ['async'],

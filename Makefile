@@ -69,6 +69,8 @@ $(AWSCLI):
 # The fault-injection suite records each case; the report renders docs/faults.md and fails if any accepted event was lost.
 test-unit: deps deps-system build $(AWSCLI)
 	rm -rf $${TMPDIR:-/tmp}/hearth-faults
+	@# versitygw, the S3 store of test/uploads, builds beside the suites (cold: about a minute); its test waits on the build's lock.
+	bash test/uploads/build-versitygw.sh >$${TMPDIR:-/tmp}/hearth-versitygw-build.log 2>&1 &
 	npx vitest run
 	npx tsx test/faults/report.ts
 

@@ -155,13 +155,7 @@ export async function verifySignature(
   } catch {
     return false;
   }
-  const signer = new SignatureV4({
-    service: auth.service,
-    region: auth.region,
-    credentials: { accessKeyId: auth.accessKeyId, secretAccessKey },
-    sha256: Sha256,
-    applyChecksum: false,
-  });
+  const signer = sigV4Signer({ service: auth.service, region: auth.region, accessKeyId: auth.accessKeyId, secretAccessKey });
   const request = new HttpRequest({
     method: req.method,
     protocol: 'http:',
@@ -180,4 +174,51 @@ export async function verifySignature(
   });
   const produced = parseSigV4Authorization(String(signed.headers.authorization ?? ''));
   return produced !== undefined && produced.signedHeaders.join(';') === auth.signedHeaders.join(';') && constantTimeEqual(produced.signature, auth.signature);
+}
+
+export interface SignerOptions {
+  service: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** false for S3, whose canonical path is encoded once, not twice as every other service's. */
+  uriEscapePath?: boolean;
+}
+
+/** The one SigV4 signer (smithy's, as AWS's SDKs sign): the gateway checks callers with it and S3Uploads signs its requests to the store. */
+export function sigV4Signer(opts: SignerOptions): SignatureV4 {
+  return new SignatureV4({
+    service: opts.service,
+    region: opts.region,
+    credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+    sha256: Sha256,
+    applyChecksum: false,
+    uriEscapePath: opts.uriEscapePath ?? true,
+  });
+}
+
+export interface OutgoingRequest {
+  method: string;
+  url: URL;
+  /** Signed as given (lower-case names); x-amz-content-sha256, when present, is the payload hash signed. */
+  headers: Record<string, string>;
+}
+
+/** The headers to send `req` with: its own plus host, X-Amz-Date and Authorization. */
+export async function signOutgoing(signer: SignatureV4, req: OutgoingRequest, signingDate = new Date()): Promise<Record<string, string>> {
+  const query: Record<string, string> = {};
+  for (const [k, v] of req.url.searchParams) query[k] = v;
+  const signed = await signer.sign(
+    new HttpRequest({
+      method: req.method,
+      protocol: req.url.protocol,
+      hostname: req.url.hostname,
+      ...(req.url.port !== '' ? { port: Number(req.url.port) } : {}),
+      path: req.url.pathname,
+      query,
+      headers: { ...req.headers, host: req.url.host },
+    }),
+    { signingDate },
+  );
+  return Object.fromEntries(Object.entries(signed.headers).map(([k, v]) => [k, String(v)]));
 }

@@ -1,0 +1,98 @@
+// A real S3-compatible store for tests: versitygw (Apache-2.0) serving a temp
+// directory on a loopback port, built once into ~/.cache/hearth by
+// build-versitygw.sh (make test-unit starts that build beside the unit suites).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers/ports.js';
+
+const script = fileURLToPath(new URL('./build-versitygw.sh', import.meta.url));
+
+/** The binary's path, or why there is none (only outside CI: under CI=true a failed build fails). */
+export function buildVersitygw(): Promise<{ bin: string } | { skip: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [script], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err === null) {
+        resolve({ bin: stdout.trim().split('\n').pop() ?? '' });
+        return;
+      }
+      if (err.code === 3 && process.env.CI !== 'true') {
+        resolve({ skip: stderr.trim() });
+        return;
+      }
+      reject(new Error(`build-versitygw.sh failed (${String(err.code)}): ${stderr}`));
+    });
+  });
+}
+
+export interface Versitygw {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  dir: string;
+  /** Kills it and starts it again on the same port over the same directory. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function startVersitygw(bin: string): Promise<Versitygw> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-versitygw-'));
+  const accessKeyId = 'hearthtest';
+  const secretAccessKey = 'hearth-test-secret-key';
+  let proc: ChildProcess | undefined;
+  let output = '';
+  const start = async (): Promise<void> => {
+    const p = spawn(bin, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, 'posix', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = p;
+    p.stdout?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));
+    p.stderr?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));
+    let exited = false;
+    p.once('exit', () => (exited = true));
+    const deadline = Date.now() + 15_000;
+    while (!(await answers(port))) {
+      if (exited) throw new Error(`versitygw exited at start: ${output}`);
+      if (Date.now() > deadline) throw new Error(`versitygw did not listen on ${port}: ${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const halt = async (): Promise<void> => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+  };
+  process.once('exit', () => proc?.kill('SIGKILL'));
+  await start();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    accessKeyId,
+    secretAccessKey,
+    dir,
+    restart: async () => {
+      await halt();
+      await start();
+    },
+    stop: async () => {
+      await halt();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -104,6 +104,30 @@ export function describeErrorAnswer(answer: GatewayAnswer): string {
   return `${String(answer.headers['x-amzn-errortype'] ?? 'Error')} (${answer.status}): ${errorMessage(answer)}${typeof retry === 'string' ? ` (retry after ${retry} s)` : ''}`;
 }
 
+/**
+ * Every page of a Lambda list (ListFunctions, ListVersionsByFunction,
+ * ListAliases): the items under `key`, following NextMarker until the
+ * gateway gives none, or the error answer as the commands print it.
+ */
+export async function listPages<T>(target: GatewayTarget, path: string, key: string, maxItems: number): Promise<T[] | { error: string; status: number }> {
+  const out: T[] = [];
+  const sep = path.includes('?') ? '&' : '?';
+  let marker: string | undefined;
+  // Bounded: 10,000 pages is more than any list here has; a gateway repeating a marker ends it too.
+  for (let page = 0; page < 10_000; page++) {
+    const res = await callGateway(target, 'GET', `${path}${sep}MaxItems=${maxItems}${marker !== undefined ? `&Marker=${encodeURIComponent(marker)}` : ''}`);
+    if (res.status >= 400) return { error: describeErrorAnswer(res), status: res.status };
+    const body = answerJson<Record<string, unknown>>(res);
+    const items = body[key];
+    if (items !== undefined && !Array.isArray(items)) throw new Error(`the gateway answered a list without an array ${key}: ${res.text.slice(0, 200)}`);
+    out.push(...((items as T[] | undefined) ?? []));
+    const next = typeof body.NextMarker === 'string' && body.NextMarker !== '' ? body.NextMarker : undefined;
+    if (next === undefined || next === marker) break;
+    marker = next;
+  }
+  return out;
+}
+
 /** A table with a header row, columns padded to their widest cell. */
 export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

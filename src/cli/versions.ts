@@ -1,6 +1,6 @@
 // `hearth versions NAME`: the function's versions and its aliases, read
 // through the gateway (Lambda's ListVersionsByFunction and ListAliases).
-import { answerJson, callGateway, describeErrorAnswer, GATEWAY_HELP, oneFunction, parseGatewayCommand, table, type GatewayTarget } from './gateway-client.js';
+import { GATEWAY_HELP, listPages, oneFunction, parseGatewayCommand, table } from './gateway-client.js';
 
 const HELP = `usage: hearth versions NAME [--json] [--url URL] [--api-key KEY]
 
@@ -23,22 +23,6 @@ interface AliasConfiguration {
   Description?: string;
   RoutingConfig?: { AdditionalVersionWeights?: Record<string, number> };
   MinInstances?: number;
-}
-
-/** Every page of a Lambda list. */
-async function listAll<T>(target: GatewayTarget, path: string, key: 'Versions' | 'Aliases'): Promise<T[] | { error: string }> {
-  const out: T[] = [];
-  let marker: string | undefined;
-  // Bounded: 10,000 pages of 50 is more than any function has.
-  for (let page = 0; page < 10_000; page++) {
-    const res = await callGateway(target, 'GET', `${path}?MaxItems=1000${marker !== undefined ? `&Marker=${encodeURIComponent(marker)}` : ''}`);
-    if (res.status >= 400) return { error: describeErrorAnswer(res) };
-    const body = answerJson<Record<string, unknown>>(res);
-    out.push(...((body[key] as T[] | undefined) ?? []));
-    marker = typeof body.NextMarker === 'string' ? body.NextMarker : undefined;
-    if (marker === undefined) break;
-  }
-  return out;
 }
 
 const percent = (w: number) => `${Math.round(w * 100_000) / 1000} %`;
@@ -76,12 +60,12 @@ export async function versionsCommand(argv: string[]): Promise<number> {
   const name = oneFunction('versions', positionals, HELP);
   if (name === undefined) return 2;
   const base = `/2015-03-31/functions/${encodeURIComponent(name)}`;
-  const versions = await listAll<VersionConfiguration>(values, `${base}/versions`, 'Versions');
+  const versions = await listPages<VersionConfiguration>(values, `${base}/versions`, 'Versions', 1000);
   if ('error' in versions) {
     console.error(versions.error);
     return 1;
   }
-  const aliases = await listAll<AliasConfiguration>(values, `${base}/aliases`, 'Aliases');
+  const aliases = await listPages<AliasConfiguration>(values, `${base}/aliases`, 'Aliases', 1000);
   if ('error' in aliases) {
     console.error(aliases.error);
     return 1;

@@ -29,8 +29,8 @@ export function referencedVersions(fn: HearthFunction): Set<string> {
   return out;
 }
 
-/** The aliases in short, for the Function's printer column: live=2 canary=3+4@10%. */
-export function aliasSummary(fn: HearthFunction): string | undefined {
+/** The aliases in short, for the Function's printer column and `hearth ls --versions`: live=2 canary=3+4@10%. */
+export function aliasSummary(fn: { spec: { aliases?: readonly Pick<Alias, 'name' | 'version' | 'additionalVersionWeights'>[] | undefined } }): string | undefined {
   const parts = (fn.spec.aliases ?? []).map((a) => {
     const [extra, w] = Object.entries(a.additionalVersionWeights ?? {})[0] ?? [];
     return extra === undefined ? `${a.name}=${a.version}` : `${a.name}=${a.version}+${extra}@${Math.round((w ?? 0) * 1000) / 10}%`;

@@ -17,6 +17,9 @@ import { createQueue, type MemoryQueueBounds, type RedisConnectionOptions } from
 import { sandboxDetails, type SandboxSupport } from '../sandbox/support.js';
 import type { Queue } from '../queue/queue.js';
 import { DirectoryStore } from '../store/directory-store.js';
+import { DirectoryUploads } from '../uploads/directory-uploads.js';
+import { PackageUploads } from '../uploads/package-uploads.js';
+import { directorySigningKey } from '../uploads/signing-key.js';
 import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
 import { memoryQueueProblems } from './memory-queue.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
@@ -63,6 +66,8 @@ export interface EmbeddedPlatform {
   queue: Queue;
   /** Versions and aliases, under the functions directory's .hearth/versions/ and in the Function files. */
   store: DirectoryStore;
+  /** Packages uploaded through the control-plane API, under the functions directory's .hearth/packages/. */
+  uploads: PackageUploads;
   close(): Promise<void>;
 }
 
@@ -102,8 +107,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   // Published versions are read before the functions, so a function's first load finds them (aliases route, versions start).
   const store = new DirectoryStore({ dir: opts.dir, catalog, objects, logger: logger.child({ component: 'versions' }) });
   let watcher: FunctionDirWatcher | undefined;
+  let uploads: PackageUploads;
   try {
     await store.load();
+    // Uploaded packages are files a Function names by a path relative to the functions directory, signed URLs by a key kept beside them.
+    uploads = new PackageUploads({ backend: new DirectoryUploads(opts.dir), signingKey: await directorySigningKey(opts.dir), naming: { kind: 'path' } });
     watcher = await watchFunctionDir(opts.dir, catalog, logger.child({ component: 'functions' }), {
       objects,
       ...(queue.kind === 'memory' ? { refuse: memoryQueueProblems } : {}),
@@ -129,6 +137,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       ...(opts.sandbox ? { readinessDetails: readinessDetails(opts.sandbox) } : {}),
       concurrencyLimiter: limiter,
       store,
+      uploads,
       registerMetrics: (registry) => {
         createFunctionLogMetrics(registry, () => backend.functionLogs.dropped());
         if (queue.kind === 'memory') createMemoryQueueMetrics(registry, () => queue.memoryStats?.());
@@ -144,6 +153,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       dispatcher: serving.dispatcher,
       queue,
       store,
+      uploads,
       async close() {
         await w.close();
         await serving.close();

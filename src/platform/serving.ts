@@ -20,6 +20,7 @@ import type { AuthOptions } from '../gateway/plugins/auth.js';
 import dlqPlugin from '../gateway/plugins/dlq.js';
 import recordsPlugin from '../gateway/plugins/records.js';
 import { versionsApi } from '../gateway/plugins/versions-api.js';
+import packagesRoute from '../gateway/plugins/packages.js';
 import { createAutoscalerMetrics } from '../metrics/autoscaler.js';
 import { createInvocationMetrics } from '../metrics/invocations.js';
 import { createQueueMetrics } from '../metrics/queue.js';
@@ -28,6 +29,7 @@ import { createRegistry } from '../metrics/registry.js';
 import type { Queue } from '../queue/queue.js';
 import { Scheduler } from '../schedules/scheduler.js';
 import type { FunctionStore } from '../store/function-store.js';
+import type { Uploads } from '../uploads/uploads.js';
 import { BacklogCache } from './backlog-cache.js';
 import { trackInstances } from './instance-gauge.js';
 
@@ -80,6 +82,8 @@ export interface ServingOptions {
   readinessDetails?: () => Record<string, unknown>;
   /** Where versions and aliases are written (the functions directory, or the Kubernetes API): with it the gateway serves Lambda's version and alias routes. */
   store?: FunctionStore;
+  /** Packages uploaded through the control-plane API: with it the gateway serves GET /packages/SHA256 (signed URLs), and the functions API stores ZipFiles here. */
+  uploads?: Uploads;
 }
 
 export interface Serving {
@@ -156,6 +160,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
       ...(opts.store ? [{ plugin: versionsApi, options: { store: opts.store, catalog, arn: (n: string) => dispatcher.arn(n) } }] : []),
+      ...(opts.uploads ? [{ plugin: packagesRoute, options: { uploads: opts.uploads } }] : []),
     ],
   });
   const connections = new ConnectionDrain(app.server);

@@ -21,6 +21,8 @@ const HELP = `usage: hearth gateway [options]
   --open-routes LIST     operations routes anonymous callers may use while authentication is on:
                          a comma-separated subset of /metrics,/openapi.json, or none
                          (default: both; /healthz and /readyz are always open)
+  --management-api B     false: serve invocation only; the Lambda control-plane routes (functions,
+                         versions, aliases, configuration, tags) answer 403 (default true)
   --leader-elect         one replica's autoscaler decides, under a lease in Redis (default true)
   --no-leader-elect      every replica scales on its own view
   --max-concurrent-invocations N   cap across functions (default: none)
@@ -102,8 +104,9 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
     shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
     connections: settings.connections,
+    ...(settings.managementApi !== undefined ? { managementApi: settings.managementApi } : {}),
   });
-  logger.info({ url: gateway.url, namespace: values.namespace, auth: auth !== undefined }, 'gateway listening');
+  logger.info({ url: gateway.url, namespace: values.namespace, auth: auth !== undefined, managementApi: settings.managementApi ?? true }, 'gateway listening');
   await untilSignal();
   logger.info('shutting down');
   await gateway.close();

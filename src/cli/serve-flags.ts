@@ -24,6 +24,8 @@ export const SERVE_OPTIONS = {
   'max-connections-per-address': { type: 'string' },
   'headers-timeout-seconds': { type: 'string' },
   'body-timeout-seconds': { type: 'string' },
+  // A value, not a switch: the chart renders --management-api=false.
+  'management-api': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
 } as const;
 
@@ -48,6 +50,7 @@ export interface ServeFlags {
   'max-connections-per-address'?: string | undefined;
   'headers-timeout-seconds'?: string | undefined;
   'body-timeout-seconds'?: string | undefined;
+  'management-api'?: string | undefined;
 }
 
 export interface ServeSettings {
@@ -61,6 +64,8 @@ export interface ServeSettings {
   drainTimeoutMs: number;
   /** The connection flags given; what is not given keeps the gateway's default (README: Connection limits). */
   connections: Partial<ConnectionLimits>;
+  /** Set only by --management-api: false serves invocation only, the control-plane routes answering 403. */
+  managementApi?: boolean;
 }
 
 /** Parses the connection flags; a string is the problem to print. */
@@ -137,6 +142,8 @@ export function checkServeFlags(v: ServeFlags, defaults: ShutdownDefaults = { sh
   if (typeof drain === 'string') return drain;
   const connections = parseConnectionFlags(v);
   if (typeof connections === 'string') return connections;
+  const management = v['management-api'];
+  if (management !== undefined && management !== 'true' && management !== 'false') return `--management-api takes true or false, not ${management}`;
   return {
     port,
     ...(max !== undefined ? { maxConcurrentInvocations: max } : {}),
@@ -144,6 +151,7 @@ export function checkServeFlags(v: ServeFlags, defaults: ShutdownDefaults = { sh
     shutdownDelayMs: Math.round(delay * 1000),
     drainTimeoutMs: Math.round(drain * 1000),
     connections,
+    ...(management !== undefined ? { managementApi: management === 'true' } : {}),
   };
 }
 

@@ -28,6 +28,10 @@ Function YAML files of DIR (followed as they change).
   --open-routes LIST  with --credentials: the operations routes anonymous callers
                    may still use, a comma-separated subset of /metrics,/openapi.json,
                    or none (default: both; /healthz and /readyz are always open)
+  --management-api B
+                   false: serve invocation only; the Lambda control-plane routes
+                   (functions, versions, aliases, configuration, tags) answer 403
+                   (default: true)
   --max-concurrent-invocations N
                    cap on invocations running at once; beyond it callers get 429
   --shutdown-delay-seconds S
@@ -129,6 +133,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
     shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
     connections: settings.connections,
+    ...(settings.managementApi !== undefined ? { managementApi: settings.managementApi } : {}),
     sandbox: { support: sandbox, insecureNoSandbox },
     backend: { functionLogs: bounds.functionLogs },
     memoryQueue: bounds.memoryQueue,

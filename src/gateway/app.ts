@@ -19,6 +19,7 @@ import auth, { type AuthOptions } from './plugins/auth.js';
 import { functionUrl } from './plugins/function-url.js';
 import { health, type HealthOptions } from './plugins/health.js';
 import { invokeApi } from './plugins/invoke-api.js';
+import managementOff from './plugins/management-off.js';
 import { metricsRoute } from './plugins/metrics.js';
 import { sendLambdaError, toLambdaError } from './reply-error.js';
 
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   auth?: AuthOptions;
   /** Connection caps and request timeouts (README: Connection limits); unset parts take their defaults. */
   connections?: Partial<ConnectionLimits>;
+  /** false: the control-plane routes answer 403 AccessDeniedException, only invocation is served (--management-api=false). Default true. */
+  managementApi?: boolean;
 }
 
 /** Receiving one whole request, headers and body, may take this long (Node's requestTimeout; the function's run time is not counted). */
@@ -94,6 +97,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 
   // Before any route, so its hooks guard them all.
   if (opts.auth) await app.register(auth, { arn: opts.arn, ...opts.auth });
+  // After authentication, so an anonymous caller still gets 401.
+  if (opts.managementApi === false) await app.register(managementOff);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Hearth gateway', version: '0.1.0', description: 'The Lambda Invoke API and plain HTTP routes of Hearth.' },

@@ -36,6 +36,8 @@ export interface ClusterGatewayOptions {
   shutdown?: ShutdownOptions;
   /** Connection caps and request timeouts (hearth gateway's connection flags); unset parts take their defaults. */
   connections?: Partial<ConnectionLimits>;
+  /** false: the control-plane routes answer 403 and only invocation is served (--management-api=false; the chart's managementApi.enabled). Default true. */
+  managementApi?: boolean;
 }
 
 export interface ClusterGateway {
@@ -123,6 +125,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     concurrencyLimiter: limiter,
     ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
     ...(opts.connections ? { connections: opts.connections } : {}),
+    ...(opts.managementApi !== undefined ? { managementApi: opts.managementApi } : {}),
     // The leader decides for every replica, so it must see every replica's calls.
     ...(client && identity
       ? { shareDemand: (local: (name: string) => number) => new SharedDemand({ redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity, catalog: units, local }) }

@@ -49,6 +49,8 @@ export interface EmbeddedOptions {
   shutdown?: ShutdownOptions;
   /** Connection caps and request timeouts (hearth up's connection flags); unset parts take their defaults. */
   connections?: Partial<ConnectionLimits>;
+  /** false: the control-plane routes answer 403 and only invocation is served (--management-api=false). Default true. */
+  managementApi?: boolean;
   /** What probeSandbox found at start (hearth up), shown in /readyz's details; insecureNoSandbox: started without one where it was required. */
   sandbox?: { support: SandboxSupport; insecureNoSandbox?: boolean };
   /** Bounds of the in-memory queue (without Redis): bytes and records held. */
@@ -134,6 +136,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       ...(opts.retryTimeScale !== undefined ? { retryTimeScale: opts.retryTimeScale } : {}),
       ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
       ...(opts.connections ? { connections: opts.connections } : {}),
+      ...(opts.managementApi !== undefined ? { managementApi: opts.managementApi } : {}),
       ...(opts.sandbox ? { readinessDetails: readinessDetails(opts.sandbox) } : {}),
       concurrencyLimiter: limiter,
       store,

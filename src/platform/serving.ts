@@ -82,6 +82,8 @@ export interface ServingOptions {
   readinessDetails?: () => Record<string, unknown>;
   /** Where versions and aliases are written (the functions directory, or the Kubernetes API): with it the gateway serves Lambda's version and alias routes. */
   store?: FunctionStore;
+  /** false: the control-plane routes answer 403 and only invocation is served (--management-api=false). Default true. */
+  managementApi?: boolean;
   /** Packages uploaded through the control-plane API: with it the gateway serves GET /packages/SHA256 (signed URLs), and the functions API stores ZipFiles here. */
   uploads?: Uploads;
 }
@@ -151,6 +153,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     logger,
     arn: (n) => dispatcher.arn(n),
     ...(opts.connections ? { connections: opts.connections } : {}),
+    ...(opts.managementApi !== undefined ? { managementApi: opts.managementApi } : {}),
     // Called only once requests arrive, after `connections` exists.
     draining: () => connections.draining,
     ...(opts.readinessDetails ? { readinessDetails: opts.readinessDetails } : {}),

@@ -107,7 +107,19 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     void work.finally(() => applying.delete(work));
   });
   // Published versions are read before the functions, so a function's first load finds them (aliases route, versions start).
-  const store = new DirectoryStore({ dir: opts.dir, catalog, objects, logger: logger.child({ component: 'versions' }) });
+  // What the files loader refuses, the store refuses to write; how the backend fares preparing a function shows in its observation.
+  const refuse = queue.kind === 'memory' ? { refuse: memoryQueueProblems } : {};
+  const store = new DirectoryStore({
+    dir: opts.dir,
+    catalog,
+    objects,
+    logger: logger.child({ component: 'versions' }),
+    ...refuse,
+    preparation: (name) => {
+      const error = backend.preparationError(name);
+      return { preparing: backend.preparingStep(name) !== undefined, ...(error !== undefined ? { error } : {}) };
+    },
+  });
   let watcher: FunctionDirWatcher | undefined;
   let uploads: PackageUploads;
   try {
@@ -116,7 +128,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     uploads = new PackageUploads({ backend: new DirectoryUploads(opts.dir), signingKey: await directorySigningKey(opts.dir), naming: { kind: 'path' } });
     watcher = await watchFunctionDir(opts.dir, catalog, logger.child({ component: 'functions' }), {
       objects,
-      ...(queue.kind === 'memory' ? { refuse: memoryQueueProblems } : {}),
+      ...refuse,
       afterSync: (names) => store.publishChanged(names),
     });
     store.writeBesideReloads(watcher.besideReloads);

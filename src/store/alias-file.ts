@@ -3,19 +3,13 @@
 // file (comments, other documents, their formatting) stays byte for byte.
 // The file is the source of truth for GitOps, so what `hearth alias` does
 // shows in `git diff` as the lines one would have typed. Pure.
-import { isMap, isSeq, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isSeq } from 'yaml';
 import type { Alias } from '../api/function.js';
+import { locateFunction, spliceDocument } from './function-file.js';
 
 export type AliasFileEdit = { kind: 'put'; index: number; alias: Alias } | { kind: 'delete'; index: number };
 
 export type AliasFileResult = { ok: true; text: string } | { ok: false; reason: string };
-
-function isFunctionNamed(doc: Document.Parsed, name: string): boolean {
-  if (doc.errors.length > 0) return false;
-  const kind = doc.get('kind');
-  const meta = doc.get('metadata');
-  return kind === 'Function' && isMap(meta) && meta.get('name') === name;
-}
 
 /** The alias as it is written: only what differs from the defaults. */
 function aliasFields(alias: Alias): Array<[keyof Alias, unknown]> {
@@ -35,9 +29,7 @@ function aliasFields(alias: Alias): Array<[keyof Alias, unknown]> {
  * removes it, and spec.aliases with the last one.
  */
 export function editAliasesInText(text: string, name: string, edit: AliasFileEdit): AliasFileResult {
-  const docs = parseAllDocuments(text);
-  if (!Array.isArray(docs)) return { ok: false, reason: 'the file holds no documents' };
-  const at = docs.findIndex((d) => isFunctionNamed(d, name));
+  const { docs, at } = locateFunction(text, name);
   const doc = docs[at];
   if (doc === undefined) return { ok: false, reason: `the file holds no well-formed Function named ${name}` };
   const spec = doc.get('spec');
@@ -62,7 +54,5 @@ export function editAliasesInText(text: string, name: string, edit: AliasFileEdi
       else if (item.get(key) !== value) doc.setIn([...path, key], doc.createNode(value));
     }
   }
-  // The first document also owns the comments above it, which its text repeats.
-  const start = at === 0 ? 0 : doc.range[0];
-  return { ok: true, text: text.slice(0, start) + doc.toString() + text.slice(doc.range[2]) };
+  return { ok: true, text: spliceDocument(text, doc, at) };
 }

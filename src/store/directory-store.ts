@@ -1,42 +1,47 @@
-// Versions and aliases of the embedded platform, kept in its functions
-// directory so they survive a restart and travel with the files:
+// Functions, versions and aliases of the embedded platform, kept in its
+// functions directory so they survive a restart and travel with the files:
 //
+//   <dir>/<NAME>.yaml                          a Function made through the API (any *.yaml may hold Functions)
 //   <dir>/.hearth/versions/<NAME>/<N>.yaml     a FunctionVersion document
 //   <dir>/.hearth/versions/<NAME>/<N>/         the package bytes it runs (read-only copies)
 //   <dir>/.hearth/versions/<NAME>/counter      the highest number ever given
 //
-// Aliases live in the Function's own YAML file (one file for GitOps), edited
-// in place. Every write updates the in-memory catalog at once, so routing
-// follows within a second rather than after the file watcher's debounce; the
-// watcher's later reload of the same file finds nothing changed.
+// A Function's spec and aliases are edited in the YAML file that holds it
+// (one file for GitOps), in place, keeping comments and other documents.
+// Every write updates the in-memory catalog at once, so routing follows
+// within a second rather than after the file watcher's debounce, and the
+// API reads its own writes; the watcher's later reload of the same file
+// finds nothing changed.
 //
 // Writes are serialised (one at a time in this process), and a version
 // number is claimed by creating its directory, which only one creator can
 // do: two publishes never share a number, and a number once given is never
 // given again, not even after its version is deleted.
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { parse, stringify } from 'yaml';
 import type { MemoryCatalog } from '../api/catalog.js';
 import type { ConfigObjectSource } from '../api/config-objects.js';
-import { API_VERSION, LIMITS, inlineCodeBytes, type AliasInput, type Alias, type FunctionSpec, type HearthFunction, type PackageSource } from '../api/function.js';
+import { API_VERSION, KIND, LIMITS, inlineCodeBytes, type AliasInput, type Alias, type FunctionSpec, type HearthFunction, type PackageSource } from '../api/function.js';
 import { FunctionVersionSchema, VERSION_KIND, type FunctionVersion } from '../api/function-version.js';
 import { validateManifests } from '../api/manifests.js';
-import { describeProblems, problemsOf } from '../api/validate.js';
+import { describeProblems, problemsOf, type Problem } from '../api/validate.js';
 import { buildPackage } from '../packages/build.js';
 import { sha256 } from '../packages/digest.js';
 import { loadPackage } from '../packages/source.js';
-import { SOURCE_ANNOTATION } from '../platform/function-files.js';
+import { loadFunctionDir, SOURCE_ANNOTATION, type LoadReport } from '../platform/function-files.js';
 import { referencedVersions } from '../versions/alias-problems.js';
 import { versionLabels } from '../versions/labels.js';
-import { latestPublished, nextVersionNumber, snapshotDigest, snapshotOf, versionNumbers, versionsPastRetention } from '../versions/snapshot.js';
+import { canonical, latestPublished, nextVersionNumber, snapshotDigest, snapshotOf, versionNumbers, versionsPastRetention } from '../versions/snapshot.js';
 import { versionObjectName } from '../versions/units.js';
 import { aliasesUsing, changeAlias, removeAlias, type AliasMode } from './alias-change.js';
 import { editAliasesInText, type AliasFileEdit } from './alias-file.js';
+import { editSpecInText, newFunctionText, removeFunctionFromText, specAsWritten } from './function-file.js';
 import { StoreError, type CreateFunctionInput, type FunctionStore, type PublishOptions, type PublishResult, type StoredFunction, type UpdateOptions } from './function-store.js';
 import type { FunctionSpecInput } from '../api/function.js';
+import { fileObservation, type PreparationState } from './observation.js';
 
 /** Where versions live, under the functions directory. The leading dot keeps the directory watcher (depth 0) and `kubectl apply -f DIR` away. */
 export const VERSIONS_DIR = join('.hearth', 'versions');
@@ -51,6 +56,21 @@ export interface DirectoryStoreOptions {
   objects: ConfigObjectSource;
   logger?: Logger;
   now?: () => Date;
+  /** What this platform refuses of a valid Function (the files loader's `refuse`): a create or update it refuses is invalid, a file it refuses shows as a failure. */
+  refuse?: (fn: HearthFunction) => Problem[];
+  /** The backend's state of a function's $LATEST (preparing its code, or why that failed), for the observation. */
+  preparation?: (name: string) => PreparationState | undefined;
+}
+
+/** Tries of an update whose file another writer changed meanwhile. */
+const MAX_EDIT_ATTEMPTS = 5;
+
+/** A Function as the directory stores it: where, at which revision, and what keeps it from loading. */
+interface Located {
+  fn: HearthFunction;
+  file: string;
+  revision: string;
+  problems: Problem[];
 }
 
 /** Runs a write of a Function file so that no reload of the functions directory reads the file meanwhile. */
@@ -74,27 +94,100 @@ export class DirectoryStore implements FunctionStore {
   constructor(private readonly opts: DirectoryStoreOptions) {
     this.#root = resolve(opts.dir, VERSIONS_DIR);
   }
-  // Issue 18 contracts: implemented by the store helper.
-  getFunction(_name: string): Promise<StoredFunction> {
-    return Promise.reject(new Error('not implemented yet'));
+  async getFunction(name: string): Promise<StoredFunction> {
+    const located = (await this.#scan()).found.get(name);
+    if (located === undefined) throw new StoreError('not-found', `Function not found: ${name}`);
+    return this.#stored(located);
   }
 
-  listFunctions(): Promise<StoredFunction[]> {
-    return Promise.reject(new Error('not implemented yet'));
+  async listFunctions(): Promise<StoredFunction[]> {
+    const { found } = await this.#scan();
+    const names = [...found.keys()].sort();
+    return Promise.all(names.map((n) => this.#stored(found.get(n) as Located)));
   }
 
-  createFunction(_input: CreateFunctionInput): Promise<StoredFunction> {
-    return Promise.reject(new Error('not implemented yet'));
+  async createFunction(input: CreateFunctionInput): Promise<StoredFunction> {
+    const { name } = input;
+    const text = newFunctionText(name, input.spec, input.labels);
+    // Validated before the name makes a path: an invalid name is refused with its problem, never written.
+    const valid = this.#validated(text, name);
+    const file = resolve(this.opts.dir, `${name}.yaml`);
+    const fn = annotated(valid, file);
+    const stored = await this.#besideReloads(() =>
+      this.#serial(async () => {
+        const { found, report } = await this.#scan();
+        // Any document of that name counts, even one that does not load now: writing a second would leave one of them ignored.
+        if (found.has(name) || report.problems.some((p) => p.kind === KIND && p.name === name)) {
+          throw new StoreError('conflict', `Function already exist: ${name}`);
+        }
+        await createExclusive(file, text);
+        this.opts.catalog.set(fn);
+        this.opts.logger?.info({ function: name, file }, `function ${name} created in ${file}`);
+        return this.#stored({ fn, file, revision: revisionOf(fn), problems: [] });
+      }),
+    );
+    await this.publishChanged([name]);
+    return stored;
   }
 
-  updateFunction(_name: string, _edit: (spec: FunctionSpecInput) => FunctionSpecInput, _opts?: UpdateOptions): Promise<StoredFunction> {
-    return Promise.reject(new Error('not implemented yet'));
+  async updateFunction(name: string, edit: (spec: FunctionSpecInput) => FunctionSpecInput, opts: UpdateOptions = {}): Promise<StoredFunction> {
+    const stored = await this.#besideReloads(() =>
+      this.#serial(async () => {
+        for (let attempt = 1; ; attempt++) {
+          const located = (await this.#scan()).found.get(name);
+          if (located === undefined) throw new StoreError('not-found', `Function not found: ${name}`);
+          const { file } = located;
+          const text = await this.#readFunctionText(name, file);
+          const revision = revisionIn(text, name, file);
+          if (opts.expectedRevision !== undefined && opts.expectedRevision !== revision) {
+            throw new StoreError('precondition', `function ${name} has changed: its revision is ${revision}, not ${opts.expectedRevision}`);
+          }
+          const written = specAsWritten(text, name);
+          if (written === undefined) throw new StoreError('conflict', `${file} does not parse as YAML now, so Function ${name} cannot be edited; fix it first`);
+          const edited = editSpecInText(text, name, edit(structuredClone(written)));
+          if (!edited.ok) throw new StoreError('conflict', `${file}: ${edited.reason}`);
+          const fn = annotated(this.#validated(edited.text, name), file);
+          // Someone else (an editor, another process) wrote the file meanwhile: edit what they wrote.
+          if ((await this.#readFunctionText(name, file)) !== text) {
+            if (attempt >= MAX_EDIT_ATTEMPTS) throw new StoreError('conflict', `${file} kept changing while function ${name} was being updated`);
+            continue;
+          }
+          if (edited.text !== text) await writeAtomic(file, edited.text, (await stat(file)).mode & 0o777);
+          if (JSON.stringify(this.opts.catalog.get(name)) !== JSON.stringify(fn)) this.opts.catalog.set(fn);
+          this.opts.logger?.info({ function: name, file }, `function ${name} updated in ${file}`);
+          return this.#stored({ fn, file, revision: revisionOf(fn), problems: [] });
+        }
+      }),
+    );
+    await this.publishChanged([name]);
+    return stored;
   }
 
-  deleteFunction(_name: string): Promise<void> {
-    return Promise.reject(new Error('not implemented yet'));
+  deleteFunction(name: string): Promise<void> {
+    return this.#besideReloads(() =>
+      this.#serial(async () => {
+        const located = (await this.#scan()).found.get(name);
+        if (located === undefined) throw new StoreError('not-found', `Function not found: ${name}`);
+        const { file } = located;
+        const removed = removeFunctionFromText(await this.#readFunctionText(name, file), name);
+        if (!removed.ok) throw new StoreError('conflict', `${file} does not parse as YAML now, so Function ${name} cannot be removed from it; fix it first`);
+        if (removed.empty === true) {
+          await unlink(file).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err;
+          });
+        } else {
+          await writeAtomic(file, removed.text, (await stat(file)).mode & 0o777);
+        }
+        this.opts.catalog.delete(name);
+        // Then its versions and their package copies: a crash in between leaves versions without a function, never a function whose versions are half gone.
+        await rm(this.#dirOf(name), { recursive: true, force: true });
+        this.#versions.delete(name);
+        this.#counters.delete(name);
+        this.opts.catalog.setVersions(name, []);
+        this.opts.logger?.info({ function: name, file }, `function ${name} deleted${removed.empty === true ? ` with ${file}` : ` from ${file}`}, with its versions`);
+      }),
+    );
   }
-
 
   /** Hooks alias writes into the directory watcher's reloads (see watchFunctionDir's besideReloads). */
   writeBesideReloads(run: BesideReloads): void {
@@ -195,6 +288,73 @@ export class DirectoryStore implements FunctionStore {
         this.opts.logger?.error({ err, function: name }, `publishing ${name} on change failed: ${(err as Error).message}`);
       }
     }
+  }
+
+  /**
+   * Every Function the directory's files define now, read as the files
+   * loader reads them (first definition of a name wins), with what keeps
+   * each from loading. A Function whose document does not load any more is
+   * the one the catalog still serves from that file (the watcher keeps a
+   * file's last clean text), with the problems of its file.
+   */
+  async #scan(): Promise<{ found: Map<string, Located>; report: LoadReport }> {
+    const report = await loadFunctionDir(this.opts.dir);
+    const found = new Map<string, Located>();
+    for (const fn of report.functions) {
+      const file = fn.metadata.annotations?.[SOURCE_ANNOTATION] ?? '';
+      found.set(fn.metadata.name, { fn, file, revision: revisionOf(fn), problems: this.opts.refuse?.(fn) ?? [] });
+    }
+    for (const kept of this.opts.catalog.list()) {
+      const name = kept.metadata.name;
+      const file = kept.metadata.annotations?.[SOURCE_ANNOTATION];
+      if (found.has(name) || file === undefined) continue;
+      // Its own document's problems, or the file's when it does not parse at all (no name then).
+      const problems = report.problems.filter((p) => p.file === file && (p.name === name || p.name === undefined)).flatMap((p) => p.problems);
+      if (problems.length === 0) continue; // removed from its file: the watcher removes it next
+      const text = await readFile(file, 'utf8').catch(() => '');
+      found.set(name, { fn: kept, file, revision: revisionIn(text, name, file), problems });
+    }
+    return { found, report };
+  }
+
+  async #stored(located: Located): Promise<StoredFunction> {
+    const name = located.fn.metadata.name;
+    const served = this.opts.catalog.get(name);
+    const mtime = await stat(located.file).then(
+      (st) => st.mtime.toISOString(),
+      () => undefined,
+    );
+    const preparation = served !== undefined ? this.opts.preparation?.(name) : undefined;
+    return {
+      fn: located.fn,
+      revision: located.revision,
+      ...(mtime !== undefined ? { lastModified: mtime } : {}),
+      observation: fileObservation({
+        served: served !== undefined,
+        sameAsStored: served !== undefined && canonical(served.spec) === canonical(located.fn.spec),
+        problems: located.problems,
+        ...(preparation !== undefined ? { preparation } : {}),
+      }),
+    };
+  }
+
+  /** Function `name` as `text` defines it, or why it is invalid (field paths), as the files loader and this platform judge it. */
+  #validated(text: string, name: string): HearthFunction {
+    const doc = validateManifests(text).find((d) => d.kind === KIND && d.name === name);
+    if (doc === undefined || !doc.ok || !('function' in doc)) {
+      const problems = doc !== undefined && !doc.ok ? doc.problems : [{ path: '', message: `is not a Function named ${name}` }];
+      throw new StoreError('invalid', `Function ${name} is invalid: ${describeProblems(problems)}`, problems);
+    }
+    const refused = this.opts.refuse?.(doc.function) ?? [];
+    if (refused.length > 0) throw new StoreError('invalid', `Function ${name} cannot run here: ${describeProblems(refused)}`, refused);
+    return doc.function;
+  }
+
+  async #readFunctionText(name: string, file: string): Promise<string> {
+    return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new StoreError('not-found', `Function not found: ${name}`);
+      throw err;
+    });
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
@@ -438,9 +598,39 @@ function functionInText(text: string, name: string, file: string): HearthFunctio
     throw new StoreError('conflict', `${file} does not load cleanly now (${doc.problems.map((p) => `${p.path || '(document)'}: ${p.message}`).join('; ')}); fix it first`);
   }
   if (!('function' in doc)) throw new StoreError('conflict', `${file} no longer defines Function ${name}`);
-  const fn = doc.function;
+  return annotated(doc.function, file);
+}
+
+/** The Function annotated with its file exactly as the directory loader annotates it, so the loader's later reload of the same text finds it unchanged. */
+function annotated(fn: HearthFunction, file: string): HearthFunction {
   fn.metadata.annotations = { ...fn.metadata.annotations, [SOURCE_ANNOTATION]: file };
   return fn;
+}
+
+/** A stored Function's revision: the digest of what it defines, so reformatting or a comment changes nothing, and any change of a field does. */
+function revisionOf(fn: HearthFunction): string {
+  return createHash('sha256').update(canonical(fn)).digest('hex');
+}
+
+/** The revision of Function `name` in the text of `file`: of what it defines, or of the text itself while its document does not load. */
+function revisionIn(text: string, name: string, file: string): string {
+  const doc = validateManifests(text).find((d) => d.kind === KIND && d.name === name);
+  if (doc?.ok === true && 'function' in doc) return revisionOf(annotated(doc.function, file));
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A new file, or none: written under a name the watcher ignores, then linked to its name, which fails if that name is taken. */
+async function createExclusive(path: string, data: string): Promise<void> {
+  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFile(tmp, data);
+  try {
+    await link(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new StoreError('conflict', `${path} exists already; a new function of that name would overwrite it`);
+    throw err;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
 }
 
 /** A whole file or none: written under a name the directory watcher ignores, then renamed over the old one. */

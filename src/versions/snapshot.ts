@@ -11,8 +11,8 @@ export function snapshotOf(spec: FunctionSpec): FunctionSpec {
   return { ...kept, versioning: { publishOnChange: false } };
 }
 
-/** JSON with keys in order, so the same spec always gives the same digest. */
-function canonical(value: unknown): string {
+/** JSON with keys in order, so the same spec always gives the same digest (and the store's revisions). */
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

@@ -213,6 +213,11 @@ export class LocalBackend implements Backend {
     return this.preparing.has(name) ? (this.steps.get(name) ?? 'preparing its code') : undefined;
   }
 
+  /** Why the last preparation of a unit's code failed (cleared when one succeeds or the unit is removed): what the store reports as the function's failure. */
+  preparationError(name: string): Error | undefined {
+    return this.prepareErrors.get(name);
+  }
+
   instances(name: string): readonly Instance[] {
     return this.functions.get(name)?.instances ?? [];
   }

@@ -1,0 +1,107 @@
+// What the platform serving a function reports of it, read the same way on
+// both homes: served (some revision runs), current (the stored one runs),
+// and a failure when the stored one cannot run, with a code from Lambda's
+// StateReasonCode so src/control/ can show State Failed as Lambda does.
+// Pure: the stores hand in what they read.
+import type { Condition } from '../api/function.js';
+import { describeProblems, type Problem } from '../api/validate.js';
+import { REFUSALS } from '../packages/errors.js';
+import type { Observation } from './function-store.js';
+
+/** Lambda's StateReasonCode values Hearth reports. */
+export type FailureCode = 'InvalidConfiguration' | 'InvalidImage' | 'ImageAccessDenied' | 'InvalidZipFileException' | 'InvalidRuntime';
+
+/**
+ * The controller's Ready=False reasons that mean the spec as written cannot
+ * run and will not start running by waiting, and the code each shows as.
+ * Left out on purpose, as not the spec's fault or passing: InstancesStarting,
+ * ApplyFailed (an API call that failed; the controller retries it),
+ * CrashLoopBackOff, OOMKilled, RunContainerError and CreateContainerError
+ * (the code fails at run time, which Lambda reports per invocation, not as
+ * the function's state) and Unschedulable (capacity may come).
+ */
+export const FAILURE_REASONS: Readonly<Record<string, FailureCode>> = {
+  InvalidSpec: 'InvalidConfiguration',
+  UnsupportedSpec: 'InvalidConfiguration',
+  // A Secret or ConfigMap key that env refers to is missing.
+  CreateContainerConfigError: 'InvalidConfiguration',
+  InvalidImageName: 'InvalidImage',
+  ErrImagePull: 'ImageAccessDenied',
+  ImagePullBackOff: 'ImageAccessDenied',
+};
+
+/** A Function as the API server sends it: what an observation reads. */
+export interface ObservedWire {
+  metadata?: { generation?: number };
+  status?: { observedGeneration?: number; conditions?: Partial<Condition>[] };
+}
+
+/**
+ * The cluster's observation, from the controller's status: served once it
+ * observed any generation, current when it observed this one, failed when
+ * its Ready condition for this generation is False for a reason in
+ * FAILURE_REASONS.
+ */
+export function clusterObservation(wire: ObservedWire): Observation {
+  const generation = wire.metadata?.generation;
+  const observed = wire.status?.observedGeneration;
+  const served = observed !== undefined;
+  const current = served && observed === generation;
+  if (!current) return { served, current };
+  const ready = wire.status?.conditions?.find((c) => c.type === 'Ready');
+  // A condition stamped with an older generation says nothing of this one.
+  if (ready?.status !== 'False' || (ready.observedGeneration !== undefined && ready.observedGeneration !== generation)) return { served, current };
+  const code = ready.reason !== undefined ? FAILURE_REASONS[ready.reason] : undefined;
+  if (code === undefined) return { served, current };
+  return { served, current, failure: { code, message: ready.message ?? ready.reason ?? 'the function cannot run' } };
+}
+
+/** What the local backend says of one serving unit. */
+export interface PreparationState {
+  /** Its code is being prepared (unpacked, built) now. */
+  preparing: boolean;
+  /** Why its last preparation failed, if it did. */
+  error?: Error;
+}
+
+/**
+ * The code a failure to prepare shows as: a package the checks refuse (not
+ * a ZIP, unsafe entries, too large) is InvalidZipFileException as in
+ * Lambda; one that cannot be fetched or found, like anything else the
+ * spec asks that this platform cannot give (a missing bootstrap, an
+ * image), is InvalidConfiguration.
+ */
+export function preparationFailureCode(err: Error): FailureCode {
+  const reason = (err as { reason?: unknown }).reason;
+  if (typeof reason === 'string' && reason !== 'unavailable' && (REFUSALS as readonly string[]).includes(reason)) return 'InvalidZipFileException';
+  return 'InvalidConfiguration';
+}
+
+export interface FileObservationInput {
+  /** The catalog serves some revision of the function. */
+  served: boolean;
+  /** The catalog's function has the stored spec. */
+  sameAsStored: boolean;
+  /** Problems that keep the stored document from loading (invalid now, or refused by this platform). */
+  problems: readonly Problem[];
+  /** The backend's state of the function's $LATEST, when it has one. */
+  preparation?: PreparationState;
+}
+
+/**
+ * The embedded platform's observation: served when the catalog has the
+ * function; current when it has the stored spec and the backend is not
+ * still preparing it; failed when the stored document does not load
+ * (its problems), or when the backend could not prepare the current one.
+ * A failure is a verdict on the stored revision, so it comes with current
+ * true, as in a cluster, where the controller marks the generation it
+ * refused as observed.
+ */
+export function fileObservation(input: FileObservationInput): Observation {
+  const { served } = input;
+  if (input.problems.length > 0) return { served, current: true, failure: { code: 'InvalidConfiguration', message: describeProblems(input.problems) } };
+  const current = served && input.sameAsStored && input.preparation?.preparing !== true;
+  const error = input.preparation?.error;
+  if (current && error !== undefined) return { served, current, failure: { code: preparationFailureCode(error), message: error.message } };
+  return { served, current };
+}

@@ -16,7 +16,9 @@ export type LambdaErrorType =
   | 'InvalidSignatureException'
   | 'UnknownOperationException'
   | 'ResourceConflictException'
-  | 'PreconditionFailedException';
+  | 'PreconditionFailedException'
+  | 'RequestEntityTooLargeException'
+  | 'ProvisionedConcurrencyConfigNotFoundException';
 
 export class LambdaError extends Error {
   constructor(

@@ -1,79 +1,10 @@
-// The JSON Lambda's control API answers with for versions and aliases
-// (FunctionConfiguration, AliasConfiguration), built from Hearth's objects,
-// and the request bodies it takes, read into Hearth's. Pure.
-import { createHash } from 'node:crypto';
-import { effectiveHandler, LATEST, type Alias, type AliasInput, type FunctionSpec, type Runtime } from '../api/function.js';
-import type { FunctionVersion } from '../api/function-version.js';
-import type { Problem } from '../api/validate.js';
+// The JSON Lambda's control API answers with for aliases
+// (AliasConfiguration), built from Hearth's objects, and the alias request
+// bodies it takes, read into Hearth's. Pure. FunctionConfiguration and the
+// shared formats (RevisionId, CodeSha256, times) live in src/control/.
+import type { Alias, AliasInput } from '../api/function.js';
+import { revisionId } from '../control/revision.js';
 import { badParameter, type LambdaError } from './lambda-errors.js';
-
-/** Lambda's runtime identifiers. Go functions run as a custom runtime on Lambda today. */
-const LAMBDA_RUNTIME: Record<Runtime, string> = {
-  nodejs20: 'nodejs20.x',
-  nodejs22: 'nodejs22.x',
-  'python3.11': 'python3.11',
-  'python3.12': 'python3.12',
-  'python3.13': 'python3.13',
-  go: 'provided.al2023',
-  provided: 'provided.al2023',
-};
-
-/** A revision id in Lambda's shape (a UUID), derived from the content, so it changes exactly when the content does. */
-export function revisionId(content: unknown): string {
-  const h = createHash('sha256').update(JSON.stringify(content)).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
-/** Lambda's CodeSha256 is base64 of the digest's bytes; Hearth keeps hex. */
-export function codeSha256(hex: string): string {
-  return Buffer.from(hex, 'hex').toString('base64');
-}
-
-/** A CodeSha256 as a caller sends it (Lambda's base64, or hex) as hex; undefined when it is neither. */
-export function digestHex(value: string): string | undefined {
-  if (/^[a-fA-F0-9]{64}$/.test(value)) return value.toLowerCase();
-  if (/^[A-Za-z0-9+/]{43}=$/.test(value)) return Buffer.from(value, 'base64').toString('hex');
-  return undefined;
-}
-
-/** Lambda's time format: 2024-05-01T12:00:00.000+0000. */
-export function lambdaTime(iso: string | undefined): string | undefined {
-  if (iso === undefined) return undefined;
-  const t = new Date(iso);
-  return Number.isNaN(t.getTime()) ? undefined : t.toISOString().replace('Z', '+0000');
-}
-
-function creationTimestamp(v: FunctionVersion): string | undefined {
-  const ts = (v.metadata as { creationTimestamp?: unknown }).creationTimestamp;
-  return typeof ts === 'string' ? ts : undefined;
-}
-
-/** Lambda's FunctionConfiguration of one version ($LATEST when `version` is undefined). */
-export function functionConfiguration(name: string, functionArn: string, spec: FunctionSpec, version?: FunctionVersion): Record<string, unknown> {
-  const runs = version?.spec.snapshot ?? spec;
-  const qualifier = version?.spec.version ?? LATEST;
-  const body: Record<string, unknown> = {
-    FunctionName: name,
-    FunctionArn: `${functionArn}:${qualifier}`,
-    Runtime: LAMBDA_RUNTIME[runs.runtime],
-    Handler: effectiveHandler(runs),
-    MemorySize: runs.memoryMB,
-    Timeout: runs.timeoutSeconds,
-    EphemeralStorage: { Size: runs.ephemeralStorageMB },
-    PackageType: runs.code.image !== undefined ? 'Image' : 'Zip',
-    Version: qualifier,
-    Description: version?.spec.description ?? '',
-    State: 'Active',
-    LastUpdateStatus: 'Successful',
-  };
-  if (version !== undefined) {
-    body.CodeSha256 = codeSha256(version.spec.codeSha256);
-    const modified = lambdaTime(creationTimestamp(version));
-    if (modified !== undefined) body.LastModified = modified;
-    body.RevisionId = revisionId({ version: version.spec.version, digest: version.spec.codeSha256, description: version.spec.description });
-  }
-  return body;
-}
 
 /** Lambda's AliasConfiguration, with Hearth's MinInstances (provisioned instances of the alias) beside it. */
 export function aliasConfiguration(functionArn: string, alias: Alias): Record<string, unknown> {
@@ -91,22 +22,6 @@ export function aliasConfiguration(functionArn: string, alias: Alias): Record<st
 
 export function aliasRevision(alias: Alias): string {
   return revisionId({ n: alias.name, v: alias.version, w: alias.additionalVersionWeights ?? {}, m: alias.minInstances, d: alias.description ?? '' });
-}
-
-/** Lambda's field names for the alias fields of the Function, so an error names what the caller sent. */
-const LAMBDA_FIELD: Record<string, string> = {
-  name: 'Name',
-  version: 'FunctionVersion',
-  additionalVersionWeights: 'RoutingConfig.AdditionalVersionWeights',
-  minInstances: 'MinInstances',
-  description: 'Description',
-};
-
-/** "RoutingConfig.AdditionalVersionWeights["2"] (spec.aliases[0].additionalVersionWeights["2"]): must be at most 1". */
-export function describeProblem(p: Problem): string {
-  const m = /^spec\.aliases\[\d+\]\.([A-Za-z]+)(.*)$/.exec(p.path);
-  const field = m?.[1] !== undefined ? LAMBDA_FIELD[m[1]] : undefined;
-  return field !== undefined ? `${field}${m?.[2] ?? ''} (${p.path}): ${p.message}` : `${p.path || '(request)'}: ${p.message}`;
 }
 
 type Body = Record<string, unknown>;

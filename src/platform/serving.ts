@@ -19,6 +19,7 @@ import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import dlqPlugin from '../gateway/plugins/dlq.js';
 import recordsPlugin from '../gateway/plugins/records.js';
+import { functionsApi, type FunctionsApiOptions } from '../gateway/plugins/functions-api.js';
 import { versionsApi } from '../gateway/plugins/versions-api.js';
 import packagesRoute from '../gateway/plugins/packages.js';
 import { createAutoscalerMetrics } from '../metrics/autoscaler.js';
@@ -163,6 +164,23 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
       ...(opts.store ? [{ plugin: versionsApi, options: { store: opts.store, catalog, arn: (n: string) => dispatcher.arn(n) } }] : []),
+      ...(opts.store
+        ? [
+            {
+              plugin: functionsApi,
+              options: {
+                store: opts.store,
+                catalog,
+                arn: (n: string) => dispatcher.arn(n),
+                ...(opts.uploads ? { uploads: opts.uploads } : {}),
+                // Provisioned concurrency is READY once the backend has the alias's instances ready.
+                readyInstances: (unit: string) => backend.instances(unit).filter((i) => i.state === 'ready').length,
+                ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
+                authenticates: opts.auth !== undefined,
+              } satisfies FunctionsApiOptions,
+            },
+          ]
+        : []),
       ...(opts.uploads ? [{ plugin: packagesRoute, options: { uploads: opts.uploads } }] : []),
     ],
   });

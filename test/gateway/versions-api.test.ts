@@ -205,7 +205,7 @@ describe('version and alias routes through the AWS SDK', () => {
     { what: 'an ARN of another region', method: 'GET', path: `/2015-03-31/functions/${encodeURIComponent('arn:aws:lambda:us-east-1:000000000000:function:hello')}/versions`, status: 404, type: 'ResourceNotFoundException' },
     { what: 'a CodeSha256 that is no digest', method: 'POST', path: '/2015-03-31/functions/hello/versions', body: { CodeSha256: 'xyz' }, status: 400, type: 'InvalidParameterValueException' },
     { what: 'MaxItems out of range', method: 'GET', path: '/2015-03-31/functions/hello/versions?MaxItems=0', status: 400, type: 'InvalidParameterValueException' },
-    { what: 'DeleteFunction without a Qualifier', method: 'DELETE', path: '/2015-03-31/functions/hello', status: 400, type: 'InvalidParameterValueException' },
+    { what: 'DeleteFunction of an unknown function', method: 'DELETE', path: '/2015-03-31/functions/nope', status: 404, type: 'ResourceNotFoundException', message: `Function not found: ${ARN}:nope` },
     { what: 'DeleteFunction of $LATEST', method: 'DELETE', path: '/2015-03-31/functions/hello?Qualifier=$LATEST', status: 400, type: 'InvalidParameterValueException', message: '$LATEST version cannot be deleted without deleting the function.' },
     { what: 'DeleteFunction of an alias', method: 'DELETE', path: '/2015-03-31/functions/hello?Qualifier=live', status: 400, type: 'InvalidParameterValueException' },
     { what: 'two qualifiers that differ', method: 'DELETE', path: '/2015-03-31/functions/hello:2?Qualifier=1', status: 400, type: 'InvalidParameterValueException' },

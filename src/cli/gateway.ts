@@ -4,6 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startClusterGateway } from '../platform/cluster.js';
+import { PACKAGE_FLAGS_HELP, PACKAGE_OPTIONS, packageSettings } from './package-flags.js';
 import { redisConnectionFrom } from '../queue/index.js';
 import { authOptions, checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal, type ShutdownDefaults } from './serve-flags.js';
 
@@ -38,6 +39,7 @@ const HELP = `usage: hearth gateway [options]
   --headers-timeout-seconds S      a request's headers must arrive within this (default 10)
   --body-timeout-seconds S         a request body that receives nothing this long is closed
                                    (default 10; the function's run time is not counted)
+${PACKAGE_FLAGS_HELP}
   --log-level L          (default info)`;
 
 /** The gateway's flags as `hearth gateway` reads them; exported so tests can follow the chart's args to what they do. */
@@ -52,6 +54,7 @@ export function parseGatewayArgs(argv: string[]) {
       'redis-url': { type: 'string' },
       'leader-elect': { type: 'boolean', default: true },
       'no-leader-elect': { type: 'boolean', default: false },
+      ...PACKAGE_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -81,6 +84,11 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     console.error('hearth gateway: a Redis server is required for async invocations (--redis-url or REDIS_URL)');
     return 2;
   }
+  const packages = packageSettings(values, process.env);
+  if (typeof packages === 'string') {
+    console.error(`hearth gateway: ${packages}`);
+    return 2;
+  }
   const logger = pino({ level: values['log-level'], base: { service: 'hearth-gateway' } });
   let auth: CredentialsFileAuth | undefined;
   try {
@@ -104,6 +112,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
     shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
     connections: settings.connections,
+    ...(packages ? { packages } : {}),
     ...(settings.managementApi !== undefined ? { managementApi: settings.managementApi } : {}),
   });
   logger.info({ url: gateway.url, namespace: values.namespace, auth: auth !== undefined, managementApi: settings.managementApi ?? true }, 'gateway listening');

@@ -20,6 +20,7 @@ import { startServing, type ShutdownOptions } from './serving.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
 import { KubeRest } from '../kube/rest.js';
 import { KubernetesStore } from '../store/kubernetes-store.js';
+import { openClusterUploads, type ClusterPackages } from '../uploads/cluster-uploads.js';
 
 export interface ClusterGatewayOptions {
   kubeConfig: KubeConfig;
@@ -36,6 +37,8 @@ export interface ClusterGatewayOptions {
   shutdown?: ShutdownOptions;
   /** Connection caps and request timeouts (hearth gateway's connection flags); unset parts take their defaults. */
   connections?: Partial<ConnectionLimits>;
+  /** Packages uploaded through the control-plane API (--packages, --package-url-base): where they are kept and how Functions name them; without it uploads are off. */
+  packages?: ClusterPackages;
   /** false: the control-plane routes answer 403 and only invocation is served (--management-api=false; the chart's managementApi.enabled). Default true. */
   managementApi?: boolean;
 }
@@ -110,10 +113,12 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
   // Versions and aliases written through the control routes: FunctionVersion objects and the Function's spec.aliases.
   const storeRest = new KubeRest(opts.kubeConfig);
   const store = new KubernetesStore({ rest: storeRest, namespace: opts.namespace, logger: logger.child({ component: 'versions' }) });
+  const packages = opts.packages ? openClusterUploads(opts.packages, opts.redis, logger.child({ component: 'packages' })) : undefined;
   const serving = await startServing({
     catalog,
     units,
     store,
+    ...(packages ? { uploads: packages.uploads } : {}),
     backend,
     queue,
     logger,
@@ -142,6 +147,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
       await client?.quit();
       await watch.stop();
       storeRest.close();
+      await packages?.close();
       unsubscribe();
       units.close();
       await backend.close();

@@ -79,7 +79,7 @@ describe('PackageUploads.uploadedDigest', () => {
     ['embedded, a URL', embedded, { url: `http://r-hearth-gateway.ns.svc/packages/${s}?expires=0&signature=x`, sha256: s }, undefined],
     ['cluster, its own URL', cluster, { url: `http://r-hearth-gateway.ns.svc:80/packages/${s}?expires=0&signature=x`, sha256: s }, s],
     ['cluster, another host', cluster, { url: `http://elsewhere/packages/${s}?expires=0`, sha256: s }, undefined],
-    ['cluster, a ConfigMap', cluster, { configMap: { name: 'f-package' }, sha256: s }, undefined],
+    ['cluster, a ConfigMap', cluster, { configMap: { name: 'f-package', key: 'package.zip' }, sha256: s }, undefined],
   ] as const)('%s', (_what, make, source, want) => {
     expect(make().uploadedDigest(source)).toBe(want);
   });

@@ -1,8 +1,11 @@
-// Versions and aliases kept in the Kubernetes API: each published version is
-// a FunctionVersion object named versionObjectName(NAME, N), labelled
-// hearth.dev/version-of=NAME and owned by its Function (so `kubectl get
-// functionversions` lists them and deleting the Function deletes them); the
-// number counter is the Function's status.latestVersion; aliases are the
+// Functions, versions and aliases kept in the Kubernetes API. A Function is
+// the object `kubectl apply` writes: created with POST, read with GET, its
+// revision is its resourceVersion, an update is a PUT at the resourceVersion
+// it read, and deleting it takes its versions with it (owner references).
+// Each published version is a FunctionVersion object named
+// versionObjectName(NAME, N), labelled hearth.dev/version-of=NAME and owned
+// by its Function (so `kubectl get functionversions` lists them and
+// deleting the Function deletes them); the number counter is the Function's status.latestVersion; aliases are the
 // Function's spec.aliases. Every write that depends on what was read carries
 // the resourceVersion it was read at, so two writers never both win: the
 // loser re-reads and tries again, a bounded number of times.
@@ -11,9 +14,9 @@
 // change, retention), so it imports neither.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { LATEST, VERSION_NUMBER, type Alias, type AliasInput, type HearthFunction } from '../api/function.js';
+import { FunctionStatusSchema, LATEST, VERSION_NUMBER, type Alias, type AliasInput, type HearthFunction } from '../api/function.js';
 import { FunctionVersionSchema, FunctionVersionSpecSchema, VERSION_KIND, type FunctionVersion } from '../api/function-version.js';
-import { problemsOf, validateFunction } from '../api/validate.js';
+import { describeProblems, problemsOf, validateFunction } from '../api/validate.js';
 import { RESOURCES, resourcePath } from '../kube/paths.js';
 import { CONTENT_MERGE, isStatus, type KubeRest } from '../kube/rest.js';
 import { versionLabels, versionsOfSelector } from '../versions/labels.js';
@@ -24,6 +27,7 @@ import { configMapRefs, copyName, publishedDigest, withCopies, type ConfigMapCon
 import { StoreError, type CreateFunctionInput, type FunctionStore, type PublishOptions, type PublishResult, type StoredFunction, type UpdateOptions } from './function-store.js';
 import type { FunctionSpecInput } from '../api/function.js';
 import { storeErrorOf } from './kube-errors.js';
+import { clusterObservation, type ObservedWire } from './observation.js';
 
 export interface KubernetesStoreOptions {
   rest: KubeRest;
@@ -70,27 +74,105 @@ export class KubernetesStore implements FunctionStore {
     this.#maxAttempts = opts.maxAttempts ?? 10;
     this.#inFlightWaitMs = opts.inFlightWaitMs ?? 1000;
   }
-  // Issue 18 contracts: implemented by the store helper.
-  getFunction(_name: string): Promise<StoredFunction> {
-    return Promise.reject(new Error('not implemented yet'));
+  async getFunction(name: string): Promise<StoredFunction> {
+    return storedOf(await this.#readStored(name));
   }
 
-  listFunctions(): Promise<StoredFunction[]> {
-    return Promise.reject(new Error('not implemented yet'));
+  async listFunctions(): Promise<StoredFunction[]> {
+    const list = await this.#rest.request<{ items?: StoredWire[] }>('GET', resourcePath(RESOURCES.Function, this.#ns));
+    const out: StoredFunction[] = [];
+    for (const item of list.items ?? []) {
+      if (isDeleting(item)) continue;
+      try {
+        out.push(storedOf(item));
+      } catch (err) {
+        // One Function the schema refuses (the controller reports it InvalidSpec) does not hide the others.
+        if (!(err instanceof StoreError)) throw err;
+        this.#log?.warn({ function: item.metadata?.name, problems: err.problems }, `not listing function ${item.metadata?.name ?? '?'}: ${err.message}`);
+      }
+    }
+    return out.sort((a, b) => (a.fn.metadata.name < b.fn.metadata.name ? -1 : a.fn.metadata.name > b.fn.metadata.name ? 1 : 0));
   }
 
-  createFunction(_input: CreateFunctionInput): Promise<StoredFunction> {
-    return Promise.reject(new Error('not implemented yet'));
+  async createFunction(input: CreateFunctionInput): Promise<StoredFunction> {
+    const { name } = input;
+    const body = {
+      apiVersion: RESOURCES.Function.apiVersion,
+      kind: RESOURCES.Function.kind,
+      metadata: { name, namespace: this.#ns, ...(input.labels !== undefined && Object.keys(input.labels).length > 0 ? { labels: input.labels } : {}) },
+      spec: input.spec,
+    };
+    const checked = validateFunction(body);
+    if (!checked.ok) throw new StoreError('invalid', `Function ${name} is invalid: ${describeProblems(checked.problems)}`, checked.problems);
+    let created: StoredWire;
+    try {
+      created = await this.#rest.request<StoredWire>('POST', resourcePath(RESOURCES.Function, this.#ns), { body });
+    } catch (err) {
+      if (isStatus(err, 409)) throw new StoreError('conflict', `Function already exist: ${name}`);
+      throw storeErrorOf(err, `function ${name}`);
+    }
+    this.#log?.info({ function: name }, 'function created');
+    return storedOf(created);
   }
 
-  updateFunction(_name: string, _edit: (spec: FunctionSpecInput) => FunctionSpecInput, _opts?: UpdateOptions): Promise<StoredFunction> {
-    return Promise.reject(new Error('not implemented yet'));
+  async updateFunction(name: string, edit: (spec: FunctionSpecInput) => FunctionSpecInput, opts: UpdateOptions = {}): Promise<StoredFunction> {
+    for (let attempt = 1; ; attempt++) {
+      const wire = await this.#readStored(name);
+      const revision = wire.metadata?.resourceVersion;
+      if (opts.expectedRevision !== undefined && opts.expectedRevision !== revision) {
+        throw new StoreError('precondition', `function ${name} has changed: its revision is ${revision ?? '?'}, not ${opts.expectedRevision}`);
+      }
+      // The spec as stored (with what the CRD's defaults filled in on write), not the schema's form of it.
+      const spec = edit(structuredClone(wire.spec ?? {}) as FunctionSpecInput);
+      const checked = validateFunction(userDocument(wire, spec));
+      if (!checked.ok) throw new StoreError('invalid', `Function ${name} is invalid: ${describeProblems(checked.problems)}`, checked.problems);
+      const { managedFields: _m, ...metadata } = wire.metadata ?? {};
+      // A whole-object PUT at the resourceVersion read: the API server refuses it (409) if anyone wrote in between. Status is the controller's and not sent.
+      const body = { apiVersion: wire.apiVersion, kind: wire.kind, metadata, spec };
+      try {
+        const updated = await this.#rest.request<StoredWire>('PUT', resourcePath(RESOURCES.Function, this.#ns, name), { body });
+        this.#log?.info({ function: name }, 'function updated');
+        return storedOf(updated);
+      } catch (err) {
+        // Someone wrote first: read again and edit what they wrote (a stale expectedRevision then ends it as a precondition).
+        if (isStatus(err, 409) && attempt < this.#maxAttempts) {
+          await backoff(attempt);
+          continue;
+        }
+        if (isStatus(err, 404)) throw new StoreError('not-found', `Function not found: ${name}`);
+        throw storeErrorOf(err, `function ${name}`);
+      }
+    }
   }
 
-  deleteFunction(_name: string): Promise<void> {
-    return Promise.reject(new Error('not implemented yet'));
+  async deleteFunction(name: string): Promise<void> {
+    const wire = await this.#readStored(name, { validate: false });
+    const uid = wire.metadata?.uid;
+    try {
+      // Its versions, and what they and it own, are removed by the garbage collector (ownerReferences).
+      await this.#rest.request('DELETE', resourcePath(RESOURCES.Function, this.#ns, name), {
+        body: { propagationPolicy: 'Background', ...(uid !== undefined ? { preconditions: { uid } } : {}) },
+      });
+    } catch (err) {
+      if (isStatus(err, 404)) throw new StoreError('not-found', `Function not found: ${name}`);
+      throw storeErrorOf(err, `function ${name}`);
+    }
+    this.#log?.info({ function: name }, 'function deleted');
   }
 
+  /** The Function as the API server has it, absent (not-found) while it is being deleted; validated unless asked not to. */
+  async #readStored(name: string, opts: { validate?: boolean } = {}): Promise<StoredWire> {
+    let wire: StoredWire;
+    try {
+      wire = await this.#rest.request<StoredWire>('GET', resourcePath(RESOURCES.Function, this.#ns, name));
+    } catch (err) {
+      if (isStatus(err, 404)) throw new StoreError('not-found', `Function not found: ${name}`);
+      throw storeErrorOf(err, `function ${name}`);
+    }
+    if (isDeleting(wire)) throw new StoreError('not-found', `Function not found: ${name}`);
+    if (opts.validate !== false) storedOf(wire);
+    return wire;
+  }
 
   async publishVersion(name: string, opts: PublishOptions = {}): Promise<PublishResult> {
     if (opts.description !== undefined) {
@@ -350,6 +432,80 @@ export class KubernetesStore implements FunctionStore {
     if (parsed === undefined) throw new Error(`the API server answered version ${v.n} of ${v.name} with an object the FunctionVersion schema refuses`);
     return parsed;
   }
+}
+
+/** A Function as the API server sends it, whole: what the function methods read. */
+interface StoredWire extends ObservedWire {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    managedFields?: { time?: string; subresource?: string }[];
+  } & Record<string, unknown>;
+  spec?: Record<string, unknown>;
+  status?: ObservedWire['status'] & Record<string, unknown>;
+}
+
+function isDeleting(wire: StoredWire): boolean {
+  return wire.metadata?.deletionTimestamp !== undefined && wire.metadata.deletionTimestamp !== null;
+}
+
+/** The document the schema judges: the user's part of the object (no server metadata, no status), as the controller's checkFunction takes it. */
+function userDocument(wire: StoredWire, spec: unknown): unknown {
+  const md = wire.metadata ?? {};
+  return {
+    apiVersion: wire.apiVersion,
+    kind: wire.kind,
+    metadata: {
+      name: md.name,
+      ...(md.namespace !== undefined ? { namespace: md.namespace } : {}),
+      ...(md.labels !== undefined ? { labels: md.labels } : {}),
+      ...(md.annotations !== undefined ? { annotations: md.annotations } : {}),
+    },
+    spec,
+  };
+}
+
+/**
+ * When the Function's spec or metadata was last written: the newest time
+ * among its managed fields, leaving out those of subresources (the
+ * controller's status writes are not changes of the function), else when it
+ * was created.
+ */
+export function lastModifiedOf(metadata: StoredWire['metadata']): string | undefined {
+  const times = (metadata?.managedFields ?? []).filter((f) => f.subresource === undefined || f.subresource === '').map((f) => Date.parse(f.time ?? ''));
+  const created = Date.parse(metadata?.creationTimestamp ?? '');
+  const newest = Math.max(...times.filter((t) => !Number.isNaN(t)), Number.isNaN(created) ? -Infinity : created);
+  return Number.isFinite(newest) ? new Date(newest).toISOString() : undefined;
+}
+
+/** The StoredFunction of an object from the API server: validated (invalid if the schema refuses it), its resourceVersion the revision, its status the observation. */
+function storedOf(wire: StoredWire): StoredFunction {
+  const name = wire.metadata?.name ?? '';
+  const checked = validateFunction(userDocument(wire, wire.spec));
+  if (!checked.ok) throw new StoreError('invalid', `function ${name} as stored is invalid: ${describeProblems(checked.problems)}`, checked.problems);
+  const md = wire.metadata ?? {};
+  const fn = checked.value;
+  // What the API server adds that a reader may show: identity, generation, creation time (not managedFields).
+  fn.metadata = {
+    ...fn.metadata,
+    ...(md.uid !== undefined ? { uid: md.uid } : {}),
+    ...(md.resourceVersion !== undefined ? { resourceVersion: md.resourceVersion } : {}),
+    ...(md.generation !== undefined ? { generation: md.generation } : {}),
+    ...(md.creationTimestamp !== undefined ? { creationTimestamp: md.creationTimestamp } : {}),
+  };
+  const status = FunctionStatusSchema.safeParse(wire.status);
+  if (status.success && status.data !== undefined) fn.status = status.data;
+  const lastModified = lastModifiedOf(md);
+  return { fn, revision: md.resourceVersion ?? '', ...(lastModified !== undefined ? { lastModified } : {}), observation: clusterObservation(wire) };
 }
 
 function counterOf(wire: FunctionWire): number {

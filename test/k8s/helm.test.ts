@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import { AlwaysLeader } from '../../src/autoscaler/leader.js';
 import { GATEWAY_SHUTDOWN_DEFAULTS, leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
 import { checkServeFlags } from '../../src/cli/serve-flags.js';
+import { packageSettings } from '../../src/cli/package-flags.js';
 import type { ConnectionLimits } from '../../src/gateway/connection-guard.js';
 import { CredentialsFileSchema } from '../../src/gateway/auth/credentials.js';
 import { electLeader } from '../../src/platform/cluster.js';
@@ -220,6 +221,16 @@ function valueSets(watchNs: string): ValueSet[] {
         // Leaving without losing a call: the shutdown delay and drain reach the gateway, and the pod's grace covers both.
         expect(gw.args).toEqual(expect.arrayContaining(['--shutdown-delay-seconds=5', '--drain-timeout-seconds=60']));
         expect(gatewayShutdown(gw)).toEqual({ shutdownDelayMs: 5_000, drainTimeoutMs: 60_000 });
+        // Uploaded packages: in the release's Redis, named by URLs on the gateway's Service, signed with the key the chart generated.
+        const signingKey = Buffer.from(find(objs, 'Secret', 'r-defaults-hearth-gateway-packages').data?.['package-signing-key'] ?? '', 'base64').toString();
+        expect(signingKey).toMatch(/^[A-Za-z0-9]{64}$/);
+        expect(envOf(gw).HEARTH_PACKAGE_SIGNING_KEY).toBe('secret:r-defaults-hearth-gateway-packages/package-signing-key');
+        expect(gw.args).toEqual(expect.arrayContaining(['--packages=redis', `--package-url-base=http://r-defaults-hearth-gateway.${ns}.svc:80`]));
+        expect(gatewayPackages(gw, { 'r-defaults-hearth-gateway-packages/package-signing-key': signingKey })).toEqual({
+          store: { kind: 'redis' },
+          packageUrlBase: `http://r-defaults-hearth-gateway.${ns}.svc:80`,
+          signingKey: Buffer.from(signingKey),
+        });
         // Connection hygiene: the gateway's own cap (from the container's fd limit), a per-address cap for callers behind ingress or SNAT.
         expect(gatewayConnections(gw)).toEqual({ maxConnectionsPerAddress: 1024, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 });
         expect(gwDeploy.spec?.template?.spec.terminationGracePeriodSeconds).toBe(5 + 60 + 5);
@@ -231,6 +242,24 @@ function valueSets(watchNs: string): ValueSet[] {
         const selector = (pdb.spec?.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
         expect(selector['app.kubernetes.io/component']).toBe('gateway');
         expect(gwDeploy.spec?.template?.metadata?.labels).toMatchObject(selector);
+      },
+    },
+    {
+      name: 's3packages',
+      values: {
+        packages: { store: 's3', s3: { endpoint: 'https://s3.eu-west-1.amazonaws.com', bucket: 'artifacts', region: 'eu-west-1', prefix: 'hearth/', existingSecret: 'artifact-keys' } },
+        gateway: { service: { port: 8081 } },
+      },
+      check: (objs, ns) => {
+        const gw = container(objs, 'r-s3packages-hearth-gateway');
+        const key = Buffer.from(find(objs, 'Secret', 'r-s3packages-hearth-gateway-packages').data?.['package-signing-key'] ?? '', 'base64').toString();
+        expect(envOf(gw)).toMatchObject({ HEARTH_PACKAGES_S3_ACCESS_KEY_ID: 'secret:artifact-keys/access-key-id', HEARTH_PACKAGES_S3_SECRET_ACCESS_KEY: 'secret:artifact-keys/secret-access-key' });
+        const secrets = { 'r-s3packages-hearth-gateway-packages/package-signing-key': key, 'artifact-keys/access-key-id': 'AK', 'artifact-keys/secret-access-key': 'SK' };
+        expect(gatewayPackages(gw, secrets)).toEqual({
+          store: { kind: 's3', s3: { endpoint: 'https://s3.eu-west-1.amazonaws.com', bucket: 'artifacts', region: 'eu-west-1', prefix: 'hearth/', credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' } } },
+          packageUrlBase: `http://r-s3packages-hearth-gateway.${ns}.svc:8081`,
+          signingKey: Buffer.from(key),
+        });
       },
     },
     {
@@ -394,6 +423,12 @@ function gatewayConnections(c: Container): Partial<ConnectionLimits> {
   const settings = checkServeFlags(parseGatewayArgs((c.args ?? []).slice(1)));
   if (typeof settings === 'string') throw new Error(settings);
   return settings.connections;
+}
+
+/** Where a gateway started with the rendered args and environment keeps uploaded packages, as `hearth gateway` reads them; `secrets` give the Secret keys the environment refers to (NAME/KEY). */
+function gatewayPackages(c: Container, secrets: Record<string, string>): ReturnType<typeof packageSettings> {
+  const env = Object.fromEntries(Object.entries(envOf(c)).map(([k, v]) => [k, v.startsWith('secret:') ? secrets[v.slice('secret:'.length)] : v]));
+  return packageSettings(parseGatewayArgs((c.args ?? []).slice(1)), env);
 }
 
 /** The routes a gateway started with the rendered args leaves open to anonymous callers, as `hearth gateway` reads them (undefined: its default). */
@@ -597,6 +632,7 @@ if (!ctx.available) {
       ['the removed gateway.rbac.leases (the lease is in Redis)', ['--set', 'gateway.rbac.leases=true'], "additional properties 'rbac'"],
       ['a negative shutdown delay', ['--set', 'gateway.shutdownDelaySeconds=-1'], '/gateway/shutdownDelaySeconds'],
       ['a fractional drain timeout (the grace period is whole seconds)', ['--set', 'gateway.drainTimeoutSeconds=2.5'], '/gateway/drainTimeoutSeconds'],
+      ['an unknown packages store', ['--set', 'packages.store=disk'], '/packages/store'],
     ])('values.schema.json rejects %s', async (_what, args, where) => {
       const r = await run(helm, ['template', 'bad', chartDir, '--kube-version', kubeVer, ...args], helmEnv());
       expect(r.code).not.toBe(0);
@@ -617,6 +653,15 @@ if (!ctx.available) {
       expect(noAuth.args?.some((a) => a.startsWith('--open-routes'))).toBe(false);
     });
 
+    it('refuses packages.store s3 without its endpoint, bucket and credentials Secret', async () => {
+      for (const missing of ['endpoint', 'bucket', 'existingSecret']) {
+        const s3 = { endpoint: 'http://minio:9000', bucket: 'b', existingSecret: 'keys', [missing]: '' };
+        const r = await template('r-s3bad', ns, { packages: { store: 's3', s3 } });
+        expect(r.code, missing).not.toBe(0);
+        expect(r.stderr).toContain('packages.store s3 needs packages.s3.endpoint, packages.s3.bucket and packages.s3.existingSecret');
+      }
+    });
+
     it('installs for real, keeps generated secrets across an upgrade, prints the next steps, and grants least privilege', async () => {
       const install = await run(helm, ['install', 'hearth', chartDir, '--namespace', installNs], helmEnv());
       expect(install.code, install.stderr).toBe(0);
@@ -627,6 +672,8 @@ if (!ctx.available) {
       const secretData = async (name: string): Promise<Record<string, string>> => (await core.readNamespacedSecret({ namespace: installNs, name })).data ?? {};
       const redisBefore = await secretData('hearth-redis');
       const authBefore = await secretData('hearth-gateway-auth');
+      const packagesBefore = await secretData('hearth-gateway-packages');
+      expect(Buffer.from(packagesBefore['package-signing-key'] ?? '', 'base64').toString()).toMatch(/^[A-Za-z0-9]{64}$/);
       expect(Buffer.from(redisBefore['redis-password'] ?? '', 'base64').toString()).toMatch(/^[A-Za-z0-9]{32}$/);
       const key = Buffer.from(authBefore['api-key'] ?? '', 'base64').toString();
       expect(key).toMatch(/^hk_[A-Za-z0-9]{40}$/);
@@ -636,6 +683,8 @@ if (!ctx.available) {
       expect(upgrade.code, upgrade.stderr).toBe(0);
       expect(await secretData('hearth-redis')).toEqual(redisBefore);
       expect(await secretData('hearth-gateway-auth')).toEqual(authBefore);
+      // The package signing key too: URLs already written into Functions keep working.
+      expect(await secretData('hearth-gateway-packages')).toEqual(packagesBefore);
 
       // What each ServiceAccount may do, as the API server's authorizer answers it.
       const can = async (sa: string, verb: string, resource: string, namespace: string, subresource?: string): Promise<boolean> => {

@@ -83,6 +83,11 @@ so every Function the controller builds has a gateway behind its status.url.
 {{- default .Release.Namespace .Values.watchNamespace -}}
 {{- end -}}
 
+{{/* The Secret holding the gateway's package signing key (templates/gateway/packages-secret.yaml). */}}
+{{- define "hearth.packages.secretName" -}}
+{{- printf "%s-gateway-packages" (include "hearth.fullname" .) -}}
+{{- end -}}
+
 {{/* The Secret holding credentials.yaml for the gateway. */}}
 {{- define "hearth.gateway.authSecretName" -}}
 {{- default (printf "%s-gateway-auth" (include "hearth.fullname" .)) .Values.gateway.auth.existingSecret -}}

@@ -47,24 +47,27 @@ function withReason(status: string | undefined, code: string | undefined, reason
   return why === '' ? status : `${status} (${why})`;
 }
 
-function section(title: string, lines: readonly (readonly [string, string | undefined])[]): string[] {
-  const shown = lines.filter((l): l is readonly [string, string] => l[1] !== undefined && l[1] !== '');
-  if (shown.length === 0) return [];
-  const width = Math.max(...shown.map(([k]) => k.length));
-  return [title, ...shown.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)];
+type Lines = readonly (readonly [string, string | undefined])[];
+
+/** Sections of `label  value` lines, the labels padded to one width; lines without a value and empty sections left out. */
+function sections(parts: readonly (readonly [string, Lines])[]): string[] {
+  const shown = parts.map(([title, lines]) => [title, lines.filter((l): l is readonly [string, string] => l[1] !== undefined && l[1] !== '')] as const).filter(([, lines]) => lines.length > 0);
+  const width = Math.max(0, ...shown.flatMap(([, lines]) => lines.map(([k]) => k.length)));
+  return shown.flatMap(([title, lines]) => [title, ...lines.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)]);
 }
 
 /** The readable form of a GetFunction answer. Environment variables by name only: values can be secrets. Pure. */
 export function describeFunction(answer: GetFunctionAnswer): string {
   const c = answer.Configuration;
   const out: string[] = [];
+  const parts: (readonly [string, Lines])[] = [];
   if (c !== undefined) {
-    const env = c.Environment?.Variables ?? {};
-    const envNames = Object.keys(env).sort();
+    const envNames = Object.keys(c.Environment?.Variables ?? {}).sort();
     const pkg = [c.PackageType, units(c.CodeSize, 'bytes'), c.CodeSha256 !== undefined && c.CodeSha256 !== '' ? `sha256 ${hexDigest(c.CodeSha256)}` : undefined].filter((x) => x !== undefined).join(', ');
     out.push(`${c.FunctionName}${c.FunctionArn !== undefined ? `  ${c.FunctionArn}` : ''}`);
-    out.push(
-      ...section('Configuration', [
+    parts.push([
+      'Configuration',
+      [
         ['Description', c.Description],
         ['Version', c.Version],
         ['Runtime', c.Runtime !== undefined || c.PackageType !== undefined ? runtimeCell(c) : undefined],
@@ -82,25 +85,28 @@ export function describeFunction(answer: GetFunctionAnswer): string {
         ['Architectures', (c.Architectures ?? []).join(', ')],
         ['Package', pkg],
         ['Revision', c.RevisionId],
-      ]),
-    );
+      ],
+    ]);
   }
   const code = answer.Code;
   if (code !== undefined) {
-    out.push(
-      ...section('Code', [
+    parts.push([
+      'Code',
+      [
         ['Repository type', code.RepositoryType],
         ['Location', code.Location],
         ['Image', code.ImageUri],
         ['Resolved image', code.ResolvedImageUri],
-      ]),
-    );
+      ],
+    ]);
   }
   const reserved = answer.Concurrency?.ReservedConcurrentExecutions;
-  out.push(...section('Concurrency', [['Reserved', reserved === undefined ? 'none (draws on the unreserved pool)' : String(reserved)]]));
+  parts.push(['Concurrency', [['Reserved', reserved === undefined ? 'none (draws on the unreserved pool)' : String(reserved)]]]);
+  out.push(...sections(parts));
+  // Tags have their own width: a key may be 128 characters long.
   const tags = Object.entries(answer.Tags ?? {}).sort(([a], [b]) => a.localeCompare(b));
   if (answer.TagsError !== undefined) out.push('Tags', `  ${answer.TagsError.ErrorCode}: ${answer.TagsError.Message}`);
-  else out.push(...(tags.length > 0 ? section('Tags', tags) : ['Tags', '  none']));
+  else out.push(...(tags.length > 0 ? sections([['Tags', tags]]) : ['Tags', '  none']));
   return out.join('\n');
 }
 

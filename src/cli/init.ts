@@ -213,7 +213,7 @@ export function nextSteps(args: InitArgs): string {
   const yaml = join(args.dir, `${args.name}.yaml`);
   return `Next steps:
   mkdir -p functions && hearth up --dir functions &   # the platform on this machine, unless one runs
-  hearth deploy ${yaml} --dir functions   # packages ${join(args.dir, SOURCE_DIR)}/ into its directory
+  hearth deploy ${yaml} --dir functions   # packages ${join(args.dir, SOURCE_DIR)}/ into the functions directory
   hearth invoke ${args.name}
 
 In a cluster: hearth deploy ${yaml} --namespace NS, then hearth invoke ${args.name} --url GATEWAY.

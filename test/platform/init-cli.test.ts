@@ -171,4 +171,21 @@ describe('hearth init, then the printed steps, against hearth up: every runtime 
     },
     300_000,
   );
+
+  it('as the steps say, editing the sources and deploying again updates the function', async () => {
+    const name = 'hi-python3-12';
+    const source = join(work, name, 'src', 'lambda_function.py');
+    writeFileSync(source, readFileSync(source, 'utf8').replace(`Hello from ${name}!`, 'Edited!'));
+    const deploy = await hearth({ cwd: work }, 'deploy', join(work, name, `${name}.yaml`), '--dir', platform.dir);
+    expect(deploy.code).toBe(0);
+    await waitFor(
+      'the edited code answering',
+      async () => {
+        const r = await hearth({ env: { HEARTH_URL: platform.url } }, 'invoke', name);
+        return r.code === 0 && (JSON.parse(r.stdout) as { body: string }).body === '"Edited!"';
+      },
+      30_000,
+      200,
+    );
+  }, 60_000);
 });

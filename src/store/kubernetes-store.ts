@@ -117,7 +117,8 @@ export class KubernetesStore implements FunctionStore {
 
   async updateFunction(name: string, edit: (spec: FunctionSpecInput) => FunctionSpecInput, opts: UpdateOptions = {}): Promise<StoredFunction> {
     for (let attempt = 1; ; attempt++) {
-      const wire = await this.#readStored(name);
+      // Not validated as read: an edit may fix a Function the schema refuses (the result is validated).
+      const wire = await this.#readStored(name, { validate: false });
       const revision = wire.metadata?.resourceVersion;
       if (opts.expectedRevision !== undefined && opts.expectedRevision !== revision) {
         throw new StoreError('precondition', `function ${name} has changed: its revision is ${revision ?? '?'}, not ${opts.expectedRevision}`);

@@ -95,7 +95,9 @@ if (!ctx.available) {
       await waitEstablished(kc, ['functions.hearth.dev', 'functionversions.hearth.dev']);
       await createNamespace(rest, ns);
       // Established is not yet served: a new CRD's storage answers 429 "storage is (re)initializing" for a moment.
-      await eventually('Functions served', async () => ((await rest.request('GET', resourcePath(RESOURCES.Function, ns))) !== undefined ? true : undefined), 30_000);
+      for (const r of [RESOURCES.Function, RESOURCES.FunctionVersion]) {
+        await eventually(`${r.plural} served`, async () => ((await rest.request('GET', resourcePath(r, ns)).catch(() => undefined)) !== undefined ? true : undefined), 30_000);
+      }
     });
 
     afterAll(async () => {
@@ -193,6 +195,18 @@ if (!ctx.available) {
       racing.close();
     });
 
+    it('a Function the CRD takes but the schema refuses: get says invalid, list leaves it out, an update can fix it', async () => {
+      await rest.request('POST', resourcePath(RESOURCES.Function, ns), {
+        body: functionManifest('bad-cron', { ...spec(), schedules: [{ name: 'tick', cron: 'not a cron' }] } as Record<string, unknown>),
+      });
+      const err = await refused(store.getFunction('bad-cron'), 'invalid');
+      expect(err.problems.map((p) => p.path)).toEqual(['spec.schedules[0].cron']);
+      expect((await store.listFunctions()).map((f) => f.fn.metadata.name)).not.toContain('bad-cron');
+      const fixed = await store.updateFunction('bad-cron', (s) => ({ ...s, schedules: [{ name: 'tick', cron: '*/5 * * * *' }] }));
+      expect(fixed.fn.spec.schedules?.[0]?.cron).toBe('*/5 * * * *');
+      expect((await store.listFunctions()).map((f) => f.fn.metadata.name)).toContain('bad-cron');
+    });
+
     it('concurrent updates without a revision are both applied', async () => {
       await Promise.all([
         store.updateFunction('aardvark', (s) => ({ ...s, memoryMB: 256 })),
@@ -231,7 +245,8 @@ if (!ctx.available) {
       await store.deleteFunction('doomed');
       await refused(store.getFunction('doomed'), 'not-found');
       expect((await store.listFunctions()).map((f) => f.fn.metadata.name)).not.toContain('doomed');
-      await eventually('the version garbage-collected', async () => ((await getOrUndefined(rest, RESOURCES.FunctionVersion, ns, version.metadata.name)) === undefined ? true : undefined));
+      // The garbage collector learns of a new CRD's objects on its next discovery (up to 30 s on a fresh control plane).
+      await eventually('the version garbage-collected', async () => ((await getOrUndefined(rest, RESOURCES.FunctionVersion, ns, version.metadata.name)) === undefined ? true : undefined), 100_000);
       await refused(store.deleteFunction('doomed'), 'not-found');
     });
   });

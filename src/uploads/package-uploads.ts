@@ -35,8 +35,8 @@ export type UploadNaming =
 
 export interface PackageUploadsOptions {
   backend: UploadBackend;
-  /** The HMAC key package URLs are signed with (at least 32 bytes); every gateway replica must hold the same one. */
-  signingKey: Buffer;
+  /** The HMAC key package URLs are signed with (at least 32 bytes; every gateway replica must hold the same one), or how to get it when first needed. */
+  signingKey: Buffer | (() => Buffer);
   naming: UploadNaming;
   limits?: PackageLimits;
   now?: () => number;
@@ -59,7 +59,7 @@ export class PackageUploads implements Uploads {
   readonly #limits: PackageLimits;
 
   constructor(opts: PackageUploadsOptions) {
-    if (opts.signingKey.length < MIN_SIGNING_KEY_BYTES) throw new Error(`the package signing key must be at least ${MIN_SIGNING_KEY_BYTES} bytes`);
+    if (Buffer.isBuffer(opts.signingKey)) checkKey(opts.signingKey);
     if (opts.naming.kind === 'url') {
       const u = new URL(opts.naming.packageUrlBase);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`the package URL base must be http(s)://, not ${opts.naming.packageUrlBase}`);
@@ -67,6 +67,11 @@ export class PackageUploads implements Uploads {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#limits = opts.limits ?? LAMBDA_LIMITS;
+  }
+
+  #key(): Buffer {
+    const k = this.#opts.signingKey;
+    return Buffer.isBuffer(k) ? k : checkKey(k());
   }
 
   get describe(): string {
@@ -84,7 +89,7 @@ export class PackageUploads implements Uploads {
   source(sha: string): PackageSource {
     const naming = this.#opts.naming;
     if (naming.kind === 'path') return { path: uploadPath(sha), sha256: sha };
-    return { url: `${trimBase(naming.packageUrlBase)}${packageRoute(sha)}?${signedQuery(this.#opts.signingKey, sha, NEVER_EXPIRES)}`, sha256: sha };
+    return { url: `${trimBase(naming.packageUrlBase)}${packageRoute(sha)}?${signedQuery(this.#key(), sha, NEVER_EXPIRES)}`, sha256: sha };
   }
 
   async read(sha: string): Promise<Buffer | undefined> {
@@ -111,12 +116,17 @@ export class PackageUploads implements Uploads {
   }
 
   location(sha: string, publicBase: string, ttlSeconds = DEFAULT_LOCATION_TTL_SECONDS): string {
-    return `${trimBase(publicBase)}${packageRoute(sha)}?${signedQuery(this.#opts.signingKey, sha, expiresAfter(this.#now(), ttlSeconds))}`;
+    return `${trimBase(publicBase)}${packageRoute(sha)}?${signedQuery(this.#key(), sha, expiresAfter(this.#now(), ttlSeconds))}`;
   }
 
   grants(sha: string, query: Record<string, string | undefined>, nowMs: number): boolean {
-    return checkGrant(this.#opts.signingKey, sha, query, nowMs).ok;
+    return checkGrant(this.#key(), sha, query, nowMs).ok;
   }
+}
+
+function checkKey(key: Buffer): Buffer {
+  if (key.length < MIN_SIGNING_KEY_BYTES) throw new Error(`the package signing key must be at least ${MIN_SIGNING_KEY_BYTES} bytes`);
+  return key;
 }
 
 /**

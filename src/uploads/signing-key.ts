@@ -4,7 +4,8 @@
 // cluster it comes from the chart's Secret through HEARTH_PACKAGE_SIGNING_KEY,
 // the same for every gateway replica.
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MIN_SIGNING_KEY_BYTES } from './package-uploads.js';
 
@@ -18,24 +19,34 @@ export function signingKeyFrom(text: string, where: string): Buffer {
   return key;
 }
 
-/** The functions directory's key, made on first use (64 hex characters, mode 0600). */
-export async function directorySigningKey(functionsDir: string): Promise<Buffer> {
+/**
+ * The functions directory's key: read if it exists, otherwise made the first
+ * time a URL is signed or checked (64 hex characters, mode 0600), so a plain
+ * `hearth up` leaves no secret in a directory that may be a Git checkout.
+ */
+export async function directorySigningKey(functionsDir: string): Promise<() => Buffer> {
   const file = join(functionsDir, SIGNING_KEY_FILE);
+  let key: Buffer | undefined;
   try {
-    return signingKeyFrom(await readFile(file, 'utf8'), file);
+    key = signingKeyFrom(await readFile(file, 'utf8'), file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  await mkdir(join(functionsDir, '.hearth'), { recursive: true });
+  return () => (key ??= makeKeyFile(functionsDir, file));
+}
+
+/** Synchronous, once per process: signing happens inside request handlers that return at once. */
+function makeKeyFile(functionsDir: string, file: string): Buffer {
+  mkdirSync(join(functionsDir, '.hearth'), { recursive: true });
   // Written whole under another name, then linked into place: of two processes starting at once, one key wins and both read it.
   const tmp = join(functionsDir, '.hearth', `.signing-key.${randomBytes(6).toString('hex')}.tmp`);
-  await writeFile(tmp, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  writeFileSync(tmp, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   try {
-    await link(tmp, file);
+    linkSync(tmp, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   } finally {
-    await unlink(tmp);
+    unlinkSync(tmp);
   }
-  return signingKeyFrom(await readFile(file, 'utf8'), file);
+  return signingKeyFrom(readFileSync(file, 'utf8'), file);
 }

@@ -2,7 +2,7 @@
 // (the platform's own refusals), how a Function names what it stored
 // (embedded: a path under the functions directory; cluster: a signed URL on
 // the gateway's in-cluster Service), and the URLs it signs.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,14 +99,17 @@ describe('PackageUploads.location', () => {
 });
 
 describe('signing keys', () => {
-  it('the functions directory\'s key is made once, 0600, and read back the same', async () => {
+  it('the functions directory\'s key is made when first needed, once, 0600, and read back the same by the next start', async () => {
     const d = mkdtempSync(join(tmpdir(), 'hearth-signing-key-'));
     try {
       const [a, b] = await Promise.all([directorySigningKey(d), directorySigningKey(d)]);
-      expect(a.equals(b)).toBe(true);
-      expect(a.length).toBe(64);
+      // Nothing written until a URL is signed or checked.
+      expect(existsSync(join(d, SIGNING_KEY_FILE))).toBe(false);
+      expect(a().equals(b())).toBe(true);
+      expect(a().length).toBe(64);
       expect(statSync(join(d, SIGNING_KEY_FILE)).mode & 0o777).toBe(0o600);
-      expect((await directorySigningKey(d)).equals(a)).toBe(true);
+      expect(readdirSync(join(d, '.hearth'))).toEqual(['signing-key']);
+      expect((await directorySigningKey(d))().equals(a())).toBe(true);
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

@@ -3,7 +3,7 @@
 // on: its signature is its authorisation) and 403 for an expired, tampered or
 // missing one, 404 for a signed digest no one uploaded; and a Function whose
 // code.package.path is an upload runs.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -42,6 +42,8 @@ beforeAll(async () => {
   writeFileSync(credFile, stringify({ callers: [{ name: 'ops', apiKey: API_KEY, functions: ['*'], actions: ['lambda:*'] }] }));
   auth = await authFromCredentialsFile(credFile);
   platform = await startPlatform({}, { auth: auth.options });
+  // A plain start leaves no secret in the functions directory; the first signed URL makes it.
+  expect(existsSync(join(platform.dir, '.hearth', 'signing-key'))).toBe(false);
   stored = await platform.uploads.put(zip);
 });
 
@@ -61,7 +63,7 @@ describe('GET /packages/:sha256', () => {
   it('answers 403 AccessDeniedException for an expired URL', async () => {
     // Signed with the platform's own key for a second ago: only the expiry refuses it.
     const then = Math.floor(Date.now() / 1000) - 1;
-    const key = await directorySigningKey(platform.dir);
+    const key = (await directorySigningKey(platform.dir))();
     const r = await get(`/packages/${stored.sha256}?expires=${then}&signature=${packageSignature(key, stored.sha256, then)}`);
     expect([r.status, r.type]).toEqual([403, 'AccessDeniedException']);
     const fresh = await get(`/packages/${stored.sha256}?expires=${then + 60}&signature=${packageSignature(key, stored.sha256, then + 60)}`);

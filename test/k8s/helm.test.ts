@@ -198,6 +198,9 @@ function valueSets(watchNs: string): ValueSet[] {
         // The generated file is one the gateway accepts, holding the generated key.
         const generated = CredentialsFileSchema.parse(parseYaml(Buffer.from(auth.data?.['credentials.yaml'] ?? '', 'base64').toString()));
         expect(generated.callers[0]?.apiKey).toBe(Buffer.from(auth.data?.['api-key'] ?? '', 'base64').toString());
+        // The generated key may do everything: invoke, and manage functions through the management API (on by default).
+        expect(generated.callers[0]?.actions).toEqual(['lambda:*']);
+        expect(gw.args?.some((a) => a.startsWith('--management-api'))).toBe(false);
         // Least privilege: the gateway reads Functions and EndpointSlices and scales; nothing else.
         expect(objs.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toBe(false);
         for (const role of ['r-defaults-hearth-controller', 'r-defaults-hearth-gateway']) {
@@ -217,6 +220,8 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(gwVerbs('functionversions')).toEqual(['get', 'list', 'watch', 'create', 'delete']);
         expect(gwVerbs('functionversions/scale')).toEqual(['patch']);
         expect(gwVerbs('functions/status')).toEqual(['get', 'patch']);
+        // The management API (managementApi.enabled, the default) creates, updates and deletes Functions.
+        expect(gwVerbs('functions')).toEqual(['get', 'list', 'watch', 'patch', 'create', 'update', 'delete']);
         expect(objs.some((o) => o.kind === 'Ingress' || o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false);
         // Leaving without losing a call: the shutdown delay and drain reach the gateway, and the pod's grace covers both.
         expect(gw.args).toEqual(expect.arrayContaining(['--shutdown-delay-seconds=5', '--drain-timeout-seconds=60']));
@@ -633,6 +638,7 @@ if (!ctx.available) {
       ['a negative shutdown delay', ['--set', 'gateway.shutdownDelaySeconds=-1'], '/gateway/shutdownDelaySeconds'],
       ['a fractional drain timeout (the grace period is whole seconds)', ['--set', 'gateway.drainTimeoutSeconds=2.5'], '/gateway/drainTimeoutSeconds'],
       ['an unknown packages store', ['--set', 'packages.store=disk'], '/packages/store'],
+      ['managementApi.enabled as a string', ['--set-string', 'managementApi.enabled=no'], '/managementApi/enabled'],
     ])('values.schema.json rejects %s', async (_what, args, where) => {
       const r = await run(helm, ['template', 'bad', chartDir, '--kube-version', kubeVer, ...args], helmEnv());
       expect(r.code).not.toBe(0);
@@ -651,6 +657,17 @@ if (!ctx.available) {
       expect(gatewayOpenRoutes(await gatewayOf({ gateway: { auth: { openRoutes: [] } } }))).toEqual([]);
       const noAuth = await gatewayOf({ gateway: { auth: { enabled: false, openRoutes: [] } } });
       expect(noAuth.args?.some((a) => a.startsWith('--open-routes'))).toBe(false);
+    });
+
+    it('renders managementApi.enabled: false as --management-api=false, which the gateway reads, and a Role without Function writes', async () => {
+      const r = await template('r-mgmt', ns, { managementApi: { enabled: false } }, ['--show-only', 'templates/gateway/deployment.yaml', '--show-only', 'templates/gateway/rbac.yaml']);
+      expect(r.code, r.stderr).toBe(0);
+      const objs = parseObjects(r.stdout);
+      const gw = container(objs, 'r-mgmt-hearth-gateway');
+      expect(gw.args).toContain('--management-api=false');
+      expect(checkServeFlags(parseGatewayArgs((gw.args ?? []).slice(1)))).toMatchObject({ managementApi: false });
+      const rules = find(objs, 'Role', 'r-mgmt-hearth-gateway').rules ?? [];
+      expect(rules.find((rule) => rule.resources?.includes('functions'))?.verbs).toEqual(['get', 'list', 'watch', 'patch']);
     });
 
     it('refuses packages.store s3 without its endpoint, bucket and credentials Secret', async () => {
@@ -701,10 +718,9 @@ if (!ctx.available) {
       expect(await can('hearth-gateway', 'watch', 'endpointslices.discovery.k8s.io', here)).toBe(true);
       expect(await can('hearth-gateway', 'patch', 'pods', here)).toBe(true);
       expect(await can('hearth-gateway', 'delete', 'pods', here)).toBe(false);
-      // Aliases are a patch of the Function; it may not replace or delete one.
+      // Aliases are a patch of the Function; the management API (on by default) creates, updates and deletes them.
       expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', here)).toBe(true);
-      expect(await can('hearth-gateway', 'update', 'functions.hearth.dev', here)).toBe(false);
-      expect(await can('hearth-gateway', 'delete', 'functions.hearth.dev', here)).toBe(false);
+      for (const verb of ['create', 'update', 'delete']) expect(await can('hearth-gateway', verb, 'functions.hearth.dev', here), `${verb} functions`).toBe(true);
       expect(await can('hearth-gateway', 'update', 'configmaps', here)).toBe(false);
       expect(await can('hearth-gateway', 'delete', 'configmaps', here)).toBe(false);
       expect(await can('hearth-gateway', 'update', 'functionversions.hearth.dev', here)).toBe(false);
@@ -732,9 +748,11 @@ if (!ctx.available) {
       // Everything the gateway's KubernetesStore and backend do for versions, done as its ServiceAccount: the Role is enough.
       await versionsAs(kc, `system:serviceaccount:${installNs}:hearth-gateway`, installNs);
 
-      // Watching one namespace: Roles there, nothing anywhere else.
-      const scoped = await run(helm, ['install', 'scoped', chartDir, '--namespace', installNs, '--set', `watchNamespace=${watchNs}`], helmEnv());
+      // Watching one namespace: Roles there, nothing anywhere else. With the management API off: no Function writes beyond aliases' patch.
+      const scoped = await run(helm, ['install', 'scoped', chartDir, '--namespace', installNs, '--set', `watchNamespace=${watchNs}`, '--set', 'managementApi.enabled=false'], helmEnv());
       expect(scoped.code, scoped.stderr).toBe(0);
+      for (const verb of ['create', 'update', 'delete']) expect(await can('scoped-hearth-gateway', verb, 'functions.hearth.dev', watchNs), `${verb} functions`).toBe(false);
+      expect(await can('scoped-hearth-gateway', 'patch', 'functions.hearth.dev', watchNs)).toBe(true);
       expect(await can('scoped-hearth-controller', 'create', 'deployments.apps', watchNs)).toBe(true);
       expect(await can('scoped-hearth-controller', 'create', 'deployments.apps', ns)).toBe(false);
       expect(await can('scoped-hearth-gateway', 'list', 'functions.hearth.dev', watchNs)).toBe(true);

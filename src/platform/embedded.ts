@@ -117,7 +117,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     ...refuse,
     preparation: (name) => {
       const error = backend.preparationError(name);
-      return { preparing: backend.preparingStep(name) !== undefined, ...(error !== undefined ? { error } : {}) };
+      return { preparing: backend.preparingStep(name) !== undefined, deployed: backend.isDeployed(name), ...(error !== undefined ? { error } : {}) };
     },
   });
   let watcher: FunctionDirWatcher | undefined;

@@ -60,6 +60,8 @@ export function clusterObservation(wire: ObservedWire): Observation {
 export interface PreparationState {
   /** Its code is being prepared (unpacked, built) now. */
   preparing: boolean;
+  /** Some version of its code is prepared and runs (an older one while a newer one is prepared, or after that failed). */
+  deployed: boolean;
   /** Why its last preparation failed, if it did. */
   error?: Error;
 }
@@ -78,30 +80,29 @@ export function preparationFailureCode(err: Error): FailureCode {
 }
 
 export interface FileObservationInput {
-  /** The catalog serves some revision of the function. */
+  /** The catalog has the function (some revision of it). */
   served: boolean;
   /** The catalog's function has the stored spec. */
   sameAsStored: boolean;
   /** Problems that keep the stored document from loading (invalid now, or refused by this platform). */
   problems: readonly Problem[];
-  /** The backend's state of the function's $LATEST, when it has one. */
+  /** The backend's state of the function's $LATEST, when there is a backend to ask. */
   preparation?: PreparationState;
 }
 
 /**
- * The embedded platform's observation: served when the catalog has the
- * function; current when it has the stored spec and the backend is not
- * still preparing it; failed when the stored document does not load
- * (its problems), or when the backend could not prepare the current one.
- * A failure is a verdict on the stored revision, so it comes with current
- * true, as in a cluster, where the controller marks the generation it
- * refused as observed.
+ * The embedded platform's observation. Served: the catalog has the function
+ * and the backend runs some version of its code (so a new function is
+ * Pending while its code is prepared). Current: besides, the catalog has
+ * the stored spec and the backend has prepared it. Failure: the stored
+ * document does not load (its problems), or the backend could not prepare
+ * it; what ran before, if anything, still serves (served, not current).
  */
 export function fileObservation(input: FileObservationInput): Observation {
-  const { served } = input;
-  if (input.problems.length > 0) return { served, current: true, failure: { code: 'InvalidConfiguration', message: describeProblems(input.problems) } };
-  const current = served && input.sameAsStored && input.preparation?.preparing !== true;
-  const error = input.preparation?.error;
-  if (current && error !== undefined) return { served, current, failure: { code: preparationFailureCode(error), message: error.message } };
-  return { served, current };
+  const prep = input.preparation;
+  const served = input.served && (prep === undefined || prep.deployed);
+  if (input.problems.length > 0) return { served, current: false, failure: { code: 'InvalidConfiguration', message: describeProblems(input.problems) } };
+  const settled = input.sameAsStored && prep?.preparing !== true;
+  if (settled && prep?.error !== undefined) return { served, current: false, failure: { code: preparationFailureCode(prep.error), message: prep.error.message } };
+  return { served, current: served && settled };
 }

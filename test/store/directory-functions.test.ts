@@ -236,7 +236,8 @@ describe('updating', () => {
     writeFileSync(join(s.dir, 'alpha.yaml'), fnYaml('alpha', py('B', { memoryMB: 1 })));
     const broken = await s.store.getFunction('alpha');
     expect(broken.fn.spec.code.inline).toEqual({ 'app.py': 'A' });
-    expect(broken.observation).toEqual({ served: true, current: true, failure: { code: 'InvalidConfiguration', message: 'spec.memoryMB: must be at least 128' } });
+    // What it last defined still serves; the stored text does not load (Lambda: Active, LastUpdateStatus Failed).
+    expect(broken.observation).toEqual({ served: true, current: false, failure: { code: 'InvalidConfiguration', message: 'spec.memoryMB: must be at least 128' } });
     const fixed = await s.store.updateFunction('alpha', (spec) => ({ ...spec, memoryMB: 256 }), { expectedRevision: broken.revision });
     expect(fixed.fn.spec).toMatchObject({ memoryMB: 256, code: { inline: { 'app.py': 'B' } } });
     expect(fixed.observation).toEqual({ served: true, current: true });
@@ -313,7 +314,7 @@ describe('observation', () => {
     const dir = tempDir({ 'needs-redis.yaml': fnYaml('needs-redis', py('A', { async: { onFailure: { stream: 'failures' } } })) });
     const store = new DirectoryStore({ dir, catalog: new MemoryCatalog(), objects: new ObjectStore(dir), refuse: memoryQueueProblems });
     const stored = await store.getFunction('needs-redis');
-    expect(stored.observation).toMatchObject({ served: false, failure: { code: 'InvalidConfiguration' } });
+    expect(stored.observation).toMatchObject({ served: false, current: false, failure: { code: 'InvalidConfiguration' } });
     expect(stored.observation.failure?.message).toContain('spec.async.onFailure.stream: needs Redis');
   });
 
@@ -329,11 +330,20 @@ describe('observation', () => {
     const failed = await waitFor('bad failed', async () => (await p.store.getFunction('bad')).observation.failure, 20_000);
     expect(failed.code).toBe('InvalidZipFileException');
     expect(failed.message).toContain('bad.zip');
+    // Never prepared, so never served (Lambda: State Failed).
+    expect((await p.store.getFunction('bad')).observation).toMatchObject({ served: false, current: false });
     // Fixed by an update: the failure goes.
     await p.store.updateFunction('bad', (spec) => ({ ...spec, code: { inline: { 'app.py': 'def handler(e, c):\n    return 2\n' } } }));
     await waitFor('bad fixed', async () => {
       const o = (await p.store.getFunction('bad')).observation;
       return o.current && o.failure === undefined;
     }, 20_000);
+
+    // An update whose code cannot be prepared: the version before keeps serving (Lambda: Active, LastUpdateStatus Failed).
+    await p.store.updateFunction('good', (spec) => ({ ...spec, code: { package: { path: 'bad.zip' } } }));
+    await waitFor('good update failed', async () => (await p.store.getFunction('good')).observation.failure, 20_000);
+    expect((await p.store.getFunction('good')).observation).toMatchObject({ served: true, current: false, failure: { code: 'InvalidZipFileException' } });
+    const answer = await fetch(`${p.url}/2015-03-31/functions/good/invocations`, { method: 'POST', body: '{}' });
+    expect(await answer.text()).toBe('1');
   });
 });

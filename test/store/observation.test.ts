@@ -46,16 +46,20 @@ describe('preparationFailureCode', () => {
 
 describe('fileObservation', () => {
   const boom = Object.assign(new Error('function f: code.package: package refused (not-a-zip): not a zip'), { reason: 'not-a-zip' });
+  const zipFailure = { code: 'InvalidZipFileException', message: boom.message };
   const cases: Array<{ what: string; input: Parameters<typeof fileObservation>[0]; expected: Observation }> = [
     { what: 'not loaded yet', input: { served: false, sameAsStored: false, problems: [] }, expected: { served: false, current: false } },
-    { what: 'the catalog has the stored spec', input: { served: true, sameAsStored: true, problems: [] }, expected: { served: true, current: true } },
+    { what: 'the catalog has the stored spec (no backend to ask)', input: { served: true, sameAsStored: true, problems: [] }, expected: { served: true, current: true } },
     { what: 'the catalog has an older spec', input: { served: true, sameAsStored: false, problems: [] }, expected: { served: true, current: false } },
-    { what: 'the backend is still preparing it', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: true } }, expected: { served: true, current: false } },
-    { what: 'the backend prepared it', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: false } }, expected: { served: true, current: true } },
-    { what: 'the backend could not prepare it', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: false, error: boom } }, expected: { served: true, current: true, failure: { code: 'InvalidZipFileException', message: boom.message } } },
-    { what: 'an old failure while a new spec is prepared', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: true, error: boom } }, expected: { served: true, current: false } },
-    { what: 'its document does not load', input: { served: true, sameAsStored: false, problems: [{ path: 'spec.memoryMB', message: 'must be at least 128' }] }, expected: { served: true, current: true, failure: { code: 'InvalidConfiguration', message: 'spec.memoryMB: must be at least 128' } } },
-    { what: 'refused by this platform', input: { served: false, sameAsStored: false, problems: [{ path: 'spec.async', message: 'needs Redis' }] }, expected: { served: false, current: true, failure: { code: 'InvalidConfiguration', message: 'spec.async: needs Redis' } } },
+    { what: 'new, its code being prepared: not served yet (Pending)', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: true, deployed: false } }, expected: { served: false, current: false } },
+    { what: 'updated, the new code being prepared: the old serves', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: true, deployed: true } }, expected: { served: true, current: false } },
+    { what: 'prepared', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: false, deployed: true } }, expected: { served: true, current: true } },
+    { what: 'new, and its code cannot be prepared: never served', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: false, deployed: false, error: boom } }, expected: { served: false, current: false, failure: zipFailure } },
+    { what: 'updated, and the new code cannot be prepared: the old still serves', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: false, deployed: true, error: boom } }, expected: { served: true, current: false, failure: zipFailure } },
+    { what: 'an old failure while a new spec is prepared', input: { served: true, sameAsStored: true, problems: [], preparation: { preparing: true, deployed: true, error: boom } }, expected: { served: true, current: false } },
+    { what: 'an old failure while the catalog has not the stored spec yet', input: { served: true, sameAsStored: false, problems: [], preparation: { preparing: false, deployed: true, error: boom } }, expected: { served: true, current: false } },
+    { what: 'its document does not load: what it last defined still serves', input: { served: true, sameAsStored: false, problems: [{ path: 'spec.memoryMB', message: 'must be at least 128' }] }, expected: { served: true, current: false, failure: { code: 'InvalidConfiguration', message: 'spec.memoryMB: must be at least 128' } } },
+    { what: 'refused by this platform: never served', input: { served: false, sameAsStored: false, problems: [{ path: 'spec.async', message: 'needs Redis' }] }, expected: { served: false, current: false, failure: { code: 'InvalidConfiguration', message: 'spec.async: needs Redis' } } },
   ];
   for (const c of cases) it(c.what, () => expect(fileObservation(c.input)).toEqual(c.expected));
 });

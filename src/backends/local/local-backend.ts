@@ -218,6 +218,11 @@ export class LocalBackend implements Backend {
     return this.prepareErrors.get(name);
   }
 
+  /** Whether some version of the unit's code is prepared and runs (an older one while a newer one is prepared, or after it failed). */
+  isDeployed(name: string): boolean {
+    return this.functions.has(name);
+  }
+
   instances(name: string): readonly Instance[] {
     return this.functions.get(name)?.instances ?? [];
   }

@@ -43,8 +43,8 @@ export const notFound = (arn: string) => new LambdaError(404, 'ResourceNotFoundE
 
 export const tooLarge = (limit: number) => new LambdaError(413, 'RequestTooLargeException', `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
 
-export const throttled = (reason: string, retryAfterSeconds = 1) =>
-  new LambdaError(429, 'TooManyRequestsException', 'Rate Exceeded.', { Reason: reason, retryAfterSeconds: String(retryAfterSeconds) }, retryAfterSeconds);
+// Lambda's model carries retryAfterSeconds in the Retry-After header only (sendLambdaError sets it), not in the body.
+export const throttled = (reason: string, retryAfterSeconds = 1) => new LambdaError(429, 'TooManyRequestsException', 'Rate Exceeded.', { Reason: reason }, retryAfterSeconds);
 
 export const badContent = (detail: string) => new LambdaError(400, 'InvalidRequestContentException', `Could not parse request body into json: ${detail}`);
 

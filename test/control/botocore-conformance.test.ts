@@ -42,7 +42,8 @@ const hand: ServiceModel = {
   },
   shapes: {
     GetIn: { type: 'structure', required: ['Name'], members: { Name: { shape: 'Name', location: 'uri', locationName: 'Name' }, Qualifier: { shape: 'Name', location: 'querystring', locationName: 'Qualifier' } } },
-    MakeIn: { type: 'structure', members: { Name: { shape: 'Name' }, Size: { shape: 'Size' }, Zip: { shape: 'Blob' } } },
+    MakeIn: { type: 'structure', members: { Name: { shape: 'Name' }, Size: { shape: 'Size' }, Zip: { shape: 'Blob' }, Inner: { shape: 'ZipBox' } } },
+    ZipBox: { type: 'structure', members: { Zip: { shape: 'Blob' } } },
     HeadedIn: { type: 'structure', payload: 'Payload', members: { Path: { shape: 'Name', location: 'uri', locationName: 'Path' }, Mode: { shape: 'Mode', location: 'header', locationName: 'X-Mode' }, Payload: { shape: 'Blob' } } },
     HeadedOut: { type: 'structure', payload: 'Payload', members: { Status: { shape: 'Size', location: 'statusCode' }, Count: { shape: 'Size', location: 'header', locationName: 'X-Count' }, Payload: { shape: 'Blob' } } },
     Thing: {
@@ -111,6 +112,8 @@ describe('the botocore shape validator', () => {
     ['no output, no body', 'Drop', ok('', 204), []],
     ['no output but a body', 'Drop', ok({ Name: 'abc' }, 204), [/a body where Drop has no output/]],
     ['a blob payload is any bytes; a header member is parsed', 'Headed', ok('not json', 200, { 'x-count': '4' }), []],
+    ['a statusCode member takes any 2xx', 'Headed', ok('', 202), []],
+    ['but not an error status', 'Headed', ok('', 404), [/status 404, the model says 2xx/]],
     ['a header member with a bad value', 'Headed', ok('', 200, { 'x-count': 'four' }), [/header X-Count: header "four" is not an integer/]],
   ];
   it.each(cases)('%s', (_what, op, answer, expected) => {
@@ -139,6 +142,7 @@ describe('the botocore shape validator', () => {
   it('lays a request out as the model says: uri, greedy uri, query, header, JSON body, raw payload', () => {
     expect(buildRequest(hand, 'Get', { Name: 'a b', Qualifier: '$LATEST' })).toEqual({ method: 'GET', path: '/things/a%20b?Qualifier=%24LATEST', headers: {} });
     expect(buildRequest(hand, 'Make', { Name: 'abc', Size: 2, Zip: Buffer.from('PK') })).toEqual({ method: 'POST', path: '/things', headers: { 'content-type': 'application/json' }, body: '{"Name":"abc","Size":2,"Zip":"UEs="}' });
+    expect(buildRequest(hand, 'Make', { Name: 'abc', Inner: { Zip: Buffer.from('PK') } }).body).toBe('{"Name":"abc","Inner":{"Zip":"UEs="}}');
     expect(buildRequest(hand, 'Headed', { Path: 'a/b', Mode: 'On', Payload: '{"x":1}' })).toEqual({ method: 'POST', path: '/x/a/b', headers: { 'x-mode': 'On', 'content-type': 'application/json' }, body: '{"x":1}' });
     expect(() => buildRequest(hand, 'Get', { Nmae: 'x' })).toThrow(/has no member Nmae/);
     expect(() => buildRequest(hand, 'Get', {})).toThrow(/still has a path member/);

@@ -232,7 +232,10 @@ export function validateOutput(model: ServiceModel, operation: string, answer: H
   if (op === undefined) return [`the model has no operation ${operation}`];
   const problems: string[] = [];
   const expected = op.http.responseCode ?? 200;
-  if (answer.status !== expected) problems.push(`status ${answer.status}, the model says ${expected}`);
+  const output = op.output === undefined ? undefined : model.shapes[op.output.shape];
+  // An output with a statusCode member reads the status into it (Invoke: 200, 202 or 204): any 2xx is an answer.
+  const statusMember = Object.values(output?.members ?? {}).some((m) => m.location === 'statusCode');
+  if (statusMember ? answer.status < 200 || answer.status > 299 : answer.status !== expected) problems.push(`status ${answer.status}, the model says ${statusMember ? '2xx' : expected}`);
   if (op.output === undefined) {
     if (answer.body.trim() !== '' && answer.body.trim() !== '{}') problems.push(`a body where ${operation} has no output: ${answer.body.slice(0, 120)}`);
     return problems;
@@ -317,6 +320,14 @@ export function validateError(model: ServiceModel, code: string, answer: HttpAns
   return problems;
 }
 
+/** A JSON body value as an SDK writes it: blobs (Buffers, at any depth) in base64. */
+function wire(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  if (Array.isArray(value)) return value.map(wire);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, wire(v)]));
+  return value;
+}
+
 /** An operation's request: the input's members placed where the model says (path, query, headers, JSON body or raw payload). */
 export interface ModelRequest {
   method: string;
@@ -358,7 +369,7 @@ export function buildRequest(model: ServiceModel, operation: string, input: Reco
     } else if (shape?.payload === name) {
       body = Buffer.isBuffer(value) ? value : typeof value === 'string' ? value : JSON.stringify(value);
     } else {
-      json[name] = Buffer.isBuffer(value) ? value.toString('base64') : value;
+      json[name] = wire(value);
     }
   }
   if (/\{[A-Za-z]+\+?\}/.test(path)) throw new Error(`${operation}: ${path} still has a path member to fill`);

@@ -4,6 +4,7 @@
 // operations route, or nothing in particular. Pure.
 import { functionUrlTarget } from '../function-url-target.js';
 import { parseFunctionName } from '../invoke-request.js';
+import { PACKAGES_ROUTE } from '../plugins/packages.js';
 
 export type RouteTarget =
   | { kind: 'open' }
@@ -26,7 +27,7 @@ export const DEFAULT_OPEN_ROUTES: readonly string[] = ['/healthz', '/readyz', '/
 /** Liveness and readiness are always open: kubelet probes carry no credentials. */
 export const ALWAYS_OPEN_ROUTES: readonly string[] = ['/healthz', '/readyz'];
 /** Package downloads (GetFunction's Code.Location) carry their own signature and expiry in the query: they are authorised by it. */
-export const SIGNED_ROUTES: readonly string[] = ['/packages/:sha256'];
+export const SIGNED_ROUTES: readonly string[] = [PACKAGES_ROUTE];
 
 // Lambda's REST routes name the function as `/{api-version}/functions/{FunctionName}/…`, and tags as `/{api-version}/tags/{ARN}`.
 const FUNCTION_ROUTE = /^\/\d{4}-\d{2}-\d{2}\/functions\/:name(\/|$)/;

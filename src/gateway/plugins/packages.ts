@@ -16,7 +16,7 @@ export interface PackagesRouteOptions {
   now?: () => number;
 }
 
-/** The route's path as fastify names it (the auth plugin leaves it open). */
+/** The route's path as fastify names it (route-target.ts's SIGNED_ROUTES: the auth plugin leaves it to its signature). */
 export const PACKAGES_ROUTE = '/packages/:sha256';
 
 type Route = { Params: { sha256: string }; Querystring: { expires?: string; signature?: string } };

@@ -177,6 +177,36 @@ const ZIP_V1 = zipBytes([{ name: 'app.py', data: 'def handler(event, context):\n
 const ZIP_V2 = zipBytes([{ name: 'app.py', data: 'def handler(event, context):\n    return {"v": 2, "event": event}\n' }]);
 const ROLE = 'arn:aws:iam::000000000000:role/conform-runner';
 
+/**
+ * A function URL on this test's loopback gateway (http://127.0.0.1:PORT/fn/NAME/)
+ * is shorter than the model's minimum of 40 characters, which Lambda's own
+ * https://ID.lambda-url.REGION.on.aws/ always exceeds; a gateway behind a
+ * real host name does too. Only that length is excused, not the pattern.
+ */
+const LOOPBACK_URL = { 'FunctionUrl: length': 'a loopback gateway\'s URL is shorter than the 40 characters of every Lambda URL' };
+
+/**
+ * The model's operations the gateway serves, from its OpenAPI paths: every
+ * path under one of Lambda's API dates (/2015-03-31/…) matched with the
+ * operations of that method whose requestUri has the same segments (a
+ * {Param} matches any {param}). Query-distinguished operations (List=ALL)
+ * share a route and are all counted.
+ */
+function servedOperations(model: ServiceModel, paths: Record<string, Record<string, unknown>>): { operations: Set<string>; unmatched: string[] } {
+  const segments = (p: string) => p.split('?')[0]?.replace(/\/+$/, '').split('/').map((s) => (/^\{.*\}$/.test(s) ? '{}' : s)).join('/');
+  const operations = new Set<string>();
+  const unmatched: string[] = [];
+  for (const [path, methods] of Object.entries(paths)) {
+    if (!/^\/20\d\d-\d\d-\d\d\//.test(path)) continue;
+    for (const method of Object.keys(methods)) {
+      const ops = Object.values(model.operations).filter((o) => o.http.method === method.toUpperCase() && segments(o.http.requestUri) === segments(path));
+      if (ops.length === 0) unmatched.push(`${method.toUpperCase()} ${path}`);
+      for (const o of ops) operations.add(o.name);
+    }
+  }
+  return { operations, unmatched };
+}
+
 interface Step {
   /** The operation's name in the model. */
   op: string;
@@ -284,8 +314,13 @@ describe.skipIf(MODEL_PATH === undefined)('every implemented operation against b
     { op: 'PutFunctionEventInvokeConfig', input: { FunctionName: FN, MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 120 } },
     { op: 'UpdateFunctionEventInvokeConfig', input: { FunctionName: FN, MaximumRetryAttempts: 0 } },
     { op: 'GetFunctionEventInvokeConfig', input: { FunctionName: FN }, then: (j) => expect(j).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 120 }) },
+    { op: 'ListFunctionEventInvokeConfigs', input: { FunctionName: FN }, then: (j) => expect((j?.FunctionEventInvokeConfigs as unknown[]).length).toBe(1) },
     { op: 'DeleteFunctionEventInvokeConfig', input: { FunctionName: FN } },
-    { op: 'GetFunctionUrlConfig', input: { FunctionName: FN } },
+    { op: 'GetFunctionUrlConfig', input: { FunctionName: FN }, lambdaToo: LOOPBACK_URL },
+    { op: 'CreateFunctionUrlConfig', input: { FunctionName: FN, Qualifier: 'live', AuthType: 'AWS_IAM' }, lambdaToo: LOOPBACK_URL },
+    { op: 'UpdateFunctionUrlConfig', input: { FunctionName: FN, AuthType: 'AWS_IAM' }, lambdaToo: LOOPBACK_URL },
+    { op: 'ListFunctionUrlConfigs', input: { FunctionName: FN }, lambdaToo: LOOPBACK_URL, then: (j) => expect((j?.FunctionUrlConfigs as unknown[]).length).toBe(2) },
+    { op: 'GetFunction', input: { FunctionName: FN, Qualifier: '1' }, then: (j) => expect(j).toMatchObject({ Configuration: { Version: '1' } }) },
     { op: 'TagResource', input: { Resource: 'ARN', Tags: { stage: 'test' } } },
     { op: 'ListTags', input: { Resource: 'ARN' }, then: (j) => expect(j).toEqual({ Tags: { team: 'hearth', stage: 'test' } }) },
     { op: 'UntagResource', input: { Resource: 'ARN', TagKeys: ['stage'] } },
@@ -301,19 +336,14 @@ describe.skipIf(MODEL_PATH === undefined)('every implemented operation against b
     { op: 'DeleteFunction', input: { FunctionName: FN } },
   ];
 
-  /** Every operation Hearth implements; each has at least one step above. */
-  const IMPLEMENTED = [
-    'CreateFunction', 'GetFunction', 'GetFunctionConfiguration', 'ListFunctions', 'UpdateFunctionCode', 'UpdateFunctionConfiguration', 'DeleteFunction',
-    'PublishVersion', 'ListVersionsByFunction', 'CreateAlias', 'GetAlias', 'UpdateAlias', 'DeleteAlias', 'ListAliases',
-    'PutFunctionConcurrency', 'GetFunctionConcurrency', 'DeleteFunctionConcurrency',
-    'PutProvisionedConcurrencyConfig', 'GetProvisionedConcurrencyConfig', 'DeleteProvisionedConcurrencyConfig', 'ListProvisionedConcurrencyConfigs',
-    'PutFunctionEventInvokeConfig', 'UpdateFunctionEventInvokeConfig', 'GetFunctionEventInvokeConfig', 'DeleteFunctionEventInvokeConfig',
-    'GetFunctionUrlConfig', 'TagResource', 'UntagResource', 'ListTags', 'GetAccountSettings', 'GetFunctionCodeSigningConfig', 'ListEventSourceMappings', 'Invoke',
-  ];
-
-  it('the steps cover every implemented operation, each a real operation of the model', () => {
-    expect(new Set(steps.map((s) => s.op))).toEqual(new Set(IMPLEMENTED));
-    for (const op of IMPLEMENTED) expect(model?.operations[op], op).toBeDefined();
+  it('the steps and error cases call every operation the gateway serves (read from its own route table, /openapi.json), and only those', async () => {
+    if (model === undefined || platform === undefined) throw new Error('no platform');
+    const doc = (await (await fetch(`${platform.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const served = servedOperations(model, doc.paths);
+    expect(served.unmatched, 'Lambda-style routes that are no operation of the model').toEqual([]);
+    const called = new Set([...steps.map((s) => s.op), ...errorCases.map((c) => c.op)]);
+    expect([...served.operations].filter((op) => !called.has(op)).sort(), 'served but never called here').toEqual([]);
+    expect([...called].filter((op) => !served.operations.has(op)).sort(), 'called here but not served').toEqual([]);
   });
 
   steps.forEach((step, i) => {
@@ -342,6 +372,7 @@ describe.skipIf(MODEL_PATH === undefined)('every implemented operation against b
     { what: 'a runtime Lambda no longer takes', op: 'CreateFunction', input: { FunctionName: 'old-go', Runtime: 'go1.x', Handler: 'main', Role: ROLE, Code: { ZipFile: ZIP_V1 } }, code: 'InvalidParameterValueException', status: 400, message: /runtime/i },
     { what: 'provisioned concurrency on $LATEST', op: 'PutProvisionedConcurrencyConfig', input: { FunctionName: 'from-file', Qualifier: '$LATEST', ProvisionedConcurrentExecutions: 1 }, code: 'InvalidParameterValueException', status: 400 },
     { what: 'a stale RevisionId', op: 'UpdateFunctionConfiguration', input: { FunctionName: 'from-file', Description: 'x', RevisionId: '00000000-0000-0000-0000-000000000000' }, code: 'PreconditionFailedException', status: 412 },
+    { what: 'removing a function\'s URL alone', op: 'DeleteFunctionUrlConfig', input: { FunctionName: 'from-file' }, code: 'InvalidParameterValueException', status: 400 },
     { what: 'a caller without management actions', op: 'GetFunction', input: { FunctionName: 'from-file' }, key: INVOKER_KEY, code: 'AccessDeniedException', status: 403, message: /^User: invoker is not authorized to perform: lambda:GetFunction on resource: arn:aws:lambda:.*:function:from-file$/ },
     { what: 'a caller without management actions creating', op: 'CreateFunction', input: { FunctionName: 'sneaky', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: ZIP_V1 } }, key: INVOKER_KEY, code: 'AccessDeniedException', status: 403 },
     {

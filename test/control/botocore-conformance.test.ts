@@ -8,24 +8,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authFromCredentialsFile, type CredentialsFileAuth } from '../../src/gateway/auth/credentials-file.js';
-import {
-  buildRequest,
-  findLambdaModel,
-  loadModel,
-  patternRegExp,
-  validateError,
-  validateOutput,
-  validateValue,
-  type HttpAnswer,
-  type ServiceModel,
-} from '../helpers/botocore-model.js';
+import { buildRequest, findLambdaModel, loadModel, patternRegExp, validateError, validateOutput, validateValue, type HttpAnswer, type ServiceModel } from '../helpers/botocore-model.js';
+import { conformanceWalk } from '../helpers/conformance-walk.js';
 import { startPlatform } from '../helpers/platform.js';
-import { zipBytes } from '../packages/zip-bytes.js';
 
 const MODEL_PATH = findLambdaModel();
 if (MODEL_PATH === undefined && process.env.CI === 'true') throw new Error('botocore\'s Lambda model is required under CI=true (make test installs the AWS CLI into .cache/awscli)');
@@ -172,58 +160,11 @@ describe.skipIf(MODEL_PATH === undefined)(`botocore's Lambda model (${MODEL_PATH
 
 const ADMIN_KEY = 'conformance-admin-key-0123456789';
 const INVOKER_KEY = 'conformance-invoker-key-0123456789';
-const FN = 'conform';
-const ZIP_V1 = zipBytes([{ name: 'app.py', data: 'def handler(event, context):\n    return {"v": 1, "event": event}\n' }]);
-const ZIP_V2 = zipBytes([{ name: 'app.py', data: 'def handler(event, context):\n    return {"v": 2, "event": event}\n' }]);
-const ROLE = 'arn:aws:iam::000000000000:role/conform-runner';
 
-/**
- * A function URL on this test's loopback gateway (http://127.0.0.1:PORT/fn/NAME/)
- * is shorter than the model's minimum of 40 characters, which Lambda's own
- * https://ID.lambda-url.REGION.on.aws/ always exceeds; a gateway behind a
- * real host name does too. Only that length is excused, not the pattern.
- */
-const LOOPBACK_URL = { 'FunctionUrl: length': 'a loopback gateway\'s URL is shorter than the 40 characters of every Lambda URL' };
-
-/**
- * The model's operations the gateway serves, from its OpenAPI paths: every
- * path under one of Lambda's API dates (/2015-03-31/…) matched with the
- * operations of that method whose requestUri has the same segments (a
- * {Param} matches any {param}). Query-distinguished operations (List=ALL)
- * share a route and are all counted.
- */
-function servedOperations(model: ServiceModel, paths: Record<string, Record<string, unknown>>): { operations: Set<string>; unmatched: string[] } {
-  const segments = (p: string) => p.split('?')[0]?.replace(/\/+$/, '').split('/').map((s) => (/^\{.*\}$/.test(s) ? '{}' : s)).join('/');
-  const operations = new Set<string>();
-  const unmatched: string[] = [];
-  for (const [path, methods] of Object.entries(paths)) {
-    if (!/^\/20\d\d-\d\d-\d\d\//.test(path)) continue;
-    for (const method of Object.keys(methods)) {
-      const ops = Object.values(model.operations).filter((o) => o.http.method === method.toUpperCase() && segments(o.http.requestUri) === segments(path));
-      if (ops.length === 0) unmatched.push(`${method.toUpperCase()} ${path}`);
-      for (const o of ops) operations.add(o.name);
-    }
-  }
-  return { operations, unmatched };
-}
-
-interface Step {
-  /** The operation's name in the model. */
-  op: string;
-  input: Record<string, unknown>;
-  /** What to wait for first (bounded), e.g. the function turning Active. */
-  before?: () => Promise<void>;
-  /** Exact problems that Lambda's own service shows too, with why. */
-  lambdaToo?: Record<string, string>;
-  then?: (json: Record<string, unknown> | undefined, answer: HttpAnswer) => void;
-}
-
-describe.skipIf(MODEL_PATH === undefined)('every implemented operation against botocore\'s output shapes, on the embedded platform', () => {
-  const model = MODEL_PATH === undefined ? undefined : loadModel(MODEL_PATH);
+describe.skipIf(MODEL_PATH === undefined)('every operation the gateway serves against botocore\'s output shapes, and Lambda\'s error cases, on the embedded platform', () => {
   let platform: Awaited<ReturnType<typeof startPlatform>> | undefined;
   let auth: CredentialsFileAuth | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'hearth-conformance-'));
-  const seen = new Map<string, HttpAnswer>();
 
   beforeAll(async () => {
     const file = join(dir, 'credentials.yaml');
@@ -246,165 +187,16 @@ describe.skipIf(MODEL_PATH === undefined)('every implemented operation against b
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function call(op: string, input: Record<string, unknown>, key = ADMIN_KEY): Promise<HttpAnswer> {
-    if (platform === undefined || model === undefined) throw new Error('no platform');
-    const req = buildRequest(model, op, input);
-    const res = await request(`${platform.url}${req.path}`, {
-      method: req.method as 'GET',
-      headers: { ...req.headers, authorization: `Bearer ${key}` },
-      ...(req.body !== undefined ? { body: req.body } : {}),
+  if (MODEL_PATH !== undefined) {
+    conformanceWalk(loadModel(MODEL_PATH), {
+      url: () => platform?.url ?? 'http://127.0.0.1:1',
+      adminKey: ADMIN_KEY,
+      invokerKey: INVOKER_KEY,
+      invokerName: 'invoker',
+      existing: 'from-file',
+      fn: 'conform',
+      waitMs: 60_000,
+      loopback: true,
     });
-    const headers: HttpAnswer['headers'] = {};
-    for (const [k, v] of Object.entries(res.headers)) headers[k.toLowerCase()] = v;
-    return { status: res.statusCode, headers, body: await res.body.text() };
   }
-
-  const json = (a: HttpAnswer): Record<string, unknown> | undefined => (a.body.trim() === '' ? undefined : (JSON.parse(a.body) as Record<string, unknown>));
-
-  /** Polls GetFunctionConfiguration until pick(config) holds; bounded. */
-  async function until(what: string, pick: (c: Record<string, unknown>) => boolean, input: Record<string, unknown> = { FunctionName: FN }, op = 'GetFunctionConfiguration'): Promise<void> {
-    const deadline = Date.now() + 60_000;
-    let last = '';
-    while (Date.now() < deadline) {
-      const a = await call(op, input);
-      last = `${a.status} ${a.body.slice(0, 400)}`;
-      if (a.status !== 200) throw new Error(`${op} answered ${last} while waiting for ${what}`);
-      if (pick(json(a) ?? {})) return;
-      await sleep(200);
-    }
-    throw new Error(`timed out waiting for ${what}; last answer ${last}`);
-  }
-
-  const updated = (c: Record<string, unknown>): boolean => c.State === 'Active' && c.LastUpdateStatus === 'Successful';
-
-  const steps: Step[] = [
-    { op: 'GetAccountSettings', input: {} },
-    {
-      op: 'CreateFunction',
-      input: { FunctionName: FN, Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: ZIP_V1 }, Description: 'conformance', Timeout: 9, MemorySize: 256, Environment: { Variables: { GREETING: 'hi' } }, Tags: { team: 'hearth' } },
-      then: (j) => expect(j).toMatchObject({ FunctionName: FN, Runtime: 'python3.12', Handler: 'app.handler', MemorySize: 256, Timeout: 9, Description: 'conformance', Environment: { Variables: { GREETING: 'hi' } }, PackageType: 'Zip' }),
-    },
-    { op: 'GetFunctionConfiguration', input: { FunctionName: FN }, before: () => until('the function to be Active', (c) => c.State === 'Active'), then: (j) => expect(j).toMatchObject({ State: 'Active', LastUpdateStatus: 'Successful' }) },
-    { op: 'GetFunction', input: { FunctionName: FN }, then: (j) => expect(j).toMatchObject({ Configuration: { FunctionName: FN }, Code: { Location: expect.any(String) }, Tags: { team: 'hearth' } }) },
-    { op: 'ListFunctions', input: {}, then: (j) => expect((j?.Functions as Array<{ FunctionName: string }>).map((f) => f.FunctionName).sort()).toEqual([FN, 'from-file']) },
-    { op: 'ListFunctions', input: { MaxItems: 1 }, then: (j) => expect(j?.NextMarker).toEqual(expect.any(String)) },
-    { op: 'Invoke', input: { FunctionName: FN, Payload: '{"a":1}' }, then: (j) => expect(j).toEqual({ v: 1, event: { a: 1 } }) },
-    { op: 'UpdateFunctionConfiguration', input: { FunctionName: FN, MemorySize: 512, Environment: { Variables: { GREETING: 'hello' } } }, then: (j) => expect(j).toMatchObject({ MemorySize: 512 }) },
-    { op: 'UpdateFunctionCode', input: { FunctionName: FN, ZipFile: ZIP_V2, Publish: true }, before: () => until('the update to finish', updated), then: (j) => expect(j).toMatchObject({ FunctionName: FN, Version: '1' }) },
-    { op: 'GetFunctionConfiguration', input: { FunctionName: FN, Qualifier: '1' }, before: () => until('version 1 to be Active', (c) => c.State === 'Active' && c.LastUpdateStatus === 'Successful', { FunctionName: FN, Qualifier: '1' }) },
-    { op: 'UpdateFunctionConfiguration', input: { FunctionName: FN, Timeout: 10 }, before: () => until('the code update to finish', updated), then: (j) => expect(j).toMatchObject({ Timeout: 10 }) },
-    { op: 'PublishVersion', input: { FunctionName: FN, Description: 'timeout 10' }, before: () => until('the update to finish', updated), then: (j) => expect(j).toMatchObject({ Version: '2', Timeout: 10 }) },
-    { op: 'ListVersionsByFunction', input: { FunctionName: FN }, then: (j) => expect((j?.Versions as Array<{ Version: string }>).map((v) => v.Version)).toEqual(['$LATEST', '1', '2']) },
-    { op: 'CreateAlias', input: { FunctionName: FN, Name: 'live', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.1 } } } },
-    { op: 'GetAlias', input: { FunctionName: FN, Name: 'live' } },
-    { op: 'UpdateAlias', input: { FunctionName: FN, Name: 'live', Description: 'callers' } },
-    { op: 'ListAliases', input: { FunctionName: FN } },
-    { op: 'Invoke', input: { FunctionName: FN, Qualifier: 'live', Payload: '{}' }, then: (_j, a) => expect(['1', '2']).toContain(a.headers['x-amz-executed-version']) },
-    { op: 'PutFunctionConcurrency', input: { FunctionName: FN, ReservedConcurrentExecutions: 5 } },
-    { op: 'GetFunctionConcurrency', input: { FunctionName: FN }, then: (j) => expect(j).toEqual({ ReservedConcurrentExecutions: 5 }) },
-    { op: 'PutProvisionedConcurrencyConfig', input: { FunctionName: FN, Qualifier: 'live', ProvisionedConcurrentExecutions: 1 } },
-    {
-      op: 'GetProvisionedConcurrencyConfig',
-      input: { FunctionName: FN, Qualifier: 'live' },
-      before: () => until('provisioned concurrency READY', (c) => c.Status === 'READY', { FunctionName: FN, Qualifier: 'live' }, 'GetProvisionedConcurrencyConfig'),
-      then: (j) => expect(j).toMatchObject({ Status: 'READY', RequestedProvisionedConcurrentExecutions: 1 }),
-    },
-    { op: 'ListProvisionedConcurrencyConfigs', input: { FunctionName: FN } },
-    { op: 'DeleteProvisionedConcurrencyConfig', input: { FunctionName: FN, Qualifier: 'live' } },
-    { op: 'PutFunctionEventInvokeConfig', input: { FunctionName: FN, MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 120 } },
-    { op: 'UpdateFunctionEventInvokeConfig', input: { FunctionName: FN, MaximumRetryAttempts: 0 } },
-    { op: 'GetFunctionEventInvokeConfig', input: { FunctionName: FN }, then: (j) => expect(j).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 120 }) },
-    { op: 'ListFunctionEventInvokeConfigs', input: { FunctionName: FN }, then: (j) => expect((j?.FunctionEventInvokeConfigs as unknown[]).length).toBe(1) },
-    { op: 'DeleteFunctionEventInvokeConfig', input: { FunctionName: FN } },
-    { op: 'GetFunctionUrlConfig', input: { FunctionName: FN }, lambdaToo: LOOPBACK_URL },
-    { op: 'CreateFunctionUrlConfig', input: { FunctionName: FN, Qualifier: 'live', AuthType: 'AWS_IAM' }, lambdaToo: LOOPBACK_URL },
-    { op: 'UpdateFunctionUrlConfig', input: { FunctionName: FN, AuthType: 'AWS_IAM' }, lambdaToo: LOOPBACK_URL },
-    { op: 'ListFunctionUrlConfigs', input: { FunctionName: FN }, lambdaToo: LOOPBACK_URL, then: (j) => expect((j?.FunctionUrlConfigs as unknown[]).length).toBe(2) },
-    { op: 'GetFunction', input: { FunctionName: FN, Qualifier: '1' }, then: (j) => expect(j).toMatchObject({ Configuration: { Version: '1' } }) },
-    { op: 'TagResource', input: { Resource: 'ARN', Tags: { stage: 'test' } } },
-    { op: 'ListTags', input: { Resource: 'ARN' }, then: (j) => expect(j).toEqual({ Tags: { team: 'hearth', stage: 'test' } }) },
-    { op: 'UntagResource', input: { Resource: 'ARN', TagKeys: ['stage'] } },
-    {
-      op: 'GetFunctionCodeSigningConfig',
-      input: { FunctionName: FN },
-      lambdaToo: { '$.CodeSigningConfigArn: "" does not match': 'Lambda answers CodeSigningConfigArn "" for a function without a code signing configuration, below the model\'s own pattern' },
-    },
-    { op: 'ListEventSourceMappings', input: {}, then: (j) => expect(j).toEqual({ EventSourceMappings: [] }) },
-    { op: 'DeleteFunctionConcurrency', input: { FunctionName: FN } },
-    { op: 'DeleteAlias', input: { FunctionName: FN, Name: 'live' } },
-    { op: 'DeleteFunction', input: { FunctionName: FN, Qualifier: '2' } },
-    { op: 'DeleteFunction', input: { FunctionName: FN } },
-  ];
-
-  it('the steps and error cases call every operation the gateway serves (read from its own route table, /openapi.json), and only those', async () => {
-    if (model === undefined || platform === undefined) throw new Error('no platform');
-    const doc = (await (await fetch(`${platform.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-    const served = servedOperations(model, doc.paths);
-    expect(served.unmatched, 'Lambda-style routes that are no operation of the model').toEqual([]);
-    const called = new Set([...steps.map((s) => s.op), ...errorCases.map((c) => c.op)]);
-    expect([...served.operations].filter((op) => !called.has(op)).sort(), 'served but never called here').toEqual([]);
-    expect([...called].filter((op) => !served.operations.has(op)).sort(), 'called here but not served').toEqual([]);
-  });
-
-  steps.forEach((step, i) => {
-    it(`${i + 1}. ${step.op} ${JSON.stringify(step.input, (k, v: unknown) => (k === 'ZipFile' ? '<zip>' : v)).slice(0, 100)}`, async () => {
-      if (model === undefined || platform === undefined) throw new Error('no platform');
-      await step.before?.();
-      const arn = platform.dispatcher.arn(FN);
-      const input = Object.fromEntries(Object.entries(step.input).map(([k, v]) => [k, v === 'ARN' ? arn : v]));
-      const answer = await call(step.op, input);
-      seen.set(step.op, answer);
-      const problems = validateOutput(model, step.op, answer);
-      const known = Object.keys(step.lambdaToo ?? {});
-      const left = problems.filter((p) => !known.some((k) => p.includes(k)));
-      expect(left, `${step.op} answered ${answer.status} ${answer.body.slice(0, 600)}`).toEqual([]);
-      step.then?.(json(answer), answer);
-    }, 90_000);
-  });
-
-  // ---- the error cases Lambda documents ----
-
-  const errorCases: Array<{ what: string; op: string; input: Record<string, unknown>; code: string; status: number; key?: string; before?: () => Promise<void>; message?: RegExp }> = [
-    { what: 'an unknown function', op: 'GetFunction', input: { FunctionName: 'no-such-function' }, code: 'ResourceNotFoundException', status: 404, message: /^Function not found: arn:aws:lambda:.*:function:no-such-function$/ },
-    { what: 'an unknown function\'s configuration', op: 'GetFunctionConfiguration', input: { FunctionName: 'no-such-function' }, code: 'ResourceNotFoundException', status: 404 },
-    { what: 'deleting an unknown function', op: 'DeleteFunction', input: { FunctionName: 'no-such-function' }, code: 'ResourceNotFoundException', status: 404 },
-    { what: 'a function that exists already', op: 'CreateFunction', input: { FunctionName: 'from-file', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: ZIP_V1 } }, code: 'ResourceConflictException', status: 409, message: /from-file/ },
-    { what: 'a runtime Lambda no longer takes', op: 'CreateFunction', input: { FunctionName: 'old-go', Runtime: 'go1.x', Handler: 'main', Role: ROLE, Code: { ZipFile: ZIP_V1 } }, code: 'InvalidParameterValueException', status: 400, message: /runtime/i },
-    { what: 'provisioned concurrency on $LATEST', op: 'PutProvisionedConcurrencyConfig', input: { FunctionName: 'from-file', Qualifier: '$LATEST', ProvisionedConcurrentExecutions: 1 }, code: 'InvalidParameterValueException', status: 400 },
-    { what: 'a stale RevisionId', op: 'UpdateFunctionConfiguration', input: { FunctionName: 'from-file', Description: 'x', RevisionId: '00000000-0000-0000-0000-000000000000' }, code: 'PreconditionFailedException', status: 412 },
-    { what: 'removing a function\'s URL alone', op: 'DeleteFunctionUrlConfig', input: { FunctionName: 'from-file' }, code: 'InvalidParameterValueException', status: 400 },
-    { what: 'a caller without management actions', op: 'GetFunction', input: { FunctionName: 'from-file' }, key: INVOKER_KEY, code: 'AccessDeniedException', status: 403, message: /^User: invoker is not authorized to perform: lambda:GetFunction on resource: arn:aws:lambda:.*:function:from-file$/ },
-    { what: 'a caller without management actions creating', op: 'CreateFunction', input: { FunctionName: 'sneaky', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: ZIP_V1 } }, key: INVOKER_KEY, code: 'AccessDeniedException', status: 403 },
-    {
-      what: 'an invocation beyond a reserved concurrency of 0',
-      op: 'Invoke',
-      input: { FunctionName: 'from-file', Payload: '{}' },
-      code: 'TooManyRequestsException',
-      status: 429,
-      before: async () => {
-        const a = await call('PutFunctionConcurrency', { FunctionName: 'from-file', ReservedConcurrentExecutions: 0 });
-        expect(a.status, a.body).toBe(200);
-      },
-    },
-  ];
-
-  describe('error cases', () => {
-    it.each(errorCases)('$what: $status $code', async ({ op, input, code, status, key, before, message }) => {
-      if (model === undefined) throw new Error('no model');
-      await before?.();
-      const answer = await call(op, input, key);
-      expect(answer.status, answer.body).toBe(status);
-      // The code is one the operation declares (AccessDeniedException is common to every AWS service, outside the model).
-      if (code !== 'AccessDeniedException') expect(model.operations[op]?.errors?.map((e) => e.shape)).toContain(code);
-      expect(validateError(model, code, answer, status), answer.body).toEqual([]);
-      const body = JSON.parse(answer.body) as { message?: string; Message?: string };
-      if (message) expect(body.message ?? body.Message).toMatch(message);
-    }, 30_000);
-  });
-
-  it('nothing was made by a refused request', async () => {
-    expect((await call('GetFunction', { FunctionName: 'sneaky' })).status).toBe(404);
-    expect((await call('GetFunction', { FunctionName: 'old-go' })).status).toBe(404);
-    expect(seen.size).toBeGreaterThan(0);
-  });
 });

@@ -117,7 +117,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
     ...refuse,
     preparation: (name) => {
       const error = backend.preparationError(name);
-      return { preparing: backend.preparingStep(name) !== undefined, deployed: backend.isDeployed(name), ...(error !== undefined ? { error } : {}) };
+      // A rollover counts as preparing: until the old instances are retired a call may still run what was there before (LastUpdateStatus InProgress).
+      return { preparing: backend.preparingStep(name) !== undefined || backend.isRollingOver(name), deployed: backend.isDeployed(name), ...(error !== undefined ? { error } : {}) };
     },
   });
   let watcher: FunctionDirWatcher | undefined;

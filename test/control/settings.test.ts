@@ -19,7 +19,7 @@ describe('tags', () => {
     expect(withoutTags(tagged, ['a']).tags).toEqual({ b: '2' });
     expect(withoutTags(tagged, ['a', 'b'])).toEqual(base);
   });
-  it.each([{ '': 'x' }, { ['k'.repeat(129)]: 'x' }, { k: 'v'.repeat(257) }, { 'aws:cost': 'x' }])('%j is refused', (tags) => {
+  it.each<Record<string, string>>([{ '': 'x' }, { ['k'.repeat(129)]: 'x' }, { k: 'v'.repeat(257) }, { 'aws:cost': 'x' }])('%j is refused', (tags) => {
     expect(() => checkTags(tags)).toThrowError(expect.objectContaining({ status: 400 }));
   });
   it('more than 50 tags are refused', () => {
@@ -87,7 +87,7 @@ describe('provisioned concurrency', () => {
   const alias = AliasSchema.parse({ name: 'live', version: '1', additionalVersionWeights: { '2': 0.5 }, minInstances: 4 });
   const units = (ready: Record<string, number>): UnitReadiness => ({ readyInstances: (k) => ready[k] ?? 0, concurrency: () => 2, maxInstances: () => 10 });
 
-  it.each([
+  it.each<{ ready: Record<string, number>; status: string; allocated: number }>([
     { ready: {}, status: 'IN_PROGRESS', allocated: 0 },
     { ready: { 'f:1': 2 }, status: 'IN_PROGRESS', allocated: 4 },
     { ready: { 'f:1': 2, 'f:2': 1 }, status: 'IN_PROGRESS', allocated: 6 },

@@ -223,6 +223,16 @@ export class LocalBackend implements Backend {
     return this.functions.has(name);
   }
 
+  /**
+   * Instances of an older spec of the unit still take calls while the new
+   * spec's instances start (upsert rolls over without a gap): until they
+   * are retired, a call may still run the old code or configuration.
+   */
+  isRollingOver(name: string): boolean {
+    const d = this.functions.get(name);
+    return d !== undefined && d.instances.some((i) => i.version !== d.version && (i.state === 'starting' || i.state === 'ready'));
+  }
+
   instances(name: string): readonly Instance[] {
     return this.functions.get(name)?.instances ?? [];
   }

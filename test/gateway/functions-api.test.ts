@@ -201,6 +201,8 @@ describe('the functions API through the AWS SDK on the embedded platform', () =>
     expect((await lambda.send(new PublishVersionCommand({ FunctionName: 'hello', CodeSha256: after.CodeSha256, RevisionId: after.RevisionId }))).Version).toBe('1');
     await expect(lambda.send(new PublishVersionCommand({ FunctionName: 'hello', RevisionId: before.RevisionId }))).rejects.toMatchObject({ name: 'PreconditionFailedException' });
     expect((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'hello', Qualifier: '1' }))).Version).toBe('1');
+    const everyVersion = await lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL' }));
+    expect(everyVersion.Functions?.map((f) => f.FunctionArn)).toEqual([`${ARN}:existing:$LATEST`, `${ARN}:hello:$LATEST`, `${ARN}:hello:1`]);
   });
 
   it('UpdateFunctionConfiguration: what it leaves out stays; a stale RevisionId is 412; the function answers with the new environment', async () => {

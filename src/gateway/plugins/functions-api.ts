@@ -479,7 +479,10 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
       schema: { summary, tags: ['functions'], params: nameParams, querystring: qualifierQuery },
       handler: async (req, reply) => {
         if (method !== 'GET') checkUrlConfig(body(req), urlAuthType, method === 'POST');
-        return json(reply, status, await urlOf(req));
+        const config = await urlOf(req);
+        // CreateFunctionUrlConfig's answer has no LastModifiedTime in Lambda's model.
+        if (method === 'POST') delete config.LastModifiedTime;
+        return json(reply, status, config);
       },
     });
   urlRoute('GET', 'GetFunctionUrlConfig', 200, 'The function\'s URL (Lambda GetFunctionUrlConfig): /fn/NAME[:ALIAS]/ on this gateway');

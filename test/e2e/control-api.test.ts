@@ -14,20 +14,28 @@
 // release's credentials Secret beside the chart's generated API key (kept, so
 // the other files' calls go on working) and the gateway restarted to read it.
 // Runs on the release hearth.test.ts installed, or installs it when run alone.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { awsCliPresent, awsLambda, pythonZip, type AwsCredentials, type CliResult } from '../helpers/aws-cli.js';
-import { GATEWAY, NS, api, kubectl, tool, until } from './cluster.js';
+import { repoRoot } from '../cluster/node/images.js';
+import { AWS_PYTHON, awsCliPresent, awsLambda, pythonZip, type AwsCredentials, type CliResult } from '../helpers/aws-cli.js';
+import { findLambdaModel, loadModel } from '../helpers/botocore-model.js';
+import { conformanceWalk } from '../helpers/conformance-walk.js';
+import { GATEWAY, NS, api, apiKey, kubectl, tool, until } from './cluster.js';
+import { applyPython } from './functions.js';
 
 const FN = 'cli-made';
 const ROLE = 'arn:aws:iam::000000000000:role/cli-made-runner';
 const DEPLOYER: AwsCredentials = { accessKeyId: 'AKIAHEARTHE2EDEPLOY', secretAccessKey: 'hearth-e2e-deployer-secret-0123456789' };
 const INVOKER: AwsCredentials = { accessKeyId: 'AKIAHEARTHE2EINVOKE', secretAccessKey: 'hearth-e2e-invoker-secret-0123456789' };
 const SECRET = 'hearth-gateway-auth';
+const INVOKER_KEY = 'hearth-e2e-invoker-key-0123456789';
+const MODEL_PATH = findLambdaModel();
+if (MODEL_PATH === undefined && process.env.CI === 'true') throw new Error('botocore\'s Lambda model is required under CI=true (make test installs the AWS CLI into .cache/awscli)');
 
 const present = awsCliPresent();
 
@@ -51,12 +59,30 @@ async function addSigV4Callers(): Promise<void> {
   const path = `/api/v1/namespaces/${NS}/secrets/${SECRET}`;
   const secret = await api().get<SecretWire>(path);
   const file = parse(Buffer.from(secret.data['credentials.yaml'] ?? '', 'base64').toString('utf8')) as { callers: Array<{ name: string }> };
-  const callers = file.callers.filter((c) => c.name !== 'e2e-deployer' && c.name !== 'e2e-invoker');
-  callers.push({ name: 'e2e-deployer', ...DEPLOYER, functions: ['*'], actions: ['lambda:*'] } as { name: string }, { name: 'e2e-invoker', ...INVOKER, functions: ['*'] } as { name: string });
+  const callers = file.callers.filter((c) => !c.name.startsWith('e2e-'));
+  callers.push(
+    { name: 'e2e-deployer', ...DEPLOYER, functions: ['*'], actions: ['lambda:*'] } as { name: string },
+    { name: 'e2e-invoker', ...INVOKER, functions: ['*'] } as { name: string },
+    { name: 'e2e-invoker-key', apiKey: INVOKER_KEY, functions: ['*'] } as { name: string },
+  );
   const text = stringify({ ...file, callers });
   await kubectl('patch', 'secret', SECRET, '--namespace', NS, '--type', 'merge', '-p', JSON.stringify({ data: { 'credentials.yaml': Buffer.from(text).toString('base64') } }));
   await kubectl('rollout', 'restart', 'deployment/hearth-gateway', '--namespace', NS);
   await kubectl('rollout', 'status', 'deployment/hearth-gateway', '--namespace', NS, '--timeout=240s');
+}
+
+/** Once per run: the release, the execution role's ServiceAccount, and the SigV4 and invoke-only callers. */
+let prepared: Promise<void> | undefined;
+function prepare(): Promise<void> {
+  prepared ??= (async () => {
+    await ensureRelease();
+    // The execution role the CLI's function is created with: a ServiceAccount of that name, as a Lambda role must exist.
+    await kubectl('create', 'serviceaccount', 'cli-made-runner', '--namespace', NS).catch((err: unknown) => {
+      if (!/AlreadyExists/.test(String(err))) throw err;
+    });
+    await addSigV4Callers();
+  })();
+  return prepared;
 }
 
 describe.runIf(inject('e2e') !== undefined && present).sequential('the AWS CLI manages a function on the process-node cluster (issue 18)', () => {
@@ -67,12 +93,7 @@ describe.runIf(inject('e2e') !== undefined && present).sequential('the AWS CLI m
   beforeAll(async () => {
     writeFileSync(zipA, pythonZip('A'));
     writeFileSync(zipB, pythonZip('B'));
-    await ensureRelease();
-    // The execution role the function is created with: a ServiceAccount of that name, as a Lambda role must exist.
-    await kubectl('create', 'serviceaccount', 'cli-made-runner', '--namespace', NS).catch((err: unknown) => {
-      if (!/AlreadyExists/.test(String(err))) throw err;
-    });
-    await addSigV4Callers();
+    await prepare();
     // The restarted gateway answers the deployer (a read that needs a management action).
     await until('the gateway to accept the SigV4 deployer', async () => ((await aws(['list-functions'])).code === 0 ? true : undefined), 120_000, 1_000);
   }, 600_000);
@@ -205,4 +226,72 @@ describe.runIf(inject('e2e') !== undefined && present).sequential('the AWS CLI m
     const r = await aws(['get-function', '--function-name', FN]);
     expect(r.stderr).toContain('ResourceNotFoundException');
   }, 200_000);
+});
+
+describe.runIf(inject('e2e') !== undefined && present && MODEL_PATH !== undefined).sequential('every operation the gateway serves against botocore\'s output shapes, and Lambda\'s error cases, on the process-node cluster', () => {
+  let key = '';
+  beforeAll(async () => {
+    await prepare();
+    key = await apiKey();
+    // A function made with kubectl, not the API: the error cases' subject.
+    await applyPython('conform-kubectl', 'def lambda_handler(event, context):\n    return 1\n', {});
+  }, 600_000);
+  afterAll(async () => {
+    await kubectl('delete', 'function', '--namespace', NS, 'conform-kubectl', 'conform', '--wait=false', '--ignore-not-found').catch(() => undefined);
+  }, 60_000);
+
+  if (MODEL_PATH !== undefined) {
+    conformanceWalk(loadModel(MODEL_PATH), {
+      url: () => GATEWAY,
+      get adminKey() {
+        return key;
+      },
+      invokerKey: INVOKER_KEY,
+      invokerName: 'e2e-invoker-key',
+      existing: 'conform-kubectl',
+      fn: 'conform',
+      waitMs: 300_000,
+      loopback: false,
+    });
+  }
+});
+
+describe.runIf(inject('e2e') !== undefined && present).sequential('boto3\'s Lambda waiters against the cluster gateway', () => {
+  beforeAll(prepare, 600_000);
+
+  it('function_active_v2, function_updated_v2 and published_version_active return when Lambda\'s would', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-e2e-boto3-'));
+    try {
+      writeFileSync(join(dir, 'a.zip'), pythonZip('A'));
+      writeFileSync(join(dir, 'b.zip'), pythonZip('B'));
+      const env = {
+        PATH: process.env.PATH ?? '',
+        HOME: dir,
+        HEARTH_ENDPOINT: GATEWAY,
+        AWS_ACCESS_KEY_ID: DEPLOYER.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: DEPLOYER.secretAccessKey,
+        HEARTH_FUNCTION: 'boto3-made',
+        HEARTH_ROLE: 'arn:aws:iam::000000000000:role/boto3-made',
+        HEARTH_ZIP_A: join(dir, 'a.zip'),
+        HEARTH_ZIP_B: join(dir, 'b.zip'),
+        // A package the process node cannot run is a crash at start there, which Lambda reports per invocation, not as State Failed.
+        HEARTH_SKIP_FAILED_CASE: '1',
+        HEARTH_WAIT_ATTEMPTS: '300',
+      };
+      const out = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+        execFile(AWS_PYTHON, [join(repoRoot, 'test/control/boto3_waiters.py')], { env, timeout: 900_000 }, (err, stdout, stderr) => done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 124, stdout, stderr })),
+      );
+      expect(out.code, out.stderr).toBe(0);
+      const seen = JSON.parse(out.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+      expect(seen.active_state).toBe('Active');
+      expect(seen.after_config).toEqual({ State: 'Active', LastUpdateStatus: 'Successful' });
+      expect(seen.greeting).toBe('bonjour');
+      expect(seen.invoked_after_code_update).toMatchObject({ code: 'B', greeting: 'bonjour' });
+      expect(seen.published).toEqual({ Version: '1', State: 'Active', LastUpdateStatus: 'Successful' });
+      expect(seen.invoked_version).toMatchObject({ code: 'B' });
+    } finally {
+      await kubectl('delete', 'function', '--namespace', NS, 'boto3-made', '--wait=false', '--ignore-not-found').catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 1_000_000);
 });

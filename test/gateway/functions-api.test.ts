@@ -148,9 +148,11 @@ describe('the functions API through the AWS SDK on the embedded platform', () =>
     }
   });
 
-  it('CreateFunction with an image needs no upload: PackageType Image, GetFunction names the image', async () => {
-    const created = await lambda.send(new CreateFunctionCommand({ FunctionName: 'boxed', PackageType: 'Image', Role: ROLE, Code: { ImageUri: 'registry.local/boxed:1' } }));
-    expect(created).toMatchObject({ FunctionName: 'boxed', PackageType: 'Image', Runtime: 'provided.al2023' });
+  it('CreateFunction with an image needs no upload: PackageType Image, Publish answers version 1, GetFunction names the image', async () => {
+    // With Publish, the answer is the version CreateFunction published.
+    const created = await lambda.send(new CreateFunctionCommand({ FunctionName: 'boxed', PackageType: 'Image', Role: ROLE, Code: { ImageUri: 'registry.local/boxed:1' }, Publish: true }));
+    expect(created).toMatchObject({ FunctionName: 'boxed', PackageType: 'Image', Runtime: 'provided.al2023', Version: '1', FunctionArn: `${ARN}:boxed:1` });
+    expect(platform.catalog.versions('boxed').map((v) => v.spec.version)).toEqual(['1']);
     const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'boxed' }));
     expect(got.Code).toEqual({ RepositoryType: 'ECR', ImageUri: 'registry.local/boxed:1', ResolvedImageUri: 'registry.local/boxed:1' });
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'boxed' }));

@@ -15,6 +15,7 @@
 // the other files' calls go on working) and the gateway restarted to read it.
 // Runs on the release hearth.test.ts installed, or installs it when run alone.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ import { repoRoot } from '../cluster/node/images.js';
 import { AWS_PYTHON, awsCliPresent, awsLambda, pythonZip, type AwsCredentials, type CliResult } from '../helpers/aws-cli.js';
 import { findLambdaModel, loadModel } from '../helpers/botocore-model.js';
 import { conformanceWalk } from '../helpers/conformance-walk.js';
-import { GATEWAY, NS, api, apiKey, kubectl, tool, until } from './cluster.js';
+import { GATEWAY, NS, api, apiKey, isReady, kubectl, pods, tool, until } from './cluster.js';
 import { applyPython } from './functions.js';
 
 const FN = 'cli-made';
@@ -67,8 +68,23 @@ async function addSigV4Callers(): Promise<void> {
   );
   const text = stringify({ ...file, callers });
   await kubectl('patch', 'secret', SECRET, '--namespace', NS, '--type', 'merge', '-p', JSON.stringify({ data: { 'credentials.yaml': Buffer.from(text).toString('base64') } }));
+  await restartGateway();
+}
+
+/**
+ * Restarts the gateway's pods and waits until only new ones are left: the
+ * rollout is complete before the old pods have stopped, and until then the
+ * Service may still send a call to one with the old credentials.
+ */
+async function restartGateway(): Promise<void> {
   await kubectl('rollout', 'restart', 'deployment/hearth-gateway', '--namespace', NS);
   await kubectl('rollout', 'status', 'deployment/hearth-gateway', '--namespace', NS, '--timeout=240s');
+  const deployment = await api().get<{ spec: { replicas?: number; selector: { matchLabels: Record<string, string> } }; status: { updatedReplicas?: number } }>(`/apis/apps/v1/namespaces/${NS}/deployments/hearth-gateway`);
+  const selector = Object.entries(deployment.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  await until('only the restarted gateway pods left', async () => {
+    const list = await pods(NS, selector);
+    return list.length === (deployment.spec.replicas ?? 1) && list.every((p) => p.metadata.deletionTimestamp === undefined && isReady(p)) ? true : undefined;
+  }, 180_000, 1_000);
 }
 
 /** Once per run: the release, the execution role's ServiceAccount, and the SigV4 and invoke-only callers. */
@@ -130,6 +146,9 @@ describe.runIf(inject('e2e') !== undefined && present).sequential('the AWS CLI m
     const fn = await functionObject();
     expect(fn.spec).toMatchObject({ runtime: 'python3.12', handler: 'app.handler', memoryMB: 256, timeoutSeconds: 30, serviceAccountName: 'cli-made-runner' });
     expect(JSON.stringify(fn.spec.env)).toContain('GREETING');
+    // The package the API took is named by its digest, served by the gateway from the chart's package store.
+    const sha = createHash('sha256').update(readFileSync(zipA)).digest('hex');
+    expect((fn.spec.code as { package?: { url?: string; sha256?: string } }).package).toMatchObject({ sha256: sha, url: expect.stringContaining(`/packages/${sha}`) });
   });
 
   it('wait function-active-v2, then invoke runs the uploaded code (fetched by the instance from the chart\'s package store)', async () => {
@@ -186,12 +205,19 @@ describe.runIf(inject('e2e') !== undefined && present).sequential('the AWS CLI m
     expect(got).toMatchObject({ Status: 'READY', RequestedProvisionedConcurrentExecutions: 2, AllocatedProvisionedConcurrentExecutions: 2 });
   }, 400_000);
 
-  it('get-function\'s Code.Location downloads the same bytes as the ZIP uploaded', async () => {
+  it('get-function\'s Code.Location downloads the same bytes as the ZIP uploaded, also after the gateway restarted', async () => {
     const got = (await ok(['get-function', '--function-name', FN])) as { Code: { Location: string } };
     const res = await fetch(got.Code.Location);
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).equals(readFileSync(zipB))).toBe(true);
-  });
+    // Packages live in the chart's Redis, not in a gateway: new gateway pods serve them.
+    await restartGateway();
+    const again = await until('get-function from the restarted gateway', async () => {
+      const r = await aws(['get-function', '--function-name', FN, '--qualifier', '1']);
+      return r.code === 0 ? (JSON.parse(r.stdout) as { Code: { Location: string } }) : undefined;
+    }, 120_000, 1_000);
+    expect(Buffer.from(await (await fetch(again.Code.Location)).arrayBuffer()).equals(readFileSync(zipA))).toBe(true);
+  }, 400_000);
 
   it('a kubectl edit of the spec shows in get-function', async () => {
     const before = (await ok(['get-function', '--function-name', FN])) as { Configuration: { RevisionId: string } };

@@ -6,6 +6,7 @@
 // provisioned concurrency (until READY), get-function whose Code.Location
 // downloads the same bytes, delete-function. A caller without management
 // actions is refused with 403 AccessDeniedException.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,9 +147,24 @@ describe.skipIf(!present)('the AWS CLI manages a function on the embedded platfo
     expect(res.status).toBe(200);
     const bytes = Buffer.from(await res.arrayBuffer());
     expect(bytes.equals(readFileSync(zipB))).toBe(true);
-    expect(got.Configuration.CodeSize).toBe(bytes.length);
-    const v1 = (await ok(['get-function', '--function-name', FN, '--qualifier', '1'])) as { Code: { Location: string } };
-    expect(Buffer.from(await (await fetch(v1.Code.Location)).arrayBuffer()).equals(readFileSync(zipA))).toBe(true);
+  });
+
+  it('get-function of a published version gives its own package\'s Code.Location', async () => {
+    const v1 = (await ok(['get-function', '--function-name', FN, '--qualifier', '1'])) as { Code: { Location?: string } };
+    expect(v1.Code.Location, JSON.stringify(v1.Code)).toEqual(expect.any(String));
+    expect(Buffer.from(await (await fetch(v1.Code.Location ?? '')).arrayBuffer()).equals(readFileSync(zipA))).toBe(true);
+  });
+
+  it('CodeSha256 and CodeSize are the package\'s (base64 SHA-256, bytes), for $LATEST and each version, on every read', async () => {
+    const seen: Array<[string, string, number]> = [];
+    const wanted: Array<[string, string, number]> = [];
+    for (const [qualifier, zip] of [['$LATEST', zipB], ['1', zipA], ['2', zipB]] as const) {
+      const bytes = readFileSync(zip);
+      const got = (await ok(['get-function-configuration', '--function-name', FN, '--qualifier', qualifier])) as { CodeSha256: string; CodeSize: number };
+      seen.push([qualifier, got.CodeSha256, got.CodeSize]);
+      wanted.push([qualifier, createHash('sha256').update(bytes).digest('base64'), bytes.length]);
+    }
+    expect(seen).toEqual(wanted);
   });
 
   it('a caller without management actions gets 403 AccessDeniedException, and may still invoke', async () => {

@@ -33,6 +33,7 @@ import type { RuntimePeer } from './runtime-peer.js';
 import type { RuntimeLauncher } from './spawn-launcher.js';
 import { startInvokeServer, type InvokeServer, type InvokeServerOptions } from './invoke-server.js';
 import { NotDeliveredError } from './delivery.js';
+import { functionArn } from '../api/lambda-arn.js';
 
 export type AgentState = 'starting' | 'ready' | 'failed' | 'closed';
 
@@ -160,7 +161,7 @@ export class Agent implements RuntimeApi {
     this.memoryMB = opts.memoryMB ?? LIMITS.memoryMB.default;
     this.timeoutSeconds = opts.timeoutSeconds ?? LIMITS.timeoutSeconds.default;
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
-    this.functionArn = opts.functionArn ?? `arn:aws:lambda:local:000000000000:function:${opts.functionName}`;
+    this.functionArn = opts.functionArn ?? functionArn(opts.functionName);
     this.initTimeoutMs = opts.initTimeoutMs ?? LIMITS.initTimeoutSeconds * 1000;
     this.responseLimit = opts.responseLimitBytes ?? LIMITS.responseBytes;
     this.launcher = opts.launcher;

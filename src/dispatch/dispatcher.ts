@@ -27,6 +27,7 @@ import { resolveTarget } from '../versions/routing.js';
 import { versionNumbers } from '../versions/snapshot.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
 import { unitKey, unitLabels } from '../versions/units.js';
+import { functionArn } from '../api/lambda-arn.js';
 
 export interface DispatcherOptions {
   /** The functions (aliases, published versions, reserved concurrency): what a qualifier resolves against. */
@@ -120,7 +121,7 @@ export class Dispatcher implements Invoker {
 
   /** The function's ARN, qualified (`…:function:NAME:live`) when a qualifier is given. */
   arn(name: string, qualifier?: string): string {
-    const base = `arn:aws:lambda:${this.#opts.region ?? 'local'}:${this.#opts.accountId ?? '000000000000'}:function:${name}`;
+    const base = functionArn(name, this.#opts.region, this.#opts.accountId);
     return qualifier === undefined ? base : `${base}:${qualifier}`;
   }
 

@@ -31,20 +31,20 @@ describe('destination records', () => {
     const ok = buildDestinationRecord({ requestId: 'r', functionArn: defaultFunctionArn('f'), condition: 'Success', invokeCount: 1, requestPayload: Buffer.from('{}'), response: { outcome: 'success', payload: Buffer.from('"done"') }, now: 0 });
     expect(ok.responseContext).toEqual({ statusCode: 200, executedVersion: '$LATEST' });
     expect(ok.responsePayload).toBe('done');
-    expect(ok.requestContext.functionArn).toBe('arn:aws:lambda:local:000000000000:function:f:$LATEST');
+    expect(ok.requestContext.functionArn).toBe('arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST');
     const aged = buildDestinationRecord({ requestId: 'r', functionArn: 'a', condition: 'EventAgeExceeded', invokeCount: 0, requestPayload: Buffer.from('{}'), now: 0 });
     expect(aged).not.toHaveProperty('responseContext');
     expect(aged).not.toHaveProperty('responsePayload');
   });
 
   it('qualifies the ARN with what the event was invoked as and names the version that ran', () => {
-    const base = { requestId: 'r', functionArn: 'arn:aws:lambda:local:000000000000:function:f', condition: 'Success' as const, invokeCount: 1, requestPayload: Buffer.from('{}'), now: 0 };
+    const base = { requestId: 'r', functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:f', condition: 'Success' as const, invokeCount: 1, requestPayload: Buffer.from('{}'), now: 0 };
     const alias = buildDestinationRecord({ ...base, qualifier: 'live', response: { outcome: 'success', payload: Buffer.from('1'), executedVersion: '3' } });
-    expect(alias.requestContext.functionArn).toBe('arn:aws:lambda:local:000000000000:function:f:live');
+    expect(alias.requestContext.functionArn).toBe('arn:aws:lambda:us-east-1:000000000000:function:f:live');
     expect(alias.responseContext).toEqual({ statusCode: 200, executedVersion: '3' });
     const version = buildDestinationRecord({ ...base, qualifier: '2', response: { outcome: 'success', payload: Buffer.from('1'), executedVersion: '2' } });
-    expect(version.requestContext.functionArn).toBe('arn:aws:lambda:local:000000000000:function:f:2');
-    expect(buildDestinationRecord({ ...base, qualifier: '$LATEST' }).requestContext.functionArn).toBe('arn:aws:lambda:local:000000000000:function:f:$LATEST');
+    expect(version.requestContext.functionArn).toBe('arn:aws:lambda:us-east-1:000000000000:function:f:2');
+    expect(buildDestinationRecord({ ...base, qualifier: '$LATEST' }).requestContext.functionArn).toBe('arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST');
   });
 
   it('handles a handled error, and payloads that are not JSON', () => {

@@ -3,6 +3,7 @@
 // Pure, so its shape can be checked against Lambda's documented example.
 import type { InvokeOutcome, InvokeResult } from '../agent/invocation.js';
 import type { DeadLetterCondition } from './retry-policy.js';
+import { functionArn } from '../api/lambda-arn.js';
 
 export type RecordCondition = 'Success' | DeadLetterCondition;
 
@@ -41,7 +42,7 @@ export interface RecordInput {
 
 /** Lambda's own default ARN shape, as the dispatcher writes it. */
 export function defaultFunctionArn(functionName: string): string {
-  return `arn:aws:lambda:local:000000000000:function:${functionName}`;
+  return functionArn(functionName);
 }
 
 /** Payloads are JSON in Lambda; anything else is kept as text rather than dropped. */

@@ -15,7 +15,7 @@ export function request(event: unknown, opts: { timeoutMs?: number; tailLogs?: b
     requestId: opts.requestId ?? randomUUID(),
     payload: Buffer.from(JSON.stringify(event)),
     timeoutMs: opts.timeoutMs ?? 3000,
-    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:test',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:test',
   };
   if (opts.tailLogs) req.tailLogs = true;
   return req;

@@ -70,7 +70,7 @@ async function platform() {
   return { catalog, backend, applied, settled, invoke };
 }
 
-const ARN = 'arn:aws:lambda:local:000000000000:function:twin';
+const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:twin';
 
 describe('LocalBackend: versions of a function side by side', () => {
   it('runs version 1 and $LATEST with their own code in their own instances, each told its version, both logging to the function\'s log', async () => {

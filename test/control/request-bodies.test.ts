@@ -71,7 +71,7 @@ describe('CreateFunction body', () => {
     { what: 'go1.x', body: { Runtime: 'go1.x', Handler: 'main', Code: { ZipFile: ZIP } }, message: /go1\.x is no longer supported/ },
     { what: 'MemorySize beyond 10240', body: { Runtime: 'python3.12', Handler: 'a.b', MemorySize: 20480, Code: { ZipFile: ZIP } }, message: /memorySize|MemorySize/ },
     { what: 'Timeout of 0', body: { Runtime: 'python3.12', Handler: 'a.b', Timeout: 0, Code: { ZipFile: ZIP } }, message: /Timeout/ },
-    { what: 'a layer ARN', body: { Runtime: 'python3.12', Handler: 'a.b', Layers: ['arn:aws:lambda:local:000000000000:layer:x:1'], Code: { ZipFile: ZIP } }, message: /Layers/ },
+    { what: 'a layer ARN', body: { Runtime: 'python3.12', Handler: 'a.b', Layers: ['arn:aws:lambda:us-east-1:000000000000:layer:x:1'], Code: { ZipFile: ZIP } }, message: /Layers/ },
     { what: 'a VPC', body: { Runtime: 'python3.12', Handler: 'a.b', VpcConfig: { SubnetIds: ['subnet-1'] }, Code: { ZipFile: ZIP } }, message: /VpcConfig is not supported/ },
     { what: 'an SQS dead-letter target', body: { Runtime: 'python3.12', Handler: 'a.b', DeadLetterConfig: { TargetArn: 'arn:aws:sqs:x' }, Code: { ZipFile: ZIP } }, message: /DeadLetterConfig/ },
     { what: 'another architecture', body: { Runtime: 'python3.12', Handler: 'a.b', Architectures: ['arm64'], Code: { ZipFile: ZIP } }, message: /Architectures/ },

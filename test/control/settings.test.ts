@@ -8,7 +8,7 @@ import { checkUrlConfig, functionUrlConfig, urlQualifier } from '../../src/contr
 import { instancesFor, provisionedConfig, provisionedQualifier, type UnitReadiness } from '../../src/control/provisioned.js';
 import { checkTags, withoutTags, withTags } from '../../src/control/tags.js';
 
-const ARN = 'arn:aws:lambda:local:000000000000:function';
+const ARN = 'arn:aws:lambda:us-east-1:000000000000:function';
 const own = (arn: string) => (arn.startsWith(`${ARN}:`) ? arn.slice(ARN.length + 1) : undefined);
 const base: FunctionSpecInput = { runtime: 'nodejs20', handler: 'index.handler', code: { inline: { 'index.mjs': 'x' } } };
 

@@ -110,7 +110,7 @@ let seq = 0;
 const call = (d: Dispatcher, qualifier?: string, fields: Partial<Invocation> = {}) =>
   d.invoke({ functionName: 'f', requestId: `r${++seq}`, payload: Buffer.from('{}'), type: 'sync', ...(qualifier !== undefined ? { qualifier } : {}), ...fields });
 const answer = (r: InvokeResult) => JSON.parse(r.payload.toString()) as { unit: string; arn: string };
-const ARN = 'arn:aws:lambda:local:000000000000:function:f';
+const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:f';
 
 async function counted(metrics: InvocationMetrics, labels: Partial<Record<'function' | 'version' | 'type' | 'outcome', string>>): Promise<number> {
   const values = (await metrics.invocations.get()).values.filter((v) => (Object.keys(labels) as Array<keyof typeof labels>).every((k) => v.labels[k] === labels[k]));
@@ -181,8 +181,8 @@ describe('Dispatcher: versions and aliases', () => {
 
   it('answers an unknown function not-found as before, qualified when the caller qualified', async () => {
     const { dispatcher } = setup();
-    await expect(dispatcher.invoke({ functionName: 'g', requestId: 'x', payload: Buffer.from('{}'), type: 'sync' })).rejects.toThrow('Function not found: arn:aws:lambda:local:000000000000:function:g');
-    await expect(dispatcher.invoke({ functionName: 'g', qualifier: '1', requestId: 'y', payload: Buffer.from('{}'), type: 'sync' })).rejects.toThrow('Function not found: arn:aws:lambda:local:000000000000:function:g:1');
+    await expect(dispatcher.invoke({ functionName: 'g', requestId: 'x', payload: Buffer.from('{}'), type: 'sync' })).rejects.toThrow('Function not found: arn:aws:lambda:us-east-1:000000000000:function:g');
+    await expect(dispatcher.invoke({ functionName: 'g', qualifier: '1', requestId: 'y', payload: Buffer.from('{}'), type: 'sync' })).rejects.toThrow('Function not found: arn:aws:lambda:us-east-1:000000000000:function:g:1');
   });
 
   it('counts reserved concurrency for the function across its versions', async () => {

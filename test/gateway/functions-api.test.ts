@@ -55,7 +55,7 @@ import { writeZip } from '../../src/packages/zip-write.js';
 import { py, startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ARN = 'arn:aws:lambda:local:000000000000:function';
+const ARN = 'arn:aws:lambda:us-east-1:000000000000:function';
 const ROLE = 'arn:aws:iam::000000000000:role/hello-runner';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -37,7 +37,7 @@ describe('Invoke API through AWS SDK', () => {
       { name: 'next', version: '2' },
       { name: 'dev', version: '$LATEST' },
     ]);
-    lambda = new LambdaClient({ endpoint: platform.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+    lambda = new LambdaClient({ endpoint: platform.url, region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
   }, 120_000);
 
   afterAll(async () => {
@@ -54,14 +54,14 @@ describe('Invoke API through AWS SDK', () => {
   });
 
   it('accepts an ARN as the function name', async () => {
-    const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:local:000000000000:function:echo', Payload: json({ a: 1 }) }));
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:echo', Payload: json({ a: 1 }) }));
     expect(JSON.parse(decode(out.Payload))).toEqual({ a: 1 });
   });
 
   it('refuses an ARN of another region or account as Lambda does', async () => {
-    await expect(lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:echo' }))).rejects.toMatchObject({
+    await expect(lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:eu-west-1:000000000000:function:echo' }))).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
-      message: "Functions from 'us-east-1' are not reachable in this region ('local')",
+      message: "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')",
     });
     await expect(lambda.send(new InvokeCommand({ FunctionName: '123456789012:function:echo' }))).rejects.toMatchObject({ name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } });
   });
@@ -138,10 +138,10 @@ describe('Invoke API through AWS SDK', () => {
       ['an alias to $LATEST', { FunctionName: 'versioned', Qualifier: 'dev' }, '$LATEST', 'latest'],
       ['NAME:ALIAS', { FunctionName: 'versioned:next' }, '2', 'two'],
       ['NAME:N', { FunctionName: 'versioned:1' }, '1', 'one'],
-      ['a qualified ARN (alias)', { FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:live' }, '1', 'one'],
-      ['a qualified ARN (version)', { FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:2' }, '2', 'two'],
+      ['a qualified ARN (alias)', { FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:versioned:live' }, '1', 'one'],
+      ['a qualified ARN (version)', { FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:versioned:2' }, '2', 'two'],
       ['a qualified partial ARN', { FunctionName: '000000000000:function:versioned:next' }, '2', 'two'],
-      ['a qualified ARN and the same Qualifier', { FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:live', Qualifier: 'live' }, '1', 'one'],
+      ['a qualified ARN and the same Qualifier', { FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:versioned:live', Qualifier: 'live' }, '1', 'one'],
     ])('%s gets the right ExecutedVersion and code', async (_what, input, executed, code) => {
       const out = await invoke(input);
       expect(out.executed).toBe(executed);
@@ -153,13 +153,13 @@ describe('Invoke API through AWS SDK', () => {
         { FunctionName: 'versioned', Qualifier: 'nope' },
         { FunctionName: 'versioned', Qualifier: '9' },
         { FunctionName: 'versioned:nope' },
-        { FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:9' },
+        { FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:versioned:9' },
       ]) {
         const err = await lambda.send(new InvokeCommand(input)).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ResourceNotFoundException);
         expect((err as ResourceNotFoundException).$metadata.httpStatusCode).toBe(404);
         const q = input.Qualifier ?? input.FunctionName.split(':').pop();
-        expect((err as Error).message).toBe(`Function not found: arn:aws:lambda:local:000000000000:function:versioned:${q}`);
+        expect((err as Error).message).toBe(`Function not found: arn:aws:lambda:us-east-1:000000000000:function:versioned:${q}`);
       }
     });
 
@@ -175,7 +175,7 @@ describe('Invoke API through AWS SDK', () => {
 
     it('queues an Event with its qualifier, refuses an unknown one, and records the version that ran', async () => {
       await expect(lambda.send(new InvokeCommand({ FunctionName: 'versioned', Qualifier: '7', InvocationType: 'Event' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
-      const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:local:000000000000:function:versioned:next', InvocationType: 'Event', Payload: json({}) }));
+      const out = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:versioned:next', InvocationType: 'Event', Payload: json({}) }));
       expect(out.StatusCode).toBe(202);
       const id = out.$metadata.requestId ?? '';
       const rec = await waitFor('the event ran', async () => {

@@ -9,12 +9,12 @@ describe('Invoke API request parsing', () => {
     ['hello:$LATEST', { name: 'hello', qualifier: '$LATEST' }],
     ['hello:7', { name: 'hello', qualifier: '7' }],
     ['hello:live', { name: 'hello', qualifier: 'live' }],
-    ['arn:aws:lambda:local:000000000000:function:hello:3', { name: 'hello', qualifier: '3', partition: 'aws', region: 'local', accountId: '000000000000' }],
-    ['arn:aws:lambda:local:000000000000:function:hello:$LATEST', { name: 'hello', qualifier: '$LATEST', partition: 'aws', region: 'local', accountId: '000000000000' }],
+    ['arn:aws:lambda:us-east-1:000000000000:function:hello:3', { name: 'hello', qualifier: '3', partition: 'aws', region: 'us-east-1', accountId: '000000000000' }],
+    ['arn:aws:lambda:us-east-1:000000000000:function:hello:$LATEST', { name: 'hello', qualifier: '$LATEST', partition: 'aws', region: 'us-east-1', accountId: '000000000000' }],
     ['000000000000:function:hello:live', { name: 'hello', qualifier: 'live', accountId: '000000000000' }],
     ['function:hello:2', { name: 'hello', qualifier: '2' }],
-    ['arn:aws:lambda:us-east-1:123456789012:function:hello', { name: 'hello', partition: 'aws', region: 'us-east-1', accountId: '123456789012' }],
-    ['arn:aws:lambda:us-east-1:123456789012:function:hello:prod', { name: 'hello', qualifier: 'prod', partition: 'aws', region: 'us-east-1', accountId: '123456789012' }],
+    ['arn:aws:lambda:eu-west-1:123456789012:function:hello', { name: 'hello', partition: 'aws', region: 'eu-west-1', accountId: '123456789012' }],
+    ['arn:aws:lambda:eu-west-1:123456789012:function:hello:prod', { name: 'hello', qualifier: 'prod', partition: 'aws', region: 'eu-west-1', accountId: '123456789012' }],
     ['123456789012:function:hello', { name: 'hello', accountId: '123456789012' }],
     ['function:hello', { name: 'hello' }],
   ])('reads the function name %s', (raw, expected) => {
@@ -51,12 +51,12 @@ describe('Invoke API request parsing', () => {
   });
 
   it.each<[string | undefined, string]>([
-    [undefined, 'arn:aws:lambda:local:000000000000:function:f'],
-    ['$LATEST', 'arn:aws:lambda:local:000000000000:function:f:$LATEST'],
-    ['3', 'arn:aws:lambda:local:000000000000:function:f:3'],
-    ['live', 'arn:aws:lambda:local:000000000000:function:f:live'],
+    [undefined, 'arn:aws:lambda:us-east-1:000000000000:function:f'],
+    ['$LATEST', 'arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST'],
+    ['3', 'arn:aws:lambda:us-east-1:000000000000:function:f:3'],
+    ['live', 'arn:aws:lambda:us-east-1:000000000000:function:f:live'],
   ])('names the ARN called with qualifier %j as %s', (qualifier, arn) => {
-    expect(qualifiedArn('arn:aws:lambda:local:000000000000:function:f', qualifier)).toBe(arn);
+    expect(qualifiedArn('arn:aws:lambda:us-east-1:000000000000:function:f', qualifier)).toBe(arn);
   });
 
   it('reads the invocation and log types with Lambda defaults', () => {
@@ -103,10 +103,10 @@ describe('whether a queued or dry-run call\'s qualifier resolves', () => {
 });
 
 describe('ARNs of another region or account', () => {
-  const home = arnHome('arn:aws:lambda:local:000000000000:function:_');
+  const home = arnHome('arn:aws:lambda:us-east-1:000000000000:function:_');
 
   it('reads the home of the gateway\'s own ARNs', () => {
-    expect(home).toEqual({ partition: 'aws', region: 'local', accountId: '000000000000' });
+    expect(home).toEqual({ partition: 'aws', region: 'us-east-1', accountId: '000000000000' });
   });
 
   it.each<[string, number | undefined, string | undefined]>([
@@ -114,13 +114,13 @@ describe('ARNs of another region or account', () => {
     ['echo:$LATEST', undefined, undefined],
     ['function:echo', undefined, undefined],
     ['000000000000:function:echo', undefined, undefined],
-    ['arn:aws:lambda:local:000000000000:function:echo', undefined, undefined],
-    ['arn:aws:lambda:local:000000000000:function:echo:$LATEST', undefined, undefined],
-    ['arn:aws:lambda:us-east-1:000000000000:function:echo', 404, 'ResourceNotFoundException'],
+    ['arn:aws:lambda:us-east-1:000000000000:function:echo', undefined, undefined],
+    ['arn:aws:lambda:us-east-1:000000000000:function:echo:$LATEST', undefined, undefined],
+    ['arn:aws:lambda:eu-west-1:000000000000:function:echo', 404, 'ResourceNotFoundException'],
     ['arn:aws:lambda::000000000000:function:echo', 404, 'ResourceNotFoundException'],
-    ['arn:aws-cn:lambda:local:000000000000:function:echo', 404, 'ResourceNotFoundException'],
-    ['arn:aws:lambda:us-east-1:123456789012:function:echo', 404, 'ResourceNotFoundException'],
-    ['arn:aws:lambda:local:123456789012:function:echo', 403, 'AccessDeniedException'],
+    ['arn:aws-cn:lambda:us-east-1:000000000000:function:echo', 404, 'ResourceNotFoundException'],
+    ['arn:aws:lambda:eu-west-1:123456789012:function:echo', 404, 'ResourceNotFoundException'],
+    ['arn:aws:lambda:us-east-1:123456789012:function:echo', 403, 'AccessDeniedException'],
     ['123456789012:function:echo', 403, 'AccessDeniedException'],
   ])('%s → %s %s', (raw, status, type) => {
     const err = foreignArnError(parseFunctionName(raw), home, raw, 'ops');
@@ -128,7 +128,7 @@ describe('ARNs of another region or account', () => {
   });
 
   it('says what Lambda says', () => {
-    expect(foreignArnError(parseFunctionName('arn:aws:lambda:us-east-1:000000000000:function:echo'), home, 'x', undefined)?.message).toBe("Functions from 'us-east-1' are not reachable in this region ('local')");
+    expect(foreignArnError(parseFunctionName('arn:aws:lambda:eu-west-1:000000000000:function:echo'), home, 'x', undefined)?.message).toBe("Functions from 'eu-west-1' are not reachable in this region ('us-east-1')");
     expect(foreignArnError(parseFunctionName('1:function:echo'.replace('1', '123456789012')), home, '123456789012:function:echo', 'ops')?.message).toBe(
       'Caller ops is not authorized to perform: lambda:InvokeFunction on resource: 123456789012:function:echo because no resource-based policy allows the lambda:InvokeFunction action',
     );

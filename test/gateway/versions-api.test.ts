@@ -30,7 +30,7 @@ import { versionsApi } from '../../src/gateway/plugins/versions-api.js';
 import { standInGateway } from '../hardening/stand-in.js';
 import { directoryStoreOn } from '../helpers/directory-store.js';
 
-const ARN = 'arn:aws:lambda:local:000000000000:function';
+const ARN = 'arn:aws:lambda:us-east-1:000000000000:function';
 const py = (code: string): FunctionSpecInput => ({ runtime: 'python3.12', handler: 'app.handler', code: { inline: { 'app.py': code } }, memoryMB: 256, timeoutSeconds: 7 });
 const fnYaml = (name: string, spec: FunctionSpecInput) => stringify({ apiVersion: 'hearth.dev/v1alpha1', kind: 'Function', metadata: { name }, spec });
 
@@ -71,7 +71,7 @@ describe('version and alias routes through the AWS SDK', () => {
 
   beforeAll(async () => {
     g = await gateway({ hello: py('A'), other: py('O') });
-    lambda = new LambdaClient({ endpoint: g.url, region: 'local', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+    lambda = new LambdaClient({ endpoint: g.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
   });
   afterAll(async () => {
     lambda?.destroy();
@@ -202,7 +202,7 @@ describe('version and alias routes through the AWS SDK', () => {
     { what: 'a body that is not JSON', method: 'POST', path: '/2015-03-31/functions/hello/aliases', body: '{nope', status: 400, type: 'InvalidRequestContentException' },
     { what: 'an alias without FunctionVersion', method: 'POST', path: '/2015-03-31/functions/hello/aliases', body: { Name: 'x' }, status: 400, type: 'InvalidParameterValueException', message: 'FunctionVersion is required' },
     { what: 'a qualified name on PublishVersion', method: 'POST', path: '/2015-03-31/functions/hello:1/versions', status: 400, type: 'InvalidParameterValueException' },
-    { what: 'an ARN of another region', method: 'GET', path: `/2015-03-31/functions/${encodeURIComponent('arn:aws:lambda:us-east-1:000000000000:function:hello')}/versions`, status: 404, type: 'ResourceNotFoundException' },
+    { what: 'an ARN of another region', method: 'GET', path: `/2015-03-31/functions/${encodeURIComponent('arn:aws:lambda:eu-west-1:000000000000:function:hello')}/versions`, status: 404, type: 'ResourceNotFoundException' },
     { what: 'a CodeSha256 that is no digest', method: 'POST', path: '/2015-03-31/functions/hello/versions', body: { CodeSha256: 'xyz' }, status: 400, type: 'InvalidParameterValueException' },
     { what: 'MaxItems out of range', method: 'GET', path: '/2015-03-31/functions/hello/versions?MaxItems=0', status: 400, type: 'InvalidParameterValueException' },
     { what: 'DeleteFunction of an unknown function', method: 'DELETE', path: '/2015-03-31/functions/nope', status: 404, type: 'ResourceNotFoundException', message: `Function not found: ${ARN}:nope` },
@@ -220,7 +220,7 @@ describe('version and alias routes through the AWS SDK', () => {
 describe('routeTarget of the version and alias routes', () => {
   it.each([
     ['/2015-03-31/functions/:name/versions', { name: 'b' }, 'b'],
-    ['/2015-03-31/functions/:name/aliases', { name: 'arn:aws:lambda:local:000000000000:function:b' }, 'b'],
+    ['/2015-03-31/functions/:name/aliases', { name: 'arn:aws:lambda:us-east-1:000000000000:function:b' }, 'b'],
     ['/2015-03-31/functions/:name/aliases/:alias', { name: 'b', alias: 'live' }, 'b'],
     ['/2015-03-31/functions/:name', { name: 'b:3' }, 'b'],
     // Unparseable: the route answers 400; only a caller allowed this very string (or every function) gets that far.
@@ -259,7 +259,7 @@ describe('authorisation of the version and alias routes', () => {
     ['PUT', '/2015-03-31/functions/b/aliases/live', { FunctionVersion: '$LATEST' }],
     ['DELETE', '/2015-03-31/functions/b/aliases/live', undefined],
     ['DELETE', '/2015-03-31/functions/b?Qualifier=1', undefined],
-    ['POST', `/2015-03-31/functions/${encodeURIComponent('arn:aws:lambda:local:000000000000:function:b')}/versions`, undefined],
+    ['POST', `/2015-03-31/functions/${encodeURIComponent('arn:aws:lambda:us-east-1:000000000000:function:b')}/versions`, undefined],
   ] as const)('%s %s of a function the caller may not touch: 403, and nothing changes', async (method, path, body) => {
     const r = await raw(g.url, method, path, body, bearer);
     expect([r.status, r.type]).toEqual([403, 'AccessDeniedException']);

@@ -24,7 +24,7 @@ import { FUNCTIONS, standInGateway } from './stand-in.js';
 const KEYS = { invoker: 'invoker-key-0123456789abcdef', reader: 'reader-key-0123456789abcdef', admin: 'admin-key-0123456789abcdef', orders: 'orders-admin-key-0123456789abcdef' };
 const SIGNER = { accessKeyId: 'AKIAHEARTHACTIONS1', secretAccessKey: 'signer-secret-0123456789' };
 const SIGNED_INVOKER = { accessKeyId: 'AKIAHEARTHACTIONS2', secretAccessKey: 'invoker-secret-0123456789' };
-const ARN = (fn: string) => `arn:aws:lambda:local:000000000000:function:${fn}`;
+const ARN = (fn: string) => `arn:aws:lambda:us-east-1:000000000000:function:${fn}`;
 const RECORD = '11111111-1111-1111-1111-111111111111';
 
 const credentials = {

@@ -159,7 +159,7 @@ describe('AWS Signature Version 4', () => {
       expect(out.StatusCode).toBe(200);
       expect(Buffer.from(out.Payload ?? []).toString()).toBe('{"signed":true}');
       expect((await client.send(new InvokeCommand({ FunctionName: 'echo', InvocationType: 'Event', Payload: new TextEncoder().encode('{}') }))).StatusCode).toBe(202);
-      expect((await client.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:local:000000000000:function:echo', Qualifier: '$LATEST' }))).StatusCode).toBe(200);
+      expect((await client.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:echo', Qualifier: '$LATEST' }))).StatusCode).toBe(200);
     } finally {
       client.destroy();
     }

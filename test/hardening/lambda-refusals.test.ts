@@ -97,10 +97,10 @@ describe('an ARN of another region or account', () => {
   it('is refused as Lambda does and never runs', async () => {
     await log.run('bad input', 'Invoke naming a function by an ARN of another region, another account, or a partial ARN of another account', "another region: 404 ResourceNotFoundException (Functions from 'R' are not reachable in this region); another account: 403 AccessDeniedException; never run", async (rec) => {
       const cases: Array<[string, number, string]> = [
-        ['arn:aws:lambda:us-east-1:000000000000:function:echo', 404, 'ResourceNotFoundException'],
+        ['arn:aws:lambda:eu-west-1:000000000000:function:echo', 404, 'ResourceNotFoundException'],
         ['arn:aws:lambda:eu-west-1:123456789012:function:echo:$LATEST', 404, 'ResourceNotFoundException'],
-        ['arn:aws-cn:lambda:local:000000000000:function:echo', 404, 'ResourceNotFoundException'],
-        ['arn:aws:lambda:local:123456789012:function:echo', 403, 'AccessDeniedException'],
+        ['arn:aws-cn:lambda:us-east-1:000000000000:function:echo', 404, 'ResourceNotFoundException'],
+        ['arn:aws:lambda:us-east-1:123456789012:function:echo', 403, 'AccessDeniedException'],
         ['123456789012:function:echo', 403, 'AccessDeniedException'],
       ];
       for (const [fn, status, type] of cases) {
@@ -112,14 +112,14 @@ describe('an ARN of another region or account', () => {
           expect(open.enqueued()).toBe(before);
         }
       }
-      const region = await call(openUrl, invokePath('arn:aws:lambda:us-east-1:000000000000:function:echo'), {}, '{}');
-      expect(JSON.parse(region.text)).toMatchObject({ Type: 'User', message: "Functions from 'us-east-1' are not reachable in this region ('local')" });
+      const region = await call(openUrl, invokePath('arn:aws:lambda:eu-west-1:000000000000:function:echo'), {}, '{}');
+      expect(JSON.parse(region.text)).toMatchObject({ Type: 'User', message: "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')" });
       expect(invoked).toBe(0);
       // The gateway's own ARN, full or partial, is served.
-      for (const fn of ['arn:aws:lambda:local:000000000000:function:echo', 'arn:aws:lambda:local:000000000000:function:echo:$LATEST', '000000000000:function:echo', 'echo']) {
+      for (const fn of ['arn:aws:lambda:us-east-1:000000000000:function:echo', 'arn:aws:lambda:us-east-1:000000000000:function:echo:$LATEST', '000000000000:function:echo', 'echo']) {
         expect((await call(openUrl, invokePath(fn), {}, '{"ok":1}')).text, fn).toBe('{"ok":1}');
       }
-      rec.observe(`${cases.map(([fn, s, t]) => `${fn} → ${s} ${t}`).join('; ')}; never run nor queued; arn:aws:lambda:local:000000000000:function:echo and 000000000000:function:echo served`);
+      rec.observe(`${cases.map(([fn, s, t]) => `${fn} → ${s} ${t}`).join('; ')}; never run nor queued; arn:aws:lambda:us-east-1:000000000000:function:echo and 000000000000:function:echo served`);
     });
   });
 });
@@ -127,7 +127,7 @@ describe('an ARN of another region or account', () => {
 describe('headers added to a SigV4-signed request without being signed', () => {
   async function signedSync(path: string, body: string): Promise<Record<string, string>> {
     const host = new URL(authedUrl).host;
-    const signer = new SignatureV4({ service: 'lambda', region: 'us-east-1', credentials: SIGNER, sha256: Sha256, applyChecksum: true });
+    const signer = new SignatureV4({ service: 'lambda', region: 'eu-west-1', credentials: SIGNER, sha256: Sha256, applyChecksum: true });
     const req = await signer.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: '127.0.0.1', path, headers: { host, 'content-type': 'application/json' }, body }));
     return req.headers;
   }
@@ -156,7 +156,7 @@ describe('headers added to a SigV4-signed request without being signed', () => {
       // /fn: Prefer: respond-async added to a signed GET would turn it into a queued call.
       const fnHeaders = await (async () => {
         const host = new URL(authedUrl).host;
-        const signer = new SignatureV4({ service: 'lambda', region: 'us-east-1', credentials: SIGNER, sha256: Sha256, applyChecksum: true });
+        const signer = new SignatureV4({ service: 'lambda', region: 'eu-west-1', credentials: SIGNER, sha256: Sha256, applyChecksum: true });
         return (await signer.sign(new HttpRequest({ method: 'GET', protocol: 'http:', hostname: '127.0.0.1', path: '/fn/echo/x', headers: { host } }))).headers;
       })();
       expect((await call(authedUrl, '/fn/echo/x', fnHeaders, '', 'GET')).status).toBe(200);
@@ -174,7 +174,7 @@ describe('headers added to a SigV4-signed request without being signed', () => {
 
   it('still accepts the same headers when they are signed', async () => {
     const host = new URL(authedUrl).host;
-    const signer = new SignatureV4({ service: 'lambda', region: 'us-east-1', credentials: SIGNER, sha256: Sha256, applyChecksum: true });
+    const signer = new SignatureV4({ service: 'lambda', region: 'eu-west-1', credentials: SIGNER, sha256: Sha256, applyChecksum: true });
     const path = invokePath('echo');
     const req = await signer.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: '127.0.0.1', path, headers: { host, 'x-amz-invocation-type': 'Event', 'x-amz-log-type': 'None' }, body: '{}' }));
     expect((await call(authedUrl, path, req.headers, '{}')).status).toBe(202);

@@ -45,7 +45,7 @@ export async function standInGateway(extra: Partial<GatewayOptions> & { logger?:
       },
     },
     registry: createRegistry(),
-    arn: (n) => `arn:aws:lambda:local:000000000000:function:${n}`,
+    arn: (n) => `arn:aws:lambda:us-east-1:000000000000:function:${n}`,
     ...extra,
   });
   return Object.assign(app, { enqueued: () => enqueued });

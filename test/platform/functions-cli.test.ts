@@ -60,7 +60,7 @@ describe('how hearth ls and hearth get show the answers', () => {
     { arg: 'hello:1', ref: { name: 'hello', qualifier: '1' } },
     { arg: 'hello:$LATEST', ref: { name: 'hello', qualifier: '$LATEST' } },
     { arg: 'hello:live', ref: { name: 'hello', qualifier: 'live' } },
-    { arg: 'arn:aws:lambda:local:000000000000:function:hello:live', ref: { name: 'arn:aws:lambda:local:000000000000:function:hello:live' } },
+    { arg: 'arn:aws:lambda:us-east-1:000000000000:function:hello:live', ref: { name: 'arn:aws:lambda:us-east-1:000000000000:function:hello:live' } },
     { arg: 'hello:', ref: 'expected NAME or NAME:QUALIFIER, not hello:' },
     { arg: ':1', ref: 'expected NAME or NAME:QUALIFIER, not :1' },
     { arg: 'a:b:c', ref: 'expected NAME or NAME:QUALIFIER, not a:b:c' },
@@ -93,7 +93,7 @@ describe('how hearth ls and hearth get show the answers', () => {
     const out = describeFunction({
       Configuration: {
         FunctionName: 'hello',
-        FunctionArn: 'arn:aws:lambda:local:000000000000:function:hello:$LATEST',
+        FunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:hello:$LATEST',
         Runtime: 'python3.12',
         Role: 'arn:aws:iam::000000000000:role/hearth-hello',
         Handler: 'app.handler',
@@ -120,7 +120,7 @@ describe('how hearth ls and hearth get show the answers', () => {
     });
     expect(out).not.toContain('hunter2');
     const lines = out.split('\n');
-    expect(lines[0]).toBe('hello  arn:aws:lambda:local:000000000000:function:hello:$LATEST');
+    expect(lines[0]).toBe('hello  arn:aws:lambda:us-east-1:000000000000:function:hello:$LATEST');
     expect(lines).toEqual(
       expect.arrayContaining([
         'Configuration',
@@ -233,7 +233,7 @@ describe('hearth ls and hearth get against hearth up', () => {
 
   it('errors: Lambda\'s type and message, exit 1; usage errors exit 2', async () => {
     const missing = await hearth(platform.url, 'get', 'nope');
-    expect([missing.code, missing.stderr.trim()]).toEqual([1, 'ResourceNotFoundException (404): Function not found: arn:aws:lambda:local:000000000000:function:nope']);
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, 'ResourceNotFoundException (404): Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope']);
     const noVersion = await hearth(platform.url, 'get', 'hello:9');
     expect([noVersion.code, noVersion.stderr]).toEqual([1, expect.stringContaining('ResourceNotFoundException (404)')]);
     expect((await hearth(platform.url, 'get', 'a:b:c')).code).toBe(2);

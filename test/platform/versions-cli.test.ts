@@ -123,7 +123,7 @@ describe('hearth publish, alias and versions against hearth up', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('InvalidParameterValueException (400): FunctionVersion (spec.aliases[0].version): version 9 does not exist');
     const unknown = await hearth(platform.url, 'publish', 'nope');
-    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'ResourceNotFoundException (404): Function not found: arn:aws:lambda:local:000000000000:function:nope']);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'ResourceNotFoundException (404): Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope']);
     const versions = await hearth(platform.url, 'versions');
     expect(versions.code).toBe(2);
     const unreachable = await hearth('http://127.0.0.1:9', 'versions', 'hello');

@@ -137,7 +137,7 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
       expect(dl?.requestId).toBe(requestId);
       expect(dl?.record).toMatchObject({
         version: '1.0',
-        requestContext: { requestId, functionArn: 'arn:aws:lambda:local:000000000000:function:broken:$LATEST', condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+        requestContext: { requestId, functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:broken:$LATEST', condition: 'RetriesExhausted', approximateInvokeCount: 3 },
         requestPayload: { order: 42 },
         responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
         responsePayload: { errorMessage: 'always', errorType: 'Error' },
@@ -351,13 +351,13 @@ export function queueContract(label: string, makeQueue: QueueFactory, streamName
       expect(invoker.calls.filter((c) => c.requestId === plain.requestId).every((c) => c.qualifier === undefined)).toBe(true);
       // Lambda's record: the ARN the event was invoked as, and the version that ran.
       expect(dl?.record).toMatchObject({
-        requestContext: { requestId, functionArn: 'arn:aws:lambda:local:000000000000:function:pinned:live', condition: 'RetriesExhausted', approximateInvokeCount: 2 },
+        requestContext: { requestId, functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:pinned:live', condition: 'RetriesExhausted', approximateInvokeCount: 2 },
         responseContext: { statusCode: 200, executedVersion: '2', functionError: 'Unhandled' },
       });
       expect(await queue.record(requestId)).toMatchObject({ status: 'dead-lettered', qualifier: 'live', executedVersion: '2' });
       await waitFor('the unqualified one dead-lettered', async () => (await queue.record(plain.requestId))?.status === 'dead-lettered');
       const plainDl = (await queue.listDeadLetters('pinned')).find((x) => x.requestId === plain.requestId);
-      expect(plainDl?.record.requestContext.functionArn).toBe('arn:aws:lambda:local:000000000000:function:pinned:$LATEST');
+      expect(plainDl?.record.requestContext.functionArn).toBe('arn:aws:lambda:us-east-1:000000000000:function:pinned:$LATEST');
 
       healthy = true;
       expect((await queue.redrive('pinned')).redriven).toBe(2);

@@ -46,7 +46,7 @@ describe.each([
         catalog,
         clock: time,
         timers: time,
-        functionArn: (n) => `arn:aws:lambda:local:000000000000:function:${n}`,
+        functionArn: (n) => `arn:aws:lambda:us-east-1:000000000000:function:${n}`,
         queue: {
           enqueue: async (req) => {
             const res = await queue.enqueue(req);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { regionAndAccount, scheduledEvent, tickPayload } from '../../src/schedules/scheduled-event.js';
 
-const base = { functionName: 'report', tick: Date.parse('2026-12-06T10:00:00Z'), region: 'local', accountId: '000000000000', id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718' };
+const base = { functionName: 'report', tick: Date.parse('2026-12-06T10:00:00Z'), region: 'us-east-1', accountId: '000000000000', id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718' };
 
 describe('the scheduled event', () => {
   it('has EventBridge\'s shape for a scheduled rule', () => {
@@ -12,8 +12,8 @@ describe('the scheduled event', () => {
       source: 'aws.events',
       account: '000000000000',
       time: '2026-12-06T10:00:00Z',
-      region: 'local',
-      resources: ['arn:aws:events:local:000000000000:rule/report-nightly'],
+      region: 'us-east-1',
+      resources: ['arn:aws:events:us-east-1:000000000000:rule/report-nightly'],
       detail: {},
     });
   });
@@ -29,7 +29,7 @@ describe('the scheduled event', () => {
   });
 
   it.each([
-    ['arn:aws:lambda:local:000000000000:function:report', { region: 'local', accountId: '000000000000' }],
+    ['arn:aws:lambda:us-east-1:000000000000:function:report', { region: 'us-east-1', accountId: '000000000000' }],
     ['arn:aws:lambda:eu-central-1:123456789012:function:f', { region: 'eu-central-1', accountId: '123456789012' }],
   ])('region and account of %s', (arn, want) => {
     expect(regionAndAccount(arn)).toEqual(want);

@@ -19,7 +19,7 @@ function fnWith(name: string, schedules: unknown[]): HearthFunction {
 }
 
 const T0 = Date.parse('2026-01-01T00:00:00.500Z');
-const ARN = (n: string) => `arn:aws:lambda:local:000000000000:function:${n}`;
+const ARN = (n: string) => `arn:aws:lambda:us-east-1:000000000000:function:${n}`;
 
 interface Sent {
   req: EnqueueRequest;
@@ -83,7 +83,7 @@ describe('Scheduler', () => {
     expect(first?.req).toMatchObject({ functionName: 'f', idempotencyKey: tickKey('tick', Date.parse('2026-01-01T00:00:02Z')) });
     expect(first?.event).toEqual({
       version: '0', id: 'id-1', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000',
-      time: '2026-01-01T00:00:02Z', region: 'local', resources: ['arn:aws:events:local:000000000000:rule/f-tick'], detail: {},
+      time: '2026-01-01T00:00:02Z', region: 'us-east-1', resources: ['arn:aws:events:us-east-1:000000000000:rule/f-tick'], detail: {},
     });
     expect((await c.real.backlog('f')).lag).toBe(5);
     expect((await c.metrics.invocations.get()).values).toEqual([{ labels: { function: 'f', schedule: 'tick' }, value: 5 }]);

@@ -34,6 +34,7 @@ import { INSIDE, makeSandboxLauncher, planSandbox, type SandboxOption } from './
 import { findRepoRoot, runtimeFamily, scriptRuntimeCommand, type Command, type RuntimeFamily } from './runtime-command.js';
 import { WarmPool } from './warm-pool.js';
 import { execStubCommand, specialisationLine } from './exec-stub.js';
+import { DEFAULT_REGION, functionArn } from '../../api/lambda-arn.js';
 
 export type LocalBackendEvent =
   | { type: 'cold-start'; functionName: string; instanceId: string; initDurationMs: number; pooled: boolean }
@@ -45,7 +46,7 @@ export interface LocalBackendOptions {
   objects?: ConfigObjectSource;
   /** Task directories, unpacked packages and Go builds (default ~/.cache/hearth/local). */
   cacheDir?: string;
-  /** AWS_REGION / AWS_DEFAULT_REGION of the instances (default 'local'). */
+  /** AWS_REGION / AWS_DEFAULT_REGION of the instances (default us-east-1). */
   region?: string;
   /** Generic processes kept started per runtime command (default 1; 0 disables the pool). */
   warmPoolSize?: number;
@@ -123,7 +124,7 @@ export class LocalBackend implements Backend {
   constructor(private readonly opts: LocalBackendOptions = {}) {
     this.repoRoot = opts.repoRoot ?? findRepoRoot();
     this.log = opts.logger ?? pino({ level: process.env.HEARTH_LOG_LEVEL ?? 'info' });
-    this.region = opts.region ?? 'local';
+    this.region = opts.region ?? DEFAULT_REGION;
     this.objects = opts.objects ?? new ObjectStore('the local backend, which was given no ConfigMaps or Secrets');
     const cacheDir = opts.cacheDir ?? defaultLocalCacheDir();
     this.code = new CodeStore(cacheDir, join(this.repoRoot, 'runtimes/go/build.sh'));
@@ -419,7 +420,7 @@ export class LocalBackend implements Backend {
       timeoutSeconds: spec.timeoutSeconds,
       concurrency: spec.concurrency,
       // A version's key NAME:N is its qualified ARN's tail.
-      functionArn: `arn:aws:lambda:${this.region}:000000000000:function:${name}`,
+      functionArn: functionArn(name, this.region),
       launcher,
       logger: this.log,
       // One log per function, so `hearth logs NAME` shows every version's lines; a version's carry [N].

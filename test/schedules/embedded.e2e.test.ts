@@ -71,7 +71,7 @@ describe('schedules on the embedded platform', () => {
     const times = window.map((l) => l.time);
     expect(new Set(times).size, `each tick once: ${times.join(', ')}`).toBe(times.length);
     for (const t of times) expect(Date.parse(t) % 2000).toBe(0);
-    expect(window[0]).toMatchObject({ type: 'Scheduled Event', source: 'aws.events', resources: ['arn:aws:events:local:000000000000:rule/ticker-every-2s'] });
+    expect(window[0]).toMatchObject({ type: 'Scheduled Event', source: 'aws.events', resources: ['arn:aws:events:us-east-1:000000000000:rule/ticker-every-2s'] });
     expect(lines(paused)).toEqual([]);
 
     // Each gateway counts the ticks it sent; their sum is the runs (read around them, as ticks go on).

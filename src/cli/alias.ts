@@ -7,6 +7,7 @@
 //   hearth alias orders live 1                 # roll back
 import { LATEST, VERSION_NUMBER } from '../api/function.js';
 import { answerJson, callGateway, describeErrorAnswer, errorMessage, GATEWAY_HELP, parseGatewayCommand, type GatewayTarget } from './gateway-client.js';
+import { getProvisioned, provisionedLabel, type ProvisionedConcurrency } from './provisioned-concurrency.js';
 
 const HELP = `usage: hearth alias NAME ALIAS VERSION [--weight VERSION=PERCENT] [--min-instances N] [--description TEXT]
 
@@ -19,7 +20,10 @@ GitOps. Calls through NAME:ALIAS follow within a second.
                       the rest to VERSION (at most one --weight, as on Lambda);
                       without it every call goes to VERSION
   --min-instances N   instances kept warm for the alias, split between its
-                      versions by weight (default: what the alias had, else 0)
+                      versions by weight (default: what the alias had, else 0);
+                      shown as Lambda's provisioned concurrency: N times the
+                      calls one instance runs at once, and whether they are
+                      READY yet
   --description TEXT  what the alias is for (default: what it had)
 ${GATEWAY_HELP}`;
 
@@ -69,16 +73,15 @@ interface AliasConfiguration {
   Name: string;
   FunctionVersion: string;
   RoutingConfig?: { AdditionalVersionWeights?: Record<string, number> };
-  MinInstances?: number;
 }
 
-/** "live → 1 (90 %), 2 (10 %); 1 instance kept warm". */
-export function describeAlias(a: AliasConfiguration): string {
+/** "live → 1 (90 %), 2 (10 %); provisioned concurrency 2 (READY)". Pure. */
+export function describeAlias(a: AliasConfiguration, provisioned?: ProvisionedConcurrency): string {
   const [extra, weight] = Object.entries(a.RoutingConfig?.AdditionalVersionWeights ?? {})[0] ?? [];
   const pct = (w: number) => `${Math.round(w * 100_000) / 1000} %`;
   const route = extra !== undefined && weight !== undefined ? `${a.FunctionVersion} (${pct(1 - weight)}), ${extra} (${pct(weight)})` : a.FunctionVersion;
-  const min = a.MinInstances ?? 0;
-  return `${a.Name} → ${route}${min > 0 ? `; ${min} instance${min === 1 ? '' : 's'} kept warm` : ''}`;
+  const p = provisionedLabel(provisioned);
+  return `${a.Name} → ${route}${p !== '—' ? `; provisioned concurrency ${p}` : ''}`;
 }
 
 async function putAlias(target: GatewayTarget, args: AliasArgs): Promise<{ ok: true; alias: AliasConfiguration } | { ok: false; error: string }> {
@@ -117,6 +120,13 @@ export async function aliasCommand(argv: string[]): Promise<number> {
     console.error(result.error);
     return 1;
   }
-  console.log(describeAlias(result.alias));
+  // The alias answer is Lambda's AliasConfiguration, without the minimum: read it back as Lambda does.
+  const provisioned = await getProvisioned(values, args.name, args.alias);
+  if (provisioned !== undefined && 'error' in provisioned) {
+    console.log(describeAlias(result.alias));
+    console.error(`hearth alias: the alias is set, but its provisioned concurrency could not be read: ${provisioned.error}`);
+    return 0;
+  }
+  console.log(describeAlias(result.alias, provisioned));
   return 0;
 }

@@ -6,7 +6,12 @@ import type { Alias, AliasInput } from '../api/function.js';
 import { revisionId } from '../control/revision.js';
 import { badParameter, type LambdaError } from './lambda-errors.js';
 
-/** Lambda's AliasConfiguration, with Hearth's MinInstances (provisioned instances of the alias) beside it. */
+/**
+ * Lambda's AliasConfiguration, exactly the members of Lambda's model (AWS's
+ * clients and the conformance test reject others). The alias's minInstances
+ * is read back as Lambda's provisioned concurrency (GetProvisionedConcurrencyConfig,
+ * src/control/provisioned.ts); it still moves RevisionId (aliasRevision hashes it).
+ */
 export function aliasConfiguration(functionArn: string, alias: Alias): Record<string, unknown> {
   const weights = alias.additionalVersionWeights;
   return {
@@ -15,7 +20,6 @@ export function aliasConfiguration(functionArn: string, alias: Alias): Record<st
     FunctionVersion: alias.version,
     Description: alias.description ?? '',
     ...(weights !== undefined && Object.keys(weights).length > 0 ? { RoutingConfig: { AdditionalVersionWeights: weights } } : {}),
-    MinInstances: alias.minInstances,
     RevisionId: aliasRevision(alias),
   };
 }
@@ -47,6 +51,12 @@ function weightsOf(body: Body): Record<string, number> | undefined {
   return w as Record<string, number>;
 }
 
+/**
+ * Hearth's extension of CreateAlias and UpdateAlias: `MinInstances`, the
+ * alias's provisioned instances, set in the same call (`hearth alias
+ * --min-instances`). A request may carry members Lambda's model lacks; the
+ * answer never does.
+ */
 function minInstancesOf(body: Body): number | undefined {
   const v = body.MinInstances;
   if (v === undefined || v === null) return undefined;

@@ -146,8 +146,15 @@ describe('version and alias routes through the AWS SDK', () => {
       name: 'PreconditionFailedException',
       $metadata: { httpStatusCode: 412 },
     });
+    // MinInstances: Hearth's extension of the request. The answer keeps to Lambda's AliasConfiguration (the minimum
+    // reads back as provisioned concurrency, functions-api.ts), but its RevisionId moves and the alias holds it.
     const minimum = await raw(g.url, 'PUT', '/2015-03-31/functions/hello/aliases/live', { MinInstances: 2 });
-    expect([minimum.status, minimum.json?.MinInstances, minimum.json?.FunctionVersion]).toEqual([200, 2, '2']);
+    expect([minimum.status, minimum.json?.FunctionVersion]).toEqual([200, '2']);
+    expect(minimum.json).not.toHaveProperty('MinInstances');
+    expect(minimum.json?.RevisionId).not.toBe(promoted.RevisionId);
+    expect(g.catalog.get('hello')?.spec.aliases?.find((a) => a.name === 'live')?.minInstances).toBe(2);
+    const badMinimum = await raw(g.url, 'PUT', '/2015-03-31/functions/hello/aliases/live', { MinInstances: 'two' });
+    expect([badMinimum.status, badMinimum.json?.message]).toEqual([400, 'MinInstances must be an integer']);
 
     await lambda.send(new CreateAliasCommand({ FunctionName: 'hello', Name: 'canary', FunctionVersion: '$LATEST' }));
     const listed = await lambda.send(new ListAliasesCommand({ FunctionName: 'hello' }));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeAlias, parseAliasArgs } from '../../src/cli/alias.js';
+import { provisionedByAlias, provisionedLabel } from '../../src/cli/provisioned-concurrency.js';
 import { versionsReport } from '../../src/cli/versions.js';
 import { functionYaml, py, startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
@@ -51,22 +52,41 @@ describe('parseAliasArgs', () => {
   });
 
   it('describes an alias in one line', () => {
-    expect(describeAlias({ Name: 'live', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.1 } }, MinInstances: 1 })).toBe('live → 1 (90 %), 2 (10 %); 1 instance kept warm');
+    const ready = { RequestedProvisionedConcurrentExecutions: 1, Status: 'READY' };
+    expect(describeAlias({ Name: 'live', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.1 } } }, ready)).toBe('live → 1 (90 %), 2 (10 %); provisioned concurrency 1 (READY)');
     expect(describeAlias({ Name: 'live', FunctionVersion: '2' })).toBe('live → 2');
+  });
+
+  it('provisioned concurrency: by alias from the list\'s ARNs, shown as count and status', () => {
+    const arn = 'arn:aws:lambda:us-east-1:000000000000:function:f';
+    const byAlias = provisionedByAlias([
+      { FunctionArn: `${arn}:live`, RequestedProvisionedConcurrentExecutions: 2, Status: 'READY' },
+      { FunctionArn: `${arn}:edge`, RequestedProvisionedConcurrentExecutions: 8, Status: 'IN_PROGRESS' },
+    ]);
+    expect([...byAlias.keys()]).toEqual(['live', 'edge']);
+    expect(provisionedLabel(byAlias.get('live'))).toBe('2 (READY)');
+    expect(provisionedLabel(byAlias.get('edge'))).toBe('8 (IN_PROGRESS)');
+    expect(provisionedLabel(byAlias.get('canary'))).toBe('—');
+    expect(provisionedLabel({ RequestedProvisionedConcurrentExecutions: 0, Status: 'READY' })).toBe('—');
   });
 
   it('versions table: each version with the aliases sending it calls and their share', () => {
     const out = versionsReport(
       [{ Version: '$LATEST' }, { Version: '1', Description: 'code A', LastModified: '2026-01-01T00:00:00.000+0000' }, { Version: '2' }],
-      [{ Name: 'live', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.1 } } }, { Name: 'edge', FunctionVersion: '$LATEST', MinInstances: 2 }],
+      [{ Name: 'live', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.1 } } }, { Name: 'edge', FunctionVersion: '$LATEST' }],
+      new Map([['edge', { RequestedProvisionedConcurrentExecutions: 2, Status: 'IN_PROGRESS' }]]),
     );
     const line = (start: string) => out.split('\n').find((l) => l.startsWith(start)) ?? '';
     expect(line('$LATEST')).toContain('edge');
     expect(line('1 ')).toContain('live (90 %)');
     expect(line('1 ')).toContain('code A');
     expect(line('2 ')).toContain('live (10 %)');
-    expect(line('live')).toMatch(/live\s+1\s+1 90 %, 2 10 %\s+0/);
-    expect(line('edge')).toMatch(/edge\s+\$LATEST\s+\$LATEST 100 %\s+2/);
+    expect(out).toMatch(/^ALIAS\s+VERSION\s+ROUTING\s+PROVISIONED\s+DESCRIPTION$/m);
+    expect(line('live')).toMatch(/live\s+1\s+1 90 %, 2 10 %\s+—$/);
+    expect(line('edge')).toMatch(/edge\s+\$LATEST\s+\$LATEST 100 %\s+2 \(IN_PROGRESS\)$/);
+    // Provisioned concurrency the caller may not read: the rest of the table still shows.
+    const unread = versionsReport([{ Version: '$LATEST' }], [{ Name: 'edge', FunctionVersion: '$LATEST' }], '?');
+    expect(unread.split('\n').find((l) => l.startsWith('edge'))).toMatch(/edge\s+\$LATEST\s+\$LATEST 100 %\s+\?$/);
   });
 });
 
@@ -93,14 +113,15 @@ describe('hearth publish, alias and versions against hearth up', () => {
 
   it('alias creates, shifts and promotes; the Function file holds it; versions lists both', async () => {
     const created = await hearth(platform.url, 'alias', 'hello', 'live', '1', '--min-instances', '1');
-    expect([created.code, created.stdout.trim()]).toEqual([0, 'live → 1; 1 instance kept warm']);
+    // The minimum it sent (CreateAlias's MinInstances, Hearth's extension) read back as Lambda's provisioned concurrency.
+    expect([created.code, created.stderr, created.stdout.trim()]).toEqual([0, '', expect.stringMatching(/^live → 1; provisioned concurrency 1 \((IN_PROGRESS|READY)\)$/)]);
     // The alias's provisioned minimum starts version 1's own instance before any call, and none of version 2's.
     const ready = (key: string) => platform.backend.instances(key).filter((i) => i.state === 'ready').length;
     await waitFor('version 1 warm for live', () => ready('hello:1') === 1, 20_000);
     expect(ready('hello:2')).toBe(0);
     const shifted = await hearth(platform.url, 'alias', 'hello', 'live', '1', '--weight', '2=10');
     // --min-instances left out keeps what the alias had.
-    expect([shifted.code, shifted.stdout.trim()]).toEqual([0, 'live → 1 (90 %), 2 (10 %); 1 instance kept warm']);
+    expect([shifted.code, shifted.stdout.trim()]).toEqual([0, expect.stringMatching(/^live → 1 \(90 %\), 2 \(10 %\); provisioned concurrency 1 \((IN_PROGRESS|READY)\)$/)]);
     expect(readFileSync(join(platform.dir, 'hello.yaml'), 'utf8')).toContain('additionalVersionWeights:\n        "2": 0.1');
     // Split by weight, rounded up: the 10 % version gets a warm instance too.
     await waitFor('version 2 warm for its 10 % of live', () => ready('hello:2') === 1, 20_000);
@@ -110,9 +131,13 @@ describe('hearth publish, alias and versions against hearth up', () => {
     expect(listed.stdout).toMatch(/^\$LATEST/m);
     expect(listed.stdout).toMatch(/^1\s.*live \(90 %\).*code A/m);
     expect(listed.stdout).toMatch(/^2\s.*live \(10 %\)/m);
-    expect(listed.stdout).toMatch(/^live\s+1\s+1 90 %, 2 10 %\s+1/m);
+    // Both versions' instances are ready (waited for above): the alias's provisioned concurrency is READY.
+    expect(listed.stdout).toMatch(/^live\s+1\s+1 90 %, 2 10 %\s+1 \(READY\)$/m);
+    const json = JSON.parse((await hearth(platform.url, 'versions', 'hello', '--json')).stdout) as { Aliases: Record<string, unknown>[]; ProvisionedConcurrencyConfigs: Record<string, unknown>[] };
+    expect(json.Aliases[0]).not.toHaveProperty('MinInstances');
+    expect(json.ProvisionedConcurrencyConfigs).toEqual([expect.objectContaining({ FunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:hello:live', RequestedProvisionedConcurrentExecutions: 1, Status: 'READY' })]);
     const promoted = await hearth(platform.url, 'alias', 'hello', 'live', '2');
-    expect(promoted.stdout.trim()).toBe('live → 2; 1 instance kept warm');
+    expect(promoted.stdout.trim()).toMatch(/^live → 2; provisioned concurrency 1 \((IN_PROGRESS|READY)\)$/);
     expect(platform.catalog.get('hello')?.spec.aliases).toEqual([{ name: 'live', version: '2', minInstances: 1 }]);
   });
 

@@ -17,11 +17,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authFromCredentialsFile, type CredentialsFileAuth } from '../../src/gateway/auth/credentials-file.js';
 import { allowsFunction } from '../../src/gateway/auth/function-patterns.js';
 import { bodyFunctionName } from '../../src/gateway/auth/route-target.js';
+import { provisionedConcurrencyAction } from '../../src/gateway/plugins/functions-api.js';
 import dlqPlugin from '../../src/gateway/plugins/dlq.js';
 import recordsPlugin from '../../src/gateway/plugins/records.js';
 import { FUNCTIONS, standInGateway } from './stand-in.js';
 
-const KEYS = { invoker: 'invoker-key-0123456789abcdef', reader: 'reader-key-0123456789abcdef', admin: 'admin-key-0123456789abcdef', orders: 'orders-admin-key-0123456789abcdef' };
+const KEYS = {
+  invoker: 'invoker-key-0123456789abcdef',
+  reader: 'reader-key-0123456789abcdef',
+  admin: 'admin-key-0123456789abcdef',
+  orders: 'orders-admin-key-0123456789abcdef',
+  getter: 'pc-getter-key-0123456789abcdef',
+  lister: 'pc-lister-key-0123456789abcdef',
+};
 const SIGNER = { accessKeyId: 'AKIAHEARTHACTIONS1', secretAccessKey: 'signer-secret-0123456789' };
 const SIGNED_INVOKER = { accessKeyId: 'AKIAHEARTHACTIONS2', secretAccessKey: 'invoker-secret-0123456789' };
 const ARN = (fn: string) => `arn:aws:lambda:us-east-1:000000000000:function:${fn}`;
@@ -36,6 +44,8 @@ const credentials = {
     { name: 'orders-admin', apiKey: KEYS.orders, functions: ['orders-*'], actions: ['lambda:*'] },
     { name: 'signer', ...SIGNER, functions: ['orders-*'], actions: ['lambda:GetFunction', 'lambda:CreateFunction', 'lambda:ListFunctions'] },
     { name: 'signed-invoker', ...SIGNED_INVOKER, functions: ['*'] },
+    { name: 'getter', apiKey: KEYS.getter, functions: ['*'], actions: ['lambda:GetProvisionedConcurrencyConfig'] },
+    { name: 'lister', apiKey: KEYS.lister, functions: ['*'], actions: ['lambda:ListProvisionedConcurrencyConfigs'] },
   ],
 };
 
@@ -59,6 +69,8 @@ const standInControlRoutes: FastifyPluginAsync = async (app) => {
   app.post('/2015-03-31/functions/:name/versions', { config: { lambdaAction: 'lambda:PublishVersion' } }, through);
   app.get('/2016-08-19/account-settings/', { config: { lambdaAction: 'lambda:GetAccountSettings' } }, through);
   app.post('/2017-03-31/tags/:arn', { config: { lambdaAction: 'lambda:TagResource' } }, through);
+  // One route, two operations, as functions-api declares it: with List=ALL it lists, which IAM names ListProvisionedConcurrencyConfigs.
+  app.get('/2019-09-30/functions/:name/provisioned-concurrency', { config: { lambdaAction: provisionedConcurrencyAction } }, through);
   // A route added without declaring its action: closed to callers not allowed lambda:*.
   app.get('/2015-03-31/functions/:name/undeclared', through);
   // A route the route table does not know: it could touch any function, so only a caller allowed every one passes.
@@ -205,6 +217,18 @@ describe('lambda:*', () => {
 
   it('ListFunctions shows only the functions the caller may touch (req.hearthFunctions)', async () => {
     expect((await call('GET', '/2015-03-31/functions/', KEYS.orders)).json).toEqual({ Functions: [{ FunctionName: 'orders-create' }, { FunctionName: 'orders-list' }] });
+  });
+});
+
+describe('a route whose action depends on the request', () => {
+  it('GetProvisionedConcurrencyConfig and, with List=ALL, ListProvisionedConcurrencyConfigs are each their own action', async () => {
+    const path = '/2019-09-30/functions/echo/provisioned-concurrency';
+    expect(await call('GET', `${path}?Qualifier=live`, KEYS.getter)).toMatchObject({ status: 200, json: { caller: 'getter' } });
+    const listed = await call('GET', `${path}?List=ALL`, KEYS.getter);
+    expect([listed.status, listed.type, listed.message]).toEqual([403, 'AccessDeniedException', `User: getter is not authorized to perform: lambda:ListProvisionedConcurrencyConfigs on resource: ${ARN('echo')}`]);
+    expect(await call('GET', `${path}?List=ALL`, KEYS.lister)).toMatchObject({ status: 200, json: { caller: 'lister' } });
+    const got = await call('GET', `${path}?Qualifier=live`, KEYS.lister);
+    expect([got.status, got.type, got.message]).toEqual([403, 'AccessDeniedException', `User: lister is not authorized to perform: lambda:GetProvisionedConcurrencyConfig on resource: ${ARN('echo')}`]);
   });
 });
 

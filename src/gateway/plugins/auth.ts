@@ -77,10 +77,18 @@ declare module 'fastify' {
     /**
      * The Lambda action (IAM name) this route performs, checked against the
      * caller's actions. Every authenticated route declares one; a route
-     * without it is refused to callers not allowed `lambda:*`.
+     * without it is refused to callers not allowed `lambda:*`. A route that
+     * serves two operations (GetProvisionedConcurrencyConfig, and with
+     * List=ALL ListProvisionedConcurrencyConfigs) says which from the request.
      */
-    lambdaAction?: LambdaAction;
+    lambdaAction?: LambdaAction | ((req: FastifyRequest) => LambdaAction);
   }
+}
+
+/** The action a request performs, as its route declares it (undefined when it declares none). */
+export function requestAction(req: FastifyRequest): LambdaAction | undefined {
+  const declared = req.routeOptions.config.lambdaAction;
+  return typeof declared === 'function' ? declared(req) : declared;
 }
 
 const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
@@ -96,7 +104,7 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
     req.hearthCaller = p.caller.name;
     req.hearthCredential = p.sigv4 ? 'sigv4' : 'api-key';
     req.hearthFunctions = p.caller.functions;
-    const action = req.routeOptions.config.lambdaAction ?? UNDECLARED;
+    const action = requestAction(req) ?? UNDECLARED;
     let fn: string | undefined;
     if (p.target.kind === 'function') fn = p.target.name;
     else if (p.target.kind === 'record' && opts.recordFunction) fn = await opts.recordFunction(p.target.requestId);

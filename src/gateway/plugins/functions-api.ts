@@ -26,11 +26,13 @@ import { checkTags, withoutTags, withTags } from '../../control/tags.js';
 import { isPackageError } from '../../packages/errors.js';
 import { StoreError, type FunctionStore, type StoredFunction } from '../../store/function-store.js';
 import type { Uploads } from '../../uploads/uploads.js';
+import type { LambdaAction } from '../auth/actions.js';
 import { allowsFunction } from '../auth/function-patterns.js';
 import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, page, staleRevision, viaStore, type ListQuery, type NamedFunction } from '../control-requests.js';
 import { parseFunctionName, resolveQualifier } from '../invoke-request.js';
 import { badParameter, LambdaError } from '../lambda-errors.js';
 import { jsonObjectBody } from '../version-shapes.js';
+import { requestAction } from './auth.js';
 
 export interface FunctionsApiOptions {
   store: FunctionStore;
@@ -52,8 +54,12 @@ type NameParams = { name: string };
 type QualifierQuery = { Qualifier?: string };
 
 const FUNCTIONS = '/2015-03-31/functions';
-const ACTION_OPERATION = (req: FastifyRequest): string => (req.routeOptions.config.lambdaAction ?? 'lambda:Request').slice('lambda:'.length);
+const ACTION_OPERATION = (req: FastifyRequest): string => (requestAction(req) ?? 'lambda:Request').slice('lambda:'.length);
 const nameParams = { type: 'object', properties: nameParam };
+
+/** One route, two operations: with List (=ALL) it is ListProvisionedConcurrencyConfigs, which IAM names apart from reading one alias's. */
+export const provisionedConcurrencyAction = (req: FastifyRequest): LambdaAction =>
+  (req.query as { List?: unknown } | undefined)?.List !== undefined ? 'lambda:ListProvisionedConcurrencyConfigs' : 'lambda:GetProvisionedConcurrencyConfig';
 const qualifierQuery = { type: 'object', properties: { Qualifier: { type: 'string', description: 'A version number or an alias ($LATEST when absent)' } } };
 
 export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app, opts) => {
@@ -347,7 +353,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
   app.get<{ Params: NameParams; Querystring: QualifierQuery & ListQuery & { List?: string } }>(
     provisionedPath,
     {
-      config: { lambdaAction: 'lambda:GetProvisionedConcurrencyConfig' },
+      config: { lambdaAction: provisionedConcurrencyAction },
       schema: {
         summary: 'An alias\'s provisioned concurrency (Lambda GetProvisionedConcurrencyConfig), or with List=ALL every alias\'s (ListProvisionedConcurrencyConfigs)',
         tags: ['functions'],

@@ -8,6 +8,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { DEFAULT_ACTIONS } from '../auth/actions.js';
 import { LambdaError } from '../lambda-errors.js';
+import { requestAction } from './auth.js';
 
 export const MANAGEMENT_DISABLED = 'the management API is disabled on this gateway';
 
@@ -27,7 +28,7 @@ export function isManagementRoute(route: string | undefined, action: string | un
 
 const managementOff: FastifyPluginAsync = async (app) => {
   app.addHook('onRequest', async (req) => {
-    if (isManagementRoute(req.routeOptions.url, req.routeOptions.config.lambdaAction)) throw new LambdaError(403, 'AccessDeniedException', MANAGEMENT_DISABLED);
+    if (isManagementRoute(req.routeOptions.url, requestAction(req))) throw new LambdaError(403, 'AccessDeniedException', MANAGEMENT_DISABLED);
   });
 };
 

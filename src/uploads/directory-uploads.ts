@@ -48,6 +48,10 @@ export class DirectoryUploads implements UploadBackend {
     }
   }
 
+  async size(sha256: string): Promise<number | undefined> {
+    return isSha256(sha256) ? fileSize(this.#file(sha256)) : undefined;
+  }
+
   async get(sha256: string): Promise<Buffer | undefined> {
     if (!isSha256(sha256)) return undefined;
     try {
@@ -60,10 +64,15 @@ export class DirectoryUploads implements UploadBackend {
 }
 
 async function exists(file: string): Promise<boolean> {
+  return (await fileSize(file)) !== undefined;
+}
+
+async function fileSize(file: string): Promise<number | undefined> {
   try {
-    return (await stat(file)).isFile();
+    const st = await stat(file);
+    return st.isFile() ? st.size : undefined;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
 }

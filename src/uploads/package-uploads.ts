@@ -57,6 +57,8 @@ export class PackageUploads implements Uploads {
   readonly #opts: PackageUploadsOptions;
   readonly #now: () => number;
   readonly #limits: PackageLimits;
+  /** Sizes of packages known to be stored: a digest's bytes never change, so each is asked of the backend once. */
+  readonly #sizes = new Map<string, number>();
 
   constructor(opts: PackageUploadsOptions) {
     if (Buffer.isBuffer(opts.signingKey)) checkKey(opts.signingKey);
@@ -82,6 +84,7 @@ export class PackageUploads implements Uploads {
     await checkPackage(bytes, this.#limits);
     const sha = sha256(bytes);
     await this.#opts.backend.put(sha, bytes);
+    this.#sizes.set(sha, bytes.length);
     return { sha256: sha, size: bytes.length, source: this.source(sha) };
   }
 
@@ -98,6 +101,16 @@ export class PackageUploads implements Uploads {
     // What a store gives back is checked against its name before anyone runs it.
     if (bytes !== undefined && sha256(bytes) !== sha) throw new Error(`${this.describe}: the package stored as ${sha} has another digest`);
     return bytes;
+  }
+
+  async size(sha: string): Promise<number | undefined> {
+    const digest = sha.toLowerCase();
+    if (!isSha256(digest)) return undefined;
+    const known = this.#sizes.get(digest);
+    if (known !== undefined) return known;
+    const size = await this.#opts.backend.size(digest);
+    if (size !== undefined) this.#sizes.set(digest, size);
+    return size;
   }
 
   uploadedDigest(source: PackageSource): string | undefined {

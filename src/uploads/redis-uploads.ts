@@ -42,6 +42,15 @@ export class RedisUploads implements UploadBackend {
     await this.#redis.set(key, bytes, 'NX');
   }
 
+  async size(sha256: string): Promise<number | undefined> {
+    if (!isSha256(sha256)) return undefined;
+    const key = this.key(sha256);
+    const n = await this.#redis.strlen(key);
+    // STRLEN answers 0 for a missing key too; only an empty package (never a ZIP) needs the second question.
+    if (n > 0) return n;
+    return (await this.#redis.exists(key)) === 1 ? 0 : undefined;
+  }
+
   async get(sha256: string): Promise<Buffer | undefined> {
     if (!isSha256(sha256)) return undefined;
     return (await this.#redis.getBuffer(this.key(sha256))) ?? undefined;

@@ -1,6 +1,6 @@
 // Uploaded packages in an S3-compatible bucket (AWS S3, MinIO, versitygw,
 // Ceph RGW, ...), for operators who keep artifacts there: one object per
-// package, `<prefix><sha256>.zip`, PUT and GET path-style
+// package, `<prefix><sha256>.zip`, PUT, GET and HEAD path-style
 // (ENDPOINT/BUCKET/KEY, which every S3-compatible store serves) and signed
 // with Signature Version 4 by the same signer the gateway checks its callers
 // with. The bucket must exist; Hearth writes and reads objects only.
@@ -85,7 +85,7 @@ export class S3Uploads implements UploadBackend {
     return new URL(`${this.#base.origin}${basePath}/${encodeURIComponent(this.#opts.bucket)}${key === undefined ? '' : `/${encodeKeyPath(key)}`}`);
   }
 
-  async #send(method: 'GET' | 'PUT', url: URL, body?: Buffer, payloadSha256?: string): Promise<Dispatcher.ResponseData> {
+  async #send(method: 'GET' | 'HEAD' | 'PUT', url: URL, body?: Buffer, payloadSha256?: string): Promise<Dispatcher.ResponseData> {
     const headers = await signOutgoing(this.#signer, {
       method,
       url,
@@ -133,6 +133,18 @@ export class S3Uploads implements UploadBackend {
       chunks.push(c);
     }
     return Buffer.concat(chunks);
+  }
+
+  async size(sha: string): Promise<number | undefined> {
+    if (!isSha256(sha)) return undefined;
+    const res = await this.#send('HEAD', this.#url(this.objectKey(sha)));
+    await res.body.dump();
+    // A HEAD's 404 has no body to tell a missing bucket from a missing object: both are no package here (put and get still report the bucket).
+    if (res.statusCode === 404) return undefined;
+    if (res.statusCode !== 200) throw new S3StoreError(res.statusCode, undefined, `HEAD ${this.describe}${sha}.zip: HTTP ${res.statusCode}`);
+    const length = Number(res.headers['content-length']);
+    if (!Number.isSafeInteger(length) || length < 0) throw new S3StoreError(200, undefined, `HEAD ${this.describe}${sha}.zip: no Content-Length`);
+    return length;
   }
 
   /** PUT Bucket: for tests and first-time setup; an existing bucket of this owner is fine. */

@@ -22,6 +22,8 @@ export interface UploadBackend {
   put(sha256: string, bytes: Buffer): Promise<void>;
   /** The bytes, or undefined when no package has this digest. */
   get(sha256: string): Promise<Buffer | undefined>;
+  /** How many bytes the package of this digest has, asked of the store without reading them (stat, STRLEN, HEAD); undefined when none. */
+  size(sha256: string): Promise<number | undefined>;
   /** A short description for logs and the README, e.g. "redis", "s3://bucket/prefix". */
   readonly describe: string;
 }
@@ -42,6 +44,12 @@ export interface Uploads {
   put(bytes: Buffer): Promise<StoredUpload>;
   /** The bytes of an uploaded package (undefined when unknown). */
   read(sha256: string): Promise<Buffer | undefined>;
+  /**
+   * The size in bytes of the uploaded package of this digest, without reading
+   * it (undefined when none is stored): Lambda's CodeSize, and whether
+   * GetFunction can give a Code.Location for code whose digest this is.
+   */
+  size(sha256: string): Promise<number | undefined>;
   /** The digest of the package a source names, when it is one of these uploads (so GetFunction can give its Code.Location). */
   uploadedDigest(source: PackageSource): string | undefined;
   /** A URL under `publicBase` (the gateway as the caller reached it) that downloads the package for `ttlSeconds`. */

@@ -68,6 +68,17 @@ describe('PackageUploads.put', () => {
   });
 });
 
+describe('PackageUploads.size', () => {
+  it('is the stored package\'s bytes, by its digest in either case, from the store when this process did not put it; undefined for no upload', async () => {
+    await embedded().put(zip);
+    // A new PackageUploads over the same directory, as after a restart: the size comes from the backend.
+    expect(await embedded().size(digest)).toBe(zip.length);
+    expect(await embedded().size(digest.toUpperCase())).toBe(zip.length);
+    expect(await embedded().size(sha256(Buffer.from('never uploaded')))).toBeUndefined();
+    expect(await embedded().size('../../etc/passwd')).toBeUndefined();
+  });
+});
+
 describe('PackageUploads.uploadedDigest', () => {
   const s = digest;
   it.each([

@@ -46,7 +46,7 @@ export function codeDigest(spec: Pick<FunctionSpec, 'code'>): string {
   return createHash('sha256').update(JSON.stringify(named)).digest('hex');
 }
 
-/** Bytes of the code where the spec holds them; `known` for a package whose size the caller knows (an upload just made). */
+/** Bytes of the code where the spec holds them; `known` for a package whose size the caller knows (an upload's, which Uploads tells). */
 export function codeSize(spec: Pick<FunctionSpec, 'code'>, known?: number): number {
   if (spec.code.inline !== undefined) return inlineCodeBytes(spec.code.inline);
   return known ?? 0;
@@ -95,17 +95,20 @@ function creationTimestamp(v: FunctionVersion): string | undefined {
 /**
  * The FunctionConfiguration of a published version. A version is immutable
  * and is served as soon as it exists, so it is Active. `qualifier` is what
- * the caller named it by (an alias, for GetFunction with one).
+ * the caller named it by (an alias, for GetFunction with one). Its
+ * CodeSha256 is its code's, as $LATEST's is (the snapshot digest, which also
+ * covers the configuration, stays Hearth's own: RevisionId, and whether a
+ * publish changed anything).
  */
-export function versionConfiguration(ctx: ConfigurationContext, version: FunctionVersion, qualifier = version.spec.version): Record<string, unknown> {
+export function versionConfiguration(ctx: ConfigurationContext, version: FunctionVersion, qualifier = version.spec.version, knownCodeSize?: number): Record<string, unknown> {
   const runs = version.spec.snapshot;
   const modified = lambdaTime(creationTimestamp(version));
   return {
     ...common(ctx, version.spec.function, runs, qualifier),
     Version: version.spec.version,
     Description: version.spec.description ?? runs.description ?? '',
-    CodeSha256: codeSha256(version.spec.codeSha256),
-    CodeSize: codeSize(runs),
+    CodeSha256: codeSha256(codeDigest(runs)),
+    CodeSize: codeSize(runs, knownCodeSize),
     ...(modified !== undefined ? { LastModified: modified } : {}),
     RevisionId: revisionId({ version: version.spec.version, digest: version.spec.codeSha256, description: version.spec.description }),
     State: 'Active',

@@ -2,8 +2,10 @@
 // the function a route names, Lambda's paging, JSON answers, and store
 // errors as Lambda's.
 import type { FastifyReply } from 'fastify';
+import type { FunctionSpec } from '../api/function.js';
 import { describeProblem } from '../control/problems.js';
 import { StoreError } from '../store/function-store.js';
+import type { Uploads } from '../uploads/uploads.js';
 import { arnHome, foreignArnError, parseFunctionName, type ArnHome } from './invoke-request.js';
 import { badParameter, LambdaError } from './lambda-errors.js';
 
@@ -87,3 +89,14 @@ export const listQuery = {
     MaxItems: { type: 'string', description: `At most this many (1-${MAX_ITEMS}, default ${DEFAULT_ITEMS})` },
   },
 };
+
+/**
+ * Lambda's CodeSize of code that is an uploaded package: its bytes, asked of
+ * the uploads by the package's digest (a version's copy of an upload holds
+ * the same bytes). Undefined for code the uploads do not hold: inline code
+ * (whose size the spec holds), images, and packages named by hand.
+ */
+export async function uploadedSize(uploads: Pick<Uploads, 'size'> | undefined, spec: Pick<FunctionSpec, 'code'>): Promise<number | undefined> {
+  const sha = spec.code.package?.sha256;
+  return sha !== undefined && uploads !== undefined ? uploads.size(sha) : undefined;
+}

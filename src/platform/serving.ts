@@ -163,7 +163,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     plugins: [
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
-      ...(opts.store ? [{ plugin: versionsApi, options: { store: opts.store, catalog, arn: (n: string) => dispatcher.arn(n) } }] : []),
+      ...(opts.store ? [{ plugin: versionsApi, options: { store: opts.store, catalog, arn: (n: string) => dispatcher.arn(n), ...(opts.uploads ? { uploads: opts.uploads } : {}) } }] : []),
       ...(opts.store
         ? [
             {

@@ -8,6 +8,7 @@
 // asynchronous invocation settings, function URL settings, tags, account
 // settings, code signing, event source mappings, DeleteFunction, and each
 // Lambda error.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,7 +161,7 @@ describe('the functions API through the AWS SDK on the embedded platform', () =>
 
   it('GetFunction: the configuration, Code.Location that downloads the same bytes, the tags; GetFunctionConfiguration the same configuration', async () => {
     const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'hello' }));
-    expect(got.Configuration).toMatchObject({ FunctionName: 'hello', State: 'Active', LastUpdateStatus: 'Successful', FunctionArn: `${ARN}:hello` });
+    expect(got.Configuration).toMatchObject({ FunctionName: 'hello', State: 'Active', LastUpdateStatus: 'Successful', FunctionArn: `${ARN}:hello`, CodeSize: zipA.length });
     expect(got.Tags).toEqual({ team: 'a' });
     expect(got.Code?.RepositoryType).toBe('S3');
     const download = await request(got.Code?.Location ?? 'http://127.0.0.1:1/');
@@ -199,8 +200,19 @@ describe('the functions API through the AWS SDK on the embedded platform', () =>
     expect(after.CodeSha256).not.toBe(before.CodeSha256);
     expect(await invoke('hello')).toEqual({ answer: 'B', greeting: 'hi' });
     expect(await invoke('hello', '1')).toEqual({ answer: 'B', greeting: 'hi' });
-    // The CodeSha256 UpdateFunctionCode's caller saw is a precondition PublishVersion accepts.
+    // A version's CodeSha256 and CodeSize are its package's, as $LATEST's are: the ZIP's base64 SHA-256 and bytes.
+    const zipBDigest = createHash('sha256').update(zipB).digest('base64');
+    expect([published.CodeSha256, published.CodeSize, after.CodeSha256, after.CodeSize]).toEqual([zipBDigest, zipB.length, zipBDigest, zipB.length]);
+    const v1 = await lambda.send(new GetFunctionCommand({ FunctionName: 'hello', Qualifier: '1' }));
+    expect([v1.Configuration?.CodeSha256, v1.Configuration?.CodeSize]).toEqual([zipBDigest, zipB.length]);
+    // Its Code.Location downloads its package, though under hearth up the version keeps a copy of its own.
+    const download = await request(v1.Code?.Location ?? 'http://127.0.0.1:1/');
+    expect(download.statusCode).toBe(200);
+    expect(Buffer.from(await download.body.arrayBuffer()).equals(Buffer.from(zipB))).toBe(true);
+    // The CodeSha256 UpdateFunctionCode's caller saw, and the version's, are a precondition PublishVersion accepts; the code's earlier one is not.
     expect((await lambda.send(new PublishVersionCommand({ FunctionName: 'hello', CodeSha256: after.CodeSha256, RevisionId: after.RevisionId }))).Version).toBe('1');
+    expect((await lambda.send(new PublishVersionCommand({ FunctionName: 'hello', CodeSha256: published.CodeSha256 }))).Version).toBe('1');
+    await expect(lambda.send(new PublishVersionCommand({ FunctionName: 'hello', CodeSha256: before.CodeSha256 }))).rejects.toMatchObject({ name: 'PreconditionFailedException', $metadata: { httpStatusCode: 412 } });
     await expect(lambda.send(new PublishVersionCommand({ FunctionName: 'hello', RevisionId: before.RevisionId }))).rejects.toMatchObject({ name: 'PreconditionFailedException' });
     expect((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'hello', Qualifier: '1' }))).Version).toBe('1');
     const everyVersion = await lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL' }));

@@ -28,7 +28,7 @@ import { StoreError, type FunctionStore, type StoredFunction } from '../../store
 import type { Uploads } from '../../uploads/uploads.js';
 import type { LambdaAction } from '../auth/actions.js';
 import { allowsFunction } from '../auth/function-patterns.js';
-import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, page, staleRevision, viaStore, type ListQuery, type NamedFunction } from '../control-requests.js';
+import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, page, staleRevision, uploadedSize, viaStore, type ListQuery, type NamedFunction } from '../control-requests.js';
 import { parseFunctionName, resolveQualifier } from '../invoke-request.js';
 import { badParameter, LambdaError } from '../lambda-errors.js';
 import { jsonObjectBody } from '../version-shapes.js';
@@ -80,15 +80,20 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
   /** The gateway as the caller reached it, for URLs it hands out (Code.Location, FunctionUrl). */
   const publicBase = (req: FastifyRequest): string => `${req.protocol}://${req.headers.host ?? `${req.hostname}`}`;
 
+  /** FunctionConfigurations with CodeSize, which for an uploaded package only Uploads knows. */
+  const latestOf = async (arn: string, s: StoredFunction): Promise<Record<string, unknown>> => latestConfiguration(context(arn), s, await uploadedSize(opts.uploads, s.fn.spec));
+  const versionOf = async (arn: string, v: FunctionVersion, qualifier = v.spec.version): Promise<Record<string, unknown>> =>
+    versionConfiguration(context(arn), v, qualifier, await uploadedSize(opts.uploads, v.spec.snapshot));
+
   /** Stores a ZIP through Uploads and names it; an image is named as it is. */
-  const nameCode = async (code: CodeRequest): Promise<{ code: Code; size?: number }> => {
+  const nameCode = async (code: CodeRequest): Promise<{ code: Code }> => {
     if ('image' in code) return { code: { image: code.image } };
     if (opts.uploads === undefined) {
       throw badParameter('ZipFile: this gateway has no package store for uploads; give ImageUri, or name the package in the Function\'s spec (code.package)');
     }
     try {
       const up = await opts.uploads.put(code.zip);
-      return { code: { package: up.source }, size: up.size };
+      return { code: { package: up.source } };
     } catch (err) {
       if (isPackageError(err)) throw badParameter(`Could not unzip uploaded file. Please check your file, then try to upload again. (${err.message})`);
       throw err;
@@ -126,24 +131,30 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
     const qualifier = resolveQualifier(f.qualifier, query.Qualifier === '' ? undefined : query.Qualifier);
     const current = await stored(f);
     if (qualifier === undefined || qualifier === LATEST) {
-      const config = latestConfiguration(context(f.arn), current);
+      const config = await latestOf(f.arn, current);
       // Unqualified, Lambda names the function by its unqualified ARN.
       if (qualifier === undefined) config.FunctionArn = f.arn;
       return { config, runs: current.fn.spec, current, latest: true };
     }
     const { version, alias } = await qualified(f, qualifier);
     if (version === undefined) {
-      const config = latestConfiguration(context(f.arn), current);
+      const config = await latestOf(f.arn, current);
       config.FunctionArn = `${f.arn}:${qualifier}`;
       return { config, runs: current.fn.spec, current, latest: false };
     }
-    return { config: versionConfiguration(context(f.arn), version, alias?.name ?? version.spec.version), runs: version.spec.snapshot, current, latest: false };
+    return { config: await versionOf(f.arn, version, alias?.name ?? version.spec.version), runs: version.spec.snapshot, current, latest: false };
   };
 
-  const location = (req: FastifyRequest, spec: FunctionSpec): string | undefined => {
-    const pkg = spec.code.package;
-    const sha = pkg !== undefined ? opts.uploads?.uploadedDigest(pkg) : undefined;
-    return sha !== undefined ? opts.uploads?.location(sha, publicBase(req)) : undefined;
+  /**
+   * Code.Location of a package the uploads hold, found by its digest: the
+   * spec may name the upload itself or a copy of the same bytes (a version
+   * published under hearth up keeps its own), and either way the download is
+   * the code it runs.
+   */
+  const location = async (req: FastifyRequest, spec: FunctionSpec): Promise<string | undefined> => {
+    const sha = spec.code.package?.sha256;
+    if (sha === undefined || opts.uploads === undefined || (await opts.uploads.size(sha)) === undefined) return undefined;
+    return opts.uploads.location(sha, publicBase(req));
   };
 
   const conflictAsLambda = async <T>(work: Promise<T>, name: string, arn: string): Promise<T> => {
@@ -166,13 +177,13 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
         if (typeof rawName !== 'string' || rawName === '') throw badParameter('FunctionName is required');
         const f = namedFunction(rawName, home, opts.arn, req.hearthCaller);
         const request = readCreateFunction(b, f.name, architecture);
-        const { code, size } = await nameCode(request.code);
+        const { code } = await nameCode(request.code);
         const created = await conflictAsLambda(opts.store.createFunction(request.input(code)), f.name, f.arn);
         if (request.publish) {
           const published = await viaStore(opts.store.publishVersion(f.name), `Function not found: ${f.arn}`);
-          return json(reply, 201, versionConfiguration(context(f.arn), published.version));
+          return json(reply, 201, await versionOf(f.arn, published.version));
         }
-        const config = latestConfiguration(context(f.arn), created, size);
+        const config = await latestOf(f.arn, created);
         config.FunctionArn = f.arn;
         return json(reply, 201, config);
       },
@@ -200,14 +211,14 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
         const configs: Record<string, unknown>[] = [];
         for (const s of fns) {
           const arn = opts.arn(s.fn.metadata.name);
-          const latest = latestConfiguration(context(arn), s);
+          const latest = await latestOf(arn, s);
           if (all !== 'ALL') {
             latest.FunctionArn = arn;
             configs.push(latest);
             continue;
           }
           configs.push(latest);
-          for (const v of await viaStore(opts.store.listVersions(s.fn.metadata.name))) configs.push(versionConfiguration(context(arn), v));
+          for (const v of await viaStore(opts.store.listVersions(s.fn.metadata.name))) configs.push(await versionOf(arn, v));
         }
         const p = page(configs, req.query);
         return json(reply, 200, { Functions: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) });
@@ -225,7 +236,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
       const tags = spec.tags ?? {};
       return json(reply, 200, {
         Configuration: config,
-        Code: codeLocation(runs, location(req, runs)),
+        Code: codeLocation(runs, await location(req, runs)),
         ...(latest && Object.keys(tags).length > 0 ? { Tags: tags } : {}),
         ...(spec.reservedConcurrency !== undefined ? { Concurrency: { ReservedConcurrentExecutions: spec.reservedConcurrency } } : {}),
       });
@@ -248,7 +259,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
       const current = await stored(f);
       const expected = revisionFor(b, current, f.arn);
       const updated = await update(f, (spec) => applyConfiguration(spec, fields), expected);
-      const config = latestConfiguration(context(f.arn), updated);
+      const config = await latestOf(f.arn, updated);
       config.FunctionArn = f.arn;
       return json(reply, 200, config);
     },
@@ -268,17 +279,17 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
       const request = updateCode(b, current.fn.spec.code.image !== undefined ? 'Image' : 'Zip');
       if (dryRun) {
         // Checked, not applied: Lambda's DryRun validates the request and the caller's permission.
-        const config = latestConfiguration(context(f.arn), current);
+        const config = await latestOf(f.arn, current);
         config.FunctionArn = f.arn;
         return json(reply, 200, config);
       }
-      const { code, size } = await nameCode(request);
+      const { code } = await nameCode(request);
       const updated = await update(f, (spec) => ({ ...spec, code }), expected);
       if (publish) {
         const published = await viaStore(opts.store.publishVersion(f.name), `Function not found: ${f.arn}`);
-        return json(reply, 200, versionConfiguration(context(f.arn), published.version));
+        return json(reply, 200, await versionOf(f.arn, published.version));
       }
-      const config = latestConfiguration(context(f.arn), updated, size);
+      const config = await latestOf(f.arn, updated);
       config.FunctionArn = f.arn;
       return json(reply, 200, config);
     },

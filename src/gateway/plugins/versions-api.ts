@@ -12,8 +12,9 @@ import { LATEST, VERSION_NUMBER, type Alias } from '../../api/function.js';
 import { lambdaArchitecture, latestConfiguration, codeDigest, versionConfiguration, type ConfigurationContext } from '../../control/function-configuration.js';
 import { digestHex, expectedRevision } from '../../control/revision.js';
 import type { FunctionStore } from '../../store/function-store.js';
+import type { Uploads } from '../../uploads/uploads.js';
 import { sendsTo } from '../../versions/alias-problems.js';
-import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, page, staleRevision, viaStore, type ListQuery } from '../control-requests.js';
+import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, page, staleRevision, uploadedSize, viaStore, type ListQuery } from '../control-requests.js';
 import { resolveQualifier } from '../invoke-request.js';
 import { badParameter, LambdaError, notFound } from '../lambda-errors.js';
 import { aliasConfiguration, aliasRevision, createAliasInput, jsonObjectBody, updatedAliasInput } from '../version-shapes.js';
@@ -24,6 +25,8 @@ export interface VersionsApiOptions {
   arn: (name: string) => string;
   /** Node's process.arch of the machines functions run on (default: this process's). */
   arch?: string;
+  /** The uploaded packages, for CodeSize (0 without them). */
+  uploads?: Pick<Uploads, 'size'>;
 }
 
 type NameParams = { name: string };
@@ -64,15 +67,16 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
       if ((body.RevisionId !== undefined && body.RevisionId !== null && body.RevisionId !== '') || expectedDigest !== undefined) {
         const stored = await viaStore(opts.store.getFunction(name), `Function not found: ${arn}`);
         if (!expectedRevision(body.RevisionId, stored.revision).ok) throw staleRevision(arn);
-        // $LATEST's CodeSha256 (what GetFunction and UpdateFunctionCode answer) holds for the code as it is: it is checked here, and
-        // the store is asked for no snapshot digest. Any other digest is the snapshot digest of a version (what PublishVersion answers).
+        // CodeSha256 is the code's digest (what GetFunction, UpdateFunctionCode and PublishVersion answer): the code as it is
+        // matches it here, and the store is asked for no snapshot digest. Any other digest is a stale code digest, which no
+        // snapshot has, or a version's snapshot digest (which Hearth's own objects show): the store compares it with the current snapshot's.
         if (expectedDigest === codeDigest(stored.fn.spec)) expectedDigest = undefined;
       }
       const publish = { ...(typeof description === 'string' && description !== '' ? { description } : {}), ...(expectedDigest !== undefined ? { expectedDigest } : {}) };
       const result = await viaStore(opts.store.publishVersion(name, publish), `Function not found: ${arn}`);
       // Lambda answers an unchanged function with its latest version; this header says which it was.
       reply.header('x-hearth-version-created', String(result.created));
-      return json(reply, 201, versionConfiguration(context(arn), result.version));
+      return json(reply, 201, versionConfiguration(context(arn), result.version, undefined, await uploadedSize(opts.uploads, result.version.spec.snapshot)));
     },
   );
 
@@ -85,7 +89,10 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
     async (req, reply) => {
       const { name, arn } = functionOf(req.params.name, req.hearthCaller);
       const [stored, versions] = await Promise.all([viaStore(opts.store.getFunction(name), `Function not found: ${arn}`), viaStore(opts.store.listVersions(name), `Function not found: ${arn}`)]);
-      const all = [latestConfiguration(context(arn), stored), ...versions.map((v) => versionConfiguration(context(arn), v))];
+      const all = [
+        latestConfiguration(context(arn), stored, await uploadedSize(opts.uploads, stored.fn.spec)),
+        ...(await Promise.all(versions.map(async (v) => versionConfiguration(context(arn), v, undefined, await uploadedSize(opts.uploads, v.spec.snapshot))))),
+      ];
       const p = page(all, req.query);
       return json(reply, 200, { Versions: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) });
     },

@@ -12,9 +12,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryCatalog } from '../../src/api/catalog.js';
 import type { AliasInput, FunctionSpecInput, HearthFunction } from '../../src/api/function.js';
 import { ObjectStore } from '../../src/api/object-store.js';
+import { sha256 } from '../../src/packages/digest.js';
 import { DirectoryStore, VERSIONS_DIR } from '../../src/store/directory-store.js';
 import { StoreError } from '../../src/store/function-store.js';
 import { missingVersionProblems, watchFunctionDir, type FunctionDirWatcher } from '../../src/platform/function-files.js';
+import { DirectoryUploads } from '../../src/uploads/directory-uploads.js';
+import { PackageUploads } from '../../src/uploads/package-uploads.js';
 import { directoryStoreOn } from '../helpers/directory-store.js';
 import { waitFor } from '../helpers/wait.js';
 import { zipBytes } from '../packages/zip-bytes.js';
@@ -154,6 +157,19 @@ describe('publishing', () => {
     expect(v2.version.spec.codeSha256).not.toBe(v1.spec.codeSha256);
     expect(readFileSync(copy).equals(zipA)).toBe(true);
     expect(readFileSync(v2.version.spec.snapshot.code.package?.path as string).equals(zipB)).toBe(true);
+  });
+
+  it('a version of a function made from an upload keeps its own copy, by the upload\'s digest, by which the uploads still know the package (CodeSize, Code.Location)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-store-'));
+    const uploads = () => new PackageUploads({ backend: new DirectoryUploads(dir), signingKey: Buffer.alloc(32, 7), naming: { kind: 'path' } });
+    const zip = await zipBytes([{ name: 'app.py', data: 'def handler(e, c):\n    return "up"\n' }]);
+    const up = await uploads().put(zip);
+    const s = await setup({ 'up.yaml': fnYaml('up', { runtime: 'python3.12', handler: 'app.handler', code: { package: up.source } }) }, dir);
+    const pkg = (await s.store.publishVersion('up')).version.spec.snapshot.code.package;
+    expect(pkg).toEqual({ path: join(dir, VERSIONS_DIR, 'up', '1', 'code.zip'), sha256: sha256(zip) });
+    expect(readFileSync(pkg?.path ?? '').equals(zip)).toBe(true);
+    // A new PackageUploads, as after a restart: the size is the backend's.
+    expect(await uploads().size(pkg?.sha256 ?? '')).toBe(zip.length);
   });
 
   it('turns ConfigMap code into inline code in the snapshot; a changed ConfigMap is a new version', async () => {

@@ -2,27 +2,17 @@
 // GetFunction answers (pure, tables), and the commands as a user runs them
 // (child processes, HEARTH_URL) against a running embedded platform, over
 // more functions than one ListFunctions page holds.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionSpecInput } from '../../src/api/function.js';
 import { runtimeCell, stateCell } from '../../src/cli/function-configuration.js';
 import { describeFunction, functionRef } from '../../src/cli/get.js';
 import { functionsTable, latestPublished } from '../../src/cli/ls.js';
+import { runHearth } from '../helpers/hearth-cli.js';
 import { node, py, startPlatform } from '../helpers/platform.js';
 
-const run = promisify(execFile);
 type Platform = Awaited<ReturnType<typeof startPlatform>>;
 
-async function hearth(url: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, HEARTH_URL: url } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const hearth = (url: string, ...args: string[]) => runHearth({ url }, ...args);
 
 const line = (out: string, start: string) => out.split('\n').find((l) => l.startsWith(start)) ?? '';
 

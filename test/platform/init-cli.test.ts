@@ -2,34 +2,22 @@
 // code is the handler's directory), its refusals, and the steps it prints,
 // followed as a user would: hearth deploy into a running platform's
 // functions directory, then hearth invoke, for every runtime Hearth runs.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNTIMES, type Runtime } from '../../src/api/function.js';
 import { validateYaml } from '../../src/api/validate.js';
 import { initFiles, nextSteps, parseInitArgs } from '../../src/cli/init.js';
+import { runHearth } from '../helpers/hearth-cli.js';
 import { startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 
-const run = promisify(execFile);
 type Platform = Awaited<ReturnType<typeof startPlatform>>;
 
-const TSX = resolve('node_modules/.bin/tsx');
-const MAIN = resolve('src/cli/main.ts');
 
-async function hearth(opts: { env?: Record<string, string>; cwd?: string }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(TSX, [MAIN, ...args], { env: { ...process.env, ...opts.env }, cwd: opts.cwd, timeout: 300_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const hearth = (opts: { env?: Record<string, string>; cwd?: string }, ...args: string[]) => runHearth({ ...opts, timeoutMs: 300_000 }, ...args);
 
 /** What each runtime's directory holds besides NAME.yaml, and the handler its Function names. */
 const EXPECTED: Record<Runtime, { sources: string[]; handler?: string }> = {

@@ -1,29 +1,19 @@
 // hearth publish, hearth alias and hearth versions as a user runs them
 // against a running embedded platform (the CLI as a child process, talking
 // to the gateway through HEARTH_URL), and their argument checks.
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeAlias, parseAliasArgs } from '../../src/cli/alias.js';
 import { provisionedByAlias, provisionedLabel } from '../../src/cli/provisioned-concurrency.js';
 import { versionsReport } from '../../src/cli/versions.js';
+import { runHearth } from '../helpers/hearth-cli.js';
 import { functionYaml, py, startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 
-const run = promisify(execFile);
 type Platform = Awaited<ReturnType<typeof startPlatform>>;
 
-async function hearth(url: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, HEARTH_URL: url } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const hearth = (url: string, ...args: string[]) => runHearth({ url }, ...args);
 
 describe('parseAliasArgs', () => {
   it.each([

@@ -280,3 +280,28 @@ describe('authorisation of the version and alias routes', () => {
     expect((await raw(g.url, 'POST', '/2015-03-31/functions/a/versions')).status).toBe(401);
   });
 });
+
+describe('version and alias routes while the catalog lags the store', () => {
+  // In a cluster the gateway's catalog follows a watch: for a moment after CreateFunction the
+  // store (the API server) has a function the catalog does not. The routes ask the store then.
+  it('publishes and aliases a function only the store has yet, and still answers 404 for one neither has', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-versions-lag-'));
+    writeFileSync(join(dir, 'fresh.yaml'), fnYaml('fresh', py('F')));
+    const { store } = await directoryStoreOn(dir);
+    const lagging = new MemoryCatalog();
+    const app = await standInGateway({ catalog: lagging, plugins: [{ plugin: versionsApi, options: { store, catalog: lagging, arn: (n: string) => `${ARN}:${n}` } }] });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    try {
+      const published = await raw(url, 'POST', '/2015-03-31/functions/fresh/versions', {});
+      expect([published.status, published.json?.Version]).toEqual([201, '1']);
+      const alias = await raw(url, 'POST', '/2015-03-31/functions/fresh/aliases', { Name: 'live', FunctionVersion: '1' });
+      expect([alias.status, alias.json?.FunctionVersion]).toEqual([201, '1']);
+      const missing = await raw(url, 'POST', '/2015-03-31/functions/absent/versions', {});
+      expect([missing.status, missing.type, missing.json?.message]).toEqual([404, 'ResourceNotFoundException', `Function not found: ${ARN}:absent`]);
+    } finally {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

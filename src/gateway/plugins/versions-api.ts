@@ -16,7 +16,7 @@ import type { Uploads } from '../../uploads/uploads.js';
 import { sendsTo } from '../../versions/alias-problems.js';
 import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, page, staleRevision, uploadedSize, viaStore, type ListQuery } from '../control-requests.js';
 import { resolveQualifier } from '../invoke-request.js';
-import { badParameter, LambdaError, notFound } from '../lambda-errors.js';
+import { badParameter, LambdaError } from '../lambda-errors.js';
 import { aliasConfiguration, aliasRevision, createAliasInput, jsonObjectBody, updatedAliasInput } from '../version-shapes.js';
 
 export interface VersionsApiOptions {
@@ -37,10 +37,15 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
   const architecture = lambdaArchitecture(opts.arch ?? process.arch);
   const context = (arn: string): ConfigurationContext => ({ functionArn: arn, accountId: home.accountId, architecture });
 
-  /** The function a route names, which must exist. */
-  const functionOf = (raw: string, caller: string | undefined, qualifier: 'refuse' | 'allow' = 'refuse') => {
+  /**
+   * The function a route names, which must exist. The catalog answers at
+   * once; a function it does not have yet is asked of the store, the truth
+   * (in a cluster the catalog follows a watch, so a function just created
+   * may not be in it for a moment).
+   */
+  const functionOf = async (raw: string, caller: string | undefined, qualifier: 'refuse' | 'allow' = 'refuse') => {
     const named = namedFunction(raw, home, opts.arn, caller, qualifier);
-    if (opts.catalog.get(named.name) === undefined) throw notFound(named.arn);
+    if (opts.catalog.get(named.name) === undefined) await viaStore(opts.store.getFunction(named.name), `Function not found: ${named.arn}`);
     return named;
   };
 
@@ -54,7 +59,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
     '/2015-03-31/functions/:name/versions',
     { config: { lambdaAction: 'lambda:PublishVersion' }, schema: { summary: 'Publish a version (Lambda PublishVersion)', tags: ['versions'], params: { type: 'object', properties: nameParam } } },
     async (req, reply) => {
-      const { name, arn } = functionOf(req.params.name, req.hearthCaller);
+      const { name, arn } = await functionOf(req.params.name, req.hearthCaller);
       const body = jsonObjectBody(req.body, invalidBody);
       const description = body.Description;
       if (description !== undefined && description !== null && (typeof description !== 'string' || description.length > 256)) throw badParameter('Description must be a string of at most 256 characters');
@@ -87,7 +92,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
       schema: { summary: 'List versions, $LATEST first (Lambda ListVersionsByFunction)', tags: ['versions'], params: { type: 'object', properties: nameParam }, querystring: listQuery },
     },
     async (req, reply) => {
-      const { name, arn } = functionOf(req.params.name, req.hearthCaller);
+      const { name, arn } = await functionOf(req.params.name, req.hearthCaller);
       const [stored, versions] = await Promise.all([viaStore(opts.store.getFunction(name), `Function not found: ${arn}`), viaStore(opts.store.listVersions(name), `Function not found: ${arn}`)]);
       const all = [
         latestConfiguration(context(arn), stored, await uploadedSize(opts.uploads, stored.fn.spec)),
@@ -102,7 +107,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
     '/2015-03-31/functions/:name/aliases',
     { config: { lambdaAction: 'lambda:CreateAlias' }, schema: { summary: 'Create an alias (Lambda CreateAlias)', tags: ['versions'], params: { type: 'object', properties: nameParam } } },
     async (req, reply) => {
-      const { name, arn } = functionOf(req.params.name, req.hearthCaller);
+      const { name, arn } = await functionOf(req.params.name, req.hearthCaller);
       const input = createAliasInput(jsonObjectBody(req.body, invalidBody));
       const alias = await viaStore(opts.store.putAlias(name, input, 'create'));
       return json(reply, 201, aliasConfiguration(arn, alias));
@@ -121,7 +126,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
       },
     },
     async (req, reply) => {
-      const { name, arn } = functionOf(req.params.name, req.hearthCaller);
+      const { name, arn } = await functionOf(req.params.name, req.hearthCaller);
       const aliases = await viaStore(opts.store.listAliases(name), `Function not found: ${arn}`);
       const v = req.query.FunctionVersion;
       const chosen = v === undefined || v === '' ? aliases : aliases.filter((a) => sendsTo(a, v));
@@ -136,7 +141,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
     '/2015-03-31/functions/:name/aliases/:alias',
     { config: { lambdaAction: 'lambda:GetAlias' }, schema: { summary: 'Get an alias (Lambda GetAlias)', tags: ['versions'], params: aliasParams } },
     async (req, reply) => {
-      const { name, arn } = functionOf(req.params.name, req.hearthCaller);
+      const { name, arn } = await functionOf(req.params.name, req.hearthCaller);
       return json(reply, 200, aliasConfiguration(arn, await currentAlias(name, arn, req.params.alias)));
     },
   );
@@ -145,7 +150,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
     '/2015-03-31/functions/:name/aliases/:alias',
     { config: { lambdaAction: 'lambda:UpdateAlias' }, schema: { summary: 'Update an alias (Lambda UpdateAlias)', tags: ['versions'], params: aliasParams } },
     async (req, reply) => {
-      const { name, arn } = functionOf(req.params.name, req.hearthCaller);
+      const { name, arn } = await functionOf(req.params.name, req.hearthCaller);
       const body = jsonObjectBody(req.body, invalidBody);
       const current = await currentAlias(name, arn, req.params.alias);
       const revision = body.RevisionId;
@@ -161,7 +166,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
     '/2015-03-31/functions/:name/aliases/:alias',
     { config: { lambdaAction: 'lambda:DeleteAlias' }, schema: { summary: 'Delete an alias (Lambda DeleteAlias)', tags: ['versions'], params: aliasParams } },
     async (req, reply) => {
-      const { name, arn } = functionOf(req.params.name, req.hearthCaller);
+      const { name, arn } = await functionOf(req.params.name, req.hearthCaller);
       await viaStore(opts.store.deleteAlias(name, req.params.alias), `Alias not found: ${arn}:${req.params.alias}`);
       return reply.code(204).send();
     },
@@ -187,7 +192,6 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
         await viaStore(opts.store.deleteFunction(name), `Function not found: ${arn}`);
         return reply.code(204).send();
       }
-      if (opts.catalog.get(name) === undefined) throw notFound(arn);
       if (qualifier === LATEST) throw badParameter('$LATEST version cannot be deleted without deleting the function.');
       if (!VERSION_NUMBER.test(qualifier)) throw badParameter(`Deletion of aliases is not supported through DeleteFunction (${qualifier}): delete an alias with DeleteAlias`);
       await viaStore(opts.store.deleteVersion(name, qualifier), `Function not found: ${arn}:${qualifier}`);

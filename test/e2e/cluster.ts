@@ -119,3 +119,14 @@ export function containerPid(s: ContainerStatusView | undefined): number | undef
   const m = /^process:\/\/(\d+)$/.exec(s?.containerID ?? '');
   return m?.[1] === undefined ? undefined : Number(m[1]);
 }
+
+/** The chart's release, installed as hearth.test.ts does when a file that needs it runs alone. */
+export async function ensureRelease(): Promise<void> {
+  const installed = await tool('helm', ['status', 'hearth', '--namespace', NS]).then(() => true, () => false);
+  if (installed) return;
+  await tool('helm', [
+    'install', 'hearth', 'charts/hearth', '--namespace', NS, '--create-namespace',
+    '--set', 'redis.bundled.persistence.enabled=false',
+    '--wait', '--timeout', '4m',
+  ]);
+}

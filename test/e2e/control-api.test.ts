@@ -26,7 +26,7 @@ import { repoRoot } from '../cluster/node/images.js';
 import { AWS_PYTHON, awsCliPresent, awsLambda, pythonZip, type AwsCredentials, type CliResult } from '../helpers/aws-cli.js';
 import { findLambdaModel, loadModel } from '../helpers/botocore-model.js';
 import { conformanceWalk } from '../helpers/conformance-walk.js';
-import { GATEWAY, NS, api, apiKey, isReady, kubectl, pods, tool, until } from './cluster.js';
+import { GATEWAY, NS, api, apiKey, ensureRelease, isReady, kubectl, pods, until } from './cluster.js';
 import { applyPython } from './functions.js';
 
 const FN = 'cli-made';
@@ -39,16 +39,6 @@ const MODEL_PATH = findLambdaModel();
 if (MODEL_PATH === undefined && process.env.CI === 'true') throw new Error('botocore\'s Lambda model is required under CI=true (make test installs the AWS CLI into .cache/awscli)');
 
 const present = awsCliPresent();
-
-async function ensureRelease(): Promise<void> {
-  const installed = await tool('helm', ['status', 'hearth', '--namespace', NS]).then(() => true, () => false);
-  if (installed) return;
-  await tool('helm', [
-    'install', 'hearth', 'charts/hearth', '--namespace', NS, '--create-namespace',
-    '--set', 'redis.bundled.persistence.enabled=false',
-    '--wait', '--timeout', '4m',
-  ]);
-}
 
 interface SecretWire {
   metadata: { resourceVersion?: string };

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { repoRoot } from '../cluster/node/images.js';
 import { canaryAnswer, expectCanaryHeld, runCanary, type CanaryAnswer } from '../helpers/canary-load.js';
-import { GATEWAY, NS, api, apiKey, gatewayFetch, invoke, kubectl, tool, until } from './cluster.js';
+import { GATEWAY, NS, api, apiKey, ensureRelease, gatewayFetch, invoke, kubectl, until } from './cluster.js';
 import { applyPython } from './functions.js';
 
 const FN = 'canary';
@@ -73,17 +73,6 @@ function column(table: string, row: string, name: string): string {
   const rest = head.slice(start + name.length);
   const next = rest.search(/\S/);
   return (next < 0 ? line.slice(start) : line.slice(start, start + name.length + next)).trim();
-}
-
-/** The chart's release, installed as hearth.test.ts does when this file runs alone. */
-async function ensureRelease(): Promise<void> {
-  const installed = await tool('helm', ['status', 'hearth', '--namespace', NS]).then(() => true, () => false);
-  if (installed) return;
-  await tool('helm', [
-    'install', 'hearth', 'charts/hearth', '--namespace', NS, '--create-namespace',
-    '--set', 'redis.bundled.persistence.enabled=false',
-    '--wait', '--timeout', '4m',
-  ]);
 }
 
 describe.runIf(inject('e2e') !== undefined).sequential('versions, aliases and weighted traffic (process-node cluster)', () => {

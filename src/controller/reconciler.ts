@@ -200,7 +200,9 @@ export class Reconciler {
       else if (a.cached !== undefined && codeHashOf(a.cached) !== codeHashOf(a.obj)) d.events.emit(target, 'Normal', 'RollingOut', 'the code changed; rolling out new instances');
     };
     const r = await this.#owned.sync(`${namespace}/${name}`, namespace, input.meta.uid, [first, rest], onApplied);
-    const deployment = (d.getOwned('Deployment', namespace, name) ?? r.pending.get(`Deployment/${name}`)) as V1Deployment | undefined;
+    // Our own apply first, where the cache has not caught up with it: a cached Deployment of the previous
+    // template, its rollout long complete, would report Updated for code not yet rolled out.
+    const deployment = (r.pending.get(`Deployment/${name}`) ?? d.getOwned('Deployment', namespace, name)) as V1Deployment | undefined;
     return { deployment, recheckMs: r.recheckMs };
   }
 

@@ -38,22 +38,40 @@ export interface ObservedWire {
 
 /**
  * The cluster's observation, from the controller's status: served once it
- * observed any generation, current when it observed this one, failed when
- * its Ready condition for this generation is False for a reason in
- * FAILURE_REASONS.
+ * observed any generation; current when it observed this one and, where
+ * its Updated condition is there, that condition says every instance runs
+ * this generation's code (so LastUpdateStatus stays InProgress while a
+ * rollout leaves old pods serving the previous code; a status from a
+ * controller without Updated counts as current once observed, as before).
+ * Failed when its Ready condition for this generation is False for a
+ * reason in FAILURE_REASONS (the function cannot run), or when Updated for
+ * this generation is (new instances cannot start while the old serve:
+ * served, not current, failed).
  */
 export function clusterObservation(wire: ObservedWire): Observation {
   const generation = wire.metadata?.generation;
   const observed = wire.status?.observedGeneration;
   const served = observed !== undefined;
-  const current = served && observed === generation;
-  if (!current) return { served, current };
-  const ready = wire.status?.conditions?.find((c) => c.type === 'Ready');
+  if (!served || observed !== generation) return { served, current: false };
   // A condition stamped with an older generation says nothing of this one.
-  if (ready?.status !== 'False' || (ready.observedGeneration !== undefined && ready.observedGeneration !== generation)) return { served, current };
-  const code = ready.reason !== undefined ? FAILURE_REASONS[ready.reason] : undefined;
-  if (code === undefined) return { served, current };
-  return { served, current, failure: { code, message: ready.message ?? ready.reason ?? 'the function cannot run' } };
+  const forThis = (type: string) => {
+    const c = wire.status?.conditions?.find((x) => x.type === type);
+    return c !== undefined && (c.observedGeneration === undefined || c.observedGeneration === generation) ? c : undefined;
+  };
+  const ready = forThis('Ready');
+  const readyFailure = ready?.status === 'False' ? failureOf(ready) : undefined;
+  if (readyFailure !== undefined) return { served, current: true, failure: readyFailure };
+  const updated = wire.status?.conditions?.find((c) => c.type === 'Updated');
+  if (updated === undefined) return { served, current: true };
+  const updatedNow = forThis('Updated');
+  if (updatedNow?.status === 'True') return { served, current: true };
+  const updateFailure = updatedNow !== undefined ? failureOf(updatedNow) : undefined;
+  return updateFailure !== undefined ? { served, current: false, failure: updateFailure } : { served, current: false };
+}
+
+function failureOf(c: Partial<Condition>): { code: FailureCode; message: string } | undefined {
+  const code = c.reason !== undefined ? FAILURE_REASONS[c.reason] : undefined;
+  return code !== undefined ? { code, message: c.message ?? c.reason ?? 'the function cannot run' } : undefined;
 }
 
 /** What the local backend says of one serving unit. */

@@ -28,7 +28,7 @@ function fakeCluster(spec: unknown, metadata: Partial<NonNullable<FunctionObject
     podsOfVersion: () => [],
     apply: async (obj) => {
       calls.push(`apply ${String(obj.kind)}/${String(obj.metadata?.name)}`);
-      const stored = { ...obj, status: obj.kind === 'Deployment' ? { readyReplicas: 1, replicas: 1 } : undefined };
+      const stored = { ...obj, status: obj.kind === 'Deployment' ? { readyReplicas: 1, replicas: 1, updatedReplicas: 1 } : undefined };
       owned.set(`${String(obj.kind)}/${String(obj.metadata?.name)}`, stored);
       return stored;
     },
@@ -162,6 +162,38 @@ describe('Reconciler', () => {
     expect((c.fn.status as FunctionStatus).schedules).toEqual([]);
   });
 
+  it('reports the code updated only once the Deployment runs no pod of the previous template, though its cache lags the apply', async () => {
+    const c = fakeCluster(validSpec);
+    await c.reconciler.reconcile('n/f');
+    expect(updatedOf(c.fn)).toMatchObject({ status: 'True', reason: 'RolledOut', observedGeneration: 1 });
+    // The cache keeps the old Deployment (rolled out long ago); the API server answers the apply with the new template, not yet rolled out.
+    const old = c.owned.get('Deployment/f') as WireObject;
+    const serverApply = c.deps.apply;
+    let applied: WireObject | undefined;
+    c.deps.apply = async <T extends WireObject>(obj: T): Promise<T> => {
+      const stored = await serverApply(obj);
+      if (obj.kind !== 'Deployment') return stored;
+      c.owned.set('Deployment/f', old);
+      applied = { ...stored, metadata: { ...stored.metadata, generation: 2 }, status: { observedGeneration: 1, readyReplicas: 1, replicas: 1, updatedReplicas: 1 } };
+      return applied as T;
+    };
+    c.fn.spec = { ...validSpec, code: { inline: { 'app.py': 'y' } } };
+    c.fn.metadata = { ...c.fn.metadata, generation: 2 };
+    await c.reconciler.reconcile('n/f');
+    expect(readyOf(c.fn)).toMatchObject({ status: 'True', reason: 'InstancesReady' });
+    expect(updatedOf(c.fn)).toMatchObject({ status: 'False', reason: 'RollingOut', observedGeneration: 2 });
+    // The cache catches up: a new pod beside the old one, then the old one gone.
+    const cached = (status: object): WireObject => ({ ...(applied as WireObject), status: { observedGeneration: 2, ...status } });
+    c.owned.set('Deployment/f', cached({ readyReplicas: 2, replicas: 2, updatedReplicas: 1 }));
+    await c.reconciler.reconcile('n/f');
+    expect(updatedOf(c.fn)).toMatchObject({ status: 'False', reason: 'RollingOut', message: '1 of 2 instances run the current code' });
+    c.owned.set('Deployment/f', cached({ readyReplicas: 1, replicas: 1, updatedReplicas: 1 }));
+    c.calls.length = 0;
+    await c.reconciler.reconcile('n/f');
+    expect(c.calls).toEqual(['status']);
+    expect(updatedOf(c.fn)).toMatchObject({ status: 'True', reason: 'RolledOut', observedGeneration: 2 });
+  });
+
   it('reports a failed apply as ApplyFailed and throws so the queue retries', async () => {
     const c = fakeCluster(validSpec);
     c.deps.apply = async () => {
@@ -171,6 +203,10 @@ describe('Reconciler', () => {
     expect(readyOf(c.fn)).toMatchObject({ status: 'False', reason: 'ApplyFailed', message: 'admission webhook said no' });
   });
 });
+
+function updatedOf(fn: FunctionObject) {
+  return (fn.status as FunctionStatus | undefined)?.conditions?.find((c) => c.type === 'Updated');
+}
 
 function readyOf(fn: FunctionObject) {
   return (fn.status as FunctionStatus | undefined)?.conditions?.[0];

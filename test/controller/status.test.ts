@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { FunctionStatus, Schedule } from '../../src/api/function.js';
-import { observedStatus, podProblem, refusedStatus, sameStatus, scheduleStatus, SCHEDULE_REFRESH_MIN_MS, stateOf, type StatusContext } from '../../src/controller/resources/status.js';
+import { observedStatus, podProblem, refusedStatus, UPDATED, sameStatus, scheduleStatus, SCHEDULE_REFRESH_MIN_MS, stateOf, type StatusContext } from '../../src/controller/resources/status.js';
 
 const ctx = (previous?: FunctionStatus): StatusContext => ({
   name: 'f', namespace: 'n', generation: 3, previous, gatewayService: 'hearth-gateway', gatewayNamespace: 'hearth', now: '2026-01-01T00:00:00Z',
@@ -39,6 +39,39 @@ describe('observedStatus', () => {
     expect(flipped.conditions?.[0]?.lastTransitionTime).toBe('2026-01-03T00:00:00Z');
   });
 
+  // A Deployment mid-rollout: generation is the template's, observedGeneration what its controller has seen.
+  const rolling = (o: { generation?: number; observed?: number; replicas: number; updated?: number; ready?: number }): V1Deployment => ({
+    metadata: { generation: o.generation ?? 2 },
+    status: { observedGeneration: o.observed ?? 2, replicas: o.replicas, readyReplicas: o.ready ?? o.replicas, ...(o.updated !== undefined ? { updatedReplicas: o.updated } : {}) },
+  });
+  it.each([
+    ['rollout complete', 3, rolling({ replicas: 3, updated: 3 }), [], 'True', 'RolledOut', 'all 3 instances run the current code'],
+    ['the Deployment controller has not seen the new template yet', 3, rolling({ generation: 3, observed: 2, replicas: 3, updated: 3 }), [], 'False', 'RollingOut', 'the Deployment has not seen the current code yet'],
+    ['old and new pods both run (surge)', 3, rolling({ replicas: 4, updated: 2 }), [], 'False', 'RollingOut', '2 of 4 instances run the current code'],
+    ['no pod of the new template yet', 3, rolling({ replicas: 3, updated: 0 }), [], 'False', 'RollingOut', '0 of 3 instances run the current code'],
+    ['updatedReplicas not reported: none updated', 1, rolling({ replicas: 1 }), [], 'False', 'RollingOut', '0 of 1 instances run the current code'],
+    ['scaled to zero, no pods left', 0, rolling({ replicas: 0 }), [], 'True', 'ScaledToZero', 'no instances run; the next one starts with the current code'],
+    ['scaled to zero while the last old pod goes', 0, rolling({ replicas: 1, updated: 0, ready: 1 }), [], 'False', 'RollingOut', '0 of 1 instances run the current code'],
+    ['new pods cannot pull their image while old ones serve', 1, rolling({ replicas: 2, updated: 1, ready: 1 }), [waitingPod('f-new', 'ImagePullBackOff')], 'False', 'ImagePullBackOff', '1 of 2 instances run the current code; pod f-new container runtime: ImagePullBackOff: back-off'],
+    ['no Deployment yet', 1, undefined, [], 'False', 'RollingOut', 'waiting for the Deployment'],
+  ] as const)('Updated: %s', (_what, desired, d, pods, status, reason, message) => {
+    const s = observedStatus(ctx(), desired, d, pods);
+    expect(s.conditions?.find((c) => c.type === UPDATED)).toEqual({ type: 'Updated', status, reason, message, observedGeneration: 3, lastTransitionTime: '2026-01-01T00:00:00Z' });
+  });
+
+  it('keeps Ready as it was during a rollout: old instances still serve', () => {
+    const s = observedStatus(ctx(), 3, rolling({ replicas: 4, updated: 1, ready: 3 }), []);
+    expect(s.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([['Ready', 'True', 'InstancesReady'], ['Updated', 'False', 'RollingOut']]);
+  });
+
+  it('keeps the transition time of Updated while its status holds', () => {
+    const before = observedStatus(ctx(), 2, rolling({ replicas: 3, updated: 1 }), []);
+    const same = observedStatus({ ...ctx(before), now: '2026-01-02T00:00:00Z' }, 2, rolling({ replicas: 3, updated: 2 }), []);
+    expect(same.conditions?.find((c) => c.type === UPDATED)?.lastTransitionTime).toBe('2026-01-01T00:00:00Z');
+    const done = observedStatus({ ...ctx(same), now: '2026-01-03T00:00:00Z' }, 2, rolling({ replicas: 2, updated: 2 }), []);
+    expect(done.conditions?.find((c) => c.type === UPDATED)).toMatchObject({ status: 'True', lastTransitionTime: '2026-01-03T00:00:00Z' });
+  });
+
   it('names the pod and container in the message', () => {
     const s = observedStatus(ctx(), 1, deployment(0, 1), [waitingPod('f-abc', 'ImagePullBackOff', 'agent')]);
     expect(s.conditions?.[0]?.message).toContain('pod f-abc container agent: ImagePullBackOff');
@@ -65,6 +98,12 @@ describe('refusedStatus, stateOf and sameStatus', () => {
     const s = refusedStatus(ctx(prev), 'InvalidSpec', 'spec.memoryMB: must be at least 128');
     expect(s).toMatchObject({ readyInstances: 2, desiredInstances: 2, conditions: [{ status: 'False', reason: 'InvalidSpec', message: 'spec.memoryMB: must be at least 128' }] });
     expect(stateOf(s)).toBe('invalid');
+    expect(s.conditions?.map((c) => c.type)).toEqual(['Ready']);
+  });
+  it('an apply that failed leaves the update in progress: the previous code still runs', () => {
+    const s = refusedStatus(ctx(), 'ApplyFailed', 'the API server is gone');
+    expect(s.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([['Ready', 'False', 'ApplyFailed'], ['Updated', 'False', 'ApplyFailed']]);
+    expect(stateOf(s)).toBe('failing');
   });
   it.each([
     [observedStatus(ctx(), 0, deployment(0), []), 'scaled_to_zero'],
@@ -82,6 +121,10 @@ describe('refusedStatus, stateOf and sameStatus', () => {
     expect(sameStatus(JSON.parse(JSON.stringify({ url: a.url, ...a })) as FunctionStatus, a)).toBe(true);
     expect(sameStatus(a, observedStatus(ctx(), 2, deployment(1), []))).toBe(false);
     expect(sameStatus(undefined, a)).toBe(false);
+    // The rollout finishing alone is a change to write (Ready unchanged).
+    const rollingOut = observedStatus(ctx(), 1, { metadata: { generation: 2 }, status: { observedGeneration: 2, readyReplicas: 1, replicas: 2, updatedReplicas: 1 } }, []);
+    const rolledOut = observedStatus(ctx(), 1, { metadata: { generation: 2 }, status: { observedGeneration: 2, readyReplicas: 1, replicas: 1, updatedReplicas: 1 } }, []);
+    expect(sameStatus(rollingOut, rolledOut)).toBe(false);
   });
 });
 

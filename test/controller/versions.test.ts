@@ -67,7 +67,7 @@ function fakeCluster(fnSpec: Record<string, unknown>, versions: VersionObject[] 
     podsOfVersion: (_ns, name, v) => pods.filter((p) => p.metadata?.labels?.['hearth.dev/version-of'] === name && p.metadata.labels['hearth.dev/version'] === v),
     apply: async (obj) => {
       calls.push(`apply ${String(obj.kind)}/${String(obj.metadata?.name)}`);
-      const stored = { ...obj, status: obj.kind === 'Deployment' ? { readyReplicas: (obj as V1Deployment).spec?.replicas ?? 0, replicas: (obj as V1Deployment).spec?.replicas ?? 0 } : undefined };
+      const stored = { ...obj, status: obj.kind === 'Deployment' ? { readyReplicas: (obj as V1Deployment).spec?.replicas ?? 0, replicas: (obj as V1Deployment).spec?.replicas ?? 0, updatedReplicas: (obj as V1Deployment).spec?.replicas ?? 0 } : undefined };
       owned.set(`${String(obj.kind)}/${String(obj.metadata?.name)}`, stored);
       return stored;
     },
@@ -180,7 +180,7 @@ describe('a published version in the cluster', () => {
       { version: '2', readyInstances: 0, desiredInstances: 0 },
     ]);
     expect(c.status().aliases).toBe('live=1');
-    expect(c.status().conditions?.map((x) => [x.type, x.status])).toEqual([['Ready', 'True'], ['AliasesValid', 'True']]);
+    expect(c.status().conditions?.map((x) => [x.type, x.status])).toEqual([['Ready', 'True'], ['Updated', 'True'], ['AliasesValid', 'True']]);
     // Nothing changed: nothing is written again.
     c.calls.length = 0;
     await c.reconciler.reconcile('n/f');

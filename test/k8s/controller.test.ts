@@ -9,6 +9,7 @@ import { defaultImages } from '../../src/controller/resources/images.js';
 import { ANNOTATION_CODE_HASH, FINALIZER } from '../../src/controller/resources/names.js';
 import { createControllerMetrics } from '../../src/metrics/controller.js';
 import { createRegistry } from '../../src/metrics/registry.js';
+import { clusterObservation } from '../../src/store/observation.js';
 import {
   createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined, installCrds, pythonSpec, readyCondition, type FunctionObj,
 } from './controller-helpers.js';
@@ -86,6 +87,17 @@ if (!ctx.available) {
       expect(after.metadata?.generation).toBeGreaterThan(before?.metadata?.generation ?? 0);
       const cm = await getOrUndefined<{ data?: Record<string, string> }>(rest, RESOURCES.ConfigMap, ns, 'hello-code');
       expect(cm?.data?.['app.py']).toContain('return 2');
+      // Updated (LastUpdateStatus Successful) at the new generation only once no pod of the previous template is left.
+      const updated = await eventually('Updated at the new generation', async () => {
+        const f = await getFn('hello');
+        const c = f?.status?.conditions?.find((x) => x.type === 'Updated');
+        return c?.status === 'True' && c.observedGeneration === f?.metadata?.generation && f?.status?.observedGeneration === f?.metadata?.generation ? f : undefined;
+      });
+      const rolled = await getDeployment('hello');
+      expect(rolled?.metadata?.generation).toBe(after.metadata?.generation);
+      expect(rolled?.status?.observedGeneration).toBe(rolled?.metadata?.generation);
+      expect(rolled?.status?.updatedReplicas).toBe(rolled?.status?.replicas);
+      expect(clusterObservation(updated)).toEqual({ served: true, current: true });
       // The rollout completes: one ReplicaSet per template, the new one ready, and the Function Ready at its new generation.
       await eventually('rollout complete', async () => {
         const d = await getDeployment('hello');

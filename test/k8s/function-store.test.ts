@@ -236,6 +236,15 @@ if (!ctx.available) {
         current: true,
         failure: { code: 'InvalidConfiguration', message: 'spec.code: runtime python3.12 needs code.image in a cluster' },
       });
+
+      // Observed, but old instances still run the previous code: not current (LastUpdateStatus InProgress) until Updated.
+      await store.updateFunction('observed', (s) => ({ ...s, memoryMB: 512 }));
+      const gen3 = (await getFn('observed')).metadata.generation;
+      const ready = { type: 'Ready', status: 'True', reason: 'InstancesReady', message: '1/1 instances ready', observedGeneration: gen3 };
+      await setStatus('observed', { observedGeneration: gen3, conditions: [ready, { type: 'Updated', status: 'False', reason: 'RollingOut', message: '1 of 2 instances run the current code', observedGeneration: gen3 }] });
+      expect((await store.getFunction('observed')).observation).toEqual({ served: true, current: false });
+      await setStatus('observed', { observedGeneration: gen3, conditions: [ready, { type: 'Updated', status: 'True', reason: 'RolledOut', message: 'all 1 instances run the current code', observedGeneration: gen3 }] });
+      expect((await store.getFunction('observed')).observation).toEqual({ served: true, current: true });
     });
 
     it('deletes the Function and, through owner references, its versions; again is not-found', async () => {

@@ -4,9 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { PackageError } from '../../src/packages/errors.js';
 import type { Observation } from '../../src/store/function-store.js';
+import { functionState } from '../../src/control/function-state.js';
 import { clusterObservation, fileObservation, preparationFailureCode, type ObservedWire } from '../../src/store/observation.js';
 
 const ready = (status: 'True' | 'False', reason: string, observedGeneration?: number) => ({ type: 'Ready', status, reason, message: `${reason}: details`, ...(observedGeneration !== undefined ? { observedGeneration } : {}) });
+const updated = (status: 'True' | 'False', reason: string, observedGeneration?: number) => ({ ...ready(status, reason, observedGeneration), type: 'Updated' });
 
 describe('clusterObservation', () => {
   const cases: Array<{ what: string; wire: ObservedWire; expected: Observation }> = [
@@ -27,8 +29,29 @@ describe('clusterObservation', () => {
     { what: 'a failure of an older generation says nothing of this one', wire: { metadata: { generation: 3 }, status: { observedGeneration: 3, conditions: [ready('False', 'InvalidSpec', 2)] } }, expected: { served: true, current: true } },
     { what: 'a failure while the new generation is not observed yet', wire: { metadata: { generation: 3 }, status: { observedGeneration: 2, conditions: [ready('False', 'InvalidSpec', 2)] } }, expected: { served: true, current: false } },
     { what: 'a condition without observedGeneration counts for the status it is in', wire: { metadata: { generation: 1 }, status: { observedGeneration: 1, conditions: [ready('False', 'InvalidSpec')] } }, expected: { served: true, current: true, failure: { code: 'InvalidConfiguration', message: 'InvalidSpec: details' } } },
+    // The Updated condition: current only once no instance runs an older spec's code.
+    { what: 'observed, rollout in progress: old instances still serve', wire: { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [ready('True', 'InstancesReady', 2), updated('False', 'RollingOut', 2)] } }, expected: { served: true, current: false } },
+    { what: 'observed, rollout complete', wire: { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [ready('True', 'InstancesReady', 2), updated('True', 'RolledOut', 2)] } }, expected: { served: true, current: true } },
+    { what: 'scaled to zero, no pods left', wire: { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [ready('True', 'ScaledToZero', 2), updated('True', 'ScaledToZero', 2)] } }, expected: { served: true, current: true } },
+    { what: 'Updated of an older generation does not count for this one', wire: { metadata: { generation: 3 }, status: { observedGeneration: 3, conditions: [ready('True', 'InstancesReady', 3), updated('True', 'RolledOut', 2)] } }, expected: { served: true, current: false } },
+    { what: 'the apply failed and is retried: the old code serves', wire: { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [ready('False', 'ApplyFailed', 2), updated('False', 'ApplyFailed', 2)] } }, expected: { served: true, current: false } },
+    { what: 'new instances cannot pull their image while old ones serve: the update failed', wire: { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [ready('True', 'InstancesReady', 2), updated('False', 'ImagePullBackOff', 2)] } }, expected: { served: true, current: false, failure: { code: 'ImageAccessDenied', message: 'ImagePullBackOff: details' } } },
+    { what: 'no instance can pull the image: the function cannot run (Ready says so first)', wire: { metadata: { generation: 1 }, status: { observedGeneration: 1, conditions: [ready('False', 'ImagePullBackOff', 1), updated('False', 'ImagePullBackOff', 1)] } }, expected: { served: true, current: true, failure: { code: 'ImageAccessDenied', message: 'ImagePullBackOff: details' } } },
+    { what: 'new instances crash while old ones serve: still in progress', wire: { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [ready('True', 'InstancesReady', 2), updated('False', 'CrashLoopBackOff', 2)] } }, expected: { served: true, current: false } },
   ];
   for (const c of cases) it(c.what, () => expect(clusterObservation(c.wire)).toEqual(c.expected));
+
+  // What boto3's function_updated_v2 waiter reads: Successful only once the rollout is complete.
+  it.each([
+    ['rollout in progress', updated('False', 'RollingOut', 2), 'InProgress'],
+    ['rollout complete', updated('True', 'RolledOut', 2), 'Successful'],
+    ['a controller without the Updated condition', undefined, 'Successful'],
+    ['new instances cannot pull their image', updated('False', 'ErrImagePull', 2), 'Failed'],
+  ] as const)('LastUpdateStatus: %s', (_what, condition, status) => {
+    const wire: ObservedWire = { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [ready('True', 'InstancesReady', 2), ...(condition !== undefined ? [condition] : [])] } };
+    const state = functionState(clusterObservation(wire));
+    expect(state).toMatchObject({ State: 'Active', LastUpdateStatus: status });
+  });
 });
 
 describe('preparationFailureCode', () => {

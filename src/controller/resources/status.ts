@@ -8,6 +8,16 @@ import { stableStringify } from './hash.js';
 import { selectorString } from './names.js';
 
 export const READY = 'Ready';
+/**
+ * Whether every instance runs the current spec: True once the Deployment's
+ * rollout of the current pod template is complete (no pod of an older one
+ * left), so the store can report LastUpdateStatus Successful only when an
+ * invocation can no longer reach the previous code. Ready alone cannot say
+ * it: old instances stay ready while new ones start.
+ */
+export const UPDATED = 'Updated';
+
+export type UpdatedReason = 'RolledOut' | 'ScaledToZero' | 'RollingOut' | 'ApplyFailed' | PodProblemReason;
 
 export type ReadyReason =
   | 'InstancesReady'
@@ -81,10 +91,14 @@ export function invocationUrl(name: string, gatewayService: string, gatewayNames
 }
 
 function readyCondition(ctx: StatusContext, status: Condition['status'], reason: ReadyReason, message: string): Condition {
-  const prev = ctx.previous?.conditions?.find((c) => c.type === READY);
+  return stampedCondition(ctx, READY, status, reason, message);
+}
+
+function stampedCondition(ctx: StatusContext, type: string, status: Condition['status'], reason: string, message: string): Condition {
+  const prev = ctx.previous?.conditions?.find((c) => c.type === type);
   const lastTransitionTime = prev !== undefined && prev.status === status && prev.lastTransitionTime !== undefined ? prev.lastTransitionTime : ctx.now;
   return {
-    type: READY,
+    type,
     status,
     reason,
     message,
@@ -101,16 +115,51 @@ function base(ctx: StatusContext): FunctionStatus {
   };
 }
 
-/** Ready=False for a spec the controller refuses; instance counts are kept as they were (nothing was changed). */
+function updatedOf(ctx: StatusContext, status: Condition['status'], reason: UpdatedReason, message: string): Condition {
+  return stampedCondition(ctx, UPDATED, status, reason, message);
+}
+
+/**
+ * Ready=False for a spec the controller refuses; instance counts are kept as
+ * they were (nothing was changed). An apply that failed is retried, and the
+ * previous code still runs meanwhile: Updated=False says so. A refused spec
+ * carries no Updated condition, as its Ready reason already tells the
+ * update failed.
+ */
 export function refusedStatus(ctx: StatusContext, reason: 'InvalidSpec' | 'UnsupportedSpec' | 'ApplyFailed', message: string): FunctionStatus {
   const prev = ctx.previous;
+  const updated = reason === 'ApplyFailed' ? [updatedOf(ctx, 'False', reason, message)] : [];
   return {
     ...base(ctx),
     readyInstances: prev?.readyInstances ?? 0,
     desiredInstances: prev?.desiredInstances ?? 0,
     replicas: prev?.replicas ?? 0,
-    conditions: [readyCondition(ctx, 'False', reason, message)],
+    conditions: [readyCondition(ctx, 'False', reason, message), ...updated],
   };
+}
+
+/**
+ * Updated: whether the Deployment runs only pods of its current template,
+ * as `kubectl rollout status` judges it: the Deployment controller has seen
+ * the template (observedGeneration) and every pod it counts is of it
+ * (updatedReplicas = replicas). Pods being deleted are not counted, and
+ * leave the Service's endpoints first. While pods of the new template fail
+ * for a reason of their own (an image that cannot be pulled), that is the
+ * reason, so the store can report the update as failed.
+ */
+export function updatedCondition(ctx: StatusContext, deployment: V1Deployment | undefined, problem: PodProblem | undefined): Condition {
+  if (deployment === undefined) return updatedOf(ctx, 'False', 'RollingOut', 'waiting for the Deployment');
+  const replicas = deployment.status?.replicas ?? 0;
+  const updated = deployment.status?.updatedReplicas ?? 0;
+  const seen = (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
+  if (seen && updated >= replicas) {
+    return replicas === 0
+      ? updatedOf(ctx, 'True', 'ScaledToZero', 'no instances run; the next one starts with the current code')
+      : updatedOf(ctx, 'True', 'RolledOut', `all ${replicas} instances run the current code`);
+  }
+  const counts = seen ? `${Math.min(updated, replicas)} of ${replicas} instances run the current code` : 'the Deployment has not seen the current code yet';
+  if (problem !== undefined) return updatedOf(ctx, 'False', problem.reason, `${counts}; ${problem.message}`);
+  return updatedOf(ctx, 'False', 'RollingOut', counts);
 }
 
 export function observedStatus(ctx: StatusContext, desired: number, deployment: V1Deployment | undefined, pods: readonly V1Pod[]): FunctionStatus {
@@ -128,7 +177,7 @@ export function observedStatus(ctx: StatusContext, desired: number, deployment: 
   } else {
     condition = readyCondition(ctx, 'False', 'InstancesStarting', deployment === undefined ? `${counts}; waiting for the Deployment` : counts);
   }
-  return { ...base(ctx), readyInstances: ready, desiredInstances: desired, replicas, conditions: [condition] };
+  return { ...base(ctx), readyInstances: ready, desiredInstances: desired, replicas, conditions: [condition, updatedCondition(ctx, deployment, problem)] };
 }
 
 export type FunctionState = 'ready' | 'scaled_to_zero' | 'starting' | 'failing' | 'invalid' | 'deleting';

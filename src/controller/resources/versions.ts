@@ -9,7 +9,7 @@ import { describeProblems, problemsOf, type Problem } from '../../api/validate.j
 import { KIND } from '../../api/function.js';
 import { versionObjectName } from '../../versions/units.js';
 import type { Images } from './images.js';
-import { observedStatus, type StatusContext } from './status.js';
+import { observedStatus, READY, type StatusContext } from './status.js';
 import { truncate, unsupportedReason, type FunctionObject } from './validation.js';
 
 /** A FunctionVersion as the API server hands it over: the same untyped shape as a Function's. */
@@ -88,7 +88,8 @@ export function versionStatus(ctx: StatusContext, selector: string, desired: num
     readyInstances: s.readyInstances ?? 0,
     desiredInstances: s.desiredInstances ?? 0,
     replicas: s.replicas ?? 0,
-    ...(s.conditions !== undefined ? { conditions: s.conditions } : {}),
+    // A version's code never changes, so it has no rollout to report (no Updated condition).
+    ...(s.conditions !== undefined ? { conditions: s.conditions.filter((c) => c.type === READY) } : {}),
   };
 }
 

@@ -40,8 +40,17 @@ export async function viaStore<T>(work: Promise<T>, notFoundMessage?: string): P
   }
 }
 
+/**
+ * A list answer as Lambda pages it: one page of `items` under `key`, and
+ * NextMarker (the position of the next item) while more remain.
+ */
+export function pageAnswer(key: string, items: readonly unknown[], query: ListQuery, maxItems = MAX_ITEMS): Record<string, unknown> {
+  const p = page(items, query, maxItems);
+  return { [key]: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) };
+}
+
 /** Lambda's Marker and MaxItems over a list: the marker is the position of the next item. */
-export function page<T>(items: readonly T[], query: ListQuery, maxItems = MAX_ITEMS): { items: T[]; nextMarker?: string } {
+function page<T>(items: readonly T[], query: ListQuery, maxItems: number): { items: T[]; nextMarker?: string } {
   const start = query.Marker === undefined || query.Marker === '' ? 0 : Number(query.Marker);
   if (!Number.isSafeInteger(start) || start < 0) throw badParameter(`Marker ${query.Marker ?? ''} is not one this gateway gave`);
   const max = query.MaxItems === undefined || query.MaxItems === '' ? Math.min(DEFAULT_ITEMS, maxItems) : Number(query.MaxItems);

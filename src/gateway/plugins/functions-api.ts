@@ -28,7 +28,7 @@ import { StoreError, type FunctionStore, type StoredFunction } from '../../store
 import type { Uploads } from '../../uploads/uploads.js';
 import type { LambdaAction } from '../auth/actions.js';
 import { allowsFunction } from '../auth/function-patterns.js';
-import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, page, staleRevision, uploadedSize, viaStore, type ListQuery, type NamedFunction } from '../control-requests.js';
+import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, pageAnswer, staleRevision, uploadedSize, viaStore, type ListQuery, type NamedFunction } from '../control-requests.js';
 import { parseFunctionName, resolveQualifier } from '../invoke-request.js';
 import { badParameter, LambdaError } from '../lambda-errors.js';
 import { jsonObjectBody } from '../version-shapes.js';
@@ -82,6 +82,8 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
 
   /** FunctionConfigurations with CodeSize, which for an uploaded package only Uploads knows. */
   const latestOf = async (arn: string, s: StoredFunction): Promise<Record<string, unknown>> => latestConfiguration(context(arn), s, await uploadedSize(opts.uploads, s.fn.spec));
+  /** $LATEST's configuration as an unqualified read or write answers it: Lambda names the function by its unqualified ARN there. */
+  const unqualifiedOf = async (arn: string, s: StoredFunction): Promise<Record<string, unknown>> => ({ ...(await latestOf(arn, s)), FunctionArn: arn });
   const versionOf = async (arn: string, v: FunctionVersion, qualifier = v.spec.version): Promise<Record<string, unknown>> =>
     versionConfiguration(context(arn), v, qualifier, await uploadedSize(opts.uploads, v.spec.snapshot));
 
@@ -111,14 +113,15 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
     viaStore(opts.store.updateFunction(f.name, edit, expected !== undefined ? { expectedRevision: expected } : {}), `Function not found: ${f.arn}`);
 
   /** A qualifier's published version or alias: what GetFunction and GetFunctionConfiguration show for it. */
-  const qualified = async (f: NamedFunction, qualifier: string): Promise<{ version?: FunctionVersion; alias?: Alias }> => {
+  const qualified = async (f: NamedFunction, current: StoredFunction, qualifier: string): Promise<{ version?: FunctionVersion; alias?: Alias }> => {
     const missing = () => new LambdaError(404, 'ResourceNotFoundException', `Function not found: ${f.arn}:${qualifier}`);
     if (VERSION_NUMBER.test(qualifier)) {
       const version = (await viaStore(opts.store.listVersions(f.name), `Function not found: ${f.arn}`)).find((v) => v.spec.version === qualifier);
       if (version === undefined) throw missing();
       return { version };
     }
-    const alias = (await viaStore(opts.store.listAliases(f.name), `Function not found: ${f.arn}`)).find((a) => a.name === qualifier);
+    // Aliases are part of the Function just read: no second read of it.
+    const alias = current.fn.spec.aliases?.find((a) => a.name === qualifier);
     if (alias === undefined) throw missing();
     if (alias.version === LATEST) return { alias };
     const version = (await viaStore(opts.store.listVersions(f.name))).find((v) => v.spec.version === alias.version);
@@ -131,12 +134,10 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
     const qualifier = resolveQualifier(f.qualifier, query.Qualifier === '' ? undefined : query.Qualifier);
     const current = await stored(f);
     if (qualifier === undefined || qualifier === LATEST) {
-      const config = await latestOf(f.arn, current);
-      // Unqualified, Lambda names the function by its unqualified ARN.
-      if (qualifier === undefined) config.FunctionArn = f.arn;
+      const config = qualifier === undefined ? await unqualifiedOf(f.arn, current) : await latestOf(f.arn, current);
       return { config, runs: current.fn.spec, current, latest: true };
     }
-    const { version, alias } = await qualified(f, qualifier);
+    const { version, alias } = await qualified(f, current, qualifier);
     if (version === undefined) {
       const config = await latestOf(f.arn, current);
       config.FunctionArn = `${f.arn}:${qualifier}`;
@@ -183,9 +184,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
           const published = await viaStore(opts.store.publishVersion(f.name), `Function not found: ${f.arn}`);
           return json(reply, 201, await versionOf(f.arn, published.version));
         }
-        const config = await latestOf(f.arn, created);
-        config.FunctionArn = f.arn;
-        return json(reply, 201, config);
+        return json(reply, 201, await unqualifiedOf(f.arn, created));
       },
     );
 
@@ -205,23 +204,19 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
         if (all !== undefined && all !== '' && all !== 'ALL') throw badParameter("FunctionVersion must be 'ALL'");
         if (req.query.MasterRegion !== undefined && req.query.MasterRegion !== '') throw badParameter('MasterRegion: Hearth has no Lambda@Edge replicas');
         const patterns = req.hearthFunctions;
-        const fns = (await viaStore(opts.store.listFunctions()))
-          .filter((s) => patterns === undefined || allowsFunction(patterns, s.fn.metadata.name))
-          .sort((a, b) => (a.fn.metadata.name < b.fn.metadata.name ? -1 : a.fn.metadata.name > b.fn.metadata.name ? 1 : 0));
+        // The store lists by name, which is the order Markers count in.
+        const fns = (await viaStore(opts.store.listFunctions())).filter((s) => patterns === undefined || allowsFunction(patterns, s.fn.metadata.name));
         const configs: Record<string, unknown>[] = [];
         for (const s of fns) {
           const arn = opts.arn(s.fn.metadata.name);
-          const latest = await latestOf(arn, s);
           if (all !== 'ALL') {
-            latest.FunctionArn = arn;
-            configs.push(latest);
+            configs.push(await unqualifiedOf(arn, s));
             continue;
           }
-          configs.push(latest);
+          configs.push(await latestOf(arn, s));
           for (const v of await viaStore(opts.store.listVersions(s.fn.metadata.name))) configs.push(await versionOf(arn, v));
         }
-        const p = page(configs, req.query);
-        return json(reply, 200, { Functions: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) });
+        return json(reply, 200, pageAnswer('Functions', configs, req.query));
       },
     );
   }
@@ -259,9 +254,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
       const current = await stored(f);
       const expected = revisionFor(b, current, f.arn);
       const updated = await update(f, (spec) => applyConfiguration(spec, fields), expected);
-      const config = await latestOf(f.arn, updated);
-      config.FunctionArn = f.arn;
-      return json(reply, 200, config);
+      return json(reply, 200, await unqualifiedOf(f.arn, updated));
     },
   );
 
@@ -279,9 +272,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
       const request = updateCode(b, current.fn.spec.code.image !== undefined ? 'Image' : 'Zip');
       if (dryRun) {
         // Checked, not applied: Lambda's DryRun validates the request and the caller's permission.
-        const config = await latestOf(f.arn, current);
-        config.FunctionArn = f.arn;
-        return json(reply, 200, config);
+        return json(reply, 200, await unqualifiedOf(f.arn, current));
       }
       const { code } = await nameCode(request);
       const updated = await update(f, (spec) => ({ ...spec, code }), expected);
@@ -289,9 +280,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
         const published = await viaStore(opts.store.publishVersion(f.name), `Function not found: ${f.arn}`);
         return json(reply, 200, await versionOf(f.arn, published.version));
       }
-      const config = await latestOf(f.arn, updated);
-      config.FunctionArn = f.arn;
-      return json(reply, 200, config);
+      return json(reply, 200, await unqualifiedOf(f.arn, updated));
     },
   );
 
@@ -380,8 +369,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
         const items = (current.fn.spec.aliases ?? [])
           .filter((a) => a.minInstances > 0)
           .map((a) => ({ FunctionArn: `${f.arn}:${a.name}`, ...provisionedConfig(f.name, current.fn.spec, a, readiness(current), current.lastModified) }));
-        const p = page(items, req.query, 50);
-        return json(reply, 200, { ProvisionedConcurrencyConfigs: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) });
+        return json(reply, 200, pageAnswer('ProvisionedConcurrencyConfigs', items, req.query, 50));
       }
       const alias = aliasOf(f, current, provisionedQualifier(req.query.Qualifier));
       if (alias.minInstances === 0) throw noProvisioned();
@@ -473,20 +461,21 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
     async (req, reply) => {
       const f = named(req);
       const s = await stored(f);
-      const p = page(hasEventInvokeConfig(s.fn.spec.async) ? [eventConfigOf(f, s)] : [], req.query, 50);
-      return json(reply, 200, { FunctionEventInvokeConfigs: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) });
+      return json(reply, 200, pageAnswer('FunctionEventInvokeConfigs', hasEventInvokeConfig(s.fn.spec.async) ? [eventConfigOf(f, s)] : [], req.query, 50));
     },
   );
 
   // Function URLs: every function and alias has one already (src/control/function-url-config.ts).
   const urlPath = '/2021-10-31/functions/:name/url';
+  /** The URL of the function (q undefined) or one of its aliases, /fn/NAME[:ALIAS]/ on this gateway. */
+  const urlConfigOf = (base: string, f: NamedFunction, q: string | undefined, s: StoredFunction): Record<string, unknown> =>
+    functionUrlConfig(`${base}/fn/${f.name}${q !== undefined ? `:${q}` : ''}/`, q !== undefined ? `${f.arn}:${q}` : f.arn, urlAuthType, s.lastModified);
   const urlOf = async (req: FastifyRequest<{ Params: NameParams; Querystring: QualifierQuery }>): Promise<Record<string, unknown>> => {
     const f = named(req, 'allow');
     const q = urlQualifier(resolveQualifier(f.qualifier, req.query.Qualifier === '' ? undefined : req.query.Qualifier));
     const s = await stored(f);
     if (q !== undefined && !s.fn.spec.aliases?.some((a) => a.name === q)) throw new LambdaError(404, 'ResourceNotFoundException', `Function not found: ${f.arn}:${q}`);
-    const path = `/fn/${f.name}${q !== undefined ? `:${q}` : ''}/`;
-    return functionUrlConfig(`${publicBase(req)}${path}`, q !== undefined ? `${f.arn}:${q}` : f.arn, urlAuthType, s.lastModified);
+    return urlConfigOf(publicBase(req), f, q, s);
   };
   const urlRoute = (method: 'GET' | 'POST' | 'PUT', action: 'GetFunctionUrlConfig' | 'CreateFunctionUrlConfig' | 'UpdateFunctionUrlConfig', status: number, summary: string) =>
     app.route<{ Params: NameParams; Querystring: QualifierQuery }>({
@@ -520,11 +509,8 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
       const f = named(req);
       const s = await stored(f);
       const base = publicBase(req);
-      const items = [undefined, ...(s.fn.spec.aliases ?? []).map((a) => a.name)].map((q) =>
-        functionUrlConfig(`${base}/fn/${f.name}${q !== undefined ? `:${q}` : ''}/`, q !== undefined ? `${f.arn}:${q}` : f.arn, urlAuthType, s.lastModified),
-      );
-      const p = page(items, req.query, 50);
-      return json(reply, 200, { FunctionUrlConfigs: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) });
+      const items = [undefined, ...(s.fn.spec.aliases ?? []).map((a) => a.name)].map((q) => urlConfigOf(base, f, q, s));
+      return json(reply, 200, pageAnswer('FunctionUrlConfigs', items, req.query, 50));
     },
   );
 
@@ -594,8 +580,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
       async (req, reply: FastifyReply) => {
         const fn = req.query.FunctionName;
         if (fn !== undefined && fn !== '') await stored(namedFunction(fn, home, opts.arn, req.hearthCaller, 'allow'));
-        page([], req.query);
-        return json(reply, 200, { EventSourceMappings: [] });
+        return json(reply, 200, pageAnswer('EventSourceMappings', [], req.query));
       },
     );
   }

@@ -14,7 +14,7 @@ import { digestHex, expectedRevision } from '../../control/revision.js';
 import type { FunctionStore } from '../../store/function-store.js';
 import type { Uploads } from '../../uploads/uploads.js';
 import { sendsTo } from '../../versions/alias-problems.js';
-import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, page, staleRevision, uploadedSize, viaStore, type ListQuery } from '../control-requests.js';
+import { arnHome, invalidBody, json, listQuery, nameParam, namedFunction, pageAnswer, staleRevision, uploadedSize, viaStore, type ListQuery } from '../control-requests.js';
 import { resolveQualifier } from '../invoke-request.js';
 import { badParameter, LambdaError } from '../lambda-errors.js';
 import { aliasConfiguration, aliasRevision, createAliasInput, jsonObjectBody, updatedAliasInput } from '../version-shapes.js';
@@ -98,8 +98,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
         latestConfiguration(context(arn), stored, await uploadedSize(opts.uploads, stored.fn.spec)),
         ...(await Promise.all(versions.map(async (v) => versionConfiguration(context(arn), v, undefined, await uploadedSize(opts.uploads, v.spec.snapshot))))),
       ];
-      const p = page(all, req.query);
-      return json(reply, 200, { Versions: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) });
+      return json(reply, 200, pageAnswer('Versions', all, req.query));
     },
   );
 
@@ -130,8 +129,7 @@ export const versionsApi: FastifyPluginAsync<VersionsApiOptions> = async (app, o
       const aliases = await viaStore(opts.store.listAliases(name), `Function not found: ${arn}`);
       const v = req.query.FunctionVersion;
       const chosen = v === undefined || v === '' ? aliases : aliases.filter((a) => sendsTo(a, v));
-      const p = page(chosen.map((a) => aliasConfiguration(arn, a)), req.query);
-      return json(reply, 200, { Aliases: p.items, ...(p.nextMarker !== undefined ? { NextMarker: p.nextMarker } : {}) });
+      return json(reply, 200, pageAnswer('Aliases', chosen.map((a) => aliasConfiguration(arn, a)), req.query));
     },
   );
 

@@ -113,21 +113,6 @@ export class PackageUploads implements Uploads {
     return size;
   }
 
-  uploadedDigest(source: PackageSource): string | undefined {
-    const sha = source.sha256?.toLowerCase();
-    if (sha === undefined || !isSha256(sha)) return undefined;
-    const naming = this.#opts.naming;
-    if (naming.kind === 'path') return source.path !== undefined && source.path.replace(/^\.\//, '') === uploadPath(sha) ? sha : undefined;
-    if (source.url === undefined) return undefined;
-    let u: URL;
-    try {
-      u = new URL(source.url);
-    } catch {
-      return undefined;
-    }
-    return `${u.origin}${u.pathname}` === `${trimBase(new URL(naming.packageUrlBase).href)}${packageRoute(sha)}` ? sha : undefined;
-  }
-
   location(sha: string, publicBase: string, ttlSeconds = DEFAULT_LOCATION_TTL_SECONDS): string {
     return `${trimBase(publicBase)}${packageRoute(sha)}?${signedQuery(this.#key(), sha, expiresAfter(this.#now(), ttlSeconds))}`;
   }

@@ -50,8 +50,6 @@ export interface Uploads {
    * GetFunction can give a Code.Location for code whose digest this is.
    */
   size(sha256: string): Promise<number | undefined>;
-  /** The digest of the package a source names, when it is one of these uploads (so GetFunction can give its Code.Location). */
-  uploadedDigest(source: PackageSource): string | undefined;
   /** A URL under `publicBase` (the gateway as the caller reached it) that downloads the package for `ttlSeconds`. */
   location(sha256: string, publicBase: string, ttlSeconds?: number): string;
   /** Whether a /packages request's query (expires, signature) grants the download now. */

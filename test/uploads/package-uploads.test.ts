@@ -79,23 +79,6 @@ describe('PackageUploads.size', () => {
   });
 });
 
-describe('PackageUploads.uploadedDigest', () => {
-  const s = digest;
-  it.each([
-    ['embedded, its own path', embedded, { path: `.hearth/packages/${s}.zip`, sha256: s }, s],
-    ['embedded, written ./', embedded, { path: `./.hearth/packages/${s}.zip`, sha256: s }, s],
-    ['embedded, a path elsewhere', embedded, { path: 'hello.zip', sha256: s }, undefined],
-    ['embedded, a path naming another digest', embedded, { path: `.hearth/packages/${'0'.repeat(64)}.zip`, sha256: s }, undefined],
-    ['embedded, no digest', embedded, { path: `.hearth/packages/${s}.zip` }, undefined],
-    ['embedded, a URL', embedded, { url: `http://r-hearth-gateway.ns.svc/packages/${s}?expires=0&signature=x`, sha256: s }, undefined],
-    ['cluster, its own URL', cluster, { url: `http://r-hearth-gateway.ns.svc:80/packages/${s}?expires=0&signature=x`, sha256: s }, s],
-    ['cluster, another host', cluster, { url: `http://elsewhere/packages/${s}?expires=0`, sha256: s }, undefined],
-    ['cluster, a ConfigMap', cluster, { configMap: { name: 'f-package', key: 'package.zip' }, sha256: s }, undefined],
-  ] as const)('%s', (_what, make, source, want) => {
-    expect(make().uploadedDigest(source)).toBe(want);
-  });
-});
-
 describe('PackageUploads.location', () => {
   it('signs a URL under the base the caller reached that expires after the TTL (600 s by default)', () => {
     const u = new URL(embedded().location(digest, 'http://127.0.0.1:8080/'));

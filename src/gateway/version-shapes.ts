@@ -3,6 +3,7 @@
 // bodies it takes, read into Hearth's. Pure. FunctionConfiguration and the
 // shared formats (RevisionId, CodeSha256, times) live in src/control/.
 import type { Alias, AliasInput } from '../api/function.js';
+import { optionalString, type Body } from '../control/body-fields.js';
 import { revisionId } from '../control/revision.js';
 import { badParameter, type LambdaError } from './lambda-errors.js';
 
@@ -26,16 +27,6 @@ export function aliasConfiguration(functionArn: string, alias: Alias): Record<st
 
 export function aliasRevision(alias: Alias): string {
   return revisionId({ n: alias.name, v: alias.version, w: alias.additionalVersionWeights ?? {}, m: alias.minInstances, d: alias.description ?? '' });
-}
-
-type Body = Record<string, unknown>;
-
-function optionalString(body: Body, field: string, max: number): string | undefined {
-  const v = body[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw badParameter(`${field} must be a string`);
-  if (v.length > max) throw badParameter(`${field} must be at most ${max} characters long`);
-  return v;
 }
 
 function weightsOf(body: Body): Record<string, number> | undefined {

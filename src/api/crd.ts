@@ -1,10 +1,11 @@
-// Builds the Function and FunctionVersion CustomResourceDefinitions from the
+// Builds the Function, FunctionVersion and WarmPool CustomResourceDefinitions from the
 // zod schemas. Pure: the generator (crd-gen.ts) writes them to crds/ and a
 // test fails when a file and these functions disagree.
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { FunctionSpecSchema, FunctionStatusSchema, GROUP, KIND, PLURAL, VERSION } from './function.js';
 import { FunctionVersionSpecSchema, FunctionVersionStatusSchema, VERSION_KIND, VERSION_PLURAL } from './function-version.js';
+import { POOL_KIND, POOL_PLURAL, WarmPoolSpecSchema, WarmPoolStatusSchema } from './warm-pool.js';
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -45,8 +46,10 @@ function schemaOf(s: z.ZodType): JsonSchema {
   return toStructural(z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' })) as JsonSchema;
 }
 
-/** What the two kinds' CRDs differ in; the rest (structural schema, name rule) is shared. */
+/** What the kinds' CRDs differ in; the rest (structural schema, name rule) is shared. */
 interface KindDefinition {
+  /** Whether the kind has a scale subresource at .spec.replicas (default true). */
+  scale?: boolean;
   kind: string;
   plural: string;
   singular: string;
@@ -73,7 +76,7 @@ function crdOf(d: KindDefinition): JsonSchema {
           storage: true,
           subresources: {
             status: {},
-            scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
+            ...(d.scale === false ? {} : { scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } }),
           },
           additionalPrinterColumns: d.printerColumns,
           schema: {
@@ -151,7 +154,35 @@ export function functionVersionCrd(): JsonSchema {
   });
 }
 
+/**
+ * A warm pool: pre-started generic pods of one runtime family, claimed by
+ * gateways on cold starts (src/api/warm-pool.ts). No scale subresource:
+ * the controller sizes the pool from its recent claims, between minSize and
+ * maxSize.
+ */
+export function warmPoolCrd(): JsonSchema {
+  return crdOf({
+    kind: POOL_KIND,
+    plural: POOL_PLURAL,
+    scale: false,
+    singular: 'warmpool',
+    shortNames: ['wp'],
+    description: 'A pool of pre-started generic pods of one runtime, claimed by gateways on cold starts.',
+    printerColumns: [
+      { name: 'Runtime', type: 'string', jsonPath: '.spec.runtime' },
+      { name: 'Desired', type: 'integer', jsonPath: '.status.desiredSize', description: 'Idle pods the pool aims for now.' },
+      { name: 'Ready', type: 'integer', jsonPath: '.status.readyPods', description: 'Idle pods ready to be claimed.' },
+      { name: 'Claims', type: 'integer', jsonPath: '.status.claims', description: 'Pods claimed since the controller started leading.' },
+      { name: 'Per-Minute', type: 'number', jsonPath: '.status.claimsPerMinute', description: 'Recent claims per minute.' },
+      AGE_COLUMN,
+    ],
+    spec: WarmPoolSpecSchema,
+    status: WarmPoolStatusSchema,
+  });
+}
+
 export const CRD_FILE = `crds/${GROUP}_${PLURAL}.yaml`;
+export const POOL_CRD_FILE = `crds/${GROUP}_${POOL_PLURAL}.yaml`;
 export const VERSION_CRD_FILE = `crds/${GROUP}_${VERSION_PLURAL}.yaml`;
 
 const header = (source: string) => `# Generated from ${source} by \`npm run gen:crd\`. Do not edit.\n`;
@@ -164,10 +195,15 @@ export function functionVersionCrdYaml(): string {
   return `${header('src/api/function-version.ts')}${stringify(functionVersionCrd(), { lineWidth: 0 })}`;
 }
 
+export function warmPoolCrdYaml(): string {
+  return `${header('src/api/warm-pool.ts')}${stringify(warmPoolCrd(), { lineWidth: 0 })}`;
+}
+
 /** Every generated CRD file (a path under the repository, or the chart) and its content. */
 export function crdFiles(): { file: string; yaml: string }[] {
   return [
     { file: CRD_FILE, yaml: functionCrdYaml() },
     { file: VERSION_CRD_FILE, yaml: functionVersionCrdYaml() },
+    { file: POOL_CRD_FILE, yaml: warmPoolCrdYaml() },
   ];
 }

@@ -23,8 +23,6 @@ export interface PackagePodParts {
   initContainers: V1Container[];
   /** Mounts for the runtime container: /var/task and /opt, read-only. */
   runtimeMounts: V1VolumeMount[];
-  /** Layer paths for the runtime container (PYTHONPATH, NODE_PATH, PATH, LD_LIBRARY_PATH). */
-  runtimeEnv: V1EnvVar[];
 }
 
 export interface PackagePodOptions {
@@ -38,7 +36,7 @@ export function packagePodParts(fn: HearthFunction, opts: PackagePodOptions): Pa
   const pkg = fn.spec.code.package;
   const layers = fn.spec.layers ?? [];
   if (pkg === undefined && layers.length === 0) return undefined;
-  const parts: PackagePodParts = { volumes: [], initContainers: [], runtimeMounts: [], runtimeEnv: [] };
+  const parts: PackagePodParts = { volumes: [], initContainers: [], runtimeMounts: [] };
   const fill = (volume: string, dest: string, sources: Array<{ id: string; src: PackageSource }>): void => {
     parts.volumes.push({ name: volume, emptyDir: { sizeLimit: UNZIPPED_LIMIT } });
     parts.runtimeMounts.push({ name: volume, mountPath: dest, readOnly: true });
@@ -61,10 +59,14 @@ export function packagePodParts(fn: HearthFunction, opts: PackagePodOptions): Pa
   if (pkg !== undefined) fill('task', POD_TASK_ROOT, [{ id: 'code', src: pkg }]);
   if (layers.length > 0) {
     fill('opt', POD_OPT_DIR, layers.map((src, i) => ({ id: `layer-${i}`, src })));
-    const env = optEnv(POD_OPT_DIR, fn.spec.runtime, { PATH: POD_PATH });
-    parts.runtimeEnv = Object.entries(env).map(([name, value]) => ({ name, value }));
   }
   return parts;
+}
+
+/** Where the runtime finds the function's layers under /opt (none without layers): for a Deployment's pods and a claimed warm-pool pod alike. */
+export function layerEnv(fn: HearthFunction): V1EnvVar[] {
+  if ((fn.spec.layers ?? []).length === 0) return [];
+  return Object.entries(optEnv(POD_OPT_DIR, fn.spec.runtime, { PATH: POD_PATH })).map(([name, value]) => ({ name, value }));
 }
 
 /** A ConfigMap source becomes a volume holding one file; a URL is fetched by the init container itself. */

@@ -7,7 +7,7 @@ import { validateFunction } from '../../src/api/validate.js';
 import { buildPackage } from '../../src/packages/build.js';
 import { CONFIGMAP_MAX_BYTES, packageConfigMap } from '../../src/packages/deploy-cluster.js';
 import { optEnv } from '../../src/packages/opt-env.js';
-import { packagePodParts } from '../../src/packages/pod-spec.js';
+import { layerEnv, packagePodParts } from '../../src/packages/pod-spec.js';
 import { localSources, replaceSource } from '../../src/packages/publish.js';
 import { unzipInto } from '../../src/packages/unzip.js';
 
@@ -92,10 +92,8 @@ describe('packagePodParts', () => {
 
   it('fills /var/task and /opt with hearth unpack from ConfigMap volumes and URLs', () => {
     const h = 'd'.repeat(64);
-    const parts = packagePodParts(
-      fn({ runtime: 'python3.12', handler: 'a.b', code: { package: { configMap: { name: 'f-package', key: 'package.zip' }, sha256: h } }, layers: [{ url: 'https://e/l.zip', sha256: h }] }),
-      { image: 'hearth:1' },
-    );
+    const withLayer = fn({ runtime: 'python3.12', handler: 'a.b', code: { package: { configMap: { name: 'f-package', key: 'package.zip' }, sha256: h } }, layers: [{ url: 'https://e/l.zip', sha256: h }] });
+    const parts = packagePodParts(withLayer, { image: 'hearth:1' });
     expect(parts?.initContainers.map((c) => c.args)).toEqual([
       ['unpack', '--skip-missing', '--dest', '/var/task', `/hearth/sources/code/package.zip#sha256=${h}`],
       ['unpack', '--skip-missing', '--dest', '/opt', `https://e/l.zip#sha256=${h}`],
@@ -106,7 +104,7 @@ describe('packagePodParts', () => {
       { name: 'task', mountPath: '/var/task', readOnly: true },
       { name: 'opt', mountPath: '/opt', readOnly: true },
     ]);
-    expect(parts?.runtimeEnv).toContainEqual({ name: 'PYTHONPATH', value: '/opt/python:/opt/python/lib/python3.12/site-packages' });
+    expect(layerEnv(withLayer)).toContainEqual({ name: 'PYTHONPATH', value: '/opt/python:/opt/python/lib/python3.12/site-packages' });
   });
 
   it('refuses a local path, which only the embedded platform can read', () => {

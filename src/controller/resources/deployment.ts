@@ -6,7 +6,7 @@
 // (GET /drain) and returns once the agent is empty, so the runtime gets
 // SIGTERM only when no call is left in it. The pod meets the restricted Pod
 // Security Standard.
-import { packagePodParts, type PackagePodParts } from '../../packages/pod-spec.js';
+import { layerEnv, packagePodParts, type PackagePodParts } from '../../packages/pod-spec.js';
 import type { V1Container, V1Deployment, V1EnvVar, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { effectiveHandler, type EnvVar, type HearthFunction } from '../../api/function.js';
 import { DRAIN_QUIET_MAX_MS } from '../../agent/quiet-period.js';
@@ -74,7 +74,7 @@ export function functionEnv(env: readonly EnvVar[] | undefined): V1EnvVar[] {
   });
 }
 
-function lambdaEnv(fn: HearthFunction, unit: UnitIdentity): V1EnvVar[] {
+function lambdaEnv(fn: HearthFunction, unit: Pick<UnitIdentity, 'functionName' | 'version'>): V1EnvVar[] {
   const { spec } = fn;
   return [
     { name: 'AWS_LAMBDA_RUNTIME_API', value: `127.0.0.1:${RUNTIME_API_PORT}` },
@@ -122,6 +122,16 @@ function agentContainer(fn: HearthFunction, unit: UnitIdentity, images: Images):
   };
 }
 
+/**
+ * The runtime's environment: the function's variables, its layers' paths,
+ * then Lambda's own (last, so they win over the function's, which may not
+ * name them anyway). A claimed warm-pool pod's runtime is given the same
+ * (src/pools/specialization.ts), so it sees what a Deployment's would.
+ */
+export function runtimeEnv(fn: HearthFunction, unit: Pick<UnitIdentity, 'functionName' | 'version'>): V1EnvVar[] {
+  return [...functionEnv(fn.spec.env), ...layerEnv(fn), ...lambdaEnv(fn, unit)];
+}
+
 function runtimeContainer(fn: HearthFunction, unit: UnitIdentity, image: string, packages: PackagePodParts | undefined): V1Container {
   const volume = codeVolume(fn, unit);
   const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }, ...(packages?.runtimeMounts ?? [])];
@@ -130,8 +140,7 @@ function runtimeContainer(fn: HearthFunction, unit: UnitIdentity, image: string,
   return {
     name: RUNTIME_CONTAINER,
     image,
-    // Lambda's own variables come last, so they win over the function's (which may not name them anyway).
-    env: [...functionEnv(fn.spec.env), ...(packages?.runtimeEnv ?? []), ...lambdaEnv(fn, unit)],
+    env: runtimeEnv(fn, unit),
     ...(volume !== undefined ? { workingDir: TASK_ROOT } : {}),
     resources: { requests: { memory }, limits: { memory } },
     securityContext: restrictedContainer,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CRD_FILE, VERSION_CRD_FILE, crdFiles, functionCrd, functionCrdYaml, functionVersionCrd, functionVersionCrdYaml } from '../../src/api/crd.js';
+import { CRD_FILE, POOL_CRD_FILE, VERSION_CRD_FILE, crdFiles, functionCrd, functionCrdYaml, functionVersionCrd, functionVersionCrdYaml } from '../../src/api/crd.js';
 
 type Node = Record<string, unknown>;
 
@@ -74,7 +74,7 @@ describe('FunctionVersion CRD', () => {
   });
 
   it('is generated beside the Function CRD, and the chart carries the same files', () => {
-    expect(crdFiles().map((f) => f.file)).toEqual([CRD_FILE, VERSION_CRD_FILE]);
+    expect(crdFiles().map((f) => f.file)).toEqual([CRD_FILE, VERSION_CRD_FILE, POOL_CRD_FILE]);
     for (const { file, yaml } of crdFiles()) expect(readFileSync(`charts/hearth/${file}`, 'utf8'), `charts/hearth/${file}`).toBe(yaml);
   });
 

@@ -7,7 +7,7 @@
 // SIGTERM only when no call is left in it. The pod meets the restricted Pod
 // Security Standard.
 import { layerEnv, packagePodParts, type PackagePodParts } from '../../packages/pod-spec.js';
-import type { V1Container, V1Deployment, V1EnvVar, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1Deployment, V1EnvVar, V1Lifecycle, V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { effectiveHandler, type EnvVar, type HearthFunction } from '../../api/function.js';
 import { DRAIN_QUIET_MAX_MS } from '../../agent/quiet-period.js';
 import { codeHash } from './configmap.js';
@@ -33,7 +33,7 @@ export interface DeploymentOptions {
 }
 
 /** Non-root numeric IDs: runAsNonRoot cannot be checked against an image's named user. */
-const RUN_AS = 65_532;
+export const RUN_AS = 65_532;
 /** Lambda's default /tmp size, for a spec that predates ephemeralStorageMB. */
 const TMP_SIZE_MB = 512;
 /**
@@ -56,13 +56,30 @@ export function terminationGraceSeconds(timeoutSeconds: number): number {
 export const RUNTIME_CONTAINER = 'runtime';
 export const AGENT_CONTAINER = 'agent';
 
-const restrictedContainer: V1SecurityContext = {
+export const restrictedContainer: V1SecurityContext = {
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
   runAsNonRoot: true,
   capabilities: { drop: ['ALL'] },
   seccompProfile: { type: 'RuntimeDefault' },
 };
+
+/** The pod-level half of the restricted Pod Security Standard, for function and warm-pool pods alike. */
+export const restrictedPod: V1PodSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: RUN_AS,
+  runAsGroup: RUN_AS,
+  fsGroup: RUN_AS,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+/**
+ * The runtime container's preStop hook: ask the agent to drain and return
+ * once it is empty. The agent's port by number: the kubelet resolves a
+ * hook's named port among this container's own ports only, and the agent's
+ * are its own. The pod shares one network namespace, so the number reaches it.
+ */
+export const drainLifecycle: V1Lifecycle = { preStop: { httpGet: { path: DRAIN_PATH, port: AGENT_PORT } } };
 
 export function functionEnv(env: readonly EnvVar[] | undefined): V1EnvVar[] {
   return (env ?? []).map((e): V1EnvVar => {
@@ -96,11 +113,9 @@ function codeVolume(fn: HearthFunction, unit: UnitIdentity): V1Volume | undefine
 }
 
 function agentContainer(fn: HearthFunction, unit: UnitIdentity, images: Images): V1Container {
-  const probe = (path: string) => ({ httpGet: { path, port: AGENT_PORT_NAME }, periodSeconds: 5, timeoutSeconds: 2 });
-  return {
-    name: AGENT_CONTAINER,
-    image: images.agent,
-    args: [
+  return agentSidecar(
+    images,
+    [
       'agent',
       '--listen', `0.0.0.0:${AGENT_PORT}`,
       '--runtime-api', `127.0.0.1:${RUNTIME_API_PORT}`,
@@ -109,6 +124,17 @@ function agentContainer(fn: HearthFunction, unit: UnitIdentity, images: Images):
       '--timeout', String(fn.spec.timeoutSeconds),
       '--concurrency', String(fn.spec.concurrency),
     ],
+    [{ name: 'agent-tmp', mountPath: '/tmp' }],
+  );
+}
+
+/** The agent container with its probes; a function pod's and a warm-pool pod's (resources/pool.ts) differ only in args and mounts. */
+export function agentSidecar(images: Images, args: string[], volumeMounts: V1VolumeMount[]): V1Container {
+  const probe = (path: string) => ({ httpGet: { path, port: AGENT_PORT_NAME }, periodSeconds: 5, timeoutSeconds: 2 });
+  return {
+    name: AGENT_CONTAINER,
+    image: images.agent,
+    args,
     // A native sidecar: started before, and stopped after, the runtime container.
     restartPolicy: 'Always',
     ports: [{ name: AGENT_PORT_NAME, containerPort: AGENT_PORT, protocol: 'TCP' }],
@@ -118,7 +144,7 @@ function agentContainer(fn: HearthFunction, unit: UnitIdentity, images: Images):
     readinessProbe: { ...probe('/readyz'), periodSeconds: 1 },
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
     securityContext: restrictedContainer,
-    volumeMounts: [{ name: 'agent-tmp', mountPath: '/tmp' }],
+    volumeMounts,
   };
 }
 
@@ -145,10 +171,7 @@ function runtimeContainer(fn: HearthFunction, unit: UnitIdentity, image: string,
     resources: { requests: { memory }, limits: { memory } },
     securityContext: restrictedContainer,
     volumeMounts: mounts,
-    // The agent's port by number: the kubelet resolves a hook's named port
-    // among this container's own ports only, and the agent's are its own.
-    // The pod shares one network namespace, so the number reaches it.
-    lifecycle: { preStop: { httpGet: { path: DRAIN_PATH, port: AGENT_PORT } } },
+    lifecycle: drainLifecycle,
   };
 }
 
@@ -184,13 +207,7 @@ export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1D
           shareProcessNamespace: true,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: terminationGraceSeconds(fn.spec.timeoutSeconds),
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: RUN_AS,
-            runAsGroup: RUN_AS,
-            fsGroup: RUN_AS,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: restrictedPod,
           initContainers: [...(packages?.initContainers ?? []), agentContainer(fn, unit, opts.images)],
           containers: [runtimeContainer(fn, unit, image, packages)],
           volumes,

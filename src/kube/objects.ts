@@ -2,7 +2,7 @@
 import { GROUP, PLURAL, VERSION } from '../api/function.js';
 import type { FunctionStatus } from '../api/function.js';
 import type { FunctionVersionStatus } from '../api/function-version.js';
-import { CONTENT_APPLY, CONTENT_MERGE, type KubeRest } from './rest.js';
+import { CONTENT_APPLY, CONTENT_MERGE, CONTENT_STRATEGIC, isStatus, type KubeRest } from './rest.js';
 import { RESOURCES, resourcePath, type Resource } from './paths.js';
 
 export interface WireObject {
@@ -75,4 +75,59 @@ export async function setPodDeletionCost(rest: KubeRest, namespace: string, pod:
     body: { metadata: { annotations: { [DELETION_COST_ANNOTATION]: cost === null ? null : String(cost) } } },
     contentType: CONTENT_MERGE,
   });
+}
+
+/** Replaces a WarmPool's status, as patchFunctionStatus does a Function's. */
+export async function patchWarmPoolStatus(rest: KubeRest, namespace: string, name: string, status: object): Promise<void> {
+  await rest.request('PATCH', resourcePath(RESOURCES.WarmPool, namespace, name, 'status'), { body: { status }, contentType: CONTENT_MERGE });
+}
+
+/**
+ * Deletes a pod with its own grace period (a claimed pod's agent drains for
+ * as long as its function's calls may run), only if it is still the pod of
+ * that uid. Already gone, or replaced by another of its name: nothing to do.
+ */
+export async function deletePod(rest: KubeRest, namespace: string, name: string, opts: { gracePeriodSeconds: number; uid?: string }): Promise<void> {
+  try {
+    await rest.request('DELETE', resourcePath(RESOURCES.Pod, namespace, name), {
+      body: { gracePeriodSeconds: opts.gracePeriodSeconds, ...(opts.uid !== undefined ? { preconditions: { uid: opts.uid } } : {}) },
+    });
+  } catch (err) {
+    if (isStatus(err, 404) || isStatus(err, 409)) return;
+    throw err;
+  }
+}
+
+export interface PodOwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller: boolean;
+  blockOwnerDeletion: boolean;
+}
+
+/**
+ * Adds a controller ownerReference to a pod that has none, by a strategic
+ * merge patch: ownerReferences merge by uid there, so this adds one entry
+ * and leaves every other as the server has it. That is what makes it safe
+ * beside the ReplicaSet controller, which releases a pod whose labels no
+ * longer match (a claimed pool pod) with a strategic merge patch deleting
+ * only its own entry by uid (controller_ref_manager.go, ReleasePod): the two
+ * patches commute, whichever lands first. A JSON merge patch would replace
+ * the whole list and could put back the entry the release just removed.
+ * The pod's uid in the patch is a precondition, as in the release: a pod of
+ * the same name made since is not adopted. The API server refuses (422) a
+ * second controller reference, so a pod that still has one is never taken.
+ */
+export async function adoptPod(rest: KubeRest, namespace: string, name: string, podUid: string, owner: PodOwnerReference): Promise<void> {
+  try {
+    await rest.request('PATCH', resourcePath(RESOURCES.Pod, namespace, name), {
+      body: { metadata: { uid: podUid, ownerReferences: [owner] } },
+      contentType: CONTENT_STRATEGIC,
+    });
+  } catch (err) {
+    if (isStatus(err, 404) || isStatus(err, 409)) return;
+    throw err;
+  }
 }

@@ -2,6 +2,7 @@
 // the set is small and known, and discovery would cost a round trip per kind.
 import { GROUP, PLURAL, VERSION } from '../api/function.js';
 import { VERSION_KIND, VERSION_PLURAL } from '../api/function-version.js';
+import { POOL_KIND, POOL_PLURAL } from '../api/warm-pool.js';
 
 export interface Resource {
   apiVersion: string;
@@ -12,6 +13,7 @@ export interface Resource {
 export const RESOURCES = {
   Function: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Function', plural: PLURAL },
   FunctionVersion: { apiVersion: `${GROUP}/${VERSION}`, kind: VERSION_KIND, plural: VERSION_PLURAL },
+  WarmPool: { apiVersion: `${GROUP}/${VERSION}`, kind: POOL_KIND, plural: POOL_PLURAL },
   Deployment: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
   Service: { apiVersion: 'v1', kind: 'Service', plural: 'services' },
   ConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps' },

@@ -26,6 +26,7 @@ export function isStatus(err: unknown, code: number): boolean {
 export const CONTENT_APPLY = 'application/apply-patch+yaml';
 export const CONTENT_MERGE = 'application/merge-patch+json';
 export const CONTENT_JSON_PATCH = 'application/json-patch+json';
+export const CONTENT_STRATEGIC = 'application/strategic-merge-patch+json';
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;

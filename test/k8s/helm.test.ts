@@ -97,6 +97,14 @@ function find(objs: K8sObject[], kind: string, name: string): K8sObject {
   return o;
 }
 
+/** The WarmPools a render holds, by name: what the controller is told to keep warm. */
+function pools(objs: K8sObject[]): { name: string; namespace?: string; spec: unknown }[] {
+  return objs
+    .filter((o) => o.kind === 'WarmPool')
+    .map((o) => ({ name: o.metadata.name, namespace: o.metadata.namespace, spec: o.spec }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 function kinds(objs: K8sObject[]): string[] {
   return objs.map((o) => `${o.kind}/${o.metadata.name}`);
 }
@@ -211,9 +219,22 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(objs.some((o) => o.kind === 'Role' && o.metadata.name.includes('gateway') && (o.rules ?? []).some((r) => r.resources?.includes('leases')))).toBe(false);
         const gwRole = find(objs, 'Role', 'r-defaults-hearth-gateway');
         const gwResources = (gwRole.rules ?? []).flatMap((r) => r.resources ?? []).sort();
-        expect(gwResources).toEqual(['configmaps', 'endpointslices', 'functions', 'functions/scale', 'functions/status', 'functionversions', 'functionversions/scale', 'pods']);
-        // Pods: only the deletion-cost patch of its scale-down victims.
-        expect((gwRole.rules ?? []).find((r) => r.resources?.includes('pods'))?.verbs).toEqual(['patch']);
+        expect(gwResources).toEqual(['configmaps', 'endpointslices', 'functions', 'functions/scale', 'functions/status', 'functionversions', 'functionversions/scale', 'pods', 'warmpools']);
+        // Pods: read and watched (pool pods to claim, new pods' readiness asked of their agent) and patched (a claim's
+        // labels, the deletion cost of scale-down victims); never deleted or created. WarmPools only read.
+        expect((gwRole.rules ?? []).find((r) => r.resources?.includes('pods'))?.verbs).toEqual(['get', 'list', 'watch', 'patch']);
+        expect((gwRole.rules ?? []).find((r) => r.resources?.includes('warmpools'))?.verbs).toEqual(['get', 'list', 'watch']);
+        // The controller: claimed pods adopted (patch) and removed (delete); WarmPools read, their status written.
+        const ctlVerbs = (resource: string) => (find(objs, 'Role', 'r-defaults-hearth-controller').rules ?? []).find((r) => r.resources?.includes(resource))?.verbs;
+        expect(ctlVerbs('pods')).toEqual(['get', 'list', 'watch', 'patch', 'delete']);
+        expect(ctlVerbs('warmpools')).toEqual(['get', 'list', 'watch']);
+        expect(ctlVerbs('warmpools/status')).toEqual(['get', 'patch', 'update']);
+        expect(ctlVerbs('warmpools/finalizers')).toEqual(['update']);
+        // Warm pools on by default: one WarmPool per runtime, named after it, in the namespace the release serves.
+        expect(pools(objs)).toEqual([
+          { name: 'nodejs', namespace: ns, spec: { runtime: 'nodejs', minSize: 1, maxSize: 5, memoryMB: 128, ephemeralStorageMB: 512 } },
+          { name: 'python', namespace: ns, spec: { runtime: 'python', minSize: 1, maxSize: 5, memoryMB: 128, ephemeralStorageMB: 512 } },
+        ]);
         // Versions: ConfigMaps read and copied, never changed or deleted; a version only scaled, never edited.
         const gwVerbs = (resource: string) => (gwRole.rules ?? []).find((r) => r.resources?.includes(resource))?.verbs;
         expect(gwVerbs('configmaps')).toEqual(['get', 'create']);
@@ -400,6 +421,28 @@ function valueSets(watchNs: string): ValueSet[] {
       },
     },
     {
+      name: 'pools',
+      values: {
+        watchNamespace: watchNs,
+        pools: { runtimes: { python: { minSize: 2, maxSize: 8, memoryMB: 256, ephemeralStorageMB: 1024 }, nodejs: { enabled: false } } },
+      },
+      check: (objs) => {
+        // Each runtime's own values reach its WarmPool (the CRD's schema accepts it in the dry run below); a disabled runtime has none.
+        expect(pools(objs)).toEqual([
+          { name: 'python', namespace: watchNs, spec: { runtime: 'python', minSize: 2, maxSize: 8, memoryMB: 256, ephemeralStorageMB: 1024 } },
+        ]);
+      },
+    },
+    {
+      name: 'nopools',
+      values: { pools: { enabled: false } },
+      check: (objs) => {
+        expect(pools(objs)).toEqual([]);
+        // The Roles stay: the gateway still asks new pods' agents when they are ready, and both watch WarmPools an admin may create.
+        expect((find(objs, 'Role', 'r-nopools-hearth-gateway').rules ?? []).find((r) => r.resources?.includes('warmpools'))?.verbs).toEqual(['get', 'list', 'watch']);
+      },
+    },
+    {
       name: 'privatemetrics',
       values: { gateway: { auth: { openRoutes: [] } }, metrics: { serviceMonitor: { enabled: true } } },
       check: (objs) => {
@@ -565,7 +608,7 @@ if (!ctx.available) {
       // The chart's own CRDs for real (helm installs crds/ before the templates), and stand-ins for the Prometheus operator's.
       await applyDir(k8s.kubectl, k8s.kubeconfigPath, join(chartDir, 'crds'));
       await applyDir(k8s.kubectl, k8s.kubeconfigPath, monitoringCrds);
-      await waitEstablished(kc, ['functions.hearth.dev', 'functionversions.hearth.dev', 'servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']);
+      await waitEstablished(kc, ['functions.hearth.dev', 'functionversions.hearth.dev', 'warmpools.hearth.dev', 'servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']);
     });
 
     afterAll(async () => {
@@ -639,6 +682,14 @@ if (!ctx.available) {
       ['a fractional drain timeout (the grace period is whole seconds)', ['--set', 'gateway.drainTimeoutSeconds=2.5'], '/gateway/drainTimeoutSeconds'],
       ['an unknown packages store', ['--set', 'packages.store=disk'], '/packages/store'],
       ['managementApi.enabled as a string', ['--set-string', 'managementApi.enabled=no'], '/managementApi/enabled'],
+      ['pools.enabled as a string', ['--set-string', 'pools.enabled=yes'], '/pools/enabled'],
+      ['a pool for a runtime no pool can start ahead', ['--set', 'pools.runtimes.go.enabled=true'], "additional properties 'go'"],
+      ['a negative pool minSize', ['--set', 'pools.runtimes.python.minSize=-1'], '/pools/runtimes/python/minSize'],
+      ['a pool maxSize above the CRD\'s 100', ['--set', 'pools.runtimes.nodejs.maxSize=101'], '/pools/runtimes/nodejs/maxSize'],
+      ['a fractional pool size', ['--set', 'pools.runtimes.python.maxSize=2.5'], '/pools/runtimes/python/maxSize'],
+      ['a pool memoryMB below Lambda\'s 128', ['--set', 'pools.runtimes.python.memoryMB=64'], '/pools/runtimes/python/memoryMB'],
+      ['a pool /tmp below Lambda\'s 512 MB', ['--set', 'pools.runtimes.nodejs.ephemeralStorageMB=256'], '/pools/runtimes/nodejs/ephemeralStorageMB'],
+      ['a misspelt pool key', ['--set', 'pools.runtimes.python.minsize=2'], "additional properties 'minsize'"],
     ])('values.schema.json rejects %s', async (_what, args, where) => {
       const r = await run(helm, ['template', 'bad', chartDir, '--kube-version', kubeVer, ...args], helmEnv());
       expect(r.code).not.toBe(0);
@@ -670,6 +721,14 @@ if (!ctx.available) {
       expect(rules.find((rule) => rule.resources?.includes('functions'))?.verbs).toEqual(['get', 'list', 'watch', 'patch']);
     });
 
+    it('refuses a pool whose minSize exceeds its maxSize, naming the runtime, as the CRD would', async () => {
+      const r = await template('r-poolbad', ns, { pools: { runtimes: { nodejs: { minSize: 6, maxSize: 5 } } } });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('pools.runtimes.nodejs.minSize (6) must not exceed its maxSize (5)');
+      const equal = await template('r-poolbad', ns, { pools: { runtimes: { nodejs: { minSize: 5, maxSize: 5 } } } });
+      expect(equal.code, equal.stderr).toBe(0);
+    });
+
     it('refuses packages.store s3 without its endpoint, bucket and credentials Secret', async () => {
       for (const missing of ['endpoint', 'bucket', 'existingSecret']) {
         const s3 = { endpoint: 'http://minio:9000', bucket: 'b', existingSecret: 'keys', [missing]: '' };
@@ -685,6 +744,13 @@ if (!ctx.available) {
       expect(install.stdout).toContain(`kubectl apply -n ${installNs} -f examples/hello-python.yaml`);
       expect(install.stdout).toContain(`kubectl -n ${installNs} port-forward svc/hearth-gateway 8080:80`);
       expect(install.stdout).toContain('Authorization: Bearer $HEARTH_API_KEY');
+      expect(install.stdout).toContain(`warm pools  python, nodejs (kubectl get warmpools -n ${installNs})`);
+      // kubectl get shows the pools the release made, with the CRD's columns.
+      const wp = await kubectl('get', 'warmpools', '-n', installNs);
+      expect(wp.code, wp.stderr).toBe(0);
+      expect(wp.stdout.split('\n')[0]?.split(/\s+/).filter(Boolean)).toEqual(['NAME', 'RUNTIME', 'DESIRED', 'READY', 'CLAIMS', 'PER-MINUTE', 'AGE']);
+      expect(wp.stdout).toMatch(/^nodejs\s+nodejs\s/m);
+      expect(wp.stdout).toMatch(/^python\s+python\s/m);
 
       const secretData = async (name: string): Promise<Record<string, string>> => (await core.readNamespacedSecret({ namespace: installNs, name })).data ?? {};
       const redisBefore = await secretData('hearth-redis');
@@ -718,6 +784,15 @@ if (!ctx.available) {
       expect(await can('hearth-gateway', 'watch', 'endpointslices.discovery.k8s.io', here)).toBe(true);
       expect(await can('hearth-gateway', 'patch', 'pods', here)).toBe(true);
       expect(await can('hearth-gateway', 'delete', 'pods', here)).toBe(false);
+      // Warm pools: the gateway watches pods and WarmPools and claims a pod by a patch; it changes no WarmPool and reads no Secret.
+      for (const verb of ['get', 'list', 'watch']) {
+        expect(await can('hearth-gateway', verb, 'pods', here), `${verb} pods`).toBe(true);
+        expect(await can('hearth-gateway', verb, 'warmpools.hearth.dev', here), `${verb} warmpools`).toBe(true);
+      }
+      expect(await can('hearth-gateway', 'create', 'pods', here)).toBe(false);
+      expect(await can('hearth-gateway', 'update', 'warmpools.hearth.dev', here)).toBe(false);
+      expect(await can('hearth-gateway', 'patch', 'warmpools.hearth.dev', here, 'status')).toBe(false);
+      expect(await can('hearth-gateway', 'list', 'pods', elsewhere)).toBe(false);
       // Aliases are a patch of the Function; the management API (on by default) creates, updates and deletes them.
       expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', here)).toBe(true);
       for (const verb of ['create', 'update', 'delete']) expect(await can('hearth-gateway', verb, 'functions.hearth.dev', here), `${verb} functions`).toBe(true);
@@ -738,7 +813,17 @@ if (!ctx.available) {
       expect(await can('hearth-controller', 'list', 'functionversions.hearth.dev', elsewhere)).toBe(false);
       expect(await can('hearth-controller', 'create', 'networkpolicies.networking.k8s.io', here)).toBe(true);
       expect(await can('hearth-controller', 'list', 'pods', here)).toBe(true);
-      expect(await can('hearth-controller', 'delete', 'pods', here)).toBe(false);
+      // Claimed pool pods: adopted by their function (patch) and removed when surplus, stale or failed (delete); never created.
+      expect(await can('hearth-controller', 'patch', 'pods', here)).toBe(true);
+      expect(await can('hearth-controller', 'delete', 'pods', here)).toBe(true);
+      expect(await can('hearth-controller', 'create', 'pods', here)).toBe(false);
+      expect(await can('hearth-controller', 'delete', 'pods', elsewhere)).toBe(false);
+      for (const verb of ['get', 'list', 'watch']) expect(await can('hearth-controller', verb, 'warmpools.hearth.dev', here), `${verb} warmpools`).toBe(true);
+      expect(await can('hearth-controller', 'patch', 'warmpools.hearth.dev', here, 'status')).toBe(true);
+      expect(await can('hearth-controller', 'update', 'warmpools.hearth.dev', here, 'finalizers')).toBe(true);
+      // The pools come from the chart's values: the controller does not create or edit them.
+      expect(await can('hearth-controller', 'create', 'warmpools.hearth.dev', here)).toBe(false);
+      expect(await can('hearth-controller', 'patch', 'warmpools.hearth.dev', here)).toBe(false);
       expect(await can('hearth-controller', 'get', 'secrets', here)).toBe(false);
       expect(await can('hearth-controller', 'create', 'deployments.apps', elsewhere)).toBe(false);
       expect(await can('hearth-controller', 'list', 'functions.hearth.dev', elsewhere)).toBe(false);

@@ -29,18 +29,21 @@ export function buildNetworkPolicy(input: BuildInput, gatewayNamespace: string):
     spec: {
       podSelector: { matchLabels: { ...unit.selector } },
       policyTypes: ['Ingress'],
-      ingress: [
-        {
-          from: [
-            {
-              // Both selectors in one peer: gateway pods in the gateway's namespace, not any namespace's.
-              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': gatewayNamespace } },
-              podSelector: { matchLabels: { [LABEL_COMPONENT]: GATEWAY_COMPONENT } },
-            },
-          ],
-          ports: [{ protocol: 'TCP', port: AGENT_PORT }],
-        },
-      ],
+      ingress: [gatewayIngress(gatewayNamespace)],
     },
+  };
+}
+
+/** The one ingress rule of a function's or a warm pool's pods: gateway pods, on the agent's port. */
+export function gatewayIngress(gatewayNamespace: string): NetworkPolicy['spec']['ingress'][number] {
+  return {
+    from: [
+      {
+        // Both selectors in one peer: gateway pods in the gateway's namespace, not any namespace's.
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': gatewayNamespace } },
+        podSelector: { matchLabels: { [LABEL_COMPONENT]: GATEWAY_COMPONENT } },
+      },
+    ],
+    ports: [{ protocol: 'TCP', port: AGENT_PORT }],
   };
 }

@@ -63,5 +63,8 @@ export function instanceSpecHash(spec: FunctionSpec): string {
     timeoutSeconds: spec.timeoutSeconds,
     concurrency: spec.concurrency,
     ephemeralStorageMB: spec.ephemeralStorageMB,
+    // A pod's ServiceAccount cannot change: a function given a role of its own
+    // must leave the pool pods it runs in (absent, it leaves the hash as it was).
+    serviceAccountName: spec.serviceAccountName,
   });
 }

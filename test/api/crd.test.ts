@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CRD_FILE, POOL_CRD_FILE, VERSION_CRD_FILE, crdFiles, functionCrd, functionCrdYaml, functionVersionCrd, functionVersionCrdYaml } from '../../src/api/crd.js';
+import { CRD_FILE, POOL_CRD_FILE, VERSION_CRD_FILE, crdFiles, functionCrd, functionCrdYaml, functionVersionCrd, functionVersionCrdYaml, warmPoolCrd, warmPoolCrdYaml } from '../../src/api/crd.js';
+import { POOL_RUNTIMES, WarmPoolSpecSchema } from '../../src/api/warm-pool.js';
 
 type Node = Record<string, unknown>;
 
@@ -122,6 +123,84 @@ describe('FunctionVersion CRD', () => {
 
   it('is generated deterministically', () => {
     expect(functionVersionCrd()).toEqual(functionVersionCrd());
+  });
+});
+
+describe('WarmPool CRD', () => {
+  it('in crds/ is what the schema generates (run `npm run gen:crd` after changing src/api/warm-pool.ts)', () => {
+    expect(readFileSync(POOL_CRD_FILE, 'utf8')).toBe(warmPoolCrdYaml());
+  });
+
+  const crd = parse(readFileSync(POOL_CRD_FILE, 'utf8')) as Node;
+  const spec = crd.spec as Node;
+  const version = (spec.versions as Node[])[0] as Node;
+  const schema = (version.schema as Node).openAPIV3Schema as Node;
+  const specProps = ((schema.properties as Node).spec as Node).properties as Record<string, Node>;
+
+  it('is a namespaced hearth.dev/v1alpha1 WarmPool in the hearth category, short name wp (kubectl get warmpools, wp, hearth)', () => {
+    expect(crd).toMatchObject({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'warmpools.hearth.dev' } });
+    expect(spec).toMatchObject({
+      group: 'hearth.dev', scope: 'Namespaced',
+      names: { kind: 'WarmPool', listKind: 'WarmPoolList', plural: 'warmpools', singular: 'warmpool', shortNames: ['wp'], categories: ['hearth'] },
+    });
+    expect(version).toMatchObject({ name: 'v1alpha1', served: true, storage: true });
+  });
+
+  it('has the status subresource and no scale subresource (the controller sizes a pool from its claims, nothing scales it)', () => {
+    expect(version.subresources).toEqual({ status: {} });
+  });
+
+  it('prints Runtime, Desired, Ready, Claims, Per-Minute and Age', () => {
+    expect((version.additionalPrinterColumns as Node[]).map((c) => [c.name, c.type, c.jsonPath])).toEqual([
+      ['Runtime', 'string', '.spec.runtime'],
+      ['Desired', 'integer', '.status.desiredSize'],
+      ['Ready', 'integer', '.status.readyPods'],
+      ['Claims', 'integer', '.status.claims'],
+      ['Per-Minute', 'number', '.status.claimsPerMinute'],
+      ['Age', 'date', '.metadata.creationTimestamp'],
+    ]);
+  });
+
+  it('has a structural schema', () => {
+    expect(structuralProblems(schema)).toEqual([]);
+  });
+
+  it('carries the runtimes, defaults and bounds, and needs only the runtime', () => {
+    expect(specProps.runtime?.enum).toEqual(['python', 'nodejs']);
+    expect(specProps.minSize).toMatchObject({ type: 'integer', minimum: 0, maximum: 100, default: 1 });
+    expect(specProps.maxSize).toMatchObject({ type: 'integer', minimum: 0, maximum: 100, default: 10 });
+    expect(specProps.memoryMB).toMatchObject({ type: 'integer', minimum: 128, maximum: 10240, default: 128 });
+    expect(specProps.ephemeralStorageMB).toMatchObject({ type: 'integer', minimum: 512, maximum: 10240, default: 512 });
+    expect(((schema.properties as Node).spec as Node).required).toEqual(['runtime']);
+  });
+
+  it('refuses minSize above maxSize, in the API server (CEL) as in the zod schema', () => {
+    const rules = ((schema.properties as Node).spec as Node)['x-kubernetes-validations'] as Node[];
+    expect(rules).toEqual([{ rule: 'self.minSize <= self.maxSize', message: 'minSize must not exceed maxSize', fieldPath: '.minSize' }]);
+    expect(WarmPoolSpecSchema.safeParse({ runtime: 'python', minSize: 6, maxSize: 5 }).success).toBe(false);
+    expect(WarmPoolSpecSchema.safeParse({ runtime: 'python', minSize: 5, maxSize: 5 }).success).toBe(true);
+    // The defaults alone satisfy the rule (the API server checks it after defaulting).
+    expect(WarmPoolSpecSchema.parse({ runtime: 'nodejs' })).toEqual({ runtime: 'nodejs', minSize: 1, maxSize: 10, memoryMB: 128, ephemeralStorageMB: 512 });
+  });
+
+  it('has the bounds the chart\'s values.schema.json gives pools.runtimes.*, and the chart\'s default pools are valid WarmPools', () => {
+    const values = JSON.parse(readFileSync('charts/hearth/values.schema.json', 'utf8')) as Node;
+    const runtimes = ((((values.properties as Node).pools as Node).properties as Node).runtimes as Node).properties as Record<string, Node>;
+    expect(Object.keys(runtimes).sort()).toEqual([...POOL_RUNTIMES].sort());
+    const chartValues = parse(readFileSync('charts/hearth/values.yaml', 'utf8')) as { pools: { runtimes: Record<string, Record<string, unknown>> } };
+    for (const runtime of POOL_RUNTIMES) {
+      const props = (runtimes[runtime]?.properties ?? {}) as Record<string, Node>;
+      for (const field of ['minSize', 'maxSize', 'memoryMB', 'ephemeralStorageMB']) {
+        expect(props[field], `${runtime}.${field}`).toMatchObject({ type: 'integer', minimum: specProps[field]?.minimum, maximum: specProps[field]?.maximum });
+      }
+      const { enabled, ...poolSpec } = chartValues.pools.runtimes[runtime] ?? {};
+      expect(enabled, runtime).toBe(true);
+      expect(WarmPoolSpecSchema.parse({ runtime, ...poolSpec }), runtime).toEqual({ runtime, minSize: 1, maxSize: 5, memoryMB: 128, ephemeralStorageMB: 512 });
+    }
+  });
+
+  it('is generated deterministically', () => {
+    expect(warmPoolCrd()).toEqual(warmPoolCrd());
   });
 });
 

@@ -8,8 +8,12 @@
 // on the release it installed.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
+import { FunctionSpecSchema } from '../../src/api/function.js';
+import { ANNOTATION_SPEC_HASH, LABEL_CLAIMED } from '../../src/pools/labels.js';
+import { poolFor } from '../../src/pools/eligibility.js';
+import { instanceSpecHash } from '../../src/pools/specialization.js';
 import { EventSender, failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
-import { GATEWAY, NS, api, apiKey, gatewayFetch, invoke, isReady, kubectl, pods, tool, until, type PodView } from './cluster.js';
+import { GATEWAY, NS, api, apiKey, gatewayFetch, gatewayMetricSum, invoke, isReady, kubectl, pods, tool, until, type PodView } from './cluster.js';
 import { applyPython } from './functions.js';
 
 const FN = 'churn';
@@ -46,16 +50,35 @@ interface DeploymentView {
 
 const livePods = async (selector: string): Promise<PodView[]> => (await pods(NS, selector)).filter((p) => p.metadata.deletionTimestamp === undefined);
 
-/** The Deployment has rolled out its current template and no old pod is left. */
+interface ClaimedPodView extends PodView {
+  metadata: PodView['metadata'] & { annotations?: Record<string, string> };
+}
+
+/**
+ * The function's pods claimed from a warm pool (pools are on, the chart's
+ * default) that run its current spec and are not going: they count as
+ * instances beside the Deployment's, which the controller sizes to what
+ * they do not cover.
+ */
+async function freshClaimedPods(): Promise<ClaimedPodView[]> {
+  const fn = await api().get<{ spec: unknown }>(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions/${FN}`);
+  const hash = instanceSpecHash(FunctionSpecSchema.parse(fn.spec));
+  return ((await pods(NS, `hearth.dev/function=${FN},${LABEL_CLAIMED}=true`)) as ClaimedPodView[])
+    .filter((p) => p.metadata.deletionTimestamp === undefined && p.metadata.annotations?.[ANNOTATION_SPEC_HASH] === hash);
+}
+
+/** The Deployment has rolled out its current template, every claimed pod runs the current spec and no old pod is left. */
 async function rolledOut(): Promise<boolean> {
   const d = await api().get<DeploymentView>(`/apis/apps/v1/namespaces/${NS}/deployments/${FN}`);
   const want = d.spec.replicas ?? 0;
   const all = await pods(NS, `hearth.dev/function=${FN}`);
+  const claimed = await freshClaimedPods();
   return (
     (d.status.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
-    d.status.updatedReplicas === want &&
-    d.status.readyReplicas === want &&
-    all.length === want
+    (d.status.updatedReplicas ?? 0) === want &&
+    (d.status.readyReplicas ?? 0) === want &&
+    claimed.every(isReady) &&
+    all.length === want + claimed.length
   );
 }
 
@@ -65,9 +88,10 @@ async function rollout(what: string): Promise<void> {
   await until(`${what} rolled out`, async () => ((await rolledOut()) ? true : undefined), 180_000, 500);
 }
 
-async function deploymentReplicas(): Promise<number> {
+/** Instances the function has: the Deployment's replicas and its fresh claimed pods. */
+async function instances(): Promise<number> {
   const d = await api().get<DeploymentView>(`/apis/apps/v1/namespaces/${NS}/deployments/${FN}`);
-  return d.spec.replicas ?? 0;
+  return (d.spec.replicas ?? 0) + (await freshClaimedPods()).length;
 }
 
 describe.runIf(inject('e2e') !== undefined).sequential('no call lost while things change (process-node cluster)', () => {
@@ -75,6 +99,11 @@ describe.runIf(inject('e2e') !== undefined).sequential('no call lost while thing
     const versions = new Set(['v1']);
     const greetings = new Set(['a']);
     await applyChurn('v1', 'a');
+    // Pools are on (the chart's default) and this function is one they serve, so scaling from zero may take the pool path.
+    const fnSpec = FunctionSpecSchema.parse((await api().get<{ spec: unknown }>(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions/${FN}`)).spec);
+    const warmPools = await api().get<{ items: { metadata: { name: string }; spec: { runtime: 'python' | 'nodejs'; memoryMB: number; ephemeralStorageMB: number } }[] }>(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/warmpools`);
+    const match = poolFor(fnSpec, warmPools.items.map((w) => ({ name: w.metadata.name, ...w.spec })));
+    expect(match, 'the churn function can be served from a warm pool').toMatchObject({ ok: true });
     // minInstances 0: the first call starts the first instance.
     await until(`${FN} answering`, async () => ((await invoke(FN, {})).status === 200 ? true : undefined), 180_000, 1_000);
 
@@ -102,6 +131,7 @@ describe.runIf(inject('e2e') !== undefined).sequential('no call lost while thing
     load.start('steady');
     events.start();
     let report: LoadReport | undefined;
+    let backFromZero = { poolStarts: 0, claimed: [] as string[] };
     try {
       await sleep(8_000);
 
@@ -135,18 +165,25 @@ describe.runIf(inject('e2e') !== undefined).sequential('no call lost while thing
         console.log(`[churn] burst on top:\n${formatReport(b)}`);
         expect(b.total.failed, 'burst calls failed').toBe(0);
       }
-      await until('back to one instance', async () => ((await deploymentReplicas()) === 1 && (await rolledOut()) ? true : undefined), 180_000, 1_000);
+      await until('back to one instance', async () => ((await instances()) === 1 && (await rolledOut()) ? true : undefined), 180_000, 1_000);
       console.log(`[churn] peak ready instances: ${peak}`);
 
       phase('scale to zero and back');
       const before = (await livePods(`hearth.dev/function=${FN}`)).map((p) => p.metadata.name);
+      // The gateways stay the same through this phase, so their counters' difference is what it started.
+      const poolStartsBefore = await gatewayMetricSum('hearth_instance_starts_total', { function: FN, path: 'pool' });
       // The last instance stops while calls keep coming: they must wait for a new one.
       await kubectl('scale', '--namespace', NS, `functions.hearth.dev/${FN}`, '--replicas=0');
+      const claimedSeen = new Set<string>();
       await until('a new instance serving', async () => {
         const now = await livePods(`hearth.dev/function=${FN}`);
+        for (const p of now) if (!before.includes(p.metadata.name) && p.metadata.labels?.[LABEL_CLAIMED] === 'true') claimedSeen.add(p.metadata.name);
         return now.some((p) => isReady(p) && !before.includes(p.metadata.name)) && (await pods(NS, `hearth.dev/function=${FN}`)).every((p) => !before.includes(p.metadata.name)) ? true : undefined;
       }, 180_000, 500);
       await sleep(3_000);
+      const poolStarts = (await gatewayMetricSum('hearth_instance_starts_total', { function: FN, path: 'pool' })) - poolStartsBefore;
+      backFromZero = { poolStarts, claimed: [...claimedSeen] };
+      console.log(`[churn] back from zero: ${poolStarts} pool starts, claimed pods seen: ${backFromZero.claimed.join(', ') || 'none'}`);
 
       const gatewaySelector = 'app.kubernetes.io/component=gateway';
       for (const [i, g] of (await livePods(gatewaySelector)).entries()) {
@@ -190,6 +227,8 @@ describe.runIf(inject('e2e') !== undefined).sequential('no call lost while thing
     expect(report.total.durationMs).toBeGreaterThanOrEqual(60_000);
     expect(report.total.callsPerSecond).toBeGreaterThanOrEqual(MIN_RATE);
     expect(report.phases.map((p) => [p.phase, p.failed]).filter(([, f]) => f !== 0), report.examples.join('\n')).toEqual([]);
+    // With pools on, the way back from zero was a claimed pool pod (the gateway counted it, or the pod was seen).
+    expect(backFromZero.poolStarts > 0 || backFromZero.claimed.length > 0, `scaling back from zero took the pool path: ${JSON.stringify(backFromZero)}`).toBe(true);
 
     console.log(`[churn] async events: ${events.accepted.length} accepted, ${events.refused.length} refused`);
     expect(events.refused).toEqual([]);

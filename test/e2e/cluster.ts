@@ -130,3 +130,30 @@ export async function ensureRelease(): Promise<void> {
     '--wait', '--timeout', '4m',
   ]);
 }
+
+/** The labels of one Prometheus text-format series, `{a="x",b="y"}` → {a: 'x', b: 'y'}. */
+function seriesLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) out[m[1] ?? ''] = (m[2] ?? '').replace(/\\(.)/g, '$1');
+  return out;
+}
+
+/**
+ * A metric summed over every gateway pod's /metrics (each counts only what
+ * it did) and over its series whose labels include `labels`.
+ */
+export async function gatewayMetricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
+  const gateways = (await pods(NS, 'app.kubernetes.io/component=gateway')).filter((p) => p.status.podIP !== undefined && p.metadata.deletionTimestamp === undefined);
+  let sum = 0;
+  for (const g of gateways) {
+    const res = await fetch(`http://${g.status.podIP ?? ''}:8080/metrics`, { headers: { authorization: `Bearer ${await apiKey()}` }, signal: AbortSignal.timeout(10_000) });
+    if (res.status !== 200) throw new Error(`${g.metadata.name} /metrics: HTTP ${res.status}`);
+    for (const line of (await res.text()).split('\n')) {
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$/.exec(line);
+      if (m?.[1] !== name) continue;
+      const have = seriesLabels(m[2] ?? '');
+      if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+    }
+  }
+  return sum;
+}

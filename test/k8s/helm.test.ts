@@ -434,6 +434,15 @@ function valueSets(watchNs: string): ValueSet[] {
       },
     },
     {
+      name: 'nodepool',
+      values: { pools: { runtimes: { python: { enabled: false }, nodejs: { minSize: 0, maxSize: 3, memoryMB: 512, ephemeralStorageMB: 2048 } } } },
+      check: (objs, ns) => {
+        expect(pools(objs)).toEqual([
+          { name: 'nodejs', namespace: ns, spec: { runtime: 'nodejs', minSize: 0, maxSize: 3, memoryMB: 512, ephemeralStorageMB: 2048 } },
+        ]);
+      },
+    },
+    {
       name: 'nopools',
       values: { pools: { enabled: false } },
       check: (objs) => {
@@ -727,6 +736,12 @@ if (!ctx.available) {
       expect(r.stderr).toContain('pools.runtimes.nodejs.minSize (6) must not exceed its maxSize (5)');
       const equal = await template('r-poolbad', ns, { pools: { runtimes: { nodejs: { minSize: 5, maxSize: 5 } } } });
       expect(equal.code, equal.stderr).toBe(0);
+      // The API server holds a WarmPool written by hand to the same rule (the CRD's CEL validation).
+      const file = join(work, 'warmpool-bad.yaml');
+      await writeFile(file, stringify({ apiVersion: 'hearth.dev/v1alpha1', kind: 'WarmPool', metadata: { name: 'bad', namespace: ns }, spec: { runtime: 'nodejs', minSize: 6, maxSize: 5 } }));
+      const applied = await kubectl('apply', '--server-side', '--dry-run=server', '-f', file);
+      expect(applied.code).not.toBe(0);
+      expect(applied.stderr).toContain('minSize must not exceed maxSize');
     });
 
     it('refuses packages.store s3 without its endpoint, bucket and credentials Secret', async () => {

@@ -28,11 +28,20 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
  * controller puts on a version's Service reach its slices.
  */
 export function unitKeyOfSlice(slice: EndpointSlice): string | undefined {
-  const labels = slice.metadata?.labels ?? {};
-  const name = labels[LABEL_VERSION_OF];
-  const version = labels[LABEL_VERSION];
+  return unitKeyOfLabels(slice.metadata?.labels, SERVICE_NAME_LABEL);
+}
+
+/**
+ * The serving unit of an object from its labels: NAME:N when it carries
+ * both version labels, else the value of `latestLabel` (a slice's Service
+ * name, a pod's hearth.dev/function), which names $LATEST's unit.
+ */
+export function unitKeyOfLabels(labels: Record<string, string> | undefined, latestLabel: string): string | undefined {
+  const name = labels?.[LABEL_VERSION_OF];
+  const version = labels?.[LABEL_VERSION];
   if (name !== undefined && name !== '' && version !== undefined && version !== '') return unitKey(name, version);
-  return labels[SERVICE_NAME_LABEL];
+  const latest = labels?.[latestLabel];
+  return latest === '' ? undefined : latest;
 }
 
 export interface EndpointRecord {

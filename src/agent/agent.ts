@@ -205,6 +205,11 @@ export class Agent implements RuntimeApi {
     return this.queue.length + this.inflight.size;
   }
 
+  /** Listeners now registered (onEvent's included): a request that went away leaves none behind. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   on(listener: (e: AgentEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -20,9 +20,26 @@ export interface Invokable {
   readonly functionArn: string;
   /** Rejects only with a NotDeliveredError (draining or closed). */
   invoke(req: InvokeRequest): Promise<InvokeResult>;
-  /** Begins the drain; resolves once nothing is queued or running. */
-  drain(): Promise<{ handedBack: number }>;
+  /**
+   * Begins the drain; resolves once nothing is queued or running.
+   * `neverServed`: the instance never took a call (an idle pool pod), so the
+   * drain answers at once, without waiting for callers to go quiet.
+   */
+  drain(): Promise<{ handedBack: number; neverServed?: boolean }>;
+  /** Calls the listener on any change that may change readiness; returns how to stop. */
+  on(listener: () => void): () => unknown;
+  /** What /readyz answers (default: ready once the runtime took its first event and no drain began). */
+  readiness?(): Readiness;
 }
+
+export interface Readiness {
+  ready: boolean;
+  /** The body of /readyz. */
+  body: Record<string, unknown>;
+}
+
+/** Longest GET /readyz?wait=MS holds a request. */
+export const READY_WAIT_MAX_MS = 30_000;
 
 /** Longest close() waits for answers still being written before it cuts connections. */
 const CLOSE_GRACE_MS = 2000;
@@ -35,6 +52,8 @@ export interface InvokeServer {
 export interface InvokeServerOptions {
   /** Quiet GET /drain waits for after the agent is empty (default DRAIN_QUIET_MS; tests shorten it). */
   drainQuietMs?: number;
+  /** More routes by exact path (the pool agent's specialisation). */
+  routes?: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>>;
 }
 
 export async function startInvokeServer(target: Invokable, host: string, port: number, payloadLimit: number, opts: InvokeServerOptions = {}): Promise<InvokeServer> {
@@ -49,7 +68,7 @@ export async function startInvokeServer(target: Invokable, host: string, port: n
     });
     // While draining, each answer closes its connection, so callers stop reusing them.
     if (target.draining) res.shouldKeepAlive = false;
-    void handle(target, payloadLimit, calls, req, res).catch(() => res.destroy());
+    void handle(target, payloadLimit, calls, opts.routes ?? {}, req, res).catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -87,8 +106,50 @@ interface CallClock {
   quietMs: number;
 }
 
-async function handle(target: Invokable, payloadLimit: number, calls: CallClock, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+/** The wait of GET /readyz?wait=MS: 0 without one or for anything but a non-negative number; at most READY_WAIT_MAX_MS. Pure. */
+export function readyWaitMs(url: string): number {
+  const q = url.indexOf('?');
+  if (q < 0) return 0;
+  const raw = new URLSearchParams(url.slice(q + 1)).get('wait');
+  if (raw === null || !/^\d{1,9}$/.test(raw)) return 0;
+  return Math.min(Number(raw), READY_WAIT_MAX_MS);
+}
+
+function readinessOf(target: Invokable): Readiness {
+  if (target.readiness) return target.readiness();
+  return { ready: target.state === 'ready' && !target.draining, body: { status: target.draining ? 'draining' : target.state } };
+}
+
+/**
+ * Resolves once the target is ready, after `ms`, or when the caller has
+ * gone, whichever is first; its timer and listener go with it.
+ */
+function untilReady(target: Invokable, ms: number, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      off();
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const off = target.on(() => {
+      if (readinessOf(target).ready) done();
+    });
+    res.once('close', done);
+    if (readinessOf(target).ready) done();
+  });
+}
+
+async function handle(
+  target: Invokable,
+  payloadLimit: number,
+  calls: CallClock,
+  routes: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
   if (path === INVOKE_PATH) calls.lastCallAt = Date.now();
   if (path === '/healthz') {
     req.resume();
@@ -96,14 +157,20 @@ async function handle(target: Invokable, payloadLimit: number, calls: CallClock,
   }
   if (path === '/readyz') {
     req.resume();
-    const ready = target.state === 'ready' && !target.draining;
-    return sendJson(res, ready ? 200 : 503, { status: target.draining ? 'draining' : target.state });
+    // ?wait=MS: a long poll, so a gateway learns of readiness from the agent at once rather than a probe period later.
+    const wait = readyWaitMs(req.url ?? '/');
+    if (wait > 0 && !readinessOf(target).ready) await untilReady(target, wait, res);
+    const r = readinessOf(target);
+    return sendJson(res, r.ready ? 200 : 503, r.body);
   }
+  const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+  if (route !== undefined) return route(req, res);
   if (path === DRAIN_PATH) {
     req.resume();
     if (req.method !== 'GET' && req.method !== 'POST') return sendJson(res, 405, { errorMessage: 'Method Not Allowed', errorType: 'MethodNotAllowed' });
     const drainStartedAt = Date.now();
-    const { handedBack } = await target.drain();
+    const { handedBack, neverServed } = await target.drain();
+    if (neverServed === true) return sendJson(res, 200, { status: 'drained', handedBack });
     for (let wait = quietWait(calls, drainStartedAt); wait > 0; wait = quietWait(calls, drainStartedAt)) await new Promise((r) => setTimeout(r, wait));
     return sendJson(res, 200, { status: 'drained', handedBack });
   }

@@ -41,6 +41,9 @@ export async function specializeFromStdin(stream = process.stdin) {
     throw new Error('specialisation line must be a JSON object {"env": {...}}');
   }
   for (const [name, value] of Object.entries(env)) process.env[name] = value === null || value === undefined ? '' : String(value);
+  // Node read NODE_PATH when it started, before the line came: read it again
+  // (require's global paths), as a start with the line's NODE_PATH would have.
+  if ('NODE_PATH' in env) createRequire(import.meta.url)('node:module')._initPaths?.();
   if (process.env.LAMBDA_TASK_ROOT) process.chdir(process.env.LAMBDA_TASK_ROOT);
 }
 

@@ -52,6 +52,14 @@ def specialize_from_stdin(stream=None):
         raise RuntimeError('specialisation line must be a JSON object {"env": {...}}')
     for name, value in env.items():
         os.environ[str(name)] = "" if value is None else str(value)
+    # The interpreter read PYTHONPATH when it started, before the line came:
+    # put the line's entries where a start with it would have (first).
+    if "PYTHONPATH" in env:
+        entries = [p for p in os.environ["PYTHONPATH"].split(os.pathsep) if p]
+        for position, path in enumerate(entries):
+            if path in sys.path:
+                sys.path.remove(path)
+            sys.path.insert(position, path)
     task_root = os.environ.get("LAMBDA_TASK_ROOT")
     if task_root:
         os.chdir(task_root)

@@ -3,9 +3,13 @@
 // and finds the agent through AWS_LAMBDA_RUNTIME_API; the agent serves the
 // gateway's invoke endpoint and the probes. Given a command after `--`, the
 // agent starts that runtime itself, as AWS's runtime interface emulator does.
+// With --pool it is a warm-pool pod's agent: no function until a gateway
+// specialises it (src/agent/pool-mode.ts).
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
+import { PoolAgent } from '../agent/pool-mode.js';
+import { POOL_FIFO, POOL_OPT_DIR, POOL_TASK_ROOT } from '../agent/pool-paths.js';
 import { procRuntimePeer } from '../agent/runtime-peer.js';
 import { runAgentSidecar } from '../agent/sidecar.js';
 
@@ -16,7 +20,13 @@ const HELP = `usage: hearth agent [options] [-- RUNTIME COMMAND...]
   --function-name NAME     (default: $AWS_LAMBDA_FUNCTION_NAME)
   --memory MB              (default 128)
   --timeout SECONDS        (default 3)
-  --concurrency N          invocations the runtime takes at once (default 1)`;
+  --concurrency N          invocations the runtime takes at once (default 1)
+
+warm-pool pod (the runtime container waits on the FIFO; see runtimes/README.md):
+  --pool                   serve no function until POST /2018-06-01/hearth/specialize gives one
+  --task-root DIR          where the function's code is written (default ${POOL_TASK_ROOT})
+  --opt-dir DIR            where its layers are unpacked (default ${POOL_OPT_DIR})
+  --specialize-fifo PATH   the runtime's FIFO; env.json is saved beside it (default ${POOL_FIFO})`;
 
 function hostPort(value: string, flag: string): { host: string; port: number } {
   const i = value.lastIndexOf(':');
@@ -37,6 +47,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
       memory: { type: 'string', default: '128' },
       timeout: { type: 'string', default: '3' },
       concurrency: { type: 'string', default: '1' },
+      pool: { type: 'boolean', default: false },
+      'task-root': { type: 'string', default: POOL_TASK_ROOT },
+      'opt-dir': { type: 'string', default: POOL_OPT_DIR },
+      'specialize-fifo': { type: 'string', default: POOL_FIFO },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -46,6 +60,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   const listen = hostPort(values.listen, '--listen');
   const runtimeApi = hostPort(values['runtime-api'], '--runtime-api');
+  if (values.pool) {
+    if (command.length > 0) throw new Error('--pool serves the runtime container of a pool pod; it starts no runtime command');
+    return poolAgent({ listen, runtimePort: runtimeApi.port, taskRoot: values['task-root'], optDir: values['opt-dir'], fifo: values['specialize-fifo'] });
+  }
   const logger = pino({ base: { service: 'hearth-agent', function: values['function-name'] } });
   const common = {
     functionName: values['function-name'],
@@ -71,6 +89,21 @@ export async function agentCommand(argv: string[]): Promise<number> {
   // a pod the runtime container's preStop hook (GET /drain) has usually
   // emptied the agent already: Kubernetes stops a native sidecar after the
   // runtime container. A second signal stops at once.
+  logger.info({ signal }, 'draining before exit');
+  const drained = await Promise.race([agent.drain(), nextSignal().then(() => undefined)]);
+  if (drained === undefined) logger.warn('second signal; stopping without waiting for the drain');
+  await agent.close();
+  return 0;
+}
+
+async function poolAgent(o: { listen: { host: string; port: number }; runtimePort: number; taskRoot: string; optDir: string; fifo: string }): Promise<number> {
+  const logger = pino({ base: { service: 'hearth-agent' } });
+  const agent = new PoolAgent({ taskRoot: o.taskRoot, optDir: o.optDir, fifo: o.fifo, runtimePort: o.runtimePort, logger });
+  agent.start();
+  await agent.listen(o.listen.host, o.listen.port);
+  logger.info({ listen: o.listen, taskRoot: o.taskRoot, optDir: o.optDir, fifo: o.fifo }, 'pool agent waiting for a function');
+  const signal = await nextSignal();
+  // An idle pool pod drains at once; a claimed one as any function pod.
   logger.info({ signal }, 'draining before exit');
   const drained = await Promise.race([agent.drain(), nextSignal().then(() => undefined)]);
   if (drained === undefined) logger.warn('second signal; stopping without waiting for the drain');

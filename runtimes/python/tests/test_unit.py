@@ -218,6 +218,15 @@ def test_specialize_from_stdin(tmp_path, monkeypatch):
     assert stream.read() == b"not read\n"
 
 
+def test_specialize_puts_pythonpath_on_sys_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", ["/usr/lib/python3"])
+    monkeypatch.setenv("PYTHONPATH", "")
+    layer = str(tmp_path / "python")
+    line = json.dumps({"env": {"PYTHONPATH": layer + ":/usr/lib/python3"}}) + "\n"
+    bootstrap.specialize_from_stdin(io.BytesIO(line.encode()))
+    assert sys.path == [layer, "/usr/lib/python3"]
+
+
 def test_specialize_rejects_bad_line():
     with pytest.raises(RuntimeError):
         bootstrap.specialize_from_stdin(io.BytesIO(b'{"nope": 1}\n'))

@@ -1,0 +1,385 @@
+// The agent of a warm-pool pod (`hearth agent --pool`) with real runtimes
+// started as the pool pod's runtime container starts them: the pool
+// runtime script, HEARTH_SPECIALIZE=stdin, the FIFO on fd 0. Loopback only.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AgentClient } from '../../src/agent/client.js';
+import { NotDeliveredError } from '../../src/agent/delivery.js';
+import { PoolAgent, poolReadiness } from '../../src/agent/pool-mode.js';
+import { POOL_FIFO_NAME, POOL_SAVED_ENV_NAME, poolRuntimeEnv, poolRuntimeScript } from '../../src/agent/pool-paths.js';
+import { procRuntimePeer } from '../../src/agent/runtime-peer.js';
+import { checkSpecialization, taskFileNameProblem } from '../../src/agent/specialize.js';
+import type { PackEntry } from '../../src/packages/collect.js';
+import { writeZip } from '../../src/packages/zip-write.js';
+import { SPECIALIZE_PATH, type Specialization } from '../../src/pools/specialization.js';
+import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
+import { REPO_ROOT, request, silent } from './helpers.js';
+
+const PY = ['python3', join(REPO_ROOT, 'runtimes/python/bootstrap.py')];
+const NODE = ['node', join(REPO_ROOT, 'runtimes/nodejs/bootstrap.mjs')];
+const MARKER = `marker-${process.pid}-${Date.now()}`;
+
+const PY_APP = `import os, time
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"marker": os.environ.get("MARKER"), "fn": context.function_name, "event": event}
+`;
+const NODE_APP = `exports.handler = async (event, context) => ({ marker: process.env.MARKER, fn: context.functionName, event });\n`;
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+interface Pod {
+  dir: string;
+  task: string;
+  opt: string;
+  spec: string;
+  api: string;
+  agent: PoolAgent;
+  url: string;
+  client: AgentClient;
+}
+
+/** A ZIP of these files (with their directories), written by the packager's own writer. */
+async function zipOf(files: Record<string, string>): Promise<Buffer> {
+  const src = mkdtempSync(join(tmpdir(), 'hearth-pool-zip-'));
+  const entries: PackEntry[] = [];
+  const dirs = new Set<string>();
+  for (const [name, text] of Object.entries(files)) {
+    const parts = name.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const d = parts.slice(0, i).join('/');
+      if (!dirs.has(d)) entries.push({ kind: 'directory', name: d });
+      dirs.add(d);
+    }
+    const path = join(src, `f${entries.length}`);
+    writeFileSync(path, text);
+    entries.push({ kind: 'file', name, path, mode: 0o644, size: Buffer.byteLength(text) });
+  }
+  return writeZip(entries);
+}
+
+const alive = (p: ChildProcess): boolean => p.exitCode === null && p.signalCode === null;
+
+describe('agent in pool mode', () => {
+  const procs: ChildProcess[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const p of procs.splice(0)) if (alive(p)) p.kill('SIGKILL');
+    for (const c of closers.splice(0).reverse()) await c();
+  });
+
+  async function pod(opts: { initTimeoutMs?: number } = {}): Promise<Pod> {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-pool-'));
+    const [task, opt, spec] = ['task', 'opt', 'specialize'].map((d) => join(dir, d)) as [string, string, string];
+    for (const d of [task, opt, spec]) mkdirSync(d);
+    const port = await freePort();
+    const api = `127.0.0.1:${port}`;
+    const agent = new PoolAgent({
+      taskRoot: task,
+      optDir: opt,
+      fifo: join(spec, POOL_FIFO_NAME),
+      runtimePort: port,
+      logger: silent,
+      peer: (a) => procRuntimePeer(a, { pollMs: 50 }),
+      fifoPollMs: 20,
+      ...(opts.initTimeoutMs !== undefined ? { initTimeoutMs: opts.initTimeoutMs } : {}),
+    });
+    agent.start();
+    const { url } = await agent.listen();
+    const client = new AgentClient(url, { connections: 2 });
+    closers.push(() => agent.close(), () => client.close());
+    return { dir, task, opt, spec, api, agent, url, client };
+  }
+
+  /** What the kubelet runs as the pool pod's runtime container (the script, then the image's command). */
+  function runtime(p: Pod, cmd: string[]): ChildProcess & { out: () => string } {
+    const child = spawn('/bin/sh', ['-c', poolRuntimeScript(p.spec), 'pool-runtime', ...cmd], {
+      cwd: p.task,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LAMBDA_TASK_ROOT: p.task, ...poolRuntimeEnv(p.api, { taskRoot: p.task, optDir: p.opt }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    procs.push(child);
+    return Object.assign(child, { out: () => out });
+  }
+
+  function specialization(p: Pod, over: Partial<Specialization> & { handler: string; extraEnv?: Record<string, string> }): Specialization {
+    const { handler, extraEnv, ...rest } = over;
+    return {
+      unit: 'fn',
+      functionName: 'fn',
+      version: '$LATEST',
+      memoryMB: 128,
+      timeoutSeconds: 3,
+      concurrency: 1,
+      env: {
+        _HANDLER: handler,
+        LAMBDA_TASK_ROOT: p.task,
+        AWS_LAMBDA_FUNCTION_NAME: 'fn',
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
+        AWS_LAMBDA_MAX_CONCURRENCY: '1',
+        MARKER,
+        ...extraEnv,
+      },
+      ...rest,
+    };
+  }
+
+  async function specialize(p: Pod, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(p.url + SPECIALIZE_PATH, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  async function readyz(p: Pod, waitMs?: number): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(`${p.url}/readyz${waitMs !== undefined ? `?wait=${waitMs}` : ''}`);
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  async function call(p: Pod, event: Record<string, unknown>, timeoutMs = 3000): Promise<{ outcome: string; doc: Record<string, unknown> }> {
+    const r = await p.client.invoke(request(event, { timeoutMs }));
+    return { outcome: r.outcome, doc: JSON.parse(r.payload.toString()) as Record<string, unknown> };
+  }
+
+  it('serves a python function given inline after an idle start that held nothing of it', async () => {
+    const p = await pod();
+    const rt = runtime(p, PY);
+    expect(await readyz(p, 10_000)).toMatchObject({ status: 200, body: { status: 'idle' } });
+
+    // Before the claim: nothing of the function in the task root, /opt, the shared directory or the runtime's environment.
+    expect(readdirSync(p.task)).toEqual([]);
+    expect(readdirSync(p.opt)).toEqual([]);
+    expect(readdirSync(p.spec)).toEqual([POOL_FIFO_NAME]);
+    const environ = readFileSync(`/proc/${rt.pid}/environ`, 'utf8');
+    expect(environ).toContain('HEARTH_SPECIALIZE=stdin');
+    expect(environ).not.toContain(MARKER);
+    expect(environ).not.toContain('_HANDLER');
+    // ... and calls are refused as not delivered, so the gateway sends them elsewhere.
+    await expect(p.client.invoke(request({}))).rejects.toMatchObject({ name: 'NotDeliveredError', reason: 'draining' });
+
+    const answer = await specialize(p, specialization(p, { handler: 'app.handler', files: { 'app.py': b64(PY_APP) } }));
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ unit: 'fn', specializedMs: expect.any(Number) });
+    // Sent at once: the call waits in the agent's queue for the runtime's init.
+    const first = await call(p, { n: 1 });
+    expect(first).toEqual({ outcome: 'success', doc: { marker: MARKER, fn: 'fn', event: { n: 1 } } });
+    expect(await readyz(p)).toMatchObject({ status: 200, body: { status: 'ready', unit: 'fn' } });
+
+    const saved = join(p.spec, POOL_SAVED_ENV_NAME);
+    expect(statSync(saved).mode & 0o777).toBe(0o600);
+    const line = readFileSync(saved, 'utf8');
+    expect(line.endsWith('}\n')).toBe(true);
+    expect(JSON.parse(line)).toMatchObject({ env: { MARKER, _HANDLER: 'app.handler', AWS_LAMBDA_RUNTIME_API: p.api } });
+
+    // A claimed pod never takes a second function.
+    const again = await specialize(p, specialization(p, { handler: 'app.handler', unit: 'other', functionName: 'other', files: { 'other.py': b64(PY_APP) } }));
+    expect(again.status).toBe(409);
+    expect(existsSync(join(p.task, 'other.py'))).toBe(false);
+    expect((await call(p, { n: 2 })).doc).toMatchObject({ marker: MARKER, event: { n: 2 } });
+  });
+
+  it('serves a nodejs function given inline', async () => {
+    const p = await pod();
+    runtime(p, NODE);
+    expect((await readyz(p, 10_000)).status).toBe(200);
+    const answer = await specialize(p, specialization(p, { handler: 'index.handler', files: { 'index.js': b64(NODE_APP) } }));
+    expect(answer.status).toBe(200);
+    expect(await call(p, { n: 1 })).toEqual({ outcome: 'success', doc: { marker: MARKER, fn: 'fn', event: { n: 1 } } });
+  });
+
+  it('refuses bad bodies with 400 and writes nothing', async () => {
+    const p = await pod();
+    const good = specialization(p, { handler: 'app.handler', files: { 'app.py': b64(PY_APP) } });
+    expect((await specialize(p, '{not json')).status).toBe(400);
+    expect((await specialize(p, { ...good, memoryMB: 'lots' })).status).toBe(400);
+    expect((await specialize(p, { ...good, extra: 1 })).status).toBe(400);
+    for (const name of ['../evil.py', 'a/b.py', '..', '.', '']) {
+      const r = await specialize(p, { ...good, files: { 'ok.py': b64('x = 1\n'), [name]: b64('x = 1\n') } });
+      expect(r.status, name).toBe(400);
+    }
+    expect((await specialize(p, { ...good, files: { 'app.py': '***' } })).status).toBe(400);
+    expect((await specialize(p, { ...good, archives: [{ into: 'task' }] })).status).toBe(400);
+    expect((await specialize(p, { ...good, archives: [{ into: 'task', url: 'http://127.0.0.1:1/x.zip' }] })).status).toBe(400);
+    expect(readdirSync(p.task)).toEqual([]);
+    expect(readdirSync(p.dir).sort()).toEqual(['opt', 'specialize', 'task']);
+    // Refusals leave the pod idle: without its runtime's FIFO it is not ready (and says why).
+    expect(await readyz(p)).toMatchObject({ status: 503, body: { status: 'starting' } });
+    expect((await specialize(p, good)).status).toBe(503);
+    expect(readdirSync(p.task)).toEqual([]);
+  });
+
+  it('unpacks a package into the task root and layers into /opt, fetched or given, for python and nodejs', async () => {
+    const pkg = await zipOf({ 'data/x.txt': 'from the package', 'app.py': 'import layermod\nfrom pathlib import Path\ndef handler(event, context):\n    return {"layer": layermod.WHO, "data": Path("data/x.txt").read_text()}\n' });
+    const layer = await zipOf({ 'python/layermod.py': 'WHO = "python layer"\n' });
+    // The layer is fetched over HTTP with its digest, as `hearth unpack` fetches a URL source.
+    const server: Server = createServer((req, res) => {
+      res.writeHead(req.url === '/layer.zip' ? 200 : 404);
+      res.end(req.url === '/layer.zip' ? layer : undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => server.close(r)));
+    const layerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/layer.zip`;
+    const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+    const p = await pod();
+    runtime(p, PY);
+    expect((await readyz(p, 10_000)).status).toBe(200);
+    const answer = await specialize(
+      p,
+      specialization(p, {
+        handler: 'app.handler',
+        extraEnv: { PYTHONPATH: `${p.opt}/python` },
+        archives: [
+          { into: 'task', zipBase64: pkg.toString('base64'), sha256: digest(pkg) },
+          { into: 'opt', url: layerUrl, sha256: digest(layer) },
+        ],
+      }),
+    );
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(existsSync(join(p.opt, 'python/layermod.py'))).toBe(true);
+    expect(await call(p, {})).toEqual({ outcome: 'success', doc: { layer: 'python layer', data: 'from the package' } });
+
+    // nodejs: a CommonJS handler requires a module of its layer through NODE_PATH, read when the line came.
+    const nodeLayer = await zipOf({ 'nodejs/node_modules/layermod/index.js': 'module.exports = { who: "node layer" };\n' });
+    const nodePkg = await zipOf({ 'index.js': 'const l = require("layermod");\nexports.handler = async () => ({ layer: l.who });\n' });
+    const q = await pod();
+    runtime(q, NODE);
+    expect((await readyz(q, 10_000)).status).toBe(200);
+    const nodeAnswer = await specialize(
+      q,
+      specialization(q, {
+        handler: 'index.handler',
+        extraEnv: { NODE_PATH: `${q.opt}/nodejs/node_modules` },
+        archives: [
+          { into: 'task', zipBase64: nodePkg.toString('base64') },
+          { into: 'opt', zipBase64: nodeLayer.toString('base64'), sha256: digest(nodeLayer) },
+        ],
+      }),
+    );
+    expect(nodeAnswer.status, JSON.stringify(nodeAnswer.body)).toBe(200);
+    expect(await call(q, {})).toEqual({ outcome: 'success', doc: { layer: 'node layer' } });
+  });
+
+  it('answers 500 when the code cannot be written, and the pod then serves nothing', async () => {
+    const p = await pod();
+    runtime(p, PY);
+    expect((await readyz(p, 10_000)).status).toBe(200);
+    const zip = await writeZip([]);
+    const answer = await specialize(p, specialization(p, { handler: 'app.handler', archives: [{ into: 'task', zipBase64: zip.toString('base64'), sha256: 'a'.repeat(64) }] }));
+    expect(answer.status).toBe(500);
+    expect(answer.body).toMatchObject({ errorType: 'Hearth.SpecializationFailed', errorMessage: expect.stringContaining('SHA-256') });
+    expect(await readyz(p)).toMatchObject({ status: 503, body: { status: 'failed' } });
+    await expect(p.client.invoke(request({}))).rejects.toBeInstanceOf(NotDeliveredError);
+    expect((await specialize(p, specialization(p, { handler: 'app.handler', files: { 'app.py': b64(PY_APP) } }))).status).toBe(409);
+    // The runtime never got a line.
+    expect(existsSync(join(p.spec, POOL_SAVED_ENV_NAME))).toBe(false);
+  });
+
+  it('GET /readyz?wait answers once ready, or 503 after the wait, and leaves nothing behind when the caller goes', async () => {
+    const p = await pod();
+    const t0 = Date.now();
+    expect(await readyz(p, 300)).toMatchObject({ status: 503, body: { status: 'starting' } });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(p.agent.listenerCount).toBe(0);
+
+    // A caller that gives up mid-wait.
+    const ac = new AbortController();
+    const gone = fetch(`${p.url}/readyz?wait=30000`, { signal: ac.signal }).catch(() => 'aborted');
+    await waitFor('the wait to register', () => p.agent.listenerCount === 1, 5000);
+    ac.abort();
+    expect(await gone).toBe('aborted');
+    await waitFor('the wait to end with its caller', () => p.agent.listenerCount === 0, 5000);
+
+    // A wait that the runtime's start ends.
+    const waiting = readyz(p, 20_000);
+    await waitFor('the wait to register', () => p.agent.listenerCount === 1, 5000);
+    runtime(p, PY);
+    expect(await waiting).toMatchObject({ status: 200, body: { status: 'idle' } });
+    expect(p.agent.listenerCount).toBe(0);
+  });
+
+  it('drains an idle pool pod at once, which then takes no function', async () => {
+    const p = await pod();
+    runtime(p, PY);
+    expect((await readyz(p, 10_000)).status).toBe(200);
+    const t0 = Date.now();
+    const res = await fetch(`${p.url}/drain`);
+    expect(await res.json()).toEqual({ status: 'drained', handedBack: 0 });
+    // Well inside the quiet period a function pod's drain waits for (DRAIN_QUIET_MS, 2 s).
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect((await readyz(p)).status).toBe(503);
+    expect((await specialize(p, specialization(p, { handler: 'app.handler', files: { 'app.py': b64(PY_APP) } }))).status).toBe(503);
+    expect(readdirSync(p.task)).toEqual([]);
+  });
+
+  it('kills a runtime that overran its deadline; started again as the kubelet would, it is the same function', async () => {
+    const p = await pod();
+    const first = runtime(p, PY);
+    expect((await readyz(p, 10_000)).status).toBe(200);
+    expect((await specialize(p, specialization(p, { handler: 'app.handler', timeoutSeconds: 1, files: { 'app.py': b64(PY_APP) } }))).status).toBe(200);
+    expect((await call(p, { n: 1 }, 1000)).doc).toMatchObject({ marker: MARKER });
+
+    const overrun = await call(p, { sleep: 30 }, 1000);
+    expect(overrun.doc).toMatchObject({ errorType: 'Sandbox.Timedout' });
+    await waitFor('the runtime to be killed', () => !alive(first), 10_000);
+    expect(first.signalCode).toBe('SIGKILL');
+
+    // The kubelet starts the container again: the script reads env.json, not the FIFO.
+    const second = runtime(p, PY);
+    const next = await call(p, { n: 2 }, 1000);
+    expect(next, second.out()).toEqual({ outcome: 'success', doc: { marker: MARKER, fn: 'fn', event: { n: 2 } } });
+    expect(readFileSync(`/proc/${second.pid}/fd/0`, 'utf8')).toContain(MARKER);
+  });
+});
+
+describe('pool agent decisions', () => {
+  it('names a task-root file only as one safe path component', () => {
+    for (const ok of ['app.py', 'index.mjs', 'a-b_c.1', '.env']) expect(taskFileNameProblem(ok), ok).toBeUndefined();
+    for (const bad of ['', '.', '..', 'a/b', '../x', '/abs', 'a\\b', 'sp ace', 'x'.repeat(254), 'nul\0']) expect(taskFileNameProblem(bad), bad).toBeDefined();
+  });
+
+  it('checks a specialisation before anything is written', () => {
+    const base = { unit: 'u', functionName: 'f', version: '$LATEST', memoryMB: 128, timeoutSeconds: 3, concurrency: 1, env: {} };
+    const check = (doc: unknown) => checkSpecialization(Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc)));
+    expect(check(base).ok).toBe(true);
+    expect(check({ ...base, files: { 'a.py': b64('x') } }).ok).toBe(true);
+    expect(check({ ...base, archives: [{ into: 'opt', url: 'https://x/l.zip', sha256: 'a'.repeat(64) }] }).ok).toBe(true);
+    const refused: [string, unknown][] = [
+      ['not JSON', '{'],
+      ['missing unit', { ...base, unit: undefined }],
+      ['unknown member', { ...base, more: 1 }],
+      ['bad base64', { ...base, files: { 'a.py': 'a' } }],
+      ['path in a name', { ...base, files: { 'x/a.py': b64('x') } }],
+      ['archive with neither source', { ...base, archives: [{ into: 'task' }] }],
+      ['archive with both sources', { ...base, archives: [{ into: 'task', url: 'https://x/a.zip', sha256: 'a'.repeat(64), zipBase64: '' }] }],
+      ['URL without digest', { ...base, archives: [{ into: 'task', url: 'https://x/a.zip' }] }],
+      ['URL of another scheme', { ...base, archives: [{ into: 'task', url: 'file:///etc/passwd', sha256: 'a'.repeat(64) }] }],
+    ];
+    for (const [why, doc] of refused) expect(check(doc).ok, why).toBe(false);
+  });
+
+  it('is ready when idle with its runtime waiting, or once its function agent is', () => {
+    const base = { closed: false, fifoReady: true, draining: false } as const;
+    const table: [Parameters<typeof poolReadiness>[0], boolean, string][] = [
+      [{ ...base, phase: 'idle' }, true, 'idle'],
+      [{ ...base, phase: 'idle', fifoReady: false }, false, 'starting'],
+      [{ ...base, phase: 'idle', draining: true }, false, 'draining'],
+      [{ ...base, phase: 'specializing' }, false, 'specializing'],
+      [{ ...base, phase: 'failed' }, false, 'failed'],
+      [{ ...base, phase: 'specialized', agentState: 'starting', unit: 'u' }, false, 'starting'],
+      [{ ...base, phase: 'specialized', agentState: 'ready', unit: 'u' }, true, 'ready'],
+      [{ ...base, phase: 'specialized', agentState: 'ready', unit: 'u', draining: true }, false, 'draining'],
+      [{ ...base, phase: 'specialized', agentState: 'ready', closed: true }, false, 'closed'],
+    ];
+    for (const [input, ready, status] of table) expect(poolReadiness(input), JSON.stringify(input)).toMatchObject({ ready, body: { status } });
+  });
+});

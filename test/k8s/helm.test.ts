@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { AlwaysLeader } from '../../src/autoscaler/leader.js';
 import { GATEWAY_SHUTDOWN_DEFAULTS, leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
 import { checkServeFlags } from '../../src/cli/serve-flags.js';
@@ -21,6 +22,7 @@ import { packageSettings } from '../../src/cli/package-flags.js';
 import type { ConnectionLimits } from '../../src/gateway/connection-guard.js';
 import { CredentialsFileSchema } from '../../src/gateway/auth/credentials.js';
 import { electLeader } from '../../src/platform/cluster.js';
+import { createControllerPoolMetrics, createGatewayPoolMetrics } from '../../src/metrics/pools.js';
 import { scaleFunctionVersion } from '../../src/kube/objects.js';
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { KubeRest } from '../../src/kube/rest.js';
@@ -380,7 +382,7 @@ function valueSets(watchNs: string): ValueSet[] {
         },
         metrics: { serviceMonitor: { enabled: true, labels: { release: 'prom' } }, prometheusRule: { enabled: true }, dashboard: { enabled: true } },
       },
-      check: (objs) => {
+      check: async (objs) => {
         expect(kinds(objs)).toEqual(expect.arrayContaining([
           'Ingress/r-observed-hearth-gateway', 'ServiceMonitor/r-observed-hearth', 'PrometheusRule/r-observed-hearth',
           'ConfigMap/r-observed-hearth-dashboard', 'HorizontalPodAutoscaler/r-observed-hearth-gateway',
@@ -393,6 +395,14 @@ function valueSets(watchNs: string): ValueSet[] {
         const json = JSON.parse(dashboard.data?.['hearth.json'] ?? '') as { panels: unknown[] };
         expect(json.panels.length).toBeGreaterThan(5);
         expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
+        // Warm pools: the dashboard shows every pool metric the gateway and controller register, by its real name.
+        const registry = new Registry();
+        createGatewayPoolMetrics(registry);
+        createControllerPoolMetrics(registry);
+        const poolMetrics = (await registry.getMetricsAsJSON()).map((m) => m.name).sort();
+        const exprs = (json.panels as { targets?: { expr: string }[] }[]).flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+        const shown = new Set(exprs.flatMap((e) => e.match(/hearth_(?:pool_[a-z_]+|instance_starts_total)/g) ?? []).map((n) => n.replace(/_bucket$/, '')));
+        expect([...shown].sort()).toEqual(poolMetrics);
       },
     },
     {

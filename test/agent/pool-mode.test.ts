@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/agent/client.js';
 import { NotDeliveredError } from '../../src/agent/delivery.js';
+import { DRAIN_QUIET_MS } from '../../src/agent/quiet-period.js';
 import { PoolAgent, poolReadiness } from '../../src/agent/pool-mode.js';
 import { POOL_FIFO_NAME, POOL_SAVED_ENV_NAME, poolRuntimeEnv, poolRuntimeScript } from '../../src/agent/pool-paths.js';
 import { procRuntimePeer } from '../../src/agent/runtime-peer.js';
@@ -338,6 +339,79 @@ describe('agent in pool mode', () => {
     const next = await call(p, { n: 2 }, 1000);
     expect(next, second.out()).toEqual({ outcome: 'success', doc: { marker: MARKER, fn: 'fn', event: { n: 2 } } });
     expect(readFileSync(`/proc/${second.pid}/fd/0`, 'utf8')).toContain(MARKER);
+  });
+});
+
+describe('hearth agent --pool (the command a pool pod runs)', () => {
+  const procs: ChildProcess[] = [];
+  afterEach(() => {
+    for (const p of procs.splice(0)) if (alive(p)) p.kill('SIGKILL');
+  });
+
+  it('takes its task root, /opt, FIFO and ports from its flags, serves the function it is given and leaves at once on SIGTERM while idle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-pool-cli-'));
+    const [task, opt, spec] = ['task', 'opt', 'specialize'].map((d) => join(dir, d)) as [string, string, string];
+    for (const d of [task, opt, spec]) mkdirSync(d);
+    const [listenPort, apiPort] = [await freePort(), await freePort()];
+    const api = `127.0.0.1:${apiPort}`;
+    const url = `http://127.0.0.1:${listenPort}`;
+    const start = (): ChildProcess & { out: () => string } => {
+      const child = spawn(
+        join(REPO_ROOT, 'node_modules/.bin/tsx'),
+        [join(REPO_ROOT, 'src/cli/main.ts'), 'agent', '--pool', '--listen', `127.0.0.1:${listenPort}`, '--runtime-api', api, '--task-root', task, '--opt-dir', opt, '--specialize-fifo', join(spec, POOL_FIFO_NAME)],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEARTH_LOG_LEVEL: 'warn' } },
+      );
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+      procs.push(child);
+      return Object.assign(child, { out: () => out });
+    };
+    const readyz = async (): Promise<number> => (await fetch(`${url}/readyz?wait=10000`)).status;
+    const listening = async (): Promise<boolean> => fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+
+    // Idle, then SIGTERM: gone at once (no function, no quiet period to wait for).
+    const idle = start();
+    await waitFor('the agent to listen', listening, 30_000, 100);
+    const exited = new Promise<number | null>((r) => idle.once('exit', (code) => r(code)));
+    const t0 = Date.now();
+    idle.kill('SIGTERM');
+    expect(await exited, idle.out()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(DRAIN_QUIET_MS);
+
+    const agent = start();
+    await waitFor('the agent to listen', listening, 30_000, 100);
+    const rt = spawn('/bin/sh', ['-c', poolRuntimeScript(spec), 'pool-runtime', ...PY], {
+      cwd: task,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...poolRuntimeEnv(api, { taskRoot: task, optDir: opt }) },
+      stdio: 'ignore',
+    });
+    procs.push(rt);
+    expect(await readyz()).toBe(200);
+    const layer = await zipOf({ 'python/layermod.py': 'WHO = "layer"\n' });
+    const body: Specialization = {
+      unit: 'cli',
+      functionName: 'cli',
+      version: '$LATEST',
+      memoryMB: 128,
+      timeoutSeconds: 3,
+      concurrency: 1,
+      env: { _HANDLER: 'app.handler', LAMBDA_TASK_ROOT: task, AWS_LAMBDA_FUNCTION_NAME: 'cli', MARKER, PYTHONPATH: `${opt}/python` },
+      files: { 'app.py': b64('import os, layermod\ndef handler(event, context):\n    return {"marker": os.environ["MARKER"], "layer": layermod.WHO, "arn": context.invoked_function_arn}\n') },
+      archives: [{ into: 'opt', zipBase64: layer.toString('base64') }],
+    };
+    const res = await fetch(url + SPECIALIZE_PATH, { method: 'POST', body: JSON.stringify(body) });
+    expect(res.status, agent.out()).toBe(200);
+    expect(existsSync(join(task, 'app.py'))).toBe(true);
+    expect(existsSync(join(opt, 'python/layermod.py'))).toBe(true);
+    expect(existsSync(join(spec, POOL_SAVED_ENV_NAME))).toBe(true);
+    const client = new AgentClient(url, { connections: 1 });
+    try {
+      const r = await client.invoke(request({}));
+      expect(JSON.parse(r.payload.toString())).toMatchObject({ marker: MARKER, layer: 'layer' });
+    } finally {
+      await client.close();
+    }
   });
 });
 

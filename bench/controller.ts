@@ -162,7 +162,13 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
     await Promise.all(Array.from({ length: opts.createConcurrency ?? 50 }, creator));
     const createdMs = Date.now() - began;
     const timeoutMs = opts.timeoutMs ?? 600_000;
-    const timedOut = await Promise.race([done.then(() => false), sleep(timeoutMs).then(() => true)]);
+    // The timeout's timer is cancelled once the race is decided: left pending it would keep the
+    // process alive for up to timeoutMs after the tables are printed (npm run bench never exiting).
+    const giveUp = new AbortController();
+    const timedOut = await Promise.race([
+      done.then(() => false),
+      sleep(timeoutMs, true, { signal: giveUp.signal }).catch(() => false),
+    ]).finally(() => giveUp.abort());
     const wallMs = Date.now() - began;
     const end = procStats(pid);
     const latencies = names.map((n) => (readyAt.get(n) ?? Number.NaN) - (createdAt.get(n) ?? 0)).filter((x) => Number.isFinite(x));

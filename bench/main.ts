@@ -40,3 +40,11 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+// Every bench closes what it opened, so the process ends by itself here. A
+// handle some bench leaks would keep it alive (and `make bench` hanging)
+// after the tables are out: name what is left, then exit anyway.
+setTimeout(() => {
+  console.error(`bench: still running 5 s after the last table, held by ${process.getActiveResourcesInfo().join(', ')}: a bench leaks a handle; exiting`);
+  process.exit(process.exitCode ?? 1);
+}, 5_000).unref();

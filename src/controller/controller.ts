@@ -2,15 +2,21 @@
 // enqueue keys, workers take keys from the queue and reconcile them, and a
 // periodic resync re-queues every Function so drift that raised no event
 // (a missed watch event, a hand edit of a kind we do not watch) is repaired.
-// The queue holds Functions only: a FunctionVersion, or an object or pod of
+// The queue holds Functions: a FunctionVersion, or an object or pod of
 // one, re-queues the Function it is a version of, whose reconcile covers it.
+// It holds WarmPools too, under keys of their own (POOL_KEY_PREFIX): a pool
+// pod, idle or claimed from it, or an object the pool owns re-queues it.
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics/controller.js';
 import { EventRecorder, type EventSink } from './events.js';
 import { Informer } from '../kube/informer.js';
 import { FIELD_MANAGER } from './resources/names.js';
-import { applyObject, deleteObject, patchFunctionStatus, patchVersionStatus, setFunctionFinalizers, type WireObject } from '../kube/objects.js';
+import { adoptPod, applyObject, deleteObject, deletePod, patchFunctionStatus, patchVersionStatus, patchWarmPoolStatus, setFunctionFinalizers, type WireObject } from '../kube/objects.js';
+import type { ControllerPoolMetrics } from '../metrics/pools.js';
+import { LABEL_CLAIMED, LABEL_CLAIMED_FROM, LABEL_POOL, LABEL_POOL_RUNTIME } from '../pools/labels.js';
+import { PoolReconciler, type PoolObject } from './pool-reconciler.js';
+import { POOL_KIND } from '../api/warm-pool.js';
 import { RESOURCES, resourcePath, type Resource } from '../kube/paths.js';
 import { KubeRest, isStatus } from '../kube/rest.js';
 import type { ConfigMapContent } from '../store/configmap-copies.js';
@@ -33,6 +39,8 @@ export interface ControllerOptions extends ReconcilerOptions {
   /** Name of this replica in Events. */
   identity?: string;
   metrics?: ControllerMetrics;
+  /** Warm-pool gauges and counters, in the same registry as metrics. */
+  poolMetrics?: ControllerPoolMetrics;
   logger?: Logger;
   cleanup?: (namespace: string, name: string) => Promise<void>;
   /** Publishes a version of a function whose versioning.publishOnChange is set, when its code or configuration changed. */
@@ -71,6 +79,20 @@ function keyOf(md: Meta | undefined, name: string | undefined = md?.name): strin
   return name === undefined ? undefined : `${md?.namespace ?? 'default'}/${name}`;
 }
 
+/** Queue keys of WarmPools: no Function's key starts so (a namespace has no colon). */
+export const POOL_KEY_PREFIX = 'WarmPool:';
+
+function poolKeyOf(md: Meta | undefined, name: string | undefined = md?.name): string | undefined {
+  const key = keyOf(md, name);
+  return key === undefined ? undefined : POOL_KEY_PREFIX + key;
+}
+
+/** What about a WarmPool is worth a reconcile: our own status writes are not. */
+function poolSignature(obj: PoolObject): string {
+  const md = obj.metadata ?? {};
+  return JSON.stringify([md.generation, md.deletionTimestamp ?? null, md.labels ?? {}]);
+}
+
 export class Controller {
   readonly rest: KubeRest;
   readonly queue: WorkQueue;
@@ -80,7 +102,12 @@ export class Controller {
   readonly #pods: Informer<V1Pod>;
   readonly #versions: Informer<VersionObject & KubernetesObject>;
   readonly #versionPods: Informer<V1Pod>;
+  readonly #pools: Informer<PoolObject & KubernetesObject>;
+  /** Idle and claimed warm-pool pods (both keep LABEL_POOL_RUNTIME): a pool's size, readiness and claims. */
+  readonly #poolPods: Informer<V1Pod>;
   readonly #reconciler: Reconciler;
+  readonly #poolReconciler: PoolReconciler;
+  readonly #poolSignatures = new Map<string, string>();
   readonly #signatures = new Map<string, string>();
   readonly #versionSignatures = new Map<string, string>();
   readonly #states = new Map<string, FunctionState>();
@@ -112,6 +139,8 @@ export class Controller {
     this.#versions = new Informer(opts.kubeConfig, this.rest, RESOURCES.FunctionVersion, { ...ns, onError: onError('FunctionVersion') });
     // A version's pods carry no hearth.dev/function label (so $LATEST's Service does not select them): a watch of their own.
     this.#versionPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_VERSION_OF, onError: onError('version Pod') });
+    this.#pools = new Informer(opts.kubeConfig, this.rest, RESOURCES.WarmPool, { ...ns, onError: onError('WarmPool') });
+    this.#poolPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_POOL_RUNTIME, onError: onError('pool Pod') });
 
     const events: EventSink = new EventRecorder(this.rest, opts.identity ?? 'hearth-controller', { onError: (err) => log?.warn({ err }, 'event not recorded') });
     this.#reconciler = new Reconciler(
@@ -122,6 +151,13 @@ export class Controller {
         versionsOf: (namespace, fnName) => this.#versions.list(namespace).filter((v) => (v.spec as { function?: unknown } | undefined)?.function === fnName),
         podsOfVersion: (namespace, fnName, version) =>
           this.#versionPods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_VERSION_OF] === fnName && p.metadata.labels[LABEL_VERSION] === version),
+        // A unit's claimed pods carry its labels (unitPodLabels), so podsOf and podsOfVersion list them too; these are all of the function's, its units existing or not.
+        claimedPodsOf: (namespace, fnName) =>
+          [...this.#pods.list(namespace), ...this.#versionPods.list(namespace)].filter(
+            (p) => p.metadata?.labels?.[LABEL_CLAIMED] === 'true' && (p.metadata.labels[LABEL_FUNCTION] === fnName || p.metadata.labels[LABEL_VERSION_OF] === fnName),
+          ),
+        deletePod: (namespace, name, uid, gracePeriodSeconds) => deletePod(this.rest, namespace, name, { uid, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) }),
+        adoptPod: (namespace, name, uid, owner) => adoptPod(this.rest, namespace, name, uid, owner),
         apply: (obj) => applyObject(this.rest, obj, FIELD_MANAGER),
         remove: (kind, namespace, name) => deleteObject(this.rest, OWNED[kind], namespace, name),
         patchStatus: (namespace, name, status) => patchFunctionStatus(this.rest, namespace, name, status),
@@ -134,6 +170,20 @@ export class Controller {
         events,
         now: () => Date.now(),
         recordState: (key, state) => (state === undefined ? this.#states.delete(key) : this.#states.set(key, state)),
+      },
+      opts,
+    );
+    this.#poolReconciler = new PoolReconciler(
+      {
+        getPool: (namespace, name) => this.#pools.get(name, namespace),
+        getOwned: (kind, namespace, name) => this.#owned.get(kind)?.get(name, namespace),
+        poolPods: (namespace) => this.#poolPods.list(namespace),
+        apply: (obj) => applyObject(this.rest, obj, FIELD_MANAGER),
+        remove: (kind, namespace, name) => deleteObject(this.rest, OWNED[kind], namespace, name),
+        patchPoolStatus: (namespace, name, status) => patchWarmPoolStatus(this.rest, namespace, name, status),
+        events,
+        now: () => Date.now(),
+        ...(opts.poolMetrics !== undefined ? { metrics: opts.poolMetrics } : {}),
       },
       opts,
     );
@@ -159,7 +209,31 @@ export class Controller {
       const key = keyOf(obj.metadata, labels?.[LABEL_FUNCTION] ?? labels?.[LABEL_VERSION_OF]);
       if (key !== undefined) this.queue.add(key);
     };
+    // A pool's objects name it in their controller ownerReference.
+    const byPoolOwner = (obj: { metadata?: Meta & { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] } }): void => {
+      const owner = obj.metadata?.ownerReferences?.find((r) => r.controller === true && r.kind === POOL_KIND);
+      const key = poolKeyOf(obj.metadata, owner?.name);
+      if (owner !== undefined && key !== undefined) this.queue.add(key);
+    };
+    for (const inf of this.#owned.values() as Iterable<Informer<KubernetesObject>>) inf.on({ add: byPoolOwner, update: byPoolOwner, delete: byPoolOwner });
     for (const inf of [...this.#owned.values(), this.#pods, this.#versionPods] as Informer<KubernetesObject>[]) inf.on({ add: byLabel, update: byLabel, delete: byLabel });
+    // An idle pod names its pool in LABEL_POOL, a claimed one in LABEL_CLAIMED_FROM; a claimed one's function hears of it through #pods or #versionPods.
+    const byPool = (pod: V1Pod): void => {
+      const labels = pod.metadata?.labels;
+      const key = poolKeyOf(pod.metadata, labels?.[LABEL_POOL] ?? labels?.[LABEL_CLAIMED_FROM]);
+      if (key !== undefined) this.queue.add(key);
+    };
+    this.#poolPods.on({ add: byPool, update: byPool, delete: byPool });
+    this.#pools.on({
+      add: (obj) => this.#onPool(obj),
+      update: (obj) => this.#onPool(obj),
+      delete: (obj) => {
+        const key = poolKeyOf(obj.metadata);
+        if (key === undefined) return;
+        this.#poolSignatures.delete(key);
+        this.queue.add(key);
+      },
+    });
     this.#versions.on({
       add: (obj) => this.#onVersion(obj),
       update: (obj) => this.#onVersion(obj),
@@ -174,15 +248,18 @@ export class Controller {
 
   /** True once every cache has been listed. */
   get synced(): boolean {
-    return this.#started && this.#functions.synced && this.#pods.synced && this.#versions.synced && this.#versionPods.synced && [...this.#owned.values()].every((i) => i.synced);
+    return (
+      this.#started && this.#functions.synced && this.#pods.synced && this.#versions.synced && this.#versionPods.synced && this.#pools.synced && this.#poolPods.synced &&
+      [...this.#owned.values()].every((i) => i.synced)
+    );
   }
 
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
     // Owned objects, versions and pods first, so the first reconcile of each Function sees what already exists.
-    await Promise.all([...this.#owned.values(), this.#pods, this.#versions, this.#versionPods].map((i) => (i as Informer<KubernetesObject>).start()));
-    await this.#functions.start();
+    await Promise.all([...this.#owned.values(), this.#pods, this.#versions, this.#versionPods, this.#poolPods].map((i) => (i as Informer<KubernetesObject>).start()));
+    await Promise.all([this.#functions.start(), this.#pools.start()]);
     const workers = this.#o.workers ?? 8;
     this.#workers = Array.from({ length: workers }, () => this.#work());
     this.#resync = setInterval(() => this.resync(), this.#o.resyncMs ?? 600_000);
@@ -195,6 +272,10 @@ export class Controller {
       const key = keyOf(f.metadata);
       if (key !== undefined) this.queue.add(key);
     }
+    for (const p of this.#pools.list()) {
+      const key = poolKeyOf(p.metadata);
+      if (key !== undefined) this.queue.add(key);
+    }
   }
 
   /** Stops watching, lets in-flight reconciles finish and drops what is still queued. */
@@ -202,7 +283,7 @@ export class Controller {
     if (!this.#started) return;
     this.#started = false;
     if (this.#resync) clearInterval(this.#resync);
-    await Promise.all([this.#functions, this.#pods, this.#versions, this.#versionPods, ...this.#owned.values()].map((i) => (i as Informer<KubernetesObject>).stop()));
+    await Promise.all([this.#functions, this.#pods, this.#versions, this.#versionPods, this.#pools, this.#poolPods, ...this.#owned.values()].map((i) => (i as Informer<KubernetesObject>).stop()));
     await this.queue.shutDown();
     await Promise.all(this.#workers);
     this.rest.close();
@@ -214,6 +295,15 @@ export class Controller {
     const sig = signature(obj);
     if (this.#signatures.get(key) === sig) return;
     this.#signatures.set(key, sig);
+    this.queue.add(key);
+  }
+
+  #onPool(obj: PoolObject): void {
+    const key = poolKeyOf(obj.metadata);
+    if (key === undefined) return;
+    const sig = poolSignature(obj);
+    if (this.#poolSignatures.get(key) === sig) return;
+    this.#poolSignatures.set(key, sig);
     this.queue.add(key);
   }
 
@@ -246,7 +336,7 @@ export class Controller {
       if (key === undefined) return;
       const end = m?.reconcileDuration.startTimer();
       try {
-        const outcome = await this.#reconciler.reconcile(key);
+        const outcome = key.startsWith(POOL_KEY_PREFIX) ? await this.#poolReconciler.reconcile(key.slice(POOL_KEY_PREFIX.length)) : await this.#reconciler.reconcile(key);
         this.queue.forget(key);
         if (outcome.result === 'requeue') this.queue.addAfter(key, outcome.afterMs);
         m?.reconciles.inc({ result: outcome.result });

@@ -10,6 +10,8 @@ export interface EventTarget {
   namespace: string;
   uid: string;
   resourceVersion?: string;
+  /** The object's kind (default Function). */
+  kind?: 'Function' | 'FunctionVersion' | 'WarmPool';
 }
 
 export type EventType = 'Normal' | 'Warning';
@@ -42,8 +44,8 @@ export class EventRecorder implements EventSink {
       kind: 'Event',
       metadata: { generateName: `${target.name}.`, namespace: target.namespace },
       involvedObject: {
-        apiVersion: RESOURCES.Function.apiVersion,
-        kind: RESOURCES.Function.kind,
+        apiVersion: RESOURCES[target.kind ?? 'Function'].apiVersion,
+        kind: RESOURCES[target.kind ?? 'Function'].kind,
         name: target.name,
         namespace: target.namespace,
         uid: target.uid,

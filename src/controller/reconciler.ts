@@ -4,9 +4,11 @@
 // it) and never loops: it returns, and the queue decides when to come back.
 // A Function's reconcile covers its published versions too: each runs as
 // its own Deployment and Service, owned by its FunctionVersion, and the
-// Function's status sums them up with its aliases.
+// Function's status sums them up with its aliases. Each unit's claimed
+// warm-pool pods (resources/claimed.ts) count toward its instances: its
+// Deployment runs only what they do not cover.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import type { FunctionStatus, HearthFunction } from '../api/function.js';
+import { LATEST, type FunctionStatus, type HearthFunction } from '../api/function.js';
 import type { FunctionVersion, FunctionVersionStatus } from '../api/function-version.js';
 import { describeProblems } from '../api/validate.js';
 import type { EventSink, EventTarget } from './events.js';
@@ -18,15 +20,17 @@ import { latestPublished, snapshotOf, versionNumbers, versionsPastRetention } fr
 import { servingUnits, unitKey } from '../versions/units.js';
 import { EXPECTATION_MS, OwnedSync, type Applied, type OwnedKind, type Want } from './owned-sync.js';
 import { buildCodeConfigMap } from './resources/configmap.js';
-import { buildDeployment } from './resources/deployment.js';
+import { buildDeployment, terminationGraceSeconds } from './resources/deployment.js';
+import { claimedPodOf, isClaimed, orphanedClaims, planClaimed, unitOfPod, type ClaimedDelete, type ClaimedPlan } from './resources/claimed.js';
+import { instanceSpecHash } from '../pools/specialization.js';
 import type { Images } from './resources/images.js';
 import {
-  ANNOTATION_CODE_HASH, FINALIZER, codeConfigMapName, desiredInstances, versionSelectorString, versionUnit, type BuildInput, type FunctionMeta,
+  ANNOTATION_CODE_HASH, FINALIZER, codeConfigMapName, desiredInstances, latestUnit, versionSelectorString, versionUnit, type BuildInput, type FunctionMeta, type OwnerReference,
 } from './resources/names.js';
 import { buildNetworkPolicy } from './resources/networkpolicy.js';
 import { buildService } from './resources/service.js';
 import { buildServiceAccount, generatedServiceAccount } from './resources/serviceaccount.js';
-import { READY, observedStatus, refusedStatus, sameStatus, scheduleStatus, stateOf, type FunctionState, type StatusContext } from './resources/status.js';
+import { READY, observedStatus, refusedStatus, sameStatus, scheduleStatus, stateOf, type ClaimedCounts, type FunctionState, type StatusContext } from './resources/status.js';
 import { checkFunction, metaOf, type FunctionObject } from './resources/validation.js';
 import {
   ALIASES_VALID, aliasChanges, aliasesCondition, publishedSince, refusedVersionStatus, versionStatus, versionsOfFunction,
@@ -49,6 +53,12 @@ export interface ReconcilerDeps {
   /** The FunctionVersions in the namespace whose spec names the function. */
   versionsOf(namespace: string, functionName: string): readonly VersionObject[];
   podsOfVersion(namespace: string, functionName: string, version: string): readonly V1Pod[];
+  /** Every claimed warm-pool pod labelled as one of the function's units ($LATEST's or a version's), whether or not that unit exists. */
+  claimedPodsOf(namespace: string, functionName: string): readonly V1Pod[];
+  /** Deletes a pod if it is still the one of that uid; the pod's own grace period when gracePeriodSeconds is undefined. */
+  deletePod(namespace: string, name: string, uid: string, gracePeriodSeconds: number | undefined): Promise<void>;
+  /** Makes owner the controller of a pod that has none (a claimed pod its pool's ReplicaSet released). */
+  adoptPod(namespace: string, name: string, uid: string, owner: OwnerReference): Promise<void>;
   apply<T extends WireObject>(obj: T): Promise<T>;
   remove(kind: OwnedKind, namespace: string, name: string): Promise<void>;
   patchStatus(namespace: string, name: string, status: FunctionStatus): Promise<void>;
@@ -75,9 +85,34 @@ export function splitKey(key: string): [namespace: string, name: string] {
   return i < 0 ? ['default', key] : [key.slice(0, i), key.slice(i + 1)];
 }
 
+interface LatestOutcome {
+  deployment: V1Deployment | undefined;
+  recheckMs: number;
+  claimed: ClaimedCounts;
+  claimRecheckMs: number;
+}
+
 interface VersionOutcome {
   entry?: VersionEntry;
   recheckMs: number;
+  /** When a claim settles (0: none is settling). */
+  claimRecheckMs?: number;
+}
+
+/** The earliest of the delays that are set (0: none), or undefined. */
+function soonest(...ms: (number | undefined)[]): number | undefined {
+  const set = ms.filter((m): m is number => m !== undefined && m > 0);
+  return set.length > 0 ? Math.min(...set) : undefined;
+}
+
+function claimedCounts(plan: ClaimedPlan): ClaimedCounts {
+  return { replicas: plan.fresh + plan.stale, ready: plan.ready, stale: plan.stale };
+}
+
+/** The Deployment as built, asked for `replicas` pods: what the unit's claimed pods do not cover. */
+function withReplicas(obj: WireObject, replicas: number): WireObject {
+  const dep = obj as V1Deployment;
+  return { ...(dep as WireObject), spec: { ...dep.spec, replicas } };
 }
 
 export class Reconciler {
@@ -102,7 +137,9 @@ export class Reconciler {
       this.#owned.forgetPrefix(`${key}:`);
       this.#publishing.delete(key);
       d.recordState?.(key, undefined);
-      return { result: 'success' };
+      // Claimed pods adopted by it go with it (garbage collection); those claimed too late to be adopted go here.
+      const orphans = await this.#deleteOrphanedClaims(namespace, name, new Set());
+      return orphans > 0 ? { result: 'requeue', afterMs: orphans } : { result: 'success' };
     }
     const md = obj.metadata ?? {};
     const finalizers = md.finalizers ?? [];
@@ -134,7 +171,7 @@ export class Reconciler {
     const versions = versionsOfFunction(d.versionsOf(namespace, name), name, meta.uid, this.opts.images);
     const valid = versions.flatMap((v) => (v.ok ? [v.version] : []));
     const schedules = scheduleStatus(previous, fn.spec.schedules, d.now());
-    let latest: { deployment: V1Deployment | undefined; recheckMs: number };
+    let latest: LatestOutcome;
     let published: VersionOutcome[];
     try {
       latest = await this.#applyLatest({ fn, meta }, target, valid);
@@ -145,7 +182,7 @@ export class Reconciler {
       d.recordState?.(key, 'failing');
       throw err;
     }
-    const observed = observedStatus(ctx, desiredInstances(fn), latest.deployment, d.podsOf(namespace, name));
+    const observed = observedStatus(ctx, desiredInstances(fn), latest.deployment, d.podsOf(namespace, name), latest.claimed);
     const entries = published.flatMap((p) => (p.entry !== undefined ? [p.entry] : []));
     const summary = aliasSummary(fn);
     const problems = aliasProblems(fn, versionNumbers(valid));
@@ -162,7 +199,10 @@ export class Reconciler {
     await this.#versioning(key, fn, valid, target);
     // Back once the earliest next run time has passed, to show the one after it.
     const recheckMs = Math.max(latest.recheckMs, ...published.map((p) => p.recheckMs));
-    const afterMs = Math.min(recheckMs > 0 ? recheckMs : Infinity, schedules.refreshInMs ?? Infinity);
+    // Back when a new claim has settled, and when a claimed pod of a unit that does not exist may go.
+    const orphanMs = await this.#deleteOrphanedClaims(namespace, name, new Set([unitKey(name, LATEST), ...valid.map((v) => unitKey(name, v.spec.version))]));
+    const claimMs = soonest(latest.claimRecheckMs, ...published.map((p) => p.claimRecheckMs), orphanMs);
+    const afterMs = Math.min(recheckMs > 0 ? recheckMs : Infinity, schedules.refreshInMs ?? Infinity, claimMs ?? Infinity);
     return afterMs < Infinity ? { result: 'requeue', afterMs } : { result: 'success' };
   }
 
@@ -180,9 +220,11 @@ export class Reconciler {
   }
 
   /** Applies $LATEST's objects where they differ from the cache and removes what is no longer wanted; returns its Deployment as it now is. */
-  async #applyLatest(input: BuildInput, target: EventTarget, versions: readonly FunctionVersion[]): Promise<{ deployment: V1Deployment | undefined; recheckMs: number }> {
+  async #applyLatest(input: BuildInput, target: EventTarget, versions: readonly FunctionVersion[]): Promise<LatestOutcome> {
     const d = this.deps;
     const { namespace, name } = input.meta;
+    const claimed = d.podsOf(namespace, name).filter(isClaimed);
+    const replicas = this.#planClaimed(input.fn, claimed, d.getOwned('Deployment', namespace, name) as V1Deployment | undefined).deploymentReplicas;
     // Published versions that named no ServiceAccount run as the Function's own: it stays while they do.
     const serviceAccount = buildServiceAccount(input) ?? (versions.some((v) => v.spec.snapshot.serviceAccountName === undefined) ? generatedServiceAccount(input.meta) : undefined);
     const first: Want[] = [
@@ -190,7 +232,7 @@ export class Reconciler {
       { kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeConfigMapName(name), keep: namesConfigMap(input.fn, codeConfigMapName(name)) },
     ];
     const rest: Want[] = [
-      { kind: 'Deployment', obj: buildDeployment(input, { images: this.opts.images }) as WireObject, name },
+      { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images }) as WireObject, replicas), name },
       { kind: 'Service', obj: buildService(input) as WireObject, name },
       { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name },
     ];
@@ -203,7 +245,41 @@ export class Reconciler {
     // Our own apply first, where the cache has not caught up with it: a cached Deployment of the previous
     // template, its rollout long complete, would report Updated for code not yet rolled out.
     const deployment = (r.pending.get(`Deployment/${name}`) ?? d.getOwned('Deployment', namespace, name)) as V1Deployment | undefined;
-    return { deployment, recheckMs: r.recheckMs };
+    const plan = this.#planClaimed(input.fn, claimed, deployment);
+    await this.#actOnClaimed(namespace, plan, latestUnit(input.meta).owner, input.fn, target);
+    return { deployment, recheckMs: r.recheckMs, claimed: claimedCounts(plan), claimRecheckMs: plan.recheckMs };
+  }
+
+  /** What a unit's claimed pods cover, and which to delete or adopt, given its Deployment as it is. */
+  #planClaimed(fn: HearthFunction, claimed: readonly V1Pod[], deployment: V1Deployment | undefined): ClaimedPlan {
+    return planClaimed({ desired: desiredInstances(fn), specHash: instanceSpecHash(fn.spec), pods: claimed.map(claimedPodOf), deployment, now: this.deps.now() });
+  }
+
+  /** Deletes what the plan says (each pod with the grace its unit's calls need) and adopts the released. */
+  async #actOnClaimed(namespace: string, plan: ClaimedPlan, owner: OwnerReference, fn: HearthFunction, target: EventTarget): Promise<void> {
+    const d = this.deps;
+    const grace = terminationGraceSeconds(fn.spec.timeoutSeconds);
+    await Promise.all([
+      ...plan.delete.map((p) => d.deletePod(namespace, p.name, p.uid, grace)),
+      ...plan.adopt.map((p) => d.adoptPod(namespace, p.name, p.uid, owner)),
+    ]);
+    const failed = plan.delete.filter((p) => p.reason === 'failed');
+    if (failed.length > 0) d.events.emit(target, 'Warning', 'SpecializationFailed', `deleted claimed warm-pool pod${failed.length === 1 ? '' : 's'} ${names(failed)}: the gateway could not specialise ${failed.length === 1 ? 'it' : 'them'}`);
+  }
+
+  /**
+   * Deletes the function's claimed pods whose unit (its $LATEST or a
+   * version, by their labels) is not among `units`, once CLAIM_ORPHAN_MS
+   * have passed since their claim; returns when to look again (0: never).
+   */
+  async #deleteOrphanedClaims(namespace: string, name: string, units: ReadonlySet<string>): Promise<number> {
+    const d = this.deps;
+    const pods = d.claimedPodsOf(namespace, name).map((p) => ({ unit: unitOfPod(p), pod: claimedPodOf(p) }));
+    if (pods.length === 0) return 0;
+    const r = orphanedClaims(pods, units, d.now());
+    // The unit's timeout is unknown: each pod's own grace (its pool's, for the longest call).
+    await Promise.all(r.delete.map((p) => d.deletePod(namespace, p.name, p.uid, undefined)));
+    return r.recheckMs;
   }
 
   /** Runs each published version from its own objects and reports its status; a version's objects change only when they drift from its snapshot. */
@@ -234,19 +310,24 @@ export class Reconciler {
     const identity = versionUnit(fnName, fv.version, namespace, { name: objectName, uid: vmd.uid ?? '' });
     const input: BuildInput = { fn: { ...unit, spec }, meta, unit: identity };
     const codeMap = codeConfigMapName(identity.objectName);
+    const claimed = d.podsOfVersion(namespace, fnName, fv.version).filter(isClaimed);
+    const replicas = this.#planClaimed(input.fn, claimed, d.getOwned('Deployment', namespace, identity.objectName) as V1Deployment | undefined).deploymentReplicas;
     const r = await this.#owned.sync(`${key}:${fv.version}`, namespace, vmd.uid ?? '', [
       [{ kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeMap, keep: namesConfigMap(input.fn, codeMap) }],
       [
-        { kind: 'Deployment', obj: buildDeployment(input, { images: this.opts.images }) as WireObject, name: identity.objectName },
+        { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images }) as WireObject, replicas), name: identity.objectName },
         { kind: 'Service', obj: buildService(input) as WireObject, name: identity.objectName },
         { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name: identity.objectName },
       ],
     ]);
     const deployment = (d.getOwned('Deployment', namespace, identity.objectName) ?? r.pending.get(`Deployment/${identity.objectName}`)) as V1Deployment | undefined;
     const desired = desiredInstances(input.fn);
-    const status = versionStatus(ctx, versionSelectorString(fnName, fv.version), desired, deployment, d.podsOfVersion(namespace, fnName, fv.version));
+    const plan = this.#planClaimed(input.fn, claimed, deployment);
+    const target: EventTarget = { name: objectName, namespace, uid: vmd.uid ?? '', kind: 'FunctionVersion', ...(vmd.resourceVersion !== undefined ? { resourceVersion: vmd.resourceVersion } : {}) };
+    await this.#actOnClaimed(namespace, plan, identity.owner, input.fn, target);
+    const status = versionStatus(ctx, versionSelectorString(fnName, fv.version), desired, deployment, d.podsOfVersion(namespace, fnName, fv.version), claimedCounts(plan));
     await this.#reportVersion(namespace, objectName, previous, status);
-    return { entry: { version: fv.version, readyInstances: status.readyInstances ?? 0, desiredInstances: desired }, recheckMs: r.recheckMs };
+    return { entry: { version: fv.version, readyInstances: status.readyInstances ?? 0, desiredInstances: desired }, recheckMs: r.recheckMs, claimRecheckMs: plan.recheckMs };
   }
 
   async #reportVersion(namespace: string, name: string, previous: FunctionVersionStatus | undefined, status: FunctionVersionStatus): Promise<void> {
@@ -341,4 +422,8 @@ function codeHashOf(obj: WireObject | undefined): string | undefined {
 /** Whether the spec reads code from this ConfigMap (then it is never removed as unwanted, whoever made it). */
 function namesConfigMap(fn: HearthFunction, name: string): boolean {
   return configMapRefs(fn.spec).some((r) => r.name === name);
+}
+
+function names(pods: readonly ClaimedDelete[]): string {
+  return pods.map((p) => p.name).join(', ');
 }

@@ -83,14 +83,17 @@ export async function patchWarmPoolStatus(rest: KubeRest, namespace: string, nam
 }
 
 /**
- * Deletes a pod with its own grace period (a claimed pod's agent drains for
- * as long as its function's calls may run), only if it is still the pod of
- * that uid. Already gone, or replaced by another of its name: nothing to do.
+ * Deletes a pod with a grace period of the caller's (a claimed pod's agent
+ * drains for as long as its function's calls may run; without one, the
+ * pod's own), only if it is still the pod of that uid. Already gone, or replaced by another of its name: nothing to do.
  */
-export async function deletePod(rest: KubeRest, namespace: string, name: string, opts: { gracePeriodSeconds: number; uid?: string }): Promise<void> {
+export async function deletePod(rest: KubeRest, namespace: string, name: string, opts: { gracePeriodSeconds?: number; uid?: string }): Promise<void> {
   try {
     await rest.request('DELETE', resourcePath(RESOURCES.Pod, namespace, name), {
-      body: { gracePeriodSeconds: opts.gracePeriodSeconds, ...(opts.uid !== undefined ? { preconditions: { uid: opts.uid } } : {}) },
+      body: {
+        ...(opts.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}),
+        ...(opts.uid !== undefined ? { preconditions: { uid: opts.uid } } : {}),
+      },
     });
   } catch (err) {
     if (isStatus(err, 404) || isStatus(err, 409)) return;

@@ -26,6 +26,9 @@ function fakeCluster(spec: unknown, metadata: Partial<NonNullable<FunctionObject
     podsOf: () => [],
     versionsOf: () => [],
     podsOfVersion: () => [],
+    claimedPodsOf: () => [],
+    deletePod: async () => undefined,
+    adoptPod: async () => undefined,
     apply: async (obj) => {
       calls.push(`apply ${String(obj.kind)}/${String(obj.metadata?.name)}`);
       const stored = { ...obj, status: obj.kind === 'Deployment' ? { readyReplicas: 1, replicas: 1, updatedReplicas: 1 } : undefined };

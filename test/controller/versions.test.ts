@@ -65,6 +65,18 @@ function fakeCluster(fnSpec: Record<string, unknown>, versions: VersionObject[] 
     podsOf: (_ns, name) => pods.filter((p) => p.metadata?.labels?.[LABEL_FUNCTION] === name),
     versionsOf: () => versions,
     podsOfVersion: (_ns, name, v) => pods.filter((p) => p.metadata?.labels?.['hearth.dev/version-of'] === name && p.metadata.labels['hearth.dev/version'] === v),
+    claimedPodsOf: (_ns, name) =>
+      pods.filter((p) => p.metadata?.labels?.['hearth.dev/claimed'] === 'true' && (p.metadata.labels[LABEL_FUNCTION] === name || p.metadata.labels['hearth.dev/version-of'] === name)),
+    deletePod: async (_ns, name, _uid, grace) => {
+      calls.push(`delete pod ${name}${grace !== undefined ? ` grace ${grace}` : ''}`);
+      const p = pods.find((x) => x.metadata?.name === name);
+      if (p?.metadata !== undefined) p.metadata.deletionTimestamp = new Date(clock.t);
+    },
+    adoptPod: async (_ns, name, _uid, owner) => {
+      calls.push(`adopt pod ${name} by ${owner.kind}/${owner.name}`);
+      const p = pods.find((x) => x.metadata?.name === name);
+      if (p?.metadata !== undefined) p.metadata.ownerReferences = [{ ...owner }];
+    },
     apply: async (obj) => {
       calls.push(`apply ${String(obj.kind)}/${String(obj.metadata?.name)}`);
       const stored = { ...obj, status: obj.kind === 'Deployment' ? { readyReplicas: (obj as V1Deployment).spec?.replicas ?? 0, replicas: (obj as V1Deployment).spec?.replicas ?? 0, updatedReplicas: (obj as V1Deployment).spec?.replicas ?? 0 } : undefined };

@@ -147,24 +147,34 @@ export function refusedStatus(ctx: StatusContext, reason: 'InvalidSpec' | 'Unsup
  * for a reason of their own (an image that cannot be pulled), that is the
  * reason, so the store can report the update as failed.
  */
-export function updatedCondition(ctx: StatusContext, deployment: V1Deployment | undefined, problem: PodProblem | undefined): Condition {
+export function updatedCondition(ctx: StatusContext, deployment: V1Deployment | undefined, problem: PodProblem | undefined, staleClaimed = 0): Condition {
   if (deployment === undefined) return updatedOf(ctx, 'False', 'RollingOut', 'waiting for the Deployment');
   const replicas = deployment.status?.replicas ?? 0;
   const updated = deployment.status?.updatedReplicas ?? 0;
   const seen = (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
+  // Claimed warm-pool pods given an older spec still take calls until the Deployment's new pods replace them.
+  const claimedNote = staleClaimed > 0 ? `${staleClaimed} claimed warm-pool instance${staleClaimed === 1 ? '' : 's'} still run${staleClaimed === 1 ? 's' : ''} the previous code` : '';
+  if (seen && updated >= replicas && staleClaimed > 0) return updatedOf(ctx, 'False', 'RollingOut', claimedNote);
   if (seen && updated >= replicas) {
     return replicas === 0
       ? updatedOf(ctx, 'True', 'ScaledToZero', 'no instances run; the next one starts with the current code')
       : updatedOf(ctx, 'True', 'RolledOut', `all ${replicas} instances run the current code`);
   }
-  const counts = seen ? `${Math.min(updated, replicas)} of ${replicas} instances run the current code` : 'the Deployment has not seen the current code yet';
+  const counts = (seen ? `${Math.min(updated, replicas)} of ${replicas} instances run the current code` : 'the Deployment has not seen the current code yet') + (claimedNote ? `; ${claimedNote}` : '');
   if (problem !== undefined) return updatedOf(ctx, 'False', problem.reason, `${counts}; ${problem.message}`);
   return updatedOf(ctx, 'False', 'RollingOut', counts);
 }
 
-export function observedStatus(ctx: StatusContext, desired: number, deployment: V1Deployment | undefined, pods: readonly V1Pod[]): FunctionStatus {
-  const ready = deployment?.status?.readyReplicas ?? 0;
-  const replicas = deployment?.status?.replicas ?? 0;
+/** A unit's claimed warm-pool pods, which serve it beside its Deployment's (resources/claimed.ts): live ones, Ready ones, and those given an older spec. */
+export interface ClaimedCounts {
+  replicas: number;
+  ready: number;
+  stale: number;
+}
+
+export function observedStatus(ctx: StatusContext, desired: number, deployment: V1Deployment | undefined, pods: readonly V1Pod[], claimed?: ClaimedCounts): FunctionStatus {
+  const ready = (deployment?.status?.readyReplicas ?? 0) + (claimed?.ready ?? 0);
+  const replicas = (deployment?.status?.replicas ?? 0) + (claimed?.replicas ?? 0);
   const problem = podProblem(pods);
   const counts = `${ready}/${desired} instances ready`;
   let condition: Condition;
@@ -177,7 +187,7 @@ export function observedStatus(ctx: StatusContext, desired: number, deployment: 
   } else {
     condition = readyCondition(ctx, 'False', 'InstancesStarting', deployment === undefined ? `${counts}; waiting for the Deployment` : counts);
   }
-  return { ...base(ctx), readyInstances: ready, desiredInstances: desired, replicas, conditions: [condition, updatedCondition(ctx, deployment, problem)] };
+  return { ...base(ctx), readyInstances: ready, desiredInstances: desired, replicas, conditions: [condition, updatedCondition(ctx, deployment, problem, claimed?.stale ?? 0)] };
 }
 
 export type FunctionState = 'ready' | 'scaled_to_zero' | 'starting' | 'failing' | 'invalid' | 'deleting';

@@ -9,7 +9,7 @@ import { describeProblems, problemsOf, type Problem } from '../../api/validate.j
 import { KIND } from '../../api/function.js';
 import { versionObjectName } from '../../versions/units.js';
 import type { Images } from './images.js';
-import { observedStatus, READY, type StatusContext } from './status.js';
+import { observedStatus, READY, type ClaimedCounts, type StatusContext } from './status.js';
 import { truncate, unsupportedReason, type FunctionObject } from './validation.js';
 
 /** A FunctionVersion as the API server hands it over: the same untyped shape as a Function's. */
@@ -80,8 +80,8 @@ export function checkVersion(obj: VersionObject, images: Images): CheckedVersion
 }
 
 /** A version's status: the same readiness a Function's $LATEST reports, with the version's own selector. */
-export function versionStatus(ctx: StatusContext, selector: string, desired: number, deployment: V1Deployment | undefined, pods: readonly V1Pod[]): FunctionVersionStatus {
-  const s = observedStatus(ctx, desired, deployment, pods);
+export function versionStatus(ctx: StatusContext, selector: string, desired: number, deployment: V1Deployment | undefined, pods: readonly V1Pod[], claimed?: ClaimedCounts): FunctionVersionStatus {
+  const s = observedStatus(ctx, desired, deployment, pods, claimed);
   return {
     ...(s.observedGeneration !== undefined ? { observedGeneration: s.observedGeneration } : {}),
     selector,

@@ -9,6 +9,7 @@ import { MemoryCatalog } from '../api/catalog.js';
 import { AlwaysLeader, RedisLeaseElector, type LeaderElector } from '../autoscaler/leader.js';
 import { SharedDemand } from '../autoscaler/shared-demand.js';
 import { KubernetesBackend } from '../backends/kubernetes/backend.js';
+import { createGatewayPoolMetrics } from '../metrics/pools.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import { openRedisConcurrencyLimiter } from '../dispatch/redis-concurrency-limiter.js';
 import { createQueue } from '../queue/index.js';
@@ -95,7 +96,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
   const backend = new KubernetesBackend({
     kubeConfig: opts.kubeConfig,
     namespace: opts.namespace,
-    onError: (err) => logger.warn({ err }, 'watching EndpointSlices failed; retrying'),
+    onError: (err) => logger.warn({ err }, 'watching EndpointSlices, pods or WarmPools failed; retrying'),
     logger: logger.child({ component: 'kubernetes-backend' }),
   });
   const unsubscribe = units.onChange((key) => {
@@ -131,6 +132,8 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
     ...(opts.connections ? { connections: opts.connections } : {}),
     ...(opts.managementApi !== undefined ? { managementApi: opts.managementApi } : {}),
+    // Cold starts by path, pool claims and specialisation times, on the gateway's own registry.
+    registerMetrics: (registry) => backend.attachMetrics(createGatewayPoolMetrics(registry)),
     // The leader decides for every replica, so it must see every replica's calls.
     ...(client && identity
       ? { shareDemand: (local: (name: string) => number) => new SharedDemand({ redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity, catalog: units, local }) }

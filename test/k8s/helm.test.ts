@@ -25,7 +25,10 @@ import { electLeader } from '../../src/platform/cluster.js';
 import { createControllerPoolMetrics, createGatewayPoolMetrics } from '../../src/metrics/pools.js';
 import { scaleFunctionVersion } from '../../src/kube/objects.js';
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
-import { KubeRest } from '../../src/kube/rest.js';
+import { CONTENT_MERGE, KubeRest } from '../../src/kube/rest.js';
+import { claimPod, markSpecializationFailed, readConfigMap } from '../../src/backends/kubernetes/pool-claims.js';
+import { LABEL_POOL, poolPodLabels, poolSelector, unitPodLabels } from '../../src/pools/labels.js';
+import { labelSelector } from '../../src/versions/labels.js';
 import { KubernetesStore } from '../../src/store/kubernetes-store.js';
 import { applyDir, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
@@ -546,12 +549,8 @@ async function servedTo(rest: KubeRest, path: string): Promise<void> {
   throw new Error(`${path} still refused after 30 s: ${last}`);
 }
 
-/**
- * Publishes a version with ConfigMap code (copied), sets and removes an
- * alias, scales the version, lists and deletes it, as `user`: each step
- * fails with 403 if the user's Role lacks a verb it needs.
- */
-async function versionsAs(admin: KubeConfig, user: string, namespace: string): Promise<void> {
+/** A client that acts as `user` (impersonated by the admin's credentials). */
+function impersonating(admin: KubeConfig, user: string): KubeRest {
   const asUser = new KubeConfig();
   const cluster = admin.getCurrentCluster();
   const adminUser = admin.getCurrentUser();
@@ -562,8 +561,66 @@ async function versionsAs(admin: KubeConfig, user: string, namespace: string): P
     contexts: [{ name: 'as', cluster: cluster.name, user: adminUser.name }],
     currentContext: 'as',
   });
+  return new KubeRest(asUser);
+}
+
+/**
+ * A warm-pool claim's Kubernetes requests, each as the component that makes
+ * it, with the chart's Roles: the gateway lists WarmPools and pods, claims an
+ * idle pool pod with the conditional merge patch (a second claim from the same
+ * resourceVersion gets 409, so two gateways never share a pod), reads a code
+ * ConfigMap and marks a failed specialisation; the controller adopts the
+ * claimed pod for its Function, writes a WarmPool's status and deletes the pod.
+ * Each step fails with 403 if a Role lacks a verb it needs.
+ */
+async function poolsAs(admin: KubeConfig, gatewayUser: string, controllerUser: string, namespace: string): Promise<void> {
   const adminRest = new KubeRest(admin);
-  const rest = new KubeRest(asUser);
+  const gw = impersonating(admin, gatewayUser);
+  const ctl = impersonating(admin, controllerUser);
+  try {
+    await servedTo(gw, resourcePath(RESOURCES.WarmPool, namespace));
+    const pools = await gw.request<{ items: { metadata: { name: string } }[] }>('GET', resourcePath(RESOURCES.WarmPool, namespace));
+    expect(pools.items.map((p) => p.metadata.name).sort()).toEqual(['nodejs', 'python']);
+    const fn = await adminRest.request<{ metadata: { uid: string } }>('POST', resourcePath(RESOURCES.Function, namespace), {
+      body: { apiVersion: RESOURCES.Function.apiVersion, kind: 'Function', metadata: { name: 'pooled' }, spec: { runtime: 'python3.12', handler: 'app.handler', code: { configMap: { name: 'pooled-src' } } } },
+    });
+    await adminRest.request('POST', resourcePath(RESOURCES.ConfigMap, namespace), { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'pooled-src' }, data: { 'app.py': 'def handler(e, c):\n    return 1\n' } } });
+    const pod = await adminRest.request<{ metadata: { name: string; resourceVersion: string } }>('POST', resourcePath(RESOURCES.Pod, namespace), {
+      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pool-python-rbac', labels: poolPodLabels('python', 'python') }, spec: { schedulerName: 'nobody', containers: [{ name: 'runtime', image: 'ghcr.io/hearth-dev/runtime-python:0.1.0' }] } },
+    }); // No scheduler takes it, so nothing changes it before the claim.
+    const idle = await gw.request<{ items: { metadata: { name: string } }[] }>('GET', resourcePath(RESOURCES.Pod, namespace), { query: { labelSelector: labelSelector(poolSelector('python')) } });
+    expect(idle.items.map((p) => p.metadata.name)).toEqual(['pool-python-rbac']);
+    const claim = { resourceVersion: pod.metadata.resourceVersion, pool: 'python', unit: 'pooled', specHash: '0123456789abcdef', claimedBy: 'rbac-test', now: Date.now() };
+    expect(await claimPod(gw, namespace, 'pool-python-rbac', claim)).toBe('claimed');
+    expect(await claimPod(gw, namespace, 'pool-python-rbac', { ...claim, unit: 'other' })).toBe('conflict');
+    const claimed = await gw.request<{ metadata: { labels: Record<string, string> } }>('GET', resourcePath(RESOURCES.Pod, namespace, 'pool-python-rbac'));
+    expect(claimed.metadata.labels[LABEL_POOL]).toBeUndefined();
+    expect(claimed.metadata.labels).toMatchObject(unitPodLabels('pooled'));
+    expect((await readConfigMap(gw, namespace, 'pooled-src'))?.data?.['app.py']).toContain('def handler');
+    await markSpecializationFailed(gw, namespace, 'pool-python-rbac');
+
+    await ctl.request('PATCH', resourcePath(RESOURCES.Pod, namespace, 'pool-python-rbac'), {
+      body: { metadata: { ownerReferences: [{ apiVersion: RESOURCES.Function.apiVersion, kind: 'Function', name: 'pooled', uid: fn.metadata.uid, controller: true, blockOwnerDeletion: true }] } },
+      contentType: CONTENT_MERGE,
+    });
+    await ctl.request('PATCH', resourcePath(RESOURCES.WarmPool, namespace, 'python', 'status'), { body: { status: { desiredSize: 1, readyPods: 0, claims: 1 } }, contentType: CONTENT_MERGE });
+    await ctl.request('DELETE', resourcePath(RESOURCES.Pod, namespace, 'pool-python-rbac'), { body: { gracePeriodSeconds: 0 } });
+  } finally {
+    await adminRest.request('DELETE', resourcePath(RESOURCES.Function, namespace, 'pooled')).catch(() => undefined);
+    gw.close();
+    ctl.close();
+    adminRest.close();
+  }
+}
+
+/**
+ * Publishes a version with ConfigMap code (copied), sets and removes an
+ * alias, scales the version, lists and deletes it, as `user`: each step
+ * fails with 403 if the user's Role lacks a verb it needs.
+ */
+async function versionsAs(admin: KubeConfig, user: string, namespace: string): Promise<void> {
+  const adminRest = new KubeRest(admin);
+  const rest = impersonating(admin, user);
   try {
     await servedTo(rest, resourcePath(RESOURCES.FunctionVersion, namespace));
     await adminRest.request('POST', resourcePath(RESOURCES.ConfigMap, namespace), { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'rbac-src' }, data: { 'app.py': 'def handler(e, c):\n    return 1\n' } } });
@@ -857,6 +914,8 @@ if (!ctx.available) {
       expect(leaseOwn.stdout.trim()).toBe('yes');
       // Everything the gateway's KubernetesStore and backend do for versions, done as its ServiceAccount: the Role is enough.
       await versionsAs(kc, `system:serviceaccount:${installNs}:hearth-gateway`, installNs);
+      // And everything a warm-pool claim takes, as the gateway and the controller.
+      await poolsAs(kc, `system:serviceaccount:${installNs}:hearth-gateway`, `system:serviceaccount:${installNs}:hearth-controller`, installNs);
 
       // Watching one namespace: Roles there, nothing anywhere else. With the management API off: no Function writes beyond aliases' patch.
       const scoped = await run(helm, ['install', 'scoped', chartDir, '--namespace', installNs, '--set', `watchNamespace=${watchNs}`, '--set', 'managementApi.enabled=false'], helmEnv());

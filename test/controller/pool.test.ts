@@ -8,6 +8,7 @@ import {
 } from '../../src/controller/resources/pool.js';
 import { LABEL_POOL, LABEL_POOL_RUNTIME, poolSelector } from '../../src/pools/labels.js';
 import { fn, input } from './fixtures.js';
+import { POOL_FIFO as AGENT_POOL_FIFO, poolRuntimeScript } from '../../src/agent/pool-paths.js';
 
 const images = defaultImages('t');
 
@@ -52,7 +53,11 @@ describe('warm-pool objects', () => {
       name: 'runtime',
       image,
       command: ['/bin/sh', '-c', POOL_RUNTIME_SCRIPT, 'pool-runtime', ...cmd],
-      env: [{ name: 'HEARTH_SPECIALIZE', value: 'stdin' }],
+      env: [
+        { name: 'HEARTH_SPECIALIZE', value: 'stdin' },
+        { name: 'AWS_LAMBDA_RUNTIME_API', value: '127.0.0.1:9001' },
+        { name: 'LD_LIBRARY_PATH', value: '/var/task:/var/task/lib:/opt/lib' },
+      ],
       workingDir: '/var/task',
       resources: { requests: { memory: '256Mi' }, limits: { memory: '256Mi' } },
       volumeMounts: [
@@ -71,7 +76,7 @@ describe('warm-pool objects', () => {
     ]);
   });
 
-  it('holds nothing of any function: no env beyond HEARTH_SPECIALIZE, no ConfigMap or Secret volume, no token', () => {
+  it('holds nothing of any function: no function env, no ConfigMap or Secret volume, no token', () => {
     const spec = buildPoolDeployment(pool({ runtime: 'python' }), { images, replicas: 1 }).spec?.template.spec;
     expect(spec?.automountServiceAccountToken).toBe(false);
     expect(spec?.serviceAccountName).toBe('pool-python');
@@ -109,9 +114,10 @@ describe('warm-pool objects', () => {
     expect(spec?.containers[0]?.lifecycle).toEqual(fnSpec?.containers[0]?.lifecycle);
   });
 
-  it('starts the runtime from the saved line after a restart, else from the FIFO it makes', () => {
-    expect(POOL_RUNTIME_SCRIPT).toBe(
-      's=/hearth/specialize/env.json; f=/hearth/specialize/runtime.fifo; if [ -f "$s" ]; then exec "$@" <"$s"; fi; [ -p "$f" ] || mkfifo -m 600 "$f"; exec "$@" 0<>"$f"',
-    );
+  it('meets the agent where it waits: its FIFO default and its runtime script', () => {
+    expect(POOL_FIFO).toBe(AGENT_POOL_FIFO);
+    expect(POOL_RUNTIME_SCRIPT).toBe(poolRuntimeScript('/hearth/specialize'));
+    expect(POOL_RUNTIME_SCRIPT).toContain('/hearth/specialize/env.json');
+    expect(POOL_RUNTIME_SCRIPT).toContain('/hearth/specialize/runtime.fifo');
   });
 });

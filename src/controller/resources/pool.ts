@@ -15,25 +15,17 @@ import { agentSidecar, drainLifecycle, restrictedContainer, restrictedPod, RUNTI
 import type { Images } from './images.js';
 import { AGENT_PORT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, RUNTIME_API_PORT, TASK_ROOT, type ObjectMeta, type OwnerReference } from './names.js';
 import { gatewayIngress, type NetworkPolicy } from './networkpolicy.js';
-
-/** Where the agent and the runtime meet in a pool pod: an in-memory emptyDir both mount. */
-export const POOL_SPECIALIZE_DIR = '/hearth/specialize';
-/** The FIFO the waiting runtime reads its specialisation line from (the agent's --specialize-fifo default is the same path). */
-export const POOL_FIFO = `${POOL_SPECIALIZE_DIR}/runtime.fifo`;
-/** The specialisation line saved by the agent, for a runtime container the kubelet restarts after the claim. */
-export const POOL_ENV_FILE = `${POOL_SPECIALIZE_DIR}/env.json`;
-export const POOL_OPT_DIR = '/opt';
+import { POOL_FIFO, POOL_OPT_DIR, POOL_SPECIALIZE_DIR, poolRuntimeEnv, poolRuntimeScript } from '../../agent/pool-paths.js';
 
 /**
- * The runtime container's entrypoint, before the image's own command ("$@").
- * Opening the FIFO read-write never blocks, so the interpreter starts,
- * imports its runtime client and then blocks reading its one line. A
- * runtime container restarted after the pod was specialised (the agent
- * killed a runtime that overran its deadline) reads the saved line instead
- * and starts as the function at once.
+ * The runtime container's entrypoint, before the image's own command ("$@"):
+ * the agent's (src/agent/pool-paths.ts), where the agent and the runtime
+ * meet. Opening the FIFO read-write never blocks, so the interpreter starts,
+ * imports its runtime client and then blocks reading its one line; a
+ * runtime container restarted after the claim reads the saved line instead.
  */
-export const POOL_RUNTIME_SCRIPT =
-  `s=${POOL_ENV_FILE}; f=${POOL_FIFO}; if [ -f "$s" ]; then exec "$@" <"$s"; fi; [ -p "$f" ] || mkfifo -m 600 "$f"; exec "$@" 0<>"$f"`;
+export const POOL_RUNTIME_SCRIPT = poolRuntimeScript(POOL_SPECIALIZE_DIR);
+export { POOL_FIFO, POOL_OPT_DIR, POOL_SPECIALIZE_DIR };
 
 /** A claimed pod may hold a call of up to Lambda's longest timeout; an idle one exits at once on SIGTERM. */
 export const POOL_MAX_TIMEOUT_SECONDS = 900;
@@ -134,7 +126,7 @@ function poolRuntime(spec: WarmPoolSpec, images: Images): V1Container {
     image: images[spec.runtime],
     command: ['/bin/sh', '-c', POOL_RUNTIME_SCRIPT, 'pool-runtime', ...POOL_IMAGE_COMMAND[spec.runtime]],
     // Nothing of any function: the claim's line brings its environment (runtimes/README.md, warm-pool specialisation).
-    env: [{ name: 'HEARTH_SPECIALIZE', value: 'stdin' }],
+    env: Object.entries(poolRuntimeEnv(`127.0.0.1:${RUNTIME_API_PORT}`, { taskRoot: TASK_ROOT, optDir: POOL_OPT_DIR })).map(([name, value]) => ({ name, value })),
     workingDir: TASK_ROOT,
     resources: { requests: { memory }, limits: { memory } },
     securityContext: restrictedContainer,

@@ -16,6 +16,7 @@ import { namespaceKeyPrefix } from '../queue/keys.js';
 import { createRedisClient } from '../queue/redis.js';
 import { defaultImages, type Images } from '../controller/resources/images.js';
 import { createControllerMetrics } from '../metrics/controller.js';
+import { createControllerPoolMetrics } from '../metrics/pools.js';
 import { createRegistry } from '../metrics/registry.js';
 import { KubernetesStore } from '../store/kubernetes-store.js';
 
@@ -149,6 +150,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     resyncMs: seconds(values.resync, '--resync', 600) * 1000,
     identity,
     metrics,
+    poolMetrics: createControllerPoolMetrics(registry),
     logger: log,
     images,
     gatewayService: values['gateway-service'] ?? 'hearth-gateway',

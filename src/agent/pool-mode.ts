@@ -8,19 +8,20 @@
 // without waiting for the runtime's init: calls sent right after wait in the
 // agent's queue for the runtime's first /next, as in any starting pod.
 import { statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { LIMITS } from '../api/function.js';
 import { functionArn } from '../api/lambda-arn.js';
-import { SPECIALIZE_BODY_LIMIT, SPECIALIZE_PATH, type Specialization } from '../pools/specialization.js';
+import { SPECIALIZE_BODY_LIMIT, SPECIALIZE_PATH } from '../pools/specialization.js';
 import { Agent, type AgentState } from './agent.js';
 import { NotDeliveredError } from './delivery.js';
 import { readBody, sendJson } from './http-io.js';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
 import { startInvokeServer, type InvokeServer, type InvokeServerOptions, type Readiness } from './invoke-server.js';
 import { procRuntimePeer, type RuntimePeer } from './runtime-peer.js';
-import { checkSpecialization, saveLine, sendLine, specializationLine, writeCode } from './specialize.js';
+import { checkSpecialization, readSaved, saveAgent, savedAgentOf, saveLine, sendLine, specializationLine, writeCode, type SavedAgent } from './specialize.js';
 
 export type PoolPhase = 'idle' | 'specializing' | 'specialized' | 'failed';
 
@@ -141,8 +142,22 @@ export class PoolAgent {
     });
   }
 
-  /** Watches for the runtime's FIFO. */
-  start(): void {
+  /**
+   * Resumes as the function's agent when this container restarted after
+   * the claim (its record and line are beside the FIFO); otherwise watches
+   * for the runtime's FIFO.
+   */
+  async start(): Promise<void> {
+    const found = await readSaved(this.opts.fifo);
+    if (found.kind === 'saved') return this.resume(found.saved, found.line);
+    // Code without a saved record: a specialisation failed or was cut short before this container restarted.
+    const leftover = found.kind === 'none' ? await this.leftoverCode() : undefined;
+    if (found.kind === 'unreadable' || leftover !== undefined) {
+      this.phase = 'failed';
+      this.failure = found.kind === 'unreadable' ? found.message : leftover;
+      this.log.error({ reason: this.failure }, 'this pool pod was claimed but cannot be its function agent again; it serves nothing');
+      return;
+    }
     this.lookForFifo();
     if (this.fifoReady) return;
     this.fifoTimer = setInterval(() => this.lookForFifo(), this.opts.fifoPollMs ?? 50);
@@ -184,6 +199,40 @@ export class PoolAgent {
     this.emit();
     await Promise.all([this.agent?.close(), ...this.servers.map((s) => s.close())]);
     await this.fifoHandle?.close().catch(() => undefined);
+  }
+
+  private async leftoverCode(): Promise<string | undefined> {
+    for (const dir of [this.opts.taskRoot, this.opts.optDir]) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      if (names.length > 0) return `${dir} holds files but no function was saved: a specialisation failed or was cut short`;
+    }
+    return undefined;
+  }
+
+  private async resume(saved: SavedAgent, line: string): Promise<void> {
+    const log = this.log.child({ unit: saved.unit, fn: saved.functionName });
+    this.unit = saved.unit;
+    this.fifoReady = true;
+    try {
+      const agent = this.functionAgentFor(saved, log);
+      this.agent = agent;
+      agent.on(() => this.emit());
+      await agent.start();
+      this.phase = 'specialized';
+    } catch (err) {
+      this.phase = 'failed';
+      this.failure = (err as Error).message;
+      log.error({ err }, 'could not resume as the function agent');
+      return;
+    }
+    // A runtime still waiting on the FIFO (this container stopped between the
+    // line's save and its write) gets it now; one that read it never reads again.
+    try {
+      this.fifoHandle = await sendLine(this.opts.fifo, line);
+    } catch (err) {
+      log.warn({ err }, 'could not write the saved line to the FIFO again');
+    }
+    log.info('agent restarted after the claim: the function agent again');
   }
 
   private lookForFifo(): void {
@@ -263,6 +312,7 @@ export class PoolAgent {
       agent.on(() => this.emit());
       await agent.start();
       const line = specializationLine(spec.env, agent.runtimeApi);
+      await saveAgent(this.opts.fifo, savedAgentOf(spec));
       await saveLine(this.opts.fifo, line);
       this.fifoHandle = await sendLine(this.opts.fifo, line);
       this.phase = 'specialized';
@@ -279,7 +329,7 @@ export class PoolAgent {
     }
   }
 
-  private functionAgentFor(spec: Specialization, log: Logger): Agent {
+  private functionAgentFor(spec: SavedAgent, log: Logger): Agent {
     const port = this.opts.runtimePort;
     const peer = this.opts.peer ?? ((api: string) => procRuntimePeer(api));
     // Known only once listening when the port is 0 (tests): look the runtime up by the address it was given.

@@ -15,6 +15,8 @@ export const POOL_SPECIALIZE_DIR = '/hearth/specialize';
 export const POOL_FIFO_NAME = 'runtime.fifo';
 /** The specialisation line as saved for a restarted runtime container (mode 0600). */
 export const POOL_SAVED_ENV_NAME = 'env.json';
+/** What the agent was made (function, memory, timeout, concurrency), for an agent container restarted after the claim. */
+export const POOL_SAVED_AGENT_NAME = 'agent.json';
 /** The agent's default for --specialize-fifo. */
 export const POOL_FIFO = `${POOL_SPECIALIZE_DIR}/${POOL_FIFO_NAME}`;
 

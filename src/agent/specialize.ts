@@ -4,7 +4,7 @@
 // unpack` uses, and hand the waiting runtime its environment line, saved
 // first for a runtime container the kubelet may restart later.
 import { constants } from 'node:fs';
-import { mkdir, open, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertDigest, sha256 } from '../packages/digest.js';
@@ -12,8 +12,9 @@ import { PackageError } from '../packages/errors.js';
 import { LAMBDA_LIMITS } from '../packages/limits.js';
 import { loadPackage } from '../packages/source.js';
 import { unzipInto } from '../packages/unzip.js';
+import type { z } from 'zod';
 import { SpecializationSchema, type Archive, type Specialization } from '../pools/specialization.js';
-import { POOL_SAVED_ENV_NAME } from './pool-paths.js';
+import { POOL_SAVED_AGENT_NAME, POOL_SAVED_ENV_NAME } from './pool-paths.js';
 
 export type Checked = { ok: true; spec: Specialization } | { ok: false; message: string };
 
@@ -112,13 +113,54 @@ export async function writeCode(spec: Specialization, dirs: CodeDirs): Promise<{
   return { files: files.length, archives: archives.length, bytes };
 }
 
-/** Saves the line beside the FIFO (temp file + rename, mode 0600), for a runtime container started again after the claim. */
-export async function saveLine(fifo: string, line: string): Promise<string> {
-  const saved = join(dirname(fifo), POOL_SAVED_ENV_NAME);
+async function saveBeside(fifo: string, name: string, text: string): Promise<string> {
+  const saved = join(dirname(fifo), name);
   const temp = `${saved}.${process.pid}.tmp`;
-  await writeFile(temp, line, { mode: 0o600, flag: 'w' });
+  await writeFile(temp, text, { mode: 0o600, flag: 'w' });
   await rename(temp, saved);
   return saved;
+}
+
+/** Saves the line beside the FIFO (temp file + rename, mode 0600), for a runtime container started again after the claim. */
+export function saveLine(fifo: string, line: string): Promise<string> {
+  return saveBeside(fifo, POOL_SAVED_ENV_NAME, line);
+}
+
+/** What a restarted agent container needs to be the function's agent again: no code, no environment. */
+export const SavedAgentSchema = SpecializationSchema.pick({ unit: true, functionName: true, version: true, memoryMB: true, timeoutSeconds: true, concurrency: true });
+export type SavedAgent = z.infer<typeof SavedAgentSchema>;
+
+export function savedAgentOf(spec: Specialization): SavedAgent {
+  const { unit, functionName, version, memoryMB, timeoutSeconds, concurrency } = spec;
+  return { unit, functionName, version, memoryMB, timeoutSeconds, concurrency };
+}
+
+/** Saved before the line, so a line on disk always has its agent's record beside it. */
+export function saveAgent(fifo: string, saved: SavedAgent): Promise<string> {
+  return saveBeside(fifo, POOL_SAVED_AGENT_NAME, `${JSON.stringify(saved)}\n`);
+}
+
+/**
+ * What an agent starting in a pool pod finds beside the FIFO: nothing (an
+ * idle pod), the record and line of the function it was given before its
+ * container restarted, or something else (a specialisation cut short, or
+ * files it cannot read): then the pod can serve nothing.
+ */
+export async function readSaved(fifo: string): Promise<{ kind: 'none' } | { kind: 'saved'; saved: SavedAgent; line: string } | { kind: 'unreadable'; message: string }> {
+  const dir = dirname(fifo);
+  const read = (name: string): Promise<string | undefined> =>
+    readFile(join(dir, name), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+  try {
+    const [record, line] = await Promise.all([read(POOL_SAVED_AGENT_NAME), read(POOL_SAVED_ENV_NAME)]);
+    if (record === undefined && line === undefined) return { kind: 'none' };
+    if (record === undefined || line === undefined) return { kind: 'unreadable', message: `a specialisation was cut short: ${record === undefined ? POOL_SAVED_AGENT_NAME : POOL_SAVED_ENV_NAME} is missing` };
+    return { kind: 'saved', saved: SavedAgentSchema.parse(JSON.parse(record)), line };
+  } catch (err) {
+    return { kind: 'unreadable', message: `${POOL_SAVED_AGENT_NAME}: ${(err as Error).message}` };
+  }
 }
 
 /** How long the FIFO may stay full before the line is given up (it is a few KiB; a pipe holds 64). */

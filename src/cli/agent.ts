@@ -99,7 +99,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
 async function poolAgent(o: { listen: { host: string; port: number }; runtimePort: number; taskRoot: string; optDir: string; fifo: string }): Promise<number> {
   const logger = pino({ base: { service: 'hearth-agent' } });
   const agent = new PoolAgent({ taskRoot: o.taskRoot, optDir: o.optDir, fifo: o.fifo, runtimePort: o.runtimePort, logger });
-  agent.start();
+  await agent.start();
   await agent.listen(o.listen.host, o.listen.port);
   logger.info({ listen: o.listen, taskRoot: o.taskRoot, optDir: o.optDir, fifo: o.fifo }, 'pool agent waiting for a function');
   const signal = await nextSignal();

@@ -76,11 +76,12 @@ describe('agent in pool mode', () => {
     for (const c of closers.splice(0).reverse()) await c();
   });
 
-  async function pod(opts: { initTimeoutMs?: number } = {}): Promise<Pod> {
-    const dir = mkdtempSync(join(tmpdir(), 'hearth-pool-'));
+  /** A pool pod's agent; `of`: the same pod's volumes and ports (its agent container restarted). */
+  async function pod(opts: { initTimeoutMs?: number; of?: Pod } = {}): Promise<Pod> {
+    const dir = opts.of?.dir ?? mkdtempSync(join(tmpdir(), 'hearth-pool-'));
     const [task, opt, spec] = ['task', 'opt', 'specialize'].map((d) => join(dir, d)) as [string, string, string];
-    for (const d of [task, opt, spec]) mkdirSync(d);
-    const port = await freePort();
+    if (opts.of === undefined) for (const d of [task, opt, spec]) mkdirSync(d);
+    const port = opts.of !== undefined ? Number(opts.of.api.split(':')[1]) : await freePort();
     const api = `127.0.0.1:${port}`;
     const agent = new PoolAgent({
       taskRoot: task,
@@ -92,10 +93,10 @@ describe('agent in pool mode', () => {
       fifoPollMs: 20,
       ...(opts.initTimeoutMs !== undefined ? { initTimeoutMs: opts.initTimeoutMs } : {}),
     });
-    agent.start();
-    const { url } = await agent.listen();
+    await agent.start();
+    const { url } = await agent.listen('127.0.0.1', opts.of !== undefined ? Number(new URL(opts.of.url).port) : 0);
     const client = new AgentClient(url, { connections: 2 });
-    closers.push(() => agent.close(), () => client.close());
+    closers.push(() => agent.close(), () => client.close().catch(() => undefined));
     return { dir, task, opt, spec, api, agent, url, client };
   }
 
@@ -339,6 +340,39 @@ describe('agent in pool mode', () => {
     const next = await call(p, { n: 2 }, 1000);
     expect(next, second.out()).toEqual({ outcome: 'success', doc: { marker: MARKER, fn: 'fn', event: { n: 2 } } });
     expect(readFileSync(`/proc/${second.pid}/fd/0`, 'utf8')).toContain(MARKER);
+  });
+
+  it('an agent container restarted after the claim is the same function agent again', async () => {
+    const p = await pod();
+    const first = runtime(p, PY);
+    expect((await readyz(p, 10_000)).status).toBe(200);
+    expect((await specialize(p, specialization(p, { handler: 'app.handler', timeoutSeconds: 2, files: { 'app.py': b64(PY_APP) } }))).status).toBe(200);
+    expect((await call(p, { n: 1 })).doc).toMatchObject({ marker: MARKER });
+
+    // The agent container stops; the kubelet starts it again with the same volumes and ports.
+    await p.client.close();
+    await p.agent.close();
+    const q = await pod({ of: p });
+    expect(q.agent.state).not.toBe('idle');
+    expect(q.agent.functionAgent).toMatchObject({ functionName: 'fn', timeoutSeconds: 2 });
+    // A runtime that lost its agent exits; the kubelet starts it again, from env.json.
+    await waitFor('the runtime to give up on the old agent', () => !alive(first), 15_000);
+    runtime(q, PY);
+    expect(await call(q, { n: 2 })).toEqual({ outcome: 'success', doc: { marker: MARKER, fn: 'fn', event: { n: 2 } } });
+    expect((await specialize(q, specialization(q, { handler: 'app.handler', files: { 'other.py': b64(PY_APP) } }))).status).toBe(409);
+  });
+
+  it('an agent that finds code but no saved function (a specialisation cut short) serves nothing', async () => {
+    const p = await pod();
+    writeFileSync(join(p.task, 'app.py'), PY_APP);
+    await p.client.close();
+    await p.agent.close();
+    const q = await pod({ of: p });
+    runtime(q, PY);
+    await waitFor('the FIFO', () => existsSync(join(q.spec, POOL_FIFO_NAME)), 10_000);
+    expect(await readyz(q, 300)).toMatchObject({ status: 503, body: { status: 'failed' } });
+    await expect(q.client.invoke(request({}))).rejects.toBeInstanceOf(NotDeliveredError);
+    expect((await specialize(q, specialization(q, { handler: 'app.handler', files: { 'x.py': b64(PY_APP) } }))).status).toBe(409);
   });
 });
 

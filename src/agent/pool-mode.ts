@@ -307,6 +307,7 @@ export class PoolAgent {
     const log = this.log.child({ unit: spec.unit, fn: spec.functionName });
     try {
       const written = await writeCode(spec, { taskRoot: this.opts.taskRoot, optDir: this.opts.optDir });
+      if (this.closed) throw new Error('the agent is stopping');
       const agent = this.functionAgentFor(spec, log);
       this.agent = agent;
       agent.on(() => this.emit());

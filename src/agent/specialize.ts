@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { assertDigest, sha256 } from '../packages/digest.js';
 import { PackageError } from '../packages/errors.js';
 import { LAMBDA_LIMITS } from '../packages/limits.js';
-import { loadPackage } from '../packages/source.js';
+import { loadPackage, type LoadedPackage } from '../packages/source.js';
 import { unzipInto } from '../packages/unzip.js';
 import type { z } from 'zod';
 import { SpecializationSchema, type Archive, type Specialization } from '../pools/specialization.js';
@@ -81,6 +81,15 @@ export interface CodeDirs {
   optDir: string;
 }
 
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return 'a URL';
+  }
+}
+
 /** Writes files, then unpacks archives in order; throws (a PackageError for a package's own fault) on the first failure. */
 export async function writeCode(spec: Specialization, dirs: CodeDirs): Promise<{ files: number; archives: number; bytes: number }> {
   let bytes = 0;
@@ -94,11 +103,17 @@ export async function writeCode(spec: Specialization, dirs: CodeDirs): Promise<{
   }
   const archives = spec.archives ?? [];
   for (const [i, a] of archives.entries()) {
-    const label = a.url !== undefined ? a.url : `archives[${i}] (${a.into === 'opt' ? 'layer' : 'package'})`;
+    // A URL's query may hold a signature: errors and logs name its origin and path only.
+    const label = a.url !== undefined ? shownUrl(a.url) : `archives[${i}] (${a.into === 'opt' ? 'layer' : 'package'})`;
     let zip: Buffer;
     if (a.url !== undefined) {
       // The same fetch and digest check as `hearth unpack`'s URL sources.
-      const loaded = await loadPackage({ url: a.url, ...(a.sha256 !== undefined ? { sha256: a.sha256 } : {}) });
+      let loaded: LoadedPackage | undefined;
+      try {
+        loaded = await loadPackage({ url: a.url, ...(a.sha256 !== undefined ? { sha256: a.sha256 } : {}) });
+      } catch (err) {
+        throw err instanceof Error ? new Error(err.message.split(a.url).join(label)) : err;
+      }
       if (loaded === undefined) throw new PackageError('unavailable', `${label}: not found`);
       zip = loaded.bytes;
     } else {

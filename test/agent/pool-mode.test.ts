@@ -284,6 +284,16 @@ describe('agent in pool mode', () => {
     expect((await specialize(p, specialization(p, { handler: 'app.handler', files: { 'app.py': b64(PY_APP) } }))).status).toBe(409);
     // The runtime never got a line.
     expect(existsSync(join(p.spec, POOL_SAVED_ENV_NAME))).toBe(false);
+
+    // A package URL that cannot be fetched: the answer names its origin and path, never its query (a signature).
+    const q = await pod();
+    runtime(q, PY);
+    expect((await readyz(q, 10_000)).status).toBe(200);
+    const unreachable = `http://127.0.0.1:${await freePort()}/pkg.zip?X-Amz-Signature=s3cr3t`;
+    const fetched = await specialize(q, specialization(q, { handler: 'app.handler', archives: [{ into: 'task', url: unreachable, sha256: 'a'.repeat(64) }] }));
+    expect(fetched.status).toBe(500);
+    expect(String(fetched.body.errorMessage)).toContain('/pkg.zip');
+    expect(String(fetched.body.errorMessage)).not.toContain('s3cr3t');
   });
 
   it('GET /readyz?wait answers once ready, or 503 after the wait, and leaves nothing behind when the caller goes', async () => {

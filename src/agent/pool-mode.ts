@@ -296,7 +296,13 @@ export class PoolAgent {
       this.phase = 'idle';
       return { status, body: errorBody(errorType, message) };
     };
-    const body = await readBody(req, SPECIALIZE_BODY_LIMIT);
+    let body: Awaited<ReturnType<typeof readBody>>;
+    try {
+      body = await readBody(req, SPECIALIZE_BODY_LIMIT);
+    } catch (err) {
+      // The caller went away mid-body: nothing was written, the pod is still idle.
+      return back(400, 'InvalidRequestContentException', `the body could not be read: ${(err as Error).message}`);
+    }
     if (body.tooLarge) return back(413, 'RequestTooLargeException', `${body.bytes} bytes is more than a specialisation may hold (${SPECIALIZE_BODY_LIMIT})`);
     const checked = checkSpecialization(body.body);
     if (!checked.ok) return back(400, 'InvalidParameterValueException', checked.message);

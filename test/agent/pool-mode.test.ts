@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -211,6 +211,17 @@ describe('agent in pool mode', () => {
     expect((await specialize(p, { ...good, files: { 'app.py': '***' } })).status).toBe(400);
     expect((await specialize(p, { ...good, archives: [{ into: 'task' }] })).status).toBe(400);
     expect((await specialize(p, { ...good, archives: [{ into: 'task', url: 'http://127.0.0.1:1/x.zip' }] })).status).toBe(400);
+    // A caller that goes away mid-body leaves the pod idle (a stuck "under way" would refuse every later claim).
+    const port = Number(new URL(p.url).port);
+    await new Promise<void>((resolve) => {
+      const sock = connect(port, '127.0.0.1', () => {
+        sock.write(`POST ${SPECIALIZE_PATH} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{"unit":`);
+        setTimeout(() => sock.destroy(), 100);
+      });
+      sock.once('close', () => resolve());
+      sock.on('error', () => undefined);
+    });
+    await waitFor('the cut-short specialisation to end', async () => (await specialize(p, '{')).status === 400, 5000);
     expect(readdirSync(p.task)).toEqual([]);
     expect(readdirSync(p.dir).sort()).toEqual(['opt', 'specialize', 'task']);
     // Refusals leave the pod idle: without its runtime's FIFO it is not ready (and says why).

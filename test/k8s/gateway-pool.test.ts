@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
+import { Agent, buildConnector } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { InvokeResult } from '../../src/agent/invocation.js';
@@ -115,7 +116,8 @@ const spec = (over: Partial<FunctionSpecInput> = {}): FunctionSpecInput => ({
 const unit = (name: string, s: FunctionSpecInput): HearthFunction => FunctionSchema.parse({ apiVersion: 'hearth.dev/v1alpha1', kind: 'Function', metadata: { name }, spec: s });
 
 /** A pod object that never schedules (a scheduling gate), with the status a kubelet would write: running at 127.0.0.1, Ready or not. */
-async function podObject(rest: KubeRest, ns: string, name: string, labels: Record<string, string>, o: { ready: boolean; finalizer?: boolean }): Promise<void> {
+async function podObject(rest: KubeRest, ns: string, name: string, labels: Record<string, string>, o: { ready: boolean; finalizer?: boolean; ip?: string }): Promise<void> {
+  const ip = o.ip ?? '127.0.0.1';
   const body = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -125,7 +127,7 @@ async function podObject(rest: KubeRest, ns: string, name: string, labels: Recor
   // The namespace's default ServiceAccount, which admission wants, comes from the controller-manager shortly after the namespace.
   await eventually(`pod ${name} created`, async () => rest.request('POST', resourcePath(RESOURCES.Pod, ns), { body }).then(() => true), 30_000);
   await rest.request('PATCH', resourcePath(RESOURCES.Pod, ns, name, 'status'), {
-    body: { status: { phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }], conditions: [{ type: 'Ready', status: o.ready ? 'True' : 'False' }] } },
+    body: { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: o.ready ? 'True' : 'False' }] } },
     contentType: CONTENT_MERGE,
   });
 }
@@ -391,6 +393,123 @@ if (!ctx.available) {
       const pod = await getPod(rest, ns, 'only-pod');
       expect(pod.metadata?.annotations?.[ANNOTATION_CLAIMED_BY]).toBe(winner === 0 ? 'gateway-a' : 'gateway-b');
       expect(agent.specializations[0]?.unit).toBe(winner === 0 ? 'one' : 'two');
+    });
+  });
+}
+
+/**
+ * EndpointSlices may not hold loopback addresses, so where slices are part of
+ * the test the pods get addresses of their own (TEST-NET-2, never routed) and
+ * the backend's agent connections are all made to the fake agent on loopback.
+ */
+if (ctx.available) {
+  const kc = kubeConfigFor(ctx);
+
+  describe('slices and agents together', () => {
+    const ns = `gws-${randomBytes(3).toString('hex')}`;
+    const rest = new KubeRest(kc);
+    const agent = new FakeAgent();
+    const connect = buildConnector({ timeout: 2000 });
+    const toLoopback = new Agent({ connect: (opts, cb) => connect({ ...opts, hostname: '127.0.0.1', host: '127.0.0.1' }, cb) });
+    let backend: KubernetesBackend;
+
+    beforeAll(async () => {
+      await installCrds(kc);
+      await installWarmPoolCrd(rest);
+      await createNamespace(rest, ns);
+      await agent.start();
+      await warmPool(rest, ns, 'python', 128);
+      for (const f of ['hello', 'polled']) {
+        await rest.request('POST', resourcePath(RESOURCES.Function, ns), { body: functionManifest(f, spec() as Record<string, unknown>) });
+        // The unit's Service, as the controller makes it; publishNotReadyAddresses since these pods are on no node.
+        await rest.request('POST', resourcePath(RESOURCES.Service, ns), {
+          body: { apiVersion: 'v1', kind: 'Service', metadata: { name: f }, spec: { selector: { 'hearth.dev/function': f }, publishNotReadyAddresses: true, ports: [{ port: 9000 }] } },
+        });
+      }
+      await podObject(rest, ns, 'pool-x', poolPodLabels('python', 'python'), { ready: true, ip: '198.51.100.7' });
+      backend = new KubernetesBackend({
+        kubeConfig: kc,
+        namespace: ns,
+        agentPort: agent.port,
+        agentDispatcher: toLoopback,
+        makeClient: () => ({ invoke: async (): Promise<InvokeResult> => ({ outcome: 'success', payload: Buffer.from('{}'), durationMs: 1 }), close: async () => undefined }),
+      });
+      await backend.start();
+    });
+
+    afterAll(async () => {
+      await backend?.close();
+      await toLoopback.close();
+      await agent.stop();
+      await deleteNamespace(rest, ns);
+      rest.close();
+    });
+
+    const serving = (svc: string, pod: string, want: boolean) =>
+      eventually(`the slice of ${svc} says ${pod} serving=${want}`, async () => {
+        const slices = await rest.request<{ items: { endpoints?: { targetRef?: { name?: string }; conditions?: { serving?: boolean } }[] }[] }>('GET', resourcePath(RESOURCES.EndpointSlice, ns), {
+          query: { labelSelector: `kubernetes.io/service-name=${svc}` },
+        });
+        return slices.items.some((sl) => sl.endpoints?.some((e) => e.targetRef?.name === pod && e.conditions?.serving === want)) ? true : undefined;
+      }, 30_000);
+    /** The pod's Ready condition as a kubelet writes it (seconds only), turning now. */
+    const setReady = (pod: string, ready: boolean) =>
+      rest.request('PATCH', resourcePath(RESOURCES.Pod, ns, pod, 'status'), {
+        body: { status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] } },
+        contentType: CONTENT_MERGE,
+      });
+    /** Resolves after the backend has handled a change of `unit` made after this is called: news that came before it were handled too. */
+    const nextChange = (unit: string) =>
+      new Promise<void>((resolve) => {
+        const off = backend.onChange((n) => {
+          if (n !== unit) return;
+          off();
+          resolve();
+        });
+      });
+    const stateOf = (unit: string, pod: string) => (backend.instances(unit) as readonly KubernetesInstance[]).find((i) => i.id === pod)?.state;
+
+    it("a claimed pod stays ready while its slice tells of the probe that failed during its specialisation; once Ready again, the slice speaks for it", async () => {
+      await backend.upsert(unit('hello', spec()));
+      await backend.scale('hello', 1);
+      const inst = await instanceOf(backend, 'hello', 'pool-x');
+      expect(inst.address).toBe('198.51.100.7');
+      // The claim made the Service select the pod; it was Ready as an idle pod, so its slice says serving.
+      await serving('hello', 'pool-x', true);
+      // The probe fails while the runtime initialises: the slice says not serving, but the agent took the function and queues calls.
+      await setReady('pool-x', false);
+      await serving('hello', 'pool-x', false);
+      const marker = nextChange('hello');
+      // A marker the slice alone tells of (claimed pods are not polled): its news come after pool-x's.
+      await podObject(rest, ns, 'hello-marker', { ...unitPodLabels('hello'), [LABEL_CLAIMED]: 'true' }, { ready: false, ip: '198.51.100.8' });
+      await marker;
+      expect(stateOf('hello', 'pool-x')).toBe('ready');
+      // Ready again, from now: the slice speaks for the pod, and a later "not serving" is taken.
+      await setReady('pool-x', true);
+      await serving('hello', 'pool-x', true);
+      const starting = instanceOf(backend, 'hello', 'pool-x', 'starting');
+      await setReady('pool-x', false);
+      expect((await starting) === inst).toBe(true);
+    });
+
+    it('a pod learned ready from its agent keeps its instance when its slice lists it, and the slice takes over', async () => {
+      await backend.upsert(unit('polled', spec()));
+      agent.becomeReady();
+      const learned = instanceOf(backend, 'polled', 'polled-pod');
+      await podObject(rest, ns, 'polled-pod', unitPodLabels('polled'), { ready: false, ip: '198.51.100.9' });
+      const inst = await learned;
+      // Its slice lists it as not serving yet (the probe has not passed): still ready, the same instance.
+      await serving('polled', 'polled-pod', false);
+      const marker = nextChange('polled');
+      await podObject(rest, ns, 'polled-marker', { ...unitPodLabels('polled'), [LABEL_CLAIMED]: 'true' }, { ready: false, ip: '198.51.100.10' });
+      await marker;
+      expect(stateOf('polled', 'polled-pod')).toBe('ready');
+      await setReady('polled-pod', true);
+      await serving('polled', 'polled-pod', true);
+      expect((backend.instances('polled') as readonly KubernetesInstance[]).find((i) => i.id === 'polled-pod') === inst).toBe(true);
+      const starting = instanceOf(backend, 'polled', 'polled-pod', 'starting');
+      await setReady('polled-pod', false);
+      expect((await starting) === inst).toBe(true);
     });
   });
 }

@@ -16,7 +16,7 @@
 import { hostname } from 'node:os';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Agent as HttpDispatcher } from 'undici';
+import { Agent as HttpDispatcher, type Dispatcher } from 'undici';
 import type { HearthFunction } from '../../api/function.js';
 import type { WarmPool } from '../../api/warm-pool.js';
 import { AgentClient } from '../../agent/client.js';
@@ -34,10 +34,10 @@ import type { Backend, Instance } from '../backend.js';
 import { LATEST } from '../../api/function.js';
 import { splitUnitKey, unitLabels, versionObjectName } from '../../versions/units.js';
 import { SERVICE_NAME_LABEL, endpointsOf, unitKeyOfSlice, type EndpointSlice } from './endpoints.js';
-import { mergeRecords, type PodFact } from './instance-records.js';
+import { mergeRecords, sliceTookOver, type PodFact } from './instance-records.js';
 import { KubernetesInstance, type HoldKind, type InvokeClient } from './instance.js';
 import { ReadinessPolls } from './pod-readiness.js';
-import { claimablePods, isClaimed, isTerminating, pickRandom, podAddress, unitKeyOfPod, type PodObject } from './pods.js';
+import { claimablePods, isClaimed, isTerminating, pickRandom, podAddress, readySince, unitKeyOfPod, type PodObject } from './pods.js';
 import { claimPod, markSpecializationFailed, readConfigMap, sendSpecialization } from './pool-claims.js';
 import { buildSpecialization, configMapsOf, type ConfigMapData } from './specialization-payload.js';
 import { chooseVictims, VICTIM_DELETION_COST } from './victims.js';
@@ -64,6 +64,8 @@ export interface KubernetesBackendOptions {
   readyWaitMs?: number;
   /** After a failed specialisation, how long this gateway starts the unit's instances from its Deployment only (default 30 s). */
   poolBackoffMs?: number;
+  /** How readiness polls and specialisations reach agents (default: connections of this backend's own); tests route pod addresses to loopback. */
+  agentDispatcher?: Dispatcher;
 }
 
 type SliceObject = EndpointSlice & KubernetesObject;
@@ -85,7 +87,7 @@ export class KubernetesBackend implements Backend {
   readonly #pods: Informer<PodItem>;
   readonly #pools: Informer<PoolItem>;
   /** Connections to agents for readiness polls and specialisations (invocations have their own, per instance). */
-  readonly #http: HttpDispatcher;
+  readonly #http: Dispatcher;
   readonly #readiness: ReadinessPolls;
   readonly #port: number;
   readonly #instances = new Map<string, KubernetesInstance[]>();
@@ -101,7 +103,7 @@ export class KubernetesBackend implements Backend {
   /** The unit each pod was last seen under. */
   readonly #podUnits = new Map<string, string>();
   /** Pods known ready from their agents (a pool pod this gateway specialised, or a /readyz answer) that their slices do not say are ready yet. */
-  readonly #direct = new Map<string, { unit: string; address: string }>();
+  readonly #direct = new Map<string, { unit: string; address: string; at: number }>();
   /** Pods the pod informer saw deleted, and when: slices still listing them do not bring them back. */
   readonly #gone = new Map<string, number>();
   /** Per unit: pool claims under way, not instances yet. Counted as live, so concurrent scale calls claim no more than needed. */
@@ -125,7 +127,7 @@ export class KubernetesBackend implements Backend {
     this.#metrics = opts.metrics;
     this.#claimedBy = opts.claimedBy ?? process.env.HOSTNAME ?? hostname();
     this.#makeClient = opts.makeClient ?? ((url) => new AgentClient(url));
-    this.#http = new HttpDispatcher({ connect: { timeout: 2000 }, keepAliveTimeout: 10_000 });
+    this.#http = opts.agentDispatcher ?? new HttpDispatcher({ connect: { timeout: 2000 }, keepAliveTimeout: 10_000 });
     this.#readiness = new ReadinessPolls({
       port: this.#port,
       dispatcher: this.#http,
@@ -416,7 +418,7 @@ export class KubernetesBackend implements Backend {
     this.#metrics?.instanceStarts.inc({ ...unitLabels(name), path: 'pool' });
     if (this.#closing.signal.aborted) return;
     this.#o.logger?.info({ function: name, pod, ms: this.#now() - claimedAt }, 'pool pod specialised');
-    this.#direct.set(pod, { unit: name, address });
+    this.#direct.set(pod, { unit: name, address, at: this.#now() });
     this.#refresh(name);
   }
 
@@ -478,7 +480,7 @@ export class KubernetesBackend implements Backend {
     const unit = unitKeyOfPod(p);
     if (unit === undefined || podAddress(p) !== address || isClaimed(p)) return;
     this.#o.logger?.debug({ function: unit, pod }, 'agent says ready');
-    this.#direct.set(pod, { unit, address });
+    this.#direct.set(pod, { unit, address, at: this.#now() });
     this.#refresh(unit);
   }
 
@@ -497,7 +499,7 @@ export class KubernetesBackend implements Backend {
     const all = [...this.#instances.values()].flat();
     this.#instances.clear();
     await Promise.all(all.map((i) => i.close()));
-    await this.#http.close();
+    if (this.#o.agentDispatcher === undefined) await this.#http.close();
     this.#rest.close();
   }
 
@@ -512,11 +514,13 @@ export class KubernetesBackend implements Backend {
     const fromSlices = endpointsOf(slices);
     const direct = [...this.#direct].filter(([, d]) => d.unit === name).map(([pod, d]) => ({ pod, address: d.address }));
     const records = mergeRecords(fromSlices, direct, (pod) => this.#podFact(pod));
-    // Once its slice says ready, the slice speaks for the pod.
+    // Once its slice says ready (and not from before the agent said so), the slice speaks for the pod.
     for (const r of fromSlices) {
       if (r.pod === undefined || r.state !== 'ready') continue;
-      if (this.#direct.get(r.pod)?.unit === name) this.#direct.delete(r.pod);
       this.#readiness.stop(r.pod);
+      const d = this.#direct.get(r.pod);
+      const p = this.#pods.get(r.pod, this.#o.namespace);
+      if (d?.unit === name && sliceTookOver(r.state, p !== undefined ? readySince(p) : undefined, d.at)) this.#direct.delete(r.pod);
     }
     for (const d of direct) if (this.#podFact(d.pod) === 'gone') this.#direct.delete(d.pod);
     const before = this.#instances.get(name) ?? [];

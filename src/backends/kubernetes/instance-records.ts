@@ -47,3 +47,16 @@ export function mergeRecords(fromSlices: readonly EndpointRecord[], direct: read
   }
   return out.sort((a, b) => a.id.localeCompare(b.id));
 }
+
+/**
+ * Whether a pod's slice now speaks for it, so what its agent told this
+ * gateway at `learnedAt` is no longer needed: the slice says ready, and
+ * the pod's Ready condition turned true at or after that moment. A slice's
+ * "ready" from before is stale: a claimed pool pod was Ready while idle,
+ * then its probe may fail while it specialises and its runtime initialises,
+ * and the slice would say "starting" for an instance that takes calls.
+ * lastTransitionTime has whole seconds, hence a second of slack. Pure.
+ */
+export function sliceTookOver(sliceState: InstanceState, readySince: number | undefined, learnedAt: number): boolean {
+  return sliceState === 'ready' && readySince !== undefined && readySince >= learnedAt - 1000;
+}

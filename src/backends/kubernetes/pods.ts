@@ -22,7 +22,7 @@ export interface PodObject {
   status?: {
     phase?: string;
     podIP?: string;
-    conditions?: { type?: string; status?: string }[];
+    conditions?: { type?: string; status?: string; lastTransitionTime?: string }[];
   };
 }
 
@@ -55,6 +55,14 @@ export function podAddress(pod: PodObject): string | undefined {
 
 export function isPodReady(pod: PodObject): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** Epoch ms since when the pod is Ready (its condition's lastTransitionTime), undefined while it is not. */
+export function readySince(pod: PodObject): number | undefined {
+  const c = pod.status?.conditions?.find((x) => x.type === 'Ready');
+  if (c?.status !== 'True' || c.lastTransitionTime === undefined) return undefined;
+  const t = Date.parse(c.lastTransitionTime);
+  return Number.isNaN(t) ? undefined : t;
 }
 
 /** Claimed from a pool: its agent's /readyz said "ready" as an idle pod before it was given any function. */

@@ -3,7 +3,7 @@
 // same; the pod informer's news of a deletion wins over both.
 import { describe, expect, it } from 'vitest';
 import type { EndpointRecord } from '../../../src/backends/kubernetes/endpoints.js';
-import { mergeRecords, type DirectRecord, type PodFact } from '../../../src/backends/kubernetes/instance-records.js';
+import { mergeRecords, sliceTookOver, type DirectRecord, type PodFact } from '../../../src/backends/kubernetes/instance-records.js';
 
 const slice = (pod: string, state: EndpointRecord['state']): EndpointRecord => ({ id: pod, address: `10.0.0.${pod.length}`, pod, state });
 const direct = (pod: string): DirectRecord => ({ pod, address: `10.0.0.${pod.length}` });
@@ -29,5 +29,19 @@ describe('mergeRecords', () => {
   it('keeps the slice record of a pod it lists (address from the slice)', () => {
     const got = mergeRecords([{ id: 'p', pod: 'p', address: '10.9.9.9', state: 'starting' }], [{ pod: 'p', address: '10.9.9.9' }], () => 'present');
     expect(got).toEqual([{ id: 'p', pod: 'p', address: '10.9.9.9', state: 'ready' }]);
+  });
+});
+
+describe('sliceTookOver', () => {
+  const learnedAt = Date.parse('2026-12-06T10:00:05.400Z');
+  it.each<{ name: string; state: EndpointRecord['state']; readySince: string | undefined; took: boolean }>([
+    { name: 'ready, and Ready since after the agent said so', state: 'ready', readySince: '2026-12-06T10:00:06Z', took: true },
+    { name: 'ready within the same (truncated) second', state: 'ready', readySince: '2026-12-06T10:00:05Z', took: true },
+    { name: "a stale ready: the pool pod was Ready while idle, long before", state: 'ready', readySince: '2026-12-06T09:58:00Z', took: false },
+    { name: 'the pod is not Ready (condition false or unknown)', state: 'ready', readySince: undefined, took: false },
+    { name: 'the slice says starting', state: 'starting', readySince: '2026-12-06T10:00:06Z', took: false },
+    { name: 'the slice says draining', state: 'draining', readySince: '2026-12-06T10:00:06Z', took: false },
+  ])('$name', ({ state, readySince, took }) => {
+    expect(sliceTookOver(state, readySince === undefined ? undefined : Date.parse(readySince), learnedAt)).toBe(took);
   });
 });

@@ -2,7 +2,7 @@
 // their slices'), whether they may serve, and which idle pool pods a claim
 // may take.
 import { describe, expect, it } from 'vitest';
-import { agentBaseUrl, claimablePods, isTerminating, pickRandom, podAddress, unitKeyOfPod, type PodObject } from '../../../src/backends/kubernetes/pods.js';
+import { agentBaseUrl, claimablePods, isTerminating, pickRandom, podAddress, readySince, unitKeyOfPod, type PodObject } from '../../../src/backends/kubernetes/pods.js';
 
 const pod = (name: string, over: { labels?: Record<string, string>; ip?: string; ready?: boolean; deleting?: boolean; phase?: string; rv?: string | null } = {}): PodObject => ({
   metadata: {
@@ -86,5 +86,17 @@ describe('agentBaseUrl', () => {
     { address: 'fd00::1', url: 'http://[fd00::1]:9000' },
   ])('$address', ({ address, url }) => {
     expect(agentBaseUrl(address, 9000)).toBe(url);
+  });
+});
+
+describe('readySince', () => {
+  it.each<{ name: string; conditions: { type?: string; status?: string; lastTransitionTime?: string }[]; want: number | undefined }>([
+    { name: 'Ready: its transition time', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-12-06T10:00:00Z' }], want: Date.parse('2026-12-06T10:00:00Z') },
+    { name: 'not Ready', conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: '2026-12-06T10:00:00Z' }], want: undefined },
+    { name: 'Ready without a time', conditions: [{ type: 'Ready', status: 'True' }], want: undefined },
+    { name: 'another condition only', conditions: [{ type: 'ContainersReady', status: 'True', lastTransitionTime: '2026-12-06T10:00:00Z' }], want: undefined },
+    { name: 'an unreadable time', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: 'yesterday' }], want: undefined },
+  ])('$name', ({ conditions, want }) => {
+    expect(readySince({ status: { conditions } })).toBe(want);
   });
 });

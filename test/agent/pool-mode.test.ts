@@ -198,6 +198,16 @@ describe('agent in pool mode', () => {
     expect(await call(p, { n: 1 })).toEqual({ outcome: 'success', doc: { marker: MARKER, fn: 'fn', event: { n: 1 } } });
   });
 
+  it('gives calls sent right after the claim the init error of a function that cannot start, as any pod does', async () => {
+    const p = await pod();
+    runtime(p, PY);
+    expect((await readyz(p, 10_000)).status).toBe(200);
+    expect((await specialize(p, specialization(p, { handler: 'missing.handler', files: { 'app.py': b64(PY_APP) } }))).status).toBe(200);
+    const r = await p.client.invoke(request({}));
+    expect(r).toMatchObject({ outcome: 'unhandled', errorType: 'Runtime.ImportModuleError' });
+    expect(await readyz(p)).toMatchObject({ status: 503, body: { status: 'failed', unit: 'fn' } });
+  });
+
   it('refuses bad bodies with 400 and writes nothing', async () => {
     const p = await pod();
     const good = specialization(p, { handler: 'app.handler', files: { 'app.py': b64(PY_APP) } });

@@ -283,6 +283,11 @@ export class PoolAgent {
     try {
       const answer = await this.specialize(req, startedAt);
       sendJson(res, answer.status, answer.body);
+    } catch (err) {
+      // Thrown before any code was written (specialize answers for itself after): the pod is still idle.
+      if (this.phase === 'specializing') this.phase = 'idle';
+      this.log.error({ err }, 'specialisation refused');
+      sendJson(res, 500, errorBody('Hearth.SpecializationFailed', (err as Error).message));
     } finally {
       this.specializing = undefined;
       release();

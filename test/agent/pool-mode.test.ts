@@ -504,6 +504,11 @@ describe('pool agent decisions', () => {
       ['URL of another scheme', { ...base, archives: [{ into: 'task', url: 'file:///etc/passwd', sha256: 'a'.repeat(64) }] }],
     ];
     for (const [why, doc] of refused) expect(check(doc).ok, why).toBe(false);
+    // Large contents are checked too (a grouped pattern overflowed the regular-expression stack at a few MB).
+    const big = Buffer.alloc(20 * 1024 * 1024, 7).toString('base64');
+    expect(check({ ...base, files: { 'big.bin': big } }).ok).toBe(true);
+    expect(check({ ...base, archives: [{ into: 'task', zipBase64: big }] }).ok).toBe(true);
+    expect(check({ ...base, files: { 'big.bin': `${big}A` } }).ok).toBe(false);
   });
 
   it('is ready when idle with its runtime waiting, or once its function agent is', () => {

@@ -15,12 +15,13 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export const crdFile = fileURLToPath(new URL('../../crds/hearth.dev_functions.yaml', import.meta.url));
 export const versionCrdFile = fileURLToPath(new URL('../../crds/hearth.dev_functionversions.yaml', import.meta.url));
+export const poolCrdFile = fileURLToPath(new URL('../../crds/hearth.dev_warmpools.yaml', import.meta.url));
 
-/** Applies the Function and FunctionVersion CRDs (idempotent across suites) and waits until they are served. */
+/** Applies the Function, FunctionVersion and WarmPool CRDs (idempotent across suites) and waits until they are served: the controller watches all three. */
 export async function installCrds(kc: KubeConfig): Promise<void> {
   const rest = new KubeRest(kc);
   try {
-    for (const [file, name] of [[crdFile, 'functions.hearth.dev'], [versionCrdFile, 'functionversions.hearth.dev']] as const) {
+    for (const [file, name] of [[crdFile, 'functions.hearth.dev'], [versionCrdFile, 'functionversions.hearth.dev'], [poolCrdFile, 'warmpools.hearth.dev']] as const) {
       const crdPath = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`;
       for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
         // Object defaults of `{}` are dropped: the API server refuses them where a CEL rule reads a

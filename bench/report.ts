@@ -3,7 +3,8 @@
 // summarize() and formatTable() keep that version's call signatures
 // (see bench/queue.ts and bench/main.ts).
 
-export type Row = { name: string; p50Ms: number; p99Ms: number; rps?: number; note?: string };
+/** p95Ms: for benches of few samples (e.g. 20 cold starts), where p99 is just the slowest; shown when a row has it. */
+export type Row = { name: string; p50Ms: number; p95Ms?: number; p99Ms: number; rps?: number; note?: string };
 
 /** The q-quantile (0..1) of samples, by the nearest-rank method. */
 export function quantile(samples: readonly number[], q: number): number {
@@ -14,8 +15,9 @@ export function quantile(samples: readonly number[], q: number): number {
 }
 
 /** A row from per-call latencies in ms, with a throughput the caller measured. */
-export function summarize(name: string, samplesMs: readonly number[], opts: { rps?: number; note?: string } = {}): Row {
+export function summarize(name: string, samplesMs: readonly number[], opts: { rps?: number; note?: string; p95?: boolean } = {}): Row {
   const row: Row = { name, p50Ms: round(quantile(samplesMs, 0.5)), p99Ms: round(quantile(samplesMs, 0.99)) };
+  if (opts.p95 === true) row.p95Ms = round(quantile(samplesMs, 0.95));
   if (opts.rps !== undefined && Number.isFinite(opts.rps)) row.rps = Math.round(opts.rps);
   if (opts.note !== undefined) row.note = opts.note;
   return row;
@@ -33,14 +35,15 @@ export function skipped(name: string, why: string): Row {
   return { name, p50Ms: Number.NaN, p99Ms: Number.NaN, note: `skipped: ${why}` };
 }
 
-const HEAD = ['benchmark', 'p50 ms', 'p99 ms', 'req/s', 'note'] as const;
-
 export function formatTable(title: string, rows: readonly Row[]): string {
-  const cells = rows.map((r) => [r.name, num(r.p50Ms), num(r.p99Ms), r.rps !== undefined ? String(r.rps) : '', r.note ?? '']);
-  const widths = HEAD.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const p95 = rows.some((r) => r.p95Ms !== undefined);
+  const head = ['benchmark', 'p50 ms', ...(p95 ? ['p95 ms'] : []), 'p99 ms', 'req/s', 'note'];
+  const numeric = head.length - 2;
+  const cells = rows.map((r) => [r.name, num(r.p50Ms), ...(p95 ? [num(r.p95Ms ?? Number.NaN)] : []), num(r.p99Ms), r.rps !== undefined ? String(r.rps) : '', r.note ?? '']);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (c: readonly string[]): string =>
-    c.map((v, i) => (i >= 1 && i <= 3 ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  return [`\n${title}`, line(HEAD), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+    c.map((v, i) => (i >= 1 && i <= numeric ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return [`\n${title}`, line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
 function num(ms: number): string {

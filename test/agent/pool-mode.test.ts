@@ -15,7 +15,7 @@ import { DRAIN_QUIET_MS } from '../../src/agent/quiet-period.js';
 import { PoolAgent, poolReadiness } from '../../src/agent/pool-mode.js';
 import { POOL_FIFO_NAME, POOL_SAVED_ENV_NAME, poolRuntimeEnv, poolRuntimeScript } from '../../src/agent/pool-paths.js';
 import { procRuntimePeer } from '../../src/agent/runtime-peer.js';
-import { checkSpecialization, taskFileNameProblem } from '../../src/agent/specialize.js';
+import { checkSpecialization, specializationLine, taskFileNameProblem } from '../../src/agent/specialize.js';
 import type { PackEntry } from '../../src/packages/collect.js';
 import { writeZip } from '../../src/packages/zip-write.js';
 import { SPECIALIZE_PATH, type Specialization } from '../../src/pools/specialization.js';
@@ -509,6 +509,36 @@ describe('pool agent decisions', () => {
     expect(check({ ...base, files: { 'big.bin': big } }).ok).toBe(true);
     expect(check({ ...base, archives: [{ into: 'task', zipBase64: big }] }).ok).toBe(true);
     expect(check({ ...base, files: { 'big.bin': `${big}A` } }).ok).toBe(false);
+  });
+
+  it("gives the runtime the function's environment with this agent's Runtime API, as one line", () => {
+    const line = specializationLine({ A: '1', AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001', MULTI: 'x\ny' }, '127.0.0.1:4242');
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.slice(0, -1)).not.toContain('\n');
+    expect(JSON.parse(line)).toEqual({ env: { A: '1', AWS_LAMBDA_RUNTIME_API: '127.0.0.1:4242', MULTI: 'x\ny' } });
+  });
+
+  it('the runtime script reads the saved line, or waits on the FIFO, wherever its directory is', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'hearth-pool-script-')), "it's a dir");
+    mkdirSync(dir);
+    const run = (input?: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        // head -n 1: what a runtime does with its stdin, one line.
+        const child = spawn('/bin/sh', ['-c', poolRuntimeScript(dir), 'pool-runtime', 'head', '-n', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.once('exit', () => resolve(out));
+        child.once('error', reject);
+        if (input !== undefined) {
+          // Like the agent: open the FIFO read-write once it exists and write the line.
+          void waitFor('the FIFO', () => existsSync(join(dir, POOL_FIFO_NAME)), 5000).then(() => writeFileSync(join(dir, POOL_FIFO_NAME), input));
+        }
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      });
+    expect(await run('{"env":{"A":"fifo"}}\n')).toBe('{"env":{"A":"fifo"}}\n');
+    expect(statSync(join(dir, POOL_FIFO_NAME)).isFIFO()).toBe(true);
+    writeFileSync(join(dir, POOL_SAVED_ENV_NAME), '{"env":{"A":"saved"}}\n');
+    expect(await run()).toBe('{"env":{"A":"saved"}}\n');
   });
 
   it('is ready when idle with its runtime waiting, or once its function agent is', () => {

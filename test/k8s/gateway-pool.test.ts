@@ -36,12 +36,18 @@ interface PodWire {
   metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };
 }
 
-/** A fake agent on loopback: records specialisations (answering 200, or 500 for units in `refuse`) and holds /readyz?wait until `ready`. */
+/**
+ * A fake agent on loopback: records specialisations (answering 200, or 500
+ * for units in `refuse`) and holds /readyz?wait until `ready`. As a pool
+ * pod's (`pool`), /readyz answers 200 "idle" until its specialisation, as
+ * hearth agent --pool does.
+ */
 class FakeAgent {
   readonly specializations: Specialization[] = [];
   readonly readyzQueries: string[] = [];
   readonly refuse = new Set<string>();
   ready = false;
+  constructor(readonly pool = false) {}
   #server: Server = createServer((req, res) => void this.#handle(req, res));
   #waiting = new Set<() => void>();
   port = 0;
@@ -75,6 +81,7 @@ class FakeAgent {
     }
     if (url.pathname === '/readyz') {
       this.readyzQueries.push(url.search);
+      if (this.pool && this.specializations.length === 0) return void res.writeHead(200).end('{"status":"idle","pool":"idle pool pod"}');
       const answer = (): void => void res.writeHead(this.ready ? 200 : 503).end(this.ready ? '{"status":"ready"}' : '{"status":"starting"}');
       const wait = Number(url.searchParams.get('wait') ?? '0');
       if (this.ready || wait <= 0) return answer();
@@ -409,15 +416,22 @@ if (ctx.available) {
     const ns = `gws-${randomBytes(3).toString('hex')}`;
     const rest = new KubeRest(kc);
     const agent = new FakeAgent();
+    const poolAgent = new FakeAgent(true);
     const connect = buildConnector({ timeout: 2000 });
-    const toLoopback = new Agent({ connect: (opts, cb) => connect({ ...opts, hostname: '127.0.0.1', host: '127.0.0.1' }, cb) });
+    // The pool pod's address reaches the pool pod's agent; any other, the other agent.
+    const toLoopback = new Agent({
+      connect: (opts, cb) => connect({ ...opts, hostname: '127.0.0.1', host: '127.0.0.1', port: String(opts.hostname === '198.51.100.7' ? poolAgent.port : agent.port) }, cb),
+    });
     let backend: KubernetesBackend;
+    /** Another gateway replica, which did not claim the pod. */
+    let other: KubernetesBackend;
 
     beforeAll(async () => {
       await installCrds(kc);
       await installWarmPoolCrd(rest);
       await createNamespace(rest, ns);
       await agent.start();
+      await poolAgent.start();
       await warmPool(rest, ns, 'python', 128);
       for (const f of ['hello', 'polled']) {
         await rest.request('POST', resourcePath(RESOURCES.Function, ns), { body: functionManifest(f, spec() as Record<string, unknown>) });
@@ -435,12 +449,16 @@ if (ctx.available) {
         makeClient: () => ({ invoke: async (): Promise<InvokeResult> => ({ outcome: 'success', payload: Buffer.from('{}'), durationMs: 1 }), close: async () => undefined }),
       });
       await backend.start();
+      other = new KubernetesBackend({ kubeConfig: kc, namespace: ns, agentPort: agent.port, agentDispatcher: toLoopback });
+      await other.start();
     });
 
     afterAll(async () => {
       await backend?.close();
+      await other?.close();
       await toLoopback.close();
       await agent.stop();
+      await poolAgent.stop();
       await deleteNamespace(rest, ns);
       rest.close();
     });
@@ -467,7 +485,7 @@ if (ctx.available) {
           resolve();
         });
       });
-    const stateOf = (unit: string, pod: string) => (backend.instances(unit) as readonly KubernetesInstance[]).find((i) => i.id === pod)?.state;
+    const stateOf = (unit: string, pod: string, b = backend) => (b.instances(unit) as readonly KubernetesInstance[]).find((i) => i.id === pod)?.state;
 
     it("a claimed pod stays ready while its slice tells of the probe that failed during its specialisation; once Ready again, the slice speaks for it", async () => {
       await backend.upsert(unit('hello', spec()));
@@ -476,6 +494,15 @@ if (ctx.available) {
       expect(inst.address).toBe('198.51.100.7');
       // The claim made the Service select the pod; it was Ready as an idle pod, so its slice says serving.
       await serving('hello', 'pool-x', true);
+      await other.upsert(unit('hello', spec()));
+      // The other gateway sees that slice, but not the agent's word yet (its runtime initialises): starting, not chosen.
+      await eventually("the other gateway's instance of pool-x", async () => stateOf('hello', 'pool-x', other));
+      expect(stateOf('hello', 'pool-x', other)).toBe('starting');
+      // The runtime is up: the other gateway's long poll hears it from the agent.
+      await eventually('the other gateway polls the agent', async () => (poolAgent.readyzQueries.length > 0 ? true : undefined), 20_000);
+      const otherReady = instanceOf(other, 'hello', 'pool-x');
+      poolAgent.becomeReady();
+      await otherReady;
       // The probe fails while the runtime initialises: the slice says not serving, but the agent took the function and queues calls.
       await setReady('pool-x', false);
       await serving('hello', 'pool-x', false);

@@ -37,7 +37,7 @@ import { SERVICE_NAME_LABEL, endpointsOf, unitKeyOfSlice, type EndpointSlice } f
 import { mergeRecords, sliceTookOver, type PodFact } from './instance-records.js';
 import { KubernetesInstance, type HoldKind, type InvokeClient } from './instance.js';
 import { ReadinessPolls } from './pod-readiness.js';
-import { claimablePods, isClaimed, isTerminating, pickRandom, podAddress, readySince, unitKeyOfPod, type PodObject } from './pods.js';
+import { claimablePods, isTerminating, pickRandom, podAddress, readyPredatesClaim, readySince, specializationFailed, unitKeyOfPod, type PodObject } from './pods.js';
 import { claimPod, markSpecializationFailed, readConfigMap, sendSpecialization } from './pool-claims.js';
 import { buildSpecialization, configMapsOf, type ConfigMapData } from './specialization-payload.js';
 import { chooseVictims, VICTIM_DELETION_COST } from './victims.js';
@@ -110,6 +110,8 @@ export class KubernetesBackend implements Backend {
   readonly #claiming = new Map<string, number>();
   /** Pool pods this gateway is claiming: its own concurrent claims pick others. */
   readonly #taking = new Set<string>();
+  /** Pods this gateway claimed and is specialising: it learns their readiness from the specialisation, not a poll. */
+  readonly #specializingPods = new Set<string>();
   /** Per unit: until when it starts instances from its Deployment only, after a failed specialisation. */
   readonly #poolBackoff = new Map<string, number>();
   /** Per unit: the count last asked for (to count the pods asked of the Deployment). */
@@ -385,7 +387,12 @@ export class KubernetesBackend implements Backend {
         continue;
       }
       this.#o.logger?.info({ function: name, pod: podName, pool: pool.name }, 'claimed a warm-pool pod');
-      const done = this.#specialize(name, runtime, podName, address, payload, claimedAt).finally(() => this.#specializing.delete(done));
+      this.#specializingPods.add(podName);
+      this.#readiness.stop(podName);
+      const done = this.#specialize(name, runtime, podName, address, payload, claimedAt).finally(() => {
+        this.#specializingPods.delete(podName);
+        this.#specializing.delete(done);
+      });
       this.#specializing.add(done);
       return true;
     }
@@ -455,14 +462,14 @@ export class KubernetesBackend implements Backend {
 
   /**
    * Polls the agent of a pod of a unit that has an address and is not known
-   * ready yet. Not a claimed pool pod: its agent said "ready" as an idle pod
-   * before any function was given it; this gateway knows when it
-   * specialised its own, and slices tell of other gateways' (the pod was
-   * Ready already, so its slice lists it at once).
+   * ready yet: a new pod of its Deployment, or a pool pod another gateway
+   * claimed (its slice's "ready" is the idle pod's; the poll ignores the
+   * idle answer and waits for the function's). Not a pod this gateway is
+   * specialising (its answer tells), nor one whose specialisation failed.
    */
   #considerPoll(pod: string, p: PodObject, unit: string | undefined): void {
     const address = podAddress(p);
-    if (unit === undefined || address === undefined || isClaimed(p) || this.#direct.has(pod) || this.#readyInstance(unit, pod)) {
+    if (unit === undefined || address === undefined || this.#specializingPods.has(pod) || specializationFailed(p) || this.#direct.has(pod) || this.#readyInstance(unit, pod)) {
       this.#readiness.stop(pod);
       return;
     }
@@ -478,17 +485,22 @@ export class KubernetesBackend implements Backend {
     const p = this.#pods.get(pod, this.#o.namespace);
     if (this.#closing.signal.aborted || p === undefined) return;
     const unit = unitKeyOfPod(p);
-    if (unit === undefined || podAddress(p) !== address || isClaimed(p)) return;
+    if (unit === undefined || podAddress(p) !== address || specializationFailed(p)) return;
     this.#o.logger?.debug({ function: unit, pod }, 'agent says ready');
     this.#direct.set(pod, { unit, address, at: this.#now() });
+    // A call it refused while it specialised held it back; its agent's word ends that guess.
+    const held = (this.#instances.get(unit) ?? []).find((i) => i.id === pod && i.held === 'refused');
+    held?.release();
     this.#refresh(unit);
+    if (held !== undefined) this.#notifySoon(unit);
   }
 
   #podFact(pod: string): PodFact {
     if (this.#gone.has(pod)) return 'gone';
     const p = this.#pods.get(pod, this.#o.namespace);
     if (p === undefined) return 'unknown';
-    return isTerminating(p) ? 'terminating' : 'present';
+    if (isTerminating(p)) return 'terminating';
+    return readyPredatesClaim(p) ? 'specializing' : 'present';
   }
 
   async close(): Promise<void> {
@@ -514,10 +526,10 @@ export class KubernetesBackend implements Backend {
     const fromSlices = endpointsOf(slices);
     const direct = [...this.#direct].filter(([, d]) => d.unit === name).map(([pod, d]) => ({ pod, address: d.address }));
     const records = mergeRecords(fromSlices, direct, (pod) => this.#podFact(pod));
+    for (const r of records) if (r.pod !== undefined && r.state !== 'starting') this.#readiness.stop(r.pod);
     // Once its slice says ready (and not from before the agent said so), the slice speaks for the pod.
     for (const r of fromSlices) {
       if (r.pod === undefined || r.state !== 'ready') continue;
-      this.#readiness.stop(r.pod);
       const d = this.#direct.get(r.pod);
       const p = this.#pods.get(r.pod, this.#o.namespace);
       if (d?.unit === name && sliceTookOver(r.state, p !== undefined ? readySince(p) : undefined, d.at)) this.#direct.delete(r.pod);

@@ -13,14 +13,20 @@ export interface DirectRecord {
   address: string;
 }
 
-/** What the pod informer says of a pod: `gone` once deleted, `terminating` once it has a deletionTimestamp. */
-export type PodFact = 'present' | 'terminating' | 'gone' | 'unknown';
+/**
+ * What the pod informer says of a pod: `gone` once deleted, `terminating`
+ * once it has a deletionTimestamp, `specializing` for a claimed pool pod
+ * whose Ready condition is still the one it had as an idle pod (its slice's
+ * "ready" is about the idle agent, not the function: see readyPredatesClaim).
+ */
+export type PodFact = 'present' | 'terminating' | 'gone' | 'unknown' | 'specializing';
 
 /**
  * One record per pod of the unit:
  * - a pod the pod informer saw deleted is dropped, and one with a
  *   deletionTimestamp is draining, whatever the slices still say (they
  *   follow the same news later);
+ * - a claimed pod still specialising is starting, though its slice says ready;
  * - a pod the slices list as ready or draining keeps their word;
  * - a pod the slices list as starting, or do not list yet, is ready when
  *   its agent told this gateway so.
@@ -38,7 +44,8 @@ export function mergeRecords(fromSlices: readonly EndpointRecord[], direct: read
   for (const r of fromSlices) {
     const d = r.pod !== undefined ? learned.get(r.pod) : undefined;
     if (r.pod !== undefined) learned.delete(r.pod);
-    const state = leaving(r.pod, r.state === 'starting' && d !== undefined ? 'ready' : r.state);
+    const said = r.state === 'ready' && r.pod !== undefined && factOf(r.pod) === 'specializing' ? 'starting' : r.state;
+    const state = leaving(r.pod, said === 'starting' && d !== undefined ? 'ready' : said);
     if (state !== undefined) out.push({ ...r, state });
   }
   for (const d of learned.values()) {

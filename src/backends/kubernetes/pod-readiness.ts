@@ -5,7 +5,7 @@
 // of a unit that has an address and is not known to be ready, the gateway
 // long-polls the agent's `GET /readyz?wait=MS`, which answers as soon as
 // the agent is ready (200) or after MS (503), and takes the pod as a ready
-// instance on a 200. One poll per pod; stopped when the pod goes, when
+// instance on a 200 (not an idle pool pod's). One poll per pod; stopped when the pod goes, when
 // its slice says it is ready, and on close().
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
@@ -19,6 +19,22 @@ export const POLL_MIN_DELAY_MS = 100;
 export const POLL_MAX_DELAY_MS = 1000;
 /** A pod not ready after this long is left to its EndpointSlice (a crash-looping runtime is not polled for ever). */
 export const POLL_GIVE_UP_MS = 5 * 60_000;
+
+/**
+ * Whether an agent's /readyz answer says it is ready to serve its unit: a
+ * 200, but not the "idle" of a pool pod's agent (ready for a
+ * specialisation, not for a call: a claimed pod answers so in the moment
+ * between its claim and its specialisation). Pure.
+ */
+export function answerSaysReady(statusCode: number, body: string): boolean {
+  if (statusCode !== 200) return false;
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return !(typeof parsed === 'object' && parsed !== null && (parsed as { status?: unknown }).status === 'idle');
+  } catch {
+    return true;
+  }
+}
 
 /**
  * The pause before the next poll. A 503 after most of the wait means the
@@ -99,15 +115,16 @@ export class ReadinessPolls {
       }
       const sent = now();
       let status: number | undefined;
+      let ready = false;
       try {
         const res = await request(url, { dispatcher: this.#o.dispatcher, signal, headersTimeout: waitMs + 5000, bodyTimeout: 5000 });
         status = res.statusCode;
-        await res.body.dump();
+        ready = answerSaysReady(res.statusCode, await res.body.text());
       } catch {
         if (signal.aborted) return;
       }
       if (signal.aborted) return;
-      if (status === 200) {
+      if (ready) {
         this.#polls.delete(pod);
         this.#o.onReady(pod, address);
         return;

@@ -3,7 +3,7 @@
 // idle warm-pool pods may be claimed. Pure: the backend feeds it the pods
 // its informer holds.
 import { LABEL_FUNCTION } from '../../controller/resources/names.js';
-import { LABEL_CLAIMED, LABEL_POOL } from '../../pools/labels.js';
+import { ANNOTATION_CLAIMED_AT, ANNOTATION_SPEC_HASH, LABEL_CLAIMED, LABEL_POOL } from '../../pools/labels.js';
 import { unitKeyOfLabels } from './endpoints.js';
 
 /** The fields of a v1 Pod this reads, in wire form (timestamps are strings). */
@@ -68,6 +68,27 @@ export function readySince(pod: PodObject): number | undefined {
 /** Claimed from a pool: its agent's /readyz said "ready" as an idle pod before it was given any function. */
 export function isClaimed(pod: PodObject): boolean {
   return pod.metadata?.labels?.[LABEL_CLAIMED] === 'true';
+}
+
+/** A claimed pod whose specialisation failed: it serves nothing, and the controller deletes it. */
+export function specializationFailed(pod: PodObject): boolean {
+  return pod.metadata?.annotations?.[ANNOTATION_SPEC_HASH] === 'failed';
+}
+
+/**
+ * A claimed pod whose Ready condition is the one it had as an idle pool pod
+ * (it turned true before the claim, or carries no time): its agent was
+ * ready for a specialisation, which says nothing of the function's runtime.
+ * Its slice lists it as ready as soon as the claim relabels it, before the
+ * agent has the function. lastTransitionTime has whole seconds, hence a
+ * second of slack. Pure.
+ */
+export function readyPredatesClaim(pod: PodObject): boolean {
+  if (!isClaimed(pod)) return false;
+  const since = readySince(pod);
+  const claimedAt = Date.parse(pod.metadata?.annotations?.[ANNOTATION_CLAIMED_AT] ?? '');
+  if (since === undefined) return isPodReady(pod);
+  return Number.isNaN(claimedAt) || since < claimedAt - 1000;
 }
 
 /**

@@ -18,6 +18,8 @@ describe('mergeRecords', () => {
     { name: 'the pod is terminating: draining, though its agent said ready', slices: [], direct: [direct('a')], facts: { a: 'terminating' }, want: [['a', 'draining']] },
     { name: 'the pod is gone: dropped, though the slice still lists it', slices: [slice('a', 'ready'), slice('b', 'ready')], direct: [], facts: { a: 'gone' }, want: [['b', 'ready']] },
     { name: 'the pod is gone: dropped, though its agent said ready', slices: [], direct: [direct('a')], facts: { a: 'gone' }, want: [] },
+    { name: "a claimed pod still specialising: starting, though its slice says ready (the idle pod's Ready)", slices: [slice('a', 'ready')], direct: [], facts: { a: 'specializing' }, want: [['a', 'starting']] },
+    { name: 'a claimed pod specialising whose agent said ready: ready', slices: [slice('a', 'ready')], direct: [direct('a')], facts: { a: 'specializing' }, want: [['a', 'ready']] },
     { name: 'a pod the informer does not know yet: as the slice says', slices: [slice('a', 'starting')], direct: [], facts: { a: 'unknown' }, want: [['a', 'starting']] },
     { name: 'one record per pod, sorted by id', slices: [slice('c', 'ready'), slice('a', 'starting')], direct: [direct('b'), direct('a')], want: [['a', 'ready'], ['b', 'ready'], ['c', 'ready']] },
   ])('$name', ({ slices, direct: d, facts, want }) => {

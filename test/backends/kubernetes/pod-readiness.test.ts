@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nextPollDelay, POLL_MAX_DELAY_MS, POLL_MIN_DELAY_MS, ReadinessPolls } from '../../../src/backends/kubernetes/pod-readiness.js';
+import { answerSaysReady, nextPollDelay, POLL_MAX_DELAY_MS, POLL_MIN_DELAY_MS, ReadinessPolls } from '../../../src/backends/kubernetes/pod-readiness.js';
 
 describe('nextPollDelay', () => {
   it.each([
@@ -18,6 +18,19 @@ describe('nextPollDelay', () => {
     { name: 'no answer (refused, timed out): backs off too', held: false, elapsedMs: 10_000, previousDelayMs: 100, want: 200 },
   ])('$name', ({ held, elapsedMs, previousDelayMs, want }) => {
     expect(nextPollDelay({ held, elapsedMs, waitMs: 10_000, previousDelayMs })).toBe(want);
+  });
+});
+
+describe('answerSaysReady', () => {
+  it.each([
+    { name: "a function's agent, ready", status: 200, body: '{"status":"ready"}', ready: true },
+    { name: 'a specialised pool pod, ready', status: 200, body: '{"status":"ready","unit":"orders"}', ready: true },
+    { name: "an idle pool pod's 200: ready for a specialisation, not a call", status: 200, body: '{"status":"idle","pool":"idle pool pod"}', ready: false },
+    { name: 'a 200 without a JSON body', status: 200, body: 'ok', ready: true },
+    { name: 'not ready', status: 503, body: '{"status":"starting"}', ready: false },
+    { name: 'specialising', status: 503, body: '{"status":"specializing"}', ready: false },
+  ])('$name', ({ status, body, ready }) => {
+    expect(answerSaysReady(status, body)).toBe(ready);
   });
 });
 

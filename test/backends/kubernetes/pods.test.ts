@@ -2,7 +2,7 @@
 // their slices'), whether they may serve, and which idle pool pods a claim
 // may take.
 import { describe, expect, it } from 'vitest';
-import { agentBaseUrl, claimablePods, isTerminating, pickRandom, podAddress, readySince, unitKeyOfPod, type PodObject } from '../../../src/backends/kubernetes/pods.js';
+import { agentBaseUrl, claimablePods, isTerminating, pickRandom, podAddress, readyPredatesClaim, readySince, specializationFailed, unitKeyOfPod, type PodObject } from '../../../src/backends/kubernetes/pods.js';
 
 const pod = (name: string, over: { labels?: Record<string, string>; ip?: string; ready?: boolean; deleting?: boolean; phase?: string; rv?: string | null } = {}): PodObject => ({
   metadata: {
@@ -98,5 +98,33 @@ describe('readySince', () => {
     { name: 'an unreadable time', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: 'yesterday' }], want: undefined },
   ])('$name', ({ conditions, want }) => {
     expect(readySince({ status: { conditions } })).toBe(want);
+  });
+});
+
+describe('readyPredatesClaim', () => {
+  const claimed = (claimedAt: string | undefined, ready: { status: string; lastTransitionTime?: string } | undefined, labels: Record<string, string> = { 'hearth.dev/claimed': 'true' }): PodObject => ({
+    metadata: { labels, annotations: claimedAt !== undefined ? { 'hearth.dev/claimed-at': claimedAt } : {} },
+    status: { conditions: ready !== undefined ? [{ type: 'Ready', ...ready }] : [] },
+  });
+  it.each<{ name: string; p: PodObject; stale: boolean }>([
+    { name: 'Ready since before the claim: the idle agent\'s', p: claimed('2026-12-06T10:00:05.500Z', { status: 'True', lastTransitionTime: '2026-12-06T09:59:00Z' }), stale: true },
+    { name: 'Ready since after the claim: the function\'s', p: claimed('2026-12-06T10:00:05.500Z', { status: 'True', lastTransitionTime: '2026-12-06T10:00:07Z' }), stale: false },
+    { name: 'Ready within the claim\'s second (truncated time)', p: claimed('2026-12-06T10:00:05.500Z', { status: 'True', lastTransitionTime: '2026-12-06T10:00:05Z' }), stale: false },
+    { name: 'Ready without a time', p: claimed('2026-12-06T10:00:05.500Z', { status: 'True' }), stale: true },
+    { name: 'Ready, no claim time', p: claimed(undefined, { status: 'True', lastTransitionTime: '2026-12-06T10:00:07Z' }), stale: true },
+    { name: 'not Ready: its slice says so itself', p: claimed('2026-12-06T10:00:05.500Z', { status: 'False', lastTransitionTime: '2026-12-06T10:00:06Z' }), stale: false },
+    { name: 'not claimed: a Deployment\'s pod', p: claimed(undefined, { status: 'True' }, { 'hearth.dev/function': 'f' }), stale: false },
+  ])('$name', ({ p, stale }) => {
+    expect(readyPredatesClaim(p)).toBe(stale);
+  });
+});
+
+describe('specializationFailed', () => {
+  it.each([
+    { hash: 'failed', failed: true },
+    { hash: 'abc123', failed: false },
+    { hash: undefined, failed: false },
+  ])('spec hash $hash', ({ hash, failed }) => {
+    expect(specializationFailed({ metadata: { annotations: hash !== undefined ? { 'hearth.dev/instance-spec-hash': hash } : {} } })).toBe(failed);
   });
 });

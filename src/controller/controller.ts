@@ -108,6 +108,8 @@ export class Controller {
   readonly #reconciler: Reconciler;
   readonly #poolReconciler: PoolReconciler;
   readonly #poolSignatures = new Map<string, string>();
+  /** The WarmPool kind is not served (its CRD not installed, as after a `helm upgrade`, which installs no new CRD): Functions run as without pools. */
+  #poolsUnserved = false;
   readonly #signatures = new Map<string, string>();
   readonly #versionSignatures = new Map<string, string>();
   readonly #states = new Map<string, FunctionState>();
@@ -139,7 +141,15 @@ export class Controller {
     this.#versions = new Informer(opts.kubeConfig, this.rest, RESOURCES.FunctionVersion, { ...ns, onError: onError('FunctionVersion') });
     // A version's pods carry no hearth.dev/function label (so $LATEST's Service does not select them): a watch of their own.
     this.#versionPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_VERSION_OF, onError: onError('version Pod') });
-    this.#pools = new Informer(opts.kubeConfig, this.rest, RESOURCES.WarmPool, { ...ns, onError: onError('WarmPool') });
+    this.#pools = new Informer(opts.kubeConfig, this.rest, RESOURCES.WarmPool, {
+      ...ns,
+      onError: (err) => {
+        if (!isStatus(err, 404)) return onError('WarmPool')(err);
+        // Said once; the informer keeps trying, and pools start once the CRD is there.
+        if (!this.#poolsUnserved) log?.warn('the WarmPool kind is not served (is its CRD installed?): no warm pools until it is');
+        this.#poolsUnserved = true;
+      },
+    });
     this.#poolPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_POOL_RUNTIME, onError: onError('pool Pod') });
 
     const events: EventSink = new EventRecorder(this.rest, opts.identity ?? 'hearth-controller', { onError: (err) => log?.warn({ err }, 'event not recorded') });
@@ -249,7 +259,7 @@ export class Controller {
   /** True once every cache has been listed. */
   get synced(): boolean {
     return (
-      this.#started && this.#functions.synced && this.#pods.synced && this.#versions.synced && this.#versionPods.synced && this.#pools.synced && this.#poolPods.synced &&
+      this.#started && this.#functions.synced && this.#pods.synced && this.#versions.synced && this.#versionPods.synced && (this.#pools.synced || this.#poolsUnserved) && this.#poolPods.synced &&
       [...this.#owned.values()].every((i) => i.synced)
     );
   }

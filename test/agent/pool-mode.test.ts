@@ -527,7 +527,7 @@ describe('pool agent decisions', () => {
         const child = spawn('/bin/sh', ['-c', poolRuntimeScript(dir), 'pool-runtime', 'head', '-n', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
         let out = '';
         child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-        child.once('exit', () => resolve(out));
+        child.once('close', () => resolve(out));
         child.once('error', reject);
         if (input !== undefined) {
           // Like the agent: open the FIFO read-write once it exists and write the line.

@@ -5,15 +5,15 @@
 // controller's leader pod is deleted. Every sync answer must be a 200 with
 // the body of the old or the new code, and every accepted async event must
 // succeed. Runs after hearth.test.ts (vitest.e2e.config.ts orders the files)
-// on the release it installed.
+// on the release it installed, or installs it when run alone.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { FunctionSpecSchema } from '../../src/api/function.js';
 import { ANNOTATION_SPEC_HASH, LABEL_CLAIMED } from '../../src/pools/labels.js';
 import { poolFor } from '../../src/pools/eligibility.js';
 import { instanceSpecHash } from '../../src/pools/specialization.js';
 import { EventSender, failureReason, formatReport, SteadyLoad, type LoadReport } from '../helpers/steady-load.js';
-import { GATEWAY, NS, api, apiKey, gatewayFetch, gatewayMetricSum, invoke, isReady, kubectl, pods, tool, until, type PodView } from './cluster.js';
+import { GATEWAY, NS, api, apiKey, ensureRelease, gatewayFetch, gatewayMetricSum, invoke, isReady, kubectl, pods, tool, until, type PodView } from './cluster.js';
 import { applyPython } from './functions.js';
 
 const FN = 'churn';
@@ -95,6 +95,9 @@ async function instances(): Promise<number> {
 }
 
 describe.runIf(inject('e2e') !== undefined).sequential('no call lost while things change (process-node cluster)', () => {
+  // Installs the chart's release when this file runs alone.
+  beforeAll(ensureRelease, 300_000);
+
   it('8 kept-alive clients, ≥ 100 calls/s, through code, env, scale, scale-to-zero, gateway and controller changes: 0 failed calls, every accepted event succeeds', async () => {
     const versions = new Set(['v1']);
     const greetings = new Set(['a']);

@@ -189,6 +189,20 @@ describe('agent in pool mode', () => {
     expect((await call(p, { n: 2 })).doc).toMatchObject({ marker: MARKER, event: { n: 2 } });
   });
 
+  it('serves a python function of concurrency 2 (its workers fork after the line)', async () => {
+    const p = await pod();
+    runtime(p, PY);
+    expect((await readyz(p, 10_000)).status).toBe(200);
+    const body = specialization(p, { handler: 'app.handler', concurrency: 2, extraEnv: { AWS_LAMBDA_MAX_CONCURRENCY: '2' }, files: { 'app.py': b64(PY_APP) } });
+    expect((await specialize(p, body)).status).toBe(200);
+    const both = await Promise.all([call(p, { sleep: 0.3, n: 1 }), call(p, { sleep: 0.3, n: 2 })]);
+    expect(both.map((r) => r.doc)).toEqual([
+      { marker: MARKER, fn: 'fn', event: { sleep: 0.3, n: 1 } },
+      { marker: MARKER, fn: 'fn', event: { sleep: 0.3, n: 2 } },
+    ]);
+    expect(p.agent.functionAgent?.concurrency).toBe(2);
+  });
+
   it('serves a nodejs function given inline', async () => {
     const p = await pod();
     runtime(p, NODE);

@@ -185,6 +185,8 @@ export class KubernetesBackend implements Backend {
   async remove(name: string): Promise<void> {
     this.#units.delete(name);
     this.#concurrency.delete(name);
+    this.#asked.delete(name);
+    this.#poolBackoff.delete(name);
   }
 
   /**
@@ -329,19 +331,27 @@ export class KubernetesBackend implements Backend {
       this.#o.logger?.debug({ function: name, refusal: match.refusal, reason: match.message }, 'no warm pool for this function');
       return Promise.resolve(0);
     }
+    // No more claims than idle pods: the rest come from the Deployment at once.
+    const idle = claimablePods(this.#pods.list(this.#o.namespace), match.pool.name, this.#taking).length;
+    const n = Math.min(want, idle);
+    if (n === 0) {
+      this.#metrics?.claims.inc({ runtime: match.pool.runtime, outcome: 'empty' });
+      this.#o.logger?.info({ function: name, pool: match.pool.name }, 'warm pool has no ready pod to claim');
+      return Promise.resolve(0);
+    }
     // Counted before any await, so a scale call made meanwhile does not claim the same instances again.
-    this.#claiming.set(name, (this.#claiming.get(name) ?? 0) + want);
+    this.#claiming.set(name, (this.#claiming.get(name) ?? 0) + n);
     return (async () => {
       let payload: Specialization;
       try {
         payload = await this.#payloadOf(name, fn);
       } catch (err) {
-        this.#release(name, want);
+        this.#release(name, n);
         this.#poolBackoff.set(name, this.#now() + (this.#o.poolBackoffMs ?? POOL_BACKOFF_MS));
         this.#o.logger?.warn({ err, function: name }, 'cannot specialise a pool pod for this function; starting its own pods');
         return 0;
       }
-      const claimed = await Promise.all(Array.from({ length: want }, () => this.#claimOne(name, fn, match.pool, payload)));
+      const claimed = await Promise.all(Array.from({ length: n }, () => this.#claimOne(name, fn, match.pool, payload)));
       return claimed.filter(Boolean).length;
     })();
   }

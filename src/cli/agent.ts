@@ -15,7 +15,7 @@ import { runAgentSidecar } from '../agent/sidecar.js';
 
 const HELP = `usage: hearth agent [options] [-- RUNTIME COMMAND...]
 
-  --listen HOST:PORT       invoke endpoint, /healthz and /readyz (default 0.0.0.0:9000)
+  --listen HOST:PORT       invoke endpoint, /healthz, /readyz[?wait=MS] and /drain (default 0.0.0.0:9000)
   --runtime-api HOST:PORT  where the Runtime API listens (default 127.0.0.1:9001)
   --function-name NAME     (default: $AWS_LAMBDA_FUNCTION_NAME)
   --memory MB              (default 128)

@@ -189,6 +189,7 @@ function runners(pod: V1Pod, volumeDirs = new Map<string, string>()): { apps: Co
     createdTargets: new Set(),
     restartPolicy: 'Always',
     backoffBaseMs: 200,
+    probeEpochMs: Date.now(),
     onChange: () => undefined,
     log: (m) => logs.push(m),
     recordEvent: (fieldPath, type, reason, message) => recorded.push(`${fieldPath} ${type} ${reason} ${message}`),

@@ -15,7 +15,7 @@ import { launch } from './launch.js';
 import { childExit, type ContainerMount } from '../../../src/sandbox/bwrap-args.js';
 import { SETPRIV } from '../../../src/sandbox/support.js';
 import { describeHandler, runLifecycleHandler } from './hooks.js';
-import { runProbe, type ProbeTarget } from './probes.js';
+import { nextProbeTick, runProbe, type ProbeTarget } from './probes.js';
 import { Cutoff, MIN_KILL_GRACE_SECONDS, graceLeft, killGraceSeconds, sigtermGrace, terminationPrereqs, within, type KillReason } from './termination.js';
 import type { Sandbox } from './network.js';
 import type { VolumeBuilder } from './volumes.js';
@@ -41,6 +41,8 @@ export interface PodContext {
   createdTargets: Set<string>;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
   backoffBaseMs: number;
+  /** When the node took the pod on (the kubelet's AddPod): startup and liveness probes tick every period from here (nextProbeTick). */
+  probeEpochMs: number;
   onChange: () => void;
   log: (m: string) => void;
   /** An Event about this pod (the kubelet's recorder), e.g. FailedPreStopHook. */
@@ -363,11 +365,17 @@ export class ContainerRunner {
   private async runProbes(r: Running): Promise<void> {
     const alive = (): boolean => this.running === r && !this.stopping;
     const target = { podIp: this.ctx.facts.podIp, container: this.spec, pid: r.pid, uid: r.uid, gid: r.gid, env: r.env };
-    const loop = async (p: V1Probe, onResult: (ok: boolean, fails: number, oks: number) => boolean): Promise<void> => {
-      await this.sleepWhile((p.initialDelaySeconds ?? 0) * 1000, alive);
+    const startedMs = Date.now();
+    // ticked: startup and liveness probes run on their worker's ticks only; readiness right away, then every period.
+    const loop = async (p: V1Probe, onResult: (ok: boolean, fails: number, oks: number) => boolean, ticked = false): Promise<void> => {
+      const periodMs = (p.periodSeconds ?? 10) * 1000;
+      const delayMs = (p.initialDelaySeconds ?? 0) * 1000;
+      if (ticked) await this.sleepWhile(nextProbeTick(this.ctx.probeEpochMs, periodMs, Math.max(Date.now(), startedMs + delayMs)) - Date.now(), alive);
+      else await this.sleepWhile(delayMs, alive);
       let fails = 0;
       let oks = 0;
       while (alive()) {
+        const attemptMs = Date.now();
         const ok = await runProbe(p, target);
         if (!alive()) return;
         if (ok) {
@@ -378,7 +386,9 @@ export class ContainerRunner {
           oks = 0;
         }
         if (!onResult(ok, fails, oks)) return;
-        await this.sleepWhile((p.periodSeconds ?? 10) * 1000, alive);
+        // A tick that passed while the probe ran fires at once after it, as a Go ticker's buffered tick does.
+        if (ticked) await this.sleepWhile(nextProbeTick(this.ctx.probeEpochMs, periodMs, attemptMs + 1) - Date.now(), alive);
+        else await this.sleepWhile(periodMs, alive);
       }
     };
     const { startupProbe, livenessProbe, readinessProbe } = this.spec;
@@ -396,7 +406,7 @@ export class ContainerRunner {
           return false;
         }
         return true;
-      });
+      }, true);
       if (!this.started || !alive()) return;
     }
     const tasks: Promise<void>[] = [];
@@ -409,7 +419,7 @@ export class ContainerRunner {
             return false;
           }
           return true;
-        }),
+        }, true),
       );
     }
     if (readinessProbe !== undefined && this.kind !== 'init') {

@@ -46,6 +46,8 @@ export class PodWorker {
   private sandbox: Sandbox | undefined;
   private podIp = '';
   private readonly startTime = now();
+  /** The kubelet's AddPod: probe workers tick from here. */
+  private readonly addedMs = Date.now();
   private initRunners: ContainerRunner[] = [];
   private mainRunners: ContainerRunner[] = [];
   private runs: Promise<void>[] = [];
@@ -132,6 +134,7 @@ export class PodWorker {
       createdTargets: this.deps.createdTargets,
       restartPolicy: (spec.restartPolicy ?? 'Always') as 'Always' | 'OnFailure' | 'Never',
       backoffBaseMs: this.deps.backoffBaseMs,
+      probeEpochMs: this.addedMs,
       onChange: () => this.requestSync(),
       log: (m) => this.log(m),
       recordEvent: (fieldPath, type, reason, message) => this.recordEvent(fieldPath, type, reason, message),

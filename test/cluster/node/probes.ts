@@ -69,6 +69,22 @@ async function execProbe(p: NonNullable<V1Probe['exec']>, t: ProbeTarget, timeou
   return r.code === 0;
 }
 
+/**
+ * When a startup or liveness probe next runs, as the kubelet v1.33 schedules
+ * it (pkg/kubelet/prober/worker.go run): each probe's worker is made when the
+ * pod is added and ticks every periodSeconds from then; a tick before the
+ * container runs, or within initialDelaySeconds of its start, probes
+ * nothing. So the first probe of a new container waits for the next tick,
+ * anywhere within one period of its start, not right at it. (Readiness is
+ * also run at once whenever the pod's status is computed while the container
+ * is not yet ready, prober_manager.go UpdatePodStatus: the node runs that
+ * one right after the container starts, then every period.) Pure.
+ */
+export function nextProbeTick(epochMs: number, periodMs: number, notBeforeMs: number): number {
+  if (periodMs <= 0 || notBeforeMs <= epochMs) return Math.max(epochMs, notBeforeMs);
+  return epochMs + Math.ceil((notBeforeMs - epochMs) / periodMs) * periodMs;
+}
+
 export async function runProbe(p: V1Probe, t: ProbeTarget): Promise<boolean> {
   const timeoutMs = (p.timeoutSeconds ?? 1) * 1000;
   if (p.httpGet !== undefined) return httpGet(p.httpGet, t, timeoutMs);

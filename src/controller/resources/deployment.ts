@@ -128,6 +128,21 @@ function agentContainer(fn: HearthFunction, unit: UnitIdentity, images: Images):
   );
 }
 
+/**
+ * The agent's startup probe: waits in the agent container (bash, as the
+ * image has) until the agent accepts connections on its port, which it opens
+ * after the Runtime API's, for at most ~3 s. The kubelet starts the runtime
+ * container only once the native sidecar's startup probe has passed, and
+ * runs a startup probe only on its ticks (every periodSeconds from the pod's
+ * start, the first anywhere within a second of the container's start): an
+ * httpGet probe that finds the agent still starting fails, and the runtime
+ * waits for the next tick, a whole second later. This one passes the moment
+ * the agent listens, or at its tick if it already does.
+ */
+export function agentStartupProbeScript(port = AGENT_PORT, tries = 120): string {
+  return `for ((i = 0; i < ${tries}; i++)); do (: >/dev/tcp/127.0.0.1/${port}) 2>/dev/null && exit 0; sleep 0.02; done; exit 1`;
+}
+
 /** The agent container with its probes; a function pod's and a warm-pool pod's (resources/pool.ts) differ only in args and mounts. */
 export function agentSidecar(images: Images, args: string[], volumeMounts: V1VolumeMount[]): V1Container {
   const probe = (path: string) => ({ httpGet: { path, port: AGENT_PORT_NAME }, periodSeconds: 5, timeoutSeconds: 2 });
@@ -138,7 +153,7 @@ export function agentSidecar(images: Images, args: string[], volumeMounts: V1Vol
     // A native sidecar: started before, and stopped after, the runtime container.
     restartPolicy: 'Always',
     ports: [{ name: AGENT_PORT_NAME, containerPort: AGENT_PORT, protocol: 'TCP' }],
-    startupProbe: { ...probe('/healthz'), periodSeconds: 1, failureThreshold: 30 },
+    startupProbe: { exec: { command: ['bash', '-c', agentStartupProbeScript()] }, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 30 },
     livenessProbe: probe('/healthz'),
     // Ready only once the runtime has finished init and asked for an event.
     readinessProbe: { ...probe('/readyz'), periodSeconds: 1 },

@@ -435,9 +435,10 @@ describe('hearth agent --pool (the command a pool pod runs)', () => {
     const api = `127.0.0.1:${apiPort}`;
     const url = `http://127.0.0.1:${listenPort}`;
     const start = (): ChildProcess & { out: () => string } => {
+      // node itself with tsx as its loader, not the tsx wrapper: a SIGKILL in afterEach must reach the agent, not orphan it.
       const child = spawn(
-        join(REPO_ROOT, 'node_modules/.bin/tsx'),
-        [join(REPO_ROOT, 'src/cli/main.ts'), 'agent', '--pool', '--listen', `127.0.0.1:${listenPort}`, '--runtime-api', api, '--task-root', task, '--opt-dir', opt, '--specialize-fifo', join(spec, POOL_FIFO_NAME)],
+        process.execPath,
+        ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'agent', '--pool', '--listen', `127.0.0.1:${listenPort}`, '--runtime-api', api, '--task-root', task, '--opt-dir', opt, '--specialize-fifo', join(spec, POOL_FIFO_NAME)],
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEARTH_LOG_LEVEL: 'warn' } },
       );
       let out = '';

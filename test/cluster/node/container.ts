@@ -60,7 +60,7 @@ export interface StopRequest {
 }
 
 const BACKOFF_MAX_MS = 300_000;
-const PLEG_RELIST_MS = 1_000;
+export const PLEG_RELIST_MS = 1_000;
 
 /**
  * A signal for the container's main process, not bwrap (bwrap passes none

@@ -2,8 +2,9 @@
 // function was known, so whatever Kubernetes fixes when a pod starts must be
 // the same for every function it may serve: the image, the ServiceAccount
 // (the execution role: a pod's cannot change), the runtime container's
-// memory limit and /tmp size, and environment values Kubernetes resolves
-// from Secrets or ConfigMaps (a pool never holds or fetches secret values).
+// memory limit and /tmp size, environment values Kubernetes resolves from
+// Secrets or ConfigMaps (a pool never holds or fetches secret values), and
+// LD_LIBRARY_PATH, which the loader reads only when a process starts.
 // A function that does not fit starts a new pod of its own, as without pools.
 // Pure.
 import type { FunctionSpec } from '../api/function.js';
@@ -17,7 +18,7 @@ export interface PoolView {
   ephemeralStorageMB: number;
 }
 
-export type PoolRefusal = 'runtime' | 'image' | 'role' | 'env-from' | 'memory' | 'storage' | 'no-pool';
+export type PoolRefusal = 'runtime' | 'image' | 'role' | 'env-from' | 'loader-path' | 'memory' | 'storage' | 'no-pool';
 
 export type PoolMatch = { ok: true; pool: PoolView } | { ok: false; refusal: PoolRefusal; message: string };
 
@@ -39,6 +40,8 @@ export function poolFor(spec: FunctionSpec, pools: readonly PoolView[]): PoolMat
   if (spec.serviceAccountName !== undefined) return { ok: false, refusal: 'role', message: `the function runs as ServiceAccount ${spec.serviceAccountName}, and a running pod's cannot change` };
   const fromRef = (spec.env ?? []).find((e) => e.valueFrom !== undefined);
   if (fromRef !== undefined) return { ok: false, refusal: 'env-from', message: `variable ${fromRef.name} comes from a Secret or ConfigMap, which pools never hold` };
+  // The dynamic loader reads LD_LIBRARY_PATH once, when a process starts: a pool's interpreter started before the function named it.
+  if ((spec.env ?? []).some((e) => e.name === 'LD_LIBRARY_PATH')) return { ok: false, refusal: 'loader-path', message: 'the function sets LD_LIBRARY_PATH, which a running interpreter cannot take' };
   const sameFamily = pools.filter((p) => p.runtime === family).sort((a, b) => a.name.localeCompare(b.name));
   if (sameFamily.length === 0) return { ok: false, refusal: 'no-pool', message: `no warm pool of runtime ${family}` };
   const sized = sameFamily.filter((p) => p.memoryMB === spec.memoryMB);

@@ -48,6 +48,7 @@ describe('poolFor', () => {
     { case: 'its own role', spec: python({ serviceAccountName: 'reader' }), refusal: 'role', says: 'ServiceAccount reader' },
     { case: 'a variable from a Secret', spec: python({ env: [{ name: 'A', value: 'x' }, { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] }), refusal: 'env-from', says: 'variable TOKEN' },
     { case: 'a variable from a ConfigMap', spec: python({ env: [{ name: 'CONF', valueFrom: { configMapKeyRef: { name: 'c', key: 'k' } } }] }), refusal: 'env-from', says: 'variable CONF' },
+    { case: 'its own LD_LIBRARY_PATH', spec: python({ env: [{ name: 'LD_LIBRARY_PATH', value: '/var/task/native' }] }), refusal: 'loader-path', says: 'LD_LIBRARY_PATH' },
     { case: 'a memoryMB no pool has (a running container\'s limit cannot change)', spec: python({ memoryMB: 256 }), refusal: 'memory', says: 'memoryMB 256' },
     { case: 'more /tmp than any pool of its memory has', spec: python({ ephemeralStorageMB: 1024 }), refusal: 'storage', says: '1024 MB of /tmp' },
   ])('refuses $case: $refusal', ({ spec, refusal, says }) => {

@@ -42,6 +42,8 @@ export interface ClusterGatewayOptions {
   packages?: ClusterPackages;
   /** false: the control-plane routes answer 403 and only invocation is served (--management-api=false; the chart's managementApi.enabled). Default true. */
   managementApi?: boolean;
+  /** The port function pods' agents listen on (default 9000, as the controller builds them); tests point it at a loopback agent. */
+  agentPort?: number;
 }
 
 export interface ClusterGateway {
@@ -98,6 +100,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     namespace: opts.namespace,
     onError: (err) => logger.warn({ err }, 'watching EndpointSlices, pods or WarmPools failed; retrying'),
     logger: logger.child({ component: 'kubernetes-backend' }),
+    ...(opts.agentPort !== undefined ? { agentPort: opts.agentPort } : {}),
   });
   const unsubscribe = units.onChange((key) => {
     const unit = units.get(key);

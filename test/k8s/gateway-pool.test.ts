@@ -18,6 +18,11 @@ import { Agent, buildConnector } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { InvokeResult } from '../../src/agent/invocation.js';
+import { DRAINING_HEADER, DRAINING_STATUS } from '../../src/agent/delivery.js';
+import { INVOKE_PATH, REQUEST_HEADERS, resultToHeaders } from '../../src/agent/invoke-headers.js';
+import { pino } from 'pino';
+import { startClusterGateway, type ClusterGateway } from '../../src/platform/cluster.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FunctionSchema, type FunctionSpecInput, type HearthFunction } from '../../src/api/function.js';
 import { KubernetesBackend } from '../../src/backends/kubernetes/backend.js';
 import type { KubernetesInstance } from '../../src/backends/kubernetes/instance.js';
@@ -73,6 +78,15 @@ class FakeAgent {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://agent');
+    if (req.method === 'POST' && url.pathname === INVOKE_PATH) {
+      // The function this agent was given answers with its greeting and the event.
+      const given = this.specializations.at(-1);
+      // Before its specialisation a pool pod's agent refuses a call as not delivered, as hearth agent --pool does.
+      if (given === undefined) return void res.writeHead(DRAINING_STATUS, { [DRAINING_HEADER]: '1' }).end('{}');
+      const requestId = String(req.headers[REQUEST_HEADERS.requestId] ?? '');
+      const payload = Buffer.from(JSON.stringify({ greeting: given.env.GREETING, unit: given.unit, event: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') as unknown }));
+      return void res.writeHead(200, resultToHeaders({ outcome: 'success', payload, durationMs: 1 }, requestId)).end(payload);
+    }
     if (req.method === 'POST' && url.pathname === SPECIALIZE_PATH) {
       const body = SpecializationSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       this.specializations.push(body);
@@ -537,6 +551,59 @@ if (ctx.available) {
       const starting = instanceOf(backend, 'polled', 'polled-pod', 'starting');
       await setReady('polled-pod', false);
       expect((await starting) === inst).toBe(true);
+    });
+  });
+}
+
+if (ctx.available) {
+  const kc = kubeConfigFor(ctx);
+
+  describe('hearth gateway: a call at zero instances answered from a warm-pool pod', () => {
+    const ns = `gwc-${randomBytes(3).toString('hex')}`;
+    const rest = new KubeRest(kc);
+    const agent = new FakeAgent(true);
+    let redis: RedisServer;
+    let gateway: ClusterGateway;
+
+    beforeAll(async () => {
+      await installCrds(kc);
+      await installWarmPoolCrd(rest);
+      await createNamespace(rest, ns);
+      await agent.start();
+      await warmPool(rest, ns, 'python', 128);
+      await podObject(rest, ns, 'pool-0', poolPodLabels('python', 'python'), { ready: true });
+      redis = await startRedis();
+      gateway = await startClusterGateway({ kubeConfig: kc, namespace: ns, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), redis: { url: redis.url }, leaderElect: false, agentPort: agent.port });
+    }, 60_000);
+
+    afterAll(async () => {
+      await gateway?.close();
+      await redis?.stop();
+      await agent.stop();
+      await deleteNamespace(rest, ns);
+      rest.close();
+    });
+
+    it('the call claims the pod, the agent gets the function, the call is answered by it; /metrics counts the start by path', async () => {
+      await rest.request('POST', resourcePath(RESOURCES.Function, ns), { body: functionManifest('cold', spec() as Record<string, unknown>) });
+      const invoke = () => fetch(`${gateway.url}/2015-03-31/functions/cold/invocations`, { method: 'POST', body: '{"n":1}' });
+      await eventually('the gateway knows the function', async () => ((await fetch(`${gateway.url}/2015-03-31/functions/cold/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'DryRun' }, body: '{}' })).status === 204 ? true : undefined), 20_000);
+      const res = await invoke();
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ greeting: 'from-the-pool', unit: 'cold', event: { n: 1 } });
+      expect(agent.specializations.map((s) => s.unit)).toEqual(['cold']);
+      const pod = await getPod(rest, ns, 'pool-0');
+      expect(pod.metadata?.labels?.['hearth.dev/function']).toBe('cold');
+      expect(await replicasOf(rest, ns, 'cold')).toBe(1);
+      // A second call goes to the same instance: nothing more is claimed or started.
+      expect((await invoke()).status).toBe(200);
+      expect(agent.specializations).toHaveLength(1);
+
+      const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+      expect(metrics).toMatch(/^hearth_instance_starts_total\{function="cold",version="\$LATEST",path="pool"\} 1$/m);
+      expect(metrics).toMatch(/^hearth_pool_claims_total\{runtime="python",outcome="claimed"\} 1$/m);
+      expect(metrics).toMatch(/^hearth_pool_specialization_seconds_count\{runtime="python"\} 1$/m);
+      expect(metrics).not.toMatch(/^hearth_instance_starts_total\{[^}]*path="pod"\}/m);
     });
   });
 }

@@ -269,7 +269,11 @@ export class Controller {
     this.#started = true;
     // Owned objects, versions and pods first, so the first reconcile of each Function sees what already exists.
     await Promise.all([...this.#owned.values(), this.#pods, this.#versions, this.#versionPods, this.#poolPods].map((i) => (i as Informer<KubernetesObject>).start()));
+    // Stopped meanwhile (a SIGTERM right after winning the lease): a list in flight during stop() goes on to
+    // watch, so stop them all again, or their watches keep the process from exiting.
+    if (!this.#started) return this.#stopInformers();
     await Promise.all([this.#functions.start(), this.#pools.start()]);
+    if (!this.#started) return this.#stopInformers();
     const workers = this.#o.workers ?? 8;
     this.#workers = Array.from({ length: workers }, () => this.#work());
     this.#resync = setInterval(() => this.resync(), this.#o.resyncMs ?? 600_000);
@@ -293,10 +297,14 @@ export class Controller {
     if (!this.#started) return;
     this.#started = false;
     if (this.#resync) clearInterval(this.#resync);
-    await Promise.all([this.#functions, this.#pods, this.#versions, this.#versionPods, this.#pools, this.#poolPods, ...this.#owned.values()].map((i) => (i as Informer<KubernetesObject>).stop()));
+    await this.#stopInformers();
     await this.queue.shutDown();
     await Promise.all(this.#workers);
     this.rest.close();
+  }
+
+  async #stopInformers(): Promise<void> {
+    await Promise.all([this.#functions, this.#pods, this.#versions, this.#versionPods, this.#pools, this.#poolPods, ...this.#owned.values()].map((i) => (i as Informer<KubernetesObject>).stop()));
   }
 
   #onFunction(obj: FunctionObject): void {

@@ -1,8 +1,9 @@
-// A controller on an API server that does not serve the WarmPool kind (its
-// CRD not installed: `helm upgrade` installs no new CRD) still syncs and
-// runs Functions; it only has no pools. The API server here is a loopback
-// stand-in that lists every other kind empty, holds watches open, and
-// answers 404 for warmpools, as a real one does for a kind it does not know.
+// Starting and stopping the controller against a loopback stand-in for the
+// API server that lists every kind empty and holds watches open. On one
+// that does not serve the WarmPool kind (its CRD not installed: `helm
+// upgrade` installs no new CRD; it answers 404 as a real one does for a kind
+// it does not know) the controller still syncs and runs Functions, without
+// pools. Stopped while still starting, it leaves no watch behind.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,8 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Controller } from '../../src/controller/controller.js';
 import { defaultImages } from '../../src/controller/resources/images.js';
 
-async function fakeApiServer(servesPools: boolean) {
+async function fakeApiServer(servesPools: boolean, listDelayMs = 0) {
   const asked: string[] = [];
+  const watching = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     asked.push(url.pathname);
@@ -23,9 +25,13 @@ async function fakeApiServer(servesPools: boolean) {
     if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
+      watching.add(res);
+      res.on('close', () => watching.delete(res));
       return; // held open until the client goes
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] }));
+    const list = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] }));
+    if (listDelayMs > 0) setTimeout(list, listDelayMs);
+    else list();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -39,6 +45,7 @@ async function fakeApiServer(servesPools: boolean) {
   return {
     kc,
     asked,
+    watching,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -46,7 +53,7 @@ async function fakeApiServer(servesPools: boolean) {
   };
 }
 
-describe('a controller without the WarmPool kind', () => {
+describe('controller start and stop', () => {
   let stop: (() => Promise<void>) | undefined;
   afterEach(async () => {
     await stop?.();
@@ -67,5 +74,17 @@ describe('a controller without the WarmPool kind', () => {
     for (let i = 0; i < 100 && !controller.synced; i++) await sleep(20);
     expect(controller.synced).toBe(true);
     expect(api.asked).toContain('/apis/hearth.dev/v1alpha1/namespaces/n/warmpools');
+  });
+
+  it('leaves no watch open when stopped while it was still starting (SIGTERM right after winning the lease)', async () => {
+    const api = await fakeApiServer(true, 200);
+    const controller = new Controller({ kubeConfig: api.kc, namespace: 'n', images: defaultImages('t'), gatewayService: 'gw', gatewayNamespace: 'n', workers: 1 });
+    stop = () => api.close();
+    const starting = controller.start();
+    await sleep(50);
+    await controller.stop();
+    await starting;
+    for (let i = 0; i < 50 && api.watching.size > 0; i++) await sleep(20);
+    expect(api.watching.size).toBe(0);
   });
 });

@@ -15,8 +15,12 @@ import { agentBaseUrl } from './pods.js';
 export const READY_WAIT_MS = 10_000;
 /** Between quick answers (an agent that does not hold the poll, or none yet on the port): from this… */
 export const POLL_MIN_DELAY_MS = 100;
-/** …doubling up to this. */
-export const POLL_MAX_DELAY_MS = 1000;
+/**
+ * …doubling up to this. A new pod has its address before its agent listens;
+ * the agent's runtime starts only after its startup probe passes, so a poll
+ * this often is connected and held before the runtime can be ready.
+ */
+export const POLL_MAX_DELAY_MS = 500;
 /** A pod not ready after this long is left to its EndpointSlice (a crash-looping runtime is not polled for ever). */
 export const POLL_GIVE_UP_MS = 5 * 60_000;
 

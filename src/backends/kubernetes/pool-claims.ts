@@ -17,13 +17,13 @@ export const SPEC_HASH_FAILED = 'failed';
 /** How long a specialisation may take: the agent answers once code is in place (it may fetch a package URL first), not after the runtime's init. */
 export const SPECIALIZE_TIMEOUT_MS = 60_000;
 
-/** Claims pod `pod`: `claimed`, or `conflict` when the pod changed since `c.resourceVersion` (someone else claimed it, or it is leaving). Other failures throw. */
+/** Claims pod `pod`: `claimed`, or `conflict` when the pod changed since `c.resourceVersion` (someone else claimed it, or it is leaving) or is gone. Other failures throw. */
 export async function claimPod(rest: KubeRest, namespace: string, pod: string, c: ClaimInput): Promise<'claimed' | 'conflict'> {
   try {
     await rest.request('PATCH', resourcePath(RESOURCES.Pod, namespace, pod), { body: claimPatch(c), contentType: CONTENT_MERGE, timeoutMs: 10_000 });
     return 'claimed';
   } catch (err) {
-    if (isStatus(err, 409)) return 'conflict';
+    if (isStatus(err, 409) || isStatus(err, 404)) return 'conflict';
     throw err;
   }
 }

@@ -17,7 +17,7 @@
 // rows back from a file. Needs root, as the e2e suite does.
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -272,6 +272,7 @@ async function measure(cluster: ProcessCluster): Promise<Row[]> {
       return true;
     }, 180_000, 1_000);
 
+    const loadAtStart = loadavg()[0] ?? Number.NaN;
     const pooled: number[] = [];
     const poolSteps = new Steps();
     for (let i = 0; i < TRIALS; i++) {
@@ -294,9 +295,10 @@ async function measure(cluster: ProcessCluster): Promise<Row[]> {
       log(`pools off, cold start ${i + 1}/${TRIALS}: ${(unpooled.at(-1) ?? 0).toFixed(1)} ms; plain Deployment 0 → 1 Ready: ${(plain.at(-1) ?? 0).toFixed(1)} ms`);
     }
     const claimedWithoutPool = podSteps.samples.get(claimed.name)?.length ?? 0;
+    const load = `machine load average (1 min) ${loadAtStart.toFixed(1)} when the timed calls began, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at their end`;
     return [
       summarize('pools on: call at zero → answer, through the gateway Service', pooled, {
-        p95: true, note: `${TRIALS} cold starts, each from no pod of the function, an idle pool pod Ready; ${fromPool} of ${TRIALS} claimed a pool pod`,
+        p95: true, note: `${TRIALS} cold starts, each from no pod of the function, an idle pool pod Ready; ${fromPool} of ${TRIALS} claimed a pool pod; ${load}`,
       }),
       ...poolSteps.rows('pool', TRIALS),
       summarize('pools off: call at zero → answer, through the gateway Service', unpooled, {

@@ -20,7 +20,7 @@ import { createControllerPoolMetrics } from '../../src/metrics/pools.js';
 import { createRegistry } from '../../src/metrics/registry.js';
 import { ANNOTATION_CLAIMED_AT, ANNOTATION_SPEC_HASH, LABEL_CLAIMED, LABEL_CLAIMED_FROM, LABEL_POOL, claimPatch } from '../../src/pools/labels.js';
 import { instanceSpecHash } from '../../src/pools/specialization.js';
-import { createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined, installCrds, pythonSpec, type FunctionObj } from './controller-helpers.js';
+import { controllerReplicas, createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined, installCrds, pythonSpec, type FunctionObj } from './controller-helpers.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
 const ctx = k8sContext();
@@ -194,5 +194,37 @@ if (!ctx.available) {
       expect(isStatus(err, 409)).toBe(true);
       expect((await pod(victim.metadata?.name ?? ''))?.metadata?.labels?.[LABEL_POOL]).toBe('python');
     });
+
+    it('runs pools as `hearth controller`, its /metrics showing them', async () => {
+      const cliNs = `${ns}-cli`;
+      await createNamespace(rest, cliNs);
+      const replicas = controllerReplicas(ctx.kubeconfigPath, cliNs, { leaseSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 1 });
+      try {
+        replicas.start('cli-0');
+        await rest.request('POST', resourcePath(RESOURCES.WarmPool, cliNs), {
+          body: { apiVersion: RESOURCES.WarmPool.apiVersion, kind: 'WarmPool', metadata: { name: 'nodejs' }, spec: { runtime: 'nodejs', minSize: 1, maxSize: 2 } },
+        });
+        const url = await eventually('its metrics URL', async () => {
+          for (const line of (replicas.logs.get('cli-0') ?? '').split('\n')) {
+            try {
+              const l = JSON.parse(line) as { msg?: string; url?: string };
+              if (l.msg === 'metrics listening' && l.url) return l.url;
+            } catch {
+              // Not a log line of ours.
+            }
+          }
+          return undefined;
+        });
+        const text = await eventually('the pool in its metrics', async () => {
+          const t = await (await fetch(url)).text();
+          return t.includes('hearth_pool_pods{pool="nodejs",runtime="nodejs",state="ready"} 1') ? t : undefined;
+        }, 90_000);
+        expect(text).toContain('hearth_pool_desired_size{pool="nodejs",runtime="nodejs"} 1');
+        expect(((await getOrUndefined<{ status?: WarmPoolStatus }>(rest, RESOURCES.WarmPool, cliNs, 'nodejs'))?.status)).toMatchObject({ desiredSize: 1, readyPods: 1 });
+      } finally {
+        replicas.kill();
+        await deleteNamespace(rest, cliNs);
+      }
+    }, 180_000);
   });
 }

@@ -123,7 +123,7 @@ describe('claimed warm-pool pods in the Function reconcile', () => {
     // 1 of the Deployment's + 1 ready claimed pod; the claimed one still specialising counts as a replica, not ready.
     expect(c.status()).toMatchObject({ desiredInstances: 3, readyInstances: 2, replicas: 3 });
     expect(c.condition('Ready')).toMatchObject({ status: 'False', reason: 'InstancesStarting' });
-    expect(c.condition('Updated')).toMatchObject({ status: 'True', reason: 'RolledOut' });
+    expect(c.condition('Updated')).toMatchObject({ status: 'True', reason: 'RolledOut', message: 'all 3 instances run the current code' });
   });
 
   it('adopts a claimed pod once its pool\'s ReplicaSet has released it, as the Function\'s', async () => {
@@ -152,6 +152,8 @@ describe('claimed warm-pool pods in the Function reconcile', () => {
     await c.reconciler.reconcile('n/f');
     expect(c.calls.filter((x) => x.startsWith('delete'))).toEqual([]);
     expect(c.status()).toMatchObject({ readyInstances: 1, replicas: 1 });
+    // The Deployment runs none, but the function is not scaled to zero: its claimed pod runs the current code.
+    expect(c.condition('Updated')).toMatchObject({ status: 'True', reason: 'RolledOut', message: 'all 1 instances run the current code' });
   });
 
   it('keeps a new claim while the gateway\'s scale is on its way, then deletes it if it is still surplus', async () => {

@@ -147,18 +147,21 @@ export function refusedStatus(ctx: StatusContext, reason: 'InvalidSpec' | 'Unsup
  * for a reason of their own (an image that cannot be pulled), that is the
  * reason, so the store can report the update as failed.
  */
-export function updatedCondition(ctx: StatusContext, deployment: V1Deployment | undefined, problem: PodProblem | undefined, staleClaimed = 0): Condition {
+export function updatedCondition(ctx: StatusContext, deployment: V1Deployment | undefined, problem: PodProblem | undefined, claimed?: ClaimedCounts): Condition {
   if (deployment === undefined) return updatedOf(ctx, 'False', 'RollingOut', 'waiting for the Deployment');
   const replicas = deployment.status?.replicas ?? 0;
   const updated = deployment.status?.updatedReplicas ?? 0;
   const seen = (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
-  // Claimed warm-pool pods given an older spec still take calls until the Deployment's new pods replace them.
-  const claimedNote = staleClaimed > 0 ? `${staleClaimed} claimed warm-pool instance${staleClaimed === 1 ? '' : 's'} still run${staleClaimed === 1 ? 's' : ''} the previous code` : '';
-  if (seen && updated >= replicas && staleClaimed > 0) return updatedOf(ctx, 'False', 'RollingOut', claimedNote);
+  // Claimed warm-pool pods serve beside the Deployment's: those given an older spec still take calls until
+  // the Deployment's new pods replace them; the others run the current code.
+  const stale = claimed?.stale ?? 0;
+  const fresh = (claimed?.replicas ?? 0) - stale;
+  const claimedNote = stale > 0 ? `${stale} claimed warm-pool instance${stale === 1 ? '' : 's'} still run${stale === 1 ? 's' : ''} the previous code` : '';
+  if (seen && updated >= replicas && stale > 0) return updatedOf(ctx, 'False', 'RollingOut', claimedNote);
   if (seen && updated >= replicas) {
-    return replicas === 0
+    return replicas + fresh === 0
       ? updatedOf(ctx, 'True', 'ScaledToZero', 'no instances run; the next one starts with the current code')
-      : updatedOf(ctx, 'True', 'RolledOut', `all ${replicas} instances run the current code`);
+      : updatedOf(ctx, 'True', 'RolledOut', `all ${replicas + fresh} instances run the current code`);
   }
   const counts = (seen ? `${Math.min(updated, replicas)} of ${replicas} instances run the current code` : 'the Deployment has not seen the current code yet') + (claimedNote ? `; ${claimedNote}` : '');
   if (problem !== undefined) return updatedOf(ctx, 'False', problem.reason, `${counts}; ${problem.message}`);
@@ -187,7 +190,7 @@ export function observedStatus(ctx: StatusContext, desired: number, deployment: 
   } else {
     condition = readyCondition(ctx, 'False', 'InstancesStarting', deployment === undefined ? `${counts}; waiting for the Deployment` : counts);
   }
-  return { ...base(ctx), readyInstances: ready, desiredInstances: desired, replicas, conditions: [condition, updatedCondition(ctx, deployment, problem, claimed?.stale ?? 0)] };
+  return { ...base(ctx), readyInstances: ready, desiredInstances: desired, replicas, conditions: [condition, updatedCondition(ctx, deployment, problem, claimed)] };
 }
 
 export type FunctionState = 'ready' | 'scaled_to_zero' | 'starting' | 'failing' | 'invalid' | 'deleting';

@@ -607,3 +607,46 @@ if (ctx.available) {
     });
   });
 }
+
+if (ctx.available) {
+  const kc = kubeConfigFor(ctx);
+
+  describe('a claim whose claimer went away before specialising it', () => {
+    const ns = `gwo-${randomBytes(3).toString('hex')}`;
+    const rest = new KubeRest(kc);
+    const agent = new FakeAgent(true);
+    let backend: KubernetesBackend;
+
+    beforeAll(async () => {
+      await installCrds(kc);
+      await installWarmPoolCrd(rest);
+      await createNamespace(rest, ns);
+      await agent.start();
+      // Claimed by a gateway that is gone: its agent is still idle, long after the claim; and one claimed just now.
+      const claimed = { ...unitPodLabels('lost'), 'hearth.dev/pool-runtime': 'python', [LABEL_CLAIMED]: 'true', [LABEL_CLAIMED_FROM]: 'python' };
+      for (const [name, at] of [['orphan', Date.now() - 120_000], ['fresh', Date.now()]] as const) {
+        await podObject(rest, ns, name, claimed, { ready: true });
+        await rest.request('PATCH', resourcePath(RESOURCES.Pod, ns, name), {
+          body: { metadata: { annotations: { [ANNOTATION_SPEC_HASH]: 'abc', [ANNOTATION_CLAIMED_AT]: new Date(at).toISOString(), [ANNOTATION_CLAIMED_BY]: 'gateway-gone' } } },
+          contentType: CONTENT_MERGE,
+        });
+      }
+      backend = new KubernetesBackend({ kubeConfig: kc, namespace: ns, agentPort: agent.port });
+      await backend.start();
+    });
+
+    afterAll(async () => {
+      await backend?.close();
+      await agent.stop();
+      await deleteNamespace(rest, ns);
+      rest.close();
+    });
+
+    it('is marked failed by a gateway whose poll finds its agent still idle, so the controller replaces it; a recent claim is not', async () => {
+      await eventually('the orphan marked failed', async () => ((await getPod(rest, ns, 'orphan')).metadata?.annotations?.[ANNOTATION_SPEC_HASH] === 'failed' ? true : undefined), 20_000);
+      expect((await getPod(rest, ns, 'fresh')).metadata?.annotations?.[ANNOTATION_SPEC_HASH]).toBe('abc');
+      // Neither is an instance: their agents have no function.
+      expect(backend.instances('lost')).toHaveLength(0);
+    });
+  });
+}

@@ -27,7 +27,7 @@ import { KubeRest } from '../../kube/rest.js';
 import { AGENT_PORT } from '../../controller/resources/names.js';
 import type { GatewayPoolMetrics } from '../../metrics/pools.js';
 import { poolFor, type PoolView } from '../../pools/eligibility.js';
-import { LABEL_POOL } from '../../pools/labels.js';
+import { ANNOTATION_CLAIMED_BY, LABEL_POOL } from '../../pools/labels.js';
 import { instanceSpecHash, type Specialization } from '../../pools/specialization.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../../versions/labels.js';
 import type { Backend, Instance } from '../backend.js';
@@ -37,8 +37,8 @@ import { SERVICE_NAME_LABEL, endpointsOf, unitKeyOfSlice, type EndpointSlice } f
 import { mergeRecords, sliceTookOver, type PodFact } from './instance-records.js';
 import { KubernetesInstance, type HoldKind, type InvokeClient } from './instance.js';
 import { ReadinessPolls } from './pod-readiness.js';
-import { claimablePods, isTerminating, pickRandom, podAddress, readyPredatesClaim, readySince, specializationFailed, unitKeyOfPod, type PodObject } from './pods.js';
-import { claimPod, markSpecializationFailed, readConfigMap, sendSpecialization } from './pool-claims.js';
+import { claimablePods, isTerminating, orphanedClaim, pickRandom, podAddress, readyPredatesClaim, readySince, specializationFailed, unitKeyOfPod, type PodObject } from './pods.js';
+import { claimPod, markSpecializationFailed, readConfigMap, sendSpecialization, SPECIALIZE_TIMEOUT_MS } from './pool-claims.js';
 import { buildSpecialization, configMapsOf, type ConfigMapData } from './specialization-payload.js';
 import { chooseVictims, VICTIM_DELETION_COST } from './victims.js';
 
@@ -78,6 +78,8 @@ const CLAIM_TRIES = 3;
 const POOL_BACKOFF_MS = 30_000;
 /** How long a deleted pod's name is remembered, so slices that still list it do not bring it back. */
 const GONE_MEMORY_MS = 5 * 60_000;
+/** A claimed pod whose agent is still idle this long after its claim lost its claimer (orphanedClaim). */
+const ORPHANED_CLAIM_MS = SPECIALIZE_TIMEOUT_MS + 15_000;
 
 export class KubernetesBackend implements Backend {
   readonly kind = 'kubernetes' as const;
@@ -112,6 +114,8 @@ export class KubernetesBackend implements Backend {
   readonly #taking = new Set<string>();
   /** Pods this gateway claimed and is specialising: it learns their readiness from the specialisation, not a poll. */
   readonly #specializingPods = new Set<string>();
+  /** Orphaned claims this gateway marked failed (see #idleAnswer). */
+  readonly #orphansMarked = new Set<string>();
   /** Per unit: until when it starts instances from its Deployment only, after a failed specialisation. */
   readonly #poolBackoff = new Map<string, number>();
   /** Per unit: the count last asked for (to count the pods asked of the Deployment). */
@@ -134,6 +138,7 @@ export class KubernetesBackend implements Backend {
       port: this.#port,
       dispatcher: this.#http,
       onReady: (pod, address) => this.#learnedReady(pod, address),
+      onIdle: (pod) => this.#idleAnswer(pod),
       ...(opts.readyWaitMs !== undefined ? { waitMs: opts.readyWaitMs } : {}),
     });
     const onError = opts.onError !== undefined ? { onError: opts.onError } : {};
@@ -416,8 +421,12 @@ export class KubernetesBackend implements Backend {
       await sendSpecialization(this.#http, address, this.#port, payload, undefined, this.#closing.signal);
     } catch (err) {
       this.#release(name, 1);
+      if (this.#closing.signal.aborted) {
+        // Shutting down mid-specialisation: the pod can never be this function's now; say so, so it is replaced at once.
+        await markSpecializationFailed(this.#rest, this.#o.namespace, pod).catch(() => undefined);
+        return;
+      }
       this.#metrics?.claims.inc({ runtime, outcome: 'failed' });
-      if (this.#closing.signal.aborted) return;
       this.#poolBackoff.set(name, this.#now() + (this.#o.poolBackoffMs ?? POOL_BACKOFF_MS));
       // The scale already counts this pod; the controller deletes it and the Deployment starts one in its place.
       this.#metrics?.instanceStarts.inc({ ...unitLabels(name), path: 'pod' });
@@ -463,6 +472,7 @@ export class KubernetesBackend implements Backend {
     for (const [name, at] of this.#gone) if (now - at > GONE_MEMORY_MS) this.#gone.delete(name);
     this.#gone.set(pod, now);
     this.#taking.delete(pod);
+    this.#orphansMarked.delete(pod);
     this.#readiness.stop(pod);
     const units = new Set([this.#podUnits.get(pod), unitKeyOfPod(p), this.#direct.get(pod)?.unit]);
     this.#podUnits.delete(pod);
@@ -503,6 +513,24 @@ export class KubernetesBackend implements Backend {
     held?.release();
     this.#refresh(unit);
     if (held !== undefined) this.#notifySoon(unit);
+  }
+
+  /**
+   * A pod's agent answered as an idle pool pod. For a claimed pod long past
+   * its claim (its claimer went away before specialising it), marks it
+   * failed, so the controller replaces it rather than count it as an
+   * instance of its unit for ever. Once per pod; any gateway may.
+   */
+  #idleAnswer(pod: string): void {
+    const p = this.#pods.get(pod, this.#o.namespace);
+    if (p === undefined || this.#specializingPods.has(pod) || this.#orphansMarked.has(pod)) return;
+    if (!orphanedClaim(p, this.#now(), ORPHANED_CLAIM_MS)) return;
+    this.#orphansMarked.add(pod);
+    this.#o.logger?.warn({ pod, function: unitKeyOfPod(p), claimedBy: p.metadata?.annotations?.[ANNOTATION_CLAIMED_BY] }, 'a claimed pool pod was never specialised; marking it failed');
+    markSpecializationFailed(this.#rest, this.#o.namespace, pod).catch((err: unknown) => {
+      this.#orphansMarked.delete(pod);
+      this.#o.logger?.warn({ err, pod }, 'could not mark the pool pod failed');
+    });
   }
 
   #podFact(pod: string): PodFact {

@@ -31,12 +31,17 @@ export const POLL_GIVE_UP_MS = 5 * 60_000;
  * between its claim and its specialisation). Pure.
  */
 export function answerSaysReady(statusCode: number, body: string): boolean {
+  return statusCode === 200 && !answerSaysIdle(statusCode, body);
+}
+
+/** The 200 "idle" of a pool pod's agent that has no function (yet). Pure. */
+export function answerSaysIdle(statusCode: number, body: string): boolean {
   if (statusCode !== 200) return false;
   try {
     const parsed = JSON.parse(body) as unknown;
-    return !(typeof parsed === 'object' && parsed !== null && (parsed as { status?: unknown }).status === 'idle');
+    return typeof parsed === 'object' && parsed !== null && (parsed as { status?: unknown }).status === 'idle';
   } catch {
-    return true;
+    return false;
   }
 }
 
@@ -56,6 +61,8 @@ export interface ReadinessPollsOptions {
   port: number;
   dispatcher: Dispatcher;
   onReady: (pod: string, address: string) => void;
+  /** The pod's agent answered as an idle pool pod (a claimed pod whose specialisation never came, if it goes on). */
+  onIdle?: (pod: string) => void;
   waitMs?: number;
   giveUpMs?: number;
   now?: () => number;
@@ -123,7 +130,9 @@ export class ReadinessPolls {
       try {
         const res = await request(url, { dispatcher: this.#o.dispatcher, signal, headersTimeout: waitMs + 5000, bodyTimeout: 5000 });
         status = res.statusCode;
-        ready = answerSaysReady(res.statusCode, await res.body.text());
+        const body = await res.body.text();
+        ready = answerSaysReady(res.statusCode, body);
+        if (answerSaysIdle(res.statusCode, body) && !signal.aborted) this.#o.onIdle?.(pod);
       } catch {
         if (signal.aborted) return;
       }

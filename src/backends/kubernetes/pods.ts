@@ -92,6 +92,20 @@ export function readyPredatesClaim(pod: PodObject): boolean {
 }
 
 /**
+ * A claimed pod whose agent still has no function long after its claim:
+ * its claimer went away between the claim and the specialisation (crashed,
+ * or stopped). The claim's spec hash makes it count as one of its unit's
+ * instances, which it can never be, so it must be marked failed for the
+ * controller to replace it. `afterMs`: longer than any specialisation may
+ * take (pool-claims.ts SPECIALIZE_TIMEOUT_MS) plus slack. Pure.
+ */
+export function orphanedClaim(pod: PodObject, now: number, afterMs: number): boolean {
+  if (!isClaimed(pod) || specializationFailed(pod) || isTerminating(pod)) return false;
+  const claimedAt = Date.parse(pod.metadata?.annotations?.[ANNOTATION_CLAIMED_AT] ?? '');
+  return !Number.isNaN(claimedAt) && now - claimedAt > afterMs;
+}
+
+/**
  * The idle pods of `pool` a claim may take: still the pool's (LABEL_POOL),
  * Ready (its runtime waits for a specialisation), with an address to send
  * it to, not leaving, and with a resourceVersion for the claim's

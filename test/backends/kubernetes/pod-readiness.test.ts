@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { answerSaysReady, nextPollDelay, POLL_MAX_DELAY_MS, POLL_MIN_DELAY_MS, ReadinessPolls } from '../../../src/backends/kubernetes/pod-readiness.js';
+import { answerSaysIdle, answerSaysReady, nextPollDelay, POLL_MAX_DELAY_MS, POLL_MIN_DELAY_MS, ReadinessPolls } from '../../../src/backends/kubernetes/pod-readiness.js';
 
 describe('nextPollDelay', () => {
   it.each([
@@ -31,6 +31,7 @@ describe('answerSaysReady', () => {
     { name: 'specialising', status: 503, body: '{"status":"specializing"}', ready: false },
   ])('$name', ({ status, body, ready }) => {
     expect(answerSaysReady(status, body)).toBe(ready);
+    expect(answerSaysIdle(status, body)).toBe(status === 200 && body.includes('"idle"'));
   });
 });
 

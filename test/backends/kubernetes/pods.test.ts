@@ -2,7 +2,7 @@
 // their slices'), whether they may serve, and which idle pool pods a claim
 // may take.
 import { describe, expect, it } from 'vitest';
-import { agentBaseUrl, claimablePods, isTerminating, pickRandom, podAddress, readyPredatesClaim, readySince, specializationFailed, unitKeyOfPod, type PodObject } from '../../../src/backends/kubernetes/pods.js';
+import { agentBaseUrl, claimablePods, isTerminating, orphanedClaim, pickRandom, podAddress, readyPredatesClaim, readySince, specializationFailed, unitKeyOfPod, type PodObject } from '../../../src/backends/kubernetes/pods.js';
 
 const pod = (name: string, over: { labels?: Record<string, string>; ip?: string; ready?: boolean; deleting?: boolean; phase?: string; rv?: string | null } = {}): PodObject => ({
   metadata: {
@@ -126,5 +126,26 @@ describe('specializationFailed', () => {
     { hash: undefined, failed: false },
   ])('spec hash $hash', ({ hash, failed }) => {
     expect(specializationFailed({ metadata: { annotations: hash !== undefined ? { 'hearth.dev/instance-spec-hash': hash } : {} } })).toBe(failed);
+  });
+});
+
+describe('orphanedClaim', () => {
+  const now = Date.parse('2026-12-06T10:10:00Z');
+  const p = (o: { claimed?: boolean; at?: string; hash?: string; deleting?: boolean }): PodObject => ({
+    metadata: {
+      labels: o.claimed === false ? { 'hearth.dev/pool': 'python' } : { 'hearth.dev/claimed': 'true', 'hearth.dev/function': 'f' },
+      annotations: { ...(o.at !== undefined ? { 'hearth.dev/claimed-at': o.at } : {}), ...(o.hash !== undefined ? { 'hearth.dev/instance-spec-hash': o.hash } : {}) },
+      ...(o.deleting === true ? { deletionTimestamp: '2026-12-06T10:09:00Z' } : {}),
+    },
+  });
+  it.each<{ name: string; pod: PodObject; orphaned: boolean }>([
+    { name: 'claimed 2 minutes ago, still idle: orphaned', pod: p({ at: '2026-12-06T10:08:00Z', hash: 'abc' }), orphaned: true },
+    { name: 'claimed 30 s ago: its specialisation may still come', pod: p({ at: '2026-12-06T10:09:30Z', hash: 'abc' }), orphaned: false },
+    { name: 'already marked failed', pod: p({ at: '2026-12-06T10:08:00Z', hash: 'failed' }), orphaned: false },
+    { name: 'being deleted', pod: p({ at: '2026-12-06T10:08:00Z', hash: 'abc', deleting: true }), orphaned: false },
+    { name: 'no claim time', pod: p({ hash: 'abc' }), orphaned: false },
+    { name: 'not claimed (an idle pool pod)', pod: p({ claimed: false, at: '2026-12-06T10:08:00Z' }), orphaned: false },
+  ])('$name', ({ pod, orphaned }) => {
+    expect(orphanedClaim(pod, now, 75_000)).toBe(orphaned);
   });
 });

@@ -100,8 +100,10 @@ describe('warm-pool objects', () => {
       { name: 'agent-tmp', mountPath: '/tmp' },
     ]);
     const fnAgent = buildDeployment(input(fn('f')), { images }).spec?.template.spec?.initContainers?.find((c) => c.name === 'agent');
-    const { args: _a, volumeMounts: _m, ...same } = fnAgent ?? {};
+    const { args: _a, volumeMounts: _m, resources, ...same } = fnAgent ?? {};
     expect(agent).toMatchObject({ ...same, restartPolicy: 'Always', image: images.agent });
+    // It unpacks packages and layers itself: more room than a function pod's agent, for the same request.
+    expect(agent?.resources).toEqual({ requests: resources?.requests, limits: { memory: '512Mi' } });
   });
 
   it('has a function pod\'s restricted security, drain hook, and grace for a 900 s call', () => {

@@ -99,8 +99,16 @@ function poolVolumes(spec: WarmPoolSpec): V1Volume[] {
   ];
 }
 
+/**
+ * A pool pod's agent unpacks the claimed function's package and layers
+ * itself (a Deployment's pod has init containers for that): a ZIP of
+ * Lambda's 50 MB limit, read and unpacked, takes a few times its size, so
+ * its limit is above a function pod's agent's 128Mi; it requests no more.
+ */
+const POOL_AGENT_MEMORY_LIMIT = MI(512);
+
 function poolAgent(images: Images): V1Container {
-  return agentSidecar(
+  const agent = agentSidecar(
     images,
     [
       'agent', '--pool',
@@ -117,6 +125,7 @@ function poolAgent(images: Images): V1Container {
       { name: 'agent-tmp', mountPath: '/tmp' },
     ],
   );
+  return { ...agent, resources: { ...agent.resources, limits: { ...agent.resources?.limits, memory: POOL_AGENT_MEMORY_LIMIT } } };
 }
 
 function poolRuntime(spec: WarmPoolSpec, images: Images): V1Container {

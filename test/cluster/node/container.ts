@@ -61,6 +61,8 @@ export interface StopRequest {
 
 const BACKOFF_MAX_MS = 300_000;
 export const PLEG_RELIST_MS = 1_000;
+/** PLEG relists on one node-wide timer, started with the node: its phase is no pod's. */
+export const PLEG_EPOCH_MS = Date.now();
 
 /**
  * A signal for the container's main process, not bwrap (bwrap passes none

@@ -8,7 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killTree } from '../../../src/sandbox/memory-cgroup.js';
-import { ContainerRunner, PLEG_RELIST_MS, stopContainers, type PodContext } from './container.js';
+import { ContainerRunner, PLEG_EPOCH_MS, PLEG_RELIST_MS, stopContainers, type PodContext } from './container.js';
 import { Cutoff } from './termination.js';
 import { checkoutMountPoint } from './images.js';
 import { holderName } from '../leaks.js';
@@ -153,7 +153,7 @@ export class PodWorker {
         await r.waitStarted();
         // The kubelet starts the next container in a later sync of the pod: a startup probe's result
         // triggers one at once, but a sidecar without one is seen running only at PLEG's next relist.
-        if (r.spec.startupProbe === undefined) await sleep(PLEG_RELIST_MS - ((Date.now() - this.addedMs) % PLEG_RELIST_MS));
+        if (r.spec.startupProbe === undefined) await sleep(PLEG_RELIST_MS - ((Date.now() - PLEG_EPOCH_MS) % PLEG_RELIST_MS));
         continue;
       }
       await done;

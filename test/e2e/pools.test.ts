@@ -13,7 +13,7 @@
 // memory size) start a new pod of their own. Runs on the release
 // hearth.test.ts installed, or installs it when run alone.
 import { randomUUID } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -329,6 +329,8 @@ describe.runIf(inject('e2e') !== undefined).sequential('warm pools (process-node
       expect(p.spec.automountServiceAccountToken, name).toBe(false);
       expect(p.spec.serviceAccountName, name).not.toBe('default');
       expect(p.spec.volumes?.filter((v) => v.emptyDir === undefined).map((v) => v.name), name).toEqual([]);
+      // Where the claim's line (the function's environment) will be kept: in memory on a kubelet, never on its disk.
+      expect(p.spec.volumes?.find((v) => v.name === 'specialize')?.emptyDir, name).toMatchObject({ medium: 'Memory' });
       for (const c of [...(p.spec.initContainers ?? []), ...p.spec.containers]) {
         expect(c.envFrom ?? [], `${name}/${c.name} envFrom`).toEqual([]);
         expect((c.env ?? []).filter((e) => e.valueFrom !== undefined).map((e) => e.name), `${name}/${c.name} valueFrom`).toEqual([]);
@@ -360,7 +362,10 @@ describe.runIf(inject('e2e') !== undefined).sequential('warm pools (process-node
     console.log(`[pools] claimed ${fPod.metadata.name}: files holding the marker: ${after.files.join(', ')}`);
     expect(after.taskFiles).toContain('lambda_function.py');
     expect(after.files.some((f) => f.endsWith('/volumes/task/lambda_function.py'))).toBe(true);
-    expect(after.files.some((f) => readFileSync(f, 'utf8').includes(ENV_MARKER))).toBe(true);
+    const envFiles = after.files.filter((f) => readFileSync(f, 'utf8').includes(ENV_MARKER));
+    expect(envFiles.length).toBeGreaterThan(0);
+    // The saved environment is for the pod's own user alone.
+    expect(envFiles.map((f) => [f, statSync(f).mode & 0o777])).toEqual(envFiles.map((f) => [f, 0o600]));
     // Specialised in place: the runtime process that waited is the one that now serves.
     expect(after.runtimePid).toBe(seenBefore?.runtimePid);
     expect(after.agentPid).toBe(seenBefore?.agentPid);
@@ -377,6 +382,12 @@ describe.runIf(inject('e2e') !== undefined).sequential('warm pools (process-node
     expect(labels[LABEL_POOL]).toBeUndefined();
     expect(p.metadata.annotations?.[ANNOTATION_SPEC_HASH]).toMatch(/\S/);
     expect(p.metadata.annotations?.[ANNOTATION_SPEC_HASH]).not.toBe('failed');
+    // Once the pool's ReplicaSet let it go, the controller makes F its owner, so deleting F deletes it.
+    const owner = await until(`${f.metadata.name} owned by Function ${F}`, async () => {
+      const o = (await getPod(f.metadata.name))?.metadata.ownerReferences?.find((r) => r.controller === true);
+      return o?.kind === 'Function' ? o : undefined;
+    }, 60_000, 500);
+    expect(owner.name).toBe(F);
 
     // Straight to its agent, as a gateway would: it already serves F, so it takes nothing else.
     const second = SpecializationSchema.parse({

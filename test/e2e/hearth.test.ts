@@ -17,11 +17,17 @@ function containerLogTail(fnName: string, container: string): string {
     .join('\n');
 }
 
+/** Log directories (<ns>_<pod>_<uid>) of a function's pods seen so far: a pod claimed from a warm pool keeps its pool's name, so they are found by label. */
+const podLogDirsSeen = new Map<string, Set<string>>();
+
 /** Tick times the function printed (TICK {"time": …}), from every runtime container it had. */
-function printedTicks(fnName: string): string[] {
+async function printedTicks(fnName: string): Promise<string[]> {
+  const seen = podLogDirsSeen.get(fnName) ?? new Set<string>();
+  podLogDirsSeen.set(fnName, seen);
+  for (const p of await pods(NS, `hearth.dev/function=${fnName}`)) seen.add(`${NS}_${p.metadata.name}_${p.metadata.uid}`);
   const dir = join(ctx().logsDir, 'pods');
   return readdirSync(dir)
-    .filter((d) => d.startsWith(`${NS}_${fnName}-`))
+    .filter((d) => d.startsWith(`${NS}_${fnName}-`) || seen.has(d))
     .filter((d) => existsSync(join(dir, d, 'runtime.log')))
     .flatMap((d) => [...readFileSync(join(dir, d, 'runtime.log'), 'utf8').matchAll(/TICK (\{[^\n]*\})/g)])
     .map((m) => (JSON.parse(m[1] ?? '{}') as { time: string }).time);
@@ -47,8 +53,13 @@ interface FunctionView {
   status?: { conditions?: { type: string; status: string }[] };
 }
 
-async function deploymentReplicas(name: string): Promise<number> {
-  const scale = await api().get<{ spec: { replicas?: number } }>(`/apis/apps/v1/namespaces/${NS}/deployments/${name}/scale`);
+/**
+ * The instances the Function's scale subresource asks for (what the
+ * autoscaler writes). Not its Deployment's: with warm pools on, the
+ * controller gives the Deployment only what claimed pool pods do not cover.
+ */
+async function functionReplicas(name: string): Promise<number> {
+  const scale = await api().get<{ spec: { replicas?: number } }>(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions/${name}/scale`);
   return scale.spec.replicas ?? 0;
 }
 
@@ -142,11 +153,11 @@ describe.runIf(inject('e2e') !== undefined).sequential('Hearth on the process-no
     for (let wave = 0; wave < 30 && !(hosts.size >= 2 && maxReplicas >= 2); wave++) {
       const results = await Promise.all(Array.from({ length: 8 }, (_, n) => invoke('burst', { sleep: 1, n })));
       for (const r of results) if (r.status === 200) hosts.add((JSON.parse(r.body) as { host: string }).host);
-      maxReplicas = Math.max(maxReplicas, await deploymentReplicas('burst'));
+      maxReplicas = Math.max(maxReplicas, await functionReplicas('burst'));
     }
     expect(maxReplicas).toBeGreaterThan(1);
     expect([...hosts].filter((h) => h !== first).length, `pods other than ${first ?? ''} served: ${[...hosts].join(', ')}`).toBeGreaterThan(0);
-    await until('burst back to minInstances', async () => ((await deploymentReplicas('burst')) === 1 ? true : undefined), 180_000, 1_000);
+    await until('burst back to minInstances', async () => ((await functionReplicas('burst')) === 1 ? true : undefined), 180_000, 1_000);
     await until('one burst pod left', async () => ((await pods(NS, 'hearth.dev/function=burst')).length === 1 ? true : undefined), 120_000, 1_000);
   }, 420_000);
 
@@ -216,19 +227,22 @@ describe.runIf(inject('e2e') !== undefined).sequential('Hearth on the process-no
     }, 120_000);
     await applyScheduledFunction('ticker', '*/2 * * * * *');
     // Warm: the pod is up and a first tick has run through the queue.
-    await until('a first tick to run', async () => (printedTicks('ticker').length > 0 ? true : undefined), 180_000, 500);
+    await until('a first tick to run', async () => ((await printedTicks('ticker')).length > 0 ? true : undefined), 180_000, 500);
     const from = Date.now();
     const end = from + 10_000;
     await sleep(10_000);
-    await until('the first tick after the window to run', async () => (printedTicks('ticker').some((t) => Date.parse(t) >= end) ? true : undefined), 60_000, 500);
-    const window = printedTicks('ticker').filter((t) => Date.parse(t) >= from && Date.parse(t) < end);
+    await until('the first tick after the window to run', async () => ((await printedTicks('ticker')).some((t) => Date.parse(t) >= end) ? true : undefined), 60_000, 500);
+    const window = (await printedTicks('ticker')).filter((t) => Date.parse(t) >= from && Date.parse(t) < end);
     expect(new Set(window).size, `each tick once: ${window.join(', ')}`).toBe(window.length);
     expect(window.length).toBeGreaterThanOrEqual(4);
     expect(window.length).toBeLessThanOrEqual(6);
 
     // Both replicas fire; their counters add up to the runs, not to twice them.
     const before = await scheduleCounterSum('ticker', gateways);
-    const runs = await until('every counted tick to run', async () => (printedTicks('ticker').length >= before ? printedTicks('ticker').length : undefined), 60_000, 500);
+    const runs = await until('every counted tick to run', async () => {
+      const n = (await printedTicks('ticker')).length;
+      return n >= before ? n : undefined;
+    }, 60_000, 500);
     const after = await scheduleCounterSum('ticker', gateways);
     expect(runs).toBeLessThanOrEqual(after);
 

@@ -6,7 +6,7 @@
 // for, and whatever a teardown still missed is swept and named.
 import type { V1Pod, V1PodList } from '@kubernetes/client-node';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killTree } from '../../../src/sandbox/memory-cgroup.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
@@ -217,7 +217,12 @@ export class NodeAgent {
       if (killed.length > 0) this.opts.log(`stop: pod teardown left processes behind, killed now: ${killed.join(', ')}`);
       if (!removed) this.opts.log(`stop: cgroup ${this.opts.cgroupRoot} could not be removed`);
     }
-    for (const t of this.deps.createdTargets) await rmTarget(t);
+    // Containers share the machine's root, so a mount target (e.g. /var/run/secrets/kubernetes.io/serviceaccount)
+    // may hold bind mounts of another node's live containers, and removing it detaches them there
+    // (Linux >= 3.18): while another process node runs on this machine, its targets stay.
+    const others = (await readdir(dirname(this.opts.workDir)).catch(() => [] as string[])).filter((d) => d !== basename(this.opts.workDir));
+    if (others.length === 0) for (const t of this.deps.createdTargets) await rmTarget(t);
+    else if (this.deps.createdTargets.size > 0) this.opts.log(`stop: mount targets kept while process node run(s) ${others.join(', ')} still use the machine: ${[...this.deps.createdTargets].join(', ')}`);
     const podsDir = join(this.opts.workDir, 'pods');
     const leftDirs = await readdir(podsDir).catch(() => []);
     if (leftDirs.length > 0) this.opts.log(`stop: pod teardown left pod directories behind, removed now: ${leftDirs.join(', ')}`);

@@ -7,11 +7,13 @@
 // then holds that function's code (so the inspection would have seen it). A
 // claimed pod carries its function's labels, serves only it (a second
 // specialisation is refused with 409, a second function claims another pod)
-// and is deleted, never returned to the pool, once its function scales to
-// zero; the pool refills to its desired size; `kubectl get warmpools` shows
-// the pools; functions a pool cannot serve (their own ServiceAccount, another
-// memory size) start a new pod of their own. Runs on the release
-// hearth.test.ts installed, or installs it when run alone.
+// and keeps serving it through gateways that never saw the claim (every
+// gateway pod replaced), and is deleted, never returned to the pool, once
+// its function scales to zero; the pool refills to its desired size;
+// `kubectl get warmpools` shows the pools; functions a pool cannot serve
+// (their own ServiceAccount, another memory size) start a new pod of their
+// own. Runs on the release hearth.test.ts installed, or installs it when run
+// alone.
 import { randomUUID } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -438,6 +440,24 @@ describe.runIf(inject('e2e') !== undefined).sequential('warm pools (process-node
     // The short name works too.
     expect(await kubectl('get', 'wp', '--namespace', NS, '-o', 'name')).toContain(`warmpool.hearth.dev/${POOL}`);
   }, 240_000);
+
+  it('claimed pods keep serving their functions through gateways that never saw the claims (every gateway pod replaced)', async () => {
+    const f = fPod;
+    const g = gPod;
+    if (f === undefined || g === undefined) throw new Error('F or G was not claimed (tests 1 and 2 failed)');
+    const selector = 'app.kubernetes.io/component=gateway';
+    const old = (await listPods(selector)).filter((p) => p.metadata.deletionTimestamp === undefined);
+    await Promise.all(old.map((p) => kubectl('delete', 'pod', '--namespace', NS, p.metadata.name, '--wait=false')));
+    await until('only replacement gateway pods, all Ready', async () => {
+      const all = await listPods(selector);
+      return all.length >= old.length && all.every((p) => isReady(p) && !old.some((o) => o.metadata.uid === p.metadata.uid)) ? true : undefined;
+    }, 180_000, 500);
+    // Each answers from its claimed pod, which the new gateways learn of from the pod itself, not from a claim they made.
+    for (const [fn, pod] of [[F, f], [G, g]] as const) {
+      const a = await call(fn);
+      expect([fn, a.host, a.function]).toEqual([fn, pod.metadata.name, fn]);
+    }
+  }, 300_000);
 
   it('once F scales to zero its claimed pod is deleted, and no claimed pod ever went back to the pool', async () => {
     const f = fPod;

@@ -454,7 +454,11 @@ describe.runIf(inject('e2e') !== undefined).sequential('warm pools (process-node
     }, 180_000, 500);
     // Each answers from its claimed pod, which the new gateways learn of from the pod itself, not from a claim they made.
     for (const [fn, pod] of [[F, f], [G, g]] as const) {
-      const a = await call(fn);
+      const a = await call(fn).catch(async (err: unknown) => {
+        // Say what the pod's own agent answers the gateways' readiness poll, to tell a gateway's fault from the agent's.
+        const r = await fetch(`http://${pod.status.podIP ?? ''}:9000/readyz`, { signal: AbortSignal.timeout(5_000) }).then(async (x) => `${x.status} ${await x.text()}`, (e: unknown) => String(e));
+        throw new Error(`${String(err)}; ${pod.metadata.name}'s agent answers /readyz: ${r}`);
+      });
       expect([fn, a.host, a.function]).toEqual([fn, pod.metadata.name, fn]);
     }
   }, 300_000);

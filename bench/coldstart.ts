@@ -31,6 +31,7 @@ import { repoRoot } from '../test/cluster/node/images.js';
 import type { ProcessCluster } from '../test/cluster/process-cluster.js';
 import { Timeline, milestones, podMilestones, type Milestone, type Obj, type Seen } from './coldstart-timeline.js';
 import { skipped, summarize, type Row } from './report.js';
+import { until as untilBounded } from '../test/helpers/wait.js';
 
 const TRIALS = Number(process.env.BENCH_COLDSTART_TRIALS ?? 20);
 const NS = 'hearth';
@@ -95,20 +96,8 @@ function tool(c: ProcessCluster, name: 'helm' | 'kubectl', args: string[]): Prom
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 180_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-}
+/** The cluster's waits here are longer and finer than the e2e suite's default. */
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 180_000, everyMs = 100): Promise<T> => untilBounded(what, fn, timeoutMs, everyMs);
 
 const isReady = (p: Obj): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 

@@ -2,7 +2,6 @@
 // reads, waits, and Lambda Invoke API calls to the gateway by its DNS name.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
 import { KubeRest } from '../cluster/node/kube-rest.js';
 import { repoRoot } from '../cluster/node/images.js';
@@ -35,21 +34,7 @@ export function tool(name: 'kubectl' | 'helm', args: string[], input?: string): 
 
 export const kubectl = (...args: string[]): Promise<string> => tool('kubectl', args);
 
-/** Polls fn until it returns a value (not undefined); bounded by timeoutMs. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-}
+export { until } from '../helpers/wait.js';
 
 export interface Invocation {
   status: number;

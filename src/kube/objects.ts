@@ -101,7 +101,8 @@ export async function deletePod(rest: KubeRest, namespace: string, name: string,
   }
 }
 
-export interface PodOwnerReference {
+/** An ownerReference as the controller writes them on what a Function, FunctionVersion or WarmPool owns. */
+export interface OwnerReference {
   apiVersion: string;
   kind: string;
   name: string;
@@ -123,7 +124,7 @@ export interface PodOwnerReference {
  * the same name made since is not adopted. The API server refuses (422) a
  * second controller reference, so a pod that still has one is never taken.
  */
-export async function adoptPod(rest: KubeRest, namespace: string, name: string, podUid: string, owner: PodOwnerReference): Promise<void> {
+export async function adoptPod(rest: KubeRest, namespace: string, name: string, podUid: string, owner: OwnerReference): Promise<void> {
   try {
     await rest.request('PATCH', resourcePath(RESOURCES.Pod, namespace, name), {
       body: { metadata: { uid: podUid, ownerReferences: [owner] } },

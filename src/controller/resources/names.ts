@@ -10,6 +10,7 @@ import { API_VERSION, KIND, LATEST, type HearthFunction } from '../../api/functi
 import { VERSION_KIND } from '../../api/function-version.js';
 import { labelSelector, versionLabels, versionSelector, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY } from '../../versions/labels.js';
 import { versionObjectName } from '../../versions/units.js';
+import type { OwnerReference } from '../../kube/objects.js';
 
 export const FIELD_MANAGER = 'hearth-controller';
 export const FINALIZER = 'hearth.dev/cleanup';
@@ -55,14 +56,7 @@ export interface FunctionMeta {
   generation?: number;
 }
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller: boolean;
-  blockOwnerDeletion: boolean;
-}
+export type { OwnerReference };
 
 export function ownerReference(meta: FunctionMeta): OwnerReference {
   return { apiVersion: API_VERSION, kind: KIND, name: meta.name, uid: meta.uid, controller: true, blockOwnerDeletion: true };

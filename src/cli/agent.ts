@@ -6,7 +6,7 @@
 // With --pool it is a warm-pool pod's agent: no function until a gateway
 // specialises it (src/agent/pool-mode.ts).
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { PoolAgent } from '../agent/pool-mode.js';
 import { POOL_FIFO, POOL_OPT_DIR, POOL_TASK_ROOT } from '../agent/pool-paths.js';
@@ -83,17 +83,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     await agent.listenInvoke(listen.host, listen.port);
   }
   logger.info({ listen: values.listen, runtimeApi: values['runtime-api'], spawns: command.length > 0 }, 'agent ready for its runtime');
-  const signal = await nextSignal();
-  // Drain first: /readyz fails, new calls are refused as not delivered (the
-  // gateway sends them elsewhere) and accepted ones run to their answers. In
-  // a pod the runtime container's preStop hook (GET /drain) has usually
-  // emptied the agent already: Kubernetes stops a native sidecar after the
-  // runtime container. A second signal stops at once.
-  logger.info({ signal }, 'draining before exit');
-  const drained = await Promise.race([agent.drain(), nextSignal().then(() => undefined)]);
-  if (drained === undefined) logger.warn('second signal; stopping without waiting for the drain');
-  await agent.close();
-  return 0;
+  return leaveOnSignal(agent, logger);
 }
 
 async function poolAgent(o: { listen: { host: string; port: number }; runtimePort: number; taskRoot: string; optDir: string; fifo: string }): Promise<number> {
@@ -102,10 +92,22 @@ async function poolAgent(o: { listen: { host: string; port: number }; runtimePor
   await agent.start();
   await agent.listen(o.listen.host, o.listen.port);
   logger.info({ listen: o.listen, taskRoot: o.taskRoot, optDir: o.optDir, fifo: o.fifo }, 'pool agent waiting for a function');
-  const signal = await nextSignal();
   // An idle pool pod drains at once; a claimed one as any function pod.
+  return leaveOnSignal(agent, logger);
+}
+
+/**
+ * Waits for SIGTERM or SIGINT, then drains first: /readyz fails, new calls
+ * are refused as not delivered (the gateway sends them elsewhere) and
+ * accepted ones run to their answers. In a pod the runtime container's
+ * preStop hook (GET /drain) has usually emptied the agent already:
+ * Kubernetes stops a native sidecar after the runtime container. A second
+ * signal stops at once.
+ */
+async function leaveOnSignal(agent: { drain(): Promise<unknown>; close(): Promise<void> }, logger: Logger): Promise<number> {
+  const signal = await nextSignal();
   logger.info({ signal }, 'draining before exit');
-  const drained = await Promise.race([agent.drain(), nextSignal().then(() => undefined)]);
+  const drained = await Promise.race([agent.drain().then(() => true), nextSignal().then(() => undefined)]);
   if (drained === undefined) logger.warn('second signal; stopping without waiting for the drain');
   await agent.close();
   return 0;

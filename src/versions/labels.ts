@@ -6,6 +6,8 @@
 // Service's labels). $LATEST's objects keep `hearth.dev/function: NAME`;
 // a version's never carry it, so $LATEST's Service never selects them.
 
+import { unitKey } from './units.js';
+
 /** The Function a version belongs to. */
 export const LABEL_VERSION_OF = 'hearth.dev/version-of';
 /** The version's number, "N". */
@@ -36,4 +38,17 @@ export function labelSelector(selector: Record<string, string>): string {
 /** The label selector that lists every version of NAME. */
 export function versionsOfSelector(name: string): string {
   return labelSelector({ [LABEL_VERSION_OF]: name });
+}
+
+/**
+ * The serving unit of an object from its labels: NAME:N when it carries
+ * both version labels, else the value of `latestLabel` (a slice's Service
+ * name, a pod's hearth.dev/function), which names $LATEST's unit.
+ */
+export function unitKeyOfLabels(labels: Record<string, string> | undefined, latestLabel: string): string | undefined {
+  const name = labels?.[LABEL_VERSION_OF];
+  const version = labels?.[LABEL_VERSION];
+  if (name !== undefined && name !== '' && version !== undefined && version !== '') return unitKey(name, version);
+  const latest = labels?.[latestLabel];
+  return latest === '' ? undefined : latest;
 }

@@ -1,7 +1,6 @@
 // From EndpointSlices to instance records. Pure: the backend feeds it the
 // slices its informer holds.
-import { LABEL_VERSION, LABEL_VERSION_OF } from '../../versions/labels.js';
-import { unitKey } from '../../versions/units.js';
+import { unitKeyOfLabels } from '../../versions/labels.js';
 import type { InstanceState } from '../backend.js';
 
 /** The fields of a discovery.k8s.io/v1 EndpointSlice this reads, in wire form. */
@@ -29,19 +28,6 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
  */
 export function unitKeyOfSlice(slice: EndpointSlice): string | undefined {
   return unitKeyOfLabels(slice.metadata?.labels, SERVICE_NAME_LABEL);
-}
-
-/**
- * The serving unit of an object from its labels: NAME:N when it carries
- * both version labels, else the value of `latestLabel` (a slice's Service
- * name, a pod's hearth.dev/function), which names $LATEST's unit.
- */
-export function unitKeyOfLabels(labels: Record<string, string> | undefined, latestLabel: string): string | undefined {
-  const name = labels?.[LABEL_VERSION_OF];
-  const version = labels?.[LABEL_VERSION];
-  if (name !== undefined && name !== '' && version !== undefined && version !== '') return unitKey(name, version);
-  const latest = labels?.[latestLabel];
-  return latest === '' ? undefined : latest;
 }
 
 export interface EndpointRecord {

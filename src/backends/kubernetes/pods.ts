@@ -4,7 +4,7 @@
 // its informer holds.
 import { LABEL_FUNCTION } from '../../controller/resources/names.js';
 import { ANNOTATION_CLAIMED_AT, ANNOTATION_SPEC_HASH, LABEL_CLAIMED, LABEL_POOL } from '../../pools/labels.js';
-import { unitKeyOfLabels } from './endpoints.js';
+import { unitKeyOfLabels } from '../../versions/labels.js';
 
 /** The fields of a v1 Pod this reads, in wire form (timestamps are strings). */
 export interface PodObject {

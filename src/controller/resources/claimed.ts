@@ -9,9 +9,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { DELETION_COST_ANNOTATION } from '../../kube/objects.js';
 import { ANNOTATION_CLAIMED_AT, ANNOTATION_SPEC_HASH, LABEL_CLAIMED } from '../../pools/labels.js';
-import { LABEL_VERSION, LABEL_VERSION_OF } from '../../versions/labels.js';
-import { unitKey } from '../../versions/units.js';
-import { LATEST } from '../../api/function.js';
+import { unitKeyOfLabels } from '../../versions/labels.js';
 import { LABEL_FUNCTION } from './names.js';
 
 /** What the gateway writes as a claimed pod's spec hash when its specialisation failed: the pod is deleted at once. */
@@ -63,14 +61,9 @@ export function claimedPodOf(pod: V1Pod): ClaimedPod {
   };
 }
 
-/** The serving unit a pod's labels name (NAME or NAME:N), as the gateway's claim labelled it. */
+/** The serving unit a pod's labels name (NAME or NAME:N), as the gateway's claim labelled it (the same rule as the gateway's unitKeyOfPod). */
 export function unitOfPod(pod: V1Pod): string | undefined {
-  const labels = pod.metadata?.labels ?? {};
-  const of = labels[LABEL_VERSION_OF];
-  const version = labels[LABEL_VERSION];
-  if (of !== undefined && version !== undefined) return unitKey(of, version);
-  const fn = labels[LABEL_FUNCTION];
-  return fn !== undefined ? unitKey(fn, LATEST) : undefined;
+  return unitKeyOfLabels(pod.metadata?.labels, LABEL_FUNCTION);
 }
 
 export type ClaimedDeleteReason = 'surplus' | 'stale' | 'failed' | 'orphaned';

@@ -533,6 +533,25 @@ if (ctx.available) {
       expect((await starting) === inst).toBe(true);
     });
 
+    it('a gateway that starts after a claim (slices before pods, the pod Ready since before its claim) asks the agent and serves the pod', async () => {
+      // As after every gateway pod was replaced: the new gateway lists the claimed pod's slice ("ready", the idle pod's Ready) before the pod itself.
+      agent.becomeReady();
+      await rest.request('POST', resourcePath(RESOURCES.Service, ns), {
+        body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'late' }, spec: { selector: { 'hearth.dev/function': 'late' }, publishNotReadyAddresses: true, ports: [{ port: 9000 }] } },
+      });
+      await podObject(rest, ns, 'late-pod', { ...unitPodLabels('late'), [LABEL_CLAIMED]: 'true' }, { ready: true, ip: '198.51.100.11' });
+      await serving('late', 'late-pod', true);
+      const late = new KubernetesBackend({ kubeConfig: kc, namespace: ns, agentPort: agent.port, agentDispatcher: toLoopback });
+      try {
+        await late.upsert(unit('late', spec()));
+        await late.start();
+        const inst = await instanceOf(late, 'late', 'late-pod');
+        expect(inst.address).toBe('198.51.100.11');
+      } finally {
+        await late.close();
+      }
+    });
+
     it('a pod learned ready from its agent keeps its instance when its slice lists it, and the slice takes over', async () => {
       await backend.upsert(unit('polled', spec()));
       agent.becomeReady();

@@ -459,10 +459,11 @@ export class KubernetesBackend implements Backend {
     const before = this.#podUnits.get(pod);
     if (unit === undefined) this.#podUnits.delete(pod);
     else this.#podUnits.set(pod, unit);
-    this.#considerPoll(pod, p, unit);
     if (before !== undefined && before !== unit) this.#refresh(before);
     // Only a deletion changes what the pod's instance is; other updates (status) leave it.
     if (unit !== undefined && (isTerminating(p) || before !== unit)) this.#refresh(unit);
+    // After the refresh: what the slice alone said of the pod (an idle pool pod's Ready) may just have been taken back.
+    this.#considerPoll(pod, p, unit);
   }
 
   #podDeleted(p: PodItem): void {
@@ -607,6 +608,11 @@ export class KubernetesBackend implements Backend {
     }
     if (next.length === 0) this.#instances.delete(name);
     else this.#instances.set(name, next);
+    // A pod still starting is asked of its agent: a gateway that started after a pod's claim learns it so, as its Ready predates the claim.
+    for (const r of records) {
+      const p = r.pod !== undefined && r.state === 'starting' ? this.#pods.get(r.pod, this.#o.namespace) : undefined;
+      if (p !== undefined && r.pod !== undefined) this.#considerPoll(r.pod, p, name);
+    }
     if (changed) for (const l of this.#listeners) l(name);
   }
 }

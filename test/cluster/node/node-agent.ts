@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killTree } from '../../../src/sandbox/memory-cgroup.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
+import { checkoutMountPoint } from './images.js';
 import { Ipam, setupBridge } from './network.js';
 import { PodWorker, type NodeDeps } from './pod-worker.js';
 
@@ -220,9 +221,15 @@ export class NodeAgent {
     // Containers share the machine's root, so a mount target (e.g. /var/run/secrets/kubernetes.io/serviceaccount)
     // may hold bind mounts of another node's live containers, and removing it detaches them there
     // (Linux >= 3.18): while another process node runs on this machine, its targets stay.
+    // This node's own checkout mount point is named for its run: no other node's container uses it, so it always goes.
     const others = (await readdir(dirname(this.opts.workDir)).catch(() => [] as string[])).filter((d) => d !== basename(this.opts.workDir));
-    if (others.length === 0) for (const t of this.deps.createdTargets) await rmTarget(t);
-    else if (this.deps.createdTargets.size > 0) this.opts.log(`stop: mount targets kept while process node run(s) ${others.join(', ')} still use the machine: ${[...this.deps.createdTargets].join(', ')}`);
+    const own = checkoutMountPoint(this.opts.workDir);
+    const kept: string[] = [];
+    for (const t of this.deps.createdTargets) {
+      if (others.length === 0 || t === own || t.startsWith(`${own}/`)) await rmTarget(t);
+      else kept.push(t);
+    }
+    if (kept.length > 0) this.opts.log(`stop: mount targets kept while process node run(s) ${others.join(', ')} still use the machine: ${kept.join(', ')}`);
     const podsDir = join(this.opts.workDir, 'pods');
     const leftDirs = await readdir(podsDir).catch(() => []);
     if (leftDirs.length > 0) this.opts.log(`stop: pod teardown left pod directories behind, removed now: ${leftDirs.join(', ')}`);

@@ -33,7 +33,6 @@ export interface Obj {
     podIP?: string;
     readyReplicas?: number;
     conditions?: { type: string; status: string }[];
-    initContainerStatuses?: ContainerStatus[];
     containerStatuses?: ContainerStatus[];
   };
 }
@@ -112,13 +111,12 @@ export class Timeline {
 
 export type Milestone = { name: string; test: (s: Seen) => boolean };
 
-const container = (s: Seen, name: string, init: boolean): ContainerStatus | undefined =>
-  (init ? s.obj.status?.initContainerStatuses : s.obj.status?.containerStatuses)?.find((c) => c.name === name);
+const container = (s: Seen, name: string): ContainerStatus | undefined => s.obj.status?.containerStatuses?.find((c) => c.name === name);
 
 const labelled = (s: Seen, key: string, value: string): boolean => s.obj.metadata?.labels?.[key] === value;
 
-/** The steps of a new pod of the Deployment whose pods carry `key=value`, as Kubernetes records them. */
-export function podMilestones(key: string, value: string, containers: { sidecar?: string; main: string }): Milestone[] {
+/** The steps of a new pod of the Deployment whose pods carry `key=value`, as Kubernetes records them; `containers` in the pod's order. */
+export function podMilestones(key: string, value: string, containers: readonly string[]): Milestone[] {
   const pod = (s: Seen): boolean => s.kind === 'Pod' && labelled(s, key, value) && s.obj.metadata?.deletionTimestamp === undefined;
   const out: Milestone[] = [
     { name: 'ReplicaSet scaled (deployment controller)', test: (s) => s.kind === 'ReplicaSet' && labelled(s, key, value) && (s.obj.spec?.replicas ?? 0) > 0 },
@@ -126,15 +124,8 @@ export function podMilestones(key: string, value: string, containers: { sidecar?
     { name: 'pod bound (scheduler)', test: (s) => pod(s) && s.obj.spec?.nodeName !== undefined },
     { name: 'pod IP (node: sandbox, volumes)', test: (s) => pod(s) && s.obj.status?.podIP !== undefined },
   ];
-  const side = containers.sidecar;
-  if (side !== undefined) {
-    out.push(
-      { name: `${side} running (node started it)`, test: (s) => pod(s) && container(s, side, true)?.state?.running !== undefined },
-      { name: `${side} started (startup probe passed)`, test: (s) => pod(s) && container(s, side, true)?.started === true },
-    );
-  }
+  for (const name of containers) out.push({ name: `${name} running (node started it)`, test: (s) => pod(s) && container(s, name)?.state?.running !== undefined });
   out.push(
-    { name: `${containers.main} running (node started it)`, test: (s) => pod(s) && container(s, containers.main, false)?.state?.running !== undefined },
     { name: 'pod Ready (readiness probe)', test: (s) => pod(s) && (s.obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false) },
   );
   return out;

@@ -187,9 +187,9 @@ const claimed: Milestone = {
 };
 // `claimed` too: with pools off it must never be seen (its row is left out when it is not).
 const AGENT_RUNNING = `${AGENT_CONTAINER} running (node started it)`;
-const NO_POOL_STEPS: Milestone[] = [fnScaled, deploymentScaled, ...podMilestones(LABEL_FUNCTION, FN, { sidecar: AGENT_CONTAINER, main: RUNTIME_CONTAINER }), claimed];
+const NO_POOL_STEPS: Milestone[] = [fnScaled, deploymentScaled, ...podMilestones(LABEL_FUNCTION, FN, [AGENT_CONTAINER, RUNTIME_CONTAINER]), claimed];
 const POOL_STEPS: Milestone[] = [claimed, fnScaled];
-const PLAIN_STEPS: Milestone[] = podMilestones('app', PLAIN, { main: 'server' });
+const PLAIN_STEPS: Milestone[] = podMilestones('app', PLAIN, ['server']);
 
 class Steps {
   readonly samples = new Map<string, number[]>();
@@ -207,7 +207,8 @@ class Steps {
 /**
  * When the new pod's agent first listened, from its own log (the process node
  * keeps container output under the logs directory, named namespace_pod_uid):
- * what the API cannot show, between the agent running and its startup probe.
+ * what the API cannot show, between the agent running and the runtime's start
+ * (the agent's postStart hook returns once it listens).
  */
 function agentListening(x: Ctx, events: readonly Seen[], wallT0: number): number {
   const pod = events.find((e) => e.kind === 'Pod' && e.obj.metadata?.labels?.[LABEL_FUNCTION] === FN && e.obj.metadata.labels[LABEL_CLAIMED] === undefined)?.obj.metadata;

@@ -99,10 +99,10 @@ async function poolAgent(o: { listen: { host: string; port: number }; runtimePor
 /**
  * Waits for SIGTERM or SIGINT, then drains first: /readyz fails, new calls
  * are refused as not delivered (the gateway sends them elsewhere) and
- * accepted ones run to their answers. In a pod the runtime container's
- * preStop hook (GET /drain) has usually emptied the agent already:
- * Kubernetes stops a native sidecar after the runtime container. A second
- * signal stops at once.
+ * accepted ones run to their answers. In a pod the preStop hooks of both
+ * the agent's container and the runtime's (GET /drain) have emptied the
+ * agent already: the kubelet sends SIGTERM only after a container's preStop
+ * hook returned. A second signal stops at once.
  */
 async function leaveOnSignal(agent: { drain(): Promise<unknown>; close(): Promise<void> }, logger: Logger): Promise<number> {
   const signal = await nextSignal();

@@ -19,7 +19,7 @@ const UNZIPPED_LIMIT = '250Mi';
 
 export interface PackagePodParts {
   volumes: V1Volume[];
-  /** Run in order before the runtime (and before the agent sidecar needs nothing of them). */
+  /** Run in order before the pod's app containers (the agent needs nothing of them; the runtime does). */
   initContainers: V1Container[];
   /** Mounts for the runtime container: /var/task and /opt, read-only. */
   runtimeMounts: V1VolumeMount[];

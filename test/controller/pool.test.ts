@@ -48,7 +48,7 @@ describe('warm-pool objects', () => {
     expect(d.spec?.replicas).toBe(replicas);
     expect(d.spec?.selector).toEqual({ matchLabels: { [LABEL_POOL]: runtime } });
     expect(d.spec?.template.metadata?.labels).toEqual({ 'app.kubernetes.io/managed-by': 'hearth', [LABEL_POOL]: runtime, [LABEL_POOL_RUNTIME]: runtime });
-    const rt = d.spec?.template.spec?.containers[0];
+    const rt = d.spec?.template.spec?.containers.find((c) => c.name === 'runtime');
     expect(rt).toMatchObject({
       name: 'runtime',
       image,
@@ -81,14 +81,15 @@ describe('warm-pool objects', () => {
     expect(spec?.automountServiceAccountToken).toBe(false);
     expect(spec?.serviceAccountName).toBe('pool-python');
     expect(spec?.volumes?.every((v) => v.emptyDir !== undefined)).toBe(true);
-    expect(spec?.initContainers?.[0]?.env).toBeUndefined();
-    expect(spec?.containers[0]?.envFrom).toBeUndefined();
+    for (const c of spec?.containers ?? []) expect(c.envFrom).toBeUndefined();
+    expect(spec?.containers.find((c) => c.name === 'agent')?.env).toBeUndefined();
   });
 
-  it('runs the agent in pool mode as a native sidecar with a function pod\'s probes', () => {
+  it('runs the agent in pool mode first, with a function pod\'s hooks and probes', () => {
     const spec = buildPoolDeployment(pool({ runtime: 'python' }), { images, replicas: 1 }).spec?.template.spec;
-    const agent = spec?.initContainers?.[0];
-    expect(spec?.initContainers).toHaveLength(1);
+    const agent = spec?.containers[0];
+    expect(spec?.initContainers).toBeUndefined();
+    expect(spec?.containers.map((c) => c.name)).toEqual(['agent', 'runtime']);
     expect(agent?.args).toEqual([
       'agent', '--pool', '--listen', '0.0.0.0:9000', '--runtime-api', '127.0.0.1:9001',
       '--task-root', '/var/task', '--opt-dir', '/opt', '--specialize-fifo', POOL_FIFO,
@@ -99,9 +100,10 @@ describe('warm-pool objects', () => {
       { name: 'specialize', mountPath: '/hearth/specialize' },
       { name: 'agent-tmp', mountPath: '/tmp' },
     ]);
-    const fnAgent = buildDeployment(input(fn('f')), { images }).spec?.template.spec?.initContainers?.find((c) => c.name === 'agent');
+    const fnAgent = buildDeployment(input(fn('f')), { images }).spec?.template.spec?.containers.find((c) => c.name === 'agent');
     const { args: _a, volumeMounts: _m, resources, ...same } = fnAgent ?? {};
-    expect(agent).toMatchObject({ ...same, restartPolicy: 'Always', image: images.agent });
+    expect(agent).toMatchObject({ ...same, image: images.agent });
+    expect(agent?.lifecycle?.postStart).toBeDefined();
     // It unpacks packages and layers itself: more room than a function pod's agent, for the same request.
     expect(agent?.resources).toEqual({ requests: resources?.requests, limits: { memory: '512Mi' } });
   });
@@ -112,8 +114,11 @@ describe('warm-pool objects', () => {
     expect(spec?.securityContext).toEqual(fnSpec?.securityContext);
     expect(spec?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 });
     expect(spec).toMatchObject({ shareProcessNamespace: true, enableServiceLinks: false, terminationGracePeriodSeconds: terminationGraceSeconds(900) });
-    expect(spec?.containers[0]?.securityContext).toEqual(fnSpec?.containers[0]?.securityContext);
-    expect(spec?.containers[0]?.lifecycle).toEqual(fnSpec?.containers[0]?.lifecycle);
+    for (const name of ['agent', 'runtime']) {
+      const [poolC, fnC] = [spec, fnSpec].map((s) => s?.containers.find((c) => c.name === name));
+      expect(poolC?.securityContext).toEqual(fnC?.securityContext);
+      expect(poolC?.lifecycle).toEqual(fnC?.lifecycle);
+    }
   });
 
   it('meets the agent where it waits: its FIFO default and its runtime script', () => {

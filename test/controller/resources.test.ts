@@ -39,21 +39,24 @@ describe('Deployment', () => {
     expect(deploy(f).spec?.replicas).toBe(replicas);
   });
 
-  it('runs the agent as a native sidecar with probes on its port', () => {
+  it('runs the agent as the first app container, before the runtime, with probes on its port', () => {
     const agent = container(fn('a'), AGENT_CONTAINER);
-    expect(agent?.restartPolicy).toBe('Always');
+    // The kubelet starts app containers in order, each after the one before has run its postStart hook.
+    expect(deploy(fn('a')).spec?.template.spec?.containers.map((c) => c.name)).toEqual([AGENT_CONTAINER, RUNTIME_CONTAINER]);
+    expect(agent?.restartPolicy).toBeUndefined();
+    expect(agent?.startupProbe).toBeUndefined();
     expect(agent?.args).toEqual(expect.arrayContaining(['agent', '--listen', '0.0.0.0:9000', '--runtime-api', '127.0.0.1:9001']));
     expect(agent?.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(agent?.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(agent?.ports).toEqual([{ name: 'http', containerPort: 9000, protocol: 'TCP' }]);
   });
 
-  it('drains the agent before the runtime gets SIGTERM, within a grace that covers the drain', () => {
+  it('drains the agent before the runtime or the agent gets SIGTERM, within a grace that covers the drain', () => {
     const f = fn('a', { timeoutSeconds: 30 });
     const rt = container(f, RUNTIME_CONTAINER);
     // The agent's port by number: a hook's named port is looked up among the runtime container's own ports.
     expect(rt?.lifecycle).toEqual({ preStop: { httpGet: { path: '/drain', port: 9000 } } });
-    expect(container(f, AGENT_CONTAINER)?.lifecycle).toBeUndefined();
+    expect(container(f, AGENT_CONTAINER)?.lifecycle?.preStop).toEqual({ httpGet: { path: '/drain', port: 9000 } });
     // Queued calls wait one timeout for the runtime, the last one handed over runs one more.
     expect(deploy(f).spec?.template.spec?.terminationGracePeriodSeconds).toBe(70);
     expect(deploy(fn('b', { timeoutSeconds: 3 })).spec?.template.spec?.terminationGracePeriodSeconds).toBe(16);
@@ -200,7 +203,7 @@ describe('Deployment of a function shipped as ZIP packages', () => {
 
   it('unpacks the package and layers in init containers before the agent starts', () => {
     const names = (pod?.initContainers ?? []).map((c) => c.name);
-    expect(names).toEqual(['unpack-task', 'unpack-opt', AGENT_CONTAINER]);
+    expect(names).toEqual(['unpack-task', 'unpack-opt']);
     expect(pod?.initContainers?.[0]?.args).toEqual(expect.arrayContaining(['unpack', '--dest', '/var/task']));
     expect(pod?.initContainers?.[0]?.image).toBe(images.agent);
   });

@@ -120,7 +120,7 @@ function fakeCluster(fnSpec: Record<string, unknown>, versions: VersionObject[] 
   return { fn, versions, owned, configMaps, pods, calls, events, statuses, versionStatuses, published, clock, deps, reconciler, get, status };
 }
 
-const envOf = (d: V1Deployment | undefined) => Object.fromEntries((d?.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+const envOf = (d: V1Deployment | undefined) => Object.fromEntries((d?.spec?.template.spec?.containers.find((c) => c.name === 'runtime')?.env ?? []).map((e) => [e.name, e.value]));
 
 describe('a published version in the cluster', () => {
   it('runs from its own ConfigMap, Deployment, Service and NetworkPolicy, named NAME-vN and owned by its FunctionVersion', async () => {
@@ -142,7 +142,7 @@ describe('a published version in the cluster', () => {
     expect(d?.spec?.template.spec?.volumes?.find((v) => v.name === 'code')?.configMap?.name).toBe('f-v1-code');
     expect(envOf(d)).toMatchObject({ AWS_LAMBDA_FUNCTION_NAME: 'f', AWS_LAMBDA_FUNCTION_VERSION: '1' });
     expect(envOf(c.get<V1Deployment>('Deployment', 'f'))).toMatchObject({ AWS_LAMBDA_FUNCTION_NAME: 'f', AWS_LAMBDA_FUNCTION_VERSION: '$LATEST' });
-    expect(d?.spec?.template.spec?.initContainers?.at(-1)?.args).toEqual(expect.arrayContaining(['--function-name', 'f']));
+    expect(d?.spec?.template.spec?.containers.find((c) => c.name === 'agent')?.args).toEqual(expect.arrayContaining(['--function-name', 'f']));
     // The Function's own ServiceAccount.
     expect(d?.spec?.template.spec?.serviceAccountName).toBe('f');
   });

@@ -70,8 +70,8 @@ if (!ctx.available) {
       expect(pods.items.map((p) => p.status?.phase)).toEqual(['Running']);
       const d = await getDeployment('hello');
       const spec = d?.spec?.template.spec;
-      expect(spec?.initContainers?.[0]).toMatchObject({ name: 'agent', restartPolicy: 'Always' });
-      expect(spec?.containers[0]?.resources?.limits).toEqual({ memory: '128Mi' });
+      expect(spec?.containers.map((c) => c.name)).toEqual(['agent', 'runtime']);
+      expect(spec?.containers[1]?.resources?.limits).toEqual({ memory: '128Mi' });
       expect(spec?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     });
 
@@ -118,7 +118,7 @@ if (!ctx.available) {
       });
       await eventually('the Deployment restored', async () => {
         const d = await getDeployment('hello');
-        return d?.spec?.replicas === 1 && d.spec.template.spec?.containers[0]?.image === defaultImages('test').python ? d : undefined;
+        return d?.spec?.replicas === 1 && d.spec.template.spec?.containers.find((c) => c.name === 'runtime')?.image === defaultImages('test').python ? d : undefined;
       });
     });
 

@@ -78,7 +78,7 @@ if (!ctx.available) {
       const d = await getDeployment('pool-python');
       expect(d?.metadata?.ownerReferences).toContainEqual(owner);
       expect(d?.spec?.replicas).toBe(2);
-      expect(d?.spec?.template.spec?.initContainers?.[0]?.args).toContain('--pool');
+      expect(d?.spec?.template.spec?.containers[0]?.args).toContain('--pool');
       const sa = await getOrUndefined<V1ServiceAccount>(rest, RESOURCES.ServiceAccount, ns, 'pool-python');
       expect(sa?.automountServiceAccountToken).toBe(false);
       expect(sa?.metadata?.ownerReferences).toContainEqual(owner);

@@ -104,7 +104,7 @@ if (!ctx.available) {
       expect(latestPods.map((p) => p.metadata?.name)).toHaveLength(1);
       expect(versionPods.map((p) => p.metadata?.name)).toHaveLength(1);
       expect(versionPods[0]?.metadata?.labels?.['hearth.dev/function']).toBeUndefined();
-      const env = Object.fromEntries((versionPods[0]?.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+      const env = Object.fromEntries((versionPods[0]?.spec?.containers.find((c) => c.name === 'runtime')?.env ?? []).map((e) => [e.name, e.value]));
       expect(env).toMatchObject({ AWS_LAMBDA_FUNCTION_NAME: 'hello', AWS_LAMBDA_FUNCTION_VERSION: '1' });
       // The EndpointSlices: $LATEST's hold only its own pod; the version's carry the version labels the gateway maps to hello:1.
       const slices = async (service: string) =>

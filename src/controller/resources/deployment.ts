@@ -1,10 +1,13 @@
-// The Deployment that runs a function's instances. Each pod holds the
-// function's runtime container and the agent as a native sidecar (an init
-// container that keeps running), so the agent is up before the runtime asks
-// it for the first event and outlives it while draining. When the pod is
-// deleted, the runtime container's preStop hook asks the agent to drain
-// (GET /drain) and returns once the agent is empty, so the runtime gets
-// SIGTERM only when no call is left in it. The pod meets the restricted Pod
+// The Deployment that runs a function's instances. Each pod holds the agent
+// and then the function's runtime container. The agent is the first app
+// container, with a postStart hook that returns once it listens: the kubelet
+// starts a pod's app containers one after another in one sync, each only
+// after the one before has run its postStart hook, so the runtime starts the
+// moment the agent can take its Runtime API calls (a native sidecar's
+// startup probe would hold it to the kubelet's next probe tick, up to a
+// second later). When the pod is deleted, both containers' preStop hooks ask
+// the agent to drain (GET /drain) and return once it is empty, so neither
+// gets SIGTERM while a call is left in it. The pod meets the restricted Pod
 // Security Standard.
 import { layerEnv, packagePodParts, type PackagePodParts } from '../../packages/pod-spec.js';
 import type { V1Container, V1Deployment, V1EnvVar, V1Lifecycle, V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
@@ -74,10 +77,11 @@ export const restrictedPod: V1PodSecurityContext = {
 };
 
 /**
- * The runtime container's preStop hook: ask the agent to drain and return
- * once it is empty. The agent's port by number: the kubelet resolves a
- * hook's named port among this container's own ports only, and the agent's
- * are its own. The pod shares one network namespace, so the number reaches it.
+ * The runtime container's preStop hook (the agent's too): ask the agent to
+ * drain and return once it is empty. The agent's port by number: the kubelet
+ * resolves a hook's named port among this container's own ports only, and
+ * the agent's are its own. The pod shares one network namespace, so the
+ * number reaches it.
  */
 export const drainLifecycle: V1Lifecycle = { preStop: { httpGet: { path: DRAIN_PATH, port: AGENT_PORT } } };
 
@@ -112,8 +116,8 @@ function codeVolume(fn: HearthFunction, unit: UnitIdentity): V1Volume | undefine
   return undefined;
 }
 
-function agentContainer(fn: HearthFunction, unit: UnitIdentity, images: Images): V1Container {
-  return agentSidecar(
+function functionAgent(fn: HearthFunction, unit: UnitIdentity, images: Images): V1Container {
+  return agentContainer(
     images,
     [
       'agent',
@@ -128,32 +132,31 @@ function agentContainer(fn: HearthFunction, unit: UnitIdentity, images: Images):
   );
 }
 
+/** How long the agent's postStart hook waits for it to listen before the kubelet kills and restarts it. */
+export const AGENT_LISTEN_WAIT_SECONDS = 30;
+
 /**
- * The agent's startup probe: waits in the agent container (bash, as the
+ * The agent's postStart hook: waits in the agent container (bash, as the
  * image has) until the agent accepts connections on its port, which it opens
- * after the Runtime API's, for at most ~3 s. The kubelet starts the runtime
- * container only once the native sidecar's startup probe has passed, and
- * runs a startup probe only on its ticks (every periodSeconds from the pod's
- * start, the first anywhere within a second of the container's start): an
- * httpGet probe that finds the agent still starting fails, and the runtime
- * waits for the next tick, a whole second later. This one passes the moment
- * the agent listens, or at its tick if it already does.
+ * after the Runtime API's. The kubelet starts the runtime container only once
+ * this returns; a hook that fails (the agent never listened) has the kubelet
+ * kill the agent container and start it again, as a failed startup probe did.
  */
-export function agentStartupProbeScript(port = AGENT_PORT, tries = 120): string {
+export function agentListeningScript(port = AGENT_PORT, waitSeconds = AGENT_LISTEN_WAIT_SECONDS): string {
+  const tries = Math.ceil((waitSeconds * 1000) / 20);
   return `for ((i = 0; i < ${tries}; i++)); do (: >/dev/tcp/127.0.0.1/${port}) 2>/dev/null && exit 0; sleep 0.02; done; exit 1`;
 }
 
-/** The agent container with its probes; a function pod's and a warm-pool pod's (resources/pool.ts) differ only in args and mounts. */
-export function agentSidecar(images: Images, args: string[], volumeMounts: V1VolumeMount[]): V1Container {
+/** The agent container, first in the pod; a function pod's and a warm-pool pod's (resources/pool.ts) differ only in args and mounts. */
+export function agentContainer(images: Images, args: string[], volumeMounts: V1VolumeMount[]): V1Container {
   const probe = (path: string) => ({ httpGet: { path, port: AGENT_PORT_NAME }, periodSeconds: 5, timeoutSeconds: 2 });
   return {
     name: AGENT_CONTAINER,
     image: images.agent,
     args,
-    // A native sidecar: started before, and stopped after, the runtime container.
-    restartPolicy: 'Always',
     ports: [{ name: AGENT_PORT_NAME, containerPort: AGENT_PORT, protocol: 'TCP' }],
-    startupProbe: { exec: { command: ['bash', '-c', agentStartupProbeScript()] }, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 30 },
+    // postStart holds the runtime's start until the agent listens; preStop keeps the agent until it is empty.
+    lifecycle: { postStart: { exec: { command: ['bash', '-c', agentListeningScript()] } }, ...drainLifecycle },
     livenessProbe: probe('/healthz'),
     // Ready only once the runtime has finished init and asked for an event.
     readinessProbe: { ...probe('/readyz'), periodSeconds: 1 },
@@ -223,8 +226,9 @@ export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1D
           enableServiceLinks: false,
           terminationGracePeriodSeconds: terminationGraceSeconds(fn.spec.timeoutSeconds),
           securityContext: restrictedPod,
-          initContainers: [...(packages?.initContainers ?? []), agentContainer(fn, unit, opts.images)],
-          containers: [runtimeContainer(fn, unit, image, packages)],
+          ...(packages === undefined ? {} : { initContainers: packages.initContainers }),
+          // The agent first: the kubelet starts the runtime only after the agent's postStart hook returned.
+          containers: [functionAgent(fn, unit, opts.images), runtimeContainer(fn, unit, image, packages)],
           volumes,
         },
       },

@@ -1,8 +1,8 @@
 // The objects of a warm pool: a Deployment of generic pods of one runtime
 // family that hold no function yet, the ServiceAccount they run as and the
 // NetworkPolicy that lets only the gateway reach them. A pool pod is a
-// function pod before its function is known: the agent as a native sidecar
-// (in pool mode, waiting for a gateway's specialisation), the runtime's
+// function pod before its function is known: the agent first (in pool
+// mode, waiting for a gateway's specialisation), the runtime's
 // interpreter started and blocked reading its one line of configuration
 // from a FIFO, empty task root and /opt the agent fills on the claim. The
 // same restricted security context as a function pod, no token, no
@@ -11,7 +11,7 @@ import type { V1Container, V1Deployment, V1ServiceAccount, V1Volume } from '@kub
 import { API_VERSION } from '../../api/function.js';
 import { POOL_KIND, type PoolRuntime, type WarmPoolSpec } from '../../api/warm-pool.js';
 import { LABEL_POOL_RUNTIME, poolPodLabels, poolSelector } from '../../pools/labels.js';
-import { agentSidecar, drainLifecycle, restrictedContainer, restrictedPod, RUNTIME_CONTAINER, terminationGraceSeconds } from './deployment.js';
+import { agentContainer, drainLifecycle, restrictedContainer, restrictedPod, RUNTIME_CONTAINER, terminationGraceSeconds } from './deployment.js';
 import type { Images } from './images.js';
 import { AGENT_PORT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, RUNTIME_API_PORT, TASK_ROOT, type ObjectMeta, type OwnerReference } from './names.js';
 import { gatewayIngress, type NetworkPolicy } from './networkpolicy.js';
@@ -108,7 +108,7 @@ function poolVolumes(spec: WarmPoolSpec): V1Volume[] {
 const POOL_AGENT_MEMORY_LIMIT = MI(512);
 
 function poolAgent(images: Images): V1Container {
-  const agent = agentSidecar(
+  const agent = agentContainer(
     images,
     [
       'agent', '--pool',
@@ -171,8 +171,8 @@ export function buildPoolDeployment(p: PoolInput, opts: { images: Images; replic
           enableServiceLinks: false,
           terminationGracePeriodSeconds: terminationGraceSeconds(POOL_MAX_TIMEOUT_SECONDS),
           securityContext: restrictedPod,
-          initContainers: [poolAgent(opts.images)],
-          containers: [poolRuntime(p.spec, opts.images)],
+          // The agent first, as in a function's pod (resources/deployment.ts).
+          containers: [poolAgent(opts.images), poolRuntime(p.spec, opts.images)],
           volumes: poolVolumes(p.spec),
         },
       },

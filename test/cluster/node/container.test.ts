@@ -4,7 +4,9 @@
 // out, a failing hook logged and recorded without stopping the termination,
 // the hook on a liveness kill, a pod's containers stopped together with native
 // sidecars last in reverse order, a shorter grace cutting a termination under
-// way, and a stop that lands while the container is still being started.
+// way, and a stop that lands while the container is still being started; and
+// starting them: app containers one after another, each after the one
+// before has run its postStart hook, a failed hook killing its container.
 //
 // Containers are real processes launched the node's way (nsenter, bwrap over
 // the machine's root, setpriv, a memory cgroup). Their sandbox holds only a UTS
@@ -19,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeLoopbackPorts } from '../ports.js';
 import { killTree, MEMORY_ROOT, memoryCgroupAvailable } from '../../../src/sandbox/memory-cgroup.js';
-import { ContainerRunner, stopContainers, type PodContext } from './container.js';
+import { ContainerRunner, startAppContainers, stopContainers, type PodContext } from './container.js';
 import { KubeRest } from './kube-rest.js';
 import type { Sandbox } from './network.js';
 import { Cutoff } from './termination.js';
@@ -347,6 +349,50 @@ describe.runIf(able)('the process node stops containers as the kubelet does', ()
     const appsExited = Math.max(first('a1', 'exit').t, first('a2', 'exit').t);
     expect(first('s2', 'sigterm').t).toBeGreaterThanOrEqual(appsExited);
     expect(first('s1', 'sigterm').t).toBeGreaterThanOrEqual(first('s2', 'exit').t);
+  });
+
+  it('app containers start in order, each after the postStart hook of the one before has returned', async () => {
+    newEvents('poststart');
+    const p = pod({
+      containers: [
+        container('first', { lifecycle: { postStart: { exec: { command: execHook(1) } } } }),
+        container('second'),
+      ],
+    });
+    const { apps } = runners(p);
+    const runs = await startAppContainers(apps, () => false);
+    // startAppContainers returns once the last one is launched: the first's hook is over by then.
+    expect(first('first', 'exec-hook-end')).toBeDefined();
+    await until('second up', () => readEvents().some((e) => e.who === 'second' && e.what.startsWith('up')));
+    expect(first('second', 'up').t).toBeGreaterThanOrEqual(first('first', 'exec-hook-end').t);
+    // The hook ran after its own container had started, inside it, as its user with its environment.
+    expect(first('first', 'exec-hook-start').t).toBeGreaterThanOrEqual(first('first', 'up').t - 50);
+    await stopContainers(p.spec ?? { containers: [] }, apps, 5, new Cutoff());
+    await Promise.all(runs);
+  });
+
+  it('a failing postStart hook is recorded as FailedPostStartHook, its container killed (preStop first) and restarted; the next one starts anyway', async () => {
+    newEvents('poststart-fail');
+    recorded.length = 0;
+    const p = pod({
+      containers: [
+        // Fails once the program is up (and has its SIGTERM handler), so the kill is seen in the events.
+        container('broken', { lifecycle: { postStart: { exec: { command: ['sh', '-c', 'until grep -q "broken up" "$EVENTS"; do sleep 0.05; done; echo no; exit 3'] } }, preStop: { exec: { command: execHook() } } } }),
+        container('next'),
+      ],
+    }, 5);
+    const { apps } = runners(p);
+    const broken = apps[0] as ContainerRunner;
+    const runs = await startAppContainers(apps, () => false);
+    // (Its hook fails at once after the restart: the first run's "up" is still in the events.)
+    await until('a restart of the broken container', () => broken.restartCount >= 1 && readEvents().filter((e) => e.who === 'broken' && e.what.startsWith('exec-hook-start')).length >= 2, 8_000);
+    expect(readEvents().some((e) => e.who === 'next' && e.what.startsWith('up'))).toBe(true);
+    const seq = readEvents().filter((e) => e.who === 'broken').map((e) => e.what.split(' ')[0]);
+    expect(seq.slice(0, 5)).toEqual(['up', 'exec-hook-start', 'exec-hook-end', 'sigterm', 'exit']);
+    expect(recorded).toContain('spec.containers{broken} Warning FailedPostStartHook PostStartHook failed');
+    expect(logs.some((l) => /broken: FailedPostStartHook: exec .* exited 3: no/.test(l))).toBe(true);
+    await stopContainers(p.spec ?? { containers: [] }, apps, 5, new Cutoff());
+    await Promise.all(runs);
   });
 
   it('asked again with a shorter grace (force delete, the node stopping), a termination under way is cut to it', async () => {

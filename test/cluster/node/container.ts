@@ -111,6 +111,9 @@ export class ContainerRunner {
   private readonly image: ImageEntry | undefined;
   private wakeBackoff: (() => void) | undefined;
   private startedWaiters: (() => void)[] = [];
+  private launchedWaiters: (() => void)[] = [];
+  /** The current start is over: the process runs and its postStart hook has returned, or the start failed. */
+  private launchedValue = false;
 
   constructor(
     readonly spec: V1Container,
@@ -153,6 +156,22 @@ export class ContainerRunner {
     return new Promise((r) => this.startedWaiters.push(r));
   }
 
+  /**
+   * Resolves once the kubelet would go on to start the pod's next app
+   * container: this one's start is over, its postStart hook included
+   * (startContainer runs the hook before it returns), whether it worked or
+   * not; or the container is stopping.
+   */
+  waitLaunched(): Promise<void> {
+    if (this.launchedValue || this.stopping) return Promise.resolve();
+    return new Promise((r) => this.launchedWaiters.push(r));
+  }
+
+  private setLaunched(): void {
+    this.launchedValue = true;
+    for (const w of this.launchedWaiters.splice(0)) w();
+  }
+
   private setStarted(v: boolean): void {
     this.started = v;
     if (v) for (const w of this.startedWaiters.splice(0)) w();
@@ -190,15 +209,22 @@ export class ContainerRunner {
         this.state = { waiting: { reason, message } };
         this.ctx.log(`${this.name}: ${reason}: ${message}`);
         this.change();
+        this.setLaunched();
         await this.backoff(2_000);
         continue;
       }
       this.state = { running: { startedAt: running.startedAt as unknown as Date } };
       this.ready = false;
-      this.setStarted(this.spec.startupProbe === undefined);
+      this.change();
+      const postStart = this.spec.lifecycle?.postStart;
+      const hookOk = postStart === undefined || (await this.runPostStart(running, postStart));
+      this.setLaunched();
+      this.setStarted(hookOk && this.spec.startupProbe === undefined);
       if (this.kind !== 'init') this.ready = this.spec.readinessProbe === undefined && this.started;
       this.change();
-      const probes = this.kind === 'init' ? Promise.resolve() : this.runProbes(running);
+      // The kubelet kills a container whose postStart hook failed (preStop first) and restarts it as after any exit.
+      if (!hookOk) void this.killRunning(running, killGraceSeconds(this.ctx.facts.pod, this.spec, 'postStart'), undefined, new Cutoff());
+      const probes = this.kind === 'init' || !hookOk ? Promise.resolve() : this.runProbes(running);
       const exit = await running.exited;
       const oom = running.cgroup === undefined ? 0 : await running.cgroup.oomKills();
       await running.cgroup?.destroy();
@@ -519,11 +545,47 @@ export class ContainerRunner {
         return;
       }
       this.ctx.log(`${this.name}: FailedPreStopHook: ${describeHandler(hook)}: ${err instanceof Error ? err.message : String(err)}`);
-      const fieldPath = this.kind === 'main' ? `spec.containers{${this.name}}` : `spec.initContainers{${this.name}}`;
-      this.ctx.recordEvent(fieldPath, 'Warning', 'FailedPreStopHook', 'PreStopHook failed');
+      this.ctx.recordEvent(this.fieldPath, 'Warning', 'FailedPreStopHook', 'PreStopHook failed');
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The kubelet's postStart: run right after the start, before the next
+   * container of the pod is started, with no time limit of its own (it ends
+   * when the container exits or the pod stops). A failure is logged and
+   * recorded as a FailedPostStartHook Event without the message, as the
+   * kubelet does; the caller kills the container. Returns whether it passed.
+   */
+  private async runPostStart(r: Running, hook: V1LifecycleHandler): Promise<boolean> {
+    const ac = new AbortController();
+    void r.exited.then(() => ac.abort());
+    const stopWatch = setInterval(() => {
+      if (this.stopping) ac.abort();
+    }, 50);
+    const target: ProbeTarget = { podIp: this.ctx.facts.podIp, container: this.spec, pid: r.pid, uid: r.uid, gid: r.gid, env: r.env };
+    const began = Date.now();
+    this.ctx.log(`${this.name}: running postStart hook ${describeHandler(hook)}`);
+    try {
+      await runLifecycleHandler(hook, target, ac.signal);
+      this.ctx.log(`${this.name}: postStart hook completed in ${Date.now() - began} ms`);
+      return true;
+    } catch (err) {
+      if (ac.signal.aborted) {
+        this.ctx.log(`${this.name}: postStart hook cut short: the container exited or the pod is stopping (${Date.now() - began} ms)`);
+        return false;
+      }
+      this.ctx.log(`${this.name}: FailedPostStartHook: ${describeHandler(hook)}: ${err instanceof Error ? err.message : String(err)}`);
+      this.ctx.recordEvent(this.fieldPath, 'Warning', 'FailedPostStartHook', 'PostStartHook failed');
+      return false;
+    } finally {
+      clearInterval(stopWatch);
+    }
+  }
+
+  private get fieldPath(): string {
+    return this.kind === 'main' ? `spec.containers{${this.name}}` : `spec.initContainers{${this.name}}`;
   }
 
   /**
@@ -541,11 +603,31 @@ export class ContainerRunner {
     this.stopping = true;
     this.wakeBackoff?.();
     for (const w of this.startedWaiters.splice(0)) w();
+    for (const w of this.launchedWaiters.splice(0)) w();
     if (this.starting !== undefined) await this.starting;
     const r = this.running;
     if (r === undefined) return;
     await this.killRunning(r, req.graceSeconds, req.turn, req.cutoff);
   }
+}
+
+/**
+ * A pod's app containers started as the kubelet's SyncPod starts them: one
+ * after another, each start (its postStart hook included) over before the
+ * next begins; a failed start or hook does not hold the others back. Stops
+ * starting once the pod is stopping. Each run is handed to `onRun` as it
+ * begins; returns them all.
+ */
+export async function startAppContainers(runners: ContainerRunner[], stopping: () => boolean, onRun: (run: Promise<void>) => void = () => undefined): Promise<Promise<void>[]> {
+  const runs: Promise<void>[] = [];
+  for (const r of runners) {
+    if (stopping()) break;
+    const run = r.run();
+    runs.push(run);
+    onRun(run);
+    await r.waitLaunched();
+  }
+  return runs;
 }
 
 /**

@@ -1,6 +1,7 @@
 // One pod on the process node, as the kubelet's pod worker runs it: sandbox
 // (network namespace and IP), volumes, init containers in order (native
-// sidecars started and left running), then the app containers; status
+// sidecars started and left running), then the app containers in order (each
+// after the one before has run its postStart hook); status
 // written back after every change; graceful deletion as the kubelet's
 // killPod (termination.ts); teardown of everything the pod made.
 import type { V1Pod, V1PodCondition, V1PodStatus, V1Volume } from '@kubernetes/client-node';
@@ -8,7 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killTree } from '../../../src/sandbox/memory-cgroup.js';
-import { ContainerRunner, PLEG_EPOCH_MS, PLEG_RELIST_MS, stopContainers, type PodContext } from './container.js';
+import { ContainerRunner, PLEG_EPOCH_MS, PLEG_RELIST_MS, startAppContainers, stopContainers, type PodContext } from './container.js';
 import { Cutoff } from './termination.js';
 import { checkoutMountPoint } from './images.js';
 import { holderName } from '../leaks.js';
@@ -168,9 +169,8 @@ export class PodWorker {
     if (this.terminating) return;
     this.initialized = true;
     this.phase = 'Running';
-    const mains = this.mainRunners.map((r) => r.run());
-    this.runs.push(...mains);
     this.requestSync();
+    const mains = await startAppContainers(this.mainRunners, () => this.terminating, (done) => this.runs.push(done));
     await Promise.all(mains);
     if (this.terminating) return;
     // Only restartPolicy Never/OnFailure get here: every app container ended for good.

@@ -16,7 +16,8 @@ import type { V1Container, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 /** minimumGracePeriodInSeconds: the kubelet always gives SIGTERM this long before SIGKILL. */
 export const MIN_KILL_GRACE_SECONDS = 2;
 
-export type KillReason = 'deletion' | 'liveness' | 'startup';
+/** Why a container is killed: the pod's deletion, a failed probe, or its failed postStart hook (the pod's own grace). */
+export type KillReason = 'deletion' | 'liveness' | 'startup' | 'postStart';
 
 /**
  * setTerminationGracePeriod: the pod's deletion grace if it is being deleted;

@@ -1,13 +1,14 @@
-// The agent sidecar's startup probe (function pods and warm-pool pods alike):
-// an exec probe that waits in the container until the agent listens, so the
-// kubelet starts the runtime container as soon as the agent can take its
-// Runtime API calls instead of a probe period later. The script is run here
-// with the machine's bash, as the probe runs it in the agent image.
+// The agent container's postStart hook (function pods and warm-pool pods
+// alike): an exec hook that waits in the container until the agent listens,
+// so the kubelet, which starts the next app container only once the hook has
+// returned, starts the runtime as soon as the agent can take its Runtime API
+// calls. The script is run here with the machine's bash, as the hook runs it
+// in the agent image.
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_CONTAINER, agentStartupProbeScript, buildDeployment } from '../../src/controller/resources/deployment.js';
+import { AGENT_CONTAINER, AGENT_LISTEN_WAIT_SECONDS, agentListeningScript, buildDeployment } from '../../src/controller/resources/deployment.js';
 import { defaultImages } from '../../src/controller/resources/images.js';
 import { freePort } from '../helpers/ports.js';
 import { fn, input } from './fixtures.js';
@@ -23,19 +24,20 @@ afterEach(async () => {
   server = undefined;
 });
 
-describe('the agent sidecar startup probe', () => {
-  it('is an exec probe of that script, checked every second, ~30 s before the kubelet gives up', () => {
+describe("the agent's postStart hook", () => {
+  it('is an exec hook of that script on the first container, waiting ~30 s before it fails', () => {
     const pod = buildDeployment(input(fn('a')), { images: defaultImages('1.2.3') }).spec?.template.spec;
-    const agent = pod?.initContainers?.find((c) => c.name === AGENT_CONTAINER);
-    expect(agent?.startupProbe).toEqual({ exec: { command: ['bash', '-c', agentStartupProbeScript()] }, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 30 });
-    expect(agentStartupProbeScript()).toContain('/dev/tcp/127.0.0.1/9000');
+    expect(pod?.containers[0]?.name).toBe(AGENT_CONTAINER);
+    expect(pod?.containers[0]?.lifecycle?.postStart).toEqual({ exec: { command: ['bash', '-c', agentListeningScript()] } });
+    expect(agentListeningScript()).toContain('/dev/tcp/127.0.0.1/9000');
+    expect(agentListeningScript()).toContain(`i < ${(AGENT_LISTEN_WAIT_SECONDS * 1000) / 20}`);
   });
 
   it('waits while nothing listens and passes once the agent does', async () => {
     const port = await freePort();
     let listening = false;
-    const probe = runScript(agentStartupProbeScript(port));
-    const outcome = probe.exit.then((code) => ({ code, listening }));
+    const hook = runScript(agentListeningScript(port));
+    const outcome = hook.exit.then((code) => ({ code, listening }));
     await sleep(400);
     server = createServer((s) => s.destroy());
     await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', () => resolve()));
@@ -44,8 +46,8 @@ describe('the agent sidecar startup probe', () => {
     expect(await outcome).toEqual({ code: 0, listening: true });
   });
 
-  it('fails when the agent never listens within its tries', async () => {
+  it('fails when the agent never listens within its wait', async () => {
     const port = await freePort();
-    expect(await runScript(agentStartupProbeScript(port, 3)).exit).toBe(1);
+    expect(await runScript(agentListeningScript(port, 0.06)).exit).toBe(1);
   });
 });

@@ -1,4 +1,4 @@
-// Builds the Function, FunctionVersion and WarmPool CustomResourceDefinitions from the
+// Builds the Function, FunctionVersion, WarmPool and EventSourceMapping CustomResourceDefinitions from the
 // zod schemas. Pure: the generator (crd-gen.ts) writes them to crds/ and a
 // test fails when a file and these functions disagree.
 import { z } from 'zod';
@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { FunctionSpecSchema, FunctionStatusSchema, GROUP, KIND, PLURAL, VERSION } from './function.js';
 import { FunctionVersionSpecSchema, FunctionVersionStatusSchema, VERSION_KIND, VERSION_PLURAL } from './function-version.js';
 import { POOL_KIND, POOL_PLURAL, WarmPoolSpecSchema, WarmPoolStatusSchema } from './warm-pool.js';
+import { EventSourceMappingSpecSchema, EventSourceMappingStatusSchema, MAPPING_KIND, MAPPING_PLURAL } from './event-source-mapping.js';
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -181,7 +182,33 @@ export function warmPoolCrd(): JsonSchema {
   });
 }
 
+/**
+ * An event-source mapping: a stream a function is invoked from, in batches
+ * (src/api/event-source-mapping.ts). No scale subresource: the gateways'
+ * pollers run it.
+ */
+export function eventSourceMappingCrd(): JsonSchema {
+  return crdOf({
+    kind: MAPPING_KIND,
+    plural: MAPPING_PLURAL,
+    scale: false,
+    singular: 'eventsourcemapping',
+    shortNames: ['esm'],
+    description: 'A stream (Kafka or Redis Streams) whose records invoke a function in batches, with Lambda\'s event-source mapping semantics.',
+    printerColumns: [
+      { name: 'Function', type: 'string', jsonPath: '.spec.functionName' },
+      { name: 'State', type: 'string', jsonPath: '.status.state' },
+      { name: 'Lag', type: 'integer', jsonPath: '.status.totalLag', description: 'Records not yet committed, all partitions.' },
+      { name: 'Last-Result', type: 'string', jsonPath: '.status.lastProcessingResult' },
+      AGE_COLUMN,
+    ],
+    spec: EventSourceMappingSpecSchema,
+    status: EventSourceMappingStatusSchema,
+  });
+}
+
 export const CRD_FILE = `crds/${GROUP}_${PLURAL}.yaml`;
+export const MAPPING_CRD_FILE = `crds/${GROUP}_${MAPPING_PLURAL}.yaml`;
 export const POOL_CRD_FILE = `crds/${GROUP}_${POOL_PLURAL}.yaml`;
 export const VERSION_CRD_FILE = `crds/${GROUP}_${VERSION_PLURAL}.yaml`;
 
@@ -199,11 +226,16 @@ export function warmPoolCrdYaml(): string {
   return `${header('src/api/warm-pool.ts')}${stringify(warmPoolCrd(), { lineWidth: 0 })}`;
 }
 
+export function eventSourceMappingCrdYaml(): string {
+  return `${header('src/api/event-source-mapping.ts')}${stringify(eventSourceMappingCrd(), { lineWidth: 0 })}`;
+}
+
 /** Every generated CRD file (a path under the repository, or the chart) and its content. */
 export function crdFiles(): { file: string; yaml: string }[] {
   return [
     { file: CRD_FILE, yaml: functionCrdYaml() },
     { file: VERSION_CRD_FILE, yaml: functionVersionCrdYaml() },
     { file: POOL_CRD_FILE, yaml: warmPoolCrdYaml() },
+    { file: MAPPING_CRD_FILE, yaml: eventSourceMappingCrdYaml() },
   ];
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CRD_FILE, POOL_CRD_FILE, VERSION_CRD_FILE, crdFiles, functionCrd, functionCrdYaml, functionVersionCrd, functionVersionCrdYaml, warmPoolCrd, warmPoolCrdYaml } from '../../src/api/crd.js';
+import { CRD_FILE, MAPPING_CRD_FILE, POOL_CRD_FILE, VERSION_CRD_FILE, crdFiles, eventSourceMappingCrdYaml, functionCrd, functionCrdYaml, functionVersionCrd, functionVersionCrdYaml, warmPoolCrd, warmPoolCrdYaml } from '../../src/api/crd.js';
 import { POOL_RUNTIMES, WarmPoolSpecSchema } from '../../src/api/warm-pool.js';
 
 type Node = Record<string, unknown>;
@@ -75,7 +75,7 @@ describe('FunctionVersion CRD', () => {
   });
 
   it('is generated beside the Function CRD, and the chart carries the same files', () => {
-    expect(crdFiles().map((f) => f.file)).toEqual([CRD_FILE, VERSION_CRD_FILE, POOL_CRD_FILE]);
+    expect(crdFiles().map((f) => f.file)).toEqual([CRD_FILE, VERSION_CRD_FILE, POOL_CRD_FILE, MAPPING_CRD_FILE]);
     for (const { file, yaml } of crdFiles()) expect(readFileSync(`charts/hearth/${file}`, 'utf8'), `charts/hearth/${file}`).toBe(yaml);
   });
 
@@ -209,5 +209,31 @@ describe('Function reference in README.md', () => {
     const { withReference } = await import('../../src/api/reference.js');
     const readme = readFileSync('README.md', 'utf8');
     expect(readme).toBe(withReference(readme));
+  });
+});
+
+describe('EventSourceMapping CRD', () => {
+  it('in crds/ is what the schema generates (run `npm run gen:crd` after changing src/api/event-source-mapping.ts)', () => {
+    expect(readFileSync(MAPPING_CRD_FILE, 'utf8')).toBe(eventSourceMappingCrdYaml());
+  });
+
+  const crd = parse(readFileSync(MAPPING_CRD_FILE, 'utf8')) as Node;
+  const spec = crd.spec as Node;
+  const version = (spec.versions as Node[])[0] as Node;
+  const schema = (version.schema as Node).openAPIV3Schema as Node;
+
+  it('is a namespaced EventSourceMapping, short name esm, with a status and no scale subresource, and a structural schema', () => {
+    expect(spec).toMatchObject({ group: 'hearth.dev', scope: 'Namespaced', names: { kind: 'EventSourceMapping', plural: 'eventsourcemappings', shortNames: ['esm'] } });
+    expect(version.subresources).toEqual({ status: {} });
+    expect(structuralProblems(schema)).toEqual([]);
+  });
+
+  it('prints Function, State, Lag, Last-Result and Age', () => {
+    expect((version.additionalPrinterColumns as Node[]).map((c) => c.name)).toEqual(['Function', 'State', 'Lag', 'Last-Result', 'Age']);
+  });
+
+  it('checks exactly one source and AT_TIMESTAMP with a timestamp in CEL too', () => {
+    const rules = (((schema.properties as Node).spec as Node)['x-kubernetes-validations'] as Node[]).map((r) => String(r.rule));
+    expect(rules).toEqual(['has(self.kafka) != has(self.redisStreams)', "(self.startingPosition == 'AT_TIMESTAMP') == has(self.startingPositionTimestamp)"]);
   });
 });

@@ -59,8 +59,8 @@ export type FailureCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded' | 
  *   batch state for that invocation (it stays as it was after a platform error, and may then be 0).
  *   `commitThrough`: the position before `records` that is now done, if any (a partial batch failure).
  * - `split`: bisect: process `first`, then `second`, each as its own batch starting with `attempts` function
- *   errors (the failed invocation counts against both halves, so bisection ends in onFailure once retries are
- *   exhausted, as Lambda's consolidated failure records of more than one record show).
+ *   errors: the count before the invocation that failed, as bisecting does not use up a retry. Halving goes on
+ *   down to single records, which then use up retries, so only the bad record goes to onFailure.
  * - `fail`: send `records` to onFailure with `condition` and the last result, then commit through the last of them;
  *   `rest`: records of the batch that still need processing after them (a partial failure's later records, already
  *   tried), to be processed as a new batch (attempts 0).
@@ -175,11 +175,12 @@ function functionError(policy: BatchPolicy, state: BatchState, nowMs: number): B
   const { records } = state;
   const errors = state.attempts + 1;
   if (recordAgeExceeded(policy, records, nowMs)) return { kind: 'fail', records, condition: 'RecordAgeExceeded', rest: [] };
-  if (policy.maximumRetryAttempts !== -1 && errors > policy.maximumRetryAttempts) return { kind: 'fail', records, condition: 'RetryAttemptsExhausted', rest: [] };
+  // A split is not a retry: it happens whatever retries are left, down to single records.
   if (policy.bisectOnError && records.length > 1) {
     const half = Math.ceil(records.length / 2);
-    return { kind: 'split', first: records.slice(0, half), second: records.slice(half), attempts: errors };
+    return { kind: 'split', first: records.slice(0, half), second: records.slice(half), attempts: state.attempts };
   }
+  if (policy.maximumRetryAttempts !== -1 && errors > policy.maximumRetryAttempts) return { kind: 'fail', records, condition: 'RetryAttemptsExhausted', rest: [] };
   return { kind: 'retry', records, attempt: errors };
 }
 

@@ -57,10 +57,11 @@ describe('decide', () => {
     { name: 'maximumRetryAttempts 0: fails after the first error', policy: policy({ maximumRetryAttempts: 0 }), result: handled, want: { kind: 'fail', records: ['10', '11', '12', '13'], condition: 'RetryAttemptsExhausted', rest: [] } },
     { name: 'maximumRetryAttempts 2: second retry still runs', policy: policy({ maximumRetryAttempts: 2 }), attempts: 1, result: handled, want: { kind: 'retry', records: ['10', '11', '12', '13'], attempt: 2 } },
     { name: 'maximumRetryAttempts 2: third error fails', policy: policy({ maximumRetryAttempts: 2 }), attempts: 2, result: unhandled, want: { kind: 'fail', records: ['10', '11', '12', '13'], condition: 'RetryAttemptsExhausted', rest: [] } },
-    { name: 'bisect: halves carry the error count', policy: policy({ bisectOnError: true }), result: handled, want: { kind: 'split', first: ['10', '11'], second: ['12', '13'], attempts: 1 } },
-    { name: 'bisect: odd batch, first half is larger', policy: policy({ bisectOnError: true }), records: batch(0, 5), attempts: 1, result: handled, want: { kind: 'split', first: ['0', '1', '2'], second: ['3', '4'], attempts: 2 } },
+    { name: 'bisect: halves start with the count before it (a split uses up no retry)', policy: policy({ bisectOnError: true }), result: handled, want: { kind: 'split', first: ['10', '11'], second: ['12', '13'], attempts: 0 } },
+    { name: 'bisect: odd batch, first half is larger', policy: policy({ bisectOnError: true }), records: batch(0, 5), attempts: 1, result: handled, want: { kind: 'split', first: ['0', '1', '2'], second: ['3', '4'], attempts: 1 } },
     { name: 'bisect: one record is retried, not split', policy: policy({ bisectOnError: true }), records: [kafka(7)], result: handled, want: { kind: 'retry', records: ['7'], attempt: 1 } },
-    { name: 'bisect: exhausted retries fail before splitting', policy: policy({ bisectOnError: true, maximumRetryAttempts: 1 }), attempts: 1, result: handled, want: { kind: 'fail', records: ['10', '11', '12', '13'], condition: 'RetryAttemptsExhausted', rest: [] } },
+    { name: 'bisect: splits even with no retries left', policy: policy({ bisectOnError: true, maximumRetryAttempts: 1 }), attempts: 1, result: handled, want: { kind: 'split', first: ['10', '11'], second: ['12', '13'], attempts: 1 } },
+    { name: 'bisect: a single record with no retries left fails', policy: policy({ bisectOnError: true, maximumRetryAttempts: 1 }), records: [kafka(7)], attempts: 1, result: handled, want: { kind: 'fail', records: ['7'], condition: 'RetryAttemptsExhausted', rest: [] } },
     { name: 'record age: oldest past the limit fails the batch', policy: policy({ maximumRecordAgeMs: 60_000 }), records: [kafka(1, T0), kafka(2, T0 + 30_000)], result: handled, now: T0 + 60_001, want: { kind: 'fail', records: ['1', '2'], condition: 'RecordAgeExceeded', rest: [] } },
     { name: 'record age: exactly at the limit is still retried', policy: policy({ maximumRecordAgeMs: 60_000 }), records: [kafka(1, T0)], result: handled, now: T0 + 60_000, want: { kind: 'retry', records: ['1'], attempt: 1 } },
     { name: 'record age before retry count', policy: policy({ maximumRecordAgeMs: 60_000, maximumRetryAttempts: 0 }), records: [kafka(1, T0)], result: handled, now: T0 + 120_000, want: { kind: 'fail', records: ['1'], condition: 'RecordAgeExceeded', rest: [] } },
@@ -107,7 +108,7 @@ describe('decide with ReportBatchItemFailures', () => {
     { name: 'list is not a list', result: ok('{"batchItemFailures":"12"}'), want: { kind: 'retry', records: ['10', '11', '12', '13'], attempt: 1 } },
     { name: 'not JSON', result: ok('twelve'), want: { kind: 'retry', records: ['10', '11', '12', '13'], attempt: 1 } },
     { name: 'JSON that is not an object', result: ok('"ok"'), want: { kind: 'retry', records: ['10', '11', '12', '13'], attempt: 1 } },
-    { name: 'invalid answer, bisect on: splits as an error does', p: policy({ reportBatchItemFailures: true, bisectOnError: true }), result: ok('[1]'), want: { kind: 'split', first: ['10', '11'], second: ['12', '13'], attempts: 1 } },
+    { name: 'invalid answer, bisect on: splits as an error does', p: policy({ reportBatchItemFailures: true, bisectOnError: true }), result: ok('[1]'), want: { kind: 'split', first: ['10', '11'], second: ['12', '13'], attempts: 0 } },
     { name: 'function error still a function error', result: handled, want: { kind: 'retry', records: ['10', '11', '12', '13'], attempt: 1 } },
     // Redis Streams: the entry id.
     { name: 'Redis entry id', records: [redis(T0, 0), redis(T0, 1), redis(T0 + 5, 0)], result: failures(`${T0}-1`), want: { kind: 'retry', records: [`${T0}-1`, `${T0 + 5}-0`], attempt: 1, commitThrough: `${T0}-0` } },
@@ -169,10 +170,18 @@ describe('a poison record, driven to the end', () => {
     expect(r.done).toEqual(['0', '1', '2', '3', '4', '6', '7']);
   });
 
-  it('with bisect and few retries: the failure record covers more than one record, as Lambda warns', () => {
+  it('with bisect and few retries: halving uses up no retry, so still only the poison record fails', () => {
+    // 8 → 4 → 2 → 1 records (3 splits), then the single record's first run and its 1 retry.
     const r = run(policy({ maximumRetryAttempts: 1, bisectOnError: true }), batch(0, 8), '5');
-    expect(r.failed).toEqual([['4', '5', '6', '7']]);
-    expect(r.done).toEqual(['0', '1', '2', '3']);
+    expect(r.failed).toEqual([['5']]);
+    expect(r.done).toEqual(['0', '1', '2', '3', '4', '6', '7']);
+    expect(r.invocations).toBe(1 + 2 + 2 + 2 + 1);
+  });
+
+  it('with bisect and no retries: the single poison record fails on its first run', () => {
+    const r = run(policy({ maximumRetryAttempts: 0, bisectOnError: true }), batch(0, 8), '5');
+    expect(r.failed).toEqual([['5']]);
+    expect(r.invocations).toBe(1 + 2 + 2 + 2);
   });
 
   it('with ReportBatchItemFailures: records before it commit, the poison goes to onFailure, the rest go on', () => {

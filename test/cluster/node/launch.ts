@@ -6,7 +6,8 @@
 // parent and exits as it does, so the node watches bwrap for the exit and
 // signals, probes and execs into the container by the pid bwrap reports.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import { containerCommand, INFO_FD, OPTIONS_FD, parseChildPid, type ContainerSpec } from '../../../src/sandbox/bwrap-args.js';
 
@@ -45,5 +46,34 @@ export async function launch(spec: ContainerSpec, logFile: string): Promise<Laun
     child.once('error', () => resolve());
   });
   if (child.pid === undefined) throw new Error(`spawn ${command} failed`);
-  return { child, pid: parseChildPid(info) ?? child.pid, exited };
+  const pid = parseChildPid(info) ?? child.pid;
+  await setUp(child, pid);
+  return { child, pid, exited };
+}
+
+/** Bounds the wait for bwrap's setup; a container still being set up after it is reported started anyway. */
+const SETUP_WAIT_MS = 5_000;
+
+/**
+ * Waits until the container process has left bwrap's setup (mounts, then
+ * the exec of its program): a container runtime reports a container started
+ * only then, and an exec into it (a postStart hook right after the start)
+ * would otherwise enter a mount namespace whose root is not there yet.
+ */
+async function setUp(bwrap: ChildProcess, pid: number): Promise<void> {
+  const exe = (p: number): string | undefined => {
+    try {
+      return readlinkSync(`/proc/${p}/exe`);
+    } catch {
+      return undefined;
+    }
+  };
+  const bwrapExe = bwrap.pid === undefined ? undefined : exe(bwrap.pid);
+  if (bwrapExe === undefined || pid === bwrap.pid) return;
+  const end = Date.now() + SETUP_WAIT_MS;
+  while (Date.now() < end && bwrap.exitCode === null && bwrap.signalCode === null) {
+    const current = exe(pid);
+    if (current === undefined || current !== bwrapExe) return;
+    await sleep(2);
+  }
 }

@@ -66,8 +66,14 @@ AWSCLI := .cache/awscli/.awscli-boto3
 $(AWSCLI):
 	python3 -m venv .cache/awscli && .cache/awscli/bin/pip install -q awscli boto3 && touch $@
 
+# The CloudEvents Python SDK (pinned): test/platform/events-ingress.test.ts sends
+# binary, structured and batch events with it, as a CloudEvents producer would.
+CLOUDEVENTS := .cache/cloudevents/.cloudevents-2.2.0
+$(CLOUDEVENTS):
+	python3 -m venv .cache/cloudevents && .cache/cloudevents/bin/pip install -q cloudevents==2.2.0 && touch $@
+
 # The fault-injection suite records each case; the report renders docs/faults.md and fails if any accepted event was lost.
-test-unit: deps deps-system build $(AWSCLI)
+test-unit: deps deps-system build $(AWSCLI) $(CLOUDEVENTS)
 	rm -rf $${TMPDIR:-/tmp}/hearth-faults
 	@# versitygw, the S3 store of test/uploads, builds beside the suites (cold: about a minute); its test waits on the build's lock.
 	bash test/uploads/build-versitygw.sh >$${TMPDIR:-/tmp}/hearth-versitygw-build.log 2>&1 &

@@ -18,6 +18,7 @@ import { ConnectionDrain, IDLE_GRACE_MS } from '../gateway/connection-drain.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import dlqPlugin from '../gateway/plugins/dlq.js';
+import { eventsApi } from '../gateway/plugins/events.js';
 import recordsPlugin from '../gateway/plugins/records.js';
 import { functionsApi, type FunctionsApiOptions } from '../gateway/plugins/functions-api.js';
 import { versionsApi } from '../gateway/plugins/versions-api.js';
@@ -163,6 +164,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     plugins: [
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
+      { plugin: eventsApi, options: { catalog, queue, arn: (n: string) => dispatcher.arn(n) } },
       ...(opts.store ? [{ plugin: versionsApi, options: { store: opts.store, catalog, arn: (n: string) => dispatcher.arn(n), ...(opts.uploads ? { uploads: opts.uploads } : {}) } }] : []),
       ...(opts.store
         ? [

@@ -165,6 +165,9 @@ describe('route targets', () => {
     ['GET', '/2015-03-31/functions', {}, { kind: 'account' }],
     ['GET', '/2016-08-19/account-settings/', {}, { kind: 'account' }],
     ['GET', '/2015-03-31/event-source-mappings/', {}, { kind: 'account' }],
+    // CloudEvents and bucket notifications invoke the function they name.
+    ['POST', '/events/:name', { name: 'arn:aws:lambda:us-east-1:123456789012:function:a:live' }, { kind: 'function', name: 'a' }],
+    ['POST', '/events/s3/:name', { name: 'a' }, { kind: 'function', name: 'a' }],
     // Package downloads carry their own signature.
     ['GET', '/packages/:sha256', { sha256: 'x' }, { kind: 'open' }],
     // Closed operations routes: any authenticated caller. A route this table does not know: every function's.

@@ -49,7 +49,8 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-export async function startVersitygw(bin: string): Promise<Versitygw> {
+/** args: further flags before the backend (e.g. --event-webhook-url URL, whose receiver must answer first: versitygw exits when its test event fails). */
+export async function startVersitygw(bin: string, opts: { args?: readonly string[] } = {}): Promise<Versitygw> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'hearth-versitygw-'));
   const accessKeyId = 'hearthtest';
@@ -57,7 +58,7 @@ export async function startVersitygw(bin: string): Promise<Versitygw> {
   let proc: ChildProcess | undefined;
   let output = '';
   const start = async (): Promise<void> => {
-    const p = spawn(bin, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, 'posix', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(bin, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, ...(opts.args ?? []), 'posix', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc = p;
     p.stdout?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));
     p.stderr?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));

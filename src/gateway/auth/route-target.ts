@@ -68,6 +68,10 @@ export function routeTarget(route: string | undefined, params: Record<string, st
     case '/fn/:name/*':
       // NAME:ALIAS is the function NAME's to allow or refuse.
       return { kind: 'function', name: functionUrlTarget(params.name ?? '').name };
+    // CloudEvents and bucket notifications invoke the function they name (a name, NAME:Q or an ARN).
+    case '/events/:name':
+    case '/events/s3/:name':
+      return { kind: 'function', name: namedFunction(params.name ?? '') };
     case '/dlq/:function':
     case '/dlq/:function/redrive':
       return { kind: 'function', name: params.function ?? '' };

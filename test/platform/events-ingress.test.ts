@@ -23,9 +23,10 @@ const CE_PYTHON = resolve('.cache/cloudevents/bin/python');
 const log = FaultLog.forFile(import.meta.url);
 
 /** The function: tells the recorder what it got, with its request id. */
-const RECORDING_FUNCTION = `import json, os, urllib.request
+const RECORDING_FUNCTION = `import json, os, time, urllib.request
 
 def handler(event, context):
+    time.sleep(float(os.environ.get("SLEEP", "0")))
     body = json.dumps({"requestId": context.aws_request_id, "event": event}).encode()
     req = urllib.request.Request(os.environ["RECORDER_URL"], data=body, headers={"content-type": "application/json"})
     urllib.request.urlopen(req, timeout=10).read()
@@ -204,6 +205,16 @@ describe('CloudEvents from the Python SDK', () => {
     for (const k of [0, 1, 2]) expect(byId.get(`sdk-batch-${k}`)).toEqual({ ...common, id: `sdk-batch-${k}`, data: { mode: 'batch', k } });
   }, 120_000);
 
+  it('answers the CloudEvents webhook validation handshake (OPTIONS with WebHook-Request-Origin)', async () => {
+    const handshake = (name: string) => fetch(`${platform.url}/events/${name}`, { method: 'OPTIONS', headers: { 'webhook-request-origin': 'eventemitter.example.com' } });
+    const res = await handshake('recorder');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('webhook-allowed-origin')).toBe('eventemitter.example.com');
+    expect(res.headers.get('webhook-allowed-rate')).toBe('*');
+    const missing = await handshake('nobody');
+    expect([missing.status, missing.headers.get('x-amzn-errortype'), missing.headers.get('webhook-allowed-origin')]).toEqual([404, 'ResourceNotFoundException', null]);
+  });
+
   it('a redelivered CloudEvent (same source and id, in either mode) is accepted again and runs once', async () => {
     const first = await sdk('structured', 'sdk-redelivered');
     const again = await sdk('structured', 'sdk-redelivered');
@@ -296,6 +307,55 @@ describe('a hostile client', () => {
         expect(batch.body.message).toContain(`at most ${MAX_BATCH_EVENTS} events; this one holds 10000`);
         rec.observe(`${batch.status} ${batch.type ?? ''}: ${String(batch.body.message)}`);
         await nothingTaken(rec, 'after-2');
+      },
+    );
+  }, 120_000);
+});
+
+describe('a full queue', () => {
+  it('refuses a batch part way with 429; the sender resends the whole batch and every event runs once', async () => {
+    await log.run(
+      'fault',
+      'a CloudEvents batch of 10 meets a full in-memory queue part way (--queue-max-records 4, each event 0.5 s), and the sender resends the whole batch until it is taken',
+      '429 TooManyRequestsException while the queue is full, the events before the refusal kept; each resend takes only what is missing ((source, id) is the idempotency key); every event runs exactly once',
+      async (rec) => {
+        const small = await startPlatform(
+          { recorder: { ...py(RECORDING_FUNCTION), timeoutSeconds: 15, env: [{ name: 'RECORDER_URL', value: recorderUrl }, { name: 'SLEEP', value: '0.5' }] } },
+          { memoryQueue: { maxRecords: 4 } },
+        );
+        try {
+          const batch = JSON.stringify(Array.from({ length: 10 }, (_, i) => ({ specversion: '1.0', source: '/full-queue', id: `full-${i}`, type: 't', data: { i } })));
+          const statuses: number[] = [];
+          const answer = await waitFor(
+            'the whole batch taken',
+            async () => {
+              const res = await fetch(`${small.url}/events/recorder`, { method: 'POST', headers: { 'content-type': 'application/cloudevents-batch+json' }, body: batch });
+              const body = (await res.json()) as { requestIds?: string[] };
+              rec.tried();
+              statuses.push(res.status);
+              if (res.status !== 202) expect([res.status, res.headers.get('x-amzn-errortype')]).toEqual([429, 'TooManyRequestsException']);
+              return res.status === 202 ? body : undefined;
+            },
+            60_000,
+            300,
+          );
+          expect(statuses[0]).toBe(429);
+          expect(answer.requestIds).toHaveLength(10);
+          expect(new Set(answer.requestIds).size).toBe(10);
+          rec.accepted(10);
+          await waitFor('every event ran', () => new Set(ceEvents().filter((e) => e.source === '/full-queue').map((e) => e.id)).size === 10, 60_000, 50);
+          await waitFor('the queue drained', async () => {
+            const b = await small.queue.backlog('recorder');
+            return b.lag === 0 && b.pending === 0 && b.delayed === 0;
+          });
+          const ran = ceEvents().filter((e) => e.source === '/full-queue');
+          const lost = 10 - new Set(ran.map((e) => e.id)).size;
+          rec.lost(lost);
+          rec.observe(`answers ${statuses.join(', ')}; ${ran.length} runs of ${new Set(ran.map((e) => e.id)).size} distinct events`);
+          expect(ran.map((e) => e.id).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `full-${i}`).sort());
+        } finally {
+          await small.close();
+        }
       },
     );
   }, 120_000);

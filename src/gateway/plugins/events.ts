@@ -105,6 +105,22 @@ export const eventsApi: FastifyPluginAsync<EventsOptions> = async (app, opts) =>
     },
   );
 
+  // The CloudEvents webhook spec's abuse protection: a sender (Azure Event Grid, for one) asks with OPTIONS and
+  // WebHook-Request-Origin whether this endpoint takes its events before it sends any.
+  app.options<Route>(
+    CLOUDEVENTS_ROUTE,
+    {
+      config: { lambdaAction: 'lambda:InvokeFunction' },
+      schema: { summary: 'The CloudEvents webhook validation handshake (WebHook-Request-Origin → WebHook-Allowed-Origin)', tags: ['events'], params, querystring },
+    },
+    async (req, reply) => {
+      target(req);
+      const origin = req.headers['webhook-request-origin'];
+      if (typeof origin === 'string' && origin !== '') reply.header('webhook-allowed-origin', origin).header('webhook-allowed-rate', '*');
+      return reply.code(200).header('allow', 'POST, OPTIONS').send();
+    },
+  );
+
   app.post<Route>(
     S3_NOTIFICATION_ROUTE,
     {

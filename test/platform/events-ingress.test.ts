@@ -182,6 +182,65 @@ describe('S3 bucket notifications from versitygw', () => {
   }, 120_000);
 });
 
+describe('S3 bucket notifications in MinIO\'s dialect and in an SNS envelope', () => {
+  it('are handed to the function as AWS\'s S3 event', async () => {
+    const minio = {
+      EventName: 's3:ObjectCreated:Put',
+      Key: 'photos/2026/a b.jpg',
+      Records: [
+        {
+          eventVersion: '2.0',
+          eventSource: 'minio:s3',
+          awsRegion: '',
+          eventTime: '2026-12-06T21:35:12.345Z',
+          eventName: 's3:ObjectCreated:Put',
+          userIdentity: { principalId: 'minioadmin' },
+          requestParameters: { principalId: 'minioadmin', region: '', sourceIPAddress: '127.0.0.1' },
+          responseElements: { 'x-amz-id-2': 'dd90', 'x-amz-request-id': '187E', 'x-minio-deployment-id': 'f1e2', 'x-minio-origin-endpoint': 'http://127.0.0.1:9000' },
+          s3: {
+            s3SchemaVersion: '1.0',
+            configurationId: 'Config',
+            bucket: { name: 'photos', ownerIdentity: { principalId: 'minioadmin' }, arn: 'arn:aws:s3:::photos' },
+            object: { key: '2026%2Fa+b.jpg', size: 3, eTag: 'abc', contentType: 'image/jpeg', userMetadata: {}, sequencer: '187E1D5C4A5B6C7D' },
+          },
+          source: { host: '127.0.0.1', port: '', userAgent: 'MinIO' },
+        },
+      ],
+    };
+    const viaMinio = await post('/events/s3/recorder', { 'content-type': 'application/json' }, JSON.stringify(minio));
+    expect(viaMinio.status).toBe(202);
+    const sns = { Type: 'Notification', MessageId: 'm-1', TopicArn: 'arn:aws:sns:us-east-1:123456789012:uploads', Message: JSON.stringify({ Records: [{ ...minio.Records[0], eventSource: 'aws:s3', eventName: 'ObjectRemoved:Delete', awsRegion: 'eu-west-1', s3: { ...minio.Records[0]!.s3, bucket: { name: 'sns-bucket' }, object: { key: 'x%2Fy', sequencer: '01' } } }] }) };
+    const viaSns = await post('/events/s3/recorder', { 'content-type': 'text/plain; charset=UTF-8' }, JSON.stringify(sns));
+    expect(viaSns.status).toBe(202);
+    const got = await waitFor(
+      'the function got both',
+      () => {
+        const byBucket = new Map(recorded.flatMap((r) => (Array.isArray(r.event.Records) ? (r.event.Records as S3Record[]) : [])).map((rec) => [(rec.s3.bucket as { name: string }).name, rec]));
+        return byBucket.has('photos') && byBucket.has('sns-bucket') ? byBucket : undefined;
+      },
+      30_000,
+      50,
+    );
+    expect(got.get('photos')).toEqual({
+      eventVersion: '2.1',
+      eventSource: 'aws:s3',
+      awsRegion: 'us-east-1',
+      eventTime: '2026-12-06T21:35:12.345Z',
+      eventName: 'ObjectCreated:Put',
+      userIdentity: { principalId: 'minioadmin' },
+      requestParameters: { sourceIPAddress: '127.0.0.1' },
+      responseElements: { 'x-amz-request-id': '187E', 'x-amz-id-2': 'dd90' },
+      s3: {
+        s3SchemaVersion: '1.0',
+        configurationId: 'Config',
+        bucket: { name: 'photos', ownerIdentity: { principalId: 'minioadmin' }, arn: 'arn:aws:s3:::photos' },
+        object: { key: '2026/a+b.jpg', size: 3, eTag: 'abc', sequencer: '187E1D5C4A5B6C7D' },
+      },
+    });
+    expect(got.get('sns-bucket')).toMatchObject({ eventName: 'ObjectRemoved:Delete', awsRegion: 'eu-west-1', s3: { bucket: { arn: 'arn:aws:s3:::sns-bucket' }, object: { key: 'x/y', sequencer: '01' } } });
+  }, 60_000);
+});
+
 describe('CloudEvents from the Python SDK', () => {
   it('binary, structured and batch mode each invoke the function with the event in the JSON format', async () => {
     const binary = await sdk('binary', 'sdk-binary-1');

@@ -28,6 +28,8 @@ export interface EventsOptions {
 
 export const CLOUDEVENTS_ROUTE = '/events/:name';
 export const S3_NOTIFICATION_ROUTE = '/events/s3/:name';
+/** The request ids of the events a CloudEvents request queued, comma-separated in order. */
+export const REQUEST_IDS_HEADER = 'x-hearth-request-ids';
 
 type Route = { Params: { name: string }; Querystring: { Qualifier?: string } };
 
@@ -74,7 +76,10 @@ export const eventsApi: FastifyPluginAsync<EventsOptions> = async (app, opts) =>
         params,
         querystring,
         response: {
-          202: { description: 'Queued: {"requestIds": [...]}, one per event in order; a redelivered event (same source and id) answers its first request id and runs once' },
+          202: {
+            description:
+              'Queued; no body (a CloudEvents sender such as Knative reads a body as a reply event). X-Hearth-Request-Ids: the request ids, one per event in order (a single event\'s also as X-Amzn-RequestId and Location); a redelivered event (same source and id) answers its first request id and runs once',
+          },
         },
       },
     },
@@ -101,7 +106,9 @@ export const eventsApi: FastifyPluginAsync<EventsOptions> = async (app, opts) =>
         requestIds.push(res.requestId);
       }
       if (parsed.mode !== 'batch' && requestIds[0] !== undefined) reply.header('x-amzn-requestid', requestIds[0]).header('location', `/invocations/${requestIds[0]}`);
-      return json(reply, 202, { requestIds });
+      // No body: the binding lets a receiver answer with a reply event, and Knative takes any body as one (a body that is not
+      // a CloudEvent is a failed delivery, retried).
+      return reply.code(202).header(REQUEST_IDS_HEADER, requestIds.join(',')).send();
     },
   );
 

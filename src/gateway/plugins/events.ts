@@ -167,7 +167,7 @@ export const eventsApi: FastifyPluginAsync<EventsOptions> = async (app, opts) =>
       } catch (err) {
         throw new LambdaError(400, 'InvalidRequestContentException', `the notification is not valid JSON: ${(err as Error).message}`);
       }
-      const n = normaliseS3Notification(doc, { region: home.region });
+      const n = normaliseS3Notification(doc, { region: home.region, nowMs: Date.now() });
       switch (n.kind) {
         case 'test':
           return json(reply, 200, { message: 'test event received; nothing invoked' });

@@ -92,9 +92,9 @@ function dialectOf(r: Obj, i: number): S3Dialect {
   throw new Invalid(`Records[${i}].eventSource ${JSON.stringify(r.eventSource)} is not a known S3 notification dialect (aws:s3 from AWS, SNS or versitygw; minio:s3 from MinIO)`);
 }
 
-function isoTime(raw: unknown): string {
+function isoTime(raw: unknown, nowMs: number): string {
   const s = str(raw);
-  if (s === undefined) return new Date(0).toISOString();
+  if (s === undefined) return new Date(nowMs).toISOString();
   const ms = Date.parse(s);
   return Number.isNaN(ms) ? s : new Date(ms).toISOString();
 }
@@ -110,7 +110,7 @@ function principal(v: unknown): string {
   return str(o.principalId) ?? str(o.PrincipalId) ?? '';
 }
 
-function record(r: unknown, i: number, region: string): { record: S3EventRecord; dialect: S3Dialect } {
+function record(r: unknown, i: number, region: string, nowMs: number): { record: S3EventRecord; dialect: S3Dialect } {
   if (!isObj(r)) throw new Invalid(`Records[${i}] is not an object`);
   const dialect = dialectOf(r, i);
   const rawName = str(r.eventName);
@@ -136,7 +136,7 @@ function record(r: unknown, i: number, region: string): { record: S3EventRecord;
     eventVersion: dialect === 'aws' ? (str(r.eventVersion) ?? EVENT_VERSION) : EVENT_VERSION,
     eventSource: 'aws:s3',
     awsRegion: str(r.awsRegion) || region,
-    eventTime: isoTime(r.eventTime),
+    eventTime: isoTime(r.eventTime, nowMs),
     eventName,
     userIdentity: { principalId: principal(r.userIdentity) },
     requestParameters: { sourceIPAddress: str(obj(r.requestParameters).sourceIPAddress) ?? '' },
@@ -160,7 +160,7 @@ function record(r: unknown, i: number, region: string): { record: S3EventRecord;
   return { record: out, dialect };
 }
 
-function normalise(doc: unknown, region: string, depth: number): S3Notification {
+function normalise(doc: unknown, region: string, nowMs: number, depth: number): S3Notification {
   if (!isObj(doc)) throw new Invalid('a bucket notification must be a JSON object');
   if (doc.Event === 's3:TestEvent' && doc.Records === undefined) return { kind: 'test' };
   // An SNS delivery: the S3 event (or test event) is the JSON text of its Message.
@@ -173,18 +173,21 @@ function normalise(doc: unknown, region: string, depth: number): S3Notification 
     } catch {
       throw new Invalid('the SNS Message is not JSON');
     }
-    return normalise(inner, region, depth + 1);
+    return normalise(inner, region, nowMs, depth + 1);
   }
   if (!Array.isArray(doc.Records)) throw new Invalid('a bucket notification has a Records array (or is a store\'s s3:TestEvent)');
   if (doc.Records.length === 0) throw new Invalid('the notification has no Records');
-  const records = doc.Records.map((r, i) => record(r, i, region));
+  const records = doc.Records.map((r, i) => record(r, i, region, nowMs));
   return { kind: 'records', event: { Records: records.map((r) => r.record) }, dialect: (records[0] as { dialect: S3Dialect }).dialect };
 }
 
-/** Reads a notification a store POSTed (already parsed JSON); region fills an empty awsRegion (the gateway's own). */
-export function normaliseS3Notification(doc: unknown, opts: { region: string }): S3Notification {
+/**
+ * Reads a notification a store POSTed (already parsed JSON); region fills an
+ * empty awsRegion (the gateway's own), nowMs a missing eventTime (when it arrived).
+ */
+export function normaliseS3Notification(doc: unknown, opts: { region: string; nowMs?: number }): S3Notification {
   try {
-    return normalise(doc, opts.region, 0);
+    return normalise(doc, opts.region, opts.nowMs ?? 0, 0);
   } catch (err) {
     if (err instanceof Invalid) return { kind: 'invalid', message: err.message };
     throw err;

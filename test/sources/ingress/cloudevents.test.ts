@@ -117,3 +117,32 @@ describe('refusals', () => {
     expect(p.message).toContain(message);
   });
 });
+
+describe('random requests', () => {
+  // A seeded generator: the same requests every run.
+  let seed = 0x2f6b1d;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[rand(xs.length)] as T;
+  const types = [undefined, 'application/json', 'text/plain', STRUCTURED_TYPE, `${STRUCTURED_TYPE}; charset=utf-16`, BATCH_TYPE, 'application/cloudevents+xml', 'application/octet-stream', ';', 'a/b/c', 'text/*', ''];
+  const bodies = ['', '{}', '[]', 'null', '[{}]', JSON.stringify(EVENT), JSON.stringify([EVENT, EVENT]), JSON.stringify({ ...EVENT, data: 1, data_base64: 'AA==' }), '{"specversion":1}', '\u0000', '[' + '['.repeat(5000), '"x"'];
+  const headerSets: Array<Record<string, string>> = [{}, CE, { ...CE, 'ce-specversion': '0.3' }, { 'ce-': 'x' }, { 'ce-ID': 'x' }, { ...CE, 'ce-time': '2026-13-45T99:99:99Z' }, { ...CE, 'ce-x': '%zz' }];
+
+  it('never throw: 5,000 requests each become events or a 400, 413 or 415', () => {
+    for (let i = 0; i < 5000; i++) {
+      const body = rand(4) === 0 ? Buffer.from(Array.from({ length: rand(64) }, () => rand(256))) : Buffer.from(pick(bodies));
+      const p = parseCloudEvents(req(pick(types), pick(headerSets), body), { eventBytes: 512, batchEvents: 3 });
+      if (p.ok) {
+        for (const e of p.events) {
+          expect(e.payload.length).toBeLessThanOrEqual(512);
+          expect(JSON.parse(e.payload.toString('utf8'))).toEqual(e.event);
+        }
+      } else {
+        expect([400, 413, 415]).toContain(p.status);
+        expect(p.message.length).toBeGreaterThan(0);
+      }
+    }
+  });
+});

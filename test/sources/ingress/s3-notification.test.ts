@@ -199,3 +199,26 @@ describe('keys as AWS encodes them', () => {
     expect(formDecode(encoded)).toBe(raw);
   });
 });
+
+describe('random notifications', () => {
+  it('never throw: mangled versions of every fixture are records, a test event or invalid', () => {
+    let seed = 0x51e7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const junk = [null, 0, -1, 1.5, '', 'x', '%', '%E0', '"q"', [], {}, true];
+    const mangle = (v: unknown, depth: number): unknown => {
+      if (rand(6) === 0) return junk[rand(junk.length)];
+      if (Array.isArray(v)) return v.map((x) => mangle(x, depth + 1));
+      if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, depth > 6 ? x : mangle(x, depth + 1)]));
+      return v;
+    };
+    const fixtures = [versitygwPut, versitygwDelete, minioPut, awsPut, { Type: 'Notification', MessageId: 'm', Message: JSON.stringify(awsPut) }];
+    for (let i = 0; i < 3000; i++) {
+      const n = normaliseS3Notification(mangle(fixtures[i % fixtures.length], 0), { region: 'us-east-1' });
+      expect(['records', 'test', 'invalid', 'sns-confirmation']).toContain(n.kind);
+      if (n.kind === 'records') for (const r of n.event.Records) expect(r.s3.bucket.arn).toBe(`arn:aws:s3:::${r.s3.bucket.name}`);
+    }
+  });
+});

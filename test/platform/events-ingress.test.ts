@@ -238,6 +238,9 @@ describe('S3 bucket notifications in MinIO\'s dialect and in an SNS envelope', (
         object: { key: '2026/a+b.jpg', size: 3, eTag: 'abc', sequencer: '187E1D5C4A5B6C7D' },
       },
     });
+    const confirm = await post('/events/s3/recorder', { 'content-type': 'text/plain; charset=UTF-8' }, JSON.stringify({ Type: 'SubscriptionConfirmation', MessageId: 'm-0', TopicArn: 'arn:aws:sns:us-east-1:123456789012:uploads', SubscribeURL: 'http://127.0.0.1:1/confirm' }));
+    expect([confirm.status, confirm.type]).toEqual([400, 'InvalidRequestContentException']);
+    expect(confirm.body.message).toContain('arn:aws:sns:us-east-1:123456789012:uploads');
     expect(got.get('sns-bucket')).toMatchObject({ eventName: 'ObjectRemoved:Delete', awsRegion: 'eu-west-1', s3: { bucket: { arn: 'arn:aws:s3:::sns-bucket' }, object: { key: 'x/y', sequencer: '01' } } });
   }, 60_000);
 });

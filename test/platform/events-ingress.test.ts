@@ -93,6 +93,7 @@ let recorderUrl = '';
 let platform: Awaited<ReturnType<typeof startPlatform>>;
 let store: Versitygw | undefined;
 let skipS3: string | undefined;
+let skipSdk: string | undefined;
 
 function ceEvents(): Array<Record<string, unknown>> {
   return recorded.map((r) => r.event).filter((e) => e.specversion !== undefined);
@@ -111,9 +112,10 @@ async function post(path: string, headers: Record<string, string>, body: string 
 }
 
 beforeAll(async () => {
-  awsCliPresent();
+  if (!awsCliPresent()) skipS3 = `the AWS CLI is missing (make test installs it at ${AWS_CLI})`;
   if (!existsSync(CE_PYTHON)) {
-    throw new Error(`the CloudEvents Python SDK is required (make test installs it at ${CE_PYTHON}: make .cache/cloudevents/.cloudevents-2.2.0)`);
+    skipSdk = `the CloudEvents Python SDK is missing (make test installs it at ${CE_PYTHON}: make .cache/cloudevents/.cloudevents-2.2.0)`;
+    if (process.env.CI === 'true') throw new Error(skipSdk);
   }
   writeFileSync(join(work, 'send.py'), SDK_SENDER);
   recorder = createServer((req, res) => {
@@ -128,6 +130,7 @@ beforeAll(async () => {
   const addr = recorder.address();
   recorderUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/`;
   platform = await startPlatform({ recorder: { ...py(RECORDING_FUNCTION), timeoutSeconds: 15, env: [{ name: 'RECORDER_URL', value: recorderUrl }] } });
+  if (skipS3 !== undefined) return;
   const built = await buildVersitygw();
   if ('skip' in built) {
     skipS3 = built.skip;
@@ -246,7 +249,8 @@ describe('S3 bucket notifications in MinIO\'s dialect and in an SNS envelope', (
 });
 
 describe('CloudEvents from the Python SDK', () => {
-  it('binary, structured and batch mode each invoke the function with the event in the JSON format', async () => {
+  it('binary, structured and batch mode each invoke the function with the event in the JSON format', async (ctx) => {
+    if (skipSdk !== undefined) return ctx.skip(skipSdk);
     const binary = await sdk('binary', 'sdk-binary-1');
     const structured = await sdk('structured', 'sdk-structured-1');
     const batch = await sdk('batch', 'sdk-batch');
@@ -280,7 +284,8 @@ describe('CloudEvents from the Python SDK', () => {
     expect([missing.status, missing.headers.get('x-amzn-errortype'), missing.headers.get('webhook-allowed-origin')]).toEqual([404, 'ResourceNotFoundException', null]);
   });
 
-  it('a redelivered CloudEvent (same source and id, in either mode) is accepted again and runs once', async () => {
+  it('a redelivered CloudEvent (same source and id, in either mode) is accepted again and runs once', async (ctx) => {
+    if (skipSdk !== undefined) return ctx.skip(skipSdk);
     const first = await sdk('structured', 'sdk-redelivered');
     const again = await sdk('structured', 'sdk-redelivered');
     const asBinary = await sdk('binary', 'sdk-redelivered');

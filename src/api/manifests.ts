@@ -1,13 +1,16 @@
 // The documents of a YAML file as `kubectl apply -f` takes them: Functions,
-// and the v1 ConfigMaps and Secrets they refer to, each validated by its kind.
-// Any other kind is validated as a Function, which names what is wrong with it.
+// the v1 ConfigMaps and Secrets they refer to, and EventSourceMappings, each
+// validated by its kind. Any other kind is validated as a Function, which
+// names what is wrong with it.
 import { isConfigObjectDocument, validateConfigObject, type ConfigObject } from './config-objects.js';
+import { EventSourceMappingSchema, MAPPING_KIND, type EventSourceMapping } from './event-source-mapping.js';
 import type { HearthFunction } from './function.js';
-import { nameOf, parseYamlDocuments, validateFunction, type Problem } from './validate.js';
+import { nameOf, parseYamlDocuments, problemsOf, validateFunction, type Problem } from './validate.js';
 
 export type ManifestResult = { index: number; name?: string; kind: string } & (
   | { ok: true; function: HearthFunction }
   | { ok: true; object: ConfigObject }
+  | { ok: true; mapping: EventSourceMapping }
   | { ok: false; problems: Problem[] }
 );
 
@@ -21,6 +24,10 @@ export function validateManifests(text: string): ManifestResult[] {
       const r = validateConfigObject(d.value);
       const kind = String((d.value as { kind: string }).kind);
       return r.ok ? { ...base, kind, ok: true, object: r.value } : { ...base, kind, ok: false, problems: r.problems };
+    }
+    if ((d.value as { kind?: unknown } | null)?.kind === MAPPING_KIND) {
+      const m = EventSourceMappingSchema.safeParse(d.value);
+      return m.success ? { ...base, kind: MAPPING_KIND, ok: true, mapping: m.data } : { ...base, kind: MAPPING_KIND, ok: false, problems: problemsOf(m.error) };
     }
     const r = validateFunction(d.value);
     return r.ok ? { ...base, kind: 'Function', ok: true, function: r.value } : { ...base, kind: 'Function', ok: false, problems: r.problems };

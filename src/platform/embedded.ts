@@ -25,6 +25,9 @@ import { memoryQueueProblems } from './memory-queue.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import { startServing, type ShutdownOptions } from './serving.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
+import type { EventSourceMapping } from '../api/event-source-mapping.js';
+import type { EventSources, MappingConnector } from '../sources/mapping-runner.js';
+import { redisStreamsConnector } from '../sources/redis-streams/connector.js';
 
 export interface EmbeddedOptions {
   dir: string;
@@ -55,6 +58,8 @@ export interface EmbeddedOptions {
   sandbox?: { support: SandboxSupport; insecureNoSandbox?: boolean };
   /** Bounds of the in-memory queue (without Redis): bytes and records held. */
   memoryQueue?: Partial<MemoryQueueBounds>;
+  /** Event-source mappings' pollers: lease length and idle polling of Redis Streams, retry delays, lag refresh (tests shorten them). */
+  eventSources?: { leaseMs?: number; idlePollMs?: number; lagIntervalMs?: number; retryDelayMs?: (attempt: number) => number };
 }
 
 export interface EmbeddedPlatform {
@@ -65,6 +70,8 @@ export interface EmbeddedPlatform {
   units: UnitCatalog;
   backend: LocalBackend;
   dispatcher: Dispatcher;
+  /** The event-source mappings of the functions directory, running. */
+  eventSources?: EventSources;
   queue: Queue;
   /** Versions and aliases, under the functions directory's .hearth/versions/ and in the Function files. */
   store: DirectoryStore;
@@ -92,6 +99,29 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
   const queue = createQueue({ redis, logger: logger.child({ component: 'queue' }), ...(opts.memoryQueue ? { memory: opts.memoryQueue } : {}) });
   // Gateways that share a Redis may share functions: reserved concurrency is then counted there, for all of them.
   const limiter = queue.kind === 'redis' ? openRedisConcurrencyLimiter(redis, logger.child({ component: 'concurrency' })) : new LocalConcurrencyLimiter();
+  // EventSourceMapping files: the last load's, handed to the event sources once serving runs, and on every reload after.
+  let mappings: readonly EventSourceMapping[] = [];
+  let setMappings: ((m: readonly EventSourceMapping[]) => void) | undefined;
+  const connectorFor = (m: EventSourceMapping, log: Logger): MappingConnector => {
+    if (m.spec.redisStreams) {
+      const secret = m.spec.redisStreams.password;
+      let password: string | undefined;
+      if (secret) {
+        const found = objects.lookup('Secret', secret.name, secret.key);
+        if (!found.ok) throw new Error(`redisStreams.password: ${found.reason}`);
+        password = found.value.text ?? found.value.bytes.toString();
+      }
+      return redisStreamsConnector(m, {
+        ...(redis.url !== undefined ? { defaultUrl: redis.url } : {}),
+        ...(password !== undefined ? { password } : {}),
+        ...(opts.eventSources?.leaseMs !== undefined ? { leaseMs: opts.eventSources.leaseMs } : {}),
+        ...(opts.eventSources?.idlePollMs !== undefined ? { idlePollMs: opts.eventSources.idlePollMs } : {}),
+        logger: log,
+      });
+    }
+    // Kafka mappings run through src/sources/kafka/connector.ts (kafkaConnector), wired in with it.
+    throw new Error('Kafka mappings are not run by this build yet');
+  };
 
   // Deploying a function (or publishing a version) prepares its code (a Go
   // build can take a while) and starts its provisioned instances; removing it
@@ -131,6 +161,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       objects,
       ...refuse,
       afterSync: (names) => store.publishChanged(names),
+      onMappings: (m) => {
+        mappings = m;
+        setMappings?.(m);
+      },
     });
     store.writeBesideReloads(watcher.besideReloads);
     // The first caller should find the initial functions ready, not mid-build.
@@ -154,12 +188,22 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       concurrencyLimiter: limiter,
       store,
       uploads,
+      eventSources: {
+        connectorFor,
+        ...(opts.eventSources?.lagIntervalMs !== undefined ? { lagIntervalMs: opts.eventSources.lagIntervalMs } : {}),
+        ...(opts.eventSources?.retryDelayMs !== undefined ? { retryDelayMs: opts.eventSources.retryDelayMs } : {}),
+      },
       registerMetrics: (registry) => {
         createFunctionLogMetrics(registry, () => backend.functionLogs.dropped());
         if (queue.kind === 'memory') createMemoryQueueMetrics(registry, () => queue.memoryStats?.());
       },
     });
     const w = watcher;
+    const sources = serving.eventSources;
+    if (sources) {
+      setMappings = (m) => void sources.set(m).catch((err: unknown) => logger.error({ err }, 'applying event-source mappings failed'));
+      await sources.set(mappings);
+    }
     return {
       url: serving.url,
       app: serving.app,
@@ -167,6 +211,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       units,
       backend,
       dispatcher: serving.dispatcher,
+      ...(sources ? { eventSources: sources } : {}),
       queue,
       store,
       uploads,

@@ -15,6 +15,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import type { MemoryCatalog } from '../api/catalog.js';
 import { objectId, referencedObjects, type ConfigObject } from '../api/config-objects.js';
+import type { EventSourceMapping } from '../api/event-source-mapping.js';
 import type { HearthFunction } from '../api/function.js';
 import type { FunctionVersion } from '../api/function-version.js';
 import { validateManifests, type ManifestResult } from '../api/manifests.js';
@@ -30,6 +31,8 @@ export interface LoadReport {
   functions: HearthFunction[];
   /** ConfigMaps and Secrets. */
   objects: ConfigObject[];
+  /** EventSourceMappings (run by the embedded platform's event sources). */
+  mappings: EventSourceMapping[];
   problems: Array<{ file: string; index: number; kind: string; name?: string; problems: Problem[] }>;
   /** Files read as they last loaded cleanly, because now they are empty or invalid (with lastGood only). */
   kept: string[];
@@ -48,6 +51,8 @@ export interface FunctionDirOptions {
    * versioning.publishOnChange publishes from here.
    */
   afterSync?: (names: readonly string[]) => Promise<void>;
+  /** Called after each load with every EventSourceMapping of the directory (the event sources diff them). */
+  onMappings?: (mappings: readonly EventSourceMapping[]) => void;
 }
 
 type InvalidManifest = Extract<ManifestResult, { ok: false }>;
@@ -82,8 +87,9 @@ export function readAsSettled(file: string, text: string, lastGood: Map<string, 
 }
 
 export async function loadFunctionDir(dir: string, opts: LoadOptions = {}): Promise<LoadReport> {
-  const report: LoadReport = { functions: [], objects: [], problems: [], kept: [] };
+  const report: LoadReport = { functions: [], objects: [], mappings: [], problems: [], kept: [] };
   const seen = new Map<string, string>();
+  const seenMappings = new Map<string, string>();
   const seenObjects = new Map<string, string>();
   const files = (await readdir(dir)).filter((f) => YAML_FILE.test(f)).sort();
   // A file removed takes what it defined with it, and a new file of the same name starts afresh.
@@ -115,6 +121,17 @@ export async function loadFunctionDir(dir: string, opts: LoadOptions = {}): Prom
         else {
           seenObjects.set(id, file);
           report.objects.push(doc.object);
+        }
+        continue;
+      }
+      if ('mapping' in doc) {
+        const m = doc.mapping;
+        const first = seenMappings.get(m.metadata.name);
+        if (first) report.problems.push({ ...where, problems: [{ path: 'metadata.name', message: `is already defined in ${first}` }] });
+        else {
+          seenMappings.set(m.metadata.name, file);
+          m.metadata.annotations = { ...m.metadata.annotations, [SOURCE_ANNOTATION]: file };
+          report.mappings.push(m);
         }
         continue;
       }
@@ -215,6 +232,7 @@ export async function watchFunctionDir(dir: string, catalog: MemoryCatalog, logg
     const initial = first;
     first = false;
     await opts.afterSync?.(initial ? report.functions.map((f) => f.metadata.name) : [...diff.added, ...diff.changed]);
+    opts.onMappings?.(report.mappings);
     aliasReports = reportMissingVersions(catalog.list(), catalog, logger, aliasReports);
   };
   await reload();

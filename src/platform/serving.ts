@@ -18,6 +18,7 @@ import { ConnectionDrain, IDLE_GRACE_MS } from '../gateway/connection-drain.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import dlqPlugin from '../gateway/plugins/dlq.js';
+import eventSourceMappingsPlugin, { mappingConfigurations } from '../gateway/plugins/event-source-mappings.js';
 import { eventsApi } from '../gateway/plugins/events.js';
 import recordsPlugin from '../gateway/plugins/records.js';
 import { functionsApi, type FunctionsApiOptions } from '../gateway/plugins/functions-api.js';
@@ -27,9 +28,11 @@ import { createAutoscalerMetrics } from '../metrics/autoscaler.js';
 import { createInvocationMetrics } from '../metrics/invocations.js';
 import { createQueueMetrics } from '../metrics/queue.js';
 import { createScheduleMetrics } from '../metrics/schedules.js';
+import { createSourceMetrics } from '../metrics/sources.js';
 import { createRegistry } from '../metrics/registry.js';
 import type { Queue } from '../queue/queue.js';
 import { Scheduler } from '../schedules/scheduler.js';
+import { EventSources, type EventSourcesOptions } from '../sources/mapping-runner.js';
 import type { FunctionStore } from '../store/function-store.js';
 import type { Uploads } from '../uploads/uploads.js';
 import { BacklogCache } from './backlog-cache.js';
@@ -88,6 +91,8 @@ export interface ServingOptions {
   managementApi?: boolean;
   /** Packages uploaded through the control-plane API: with it the gateway serves GET /packages/SHA256 (signed URLs), and the functions API stores ZipFiles here. */
   uploads?: Uploads;
+  /** Runs event-source mappings here (the composition root feeds them with EventSources.set): their connectors, and their lag as backlog for the autoscaler. */
+  eventSources?: Pick<EventSourcesOptions, 'connectorFor' | 'platformRedis' | 'lagIntervalMs' | 'retryDelayMs'>;
 }
 
 export interface Serving {
@@ -95,6 +100,8 @@ export interface Serving {
   app: FastifyInstance;
   dispatcher: Dispatcher;
   registry: Registry;
+  /** The event-source mappings this gateway runs, when ServingOptions.eventSources was given. */
+  eventSources?: EventSources;
   /**
    * Leaves without losing a call: /readyz fails and the queue consumer hands
    * back what it has not started at once; calls keep being served, each
@@ -129,6 +136,20 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     ...(opts.retryTimeScale !== undefined ? { timeScale: opts.retryTimeScale } : {}),
   });
 
+  const eventSources = opts.eventSources
+    ? new EventSources({
+        ...opts.eventSources,
+        invoker: dispatcher,
+        queue,
+        functionArn: (n, q) => dispatcher.arn(n, q),
+        functionExists: (n) => catalog.get(n) !== undefined,
+        metrics: createSourceMetrics(registry),
+        logger,
+      })
+    : undefined;
+
+  const mappingsView = eventSources ? { list: () => eventSources.list(), arn: (n: string, q?: string) => dispatcher.arn(n, q) } : undefined;
+
   const leader = opts.leader ?? new AlwaysLeader();
   const backlog = new BacklogCache(queue, units);
   const demand = opts.shareDemand?.((n) => dispatcher.demand(n));
@@ -139,7 +160,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
       catalog: units,
       backend,
       leader,
-      load: { inFlight: (n) => (demand ? demand.total(n) : dispatcher.demand(n)), backlog: (n) => backlog.backlog(n) },
+      load: { inFlight: (n) => (demand ? demand.total(n) : dispatcher.demand(n)), backlog: (n) => backlog.backlog(n) + (eventSources?.backlog(n) ?? 0) },
       metrics: createAutoscalerMetrics(registry),
       logger: logger.child({ component: 'autoscaler' }),
     });
@@ -164,6 +185,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     plugins: [
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
+      ...(mappingsView ? [{ plugin: eventSourceMappingsPlugin, options: mappingsView }] : []),
       { plugin: eventsApi, options: { catalog, queue, arn: (n: string) => dispatcher.arn(n) } },
       ...(opts.store ? [{ plugin: versionsApi, options: { store: opts.store, catalog, arn: (n: string) => dispatcher.arn(n), ...(opts.uploads ? { uploads: opts.uploads } : {}) } }] : []),
       ...(opts.store
@@ -179,6 +201,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
                 readyInstances: (unit: string) => backend.instances(unit).filter((i) => i.state === 'ready').length,
                 ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
                 authenticates: opts.auth !== undefined,
+                ...(mappingsView ? { eventSourceMappings: (fn: string | undefined) => mappingConfigurations(mappingsView, fn) } : {}),
               } satisfies FunctionsApiOptions,
             },
           ]
@@ -206,6 +229,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     app,
     dispatcher,
     registry,
+    ...(eventSources ? { eventSources } : {}),
     close() {
       closing ??= shutDown();
       return closing;
@@ -225,6 +249,8 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
         return true;
       },
     );
+    // Pollers stop reading at once; a batch in flight is given up uncommitted, and runs again wherever its partition is read next.
+    await eventSources?.stop();
     await scheduler.stop();
     await new Promise((r) => setTimeout(r, delayMs));
     await connections.stopListening();

@@ -48,6 +48,8 @@ export interface FunctionsApiOptions {
   authenticates?: boolean;
   /** Node's process.arch of the machines functions run on (default: this process's). */
   arch?: string;
+  /** The event-source mappings this gateway runs, as Lambda's EventSourceMappingConfiguration, of one function or all (ListEventSourceMappings); none: an empty list. */
+  eventSourceMappings?: (functionName: string | undefined) => readonly Record<string, unknown>[];
 }
 
 type NameParams = { name: string };
@@ -576,11 +578,12 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
   for (const path of ['/2015-03-31/event-source-mappings', '/2015-03-31/event-source-mappings/']) {
     app.get<{ Querystring: ListQuery & { FunctionName?: string; EventSourceArn?: string } }>(
       path,
-      { config: { lambdaAction: 'lambda:ListEventSourceMappings' }, schema: { summary: 'Event source mappings: none yet (Lambda ListEventSourceMappings)', tags: ['functions'], hide: path.endsWith('/') } },
+      { config: { lambdaAction: 'lambda:ListEventSourceMappings' }, schema: { summary: 'Event source mappings with their state, last processing result and lag (Lambda ListEventSourceMappings)', tags: ['functions'], hide: path.endsWith('/') } },
       async (req, reply: FastifyReply) => {
         const fn = req.query.FunctionName;
-        if (fn !== undefined && fn !== '') await stored(namedFunction(fn, home, opts.arn, req.hearthCaller, 'allow'));
-        return json(reply, 200, pageAnswer('EventSourceMappings', [], req.query));
+        const named = fn !== undefined && fn !== '' ? namedFunction(fn, home, opts.arn, req.hearthCaller, 'allow') : undefined;
+        if (named) await stored(named);
+        return json(reply, 200, pageAnswer('EventSourceMappings', opts.eventSourceMappings?.(named?.name) ?? [], req.query));
       },
     );
   }

@@ -66,7 +66,11 @@ export function compareIds(a: string, b: string): number {
   return s === 0n ? 0 : s < 0n ? -1 : 1;
 }
 
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+// Renews the lease; one that expired (this process stalled past it) and that nobody took since is taken again: no one else can have read the stream meanwhile.
+const RENEW = `local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 type Entry = [string, string[] | null];
@@ -118,8 +122,11 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
   let ticking = false;
   const held = new Map<string, { abort: AbortController; done: Promise<void> }>();
 
+  let lastProblem: string | undefined;
   const problem = (message: string): void => {
-    logger?.warn({ group }, message);
+    // Logged when it changes, not on every lease tick while Redis stays away.
+    if (message !== lastProblem) logger?.warn({ group }, message);
+    lastProblem = message;
     handlers?.problem(message);
   };
 
@@ -231,7 +238,8 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
     if (ticking || stopped || !r) return;
     ticking = true;
     try {
-      if (r.status !== 'ready') {
+      if (r.status === 'ready') lastProblem = undefined;
+      else {
         problem(`cannot reach Redis at ${redactUrl(url ?? '')} (${r.status})`);
         for (const s of [...held.keys()]) release(s, 'Redis unreachable: the lease cannot be renewed');
         return;

@@ -123,6 +123,7 @@ beforeAll(async () => {
   await fill('poison:f', 1, 20, (seq) => (seq === 12 ? ['poison', '1'] : []));
   await fill('partial', 1, 5, (seq) => (seq === 3 ? ['fail', '1'] : []));
   for (const s of ['scale:a', 'scale:b', 'scale:c']) await fill(s, 0, 1200);
+  await fill('filter', 1, 4, (seq) => ['kind', seq % 2 === 1 ? 'paid' : 'refunded']);
 
   const docs = [
     mappingDoc('bulk', { functionName: 'recorder', batchSize: 100 }, ['bulk:a', 'bulk:b', 'bulk:c']),
@@ -130,6 +131,7 @@ beforeAll(async () => {
     mappingDoc('poison-to-function', { functionName: 'poison', batchSize: 5, maximumRetryAttempts: 1, destinationConfig: { onFailure: { destination: 'dlq' } } }, ['poison:f']),
     mappingDoc('partial', { functionName: 'partial', batchSize: 5, functionResponseTypes: ['ReportBatchItemFailures'] }, ['partial']),
     mappingDoc('scaler', { functionName: 'scaler', batchSize: 10 }, ['scale:a', 'scale:b', 'scale:c']),
+    mappingDoc('filtered', { functionName: 'recorder', filterCriteria: { filters: [{ pattern: '{"fields": {"kind": ["paid"]}}' }] } }, ['filter']),
     mappingDoc('no-function', { functionName: 'ghost' }, ['ghost']),
     mappingDoc('bad-filter', { functionName: 'recorder', filterCriteria: { filters: [{ pattern: 'not json' }] } }, ['unused']),
     mappingDoc('bad-destination', { functionName: 'recorder', destinationConfig: { onFailure: { destination: 'ftp://nowhere' } } }, ['unused']),
@@ -197,6 +199,12 @@ describe('Redis Streams mappings in the functions directory', () => {
     await waitFor('the rest of poison:f', () => firstSeen(batches('poison.jsonl').get('poison:f')).length === 20, 30_000, 100);
   }, 60_000);
 
+  it('filter patterns: entries that match none are acknowledged without an invocation', async () => {
+    await waitFor('the filter stream done', async () => ((await redis.xpending('filter', 'hearth-default-filtered')) as [number])[0] === 0 && batches('bulk.jsonl').has('filter'), 30_000, 100);
+    expect(batches('bulk.jsonl').get('filter')?.flat()).toEqual([1, 3]);
+    expect(((await redis.xinfo('GROUPS', 'filter')) as unknown[][])[0]).toEqual(expect.arrayContaining(['lag', 0]));
+  }, 60_000);
+
   it('ReportBatchItemFailures retries only the failed entry and those after it', async () => {
     await waitFor('the retry', () => (batches('partial.jsonl').get('partial')?.length ?? 0) >= 2, 30_000, 100);
     await new Promise((r) => setTimeout(r, 300));
@@ -253,7 +261,7 @@ describe('Redis Streams mappings in the functions directory', () => {
   it('status routes: Lambda\'s shapes, with each mapping\'s problems', async () => {
     const list = (await (await fetch(`${platform.url}/2015-03-31/event-source-mappings/`)).json()) as { EventSourceMappings: Array<Record<string, unknown>> };
     const byName = (name: string) => list.EventSourceMappings.find((c) => c.UUID === mappingUuid({ metadata: { name, namespace: 'default' } }));
-    expect(list.EventSourceMappings).toHaveLength(9);
+    expect(list.EventSourceMappings).toHaveLength(10);
     expect(byName('bulk')).toMatchObject({ State: 'Enabled', LastProcessingResult: 'OK', BatchSize: 100, StartingPosition: 'TRIM_HORIZON', FunctionArn: expect.stringMatching(/:function:recorder$/), TotalLag: 0 });
     expect(byName('no-function')?.LastProcessingResult).toMatch(/^PROBLEM: Function not found: ghost/);
     expect(byName('bad-filter')).toMatchObject({ State: 'Disabled', LastProcessingResult: expect.stringMatching(/^PROBLEM: filterCriteria/) });
@@ -267,6 +275,7 @@ describe('Redis Streams mappings in the functions directory', () => {
     expect((await fetch(`${platform.url}/2015-03-31/event-source-mappings/00000000-0000-0000-0000-000000000000`)).status).toBe(404);
     const metrics = await (await fetch(`${platform.url}/metrics`)).text();
     expect(metrics).toMatch(/hearth_event_source_records_processed_total\{mapping="default\/bulk",function="recorder"\} 10002/);
+    expect(metrics).toMatch(/hearth_event_source_records_filtered_total\{mapping="default\/filtered",function="recorder"\} 2/);
     expect(metrics).toMatch(/hearth_event_source_batches_total\{mapping="default\/poison-to-stream",function="poison",outcome="failure"\} 1/);
   });
 

@@ -41,6 +41,7 @@ function mapping(streams: string[], spec: Partial<EventSourceMappingSpecInput> =
 /** A sink per partition that records what it gets and commits each call's last record, after `hold` resolves when given. */
 function recorder(opts: { hold?: (records: readonly SourceRecord[]) => Promise<void> } = {}) {
   const got = new Map<string, string[]>();
+  const calls: number[] = [];
   const problems: string[] = [];
   const released: string[] = [];
   const handlers: ConnectorHandlers = {
@@ -50,6 +51,7 @@ function recorder(opts: { hold?: (records: readonly SourceRecord[]) => Promise<v
           // A hold gives way when the partition is given up, as the real processor does.
           if (opts.hold) await Promise.race([opts.hold(records), new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
           signal.throwIfAborted();
+          calls.push(records.length);
           const ids = got.get(partition) ?? [];
           for (const r of records) ids.push((r as RedisStreamRecord).id);
           got.set(partition, ids);
@@ -60,7 +62,7 @@ function recorder(opts: { hold?: (records: readonly SourceRecord[]) => Promise<v
     released: (p) => released.push(p),
     problem: (m) => problems.push(m),
   };
-  return { got, problems, released, handlers };
+  return { got, calls, problems, released, handlers };
 }
 
 async function fill(stream: string, count: number): Promise<string[]> {
@@ -150,6 +152,16 @@ describe('redis streams connector', () => {
     await connect(mapping(['rs5'], { startingPosition: 'AT_TIMESTAMP', startingPositionTimestamp: new Date(2000).toISOString() })).start(at.handlers);
     await waitFor('entries from the timestamp', () => (at.got.get('rs5')?.length ?? 0) === 2);
     expect(at.got.get('rs5')).toEqual(['2000-0', '2000-1']);
+  });
+
+  it('maximumBatchingWindowInSeconds gathers entries for a fuller batch', async () => {
+    const rec = recorder();
+    await connect(mapping(['rs7'], { startingPosition: 'TRIM_HORIZON', maximumBatchingWindowInSeconds: 1 })).start(rec.handlers);
+    await fill('rs7', 3);
+    await new Promise((r) => setTimeout(r, 300));
+    await fill('rs7', 2);
+    await waitFor('the batch', () => rec.calls.length > 0, 5000);
+    expect(rec.calls).toEqual([5]);
   });
 
   it('lag counts entries not acknowledged, per stream', async () => {

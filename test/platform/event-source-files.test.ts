@@ -18,6 +18,9 @@ import { redisStreamsConnector } from '../../src/sources/redis-streams/connector
 import { py, startPlatform } from '../helpers/platform.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { FaultLog } from '../faults/collector.js';
+
+const faults = FaultLog.forFile(import.meta.url);
 
 const SOURCE = `
 import json, os, time
@@ -156,6 +159,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  faults.flush();
   clearInterval(sampler);
   await platform?.close();
   redis?.disconnect();
@@ -215,41 +219,51 @@ describe('Redis Streams mappings in the functions directory', () => {
   }, 60_000);
 
   it('a poller killed mid-batch loses nothing: another gateway\'s takes the stream over after the lease', async () => {
-    await fill('takeover', 0, 60);
-    const mapping = EventSourceMappingSchema.parse({
-      apiVersion: 'hearth.dev/v1alpha1',
-      kind: 'EventSourceMapping',
-      metadata: { name: 'takeover' },
-      spec: { functionName: 'taker', batchSize: 5, startingPosition: 'TRIM_HORIZON', redisStreams: { url: server.url, streams: ['takeover'] } },
-    });
-    // Two "gateways": the platform's dispatcher behind two runners, each its own consumer.
-    const runner = () =>
-      new EventSources({
-        invoker: platform.dispatcher,
-        queue: platform.queue,
-        functionArn: (n, q) => platform.dispatcher.arn(n, q),
-        connectorFor: (m) => redisStreamsConnector(m, { leaseMs: 1000, idlePollMs: 20 }),
-        logger: pino({ level: 'silent' }),
+    await faults.run('fault', 'event-source poller (Redis Streams) killed mid-batch', 'another gateway takes the stream over after the lease: every entry processed, in order, none lost', async (rec) => {
+      await fill('takeover', 0, 60);
+      rec.tried();
+      rec.accepted(60);
+      const mapping = EventSourceMappingSchema.parse({
+        apiVersion: 'hearth.dev/v1alpha1',
+        kind: 'EventSourceMapping',
+        metadata: { name: 'takeover' },
+        spec: { functionName: 'taker', batchSize: 5, startingPosition: 'TRIM_HORIZON', redisStreams: { url: server.url, streams: ['takeover'] } },
       });
-    const a = runner();
-    await a.set([mapping]);
-    await waitFor('A a few batches in', () => (batches('takeover.jsonl').get('takeover')?.length ?? 0) >= 3, 30_000, 20);
-    const b = runner();
-    await b.set([mapping]);
-    a.kill();
-    const killedAfter = batches('takeover.jsonl').get('takeover')?.length ?? 0;
-    try {
-      await waitFor('every takeover entry', () => firstSeen(batches('takeover.jsonl').get('takeover')).length === 60, 30_000, 50);
-      await waitFor('every takeover entry acknowledged', async () => ((await redis.xpending('takeover', 'hearth-default-takeover')) as [number])[0] === 0, 10_000, 50);
-    } finally {
-      await b.stop();
-    }
-    const got = batches('takeover.jsonl').get('takeover') ?? [];
-    expect(got.length).toBeGreaterThan(killedAfter);
-    // Nothing lost, order kept: the first time each entry ran was in stream order; a batch A had in flight may have run twice (at-least-once).
-    expect(firstSeen(got)).toEqual(range(0, 60));
-    for (const batch of got) expect(batch).toEqual([...batch].sort((x, y) => x - y));
-    expect(((await redis.xinfo('GROUPS', 'takeover')) as unknown[][])[0]).toEqual(expect.arrayContaining(['lag', 0]));
+      // Two "gateways": the platform's dispatcher behind two runners, each its own consumer.
+      const runner = () =>
+        new EventSources({
+          invoker: platform.dispatcher,
+          queue: platform.queue,
+          functionArn: (n, q) => platform.dispatcher.arn(n, q),
+          connectorFor: (m) => redisStreamsConnector(m, { leaseMs: 1000, idlePollMs: 20 }),
+          logger: pino({ level: 'silent' }),
+        });
+      const a = runner();
+      await a.set([mapping]);
+      const b = runner();
+      const inFlight = async () => ((await redis.xpending('takeover', 'hearth-default-takeover')) as [number])[0];
+      // Killed with a batch delivered to it and not acknowledged: mid-batch.
+      await waitFor('A a few batches in, one in flight', async () => (batches('takeover.jsonl').get('takeover')?.length ?? 0) >= 3 && (await inFlight()) > 0, 30_000, 5);
+      a.kill();
+      const pendingAtKill = await inFlight();
+      expect(pendingAtKill).toBeGreaterThan(0);
+      await b.set([mapping]);
+      const killedAfter = batches('takeover.jsonl').get('takeover')?.length ?? 0;
+      try {
+        await waitFor('every takeover entry', () => firstSeen(batches('takeover.jsonl').get('takeover')).length === 60, 30_000, 50);
+        await waitFor('every takeover entry acknowledged', async () => ((await redis.xpending('takeover', 'hearth-default-takeover')) as [number])[0] === 0, 10_000, 50);
+      } finally {
+        await b.stop();
+      }
+      const got = batches('takeover.jsonl').get('takeover') ?? [];
+      expect(got.length).toBeGreaterThan(killedAfter);
+      // Nothing lost, order kept: the first time each entry ran was in stream order; a batch A had in flight may have run twice (at-least-once).
+      expect(firstSeen(got)).toEqual(range(0, 60));
+      for (const batch of got) expect(batch).toEqual([...batch].sort((x, y) => x - y));
+      expect(((await redis.xinfo('GROUPS', 'takeover')) as unknown[][])[0]).toEqual(expect.arrayContaining(['lag', 0]));
+      rec.lost(60 - firstSeen(got).length);
+      rec.observe(`killed with ${pendingAtKill} entries delivered and not acknowledged; the second poller took the stream after the lease (1 s) and ran all 60 in order, ${got.flat().length - 60} run twice`);
+    });
   }, 60_000);
 
   it('lag scales the function up, then back', async () => {

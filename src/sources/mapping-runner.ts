@@ -102,7 +102,8 @@ interface Running {
   /** Why it does not run (config problems), or what went wrong last while running. */
   configProblems: string[];
   lastResult: string;
-  lastProblemAt?: number;
+  /** Set while lastResult is a problem reaching the source: the result before it, given back once the source answers again. */
+  beforeSourceProblem?: string;
   lag: PartitionLag;
   processors: Map<string, PartitionProcessor>;
   starting?: Promise<void>;
@@ -190,6 +191,11 @@ export class EventSources {
         if (!r.connector) return;
         try {
           r.lag = await r.connector.lag();
+          // The source answered with its partitions: a problem reaching it is over.
+          if (r.beforeSourceProblem !== undefined && r.lag.length > 0) {
+            r.lastResult = r.beforeSourceProblem;
+            r.beforeSourceProblem = undefined;
+          }
           for (const p of r.lag) this.#o.metrics?.lag.set({ mapping: key, partition: p.partition }, p.lag);
         } catch {
           // The connector reports its own problems; keep the last figures.
@@ -239,7 +245,7 @@ export class EventSources {
     r.connector = connector;
     const setProblem = (message: string): void => {
       r.lastResult = `PROBLEM: ${message}`;
-      r.lastProblemAt = Date.now();
+      r.beforeSourceProblem = undefined;
     };
     const onFailure = m.spec.destinationConfig?.onFailure?.destination;
     const target: OnFailureTarget | undefined = onFailure !== undefined ? (parseOnFailure(onFailure) as { ok: true; target: OnFailureTarget }).target : undefined;
@@ -302,7 +308,10 @@ export class EventSources {
                 metrics?.batchDuration.observe(labels, durationMs / 1000);
                 if (result.kind === 'platform') setProblem(`Function call failed: ${result.error}`);
                 else if (result.result.outcome !== 'success') setProblem(`Function call failed: ${result.result.errorType ?? result.result.outcome}`);
-                else r.lastResult = 'OK';
+                else {
+                  r.lastResult = 'OK';
+                  r.beforeSourceProblem = undefined;
+                }
                 void size;
               },
               batch: (outcome, size) => {
@@ -318,7 +327,9 @@ export class EventSources {
           r.processors.delete(partition);
         },
         problem: (message) => {
+          const before = r.beforeSourceProblem ?? r.lastResult;
           setProblem(message);
+          r.beforeSourceProblem = before;
         },
       })
       .catch((err: unknown) => {

@@ -1,7 +1,8 @@
 // EventSources over a real redis-server with a scripted Invoker: a batch
 // that cannot be processed and has no onFailure is skipped; a missing
 // function acknowledges nothing until it exists; disabling keeps the
-// position and enabling goes on from it; the unit lag counts for; the UUID.
+// position and enabling goes on from it; Redis unreachable shows, then
+// clears; the unit lag counts for; the UUID.
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +114,27 @@ describe('event sources', () => {
     await es.set([]);
     expect(es.status('default/toggle')).toBeUndefined();
     await es.stop();
+  });
+
+  it('shows Redis unreachable while it is, and its last result again once Redis answers', async () => {
+    const own = await startRedis();
+    const client = new Redis(own.url);
+    await client.xadd('mr4', '*', 'seq', '1');
+    client.disconnect();
+    const inv = new RecordingInvoker(() => ok);
+    const es = runner(inv);
+    try {
+      const m = mapping('flaky', 'mr4');
+      await es.set([{ ...m, spec: { ...m.spec, redisStreams: { streams: ['mr4'], url: own.url } } }]);
+      await waitFor('OK', () => es.status('default/flaky')?.lastProcessingResult === 'OK');
+      await own.kill();
+      await waitFor('the outage', () => es.status('default/flaky')?.lastProcessingResult.startsWith('PROBLEM: cannot reach Redis'), 10_000);
+      await own.start();
+      await waitFor('OK again', () => es.status('default/flaky')?.lastProcessingResult === 'OK', 15_000);
+    } finally {
+      await es.stop();
+      await own.stop();
+    }
   });
 
   it('lag counts for the version\'s unit when the qualifier is a version, else $LATEST\'s; UUIDs are stable', () => {

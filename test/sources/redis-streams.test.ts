@@ -123,6 +123,10 @@ describe('redis streams connector', () => {
     const b = recorder();
     await connect(m, 400).start(a.handlers);
     await waitFor('the first reader', () => (a.got.get('rs3')?.length ?? 0) === 10);
+    // The lease: a key per group and stream, expiring unless renewed.
+    const lease = `hearth:esm:lease:hearth-default-${m.metadata.name}:rs3`;
+    expect(await redis.get(lease)).toBeTruthy();
+    expect(await redis.pttl(lease)).toBeGreaterThan(0);
     const cb = connect(m, 400);
     await cb.start(b.handlers);
     const more = await fill('rs3', 5);

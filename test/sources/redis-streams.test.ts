@@ -200,7 +200,6 @@ describe('redis streams connector', () => {
         spec: { functionName: 'f', batchSize: 5, startingPosition: 'TRIM_HORIZON', redisStreams: { url: own.url, streams: ['rr'] } },
       });
       const seqs: string[] = [];
-      const problems: string[] = [];
       const c = connect(m, 600);
       await c.start({
         sinkFor: (_p, commit) => ({
@@ -210,11 +209,10 @@ describe('redis streams connector', () => {
           },
         }),
         released: () => undefined,
-        problem: (msg) => problems.push(msg),
+        problem: () => undefined,
       });
       await waitFor('the first entries', () => seqs.length >= 10);
       await own.restart({ kill: true });
-      await waitFor('the outage noticed', () => problems.length > 0, 5000);
       await add(10, 10);
       await waitFor('the entries added after the restart', () => new Set(seqs).size === 20, 10_000);
       // At least once: what was acknowledged before the crash is not read again (AOF, fsync always), nothing is skipped.

@@ -10,7 +10,7 @@ import type { InvokeResult } from '../../src/agent/invocation.js';
 import { DispatchError, type Invocation, type Invoker } from '../../src/dispatch/invoker.js';
 import type { BatchPolicy } from '../../src/sources/batch-plan.js';
 import { FailureSenders } from '../../src/sources/failure-senders.js';
-import { PartitionProcessor, Semaphore, type FailedBatch, type PartitionProcessorOptions } from '../../src/sources/partition-processor.js';
+import { MAX_BATCH_PAYLOAD_BYTES, PartitionProcessor, Semaphore, type FailedBatch, type PartitionProcessorOptions } from '../../src/sources/partition-processor.js';
 import type { RedisStreamRecord, SourceRecord } from '../../src/sources/records.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
@@ -172,6 +172,17 @@ describe('partition processor', () => {
     bc.abort(new Error('stopping'));
     await expect(q).rejects.toThrow('stopping');
     expect(b.commits).toEqual([]);
+  });
+
+  it('splits a batch over the 6 MB payload limit; a single record over it goes to onFailure as PayloadTooLarge', async () => {
+    const inv = new ScriptedInvoker(() => ok());
+    // Record 2 alone makes a payload over the limit; each of the others is small.
+    const payload = (rs: readonly SourceRecord[]) => (seqs(rs).includes(2) ? Buffer.alloc(MAX_BATCH_PAYLOAD_BYTES + 1) : Buffer.from(JSON.stringify(seqs(rs))));
+    const { proc, commits, failures } = processor(inv, { batchSize: 4 }, { payload });
+    await proc.process(records(4), signal());
+    expect(inv.calls).toEqual([[1], [3, 4]]);
+    expect(failures.map((f) => [seqs(f.records), f.condition, f.approximateInvokeCount])).toEqual([[[2], 'PayloadTooLarge', 0]]);
+    expect(commits.at(-1)).toBe(rec(4).id);
   });
 
   it('maximumConcurrency bounds batches in flight across partitions', async () => {

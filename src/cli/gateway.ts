@@ -26,6 +26,8 @@ const HELP = `usage: hearth gateway [options]
                          versions, aliases, configuration, tags) answer 403 (default true)
   --leader-elect         one replica's autoscaler decides, under a lease in Redis (default true)
   --no-leader-elect      every replica scales on its own view
+  --event-sources B      false: run no EventSourceMapping pollers here and write no mapping status
+                         (default true; the chart's eventSources.enabled)
   --max-concurrent-invocations N   cap across functions (default: none)
   --shutdown-delay-seconds S       on SIGTERM, keep serving this long with /readyz failing and every
                                    answer saying Connection: close, while the Service's endpoints
@@ -54,6 +56,8 @@ export function parseGatewayArgs(argv: string[]) {
       'redis-url': { type: 'string' },
       'leader-elect': { type: 'boolean', default: true },
       'no-leader-elect': { type: 'boolean', default: false },
+      // A value, not a switch: the chart renders --event-sources=false.
+      'event-sources': { type: 'string', default: 'true' },
       ...PACKAGE_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
@@ -68,6 +72,13 @@ export function leaderElectFrom(values: { 'leader-elect': boolean; 'no-leader-el
   return values['leader-elect'] && !values['no-leader-elect'];
 }
 
+/** Whether the gateway runs EventSourceMapping pollers: --event-sources=true|false (the chart's eventSources.enabled); a message for any other value. */
+export function eventSourcesFrom(values: { 'event-sources': string }): boolean | string {
+  const v = values['event-sources'];
+  if (v !== 'true' && v !== 'false') return `--event-sources takes true or false, not ${v}`;
+  return v === 'true';
+}
+
 export async function gatewayCommand(argv: string[]): Promise<number> {
   const values = parseGatewayArgs(argv);
   if (values.help) {
@@ -77,6 +88,11 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   const settings = checkServeFlags(values, GATEWAY_SHUTDOWN_DEFAULTS);
   if (typeof settings === 'string') {
     console.error(`hearth gateway: ${settings}`);
+    return 2;
+  }
+  const eventSources = eventSourcesFrom(values);
+  if (typeof eventSources === 'string') {
+    console.error(`hearth gateway: ${eventSources}`);
     return 2;
   }
   const redis = redisConnectionFrom(values['redis-url']);
@@ -114,8 +130,9 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     connections: settings.connections,
     ...(packages ? { packages } : {}),
     ...(settings.managementApi !== undefined ? { managementApi: settings.managementApi } : {}),
+    eventSources,
   });
-  logger.info({ url: gateway.url, namespace: values.namespace, auth: auth !== undefined, managementApi: settings.managementApi ?? true }, 'gateway listening');
+  logger.info({ url: gateway.url, namespace: values.namespace, auth: auth !== undefined, managementApi: settings.managementApi ?? true, eventSources }, 'gateway listening');
   await untilSignal();
   logger.info('shutting down');
   await gateway.close();

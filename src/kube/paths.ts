@@ -3,6 +3,7 @@
 import { GROUP, PLURAL, VERSION } from '../api/function.js';
 import { VERSION_KIND, VERSION_PLURAL } from '../api/function-version.js';
 import { POOL_KIND, POOL_PLURAL } from '../api/warm-pool.js';
+import { MAPPING_KIND, MAPPING_PLURAL } from '../api/event-source-mapping.js';
 
 export interface Resource {
   apiVersion: string;
@@ -14,9 +15,11 @@ export const RESOURCES = {
   Function: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Function', plural: PLURAL },
   FunctionVersion: { apiVersion: `${GROUP}/${VERSION}`, kind: VERSION_KIND, plural: VERSION_PLURAL },
   WarmPool: { apiVersion: `${GROUP}/${VERSION}`, kind: POOL_KIND, plural: POOL_PLURAL },
+  EventSourceMapping: { apiVersion: `${GROUP}/${VERSION}`, kind: MAPPING_KIND, plural: MAPPING_PLURAL },
   Deployment: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
   Service: { apiVersion: 'v1', kind: 'Service', plural: 'services' },
   ConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps' },
+  Secret: { apiVersion: 'v1', kind: 'Secret', plural: 'secrets' },
   ServiceAccount: { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts' },
   NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies' },
   Pod: { apiVersion: 'v1', kind: 'Pod', plural: 'pods' },

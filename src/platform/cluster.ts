@@ -2,6 +2,7 @@
 // controller owns every object; this process watches the Functions of its
 // namespace, finds their pods through EndpointSlices, queues async events in
 // Redis, and scales through the Function's scale subresource under a lease.
+import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -22,6 +23,7 @@ import { UnitCatalog } from '../versions/unit-catalog.js';
 import { KubeRest } from '../kube/rest.js';
 import { KubernetesStore } from '../store/kubernetes-store.js';
 import { openClusterUploads, type ClusterPackages } from '../uploads/cluster-uploads.js';
+import { clusterConnectorFor, CredentialStore, watchEventSourceMappings, type EventSourceWatch, type EventSourceWatchOptions } from './event-source-watch.js';
 
 export interface ClusterGatewayOptions {
   kubeConfig: KubeConfig;
@@ -44,11 +46,17 @@ export interface ClusterGatewayOptions {
   managementApi?: boolean;
   /** The port function pods' agents listen on (default 9000, as the controller builds them); tests point it at a loopback agent. */
   agentPort?: number;
+  /** false: no event-source mapping pollers here, and no status written for them (--event-sources=false; the chart's eventSources.enabled). Default true. */
+  eventSources?: boolean;
+  /** Timings of the mappings' status writes and Secret refreshes (tests shorten them). */
+  eventSourceTimings?: Pick<EventSourceWatchOptions, 'statusIntervalMs' | 'lagWriteIntervalMs' | 'secretRefreshMs'> & { lagIntervalMs?: number };
 }
 
 export interface ClusterGateway {
   url: string;
   app: FastifyInstance;
+  /** The EventSourceMappings' watch, when event sources are on. */
+  eventSources?: EventSourceWatch;
   close(): Promise<void>;
 }
 
@@ -118,6 +126,8 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
   const storeRest = new KubeRest(opts.kubeConfig);
   const store = new KubernetesStore({ rest: storeRest, namespace: opts.namespace, logger: logger.child({ component: 'versions' }) });
   const packages = opts.packages ? openClusterUploads(opts.packages, opts.redis, logger.child({ component: 'packages' })) : undefined;
+  // EventSourceMappings: every replica polls (partitions are shared through consumer groups and leases); the Secrets they name are read into this store.
+  const credentials = opts.eventSources === false ? undefined : new CredentialStore();
   const serving = await startServing({
     catalog,
     units,
@@ -135,6 +145,19 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
     ...(opts.connections ? { connections: opts.connections } : {}),
     ...(opts.managementApi !== undefined ? { managementApi: opts.managementApi } : {}),
+    ...(credentials
+      ? {
+          eventSources: {
+            connectorFor: clusterConnectorFor({
+              credentials,
+              platformRedis: { ...(opts.redis.url !== undefined ? { url: opts.redis.url } : {}), ...(opts.redis.password !== undefined ? { password: opts.redis.password } : {}) },
+              // Kafka's client id: the gateway pod's name, as the broker's logs and quotas see it.
+              clientId: `hearth-gateway-${process.env.POD_NAME ?? hostname()}`,
+            }),
+            ...(opts.eventSourceTimings?.lagIntervalMs !== undefined ? { lagIntervalMs: opts.eventSourceTimings.lagIntervalMs } : {}),
+          },
+        }
+      : {}),
     // Cold starts by path, pool claims and specialisation times, on the gateway's own registry.
     registerMetrics: (registry) => backend.attachMetrics(createGatewayPoolMetrics(registry)),
     // The leader decides for every replica, so it must see every replica's calls.
@@ -142,10 +165,28 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
       ? { shareDemand: (local: (name: string) => number) => new SharedDemand({ redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity, catalog: units, local }) }
       : {}),
   });
+  const sources = serving.eventSources;
+  const mappings =
+    credentials && sources
+      ? await watchEventSourceMappings({
+          kubeConfig: opts.kubeConfig,
+          namespace: opts.namespace,
+          sources,
+          credentials,
+          leader,
+          // With several replicas, each shares its own results through the lease's Redis for the leader to merge.
+          ...(client && identity ? { shared: { redis: client, prefix: namespaceKeyPrefix(opts.namespace), identity } } : {}),
+          logger: logger.child({ component: 'event-sources' }),
+          ...opts.eventSourceTimings,
+        })
+      : undefined;
   return {
     url: serving.url,
     app: serving.app,
+    ...(mappings ? { eventSources: mappings } : {}),
     async close() {
+      // No new mappings applied while leaving; serving.close() stops the pollers.
+      await mappings?.stop();
       // Stop taking calls first; in-flight ones finish before their instances go.
       await serving.close();
       await limiter.close();

@@ -92,3 +92,25 @@ function normalise(v: unknown): unknown {
   }
   return v;
 }
+
+/** One gateway's own lastProcessingResult for a mapping, as it shares it with the leader, and when it said so. */
+export interface SharedResult {
+  result: string;
+  atMs: number;
+}
+
+/**
+ * The mapping's lastProcessingResult across its gateways: each polls only the
+ * partitions it was given, so the leader alone would report only its own. A
+ * problem any live gateway reports wins (the latest); else OK if any gateway
+ * processed records; else nothing processed. Reports older than `staleMs`
+ * are of gateways that left. `own` is the leader's current result.
+ */
+export function mergeResults(own: string, others: readonly SharedResult[], nowMs: number, staleMs: number): string {
+  const fresh = others.filter((r) => nowMs - r.atMs <= staleMs).sort((a, b) => b.atMs - a.atMs);
+  const all = [own, ...fresh.map((r) => r.result)];
+  const problem = all.find((r) => r.startsWith('PROBLEM'));
+  if (problem !== undefined) return problem;
+  if (all.includes('OK')) return 'OK';
+  return own;
+}

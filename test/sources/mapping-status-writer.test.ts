@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventSourceMappingStatus } from '../../src/api/event-source-mapping.js';
-import { mappingStatus, readiness, writeDecision, type MappingObservation } from '../../src/sources/mapping-status-writer.js';
+import { mappingStatus, mergeResults, readiness, writeDecision, type MappingObservation } from '../../src/sources/mapping-status-writer.js';
 
 const uuid = '0b0c4a3e-1111-5222-8333-444455556666';
 const t0 = new Date('2026-12-06T21:00:00.000Z');
@@ -86,5 +86,20 @@ describe('writeDecision', () => {
     ['disabled', base, mappingStatus({ observation: running({ state: 'Disabled', lag: [{ partition: 's', lag: 3 }] }), current: base, generation: 1, now: t1 }), opts(10_000, 10_001), 'now'],
   ])('%s', (_name, current, desired, o, want) => {
     expect(writeDecision(current, desired, o)).toBe(want);
+  });
+});
+
+describe('mergeResults', () => {
+  const now = 100_000;
+  it.each<[string, string, Array<{ result: string; atMs: number }>, string]>([
+    ['alone', 'OK', [], 'OK'],
+    ['the leader read nothing, another gateway processed records', 'No records processed', [{ result: 'OK', atMs: now - 1_000 }], 'OK'],
+    ['another gateway cannot reach the broker', 'OK', [{ result: 'PROBLEM: Connection error', atMs: now - 1_000 }], 'PROBLEM: Connection error'],
+    ['the leader\'s own problem wins over others\' OK', 'PROBLEM: Function call failed: Unhandled', [{ result: 'OK', atMs: now }], 'PROBLEM: Function call failed: Unhandled'],
+    ['two problems: the leader\'s first, then the latest', 'OK', [{ result: 'PROBLEM: old', atMs: now - 5_000 }, { result: 'PROBLEM: new', atMs: now - 1_000 }], 'PROBLEM: new'],
+    ['a gateway that left (stale report) no longer counts', 'OK', [{ result: 'PROBLEM: Connection error', atMs: now - 60_000 }], 'OK'],
+    ['nobody processed anything', 'No records processed', [{ result: 'No records processed', atMs: now }], 'No records processed'],
+  ])('%s', (_name, own, others, want) => {
+    expect(mergeResults(own, others, now, 15_000)).toBe(want);
   });
 });

@@ -16,7 +16,7 @@ import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { AlwaysLeader } from '../../src/autoscaler/leader.js';
-import { GATEWAY_SHUTDOWN_DEFAULTS, leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
+import { eventSourcesFrom, GATEWAY_SHUTDOWN_DEFAULTS, leaderElectFrom, parseGatewayArgs } from '../../src/cli/gateway.js';
 import { checkServeFlags } from '../../src/cli/serve-flags.js';
 import { packageSettings } from '../../src/cli/package-flags.js';
 import type { ConnectionLimits } from '../../src/gateway/connection-guard.js';
@@ -65,7 +65,7 @@ interface K8sObject {
     [key: string]: unknown;
   };
   data?: Record<string, string>;
-  rules?: { apiGroups?: string[]; resources?: string[]; verbs?: string[] }[];
+  rules?: { apiGroups?: string[]; resources?: string[]; resourceNames?: string[]; verbs?: string[] }[];
 }
 
 interface Run {
@@ -224,7 +224,12 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(objs.some((o) => o.kind === 'Role' && o.metadata.name.includes('gateway') && (o.rules ?? []).some((r) => r.resources?.includes('leases')))).toBe(false);
         const gwRole = find(objs, 'Role', 'r-defaults-hearth-gateway');
         const gwResources = (gwRole.rules ?? []).flatMap((r) => r.resources ?? []).sort();
-        expect(gwResources).toEqual(['configmaps', 'endpointslices', 'functions', 'functions/scale', 'functions/status', 'functionversions', 'functionversions/scale', 'pods', 'warmpools']);
+        expect(gwResources).toEqual(['configmaps', 'endpointslices', 'eventsourcemappings', 'eventsourcemappings/status', 'functions', 'functions/scale', 'functions/status', 'functionversions', 'functionversions/scale', 'pods', 'warmpools']);
+        // Event-source mappings (eventSources.enabled by default): read and watched by every replica, their status patched by the leader; no Secret without eventSources.secretNames.
+        expect((gwRole.rules ?? []).find((r) => r.resources?.includes('eventsourcemappings'))?.verbs).toEqual(['get', 'list', 'watch']);
+        expect((gwRole.rules ?? []).find((r) => r.resources?.includes('eventsourcemappings/status'))?.verbs).toEqual(['patch']);
+        expect(gw.args?.some((a) => a.startsWith('--event-sources'))).toBe(false);
+        expect(gatewayEventSources(gw)).toBe(true);
         // Pods: read and watched (pool pods to claim, new pods' readiness asked of their agent) and patched (a claim's
         // labels, the deletion cost of scale-down victims); never deleted or created. WarmPools only read.
         expect((gwRole.rules ?? []).find((r) => r.resources?.includes('pods'))?.verbs).toEqual(['get', 'list', 'watch', 'patch']);
@@ -273,6 +278,28 @@ function valueSets(watchNs: string): ValueSet[] {
         const selector = (pdb.spec?.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
         expect(selector['app.kubernetes.io/component']).toBe('gateway');
         expect(gwDeploy.spec?.template?.metadata?.labels).toMatchObject(selector);
+      },
+    },
+    {
+      name: 'eventsecrets',
+      values: { eventSources: { secretNames: ['kafka-sasl', 'kafka-ca'] } },
+      check: (objs) => {
+        // Exactly the named Secrets, get only: never list or watch (which would read every Secret of the namespace).
+        const rules = (find(objs, 'Role', 'r-eventsecrets-hearth-gateway').rules ?? []).filter((r) => r.resources?.includes('secrets'));
+        expect(rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['kafka-sasl', 'kafka-ca'], verbs: ['get'] }]);
+        expect(gatewayEventSources(container(objs, 'r-eventsecrets-hearth-gateway'))).toBe(true);
+      },
+    },
+    {
+      name: 'noeventsources',
+      values: { eventSources: { enabled: false, secretNames: ['kafka-sasl'] } },
+      check: (objs) => {
+        // eventSources.enabled: false reaches the gateway, which then runs no pollers; its Role has nothing on mappings or Secrets.
+        const gw = container(objs, 'r-noeventsources-hearth-gateway');
+        expect(gw.args).toContain('--event-sources=false');
+        expect(gatewayEventSources(gw)).toBe(false);
+        const resources = (find(objs, 'Role', 'r-noeventsources-hearth-gateway').rules ?? []).flatMap((r) => r.resources ?? []);
+        expect(resources.filter((r) => r.startsWith('eventsourcemappings') || r === 'secrets')).toEqual([]);
       },
     },
     {
@@ -479,6 +506,11 @@ function valueSets(watchNs: string): ValueSet[] {
       },
     },
   ];
+}
+
+/** Whether a gateway started with the rendered args runs event-source pollers, as `hearth gateway` reads them. */
+function gatewayEventSources(c: Container): boolean | string {
+  return eventSourcesFrom(parseGatewayArgs((c.args ?? []).slice(1)));
 }
 
 /** The shutdown delay and drain timeout a gateway started with the rendered args keeps, as `hearth gateway` reads them. */
@@ -766,6 +798,8 @@ if (!ctx.available) {
       ['a pool memoryMB below Lambda\'s 128', ['--set', 'pools.runtimes.python.memoryMB=64'], '/pools/runtimes/python/memoryMB'],
       ['a pool /tmp below Lambda\'s 512 MB', ['--set', 'pools.runtimes.nodejs.ephemeralStorageMB=256'], '/pools/runtimes/nodejs/ephemeralStorageMB'],
       ['a misspelt pool key', ['--set', 'pools.runtimes.python.minsize=2'], "additional properties 'minsize'"],
+      ['eventSources.enabled as a string', ['--set-string', 'eventSources.enabled=no'], '/eventSources/enabled'],
+      ['a Secret name that is not a DNS subdomain', ['--set', 'eventSources.secretNames={Kafka_Creds}'], '/eventSources/secretNames/0'],
     ])('values.schema.json rejects %s', async (_what, args, where) => {
       const r = await run(helm, ['template', 'bad', chartDir, '--kube-version', kubeVer, ...args], helmEnv());
       expect(r.code).not.toBe(0);
@@ -882,6 +916,11 @@ if (!ctx.available) {
       expect(await can('hearth-gateway', 'delete', 'configmaps', here)).toBe(false);
       expect(await can('hearth-gateway', 'update', 'functionversions.hearth.dev', here)).toBe(false);
       expect(await can('hearth-gateway', 'get', 'secrets', here)).toBe(false);
+      // Event-source mappings: read and watched, status patched; the spec is the user's, never written.
+      for (const verb of ['get', 'list', 'watch']) expect(await can('hearth-gateway', verb, 'eventsourcemappings.hearth.dev', here), `${verb} eventsourcemappings`).toBe(true);
+      expect(await can('hearth-gateway', 'patch', 'eventsourcemappings.hearth.dev', here, 'status')).toBe(true);
+      for (const verb of ['create', 'update', 'patch', 'delete']) expect(await can('hearth-gateway', verb, 'eventsourcemappings.hearth.dev', here), `${verb} eventsourcemappings`).toBe(false);
+      expect(await can('hearth-gateway', 'list', 'eventsourcemappings.hearth.dev', elsewhere)).toBe(false);
       expect(await can('hearth-gateway', 'create', 'deployments.apps', here)).toBe(false);
       expect(await can('hearth-gateway', 'update', 'leases.coordination.k8s.io', here)).toBe(false);
       expect(await can('hearth-gateway', 'list', 'functions.hearth.dev', elsewhere)).toBe(false);
@@ -918,8 +957,13 @@ if (!ctx.available) {
       await poolsAs(kc, `system:serviceaccount:${installNs}:hearth-gateway`, `system:serviceaccount:${installNs}:hearth-controller`, installNs);
 
       // Watching one namespace: Roles there, nothing anywhere else. With the management API off: no Function writes beyond aliases' patch.
-      const scoped = await run(helm, ['install', 'scoped', chartDir, '--namespace', installNs, '--set', `watchNamespace=${watchNs}`, '--set', 'managementApi.enabled=false'], helmEnv());
+      const scoped = await run(helm, ['install', 'scoped', chartDir, '--namespace', installNs, '--set', `watchNamespace=${watchNs}`, '--set', 'managementApi.enabled=false', '--set', 'eventSources.secretNames={kafka-sasl}'], helmEnv());
       expect(scoped.code, scoped.stderr).toBe(0);
+      // The Secrets mappings name: exactly those listed, where the gateway serves; no other, and never a list.
+      expect((await kubectl('auth', 'can-i', 'get', 'secrets/kafka-sasl', '-n', watchNs, `--as=system:serviceaccount:${installNs}:scoped-hearth-gateway`)).stdout.trim()).toBe('yes');
+      expect((await kubectl('auth', 'can-i', 'get', 'secrets/scoped-hearth-redis', '-n', watchNs, `--as=system:serviceaccount:${installNs}:scoped-hearth-gateway`)).stdout.trim()).toBe('no');
+      expect(await can('scoped-hearth-gateway', 'list', 'secrets', watchNs)).toBe(false);
+      expect(await can('scoped-hearth-gateway', 'get', 'secrets', installNs)).toBe(false);
       for (const verb of ['create', 'update', 'delete']) expect(await can('scoped-hearth-gateway', verb, 'functions.hearth.dev', watchNs), `${verb} functions`).toBe(false);
       expect(await can('scoped-hearth-gateway', 'patch', 'functions.hearth.dev', watchNs)).toBe(true);
       expect(await can('scoped-hearth-controller', 'create', 'deployments.apps', watchNs)).toBe(true);

@@ -4,7 +4,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PORT ?= 8080
-APT_PACKAGES := redis-server curl iproute2 iptables nftables conntrack util-linux mount bubblewrap
+# maven (with the JRE it depends on) fetches and runs Kafka's jars for the event-source tests (test/servers/fetch-kafka.sh).
+APT_PACKAGES := redis-server curl iproute2 iptables nftables conntrack util-linux mount bubblewrap maven
 BENCH_APT_PACKAGES := nginx-light
 # What make run needs of the system: bubblewrap for the functions' sandbox, util-linux for its setpriv.
 RUN_APT_PACKAGES := bubblewrap util-linux
@@ -77,6 +78,8 @@ test-unit: deps deps-system build $(AWSCLI) $(CLOUDEVENTS)
 	rm -rf $${TMPDIR:-/tmp}/hearth-faults
 	@# versitygw, the S3 store of test/uploads, builds beside the suites (cold: about a minute); its test waits on the build's lock.
 	bash test/uploads/build-versitygw.sh >$${TMPDIR:-/tmp}/hearth-versitygw-build.log 2>&1 &
+	@# Kafka's jars (Maven Central, about 10 s cold) likewise; test/servers/kafka.ts waits on the fetch's lock.
+	bash test/servers/fetch-kafka.sh >$${TMPDIR:-/tmp}/hearth-kafka-fetch.log 2>&1 &
 	npx vitest run
 	npx tsx test/faults/report.ts
 

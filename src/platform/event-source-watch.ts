@@ -24,6 +24,7 @@ import { RESOURCES, resourcePath } from '../kube/paths.js';
 import { CONTENT_MERGE, isStatus, KubeRest } from '../kube/rest.js';
 import { mappingKey, mappingUuid, type EventSources, type MappingConnector } from '../sources/mapping-runner.js';
 import { redisStreamsConnector } from '../sources/redis-streams/connector.js';
+import { kafkaConnector } from '../sources/kafka/connector.js';
 import { mappingStatus, mergeResults, writeDecision, type MappingObservation, type SharedResult } from '../sources/mapping-status-writer.js';
 import type { RedisClient } from '../queue/redis.js';
 
@@ -109,8 +110,7 @@ export function clusterConnectorFor(opts: { credentials: CredentialStore; platfo
         logger,
       });
     }
-    void opts.clientId;
-    throw new Error('Kafka mappings are not run by this build yet');
+    return kafkaConnector(m, { clientId: opts.clientId, credentials: { ...(c.sasl ? { sasl: c.sasl } : {}), ...(c.tls ? { tls: c.tls } : {}) }, logger });
   };
 }
 

@@ -68,7 +68,8 @@ $(AWSCLI):
 	python3 -m venv .cache/awscli && .cache/awscli/bin/pip install -q awscli boto3 && touch $@
 
 # The CloudEvents Python SDK (pinned): test/platform/events-ingress.test.ts sends
-# binary, structured and batch events with it, as a CloudEvents producer would.
+# binary, structured and batch events with it, as a CloudEvents producer would;
+# test/e2e/event-sources.test.ts sends them to the gateway on the process-node cluster.
 CLOUDEVENTS := .cache/cloudevents/.cloudevents-2.2.0
 $(CLOUDEVENTS):
 	python3 -m venv .cache/cloudevents && .cache/cloudevents/bin/pip install -q cloudevents==2.2.0 && touch $@
@@ -113,7 +114,7 @@ cluster-down: deps
 # End to end on a real cluster whose only stand-in is the node (pods as
 # processes in network namespaces; no container engine), all inside a network
 # namespace of its own; the wrapper then checks nothing was left behind.
-e2e-local: deps deps-system cluster-build $(AWSCLI)
+e2e-local: deps deps-system cluster-build $(AWSCLI) $(CLOUDEVENTS)
 	@bash test/cluster/build-coredns.sh >/dev/null
 	@bash test/cluster/prepare-go-image.sh >/dev/null
 	@bash test/cluster/netns-run.sh hearth-e2e-$$$$ -- npx vitest run --config vitest.e2e.config.ts

@@ -8,12 +8,14 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventSourceMappingStatus } from '../../src/api/event-source-mapping.js';
+import { EventSourceMappingSchema, type EventSourceMappingStatus } from '../../src/api/event-source-mapping.js';
+import { KubeRest } from '../../src/kube/rest.js';
+import { resolveCredentials } from '../../src/platform/event-source-watch.js';
 import { startClusterGateway, type ClusterGateway } from '../../src/platform/cluster.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
@@ -231,6 +233,45 @@ if (!ctx.available) {
         await objects.deleteNamespacedCustomObject({ ...esmApi, namespace: ns, name: 'locked' });
       } finally {
         lockedClient.disconnect();
+      }
+    });
+
+    it('reads a mapping\'s Secrets with get on their names only (the chart\'s eventSources.secretNames); one not granted is a PROBLEM that says where to grant it', async () => {
+      const kc = kubeConfigFor(ctx);
+      const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+      await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'kafka-sasl' }, stringData: { user: 'alice', password: 'pw' } } });
+      await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'other' }, stringData: { user: 'bob' } } });
+      // As the chart renders it with eventSources.secretNames: [kafka-sasl].
+      await rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'esm-secrets' }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['kafka-sasl'], verbs: ['get'] }] } });
+      await rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'esm-secrets' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'esm-secrets' }, subjects: [{ kind: 'User', name: 'esm-gateway' }] } });
+      const asGateway = new KubeConfig();
+      const cluster = kc.getCurrentCluster();
+      const admin = kc.getCurrentUser();
+      if (cluster === null || admin === null) throw new Error('kubeconfig without a current cluster or user');
+      asGateway.loadFromOptions({ clusters: [cluster], users: [{ ...admin, impersonateUser: 'esm-gateway' }], contexts: [{ name: 'gw', cluster: cluster.name, user: admin.name }], currentContext: 'gw' });
+      const rest = new KubeRest(asGateway);
+      const kafkaMapping = (secret: string) =>
+        EventSourceMappingSchema.parse({
+          apiVersion: 'hearth.dev/v1alpha1',
+          kind: 'EventSourceMapping',
+          metadata: { name: 'sasl', namespace: ns },
+          spec: { functionName: 'sink', kafka: { bootstrapServers: ['k:9092'], topics: ['t'], sasl: { mechanism: 'plain', username: { name: secret, key: 'user' }, password: { name: secret, key: 'password' } } } },
+        });
+      try {
+        // The Role may take a moment to reach the authorizer's cache.
+        const granted = await until('the Role to apply', async () => {
+          const r = await resolveCredentials(rest, kafkaMapping('kafka-sasl'));
+          return r.ok ? r : undefined;
+        });
+        expect(granted.credentials).toEqual({ sasl: { mechanism: 'plain', username: 'alice', password: 'pw' } });
+        expect(await resolveCredentials(rest, kafkaMapping('other'))).toEqual({ ok: false, reason: "kafka.sasl.username: the gateway may not read Secret other (add it to the chart's eventSources.secretNames)" });
+        // A key the Secret lacks, named.
+        expect(await resolveCredentials(rest, { ...kafkaMapping('kafka-sasl'), spec: { ...kafkaMapping('kafka-sasl').spec, kafka: { bootstrapServers: ['k:9092'], topics: ['t'], sasl: { mechanism: 'plain', username: { name: 'kafka-sasl', key: 'user' }, password: { name: 'kafka-sasl', key: 'pass' } } } } })).toEqual({
+          ok: false,
+          reason: 'kafka.sasl.password: Secret kafka-sasl has no key pass',
+        });
+      } finally {
+        rest.close();
       }
     });
 

@@ -28,6 +28,7 @@ import { UnitCatalog } from '../versions/unit-catalog.js';
 import type { EventSourceMapping } from '../api/event-source-mapping.js';
 import type { EventSources, MappingConnector } from '../sources/mapping-runner.js';
 import { redisStreamsConnector } from '../sources/redis-streams/connector.js';
+import { kafkaConnector, type KafkaCredentials } from '../sources/kafka/connector.js';
 
 export interface EmbeddedOptions {
   dir: string;
@@ -119,8 +120,21 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
         logger: log,
       });
     }
-    // Kafka mappings run through src/sources/kafka/connector.ts (kafkaConnector), wired in with it.
-    throw new Error('Kafka mappings are not run by this build yet');
+    // Kafka: SASL credentials and the CA from Secrets of the functions directory.
+    const kafka = m.spec.kafka;
+    if (!kafka) throw new Error('the mapping has neither kafka nor redisStreams');
+    const secretText = (ref: { name: string; key: string }, field: string): string => {
+      const found = objects.lookup('Secret', ref.name, ref.key);
+      if (!found.ok) throw new Error(`${field}: ${found.reason}`);
+      return found.value.text ?? found.value.bytes.toString();
+    };
+    const credentials: KafkaCredentials = {
+      ...(kafka.sasl
+        ? { sasl: { mechanism: kafka.sasl.mechanism, username: secretText(kafka.sasl.username, 'kafka.sasl.username'), password: secretText(kafka.sasl.password, 'kafka.sasl.password') } }
+        : {}),
+      ...(kafka.tls?.ca ? { tls: { ca: secretText(kafka.tls.ca, 'kafka.tls.ca') } } : {}),
+    };
+    return kafkaConnector(m, { clientId: 'hearth', credentials, logger: log });
   };
 
   // Deploying a function (or publishing a version) prepares its code (a Go

@@ -6,12 +6,17 @@
 // starting positions, the batching window, heartbeats through a long batch,
 // kafka:// onFailure produce, and problems. The offset and lag arithmetic is
 // table-tested first (no broker).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventSourceMappingSchema, type EventSourceMapping, type EventSourceMappingInput } from '../../src/api/event-source-mapping.js';
 import type { ConnectorHandlers, PartitionSink } from '../../src/sources/connector.js';
 import { commitOffsetFor, describeKafkaError, kafkaConnector, partitionLag, queueLimit, type KafkaConnector } from '../../src/sources/kafka/connector.js';
 import { positionOf, type KafkaRecord, type SourceRecord } from '../../src/sources/records.js';
+import { py, startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 import { fetchKafka, startKafka, type KafkaBroker } from '../servers/kafka.js';
 
@@ -42,9 +47,9 @@ describe('Kafka offsets and lag (pure)', () => {
     expect(partitionLag(p)).toBe(want);
   });
 
-  it('pauses a partition once it holds twice a batch, at least 1000 records', () => {
-    expect(queueLimit(100)).toBe(1000);
-    expect(queueLimit(10_000)).toBe(20_000);
+  it('pauses a partition once it holds two batches, at least 10,000 records, or 4 MiB', () => {
+    expect(queueLimit(100)).toEqual({ records: 10_000, bytes: 4 * 1024 * 1024 });
+    expect(queueLimit(10_000)).toEqual({ records: 20_000, bytes: 4 * 1024 * 1024 });
   });
 
   it.each([
@@ -155,7 +160,7 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     });
   }
 
-  function open(m: EventSourceMapping, o: { sessionTimeoutMs?: number } = {}): KafkaConnector {
+  function open(m: EventSourceMapping, o: { sessionTimeoutMs?: number; maxQueuedRecords?: number; reconnectDelayMs?: number } = {}): KafkaConnector {
     const c = kafkaConnector(m, { clientId: 'hearth-test', credentials: {}, ...o });
     connectors.push(c);
     return c;
@@ -168,13 +173,14 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     for (let i = 0; i < all.length; i += 500) await producer.send({ topic: t, acks: -1, messages: all.slice(i, i + 500) });
   }
 
-  it('delivers 10,000 records over 3 partitions in order per partition, nothing missing, one call in flight per partition, at most batchSize a call', async () => {
+  it('delivers 10,000 records over 3 partitions in order per partition, nothing missing, one call in flight per partition, at most batchSize a call, fetching paused and resumed as the queues fill', async () => {
     const t = await topic('orders', 3);
     await produce(t, 3, 3334);
     // 3 × 3334 = 10,002 ≥ 10,000 records.
     const total = 3 * 3334;
     const rec = new Recorder();
-    const c = open(mapping('orders', t, { startingPosition: 'TRIM_HORIZON' }));
+    // A small queue: each partition's fetching pauses when a fetch overfills it and resumes as the reader drains it.
+    const c = open(mapping('orders', t, { startingPosition: 'TRIM_HORIZON' }), { maxQueuedRecords: 250 });
     expect((await c.lag()).reduce((s, p) => s + p.lag, 0)).toBe(total);
     await c.start(rec);
     await waitFor('every record delivered', () => rec.count() >= total, 90_000, 100);
@@ -332,6 +338,33 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     await c.stop();
   }, 120_000);
 
+  it('reads only committed transactions, and its commits pass the transaction markers: lag reaches 0', async () => {
+    const t = await topic('txn', 1);
+    const tx = client.producer({ transactionalId: 'hearth-test-txn', idempotent: true, maxInFlightRequests: 1 });
+    await tx.connect();
+    try {
+      const aborted = await tx.transaction();
+      await aborted.send({ topic: t, messages: [{ value: 'aborted0' }, { value: 'aborted1' }] });
+      await aborted.abort();
+      const committed = await tx.transaction();
+      await committed.send({ topic: t, messages: [{ value: 'kept0' }, { value: 'kept1' }, { value: 'kept2' }] });
+      await committed.commit();
+    } finally {
+      await tx.disconnect();
+    }
+    // Offsets 0-1 aborted, 2 the abort marker, 3-5 kept, 6 the commit marker: the end is 7.
+    expect((await admin.fetchTopicOffsets(t))[0]?.high).toBe('7');
+    const rec = new Recorder();
+    const c = open(mapping('txn', t, { startingPosition: 'TRIM_HORIZON' }));
+    await c.start(rec);
+    await waitFor('the kept records', () => rec.count() >= 3, 60_000, 50);
+    expect((rec.got.get(`${t}-0`) ?? []).map((r) => r.value?.toString())).toEqual(['kept0', 'kept1', 'kept2']);
+    await waitFor('lag 0 (the commit past the marker)', async () => (await c.lag())[0]?.lag === 0, 30_000, 100);
+    const offsets = await admin.fetchOffsets({ groupId: 'hearth-default-txn', topics: [t] });
+    expect(offsets[0]?.partitions[0]?.offset).toBe('7');
+    await c.stop();
+  }, 120_000);
+
   it('produces onFailure records to a kafka:// topic of the same cluster', async () => {
     const t = await topic('produce-src', 1);
     const dlq = await topic('produce-dlq', 1);
@@ -362,4 +395,69 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     expect(down.problems[0]).toMatch(/^cannot reach Kafka at 127\.0\.0\.1:1: /);
     await cd.stop();
   }, 120_000);
+
+  it('tries again after a problem: a topic created later is read', async () => {
+    const rec = new Recorder();
+    const c = open(mapping('later', 'later', { startingPosition: 'TRIM_HORIZON' }), { reconnectDelayMs: 200 });
+    await c.start(rec);
+    expect(rec.problems[0]).toBe(`Kafka topic later does not exist on ${broker.bootstrap}`);
+    await topic('later', 1);
+    await producer.send({ topic: 'later', acks: -1, messages: [{ value: 'at last' }] });
+    await waitFor('the record', () => rec.count() === 1, 60_000, 50);
+    expect(rec.got.get('later-0')?.[0]?.value?.toString()).toBe('at last');
+    await c.stop();
+  }, 120_000);
+
+  describe('a Kafka mapping under hearth up', () => {
+    const SOURCE = `
+import json, os
+
+def handler(event, context):
+    with open(os.environ['OUT'], 'a') as f:
+        for key, recs in event['records'].items():
+            f.write(json.dumps({'source': event['eventSource'], 'servers': event['bootstrapServers'], 'key': key,
+                                'offsets': [r['offset'] for r in recs], 'values': [r['value'] for r in recs]}) + '\\n')
+    return None
+`;
+    let platform: Awaited<ReturnType<typeof startPlatform>> | undefined;
+    const out = join(mkdtempSync(join(tmpdir(), 'hearth-kafka-esm-')), 'batches.jsonl');
+    afterAll(async () => {
+      await platform?.close();
+      rmSync(dirname(out), { recursive: true, force: true });
+      if (platform) rmSync(platform.dir, { recursive: true, force: true });
+    });
+
+    it('invokes the function with Lambda\'s self-managed Kafka event, in order per partition, and shows the mapping OK with lag 0', async () => {
+      const t = await topic('embedded', 3);
+      await produce(t, 3, 100);
+      platform = await startPlatform(
+        { recorder: { ...py(SOURCE), env: [{ name: 'OUT', value: out }] } },
+        // Unsandboxed, so the function can write its record of batches where the test reads it.
+        { backend: { sandbox: false }, eventSources: { lagIntervalMs: 200 } },
+        {
+          'recorder-kafka.yaml': stringify({
+            apiVersion: 'hearth.dev/v1alpha1',
+            kind: 'EventSourceMapping',
+            metadata: { name: 'recorder-kafka' },
+            spec: { functionName: 'recorder', kafka: { bootstrapServers: [broker.bootstrap], topics: [t] }, startingPosition: 'TRIM_HORIZON', batchSize: 50 },
+          }),
+        },
+      );
+      type Line = { source: string; servers: string; key: string; offsets: number[]; values: string[] };
+      const lines = (): Line[] => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+      await waitFor('300 records through the function', () => lines().reduce((n, l) => n + l.offsets.length, 0) >= 300, 120_000, 100);
+      for (let p = 0; p < 3; p++) {
+        const mine = lines().filter((l) => l.key === `${t}-${p}`);
+        expect(mine.flatMap((l) => l.offsets)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+        expect(mine.flatMap((l) => l.values).map((v) => Buffer.from(v, 'base64').toString())).toEqual(Array.from({ length: 100 }, (_, i) => `${p}:${i}`));
+        expect(Math.max(...mine.map((l) => l.offsets.length))).toBeLessThanOrEqual(50);
+      }
+      expect(new Set(lines().map((l) => `${l.source} ${l.servers}`))).toEqual(new Set([`SelfManagedKafka ${broker.bootstrap}`]));
+      await waitFor('the mapping OK with lag 0', async () => {
+        await platform?.eventSources?.refreshLag();
+        const s = platform?.eventSources?.list()[0]?.status;
+        return s?.lastProcessingResult === 'OK' && s.totalLag === 0 && s.lag.length === 3 ? s : undefined;
+      }, 30_000, 200);
+    }, 180_000);
+  });
 });

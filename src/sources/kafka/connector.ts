@@ -42,6 +42,8 @@ export interface KafkaConnectorOptions {
   maxWaitTimeMs?: number;
   /** Backoff before connecting again after the connection failed or the consumer crashed (default 2 s, doubling to 30 s). */
   reconnectDelayMs?: number;
+  /** Records a partition may hold fetched before its fetching pauses (default queueLimit's; tests make it small to pause often). */
+  maxQueuedRecords?: number;
 }
 
 export interface KafkaConnector extends Connector {
@@ -49,9 +51,21 @@ export interface KafkaConnector extends Connector {
   produce(topic: string, value: Buffer): Promise<void>;
 }
 
-/** Records one partition may hold fetched and not yet handed on before its fetching pauses. */
-export function queueLimit(batchSize: number): number {
-  return Math.max(2 * batchSize, 1000);
+/**
+ * How much one partition may hold fetched and not yet handed on before its
+ * fetching pauses: two batches, and enough (a few fetches of up to 1 MiB) that
+ * the reader still has work while kafkajs's fetch loop, with every partition
+ * paused, sleeps out its wait before it looks again.
+ */
+export function queueLimit(batchSize: number): { records: number; bytes: number } {
+  return { records: Math.max(2 * batchSize, 10_000), bytes: 4 * 1024 * 1024 };
+}
+
+/** What a queued record counts for against the byte limit (its key, value and headers, and some bookkeeping). */
+function recordBytes(r: KafkaRecord): number {
+  let n = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers) n += h.key.length + h.value.length;
+  return n;
 }
 
 /**
@@ -164,6 +178,8 @@ interface PartitionReader {
   sink: PartitionSink;
   abort: AbortController;
   queue: KafkaRecord[];
+  /** What the queue holds, by recordBytes. */
+  queuedBytes: number;
   /** When the oldest queued record was queued (the batching window runs from it). */
   firstQueuedAt: number;
   /** Offset of the last record fetched, and the end of the fetched range (last offset fetched + 1, markers included). */
@@ -191,7 +207,7 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
   const logger = opts.logger?.child({ topic, group: groupId });
   const maxWaitTimeMs = opts.maxWaitTimeMs ?? 500;
   const reconnectBase = opts.reconnectDelayMs ?? 2000;
-  const limit = queueLimit(batchSize);
+  const limit = { ...queueLimit(batchSize), ...(opts.maxQueuedRecords !== undefined ? { records: opts.maxQueuedRecords } : {}) };
 
   const tlsOn = source.tls !== undefined && source.tls.enabled !== false;
   const sasl: SASLOptions | undefined = opts.credentials.sasl ? { ...opts.credentials.sasl } : undefined;
@@ -287,8 +303,9 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
         continue;
       }
       const records = r.queue.splice(0, batchSize);
+      for (const x of records) r.queuedBytes -= recordBytes(x);
       r.firstQueuedAt = Date.now();
-      if (r.queue.length < limit) pause(r, false);
+      if (r.queue.length < limit.records && r.queuedBytes < limit.bytes) pause(r, false);
       r.busy = true;
       try {
         await r.sink.process(records, signal);
@@ -334,6 +351,7 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
       sink: undefined as unknown as PartitionSink,
       abort: new AbortController(),
       queue: [],
+      queuedBytes: 0,
       firstQueuedAt: Date.now(),
       paused: false,
       busy: false,
@@ -359,11 +377,12 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
     if (r.queue.length === 0) r.firstQueuedAt = Date.now();
     r.firstOffset ??= (records[0] as KafkaRecord).offset;
     r.queue.push(...records);
+    for (const x of records) r.queuedBytes += recordBytes(x);
     r.lastRecord = (records.at(-1) as KafkaRecord).offset;
     r.fetchedEnd = BigInt(batch.lastOffset()) + 1n;
     // The fetch position moves on (the reader holds these records); what is committed moves only as the sink finishes them.
     resolveOffset(batch.lastOffset());
-    if (r.queue.length >= limit) pause(r, true);
+    if (r.queue.length >= limit.records || r.queuedBytes >= limit.bytes) pause(r, true);
     r.wake();
   }
 

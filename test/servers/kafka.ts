@@ -37,6 +37,8 @@ export function fetchKafka(): Promise<{ libs: string } | { skip: string }> {
 export interface KafkaBroker {
   /** HOST:PORT of the PLAINTEXT listener. */
   bootstrap: string;
+  /** With `sasl`: HOST:PORT of a second listener that asks for SASL PLAIN or SCRAM-SHA-256/512 (SASL_PLAINTEXT). */
+  saslBootstrap?: string;
   port: number;
   /** The JVM's classpath (every jar the fetch brought, the perf tools included). */
   classpath: string;
@@ -51,6 +53,8 @@ export interface KafkaBroker {
 export interface StartKafkaOptions {
   /** The address clients connect to (default 127.0.0.1; e.g. a bridge's address that pods of a test cluster reach). The controller stays on loopback. */
   host?: string;
+  /** A second listener (saslBootstrap) taking these users' names and passwords over SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */
+  sasl?: { users: Record<string, string> };
   /** Partitions of topics the broker creates on first use (num.partitions; default 1). */
   partitions?: number;
   /** How long to wait for the broker to take a produce (default 90 s: a JVM starting on a loaded two-core machine). */
@@ -127,6 +131,18 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   if ('skip' in fetched) throw new Error(`no Kafka jars: ${fetched.skip}`);
   const classpath = join(fetched.libs, '*');
   const [port, controllerPort] = [await freePort(), await freePort()];
+  const saslPort = opts.sasl ? await freePort() : undefined;
+  const users = Object.entries(opts.sasl?.users ?? {});
+  const q = (v: string): string => JSON.stringify(v);
+  const saslProps =
+    saslPort === undefined
+      ? []
+      : [
+          'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+          `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${users.map(([u, pw]) => `user_${u}=${q(pw)}`).join(' ')};`,
+          'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+          'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+        ];
   const host = opts.host ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'hearth-kafka-'));
   const logFile = join(tmpdir(), `hearth-kafka-${port}.log`);
@@ -138,11 +154,12 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://${host}:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://${host}:${port}`,
+      `listeners=PLAINTEXT://${host}:${port},CONTROLLER://127.0.0.1:${controllerPort}${saslPort !== undefined ? `,SASL_PLAINTEXT://${host}:${saslPort}` : ''}`,
+      `advertised.listeners=PLAINTEXT://${host}:${port}${saslPort !== undefined ? `,SASL_PLAINTEXT://${host}:${saslPort}` : ''}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+      ...saslProps,
       `log.dirs=${join(dir, 'data')}`,
       `num.partitions=${opts.partitions ?? 1}`,
       // One node: every internal topic has one replica; a small offsets topic makes the first group coordinator quick to elect.
@@ -179,7 +196,9 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   );
   try {
     const id = (await run('java', [...JVM_FLAGS, '-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid'], 60_000)).stdout.trim();
-    const fmt = javaCommand(classpath, logConfig, 'kafka.tools.StorageTool', ['format', '-t', id, '-c', props]);
+    // SCRAM credentials live in the cluster's metadata: the format writes them first.
+    const scram = users.flatMap(([u, pw]) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mech) => ['--add-scram', `${mech}=[name=${u},password=${pw}]`]));
+    const fmt = javaCommand(classpath, logConfig, 'kafka.tools.StorageTool', ['format', '-t', id, '-c', props, ...scram]);
     await run(fmt.cmd, fmt.argv, 60_000);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
@@ -226,6 +245,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
 
   return {
     bootstrap,
+    ...(saslPort !== undefined ? { saslBootstrap: `${host}:${saslPort}` } : {}),
     port,
     classpath,
     logFile,

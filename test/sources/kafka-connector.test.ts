@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventSourceMappingSchema, type EventSourceMapping, type EventSourceMappingInput } from '../../src/api/event-source-mapping.js';
 import type { ConnectorHandlers, PartitionSink } from '../../src/sources/connector.js';
-import { commitOffsetFor, describeKafkaError, kafkaConnector, partitionLag, queueLimit, type KafkaConnector } from '../../src/sources/kafka/connector.js';
+import { commitOffsetFor, describeKafkaError, kafkaConnector, partitionLag, queueLimit, type KafkaConnector, type KafkaCredentials } from '../../src/sources/kafka/connector.js';
 import { positionOf, type KafkaRecord, type SourceRecord } from '../../src/sources/records.js';
 import { py, startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
@@ -131,7 +131,8 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
   const connectors: KafkaConnector[] = [];
 
   beforeAll(async () => {
-    broker = await startKafka({ partitions: 3 });
+    // A second listener asks for SASL (PLAIN and SCRAM) with this user.
+    broker = await startKafka({ partitions: 3, sasl: { users: { alice: 'alice-secret' } } });
     client = new Kafka({ clientId: 'hearth-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
     admin = client.admin();
     await admin.connect();
@@ -160,7 +161,7 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     });
   }
 
-  function open(m: EventSourceMapping, o: { sessionTimeoutMs?: number; maxQueuedRecords?: number; reconnectDelayMs?: number } = {}): KafkaConnector {
+  function open(m: EventSourceMapping, o: { sessionTimeoutMs?: number; maxQueuedRecords?: number; reconnectDelayMs?: number; credentials?: KafkaCredentials } = {}): KafkaConnector {
     const c = kafkaConnector(m, { clientId: 'hearth-test', credentials: {}, ...o });
     connectors.push(c);
     return c;
@@ -396,6 +397,25 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     await cd.stop();
   }, 120_000);
 
+  it.each(['plain', 'scram-sha-256', 'scram-sha-512'] as const)('reads through a SASL listener with %s credentials, and says so when they are refused', async (mechanism) => {
+    const t = await topic(`sasl-${mechanism}`, 1);
+    await producer.send({ topic: t, acks: -1, messages: [{ value: mechanism }] });
+    const spec = { startingPosition: 'TRIM_HORIZON' as const, kafka: { bootstrapServers: [broker.saslBootstrap as string], topics: [t], sasl: { mechanism, username: { name: 's', key: 'u' }, password: { name: 's', key: 'p' } } } };
+    const rec = new Recorder();
+    const c = open(mapping(`sasl-${mechanism}`, t, spec), { credentials: { sasl: { mechanism, username: 'alice', password: 'alice-secret' } } });
+    await c.start(rec);
+    await waitFor('the record', () => rec.count() === 1, 60_000, 50);
+    expect(rec.got.get(`${t}-0`)?.[0]?.value?.toString()).toBe(mechanism);
+    await c.stop();
+
+    const refused = new Recorder();
+    const bad = open(mapping(`sasl-bad-${mechanism}`, t, spec), { credentials: { sasl: { mechanism, username: 'alice', password: 'wrong' } } });
+    await bad.start(refused);
+    expect(refused.problems[0]).toMatch(/^Kafka refused the credentials \(SASL\): /);
+    expect(refused.count()).toBe(0);
+    await bad.stop();
+  }, 120_000);
+
   it('tries again after a problem: a topic created later is read', async () => {
     const rec = new Recorder();
     const c = open(mapping('later', 'later', { startingPosition: 'TRIM_HORIZON' }), { reconnectDelayMs: 200 });
@@ -427,7 +447,7 @@ def handler(event, context):
       if (platform) rmSync(platform.dir, { recursive: true, force: true });
     });
 
-    it('invokes the function with Lambda\'s self-managed Kafka event, in order per partition, and shows the mapping OK with lag 0', async () => {
+    it('invokes the function with Lambda\'s self-managed Kafka event, in order per partition, and shows the mapping OK with lag 0 (SASL credentials from a Secret file)', async () => {
       const t = await topic('embedded', 3);
       await produce(t, 3, 100);
       platform = await startPlatform(
@@ -439,8 +459,15 @@ def handler(event, context):
             apiVersion: 'hearth.dev/v1alpha1',
             kind: 'EventSourceMapping',
             metadata: { name: 'recorder-kafka' },
-            spec: { functionName: 'recorder', kafka: { bootstrapServers: [broker.bootstrap], topics: [t] }, startingPosition: 'TRIM_HORIZON', batchSize: 50 },
+            spec: {
+              functionName: 'recorder',
+              // Through the SASL listener, the credentials from a Secret of the functions directory.
+              kafka: { bootstrapServers: [broker.saslBootstrap], topics: [t], sasl: { mechanism: 'scram-sha-512', username: { name: 'kafka-creds', key: 'user' }, password: { name: 'kafka-creds', key: 'password' } } },
+              startingPosition: 'TRIM_HORIZON',
+              batchSize: 50,
+            },
           }),
+          'kafka-creds.yaml': stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'kafka-creds' }, stringData: { user: 'alice', password: 'alice-secret' } }),
         },
       );
       type Line = { source: string; servers: string; key: string; offsets: number[]; values: string[] };
@@ -452,7 +479,7 @@ def handler(event, context):
         expect(mine.flatMap((l) => l.values).map((v) => Buffer.from(v, 'base64').toString())).toEqual(Array.from({ length: 100 }, (_, i) => `${p}:${i}`));
         expect(Math.max(...mine.map((l) => l.offsets.length))).toBeLessThanOrEqual(50);
       }
-      expect(new Set(lines().map((l) => `${l.source} ${l.servers}`))).toEqual(new Set([`SelfManagedKafka ${broker.bootstrap}`]));
+      expect(new Set(lines().map((l) => `${l.source} ${l.servers}`))).toEqual(new Set([`SelfManagedKafka ${broker.saslBootstrap}`]));
       await waitFor('the mapping OK with lag 0', async () => {
         await platform?.eventSources?.refreshLag();
         const s = platform?.eventSources?.list()[0]?.status;

@@ -39,6 +39,9 @@ export interface KafkaBroker {
   bootstrap: string;
   /** With `sasl`: HOST:PORT of a second listener that asks for SASL PLAIN or SCRAM-SHA-256/512 (SASL_PLAINTEXT). */
   saslBootstrap?: string;
+  /** With `tls`: HOST:PORT of a TLS listener, and the PEM of the throwaway CA that signed its certificate. */
+  tlsBootstrap?: string;
+  caPem?: string;
   port: number;
   /** The JVM's classpath (every jar the fetch brought, the perf tools included). */
   classpath: string;
@@ -55,6 +58,8 @@ export interface StartKafkaOptions {
   host?: string;
   /** A second listener (saslBootstrap) taking these users' names and passwords over SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */
   sasl?: { users: Record<string, string> };
+  /** A TLS listener (tlsBootstrap) with a certificate for the host signed by a throwaway CA (caPem). */
+  tls?: boolean;
   /** Partitions of topics the broker creates on first use (num.partitions; default 1). */
   partitions?: number;
   /** How long to wait for the broker to take a produce (default 90 s: a JVM starting on a loaded two-core machine). */
@@ -87,6 +92,20 @@ function run(cmd: string, argv: readonly string[], timeoutMs: number): Promise<{
       else resolve({ stdout, stderr });
     });
   });
+}
+
+/** A throwaway CA and a server certificate for `host` signed by it; the listener's PEM keystore is key then certificate. */
+async function makeTlsFiles(dir: string, host: string): Promise<{ keystore: string; caPem: string }> {
+  const p = (f: string): string => join(dir, f);
+  await run('openssl', ['genrsa', '-out', p('ca.key'), '2048'], 30_000);
+  await run('openssl', ['req', '-x509', '-new', '-key', p('ca.key'), '-sha256', '-days', '2', '-subj', '/CN=hearth-test-kafka-ca', '-out', p('ca.crt')], 30_000);
+  await run('openssl', ['genrsa', '-out', p('server.key'), '2048'], 30_000);
+  await run('openssl', ['req', '-new', '-key', p('server.key'), '-subj', `/CN=${host}`, '-out', p('server.csr')], 30_000);
+  const san = /^[0-9.]+$/.test(host) ? `IP:${host}` : `DNS:${host}`;
+  writeFileSync(p('server.ext'), `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
+  await run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '2', '-sha256', '-extfile', p('server.ext'), '-out', p('server.crt')], 30_000);
+  writeFileSync(p('server.pem'), readFileSync(p('server.key'), 'utf8') + readFileSync(p('server.crt'), 'utf8'));
+  return { keystore: p('server.pem'), caPem: readFileSync(p('ca.crt'), 'utf8') };
 }
 
 function tail(file: string, chars = 4000): string {
@@ -132,6 +151,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   const classpath = join(fetched.libs, '*');
   const [port, controllerPort] = [await freePort(), await freePort()];
   const saslPort = opts.sasl ? await freePort() : undefined;
+  const tlsPort = opts.tls ? await freePort() : undefined;
   const users = Object.entries(opts.sasl?.users ?? {});
   const q = (v: string): string => JSON.stringify(v);
   const saslProps =
@@ -147,6 +167,15 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   const dir = mkdtempSync(join(tmpdir(), 'hearth-kafka-'));
   const logFile = join(tmpdir(), `hearth-kafka-${port}.log`);
   const props = join(dir, 'server.properties');
+  let tlsFiles: { keystore: string; caPem: string } | undefined;
+  try {
+    if (tlsPort !== undefined) tlsFiles = await makeTlsFiles(dir, host);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const extraListeners = [...(saslPort !== undefined ? [`SASL_PLAINTEXT://${host}:${saslPort}`] : []), ...(tlsPort !== undefined ? [`SSL://${host}:${tlsPort}`] : [])].map((l) => `,${l}`).join('');
+  const tlsProps = tlsFiles ? ['listener.name.ssl.ssl.keystore.type=PEM', `listener.name.ssl.ssl.keystore.location=${tlsFiles.keystore}`] : [];
   const logConfig = join(dir, 'log4j2.properties');
   writeFileSync(
     props,
@@ -154,12 +183,13 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://${host}:${port},CONTROLLER://127.0.0.1:${controllerPort}${saslPort !== undefined ? `,SASL_PLAINTEXT://${host}:${saslPort}` : ''}`,
-      `advertised.listeners=PLAINTEXT://${host}:${port}${saslPort !== undefined ? `,SASL_PLAINTEXT://${host}:${saslPort}` : ''}`,
+      `listeners=PLAINTEXT://${host}:${port},CONTROLLER://127.0.0.1:${controllerPort}${extraListeners}`,
+      `advertised.listeners=PLAINTEXT://${host}:${port}${extraListeners}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL',
       ...saslProps,
+      ...tlsProps,
       `log.dirs=${join(dir, 'data')}`,
       `num.partitions=${opts.partitions ?? 1}`,
       // One node: every internal topic has one replica; a small offsets topic makes the first group coordinator quick to elect.
@@ -246,6 +276,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   return {
     bootstrap,
     ...(saslPort !== undefined ? { saslBootstrap: `${host}:${saslPort}` } : {}),
+    ...(tlsPort !== undefined && tlsFiles ? { tlsBootstrap: `${host}:${tlsPort}`, caPem: tlsFiles.caPem } : {}),
     port,
     classpath,
     logFile,

@@ -131,8 +131,8 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
   const connectors: KafkaConnector[] = [];
 
   beforeAll(async () => {
-    // A second listener asks for SASL (PLAIN and SCRAM) with this user.
-    broker = await startKafka({ partitions: 3, sasl: { users: { alice: 'alice-secret' } } });
+    // A second listener asks for SASL (PLAIN and SCRAM) with this user; a third speaks TLS with a throwaway CA's certificate.
+    broker = await startKafka({ partitions: 3, sasl: { users: { alice: 'alice-secret' } }, tls: true });
     client = new Kafka({ clientId: 'hearth-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
     admin = client.admin();
     await admin.connect();
@@ -414,6 +414,26 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     expect(refused.problems[0]).toMatch(/^Kafka refused the credentials \(SASL\): /);
     expect(refused.count()).toBe(0);
     await bad.stop();
+  }, 120_000);
+
+  it('reads over TLS trusting the mapping\'s CA, and reports a broker whose certificate it cannot verify', async () => {
+    const t = await topic('tls', 1);
+    await producer.send({ topic: t, acks: -1, messages: [{ value: 'over tls' }] });
+    const spec = { startingPosition: 'TRIM_HORIZON' as const, kafka: { bootstrapServers: [broker.tlsBootstrap as string], topics: [t], tls: { ca: { name: 's', key: 'ca.crt' } } } };
+    const rec = new Recorder();
+    const c = open(mapping('tls', t, spec), { credentials: { tls: { ca: broker.caPem as string } } });
+    await c.start(rec);
+    await waitFor('the record', () => rec.count() === 1, 60_000, 50);
+    expect(rec.got.get(`${t}-0`)?.[0]?.value?.toString()).toBe('over tls');
+    await c.stop();
+
+    // Without the CA the system's CAs are trusted, and none of them signed the broker's certificate.
+    const untrusted = new Recorder();
+    const u = open(mapping('tls-untrusted', t, { ...spec, kafka: { ...spec.kafka, tls: { enabled: true } } }));
+    await u.start(untrusted);
+    expect(untrusted.problems[0]).toMatch(/^cannot reach Kafka at .*certificate/);
+    expect(untrusted.count()).toBe(0);
+    await u.stop();
   }, 120_000);
 
   it('tries again after a problem: a topic created later is read', async () => {

@@ -363,6 +363,20 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     await waitFor('lag 0 (the commit past the marker)', async () => (await c.lag())[0]?.lag === 0, 30_000, 100);
     const offsets = await admin.fetchOffsets({ groupId: 'hearth-default-txn', topics: [t] });
     expect(offsets[0]?.partitions[0]?.offset).toBe('7');
+
+    // Then a fetch holding nothing but an aborted transaction (7-8 and its marker at 9): the idle reader commits past it too.
+    const tx2 = client.producer({ transactionalId: 'hearth-test-txn', idempotent: true, maxInFlightRequests: 1 });
+    await tx2.connect();
+    try {
+      const aborted = await tx2.transaction();
+      await aborted.send({ topic: t, messages: [{ value: 'aborted2' }, { value: 'aborted3' }] });
+      await aborted.abort();
+    } finally {
+      await tx2.disconnect();
+    }
+    await waitFor('the commit past the aborted transaction', async () => (await admin.fetchOffsets({ groupId: 'hearth-default-txn', topics: [t] }))[0]?.partitions[0]?.offset === '10', 30_000, 100);
+    expect((await c.lag())[0]?.lag).toBe(0);
+    expect(rec.count()).toBe(3);
     await c.stop();
   }, 120_000);
 

@@ -380,6 +380,8 @@ describe.runIf(able)('the process node stops containers as the kubelet does', ()
     });
     const { apps } = runners(p);
     const runs = await startAppContainers(apps, () => false);
+    // (A start bwrap itself fails under load is retried as a crash is: wait for every one to be up.)
+    await until('every container up', () => apps.every((_, i) => readEvents().some((e) => e.who === `early${i}` && e.what.startsWith('up'))));
     expect(recorded).toEqual([]);
     for (let i = 0; i < 20; i++) expect(first(`early${i}`, 'exec-hook-start').what).toContain('uid=1234');
     await stopContainers(p.spec ?? { containers: [] }, apps, 5, new Cutoff());

@@ -6,7 +6,7 @@
 // parent and exits as it does, so the node watches bwrap for the exit and
 // signals, probes and execs into the container by the pid bwrap reports.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import { containerCommand, INFO_FD, OPTIONS_FD, parseChildPid, type ContainerSpec } from '../../../src/sandbox/bwrap-args.js';
@@ -58,22 +58,24 @@ const SETUP_WAIT_MS = 5_000;
  * Waits until the container process has left bwrap's setup (mounts, then
  * the exec of its program): a container runtime reports a container started
  * only then, and an exec into it (a postStart hook right after the start)
- * would otherwise enter a mount namespace whose root is not there yet.
+ * would otherwise enter a mount namespace whose root is not there yet. Its
+ * command line is bwrap's own until that exec (its executable's path is no
+ * guide: it reads differently once bwrap has switched roots).
  */
 async function setUp(bwrap: ChildProcess, pid: number): Promise<void> {
-  const exe = (p: number): string | undefined => {
+  const cmdline = (p: number): string | undefined => {
     try {
-      return readlinkSync(`/proc/${p}/exe`);
+      return readFileSync(`/proc/${p}/cmdline`, 'latin1');
     } catch {
       return undefined;
     }
   };
-  const bwrapExe = bwrap.pid === undefined ? undefined : exe(bwrap.pid);
-  if (bwrapExe === undefined || pid === bwrap.pid) return;
+  const bwrapCmdline = bwrap.pid === undefined ? undefined : cmdline(bwrap.pid);
+  if (bwrapCmdline === undefined || pid === bwrap.pid) return;
   const end = Date.now() + SETUP_WAIT_MS;
   while (Date.now() < end && bwrap.exitCode === null && bwrap.signalCode === null) {
-    const current = exe(pid);
-    if (current === undefined || current !== bwrapExe) return;
+    const current = cmdline(pid);
+    if (current === undefined || current !== bwrapCmdline) return;
     await sleep(2);
   }
 }

@@ -201,10 +201,10 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     expect(rec.problems).toEqual([]);
   }, 180_000);
 
-  it('a connector stopped mid-batch gives way to one that resumes from the last commit: nothing skipped, the stopped batch runs again', async () => {
-    const t = await topic('resume', 1);
+  it.each(['stop', 'kill'] as const)('a connector ended mid-batch (%s) gives way to one that resumes from the last commit: nothing skipped, the interrupted batch runs again', async (end) => {
+    const t = await topic(`resume-${end}`, 1);
     await produce(t, 1, 1000);
-    const m = mapping('resume', t, { startingPosition: 'TRIM_HORIZON', batchSize: 50 });
+    const m = mapping(`resume-${end}`, t, { startingPosition: 'TRIM_HORIZON', batchSize: 50 });
     const a = new Recorder();
     let hung: { signal: AbortSignal; first: number } | undefined;
     a.behave = async (_p, records, signal, call) => {
@@ -217,7 +217,9 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     await ca.start(a);
     await waitFor('the fourth batch to hang', () => hung, 60_000, 50);
     expect(a.committed.get(`${t}-0`)).toBe('149');
-    await ca.stop();
+    if (end === 'stop') await ca.stop();
+    else ca.kill();
+    // kill aborts at once, without waiting for anything.
     expect(hung?.signal.aborted).toBe(true);
     expect(a.released_).toEqual([`${t}-0`]);
 

@@ -49,6 +49,12 @@ export interface KafkaConnectorOptions {
 export interface KafkaConnector extends Connector {
   /** Writes one record to a topic of the mapping's cluster (onFailure kafka:// destinations): resolves once every in-sync replica has it. */
   produce(topic: string, value: Buffer): Promise<void>;
+  /**
+   * Goes away at once, as a crashed gateway would as far as the sinks see: every in-flight batch aborted, nothing more committed.
+   * The consumer is disconnected in the background; kafkajs cannot drop its connections without leaving the group, so the
+   * partitions move to the other members at once rather than after the session (tests; the runner's kill).
+   */
+  kill(): void;
 }
 
 /**
@@ -510,31 +516,37 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
     }
   }
 
+  async function stop(): Promise<void> {
+    if (stopped) return;
+    stopped = true;
+    clearTimeout(retryTimer);
+    const rs = [...readers.values()];
+    releaseAll('the connector stopped');
+    await Promise.all(rs.map((r) => r.done));
+    const c = consumer;
+    consumer = undefined;
+    // disconnect stops the fetch loop and leaves the group: its partitions go to the other members at once.
+    await c?.disconnect().catch((err: unknown) => logger?.warn({ err }, 'leaving the Kafka group failed'));
+    const p = producer;
+    producer = undefined;
+    await Promise.all([
+      p?.then((x) => x.disconnect()).catch(() => undefined),
+      admin?.disconnect().catch(() => undefined),
+    ]);
+    admin = undefined;
+    adminReady = undefined;
+  }
+
   return {
     async start(h: ConnectorHandlers): Promise<void> {
       handlers = h;
       await connect();
     },
 
-    async stop(): Promise<void> {
-      if (stopped) return;
-      stopped = true;
-      clearTimeout(retryTimer);
-      const rs = [...readers.values()];
-      releaseAll('the connector stopped');
-      await Promise.all(rs.map((r) => r.done));
-      const c = consumer;
-      consumer = undefined;
-      // disconnect stops the fetch loop and leaves the group: its partitions go to the other members at once.
-      await c?.disconnect().catch((err: unknown) => logger?.warn({ err }, 'leaving the Kafka group failed'));
-      const p = producer;
-      producer = undefined;
-      await Promise.all([
-        p?.then((x) => x.disconnect()).catch(() => undefined),
-        admin?.disconnect().catch(() => undefined),
-      ]);
-      admin = undefined;
-      adminReady = undefined;
+    stop,
+
+    kill(): void {
+      void stop();
     },
 
     async lag(): Promise<PartitionLag> {

@@ -311,6 +311,28 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     await cl2.stop();
   }, 180_000);
 
+  it('LATEST is where the mapping started for the whole group: a member taking over a partition with nothing committed yet skips nothing', async () => {
+    const t = await topic('latest-group', 1);
+    await producer.send({ topic: t, acks: -1, messages: [{ value: 'before' }] });
+    const m = mapping('latest-group', t, { startingPosition: 'LATEST' });
+    const a = new Recorder();
+    // A holds its first batch until it is stopped: nothing of it is committed.
+    a.behave = (_p, _r, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+    const ca = open(m);
+    await ca.start(a);
+    await producer.send({ topic: t, acks: -1, messages: [{ value: 'r0' }, { value: 'r1' }] });
+    await waitFor('A holding r0, r1', () => a.count() === 2, 60_000, 50);
+    // B starts later (the end is 3 by now) and takes the partition when A stops.
+    const b = new Recorder();
+    const cb = open(m, { sessionTimeoutMs: 10_000 });
+    await cb.start(b);
+    await ca.stop();
+    await producer.send({ topic: t, acks: -1, messages: [{ value: 'r2' }] });
+    await waitFor('B up to r2', () => (b.got.get(`${t}-0`) ?? []).some((r) => r.value?.toString() === 'r2'), 60_000, 50);
+    expect((b.got.get(`${t}-0`) ?? []).map((r) => r.value?.toString())).toEqual(['r0', 'r1', 'r2']);
+    await cb.stop();
+  }, 120_000);
+
   it('gathers records for maximumBatchingWindowInSeconds before handing fewer than batchSize', async () => {
     const t = await topic('window', 1);
     const rec = new Recorder();

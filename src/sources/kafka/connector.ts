@@ -419,15 +419,25 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
     startsResolved = true;
   }
 
-  /** After a join: partitions the group has no commit for start at their resolved starting position (paused until it is set). */
+  /**
+   * After a join: partitions the group has no commit for start at their
+   * resolved starting position (paused until it is set), and that position is
+   * committed at once, so it is the group's: a member that takes the
+   * partition over before anything else is committed goes on from there,
+   * not from where its own LATEST would be (records in between skipped).
+   */
   async function seekStarts(c: Consumer, gen: number, partitions: number[]): Promise<void> {
     try {
       const committed = await committedOffsets(await getAdmin());
       if (gen !== generation || consumer !== c) return;
+      const starts: Array<{ topic: string; partition: number; offset: string }> = [];
       for (const p of partitions) {
         const offset = initial.get(p);
-        if (offset !== undefined && (committed.get(p) ?? '-1') === '-1') c.seek({ topic, partition: p, offset });
+        if (offset === undefined || (committed.get(p) ?? '-1') !== '-1') continue;
+        c.seek({ topic, partition: p, offset });
+        starts.push({ topic, partition: p, offset });
       }
+      if (starts.length > 0) await c.commitOffsets(starts);
     } catch (err) {
       problem(err);
     } finally {

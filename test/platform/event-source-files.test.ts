@@ -15,68 +15,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventSourceMappingSchema, type EventSourceMappingSpecInput } from '../../src/api/event-source-mapping.js';
 import { EventSources, mappingUuid } from '../../src/sources/mapping-runner.js';
 import { redisStreamsConnector } from '../../src/sources/redis-streams/connector.js';
-import { py, startPlatform } from '../helpers/platform.js';
+import { startPlatform } from '../helpers/platform.js';
+import { firstSeen, range, recordedBatches, recordingFunction } from '../helpers/recording-function.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { FaultLog } from '../faults/collector.js';
 
 const faults = FaultLog.forFile(import.meta.url);
 
-const SOURCE = `
-import json, os, time
-
-OUT = os.environ['OUT']
-
-def _seqs(recs):
-    return [int(r['fields']['seq']) for r in recs]
-
-def _write(name, lines):
-    with open(os.path.join(OUT, name), 'a') as f:
-        f.write(''.join(l + '\\n' for l in lines))
-
-def record(event, context):
-    assert event['eventSource'] == 'hearth:redis-streams'
-    _write(os.environ['FILE'], [json.dumps({'stream': s, 'seqs': _seqs(recs)}) for s, recs in event['records'].items()])
-    delay = float(os.environ.get('DELAY', '0'))
-    if delay:
-        time.sleep(delay)
-    return None
-
-def poison(event, context):
-    for s, recs in event['records'].items():
-        _write(os.environ['FILE'], [json.dumps({'stream': s, 'seqs': _seqs(recs)})])
-        for r in recs:
-            if r['fields'].get('poison') == '1':
-                raise ValueError('poison entry ' + r['id'])
-    return None
-
-def partial(event, context):
-    failures = []
-    for s, recs in event['records'].items():
-        _write(os.environ['FILE'], [json.dumps({'stream': s, 'seqs': _seqs(recs)})])
-        for r in recs:
-            marker = os.path.join(OUT, 'failed-' + r['id'])
-            if r['fields'].get('fail') == '1' and not os.path.exists(marker):
-                open(marker, 'w').close()
-                failures.append({'itemIdentifier': r['id']})
-    return {'batchItemFailures': failures}
-
-def dlq(event, context):
-    _write('dlq.jsonl', [json.dumps(event)])
-    return None
-`;
-
 let server: RedisServer;
 let redis: Redis;
 const out = mkdtempSync(join(tmpdir(), 'hearth-esm-out-'));
 
-const fn = (handler: string, env: Record<string, string> = {}, extra: Record<string, unknown> = {}) => ({
-  ...py(SOURCE, `app.${handler}`),
-  env: Object.entries({ OUT: out, ...env }).map(([name, value]) => ({ name, value })),
-  // Room for a loaded machine: a batch that timed out after writing its lines would run again (at-least-once) and spoil the exact counts.
-  timeoutSeconds: 60,
-  ...extra,
-});
+const fn = (handler: Parameters<typeof recordingFunction>[1], env: Record<string, string> = {}, extra: Parameters<typeof recordingFunction>[3] = {}) => recordingFunction(out, handler, env, extra);
 
 function mappingDoc(name: string, spec: Partial<EventSourceMappingSpecInput> & { functionName: string }, streams: string[], url?: string): string {
   return stringify({
@@ -97,21 +48,7 @@ async function fill(stream: string, from: number, count: number, extra: (seq: nu
   return ids;
 }
 
-/** The batches a recording function wrote, per stream. */
-function batches(file: string): Map<string, number[][]> {
-  const byStream = new Map<string, number[][]>();
-  if (!existsSync(join(out, file))) return byStream;
-  for (const line of readFileSync(join(out, file), 'utf8').split('\n')) {
-    if (!line) continue;
-    const { stream, seqs } = JSON.parse(line) as { stream: string; seqs: number[] };
-    byStream.set(stream, [...(byStream.get(stream) ?? []), seqs]);
-  }
-  return byStream;
-}
-
-const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
-/** Each seq in the order it was first processed. */
-const firstSeen = (bs: number[][] | undefined): number[] => [...new Set((bs ?? []).flat())];
+const batches = (file: string): Map<string, number[][]> => recordedBatches(out, file);
 
 let platform: Awaited<ReturnType<typeof startPlatform>>;
 let maxScalerInstances = 0;

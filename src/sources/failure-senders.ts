@@ -10,12 +10,13 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { request } from 'undici';
 import type { Queue } from '../queue/queue.js';
+import type { KafkaDestinationMessage } from './failure-record.js';
 import type { OnFailureTarget } from './on-failure-destination.js';
 import { sleep } from './partition-processor.js';
 
-/** What a Kafka connector offers for kafka:// destinations. */
+/** What a Kafka connector offers for kafka:// destinations (a key keeps the record's partitioning). */
 export interface KafkaProducer {
-  produce(topic: string, value: Buffer): Promise<void>;
+  produce(topic: string, value: Buffer, key?: Buffer | null): Promise<void>;
 }
 
 export interface FailureSendersOptions {
@@ -70,13 +71,33 @@ export class FailureSenders {
   }
 
   /** Sends until delivered; rejects only when the signal aborts (then the records stay uncommitted and are read again). */
-  async send(target: OnFailureTarget, record: Record<string, unknown>, signal: AbortSignal, onError?: (message: string) => void): Promise<void> {
+  send(target: OnFailureTarget, record: Record<string, unknown>, signal: AbortSignal, onError?: (message: string) => void): Promise<void> {
+    return this.#untilDelivered(target, () => this.sendOnce(target, record), signal, onError);
+  }
+
+  /** Lambda's per-record messages for a kafka:// destination (failure-record.ts's kafkaDestinationMessages), each produced with its record's key until delivered, in order. */
+  async sendKafkaMessages(target: Extract<OnFailureTarget, { kind: 'kafka-topic' }>, messages: readonly KafkaDestinationMessage[], signal: AbortSignal, onError?: (message: string) => void): Promise<void> {
+    for (const m of messages) {
+      await this.#untilDelivered(
+        target,
+        async () => {
+          const kafka = this.opts.kafka?.();
+          if (!kafka) throw new FailureSendError(`kafka://${target.topic} needs a Kafka mapping (its cluster's producer)`);
+          await kafka.produce(target.topic, m.value, m.key);
+        },
+        signal,
+        onError,
+      );
+    }
+  }
+
+  async #untilDelivered(target: OnFailureTarget, once: () => Promise<void>, signal: AbortSignal, onError?: (message: string) => void): Promise<void> {
     const first = this.opts.firstBackoffMs ?? 200;
     const max = this.opts.maxBackoffMs ?? 10_000;
     for (let attempt = 0; ; attempt++) {
       signal.throwIfAborted();
       try {
-        await this.sendOnce(target, record);
+        await once();
         return;
       } catch (err) {
         if (signal.aborted) throw signal.reason;

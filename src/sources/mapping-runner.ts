@@ -17,11 +17,12 @@ import { batchPayload } from './batch-event.js';
 import { batchPolicy } from './batch-plan.js';
 import type { Connector, PartitionLag } from './connector.js';
 import { FailureSenders, describeTarget, type KafkaProducer } from './failure-senders.js';
-import { failureRecord } from './failure-record.js';
+import { failureRecord, kafkaDestinationMessages } from './failure-record.js';
 import { compileFilters, filterProblems } from './filter-pattern.js';
 import { parseOnFailure, type OnFailureTarget } from './on-failure-destination.js';
 import { PartitionProcessor, Semaphore, type FailedBatch } from './partition-processor.js';
 import { redisStreamsEventSourceArn } from './redis-streams-event.js';
+import type { KafkaRecord } from './records.js';
 import type { Redis } from 'ioredis';
 
 /** What a connector factory makes: a Connector, with the extras some have (Redis: its client; Kafka: a producer; both: kill for tests). */
@@ -252,7 +253,7 @@ export class EventSources {
     const senders = new FailureSenders({
       queue: this.#o.queue,
       redis: () => connector.client?.() ?? this.#o.platformRedis?.(),
-      kafka: () => (connector.produce ? { produce: (t, v) => (connector.produce as KafkaProducer['produce'])(t, v) } : undefined),
+      kafka: () => (connector.produce ? { produce: (t, v, k) => (connector.produce as KafkaProducer['produce'])(t, v, k) } : undefined),
       logger,
     });
     const filter = compileFilters(m.spec.filterCriteria);
@@ -283,7 +284,20 @@ export class EventSources {
         logger.warn({ condition: batch.condition, records: batch.records.length }, 'a batch could not be processed and the mapping has no onFailure destination: its records are skipped');
         return;
       }
-      await senders.send(target, record, signal, setProblem);
+      if (target.kind === 'kafka-topic') {
+        // Lambda writes a Kafka-topic destination one message per failed record, keyed as the record was (mappingProblems allows kafka:// for Kafka sources only).
+        const messages = kafkaDestinationMessages({
+          records: batch.records.filter((x): x is KafkaRecord => x.source === 'kafka'),
+          condition: batch.condition,
+          ...(batch.last ? { last: batch.last } : {}),
+          functionArn,
+          requestId: batch.requestId,
+          approximateInvokeCount: batch.approximateInvokeCount,
+          nowMs: now(),
+          ...(bootstrapServers ? { bootstrapServers } : {}),
+        });
+        await senders.sendKafkaMessages(target, messages, signal, setProblem);
+      } else await senders.send(target, record, signal, setProblem);
       logger.warn({ condition: batch.condition, records: batch.records.length, destination: describeTarget(target) }, 'a batch could not be processed: sent to onFailure');
     };
 

@@ -47,8 +47,8 @@ export interface KafkaConnectorOptions {
 }
 
 export interface KafkaConnector extends Connector {
-  /** Writes one record to a topic of the mapping's cluster (onFailure kafka:// destinations): resolves once every in-sync replica has it. */
-  produce(topic: string, value: Buffer): Promise<void>;
+  /** Writes one record (with a key, or none) to a topic of the mapping's cluster (onFailure kafka:// destinations): resolves once every in-sync replica has it. */
+  produce(topic: string, value: Buffer, key?: Buffer | null): Promise<void>;
   /**
    * Goes away at once, as a crashed gateway would as far as the sinks see: every in-flight batch aborted, nothing more committed.
    * The consumer is disconnected in the background; kafkajs cannot drop its connections without leaving the group, so the
@@ -574,7 +574,7 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
         });
     },
 
-    async produce(to: string, value: Buffer): Promise<void> {
+    async produce(to: string, value: Buffer, key?: Buffer | null): Promise<void> {
       if (stopped) throw new Error('the Kafka connector is stopped');
       producer ??= (async () => {
         const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -585,7 +585,7 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
         throw err;
       });
       const p = await producer;
-      await p.send({ topic: to, acks: -1, messages: [{ value }] });
+      await p.send({ topic: to, acks: -1, messages: [{ value, ...(key ? { key } : {}) }] });
     },
   };
 }

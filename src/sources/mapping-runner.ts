@@ -269,35 +269,28 @@ export class EventSources {
 
     const sendFailure = async (batch: FailedBatch, signal: AbortSignal): Promise<void> => {
       metrics?.failed.inc({ ...labels, condition: batch.condition }, batch.records.length);
-      const record = failureRecord({
-        records: batch.records,
+      // What Lambda's failure record and its per-record Kafka-topic messages are both made from.
+      const common = {
         condition: batch.condition,
         ...(batch.last ? { last: batch.last } : {}),
         functionArn,
         requestId: batch.requestId,
         approximateInvokeCount: batch.approximateInvokeCount,
         nowMs: now(),
-        ...(bootstrapServers ? { bootstrapServers } : { eventSourceArn: arn }),
-        payloadSize: batch.payloadSize,
-      });
+        ...(bootstrapServers ? { bootstrapServers } : {}),
+      };
       if (!target) {
         logger.warn({ condition: batch.condition, records: batch.records.length }, 'a batch could not be processed and the mapping has no onFailure destination: its records are skipped');
         return;
       }
       if (target.kind === 'kafka-topic') {
         // Lambda writes a Kafka-topic destination one message per failed record, keyed as the record was (mappingProblems allows kafka:// for Kafka sources only).
-        const messages = kafkaDestinationMessages({
-          records: batch.records.filter((x): x is KafkaRecord => x.source === 'kafka'),
-          condition: batch.condition,
-          ...(batch.last ? { last: batch.last } : {}),
-          functionArn,
-          requestId: batch.requestId,
-          approximateInvokeCount: batch.approximateInvokeCount,
-          nowMs: now(),
-          ...(bootstrapServers ? { bootstrapServers } : {}),
-        });
+        const messages = kafkaDestinationMessages({ ...common, records: batch.records.filter((x): x is KafkaRecord => x.source === 'kafka') });
         await senders.sendKafkaMessages(target, messages, signal, setProblem);
-      } else await senders.send(target, record, signal, setProblem);
+      } else {
+        const record = failureRecord({ ...common, records: batch.records, ...(bootstrapServers ? {} : { eventSourceArn: arn }), payloadSize: batch.payloadSize });
+        await senders.send(target, record, signal, setProblem);
+      }
       logger.warn({ condition: batch.condition, records: batch.records.length, destination: describeTarget(target) }, 'a batch could not be processed: sent to onFailure');
     };
 

@@ -377,8 +377,9 @@ describe.skipIf('skip' in fetched)(`Kafka connector on a real broker${'skip' in 
     } finally {
       await tx.disconnect();
     }
-    // Offsets 0-1 aborted, 2 the abort marker, 3-5 kept, 6 the commit marker: the end is 7.
-    expect((await admin.fetchTopicOffsets(t))[0]?.high).toBe('7');
+    // Offsets 0-1 aborted, 2 the abort marker, 3-5 kept, 6 the commit marker: the end is 7 once the coordinator
+    // has written the markers (it does so after commit() returns).
+    await waitFor('the commit marker written', async () => (await admin.fetchTopicOffsets(t))[0]?.high === '7', 30_000, 50);
     const rec = new Recorder();
     const c = open(mapping('txn', t, { startingPosition: 'TRIM_HORIZON' }));
     await c.start(rec);

@@ -14,7 +14,6 @@ import { LATEST, VERSION_NUMBER } from '../../api/function.js';
 import { createMappingSpec, mappingObjectName, sameSourceAndFunction, updateMappingEdit } from '../../control/event-source-mapping-request.js';
 import type { MappingState } from '../../api/event-source-mapping.js';
 import { mappingUuid, type MappingStatusView } from '../../sources/mapping-runner.js';
-import { canonical } from '../../versions/snapshot.js';
 import type { FunctionStore, StoredMapping } from '../../store/function-store.js';
 import { arnHome, invalidBody, json, namedFunction, viaStore, type NamedFunction } from '../control-requests.js';
 import { badParameter, LambdaError } from '../lambda-errors.js';
@@ -111,8 +110,7 @@ const eventSourceMappings: FastifyPluginAsync<EventSourceMappingsOptions> = asyn
   const viewOf = (s: StoredMapping, state?: MappingState): MappingStatusView => {
     const uuid = mappingUuid(s.mapping);
     const running = opts.list().find((r) => r.status.uuid === uuid);
-    // Key order aside: the runner's copy and the store's may come from different reads.
-    const same = running !== undefined && canonical(running.mapping.spec) === canonical(s.mapping.spec);
+    const same = running !== undefined && JSON.stringify(running.mapping.spec) === JSON.stringify(s.mapping.spec);
     if (running !== undefined && same && state === undefined) return running.status;
     return {
       uuid,

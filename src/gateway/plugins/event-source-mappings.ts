@@ -28,15 +28,6 @@ export interface EventSourceMappingsOptions {
   now?: () => Date;
 }
 
-/** The Secrets a Kafka source reads, as Lambda's SourceAccessConfigurations (URI k8s-secret:NAME, as CreateEventSourceMapping takes them). */
-function sourceAccess(k: NonNullable<EventSourceMapping['spec']['kafka']>): Array<{ Type: string; URI: string }> {
-  const types = { plain: 'BASIC_AUTH', 'scram-sha-256': 'SASL_SCRAM_256_AUTH', 'scram-sha-512': 'SASL_SCRAM_512_AUTH' } as const;
-  return [
-    ...(k.sasl ? [{ Type: types[k.sasl.mechanism], URI: `k8s-secret:${k.sasl.username.name}` }] : []),
-    ...(k.tls?.ca ? [{ Type: 'SERVER_ROOT_CA_CERTIFICATE', URI: `k8s-secret:${k.tls.ca.name}` }] : []),
-  ];
-}
-
 /** Lambda's EventSourceMappingConfiguration of a mapping, with Hearth's Redis Streams source and lag beside Lambda's fields. Pure. */
 export function mappingConfiguration(m: EventSourceMapping, status: MappingStatusView, functionArn: string): Record<string, unknown> {
   const s = m.spec;
@@ -66,7 +57,6 @@ export function mappingConfiguration(m: EventSourceMapping, status: MappingStatu
           Topics: s.kafka.topics,
           SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: s.kafka.bootstrapServers } },
           ...(s.kafka.consumerGroupId !== undefined ? { SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: s.kafka.consumerGroupId } } : {}),
-          ...(sourceAccess(s.kafka).length > 0 ? { SourceAccessConfigurations: sourceAccess(s.kafka) } : {}),
         }
       : {}),
     ...(s.redisStreams

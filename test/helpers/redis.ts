@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { freePort } from './ports.js';
+import { killOnExit } from './kill-on-exit.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -36,17 +37,6 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A test runner that dies must not leave servers behind.
-  process.on('exit', () => {
-    for (const p of live) p.kill('SIGKILL');
-  });
-}
 
 export { freePort } from './ports.js';
 
@@ -106,7 +96,6 @@ function waitExit(p: ChildProcess, ms: number): Promise<void> {
 }
 
 export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisServer> {
-  installExitHook();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'hearth-redis-'));
   // A sentinel's monitored master can only be given in its config file, which it also rewrites.
@@ -133,9 +122,8 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
     if (proc) return;
     const p = spawn('redis-server', args, { stdio: 'ignore' });
     proc = p;
-    live.add(p);
+    killOnExit(p);
     p.once('exit', () => {
-      live.delete(p);
       if (proc === p) proc = undefined;
     });
     const deadline = Date.now() + 15_000;

@@ -7,13 +7,14 @@
 // (SIGKILL after a grace period) and removes its dir, an exit hook kills any
 // left running, and the JVM runs under `setpriv --pdeathsig KILL`, so even a
 // test worker killed by a signal takes its broker with it.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort } from '../helpers/ports.js';
+import { killOnExit } from '../helpers/kill-on-exit.js';
 
 const script = fileURLToPath(new URL('./fetch-kafka.sh', import.meta.url));
 
@@ -68,15 +69,6 @@ export interface StartKafkaOptions {
 
 const JVM_FLAGS = ['-Xms256m', '-Xmx512m', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Djava.awt.headless=true'];
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const p of live) p.kill('SIGKILL');
-  });
-}
 
 function javaCommand(classpath: string, logConfig: string | undefined, mainClass: string, args: readonly string[]): { cmd: string; argv: string[] } {
   const java = ['java', ...JVM_FLAGS, ...(logConfig ? [`-Dlog4j2.configurationFile=${logConfig}`] : []), '-cp', classpath, mainClass, ...args];
@@ -235,17 +227,15 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
     throw err;
   }
 
-  installExitHook();
   const { cmd, argv } = javaCommand(classpath, logConfig, 'kafka.Kafka', [props]);
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  live.add(proc);
+  killOnExit(proc);
   let stderr = '';
   proc.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   let exit: string | undefined;
   const exited = new Promise<void>((resolve) => {
     proc.once('exit', (code, signal) => {
       exit = `code ${String(code)}, signal ${String(signal)}`;
-      live.delete(proc);
       resolve();
     });
   });

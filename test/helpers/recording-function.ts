@@ -87,6 +87,23 @@ export function recordingFunction(out: string, handler: 'record' | 'poison' | 'p
   };
 }
 
+/**
+ * The functions both Must-show suites map their sources to (Redis Streams and
+ * Kafka): bulk recording, a poison record, partial batch failures, a
+ * destination, one slow enough to need scaling, one slow enough to be caught
+ * mid-batch by a takeover.
+ */
+export function recordingFunctions(out: string): Record<'recorder' | 'poison' | 'partial' | 'dlq' | 'scaler' | 'taker', FunctionSpecInput> {
+  return {
+    recorder: recordingFunction(out, 'record', { FILE: 'bulk.jsonl' }),
+    poison: recordingFunction(out, 'poison', { FILE: 'poison.jsonl' }),
+    partial: recordingFunction(out, 'partial', { FILE: 'partial.jsonl' }),
+    dlq: recordingFunction(out, 'dlq'),
+    scaler: recordingFunction(out, 'record', { FILE: 'scale.jsonl', DELAY: '0.03' }, { scaling: { minInstances: 0, maxInstances: 4, stableWindowSeconds: 6, scaleToZeroGracePeriodSeconds: 1 } }),
+    taker: recordingFunction(out, 'record', { FILE: 'takeover.jsonl', DELAY: '0.2' }),
+  };
+}
+
 /** The batches a recording function wrote into `out/file`, per partition (Kafka TOPIC-N, or the stream), in the order run. */
 export function recordedBatches(out: string, file: string): Map<string, number[][]> {
   const byPartition = new Map<string, number[][]>();

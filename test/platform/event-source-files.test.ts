@@ -16,7 +16,7 @@ import { EventSourceMappingSchema, type EventSourceMappingSpecInput } from '../.
 import { EventSources, mappingUuid } from '../../src/sources/mapping-runner.js';
 import { redisStreamsConnector } from '../../src/sources/redis-streams/connector.js';
 import { startPlatform } from '../helpers/platform.js';
-import { firstSeen, range, recordedBatches, recordingFunction } from '../helpers/recording-function.js';
+import { firstSeen, range, recordedBatches, recordingFunctions } from '../helpers/recording-function.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { FaultLog } from '../faults/collector.js';
@@ -26,8 +26,6 @@ const faults = FaultLog.forFile(import.meta.url);
 let server: RedisServer;
 let redis: Redis;
 const out = mkdtempSync(join(tmpdir(), 'hearth-esm-out-'));
-
-const fn = (handler: Parameters<typeof recordingFunction>[1], env: Record<string, string> = {}, extra: Parameters<typeof recordingFunction>[3] = {}) => recordingFunction(out, handler, env, extra);
 
 function mappingDoc(name: string, spec: Partial<EventSourceMappingSpecInput> & { functionName: string }, streams: string[], url?: string): string {
   return stringify({
@@ -78,14 +76,7 @@ beforeAll(async () => {
     mappingDoc('redis-down', { functionName: 'recorder' }, ['x'], 'redis://127.0.0.1:1'),
   ];
   platform = await startPlatform(
-    {
-      recorder: fn('record', { FILE: 'bulk.jsonl' }),
-      poison: fn('poison', { FILE: 'poison.jsonl' }),
-      partial: fn('partial', { FILE: 'partial.jsonl' }),
-      dlq: fn('dlq'),
-      scaler: fn('record', { FILE: 'scale.jsonl', DELAY: '0.03' }, { scaling: { minInstances: 0, maxInstances: 4, stableWindowSeconds: 6, scaleToZeroGracePeriodSeconds: 1 } }),
-      taker: fn('record', { FILE: 'takeover.jsonl', DELAY: '0.2' }),
-    },
+    recordingFunctions(out),
     // Plain processes: a sandbox's private /tmp would hide the files the functions record into.
     { eventSources: { leaseMs: 1500, idlePollMs: 20, lagIntervalMs: 200, retryDelayMs: () => 20 }, backend: { sandbox: false } },
     { 'mappings.yaml': docs.join('---\n') },

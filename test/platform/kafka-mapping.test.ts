@@ -20,7 +20,7 @@ import { kafkaConnector } from '../../src/sources/kafka/connector.js';
 import { EventSources } from '../../src/sources/mapping-runner.js';
 import { FaultLog } from '../faults/collector.js';
 import { startPlatform } from '../helpers/platform.js';
-import { firstSeen, range, recordedBatches, recordingFunction } from '../helpers/recording-function.js';
+import { firstSeen, range, recordedBatches, recordingFunctions } from '../helpers/recording-function.js';
 import { waitFor } from '../helpers/wait.js';
 import { fetchKafka, startKafka, type KafkaBroker } from '../servers/kafka.js';
 
@@ -44,7 +44,6 @@ describe.skipIf('skip' in fetched)(`Kafka mappings in the functions directory${'
   let sampler: NodeJS.Timeout | undefined;
 
   const batches = (file: string): Map<string, number[][]> => recordedBatches(out, file);
-  const fn = (handler: Parameters<typeof recordingFunction>[1], env: Record<string, string> = {}, extra: Parameters<typeof recordingFunction>[3] = {}) => recordingFunction(out, handler, env, extra);
 
   function mappingDoc(name: string, topic: string, spec: Partial<EventSourceMappingSpecInput> & { functionName: string }): string {
     return stringify({
@@ -116,14 +115,7 @@ describe.skipIf('skip' in fetched)(`Kafka mappings in the functions directory${'
       mappingDoc('scaler', 'scale', { functionName: 'scaler', batchSize: 10 }),
     ];
     platform = await startPlatform(
-      {
-        recorder: fn('record', { FILE: 'bulk.jsonl' }),
-        poison: fn('poison', { FILE: 'poison.jsonl' }),
-        partial: fn('partial', { FILE: 'partial.jsonl' }),
-        dlq: fn('dlq'),
-        scaler: fn('record', { FILE: 'scale.jsonl', DELAY: '0.03' }, { scaling: { minInstances: 0, maxInstances: 4, stableWindowSeconds: 6, scaleToZeroGracePeriodSeconds: 1 } }),
-        taker: fn('record', { FILE: 'takeover.jsonl', DELAY: '0.2' }),
-      },
+      recordingFunctions(out),
       // Plain processes: a sandbox's private /tmp would hide the files the functions record into.
       { eventSources: { lagIntervalMs: 200, retryDelayMs: () => 20 }, backend: { sandbox: false } },
       { 'mappings.yaml': docs.join('---\n') },

@@ -24,6 +24,7 @@ import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type
 import { defaultConsumerGroup, type EventSourceMapping } from '../../api/event-source-mapping.js';
 import type { Connector, ConnectorHandlers, PartitionLag, PartitionSink } from '../connector.js';
 import type { KafkaRecord } from '../records.js';
+import { sleep } from '../partition-processor.js';
 
 export interface KafkaCredentials {
   /** SASL, with the user name and password read from the mapping's Secrets. */
@@ -150,17 +151,9 @@ function toRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecor
   };
 }
 
+/** Waits `ms`, or less: it ends (without throwing) as soon as the signal aborts. */
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return sleep(ms, signal).catch(() => undefined);
 }
 
 function kafkaLogCreator(logger: Logger | undefined) {

@@ -185,7 +185,8 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     plugins: [
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
-      ...(mappingsView ? [{ plugin: eventSourceMappingsPlugin, options: mappingsView }] : []),
+      // With the store, the mapping routes write mappings too (Create/Update/DeleteEventSourceMapping).
+      ...(mappingsView ? [{ plugin: eventSourceMappingsPlugin, options: { ...mappingsView, ...(opts.store ? { store: opts.store } : {}) } }] : []),
       { plugin: eventsApi, options: { catalog, queue, arn: (n: string) => dispatcher.arn(n) } },
       ...(opts.store ? [{ plugin: versionsApi, options: { store: opts.store, catalog, arn: (n: string) => dispatcher.arn(n), ...(opts.uploads ? { uploads: opts.uploads } : {}) } }] : []),
       ...(opts.store

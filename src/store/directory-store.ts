@@ -39,7 +39,9 @@ import { versionObjectName } from '../versions/units.js';
 import { aliasesUsing, changeAlias, removeAlias, type AliasMode } from './alias-change.js';
 import { editAliasesInText, type AliasFileEdit } from './alias-file.js';
 import { editSpecInText, newFunctionText, removeFunctionFromText, specAsWritten } from './function-file.js';
-import { StoreError, type CreateFunctionInput, type FunctionStore, type PublishOptions, type PublishResult, type StoredFunction, type UpdateOptions } from './function-store.js';
+import { StoreError, type CreateFunctionInput, type FunctionStore, type PublishOptions, type PublishResult, type StoredFunction, type StoredMapping, type UpdateOptions } from './function-store.js';
+import { MAPPING_KIND, type EventSourceMapping, type EventSourceMappingSpecInput } from '../api/event-source-mapping.js';
+import { editMappingSpecInText, mappingSpecAsWritten, newMappingText, removeMappingFromText } from './mapping-file.js';
 import type { FunctionSpecInput } from '../api/function.js';
 import { fileObservation, type PreparationState } from './observation.js';
 
@@ -187,6 +189,76 @@ export class DirectoryStore implements FunctionStore {
         this.opts.logger?.info({ function: name, file }, `function ${name} deleted${removed.empty === true ? ` with ${file}` : ` from ${file}`}, with its versions`);
       }),
     );
+  }
+
+  // EventSourceMappings: a file of their own, <NAME>.esm.yaml, for those the API creates; any file's are edited in place.
+  async listMappings(): Promise<StoredMapping[]> {
+    const { mappings } = await loadFunctionDir(this.opts.dir);
+    const out = await Promise.all(mappings.map((m) => storedMapping(m)));
+    return out.sort((a, b) => (a.mapping.metadata.name < b.mapping.metadata.name ? -1 : 1));
+  }
+
+  async createMapping(name: string, spec: EventSourceMappingSpecInput): Promise<StoredMapping> {
+    const text = newMappingText(name, spec);
+    const valid = mappingInText(text, name);
+    const file = resolve(this.opts.dir, `${name}.esm.yaml`);
+    return this.#besideReloads(() =>
+      this.#serial(async () => {
+        const report = await loadFunctionDir(this.opts.dir);
+        // A document of that name that does not load counts too: a second one would be ignored.
+        if (report.mappings.some((m) => m.metadata.name === name) || report.problems.some((p) => p.kind === MAPPING_KIND && p.name === name)) {
+          throw new StoreError('conflict', `EventSourceMapping ${name} exists already`);
+        }
+        await createExclusive(file, text);
+        this.opts.logger?.info({ mapping: name, file }, `event-source mapping ${name} created in ${file}`);
+        return storedMapping(annotatedMapping(valid, file));
+      }),
+    );
+  }
+
+  updateMapping(name: string, edit: (spec: EventSourceMappingSpecInput) => EventSourceMappingSpecInput): Promise<StoredMapping> {
+    return this.#besideReloads(() =>
+      this.#serial(async () => {
+        const { file, text } = await this.#mappingFile(name);
+        const written = mappingSpecAsWritten(text, name);
+        if (written === undefined) throw new StoreError('conflict', `${file} does not define EventSourceMapping ${name} cleanly now; fix it first`);
+        const edited = editMappingSpecInText(text, name, edit(structuredClone(written)));
+        if (!edited.ok) throw new StoreError('conflict', `${file}: ${edited.reason}`);
+        const m = mappingInText(edited.text, name);
+        if (edited.text !== text) await writeAtomic(file, edited.text, (await stat(file)).mode & 0o777);
+        this.opts.logger?.info({ mapping: name, file }, `event-source mapping ${name} updated in ${file}`);
+        return storedMapping(annotatedMapping(m, file));
+      }),
+    );
+  }
+
+  deleteMapping(name: string): Promise<void> {
+    return this.#besideReloads(() =>
+      this.#serial(async () => {
+        const { file, text } = await this.#mappingFile(name);
+        const removed = removeMappingFromText(text, name);
+        if (!removed.ok) throw new StoreError('conflict', `${file}: ${removed.reason}`);
+        if (removed.empty === true) {
+          await unlink(file).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err;
+          });
+        } else {
+          await writeAtomic(file, removed.text, (await stat(file)).mode & 0o777);
+        }
+        this.opts.logger?.info({ mapping: name, file }, `event-source mapping ${name} deleted${removed.empty === true ? ` with ${file}` : ` from ${file}`}`);
+      }),
+    );
+  }
+
+  async #mappingFile(name: string): Promise<{ file: string; text: string }> {
+    const m = (await loadFunctionDir(this.opts.dir)).mappings.find((x) => x.metadata.name === name);
+    const file = m?.metadata.annotations?.[SOURCE_ANNOTATION];
+    if (m === undefined || file === undefined) throw new StoreError('not-found', `EventSourceMapping not found: ${name}`);
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new StoreError('not-found', `EventSourceMapping not found: ${name}`);
+      throw err;
+    });
+    return { file, text };
   }
 
   /** Hooks alias writes into the directory watcher's reloads (see watchFunctionDir's besideReloads). */
@@ -617,6 +689,28 @@ function revisionIn(text: string, name: string, file: string): string {
   const doc = validateManifests(text).find((d) => d.kind === KIND && d.name === name);
   if (doc?.ok === true && 'function' in doc) return revisionOf(annotated(doc.function, file));
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** Mapping `name` as `text` defines it, or why it is invalid (field paths), as the files loader judges it. */
+function mappingInText(text: string, name: string): EventSourceMapping {
+  const doc = validateManifests(text).find((d) => d.kind === MAPPING_KIND && d.name === name);
+  if (doc === undefined || !doc.ok || !('mapping' in doc)) {
+    const problems = doc !== undefined && !doc.ok ? doc.problems : [{ path: '', message: `is not an EventSourceMapping named ${name}` }];
+    throw new StoreError('invalid', `EventSourceMapping ${name} is invalid: ${describeProblems(problems)}`, problems);
+  }
+  return doc.mapping;
+}
+
+function annotatedMapping(m: EventSourceMapping, file: string): EventSourceMapping {
+  m.metadata.annotations = { ...m.metadata.annotations, [SOURCE_ANNOTATION]: file };
+  return m;
+}
+
+/** A mapping of the directory with its revision (a digest of what it defines) and its file's time. */
+async function storedMapping(m: EventSourceMapping): Promise<StoredMapping> {
+  const file = m.metadata.annotations?.[SOURCE_ANNOTATION];
+  const mtime = file === undefined ? undefined : await stat(file).then((st) => st.mtime.toISOString(), () => undefined);
+  return { mapping: m, revision: createHash('sha256').update(canonical(m)).digest('hex'), ...(mtime !== undefined ? { lastModified: mtime } : {}) };
 }
 
 /** A new file, or none: written under a name the watcher ignores, then linked to its name, which fails if that name is taken. */

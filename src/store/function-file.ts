@@ -52,11 +52,11 @@ function keyOf(key: unknown): unknown {
 }
 
 /**
- * Makes the node at `path` hold `next`, touching as little as it can:
+ * Makes the node at `path` hold `next`, touching as little as it can (mapping-file.ts edits EventSourceMappings with it too):
  * mappings and lists are walked into, a scalar keeps its node (so its
  * comment and quoting style stay), and only a changed shape is replaced.
  */
-function assign(doc: Document.Parsed, path: (string | number)[], next: unknown): void {
+export function assign(doc: Document.Parsed, path: (string | number)[], next: unknown): void {
   const node: unknown = doc.getIn(path, true);
   if (isMap(node) && isRecord(next)) {
     for (const pair of [...node.items]) {

@@ -8,6 +8,7 @@
 // edit made with kubectl or a text editor is what the API reads next.
 import type { Alias, AliasInput, FunctionSpecInput, HearthFunction } from '../api/function.js';
 import type { FunctionVersion } from '../api/function-version.js';
+import type { EventSourceMapping, EventSourceMappingSpecInput } from '../api/event-source-mapping.js';
 import type { Problem } from '../api/validate.js';
 
 /**
@@ -108,4 +109,21 @@ export interface FunctionStore {
    */
   putAlias(name: string, alias: AliasInput, mode: 'create' | 'update' | 'put'): Promise<Alias>;
   deleteAlias(name: string, alias: string): Promise<void>;
+  /** Every EventSourceMapping stored (of this namespace, or the functions directory), by name. */
+  listMappings(): Promise<StoredMapping[]>;
+  /** Creates an EventSourceMapping (conflict if one of that name exists; invalid with problems if the spec is not valid). */
+  createMapping(name: string, spec: EventSourceMappingSpecInput): Promise<StoredMapping>;
+  /** Reads the mapping's spec as written, applies `edit`, validates and writes it back (not-found if absent). */
+  updateMapping(name: string, edit: (spec: EventSourceMappingSpecInput) => EventSourceMappingSpecInput): Promise<StoredMapping>;
+  /** Deletes the mapping (not-found if absent). */
+  deleteMapping(name: string): Promise<void>;
+}
+
+/** An EventSourceMapping as stored: validated, with the schema's defaults. */
+export interface StoredMapping {
+  mapping: EventSourceMapping;
+  /** resourceVersion in a cluster, a digest of the document in the directory. */
+  revision: string;
+  /** When the mapping was last written (ISO 8601), if known. */
+  lastModified?: string;
 }

@@ -24,7 +24,8 @@ import { latestPublished, nextVersionNumber, snapshotOf, versionNumbers } from '
 import { versionObjectName } from '../versions/units.js';
 import { aliasesUsing, changeAlias, removeAlias } from './alias-change.js';
 import { configMapRefs, copyName, publishedDigest, withCopies, type ConfigMapContent } from './configmap-copies.js';
-import { StoreError, type CreateFunctionInput, type FunctionStore, type PublishOptions, type PublishResult, type StoredFunction, type UpdateOptions } from './function-store.js';
+import { StoreError, type CreateFunctionInput, type FunctionStore, type PublishOptions, type PublishResult, type StoredFunction, type StoredMapping, type UpdateOptions } from './function-store.js';
+import { EventSourceMappingSchema, type EventSourceMappingSpecInput } from '../api/event-source-mapping.js';
 import type { FunctionSpecInput } from '../api/function.js';
 import { storeErrorOf } from './kube-errors.js';
 import { clusterObservation, type ObservedWire } from './observation.js';
@@ -159,6 +160,80 @@ export class KubernetesStore implements FunctionStore {
       throw storeErrorOf(err, `function ${name}`);
     }
     this.#log?.info({ function: name }, 'function deleted');
+  }
+
+  // EventSourceMappings: the custom resource kubectl applies; the gateways' informers run what is written here.
+  async listMappings(): Promise<StoredMapping[]> {
+    const list = await this.#rest.request<{ items?: StoredWire[] }>('GET', resourcePath(RESOURCES.EventSourceMapping, this.#ns));
+    const out: StoredMapping[] = [];
+    for (const item of list.items ?? []) {
+      if (isDeleting(item)) continue;
+      const m = mappingOf(item);
+      if (m === undefined) {
+        this.#log?.warn({ mapping: item.metadata?.name }, 'not listing an EventSourceMapping the schema refuses');
+        continue;
+      }
+      out.push(m);
+    }
+    return out.sort((a, b) => (a.mapping.metadata.name < b.mapping.metadata.name ? -1 : 1));
+  }
+
+  async createMapping(name: string, spec: EventSourceMappingSpecInput): Promise<StoredMapping> {
+    const body = { apiVersion: RESOURCES.EventSourceMapping.apiVersion, kind: RESOURCES.EventSourceMapping.kind, metadata: { name, namespace: this.#ns }, spec };
+    const checked = EventSourceMappingSchema.safeParse(body);
+    if (!checked.success) {
+      const problems = problemsOf(checked.error);
+      throw new StoreError('invalid', `EventSourceMapping ${name} is invalid: ${describeProblems(problems)}`, problems);
+    }
+    try {
+      const created = await this.#rest.request<StoredWire>('POST', resourcePath(RESOURCES.EventSourceMapping, this.#ns), { body });
+      this.#log?.info({ mapping: name }, 'event-source mapping created');
+      return mappingOf(created) ?? { mapping: checked.data, revision: created.metadata?.resourceVersion ?? '' };
+    } catch (err) {
+      if (isStatus(err, 409)) throw new StoreError('conflict', `EventSourceMapping ${name} exists already`);
+      throw storeErrorOf(err, `event-source mapping ${name}`);
+    }
+  }
+
+  async updateMapping(name: string, edit: (spec: EventSourceMappingSpecInput) => EventSourceMappingSpecInput): Promise<StoredMapping> {
+    const path = resourcePath(RESOURCES.EventSourceMapping, this.#ns, name);
+    for (let attempt = 1; ; attempt++) {
+      let wire: StoredWire;
+      try {
+        wire = await this.#rest.request<StoredWire>('GET', path);
+      } catch (err) {
+        throw storeErrorOf(err, `EventSourceMapping ${name}`);
+      }
+      if (isDeleting(wire)) throw new StoreError('not-found', `EventSourceMapping ${name} not found`);
+      const spec = edit(structuredClone(wire.spec ?? {}) as EventSourceMappingSpecInput);
+      const checked = EventSourceMappingSchema.safeParse({ ...(userDocument(wire, spec) as Record<string, unknown>), metadata: { name, namespace: this.#ns } });
+      if (!checked.success) {
+        const problems = problemsOf(checked.error);
+        throw new StoreError('invalid', `EventSourceMapping ${name} is invalid: ${describeProblems(problems)}`, problems);
+      }
+      const { managedFields: _m, ...metadata } = wire.metadata ?? {};
+      try {
+        // At the resourceVersion read: a writer in between (kubectl, another gateway) makes it 409, and the edit is made again on what they wrote.
+        const updated = await this.#rest.request<StoredWire>('PUT', path, { body: { apiVersion: wire.apiVersion, kind: wire.kind, metadata, spec } });
+        this.#log?.info({ mapping: name }, 'event-source mapping updated');
+        return mappingOf(updated) ?? { mapping: checked.data, revision: updated.metadata?.resourceVersion ?? '' };
+      } catch (err) {
+        if (isStatus(err, 409) && attempt < this.#maxAttempts) {
+          await backoff(attempt);
+          continue;
+        }
+        throw storeErrorOf(err, `EventSourceMapping ${name}`);
+      }
+    }
+  }
+
+  async deleteMapping(name: string): Promise<void> {
+    try {
+      await this.#rest.request('DELETE', resourcePath(RESOURCES.EventSourceMapping, this.#ns, name), { body: { propagationPolicy: 'Background' } });
+    } catch (err) {
+      throw storeErrorOf(err, `EventSourceMapping ${name}`);
+    }
+    this.#log?.info({ mapping: name }, 'event-source mapping deleted');
   }
 
   /** The Function as the API server has it, absent (not-found) while it is being deleted; validated unless asked not to. */
@@ -507,6 +582,15 @@ function storedOf(wire: StoredWire): StoredFunction {
   if (status.success && status.data !== undefined) fn.status = status.data;
   const lastModified = lastModifiedOf(md);
   return { fn, revision: md.resourceVersion ?? '', ...(lastModified !== undefined ? { lastModified } : {}), observation: clusterObservation(wire) };
+}
+
+/** A mapping from the API server, its status left out (the gateways write it; the API answers from the runner's), or undefined when the schema refuses it. */
+function mappingOf(wire: StoredWire): StoredMapping | undefined {
+  const md = wire.metadata ?? {};
+  const parsed = EventSourceMappingSchema.safeParse({ ...(userDocument(wire, wire.spec) as Record<string, unknown>), metadata: { name: md.name, namespace: md.namespace } });
+  if (!parsed.success) return undefined;
+  const lastModified = lastModifiedOf(md);
+  return { mapping: parsed.data, revision: md.resourceVersion ?? '', ...(lastModified !== undefined ? { lastModified } : {}) };
 }
 
 function counterOf(wire: FunctionWire): number {

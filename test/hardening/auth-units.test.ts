@@ -165,6 +165,9 @@ describe('route targets', () => {
     ['GET', '/2015-03-31/functions', {}, { kind: 'account' }],
     ['GET', '/2016-08-19/account-settings/', {}, { kind: 'account' }],
     ['GET', '/2015-03-31/event-source-mappings/', {}, { kind: 'account' }],
+    // CreateEventSourceMapping names its function in the body, as CreateFunction; a mapping's UUID routes are every function's.
+    ['POST', '/2015-03-31/event-source-mappings/', {}, { kind: 'body-function' }],
+    ['PUT', '/2015-03-31/event-source-mappings/:uuid', { uuid: 'u' }, { kind: 'unlisted' }],
     // CloudEvents and bucket notifications invoke the function they name.
     ['POST', '/events/:name', { name: 'arn:aws:lambda:us-east-1:123456789012:function:a:live' }, { kind: 'function', name: 'a' }],
     ['POST', '/events/s3/:name', { name: 'a' }, { kind: 'function', name: 'a' }],

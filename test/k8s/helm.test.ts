@@ -226,7 +226,8 @@ function valueSets(watchNs: string): ValueSet[] {
         const gwResources = (gwRole.rules ?? []).flatMap((r) => r.resources ?? []).sort();
         expect(gwResources).toEqual(['configmaps', 'endpointslices', 'eventsourcemappings', 'eventsourcemappings/status', 'functions', 'functions/scale', 'functions/status', 'functionversions', 'functionversions/scale', 'pods', 'warmpools']);
         // Event-source mappings (eventSources.enabled by default): read and watched by every replica, their status patched by the leader; no Secret without eventSources.secretNames.
-        expect((gwRole.rules ?? []).find((r) => r.resources?.includes('eventsourcemappings'))?.verbs).toEqual(['get', 'list', 'watch']);
+        // The management API (on by default) writes them too: Create/Update/DeleteEventSourceMapping.
+        expect((gwRole.rules ?? []).find((r) => r.resources?.includes('eventsourcemappings'))?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update', 'delete']);
         expect((gwRole.rules ?? []).find((r) => r.resources?.includes('eventsourcemappings/status'))?.verbs).toEqual(['patch']);
         expect(gw.args?.some((a) => a.startsWith('--event-sources'))).toBe(false);
         expect(gatewayEventSources(gw)).toBe(true);
@@ -829,6 +830,8 @@ if (!ctx.available) {
       expect(checkServeFlags(parseGatewayArgs((gw.args ?? []).slice(1)))).toMatchObject({ managementApi: false });
       const rules = find(objs, 'Role', 'r-mgmt-hearth-gateway').rules ?? [];
       expect(rules.find((rule) => rule.resources?.includes('functions'))?.verbs).toEqual(['get', 'list', 'watch', 'patch']);
+      // Nor mapping writes: CreateEventSourceMapping and the rest are management routes, answered 403.
+      expect(rules.find((rule) => rule.resources?.includes('eventsourcemappings'))?.verbs).toEqual(['get', 'list', 'watch']);
     });
 
     it('refuses a pool whose minSize exceeds its maxSize, naming the runtime, as the CRD would', async () => {
@@ -916,10 +919,10 @@ if (!ctx.available) {
       expect(await can('hearth-gateway', 'delete', 'configmaps', here)).toBe(false);
       expect(await can('hearth-gateway', 'update', 'functionversions.hearth.dev', here)).toBe(false);
       expect(await can('hearth-gateway', 'get', 'secrets', here)).toBe(false);
-      // Event-source mappings: read and watched, status patched; the spec is the user's, never written.
-      for (const verb of ['get', 'list', 'watch']) expect(await can('hearth-gateway', verb, 'eventsourcemappings.hearth.dev', here), `${verb} eventsourcemappings`).toBe(true);
+      // Event-source mappings: read and watched, status patched; created, updated and deleted by the management API (on by default), never patched.
+      for (const verb of ['get', 'list', 'watch', 'create', 'update', 'delete']) expect(await can('hearth-gateway', verb, 'eventsourcemappings.hearth.dev', here), `${verb} eventsourcemappings`).toBe(true);
       expect(await can('hearth-gateway', 'patch', 'eventsourcemappings.hearth.dev', here, 'status')).toBe(true);
-      for (const verb of ['create', 'update', 'patch', 'delete']) expect(await can('hearth-gateway', verb, 'eventsourcemappings.hearth.dev', here), `${verb} eventsourcemappings`).toBe(false);
+      expect(await can('hearth-gateway', 'patch', 'eventsourcemappings.hearth.dev', here)).toBe(false);
       expect(await can('hearth-gateway', 'list', 'eventsourcemappings.hearth.dev', elsewhere)).toBe(false);
       expect(await can('hearth-gateway', 'create', 'deployments.apps', here)).toBe(false);
       expect(await can('hearth-gateway', 'update', 'leases.coordination.k8s.io', here)).toBe(false);

@@ -9,7 +9,7 @@ import { PACKAGES_ROUTE } from '../plugins/packages.js';
 export type RouteTarget =
   | { kind: 'open' }
   | { kind: 'function'; name: string }
-  /** CreateFunction: the function is named by the JSON body's FunctionName, checked once the body has arrived. */
+  /** CreateFunction, CreateEventSourceMapping: the function is named by the JSON body's FunctionName, checked once the body has arrived. */
   | { kind: 'body-function' }
   | { kind: 'record'; requestId: string }
   /** Routes that name no function (ListFunctions, GetAccountSettings, ListEventSourceMappings): resource `*`, only the action is checked. */
@@ -41,7 +41,8 @@ const ACCOUNT_ROUTES: readonly string[] = [
   '/2015-03-31/event-source-mappings',
   '/2015-03-31/event-source-mappings/',
 ];
-const CREATE_FUNCTION_ROUTES: readonly string[] = ['/2015-03-31/functions', '/2015-03-31/functions/'];
+/** CreateFunction and CreateEventSourceMapping: their body's FunctionName names the function. */
+const CREATE_FUNCTION_ROUTES: readonly string[] = ['/2015-03-31/functions', '/2015-03-31/functions/', '/2015-03-31/event-source-mappings', '/2015-03-31/event-source-mappings/'];
 
 /** The function a name, NAME:Q or an ARN names; unparseable, the raw string (the route answers 400, and only a caller allowed that very string or every function gets that far). */
 function namedFunction(raw: string): string {

@@ -3,7 +3,7 @@
 // CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
 // UpdateFunctionCode, UpdateFunctionConfiguration, reserved and provisioned
 // concurrency, asynchronous invocation settings, function URL settings, tags,
-// account settings, code signing (none) and event source mappings (none yet).
+// account settings, code signing (none) and ListEventSourceMappings (the other mapping routes are event-source-mappings.ts).
 // Versions, aliases and DeleteFunction are in versions-api.ts. The mapping
 // between Lambda's JSON and Hearth's objects is src/control/'s; this file is
 // the I/O around it. Each route declares the IAM action it is; each names

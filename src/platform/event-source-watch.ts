@@ -213,11 +213,13 @@ export async function watchEventSourceMappings(opts: EventSourceWatchOptions): P
       if (before !== undefined && before !== opts.credentials.fingerprint(key)) rotated.add(key);
     }
     if (stopped) return;
+    // Not awaited: what runs changes at once, and the connectors' starts (a broker slow to answer) must not hold up the next change.
+    const failed = (err: unknown): void => logger.error({ err }, 'applying EventSourceMappings failed');
     if (rotated.size > 0) {
       logger.info({ mappings: [...rotated] }, 'Secrets of event-source mappings changed: restarting their pollers');
-      await opts.sources.set(desired.filter((m) => !rotated.has(mappingKey(m))));
+      opts.sources.set(desired.filter((m) => !rotated.has(mappingKey(m)))).catch(failed);
     }
-    await opts.sources.set(desired);
+    opts.sources.set(desired).catch(failed);
   }
 
   const changed = (obj: KubernetesObject): void => {

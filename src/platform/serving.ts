@@ -18,7 +18,7 @@ import { ConnectionDrain, IDLE_GRACE_MS } from '../gateway/connection-drain.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import dlqPlugin from '../gateway/plugins/dlq.js';
-import eventSourceMappingsPlugin, { mappingConfigurations } from '../gateway/plugins/event-source-mappings.js';
+import eventSourceMappingsPlugin, { listedConfigurations } from '../gateway/plugins/event-source-mappings.js';
 import { eventsApi } from '../gateway/plugins/events.js';
 import recordsPlugin from '../gateway/plugins/records.js';
 import { functionsApi, type FunctionsApiOptions } from '../gateway/plugins/functions-api.js';
@@ -202,7 +202,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
                 readyInstances: (unit: string) => backend.instances(unit).filter((i) => i.state === 'ready').length,
                 ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
                 authenticates: opts.auth !== undefined,
-                ...(mappingsView ? { eventSourceMappings: (fn: string | undefined) => mappingConfigurations(mappingsView, fn) } : {}),
+                ...(mappingsView ? { eventSourceMappings: (fn: string | undefined) => listedConfigurations({ ...mappingsView, store: opts.store }, fn) } : {}),
               } satisfies FunctionsApiOptions,
             },
           ]

@@ -107,7 +107,12 @@ interface Running {
   beforeSourceProblem?: string;
   lag: PartitionLag;
   processors: Map<string, PartitionProcessor>;
-  starting?: Promise<void>;
+  /** Set once this spec is no longer wanted: a start still queued behind the previous spec's stop is skipped. */
+  cancelled: boolean;
+  /** Starts the connector (made by #prepare with its sinks); absent when the mapping does not run (disabled, problems). */
+  start?: () => Promise<void>;
+  /** The connector's start has ended (joined, or failed and retrying on its own): its lag can be read. */
+  started: boolean;
 }
 
 export class EventSources {
@@ -115,7 +120,8 @@ export class EventSources {
   readonly #running = new Map<string, Running>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
-  #setting: Promise<void> = Promise.resolve();
+  /** Per mapping, the end of its queued starts and stops: one mapping's change waits for that mapping's earlier ones, never for another's (a source that is slow to answer holds up only its own mapping). */
+  readonly #tails = new Map<string, Promise<void>>();
 
   constructor(opts: EventSourcesOptions) {
     this.#o = opts;
@@ -123,31 +129,41 @@ export class EventSources {
     this.#timer.unref();
   }
 
-  /** Brings the running mappings in line with these: new ones start, changed ones restart, vanished or disabled ones stop (keeping their position). */
+  /**
+   * Brings the running mappings in line with these: new ones start, changed ones restart, vanished or disabled ones stop (keeping
+   * their position). What runs, and so the status, changes at once; the connectors' stops and starts follow in order per mapping.
+   * The promise ends when this call's stops and starts have.
+   */
   set(mappings: readonly EventSourceMapping[]): Promise<void> {
-    // One change at a time, in the order given: a reload's set never overtakes the one before.
-    const run = this.#setting.then(() => this.#set(mappings));
-    this.#setting = run.catch(() => undefined);
-    return run;
-  }
-
-  async #set(mappings: readonly EventSourceMapping[]): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped) return Promise.resolve();
     const next = new Map(mappings.map((m) => [mappingKey(m), m]));
     const work: Array<Promise<void>> = [];
     for (const [key, r] of this.#running) {
       const m = next.get(key);
       if (!m || JSON.stringify(m.spec) !== r.specJson) {
         this.#running.delete(key);
-        work.push(this.#stopOne(key, r));
+        r.cancelled = true;
+        work.push(this.#inTurn(key, () => this.#stopOne(key, r)));
       }
     }
-    await Promise.all(work);
     for (const [key, m] of next) {
       if (this.#running.has(key)) continue;
-      this.#running.set(key, this.#startOne(key, m));
+      const r = this.#prepare(key, m);
+      this.#running.set(key, r);
+      work.push(this.#inTurn(key, () => this.#startOne(key, r)));
     }
-    await Promise.all([...this.#running.values()].map((r) => r.starting));
+    return Promise.all(work).then(() => undefined);
+  }
+
+  /** Runs `work` after the mapping's queued starts and stops. */
+  #inTurn(key: string, work: () => Promise<void>): Promise<void> {
+    const run = (this.#tails.get(key) ?? Promise.resolve()).then(work);
+    const tail = run.catch(() => undefined);
+    this.#tails.set(key, tail);
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return run;
   }
 
   /** The mappings and their status, for the status routes and writers. */
@@ -189,7 +205,7 @@ export class EventSources {
   async refreshLag(): Promise<void> {
     await Promise.all(
       [...this.#running.entries()].map(async ([key, r]) => {
-        if (!r.connector) return;
+        if (!r.connector || !r.started) return;
         try {
           r.lag = await r.connector.lag();
           // The source answered with its partitions: a problem reaching it is over.
@@ -208,21 +224,25 @@ export class EventSources {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
-    await this.#setting;
     const all = [...this.#running.entries()];
     this.#running.clear();
-    await Promise.all(all.map(([key, r]) => this.#stopOne(key, r)));
+    for (const [, r] of all) r.cancelled = true;
+    await Promise.all([...all.map(([key, r]) => this.#inTurn(key, () => this.#stopOne(key, r))), ...this.#tails.values()]);
   }
 
   /** Goes away as a crashed gateway would: connectors killed without acknowledging or releasing anything (tests). */
   kill(): void {
     this.#stopped = true;
     clearInterval(this.#timer);
-    for (const r of this.#running.values()) r.connector?.kill?.();
+    for (const r of this.#running.values()) {
+      r.cancelled = true;
+      r.connector?.kill?.();
+    }
     this.#running.clear();
   }
 
-  #startOne(key: string, m: EventSourceMapping): Running {
+  /** The mapping's running entry, its problems and its connector (made, not started: no I/O yet). */
+  #prepare(key: string, m: EventSourceMapping): Running {
     const logger = this.#o.logger.child({ component: 'event-sources', mapping: key, function: m.spec.functionName });
     const r: Running = {
       mapping: m,
@@ -232,6 +252,8 @@ export class EventSources {
       lastResult: 'No records processed',
       lag: [],
       processors: new Map(),
+      cancelled: false,
+      started: false,
     };
     for (const p of r.configProblems) logger.error({ problem: p }, `event-source mapping ${key} not started: ${p}`);
     if (r.configProblems.length > 0 || !m.spec.enabled) return r;
@@ -294,7 +316,8 @@ export class EventSources {
       logger.warn({ condition: batch.condition, records: batch.records.length, destination: describeTarget(target) }, 'a batch could not be processed: sent to onFailure');
     };
 
-    r.starting = connector
+    r.start = () =>
+      connector
       .start({
         sinkFor: (partition, commit) => {
           const p = new PartitionProcessor({
@@ -342,13 +365,21 @@ export class EventSources {
       .catch((err: unknown) => {
         setProblem(err instanceof Error ? err.message : String(err));
         logger.error({ err }, `event-source mapping ${key}: the connector did not start`);
-      });
-    logger.info({ source: m.spec.kafka ? 'kafka' : 'redis-streams' }, `event-source mapping ${key} started`);
+      })
+      .then(() => logger.info({ source: m.spec.kafka ? 'kafka' : 'redis-streams' }, `event-source mapping ${key} started`));
     return r;
   }
 
+  /** Starts the prepared connector, unless the spec was replaced or removed while its turn came. */
+  async #startOne(key: string, r: Running): Promise<void> {
+    if (r.cancelled || !r.start) return;
+    await r.start();
+    r.started = true;
+  }
+
+  /** Stops the connector (its start, earlier in the mapping's turn, has ended) and forgets the lag it reported. */
   async #stopOne(key: string, r: Running): Promise<void> {
-    await r.starting;
+    if (!r.started) return;
     await r.connector?.stop().catch((err: unknown) => this.#o.logger.warn({ err, mapping: key }, 'stopping an event-source mapping failed'));
     for (const p of r.lag) this.#o.metrics?.lag.remove({ mapping: key, partition: p.partition });
   }

@@ -90,6 +90,7 @@ describe.skipIf('skip' in fetched)(`Kafka mappings in the functions directory${'
       ['filter-plain', 1],
       ['scale', 3],
       ['takeover', 3],
+      ['via-api', 1],
     ];
     await admin.createTopics({ topics: topics.map(([topic, numPartitions]) => ({ topic, numPartitions })), waitForLeaders: true });
     // Records are there before the platform starts: the mappings read from the start of each partition (TRIM_HORIZON).
@@ -99,6 +100,7 @@ describe.skipIf('skip' in fetched)(`Kafka mappings in the functions directory${'
     await fill('poison-f', 1, 20, (seq) => (seq === 12 ? { poison: 1 } : {}), 1);
     await fill('partial', 1, 5, (seq) => (seq === 3 ? { fail: 1 } : {}), 1);
     await fill('scale', 3, 1200);
+    await fill('via-api', 1, 50);
     // Lambda's guide: a JSON value's fields (prefix, numeric), and a plain-string value (anything-but). Each topic: offsets 1 and 3 match.
     await send('filter-prefix', [device(0, 'CD1234', 162), device(1, 'AB1234', 162), device(2, 'XY1234', 162), device(3, 'AB9876', 20)].map((value) => ({ value })));
     await send('filter-numeric', [device(0, 'AB1234', 100), device(1, 'AB1234', 162), device(2, 'AB1234', 50), device(3, 'CD1234', 101)].map((value) => ({ value })));
@@ -293,6 +295,40 @@ describe.skipIf('skip' in fetched)(`Kafka mappings in the functions directory${'
         await b.runner.stop();
       }
     });
+  }, 120_000);
+
+  it('a mapping made with CreateEventSourceMapping runs as a file does; ListEventSourceMappings shows it at once; after DeleteEventSourceMapping nothing more is read', async () => {
+    const api = `${platform?.url ?? ''}/2015-03-31/event-source-mappings`;
+    const call = async (method: string, path = '', body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+      const res = await fetch(`${api}${path}`, { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    };
+    const listed = async (): Promise<string[]> => ((await call('GET', '/?FunctionName=recorder')).json.EventSourceMappings as Array<{ Topics?: string[]; UUID: string }>).filter((m) => m.Topics?.includes('via-api')).map((m) => m.UUID);
+    const created = await call('POST', '/', {
+      FunctionName: 'recorder',
+      Topics: ['via-api'],
+      SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: [broker.bootstrap] } },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 10,
+    });
+    expect(created.status, JSON.stringify(created.json)).toBe(202);
+    const uuid = String(created.json.UUID);
+    expect(await listed()).toEqual([uuid]);
+    await waitFor('the 50 records of via-api', () => firstSeen(batches('bulk.jsonl').get('via-api-0')).length === 50, 60_000, 200);
+    expect(batches('bulk.jsonl').get('via-api-0')?.flat()).toEqual(range(0, 50));
+    const got = await waitFor('the mapping to say OK', async () => {
+      const g = await call('GET', `/${uuid}`);
+      return g.json.LastProcessingResult === 'OK' && g.json.TotalLag === 0 ? g.json : undefined;
+    }, 20_000, 200);
+    expect(got).toMatchObject({ State: 'Enabled', BatchSize: 10, Topics: ['via-api'] });
+
+    expect((await call('DELETE', `/${uuid}`)).status).toBe(202);
+    expect(await listed()).toEqual([]);
+    await waitFor('the mapping to stop running', () => !(platform?.eventSources?.list() ?? []).some((r) => r.status.uuid === uuid), 20_000, 100);
+    await fill('via-api', 1, 5, () => ({}), 50);
+    // Bounded: a poller still reading would have recorded them well within this.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(batches('bulk.jsonl').get('via-api-0')?.flat().length).toBe(50);
   }, 120_000);
 
   it('lag scales the function up, then back', async () => {

@@ -146,4 +146,40 @@ describe('event sources', () => {
     expect(mappingUuid({ metadata: { name: 'orders', namespace: 'default' } })).toBe(u);
     expect(mappingUuid({ metadata: { name: 'orders', namespace: 'prod' } })).not.toBe(u);
   });
+
+  it('a connector slow to start holds up only its own mapping: the other mapping changes at once, and its own disable shows at once and stops it once the start ends', async () => {
+    // A source that takes long to answer (a Kafka broker retrying a refused connection takes ~10 s) must not freeze other mappings' changes.
+    const log: string[] = [];
+    let release = (): void => undefined;
+    const slowStart = new Promise<void>((resolve) => (release = resolve));
+    const es = new EventSources({
+      invoker: new RecordingInvoker(() => ok),
+      queue: { enqueue: async () => ({ requestId: 'x', duplicate: false }) },
+      connectorFor: (m) => ({
+        start: async () => {
+          log.push(`start ${m.metadata.name} batch ${m.spec.batchSize}`);
+          if (m.metadata.name === 'slow') await slowStart;
+        },
+        stop: async () => void log.push(`stop ${m.metadata.name} batch ${m.spec.batchSize}`),
+        lag: async () => [],
+      }),
+      functionArn: (n) => n,
+      logger: pino({ level: 'silent' }),
+    });
+    const slow = mapping('slow', 'mr-slow');
+    const quick = mapping('quick', 'mr-quick');
+    const first = es.set([slow, quick]);
+    // The quick mapping's change does not wait for the slow one's start (and its first spec, replaced before its turn, never starts).
+    await es.set([slow, mapping('quick', 'mr-quick', { batchSize: 2 })]);
+    expect(log).toEqual(['start slow batch 1', 'start quick batch 2']);
+    // Disabling the slow mapping shows at once; its connector stops when its start has ended.
+    void es.set([mapping('slow', 'mr-slow', { enabled: false }), mapping('quick', 'mr-quick', { batchSize: 2 })]);
+    expect(es.status('default/slow')?.state).toBe('Disabled');
+    expect(log).not.toContain('stop slow batch 1');
+    release();
+    await first;
+    await waitFor('the slow mapping to stop', () => log.includes('stop slow batch 1'), 5000);
+    await es.stop();
+    expect(log.filter((l) => l.startsWith('start slow'))).toEqual(['start slow batch 1']);
+  });
 });

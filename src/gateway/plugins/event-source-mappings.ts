@@ -93,7 +93,44 @@ export function mappingConfigurations(opts: EventSourceMappingsOptions, function
     .list()
     .filter(({ mapping }) => functionName === undefined || mapping.spec.functionName === functionName)
     .map(({ mapping, status }) => mappingConfiguration(mapping, status, opts.arn(mapping.spec.functionName, mapping.spec.qualifier)))
-    .sort((a, b) => String(a.UUID).localeCompare(String(b.UUID)));
+    .sort(byUuid);
+}
+
+/** The view of a stored mapping: the runner's status when it runs this very spec, else `state` (Creating, Updating, Deleting) with nothing processed yet. */
+function storedView(opts: EventSourceMappingsOptions, s: StoredMapping, state?: MappingState): MappingStatusView {
+  const uuid = mappingUuid(s.mapping);
+  const running = opts.list().find((r) => r.status.uuid === uuid);
+  // Key order aside: the runner's copy and the store's may come from different reads.
+  const same = running !== undefined && canonical(running.mapping.spec) === canonical(s.mapping.spec);
+  if (running !== undefined && same && state === undefined) return running.status;
+  return {
+    uuid,
+    state: state ?? (running === undefined ? 'Creating' : 'Updating'),
+    lastProcessingResult: running?.status.lastProcessingResult ?? 'No records processed',
+    lastModified: s.lastModified ?? (opts.now ?? (() => new Date()))().toISOString(),
+    lag: running?.status.lag ?? [],
+    totalLag: running?.status.totalLag ?? 0,
+  };
+}
+
+function storedConfiguration(opts: EventSourceMappingsOptions, s: StoredMapping, state?: MappingState): Record<string, unknown> {
+  return mappingConfiguration(s.mapping, storedView(opts, s, state), opts.arn(s.mapping.spec.functionName, s.mapping.spec.qualifier));
+}
+
+const byUuid = (a: Record<string, unknown>, b: Record<string, unknown>): number => String(a.UUID).localeCompare(String(b.UUID));
+
+/**
+ * What ListEventSourceMappings pages through, of one function or all, in UUID order: with a store, the mappings written there (so a
+ * mapping just created or deleted through the API or kubectl is listed, or not, at once), each with the runner's status; else what
+ * the runner runs.
+ */
+export async function listedConfigurations(opts: EventSourceMappingsOptions, functionName?: string): Promise<Array<Record<string, unknown>>> {
+  if (opts.store === undefined) return mappingConfigurations(opts, functionName);
+  const stored = await viaStore(opts.store.listMappings());
+  return stored
+    .filter((s) => functionName === undefined || s.mapping.spec.functionName === functionName)
+    .map((s) => storedConfiguration(opts, s))
+    .sort(byUuid);
 }
 
 // ListEventSourceMappings is the functions API's route (it validates FunctionName as every control route does), fed by mappingConfigurations.
@@ -104,27 +141,9 @@ const notFound = (uuid: string) =>
 
 const eventSourceMappings: FastifyPluginAsync<EventSourceMappingsOptions> = async (app, opts) => {
   const { store } = opts;
-  const now = opts.now ?? (() => new Date());
   const home = arnHome(opts.arn('_'));
 
-  /** The view of a stored mapping: the runner's status when it runs this very spec, else `state` (Creating, Updating, Deleting) with nothing processed yet. */
-  const viewOf = (s: StoredMapping, state?: MappingState): MappingStatusView => {
-    const uuid = mappingUuid(s.mapping);
-    const running = opts.list().find((r) => r.status.uuid === uuid);
-    // Key order aside: the runner's copy and the store's may come from different reads.
-    const same = running !== undefined && canonical(running.mapping.spec) === canonical(s.mapping.spec);
-    if (running !== undefined && same && state === undefined) return running.status;
-    return {
-      uuid,
-      state: state ?? (running === undefined ? 'Creating' : 'Updating'),
-      lastProcessingResult: running?.status.lastProcessingResult ?? 'No records processed',
-      lastModified: s.lastModified ?? now().toISOString(),
-      lag: running?.status.lag ?? [],
-      totalLag: running?.status.totalLag ?? 0,
-    };
-  };
-  const configOf = (s: StoredMapping, state?: MappingState): Record<string, unknown> =>
-    mappingConfiguration(s.mapping, viewOf(s, state), opts.arn(s.mapping.spec.functionName, s.mapping.spec.qualifier));
+  const configOf = (s: StoredMapping, state?: MappingState): Record<string, unknown> => storedConfiguration(opts, s, state);
   const storedByUuid = async (uuid: string, s: FunctionStore): Promise<StoredMapping> => {
     const found = (await viaStore(s.listMappings())).find((m) => mappingUuid(m.mapping) === uuid);
     if (found === undefined) throw notFound(uuid);

@@ -49,7 +49,7 @@ export interface FunctionsApiOptions {
   /** Node's process.arch of the machines functions run on (default: this process's). */
   arch?: string;
   /** The event-source mappings this gateway runs, as Lambda's EventSourceMappingConfiguration, of one function or all (ListEventSourceMappings); none: an empty list. */
-  eventSourceMappings?: (functionName: string | undefined) => readonly Record<string, unknown>[];
+  eventSourceMappings?: (functionName: string | undefined) => Promise<readonly Record<string, unknown>[]>;
 }
 
 type NameParams = { name: string };
@@ -583,7 +583,7 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
         const fn = req.query.FunctionName;
         const named = fn !== undefined && fn !== '' ? namedFunction(fn, home, opts.arn, req.hearthCaller, 'allow') : undefined;
         if (named) await stored(named);
-        return json(reply, 200, pageAnswer('EventSourceMappings', opts.eventSourceMappings?.(named?.name) ?? [], req.query));
+        return json(reply, 200, pageAnswer('EventSourceMappings', (await opts.eventSourceMappings?.(named?.name)) ?? [], req.query));
       },
     );
   }

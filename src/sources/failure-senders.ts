@@ -12,7 +12,7 @@ import { request } from 'undici';
 import type { Queue } from '../queue/queue.js';
 import type { KafkaDestinationMessage } from './failure-record.js';
 import type { OnFailureTarget } from './on-failure-destination.js';
-import { sleep } from './partition-processor.js';
+import { sleep } from './abortable-wait.js';
 
 /** What a Kafka connector offers for kafka:// destinations (a key keeps the record's partitioning). */
 export interface KafkaProducer {

@@ -20,7 +20,8 @@ import { FailureSenders, describeTarget, type KafkaProducer } from './failure-se
 import { failureRecord, kafkaDestinationMessages } from './failure-record.js';
 import { compileFilters, filterProblems } from './filter-pattern.js';
 import { parseOnFailure, type OnFailureTarget } from './on-failure-destination.js';
-import { PartitionProcessor, Semaphore, type FailedBatch } from './partition-processor.js';
+import { Semaphore } from './concurrency-slots.js';
+import { PartitionProcessor, type FailedBatch } from './partition-processor.js';
 import { redisStreamsEventSourceArn } from './redis-streams-event.js';
 import type { KafkaRecord } from './records.js';
 import type { Redis } from 'ioredis';

@@ -11,68 +11,11 @@ import { DispatchError, type Invoker } from '../dispatch/invoker.js';
 import { decide, retryDelayMs, type BatchPolicy, type BatchResult, type FailureCondition } from './batch-plan.js';
 import type { PartitionSink } from './connector.js';
 import { positionOf, type SourceRecord } from './records.js';
+import { sleep } from './abortable-wait.js';
+import type { Semaphore } from './concurrency-slots.js';
 
 /** Lambda's limit on a synchronous invocation's payload: a batch larger than this is split, a single larger record goes to onFailure. */
 export const MAX_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024;
-
-/** A counting semaphore whose waits can be given up. */
-export class Semaphore {
-  #free: number;
-  readonly #waiting: Array<() => void> = [];
-
-  constructor(readonly size: number) {
-    this.#free = size;
-  }
-
-  async acquire(signal: AbortSignal): Promise<() => void> {
-    signal.throwIfAborted();
-    if (this.#free > 0) {
-      this.#free--;
-      return this.#releaser();
-    }
-    await new Promise<void>((resolve, reject) => {
-      const grant = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        const i = this.#waiting.indexOf(grant);
-        if (i >= 0) this.#waiting.splice(i, 1);
-        reject(signal.reason);
-      };
-      this.#waiting.push(grant);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    return this.#releaser();
-  }
-
-  #releaser(): () => void {
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    };
-  }
-}
-
-/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** What a batch that could not be processed is sent with (failure-record.ts builds Lambda's record from it). */
 export interface FailedBatch {

@@ -10,7 +10,8 @@ import type { InvokeResult } from '../../src/agent/invocation.js';
 import { DispatchError, type Invocation, type Invoker } from '../../src/dispatch/invoker.js';
 import type { BatchPolicy } from '../../src/sources/batch-plan.js';
 import { FailureSenders } from '../../src/sources/failure-senders.js';
-import { MAX_BATCH_PAYLOAD_BYTES, PartitionProcessor, Semaphore, type FailedBatch, type PartitionProcessorOptions } from '../../src/sources/partition-processor.js';
+import { Semaphore } from '../../src/sources/concurrency-slots.js';
+import { MAX_BATCH_PAYLOAD_BYTES, PartitionProcessor, type FailedBatch, type PartitionProcessorOptions } from '../../src/sources/partition-processor.js';
 import type { RedisStreamRecord, SourceRecord } from '../../src/sources/records.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 

@@ -24,7 +24,7 @@ import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type
 import { defaultConsumerGroup, type EventSourceMapping } from '../../api/event-source-mapping.js';
 import type { Connector, ConnectorHandlers, PartitionLag, PartitionSink } from '../connector.js';
 import type { KafkaRecord } from '../records.js';
-import { sleep } from '../partition-processor.js';
+import { sleep } from '../abortable-wait.js';
 
 export interface KafkaCredentials {
   /** SASL, with the user name and password read from the mapping's Secrets. */

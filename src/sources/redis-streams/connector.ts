@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { defaultConsumerGroup, type EventSourceMapping } from '../../api/event-source-mapping.js';
 import type { Connector, ConnectorHandlers, PartitionLag, PartitionSink } from '../connector.js';
 import type { RedisStreamRecord } from '../records.js';
-import { sleep } from '../partition-processor.js';
+import { sleep } from '../abortable-wait.js';
 
 export interface RedisStreamsConnectorOptions {
   /** The Redis to read when the mapping names none (the platform's); without either the connector reports a problem. */

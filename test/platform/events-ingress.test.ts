@@ -18,6 +18,7 @@ import { AWS_CLI, awsCliPresent } from '../helpers/aws-cli.js';
 import { py, startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildVersitygw, startVersitygw, type Versitygw } from '../uploads/versitygw.js';
+import { minioPut, minioPutAsAws } from '../sources/ingress/s3-notification-fixtures.js';
 
 const CE_PYTHON = resolve('.cache/cloudevents/bin/python');
 const log = FaultLog.forFile(import.meta.url);
@@ -191,59 +192,21 @@ describe('S3 bucket notifications from versitygw', () => {
 
 describe('S3 bucket notifications in MinIO\'s dialect and in an SNS envelope', () => {
   it('are handed to the function as AWS\'s S3 event', async () => {
-    const minio = {
-      EventName: 's3:ObjectCreated:Put',
-      Key: 'photos/2026/a b.jpg',
-      Records: [
-        {
-          eventVersion: '2.0',
-          eventSource: 'minio:s3',
-          awsRegion: '',
-          eventTime: '2026-12-06T21:35:12.345Z',
-          eventName: 's3:ObjectCreated:Put',
-          userIdentity: { principalId: 'minioadmin' },
-          requestParameters: { principalId: 'minioadmin', region: '', sourceIPAddress: '127.0.0.1' },
-          responseElements: { 'x-amz-id-2': 'dd90', 'x-amz-request-id': '187E', 'x-minio-deployment-id': 'f1e2', 'x-minio-origin-endpoint': 'http://127.0.0.1:9000' },
-          s3: {
-            s3SchemaVersion: '1.0',
-            configurationId: 'Config',
-            bucket: { name: 'photos', ownerIdentity: { principalId: 'minioadmin' }, arn: 'arn:aws:s3:::photos' },
-            object: { key: '2026%2Fa+b.jpg', size: 3, eTag: 'abc', contentType: 'image/jpeg', userMetadata: {}, sequencer: '187E1D5C4A5B6C7D' },
-          },
-          source: { host: '127.0.0.1', port: '', userAgent: 'MinIO' },
-        },
-      ],
-    };
-    const viaMinio = await post('/events/s3/recorder', { 'content-type': 'application/json' }, JSON.stringify(minio));
+    const viaMinio = await post('/events/s3/recorder', { 'content-type': 'application/json' }, JSON.stringify(minioPut));
     expect(viaMinio.status).toBe(202);
-    const sns = { Type: 'Notification', MessageId: 'm-1', TopicArn: 'arn:aws:sns:us-east-1:123456789012:uploads', Message: JSON.stringify({ Records: [{ ...minio.Records[0], eventSource: 'aws:s3', eventName: 'ObjectRemoved:Delete', awsRegion: 'eu-west-1', s3: { ...minio.Records[0]!.s3, bucket: { name: 'sns-bucket' }, object: { key: 'x%2Fy', sequencer: '01' } } }] }) };
+    const sns = { Type: 'Notification', MessageId: 'm-1', TopicArn: 'arn:aws:sns:us-east-1:123456789012:uploads', Message: JSON.stringify({ Records: [{ ...minioPut.Records[0], eventSource: 'aws:s3', eventName: 'ObjectRemoved:Delete', awsRegion: 'eu-west-1', s3: { ...minioPut.Records[0]!.s3, bucket: { name: 'sns-bucket' }, object: { key: 'x%2Fy', sequencer: '01' } } }] }) };
     const viaSns = await post('/events/s3/recorder', { 'content-type': 'text/plain; charset=UTF-8' }, JSON.stringify(sns));
     expect(viaSns.status).toBe(202);
     const got = await waitFor(
       'the function got both',
       () => {
         const byBucket = new Map(recorded.flatMap((r) => (Array.isArray(r.event.Records) ? (r.event.Records as S3Record[]) : [])).map((rec) => [(rec.s3.bucket as { name: string }).name, rec]));
-        return byBucket.has('photos') && byBucket.has('sns-bucket') ? byBucket : undefined;
+        return byBucket.has('bkt') && byBucket.has('sns-bucket') ? byBucket : undefined;
       },
       30_000,
       50,
     );
-    expect(got.get('photos')).toEqual({
-      eventVersion: '2.1',
-      eventSource: 'aws:s3',
-      awsRegion: 'us-east-1',
-      eventTime: '2026-12-06T21:35:12.345Z',
-      eventName: 'ObjectCreated:Put',
-      userIdentity: { principalId: 'minioadmin' },
-      requestParameters: { sourceIPAddress: '127.0.0.1' },
-      responseElements: { 'x-amz-request-id': '187E', 'x-amz-id-2': 'dd90' },
-      s3: {
-        s3SchemaVersion: '1.0',
-        configurationId: 'Config',
-        bucket: { name: 'photos', ownerIdentity: { principalId: 'minioadmin' }, arn: 'arn:aws:s3:::photos' },
-        object: { key: '2026/a+b.jpg', size: 3, eTag: 'abc', sequencer: '187E1D5C4A5B6C7D' },
-      },
-    });
+    expect(got.get('bkt')).toEqual(minioPutAsAws('us-east-1'));
     const confirm = await post('/events/s3/recorder', { 'content-type': 'text/plain; charset=UTF-8' }, JSON.stringify({ Type: 'SubscriptionConfirmation', MessageId: 'm-0', TopicArn: 'arn:aws:sns:us-east-1:123456789012:uploads', SubscribeURL: 'http://127.0.0.1:1/confirm' }));
     expect([confirm.status, confirm.type]).toEqual([400, 'InvalidRequestContentException']);
     expect(confirm.body.message).toContain('arn:aws:sns:us-east-1:123456789012:uploads');

@@ -1,92 +1,8 @@
-// Bucket notification dialects into AWS's S3 event, as a table. The
-// versitygw fixture is what versitygw v1.8.0 POSTed to a webhook for a PUT
-// and a DELETE of the key `dir/a b+c=d(1)~*é.txt`; the MinIO one is its
-// documented webhook shape (eventSource minio:s3, empty awsRegion,
-// configurationId "Config", keys query-escaped with "/" as %2F).
+// Bucket notification dialects into AWS's S3 event, as a table, over the
+// stores' own notifications (s3-notification-fixtures.ts).
 import { describe, expect, it } from 'vitest';
 import { awsEventKey, formDecode, normaliseS3Notification, type S3EventRecord } from '../../../src/sources/ingress/s3-notification.js';
-
-const KEY = 'dir/a b+c=d(1)~*é.txt';
-const AWS_KEY = 'dir/a+b%2Bc%3Dd%281%29%7E*%C3%A9.txt';
-
-const versitygwPut = {
-  Records: [
-    {
-      eventVersion: '2.2',
-      eventSource: 'aws:s3',
-      awsRegion: 'us-east-1',
-      eventTime: '2026-12-06T21:35:12Z',
-      eventName: 's3:ObjectCreated:Put',
-      userIdentity: { PrincipalId: 'hearthtest' },
-      requestParameters: { sourceIPAddress: '127.0.0.1' },
-      responseElements: { 'x-amz-request-id': '', 'x-amz-id-2': '' },
-      s3: {
-        s3SchemaVersion: '1.0',
-        configurationId: 'webhook-global',
-        bucket: { name: 'bkt', ownerIdentity: { PrincipalId: 'hearthtest' }, arn: `arn:aws:s3:::/bkt/${KEY}` },
-        object: { key: KEY, size: 6, eTag: '"b1946ac92492d2347c6235b4d2611184"', versionId: null, sequencer: '1' },
-      },
-      glacierEventData: { restoreEventData: { lifecycleRestorationExpiryTime: '', lifecycleRestoreStorageClass: '' } },
-    },
-  ],
-};
-
-const versitygwDelete = {
-  Records: [
-    {
-      ...versitygwPut.Records[0],
-      eventTime: '2026-12-06T21:35:13+01:00',
-      eventName: 's3:ObjectRemoved:Delete',
-      s3: { ...versitygwPut.Records[0]!.s3, object: { key: KEY, size: 0, eTag: null, versionId: null, sequencer: '2' } },
-    },
-  ],
-};
-
-const minioPut = {
-  EventName: 's3:ObjectCreated:Put',
-  Key: `bkt/${KEY}`,
-  Records: [
-    {
-      eventVersion: '2.0',
-      eventSource: 'minio:s3',
-      awsRegion: '',
-      eventTime: '2026-12-06T21:35:12.345Z',
-      eventName: 's3:ObjectCreated:Put',
-      userIdentity: { principalId: 'minioadmin' },
-      requestParameters: { principalId: 'minioadmin', region: '', sourceIPAddress: '127.0.0.1' },
-      responseElements: { 'x-amz-id-2': 'dd9025bab4ad464b', 'x-amz-request-id': '187E1D5C4A1B2C3D', 'x-minio-deployment-id': 'f1e2', 'x-minio-origin-endpoint': 'http://127.0.0.1:9000' },
-      s3: {
-        s3SchemaVersion: '1.0',
-        configurationId: 'Config',
-        bucket: { name: 'bkt', ownerIdentity: { principalId: 'minioadmin' }, arn: 'arn:aws:s3:::bkt' },
-        object: { key: 'dir%2Fa+b%2Bc%3Dd%281%29~%2A%C3%A9.txt', size: 6, eTag: 'b1946ac92492d2347c6235b4d2611184', contentType: 'text/plain', userMetadata: { 'content-type': 'text/plain' }, sequencer: '187E1D5C4A5B6C7D' },
-      },
-      source: { host: '127.0.0.1', port: '', userAgent: 'aws-cli/2' },
-    },
-  ],
-};
-
-// AWS's own shape, as its documentation and moto write it (moto form-encodes "/" too).
-const awsPut = {
-  Records: [
-    {
-      eventVersion: '2.1',
-      eventSource: 'aws:s3',
-      awsRegion: 'eu-west-1',
-      eventTime: '2026-12-06T21:35:12.345Z',
-      eventName: 'ObjectCreated:Put',
-      userIdentity: { principalId: 'AWS:AIDAEXAMPLE' },
-      requestParameters: { sourceIPAddress: '10.0.0.1' },
-      responseElements: { 'x-amz-request-id': 'C3D13FE58DE4C810', 'x-amz-id-2': 'FMyUVURIY8' },
-      s3: {
-        s3SchemaVersion: '1.0',
-        configurationId: 'on-upload',
-        bucket: { name: 'bkt', ownerIdentity: { principalId: 'A3NL1KOZZKExample' }, arn: 'arn:aws:s3:::bkt' },
-        object: { key: 'dir%2Fa+b%2Bc%3Dd%281%29%7E*%C3%A9.txt', size: 6, eTag: 'b1946ac92492d2347c6235b4d2611184', sequencer: '0055AED6DCD90281E5' },
-      },
-    },
-  ],
-};
+import { AWS_KEY, awsPut, minioPut, minioPutAsAws, versitygwDelete, versitygwPut } from './s3-notification-fixtures.js';
 
 const expected = (over: Partial<S3EventRecord> & { object?: S3EventRecord['s3']['object'] }): S3EventRecord => {
   const { object, ...rest } = over;
@@ -113,23 +29,7 @@ describe('dialects into AWS\'s S3 event', () => {
   const cases: Array<[string, unknown, string, S3EventRecord]> = [
     ['versitygw PUT: no s3: prefix, unquoted eTag, encoded key, bucket ARN, principalId, ISO time, no glacierEventData', versitygwPut, 'versitygw', expected({})],
     ['versitygw DELETE: no size or eTag, time in UTC', versitygwDelete, 'versitygw', expected({ eventName: 'ObjectRemoved:Delete', eventTime: '2026-12-06T20:35:13.000Z', object: { key: AWS_KEY, sequencer: '2' } })],
-    [
-      'MinIO PUT: eventSource aws:s3, the gateway\'s region, its key re-encoded with "/" kept, AWS\'s members only',
-      minioPut,
-      'minio',
-      expected({
-        eventTime: '2026-12-06T21:35:12.345Z',
-        awsRegion: 'us-west-2',
-        userIdentity: { principalId: 'minioadmin' },
-        responseElements: { 'x-amz-request-id': '187E1D5C4A1B2C3D', 'x-amz-id-2': 'dd9025bab4ad464b' },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'Config',
-          bucket: { name: 'bkt', ownerIdentity: { principalId: 'minioadmin' }, arn: 'arn:aws:s3:::bkt' },
-          object: { key: AWS_KEY, size: 6, eTag: 'b1946ac92492d2347c6235b4d2611184', sequencer: '187E1D5C4A5B6C7D' },
-        },
-      }),
-    ],
+    ['MinIO PUT: eventSource aws:s3, the gateway\'s region, its key re-encoded with "/" kept, AWS\'s members only', minioPut, 'minio', minioPutAsAws('us-west-2')],
     ['AWS\'s own event stays as it is (its key canonical)', awsPut, 'aws', { ...awsPut.Records[0]!, s3: { ...awsPut.Records[0]!.s3, object: { ...awsPut.Records[0]!.s3.object, key: AWS_KEY } } } as S3EventRecord],
     [
       'an SNS envelope (moto\'s, AWS\'s) holds the event as its Message',

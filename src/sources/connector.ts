@@ -21,6 +21,15 @@ export interface PartitionSink {
    * again from there.
    */
   process(records: readonly SourceRecord[], signal: AbortSignal): Promise<void>;
+  /**
+   * A graceful stop (drain.ts): the invocation in flight finishes and what it
+   * settled is committed, but nothing new starts (no next batch, no retry);
+   * the call in flight then resolves with the records after that left
+   * uncommitted for the partition's next owner, and later calls do nothing.
+   * The signal still aborts what runs (the drain deadline). Optional: a sink
+   * without it is only ever aborted.
+   */
+  drain?(): void;
 }
 
 /** What the mapping runner gives a connector. */
@@ -39,8 +48,15 @@ export type PartitionLag = Array<{ partition: string; lag: number }>;
 export interface Connector {
   /** Joins the group and starts reading; resolves once it has joined (the first assignment may come later). */
   start(handlers: ConnectorHandlers): Promise<void>;
-  /** Leaves the group: in-flight batches are aborted and their partitions' last commits stand. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Leaves the group. With `drainMs` (a graceful stop: drain.ts) it first stops
+   * fetching and starting batches and lets each partition's batch in flight
+   * finish and commit (its sink's drain), for at most drainMs, keeping its
+   * partitions (leases renewed, group heartbeats) meanwhile; then, as without
+   * it, what still runs is aborted, the partitions' last commits stand, and
+   * they are let go. Idempotent: a second call waits for the first.
+   */
+  stop(opts?: { drainMs?: number }): Promise<void>;
   /** Lag of every partition of the mapping, from the source (committed vs end). */
   lag(): Promise<PartitionLag>;
 }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { LATEST } from '../api/function.js';
 import type { EventSourceMapping, EventSourceMappingStatus, MappingState } from '../api/event-source-mapping.js';
+import type { ConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import type { Invoker } from '../dispatch/invoker.js';
 import type { SourceMetrics } from '../metrics/sources.js';
 import type { Queue } from '../queue/queue.js';
@@ -20,7 +21,7 @@ import { FailureSenders, describeTarget, type KafkaProducer } from './failure-se
 import { failureRecord, kafkaDestinationMessages } from './failure-record.js';
 import { compileFilters, filterProblems } from './filter-pattern.js';
 import { parseOnFailure, type OnFailureTarget } from './on-failure-destination.js';
-import { Semaphore } from './concurrency-slots.js';
+import { Semaphore, SharedSlots, mappingSlotsKey, type BatchSlots } from './concurrency-slots.js';
 import { PartitionProcessor, type FailedBatch } from './partition-processor.js';
 import { redisStreamsEventSourceArn } from './redis-streams-event.js';
 import type { KafkaRecord } from './records.js';
@@ -42,6 +43,11 @@ export interface EventSourcesOptions {
   platformRedis?: () => Redis | undefined;
   metrics?: SourceMetrics;
   logger: Logger;
+  /**
+   * Counts scalingConfig.maximumConcurrency for every gateway that shares it (the platform's Redis limiter): a mapping's
+   * partitions are polled on several gateways, its bound is the mapping's. Without it each mapping counts on this gateway alone.
+   */
+  limiter?: ConcurrencyLimiter;
   /** How often lag is read from the sources (default 1 s). */
   lagIntervalMs?: number;
   /** Test hooks: retry delays, the clock. */
@@ -281,7 +287,8 @@ export class EventSources {
     });
     const filter = compileFilters(m.spec.filterCriteria);
     const policy = batchPolicy(m.spec);
-    const semaphore = m.spec.scalingConfig ? new Semaphore(m.spec.scalingConfig.maximumConcurrency) : undefined;
+    const max = m.spec.scalingConfig?.maximumConcurrency;
+    const slots: BatchSlots | undefined = max === undefined ? undefined : this.#o.limiter ? new SharedSlots(this.#o.limiter, mappingSlotsKey(key), max, { logger }) : new Semaphore(max);
     const arn = eventSourceArn(m);
     const bootstrapServers = m.spec.kafka?.bootstrapServers;
     const ctx = { eventSourceArn: arn, ...(bootstrapServers ? { bootstrapServers } : {}) };
@@ -330,7 +337,7 @@ export class EventSources {
             payload: (records) => batchPayload(records, ctx),
             sendFailure,
             commit,
-            ...(semaphore ? { semaphore } : {}),
+            ...(slots ? { slots } : {}),
             ...(this.#o.retryDelayMs ? { delayMs: this.#o.retryDelayMs } : {}),
             now,
             observer: {

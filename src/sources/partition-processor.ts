@@ -4,15 +4,15 @@
 // a backoff, bisect, retry from the first reported failure, or send to
 // onFailure and go on). A position is committed only once every record up to
 // it is done: invoked successfully, filtered out, or sent to onFailure. One
-// batch of a partition is in flight at a time; the mapping's semaphore
-// bounds batches in flight across its partitions (maximumConcurrency).
+// batch of a partition is in flight at a time; the mapping's slots
+// (concurrency-slots.ts) bound batches in flight across its partitions (maximumConcurrency).
 import { randomUUID } from 'node:crypto';
 import { DispatchError, type Invoker } from '../dispatch/invoker.js';
 import { decide, retryDelayMs, type BatchPolicy, type BatchResult, type FailureCondition } from './batch-plan.js';
 import type { PartitionSink } from './connector.js';
 import { positionOf, type SourceRecord } from './records.js';
 import { sleep } from './abortable-wait.js';
-import type { Semaphore } from './concurrency-slots.js';
+import type { BatchSlots } from './concurrency-slots.js';
 
 /** Lambda's limit on a synchronous invocation's payload: a batch larger than this is split, a single larger record goes to onFailure. */
 export const MAX_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -50,8 +50,8 @@ export interface PartitionProcessorOptions {
   sendFailure: (batch: FailedBatch, signal: AbortSignal) => Promise<void>;
   /** Given by the connector: every record through this position is done. */
   commit: (position: string) => Promise<void>;
-  /** The mapping's bound on batches in flight (maximumConcurrency); none: unbounded. */
-  semaphore?: Semaphore;
+  /** The mapping's bound on batches in flight (maximumConcurrency: on this gateway, or shared by every gateway); none: unbounded. */
+  slots?: BatchSlots;
   observer?: ProcessorObserver;
   now?: () => number;
   /** Retry delays for tests (default: batch-plan's retryDelayMs). */
@@ -196,7 +196,7 @@ export class PartitionProcessor implements PartitionSink {
   }
 
   async #invoke(records: readonly SourceRecord[], payload: Buffer, requestId: string, signal: AbortSignal): Promise<BatchResult> {
-    const release = this.#o.semaphore ? await this.#o.semaphore.acquire(signal) : () => undefined;
+    const release = this.#o.slots ? await this.#o.slots.acquire(signal) : () => undefined;
     const started = this.#now();
     const call = this.#o.invoker.invoke({
       functionName: this.#o.functionName,

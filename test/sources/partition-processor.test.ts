@@ -192,7 +192,7 @@ describe('partition processor', () => {
       return ok();
     });
     const sem = new Semaphore(2);
-    const procs = [1, 2, 3, 4].map(() => processor(inv, { batchSize: 1 }, { semaphore: sem }).proc);
+    const procs = [1, 2, 3, 4].map(() => processor(inv, { batchSize: 1 }, { slots: sem }).proc);
     await Promise.all(procs.map((p) => p.process(records(3), signal())));
     expect(inv.calls).toHaveLength(12);
     expect(inv.maxInFlight).toBe(2);

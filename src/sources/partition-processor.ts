@@ -6,12 +6,15 @@
 // it is done: invoked successfully, filtered out, or sent to onFailure. One
 // batch of a partition is in flight at a time; the mapping's slots
 // (concurrency-slots.ts) bound batches in flight across its partitions (maximumConcurrency).
+// drain() (a graceful stop, drain.ts) lets the invocation in flight finish and
+// settle, and starts nothing after it.
 import { randomUUID } from 'node:crypto';
 import { DispatchError, type Invoker } from '../dispatch/invoker.js';
 import { decide, retryDelayMs, type BatchPolicy, type BatchResult, type FailureCondition } from './batch-plan.js';
 import type { PartitionSink } from './connector.js';
 import { positionOf, type SourceRecord } from './records.js';
 import { sleep } from './abortable-wait.js';
+import { mayStart, type PartitionStep } from './drain.js';
 import type { BatchSlots } from './concurrency-slots.js';
 
 /** Lambda's limit on a synchronous invocation's payload: a batch larger than this is split, a single larger record goes to onFailure. */
@@ -61,16 +64,29 @@ export interface PartitionProcessorOptions {
 interface Work {
   records: readonly SourceRecord[];
   attempts: number;
+  /** How this work came about: while draining, none of these starts (drain.ts). */
+  step: Extract<PartitionStep, 'batch' | 'retry' | 'split' | 'rest'>;
 }
 
 export class PartitionProcessor implements PartitionSink {
   readonly #o: PartitionProcessorOptions;
   readonly #now: () => number;
   #busy = false;
+  /** Aborted by drain(): ends a wait for a slot or a retry backoff, which then start nothing. */
+  readonly #draining = new AbortController();
 
   constructor(opts: PartitionProcessorOptions) {
     this.#o = opts;
     this.#now = opts.now ?? Date.now;
+  }
+
+  /** A graceful stop: the invocation in flight finishes and its outcome is committed; no batch or retry starts after it (PartitionSink.drain). */
+  drain(): void {
+    this.#draining.abort(new Error('the partition is draining'));
+  }
+
+  get #isDraining(): boolean {
+    return this.#draining.signal.aborted;
   }
 
   async process(records: readonly SourceRecord[], signal: AbortSignal): Promise<void> {
@@ -102,14 +118,18 @@ export class PartitionProcessor implements PartitionSink {
     };
     for (const r of records) {
       signal.throwIfAborted();
+      // Draining: the records from here on are left to the partition's next owner (a batch gathered and not run with them).
+      if (!mayStart('batch', this.#isDraining)) break;
       if (!filter(r)) {
         filtered++;
         lastTaken = r;
         continue;
       }
       if (batch.length >= policy.batchSize) {
-        await this.#runBatch(batch, signal, commit);
+        // Drained mid-batch: what it finished is committed, nothing after it counts as done.
+        if (!(await this.#runBatch(batch, signal, commit))) return;
         batch = [];
+        if (!mayStart('batch', this.#isDraining)) break;
       }
       if (batch.length === 0 && lastTaken) {
         // Records filtered out before this batch's first are done: commit them now, so a partition of filtered-out records moves on.
@@ -119,23 +139,27 @@ export class PartitionProcessor implements PartitionSink {
       lastTaken = r;
     }
     if (filtered > 0) this.#o.observer?.filtered?.(filtered);
-    if (batch.length > 0) await this.#runBatch(batch, signal, commit);
+    if (batch.length > 0 && !(await this.#runBatch(batch, signal, commit))) return;
     await commit(lastTaken);
   }
 
-  /** Runs one batch to its end (every record invoked successfully or sent to onFailure), committing as parts of it finish. */
-  async #runBatch(initial: readonly SourceRecord[], signal: AbortSignal, commit: (r: SourceRecord | undefined) => Promise<void>): Promise<void> {
+  /**
+   * Runs one batch to its end (every record invoked successfully or sent to onFailure), committing as parts of it finish: true.
+   * False when draining stopped it first: the invocation in flight was settled and committed, and the records after it were not started.
+   */
+  async #runBatch(initial: readonly SourceRecord[], signal: AbortSignal, commit: (r: SourceRecord | undefined) => Promise<void>): Promise<boolean> {
     const { policy, observer } = this.#o;
-    const todo: Work[] = [{ records: initial, attempts: 0 }];
+    const todo: Work[] = [{ records: initial, attempts: 0, step: 'batch' }];
     let platformErrors = 0;
     while (todo.length > 0) {
       const work = todo.shift() as Work;
       signal.throwIfAborted();
+      if (!mayStart(work.step, this.#isDraining)) return false;
       const payload = this.#o.payload(work.records);
       if (payload.length > MAX_BATCH_PAYLOAD_BYTES) {
         if (work.records.length > 1) {
           const half = Math.ceil(work.records.length / 2);
-          todo.unshift({ records: work.records.slice(0, half), attempts: work.attempts }, { records: work.records.slice(half), attempts: work.attempts });
+          todo.unshift({ records: work.records.slice(0, half), attempts: work.attempts, step: 'split' }, { records: work.records.slice(half), attempts: work.attempts, step: 'split' });
           continue;
         }
         await this.#fail({ records: work.records, condition: 'PayloadTooLarge', requestId: randomUUID(), approximateInvokeCount: work.attempts, payloadSize: payload.length }, signal);
@@ -144,6 +168,8 @@ export class PartitionProcessor implements PartitionSink {
       }
       const requestId = randomUUID();
       const result = await this.#invoke(work.records, payload, requestId, signal);
+      // Drained while waiting for a slot: not invoked.
+      if (result === undefined) return false;
       signal.throwIfAborted();
       const decision = decide(policy, { records: work.records, attempts: work.attempts }, result, this.#now());
       switch (decision.kind) {
@@ -161,14 +187,20 @@ export class PartitionProcessor implements PartitionSink {
           // A platform error (throttled, no instance, no such function) is not the function's: it backs off by its own count and never exhausts retries.
           const n = result.kind === 'platform' ? ++platformErrors : Math.max(1, decision.attempt);
           if (result.kind !== 'platform') platformErrors = 0;
-          await sleep((this.#o.delayMs ?? retryDelayMs)(n), signal);
-          todo.unshift({ records: decision.records, attempts: decision.attempt });
+          // A drain ends the backoff; the retry then does not start (the loop's check).
+          const backoff = AbortSignal.any([signal, this.#draining.signal]);
+          if (!backoff.aborted) {
+            await sleep((this.#o.delayMs ?? retryDelayMs)(n), backoff).catch((err: unknown) => {
+              if (signal.aborted || !this.#isDraining) throw err;
+            });
+          }
+          todo.unshift({ records: decision.records, attempts: decision.attempt, step: 'retry' });
           break;
         }
         case 'split':
           observer?.batch?.('split', work.records.length);
           // Bisection does not count against the retry quota (Lambda): both halves keep the attempts so far.
-          todo.unshift({ records: decision.first, attempts: work.attempts }, { records: decision.second, attempts: work.attempts });
+          todo.unshift({ records: decision.first, attempts: work.attempts, step: 'split' }, { records: decision.second, attempts: work.attempts, step: 'split' });
           break;
         case 'fail':
           observer?.batch?.('failure', decision.records.length);
@@ -184,9 +216,20 @@ export class PartitionProcessor implements PartitionSink {
             signal,
           );
           await commit(decision.records.at(-1));
-          if (decision.rest.length > 0) todo.unshift({ records: decision.rest, attempts: 0 });
+          if (decision.rest.length > 0) todo.unshift({ records: decision.rest, attempts: 0, step: 'rest' });
           break;
       }
+    }
+    return true;
+  }
+
+  /** A slot of the mapping's bound; undefined when a drain began while waiting for it. */
+  async #acquire(slots: BatchSlots, signal: AbortSignal): Promise<(() => void) | undefined> {
+    try {
+      return await slots.acquire(AbortSignal.any([signal, this.#draining.signal]));
+    } catch (err) {
+      if (!signal.aborted && this.#isDraining) return undefined;
+      throw err;
     }
   }
 
@@ -195,8 +238,10 @@ export class PartitionProcessor implements PartitionSink {
     signal.throwIfAborted();
   }
 
-  async #invoke(records: readonly SourceRecord[], payload: Buffer, requestId: string, signal: AbortSignal): Promise<BatchResult> {
-    const release = this.#o.slots ? await this.#o.slots.acquire(signal) : () => undefined;
+  /** The invocation's result; undefined when a drain began while it waited for a slot (not invoked). */
+  async #invoke(records: readonly SourceRecord[], payload: Buffer, requestId: string, signal: AbortSignal): Promise<BatchResult | undefined> {
+    const release = this.#o.slots ? await this.#acquire(this.#o.slots, signal) : () => undefined;
+    if (release === undefined) return undefined;
     const started = this.#now();
     const call = this.#o.invoker.invoke({
       functionName: this.#o.functionName,

@@ -154,6 +154,8 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
               // Kafka's client id: the gateway pod's name, as the broker's logs and quotas see it.
               clientId: `hearth-gateway-${process.env.POD_NAME ?? hostname()}`,
             }),
+            // Every replica polls some of a mapping's partitions: its maximumConcurrency is counted once, in Redis.
+            limiter,
             ...(opts.eventSourceTimings?.lagIntervalMs !== undefined ? { lagIntervalMs: opts.eventSourceTimings.lagIntervalMs } : {}),
           },
         }

@@ -204,6 +204,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       uploads,
       eventSources: {
         connectorFor,
+        // Gateways sharing this Redis share mappings too: maximumConcurrency is counted there. With the in-memory queue this process is the whole count.
+        ...(queue.kind === 'redis' ? { limiter } : {}),
         ...(opts.eventSources?.lagIntervalMs !== undefined ? { lagIntervalMs: opts.eventSources.lagIntervalMs } : {}),
         ...(opts.eventSources?.retryDelayMs !== undefined ? { retryDelayMs: opts.eventSources.retryDelayMs } : {}),
       },

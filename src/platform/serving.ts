@@ -92,7 +92,7 @@ export interface ServingOptions {
   /** Packages uploaded through the control-plane API: with it the gateway serves GET /packages/SHA256 (signed URLs), and the functions API stores ZipFiles here. */
   uploads?: Uploads;
   /** Runs event-source mappings here (the composition root feeds them with EventSources.set): their connectors, and their lag as backlog for the autoscaler. */
-  eventSources?: Pick<EventSourcesOptions, 'connectorFor' | 'platformRedis' | 'lagIntervalMs' | 'retryDelayMs'>;
+  eventSources?: Pick<EventSourcesOptions, 'connectorFor' | 'platformRedis' | 'lagIntervalMs' | 'retryDelayMs' | 'limiter'>;
 }
 
 export interface Serving {

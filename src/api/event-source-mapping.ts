@@ -112,7 +112,7 @@ export const EventSourceMappingSpecSchema = z
       .describe('Records older than this are not retried again but sent to onFailure; -1: no limit.'),
     destinationConfig: z.strictObject({ onFailure: OnFailureSchema.optional() }).optional(),
     scalingConfig: z
-      .strictObject({ maximumConcurrency: z.number().int().min(2).max(1000).describe('Batches of this mapping in flight at once at the most, across its partitions, on each gateway.') })
+      .strictObject({ maximumConcurrency: z.number().int().min(2).max(1000).describe('Batches of this mapping in flight at once at the most, across its partitions and every gateway that polls them (counted in the platform\'s Redis).') })
       .optional(),
   })
   .refine((s) => (s.kafka === undefined) !== (s.redisStreams === undefined), { message: 'exactly one of kafka and redisStreams must be set', path: ['kafka'] })

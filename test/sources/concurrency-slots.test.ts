@@ -209,8 +209,10 @@ describe('slotWait', () => {
     expect(slotWait(miss, t)).toEqual(want);
   });
 
-  it('defaults poll well within a lease life', () => {
-    expect(slotWait({ kind: 'full', releasedMeanwhile: false }).ms).toBe(DEFAULT_SLOT_TIMING.pollMs);
+  it('defaults (README): another gateway\'s release is seen within 200 ms; a Redis away is asked again at most every 5 s', () => {
+    expect(DEFAULT_SLOT_TIMING).toEqual({ pollMs: 200, retryMs: 250, maxRetryMs: 5000 });
+    expect(slotWait({ kind: 'full', releasedMeanwhile: false })).toEqual({ ms: 200, wakeOnRelease: true });
+    expect(slotWait({ kind: 'unreachable', failures: 100 })).toEqual({ ms: 5000, wakeOnRelease: false });
   });
 });
 

@@ -65,9 +65,11 @@ export class Semaphore implements BatchSlots {
  * The limiter key of a mapping's slots, from its NAMESPACE/NAME key. The
  * limiter keys a function's leases by the function's name, a DNS label,
  * which holds neither ':' nor '/': no function's leases can ever be these.
+ * Braces (which a file's namespace could hold, and which would break the
+ * key's Redis Cluster hash tag) are written as %7B and %7D.
  */
 export function mappingSlotsKey(mappingKey: string): string {
-  return `esm:${mappingKey}`;
+  return `esm:${mappingKey.replace(/[{}]/g, (c) => encodeURIComponent(c))}`;
 }
 
 /** What asking the limiter for a slot gave, when it gave none. */

@@ -222,6 +222,9 @@ describe('mappingSlotsKey', () => {
     // A function name is a DNS label: the key is outside every name a function can have, and still a valid lease key.
     expect(mappingSlotsKey('default/orders')).not.toMatch(/^[a-z]([-a-z0-9]*[a-z0-9])?$/);
     expect(functionKeys(mappingSlotsKey('default/orders')).leases).toBe('hearth:{esm:default/orders}:leases');
+    // A namespace of a mapping file may be any string: braces would break the hash tag (and the limiter refuses them).
+    expect(mappingSlotsKey('we{ir}d/orders')).toBe('esm:we%7Bir%7Dd/orders');
+    expect(functionKeys(mappingSlotsKey('we{ir}d/orders')).leases).toBe('hearth:{esm:we%7Bir%7Dd/orders}:leases');
   });
 });
 

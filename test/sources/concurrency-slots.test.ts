@@ -21,7 +21,9 @@ import { EventSources } from '../../src/sources/mapping-runner.js';
 import { redisStreamsConnector } from '../../src/sources/redis-streams/connector.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { FaultLog } from '../faults/collector.js';
 
+const faults = FaultLog.forFile(import.meta.url);
 let server: RedisServer;
 let redis: Redis;
 
@@ -32,6 +34,7 @@ beforeAll(async () => {
   redis.on('error', () => undefined);
 });
 afterAll(async () => {
+  faults.flush();
   redis.disconnect();
   await server.stop();
 });
@@ -158,40 +161,52 @@ describe('maximumConcurrency across gateways', () => {
   });
 
   it('a gateway that dies holding both slots keeps the other waiting only until its leases lapse', { timeout: 30_000 }, async () => {
-    const streams = Array.from({ length: 6 }, (_, i) => `cs2:${i}`);
-    const ids = await fill(streams, 3);
-    const flight = new InFlight();
-    const leaseMs = 600;
-    let unhang: () => void = () => undefined;
-    const hang = new Promise<void>((r) => (unhang = r));
-    // Gateway A's batches never end: it holds both slots until it dies.
-    const a = gateway(flight, { ms: 0, hang, leaseMs });
-    const b = gateway(flight, { ms: 10, leaseMs });
-    try {
-      await startSplit(mapping('dies', streams), streams, a, b);
-      await waitFor('A holding both slots', () => a.ran.length === 2);
-      // B has its streams and records waiting, and no slot.
-      await new Promise((r) => setTimeout(r, 300));
-      expect(b.ran).toEqual([]);
-      // A crashes: its pollers stop, its limiter no longer renews, its connection is gone (nothing is handed back).
-      a.es.kill();
-      await a.limiter.close();
-      a.client.disconnect();
-      // Its two calls end with it (they share this test's process, so end them by hand).
-      unhang();
-      const killedAt = Date.now();
-      await waitFor('B running once the leases lapsed', () => b.ran.length > 0, leaseMs + 2000);
-      // Not before the leases could lapse (a lease life after A's last renewal, a third of it): A gave nothing back, its leases ran out.
-      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(leaseMs - leaseMs / 3 - 50);
-      // B takes A's streams over too (the connector's own leases) and processes every record, A's two unfinished batches again.
-      await waitFor('every record processed', () => ids.every((id) => flight.seen.has(id)), 20_000);
-      expect(new Set(b.ran)).toEqual(new Set(ids));
-      expect(flight.max).toBe(2);
-    } finally {
-      unhang();
-      await close(b);
-      await a.es.stop();
-    }
+    await faults.run(
+      'fault',
+      'gateway killed holding all of a mapping\'s maximumConcurrency slots (Redis leases)',
+      'the other gateway runs nothing until the dead one\'s leases lapse (one lease life), then every record; never more than the bound in flight',
+      async (rec) => {
+        const streams = Array.from({ length: 6 }, (_, i) => `cs2:${i}`);
+        const ids = await fill(streams, 3);
+        rec.tried();
+        rec.accepted(ids.length);
+        const flight = new InFlight();
+        const leaseMs = 600;
+        let unhang: () => void = () => undefined;
+        const hang = new Promise<void>((r) => (unhang = r));
+        // Gateway A's batches never end: it holds both slots until it dies.
+        const a = gateway(flight, { ms: 0, hang, leaseMs });
+        const b = gateway(flight, { ms: 10, leaseMs });
+        try {
+          await startSplit(mapping('dies', streams), streams, a, b);
+          await waitFor('A holding both slots', () => a.ran.length === 2);
+          // B has its streams and records waiting, and no slot.
+          await new Promise((r) => setTimeout(r, 300));
+          expect(b.ran).toEqual([]);
+          // A crashes: its pollers stop, its limiter no longer renews, its connection is gone (nothing is handed back).
+          a.es.kill();
+          await a.limiter.close();
+          a.client.disconnect();
+          // Its two calls end with it (they share this test's process, so end them by hand).
+          unhang();
+          const killedAt = Date.now();
+          await waitFor('B running once the leases lapsed', () => b.ran.length > 0, leaseMs + 2000);
+          const waited = Date.now() - killedAt;
+          // Not before the leases could lapse (a lease life after A's last renewal, a third of it): A gave nothing back, its leases ran out.
+          expect(waited).toBeGreaterThanOrEqual(leaseMs - leaseMs / 3 - 50);
+          // B takes A's streams over too (the connector's own leases) and processes every record, A's two unfinished batches again.
+          await waitFor('every record processed', () => ids.every((id) => flight.seen.has(id)), 20_000);
+          expect(new Set(b.ran)).toEqual(new Set(ids));
+          expect(flight.max).toBe(2);
+          rec.lost(ids.filter((id) => !flight.seen.has(id)).length);
+          rec.observe(`A killed holding both slots of maximumConcurrency 2 (lease life ${leaseMs} ms): B ran nothing for ${waited} ms, then all ${ids.length} records (A's 2 unfinished batches again), at most ${flight.max} in flight`);
+        } finally {
+          unhang();
+          await close(b);
+          await a.es.stop();
+        }
+      },
+    );
   });
 });
 

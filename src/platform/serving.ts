@@ -33,6 +33,7 @@ import { createRegistry } from '../metrics/registry.js';
 import type { Queue } from '../queue/queue.js';
 import { Scheduler } from '../schedules/scheduler.js';
 import { EventSources, type EventSourcesOptions } from '../sources/mapping-runner.js';
+import { drainMsUntil } from '../sources/drain.js';
 import type { FunctionStore } from '../store/function-store.js';
 import type { Uploads } from '../uploads/uploads.js';
 import { BacklogCache } from './backlog-cache.js';
@@ -250,8 +251,9 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
         return true;
       },
     );
-    // Pollers stop reading at once; a batch in flight is given up uncommitted, and runs again wherever its partition is read next.
-    await eventSources?.stop();
+    // Pollers stop fetching at once; each partition's batch in flight finishes and commits by the drain deadline (what still runs
+    // then is aborted and runs again wherever its partition is read next), then they leave their groups and leases.
+    const sourcesStopped = eventSources?.stop({ drainMs: drainMsUntil(deadline, Date.now()) }).catch((err: unknown) => logger.error({ err }, 'shutdown: stopping the event-source pollers failed'));
     await scheduler.stop();
     await new Promise((r) => setTimeout(r, delayMs));
     await connections.stopListening();
@@ -264,6 +266,8 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     const settled = await Promise.race([consumerStopped, new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))))]);
     clearTimeout(timer);
     if (!settled) logger.warn('shutdown: drain timeout reached with async events running; another gateway reclaims them after their visibility timeout');
+    // Their batches still invoke through the dispatcher, closed below.
+    await sourcesStopped;
     await app.close();
     demand?.stop();
     backlog.stop();

@@ -23,6 +23,7 @@ import { compileFilters, filterProblems } from './filter-pattern.js';
 import { parseOnFailure, type OnFailureTarget } from './on-failure-destination.js';
 import { Semaphore, SharedSlots, mappingSlotsKey, type BatchSlots } from './concurrency-slots.js';
 import { PartitionProcessor, type FailedBatch } from './partition-processor.js';
+import { DEFAULT_DRAIN_MS } from './drain.js';
 import { redisStreamsEventSourceArn } from './redis-streams-event.js';
 import type { KafkaRecord } from './records.js';
 import type { Redis } from 'ioredis';
@@ -48,6 +49,11 @@ export interface EventSourcesOptions {
    * partitions are polled on several gateways, its bound is the mapping's. Without it each mapping counts on this gateway alone.
    */
   limiter?: ConcurrencyLimiter;
+  /**
+   * How long a mapping that stops (disabled, changed, deleted; stop() given no drain of its own) lets its batches in flight
+   * finish and commit before they are aborted (drain.ts; default 30 s). 0: aborted at once.
+   */
+  drainMs?: number;
   /** How often lag is read from the sources (default 1 s). */
   lagIntervalMs?: number;
   /** Test hooks: retry delays, the clock. */
@@ -138,7 +144,7 @@ export class EventSources {
 
   /**
    * Brings the running mappings in line with these: new ones start, changed ones restart, vanished or disabled ones stop (keeping
-   * their position). What runs, and so the status, changes at once; the connectors' stops and starts follow in order per mapping.
+   * their position; their batches in flight finish first: drainMs). What runs, and so the status, changes at once; the connectors' stops and starts follow in order per mapping.
    * The promise ends when this call's stops and starts have.
    */
   set(mappings: readonly EventSourceMapping[]): Promise<void> {
@@ -150,7 +156,7 @@ export class EventSources {
       if (!m || JSON.stringify(m.spec) !== r.specJson) {
         this.#running.delete(key);
         r.cancelled = true;
-        work.push(this.#inTurn(key, () => this.#stopOne(key, r)));
+        work.push(this.#inTurn(key, () => this.#stopOne(key, r, this.#o.drainMs ?? DEFAULT_DRAIN_MS)));
       }
     }
     for (const [key, m] of next) {
@@ -228,13 +234,19 @@ export class EventSources {
     );
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops every mapping gracefully: their connectors stop fetching and starting batches, and the batches in flight finish and
+   * commit, for up to drainMs (default EventSourcesOptions.drainMs); what still runs then is aborted (it runs again on the
+   * partitions' next owners). A gateway's shutdown gives the time left to its drain deadline.
+   */
+  async stop(opts: { drainMs?: number } = {}): Promise<void> {
+    const drainMs = opts.drainMs ?? this.#o.drainMs ?? DEFAULT_DRAIN_MS;
     this.#stopped = true;
     clearInterval(this.#timer);
     const all = [...this.#running.entries()];
     this.#running.clear();
     for (const [, r] of all) r.cancelled = true;
-    await Promise.all([...all.map(([key, r]) => this.#inTurn(key, () => this.#stopOne(key, r))), ...this.#tails.values()]);
+    await Promise.all([...all.map(([key, r]) => this.#inTurn(key, () => this.#stopOne(key, r, drainMs))), ...this.#tails.values()]);
   }
 
   /** Goes away as a crashed gateway would: connectors killed without acknowledging or releasing anything (tests). */
@@ -385,10 +397,10 @@ export class EventSources {
     r.started = true;
   }
 
-  /** Stops the connector (its start, earlier in the mapping's turn, has ended) and forgets the lag it reported. */
-  async #stopOne(key: string, r: Running): Promise<void> {
+  /** Stops the connector (its start, earlier in the mapping's turn, has ended), its batches in flight let finish for up to drainMs, and forgets the lag it reported. */
+  async #stopOne(key: string, r: Running, drainMs: number): Promise<void> {
     if (!r.started) return;
-    await r.connector?.stop().catch((err: unknown) => this.#o.logger.warn({ err, mapping: key }, 'stopping an event-source mapping failed'));
+    await r.connector?.stop({ drainMs }).catch((err: unknown) => this.#o.logger.warn({ err, mapping: key }, 'stopping an event-source mapping failed'));
     for (const p of r.lag) this.#o.metrics?.lag.remove({ mapping: key, partition: p.partition });
   }
 }

@@ -7,6 +7,10 @@
 // holder that loses its lease (it stalled past the lease, or Redis lost the
 // key) aborts its in-flight batch and lets the stream go; whoever holds the
 // lease next goes on from the last acknowledged entry (at-least-once).
+// A graceful stop (stop({ drainMs })) first drains: no lease is taken and no
+// entry read any more, each stream's batch in flight finishes and is
+// acknowledged while its lease is still renewed, and only then (or at the
+// drain's end, aborting what still runs) are the leases given back.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -119,8 +123,11 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
   let handlers: ConnectorHandlers | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let stopping: Promise<void> | undefined;
   let ticking = false;
-  const held = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  /** Aborted when a graceful stop begins: readers read nothing more (an idle wait ends at once), leases are renewed but none taken. */
+  const draining = new AbortController();
+  const held = new Map<string, { abort: AbortController; done: Promise<void>; sink?: PartitionSink }>();
 
   let lastProblem: string | undefined;
   const problem = (message: string): void => {
@@ -174,7 +181,15 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
     if (records.length > 0) await sink.process(records, signal);
   }
 
-  async function readPartition(stream: string, signal: AbortSignal): Promise<void> {
+  /** Waits `ms`; a drain ends it early (the caller then reads nothing more), an abort rejects. */
+  async function pause(ms: number, signal: AbortSignal): Promise<void> {
+    if (draining.signal.aborted) return;
+    await sleep(ms, AbortSignal.any([signal, draining.signal])).catch((err: unknown) => {
+      if (signal.aborted || !draining.signal.aborted) throw err;
+    });
+  }
+
+  async function readPartition(stream: string, signal: AbortSignal, h: { sink?: PartitionSink }): Promise<void> {
     const r = redis;
     if (!r || !handlers) return;
     await ensureGroup(r, stream);
@@ -189,27 +204,33 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
       unacked = unacked.slice(through.length);
     };
     const sink = handlers.sinkFor(stream, commit);
+    h.sink = sink;
+    const isDraining = (): boolean => draining.signal.aborted;
     // Pending first (in id order), then new entries.
     let last = '0';
     for (;;) {
+      if (isDraining()) return;
       const entries = await read(r, stream, last, signal);
       if (entries.length === 0) break;
       last = (entries.at(-1) as Entry)[0];
       unacked = entries.filter(([, f]) => f !== null).map(([id]) => id);
       await feed(r, stream, entries, sink, signal);
     }
-    while (!signal.aborted) {
+    while (!signal.aborted && !isDraining()) {
       let entries = await read(r, stream, '>', signal);
       if (entries.length === 0) {
-        await sleep(idlePollMs, signal);
+        await pause(idlePollMs, signal);
         continue;
       }
       // maximumBatchingWindowInSeconds: gather up to batchSize records for at most the window.
       const until = Date.now() + windowMs;
-      while (entries.length < batchSize && Date.now() < until) {
-        await sleep(Math.min(idlePollMs, until - Date.now()), signal);
+      while (entries.length < batchSize && Date.now() < until && !isDraining()) {
+        await pause(Math.min(idlePollMs, until - Date.now()), signal);
+        if (isDraining()) break;
         entries = entries.concat(await read(r, stream, '>', signal));
       }
+      // Draining before the batch started: its entries stay pending, and the stream's next holder takes them over (takeOver).
+      if (isDraining()) return;
       unacked = entries.filter(([, f]) => f !== null).map(([id]) => id);
       await feed(r, stream, entries, sink, signal);
     }
@@ -217,7 +238,8 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
 
   function startPartition(stream: string): void {
     const abort = new AbortController();
-    const done = readPartition(stream, abort.signal).then(
+    const h: { abort: AbortController; done: Promise<void>; sink?: PartitionSink } = { abort, done: Promise.resolve() };
+    h.done = readPartition(stream, abort.signal, h).then(
       () => undefined,
       (err: unknown) => {
         if (abort.signal.aborted) return;
@@ -230,7 +252,7 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
         }
       },
     );
-    held.set(stream, { abort, done });
+    held.set(stream, h);
   }
 
   async function tick(): Promise<void> {
@@ -247,6 +269,7 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
       for (const stream of source?.streams ?? []) {
         if (stopped) return;
         if (held.has(stream)) {
+          // Renewed while draining too: the batch finishing here keeps its stream until it is acknowledged.
           const renewed = Number(await r.eval(RENEW, 1, leaseKey(stream), me, leaseMs));
           if (renewed !== 1) {
             logger?.warn({ stream, group }, 'lease lost: the in-flight batch is aborted and the stream let go');
@@ -254,6 +277,7 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
           }
           continue;
         }
+        if (draining.signal.aborted) continue;
         const got = await r.set(leaseKey(stream), me, 'PX', leaseMs, 'NX');
         if (got === 'OK') {
           logger?.info({ stream, group, consumer: me }, 'lease taken: reading the stream');
@@ -264,6 +288,36 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
       problem(`Redis at ${redactUrl(url ?? '')}: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       ticking = false;
+    }
+  }
+
+  /** Drains for up to drainMs (0: not at all), then aborts what still runs, gives the leases back and disconnects. */
+  async function stopNow(drainMs: number): Promise<void> {
+    if (stopped) return;
+    if (drainMs > 0 && held.size > 0) {
+      draining.abort();
+      const streams = [...held.values()];
+      for (const h of streams) h.sink?.drain?.();
+      let deadline: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        Promise.all(streams.map((h) => h.done)).then(() => true),
+        new Promise<false>((r) => (deadline = setTimeout(() => r(false), drainMs))),
+      ]);
+      clearTimeout(deadline);
+      if (!drained) logger?.warn({ group, drainMs }, 'drain deadline reached: the batches still in flight are aborted; their entries run again on the streams\' next holders');
+    }
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    const streams = [...held.entries()];
+    for (const [s] of streams) release(s, 'the connector stopped');
+    await Promise.all(streams.map(([, h]) => h.done));
+    const r = redis;
+    redis = undefined;
+    if (r) {
+      // Let the streams go at once rather than after the lease: another gateway takes them over now.
+      await Promise.all(streams.map(([s]) => r.eval(RELEASE, 1, leaseKey(s), me).catch(() => undefined)));
+      r.disconnect();
     }
   }
 
@@ -292,20 +346,9 @@ export function redisStreamsConnector(mapping: EventSourceMapping, opts: RedisSt
       await tick();
     },
 
-    async stop(): Promise<void> {
-      if (stopped) return;
-      stopped = true;
-      clearInterval(timer);
-      const streams = [...held.entries()];
-      for (const [s] of streams) release(s, 'the connector stopped');
-      await Promise.all(streams.map(([, h]) => h.done));
-      const r = redis;
-      redis = undefined;
-      if (r) {
-        // Let the streams go at once rather than after the lease: another gateway takes them over now.
-        await Promise.all(streams.map(([s]) => r.eval(RELEASE, 1, leaseKey(s), me).catch(() => undefined)));
-        r.disconnect();
-      }
+    stop(o: { drainMs?: number } = {}): Promise<void> {
+      stopping ??= stopNow(o.drainMs ?? 0);
+      return stopping;
     },
 
     kill(): void {

@@ -5,19 +5,23 @@
 // produced drive the function's pods (scaled from zero), each record is
 // processed, in order per partition, and the mapping's status goes back to a
 // lag of 0. Then CloudEvents sent with the CloudEvents Python SDK to the
-// gateway's Service invoke a function on the cluster.
+// gateway's Service invoke a function on the cluster. Then, on a slow
+// function (a batch takes 0.4 s): a gateway pod's process killed while one of
+// its batches is in flight loses no record (the batch runs again once the
+// group has rebalanced), and a Kafka lag scales the function's pods past one
+// instance and, once drained, back to zero.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel, Partitioners, type GroupDescription } from 'kafkajs';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { EventSourceMappingStatus } from '../../src/api/event-source-mapping.js';
 import { gatewayIp } from '../cluster/node/network.js';
 import { POD_CIDR } from '../cluster/process-cluster.js';
 import { startKafka, type KafkaBroker } from '../servers/kafka.js';
-import { GATEWAY, NS, api, apiKey, ctx, ensureRelease, isReady, kubectl, pods, tool, until } from './cluster.js';
+import { GATEWAY, NS, api, apiKey, containerPid, ctx, ensureRelease, isReady, kubectl, pods, tool, until, type ContainerStatusView, type PodView } from './cluster.js';
 import { applyPython } from './functions.js';
 
 const FN = 'esm-sink';
@@ -58,7 +62,7 @@ except urllib.error.HTTPError as e:
 `;
 
 /** Every ESM-E2E line any runtime container printed (function pods and claimed pool pods alike), in file order. */
-function printed(kind: 'BATCH' | 'EVENT'): string[] {
+function printed(kind: 'BATCH' | 'EVENT' | 'SLOW'): string[] {
   const dir = join(ctx().logsDir, 'pods');
   const out: string[] = [];
   for (const d of readdirSync(dir)) {
@@ -81,12 +85,129 @@ async function functionReplicas(name: string): Promise<number> {
   return fn.spec.replicas ?? 0;
 }
 
+const SLOW_FN = 'esm-slow';
+const SLOW_MAPPING = 'slow';
+const SLOW_TOPIC = 'e2e-slow';
+const SLOW_GROUP = 'e2e-slow';
+/** Records per partition of each run (3 partitions, batches of 10: 20 batches a partition). */
+const SLOW_PER_PARTITION = 200;
+/** How long the slow function takes over a batch, after printing it. */
+const SLOW_BATCH_SECONDS = 0.4;
+
+/**
+ * Prints each batch as it starts, [time, partition, [offset…], ["run/seq"…]],
+ * then sleeps: a batch printed less than SLOW_BATCH_SECONDS ago is in flight.
+ */
+const SLOW_HANDLER = `import base64, json, time
+
+def lambda_handler(event, context):
+    for key, records in event['records'].items():
+        ids = []
+        for r in records:
+            v = json.loads(base64.b64decode(r['value']))
+            ids.append(v['run'] + '/' + str(v['seq']))
+        print('ESM-E2E SLOW ' + json.dumps([time.time(), records[0]['partition'], [int(r['offset']) for r in records], ids]), flush=True)
+    time.sleep(${SLOW_BATCH_SECONDS})
+    return {}
+`;
+
+interface SlowBatch {
+  /** When the function started it (epoch seconds, the machine's clock: pods and this process share it). */
+  at: number;
+  partition: number;
+  offsets: number[];
+  /** "run/seq" of each record. */
+  ids: string[];
+}
+
+function slowBatches(): SlowBatch[] {
+  return printed('SLOW').map((l) => {
+    const [at, partition, offsets, ids] = JSON.parse(l) as [number, number, number[], string[]];
+    return { at, partition, offsets, ids };
+  });
+}
+
+/**
+ * A run's records of one partition in the order the function first saw them
+ * (batches by start time), and how many it saw again. In order per partition
+ * means the first sightings are 0, 1, 2, …: a batch run again after a crash
+ * repeats what was seen, never skips ahead.
+ */
+function firstSight(batches: SlowBatch[], run: string, partition: number): { order: number[]; duplicates: number } {
+  const seen = new Set<number>();
+  const order: number[] = [];
+  let duplicates = 0;
+  for (const b of [...batches].filter((x) => x.partition === partition).sort((x, y) => x.at - y.at)) {
+    for (const id of b.ids) {
+      const [r, seq] = id.split('/');
+      if (r !== run) continue;
+      const n = Number(seq);
+      if (seen.has(n)) duplicates++;
+      else {
+        seen.add(n);
+        order.push(n);
+      }
+    }
+  }
+  return { order, duplicates };
+}
+
+/** Produces `perPartition` records {run, seq} to each of the topic's partitions. */
+async function produceRun(kafka: Kafka, topic: string, run: string, perPartition: number): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    for (let p = 0; p < PARTITIONS; p++) {
+      const messages = Array.from({ length: perPartition }, (_, seq) => ({ partition: p, value: JSON.stringify({ run, seq }) }));
+      await producer.send({ topic, acks: -1, messages });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+interface Member {
+  memberId: string;
+  /** The member's address as the broker sees it: the gateway pod's IP (pods reach the broker on the bridge, not through a Service). */
+  host: string;
+  partitions: number[];
+}
+
+/** The group's members and the partitions of `topic` each was assigned. */
+function members(group: GroupDescription, topic: string): Member[] {
+  return group.members.map((m) => {
+    const a = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
+    return { memberId: m.memberId, host: m.clientHost.replace(/^\//, ''), partitions: [...(a?.assignment[topic] ?? [])].sort((x, y) => x - y) };
+  });
+}
+
+async function describeGroup(kafka: Kafka, groupId: string): Promise<GroupDescription> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups([groupId]);
+    const g = groups[0];
+    if (g === undefined) throw new Error(`no group ${groupId}`);
+    return g;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The function's pods (its Deployment's and claimed pool pods) that are not being deleted. */
+async function liveFunctionPods(name: string): Promise<PodView[]> {
+  return (await pods(NS, `hearth.dev/function=${name}`)).filter((p) => p.metadata.deletionTimestamp === undefined);
+}
+
+const gatewayContainer = (p: PodView): ContainerStatusView | undefined => p.status.containerStatuses?.find((c) => c.name === 'gateway') ?? p.status.containerStatuses?.[0];
+
 describe.runIf(inject('e2e') !== undefined).sequential('Event sources on the process-node cluster', () => {
   let broker: KafkaBroker | undefined;
   const work = mkdtempSync(join(tmpdir(), 'hearth-e2e-esm-'));
 
   afterAll(async () => {
     await kubectl('delete', 'esm', 'orders', '-n', NS, '--ignore-not-found').catch(() => undefined);
+    await kubectl('delete', 'esm', SLOW_MAPPING, '-n', NS, '--ignore-not-found').catch(() => undefined);
     await broker?.stop();
     rmSync(work, { recursive: true, force: true });
   });
@@ -186,4 +307,159 @@ describe.runIf(inject('e2e') !== undefined).sequential('Event sources on the pro
       expect(events.find((e) => e.id === id)).toMatchObject({ specversion: '1.0', type: 'com.example.e2e', source: '/e2e/cluster', id, data: { mode } });
     }
   }, 240_000);
+
+  it('a gateway pod killed mid-batch loses nothing: every record processed, in order per partition (first sight), the batch in flight run again after the group rebalances', async () => {
+    if (broker === undefined) throw new Error('the broker is started by the first test of this file');
+    const kafka = new Kafka({ clientId: 'hearth-e2e-slow', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: SLOW_TOPIC, numPartitions: PARTITIONS }], waitForLeaders: true });
+    await admin.disconnect();
+
+    // concurrency 5 (aimed at 3.5 calls an instance): the 3 batches in flight at once fit one instance, so only the lag takes it past one (next test).
+    await applyPython(SLOW_FN, SLOW_HANDLER, { timeoutSeconds: 30, concurrency: 5, scaling: { minInstances: 0, maxInstances: 3, stableWindowSeconds: 6, scaleToZeroGracePeriodSeconds: 10 } });
+    await until(`${SLOW_FN} Ready`, async () => {
+      const f = await api().get<{ status?: { conditions?: { type: string; status: string }[] } }>(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions/${SLOW_FN}`);
+      return f.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+    }, 120_000);
+    const mapping = {
+      apiVersion: 'hearth.dev/v1alpha1',
+      kind: 'EventSourceMapping',
+      metadata: { name: SLOW_MAPPING, namespace: NS },
+      spec: { functionName: SLOW_FN, kafka: { bootstrapServers: [broker.bootstrap], topics: [SLOW_TOPIC], consumerGroupId: SLOW_GROUP }, startingPosition: 'TRIM_HORIZON', batchSize: 10 },
+    };
+    await tool('kubectl', ['apply', '-f', '-'], stringify(mapping));
+
+    // Both gateway replicas in the group, each with partitions of its own.
+    const gateways = await until('gateway pods Ready', async () => {
+      const list = await pods(NS, 'app.kubernetes.io/component=gateway');
+      return list.length === 2 && list.every(isReady) ? list : undefined;
+    }, 120_000);
+    const before = await until('both gateways in the group, every partition assigned', async () => {
+      const g = await describeGroup(kafka, SLOW_GROUP);
+      const ms = members(g, SLOW_TOPIC);
+      const assigned = ms.flatMap((m) => m.partitions).sort();
+      return g.state === 'Stable' && ms.length === 2 && ms.every((m) => m.partitions.length > 0) && assigned.join() === '0,1,2' ? ms : undefined;
+    }, 90_000, 500);
+    const podOf = (m: Member): PodView | undefined => gateways.find((p) => p.status.podIP === m.host);
+    expect(before.map((m) => podOf(m)?.metadata.name).filter((n) => n !== undefined), 'each member is a gateway pod (by its address)').toHaveLength(2);
+
+    await produceRun(kafka, SLOW_TOPIC, 'kill', SLOW_PER_PARTITION);
+
+    // A batch the function started less than 0.2 s ago (it runs 0.4 s) is in flight: its gateway's process is killed
+    // (SIGKILL, no shutdown: the offset of that batch is never committed). Past a quarter of its partition, so earlier
+    // batches are committed, and with records still to come.
+    const seqOf = (id: string | undefined): number => Number(id?.split('/')[1]);
+    const victim = await until('a batch in flight, its gateway killed', async () => {
+      const now = Date.now() / 1000;
+      const fresh = slowBatches()
+        .filter((b) => b.ids[0]?.startsWith('kill/') === true && now - b.at < 0.2 && seqOf(b.ids[0]) >= SLOW_PER_PARTITION / 4 && seqOf(b.ids.at(-1)) < SLOW_PER_PARTITION - 1)
+        .sort((x, y) => y.at - x.at)[0];
+      if (fresh === undefined) return undefined;
+      const member = before.find((m) => m.partitions.includes(fresh.partition));
+      const pod = member === undefined ? undefined : podOf(member);
+      const container = pod === undefined ? undefined : gatewayContainer(pod);
+      const pid = containerPid(container);
+      if (member === undefined || pod === undefined || pid === undefined) return undefined;
+      process.kill(pid, 'SIGKILL');
+      return { batch: fresh, member, pod, restarts: container?.restartCount ?? 0, killedAt: Date.now() / 1000 };
+    }, 60_000, 50);
+    console.log(`[esm-e2e] killed ${victim.pod.metadata.name} (member ${victim.member.memberId}, partitions ${victim.member.partitions.join(',')}) ${((victim.killedAt - victim.batch.at) * 1000).toFixed(0)} ms into a batch of partition ${victim.batch.partition} (${victim.batch.ids[0] ?? ''}…${victim.batch.ids.at(-1) ?? ''})`);
+
+    // Nothing lost: every record of the run processed, by whoever reads its partition now.
+    const total = PARTITIONS * SLOW_PER_PARTITION;
+    const batches = await until('every record of the run processed', async () => {
+      const got = slowBatches();
+      const seen = new Set(got.flatMap((b) => b.ids.filter((id) => id.startsWith('kill/')).map((id) => `${b.partition}/${id}`)));
+      return seen.size === total ? got : undefined;
+    }, 150_000, 1_000).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}; group: ${JSON.stringify(await describeGroup(kafka, SLOW_GROUP).then((g) => [g.state, members(g, SLOW_TOPIC)]).catch(String))}`);
+    });
+    const duplicates: number[] = [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      const { order, duplicates: d } = firstSight(batches, 'kill', p);
+      expect(order, `partition ${p}: records first seen in order`).toEqual(Array.from({ length: SLOW_PER_PARTITION }, (_, i) => i));
+      duplicates.push(d);
+    }
+    console.log(`[esm-e2e] records run twice (at least once, a gateway killed mid-batch), per partition: ${duplicates.join(', ')}`);
+    // The batch in flight at the kill was never committed: it runs again after the rebalance.
+    const again = batches.filter((b) => b.partition === victim.batch.partition && b.at > victim.killedAt && b.ids.includes(victim.batch.ids[0] ?? ''));
+    expect(again.length, 'the batch in flight at the kill ran again').toBeGreaterThanOrEqual(1);
+    expect(duplicates[victim.batch.partition]).toBeGreaterThanOrEqual(victim.batch.ids.length);
+    // ... from the partition's last commit, not from its start: what was done before the batch is not run again.
+    const resumedAt = seqOf(again.sort((x, y) => x.at - y.at)[0]?.ids[0]);
+    console.log(`[esm-e2e] partition ${victim.batch.partition} resumed at ${resumedAt} (the killed batch began at ${seqOf(victim.batch.ids[0])})`);
+    expect(duplicates[victim.batch.partition]).toBeLessThan(seqOf(victim.batch.ids[0]));
+
+    // The group rebalanced: the killed member is gone, every partition is read by a live gateway.
+    const after = await until('the group stable without the killed member', async () => {
+      const g = await describeGroup(kafka, SLOW_GROUP);
+      const ms = members(g, SLOW_TOPIC);
+      return g.state === 'Stable' && ms.every((m) => m.memberId !== victim.member.memberId) && ms.flatMap((m) => m.partitions).sort().join() === '0,1,2' ? ms : undefined;
+    }, 60_000, 500);
+    const live = await pods(NS, 'app.kubernetes.io/component=gateway');
+    for (const m of after) expect(live.some((p) => p.status.podIP === m.host), `member ${m.memberId} at ${m.host} is a gateway pod`).toBe(true);
+    const survivor = before.find((m) => m.memberId !== victim.member.memberId);
+    console.log(`[esm-e2e] group after the kill: ${after.map((m) => `${m.memberId === survivor?.memberId ? 'survivor' : 'new member'} ${m.host} [${m.partitions.join(',')}]`).join('; ')}`);
+    // The survivor stayed in the group throughout (same member id).
+    expect(after.some((m) => m.memberId === survivor?.memberId)).toBe(true);
+
+    // It was a crash, not a stop: the container restarted, and both gateways serve again.
+    await until('the killed gateway restarted and both Ready', async () => {
+      const list = await pods(NS, 'app.kubernetes.io/component=gateway');
+      const p = list.find((x) => x.metadata.uid === victim.pod.metadata.uid);
+      return p !== undefined && (gatewayContainer(p)?.restartCount ?? 0) > victim.restarts && list.length === 2 && list.every(isReady) ? true : undefined;
+    }, 120_000, 1_000);
+  }, 420_000);
+
+  it('Kafka lag scales the function\'s pods past one and, once drained, back to zero; the mapping\'s lag back to 0', async () => {
+    if (broker === undefined) throw new Error('the broker is started by the first test of this file');
+    const kafka = new Kafka({ clientId: 'hearth-e2e-lag', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    // From rest: the last run drained, no instance left (scaleToZeroGracePeriodSeconds 10).
+    await until(`${SLOW_FN} at zero`, async () => ((await liveFunctionPods(SLOW_FN)).length === 0 && (await functionReplicas(SLOW_FN)) === 0 ? true : undefined), 120_000, 1_000);
+
+    await produceRun(kafka, SLOW_TOPIC, 'lag', SLOW_PER_PARTITION);
+    const total = PARTITIONS * SLOW_PER_PARTITION;
+    // 600 records behind count as 60 calls of demand; the 3 batches in flight alone would fit one instance.
+    const timeline: string[] = [];
+    let peakReady = 0;
+    let peakReplicas = 0;
+    let peakLag = 0;
+    const t0 = Date.now();
+    const observe = async (): Promise<void> => {
+      const [live, replicas, st] = await Promise.all([liveFunctionPods(SLOW_FN), functionReplicas(SLOW_FN), statusOf(SLOW_MAPPING)]);
+      const ready = live.filter(isReady).length;
+      peakReady = Math.max(peakReady, ready);
+      peakReplicas = Math.max(peakReplicas, replicas);
+      peakLag = Math.max(peakLag, st?.totalLag ?? 0);
+      const line = `${((Date.now() - t0) / 1000).toFixed(0)}s replicas=${replicas} pods=${live.length} ready=${ready} lag=${st?.totalLag ?? '?'}`;
+      if (timeline.at(-1)?.replace(/^\S+ /, '') !== line.replace(/^\S+ /, '')) timeline.push(line);
+    };
+    const batches = await until('every record of the run processed', async () => {
+      await observe();
+      const got = slowBatches();
+      const seen = new Set(got.flatMap((b) => b.ids.filter((id) => id.startsWith('lag/')).map((id) => `${b.partition}/${id}`)));
+      return seen.size === total ? got : undefined;
+    }, 120_000, 500);
+    for (let p = 0; p < PARTITIONS; p++) expect(firstSight(batches, 'lag', p).order, `partition ${p}: in order`).toEqual(Array.from({ length: SLOW_PER_PARTITION }, (_, i) => i));
+
+    const s = await until('the lag back to 0, the result OK', async () => {
+      await observe();
+      const st = await statusOf(SLOW_MAPPING);
+      return st?.totalLag === 0 && st.lag?.length === PARTITIONS && st.lastProcessingResult === 'OK' ? st : undefined;
+    }, 60_000, 500);
+    expect(s.lag?.every((l) => l.lag === 0)).toBe(true);
+
+    // Drained: the stable window (6 s) forgets the demand, the grace (10 s) passes, the instances go: back to minInstances 0.
+    await until(`${SLOW_FN} back to zero`, async () => {
+      await observe();
+      return (await liveFunctionPods(SLOW_FN)).length === 0 && (await functionReplicas(SLOW_FN)) === 0 ? true : undefined;
+    }, 120_000, 1_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; timeline:\n${timeline.join('\n')}`);
+    });
+    console.log(`[esm-e2e] ${SLOW_FN} under lag:\n${timeline.join('\n')}`);
+    expect(peakLag, 'the mapping\'s status showed the lag rise').toBeGreaterThan(0);
+    expect(peakReplicas, 'the autoscaler asked for more than one instance').toBeGreaterThan(1);
+    expect(peakReady, 'more than one of the function\'s pods ready at once').toBeGreaterThan(1);
+  }, 360_000);
 });

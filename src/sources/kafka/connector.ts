@@ -19,6 +19,11 @@
 // offsets with no record (commit markers, aborted records); once every record
 // fetched is done the commit goes past them, so a partition whose last
 // offsets are markers still reaches lag 0.
+//
+// A graceful stop (stop({ drainMs })) drains first: fetching pauses, no
+// reader starts a batch, each partition's batch in flight finishes and is
+// committed while the consumer stays in the group (heartbeating); then, or at
+// the drain's end (aborting what still runs), it leaves the group.
 import type { Logger } from 'pino';
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
 import { defaultConsumerGroup, type EventSourceMapping } from '../../api/event-source-mapping.js';
@@ -226,6 +231,9 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
   let adminReady: Promise<Admin> | undefined;
   let producer: Promise<Producer> | undefined;
   let stopped = false;
+  let stopping: Promise<void> | undefined;
+  /** Set when a graceful stop begins: nothing more is queued or handed to a sink; batches in flight finish. */
+  let draining = false;
   let generation = 0;
   let attempt = 0;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -290,7 +298,7 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
   /** The reader's loop: hands the queue to the sink in order, one call at a time. */
   async function readLoop(r: PartitionReader): Promise<void> {
     const signal = r.abort.signal;
-    while (!signal.aborted) {
+    while (!signal.aborted && !draining) {
       if (r.queue.length === 0) {
         await new Promise<void>((resolve) => (r.wake = resolve));
         continue;
@@ -301,6 +309,8 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
         await Promise.race([new Promise<void>((resolve) => (r.wake = resolve)), abortableSleep(until - Date.now(), signal)]);
         continue;
       }
+      // Woken by a drain: the records queued are not started; the partition's next owner reads them from the last commit.
+      if (draining) return;
       const records = r.queue.splice(0, batchSize);
       for (const x of records) r.queuedBytes -= recordBytes(x);
       r.firstQueuedAt = Date.now();
@@ -326,7 +336,7 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
     const c = consumer;
     const from = r.committed;
     release(r, 'the partition is read again from its last commit');
-    if (!c || stopped || r.generation !== generation) return;
+    if (!c || stopped || draining || r.generation !== generation) return;
     restarting.add(r.partition);
     c.pause([{ topic, partitions: [r.partition] }]);
     const t = setTimeout(() => {
@@ -366,7 +376,7 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
   }
 
   async function eachBatch({ batch, resolveOffset }: EachBatchPayload): Promise<void> {
-    if (stopped) return;
+    if (stopped || draining) return;
     const partition = batch.partition;
     const r = readers.get(partition);
     // No reader: the partition is being read again from its last commit (or is no longer ours). Not resolving the batch leaves the fetch position where it was.
@@ -445,6 +455,8 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
     generation++;
     const mine = assignment[topic] ?? [];
     logger?.info({ partitions: mine, generation }, 'Kafka partitions assigned');
+    // A rebalance while draining (a member joined or left): nothing to finish any more, nothing new to start; the stop leaves the group.
+    if (draining) return;
     c.resume([{ topic, partitions: mine }]);
     const toSeek = mine.filter((p) => initial.has(p));
     if (toSeek.length > 0) {
@@ -519,8 +531,31 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
     }
   }
 
-  async function stop(): Promise<void> {
-    if (stopped) return;
+  function stop(o: { drainMs?: number } = {}): Promise<void> {
+    stopping ??= stopNow(o.drainMs ?? 0);
+    return stopping;
+  }
+
+  /** Drains for up to drainMs (0: not at all), then aborts what still runs and leaves the group. */
+  async function stopNow(drainMs: number): Promise<void> {
+    if (drainMs > 0 && !stopped && readers.size > 0) {
+      draining = true;
+      clearTimeout(retryTimer);
+      // Nothing more is fetched; the consumer goes on heartbeating, so the partitions stay ours while their batches finish and commit.
+      consumer?.pause([{ topic }]);
+      const rs = [...readers.values()];
+      for (const r of rs) {
+        r.sink.drain?.();
+        r.wake();
+      }
+      let deadline: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        Promise.all(rs.map((r) => r.done)).then(() => true),
+        new Promise<false>((res) => (deadline = setTimeout(() => res(false), drainMs))),
+      ]);
+      clearTimeout(deadline);
+      if (!drained) logger?.warn({ drainMs }, 'drain deadline reached: the batches still in flight are aborted; their records run again on the partitions\' next owners');
+    }
     stopped = true;
     clearTimeout(retryTimer);
     const rs = [...readers.values()];
@@ -549,6 +584,9 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
     stop,
 
     kill(): void {
+      // Aborts at once, a drain under way included.
+      stopped = true;
+      releaseAll('killed');
       void stop();
     },
 

@@ -11,7 +11,7 @@
 // group has rebalanced), and a Kafka lag scales the function's pods past one
 // instance and, once drained, back to zero.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel, Partitioners, type GroupDescription } from 'kafkajs';
@@ -62,7 +62,7 @@ except urllib.error.HTTPError as e:
 `;
 
 /** Every ESM-E2E line any runtime container printed (function pods and claimed pool pods alike), in file order. */
-function printed(kind: 'BATCH' | 'EVENT' | 'SLOW'): string[] {
+function printed(kind: 'BATCH' | 'EVENT'): string[] {
   const dir = join(ctx().logsDir, 'pods');
   const out: string[] = [];
   for (const d of readdirSync(dir)) {
@@ -120,11 +120,29 @@ interface SlowBatch {
   ids: string[];
 }
 
+/** What each runtime.log held at its last size: the kill test polls every 50 ms, and after a whole suite there are many pods' logs. */
+const slowSeen = new Map<string, { size: number; batches: SlowBatch[] }>();
+
+/** Every batch the slow function printed, from every runtime container's output (a file is read again only when it grew). */
 function slowBatches(): SlowBatch[] {
-  return printed('SLOW').map((l) => {
-    const [at, partition, offsets, ids] = JSON.parse(l) as [number, number, number[], string[]];
-    return { at, partition, offsets, ids };
-  });
+  const dir = join(ctx().logsDir, 'pods');
+  const out: SlowBatch[] = [];
+  for (const d of readdirSync(dir)) {
+    const file = join(dir, d, 'runtime.log');
+    if (!existsSync(file)) continue;
+    const size = statSync(file).size;
+    let entry = slowSeen.get(file);
+    if (entry?.size !== size) {
+      const batches = [...readFileSync(file, 'utf8').matchAll(/ESM-E2E SLOW ([^\n]*)/g)].map((m) => {
+        const [at, partition, offsets, ids] = JSON.parse(m[1] ?? '') as [number, number, number[], string[]];
+        return { at, partition, offsets, ids };
+      });
+      entry = { size, batches };
+      slowSeen.set(file, entry);
+    }
+    out.push(...entry.batches);
+  }
+  return out;
 }
 
 /**
@@ -388,7 +406,8 @@ describe.runIf(inject('e2e') !== undefined).sequential('Event sources on the pro
     expect(duplicates[victim.batch.partition]).toBeGreaterThanOrEqual(victim.batch.ids.length);
     // ... from the partition's last commit, not from its start: what was done before the batch is not run again.
     const resumedAt = seqOf(again.sort((x, y) => x.at - y.at)[0]?.ids[0]);
-    console.log(`[esm-e2e] partition ${victim.batch.partition} resumed at ${resumedAt} (the killed batch began at ${seqOf(victim.batch.ids[0])})`);
+    const resumedAfter = (again[0]?.at ?? NaN) - victim.killedAt;
+    console.log(`[esm-e2e] partition ${victim.batch.partition} resumed at ${resumedAt} (the killed batch began at ${seqOf(victim.batch.ids[0])}) ${resumedAfter.toFixed(1)} s after the kill (the group's session timeout: 30 s)`);
     expect(duplicates[victim.batch.partition]).toBeLessThan(seqOf(victim.batch.ids[0]));
 
     // The group rebalanced: the killed member is gone, every partition is read by a live gateway.

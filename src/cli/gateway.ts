@@ -32,8 +32,9 @@ const HELP = `usage: hearth gateway [options]
   --shutdown-delay-seconds S       on SIGTERM, keep serving this long with /readyz failing and every
                                    answer saying Connection: close, while the Service's endpoints
                                    drop this pod (default 5)
-  --drain-timeout-seconds S        then, how long calls in flight and running async events may take
-                                   before they are cut (default 60); the pod's grace must cover both
+  --drain-timeout-seconds S        then, how long calls in flight, running async events and
+                                   event-source batches may take before they are cut (default 60);
+                                   the pod's grace must cover both
   --max-connections N              open connections kept; at the cap the oldest one not serving a
                                    request is closed to make room (default: four fifths of the
                                    open-files limit, at most 65536)

@@ -38,8 +38,8 @@ Function YAML files of DIR (followed as they change).
                    on SIGTERM/SIGINT, keep serving this long with /readyz failing
                    and every answer saying Connection: close (default: 0)
   --drain-timeout-seconds S
-                   then, how long calls in flight and running async events may
-                   take before they are cut (default: 60)
+                   then, how long calls in flight, running async events and
+                   event-source batches may take before they are cut (default: 60)
   --max-connections N
                    open connections kept; at the cap the oldest one not serving
                    a request is closed to make room (default: four fifths of the

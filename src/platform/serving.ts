@@ -43,7 +43,7 @@ import { trackInstances } from './instance-gauge.js';
 export interface ShutdownOptions {
   /** How long it keeps serving after close() begins, /readyz failing, while endpoints drop it (default 0: it stops listening at once). */
   delayMs?: number;
-  /** After the delay, how long calls in flight and running async events may take before they are cut (default 60 s). */
+  /** After the delay, how long calls in flight, running async events and event-source batches may take before they are cut (default 60 s). */
   drainTimeoutMs?: number;
 }
 

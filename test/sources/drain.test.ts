@@ -9,7 +9,7 @@ import type { InvokeResult } from '../../src/agent/invocation.js';
 import type { Invocation, Invoker } from '../../src/dispatch/invoker.js';
 import type { BatchPolicy } from '../../src/sources/batch-plan.js';
 import { Semaphore } from '../../src/sources/concurrency-slots.js';
-import { drainMsUntil, mayStart, type PartitionStep } from '../../src/sources/drain.js';
+import { DEFAULT_DRAIN_MS, drainMsUntil, mayStart, type PartitionStep } from '../../src/sources/drain.js';
 import { PartitionProcessor, type FailedBatch } from '../../src/sources/partition-processor.js';
 import type { RedisStreamRecord, SourceRecord } from '../../src/sources/records.js';
 
@@ -39,6 +39,10 @@ describe('drain decisions (pure)', () => {
     [10_000.9, 4_000, 6_000],
   ])('deadline %d at %d leaves %d ms', (deadline, now, want) => {
     expect(drainMsUntil(deadline, now)).toBe(want);
+  });
+
+  it('a mapping stopped on its own (disabled, changed, deleted) drains for at most 30 s (README)', () => {
+    expect(DEFAULT_DRAIN_MS).toBe(30_000);
   });
 });
 

@@ -15,6 +15,8 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventSourceMappingSchema, type EventSourceMappingStatus } from '../../src/api/event-source-mapping.js';
 import { KubeRest } from '../../src/kube/rest.js';
+import { functionKeys, namespaceKeyPrefix } from '../../src/queue/keys.js';
+import { mappingSlotsKey } from '../../src/sources/concurrency-slots.js';
 import { resolveCredentials } from '../../src/platform/event-source-watch.js';
 import { startClusterGateway, type ClusterGateway } from '../../src/platform/cluster.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -183,6 +185,21 @@ if (!ctx.available) {
       expect(d.conditions?.[0]).toMatchObject({ status: 'False', reason: 'Disabled', observedGeneration: 2 });
       expect(d.lastModified).not.toBe(s.lastModified);
       await objects.deleteNamespacedCustomObject({ ...esmApi, namespace: ns, name: 'orders' });
+    });
+
+    it('scalingConfig.maximumConcurrency is counted in Redis for every replica, under the mapping\'s own lease key', async () => {
+      // kwok's pods never answer, so each batch waits for an instance, holding its slot: the mapping's key fills to its bound and no further.
+      const streams = ['capped-a', 'capped-b', 'capped-c'];
+      for (const s of streams) await client.xadd(s, '*', 'n', '1');
+      const r = await kubectl(['apply', '-f', '-'], mapping('capped', { functionName: 'sink', redisStreams: { streams }, startingPosition: 'TRIM_HORIZON', batchSize: 1, scalingConfig: { maximumConcurrency: 2 } }));
+      expect(r.code, r.stderr).toBe(0);
+      const leases = functionKeys(mappingSlotsKey(`${ns}/capped`), namespaceKeyPrefix(ns)).leases;
+      await until('2 slots held', async () => ((await client.zcard(leases)) === 2 ? true : undefined));
+      for (let i = 0; i < 10; i++) {
+        expect(await client.zcard(leases)).toBeLessThanOrEqual(2);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      await objects.deleteNamespacedCustomObject({ ...esmApi, namespace: ns, name: 'capped' });
     });
 
     it('a mapping to a missing function shows PROBLEM in its status and Ready False', async () => {

@@ -142,11 +142,20 @@ describe.skipIf('skip' in fetched)(`Kafka mappings in the functions directory${'
   it('10,000 records over 3 partitions: each processed, none lost, in order per partition', async () => {
     await waitFor('every bulk record', () => ['bulk-0', 'bulk-1', 'bulk-2'].reduce((n, p) => n + (batches('bulk.jsonl').get(p)?.flat().length ?? 0), 0) >= 10_002, 60_000, 200);
     const got = batches('bulk.jsonl');
+    let again = 0;
     for (const p of ['bulk-0', 'bulk-1', 'bulk-2']) {
-      // Exactly each record once, in partition order (no batch failed, so none ran twice), in batches of at most 100.
-      expect(got.get(p)?.flat()).toEqual(range(0, 3334));
+      // Each record, in partition order, in batches of at most 100.
+      expect(firstSeen(got.get(p))).toEqual(range(0, 3334));
       expect(Math.max(...(got.get(p) ?? []).map((b) => b.length))).toBeLessThanOrEqual(100);
+      // At-least-once: a record runs twice only when the partition is read again from its last commit (a commit the broker did not
+      // take, early on a fresh broker), so the whole run is the records in order, going back only to replay, never skipping one.
+      const run = got.get(p)?.flat() ?? [];
+      run.forEach((seq, i) => {
+        if (i > 0 && seq !== (run[i - 1] as number) + 1) expect(seq, `${p}: after ${run[i - 1]} came ${seq}`).toBeLessThanOrEqual(run[i - 1] as number);
+      });
+      again += run.length - 3334;
     }
+    if (again > 0) console.info(`[kafka-mapping] ${again} of 10,002 records ran again after a partition was read again from its last commit`);
     await waitFor('the group committed through the end', async () => (await committed('hearth-default-bulk', 'bulk')).every((o) => o === 3334), 20_000, 100);
   }, 90_000);
 

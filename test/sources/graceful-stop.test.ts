@@ -17,9 +17,13 @@ import { sleep } from '../../src/sources/abortable-wait.js';
 import { kafkaConnector } from '../../src/sources/kafka/connector.js';
 import { EventSources, type MappingConnector } from '../../src/sources/mapping-runner.js';
 import { redisStreamsConnector } from '../../src/sources/redis-streams/connector.js';
+import { FaultLog } from '../faults/collector.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { fetchKafka, startKafka, type KafkaBroker } from '../servers/kafka.js';
+
+const faults = FaultLog.forFile(import.meta.url);
+afterAll(() => faults.flush());
 
 const ok: InvokeResult = { outcome: 'success', payload: Buffer.from('null'), durationMs: 1 };
 
@@ -112,60 +116,74 @@ describe('graceful stop: Redis Streams', () => {
   const pending = async (stream: string, g: string): Promise<number> => ((await redis.xpending(stream, g)) as [number])[0];
 
   it('a gateway stopped with a batch in flight on each stream lets them finish and acknowledges them; the next holder runs none of them again', async () => {
-    const streams = ['drain-a:1', 'drain-a:2'];
-    const all = await fill(streams, 20);
-    const m = mapping(streams);
-    // Each batch takes longer than the lease (600 ms): the lease is renewed through the drain.
-    const slow = new SlowInvoker(1500);
-    const a = gateway(slow, connectorFor);
-    const fast = new SlowInvoker(5);
-    const b = gateway(fast, connectorFor);
-    try {
-      await a.set([m]);
-      await waitFor('a batch in flight on each stream', () => slow.inFlight === 2, 10_000, 5);
-      // B is in the group, waiting for the leases A holds.
-      await b.set([m]);
-      const startedBefore = slow.started.length;
-      await a.stop({ drainMs: 10_000 });
-      expect(slow.aborted).toEqual([]);
-      expect(slow.finished.length).toBe(startedBefore);
-      expect(slow.started.length).toBe(startedBefore);
-      await waitFor('every record run', () => new Set([...slow.keys(), ...fast.keys()]).size === all.length, 20_000, 20);
-      // A acknowledged what it finished: B ran none of it, and nothing else is missing.
-      expect(fast.keys().filter((k) => slow.keys().includes(k))).toEqual([]);
-      expect(new Set([...slow.keys(), ...fast.keys()])).toEqual(new Set(all));
-      for (const s of streams) expect(partitionKeys([...slow.keys(), ...fast.keys()], `${s}/`)).toEqual(all.filter((k) => k.startsWith(`${s}/`)));
-      await waitFor('nothing pending', async () => (await Promise.all(streams.map((s) => pending(s, group(m))))).every((p) => p === 0), 5_000, 20);
-    } finally {
-      a.kill();
-      await b.stop({ drainMs: 0 });
-    }
+    await faults.run('fault', 'Redis Streams poller stopped gracefully with a batch in flight on each stream (rollout, scale-down)', 'each batch in flight finishes and is acknowledged, no other starts; the next holder runs none of them again; nothing lost', async (rec) => {
+      const streams = ['drain-a:1', 'drain-a:2'];
+      const all = await fill(streams, 20);
+      rec.tried();
+      rec.accepted(all.length);
+      const m = mapping(streams);
+      // Each batch takes longer than the lease (600 ms): the lease is renewed through the drain.
+      const slow = new SlowInvoker(1500);
+      const a = gateway(slow, connectorFor);
+      const fast = new SlowInvoker(5);
+      const b = gateway(fast, connectorFor);
+      try {
+        await a.set([m]);
+        await waitFor('a batch in flight on each stream', () => slow.inFlight === 2, 10_000, 5);
+        // B is in the group, waiting for the leases A holds.
+        await b.set([m]);
+        const startedBefore = slow.started.length;
+        await a.stop({ drainMs: 10_000 });
+        expect(slow.aborted).toEqual([]);
+        expect(slow.finished.length).toBe(startedBefore);
+        expect(slow.started.length).toBe(startedBefore);
+        await waitFor('every record run', () => new Set([...slow.keys(), ...fast.keys()]).size === all.length, 20_000, 20);
+        // A acknowledged what it finished: B ran none of it, and nothing else is missing.
+        expect(fast.keys().filter((k) => slow.keys().includes(k))).toEqual([]);
+        expect(new Set([...slow.keys(), ...fast.keys()])).toEqual(new Set(all));
+        for (const s of streams) expect(partitionKeys([...slow.keys(), ...fast.keys()], `${s}/`)).toEqual(all.filter((k) => k.startsWith(`${s}/`)));
+        await waitFor('nothing pending', async () => (await Promise.all(streams.map((s) => pending(s, group(m))))).every((p) => p === 0), 5_000, 20);
+        const ran = [...slow.keys(), ...fast.keys()];
+        rec.lost(all.length - new Set(ran).size);
+        rec.observe(`${slow.finished.length} batch(es) finished and ${slow.aborted.length} aborted on the stopping gateway, ${ran.length - new Set(ran).size} record(s) run twice, the lease (600 ms) was renewed through the 1.5 s batches`);
+      } finally {
+        a.kill();
+        await b.stop({ drainMs: 0 });
+      }
+    });
   }, 60_000);
 
   it('a batch that outlasts the drain deadline is aborted at it and runs again on the next holder: nothing lost', async () => {
-    const streams = ['drain-b:1'];
-    const all = await fill(streams, 10);
-    const m = mapping(streams);
-    const stuck = new SlowInvoker(60_000);
-    const a = gateway(stuck, connectorFor);
-    const fast = new SlowInvoker(5);
-    const b = gateway(fast, connectorFor);
-    try {
-      await a.set([m]);
-      await waitFor('a batch in flight', () => stuck.inFlight === 1, 10_000, 5);
-      const started = Date.now();
-      await a.stop({ drainMs: 300 });
-      // Aborted at the deadline, not after the minute the batch would take.
-      expect(Date.now() - started).toBeLessThan(10_000);
-      expect(stuck.aborted).toEqual([all.slice(0, 5)]);
-      expect(stuck.finished).toEqual([]);
-      await b.set([m]);
-      await waitFor('every record run on B', () => new Set(fast.keys()).size === all.length, 20_000, 20);
-      expect(fast.keys()).toEqual(all);
-    } finally {
-      a.kill();
-      await b.stop({ drainMs: 0 });
-    }
+    await faults.run('fault', 'Redis Streams poller stopped gracefully with a batch outlasting the drain deadline', 'the batch is aborted at the deadline (300 ms) and runs again on the next holder; nothing lost', async (rec) => {
+      const streams = ['drain-b:1'];
+      const all = await fill(streams, 10);
+      rec.tried();
+      rec.accepted(all.length);
+      const m = mapping(streams);
+      const stuck = new SlowInvoker(60_000);
+      const a = gateway(stuck, connectorFor);
+      const fast = new SlowInvoker(5);
+      const b = gateway(fast, connectorFor);
+      try {
+        await a.set([m]);
+        await waitFor('a batch in flight', () => stuck.inFlight === 1, 10_000, 5);
+        const started = Date.now();
+        await a.stop({ drainMs: 300 });
+        // Aborted at the deadline, not after the minute the batch would take.
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(stuck.aborted).toEqual([all.slice(0, 5)]);
+        expect(stuck.finished).toEqual([]);
+        await b.set([m]);
+        await waitFor('every record run on B', () => new Set(fast.keys()).size === all.length, 20_000, 20);
+        expect(fast.keys()).toEqual(all);
+        const ran = [...stuck.keys(), ...fast.keys()];
+        rec.lost(all.length - new Set(ran).size);
+        rec.observe(`${stuck.finished.length} batch(es) finished and ${stuck.aborted.length} aborted at the deadline on the stopping gateway; its ${stuck.aborted.flat().length} records were started again, and finished, on the next owner`);
+      } finally {
+        a.kill();
+        await b.stop({ drainMs: 0 });
+      }
+    });
   }, 60_000);
 
   it('a mapping disabled mid-batch drains too: the batch finishes and is acknowledged, and enabled again it goes on after it', async () => {
@@ -236,55 +254,69 @@ describe.skipIf('skip' in fetched)(`graceful stop: Kafka${'skip' in fetched ? ` 
     ((await admin.fetchOffsets({ groupId: group, topics: [t] })).find((x) => x.topic === t)?.partitions ?? []).sort((x, y) => x.partition - y.partition).map((p) => Number(p.offset));
 
   it('a gateway stopped with a batch in flight on each partition lets them finish and commits them; the next member runs none of them again', async () => {
-    const all = await topic('drain-ok', 2, 20);
-    const m = mapping('drain-ok', 'drain-ok');
-    const slow = new SlowInvoker(1500);
-    const a = gateway(slow, connectorFor);
-    const fast = new SlowInvoker(5);
-    const b = gateway(fast, connectorFor);
-    try {
-      await a.set([m]);
-      await waitFor('a batch in flight on each partition', () => slow.inFlight === 2, 60_000, 5);
-      const startedBefore = slow.started.length;
-      await a.stop({ drainMs: 10_000 });
-      expect(slow.aborted).toEqual([]);
-      expect(slow.finished.length).toBe(startedBefore);
-      expect(slow.started.length).toBe(startedBefore);
-      // The group's commits are where A's finished batches end.
-      const ranOn = (p: number): number => slow.keys().filter((k) => k.startsWith(`${p}:`)).length;
-      expect(await committed('hearth-default-drain-ok', 'drain-ok')).toEqual([ranOn(0), ranOn(1)]);
-      await b.set([m]);
-      await waitFor('every record run', () => new Set([...slow.keys(), ...fast.keys()]).size === all.length, 60_000, 20);
-      expect(fast.keys().filter((k) => slow.keys().includes(k))).toEqual([]);
-      expect(new Set([...slow.keys(), ...fast.keys()])).toEqual(new Set(all));
-      for (const p of [0, 1]) expect(partitionKeys([...slow.keys(), ...fast.keys()], `${p}:`)).toEqual(all.filter((k) => k.startsWith(`${p}:`)));
-    } finally {
-      a.kill();
-      await b.stop({ drainMs: 0 });
-    }
+    await faults.run('fault', 'Kafka poller stopped gracefully with a batch in flight on each partition (rollout, scale-down)', 'each batch in flight finishes and is committed, no other starts; the consumer leaves the group; the next member runs none of them again; nothing lost', async (rec) => {
+      const all = await topic('drain-ok', 2, 20);
+      rec.tried();
+      rec.accepted(all.length);
+      const m = mapping('drain-ok', 'drain-ok');
+      const slow = new SlowInvoker(1500);
+      const a = gateway(slow, connectorFor);
+      const fast = new SlowInvoker(5);
+      const b = gateway(fast, connectorFor);
+      try {
+        await a.set([m]);
+        await waitFor('a batch in flight on each partition', () => slow.inFlight === 2, 60_000, 5);
+        const startedBefore = slow.started.length;
+        await a.stop({ drainMs: 10_000 });
+        expect(slow.aborted).toEqual([]);
+        expect(slow.finished.length).toBe(startedBefore);
+        expect(slow.started.length).toBe(startedBefore);
+        // The group's commits are where A's finished batches end.
+        const ranOn = (p: number): number => slow.keys().filter((k) => k.startsWith(`${p}:`)).length;
+        expect(await committed('hearth-default-drain-ok', 'drain-ok')).toEqual([ranOn(0), ranOn(1)]);
+        await b.set([m]);
+        await waitFor('every record run', () => new Set([...slow.keys(), ...fast.keys()]).size === all.length, 60_000, 20);
+        expect(fast.keys().filter((k) => slow.keys().includes(k))).toEqual([]);
+        expect(new Set([...slow.keys(), ...fast.keys()])).toEqual(new Set(all));
+        for (const p of [0, 1]) expect(partitionKeys([...slow.keys(), ...fast.keys()], `${p}:`)).toEqual(all.filter((k) => k.startsWith(`${p}:`)));
+        const ran = [...slow.keys(), ...fast.keys()];
+        rec.lost(all.length - new Set(ran).size);
+        rec.observe(`${slow.finished.length} batch(es) finished and ${slow.aborted.length} aborted on the stopping gateway, ${ran.length - new Set(ran).size} record(s) run twice`);
+      } finally {
+        a.kill();
+        await b.stop({ drainMs: 0 });
+      }
+    });
   }, 120_000);
 
   it('a batch that outlasts the drain deadline is aborted at it and runs again on the next member: nothing lost', async () => {
-    const all = await topic('drain-late', 1, 10);
-    const m = mapping('drain-late', 'drain-late');
-    const stuck = new SlowInvoker(60_000);
-    const a = gateway(stuck, connectorFor);
-    const fast = new SlowInvoker(5);
-    const b = gateway(fast, connectorFor);
-    try {
-      await a.set([m]);
-      await waitFor('a batch in flight', () => stuck.inFlight === 1, 60_000, 5);
-      const started = Date.now();
-      await a.stop({ drainMs: 300 });
-      expect(Date.now() - started).toBeLessThan(10_000);
-      expect(stuck.aborted).toEqual([all.slice(0, 5)]);
-      expect(stuck.finished).toEqual([]);
-      await b.set([m]);
-      await waitFor('every record run on B', () => new Set(fast.keys()).size === all.length, 60_000, 20);
-      expect(fast.keys()).toEqual(all);
-    } finally {
-      a.kill();
-      await b.stop({ drainMs: 0 });
-    }
+    await faults.run('fault', 'Kafka poller stopped gracefully with a batch outlasting the drain deadline', 'the batch is aborted at the deadline (300 ms) and runs again on the next member; nothing lost', async (rec) => {
+      const all = await topic('drain-late', 1, 10);
+      rec.tried();
+      rec.accepted(all.length);
+      const m = mapping('drain-late', 'drain-late');
+      const stuck = new SlowInvoker(60_000);
+      const a = gateway(stuck, connectorFor);
+      const fast = new SlowInvoker(5);
+      const b = gateway(fast, connectorFor);
+      try {
+        await a.set([m]);
+        await waitFor('a batch in flight', () => stuck.inFlight === 1, 60_000, 5);
+        const started = Date.now();
+        await a.stop({ drainMs: 300 });
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(stuck.aborted).toEqual([all.slice(0, 5)]);
+        expect(stuck.finished).toEqual([]);
+        await b.set([m]);
+        await waitFor('every record run on B', () => new Set(fast.keys()).size === all.length, 60_000, 20);
+        expect(fast.keys()).toEqual(all);
+        const ran = [...stuck.keys(), ...fast.keys()];
+        rec.lost(all.length - new Set(ran).size);
+        rec.observe(`${stuck.finished.length} batch(es) finished and ${stuck.aborted.length} aborted at the deadline on the stopping gateway; its ${stuck.aborted.flat().length} records were started again, and finished, on the next owner`);
+      } finally {
+        a.kill();
+        await b.stop({ drainMs: 0 });
+      }
+    });
   }, 120_000);
 });

@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventSourceMappingSchema, type EventSourceMapping, type EventSourceMappingInput } from '../../src/api/event-source-mapping.js';
 import type { ConnectorHandlers, PartitionSink } from '../../src/sources/connector.js';
-import { commitOffsetFor, describeKafkaError, kafkaConnector, partitionLag, queueLimit, type KafkaConnector, type KafkaCredentials } from '../../src/sources/kafka/connector.js';
+import { commitOffsetFor, commitRetryDelayMs, describeKafkaError, kafkaConnector, partitionLag, queueLimit, type KafkaConnector, type KafkaCredentials } from '../../src/sources/kafka/connector.js';
 import { positionOf, type KafkaRecord, type SourceRecord } from '../../src/sources/records.js';
 import { py, startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
@@ -59,6 +59,22 @@ describe('Kafka offsets and lag (pure)', () => {
     [{ type: 'GROUP_AUTHORIZATION_FAILED', message: 'Not authorized to access group' }, 'Kafka refused access (GROUP_AUTHORIZATION_FAILED): Not authorized to access group'],
   ])('describes %j', (err, want) => {
     expect(describeKafkaError(Object.assign(new Error(err.message), err), { topic: 't', bootstrap: 'b:9092' })).toBe(want);
+  });
+});
+
+describe('a commit the broker refused (pure)', () => {
+  const err = (type: string, retriable: boolean) => Object.assign(new Error(type), { type, retriable });
+  it.each([
+    ['a coordinator loading its offsets, first try', err('COORDINATOR_LOAD_IN_PROGRESS', true), 0, 200],
+    ['a coordinator that moved, second try', err('NOT_COORDINATOR_FOR_GROUP', true), 1, 400],
+    ['a coordinator not available, third try', err('COORDINATOR_NOT_AVAILABLE', true), 2, 800],
+    ['still refused after three tries', err('COORDINATOR_NOT_AVAILABLE', true), 3, undefined],
+    ['a rebalance under way: the partition may be another member\'s', err('REBALANCE_IN_PROGRESS', true), 0, undefined],
+    ['an old generation', err('ILLEGAL_GENERATION', false), 0, undefined],
+    ['a member the group forgot', err('UNKNOWN_MEMBER_ID', false), 0, undefined],
+    ['not a broker error', new Error('socket closed'), 0, undefined],
+  ])('%s', (_what, e, attempt, delay) => {
+    expect(commitRetryDelayMs(e, attempt)).toBe(delay);
   });
 });
 

@@ -129,6 +129,19 @@ export function describeKafkaError(err: unknown, ctx: { topic: string; bootstrap
 }
 
 /** Errors after which this member no longer holds its partitions (the group rebalanced, or forgot it). */
+/**
+ * How long to wait before committing again after a commit the broker refused, or undefined to give up (the partition is then read
+ * again from its last commit, which runs its records twice). Worth a few tries: a coordinator that is loading or moved (common on a
+ * fresh broker, or after a broker restart) takes the commit a moment later; a group that moved on (a rebalance) does not, as the
+ * partition may be another member's now. Pure.
+ */
+export function commitRetryDelayMs(err: unknown, attempt: number): number | undefined {
+  const e = err as { type?: string; retriable?: boolean } | undefined;
+  if (attempt >= 3 || e?.retriable !== true) return undefined;
+  if (e.type === 'REBALANCE_IN_PROGRESS' || e.type === 'ILLEGAL_GENERATION' || e.type === 'UNKNOWN_MEMBER_ID') return undefined;
+  return 200 * 2 ** attempt;
+}
+
 function groupMovedOn(err: unknown): boolean {
   const type = (err as { type?: string } | undefined)?.type;
   return type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID' || type === 'NOT_COORDINATOR_FOR_GROUP';
@@ -288,9 +301,19 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
     r.abort.signal.throwIfAborted();
     const offset = commitOffsetFor(position, r.lastRecord, r.fetchedEnd);
     if (r.committed !== undefined && BigInt(offset) <= BigInt(r.committed)) return;
-    const c = consumer;
-    if (!c) throw new Error('the Kafka consumer is not running');
-    await c.commitOffsets([{ topic, partition: r.partition, offset }]);
+    for (let attempt = 0; ; attempt++) {
+      const c = consumer;
+      if (!c) throw new Error('the Kafka consumer is not running');
+      try {
+        await c.commitOffsets([{ topic, partition: r.partition, offset }]);
+        break;
+      } catch (err) {
+        const delay = commitRetryDelayMs(err, attempt);
+        if (delay === undefined) throw err;
+        logger?.info({ partition: r.key, err, attempt }, 'the broker did not take a commit: trying again');
+        await sleep(delay, r.abort.signal);
+      }
+    }
     r.abort.signal.throwIfAborted();
     r.committed = offset;
   }

@@ -26,9 +26,12 @@ export interface Lease {
 
 export interface ConcurrencyLimiter {
   /**
-   * A lease on one of the function's `limit` slots, or undefined when all are
-   * held. Rejects when the count cannot be consulted (Redis away): the caller
-   * must then refuse the call rather than risk exceeding the cap.
+   * A lease on one of the `limit` slots counted under `functionName` (a
+   * function's reserved concurrency, or an event-source mapping's
+   * maximumConcurrency under `esm:NAMESPACE/NAME`, which no function can be
+   * called), or undefined when all are held. Rejects when the count cannot be
+   * consulted (Redis away): the caller must then refuse the call (or, for a
+   * mapping's batch, wait) rather than risk exceeding the cap.
    */
   tryAcquire(functionName: string, limit: number): Promise<Lease | undefined>;
   /** Gives the slot back. Never throws: a lease that cannot be returned lapses on its own. */

@@ -9,14 +9,15 @@
 // function (a batch takes 0.4 s): a gateway pod's process killed while one of
 // its batches is in flight loses no record (the batch runs again once the
 // group has rebalanced), and a Kafka lag scales the function's pods past one
-// instance and, once drained, back to zero.
+// instance and, once drained, back to zero; and a gateway pod deleted
+// gracefully mid-batch drains it: the batch finishes and never runs again.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel, Partitioners, type GroupDescription } from 'kafkajs';
 import { stringify } from 'yaml';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import type { EventSourceMappingStatus } from '../../src/api/event-source-mapping.js';
 import { gatewayIp } from '../cluster/node/network.js';
 import { POD_CIDR } from '../cluster/process-cluster.js';
@@ -96,18 +97,21 @@ const SLOW_BATCH_SECONDS = 0.4;
 
 /**
  * Prints each batch as it starts, [time, partition, [offset…], ["run/seq"…]],
- * then sleeps: a batch printed less than SLOW_BATCH_SECONDS ago is in flight.
+ * then sleeps (SLOW_BATCH_SECONDS, or the longest `sleep` its records ask):
+ * a batch printed less than that ago is in flight.
  */
 const SLOW_HANDLER = `import base64, json, time
 
 def lambda_handler(event, context):
     for key, records in event['records'].items():
         ids = []
+        pause = ${SLOW_BATCH_SECONDS}
         for r in records:
             v = json.loads(base64.b64decode(r['value']))
             ids.append(v['run'] + '/' + str(v['seq']))
+            pause = max(pause, float(v.get('sleep', 0)))
         print('ESM-E2E SLOW ' + json.dumps([time.time(), records[0]['partition'], [int(r['offset']) for r in records], ids]), flush=True)
-    time.sleep(${SLOW_BATCH_SECONDS})
+    time.sleep(pause)
     return {}
 `;
 
@@ -170,13 +174,13 @@ function firstSight(batches: SlowBatch[], run: string, partition: number): { ord
   return { order, duplicates };
 }
 
-/** Produces `perPartition` records {run, seq} to each of the topic's partitions. */
-async function produceRun(kafka: Kafka, topic: string, run: string, perPartition: number): Promise<void> {
+/** Produces `perPartition` records {run, seq[, sleep]} to each of the topic's partitions. */
+async function produceRun(kafka: Kafka, topic: string, run: string, perPartition: number, sleep?: number): Promise<void> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
     for (let p = 0; p < PARTITIONS; p++) {
-      const messages = Array.from({ length: perPartition }, (_, seq) => ({ partition: p, value: JSON.stringify({ run, seq }) }));
+      const messages = Array.from({ length: perPartition }, (_, seq) => ({ partition: p, value: JSON.stringify({ run, seq, ...(sleep === undefined ? {} : { sleep }) }) }));
       await producer.send({ topic, acks: -1, messages });
     }
   } finally {
@@ -218,6 +222,54 @@ async function liveFunctionPods(name: string): Promise<PodView[]> {
 }
 
 const gatewayContainer = (p: PodView): ContainerStatusView | undefined => p.status.containerStatuses?.find((c) => c.name === 'gateway') ?? p.status.containerStatuses?.[0];
+
+const seqOf = (id: string | undefined): number => Number(id?.split('/')[1]);
+
+/**
+ * A batch of `run` the function started less than `freshSeconds` ago (0.2 s of its 0.4 s), so still in flight; past a
+ * quarter of its partition, so earlier batches are committed, and not its last, so records are still to come.
+ */
+function batchInFlight(run: string, perPartition = SLOW_PER_PARTITION, freshSeconds = 0.2): SlowBatch | undefined {
+  const now = Date.now() / 1000;
+  return slowBatches()
+    .filter((b) => b.ids[0]?.startsWith(`${run}/`) === true && now - b.at < freshSeconds && seqOf(b.ids[0]) >= perPartition / 4 && seqOf(b.ids.at(-1)) < perPartition - 1)
+    .sort((x, y) => y.at - x.at)[0];
+}
+
+/** Both gateway replicas Ready and in the slow mapping's group, each with partitions of its own. */
+async function gatewaysInGroup(kafka: Kafka): Promise<{ gateways: PodView[]; members: Member[]; podOf: (m: Member) => PodView | undefined }> {
+  const gateways = await until('gateway pods Ready', async () => {
+    const list = await pods(NS, 'app.kubernetes.io/component=gateway');
+    return list.length === 2 && list.every(isReady) ? list : undefined;
+  }, 120_000);
+  const ms = await until('both gateways in the group, every partition assigned', async () => {
+    const g = await describeGroup(kafka, SLOW_GROUP);
+    const got = members(g, SLOW_TOPIC);
+    return g.state === 'Stable' && got.length === 2 && got.every((m) => m.partitions.length > 0) && got.flatMap((m) => m.partitions).sort().join() === '0,1,2' ? got : undefined;
+  }, 90_000, 500);
+  const podOf = (m: Member): PodView | undefined => gateways.find((p) => p.status.podIP === m.host);
+  expect(ms.map((m) => podOf(m)?.metadata.name).filter((n) => n !== undefined), 'each member is a gateway pod (by its address)').toHaveLength(2);
+  return { gateways, members: ms, podOf };
+}
+
+/** Every record of `run` processed (by first sight, in order on each partition); the batches and the records run twice per partition. */
+async function runProcessed(kafka: Kafka, run: string, perPartition = SLOW_PER_PARTITION): Promise<{ batches: SlowBatch[]; duplicates: number[] }> {
+  const total = PARTITIONS * perPartition;
+  const batches = await until(`every record of run ${run} processed`, async () => {
+    const got = slowBatches();
+    const seen = new Set(got.flatMap((b) => b.ids.filter((id) => id.startsWith(`${run}/`)).map((id) => `${b.partition}/${id}`)));
+    return seen.size === total ? got : undefined;
+  }, 150_000, 1_000).catch(async (err: unknown) => {
+    throw new Error(`${String(err)}; group: ${JSON.stringify(await describeGroup(kafka, SLOW_GROUP).then((g) => [g.state, members(g, SLOW_TOPIC)]).catch(String))}`);
+  });
+  const duplicates: number[] = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    const { order, duplicates: d } = firstSight(batches, run, p);
+    expect(order, `partition ${p}: records first seen in order`).toEqual(Array.from({ length: perPartition }, (_, i) => i));
+    duplicates.push(d);
+  }
+  return { batches, duplicates };
+}
 
 describe.runIf(inject('e2e') !== undefined).sequential('Event sources on the process-node cluster', () => {
   let broker: KafkaBroker | undefined;
@@ -349,30 +401,13 @@ describe.runIf(inject('e2e') !== undefined).sequential('Event sources on the pro
     await tool('kubectl', ['apply', '-f', '-'], stringify(mapping));
 
     // Both gateway replicas in the group, each with partitions of its own.
-    const gateways = await until('gateway pods Ready', async () => {
-      const list = await pods(NS, 'app.kubernetes.io/component=gateway');
-      return list.length === 2 && list.every(isReady) ? list : undefined;
-    }, 120_000);
-    const before = await until('both gateways in the group, every partition assigned', async () => {
-      const g = await describeGroup(kafka, SLOW_GROUP);
-      const ms = members(g, SLOW_TOPIC);
-      const assigned = ms.flatMap((m) => m.partitions).sort();
-      return g.state === 'Stable' && ms.length === 2 && ms.every((m) => m.partitions.length > 0) && assigned.join() === '0,1,2' ? ms : undefined;
-    }, 90_000, 500);
-    const podOf = (m: Member): PodView | undefined => gateways.find((p) => p.status.podIP === m.host);
-    expect(before.map((m) => podOf(m)?.metadata.name).filter((n) => n !== undefined), 'each member is a gateway pod (by its address)').toHaveLength(2);
+    const { members: before, podOf } = await gatewaysInGroup(kafka);
 
     await produceRun(kafka, SLOW_TOPIC, 'kill', SLOW_PER_PARTITION);
 
-    // A batch the function started less than 0.2 s ago (it runs 0.4 s) is in flight: its gateway's process is killed
-    // (SIGKILL, no shutdown: the offset of that batch is never committed). Past a quarter of its partition, so earlier
-    // batches are committed, and with records still to come.
-    const seqOf = (id: string | undefined): number => Number(id?.split('/')[1]);
+    // A batch in flight (batchInFlight): its gateway's process is killed (SIGKILL, no shutdown: the offset of that batch is never committed).
     const victim = await until('a batch in flight, its gateway killed', async () => {
-      const now = Date.now() / 1000;
-      const fresh = slowBatches()
-        .filter((b) => b.ids[0]?.startsWith('kill/') === true && now - b.at < 0.2 && seqOf(b.ids[0]) >= SLOW_PER_PARTITION / 4 && seqOf(b.ids.at(-1)) < SLOW_PER_PARTITION - 1)
-        .sort((x, y) => y.at - x.at)[0];
+      const fresh = batchInFlight('kill');
       if (fresh === undefined) return undefined;
       const member = before.find((m) => m.partitions.includes(fresh.partition));
       const pod = member === undefined ? undefined : podOf(member);
@@ -384,21 +419,8 @@ describe.runIf(inject('e2e') !== undefined).sequential('Event sources on the pro
     }, 60_000, 50);
     console.log(`[esm-e2e] killed ${victim.pod.metadata.name} (member ${victim.member.memberId}, partitions ${victim.member.partitions.join(',')}) ${((victim.killedAt - victim.batch.at) * 1000).toFixed(0)} ms into a batch of partition ${victim.batch.partition} (${victim.batch.ids[0] ?? ''}…${victim.batch.ids.at(-1) ?? ''})`);
 
-    // Nothing lost: every record of the run processed, by whoever reads its partition now.
-    const total = PARTITIONS * SLOW_PER_PARTITION;
-    const batches = await until('every record of the run processed', async () => {
-      const got = slowBatches();
-      const seen = new Set(got.flatMap((b) => b.ids.filter((id) => id.startsWith('kill/')).map((id) => `${b.partition}/${id}`)));
-      return seen.size === total ? got : undefined;
-    }, 150_000, 1_000).catch(async (err: unknown) => {
-      throw new Error(`${String(err)}; group: ${JSON.stringify(await describeGroup(kafka, SLOW_GROUP).then((g) => [g.state, members(g, SLOW_TOPIC)]).catch(String))}`);
-    });
-    const duplicates: number[] = [];
-    for (let p = 0; p < PARTITIONS; p++) {
-      const { order, duplicates: d } = firstSight(batches, 'kill', p);
-      expect(order, `partition ${p}: records first seen in order`).toEqual(Array.from({ length: SLOW_PER_PARTITION }, (_, i) => i));
-      duplicates.push(d);
-    }
+    // Nothing lost: every record of the run processed, in order, by whoever reads its partition now.
+    const { batches, duplicates } = await runProcessed(kafka, 'kill');
     console.log(`[esm-e2e] records run twice (at least once, a gateway killed mid-batch), per partition: ${duplicates.join(', ')}`);
     // The batch in flight at the kill was never committed: it runs again after the rebalance.
     const again = batches.filter((b) => b.partition === victim.batch.partition && b.at > victim.killedAt && b.ids.includes(victim.batch.ids[0] ?? ''));
@@ -481,4 +503,66 @@ describe.runIf(inject('e2e') !== undefined).sequential('Event sources on the pro
     expect(peakReplicas, 'the autoscaler asked for more than one instance').toBeGreaterThan(1);
     expect(peakReady, 'more than one of the function\'s pods ready at once').toBeGreaterThan(1);
   }, 360_000);
+
+  it('a gateway scaled down mid-batch drains: the batch in flight finishes and is committed, and never runs again; nothing lost, in order', async () => {
+    if (broker === undefined) throw new Error('the broker is started by the first test of this file');
+    const kafka = new Kafka({ clientId: 'hearth-e2e-drain', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    // Batches of 1.5 s, so the scale-down reaches the gateway (ReplicaSet, the node's watch, SIGTERM) while one runs.
+    // A scale-down, not `kubectl delete pod`: a deleted pod's replacement joins the group within about a second here,
+    // and that rebalance ends a drain early (README, Rollouts and stops), cutting the batch this test is about.
+    const perPartition = 60;
+    const batchSeconds = 1.5;
+    const { members: before, podOf } = await gatewaysInGroup(kafka);
+    const member = before[0];
+    const pod = member === undefined ? undefined : podOf(member);
+    if (member === undefined || pod === undefined) throw new Error('no gateway member');
+    // The ReplicaSet removes the pod with the lowest deletion cost first.
+    await kubectl('annotate', 'pod', pod.metadata.name, '-n', NS, 'controller.kubernetes.io/pod-deletion-cost=-1000', '--overwrite');
+    // Two replicas again whatever happens below (the chart's default; later files expect it).
+    onTestFinished(async () => {
+      await kubectl('scale', 'deployment/hearth-gateway', '-n', NS, '--replicas=2');
+    });
+    await produceRun(kafka, SLOW_TOPIC, 'drain', perPartition, batchSeconds);
+
+    const victim = await until('a batch in flight on that gateway, the gateways scaled to one', async () => {
+      const fresh = batchInFlight('drain', perPartition, 0.5);
+      if (fresh === undefined || !member.partitions.includes(fresh.partition)) return undefined;
+      await kubectl('scale', 'deployment/hearth-gateway', '-n', NS, '--replicas=1');
+      return { batch: fresh, member, pod, deletedAt: Date.now() / 1000 };
+    }, 90_000, 50);
+
+    // The gateway began its shutdown (pollers told to drain) while that batch still ran.
+    const log = join(ctx().logsDir, 'pods', `${NS}_${victim.pod.metadata.name}_${victim.pod.metadata.uid}`, 'gateway.log');
+    const shutdownAt = await until('the deleted gateway logged its shutdown', async () => {
+      if (!existsSync(log)) return undefined;
+      for (const line of readFileSync(log, 'utf8').split('\n')) {
+        if (!line.includes('shutdown: /readyz answers 503')) continue;
+        const t = (JSON.parse(line) as { time: number }).time / 1000;
+        if (t >= victim.batch.at) return t;
+      }
+      return undefined;
+    }, 30_000, 250);
+    console.log(`[esm-e2e] scaled down ${victim.pod.metadata.name} (partitions ${victim.member.partitions.join(',')}); its shutdown began ${(shutdownAt - victim.batch.at).toFixed(2)} s into a ${batchSeconds} s batch of partition ${victim.batch.partition} (${victim.batch.ids[0] ?? ''}…${victim.batch.ids.at(-1) ?? ''})`);
+    expect(shutdownAt, 'the shutdown began while the batch ran').toBeLessThan(victim.batch.at + batchSeconds);
+
+    const { batches, duplicates } = await runProcessed(kafka, 'drain', perPartition);
+    // The other gateway's batches in flight when the group rebalanced may run again (Kafka's eager rebalance): counted.
+    console.log(`[esm-e2e] records run twice (a gateway scaled down mid-batch), per partition: ${duplicates.join(', ')}`);
+    // Drained, not cut: the batch finished and was committed on the leaving gateway, and the partition's next owner went on after it.
+    const runs = batches.filter((b) => b.partition === victim.batch.partition && b.ids.includes(victim.batch.ids[0] ?? ''));
+    expect(runs.map((b) => b.ids[0]), 'the drained batch ran once').toHaveLength(1);
+
+    // The group: the one gateway left reads every partition.
+    const left = await until('the group stable with the one gateway left', async () => {
+      const g = await describeGroup(kafka, SLOW_GROUP);
+      const ms = members(g, SLOW_TOPIC);
+      return g.state === 'Stable' && ms.length === 1 && ms[0]?.partitions.join() === '0,1,2' ? ms : undefined;
+    }, 60_000, 500);
+    expect(left[0]?.memberId).toBe(before.find((m) => m.memberId !== member.memberId)?.memberId);
+    await kubectl('scale', 'deployment/hearth-gateway', '-n', NS, '--replicas=2');
+    await until('two gateway pods Ready again', async () => {
+      const list = (await pods(NS, 'app.kubernetes.io/component=gateway')).filter((p) => p.metadata.deletionTimestamp === undefined);
+      return list.length === 2 && list.every(isReady) && list.every((p) => p.metadata.uid !== victim.pod.metadata.uid) ? true : undefined;
+    }, 120_000, 1_000);
+  }, 300_000);
 });

@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionSpecInput } from '../../src/api/function.js';
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { CONTENT_MERGE, KubeRest, type RequestOptions } from '../../src/kube/rest.js';
-import { StoreError, type StoreErrorKind } from '../../src/store/function-store.js';
 import { KubernetesStore, lastModifiedOf } from '../../src/store/kubernetes-store.js';
 import { createNamespace, deleteNamespace, eventually, functionManifest, getOrUndefined } from './controller-helpers.js';
 import { applyDir, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
+import { refused } from '../helpers/store-refusals.js';
 
 const ctx = k8sContext();
 const crdsDir = fileURLToPath(new URL('../../crds/', import.meta.url));
@@ -42,16 +42,6 @@ class RacingRest extends KubeRest {
 interface Wire {
   metadata: { name: string; uid: string; resourceVersion: string; generation: number; labels?: Record<string, string> };
   spec: Record<string, unknown>;
-}
-
-async function refused(p: Promise<unknown>, kind: StoreErrorKind): Promise<StoreError> {
-  const err = await p.then(
-    () => new Error('expected a StoreError, got success'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StoreError);
-  expect((err as StoreError).kind, (err as Error).message).toBe(kind);
-  return err as StoreError;
 }
 
 describe('lastModifiedOf', () => {

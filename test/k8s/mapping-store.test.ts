@@ -10,24 +10,14 @@ import type { EventSourceMappingSpecInput } from '../../src/api/event-source-map
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { CONTENT_MERGE, KubeRest } from '../../src/kube/rest.js';
 import { mappingUuid } from '../../src/sources/mapping-runner.js';
-import { StoreError, type StoreErrorKind } from '../../src/store/function-store.js';
 import { KubernetesStore } from '../../src/store/kubernetes-store.js';
 import { createNamespace, deleteNamespace, eventually, getOrUndefined } from './controller-helpers.js';
 import { applyDir, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
+import { refused } from '../helpers/store-refusals.js';
 
 const ctx = k8sContext();
 const crdsDir = fileURLToPath(new URL('../../crds/', import.meta.url));
-
-async function refused(p: Promise<unknown>, kind: StoreErrorKind): Promise<StoreError> {
-  const err = await p.then(
-    () => new Error('expected a StoreError, got success'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StoreError);
-  expect((err as StoreError).kind, (err as Error).message).toBe(kind);
-  return err as StoreError;
-}
 
 const kafka = (topic = 'orders'): EventSourceMappingSpecInput => ({ functionName: 'worker', kafka: { bootstrapServers: ['127.0.0.1:9092'], topics: [topic] }, batchSize: 10 });
 

@@ -16,10 +16,11 @@ import { ObjectStore } from '../../src/api/object-store.js';
 import { loadFunctionDir, SOURCE_ANNOTATION, syncCatalog, watchFunctionDir, type FunctionDirWatcher } from '../../src/platform/function-files.js';
 import { memoryQueueProblems } from '../../src/platform/memory-queue.js';
 import { DirectoryStore, VERSIONS_DIR } from '../../src/store/directory-store.js';
-import { StoreError, type StoreErrorKind } from '../../src/store/function-store.js';
+import type { StoreError } from '../../src/store/function-store.js';
 import { directoryStoreOn } from '../helpers/directory-store.js';
 import { startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
+import { refused } from '../helpers/store-refusals.js';
 
 const dirs: string[] = [];
 const watchers: FunctionDirWatcher[] = [];
@@ -38,16 +39,6 @@ function tempDir(files: Record<string, string> = {}): string {
   dirs.push(dir);
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
   return dir;
-}
-
-async function refused(p: Promise<unknown>, kind: StoreErrorKind): Promise<StoreError> {
-  const err = await p.then(
-    () => new Error('expected a StoreError'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StoreError);
-  expect((err as StoreError).kind, (err as Error).message).toBe(kind);
-  return err as StoreError;
 }
 
 /** What a reload of the directory would change in the catalog: nothing, after the store's own writes. */

@@ -12,8 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventSourceMappingSpecInput } from '../../src/api/event-source-mapping.js';
 import { loadFunctionDir } from '../../src/platform/function-files.js';
 import { mappingUuid } from '../../src/sources/mapping-runner.js';
-import { StoreError, type StoreErrorKind } from '../../src/store/function-store.js';
 import { directoryStoreOn } from '../helpers/directory-store.js';
+import { refused } from '../helpers/store-refusals.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -25,16 +25,6 @@ function tempDir(files: Record<string, string> = {}): string {
   dirs.push(dir);
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
   return dir;
-}
-
-async function refused(p: Promise<unknown>, kind: StoreErrorKind): Promise<StoreError> {
-  const err = await p.then(
-    () => new Error('expected a StoreError'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StoreError);
-  expect((err as StoreError).kind, (err as Error).message).toBe(kind);
-  return err as StoreError;
 }
 
 const kafka = (topic = 'orders'): EventSourceMappingSpecInput => ({ functionName: 'worker', kafka: { bootstrapServers: ['127.0.0.1:9092'], topics: [topic] }, batchSize: 10 });

@@ -9,8 +9,9 @@
 // function (a batch takes 0.4 s): a gateway pod's process killed while one of
 // its batches is in flight loses no record (the batch runs again once the
 // group has rebalanced), and a Kafka lag scales the function's pods past one
-// instance and, once drained, back to zero; and a gateway pod deleted
-// gracefully mid-batch drains it: the batch finishes and never runs again.
+// instance and, once drained, back to zero; a gateway scaled down mid-batch
+// drains it (the batch finishes and never runs again); and a rolling restart
+// of the gateways under a flow of batches loses no record.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

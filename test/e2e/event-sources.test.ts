@@ -23,6 +23,7 @@ import type { EventSourceMappingStatus } from '../../src/api/event-source-mappin
 import { gatewayIp } from '../cluster/node/network.js';
 import { POD_CIDR } from '../cluster/process-cluster.js';
 import { startKafka, type KafkaBroker } from '../servers/kafka.js';
+import { DEFAULT_SESSION_TIMEOUT_MS } from '../../src/sources/kafka/connector.js';
 import { GATEWAY, NS, api, apiKey, containerPid, ctx, ensureRelease, isReady, kubectl, pods, tool, until, type ContainerStatusView, type PodView } from './cluster.js';
 import { applyPython } from './functions.js';
 
@@ -430,7 +431,7 @@ describe.runIf(inject('e2e') !== undefined).sequential('Event sources on the pro
     // ... from the partition's last commit, not from its start: what was done before the batch is not run again.
     const resumedAt = seqOf(again.sort((x, y) => x.at - y.at)[0]?.ids[0]);
     const resumedAfter = (again[0]?.at ?? NaN) - victim.killedAt;
-    console.log(`[esm-e2e] partition ${victim.batch.partition} resumed at ${resumedAt} (the killed batch began at ${seqOf(victim.batch.ids[0])}) ${resumedAfter.toFixed(1)} s after the kill (the group's session timeout: 30 s)`);
+    console.log(`[esm-e2e] partition ${victim.batch.partition} resumed at ${resumedAt} (the killed batch began at ${seqOf(victim.batch.ids[0])}) ${resumedAfter.toFixed(1)} s after the kill (the group's session timeout: ${DEFAULT_SESSION_TIMEOUT_MS / 1000} s)`);
     expect(duplicates[victim.batch.partition]).toBeLessThan(seqOf(victim.batch.ids[0]));
 
     // The group rebalanced: the killed member is gone, every partition is read by a live gateway.

@@ -38,11 +38,18 @@ export interface KafkaCredentials {
   tls?: { ca?: string };
 }
 
+/**
+ * The group session: how long a gateway that died keeps its partitions. Kafka waits for it before the rebalance that hands them on
+ * completes, and that rebalance holds up every member's partitions, so it is how long a crash pauses the mapping. 10 s (the Java
+ * consumer's default before Kafka 3.0; brokers accept 6 s and up) with a heartbeat every second, which runs while batches do.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+
 export interface KafkaConnectorOptions {
   clientId: string;
   credentials: KafkaCredentials;
   logger?: Logger;
-  /** The group session: a member that stops heartbeating this long loses its partitions (default 30 s). */
+  /** The group session: a member that stops heartbeating this long loses its partitions (default DEFAULT_SESSION_TIMEOUT_MS, 10 s). */
   sessionTimeoutMs?: number;
   /** How long a fetch waits on the broker for records, and so how soon a stop or a batching window is noticed (default 500 ms). */
   maxWaitTimeMs?: number;
@@ -505,8 +512,8 @@ export function kafkaConnector(mapping: EventSourceMapping, opts: KafkaConnector
     const c = kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 10)),
+      sessionTimeout: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS) / 10)),
       maxWaitTimeInMs: maxWaitTimeMs,
       // Reads only committed transactions (the default, said here because it matters: aborted records never reach a function).
       readUncommitted: false,

@@ -80,10 +80,11 @@ function gateway(invoker: Invoker, connectorFor: (m: EventSourceMapping) => Mapp
 
 /** The keys of a partition (by prefix) in the order first seen over these runs, which is the order they were produced in when nothing was skipped. */
 /**
- * After A's drained stop and B's takeover: B ran none of what A finished, every record ran, each partition (keys with these
- * prefixes) in order; the records lost go to the fault log. Every run, A's then B's.
+ * After A's drained stop and B's takeover, once every record has run (within waitMs): B ran none of what A finished, each partition
+ * (keys with these prefixes) ran in order; the records lost go to the fault log. Every run, A's then B's.
  */
-function handedOver(rec: CaseRecorder, a: SlowInvoker, b: SlowInvoker, all: string[], partitions: string[]): string[] {
+async function handedOver(rec: CaseRecorder, a: SlowInvoker, b: SlowInvoker, all: string[], partitions: string[], waitMs: number): Promise<string[]> {
+  await waitFor('every record run', () => new Set([...a.keys(), ...b.keys()]).size === all.length, waitMs, 20);
   expect(b.keys().filter((k) => a.keys().includes(k))).toEqual([]);
   const ran = [...a.keys(), ...b.keys()];
   expect(new Set(ran)).toEqual(new Set(all));
@@ -180,9 +181,8 @@ describe('graceful stop: Redis Streams', () => {
         expect(slow.aborted).toEqual([]);
         expect(slow.finished.length).toBe(startedBefore);
         expect(slow.started.length).toBe(startedBefore);
-        await waitFor('every record run', () => new Set([...slow.keys(), ...fast.keys()]).size === all.length, 20_000, 20);
         // A acknowledged what it finished: B ran none of it, and nothing else is missing.
-        const ran = handedOver(rec, slow, fast, all, streams.map((s) => `${s}/`));
+        const ran = await handedOver(rec, slow, fast, all, streams.map((s) => `${s}/`), 20_000);
         await waitFor('nothing pending', async () => (await Promise.all(streams.map((s) => pending(s, group(m))))).every((p) => p === 0), 5_000, 20);
         rec.observe(`${slow.finished.length} batch(es) finished and ${slow.aborted.length} aborted on the stopping gateway, ${ran.length - new Set(ran).size} record(s) run twice, the lease (600 ms) was renewed through the 1.5 s batches`);
       } finally {
@@ -291,8 +291,7 @@ describe.skipIf('skip' in fetched)(`graceful stop: Kafka${'skip' in fetched ? ` 
         const ranOn = (p: number): number => slow.keys().filter((k) => k.startsWith(`${p}:`)).length;
         expect(await committed('hearth-default-drain-ok', 'drain-ok')).toEqual([ranOn(0), ranOn(1)]);
         await b.set([m]);
-        await waitFor('every record run', () => new Set([...slow.keys(), ...fast.keys()]).size === all.length, 60_000, 20);
-        const ran = handedOver(rec, slow, fast, all, ['0:', '1:']);
+        const ran = await handedOver(rec, slow, fast, all, ['0:', '1:'], 60_000);
         rec.observe(`${slow.finished.length} batch(es) finished and ${slow.aborted.length} aborted on the stopping gateway, ${ran.length - new Set(ran).size} record(s) run twice`);
       } finally {
         a.kill();

@@ -1,5 +1,6 @@
 // What crosses the boundary between the dispatcher and one instance's agent.
 // The same shapes travel in process (embedded platform) and over HTTP (pods).
+import type { ResponseStream } from '../streaming/response-stream.js';
 
 export interface InvokeRequest {
   requestId: string;
@@ -44,6 +45,14 @@ export interface InvokeResult {
   logTail?: string;
   /** The version that ran ($LATEST or a number), set by the dispatcher: X-Amz-Executed-Version. */
   executedVersion?: string;
+  /**
+   * Set when the runtime streams its response (outcome `success`, payload
+   * empty, durationMs the time to the stream's start): the body as it is
+   * written, and how it ended. The instance stays busy until it ends.
+   */
+  stream?: ResponseStream;
 }
 
 export const MAX_LOG_TAIL_BYTES = 4096;
+
+export type { ResponseStream, StreamEnd } from '../streaming/response-stream.js';

@@ -224,6 +224,17 @@ export const LATEST = '$LATEST';
 export const VERSION_NUMBER = /^[1-9][0-9]{0,9}$/;
 const ALIAS_NAME = /^[a-zA-Z0-9_-]+$/;
 
+/** How a function URL answers: BUFFERED (the whole response at once, up to 6 MB) or RESPONSE_STREAM (as the function writes it). */
+export const URL_INVOKE_MODES = ['BUFFERED', 'RESPONSE_STREAM'] as const;
+export type UrlInvokeMode = (typeof URL_INVOKE_MODES)[number];
+
+export const FunctionUrlSchema = z
+  .strictObject({
+    invokeMode: z.enum(URL_INVOKE_MODES).default('BUFFERED').describe("How the URL answers: BUFFERED (default) or RESPONSE_STREAM, as Lambda's function URL InvokeMode."),
+  })
+  .describe('The function URL (/fn/NAME[:ALIAS]/) settings.');
+export type FunctionUrl = z.infer<typeof FunctionUrlSchema>;
+
 export const AliasSchema = z
   .strictObject({
     name: z.string().min(1).max(128).regex(ALIAS_NAME, 'may hold only letters, digits, - and _').describe('Name of the alias: invoked as NAME:ALIAS.'),
@@ -241,6 +252,7 @@ export const AliasSchema = z
       .describe('At most one other published version and the share of calls (0 to 1) it takes, as Lambda\'s RoutingConfig.AdditionalVersionWeights.'),
     minInstances: z.number().int().min(0).max(1000).default(0).describe('Provisioned instances of the alias, split between its versions by weight.'),
     description: z.string().max(256).optional().describe('What the alias is for.'),
+    url: FunctionUrlSchema.optional().describe("The alias's own function URL (/fn/NAME:ALIAS/) settings; BUFFERED when unset."),
   })
   .refine((a) => a.name !== LATEST && !/^[0-9]+$/.test(a.name), { message: 'may not be a number or $LATEST', path: ['name'] })
   .refine((a) => a.additionalVersionWeights === undefined || a.version !== LATEST, { message: 'weighted routing needs a published version, not $LATEST', path: ['version'] })
@@ -317,6 +329,7 @@ export const FunctionSpecSchema = z
       .optional()
       .describe('Named pointers to versions, each with its own ARN, provisioned minimum and function URL; at most one additional version takes a weighted share of calls.'),
     versioning: VersioningSchema.prefault({}),
+    url: FunctionUrlSchema.optional().describe('The function URL (/fn/NAME/) settings; BUFFERED when unset.'),
     description: z.string().max(256).optional().describe('What the function does (Lambda\'s Description).'),
     tags: z
       .record(z.string().min(1).max(128), z.string().max(256))

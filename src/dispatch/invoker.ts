@@ -22,6 +22,13 @@ export interface Invocation {
    * queue consumer hands such events back). A call already sent is not aborted.
    */
   signal?: AbortSignal;
+  /**
+   * The caller can pass a streamed response on as it comes
+   * (InvokeWithResponseStream, RESPONSE_STREAM function URLs): the result
+   * then carries `stream` when the function streams. Without it a stream is
+   * buffered into the payload, as Lambda's Invoke does.
+   */
+  acceptStream?: boolean;
   /** Called once the call is handed to an instance: from here on it may run (the queue counts an attempt then). */
   onDispatch?: () => void;
 }

@@ -7,11 +7,24 @@ import http from 'node:http';
 import path from 'node:path';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { format, types } from 'node:util';
 
 const API_PREFIX = '/2018-06-01/runtime';
 const ERROR_CONTENT_TYPE = 'application/vnd.aws.lambda.error+json';
+
+// Response streaming, with the names AWS's runtime client uses: a handler
+// wrapped by awslambda.streamifyResponse carries these symbols.
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const STREAM_RESPONSE = 'response';
+const RESPONSE_MODE_HEADER = 'Lambda-Runtime-Function-Response-Mode';
+const ERROR_TYPE_TRAILER = 'Lambda-Runtime-Function-Error-Type';
+const ERROR_BODY_TRAILER = 'Lambda-Runtime-Function-Error-Body';
+const DEFAULT_STREAM_CONTENT_TYPE = 'application/octet-stream';
+export const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+const PRELUDE_DELIMITER_BYTES = 8;
 
 // ---------------------------------------------------------------------------
 // Warm-pool specialisation
@@ -234,6 +247,28 @@ export class RuntimeClient {
     return this.post('/init/error', JSON.stringify(errorJson), headers);
   }
 
+  /**
+   * Open the streamed /response post of `requestId`: chunked, each write sent
+   * as its own chunk at once (the agent's socket has noDelay), error trailers
+   * declared up front as Lambda's runtime client declares them. Headers go
+   * out with the first write (or the end).
+   */
+  openStream(requestId, contentType) {
+    return http.request({
+      host: this.host,
+      port: this.port,
+      method: 'POST',
+      path: `${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/response`,
+      agent: this.agent,
+      headers: {
+        [RESPONSE_MODE_HEADER]: 'streaming',
+        'Content-Type': contentType,
+        'Transfer-Encoding': 'chunked',
+        Trailer: `${ERROR_TYPE_TRAILER}, ${ERROR_BODY_TRAILER}`,
+      },
+    });
+  }
+
   async post(urlPath, body, headers) {
     const res = await this.request('POST', urlPath, body, headers);
     if (res.status >= 300) {
@@ -241,6 +276,217 @@ export class RuntimeClient {
       process.stderr.write(`[hearth-runtime] POST ${urlPath}: HTTP ${res.status} ${res.body.toString().slice(0, 200)}\n`);
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Response streaming: awslambda.streamifyResponse, awslambda.HttpResponseStream
+// ---------------------------------------------------------------------------
+
+/**
+ * The `responseStream` a streaming handler writes to: a Writable over the
+ * chunked /response post. Each write reaches the agent as it is made (no
+ * coalescing of small writes), and a write's callback, and 'drain' after
+ * write() returned false, wait until the post can take more, so a slow
+ * reader at the far end slows the handler down.
+ */
+export class ResponseStream extends Writable {
+  #client;
+  #requestId;
+  #contentType = DEFAULT_STREAM_CONTENT_TYPE;
+  #writeCalled = false;
+  #started = false;
+  #req = undefined;
+  #reqEnded = false;
+  #pendingWrite = null;
+  #trailers = null;
+  #settle;
+  /** Resolves once the agent has answered the post, or the post failed. Never rejects. */
+  done;
+  /** Bytes the handler wrote, the prelude included. */
+  bytes = 0;
+
+  constructor(client, requestId, options = {}) {
+    super({ highWaterMark: options.highWaterMark });
+    this.#client = client;
+    this.#requestId = requestId;
+    this.done = new Promise((resolve) => {
+      this.#settle = resolve;
+    });
+    // A broken post surfaces through the handler's write callbacks, pipeline
+    // and finished(); unlistened, the 'error' event would crash the process.
+    this.on('error', () => {});
+  }
+
+  /** As on Lambda: only before the first write. */
+  setContentType(contentType) {
+    if (this.#writeCalled || this.#req) throw new RuntimeError('Runtime.InvalidStreamingOperation', 'Cannot set content-type, too late.');
+    this.#contentType = String(contentType);
+  }
+
+  write(chunk, encoding, callback) {
+    this.#writeCalled = true;
+    return super.write(asChunk(chunk), encoding, callback);
+  }
+
+  end(chunk, encoding, callback) {
+    if (typeof chunk === 'function') return super.end(chunk);
+    if (chunk !== undefined && chunk !== null) {
+      this.#writeCalled = true;
+      return super.end(asChunk(chunk), encoding, callback);
+    }
+    return super.end(encoding, callback);
+  }
+
+  #open() {
+    if (this.#req) return this.#req;
+    const req = this.#client.openStream(this.#requestId, this.#contentType);
+    this.#req = req;
+    req.on('response', (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        if ((res.statusCode ?? 0) >= 300) {
+          // The agent decided the outcome already (the invocation timed out, the stream was cut).
+          process.stderr.write(`[hearth-runtime] streamed POST /invocation/${this.#requestId}/response: HTTP ${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 200)}\n`);
+        }
+        this.#broken(null);
+      });
+      res.on('error', (err) => this.#broken(err));
+    });
+    req.on('error', (err) => this.#broken(err));
+    req.on('close', () => this.#broken(this.#reqEnded ? null : new Error('the streamed response post was closed')));
+    return req;
+  }
+
+  /** The post is over: answered, failed or closed. Releases a write waiting for 'drain'. */
+  #broken(err) {
+    const pending = this.#pendingWrite;
+    this.#pendingWrite = null;
+    if (pending) pending(err ?? new Error('the streamed response post ended before the write'));
+    else if (err && !this.writableFinished && !this.destroyed) this.destroy(err);
+    this.#settle();
+  }
+
+  /** Written before the first byte of the body, or at the end when nothing was written (nodejs RIC #97). */
+  #beginBody(req) {
+    if (this.#started) return;
+    this.#started = true;
+    const hook = this._onBeforeFirstWrite;
+    if (typeof hook === 'function') {
+      hook((ch) => {
+        const bytes = typeof ch === 'string' ? Buffer.from(ch) : ch;
+        this.bytes += bytes.length;
+        req.write(bytes);
+      });
+    }
+  }
+
+  _write(chunk, encoding, callback) {
+    const req = this.#open();
+    this.#beginBody(req);
+    if (chunk.length === 0) return callback(); // an empty chunk would end a chunked body
+    this.bytes += chunk.length;
+    if (req.write(chunk)) return callback();
+    this.#pendingWrite = callback;
+    req.once('drain', () => {
+      const pending = this.#pendingWrite;
+      this.#pendingWrite = null;
+      if (pending) pending();
+    });
+  }
+
+  _final(callback) {
+    const req = this.#open();
+    this.#beginBody(req);
+    if (this.#trailers) req.addTrailers(this.#trailers);
+    this.#reqEnded = true;
+    req.end(() => callback());
+  }
+
+  _destroy(err, callback) {
+    // Destroyed before its end (by the handler, or the post broke): cut the
+    // post, so the agent sees an incomplete stream rather than a clean end.
+    if (this.#req && !this.#reqEnded) this.#req.destroy(err ?? undefined);
+    else if (!this.#req) this.#settle();
+    callback(err);
+  }
+
+  /**
+   * End the stream with the error in Lambda's trailers (errorType, and the
+   * base64 of the error JSON), after what was written so far. Resolves once
+   * the agent has answered. Too late once the stream has ended: ignored then.
+   */
+  fail(errorJson) {
+    if (!this.writableEnded && !this.destroyed) {
+      this.#trailers = {
+        [ERROR_TYPE_TRAILER]: headerSafe(errorJson.errorType),
+        [ERROR_BODY_TRAILER]: Buffer.from(JSON.stringify(errorJson)).toString('base64'),
+      };
+      super.end();
+    }
+    return this.done;
+  }
+
+  /** Whether the /response post has been opened (the agent has or will have an answer from it). */
+  get posted() {
+    return this.#req !== undefined;
+  }
+
+  /** Whether fail() can still reach the agent through this stream. */
+  get failable() {
+    return !this.writableEnded && !this.destroyed;
+  }
+}
+
+/** What Lambda's runtime client does with a chunk that is not bytes or a string: JSON. */
+function asChunk(chunk) {
+  if (typeof chunk === 'string' || chunk instanceof Uint8Array) return chunk;
+  return JSON.stringify(chunk);
+}
+
+/**
+ * awslambda.HttpResponseStream: the content type function URLs read as a
+ * JSON prelude ({statusCode, headers, cookies}) and 8 NUL bytes before the
+ * body. The prelude goes out before the first write, or at the end when the
+ * handler wrote nothing, so an empty body still carries its status.
+ */
+export class HttpResponseStream {
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION_CONTENT_TYPE);
+    // JSON.stringify escapes NUL inside strings, so the delimiter cannot occur in the prelude.
+    const metadata = JSON.stringify(prelude ?? {});
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(PRELUDE_DELIMITER_BYTES));
+    };
+    return underlyingStream;
+  }
+}
+
+/** awslambda.streamifyResponse(handler, { highWaterMark }): marks a handler `(event, responseStream, context)`. */
+export function streamifyResponse(handler, options) {
+  handler[HANDLER_STREAMING] = STREAM_RESPONSE;
+  if (typeof options?.highWaterMark === 'number') handler[HANDLER_HIGHWATERMARK] = Number.parseInt(String(options.highWaterMark), 10);
+  return handler;
+}
+
+/** The global `awslambda` Lambda's Node.js runtimes define, unless AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA is 1 or true. */
+export function installAwsLambdaGlobal() {
+  const off = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
+  if (off === '1' || off === 'true') return;
+  globalThis.awslambda = { streamifyResponse, HttpResponseStream };
+}
+
+function isStreamingHandler(handler) {
+  const mode = handler[HANDLER_STREAMING];
+  if (mode === undefined || mode === null || mode === false) return false;
+  if (mode === STREAM_RESPONSE) return true;
+  throw new RuntimeError('Runtime.MalformedStreamingHandler', 'Only response streaming is supported.');
+}
+
+function streamHighWaterMark(handler) {
+  const hwm = Number.parseInt(String(handler[HANDLER_HIGHWATERMARK]), 10);
+  return Number.isNaN(hwm) ? undefined : hwm;
 }
 
 // ---------------------------------------------------------------------------
@@ -270,10 +516,12 @@ function staticConfig() {
 
 /** Runs the loop(s) for one loaded handler. */
 class Invoker {
-  constructor(client, handler, concurrency) {
+  constructor(client, handler, concurrency, streaming = false) {
     this.client = client;
     this.handler = handler;
     this.concurrency = concurrency;
+    this.streaming = streaming;
+    this.highWaterMark = streaming ? streamHighWaterMark(handler) : undefined;
     this.static = staticConfig();
     this.inFlight = new Set();
     // With one invocation at a time, Lambda's callbackWaitsForEmptyEventLoop is
@@ -317,6 +565,15 @@ class Invoker {
         event = JSON.parse(body.length ? body.toString('utf8') : 'null');
       } catch (err) {
         outcome = { error: new RuntimeError('Runtime.UnmarshalError', `Unable to parse the event as JSON: ${err.message}`), handled: false };
+      }
+      if (!outcome && this.streaming) {
+        const stream = () => this.runStreaming(requestId, event, context, record);
+        if (this.concurrency > 1) await requestScope.run({ requestId }, stream);
+        else {
+          currentRequestId = requestId;
+          await stream();
+        }
+        return;
       }
       if (!outcome) {
         if (this.concurrency > 1) {
@@ -386,11 +643,88 @@ class Invoker {
     });
   }
 
+  /**
+   * Run a streaming handler `(event, responseStream, context)` and see its
+   * stream to the end. As on Lambda the invocation lasts until the stream
+   * has ended, also when the handler returns first (an unawaited pipeline);
+   * a failure once bytes are out goes in the error trailers.
+   */
+  async runStreaming(requestId, event, context, record) {
+    const stream = new ResponseStream(this.client, requestId, { highWaterMark: this.highWaterMark });
+    record.stream = stream;
+    let error;
+    let result;
+    try {
+      result = this.handler(event, stream, context);
+    } catch (err) {
+      error = { value: err };
+    }
+    if (!error && !(result !== null && typeof result === 'object' && typeof result.then === 'function')) {
+      error = { value: new RuntimeError('Runtime.MalformedStreamingHandler', 'Streaming does not support non-async handlers.') };
+    }
+    if (!error) {
+      const settled = await this.untilDrained(result);
+      if ('error' in settled) error = { value: settled.error };
+      else if (settled.drained) error = { value: new RuntimeError('Runtime.NodeJsExit', 'The event loop drained before the handler settled: a Promise that was never settled.') };
+    }
+    if (!error && !stream.writableEnded && !stream.destroyed) {
+      const ended = await this.untilDrained(stream.done);
+      if (ended.drained && stream.failable) {
+        error = { value: new RuntimeError('Runtime.InvalidStreamingOperation', 'Response stream is not finished: the handler returned without ending it and nothing is left that could.') };
+      }
+    }
+    if (record.done) return; // a fatal error already reported this invocation
+    record.done = true;
+    if (error) {
+      const errorJson = toErrorJson(error.value);
+      writeLog('ERROR', ['Invoke Error \t' + JSON.stringify(errorJson)]);
+      if (stream.failable) await stream.fail(errorJson);
+      else if (!stream.posted) await this.client.postError(requestId, errorJson, false);
+      else await stream.done; // too late: the stream has ended or was cut, and the agent has seen how
+      return;
+    }
+    if (!stream.posted) {
+      // Destroyed by the handler before a byte went out: the invocation still needs an answer.
+      const errorJson = toErrorJson(new RuntimeError('Runtime.InvalidStreamingOperation', 'The response stream was destroyed before anything was written.'));
+      await this.client.postError(requestId, errorJson, false);
+      return;
+    }
+    await stream.done;
+  }
+
+  /**
+   * `promise` settled ({value} or {error}), or, with one invocation at a time,
+   * {drained: true} when the event loop emptied first: nothing is left that
+   * could settle it.
+   */
+  untilDrained(promise) {
+    if (this.concurrency > 1) return promise.then((value) => ({ value }), (error) => ({ error }));
+    return new Promise((resolve) => {
+      let over = false;
+      const finish = (outcome) => {
+        if (over) return;
+        over = true;
+        if (this.onDrained === onDrained) this.onDrained = null;
+        resolve(outcome);
+      };
+      const onDrained = () => finish({ drained: true });
+      this.onDrained = onDrained;
+      promise.then((value) => finish({ value }), (error) => finish({ error }));
+    });
+  }
+
   /** An uncaught exception or unhandled rejection: report every open invocation, then exit. */
   async fatal(errorJson) {
     const open = [...this.inFlight].filter((r) => !r.done);
     for (const r of open) r.done = true;
-    await Promise.allSettled(open.map((r) => this.client.postError(r.requestId, errorJson, false)));
+    await Promise.allSettled(
+      open.map((r) => {
+        if (!r.stream || !r.stream.posted) return this.client.postError(r.requestId, errorJson, false);
+        // Mid-stream: the error goes in the trailers, as Lambda's runtime client sends it.
+        if (r.stream.failable) return Promise.race([r.stream.fail(errorJson), new Promise((resolve) => setTimeout(resolve, 2000))]);
+        return undefined;
+      }),
+    );
   }
 }
 
@@ -438,9 +772,12 @@ export async function start() {
     void crash({ errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: message, trace: [`Runtime.UnhandledPromiseRejection: ${message}`, ...inner.trace.slice(1)] });
   });
 
+  installAwsLambdaGlobal();
   let handler;
+  let streaming;
   try {
     handler = await loadHandler(taskRoot, process.env._HANDLER ?? '');
+    streaming = isStreamingHandler(handler);
   } catch (err) {
     const errorJson = toErrorJson(err);
     writeLog('ERROR', ['Init Error \t' + JSON.stringify(errorJson)]);
@@ -451,7 +788,7 @@ export async function start() {
     }
   }
   initialising = false;
-  invoker = new Invoker(client, handler, concurrency);
+  invoker = new Invoker(client, handler, concurrency, streaming);
   const loops = [];
   for (let i = 0; i < concurrency; i++) loops.push(invoker.loop());
   try {

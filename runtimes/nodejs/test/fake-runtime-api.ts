@@ -17,7 +17,16 @@ export interface Posted {
   kind: 'response' | 'error' | 'init_error';
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body's bytes (a streamed body may not be UTF-8). */
+  raw: Buffer;
+  /** When the body ended. */
   at: number;
+  /** When the request's headers arrived. */
+  headersAt: number;
+  /** Each piece of the body as it arrived, with its time. */
+  chunks: { at: number; data: Buffer }[];
+  /** HTTP trailers (a streamed response's error trailers). */
+  trailers: Record<string, string | undefined>;
 }
 
 export interface InvokeOptions {
@@ -61,6 +70,10 @@ export class FakeRuntimeApi {
   initError: Posted | undefined;
   /** The most GET /next requests that were waiting at the same time. */
   maxWaitingNext = 0;
+  /** Leave each POST body unread for this long after its headers arrive (back-pressure tests). */
+  readDelayMs = 0;
+  /** Streamed /response posts whose body is still arriving, by request id. */
+  readonly streaming = new Map<string, { headersAt: number; chunks: { at: number; data: Buffer }[] }>();
   private waitingNext: ((p: Pending) => void)[] = [];
   private queue: Pending[] = [];
   private listeners = new Set<() => void>();
@@ -84,10 +97,20 @@ export class FakeRuntimeApi {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.requests.push({ method: req.method ?? '', url: req.url ?? '', port: req.socket.remotePort ?? 0 });
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    const headersAt = Date.now();
+    const chunks: { at: number; data: Buffer }[] = [];
+    const streamed = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/response$/.exec(req.url ?? '');
+    if (streamed && req.headers['lambda-runtime-function-response-mode'] === 'streaming') {
+      this.streaming.set(decodeURIComponent(streamed[1] ?? ''), { headersAt, chunks });
+    }
+    if (this.readDelayMs > 0 && req.method === 'POST') {
+      req.pause();
+      setTimeout(() => req.resume(), this.readDelayMs);
+    }
+    req.on('data', (c: Buffer) => chunks.push({ at: Date.now(), data: c }));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks.map((c) => c.data));
+      const body = raw.toString('utf8');
       const url = req.url ?? '';
       if (req.method === 'GET' && url === `${PREFIX}/invocation/next`) {
         const serve = (p: Pending): void => {
@@ -104,7 +127,7 @@ export class FakeRuntimeApi {
         });
         return;
       }
-      const posted = (kind: Posted['kind']): Posted => ({ kind, headers: req.headers, body, at: Date.now() });
+      const posted = (kind: Posted['kind']): Posted => ({ kind, headers: req.headers, body, raw, at: Date.now(), headersAt, chunks, trailers: { ...req.trailers } });
       if (req.method === 'POST' && url === `${PREFIX}/init/error`) {
         this.initError = posted('init_error');
       } else {

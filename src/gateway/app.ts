@@ -111,7 +111,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   });
   await app.register(metricsRoute, { registry: opts.registry });
   await app.register(invokeApi, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits, arn: opts.arn });
-  await app.register(functionUrl, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits });
+  await app.register(functionUrl, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits, arn: opts.arn });
   for (const p of opts.plugins ?? []) await app.register(p.plugin, p.options as never);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -8,8 +8,8 @@ import type { Invoker } from '../../dispatch/invoker.js';
 import { DispatchError } from '../../dispatch/invoker.js';
 import type { Queue } from '../../queue/queue.js';
 import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
-import { withoutCredentials } from '../auth/credential-headers.js';
-import { buildFunctionUrlEvent, mapFunctionUrlResponse } from '../function-url-event.js';
+import { buildFunctionUrlEvent, functionUrlId, mapFunctionUrlResponse } from '../function-url-event.js';
+import { functionUrlRequest } from '../function-url-request.js';
 import { functionUrlTarget } from '../function-url-target.js';
 import { qualifierResolves } from '../invoke-request.js';
 import { versionNumbers } from '../../versions/snapshot.js';
@@ -20,6 +20,8 @@ export interface FunctionUrlOptions {
   catalog: FunctionCatalog;
   queue: Pick<Queue, 'enqueue'>;
   limits: PayloadLimits;
+  /** The function's ARN by name: its URL's id (the event's apiId) derives from it. */
+  arn: (name: string) => string;
 }
 
 function json(reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply {
@@ -36,21 +38,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     if (!fn) return missing();
     // An alias the function does not declare has no URL; the dispatcher resolves a declared one per call.
     if (qualifier !== undefined && qualifier !== '$LATEST' && !fn.spec.aliases?.some((a) => a.name === qualifier)) return missing();
-    const url = req.raw.url ?? '/';
-    const q = url.indexOf('?');
-    const event = buildFunctionUrlEvent({
-      method: req.method,
-      rawPath: `/${req.params['*'] ?? ''}`,
-      rawQueryString: q >= 0 ? url.slice(q + 1) : '',
-      // Hearth's own credentials are the platform's, never the function's.
-      headers: withoutCredentials(req.headers, req.hearthCredential),
-      body: Buffer.isBuffer(req.body) ? req.body : undefined,
-      sourceIp: req.ip,
-      protocol: `HTTP/${req.raw.httpVersion}`,
-      domainName: req.hostname,
-      requestId: req.id,
-      timeEpochMs: Date.now(),
-    });
+    const event = buildFunctionUrlEvent(functionUrlRequest(req, functionUrlId(opts.arn(name), qualifier)));
     const payload = Buffer.from(JSON.stringify(event));
     const prefer = req.headers.prefer;
     if (typeof prefer === 'string' && /\brespond-async\b/i.test(prefer)) {

@@ -38,6 +38,9 @@ if [ ! -f "$src/go.sum" ]; then
 fi
 
 cd "$src"
+# -tags lambda.norpc, as AWS builds for its provided runtimes: aws-lambda-go
+# leaves out the go1.x RPC mode, which Hearth never uses (and which cannot
+# stream an io.Reader response).
 # shellcheck disable=SC2086 # modflag is empty or one word
-CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath $modflag -o "$out/.bootstrap.$$" .
+CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -tags lambda.norpc $modflag -o "$out/.bootstrap.$$" .
 mv -f "$out/.bootstrap.$$" "$out/bootstrap"

@@ -3,7 +3,9 @@ package goruntime
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"debug/elf"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,6 +122,28 @@ type posted struct {
 	id        string
 	errorType string
 	body      string
+	header    http.Header
+	chunked   bool        // Transfer-Encoding: chunked
+	trailer   http.Header // trailers declared (nil value) or sent
+	firstAt   time.Time   // when the first bytes of the body arrived
+	endAt     time.Time   // when the body ended
+}
+
+// readTimed reads a body to its end, noting when its first bytes came.
+func readTimed(r io.Reader) (body []byte, firstAt, endAt time.Time) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if firstAt.IsZero() {
+				firstAt = time.Now()
+			}
+			body = append(body, buf[:n]...)
+		}
+		if err != nil {
+			return body, firstAt, time.Now()
+		}
+	}
 }
 
 type fakeAPI struct {
@@ -151,13 +177,16 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		}
 	})
 	mux.HandleFunc("POST "+apiPrefix+"/invocation/{id}/{kind}", func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+		body, firstAt, endAt := readTimed(r.Body)
 		kind := r.PathValue("kind")
 		if kind != "response" && kind != "error" {
 			http.NotFound(w, r)
 			return
 		}
-		a.results <- posted{kind: kind, id: r.PathValue("id"), errorType: r.Header.Get("Lambda-Runtime-Function-Error-Type"), body: string(body)}
+		a.results <- posted{
+			kind: kind, id: r.PathValue("id"), errorType: r.Header.Get("Lambda-Runtime-Function-Error-Type"), body: string(body),
+			header: r.Header, chunked: slices.Contains(r.TransferEncoding, "chunked"), trailer: r.Trailer, firstAt: firstAt, endAt: endAt,
+		}
 		w.WriteHeader(http.StatusAccepted)
 	})
 	mux.HandleFunc("POST "+apiPrefix+"/init/error", func(w http.ResponseWriter, r *http.Request) {
@@ -493,5 +522,73 @@ func TestWithoutMaxConcurrencyOneLoopPolls(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := api.polling.Load(); n != 1 {
 		t.Fatalf("%d loops polling /next, want 1", n)
+	}
+}
+
+// aws-lambda-go streams a handler's io.Reader (AWS's way for Go, e.g.
+// events.LambdaFunctionURLStreamingResponse): a chunked /response, each Read
+// sent as it returns, and a Read error as Lambda's error trailers. It sends
+// no Lambda-Runtime-Function-Response-Mode header, so the agent must take a
+// chunked /response that declares the error trailers as a stream.
+func TestStreamingReaderIsPostedAsItIsRead(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	out := filepath.Join(t.TempDir(), "out")
+	copyDir(t, filepath.Join("testdata", "stream"), src)
+	runScript(t, os.Environ(), "./build.sh", src, out)
+	// Built as AWS builds for provided runtimes, without aws-lambda-go's RPC mode.
+	info, err := buildinfo.ReadFile(filepath.Join(out, "bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(info.Settings, debug.BuildSetting{Key: "-tags", Value: "lambda.norpc"}) {
+		t.Fatalf("bootstrap not built with -tags lambda.norpc: %v", info.Settings)
+	}
+	api := newFakeAPI(t)
+	startProcess(t, functionEnv(api, src), filepath.Join(out, "bootstrap"))
+
+	res := api.invoke(t, "req-stream-1", `{}`)
+	if res.kind != "response" || res.body != "firstsecond" {
+		t.Fatalf("got %s %q", res.kind, res.body)
+	}
+	if !res.chunked {
+		t.Fatal("the /response is not chunked")
+	}
+	// net/http moves the Trailer header's names into Request.Trailer.
+	for _, name := range []string{"Lambda-Runtime-Function-Error-Type", "Lambda-Runtime-Function-Error-Body"} {
+		if _, declared := res.trailer[name]; !declared {
+			t.Fatalf("trailer %s not declared (trailers %v)", name, res.trailer)
+		}
+	}
+	if got := res.header.Get("Lambda-Runtime-Function-Response-Mode"); got != "" {
+		t.Fatalf("aws-lambda-go now sends Lambda-Runtime-Function-Response-Mode %q: the agent's detection can rely on it", got)
+	}
+	// The reader gives "first", then "second" 500 ms later: the first is not held back.
+	if gap := res.endAt.Sub(res.firstAt); gap < 400*time.Millisecond {
+		t.Fatalf("first bytes came %v before the end, want >= 400ms", gap)
+	}
+
+	res = api.invoke(t, "req-stream-url", `{"mode":"url","gapMs":50}`)
+	if ct := res.header.Get("Content-Type"); ct != "application/vnd.awslambda.http-integration-response" {
+		t.Fatalf("content type %q", ct)
+	}
+	want := `{"statusCode":200,"headers":{"Content-Type":"text/event-stream"}}` + strings.Repeat("\x00", 8) + "data: one\n\ndata: two\n\n"
+	if res.body != want {
+		t.Fatalf("body %q, want %q", res.body, want)
+	}
+
+	res = api.invoke(t, "req-stream-fail", `{"mode":"fail"}`)
+	if res.kind != "response" || res.body != "partial" {
+		t.Fatalf("got %s %q", res.kind, res.body)
+	}
+	if got := res.trailer.Get("Lambda-Runtime-Function-Error-Type"); got != "BrokenStreamError" {
+		t.Fatalf("error type trailer %q (trailers %v)", got, res.trailer)
+	}
+	errJSON, err := base64.StdEncoding.DecodeString(res.trailer.Get("Lambda-Runtime-Function-Error-Body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(errJSON, &body); err != nil || body["errorMessage"] != "the stream broke" || body["errorType"] != "BrokenStreamError" {
+		t.Fatalf("error body %s (%v)", errJSON, err)
 	}
 }

@@ -3,7 +3,7 @@
 // deadline, and restarts the process after a timeout or a crash — as Lambda
 // does with an execution environment.
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -34,6 +34,8 @@ import type { RuntimeLauncher } from './spawn-launcher.js';
 import { startInvokeServer, type InvokeServer, type InvokeServerOptions } from './invoke-server.js';
 import { NotDeliveredError } from './delivery.js';
 import { functionArn } from '../api/lambda-arn.js';
+import { StreamRelay } from '../streaming/stream-relay.js';
+import { DEFAULT_STREAM_CONTENT_TYPE, ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER } from '../streaming/response-stream.js';
 
 export type AgentState = 'starting' | 'ready' | 'failed' | 'closed';
 
@@ -109,6 +111,8 @@ interface Pending {
   logs?: LineBuffer;
   initDurationMs?: number;
   done: boolean;
+  /** Set once the runtime began streaming its response: the caller already has the stream, its end goes there. */
+  relay?: StreamRelay;
 }
 
 type InitFailure =
@@ -356,7 +360,7 @@ export class Agent implements RuntimeApi {
 
   onResponse(id: string, body: Buffer, tooLarge: boolean, res: ServerResponse): void {
     const p = this.inflight.get(id);
-    if (p === undefined || p.done) {
+    if (p === undefined || p.done || p.relay !== undefined) {
       sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
       return;
     }
@@ -371,13 +375,50 @@ export class Agent implements RuntimeApi {
 
   onError(id: string, body: Buffer, errorTypeHeader: string | undefined, handled: boolean, res: ServerResponse): void {
     const p = this.inflight.get(id);
-    if (p === undefined || p.done) {
+    if (p === undefined || p.done || p.relay !== undefined) {
       sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
       return;
     }
     sendJson(res, 202, { status: 'OK' });
     const { payload, errorType } = normalisePostedError(body, errorTypeHeader);
     this.complete(p, { outcome: handled ? 'handled' : 'unhandled', payload, errorType, durationMs: this.elapsed(p) }, handled ? undefined : 'error');
+  }
+
+  /**
+   * A streamed /response: the caller gets the stream at once and reads the
+   * runtime's writes as they come; the invocation goes on (the runtime is
+   * busy, its deadline runs) until the post ends. A failure after the first
+   * byte arrives in the post's trailers, as AWS's runtime clients send it.
+   */
+  onStreamResponse(id: string, req: IncomingMessage, res: ServerResponse): void {
+    const p = this.inflight.get(id);
+    if (p === undefined || p.done || p.relay !== undefined) {
+      req.resume();
+      sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
+      return;
+    }
+    const contentType = req.headers['content-type'];
+    const relay = new StreamRelay(req, contentType !== undefined && contentType !== '' ? contentType : DEFAULT_STREAM_CONTENT_TYPE);
+    p.relay = relay;
+    req.once('end', () => {
+      sendJson(res, 202, { status: 'OK' });
+      const type = trailer(req, ERROR_TYPE_TRAILER);
+      const body = trailer(req, ERROR_BODY_TRAILER);
+      if (type === undefined && body === undefined) {
+        this.complete(p, { outcome: 'success', payload: Buffer.alloc(0), durationMs: this.elapsed(p) });
+        return;
+      }
+      const posted = normalisePostedError(Buffer.from(body ?? '', 'base64'), type);
+      this.complete(p, { outcome: 'unhandled', payload: posted.payload, errorType: posted.errorType, durationMs: this.elapsed(p) }, 'error');
+    });
+    // The post cut short with the runtime still alive (its exit, if that is why, is reported as such first).
+    req.once('close', () => {
+      if (req.complete) return;
+      setTimeout(() => this.complete(p, unhandledResult(truncatedError(p.req.requestId), this.elapsed(p)), 'error'), STREAM_CUT_GRACE_MS).unref();
+    });
+    const answer: InvokeResult = { outcome: 'success', payload: Buffer.alloc(0), durationMs: this.elapsed(p), stream: relay.stream };
+    if (p.initDurationMs !== undefined) answer.initDurationMs = p.initDurationMs;
+    p.resolve(answer);
   }
 
   onInitError(body: Buffer, errorTypeHeader: string | undefined, res: ServerResponse): void {
@@ -626,10 +667,23 @@ export class Agent implements RuntimeApi {
     if (p.initDurationMs !== undefined) result.initDurationMs = p.initDurationMs;
     setImmediate(() => {
       this.inflight.delete(p.req.requestId);
-      if (p.logs !== undefined) result.logTail = this.tail(p, result, status);
-      p.resolve(result);
+      this.settle(p, result, p.logs !== undefined ? this.tail(p, result, status) : undefined);
       this.wakeIdle();
       this.pump();
+    });
+  }
+
+  /** Gives the invocation's end to its caller: the result, or the end of the stream it already has. */
+  private settle(p: Pending, result: InvokeResult, logTail: string | undefined): void {
+    if (p.relay === undefined) {
+      if (logTail !== undefined) result.logTail = logTail;
+      p.resolve(result);
+      return;
+    }
+    p.relay.finish({
+      durationMs: result.durationMs,
+      ...(result.outcome !== 'success' ? { error: { errorType: result.errorType ?? 'Unhandled', payload: result.payload } } : {}),
+      ...(logTail !== undefined ? { logTail } : {}),
     });
   }
 
@@ -639,8 +693,7 @@ export class Agent implements RuntimeApi {
     p.done = true;
     clearTimeout(p.timer);
     this.inflight.delete(p.req.requestId);
-    if (p.logs !== undefined) result.logTail = this.tail(p, result, 'error');
-    p.resolve(result);
+    this.settle(p, result, p.logs !== undefined ? this.tail(p, result, 'error') : undefined);
   }
 
   /** Ends a queued invocation the runtime never saw, as not delivered. */
@@ -731,6 +784,19 @@ export class Agent implements RuntimeApi {
       server.closeAllConnections();
     });
   }
+}
+
+/** How long a streamed post cut short waits for the runtime's exit to be seen, so a crash is reported as Runtime.ExitError. */
+const STREAM_CUT_GRACE_MS = 200;
+
+function trailer(req: IncomingMessage, name: string): string | undefined {
+  const v = req.trailers[name];
+  return v !== undefined && v !== '' ? v : undefined;
+}
+
+/** The runtime's streamed post ended without its end: the caller's stream is cut, as Lambda reports a truncated stream. */
+function truncatedError(requestId: string): LambdaErrorBody {
+  return { errorType: 'Runtime.TruncatedResponse', errorMessage: `RequestId: ${requestId} Error: the runtime's response stream ended before it was complete` };
 }
 
 function notDelivered(requestId: string, why: string): NotDeliveredError {

@@ -2,10 +2,13 @@
 // as an in-process Agent, over kept-alive connections to one agent. A call
 // that provably never reached the runtime fails with a NotDeliveredError,
 // as an in-process Agent's does; any other failure may have run.
+import { performance } from 'node:perf_hooks';
 import { Pool, type Dispatcher } from 'undici';
 import { LIMITS } from '../api/function.js';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
-import { INVOKE_PATH, requestToHeaders, resultFromHeaders } from './invoke-headers.js';
+import { decodeStreamEnd, INVOKE_PATH, requestToHeaders, resultFromHeaders, STREAM_END_TRAILER, STREAM_MODE_HEADER, type HeaderBag } from './invoke-headers.js';
+import type { StreamEnd } from './invocation.js';
+import { DEFAULT_STREAM_CONTENT_TYPE } from '../streaming/response-stream.js';
 import { NotDeliveredError, notDeliveredReason } from './delivery.js';
 
 export interface AgentClientOptions {
@@ -72,6 +75,7 @@ export class AgentClient {
       if (reason !== undefined) throw new NotDeliveredError(reason, `${this.url}: ${(err as Error).message || (err as { code?: string }).code || reason}`, { cause: err });
       throw err;
     }
+    if (res.statusCode === 200 && headerOf(res.headers, STREAM_MODE_HEADER) === 'streaming') return streamedResult(res, req.requestId);
     const payload = Buffer.from(await res.body.arrayBuffer());
     if (res.statusCode !== 200) {
       const reason = notDeliveredReason({ kind: 'answer', statusCode: res.statusCode, headers: res.headers });
@@ -94,4 +98,32 @@ export class AgentClient {
   close(): Promise<void> {
     return this.pool.close();
   }
+}
+
+function headerOf(h: HeaderBag, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * A streamed answer: the result at once, its body the agent's chunks as they
+ * come (undici holds the socket back while the reader is behind), its end
+ * from the agent's trailer. A connection cut before that trailer ends the
+ * stream with an error: the caller must not take a cut stream for a whole one.
+ */
+function streamedResult(res: Dispatcher.ResponseData, requestId: string): InvokeResult {
+  const result = resultFromHeaders(res.headers, Buffer.alloc(0));
+  const started = performance.now();
+  const ended = new Promise<StreamEnd>((resolve) => {
+    // Bytes are not counted here: a 'data' listener would take the body out of its reader's hands.
+    const cut = (): StreamEnd => ({
+        bytes: 0,
+        durationMs: result.durationMs + (performance.now() - started),
+        error: { errorType: 'Runtime.TruncatedResponse', payload: Buffer.from(JSON.stringify({ errorType: 'Runtime.TruncatedResponse', errorMessage: `RequestId: ${requestId} Error: the connection to the instance ended before the response stream was complete` })) },
+      });
+    res.body.once('end', () => resolve(decodeStreamEnd(headerOf(res.trailers, STREAM_END_TRAILER)) ?? cut()));
+    res.body.once('close', () => resolve(cut()));
+  });
+  result.stream = { contentType: headerOf(res.headers, 'content-type') ?? DEFAULT_STREAM_CONTENT_TYPE, body: res.body, ended };
+  return result;
 }

@@ -2,7 +2,7 @@
 // endpoint. The server and the client both use these functions, so the two
 // ends cannot disagree about a header name.
 import { randomUUID } from 'node:crypto';
-import type { InvokeOutcome, InvokeRequest, InvokeResult } from './invocation.js';
+import type { InvokeOutcome, InvokeRequest, InvokeResult, StreamEnd } from './invocation.js';
 
 /** The path of AWS's runtime interface emulator, so benchmarks can swap the two. */
 export const INVOKE_PATH = '/2015-03-31/functions/function/invocations';
@@ -106,4 +106,37 @@ export function resultFromHeaders(h: HeaderBag, payload: Buffer): InvokeResult {
   const tail = one(h, RESPONSE_HEADERS.logResult);
   if (tail !== undefined) r.logTail = tail;
   return r;
+}
+
+/** Says the answer is a streamed response: the body comes as the runtime writes it, STREAM_END_TRAILER says how it ended. */
+export const STREAM_MODE_HEADER = 'x-hearth-response-mode';
+export const STREAM_END_TRAILER = 'x-hearth-stream-end';
+
+/** StreamEnd as one trailer value (base64 of its JSON, the error payload base64 within). Pure. */
+export function encodeStreamEnd(end: StreamEnd): string {
+  const doc = {
+    bytes: end.bytes,
+    durationMs: end.durationMs,
+    ...(end.error !== undefined ? { errorType: end.error.errorType, error: end.error.payload.toString('base64') } : {}),
+    ...(end.logTail !== undefined ? { logTail: end.logTail } : {}),
+  };
+  return Buffer.from(JSON.stringify(doc)).toString('base64');
+}
+
+/** The StreamEnd a trailer carries; undefined when it is missing or not one (the stream was cut on the way). Pure. */
+export function decodeStreamEnd(value: string | undefined): StreamEnd | undefined {
+  if (value === undefined || value === '') return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof doc !== 'object' || doc === null) return undefined;
+  const d = doc as { bytes?: unknown; durationMs?: unknown; errorType?: unknown; error?: unknown; logTail?: unknown };
+  if (typeof d.bytes !== 'number' || typeof d.durationMs !== 'number') return undefined;
+  const end: StreamEnd = { bytes: d.bytes, durationMs: d.durationMs };
+  if (typeof d.errorType === 'string') end.error = { errorType: d.errorType, payload: Buffer.from(typeof d.error === 'string' ? d.error : '', 'base64') };
+  if (typeof d.logTail === 'string') end.logTail = d.logTail;
+  return end;
 }

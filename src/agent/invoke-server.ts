@@ -8,7 +8,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
-import { DRAIN_PATH, INVOKE_PATH, requestFromHeaders, resultToHeaders } from './invoke-headers.js';
+import { DRAIN_PATH, encodeStreamEnd, INVOKE_PATH, requestFromHeaders, resultToHeaders, STREAM_END_TRAILER, STREAM_MODE_HEADER } from './invoke-headers.js';
+import type { ResponseStream } from './invocation.js';
+import { writeThrough } from '../streaming/write-through.js';
 import { readBody, sendJson } from './http-io.js';
 import { DRAINING_ERROR_TYPE, DRAINING_HEADER, DRAINING_STATUS, NotDeliveredError } from './delivery.js';
 import { DRAIN_QUIET_MAX_MS, DRAIN_QUIET_MS, quietWaitMs } from './quiet-period.js';
@@ -197,11 +199,31 @@ async function handle(
     if (err instanceof NotDeliveredError) return sendDraining(res, err);
     throw err;
   }
-  if (res.destroyed) return;
+  const stream = result.stream;
+  if (res.destroyed) {
+    stream?.body.destroy();
+    return;
+  }
   // A drain that began meanwhile: this connection has carried its last call.
   if (target.draining || target.state === 'closed') res.shouldKeepAlive = false;
+  if (stream !== undefined) return sendStream(res, { ...resultToHeaders(result, invokeReq.requestId), 'content-type': stream.contentType }, stream);
   res.writeHead(200, { ...resultToHeaders(result, invokeReq.requestId), 'content-length': result.payload.length });
   res.end(result.payload);
+}
+
+/**
+ * A streamed response, chunk by chunk as the runtime writes it, paused while
+ * the caller is behind; how it ended follows in a trailer, since the status
+ * went out with the first byte. A caller that goes away releases the stream.
+ */
+async function sendStream(res: ServerResponse, headers: Record<string, string>, stream: ResponseStream): Promise<void> {
+  res.writeHead(200, { ...headers, [STREAM_MODE_HEADER]: 'streaming', trailer: STREAM_END_TRAILER });
+  res.flushHeaders();
+  if (!(await writeThrough(stream.body, res))) return;
+  const end = await stream.ended;
+  if (res.destroyed) return;
+  res.addTrailers({ [STREAM_END_TRAILER]: encodeStreamEnd(end) });
+  res.end();
 }
 
 function quietWait(calls: CallClock, drainStartedAt: number): number {

@@ -3,11 +3,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { headerValue, readBody, sendJson } from './http-io.js';
 import { RUNTIME_API_ERRORS } from './lambda-errors.js';
+import { RESPONSE_MODE_HEADER } from '../streaming/response-stream.js';
 
 /** What the routes need from the agent. */
 export interface RuntimeApi {
   onNext(res: ServerResponse): void;
   onResponse(id: string, body: Buffer, tooLarge: boolean, res: ServerResponse): void;
+  /** A response the runtime streams (Lambda-Runtime-Function-Response-Mode: streaming): the body is read as it comes. */
+  onStreamResponse(id: string, req: IncomingMessage, res: ServerResponse): void;
   onError(id: string, body: Buffer, errorTypeHeader: string | undefined, handled: boolean, res: ServerResponse): void;
   onInitError(body: Buffer, errorTypeHeader: string | undefined, res: ServerResponse): void;
   responseLimitBytes(): number;
@@ -54,7 +57,9 @@ export function routeRuntimeApi(api: RuntimeApi, req: IncomingMessage, res: Serv
     const verb = slash > 0 ? tail.slice(slash + 1) : '';
     if (id !== '' && (verb === 'response' || verb === 'error')) {
       if (req.method !== 'POST') return methodNotAllowed(req, res);
-      if (verb === 'response') {
+      if (verb === 'response' && headerValue(req, RESPONSE_MODE_HEADER)?.toLowerCase() === 'streaming') {
+        api.onStreamResponse(id, req, res);
+      } else if (verb === 'response') {
         void readBody(req, api.responseLimitBytes()).then(
           (b) => api.onResponse(id, b.body, b.tooLarge, res),
           () => res.destroy(),

@@ -28,6 +28,8 @@ import { versionNumbers } from '../versions/snapshot.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
 import { unitKey, unitLabels } from '../versions/units.js';
 import { functionArn } from '../api/lambda-arn.js';
+import { bufferResponseStream } from '../streaming/buffer-stream.js';
+import { LAMBDA_STREAM_LIMITS, limitStream, type StreamLimits } from '../streaming/stream-limits.js';
 
 export interface DispatcherOptions {
   /** The functions (aliases, published versions, reserved concurrency): what a qualifier resolves against. */
@@ -54,6 +56,8 @@ export interface DispatcherOptions {
   concurrencyLimiter?: ConcurrencyLimiter;
   region?: string;
   accountId?: string;
+  /** What a streamed response may be (default Lambda's: 200 MiB, 6 MiB at full speed then 2 MiB/s). */
+  streamLimits?: StreamLimits;
 }
 
 type Grant = { instance: Instance } | { initError: InvokeResult };
@@ -90,6 +94,12 @@ interface FunctionLoad {
 }
 
 export const THROTTLE_CONCURRENCY = 'ConcurrentInvocationLimitExceeded';
+
+/** Runs `then` once `busy` settles, or now when nothing is busy (a buffered result keeps its old, synchronous release). */
+function afterwards(busy: Promise<unknown> | undefined, then: () => void): void {
+  if (busy === undefined) then();
+  else void busy.finally(then);
+}
 
 const EMPTY: ReadonlySet<string> = new Set();
 
@@ -129,10 +139,14 @@ export class Dispatcher implements Invoker {
     const call = this.#resolve(inv);
     // Uncapped functions skip the limiter altogether, not even a turn of the event loop.
     const lease = call.fn.spec.reservedConcurrency === undefined ? undefined : await this.#admit(call);
+    let busy: Promise<unknown> | undefined;
     try {
-      return await this.#run(call);
+      const ran = await this.#run(call);
+      busy = ran.busy;
+      return ran.result;
     } finally {
-      if (lease) this.#limiter.release(lease);
+      // A stream still flowing keeps its slot of the function's cap until the function is done.
+      if (lease) afterwards(busy, () => this.#limiter.release(lease));
     }
   }
 
@@ -193,7 +207,7 @@ export class Dispatcher implements Invoker {
     return lease;
   }
 
-  async #run(call: Call): Promise<InvokeResult> {
+  async #run(call: Call): Promise<{ result: InvokeResult; busy?: Promise<unknown> }> {
     const load = this.#load(call.key);
     const cap = this.#opts.maxConcurrentInvocations;
     if (cap !== undefined && this.#total >= cap) throw this.#throttle(call, THROTTLE_CONCURRENCY);
@@ -203,12 +217,16 @@ export class Dispatcher implements Invoker {
     const waitUntil = Date.now() + (this.#opts.maxWaitMs ?? (LIMITS.initTimeoutSeconds + 1) * 1000);
     for (let redispatches = 0; ; redispatches++) {
       const outcome = await this.#runOnce(call, load, waitUntil, redispatches);
-      if (outcome.done) return outcome.result;
+      if (outcome.done) return outcome;
     }
   }
 
-  /** One send of the call to an instance; `done: false` when it provably never reached the runtime and goes again. */
-  async #runOnce(call: Call, load: FunctionLoad, waitUntil: number, redispatches: number): Promise<{ done: true; result: InvokeResult } | { done: false }> {
+  /**
+   * One send of the call to an instance; `done: false` when it provably never
+   * reached the runtime and goes again. `busy`: a streamed result's function
+   * is still writing; it holds its instance slot until that settles.
+   */
+  async #runOnce(call: Call, load: FunctionLoad, waitUntil: number, redispatches: number): Promise<{ done: true; result: InvokeResult; busy?: Promise<unknown> } | { done: false }> {
     const { inv, unit } = call;
     const grant = await this.#acquire(call, load, waitUntil, redispatches > 0).catch((err: unknown) => {
       if (err instanceof DispatchError && err.kind === 'unavailable') this.#count(inv, call.labels, 'unavailable');
@@ -225,8 +243,9 @@ export class Dispatcher implements Invoker {
     if (redispatches === 0) inv.onDispatch?.();
     this.#total++;
     this.#opts.metrics?.inFlight.inc(call.labels);
+    let busy: Promise<unknown> | undefined;
     try {
-      const result = await instance.invoke({
+      let result = await instance.invoke({
         requestId: inv.requestId,
         payload: inv.payload,
         timeoutMs: unit.spec.timeoutSeconds * 1000,
@@ -237,6 +256,14 @@ export class Dispatcher implements Invoker {
         ...(inv.tailLogs ? { tailLogs: true } : {}),
       });
       result.executedVersion = call.version;
+      if (result.stream !== undefined && inv.acceptStream !== true) result = { ...(await bufferResponseStream(result, LIMITS.responseBytes)), executedVersion: call.version };
+      const source = result.stream;
+      if (source !== undefined) {
+        const streamed: InvokeResult = { ...result, stream: limitStream(source, this.#opts.streamLimits ?? LAMBDA_STREAM_LIMITS) };
+        // Counted once the function is done: its duration and outcome are the stream's.
+        busy = source.ended.then((end) => this.#record(call, { ...streamed, durationMs: end.durationMs, ...(end.error !== undefined ? { outcome: 'unhandled' } : {}) }));
+        return { done: true, result: streamed, busy };
+      }
       this.#record(call, result);
       return { done: true, result };
     } catch (err) {
@@ -254,9 +281,12 @@ export class Dispatcher implements Invoker {
       if (err instanceof NotDeliveredError) failed.notDelivered = err.reason;
       throw failed;
     } finally {
-      this.#total--;
-      this.#opts.metrics?.inFlight.dec(call.labels);
-      this.#release(call.key, instance.id);
+      // The instance is busy until a stream it is writing ends, and the call counts as running until then.
+      afterwards(busy, () => {
+        this.#total--;
+        this.#opts.metrics?.inFlight.dec(call.labels);
+        this.#release(call.key, instance.id);
+      });
     }
   }
 

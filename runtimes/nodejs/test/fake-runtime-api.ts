@@ -72,6 +72,8 @@ export class FakeRuntimeApi {
   maxWaitingNext = 0;
   /** Leave each POST body unread for this long after its headers arrive (back-pressure tests). */
   readDelayMs = 0;
+  /** Cut the connection of a streamed /response once its first bytes arrive (a caller that went away). */
+  cutStreams = false;
   /** Streamed /response posts whose body is still arriving, by request id. */
   readonly streaming = new Map<string, { headersAt: number; chunks: { at: number; data: Buffer }[] }>();
   private waitingNext: ((p: Pending) => void)[] = [];
@@ -107,7 +109,10 @@ export class FakeRuntimeApi {
       req.pause();
       setTimeout(() => req.resume(), this.readDelayMs);
     }
-    req.on('data', (c: Buffer) => chunks.push({ at: Date.now(), data: c }));
+    req.on('data', (c: Buffer) => {
+      chunks.push({ at: Date.now(), data: c });
+      if (this.cutStreams && streamed) req.socket.destroy();
+    });
     req.on('end', () => {
       const raw = Buffer.concat(chunks.map((c) => c.data));
       const body = raw.toString('utf8');

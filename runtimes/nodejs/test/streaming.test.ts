@@ -76,6 +76,18 @@ export const bulk = awslambda.streamifyResponse(async (event, responseStream) =>
   }
   responseStream.end();
 });
+export const untilCut = awslambda.streamifyResponse(async (event, responseStream) => {
+  try {
+    for (let i = 0; i < 200; i++) {
+      await new Promise((resolve, reject) => responseStream.write('tick ' + i + '\\n', (err) => (err ? reject(err) : resolve())));
+      await sleep(event.gapMs ?? 20);
+    }
+  } catch (err) {
+    console.log('write failed: ' + err.message);
+    throw err;
+  }
+  responseStream.end();
+});
 export const plain = async () => ({ awslambda: typeof awslambda, stream: typeof awslambda?.streamifyResponse, http: typeof awslambda?.HttpResponseStream?.from });
 `;
 
@@ -219,6 +231,18 @@ describe('awslambda.streamifyResponse', () => {
     expect(p.raw.length).toBe(48 << 20);
     expect(p.trailers).toEqual({});
     await rt.waitStdout('wrote 48\n');
+  });
+
+  it('a post the agent cuts mid-stream fails the handler\'s writes, and the runtime serves the next invocation', async () => {
+    const { api, rt } = await h.run({ 'app.mjs': APP }, 'app.untilCut');
+    api.cutStreams = true;
+    const first = api.enqueue({});
+    await rt.waitStdout(/write failed: /);
+    expect(api.streaming.get(first)?.chunks[0]?.data.toString()).toBe('tick 0\n');
+    api.cutStreams = false;
+    const next = await api.invoke({ gapMs: 1 });
+    expect(next.body.split('\n').length).toBe(201);
+    expect(api.results.has(first)).toBe(false);
   });
 
   it('runs streaming invocations concurrently (AWS_LAMBDA_MAX_CONCURRENCY=2)', async () => {

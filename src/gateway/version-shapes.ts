@@ -92,6 +92,8 @@ export function updatedAliasInput(current: Alias, body: Body): AliasInput {
     ...(nextWeights !== undefined && Object.keys(nextWeights).length > 0 ? { additionalVersionWeights: nextWeights } : {}),
     minInstances: min ?? current.minInstances,
     ...(nextDescription !== undefined && nextDescription !== '' ? { description: nextDescription } : {}),
+    // UpdateAlias says nothing of the alias's function URL: its settings stay.
+    ...(current.url !== undefined ? { url: current.url } : {}),
   };
 }
 

@@ -19,6 +19,8 @@ function aliasFields(alias: Alias): Array<[keyof Alias, unknown]> {
     ['additionalVersionWeights', weights !== undefined && Object.keys(weights).length > 0 ? weights : undefined],
     ['minInstances', alias.minInstances > 0 ? alias.minInstances : undefined],
     ['description', alias.description],
+    // BUFFERED is what no url says.
+    ['url', alias.url !== undefined && alias.url.invokeMode !== 'BUFFERED' ? alias.url : undefined],
   ];
 }
 

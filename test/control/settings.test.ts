@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AliasSchema, FunctionSpecSchema, type FunctionSpecInput } from '../../src/api/function.js';
 import { accountSettings } from '../../src/control/account-settings.js';
 import { applyEventInvokeConfig, eventInvokeConfig, hasEventInvokeConfig, readEventInvokeConfig, withoutEventInvokeConfig } from '../../src/control/event-invoke-config.js';
-import { checkUrlConfig, functionUrlConfig, urlQualifier } from '../../src/control/function-url-config.js';
+import { checkUrlConfig, functionUrlConfig, urlInvokeMode, urlQualifier, withUrlInvokeMode } from '../../src/control/function-url-config.js';
 import { instancesFor, provisionedConfig, provisionedQualifier, type UnitReadiness } from '../../src/control/provisioned.js';
 import { checkTags, withoutTags, withTags } from '../../src/control/tags.js';
 
@@ -127,17 +127,32 @@ describe('function URL config', () => {
       InvokeMode: 'BUFFERED',
     });
   });
+  it('shows the invoke mode it is given', () => {
+    expect(functionUrlConfig('http://127.0.0.1:9000/fn/f/', `${ARN}:f`, 'NONE', undefined, 'RESPONSE_STREAM').InvokeMode).toBe('RESPONSE_STREAM');
+    expect(urlInvokeMode(undefined)).toBe('BUFFERED');
+    expect(urlInvokeMode({ invokeMode: 'RESPONSE_STREAM' })).toBe('RESPONSE_STREAM');
+  });
   it.each([
-    { body: { AuthType: 'NONE' }, auth: 'NONE' as const, ok: true },
-    { body: { AuthType: 'NONE', InvokeMode: 'BUFFERED', Cors: { AllowOrigins: [] } }, auth: 'NONE' as const, ok: true },
-    { body: { AuthType: 'AWS_IAM' }, auth: 'NONE' as const, ok: false },
-    { body: { AuthType: 'NONE' }, auth: 'AWS_IAM' as const, ok: false },
-    { body: { AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }, auth: 'NONE' as const, ok: false },
-    { body: { AuthType: 'NONE', Cors: { AllowOrigins: ['*'] } }, auth: 'NONE' as const, ok: false },
-    { body: {}, auth: 'NONE' as const, ok: false },
-  ])('$body on a gateway whose URLs are $auth: ok=$ok', ({ body, auth, ok }) => {
-    if (ok) expect(() => checkUrlConfig(body, auth, true)).not.toThrow();
-    else expect(() => checkUrlConfig(body, auth, true)).toThrowError(expect.objectContaining({ status: 400 }));
+    { body: { AuthType: 'NONE' }, auth: 'NONE' as const, create: { invokeMode: 'BUFFERED' }, update: {} },
+    { body: { AuthType: 'NONE', InvokeMode: 'BUFFERED', Cors: { AllowOrigins: [] } }, auth: 'NONE' as const, create: { invokeMode: 'BUFFERED' }, update: { invokeMode: 'BUFFERED' } },
+    { body: { AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }, auth: 'NONE' as const, create: { invokeMode: 'RESPONSE_STREAM' }, update: { invokeMode: 'RESPONSE_STREAM' } },
+    { body: { InvokeMode: 'RESPONSE_STREAM' }, auth: 'AWS_IAM' as const, create: 400, update: { invokeMode: 'RESPONSE_STREAM' } },
+    { body: {}, auth: 'NONE' as const, create: 400, update: {} },
+    { body: { AuthType: 'AWS_IAM' }, auth: 'NONE' as const, create: 400, update: 400 },
+    { body: { AuthType: 'NONE' }, auth: 'AWS_IAM' as const, create: 400, update: 400 },
+    { body: { AuthType: 'NONE', InvokeMode: 'STREAMING' }, auth: 'NONE' as const, create: 400, update: 400 },
+    { body: { InvokeMode: 7 }, auth: 'NONE' as const, create: 400, update: 400 },
+    { body: { AuthType: 'NONE', Cors: { AllowOrigins: ['*'] } }, auth: 'NONE' as const, create: 400, update: 400 },
+  ])('$body on a gateway whose URLs are $auth: Create $create, Update $update', ({ body, auth, create, update }) => {
+    for (const [isCreate, expected] of [[true, create], [false, update]] as const) {
+      if (expected === 400) expect(() => checkUrlConfig(body, auth, isCreate)).toThrowError(expect.objectContaining({ status: 400 }));
+      else expect(checkUrlConfig(body, auth, isCreate)).toEqual(expected);
+    }
+  });
+  it('writes the function\'s own URL mode into spec.url, keeping the rest of the spec', () => {
+    expect(withUrlInvokeMode(base, 'RESPONSE_STREAM')).toEqual({ ...base, url: { invokeMode: 'RESPONSE_STREAM' } });
+    expect(withUrlInvokeMode({ ...base, url: { invokeMode: 'RESPONSE_STREAM' } }, 'BUFFERED')).toEqual({ ...base, url: { invokeMode: 'BUFFERED' } });
+    expect(FunctionSpecSchema.parse(withUrlInvokeMode(base, 'RESPONSE_STREAM')).url).toEqual({ invokeMode: 'RESPONSE_STREAM' });
   });
   it('a version number has no URL', () => {
     expect(urlQualifier('live')).toBe('live');

@@ -262,6 +262,21 @@ spec: {runtime: python3.12, handler: app.handler, code: {inline: {app.py: "x"}}}
     expect(JSON.stringify(s.catalog.get('hello'))).toBe(before);
   });
 
+  it("writes an alias's function URL settings (url.invokeMode) and reads them back; BUFFERED, the default, leaves no url field", async () => {
+    const s = await setup({ 'team.yaml': commented });
+    await s.store.publishVersion('hello');
+    const file = join(s.dir, 'team.yaml');
+    await s.store.putAlias('hello', { name: 'live', version: '1', url: { invokeMode: 'RESPONSE_STREAM' } }, 'create');
+    expect(readFileSync(file, 'utf8')).toContain('    - name: live\n      version: "1"\n      url:\n        invokeMode: RESPONSE_STREAM\n');
+    await s.reload();
+    expect((await s.store.listAliases('hello'))[0]?.url).toEqual({ invokeMode: 'RESPONSE_STREAM' });
+    expect(s.catalog.get('hello')?.spec.aliases?.[0]?.url).toEqual({ invokeMode: 'RESPONSE_STREAM' });
+    await s.store.putAlias('hello', { name: 'live', version: '1', url: { invokeMode: 'BUFFERED' } }, 'update');
+    expect(readFileSync(file, 'utf8')).not.toContain('url:');
+    await s.reload();
+    expect((await s.store.listAliases('hello'))[0]?.url).toBeUndefined();
+  });
+
   it('create of an existing alias is a conflict; update, delete and get of a missing one are not found', async () => {
     const s = await setup({ 'hello.yaml': fnYaml('hello', py('A')) });
     await s.store.putAlias('hello', { name: 'live', version: '$LATEST' }, 'create');

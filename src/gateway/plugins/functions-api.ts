@@ -10,7 +10,7 @@
 // its function as `:name` (tags as `:arn`), which authorisation reads.
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { FunctionCatalog } from '../../api/catalog.js';
-import { LATEST, VERSION_NUMBER, type Alias, type Code, type FunctionSpec, type FunctionSpecInput } from '../../api/function.js';
+import { LATEST, VERSION_NUMBER, type Alias, type Code, type FunctionSpec, type FunctionSpecInput, type UrlInvokeMode } from '../../api/function.js';
 import type { FunctionVersion } from '../../api/function-version.js';
 import { accountSettings } from '../../control/account-settings.js';
 import { checkArchitectures, optionalBoolean, optionalInteger, optionalStringMap, type Body } from '../../control/body-fields.js';
@@ -19,7 +19,7 @@ import { readCreateFunction } from '../../control/create-function.js';
 import { applyEventInvokeConfig, eventInvokeConfig, hasEventInvokeConfig, readEventInvokeConfig, withoutEventInvokeConfig } from '../../control/event-invoke-config.js';
 import { CODE_BODY_LIMIT, requestTooLarge, updateCode, type CodeRequest } from '../../control/function-code.js';
 import { codeLocation, lambdaArchitecture, latestConfiguration, versionConfiguration, type ConfigurationContext } from '../../control/function-configuration.js';
-import { checkUrlConfig, functionUrlConfig, urlQualifier, type UrlAuthType } from '../../control/function-url-config.js';
+import { checkUrlConfig, functionUrlConfig, urlInvokeMode, urlQualifier, withUrlInvokeMode, type UrlAuthType } from '../../control/function-url-config.js';
 import { instancesFor, provisionedConfig, provisionedQualifier, type UnitReadiness } from '../../control/provisioned.js';
 import { expectedRevision } from '../../control/revision.js';
 import { checkTags, withoutTags, withTags } from '../../control/tags.js';
@@ -467,17 +467,27 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
     },
   );
 
-  // Function URLs: every function and alias has one already (src/control/function-url-config.ts).
+  // Function URLs: every function and alias has one already, in its invoke mode (src/control/function-url-config.ts).
   const urlPath = '/2021-10-31/functions/:name/url';
+  /** The URL settings of the function (q undefined) or of one of its aliases. */
+  const urlSettingsOf = (s: StoredFunction, q: string | undefined) => (q === undefined ? s.fn.spec.url : s.fn.spec.aliases?.find((a) => a.name === q)?.url);
   /** The URL of the function (q undefined) or one of its aliases, /fn/NAME[:ALIAS]/ on this gateway. */
   const urlConfigOf = (base: string, f: NamedFunction, q: string | undefined, s: StoredFunction): Record<string, unknown> =>
-    functionUrlConfig(`${base}/fn/${f.name}${q !== undefined ? `:${q}` : ''}/`, q !== undefined ? `${f.arn}:${q}` : f.arn, urlAuthType, s.lastModified);
-  const urlOf = async (req: FastifyRequest<{ Params: NameParams; Querystring: QualifierQuery }>): Promise<Record<string, unknown>> => {
+    functionUrlConfig(`${base}/fn/${f.name}${q !== undefined ? `:${q}` : ''}/`, q !== undefined ? `${f.arn}:${q}` : f.arn, urlAuthType, s.lastModified, urlInvokeMode(urlSettingsOf(s, q)));
+  /** The function and the URL a request names: its own, or an alias's (404 for an alias it does not have). */
+  const urlTarget = async (req: FastifyRequest<{ Params: NameParams; Querystring: QualifierQuery }>): Promise<{ f: NamedFunction; q: string | undefined; s: StoredFunction }> => {
     const f = named(req, 'allow');
     const q = urlQualifier(resolveQualifier(f.qualifier, req.query.Qualifier === '' ? undefined : req.query.Qualifier));
     const s = await stored(f);
     if (q !== undefined && !s.fn.spec.aliases?.some((a) => a.name === q)) throw new LambdaError(404, 'ResourceNotFoundException', `Function not found: ${f.arn}:${q}`);
-    return urlConfigOf(publicBase(req), f, q, s);
+    return { f, q, s };
+  };
+  /** Writes the URL's invoke mode: spec.url of the function, or url of the alias (aliases are written through putAlias). */
+  const writeInvokeMode = async (f: NamedFunction, q: string | undefined, s: StoredFunction, invokeMode: UrlInvokeMode): Promise<StoredFunction> => {
+    if (q === undefined) return update(f, (spec) => withUrlInvokeMode(spec, invokeMode));
+    const alias = aliasOf(f, s, q);
+    await viaStore(opts.store.putAlias(f.name, { ...alias, url: { ...alias.url, invokeMode } }, 'update'), `Function not found: ${f.arn}:${q}`);
+    return stored(f);
   };
   const urlRoute = (method: 'GET' | 'POST' | 'PUT', action: 'GetFunctionUrlConfig' | 'CreateFunctionUrlConfig' | 'UpdateFunctionUrlConfig', status: number, summary: string) =>
     app.route<{ Params: NameParams; Querystring: QualifierQuery }>({
@@ -486,21 +496,24 @@ export const functionsApi: FastifyPluginAsync<FunctionsApiOptions> = async (app,
       config: { lambdaAction: `lambda:${action}` },
       schema: { summary, tags: ['functions'], params: nameParams, querystring: qualifierQuery },
       handler: async (req, reply) => {
-        if (method !== 'GET') checkUrlConfig(body(req), urlAuthType, method === 'POST');
-        const config = await urlOf(req);
+        const asked = method === 'GET' ? {} : checkUrlConfig(body(req), urlAuthType, method === 'POST');
+        const { f, q, s } = await urlTarget(req);
+        // Written only when it changes, so asking for what the URL is leaves the Function (and its RevisionId) alone.
+        const now = asked.invokeMode !== undefined && asked.invokeMode !== urlInvokeMode(urlSettingsOf(s, q)) ? await writeInvokeMode(f, q, s, asked.invokeMode) : s;
+        const config = urlConfigOf(publicBase(req), f, q, now);
         // CreateFunctionUrlConfig's answer has no LastModifiedTime in Lambda's model.
         if (method === 'POST') delete config.LastModifiedTime;
         return json(reply, status, config);
       },
     });
-  urlRoute('GET', 'GetFunctionUrlConfig', 200, 'The function\'s URL (Lambda GetFunctionUrlConfig): /fn/NAME[:ALIAS]/ on this gateway');
-  urlRoute('POST', 'CreateFunctionUrlConfig', 201, 'Every function has its URL already: answers it when asked for what it is (buffered, authorised as the gateway), 400 otherwise');
-  urlRoute('PUT', 'UpdateFunctionUrlConfig', 200, 'As CreateFunctionUrlConfig: only the configuration the URL has is accepted');
+  urlRoute('GET', 'GetFunctionUrlConfig', 200, 'The function\'s URL (Lambda GetFunctionUrlConfig): /fn/NAME[:ALIAS]/ on this gateway, with its InvokeMode');
+  urlRoute('POST', 'CreateFunctionUrlConfig', 201, 'Every function has its URL already: sets its InvokeMode (BUFFERED unless named) and answers it; an AuthType or CORS the URL cannot have is 400');
+  urlRoute('PUT', 'UpdateFunctionUrlConfig', 200, 'Sets the URL\'s InvokeMode when named (BUFFERED or RESPONSE_STREAM); an AuthType or CORS the URL cannot have is 400');
   app.delete<{ Params: NameParams; Querystring: QualifierQuery }>(
     urlPath,
     { config: { lambdaAction: 'lambda:DeleteFunctionUrlConfig' }, schema: { summary: 'Refused: the URL goes with the function or alias', tags: ['functions'], params: nameParams, querystring: qualifierQuery } },
     async (req) => {
-      await urlOf(req);
+      await urlTarget(req);
       throw badParameter('Hearth serves a URL for every function and alias (/fn/NAME[:ALIAS]/); it goes when the function or alias is deleted, and cannot be removed alone');
     },
   );

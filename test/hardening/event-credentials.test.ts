@@ -87,7 +87,7 @@ describe('with authentication: Hearth credentials stay out of /fn events', () =>
         expect(event.headers['x-app']).toBe('kept');
         expect(event.rawQueryString).toBe('color=red');
         expect(event.cookies).toEqual(['session=abc']);
-        seen.push(`${what}: ${Object.keys(event.headers).filter((h) => !['host', 'connection', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'sec-fetch-mode'].includes(h)).join(', ')}`);
+        seen.push(`${what}: ${Object.keys(event.headers).filter((h) => !['host', 'connection', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'sec-fetch-mode', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port', 'x-amzn-trace-id'].includes(h)).join(', ')}`);
       }
       // The function logged its whole event; nothing of a credential is in what the gateway wrote.
       const written = logLines.join('');

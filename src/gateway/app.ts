@@ -21,6 +21,7 @@ import { health, type HealthOptions } from './plugins/health.js';
 import { invokeApi } from './plugins/invoke-api.js';
 import managementOff from './plugins/management-off.js';
 import { metricsRoute } from './plugins/metrics.js';
+import { responseStreamApi } from './plugins/response-stream-api.js';
 import { sendLambdaError, toLambdaError } from './reply-error.js';
 
 export interface PayloadLimits {
@@ -111,6 +112,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   });
   await app.register(metricsRoute, { registry: opts.registry });
   await app.register(invokeApi, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits, arn: opts.arn });
+  await app.register(responseStreamApi, { invoker: opts.invoker, catalog: opts.catalog, limits, arn: opts.arn });
   await app.register(functionUrl, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits, arn: opts.arn });
   for (const p of opts.plugins ?? []) await app.register(p.plugin, p.options as never);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -10,6 +10,7 @@ import type { Queue } from '../../queue/queue.js';
 import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
 import { buildFunctionUrlEvent, functionUrlId, mapFunctionUrlResponse } from '../function-url-event.js';
 import { functionUrlRequest } from '../function-url-request.js';
+import { answerStreamedUrl, urlInvokeMode } from '../function-url-stream.js';
 import { functionUrlTarget } from '../function-url-target.js';
 import { qualifierResolves } from '../invoke-request.js';
 import { versionNumbers } from '../../versions/snapshot.js';
@@ -58,9 +59,12 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     }
     if (payload.length > opts.limits.syncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.syncBytes} bytes` });
     try {
-      const result = await opts.invoker.invoke({ functionName: name, ...(qualifier !== undefined ? { qualifier } : {}), requestId: req.id, payload, type: 'sync' });
+      const acceptStream = urlInvokeMode(fn, qualifier) === 'RESPONSE_STREAM';
+      const result = await opts.invoker.invoke({ functionName: name, ...(qualifier !== undefined ? { qualifier } : {}), requestId: req.id, payload, type: 'sync', acceptStream });
+      // A streamed response goes out as the function writes it; one that failed before its status was known is a function error below.
+      if (result.stream && (await answerStreamedUrl(reply, result.stream))) return reply;
       // Function URLs hide a function's error behind a bare 502.
-      if (result.outcome !== 'success') return json(reply, 502, { message: 'Internal Server Error' });
+      if (result.outcome !== 'success' || result.stream) return json(reply, 502, { message: 'Internal Server Error' });
       const res = mapFunctionUrlResponse(result.payload);
       reply.code(res.statusCode).headers(res.headers);
       if (res.cookies.length > 0) reply.header('set-cookie', res.cookies);

@@ -1,13 +1,27 @@
 // The Lambda Invoke API: POST /2015-03-31/functions/{name}/invocations.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { FunctionCatalog } from '../../api/catalog.js';
+import type { HearthFunction } from '../../api/function.js';
 import type { InvokeResult } from '../../agent/invocation.js';
 import { DispatchError, type Invoker } from '../../dispatch/invoker.js';
 import type { Queue } from '../../queue/queue.js';
 import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
 import { versionNumbers } from '../../versions/snapshot.js';
 import { badContent, notFound, tooLarge } from '../lambda-errors.js';
-import { arnHome, decodeClientContext, foreignArnError, notUtf8, parseFunctionName, parseInvocationType, parseLogType, qualifiedArn, qualifierResolves, resolveQualifier } from '../invoke-request.js';
+import {
+  arnHome,
+  decodeClientContext,
+  foreignArnError,
+  notUtf8,
+  parseFunctionName,
+  parseInvocationType,
+  parseLogType,
+  qualifiedArn,
+  qualifierResolves,
+  resolveQualifier,
+  type ArnHome,
+  type InvocationTypeHeader,
+} from '../invoke-request.js';
 import type { PayloadLimits } from '../app.js';
 
 export interface InvokeApiOptions {
@@ -23,6 +37,74 @@ function header(v: string | string[] | undefined): string | undefined {
 }
 
 const EMPTY_EVENT = Buffer.from('{}');
+
+/** What an invocation request (Invoke, InvokeWithResponseStream) asks for, read and checked. */
+export interface InvokeRequestParts {
+  name: string;
+  qualifier: string | undefined;
+  /** The ARN the caller called, qualified as it named it: what a 404 names. */
+  arn: string;
+  type: InvocationTypeHeader;
+  logType: 'None' | 'Tail';
+  clientContext: string | undefined;
+  fn: HearthFunction;
+  /** The event: the body, or {} when there is none. */
+  body: Buffer;
+}
+
+export interface InvokeRequestContext {
+  catalog: FunctionCatalog;
+  limits: PayloadLimits;
+  arn: (name: string) => string;
+  home: ArnHome;
+}
+
+/**
+ * Reads an invocation request's name, qualifier, headers and event as Lambda
+ * checks them, throwing Lambda's error for what it refuses. A call not run
+ * now (DryRun, Event) that names nothing that could run is refused here too.
+ * `parseType` reads X-Amz-Invocation-Type (InvokeWithResponseStream takes
+ * fewer types than Invoke).
+ */
+export function readInvokeRequest(
+  req: FastifyRequest<{ Params: { name: string }; Querystring: { Qualifier?: string } }>,
+  ctx: InvokeRequestContext,
+  parseType: (raw: string | undefined) => InvocationTypeHeader = parseInvocationType,
+): InvokeRequestParts {
+  const parsed = parseFunctionName(req.params.name);
+  const foreign = foreignArnError(parsed, ctx.home, req.params.name, req.hearthCaller);
+  if (foreign) throw foreign;
+  const qualifier = resolveQualifier(parsed.qualifier, req.query.Qualifier);
+  const arn = qualifiedArn(ctx.arn(parsed.name), qualifier);
+  const type = parseType(header(req.headers['x-amz-invocation-type']));
+  const logType = parseLogType(header(req.headers['x-amz-log-type']));
+  const clientContext = decodeClientContext(header(req.headers['x-amz-client-context']));
+  const fn = ctx.catalog.get(parsed.name);
+  if (!fn) throw notFound(arn);
+
+  const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : EMPTY_EVENT;
+  const limit = type === 'Event' ? ctx.limits.asyncBytes : ctx.limits.syncBytes;
+  if (body.length > limit) throw tooLarge(limit);
+  // Decoding would replace bad bytes and pass; the runtime would then fail to unmarshal what the caller sent.
+  const badBytes = notUtf8(body);
+  if (badBytes !== undefined) throw badContent(badBytes);
+  try {
+    JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw badContent((err as Error).message);
+  }
+  if (type === 'DryRun' || type === 'Event') {
+    // Not run now: the dispatcher resolves the qualifier when the event runs, but a caller naming nothing that exists is told at once.
+    const published = versionNumbers(ctx.catalog.versions(parsed.name));
+    if (!qualifierResolves(fn, published, qualifier).ok) throw notFound(arn);
+  }
+  return { name: parsed.name, qualifier, arn, type, logType, clientContext, fn, body };
+}
+
+/** The dispatcher resolves the qualifier per call: one naming no version or alias is Lambda's 404 for the ARN called. */
+export function invokeFailure(err: unknown, arn: string): unknown {
+  return err instanceof DispatchError && err.kind === 'not-found' ? notFound(arn) : err;
+}
 
 export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts) => {
   // The region and account of this gateway's ARNs: an ARN naming others is refused.
@@ -62,39 +144,13 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
       },
     },
     async (req, reply) => {
-      const parsed = parseFunctionName(req.params.name);
-      const foreign = foreignArnError(parsed, home, req.params.name, req.hearthCaller);
-      if (foreign) throw foreign;
-      const qualifier = resolveQualifier(parsed.qualifier, req.query.Qualifier);
-      const arn = qualifiedArn(opts.arn(parsed.name), qualifier);
-      const type = parseInvocationType(header(req.headers['x-amz-invocation-type']));
-      const logType = parseLogType(header(req.headers['x-amz-log-type']));
-      const clientContext = decodeClientContext(header(req.headers['x-amz-client-context']));
-      const fn = opts.catalog.get(parsed.name);
-      if (!fn) throw notFound(arn);
-
-      const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : EMPTY_EVENT;
-      const limit = type === 'Event' ? opts.limits.asyncBytes : opts.limits.syncBytes;
-      if (body.length > limit) throw tooLarge(limit);
-      // Decoding would replace bad bytes and pass; the runtime would then fail to unmarshal what the caller sent.
-      const badBytes = notUtf8(body);
-      if (badBytes !== undefined) throw badContent(badBytes);
-      try {
-        JSON.parse(body.toString('utf8'));
-      } catch (err) {
-        throw badContent((err as Error).message);
-      }
+      const { name, qualifier, arn, type, logType, clientContext, body } = readInvokeRequest(req, { catalog: opts.catalog, limits: opts.limits, arn: opts.arn, home });
       const requestId = req.id;
-      if (type === 'DryRun' || type === 'Event') {
-        // Not run now: the dispatcher resolves the qualifier when the event runs, but a caller naming nothing that exists is told at once.
-        const published = versionNumbers(opts.catalog.versions(parsed.name));
-        if (!qualifierResolves(fn, published, qualifier).ok) throw notFound(arn);
-      }
       if (type === 'DryRun') return reply.code(204).send();
       if (type === 'Event') {
         const key = header(req.headers[IDEMPOTENCY_HEADER]);
         const res = await opts.queue.enqueue({
-          functionName: parsed.name,
+          functionName: name,
           ...(qualifier !== undefined ? { qualifier } : {}),
           payload: body,
           requestId,
@@ -107,7 +163,7 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
       let result: InvokeResult;
       try {
         result = await opts.invoker.invoke({
-          functionName: parsed.name,
+          functionName: name,
           ...(qualifier !== undefined ? { qualifier } : {}),
           requestId,
           payload: body,
@@ -116,8 +172,7 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
           ...(clientContext ? { clientContext } : {}),
         });
       } catch (err) {
-        // The dispatcher resolves the qualifier per call: one naming no version or alias is Lambda's 404 for the ARN called.
-        throw err instanceof DispatchError && err.kind === 'not-found' ? notFound(arn) : err;
+        throw invokeFailure(err, arn);
       }
       reply.code(200).header('content-type', 'application/json').header('x-amz-executed-version', result.executedVersion ?? '$LATEST');
       if (result.outcome !== 'success') reply.header('x-amz-function-error', result.outcome === 'handled' ? 'Handled' : 'Unhandled');

@@ -35,6 +35,7 @@ import { startInvokeServer, type InvokeServer, type InvokeServerOptions } from '
 import { NotDeliveredError } from './delivery.js';
 import { functionArn } from '../api/lambda-arn.js';
 import { StreamRelay } from '../streaming/stream-relay.js';
+import { bufferResponseStream } from '../streaming/buffer-stream.js';
 import { DEFAULT_STREAM_CONTENT_TYPE, ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER } from '../streaming/response-stream.js';
 
 export type AgentState = 'starting' | 'ready' | 'failed' | 'closed';
@@ -418,7 +419,8 @@ export class Agent implements RuntimeApi {
     });
     const answer: InvokeResult = { outcome: 'success', payload: Buffer.alloc(0), durationMs: this.elapsed(p), stream: relay.stream };
     if (p.initDurationMs !== undefined) answer.initDurationMs = p.initDurationMs;
-    p.resolve(answer);
+    if (p.req.acceptStream === true) p.resolve(answer);
+    else void bufferResponseStream(answer, this.responseLimit).then(p.resolve);
   }
 
   onInitError(body: Buffer, errorTypeHeader: string | undefined, res: ServerResponse): void {

@@ -20,6 +20,12 @@ export interface InvokeRequest {
   cognitoIdentity?: string;
   /** Return the last 4 KB of the invocation's logs. */
   tailLogs?: boolean;
+  /**
+   * The caller passes a streamed response on as it comes: the result then
+   * carries `stream` when the runtime streams. Without it the agent buffers
+   * a stream into the payload (up to the response limit), as Lambda's Invoke.
+   */
+  acceptStream?: boolean;
 }
 
 /**

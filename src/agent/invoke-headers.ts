@@ -20,6 +20,8 @@ export const REQUEST_HEADERS = {
   cognitoIdentity: 'lambda-runtime-cognito-identity',
   /** `Tail` asks for the log tail, as the Invoke API's X-Amz-Log-Type does. */
   logType: 'x-amz-log-type',
+  /** `1`: the caller takes a streamed response as it comes. */
+  acceptStream: 'x-hearth-accept-stream',
 } as const;
 
 export const RESPONSE_HEADERS = {
@@ -48,6 +50,7 @@ export function requestToHeaders(req: InvokeRequest): Record<string, string> {
   if (req.clientContext !== undefined) h[REQUEST_HEADERS.clientContext] = req.clientContext;
   if (req.cognitoIdentity !== undefined) h[REQUEST_HEADERS.cognitoIdentity] = req.cognitoIdentity;
   if (req.tailLogs === true) h[REQUEST_HEADERS.logType] = 'Tail';
+  if (req.acceptStream === true) h[REQUEST_HEADERS.acceptStream] = '1';
   return h;
 }
 
@@ -73,6 +76,7 @@ export function requestFromHeaders(h: HeaderBag, payload: Buffer, d: RequestDefa
   const ci = one(h, REQUEST_HEADERS.cognitoIdentity);
   if (ci !== undefined) req.cognitoIdentity = ci;
   if (one(h, REQUEST_HEADERS.logType)?.toLowerCase() === 'tail') req.tailLogs = true;
+  if (one(h, REQUEST_HEADERS.acceptStream) === '1') req.acceptStream = true;
   return req;
 }
 

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { headerValue, readBody, sendJson } from './http-io.js';
 import { RUNTIME_API_ERRORS } from './lambda-errors.js';
-import { RESPONSE_MODE_HEADER } from '../streaming/response-stream.js';
+import { ERROR_TYPE_TRAILER, RESPONSE_MODE_HEADER } from '../streaming/response-stream.js';
 
 /** What the routes need from the agent. */
 export interface RuntimeApi {
@@ -57,7 +57,7 @@ export function routeRuntimeApi(api: RuntimeApi, req: IncomingMessage, res: Serv
     const verb = slash > 0 ? tail.slice(slash + 1) : '';
     if (id !== '' && (verb === 'response' || verb === 'error')) {
       if (req.method !== 'POST') return methodNotAllowed(req, res);
-      if (verb === 'response' && headerValue(req, RESPONSE_MODE_HEADER)?.toLowerCase() === 'streaming') {
+      if (verb === 'response' && isStreamedResponse(req)) {
         api.onStreamResponse(id, req, res);
       } else if (verb === 'response') {
         void readBody(req, api.responseLimitBytes()).then(
@@ -77,6 +77,20 @@ export function routeRuntimeApi(api: RuntimeApi, req: IncomingMessage, res: Serv
     }
   }
   notFound(req, res);
+}
+
+/**
+ * Whether a /response post is a stream: Node's runtime client says so with
+ * the response-mode header; aws-lambda-go says nothing but posts every answer
+ * chunked with Lambda's error trailers declared (a Read error mid-way arrives
+ * there). Either is read as it comes; a caller that cannot stream gets it
+ * buffered, so a plain answer posted so loses nothing.
+ */
+export function isStreamedResponse(req: Pick<IncomingMessage, 'headers'>): boolean {
+  const mode = req.headers[RESPONSE_MODE_HEADER];
+  if (typeof mode === 'string' && mode.toLowerCase() === 'streaming') return true;
+  const trailer = req.headers.trailer;
+  return typeof trailer === 'string' && trailer.toLowerCase().split(',').some((t) => t.trim() === ERROR_TYPE_TRAILER);
 }
 
 function decodeId(raw: string): string | undefined {

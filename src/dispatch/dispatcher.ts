@@ -254,8 +254,10 @@ export class Dispatcher implements Invoker {
         ...(inv.clientContext !== undefined ? { clientContext: inv.clientContext } : {}),
         ...(inv.cognitoIdentity !== undefined ? { cognitoIdentity: inv.cognitoIdentity } : {}),
         ...(inv.tailLogs ? { tailLogs: true } : {}),
+        ...(inv.acceptStream === true ? { acceptStream: true } : {}),
       });
       result.executedVersion = call.version;
+      // The agent buffers for callers that cannot stream; this holds should an instance stream regardless.
       if (result.stream !== undefined && inv.acceptStream !== true) result = { ...(await bufferResponseStream(result, LIMITS.responseBytes)), executedVersion: call.version };
       const source = result.stream;
       if (source !== undefined) {

@@ -11,6 +11,7 @@ import { AgentClient } from '../../src/agent/client.js';
 import type { InvokeResult } from '../../src/agent/invocation.js';
 import { ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER, RESPONSE_MODE_HEADER } from '../../src/streaming/response-stream.js';
 import { RawRuntime, request, silent } from '../agent/helpers.js';
+import { isStreamedResponse } from '../../src/agent/runtime-api-routes.js';
 
 /** The runtime's streamed post: open it, write chunks, end it (optionally with error trailers). */
 function streamPost(api: string, id: string, contentType = 'text/event-stream'): ClientRequest {
@@ -35,6 +36,9 @@ async function readChunks(result: InvokeResult): Promise<Array<{ at: number; tex
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A call from a caller that takes a stream as it comes. */
+const streamed = (event: unknown, opts: Parameters<typeof request>[1] = {}) => ({ ...request(event, opts), acceptStream: true });
 
 describe('agent: a streamed response', () => {
   let agent: Agent | undefined;
@@ -63,7 +67,7 @@ describe('agent: a streamed response', () => {
         invoke = (r) => c.invoke(r);
       }
       const next = runtime.next();
-      const call = invoke(request({}));
+      const call = invoke(streamed({}));
       const { id } = await next;
       const post = streamPost(a.runtimeApi, id);
       post.write('data: one\n\n');
@@ -99,7 +103,7 @@ describe('agent: a streamed response', () => {
         invoke = (r) => c.invoke(r);
       }
       const next = runtime.next();
-      const call = invoke(request({}));
+      const call = invoke(streamed({}));
       const { id } = await next;
       const post = streamPost(a.runtimeApi, id);
       post.write('partial');
@@ -123,7 +127,7 @@ describe('agent: a streamed response', () => {
         invoke = (r) => c.invoke(r);
       }
       const next = runtime.next();
-      const call = invoke(request({}, { timeoutMs: 1000 }));
+      const call = invoke(streamed({}, { timeoutMs: 1000 }));
       const { id } = await next;
       const post = streamPost(a.runtimeApi, id);
       post.write('started');
@@ -136,10 +140,38 @@ describe('agent: a streamed response', () => {
     });
   }
 
+  for (const path of ['in process', 'over HTTP'] as const) {
+    it(`${path}: a caller that cannot stream gets the stream buffered, a mid-stream error as the function's error`, async () => {
+      const { agent: a, runtime } = await started();
+      let invoke = (r: ReturnType<typeof request>) => a.invoke(r);
+      if (path === 'over HTTP') {
+        const { url } = await a.listenInvoke();
+        client = new AgentClient(url);
+        const c = client;
+        invoke = (r) => c.invoke(r);
+      }
+      for (const failing of [false, true]) {
+        const next = runtime.next();
+        const call = invoke(request({}));
+        const { id } = await next;
+        const post = streamPost(a.runtimeApi, id, 'application/json');
+        post.write('{"a":');
+        await sleep(50);
+        post.write('1}');
+        if (failing) post.addTrailers({ [ERROR_TYPE_TRAILER]: 'Error', [ERROR_BODY_TRAILER]: Buffer.from('{"errorType":"Error","errorMessage":"late"}').toString('base64') });
+        post.end();
+        const result = await call;
+        expect(result.stream).toBeUndefined();
+        if (failing) expect(result).toMatchObject({ outcome: 'unhandled', errorType: 'Error' });
+        else expect(result.payload.toString()).toBe('{"a":1}');
+      }
+    });
+  }
+
   it('a reader that goes away releases the stream: the runtime finishes writing and the instance is free', async () => {
     const { agent: a, runtime } = await started();
     const next = runtime.next();
-    const call = a.invoke(request({}));
+    const call = a.invoke(streamed({}));
     const { id } = await next;
     const post = streamPost(a.runtimeApi, id);
     post.write('x'.repeat(1024));
@@ -157,7 +189,7 @@ describe('agent: a streamed response', () => {
   it('a second answer to a streamed invocation is refused', async () => {
     const { agent: a, runtime } = await started();
     const next = runtime.next();
-    const call = a.invoke(request({}));
+    const call = a.invoke(streamed({}));
     const { id } = await next;
     const post = streamPost(a.runtimeApi, id);
     post.write('a');
@@ -167,5 +199,19 @@ describe('agent: a streamed response', () => {
     post.end();
     await readChunks(result);
     expect((await result.stream?.ended)?.error).toBeUndefined();
+  });
+});
+
+describe('agent: which /response posts are streams', () => {
+  it.each([
+    [{ 'lambda-runtime-function-response-mode': 'streaming' }, true],
+    [{ 'lambda-runtime-function-response-mode': 'Streaming' }, true],
+    // aws-lambda-go: every answer chunked, the error trailers declared.
+    [{ 'transfer-encoding': 'chunked', trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body' }, true],
+    [{ 'transfer-encoding': 'chunked' }, false],
+    [{ 'content-length': '12' }, false],
+    [{ trailer: 'x-other' }, false],
+  ])('%o: %s', (headers, streamed) => {
+    expect(isStreamedResponse({ headers })).toBe(streamed);
   });
 });

@@ -284,6 +284,19 @@ if (!ctx.available) {
       expect((await store.listAliases('zeta')).map((a) => a.name).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
     });
 
+    it("writes a function URL's invoke mode: the function's spec.url through updateFunction, an alias's url through putAlias", async () => {
+      await create('theta', spec('return "h"'));
+      await store.publishVersion('theta');
+      await store.putAlias('theta', { name: 'live', version: '1' }, 'create');
+      await store.updateFunction('theta', (s) => ({ ...s, url: { invokeMode: 'RESPONSE_STREAM' } }));
+      const [alias] = await store.listAliases('theta');
+      await store.putAlias('theta', { ...(alias as NonNullable<typeof alias>), url: { invokeMode: 'RESPONSE_STREAM' } }, 'update');
+      const wire = await getFn('theta');
+      expect(wire.spec['url']).toEqual({ invokeMode: 'RESPONSE_STREAM' });
+      expect(wire.spec['aliases']).toEqual([{ name: 'live', version: '1', minInstances: 0, url: { invokeMode: 'RESPONSE_STREAM' } }]);
+      expect((await store.getFunction('theta')).fn.spec.aliases?.[0]?.url).toEqual({ invokeMode: 'RESPONSE_STREAM' });
+    });
+
     describe("the gateway's watch", () => {
       let watch: FunctionWatch | undefined;
       const catalog = new MemoryCatalog();

@@ -7,7 +7,9 @@
 // +switch-master channel; one subscription per process and set of sentinels
 // (not one per client, as ioredis's failoverDetector would open) tells every
 // client of that master to reconnect, which asks the sentinels for the new
-// master again.
+// master again. A client that is between connections at that moment is left
+// to finish asking (ioredis ends a client for good if it is told to
+// reconnect while a sentinel's answer is pending) and is checked once ready.
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -29,10 +31,39 @@ export function switchedTo(message: string, name: string): string | undefined {
   return `${parts[3]}:${parts[4]}`;
 }
 
-function connectedTo(c: Redis, address: string): boolean {
+export type SwitchAction = 'keep' | 'reconnect' | 'recheck';
+
+/**
+ * What the watch does with one client when a promotion is announced, by the
+ * client's ioredis status and whether its connection is to the new master. Pure.
+ * - connected (handshake or ready) elsewhere: reconnect, which asks the sentinels again;
+ * - asking the sentinels or waiting to (connecting, reconnecting, close): leave it be
+ *   and check once it is ready. ioredis's disconnect(true) while a sentinel's answer
+ *   is pending makes that answer throw "Connection is closed" and ends the client for
+ *   good (status end, no reconnect), and the answer may still name the old master if
+ *   that sentinel had not switched yet;
+ * - never connected (wait) or ended: nothing to do.
+ */
+export function switchAction(status: string, onNewMaster: boolean): SwitchAction {
+  switch (status) {
+    case 'connect':
+    case 'ready':
+    case 'monitoring':
+      return onNewMaster ? 'keep' : 'reconnect';
+    case 'connecting':
+    case 'reconnecting':
+    case 'close':
+      return 'recheck';
+    default:
+      return 'keep';
+  }
+}
+
+/** The address ("ip:port") a client's connection goes to, if it has one. */
+function remoteOf(c: Redis): string | undefined {
   const s = c.stream as { remoteAddress?: string; remotePort?: number } | undefined;
-  if (c.status !== 'ready' || s?.remoteAddress === undefined) return false;
-  return `${s.remoteAddress.replace(/^::ffff:/, '')}:${s.remotePort ?? ''}` === address;
+  if (s?.remoteAddress === undefined) return undefined;
+  return `${s.remoteAddress.replace(/^::ffff:/, '')}:${s.remotePort ?? ''}`;
 }
 
 interface Watch {
@@ -40,6 +71,8 @@ interface Watch {
   clients: Set<Redis>;
   /** The master last switched to, so the same announcement from several sentinels reconnects once. */
   master: string | undefined;
+  /** Clients that were between connections at an announcement, checked when next ready. */
+  rechecking: WeakSet<Redis>;
 }
 
 const watches = new Map<string, Watch>();
@@ -49,15 +82,27 @@ function watchKey(o: SentinelWatchOptions): string {
 }
 
 function open(key: string, o: SentinelWatchOptions): Watch {
-  const w: Watch = { subscribers: [], clients: new Set(), master: undefined };
+  const w: Watch = { subscribers: [], clients: new Set(), master: undefined, rechecking: new WeakSet() };
   const onMessage = (_channel: string, message: string): void => {
     const to = switchedTo(message, o.name);
     if (to === undefined || to === w.master) return;
     w.master = to;
     o.logger?.info({ master: o.name, to, clients: w.clients.size }, 'sentinel failover: reconnecting to the new master');
-    // disconnect(true) drops the connection and reconnects through the sentinels; unanswered commands are resent there.
-    // A client already on the new master (it reconnected first) keeps its connection, and its blocked reads.
-    for (const c of w.clients) if (c.status !== 'end' && !connectedTo(c, to)) c.disconnect(true);
+    for (const c of w.clients) {
+      const action = switchAction(c.status, remoteOf(c) === to);
+      // disconnect(true) drops the connection and reconnects through the sentinels; unanswered commands are resent there.
+      // A client already on the new master (it reconnected first) keeps its connection, and its blocked reads.
+      if (action === 'reconnect') c.disconnect(true);
+      else if (action === 'recheck' && !w.rechecking.has(c)) {
+        w.rechecking.add(c);
+        // Once: a sentinel that had not switched yet may have named the old master (still up after a SENTINEL FAILOVER
+        // until Sentinel demotes it); one more question finds the new one. Not more, so a stale w.master cannot loop it.
+        c.once('ready', () => {
+          w.rechecking.delete(c);
+          if (w.master !== undefined && remoteOf(c) !== w.master) c.disconnect(true);
+        });
+      }
+    }
   };
   for (const s of o.sentinels) {
     const sub = new Redis({

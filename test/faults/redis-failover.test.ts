@@ -213,7 +213,18 @@ it('loses no accepted event and fails no sync call while Redis fails over three 
       await waitFor('demand shared through the new master', async () => {
         for (const d of scaling.demand) await d.exchange();
         return scaling.demand.every((d) => d.total('echo') === 7);
-      }, 30_000, 100);
+      }, 30_000, 100).catch(async (err: unknown) => {
+        // Say where each replica's connection is and what the new master holds.
+        const seen = await Promise.all(
+          scaling.clients.map(async (c, i) => {
+            const s = (c as { stream?: { remotePort?: number } }).stream;
+            const ping = await c.ping().catch((e: unknown) => String(e));
+            return `replica ${i}: total ${scaling.demand[i]?.total('echo')}, status ${c.status}, connected to ${s?.remotePort ?? '-'}, ping ${ping}`;
+          }),
+        );
+        const hash = await group.command(after, 'HGETALL', `${namespaceKeyPrefix('failover')}:{echo}:demand`).catch((e: unknown) => String(e));
+        throw new Error(`${String(err)}: ${seen.join('; ')}; on ${after}: ${JSON.stringify(hash)}; ${Math.round(performance.now() - t0)} ms after the fault`);
+      });
       await recover();
       const refused = events.refused.get(f.name) ?? new Map<string, number>();
       const refusals = [...refused.values()].reduce((x, y) => x + y, 0);

@@ -14,6 +14,7 @@ const BENCHES: Record<string, Bench> = {
   churn: { title: 'Embedded platform: calls while it changes, beside the same calls while nothing does', run: async () => (await import('./churn.js')).benchChurn() },
   coldstart: { title: 'Cold start on Kubernetes (process-node cluster): pools on, pools off, and a plain Deployment', run: async () => (await import('./coldstart.js')).benchColdStart() },
   versions: { title: 'Warm invoke by qualifier: unqualified, a version number, an alias with 10 % to a second version', run: async () => (await import('./versions.js')).benchVersions() },
+  streaming: { title: 'Response streaming: time to first byte and a 100 MiB stream, through the gateway beside straight from the agent', run: async () => (await import('./streaming.js')).benchStreaming() },
   'event-sources': { title: 'Kafka event-source mapping end to end (no-op Python function, batch size 100) beside Kafka\'s ConsumerPerformance on the same broker', run: async () => (await import('./event-sources.js')).benchEventSources() },
 };
 

@@ -2,8 +2,10 @@
 // platform: Create/UpdateFunctionUrlConfig write it through the
 // FunctionStore (spec.url.invokeMode of the function, url.invokeMode of an
 // alias) into the functions directory, Get/List report it, the platform's
-// catalog serves it, and what else the URL cannot have is still refused.
+// catalog serves it, /fn answers in it, and what else the URL cannot have is
+// still refused.
 import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import {
   CreateAliasCommand,
@@ -21,6 +23,33 @@ import { node, startPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ARN = 'arn:aws:lambda:us-east-1:000000000000:function';
+/** Writes 'a', waits 500 ms, writes 'b'. */
+const TICK = `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.setContentType('text/plain');
+  responseStream.write('a');
+  await new Promise((r) => setTimeout(r, 500));
+  responseStream.write('b');
+  responseStream.end();
+});
+`;
+
+/** GET url: the body, whether it came chunked, and how long before the end its first bytes arrived. */
+function timedGet(url: string): Promise<{ status: number; body: string; chunked: boolean; firstBeforeEndMs: number }> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      const parts: Buffer[] = [];
+      let first = 0;
+      res.on('data', (d: Buffer) => {
+        if (parts.length === 0) first = performance.now();
+        parts.push(d);
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString(), chunked: res.headers['transfer-encoding'] === 'chunked', firstBeforeEndMs: performance.now() - first }),
+      );
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
 
 describe('function URL InvokeMode through the AWS SDK', () => {
   let platform: Awaited<ReturnType<typeof startPlatform>>;
@@ -29,7 +58,7 @@ describe('function URL InvokeMode through the AWS SDK', () => {
   const fileText = () => readFileSync(join(platform.dir, 'web.yaml'), 'utf8');
 
   beforeAll(async () => {
-    platform = await startPlatform({ web: node('export const handler = async () => ({ statusCode: 200, body: "hi" });\n') });
+    platform = await startPlatform({ web: node('export const handler = async () => ({ statusCode: 200, body: "hi" });\n'), tick: { ...node(TICK), timeoutSeconds: 10 } });
     lambda = new LambdaClient({ endpoint: platform.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
     await lambda.send(new PublishVersionCommand({ FunctionName: 'web' }));
     await lambda.send(new CreateAliasCommand({ FunctionName: 'web', Name: 'live', FunctionVersion: '1' }));
@@ -88,6 +117,26 @@ describe('function URL InvokeMode through the AWS SDK', () => {
     const streaming = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }));
     expect(streaming.InvokeMode).toBe('RESPONSE_STREAM');
     expect(await modeOf()).toBe('RESPONSE_STREAM');
+  });
+
+  it('/fn answers in the mode the API set: buffered whole, then streamed as written, for the function and an alias apart', async () => {
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'tick' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'tick', Name: 'live', FunctionVersion: '1' }));
+    const buffered = await timedGet(`${platform.url}/fn/tick/`);
+    expect([buffered.status, buffered.body, buffered.chunked]).toEqual([200, 'ab', false]);
+
+    await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'tick', InvokeMode: 'RESPONSE_STREAM' }));
+    await waitFor('the catalog serves the new mode', async () => (platform.catalog.get('tick')?.spec.url?.invokeMode === 'RESPONSE_STREAM' ? true : undefined));
+    const streamed = await timedGet(`${platform.url}/fn/tick/`);
+    expect([streamed.status, streamed.body, streamed.chunked]).toEqual([200, 'ab', true]);
+    expect(streamed.firstBeforeEndMs).toBeGreaterThanOrEqual(400);
+    // The alias's URL is still BUFFERED until it is set too.
+    expect((await timedGet(`${platform.url}/fn/tick:live/`)).chunked).toBe(false);
+    await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'tick', Qualifier: 'live', InvokeMode: 'RESPONSE_STREAM' }));
+    await waitFor('the catalog serves the alias mode', async () => (platform.catalog.get('tick')?.spec.aliases?.[0]?.url?.invokeMode === 'RESPONSE_STREAM' ? true : undefined));
+    const alias = await timedGet(`${platform.url}/fn/tick:live/`);
+    expect([alias.body, alias.chunked]).toEqual(['ab', true]);
+    expect(alias.firstBeforeEndMs).toBeGreaterThanOrEqual(400);
   });
 
   it.each([

@@ -142,10 +142,15 @@ export class KubernetesInstance implements Instance {
   async invoke(req: InvokeRequest): Promise<InvokeResult> {
     this.#client ??= this.#o.makeClient(this.url);
     this.#inFlight++;
+    let ended: Promise<unknown> | undefined;
     try {
-      return await this.#client.invoke(req, this.concurrency);
+      const result = await this.#client.invoke(req, this.concurrency);
+      ended = result.stream?.ended;
+      return result;
     } finally {
-      this.#inFlight--;
+      // A stream still flowing is work in flight: the scale-down victim is chosen among the idle first.
+      if (ended === undefined) this.#inFlight--;
+      else void ended.finally(() => this.#inFlight--);
     }
   }
 

@@ -8,6 +8,7 @@ import { MemoryCatalog } from '../api/catalog.js';
 import { ObjectStore } from '../api/object-store.js';
 import { LocalBackend, type LocalBackendOptions } from '../backends/local/local-backend.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { StreamLimits } from '../streaming/stream-limits.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import { LocalConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import { openRedisConcurrencyLimiter } from '../dispatch/redis-concurrency-limiter.js';
@@ -49,6 +50,8 @@ export interface EmbeddedOptions {
   auth?: AuthOptions;
   /** Cap on invocations running at once through this gateway, across functions; beyond it callers get 429. */
   maxConcurrentInvocations?: number;
+  /** What a streamed response may be: its size and pace (default Lambda's). */
+  streamLimits?: StreamLimits;
   /** How close() leaves (hearth up: no delay unless --shutdown-delay-seconds). */
   shutdown?: ShutdownOptions;
   /** Connection caps and request timeouts (hearth up's connection flags); unset parts take their defaults. */
@@ -194,6 +197,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       ...(opts.autoscale !== undefined ? { autoscale: opts.autoscale } : {}),
       ...(opts.auth ? { auth: opts.auth } : {}),
       ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
+      ...(opts.streamLimits ? { streamLimits: opts.streamLimits } : {}),
       ...(opts.retryTimeScale !== undefined ? { retryTimeScale: opts.retryTimeScale } : {}),
       ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
       ...(opts.connections ? { connections: opts.connections } : {}),

@@ -13,6 +13,7 @@ import type { SharedDemand } from '../autoscaler/shared-demand.js';
 import type { Backend } from '../backends/backend.js';
 import type { ConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
+import type { StreamLimits } from '../streaming/stream-limits.js';
 import { buildGateway } from '../gateway/app.js';
 import { ConnectionDrain, IDLE_GRACE_MS } from '../gateway/connection-drain.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
@@ -73,6 +74,8 @@ export interface ServingOptions {
   auth?: AuthOptions;
   /** Cap on invocations running at once through this gateway, across functions; beyond it callers get 429. */
   maxConcurrentInvocations?: number;
+  /** What a streamed response may be: its size and pace (default Lambda's: 200 MiB, 6 MiB at full speed then 2 MiB/s). */
+  streamLimits?: StreamLimits;
   /** Counts reserved concurrency across gateway replicas (Redis); without it this gateway counts alone. It stays the caller's. */
   concurrencyLimiter?: ConcurrencyLimiter;
   /** Multiplies async retry delays (tests shorten Lambda's minutes). */
@@ -126,6 +129,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     logger: logger.child({ component: 'dispatch' }),
     ...(opts.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: opts.maxConcurrentInvocations } : {}),
     ...(opts.concurrencyLimiter ? { concurrencyLimiter: opts.concurrencyLimiter } : {}),
+    ...(opts.streamLimits ? { streamLimits: opts.streamLimits } : {}),
   });
   const stopGauge = trackInstances(backend, units, invocationMetrics);
   const consumer = queue.startConsumer({

@@ -6,14 +6,17 @@
 // runs, a failure mid-stream ends the stream with the function's error, and
 // a Python handler (no streaming, as on Lambda) answers in one piece.
 import { InvokeWithResponseStreamCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionSpecInput } from '../../src/api/function.js';
 import type { InvokeResult } from '../../src/agent/invocation.js';
-import { node, py, startPlatform } from '../helpers/platform.js';
-
-type Platform = Awaited<ReturnType<typeof startPlatform>>;
+import { startEmbedded, type EmbeddedPlatform } from '../../src/platform/embedded.js';
+import { node, py, writeFunctions } from '../helpers/platform.js';
+import { zipBytes } from '../packages/zip-bytes.js';
 
 const NODE = `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -32,6 +35,25 @@ def handler(event, context):
     return {"whole": True}
 `;
 
+/**
+ * A custom runtime (runtime provided) that streams by posting the streamed
+ * /response itself: the shell bootstrap of runtimes/provided/README.md,
+ * curl uploading its stdin chunked as it comes (-T -).
+ */
+const SHELL_BOOTSTRAP = `#!/bin/sh
+set -eu
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  HEADERS=$(mktemp)
+  curl -sS -o /dev/null -D "$HEADERS" "$API/invocation/next"
+  ID=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" | tr -d '\\r' | cut -d' ' -f2)
+  rm -f "$HEADERS"
+  { printf 'data: one\\n\\n'; sleep 0.5; printf 'data: two\\n\\n'; } |
+    curl -sS -X POST -T - -H 'Lambda-Runtime-Function-Response-Mode: streaming' \\
+      -H 'Content-Type: text/event-stream' "$API/invocation/$ID/response" >/dev/null
+done
+`;
+
 /** The Go streaming function of the runtime's own tests (its go.sum pins what the module cache holds). */
 function goStream(): FunctionSpecInput {
   const dir = new URL('../../runtimes/go/testdata/stream/', import.meta.url);
@@ -43,6 +65,7 @@ const FUNCTIONS = {
   'stream-node': { ...node(NODE), timeoutSeconds: 10 },
   'stream-go': { ...goStream(), timeoutSeconds: 10 },
   'whole-python': { ...py(PYTHON), timeoutSeconds: 10 },
+  'stream-shell': { runtime: 'provided', code: { package: { path: 'stream-shell.zip' } }, timeoutSeconds: 10 },
 } satisfies Record<string, FunctionSpecInput>;
 
 interface Streamed {
@@ -53,9 +76,12 @@ interface Streamed {
 }
 
 describe('runtimes stream through the platform', () => {
-  let platform: Platform;
+  let platform: EmbeddedPlatform;
   beforeAll(async () => {
-    platform = await startPlatform(FUNCTIONS);
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-runtime-streams-'));
+    writeFunctions(dir, FUNCTIONS);
+    writeFileSync(join(dir, 'stream-shell.zip'), zipBytes([{ name: 'bootstrap', data: SHELL_BOOTSTRAP, mode: 0o100755 }]));
+    platform = await startEmbedded({ dir, host: '127.0.0.1', port: 0, logger: pino({ level: process.env.HEARTH_TEST_LOG ?? 'silent' }) });
   }, 120_000);
   afterAll(async () => {
     await platform?.close();
@@ -142,6 +168,14 @@ describe('runtimes stream through the platform', () => {
     expect(failed.result.outcome).not.toBe('success');
     expect(failed.result.errorType).toBe('BrokenStreamError');
     expect(JSON.parse(failed.body.toString())).toMatchObject({ errorType: 'BrokenStreamError', errorMessage: 'the stream broke' });
+  }, 60_000);
+
+  it('provided: a custom runtime posting the streamed /response itself (curl -T -)', async () => {
+    const s = await invoke('stream-shell', {});
+    expectStreamedAsWritten(s);
+    expect(s.result.stream?.contentType).toBe('text/event-stream');
+    expect(s.body.toString()).toBe('data: one\n\ndata: two\n\n');
+    expect((await s.result.stream?.ended)?.error).toBeUndefined();
   }, 60_000);
 
   it('Python does not stream: its answer comes whole, once the handler returns', async () => {

@@ -42,6 +42,12 @@ const HELP = `usage: hearth gateway [options]
   --headers-timeout-seconds S      a request's headers must arrive within this (default 10)
   --body-timeout-seconds S         a request body that receives nothing this long is closed
                                    (default 10; the function's run time is not counted)
+  --stream-max-bytes SIZE          longest streamed response passed on; past it the stream is cut and
+                                   ends with Function.ResponseSizeTooLarge (default 200M, Lambda's;
+                                   K, M, G accepted)
+  --stream-burst-bytes SIZE        bytes of a streamed response sent at full speed before the pace
+                                   applies (default 6M, Lambda's)
+  --stream-bytes-per-second SIZE   the pace after the burst; 0 for none (default 2M, Lambda's)
 ${PACKAGE_FLAGS_HELP}
   --log-level L          (default info)`;
 
@@ -129,6 +135,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
     shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
     connections: settings.connections,
+    streamLimits: settings.streamLimits,
     ...(packages ? { packages } : {}),
     ...(settings.managementApi !== undefined ? { managementApi: settings.managementApi } : {}),
     eventSources,

@@ -8,6 +8,8 @@ import { authFromCredentialsFile, type CredentialsFileAuth } from '../gateway/au
 import { ALWAYS_OPEN_ROUTES, DEFAULT_OPEN_ROUTES } from '../gateway/auth/route-target.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
+import { LAMBDA_STREAM_LIMITS, type StreamLimits } from '../streaming/stream-limits.js';
+import { parseSize } from './up-bounds.js';
 
 /** The operations routes that may be closed to anonymous callers; the probes stay open for the kubelet. */
 export const OPTIONAL_OPEN_ROUTES: readonly string[] = DEFAULT_OPEN_ROUTES.filter((r) => !ALWAYS_OPEN_ROUTES.includes(r));
@@ -24,6 +26,9 @@ export const SERVE_OPTIONS = {
   'max-connections-per-address': { type: 'string' },
   'headers-timeout-seconds': { type: 'string' },
   'body-timeout-seconds': { type: 'string' },
+  'stream-max-bytes': { type: 'string' },
+  'stream-burst-bytes': { type: 'string' },
+  'stream-bytes-per-second': { type: 'string' },
   // A value, not a switch: the chart renders --management-api=false.
   'management-api': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
@@ -50,6 +55,9 @@ export interface ServeFlags {
   'max-connections-per-address'?: string | undefined;
   'headers-timeout-seconds'?: string | undefined;
   'body-timeout-seconds'?: string | undefined;
+  'stream-max-bytes'?: string | undefined;
+  'stream-burst-bytes'?: string | undefined;
+  'stream-bytes-per-second'?: string | undefined;
   'management-api'?: string | undefined;
 }
 
@@ -64,6 +72,8 @@ export interface ServeSettings {
   drainTimeoutMs: number;
   /** The connection flags given; what is not given keeps the gateway's default (README: Connection limits). */
   connections: Partial<ConnectionLimits>;
+  /** What a streamed response may be: the stream flags over Lambda's limits (200 MiB, 6 MiB at full speed, then 2 MiB/s). */
+  streamLimits: StreamLimits;
   /** Set only by --management-api: false serves invocation only, the control-plane routes answering 403. */
   managementApi?: boolean;
 }
@@ -95,6 +105,26 @@ export function parseConnectionFlags(v: Pick<ServeFlags, 'max-connections' | 'ma
     timeout('body-timeout-seconds', 'bodyTimeoutMs') ??
     out
   );
+}
+
+type StreamFlag = 'stream-max-bytes' | 'stream-burst-bytes' | 'stream-bytes-per-second';
+
+/**
+ * Parses the streaming flags over Lambda's limits; a string is the problem to
+ * print. Sizes take K/M/G (binary). A stream must be allowed at least a byte;
+ * a burst of 0 paces from the first byte, a pace of 0 is none.
+ */
+export function parseStreamLimitFlags(v: Pick<ServeFlags, StreamFlag>): StreamLimits | string {
+  const out: StreamLimits = { ...LAMBDA_STREAM_LIMITS };
+  const size = (flag: StreamFlag, key: keyof StreamLimits, min: number): string | undefined => {
+    const raw = v[flag];
+    if (raw === undefined) return undefined;
+    const n = parseSize(raw);
+    if (n === undefined || n < min) return `--${flag} must be a number of bytes of at least ${min} (K, M, G accepted, e.g. 200M), not ${raw}`;
+    out[key] = n;
+    return undefined;
+  };
+  return size('stream-max-bytes', 'maxBytes', 1) ?? size('stream-burst-bytes', 'burstBytes', 0) ?? size('stream-bytes-per-second', 'bytesPerSecond', 0) ?? out;
 }
 
 /** Parses a number of seconds (fractions allowed); a string is the problem to print. */
@@ -142,6 +172,8 @@ export function checkServeFlags(v: ServeFlags, defaults: ShutdownDefaults = { sh
   if (typeof drain === 'string') return drain;
   const connections = parseConnectionFlags(v);
   if (typeof connections === 'string') return connections;
+  const streamLimits = parseStreamLimitFlags(v);
+  if (typeof streamLimits === 'string') return streamLimits;
   const management = v['management-api'];
   if (management !== undefined && management !== 'true' && management !== 'false') return `--management-api takes true or false, not ${management}`;
   return {
@@ -151,6 +183,7 @@ export function checkServeFlags(v: ServeFlags, defaults: ShutdownDefaults = { sh
     shutdownDelayMs: Math.round(delay * 1000),
     drainTimeoutMs: Math.round(drain * 1000),
     connections,
+    streamLimits,
     ...(management !== undefined ? { managementApi: management === 'true' } : {}),
   };
 }

@@ -51,6 +51,15 @@ Function YAML files of DIR (followed as they change).
   --body-timeout-seconds S
                    a request body that receives nothing this long is closed
                    (default: 10; the function's run time is not counted)
+  --stream-max-bytes SIZE
+                   longest streamed response passed on; past it the stream is
+                   cut and ends with Function.ResponseSizeTooLarge (default:
+                   200M, Lambda's; K, M, G accepted)
+  --stream-burst-bytes SIZE
+                   bytes of a streamed response sent at full speed before the
+                   pace applies (default: 6M, Lambda's)
+  --stream-bytes-per-second SIZE
+                   the pace after the burst; 0 for none (default: 2M, Lambda's)
   --insecure-no-sandbox
                    start with --credentials or beyond loopback even where no
                    function sandbox can be made (no bubblewrap, no user
@@ -133,6 +142,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     ...(settings.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: settings.maxConcurrentInvocations } : {}),
     shutdown: { delayMs: settings.shutdownDelayMs, drainTimeoutMs: settings.drainTimeoutMs },
     connections: settings.connections,
+    streamLimits: settings.streamLimits,
     ...(settings.managementApi !== undefined ? { managementApi: settings.managementApi } : {}),
     sandbox: { support: sandbox, insecureNoSandbox },
     backend: { functionLogs: bounds.functionLogs },

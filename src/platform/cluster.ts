@@ -18,6 +18,7 @@ import { namespaceKeyPrefix } from '../queue/keys.js';
 import { createRedisClient, type RedisClient, type RedisConnectionOptions } from '../queue/redis.js';
 import { watchClusterFunctions } from './function-watch.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
+import type { StreamLimits } from '../streaming/stream-limits.js';
 import { startServing, type ShutdownOptions } from './serving.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
 import { KubeRest } from '../kube/rest.js';
@@ -40,6 +41,8 @@ export interface ClusterGatewayOptions {
   shutdown?: ShutdownOptions;
   /** Connection caps and request timeouts (hearth gateway's connection flags); unset parts take their defaults. */
   connections?: Partial<ConnectionLimits>;
+  /** What a streamed response may be (hearth gateway's stream flags; default Lambda's). */
+  streamLimits?: StreamLimits;
   /** Packages uploaded through the control-plane API (--packages, --package-url-base): where they are kept and how Functions name them; without it uploads are off. */
   packages?: ClusterPackages;
   /** false: the control-plane routes answer 403 and only invocation is served (--management-api=false; the chart's managementApi.enabled). Default true. */
@@ -144,6 +147,7 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     concurrencyLimiter: limiter,
     ...(opts.shutdown ? { shutdown: opts.shutdown } : {}),
     ...(opts.connections ? { connections: opts.connections } : {}),
+    ...(opts.streamLimits ? { streamLimits: opts.streamLimits } : {}),
     ...(opts.managementApi !== undefined ? { managementApi: opts.managementApi } : {}),
     ...(credentials
       ? {

@@ -9,7 +9,7 @@
 // client that leaves mid-stream frees the instance for the next call. Real
 // Node.js and Python runtime processes behind the gateway.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
 import {
@@ -22,8 +22,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionSpecInput } from '../../src/api/function.js';
 import { AWS_PYTHON } from '../helpers/aws-cli.js';
-import { node, py, startPlatform } from '../helpers/platform.js';
-import { until } from '../helpers/wait.js';
+import { functionYaml, node, py, startPlatform } from '../helpers/platform.js';
+import { until, waitFor } from '../helpers/wait.js';
+import { zipBytes } from '../packages/zip-bytes.js';
 
 type Platform = Awaited<ReturnType<typeof startPlatform>>;
 
@@ -66,6 +67,29 @@ const PLAIN = `export const handler = awslambda.streamifyResponse(async (event, 
   responseStream.write('b');
   responseStream.end();
 });
+`;
+
+/**
+ * A custom runtime (provided) that posts the Runtime API's streamed /response
+ * itself with curl: an http-integration prelude (418, or one that is not JSON
+ * when the event says "bad"), 8 NULs, then a second later the body.
+ */
+const RAW_BOOTSTRAP = `#!/bin/sh
+set -eu
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  HEADERS=$(mktemp)
+  EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")
+  ID=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" | tr -d '\\r' | cut -d' ' -f2)
+  case "$EVENT" in
+    *bad*) PRELUDE='not json' ;;
+    *) PRELUDE='{"statusCode":418,"headers":{"content-type":"text/plain"}}' ;;
+  esac
+  { printf '%s' "$PRELUDE"; head -c 8 /dev/zero; sleep 1; printf 'short and stout'; } |
+    curl -sS -T - -X POST -H 'Expect:' -H 'Lambda-Runtime-Function-Response-Mode: streaming' \\
+      -H 'Content-Type: application/vnd.awslambda.http-integration-response' "$API/invocation/$ID/response" >/dev/null
+  rm -f "$HEADERS"
+done
 `;
 
 const FUNCTIONS = {
@@ -133,6 +157,10 @@ describe('streamed responses through the embedded gateway', () => {
     // No pace after the burst, so 100 MB pass in seconds (the pace itself is tested with the limits).
     platform = await startPlatform(FUNCTIONS, { streamLimits: { maxBytes: 200 * MIB, burstBytes: 6 * MIB, bytesPerSecond: 0 } });
     lambda = new LambdaClient({ endpoint: platform.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+    // A package with an executable bootstrap, written beside the others once the platform watches the directory.
+    writeFileSync(join(platform.dir, 'raw.zip'), zipBytes([{ name: 'bootstrap', data: RAW_BOOTSTRAP, mode: 0o100755 }]));
+    writeFileSync(join(platform.dir, 'raw.yaml'), functionYaml('raw', { runtime: 'provided', timeoutSeconds: 10, code: { package: { path: 'raw.zip' } }, url: { invokeMode: 'RESPONSE_STREAM' } }));
+    await waitFor('the raw function', () => platform.catalog.get('raw') !== undefined, 20_000);
   }, 120_000);
 
   afterAll(async () => {
@@ -270,6 +298,27 @@ describe('streamed responses through the embedded gateway', () => {
     expect(buffered.status).toBe(200);
     expect(buffered.body.toString()).toBe('ab');
     expect(buffered.endAt - (buffered.chunks[0]?.at ?? 0)).toBeLessThan(400);
+  }, 60_000);
+
+  it('a custom runtime posting the streamed /response itself: the prelude\'s status goes out at once; a prelude that is not JSON is a bare 502', async () => {
+    let headersAt = 0;
+    const r = await new Promise<Timed>((done, fail) => {
+      const req = get(`${platform.url}/fn/raw/`, (res) => {
+        headersAt = Date.now();
+        const chunks: { at: number; data: Buffer }[] = [];
+        res.on('data', (data: Buffer) => chunks.push({ at: Date.now(), data }));
+        res.on('close', () => done({ status: res.statusCode ?? 0, headers: res.headers, chunks, endAt: Date.now(), complete: res.complete, body: Buffer.concat(chunks.map((c) => c.data)) }));
+      });
+      req.on('error', fail);
+    });
+    expect(r.status).toBe(418);
+    expect(r.headers['content-type']).toBe('text/plain');
+    expect(r.body.toString()).toBe('short and stout');
+    expect(r.complete).toBe(true);
+    expect(r.endAt - headersAt).toBeGreaterThanOrEqual(400);
+    const bad = await timedGet(`${platform.url}/fn/raw/bad`);
+    expect(bad.status).toBe(502);
+    expect(JSON.parse(bad.body.toString())).toEqual({ message: 'Internal Server Error' });
   }, 60_000);
 
   it('100 MB through /fn to a client that keeps pausing: the gateway\'s memory stays flat (RSS growth under 64 MB)', async () => {

@@ -20,6 +20,7 @@ import { eventSourcesFrom, GATEWAY_SHUTDOWN_DEFAULTS, leaderElectFrom, parseGate
 import { checkServeFlags } from '../../src/cli/serve-flags.js';
 import { packageSettings } from '../../src/cli/package-flags.js';
 import type { ConnectionLimits } from '../../src/gateway/connection-guard.js';
+import { LAMBDA_STREAM_LIMITS, type StreamLimits } from '../../src/streaming/stream-limits.js';
 import { CredentialsFileSchema } from '../../src/gateway/auth/credentials.js';
 import { electLeader } from '../../src/platform/cluster.js';
 import { createControllerPoolMetrics, createGatewayPoolMetrics } from '../../src/metrics/pools.js';
@@ -270,6 +271,9 @@ function valueSets(watchNs: string): ValueSet[] {
         });
         // Connection hygiene: the gateway's own cap (from the container's fd limit), a per-address cap for callers behind ingress or SNAT.
         expect(gatewayConnections(gw)).toEqual({ maxConnectionsPerAddress: 1024, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 });
+        // Streamed responses: Lambda's limits (200 MiB, 6 MiB at full speed, then 2 MiB/s), said on the command line.
+        expect(gw.args).toEqual(expect.arrayContaining(['--stream-max-bytes=209715200', '--stream-burst-bytes=6291456', '--stream-bytes-per-second=2097152']));
+        expect(gatewayStreamLimits(gw)).toEqual(LAMBDA_STREAM_LIMITS);
         expect(gwDeploy.spec?.template?.spec.terminationGracePeriodSeconds).toBe(5 + 60 + 5);
         // helm upgrade: a new gateway is Ready before an old one goes.
         expect(gwDeploy.spec?.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
@@ -336,6 +340,15 @@ function valueSets(watchNs: string): ValueSet[] {
       check: (objs) => {
         const gw = container(objs, 'r-connections-hearth-gateway');
         expect(gatewayConnections(gw)).toEqual({ maxConnections: 120_000, maxConnectionsPerAddress: 64, headersTimeoutMs: 5_000, bodyTimeoutMs: 2_500 });
+      },
+    },
+    {
+      name: 'streaming',
+      // Bytes well past 2^31, which a template's plain print would write as 5e+09.
+      values: { gateway: { streaming: { maxBytes: 5_000_000_000, burstBytes: 0, bytesPerSecond: 0 } } },
+      check: (objs) => {
+        const gw = container(objs, 'r-streaming-hearth-gateway');
+        expect(gatewayStreamLimits(gw)).toEqual({ maxBytes: 5_000_000_000, burstBytes: 0, bytesPerSecond: 0 });
       },
     },
     {
@@ -526,6 +539,13 @@ function gatewayConnections(c: Container): Partial<ConnectionLimits> {
   const settings = checkServeFlags(parseGatewayArgs((c.args ?? []).slice(1)));
   if (typeof settings === 'string') throw new Error(settings);
   return settings.connections;
+}
+
+/** The limits on streamed responses a gateway started with the rendered args keeps, as `hearth gateway` reads them. */
+function gatewayStreamLimits(c: Container): StreamLimits {
+  const settings = checkServeFlags(parseGatewayArgs((c.args ?? []).slice(1)));
+  if (typeof settings === 'string') throw new Error(settings);
+  return settings.streamLimits;
 }
 
 /** Where a gateway started with the rendered args and environment keeps uploaded packages, as `hearth gateway` reads them; `secrets` give the Secret keys the environment refers to (NAME/KEY). */
@@ -789,6 +809,10 @@ if (!ctx.available) {
       ['the removed gateway.rbac.leases (the lease is in Redis)', ['--set', 'gateway.rbac.leases=true'], "additional properties 'rbac'"],
       ['a negative shutdown delay', ['--set', 'gateway.shutdownDelaySeconds=-1'], '/gateway/shutdownDelaySeconds'],
       ['a fractional drain timeout (the grace period is whole seconds)', ['--set', 'gateway.drainTimeoutSeconds=2.5'], '/gateway/drainTimeoutSeconds'],
+      ['a stream allowed no bytes', ['--set', 'gateway.streaming.maxBytes=0'], '/gateway/streaming/maxBytes'],
+      ['a negative stream pace', ['--set', 'gateway.streaming.bytesPerSecond=-1'], '/gateway/streaming/bytesPerSecond'],
+      ['a fractional stream burst', ['--set', 'gateway.streaming.burstBytes=1.5'], '/gateway/streaming/burstBytes'],
+      ['a stream size with a unit (the chart takes bytes)', ['--set', 'gateway.streaming.maxBytes=200Mi'], '/gateway/streaming/maxBytes'],
       ['an unknown packages store', ['--set', 'packages.store=disk'], '/packages/store'],
       ['managementApi.enabled as a string', ['--set-string', 'managementApi.enabled=no'], '/managementApi/enabled'],
       ['pools.enabled as a string', ['--set-string', 'pools.enabled=yes'], '/pools/enabled'],

@@ -10,6 +10,7 @@ import type { FunctionUrlEvent } from '../../src/gateway/function-url-event.js';
 import { setHandVersions } from '../helpers/hand-versions.js';
 import { node, startPlatform } from '../helpers/platform.js';
 import { rawGet, rawHttp } from '../helpers/raw-http.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Platform = Awaited<ReturnType<typeof startPlatform>>;
 const echo = node('export const handler = async (event) => ({ statusCode: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(event) });\n');
@@ -20,7 +21,12 @@ describe('the function URL event through the gateway, from raw requests', () => 
   let platform: Platform;
   let port: number;
   beforeAll(async () => {
-    platform = await startPlatform({ echo, other: echo });
+    platform = await startPlatform({
+      echo,
+      other: echo,
+      // What the function's trace context is beside the event's header.
+      traced: node('export const handler = async (event) => ({ statusCode: 200, body: JSON.stringify({ header: event.headers["x-amzn-trace-id"], env: process.env._X_AMZN_TRACE_ID }) });\n'),
+    });
     setHandVersions(platform.catalog, 'echo', { '1': echo }, [{ name: 'live', version: '1' }]);
     port = Number(new URL(platform.url).port);
   }, 120_000);
@@ -72,6 +78,27 @@ describe('the function URL event through the gateway, from raw requests', () => 
     const seconds = Number.parseInt(e.headers['x-amzn-trace-id']?.slice(7, 15) ?? '', 16);
     expect(Math.abs(seconds - Date.now() / 1000)).toBeLessThan(600);
     expect((await eventFor('/fn/echo/')).headers['x-amzn-trace-id']).not.toBe(e.headers['x-amzn-trace-id']);
+  });
+
+  it("the function's trace context (_X_AMZN_TRACE_ID) is the event's x-amzn-trace-id, fresh or the client's", async () => {
+    const valid = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    for (const lines of [[], [['X-Amzn-Trace-Id', valid]]] as const) {
+      const res = await rawHttp(port, rawGet('/fn/traced/', [['Host', `127.0.0.1:${port}`], ...lines]));
+      const seen = JSON.parse(res.body.toString('utf8')) as { header: string; env?: string };
+      if (lines.length > 0) expect(seen.header).toBe(valid);
+      else expect(seen.header).toMatch(TRACE);
+      expect(seen.env).toBe(seen.header);
+    }
+    // Queued with Prefer: respond-async, the trace goes with the event.
+    const queued = await rawHttp(port, rawGet('/fn/traced/', [['Host', `127.0.0.1:${port}`], ['Prefer', 'respond-async'], ['X-Amzn-Trace-Id', valid]]));
+    expect(queued.status).toBe(202);
+    const { requestId } = JSON.parse(queued.body.toString('utf8')) as { requestId: string };
+    const rec = await waitFor('the queued call ran', async () => {
+      const r = (await (await fetch(`${platform.url}/invocations/${requestId}`)).json()) as { status: string; result?: { payload: string } };
+      return r.status === 'succeeded' ? r : undefined;
+    });
+    const answer = JSON.parse(rec.result?.payload ?? '{}') as { body: string };
+    expect(JSON.parse(answer.body)).toEqual({ header: valid, env: valid });
   });
 
   it('gives apiId and domainPrefix a stable url-id of the function URL when the Host is an IP address or has no dot', async () => {

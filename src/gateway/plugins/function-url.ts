@@ -41,6 +41,8 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     if (qualifier !== undefined && qualifier !== '$LATEST' && !fn.spec.aliases?.some((a) => a.name === qualifier)) return missing();
     const event = buildFunctionUrlEvent(functionUrlRequest(req, functionUrlId(opts.arn(name), qualifier)));
     const payload = Buffer.from(JSON.stringify(event));
+    // The request's trace is the function's trace context too (_X_AMZN_TRACE_ID), as on Lambda.
+    const traceId = event.headers['x-amzn-trace-id'];
     const prefer = req.headers.prefer;
     if (typeof prefer === 'string' && /\brespond-async\b/i.test(prefer)) {
       if (payload.length > opts.limits.asyncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.asyncBytes} bytes` });
@@ -52,6 +54,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
         ...(qualifier !== undefined ? { qualifier } : {}),
         payload,
         requestId: req.id,
+        ...(traceId !== undefined ? { traceId } : {}),
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
       });
       reply.header('x-amzn-requestid', res.requestId).header('location', `/invocations/${res.requestId}`).header('preference-applied', 'respond-async');
@@ -60,7 +63,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     if (payload.length > opts.limits.syncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.syncBytes} bytes` });
     try {
       const acceptStream = urlInvokeMode(fn, qualifier) === 'RESPONSE_STREAM';
-      const result = await opts.invoker.invoke({ functionName: name, ...(qualifier !== undefined ? { qualifier } : {}), requestId: req.id, payload, type: 'sync', acceptStream });
+      const result = await opts.invoker.invoke({ functionName: name, ...(qualifier !== undefined ? { qualifier } : {}), requestId: req.id, payload, type: 'sync', acceptStream, ...(traceId !== undefined ? { traceId } : {}) });
       // A streamed response goes out as the function writes it; one that failed before its status was known is a function error below.
       if (result.stream && (await answerStreamedUrl(reply, result.stream))) return reply;
       // Function URLs hide a function's error behind a bare 502.

@@ -98,7 +98,7 @@ const FUNCTIONS = {
   big: { ...node(BIG), timeoutSeconds: 60, reservedConcurrency: 1, url: { invokeMode: 'RESPONSE_STREAM' } },
   // Its own URL buffers; the alias's streams.
   plain: { ...node(PLAIN), timeoutSeconds: 10, aliases: [{ name: 'live', version: '$LATEST', url: { invokeMode: 'RESPONSE_STREAM' } }] },
-  'whole-python': { ...py('import time\ndef handler(event, context):\n    time.sleep(0.5)\n    return {"whole": True}\n'), timeoutSeconds: 10 },
+  'whole-python': { ...py('import time\ndef handler(event, context):\n    time.sleep(0.5)\n    return {"whole": True}\n'), timeoutSeconds: 10, url: { invokeMode: 'RESPONSE_STREAM' } },
 } satisfies Record<string, FunctionSpecInput>;
 
 interface Timed {
@@ -298,6 +298,12 @@ describe('streamed responses through the embedded gateway', () => {
     expect(buffered.status).toBe(200);
     expect(buffered.body.toString()).toBe('ab');
     expect(buffered.endAt - (buffered.chunks[0]?.at ?? 0)).toBeLessThan(400);
+    // A function that does not stream, behind a RESPONSE_STREAM URL: answered as a BUFFERED URL answers it.
+    const whole = await timedGet(`${platform.url}/fn/whole-python/`);
+    expect(whole.status).toBe(200);
+    expect(whole.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(whole.body.toString())).toEqual({ whole: true });
+    expect(whole.complete).toBe(true);
   }, 60_000);
 
   it('a custom runtime posting the streamed /response itself: the prelude\'s status goes out at once; a prelude that is not JSON is a bare 502', async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authOptions, checkServeFlags, parseOpenRoutes } from '../../src/cli/serve-flags.js';
+import { LAMBDA_STREAM_LIMITS } from '../../src/streaming/stream-limits.js';
 import { startChildPlatform, type ChildPlatform } from '../faults/child-platform.js';
 import { get } from '../faults/support.js';
 
@@ -32,8 +33,8 @@ describe('--open-routes, parsed', () => {
     const base = { host: '127.0.0.1', port: '0', 'no-auth': false };
     expect(checkServeFlags({ ...base, 'open-routes': 'none' })).toMatch(/^--open-routes closes routes to callers without credentials, so it needs --credentials FILE/);
     const settings = checkServeFlags({ ...base, credentials: 'c.yaml', 'open-routes': 'none' });
-    expect(settings).toEqual({ port: 0, openRoutes: [], shutdownDelayMs: 0, drainTimeoutMs: 60_000, connections: {} });
-    expect(checkServeFlags({ ...base, credentials: 'c.yaml' })).toEqual({ port: 0, shutdownDelayMs: 0, drainTimeoutMs: 60_000, connections: {} });
+    expect(settings).toEqual({ port: 0, openRoutes: [], shutdownDelayMs: 0, drainTimeoutMs: 60_000, connections: {}, streamLimits: LAMBDA_STREAM_LIMITS });
+    expect(checkServeFlags({ ...base, credentials: 'c.yaml' })).toEqual({ port: 0, shutdownDelayMs: 0, drainTimeoutMs: 60_000, connections: {}, streamLimits: LAMBDA_STREAM_LIMITS });
     const callers = () => {
       throw new Error('not called');
     };

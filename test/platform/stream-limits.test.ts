@@ -2,9 +2,12 @@
 // `hearth gateway` read over Lambda's defaults, and the limits a gateway is
 // given kept on a real stream: a Node.js function that streams
 // (awslambda.streamifyResponse) called with InvokeWithResponseStream through
-// the embedded platform, and through `hearth up` started with the flags as a
-// child process.
+// the embedded platform (and through a RESPONSE_STREAM function URL, cut
+// short; Invoke left whole), and through `hearth up` started with the flags
+// as a child process. The pace holds the function itself back.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,18 +21,21 @@ import { node, startPlatform, writeFunctions } from '../helpers/platform.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-// Writes event.bytes bytes in 64 KiB pieces as fast as the caller takes them.
+// Writes event.bytes bytes (through a function URL: ?bytes=N) in 64 KiB pieces as fast as the caller takes them.
 const STREAMER = `import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
   const piece = Buffer.alloc(${64 * KiB}, 'x');
   async function* pieces() {
-    for (let left = event.bytes; left > 0; left -= piece.length) yield left >= piece.length ? piece : piece.subarray(0, left);
+    for (let left = Number(event.bytes ?? event.queryStringParameters?.bytes ?? 0); left > 0; left -= piece.length) yield left >= piece.length ? piece : piece.subarray(0, left);
   }
   await pipeline(Readable.from(pieces()), responseStream);
 });
 `;
-const FUNCTIONS = { streamer: { ...node(STREAMER), timeoutSeconds: 30 } };
+const FUNCTIONS = {
+  streamer: { ...node(STREAMER), timeoutSeconds: 30 },
+  'streamer-url': { ...node(STREAMER), timeoutSeconds: 30, url: { invokeMode: 'RESPONSE_STREAM' as const } },
+};
 
 interface Streamed {
   bytes: number;
@@ -51,6 +57,21 @@ async function invokeStreaming(url: string, bytes: number): Promise<Streamed> {
   const last = messages.at(-1);
   expect(last?.headers[':event-type']).toBe('InvokeComplete');
   return { bytes: chunks.reduce((n, m) => n + m.payload.length, 0), ms, complete: JSON.parse(last?.payload.toString() ?? '{}') as Record<string, unknown> };
+}
+
+/** A RESPONSE_STREAM function URL read with node:http: the body bytes, and whether the response came to its clean end. */
+function getUrlStream(url: string, bytes: number): Promise<{ status: number; bytes: number; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/fn/streamer-url/?bytes=${bytes}`, (res) => {
+      let received = 0;
+      res.on('data', (d: Buffer) => (received += d.length));
+      // 'close' comes either way: after 'end', or when the connection was cut mid-body.
+      res.once('close', () => resolve({ status: res.statusCode ?? 0, bytes: received, complete: res.complete }));
+      res.on('error', () => undefined);
+    });
+    req.once('error', reject);
+    req.end();
+  });
 }
 
 const base = { host: '127.0.0.1', port: '0', 'no-auth': false };
@@ -104,6 +125,18 @@ describe('the embedded platform keeps the stream limits it is given', () => {
     expect(next).toMatchObject({ bytes: 100 * KiB, complete: {} });
   }, 60_000);
 
+  it('cuts a RESPONSE_STREAM function URL at maxBytes: the response stops there without its clean end', async () => {
+    const r = await getUrlStream(platform?.url ?? '', 2 * MiB);
+    expect(r).toEqual({ status: 200, bytes: 1536 * KiB, complete: false });
+  }, 60_000);
+
+  it('leaves callers that do not stream alone: Invoke gets the whole 2 MiB, unpaced', async () => {
+    const res = await fetch(`${platform?.url ?? ''}/2015-03-31/functions/streamer/invocations`, { method: 'POST', body: JSON.stringify({ bytes: 2 * MiB }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-amz-function-error')).toBeNull();
+    expect((await res.arrayBuffer()).byteLength).toBe(2 * MiB);
+  }, 60_000);
+
   it('paces a stream past its burst: 1 MiB with a 64 KiB burst at 1 MiB/s takes at least 0.9 s', async () => {
     const paced = await invokeStreaming(platform?.url ?? '', MiB);
     expect(paced).toMatchObject({ bytes: MiB, complete: {} });
@@ -125,6 +158,27 @@ describe("the embedded platform without stream limits keeps Lambda's", () => {
     const s = await invokeStreaming(platform?.url ?? '', 8 * MiB);
     expect(s).toMatchObject({ bytes: 8 * MiB, complete: {} });
     expect(s.ms).toBeGreaterThanOrEqual(950);
+  }, 60_000);
+});
+
+describe('a paced stream holds the function back, not buffered in the gateway', () => {
+  let platform: Awaited<ReturnType<typeof startPlatform>> | undefined;
+  beforeAll(async () => {
+    platform = await startPlatform(FUNCTIONS, { streamLimits: { maxBytes: 200 * MiB, burstBytes: 0, bytesPerSecond: 8 * MiB } });
+  }, 60_000);
+  afterAll(async () => {
+    await platform?.close();
+  });
+
+  it('32 MiB at 8 MiB/s, read as fast as they come: the function, writing as fast as it can, runs at least 2 s of the 4', async () => {
+    const result = await platform?.dispatcher.invoke({ functionName: 'streamer', requestId: randomUUID(), payload: Buffer.from(JSON.stringify({ bytes: 32 * MiB })), type: 'sync', acceptStream: true });
+    let bytes = 0;
+    for await (const c of result?.stream?.body ?? []) bytes += (c as Buffer).length;
+    const end = await result?.stream?.ended;
+    expect(bytes).toBe(32 * MiB);
+    expect(end?.error).toBeUndefined();
+    // Unpaced it writes 32 MiB in a fraction of a second; what runs ahead of the pace is only what the sockets between hold (a few MB).
+    expect(end?.durationMs).toBeGreaterThanOrEqual(2000);
   }, 60_000);
 });
 

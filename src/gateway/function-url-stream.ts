@@ -81,6 +81,8 @@ function relay(body: Readable, res: ServerResponse): Promise<'ended' | 'lost' | 
       settle('gone');
     };
     res.once('close', onClose);
+    // The client may have left while the stream was awaited: its 'close' is past, and a pipe into it would wait for a drain that never comes.
+    if (res.destroyed) return onClose();
     finished(body, (err) => settle(err ? 'lost' : 'ended'));
     body.pipe(res, { end: false });
   });

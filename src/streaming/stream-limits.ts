@@ -66,6 +66,12 @@ export function limitStream(source: ResponseStream, limits: StreamLimits): Respo
   }
   const body = Readable.from(paced(), { objectMode: false });
   // Decided once the client's body is over (read to its end, or given up): cut for size, else however the source ended.
-  const ended = new Promise<StreamEnd>((resolve) => body.once('close', () => resolve(cutEnd ?? source.ended)));
+  const ended = new Promise<StreamEnd>((resolve) =>
+    body.once('close', () => {
+      // Given up before it was ever read (the client left while the call was on its way): the generator never ran, so its finally cannot release the source.
+      if (!source.body.readableEnded) source.body.destroy();
+      resolve(cutEnd ?? source.ended);
+    }),
+  );
   return { contentType: source.contentType, body, ended };
 }

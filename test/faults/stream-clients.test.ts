@@ -18,11 +18,12 @@ const log = FaultLog.forFile(import.meta.url);
 let platform: Awaited<ReturnType<typeof startPlatform>>;
 const MIB = 1024 * 1024;
 
-/** Writes `mb` MiB in 64 KiB chunks as a Writable's writer should (waiting for 'drain'); `crash`: SIGKILLs its own runtime after the first chunk; `hang`: sleeps past the timeout after it. */
+/** Writes `mb` MiB in 64 KiB chunks as a Writable's writer should (waiting for 'drain'), after `delay` ms; `crash`: SIGKILLs its own runtime after the first chunk; `hang`: sleeps past the timeout after it. */
 const STREAMER = `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
   const ask = event.requestContext ? (event.queryStringParameters ?? {}) : event;
   const chunk = Buffer.alloc(64 * 1024, 97);
   const mb = Number(ask.mb) || 1;
+  if (ask.delay) await new Promise((r) => setTimeout(r, Number(ask.delay)));
   for (let i = 0; i < mb * 16; i++) {
     if (!responseStream.write(chunk)) await new Promise((r) => responseStream.once('drain', r));
     if (i === 0 && ask.crash) {
@@ -128,6 +129,35 @@ describe('callers of a streamed response that leave, stall or outlive the functi
             rec.tried();
             seen.push(`${via}: next call after ${((Date.now() - started) / 1000).toFixed(1)} s`);
           }
+        }
+        const flying = await waitFor('nothing in flight', async () => ((await inFlight()) === 0 ? 0 : undefined), 10_000);
+        rec.observe(`${seen.join(', ')}; in flight afterwards: ${flying}`);
+      },
+    );
+  });
+
+  it('callers that leave before the stream begins release it too', { timeout: 120_000 }, async () => {
+    await log.run(
+      'fault',
+      'callers leave 100 ms into a call whose function starts its 100 MiB stream after 1 s (InvokeWithResponseStream and a RESPONSE_STREAM function URL; reservedConcurrency 1, timeout 60 s)',
+      'the stream that comes after the caller left is released at once; the next call runs within 30 s; no invocation left in flight',
+      async (rec) => {
+        const seen: string[] = [];
+        for (const via of ['api', 'url'] as const) {
+          const started = Date.now();
+          await new Promise<void>((done) => {
+            const onRes = (res: IncomingMessage) => res.destroy();
+            const req = via === 'api' ? request(`${platform.url}${streamPath('patient')}`, { method: 'POST' }, onRes) : get(`${platform.url}/fn/patient/?mb=100&delay=1000`, onRes);
+            req.on('error', () => done());
+            req.on('close', () => done());
+            if (via === 'api') req.end('{"mb":100,"delay":1000}');
+            setTimeout(() => req.destroy(), 100);
+          });
+          const next = await servesAgain('patient');
+          expect(next.status).toBe(200);
+          expect(next.bytes).toBe(MIB);
+          rec.tried();
+          seen.push(`${via}: next call after ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }
         const flying = await waitFor('nothing in flight', async () => ((await inFlight()) === 0 ? 0 : undefined), 10_000);
         rec.observe(`${seen.join(', ')}; in flight afterwards: ${flying}`);

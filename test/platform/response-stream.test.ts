@@ -9,7 +9,8 @@
 // client that leaves mid-stream frees the instance for the next call. Real
 // Node.js and Python runtime processes behind the gateway.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { get, type IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
 import {
@@ -19,7 +20,9 @@ import {
   ResourceNotFoundException,
   type InvokeWithResponseStreamCompleteEvent,
 } from '@aws-sdk/client-lambda';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authFromCredentialsFile, type CredentialsFileAuth } from '../../src/gateway/auth/credentials-file.js';
 import type { FunctionSpecInput } from '../../src/api/function.js';
 import { AWS_PYTHON } from '../helpers/aws-cli.js';
 import { functionYaml, node, py, startPlatform } from '../helpers/platform.js';
@@ -368,4 +371,55 @@ describe('streamed responses through the embedded gateway', () => {
     expect(next.status).toBe(200);
     expect(next.body.length).toBe(MIB);
   }, 90_000);
+});
+
+describe('InvokeWithResponseStream is authorised as lambda:InvokeFunction', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-stream-auth-'));
+  const callers = {
+    invoker: { accessKeyId: 'AKIAHEARTHSTREAM001', secretAccessKey: 'stream-invoker-secret-0123456789' },
+    urlOnly: { accessKeyId: 'AKIAHEARTHSTREAM002', secretAccessKey: 'stream-url-secret-0123456789' },
+    other: { accessKeyId: 'AKIAHEARTHSTREAM003', secretAccessKey: 'stream-other-secret-0123456789' },
+  };
+  let platform: Platform | undefined;
+  let auth: CredentialsFileAuth | undefined;
+
+  beforeAll(async () => {
+    const file = join(dir, 'credentials.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        callers: [
+          // No actions: the defaults, lambda:InvokeFunction and lambda:InvokeFunctionUrl.
+          { name: 'invoker', ...callers.invoker, functions: ['sse'] },
+          { name: 'url-only', ...callers.urlOnly, functions: ['sse'], actions: ['lambda:InvokeFunctionUrl'] },
+          { name: 'other', ...callers.other, functions: ['other'] },
+        ],
+      }),
+    );
+    auth = await authFromCredentialsFile(file);
+    platform = await startPlatform({ sse: FUNCTIONS.sse }, { auth: auth.options });
+  }, 120_000);
+
+  afterAll(async () => {
+    await platform?.close();
+    auth?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const client = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
+    new LambdaClient({ endpoint: platform?.url ?? '', region: 'us-east-1', credentials, maxAttempts: 1 });
+
+  it('a caller allowed lambda:InvokeFunction on the function streams; one allowed only function URLs, or only another function, is refused', async () => {
+    const ok = client(callers.invoker);
+    const out = await ok.send(new InvokeWithResponseStreamCommand({ FunctionName: 'sse', Payload: Buffer.from('{}') }));
+    const chunks: string[] = [];
+    for await (const ev of out.EventStream ?? []) if (ev.PayloadChunk) chunks.push(Buffer.from(ev.PayloadChunk.Payload ?? []).toString());
+    expect(chunks).toEqual(['data: one\n\n', 'data: two\n\n']);
+    ok.destroy();
+    for (const who of [callers.urlOnly, callers.other]) {
+      const refused = client(who);
+      await expect(refused.send(new InvokeWithResponseStreamCommand({ FunctionName: 'sse', Payload: Buffer.from('{}') }))).rejects.toMatchObject({ name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } });
+      refused.destroy();
+    }
+  }, 60_000);
 });

@@ -117,8 +117,8 @@ export async function answerStreamedUrl(reply: FastifyReply, stream: ResponseStr
   // The status and headers go now, not with the first body bytes: a client sees the answer begin while the function works.
   res.flushHeaders();
   const how = await relay(stream.body, res);
-  const end = await stream.ended;
   if (how === 'gone') return true;
+  const end = await stream.ended;
   if (how === 'lost' || end.error) {
     reply.log.info({ errorType: end.error?.errorType, bytes: end.bytes }, 'function URL stream cut: the stream ended with an error');
     res.destroy();

@@ -7,6 +7,7 @@
 // string that breaks the model's pattern or length, a missing required
 // member are all problems, so a typo in a route's answer fails a test.
 // Pure apart from finding and reading the model file.
+import { decodeMessages } from '../../src/streaming/event-stream.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -15,6 +16,8 @@ export interface MemberRef {
   location?: 'header' | 'headers' | 'statusCode' | 'querystring' | 'uri';
   locationName?: string;
   timestampFormat?: TimestampFormat;
+  /** An event's member that is its whole payload (PayloadChunk's Payload). */
+  eventpayload?: boolean;
 }
 
 export type TimestampFormat = 'iso8601' | 'unixTimestamp' | 'rfc822';
@@ -32,6 +35,8 @@ export interface Shape {
   max?: number;
   payload?: string;
   streaming?: boolean;
+  /** An event stream (InvokeWithResponseStream's EventStream): its members are the events it may carry. */
+  eventstream?: boolean;
   timestampFormat?: TimestampFormat;
   exception?: boolean;
   error?: { httpStatusCode: number; code?: string };
@@ -56,6 +61,8 @@ export interface HttpAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** The body's bytes, for answers that are not text (an event stream). */
+  raw?: Buffer;
 }
 
 /**
@@ -251,12 +258,42 @@ export function validateOutput(model: ServiceModel, operation: string, answer: H
   if (shape.payload !== undefined) {
     const m = shape.members?.[shape.payload];
     const payloadShape = m ? model.shapes[m.shape] : undefined;
-    if (payloadShape?.type === 'structure') problems.push(...validateJsonBody(model, m?.shape ?? '?', answer.body));
+    if (payloadShape?.eventstream === true) problems.push(...validateEventStream(model, payloadShape, answer.raw ?? Buffer.from(answer.body)));
+    else if (payloadShape?.type === 'structure') problems.push(...validateJsonBody(model, m?.shape ?? '?', answer.body));
     return problems;
   }
   const bodyMembers = Object.values(shape.members ?? {}).filter((m) => m.location === undefined);
   if (bodyMembers.length === 0 && answer.body.trim() === '') return problems;
   problems.push(...validateJsonBody(model, op.output.shape, answer.body));
+  return problems;
+}
+
+/**
+ * An event-stream body against its shape: whole messages only, each an event
+ * the shape names; an event whose member is its payload (a blob) may carry
+ * any bytes, any other's payload is that event's JSON.
+ */
+function validateEventStream(model: ServiceModel, shape: Shape, raw: Buffer): string[] {
+  let decoded: ReturnType<typeof decodeMessages>;
+  try {
+    decoded = decodeMessages(raw);
+  } catch (err) {
+    return [`the event stream does not decode: ${(err as Error).message}`];
+  }
+  const problems: string[] = decoded.rest.length > 0 ? [`${decoded.rest.length} bytes after the last whole message`] : [];
+  if (decoded.messages.length === 0) problems.push('no event in the stream');
+  for (const [i, msg] of decoded.messages.entries()) {
+    const type = String(msg.headers[':event-type']);
+    if (msg.headers[':message-type'] !== 'event') problems.push(`message ${i}: :message-type ${String(msg.headers[':message-type'])}, not event`);
+    const member = shape.members?.[type];
+    const event = member ? model.shapes[member.shape] : undefined;
+    if (member === undefined || event === undefined) {
+      problems.push(`message ${i}: event ${type} is not one of ${Object.keys(shape.members ?? {}).join(', ')}`);
+      continue;
+    }
+    const whole = Object.values(event.members ?? {}).find((m) => m.eventpayload === true);
+    if (whole === undefined) problems.push(...validateJsonBody(model, member.shape, msg.payload.toString('utf8')).map((p) => `${type}: ${p}`));
+  }
   return problems;
 }
 

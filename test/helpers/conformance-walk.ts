@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { expect, it } from 'vitest';
+import { decodeMessages, EVENT_STREAM_CONTENT_TYPE } from '../../src/streaming/event-stream.js';
 import { zipBytes } from '../packages/zip-bytes.js';
 import { buildRequest, validateError, validateOutput, type HttpAnswer, type ServiceModel } from './botocore-model.js';
 
@@ -103,10 +104,16 @@ export function conformanceWalk(model: ServiceModel, target: WalkTarget): void {
     });
     const headers: HttpAnswer['headers'] = {};
     for (const [k, v] of Object.entries(res.headers)) headers[k.toLowerCase()] = v;
-    return { status: res.statusCode, headers, body: await res.body.text() };
+    const raw = Buffer.from(await res.body.arrayBuffer());
+    return { status: res.statusCode, headers, body: raw.toString('utf8'), raw };
   }
 
-  const json = (a: HttpAnswer): Record<string, unknown> | undefined => (a.body.trim() === '' ? undefined : (JSON.parse(a.body) as Record<string, unknown>));
+  // An event stream is no JSON: its steps read the events from the answer itself.
+  const json = (a: HttpAnswer): Record<string, unknown> | undefined =>
+    a.body.trim() === '' || String(a.headers['content-type']).startsWith(EVENT_STREAM_CONTENT_TYPE) ? undefined : (JSON.parse(a.body) as Record<string, unknown>);
+  /** The events of an InvokeWithResponseStream answer: type and payload text. */
+  const events = (a: HttpAnswer): Array<{ type: string; payload: string }> =>
+    decodeMessages(a.raw ?? Buffer.alloc(0)).messages.map((m) => ({ type: String(m.headers[':event-type']), payload: m.payload.toString('utf8') }));
 
   /** Polls an operation (GetFunctionConfiguration by default) until pick(answer) holds; bounded. */
   async function until(what: string, pick: (c: Record<string, unknown>) => boolean, input: Record<string, unknown> = { FunctionName: FN }, op = 'GetFunctionConfiguration'): Promise<void> {
@@ -146,6 +153,17 @@ export function conformanceWalk(model: ServiceModel, target: WalkTarget): void {
     { op: 'Invoke', input: { FunctionName: FN, LogType: 'Tail', Payload: '{}' }, then: (_j, a) => expect(Buffer.from(String(a.headers['x-amz-log-result']), 'base64').toString()).toMatch(/REPORT RequestId/) },
     { op: 'Invoke', input: { FunctionName: FN, InvocationType: 'Event', Payload: '{}' }, then: (_j, a) => expect(a.status).toBe(202) },
     { op: 'Invoke', input: { FunctionName: FN, InvocationType: 'DryRun' }, then: (_j, a) => expect(a.status).toBe(204) },
+    // A function that does not stream answers in one PayloadChunk, then InvokeComplete without an error.
+    {
+      op: 'InvokeWithResponseStream',
+      input: { FunctionName: FN, Payload: '{"a":1}' },
+      then: (_j, a) => {
+        const e = events(a);
+        expect(e.map((x) => x.type)).toEqual(['PayloadChunk', 'InvokeComplete']);
+        expect(JSON.parse(e[0]?.payload ?? '')).toEqual({ v: 1, event: { a: 1 } });
+        expect(JSON.parse(e[1]?.payload ?? '')).toEqual({});
+      },
+    },
     { op: 'UpdateFunctionConfiguration', input: { FunctionName: FN, MemorySize: 512, Environment: { Variables: { GREETING: 'hello' } } }, then: (j) => expect(j).toMatchObject({ MemorySize: 512 }) },
     { op: 'UpdateFunctionCode', input: { FunctionName: FN, ZipFile: ZIP_V2, Publish: true }, before: () => until('the update to finish', updated), then: (j) => expect(j).toMatchObject({ FunctionName: FN, Version: '1' }) },
     { op: 'GetFunctionConfiguration', input: { FunctionName: FN, Qualifier: '1' }, before: () => until('version 1 to be Active', (c) => c.State === 'Active' && c.LastUpdateStatus === 'Successful', { FunctionName: FN, Qualifier: '1' }) },

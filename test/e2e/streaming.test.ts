@@ -1,7 +1,8 @@
 // Response streaming on the process-node cluster (issue 20), through the
 // chart's gateway by its Service's DNS name, to a Node.js function in a pod
 // (its agent's invoke endpoint streams to the gateway): AWS SDK v3's
-// InvokeWithResponseStreamCommand gets each chunk as the handler writes it
+// InvokeWithResponseStreamCommand and boto3's invoke_with_response_stream
+// get each chunk as the handler writes it
 // (the first at least 400 ms before the end), an error mid-stream arrives as
 // InvokeComplete.ErrorCode, and `curl -N` on the function's RESPONSE_STREAM
 // URL sees server-sent events one at a time. Then what happens to a stream
@@ -11,11 +12,15 @@
 // dropped (Lambda tells a streaming handler nothing when its caller leaves),
 // before its one instance takes the next call.
 // Runs on the release hearth.test.ts installed, or installs it when run alone.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
 import { InvokeWithResponseStreamCommand, LambdaClient, type InvokeWithResponseStreamCompleteEvent } from '@aws-sdk/client-lambda';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AWS_PYTHON } from '../helpers/aws-cli.js';
 import { GATEWAY, NS, api, apiKey, containerPid, ensureRelease, isReady, kubectl, pods, tool, until, type PodView } from './cluster.js';
 
 const FN = 'stream-sse';
@@ -86,6 +91,7 @@ async function gatewaysReady(exclude: readonly PodView[] = []): Promise<void> {
 
 describe.runIf(inject('e2e') !== undefined).sequential('response streaming through the cluster gateway and its Service', () => {
   let lambda: LambdaClient;
+  let key = '';
 
   beforeAll(async () => {
     await ensureRelease();
@@ -109,7 +115,7 @@ describe.runIf(inject('e2e') !== undefined).sequential('response streaming throu
       const f = await api().get<{ status?: { conditions?: { type: string; status: string }[] } }>(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions/${FN}`);
       return f.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
     }, 180_000, 1_000);
-    const key = await apiKey();
+    key = await apiKey();
     lambda = new LambdaClient({ endpoint: GATEWAY, region: 'us-east-1', credentials: { accessKeyId: 'e2e', secretAccessKey: 'e2e' }, maxAttempts: 1 });
     // The chart's gateway takes its generated API key: sent in place of the SDK's signature (after signing).
     lambda.middlewareStack.add(
@@ -152,6 +158,30 @@ describe.runIf(inject('e2e') !== undefined).sequential('response streaming throu
     expect(s.complete).toEqual({});
     expect(s.endAt - (s.chunks[0]?.at ?? s.endAt)).toBeGreaterThanOrEqual(400);
   }, 120_000);
+
+  const boto3 = existsSync(AWS_PYTHON);
+  if (!boto3 && process.env.CI === 'true') throw new Error('boto3 is required under CI=true (make test installs it into .cache/awscli)');
+  it.skipIf(!boto3)('boto3 invoke_with_response_stream gets each chunk as written (the first at least 400 ms before the end), and an error as InvokeComplete.ErrorCode', async () => {
+    const ok = `${FN}={"n": 2, "gap": 500}`;
+    const failing = `${FN}={"n": 2, "gap": 200, "fail": true}`;
+    const out = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+      execFile(AWS_PYTHON, [resolve('test/platform/response_stream_boto3.py'), ok, ok, failing], { env: { PATH: process.env.PATH ?? '', HOME: tmpdir(), HEARTH_ENDPOINT: GATEWAY, HEARTH_API_KEY: key }, timeout: 120_000 }, (err, stdout, stderr) =>
+        done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 124, stdout, stderr }),
+      ),
+    );
+    expect(out.code, out.stderr).toBe(0);
+    type Run = { status: number; contentType: string; events: Array<{ at: number; chunk?: string; complete?: Record<string, string> }>; endAt: number };
+    const runs = JSON.parse(out.stdout) as Record<string, Run>;
+    // The same call twice: the second (warm connection) is the one measured; the script keeps the last result per argument.
+    const streamed = runs[ok] as Run;
+    expect(streamed.status).toBe(200);
+    expect(streamed.contentType).toBe('application/vnd.amazon.eventstream');
+    expect(streamed.events.map((e) => e.chunk ?? e.complete)).toEqual(['data: 1\n\n', 'data: 2\n\n', {}]);
+    const lead = streamed.endAt - (streamed.events[0]?.at ?? streamed.endAt);
+    console.log(`[e2e streaming] boto3 through the Service: first chunk ${Math.round(lead)} ms before the end`);
+    expect(lead).toBeGreaterThanOrEqual(400);
+    expect((runs[failing] as Run).events.map((e) => e.chunk ?? e.complete)).toEqual(['data: 1\n\n', { ErrorCode: 'TypeError', ErrorDetails: 'broke mid-stream' }]);
+  }, 180_000);
 
   it('an error mid-stream reaches the SDK as InvokeComplete.ErrorCode, after what was written', async () => {
     const s = await sdkStream({ n: 2, gap: 200, fail: true });

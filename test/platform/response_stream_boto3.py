@@ -1,5 +1,5 @@
 # boto3's invoke_with_response_stream against a Hearth gateway, for
-# test/platform/response-stream.test.ts: each function named on the command
+# test/platform/response-stream.test.ts and test/e2e/streaming.test.ts: each function named on the command
 # line (NAME or NAME=JSON-PAYLOAD) is invoked, and every event of the answer
 # is printed with the milliseconds since the call began, as one JSON line.
 import json
@@ -18,6 +18,12 @@ client = boto3.client(
     aws_secret_access_key="test",
     config=Config(retries={"max_attempts": 1}, read_timeout=60, connect_timeout=10),
 )
+# A gateway that takes API keys (the chart's, in test/e2e/streaming.test.ts): the key in place of the signature.
+if os.environ.get("HEARTH_API_KEY"):
+    client.meta.events.register(
+        "before-send.lambda",
+        lambda request, **_: request.headers.__setitem__("Authorization", "Bearer " + os.environ["HEARTH_API_KEY"]),
+    )
 
 
 def run(name, payload):

@@ -22,10 +22,17 @@ const CALLS = 500;
 /** The large stream: 64 KiB writes, 100 MiB in all. */
 const BIG = { size: 64 * 1024, chunks: 1600 };
 const BIG_CALLS = 3;
+/**
+ * How long the handler keeps its stream open after the first write, in the first-byte runs: a streamed
+ * first byte leaves at once, a buffered answer only when the handler is done, so the two are told apart.
+ */
+const HOLD_MS = 20;
 
-// The first write goes out at once; the rest (none, or BIG) follow, with back-pressure.
+// The first write goes out at once; then the handler holds the stream open holdMs (event or URL query); the rest (none, or BIG) follows, with back-pressure.
 const HANDLER = `export const handler = awslambda.streamifyResponse(async (event, stream) => {
   stream.write('first\\n');
+  const holdMs = Number(event.holdMs ?? event.queryStringParameters?.holdMs ?? 0);
+  if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
   const buf = Buffer.alloc(event.size ?? 0, 120);
   for (let i = 0; i < (event.chunks ?? 0); i++) {
     if (!stream.write(buf)) await new Promise((r) => stream.once('drain', r));
@@ -62,9 +69,9 @@ async function call(pool: Pool, t: Target, event: object): Promise<{ firstMs: nu
 async function timeToFirstByte(t: Target): Promise<Row> {
   const pool = new Pool(t.origin, { connections: 1, pipelining: 1 });
   try {
-    for (let i = 0; i < WARMUP; i++) await call(pool, t, {});
+    for (let i = 0; i < WARMUP; i++) await call(pool, t, { holdMs: HOLD_MS });
     const samples: number[] = [];
-    for (let i = 0; i < CALLS; i++) samples.push((await call(pool, t, {})).firstMs);
+    for (let i = 0; i < CALLS; i++) samples.push((await call(pool, t, { holdMs: HOLD_MS })).firstMs);
     return summarize(`first byte: ${t.name}`, samples, { note: t.note });
   } finally {
     await pool.close();
@@ -131,9 +138,9 @@ export async function benchStreaming(): Promise<Row[]> {
     body: (e) => JSON.stringify(e),
     note: 'dispatch, limits, event-stream framing',
   };
-  const url: Target = { name: 'gateway function URL (RESPONSE_STREAM)', origin: platform.url, path: '/fn/streamer/', method: 'GET', headers: {}, note: 'dispatch, limits, URL event' };
+  const url: Target = { name: 'gateway function URL (RESPONSE_STREAM)', origin: platform.url, path: `/fn/streamer/?holdMs=${HOLD_MS}`, method: 'GET', headers: {}, note: 'dispatch, limits, URL event' };
   try {
-    const invoke: Target = { ...sdk, name: 'gateway Invoke (buffered)', path: '/2015-03-31/functions/streamer/invocations', note: 'the same call answered whole: first byte = last' };
+    const invoke: Target = { ...sdk, name: 'gateway Invoke (buffered)', path: '/2015-03-31/functions/streamer/invocations', note: `the same call answered whole: first byte = last, after the handler's ${HOLD_MS} ms` };
     const rows = [await timeToFirstByte(agent), await timeToFirstByte(sdk), await timeToFirstByte(url), await timeToFirstByte(invoke)];
     // The function URL's event carries no size: the big stream compares the two paths that pass the event on.
     rows.push(await bigStream(agent), await bigStream(sdk));

@@ -219,7 +219,7 @@ async function handle(
 async function sendStream(res: ServerResponse, headers: Record<string, string>, stream: ResponseStream): Promise<void> {
   res.writeHead(200, { ...headers, [STREAM_MODE_HEADER]: 'streaming', trailer: STREAM_END_TRAILER });
   res.flushHeaders();
-  if (!(await writeThrough(stream.body, res))) return;
+  if ((await writeThrough(stream.body, res)) === 'gone') return;
   const end = await stream.ended;
   if (res.destroyed) return;
   res.addTrailers({ [STREAM_END_TRAILER]: encodeStreamEnd(end) });

@@ -9,11 +9,11 @@
 // client sees an incomplete response, as Lambda's function URLs do. Before
 // the status is out (a failure before the prelude was complete) the answer is
 // the bare 502 a BUFFERED URL gives a function error.
-import type { ServerResponse } from 'node:http';
-import { finished, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { LATEST, type HearthFunction, type UrlInvokeMode } from '../api/function.js';
 import { splitPrelude, type HttpPrelude, type PreludeSplit } from '../streaming/http-integration.js';
+import { writeThrough } from '../streaming/write-through.js';
 import { DEFAULT_STREAM_CONTENT_TYPE, HTTP_INTEGRATION_CONTENT_TYPE, type ResponseStream } from '../streaming/response-stream.js';
 
 /** The invoke mode of the URL a call came through: the alias's own URL, or the function's for $LATEST. */
@@ -65,29 +65,6 @@ export async function readPrelude(body: Readable): Promise<PreludeSplit> {
   }
 }
 
-/** Pipes the body into the response without ending it: 'ended' (all of it went), 'lost' (the body failed) or 'gone' (the client left; the body is destroyed). */
-function relay(body: Readable, res: ServerResponse): Promise<'ended' | 'lost' | 'gone'> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (how: 'ended' | 'lost' | 'gone'): void => {
-      if (settled) return;
-      settled = true;
-      res.off('close', onClose);
-      resolve(how);
-    };
-    const onClose = (): void => {
-      body.unpipe(res);
-      body.destroy();
-      settle('gone');
-    };
-    res.once('close', onClose);
-    // The client may have left while the stream was awaited: its 'close' is past, and a pipe into it would wait for a drain that never comes.
-    if (res.destroyed) return onClose();
-    finished(body, (err) => settle(err ? 'lost' : 'ended'));
-    body.pipe(res, { end: false });
-  });
-}
-
 /**
  * Answers a streamed result on a RESPONSE_STREAM URL. Returns false when it
  * answered nothing because the function failed before its status was known
@@ -116,7 +93,7 @@ export async function answerStreamedUrl(reply: FastifyReply, stream: ResponseStr
   res.writeHead(prelude.statusCode, headers);
   // The status and headers go now, not with the first body bytes: a client sees the answer begin while the function works.
   res.flushHeaders();
-  const how = await relay(stream.body, res);
+  const how = await writeThrough(stream.body, res);
   if (how === 'gone') return true;
   const end = await stream.ended;
   if (how === 'lost' || end.error) {

@@ -1,46 +1,33 @@
-// Writes a streamed body into an HTTP response chunk by chunk, waiting while
-// the response's socket is full, so a slow client holds the producer back
-// instead of piling the stream up in memory. The response is left open: the
-// caller ends it (with trailers, a last event) or cuts it.
-import type { Readable, Writable } from 'node:stream';
-
-/** Resolves on 'drain', or at once when the sink is gone (then no drain comes). */
-function drained(sink: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      sink.off('drain', done);
-      sink.off('close', done);
-      resolve();
-    };
-    sink.once('drain', done);
-    sink.once('close', done);
-  });
-}
+// Writes a streamed body into an HTTP response as it comes, with the
+// response's back-pressure (a slow client holds the producer back instead of
+// piling the stream up in memory), without ending the response: the caller
+// ends it (with trailers) or cuts it, once it knows how the stream ended.
+// The agent's invoke endpoint and streaming function URLs both answer so.
+import type { ServerResponse } from 'node:http';
+import { finished, type Readable } from 'node:stream';
 
 /**
- * Copies `source` into `sink`, each chunk through `frame` (identity by
- * default). True when the source ended with the sink still open; false when
- * the sink went away first, in which case the source is destroyed (which
- * releases what produces it).
+ * 'ended': all of the body went; 'lost': the body failed; 'gone': the client
+ * left first, and the body is destroyed (which releases what produces it).
  */
-export async function writeThrough(source: Readable, sink: Writable, frame: (chunk: Buffer) => Buffer = (c) => c): Promise<boolean> {
-  const onClose = (): void => {
-    if (!sink.writableFinished) source.destroy();
-  };
-  sink.once('close', onClose);
-  try {
-    for await (const chunk of source) {
-      if (sink.destroyed) break;
-      if (!sink.write(frame(chunk as Buffer))) await drained(sink);
-    }
-  } catch {
-    // The source was destroyed because the sink went away.
-  } finally {
-    sink.off('close', onClose);
-  }
-  if (sink.destroyed || sink.writableEnded) {
-    source.destroy();
-    return false;
-  }
-  return true;
+export function writeThrough(body: Readable, res: ServerResponse): Promise<'ended' | 'lost' | 'gone'> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (how: 'ended' | 'lost' | 'gone'): void => {
+      if (settled) return;
+      settled = true;
+      res.off('close', onClose);
+      resolve(how);
+    };
+    const onClose = (): void => {
+      body.unpipe(res);
+      body.destroy();
+      settle('gone');
+    };
+    res.once('close', onClose);
+    // The client may have left while the stream was awaited: its 'close' is past, and a pipe into it would wait for a drain that never comes.
+    if (res.destroyed) return onClose();
+    finished(body, (err) => settle(err ? 'lost' : 'ended'));
+    body.pipe(res, { end: false });
+  });
 }

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { AgentClient } from '../../src/agent/client.js';
-import type { InvokeResult } from '../../src/agent/invocation.js';
+import type { InvokeRequest, InvokeResult } from '../../src/agent/invocation.js';
 import { ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER, RESPONSE_MODE_HEADER } from '../../src/streaming/response-stream.js';
 import { RawRuntime, request, silent } from '../agent/helpers.js';
 import { isStreamedResponse } from '../../src/agent/runtime-api-routes.js';
@@ -50,6 +50,15 @@ describe('agent: a streamed response', () => {
     client = undefined;
   });
 
+  /** How the test calls the agent: in process, or through its HTTP endpoint and the dispatcher's client. */
+  async function caller(a: Agent, path: 'in process' | 'over HTTP'): Promise<(r: InvokeRequest) => Promise<InvokeResult>> {
+    if (path === 'in process') return (r) => a.invoke(r);
+    const { url } = await a.listenInvoke();
+    const c = new AgentClient(url);
+    client = c;
+    return (r) => c.invoke(r);
+  }
+
   async function started(timeoutSeconds = 5): Promise<{ agent: Agent; runtime: RawRuntime }> {
     agent = new Agent({ functionName: 'streamer', timeoutSeconds, logger: silent });
     await agent.start();
@@ -59,13 +68,7 @@ describe('agent: a streamed response', () => {
   for (const path of ['in process', 'over HTTP'] as const) {
     it(`${path}: the caller reads each chunk while the runtime is still writing`, async () => {
       const { agent: a, runtime } = await started();
-      let invoke = (r: ReturnType<typeof request>) => a.invoke(r);
-      if (path === 'over HTTP') {
-        const { url } = await a.listenInvoke();
-        client = new AgentClient(url);
-        const c = client;
-        invoke = (r) => c.invoke(r);
-      }
+      const invoke = await caller(a, path);
       const next = runtime.next();
       const call = invoke(streamed({}));
       const { id } = await next;
@@ -95,13 +98,7 @@ describe('agent: a streamed response', () => {
 
     it(`${path}: an error in the trailers ends the stream with the function's error`, async () => {
       const { agent: a, runtime } = await started();
-      let invoke = (r: ReturnType<typeof request>) => a.invoke(r);
-      if (path === 'over HTTP') {
-        const { url } = await a.listenInvoke();
-        client = new AgentClient(url);
-        const c = client;
-        invoke = (r) => c.invoke(r);
-      }
+      const invoke = await caller(a, path);
       const next = runtime.next();
       const call = invoke(streamed({}));
       const { id } = await next;
@@ -119,13 +116,7 @@ describe('agent: a streamed response', () => {
 
     it(`${path}: a timeout mid-stream ends it with Sandbox.Timedout`, async () => {
       const { agent: a, runtime } = await started(1);
-      let invoke = (r: ReturnType<typeof request>) => a.invoke(r);
-      if (path === 'over HTTP') {
-        const { url } = await a.listenInvoke();
-        client = new AgentClient(url);
-        const c = client;
-        invoke = (r) => c.invoke(r);
-      }
+      const invoke = await caller(a, path);
       const next = runtime.next();
       const call = invoke(streamed({}, { timeoutMs: 1000 }));
       const { id } = await next;
@@ -143,13 +134,7 @@ describe('agent: a streamed response', () => {
   for (const path of ['in process', 'over HTTP'] as const) {
     it(`${path}: a caller that cannot stream gets the stream buffered, a mid-stream error as the function's error`, async () => {
       const { agent: a, runtime } = await started();
-      let invoke = (r: ReturnType<typeof request>) => a.invoke(r);
-      if (path === 'over HTTP') {
-        const { url } = await a.listenInvoke();
-        client = new AgentClient(url);
-        const c = client;
-        invoke = (r) => c.invoke(r);
-      }
+      const invoke = await caller(a, path);
       for (const failing of [false, true]) {
         const next = runtime.next();
         const call = invoke(request({}));

@@ -80,10 +80,12 @@ function gatewayPods(): Promise<PodView[]> {
   return pods(NS, 'app.kubernetes.io/component=gateway');
 }
 
+/** Every gateway replica the Deployment asks for Ready (none of `exclude`), and the Service streaming again. */
 async function gatewaysReady(exclude: readonly PodView[] = []): Promise<void> {
+  const deployment = await api().get<{ spec: { replicas?: number } }>(`/apis/apps/v1/namespaces/${NS}/deployments/hearth-gateway`);
   await until('the gateway pods Ready and serving through the Service', async () => {
     const list = (await gatewayPods()).filter((p) => p.metadata.deletionTimestamp === undefined && !exclude.some((e) => e.metadata.uid === p.metadata.uid));
-    if (list.length < 2 || !list.every(isReady)) return undefined;
+    if (list.length < (deployment.spec.replicas ?? 1) || !list.every(isReady)) return undefined;
     const r = await timedGet(`/fn/${FN}?n=1`).catch(() => undefined);
     return r?.status === 200 && r.complete ? true : undefined;
   }, 240_000, 1_000);

@@ -19,6 +19,7 @@ import {
   responseTooLargeError,
   RUNTIME_API_ERRORS,
   timeoutError,
+  truncatedError,
   unhandledResult,
   type LambdaErrorBody,
 } from './lambda-errors.js';
@@ -415,7 +416,7 @@ export class Agent implements RuntimeApi {
     // The post cut short with the runtime still alive (its exit, if that is why, is reported as such first).
     req.once('close', () => {
       if (req.complete) return;
-      setTimeout(() => this.complete(p, unhandledResult(truncatedError(p.req.requestId), this.elapsed(p)), 'error'), STREAM_CUT_GRACE_MS).unref();
+      setTimeout(() => this.complete(p, unhandledResult(truncatedError(p.req.requestId, "the runtime's response stream ended before it was complete"), this.elapsed(p)), 'error'), STREAM_CUT_GRACE_MS).unref();
     });
     const answer: InvokeResult = { outcome: 'success', payload: Buffer.alloc(0), durationMs: this.elapsed(p), stream: relay.stream };
     if (p.initDurationMs !== undefined) answer.initDurationMs = p.initDurationMs;
@@ -794,11 +795,6 @@ const STREAM_CUT_GRACE_MS = 200;
 function trailer(req: IncomingMessage, name: string): string | undefined {
   const v = req.trailers[name];
   return v !== undefined && v !== '' ? v : undefined;
-}
-
-/** The runtime's streamed post ended without its end: the caller's stream is cut, as Lambda reports a truncated stream. */
-function truncatedError(requestId: string): LambdaErrorBody {
-  return { errorType: 'Runtime.TruncatedResponse', errorMessage: `RequestId: ${requestId} Error: the runtime's response stream ended before it was complete` };
 }
 
 function notDelivered(requestId: string, why: string): NotDeliveredError {

@@ -10,6 +10,7 @@ import { decodeStreamEnd, INVOKE_PATH, requestToHeaders, resultFromHeaders, STRE
 import type { StreamEnd } from './invocation.js';
 import { DEFAULT_STREAM_CONTENT_TYPE } from '../streaming/response-stream.js';
 import { NotDeliveredError, notDeliveredReason } from './delivery.js';
+import { truncatedError } from './lambda-errors.js';
 
 export interface AgentClientOptions {
   /** Connections kept open to the agent (default 8; 1 for strictly sequential callers). */
@@ -115,11 +116,12 @@ function streamedResult(res: Dispatcher.ResponseData, requestId: string): Invoke
   const result = resultFromHeaders(res.headers, Buffer.alloc(0));
   const started = performance.now();
   const ended = new Promise<StreamEnd>((resolve) => {
+    const cutError = truncatedError(requestId, 'the connection to the instance ended before the response stream was complete');
     // Bytes are not counted here: a 'data' listener would take the body out of its reader's hands.
     const cut = (): StreamEnd => ({
         bytes: 0,
         durationMs: result.durationMs + (performance.now() - started),
-        error: { errorType: 'Runtime.TruncatedResponse', payload: Buffer.from(JSON.stringify({ errorType: 'Runtime.TruncatedResponse', errorMessage: `RequestId: ${requestId} Error: the connection to the instance ended before the response stream was complete` })) },
+        error: { errorType: cutError.errorType, payload: Buffer.from(JSON.stringify(cutError)) },
       });
     res.body.once('end', () => resolve(decodeStreamEnd(headerOf(res.trailers, STREAM_END_TRAILER)) ?? cut()));
     res.body.once('close', () => resolve(cut()));

@@ -56,6 +56,11 @@ export function initTimeoutError(requestId: string, initTimeoutSeconds: number):
   return { errorType: ERROR_TYPES.initTimeout, errorMessage: `RequestId: ${requestId} Error: Init timed out after ${initTimeoutSeconds.toFixed(2)} seconds` };
 }
 
+/** A streamed response that ended before its end (`why`: how it was cut), as Lambda reports a truncated stream. */
+export function truncatedError(requestId: string, why: string): LambdaErrorBody {
+  return { errorType: 'Runtime.TruncatedResponse', errorMessage: `RequestId: ${requestId} Error: ${why}` };
+}
+
 export function responseTooLargeError(limitBytes: number): LambdaErrorBody {
   return {
     errorType: ERROR_TYPES.responseTooLarge,

@@ -212,8 +212,15 @@ export interface HttpResponseLike {
   body: Buffer;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A function's answer's headers as HTTP gets them: lower-case names, values as text, null and undefined left out. */
+export function answerHeaders(raw: Record<string, unknown>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined && v !== null) headers[k.toLowerCase()] = String(v);
+  return headers;
 }
 
 /**
@@ -232,10 +239,7 @@ export function mapFunctionUrlResponse(payload: Buffer): HttpResponseLike {
     return { statusCode: 200, headers: { 'content-type': 'application/json' }, cookies: [], body: payload };
   }
   const statusCode = Number(value.statusCode);
-  const headers: Record<string, string> = {};
-  if (isRecord(value.headers)) {
-    for (const [k, v] of Object.entries(value.headers)) if (v !== undefined && v !== null) headers[k.toLowerCase()] = String(v);
-  }
+  const headers = isRecord(value.headers) ? answerHeaders(value.headers) : {};
   const cookies = Array.isArray(value.cookies) ? value.cookies.map(String) : [];
   let body: Buffer;
   if (value.body === undefined || value.body === null) body = Buffer.alloc(0);

@@ -4,7 +4,9 @@
 // function URL reads the prelude into the HTTP status and headers before it
 // passes the body on. The prelude is bounded: a stream that has not closed
 // its prelude within MAX_PRELUDE_BYTES is refused rather than held in memory.
-// Pure.
+// Pure. The prelude is a function URL answer without its body: its headers
+// are read as a buffered answer's are (function-url-event.ts).
+import { answerHeaders, isRecord } from '../gateway/function-url-event.js';
 
 export const PRELUDE_DELIMITER = Buffer.alloc(8, 0);
 /** How long a prelude may be (its JSON), as the function URL holds it before answering. */
@@ -23,9 +25,6 @@ export type PreludeSplit =
   | { kind: 'found'; prelude: HttpPrelude; rest: Buffer }
   | { kind: 'invalid'; reason: string };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Reads the prelude's JSON; statusCode defaults to 200, as an HttpResponseStream without one answers. */
 export function parsePrelude(json: Buffer): HttpPrelude | { invalid: string } {
@@ -38,10 +37,10 @@ export function parsePrelude(json: Buffer): HttpPrelude | { invalid: string } {
   if (!isRecord(doc)) return { invalid: 'the prelude is not a JSON object' };
   const statusCode = doc.statusCode === undefined || doc.statusCode === null ? 200 : Number(doc.statusCode);
   if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) return { invalid: `statusCode ${String(doc.statusCode)} is not an HTTP status` };
-  const headers: Record<string, string> = {};
+  let headers: Record<string, string> = {};
   if (doc.headers !== undefined && doc.headers !== null) {
     if (!isRecord(doc.headers)) return { invalid: 'headers is not an object' };
-    for (const [k, v] of Object.entries(doc.headers)) if (v !== undefined && v !== null) headers[k.toLowerCase()] = String(v);
+    headers = answerHeaders(doc.headers);
   }
   let cookies: string[] = [];
   if (doc.cookies !== undefined && doc.cookies !== null) {

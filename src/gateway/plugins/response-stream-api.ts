@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { FunctionCatalog } from '../../api/catalog.js';
 import type { InvokeResult } from '../../agent/invocation.js';
+import { normalisePostedError } from '../../agent/lambda-errors.js';
 import type { Invoker } from '../../dispatch/invoker.js';
 import { EVENT_STREAM_CONTENT_TYPE, invokeCompleteEvent, payloadChunks, type InvokeComplete } from '../../streaming/event-stream.js';
 import type { StreamEnd } from '../../streaming/response-stream.js';
@@ -48,17 +49,6 @@ export function errorDetails(payload: Buffer): string {
   return text;
 }
 
-/** The errorType of an error JSON, for a buffered error result that does not name it. */
-function errorTypeOf(payload: Buffer): string | undefined {
-  try {
-    const doc: unknown = JSON.parse(payload.toString('utf8'));
-    const t = typeof doc === 'object' && doc !== null ? (doc as { errorType?: unknown }).errorType : undefined;
-    return typeof t === 'string' ? t : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The body could not be read to its end and the stream's end names no error: the platform lost the stream. */
 export const STREAM_LOST: NonNullable<StreamEnd['error']> = {
   errorType: 'ServiceException',
@@ -82,7 +72,7 @@ export function invokeComplete(error: StreamEnd['error'] | undefined, logTail: s
 export async function* invokeEvents(result: InvokeResult, tail: boolean): AsyncGenerator<Buffer> {
   const stream = result.stream;
   if (!stream) {
-    const error = result.outcome === 'success' ? undefined : { errorType: result.errorType ?? errorTypeOf(result.payload) ?? 'Unhandled', payload: result.payload };
+    const error = result.outcome === 'success' ? undefined : { errorType: result.errorType ?? normalisePostedError(result.payload, 'Unhandled').errorType, payload: result.payload };
     if (!error) yield* payloadChunks(result.payload);
     yield invokeCompleteEvent(invokeComplete(error, tail ? (result.logTail ?? '') : undefined));
     return;

@@ -11,7 +11,7 @@ import { get, request, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessages } from '../../src/streaming/event-stream.js';
 import { node, startPlatform } from '../helpers/platform.js';
-import { FaultLog } from './collector.js';
+import { FaultLog, type CaseRecorder } from './collector.js';
 import { waitFor } from './support.js';
 
 const log = FaultLog.forFile(import.meta.url);
@@ -110,6 +110,20 @@ async function servesAgain(fn: string): Promise<Read> {
   );
 }
 
+/** After a caller left at `started`: the one-slot function serves the next call whole; says how long that took. */
+async function servedAfterLeaving(rec: CaseRecorder, via: 'api' | 'url', started: number): Promise<string> {
+  const next = await servesAgain('patient');
+  expect(next.status).toBe(200);
+  expect(next.bytes).toBe(MIB);
+  rec.tried();
+  return `${via}: next call after ${((Date.now() - started) / 1000).toFixed(1)} s`;
+}
+
+/** Resolves 0 once no invocation is in flight (bounded). */
+function noneInFlight(): Promise<number> {
+  return waitFor('nothing in flight', async () => ((await inFlight()) === 0 ? 0 : undefined), 10_000);
+}
+
 describe('callers of a streamed response that leave, stall or outlive the function', () => {
   it('callers that leave mid-stream release it: the next call runs long before the 60 s timeout', { timeout: 120_000 }, async () => {
     await log.run(
@@ -123,15 +137,10 @@ describe('callers of a streamed response that leave, stall or outlive the functi
             const started = Date.now();
             const left = via === 'api' ? await call('POST', `${streamPath('patient')}`, '{"mb":100}', (res) => res.destroy()) : await call('GET', '/fn/patient/?mb=100', '', (res) => res.destroy());
             expect(left.complete).toBe(false);
-            const next = await servesAgain('patient');
-            expect(next.status).toBe(200);
-            expect(next.bytes).toBe(MIB);
-            rec.tried();
-            seen.push(`${via}: next call after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+            seen.push(await servedAfterLeaving(rec, via, started));
           }
         }
-        const flying = await waitFor('nothing in flight', async () => ((await inFlight()) === 0 ? 0 : undefined), 10_000);
-        rec.observe(`${seen.join(', ')}; in flight afterwards: ${flying}`);
+        rec.observe(`${seen.join(', ')}; in flight afterwards: ${await noneInFlight()}`);
       },
     );
   });
@@ -153,14 +162,9 @@ describe('callers of a streamed response that leave, stall or outlive the functi
             if (via === 'api') req.end('{"mb":100,"delay":1000}');
             setTimeout(() => req.destroy(), 100);
           });
-          const next = await servesAgain('patient');
-          expect(next.status).toBe(200);
-          expect(next.bytes).toBe(MIB);
-          rec.tried();
-          seen.push(`${via}: next call after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          seen.push(await servedAfterLeaving(rec, via, started));
         }
-        const flying = await waitFor('nothing in flight', async () => ((await inFlight()) === 0 ? 0 : undefined), 10_000);
-        rec.observe(`${seen.join(', ')}; in flight afterwards: ${flying}`);
+        rec.observe(`${seen.join(', ')}; in flight afterwards: ${await noneInFlight()}`);
       },
     );
   });

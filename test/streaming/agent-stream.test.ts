@@ -65,14 +65,19 @@ describe('agent: a streamed response', () => {
     return { agent, runtime: new RawRuntime(agent.runtimeApi) };
   }
 
+  /** A started agent (`timeoutSeconds`), a call that takes a stream made through `path`, and the runtime's streamed post opened for it. */
+  async function streamCall(path: 'in process' | 'over HTTP', timeoutSeconds = 5) {
+    const { agent: a, runtime } = await started(timeoutSeconds);
+    const invoke = await caller(a, path);
+    const next = runtime.next();
+    const call = invoke(streamed({}, { timeoutMs: timeoutSeconds * 1000 }));
+    const { id } = await next;
+    return { agent: a, runtime, invoke, id, call, post: streamPost(a.runtimeApi, id) };
+  }
+
   for (const path of ['in process', 'over HTTP'] as const) {
     it(`${path}: the caller reads each chunk while the runtime is still writing`, async () => {
-      const { agent: a, runtime } = await started();
-      const invoke = await caller(a, path);
-      const next = runtime.next();
-      const call = invoke(streamed({}));
-      const { id } = await next;
-      const post = streamPost(a.runtimeApi, id);
+      const { runtime, invoke, call, post } = await streamCall(path);
       post.write('data: one\n\n');
       const result = await call;
       expect(result.outcome).toBe('success');
@@ -87,7 +92,7 @@ describe('agent: a streamed response', () => {
       expect(endedAt - (chunks[0]?.at ?? endedAt)).toBeGreaterThanOrEqual(400);
       const end = await result.stream?.ended;
       expect(end?.error).toBeUndefined();
-      expect(end?.bytes).toBe(path === 'in process' ? 22 : 22);
+      expect(end?.bytes).toBe(22);
       // The instance is free again: the next call runs.
       const again = runtime.next();
       const second = invoke(request({}));
@@ -97,12 +102,7 @@ describe('agent: a streamed response', () => {
     });
 
     it(`${path}: an error in the trailers ends the stream with the function's error`, async () => {
-      const { agent: a, runtime } = await started();
-      const invoke = await caller(a, path);
-      const next = runtime.next();
-      const call = invoke(streamed({}));
-      const { id } = await next;
-      const post = streamPost(a.runtimeApi, id);
+      const { call, post } = await streamCall(path);
       post.write('partial');
       const result = await call;
       const reading = readChunks(result);
@@ -115,12 +115,7 @@ describe('agent: a streamed response', () => {
     });
 
     it(`${path}: a timeout mid-stream ends it with Sandbox.Timedout`, async () => {
-      const { agent: a, runtime } = await started(1);
-      const invoke = await caller(a, path);
-      const next = runtime.next();
-      const call = invoke(streamed({}, { timeoutMs: 1000 }));
-      const { id } = await next;
-      const post = streamPost(a.runtimeApi, id);
+      const { call, post } = await streamCall(path, 1);
       post.write('started');
       const result = await call;
       const reading = readChunks(result);
@@ -154,11 +149,7 @@ describe('agent: a streamed response', () => {
   }
 
   it('a reader that goes away releases the stream: the runtime finishes writing and the instance is free', async () => {
-    const { agent: a, runtime } = await started();
-    const next = runtime.next();
-    const call = a.invoke(streamed({}));
-    const { id } = await next;
-    const post = streamPost(a.runtimeApi, id);
+    const { agent: a, call, post } = await streamCall('in process');
     post.write('x'.repeat(1024));
     const result = await call;
     result.stream?.body.destroy();
@@ -172,11 +163,7 @@ describe('agent: a streamed response', () => {
   });
 
   it('a second answer to a streamed invocation is refused', async () => {
-    const { agent: a, runtime } = await started();
-    const next = runtime.next();
-    const call = a.invoke(streamed({}));
-    const { id } = await next;
-    const post = streamPost(a.runtimeApi, id);
+    const { runtime, id, call, post } = await streamCall('in process');
     post.write('a');
     const result = await call;
     const again = await runtime.post(`invocation/${id}/response`, '"twice"');

@@ -102,8 +102,26 @@ export function readInvokeRequest(
 }
 
 /** The dispatcher resolves the qualifier per call: one naming no version or alias is Lambda's 404 for the ARN called. */
-export function invokeFailure(err: unknown, arn: string): unknown {
+function invokeFailure(err: unknown, arn: string): unknown {
   return err instanceof DispatchError && err.kind === 'not-found' ? notFound(arn) : err;
+}
+
+/** Runs a request read by readInvokeRequest now (Invoke's RequestResponse, InvokeWithResponseStream); `acceptStream`: the route passes a stream on as it comes. */
+export async function invokeNow(invoker: Invoker, r: InvokeRequestParts, requestId: string, acceptStream = false): Promise<InvokeResult> {
+  try {
+    return await invoker.invoke({
+      functionName: r.name,
+      ...(r.qualifier !== undefined ? { qualifier: r.qualifier } : {}),
+      requestId,
+      payload: r.body,
+      type: 'sync',
+      tailLogs: r.logType === 'Tail',
+      ...(acceptStream ? { acceptStream: true } : {}),
+      ...(r.clientContext ? { clientContext: r.clientContext } : {}),
+    });
+  } catch (err) {
+    throw invokeFailure(err, r.arn);
+  }
 }
 
 export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts) => {
@@ -144,7 +162,8 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
       },
     },
     async (req, reply) => {
-      const { name, qualifier, arn, type, logType, clientContext, body } = readInvokeRequest(req, { catalog: opts.catalog, limits: opts.limits, arn: opts.arn, home });
+      const r = readInvokeRequest(req, { catalog: opts.catalog, limits: opts.limits, arn: opts.arn, home });
+      const { name, qualifier, type, logType, clientContext, body } = r;
       const requestId = req.id;
       if (type === 'DryRun') return reply.code(204).send();
       if (type === 'Event') {
@@ -160,20 +179,7 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
         reply.header('x-amzn-requestid', res.requestId);
         return reply.code(202).send();
       }
-      let result: InvokeResult;
-      try {
-        result = await opts.invoker.invoke({
-          functionName: name,
-          ...(qualifier !== undefined ? { qualifier } : {}),
-          requestId,
-          payload: body,
-          type: 'sync',
-          tailLogs: logType === 'Tail',
-          ...(clientContext ? { clientContext } : {}),
-        });
-      } catch (err) {
-        throw invokeFailure(err, arn);
-      }
+      const result = await invokeNow(opts.invoker, r, requestId);
       reply.code(200).header('content-type', 'application/json').header('x-amz-executed-version', result.executedVersion ?? '$LATEST');
       if (result.outcome !== 'success') reply.header('x-amz-function-error', result.outcome === 'handled' ? 'Handled' : 'Unhandled');
       if (logType === 'Tail') reply.header('x-amz-log-result', result.logTail ?? '');

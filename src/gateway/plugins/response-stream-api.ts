@@ -19,7 +19,7 @@ import type { StreamEnd } from '../../streaming/response-stream.js';
 import { arnHome, type InvocationTypeHeader } from '../invoke-request.js';
 import { badParameter } from '../lambda-errors.js';
 import type { PayloadLimits } from '../app.js';
-import { invokeFailure, readInvokeRequest } from './invoke-api.js';
+import { invokeNow, readInvokeRequest } from './invoke-api.js';
 
 export const RESPONSE_STREAM_ROUTE = '/2021-11-15/functions/:name/response-streaming-invocations';
 
@@ -151,21 +151,7 @@ export const responseStreamApi: FastifyPluginAsync<ResponseStreamApiOptions> = a
     async (req, reply) => {
       const r = readInvokeRequest(req, { catalog: opts.catalog, limits: opts.limits, arn: opts.arn, home }, parseStreamingInvocationType);
       if (r.type === 'DryRun') return reply.code(204).send();
-      let result: InvokeResult;
-      try {
-        result = await opts.invoker.invoke({
-          functionName: r.name,
-          ...(r.qualifier !== undefined ? { qualifier: r.qualifier } : {}),
-          requestId: req.id,
-          payload: r.body,
-          type: 'sync',
-          tailLogs: r.logType === 'Tail',
-          acceptStream: true,
-          ...(r.clientContext ? { clientContext: r.clientContext } : {}),
-        });
-      } catch (err) {
-        throw invokeFailure(err, r.arn);
-      }
+      const result = await invokeNow(opts.invoker, r, req.id, true);
       reply.code(200).header('content-type', EVENT_STREAM_CONTENT_TYPE).header('x-amz-executed-version', result.executedVersion ?? '$LATEST');
       return reply.send(eventStreamBody(result, r.logType === 'Tail'));
     },

@@ -26,7 +26,9 @@ export interface Instance {
   readonly readyAt?: number;
   /**
    * Runs the invocation. A NotDeliveredError (src/agent/delivery.ts) says it
-   * provably never reached the runtime; any other failure may have run.
+   * provably never reached the runtime; any other failure may have run. The
+   * result carries a stream only when `req.acceptStream` asked for one (the
+   * agent buffers it otherwise).
    */
   invoke(req: InvokeRequest): Promise<InvokeResult>;
   /**

@@ -28,7 +28,6 @@ import { versionNumbers } from '../versions/snapshot.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
 import { unitKey, unitLabels } from '../versions/units.js';
 import { functionArn } from '../api/lambda-arn.js';
-import { bufferResponseStream } from '../streaming/buffer-stream.js';
 import { LAMBDA_STREAM_LIMITS, limitStream, type StreamLimits } from '../streaming/stream-limits.js';
 
 export interface DispatcherOptions {
@@ -245,7 +244,7 @@ export class Dispatcher implements Invoker {
     this.#opts.metrics?.inFlight.inc(call.labels);
     let busy: Promise<unknown> | undefined;
     try {
-      let result = await instance.invoke({
+      const result = await instance.invoke({
         requestId: inv.requestId,
         payload: inv.payload,
         timeoutMs: unit.spec.timeoutSeconds * 1000,
@@ -257,8 +256,6 @@ export class Dispatcher implements Invoker {
         ...(inv.acceptStream === true ? { acceptStream: true } : {}),
       });
       result.executedVersion = call.version;
-      // The agent buffers for callers that cannot stream; this holds should an instance stream regardless.
-      if (result.stream !== undefined && inv.acceptStream !== true) result = { ...(await bufferResponseStream(result, LIMITS.responseBytes)), executedVersion: call.version };
       const source = result.stream;
       if (source !== undefined) {
         const streamed: InvokeResult = { ...result, stream: limitStream(source, this.#opts.streamLimits ?? LAMBDA_STREAM_LIMITS) };

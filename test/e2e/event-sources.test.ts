@@ -509,29 +509,34 @@ describe.runIf(inject('e2e') !== undefined).sequential('Event sources on the pro
   it('a gateway scaled down mid-batch drains: the batch in flight finishes and is committed, and never runs again; nothing lost, in order', async () => {
     if (broker === undefined) throw new Error('the broker is started by the first test of this file');
     const kafka = new Kafka({ clientId: 'hearth-e2e-drain', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
-    // Batches of 1.5 s, so the scale-down reaches the gateway (ReplicaSet, the node's watch, SIGTERM) while one runs.
+    // Batches of 2.5 s, so the scale-down reaches the gateway (annotation, ReplicaSet, the node's watch, SIGTERM) while one runs.
     // A scale-down, not `kubectl delete pod`: a deleted pod's replacement joins the group within about a second here,
     // and that rebalance ends a drain early (README, Rollouts and stops), cutting the batch this test is about.
     const perPartition = 60;
-    const batchSeconds = 1.5;
+    const batchSeconds = 2.5;
     const { members: before, podOf } = await gatewaysInGroup(kafka);
-    const member = before[0];
-    const pod = member === undefined ? undefined : podOf(member);
-    if (member === undefined || pod === undefined) throw new Error('no gateway member');
-    // The ReplicaSet removes the pod with the lowest deletion cost first.
-    await kubectl('annotate', 'pod', pod.metadata.name, '-n', NS, 'controller.kubernetes.io/pod-deletion-cost=-1000', '--overwrite');
     // Two replicas again whatever happens below (the chart's default; later files expect it).
     onTestFinished(async () => {
       await kubectl('scale', 'deployment/hearth-gateway', '-n', NS, '--replicas=2');
     });
     await produceRun(kafka, SLOW_TOPIC, 'drain', perPartition, batchSeconds);
 
-    const victim = await until('a batch in flight on that gateway, the gateways scaled to one', async () => {
-      const fresh = batchInFlight('drain', perPartition, 0.5);
-      if (fresh === undefined || !member.partitions.includes(fresh.partition)) return undefined;
+    // The victim is whichever gateway owns the first batch seen in flight (a fixed pick waited on its partitions only,
+    // and once saw none fresh in 90 s on a loaded CI machine). The ReplicaSet removes the pod with the lowest deletion cost first.
+    const victim = await until('a batch in flight, its gateway picked, the gateways scaled to one', async () => {
+      const fresh = batchInFlight('drain', perPartition, 0.6);
+      const member = fresh === undefined ? undefined : before.find((m) => m.partitions.includes(fresh.partition));
+      const pod = member === undefined ? undefined : podOf(member);
+      if (fresh === undefined || member === undefined || pod === undefined) return undefined;
+      await kubectl('annotate', 'pod', pod.metadata.name, '-n', NS, 'controller.kubernetes.io/pod-deletion-cost=-1000', '--overwrite');
       await kubectl('scale', 'deployment/hearth-gateway', '-n', NS, '--replicas=1');
       return { batch: fresh, member, pod, deletedAt: Date.now() / 1000 };
-    }, 90_000, 50);
+    }, 90_000, 50).catch((err: unknown) => {
+      const now = Date.now() / 1000;
+      const seen = slowBatches().filter((b) => b.ids[0]?.startsWith('drain/') === true).map((b) => `p${b.partition} ${b.ids[0] ?? ''}…${b.ids.at(-1) ?? ''} ${(now - b.at).toFixed(1)} s ago`);
+      throw new Error(`${String(err)}; members ${JSON.stringify(before)}; drain batches seen:\n${seen.join('\n')}`);
+    });
+    const member = victim.member;
 
     // The gateway began its shutdown (pollers told to drain) while that batch still ran.
     const log = join(ctx().logsDir, 'pods', `${NS}_${victim.pod.metadata.name}_${victim.pod.metadata.uid}`, 'gateway.log');

@@ -5,7 +5,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PORT ?= 8080
 # maven (with the JRE it depends on) fetches and runs Kafka's jars for the event-source tests (test/servers/fetch-kafka.sh).
-APT_PACKAGES := redis-server curl iproute2 iptables nftables conntrack util-linux mount bubblewrap maven
+# chromium drives the console's browser tests (playwright-core, no browser download); prometheus brings promtool,
+# which lints every process's /metrics.
+APT_PACKAGES := redis-server curl iproute2 iptables nftables conntrack util-linux mount bubblewrap maven chromium prometheus
 BENCH_APT_PACKAGES := nginx-light
 # What make run needs of the system: bubblewrap for the functions' sandbox, util-linux for its setpriv.
 RUN_APT_PACKAGES := bubblewrap util-linux

@@ -83,6 +83,8 @@ test-unit: deps deps-system build $(AWSCLI) $(CLOUDEVENTS)
 	bash test/uploads/build-versitygw.sh >$${TMPDIR:-/tmp}/hearth-versitygw-build.log 2>&1 &
 	@# Kafka's jars (Maven Central, about 10 s cold) likewise; test/servers/kafka.ts waits on the fetch's lock.
 	bash test/servers/fetch-kafka.sh >$${TMPDIR:-/tmp}/hearth-kafka-fetch.log 2>&1 &
+	@# Jaeger v2, the trace backend of test/tracing (cold: about 6 minutes); test/servers/jaeger.ts waits on the build's lock.
+	bash test/servers/build-jaeger.sh >$${TMPDIR:-/tmp}/hearth-jaeger-build.log 2>&1 &
 	npx vitest run
 	npx tsx test/faults/report.ts
 

@@ -16,7 +16,7 @@ import type { Catalog, FunctionCatalog } from '../api/catalog.js';
 import type { InvokeResult } from '../agent/invocation.js';
 import { exceedsReservedConcurrency, RESERVED_CONCURRENCY_REASON } from '../autoscaler/core.js';
 import type { Backend, Instance } from '../backends/backend.js';
-import { billedMilliseconds, gbSeconds, type InvocationMetrics, type InvocationOutcome } from '../metrics/invocations.js';
+import { billedMilliseconds, byteSeconds, type InvocationMetrics, type InvocationOutcome } from '../metrics/invocations.js';
 import { LocalConcurrencyLimiter, type ConcurrencyLimiter, type Lease } from './concurrency-limiter.js';
 import { DispatchError, type Invocation, type Invoker } from './invoker.js';
 import { liveCount, neededInstances, pickInstance } from './placement.js';
@@ -457,7 +457,7 @@ export class Dispatcher implements Invoker {
       m.initDuration.observe(labels, result.initDurationMs / 1000);
     }
     const billed = billedMilliseconds(result.durationMs);
-    m.billedMs.inc(labels, billed);
-    m.gbSeconds.inc(labels, gbSeconds(billed, fn.spec.memoryMB));
+    m.billedSeconds.inc(labels, billed / 1000);
+    m.billedByteSeconds.inc(labels, byteSeconds(billed, fn.spec.memoryMB));
   }
 }

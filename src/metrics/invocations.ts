@@ -1,6 +1,9 @@
 // Metrics of invocations, recorded once per invocation at the dispatch
-// boundary. Billed duration and GB-seconds feed the cost model
-// C = k·t + p·n (t: GB-seconds, i.e. billed ms × memory; n: requests).
+// boundary. Billed duration and billed memory-time feed the cost model
+// C = k·t + p·n (t: GB-seconds, i.e. billed duration × memory; n: requests).
+// Both are counted in base units, as Prometheus names them (seconds,
+// byte-seconds): `hearth cost` and the dashboard turn byte-seconds into
+// Lambda's GB-seconds (a GB there is 1024 MB, 2^30 bytes).
 // Every series names the function and the version that ran (`$LATEST` or a
 // number; src/versions/units.ts unitLabels), so `sum by (function)` still
 // gives a function's totals and a canary's version can be told apart.
@@ -15,8 +18,8 @@ export interface InvocationMetrics {
   initDuration: Histogram<'function' | 'version'>;
   inFlight: Gauge<'function' | 'version'>;
   throttles: Counter<'function' | 'version' | 'reason'>;
-  billedMs: Counter<'function' | 'version'>;
-  gbSeconds: Counter<'function' | 'version'>;
+  billedSeconds: Counter<'function' | 'version'>;
+  billedByteSeconds: Counter<'function' | 'version'>;
   instances: Gauge<'function' | 'version' | 'state'>;
   redispatches: Counter<'function' | 'version' | 'reason'>;
 }
@@ -32,8 +35,13 @@ export function createInvocationMetrics(registry: Registry): InvocationMetrics {
     initDuration: new Histogram({ name: 'hearth_init_duration_seconds', help: 'Init phase of instances that served a cold start.', labelNames: ['function', 'version'], buckets: DURATION_BUCKETS, registers }),
     inFlight: new Gauge({ name: 'hearth_inflight_invocations', help: 'Invocations running now.', labelNames: ['function', 'version'], registers }),
     throttles: new Counter({ name: 'hearth_throttles_total', help: 'Invocations refused for lack of concurrency.', labelNames: ['function', 'version', 'reason'], registers }),
-    billedMs: new Counter({ name: 'hearth_billed_duration_milliseconds_total', help: 'Billed duration (each invocation rounded up to 1 ms).', labelNames: ['function', 'version'], registers }),
-    gbSeconds: new Counter({ name: 'hearth_gb_seconds_total', help: 'Billed duration × configured memory, in GB-seconds.', labelNames: ['function', 'version'], registers }),
+    billedSeconds: new Counter({ name: 'hearth_billed_duration_seconds_total', help: 'Billed duration in seconds (each invocation rounded up to a whole millisecond first).', labelNames: ['function', 'version'], registers }),
+    billedByteSeconds: new Counter({
+      name: 'hearth_billed_byte_seconds_total',
+      help: 'Billed duration × configured memory, in byte-seconds (Lambda\'s GB-second is 2^30 of them).',
+      labelNames: ['function', 'version'],
+      registers,
+    }),
     instances: new Gauge({ name: 'hearth_instances', help: 'Instances by state.', labelNames: ['function', 'version', 'state'], registers }),
     redispatches: new Counter({
       name: 'hearth_redispatches_total',
@@ -49,8 +57,12 @@ export function billedMilliseconds(durationMs: number): number {
   return Math.max(1, Math.ceil(durationMs));
 }
 
-export function gbSeconds(billedMs: number, memoryMB: number): number {
-  return (billedMs / 1000) * (memoryMB / 1024);
+/** Bytes in Lambda's GB (1024 MB): GB-seconds are byte-seconds over this. */
+export const BYTES_PER_GB = 2 ** 30;
+
+/** Billed duration × memory in byte-seconds, what hearth_billed_byte_seconds_total counts. */
+export function byteSeconds(billedMs: number, memoryMB: number): number {
+  return (billedMs / 1000) * memoryMB * 2 ** 20;
 }
 
 /** The cost model C = k·t + p·n, with t in GB-seconds and n requests. */

@@ -228,7 +228,7 @@ describe('Dispatcher: versions and aliases', () => {
     stop();
     expect(await counted(metrics, { function: 'f', version: '1', outcome: 'success' })).toBe(2);
     expect(await counted(metrics, { function: 'f', version: '$LATEST', outcome: 'success' })).toBe(1);
-    const billed = (await metrics.billedMs.get()).values.map((v) => v.labels);
+    const billed = (await metrics.billedSeconds.get()).values.map((v) => v.labels);
     expect(billed).toEqual(expect.arrayContaining([{ function: 'f', version: '1' }, { function: 'f', version: '$LATEST' }]));
     const ready = (await metrics.instances.get()).values.filter((v) => v.labels.state === 'ready').map((v) => [v.labels.function, v.labels.version, v.value]);
     expect(ready).toEqual(expect.arrayContaining([['f', '1', 1], ['f', '$LATEST', 1]]));

@@ -4,8 +4,8 @@
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeRest } from '../kube/rest.js';
-import { parseExposition, sumBy } from '../metrics/exposition.js';
-import { cost, DEFAULT_PRICES } from '../metrics/invocations.js';
+import { parseExposition, sumBy, type Sample } from '../metrics/exposition.js';
+import { BYTES_PER_GB, cost, DEFAULT_PRICES } from '../metrics/invocations.js';
 import { scrapeAll, serviceSources, urlSource, type MetricsSource } from './cost-sources.js';
 
 const HELP = `usage: hearth cost [--url URL]... | --service NAME [--namespace NS] [--kubeconfig FILE]
@@ -36,16 +36,40 @@ export interface CostRow {
   cost: number;
 }
 
+/**
+ * Billed time and memory-time as gateways expose them, and the factor that
+ * brings each to billed milliseconds or GB-seconds. The names before the
+ * renames (README "Metric renames") are read too, so a sum over replicas in
+ * the middle of an upgrade leaves none of them out.
+ */
+const BILLED_MS_SERIES: ReadonlyArray<readonly [string, number]> = [
+  ['hearth_billed_duration_seconds_total', 1000],
+  ['hearth_billed_duration_milliseconds_total', 1],
+];
+const GB_SECONDS_SERIES: ReadonlyArray<readonly [string, number]> = [
+  ['hearth_billed_byte_seconds_total', 1 / BYTES_PER_GB],
+  ['hearth_gb_seconds_total', 1],
+];
+
+function sumScaled(samples: readonly Sample[], series: ReadonlyArray<readonly [string, number]>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, factor] of series) {
+    for (const [fn, v] of sumBy(samples, name, 'function')) out.set(fn, (out.get(fn) ?? 0) + v * factor);
+  }
+  return out;
+}
+
 /** Rows per function from the metrics of one or more gateways, summed. */
 export function costRows(metricsTexts: readonly string[], prices: { pricePerGbSecond: number; pricePerRequest: number }): CostRow[] {
   const samples = metricsTexts.flatMap((t) => parseExposition(t));
   const requests = sumBy(samples, 'hearth_invocations_total', 'function', (s) => BILLED_OUTCOMES.has(s.labels.outcome ?? ''));
-  const billed = sumBy(samples, 'hearth_billed_duration_milliseconds_total', 'function');
-  const gbs = sumBy(samples, 'hearth_gb_seconds_total', 'function');
+  const billed = sumScaled(samples, BILLED_MS_SERIES);
+  const gbs = sumScaled(samples, GB_SECONDS_SERIES);
   return [...new Set([...requests.keys(), ...gbs.keys()])].sort().map((fn) => {
     const n = requests.get(fn) ?? 0;
     const t = gbs.get(fn) ?? 0;
-    return { function: fn, requests: n, billedMs: billed.get(fn) ?? 0, gbSeconds: t, cost: cost({ gbSeconds: t, requests: n, ...prices }) };
+    // Each invocation is billed in whole milliseconds: rounding takes off what seconds in binary floating point add.
+    return { function: fn, requests: n, billedMs: Math.round(billed.get(fn) ?? 0), gbSeconds: t, cost: cost({ gbSeconds: t, requests: n, ...prices }) };
   });
 }
 

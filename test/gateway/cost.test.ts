@@ -9,7 +9,7 @@ import { costRows } from '../../src/cli/cost.js';
 import { gatewayPods } from '../../src/cli/cost-sources.js';
 import { authFromCredentialsFile, type CredentialsFileAuth } from '../../src/gateway/auth/credentials-file.js';
 import { parseExposition } from '../../src/metrics/exposition.js';
-import { billedMilliseconds, cost, gbSeconds } from '../../src/metrics/invocations.js';
+import { billedMilliseconds, BYTES_PER_GB, byteSeconds, cost } from '../../src/metrics/invocations.js';
 import { invokePath, post } from '../faults/support.js';
 import { py, startPlatform } from '../helpers/platform.js';
 
@@ -21,9 +21,9 @@ describe('cost model C = k·t + p·n', () => {
     expect(billedMilliseconds(1.0)).toBe(1);
     expect(billedMilliseconds(1.01)).toBe(2);
   });
-  it('computes GB-seconds and cost', () => {
-    expect(gbSeconds(1000, 1024)).toBe(1);
-    expect(gbSeconds(500, 128)).toBeCloseTo(0.0625);
+  it('computes byte-seconds (GB-seconds × 2^30) and cost', () => {
+    expect(byteSeconds(1000, 1024)).toBe(BYTES_PER_GB);
+    expect(byteSeconds(500, 128) / BYTES_PER_GB).toBeCloseTo(0.0625);
     expect(cost({ gbSeconds: 2, requests: 10, pricePerGbSecond: 3, pricePerRequest: 0.5 })).toBe(11);
   });
   it('reads a gateway\'s metrics into rows per function, counting only requests that ran', () => {
@@ -32,8 +32,8 @@ describe('cost model C = k·t + p·n', () => {
       'hearth_invocations_total{function="a",type="sync",outcome="success"} 3',
       'hearth_invocations_total{function="a",type="async",outcome="unhandled"} 1',
       'hearth_invocations_total{function="a",type="sync",outcome="throttled"} 9',
-      'hearth_billed_duration_milliseconds_total{function="a"} 40',
-      'hearth_gb_seconds_total{function="a"} 0.005',
+      'hearth_billed_duration_seconds_total{function="a"} 0.04',
+      `hearth_billed_byte_seconds_total{function="a"} ${0.005 * BYTES_PER_GB}`,
     ].join('\n');
     expect(parseExposition(text)).toHaveLength(5);
     const [row] = costRows([text], { pricePerGbSecond: 2, pricePerRequest: 0.1 });
@@ -41,12 +41,17 @@ describe('cost model C = k·t + p·n', () => {
   });
   it('sums the metrics of several gateways per function', () => {
     const replica = (fn: string, n: number, gbs: number) =>
-      [`hearth_invocations_total{function="${fn}",type="sync",outcome="success"} ${n}`, `hearth_billed_duration_milliseconds_total{function="${fn}"} ${n * 10}`, `hearth_gb_seconds_total{function="${fn}"} ${gbs}`].join('\n');
+      [`hearth_invocations_total{function="${fn}",type="sync",outcome="success"} ${n}`, `hearth_billed_duration_seconds_total{function="${fn}"} ${n * 0.01}`, `hearth_billed_byte_seconds_total{function="${fn}"} ${gbs * BYTES_PER_GB}`].join('\n');
     const rows = costRows([replica('a', 3, 0.25), replica('a', 2, 0.5), replica('b', 1, 1)], { pricePerGbSecond: 1, pricePerRequest: 0 });
     expect(rows).toEqual([
       { function: 'a', requests: 5, billedMs: 50, gbSeconds: 0.75, cost: 0.75 },
       { function: 'b', requests: 1, billedMs: 10, gbSeconds: 1, cost: 1 },
     ]);
+  });
+  it('reads the names before the renames too, so replicas not yet upgraded still count', () => {
+    const renamed = ['hearth_invocations_total{function="a",type="sync",outcome="success"} 1', 'hearth_billed_duration_seconds_total{function="a"} 0.003', `hearth_billed_byte_seconds_total{function="a"} ${0.25 * BYTES_PER_GB}`].join('\n');
+    const before = ['hearth_invocations_total{function="a",type="sync",outcome="success"} 2', 'hearth_billed_duration_milliseconds_total{function="a"} 7', 'hearth_gb_seconds_total{function="a"} 0.5'].join('\n');
+    expect(costRows([renamed, before], { pricePerGbSecond: 1, pricePerRequest: 0 })).toEqual([{ function: 'a', requests: 3, billedMs: 10, gbSeconds: 0.75, cost: 0.75 }]);
   });
 });
 

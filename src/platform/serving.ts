@@ -15,6 +15,8 @@ import type { ConcurrencyLimiter } from '../dispatch/concurrency-limiter.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import type { StreamLimits } from '../streaming/stream-limits.js';
 import { buildGateway } from '../gateway/app.js';
+import { consoleStatic } from '../gateway/plugins/console.js';
+import { metricsHistory } from '../gateway/plugins/metrics-history.js';
 import { ConnectionDrain, IDLE_GRACE_MS } from '../gateway/connection-drain.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import type { AuthOptions } from '../gateway/plugins/auth.js';
@@ -190,6 +192,9 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     plugins: [
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
+      // The console (static files) and the metrics history its charts read.
+      { plugin: consoleStatic, options: {} },
+      { plugin: metricsHistory, options: { registry } },
       // With the store, the mapping routes write mappings too (Create/Update/DeleteEventSourceMapping).
       ...(mappingsView ? [{ plugin: eventSourceMappingsPlugin, options: { ...mappingsView, ...(opts.store ? { store: opts.store } : {}) } }] : []),
       { plugin: eventsApi, options: { catalog, queue, arn: (n: string) => dispatcher.arn(n) } },

@@ -4,6 +4,7 @@
 // operations route, or nothing in particular. Pure.
 import { functionUrlTarget } from '../function-url-target.js';
 import { parseFunctionName } from '../invoke-request.js';
+import { CONSOLE_ROUTES } from '../plugins/console.js';
 import { PACKAGES_ROUTE } from '../plugins/packages.js';
 
 export type RouteTarget =
@@ -28,6 +29,8 @@ export const DEFAULT_OPEN_ROUTES: readonly string[] = ['/healthz', '/readyz', '/
 export const ALWAYS_OPEN_ROUTES: readonly string[] = ['/healthz', '/readyz'];
 /** Package downloads (GetFunction's Code.Location) carry their own signature and expiry in the query: they are authorised by it. */
 export const SIGNED_ROUTES: readonly string[] = [PACKAGES_ROUTE];
+/** The console's static files hold no data: a browser loads them without credentials, and every call they make carries the user's key. */
+export const STATIC_ROUTES: readonly string[] = CONSOLE_ROUTES;
 
 // Lambda's REST routes name the function as `/{api-version}/functions/{FunctionName}/…`, and tags as `/{api-version}/tags/{ARN}`.
 const FUNCTION_ROUTE = /^\/\d{4}-\d{2}-\d{2}\/functions\/:name(\/|$)/;
@@ -56,7 +59,7 @@ function namedFunction(raw: string): string {
 export function routeTarget(route: string | undefined, params: Record<string, string | undefined>, openRoutes: readonly string[], method = 'GET'): RouteTarget {
   // No route matched: the caller gets its 404 once authenticated.
   if (route === undefined) return { kind: 'any-caller' };
-  if (openRoutes.includes(route) || ALWAYS_OPEN_ROUTES.includes(route) || SIGNED_ROUTES.includes(route)) return { kind: 'open' };
+  if (openRoutes.includes(route) || ALWAYS_OPEN_ROUTES.includes(route) || SIGNED_ROUTES.includes(route) || STATIC_ROUTES.includes(route)) return { kind: 'open' };
   // /metrics and /openapi.json closed by --open-routes: any authenticated caller.
   if (DEFAULT_OPEN_ROUTES.includes(route)) return { kind: 'any-caller' };
   if (method === 'POST' && CREATE_FUNCTION_ROUTES.includes(route)) return { kind: 'body-function' };

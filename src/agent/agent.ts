@@ -23,10 +23,11 @@ import {
   unhandledResult,
   type LambdaErrorBody,
 } from './lambda-errors.js';
-import { encodeLogTail, findRequestId, LineBuffer } from './log-tail.js';
+import { encodeTail, findRequestId, LineBuffer } from './log-tail.js';
+import { closingLines, DEFAULT_LOG_SETTINGS, formatApplicationLine, jsonRequestId, openingLines, recordsInLog, sandboxErrorLine, type LogSettings } from './log-format.js';
 import { DEFAULT_MAX_LINE_BYTES, LineCutter } from './line-cut.js';
 import { StreamSink, type OutputSink } from './output-sink.js';
-import { endLine, peakMemoryKB, reportLine, startLine } from './report-lines.js';
+import { peakMemoryKB } from './report-lines.js';
 import { routeRuntimeApi, type RuntimeApi } from './runtime-api-routes.js';
 import { sendJson } from './http-io.js';
 import { terminate } from './process-reaper.js';
@@ -48,7 +49,9 @@ export type AgentEvent =
   | { type: 'exit'; code: number | null; signal: string | null; phase: 'init' | 'invoke' | 'idle' }
   | { type: 'restart'; reason: 'timeout' | 'exit' | 'init-retry' }
   /** The agent stopped taking new invocations (beginDrain). */
-  | { type: 'draining' };
+  | { type: 'draining' }
+  /** An invocation the runtime was handed ended (its caller has the result, or the end of its stream). */
+  | { type: 'invoked'; outcome: InvokeResult['outcome']; durationMs: number };
 
 export interface DrainResult {
   /** Queued invocations still waiting for the runtime at the drain timeout, refused as not delivered. */
@@ -99,6 +102,10 @@ export interface AgentOptions {
   output?: OutputSink;
   /** Bytes kept of one output line; the rest is cut (default 64 KiB). */
   maxLineBytes?: number;
+  /** The function's logging controls (spec.logging): Text as written, or JSON lines filtered by level (log-format.ts). */
+  logging?: LogSettings;
+  /** The version the instance runs, for START / platform.start (default $LATEST). */
+  version?: string;
 }
 
 interface Pending {
@@ -115,6 +122,8 @@ interface Pending {
   done: boolean;
   /** Set once the runtime began streaming its response: the caller already has the stream, its end goes there. */
   relay?: StreamRelay;
+  /** START or platform.start, written at hand-over, for the log tail. */
+  opening?: string[];
 }
 
 type InitFailure =
@@ -140,6 +149,7 @@ export class Agent implements RuntimeApi {
   private readonly drainTimeoutMs: number;
   private readonly listeners = new Set<(e: AgentEvent) => void>();
   private readonly output: OutputSink;
+  private readonly logSettings: LogSettings;
 
   private server: Server | undefined;
   private invokeServers: InvokeServer[] = [];
@@ -176,6 +186,7 @@ export class Agent implements RuntimeApi {
     this.drainTimeoutMs = opts.drainTimeoutMs ?? this.timeoutSeconds * 1000;
     if (opts.onEvent) this.listeners.add(opts.onEvent);
     this.output = opts.output ?? new StreamSink();
+    this.logSettings = opts.logging ?? DEFAULT_LOG_SETTINGS;
   }
 
   get state(): AgentState {
@@ -500,11 +511,16 @@ export class Agent implements RuntimeApi {
     if (this.inflight.size === 1) {
       owner = this.inflight.values().next().value;
     } else if (this.inflight.size > 1) {
-      const id = findRequestId(line, (s) => this.inflight.has(s));
+      const known = (s: string): boolean => this.inflight.has(s);
+      const id = findRequestId(line, known) ?? (this.logSettings.format === 'JSON' ? jsonRequestId(line, known) : undefined);
       owner = id !== undefined ? this.inflight.get(id) : undefined;
     }
-    owner?.logs?.push(line);
-    return sink.write({ functionName: this.functionName, line, stream, requestId: owner?.req.requestId, cutBytes });
+    const requestId = owner?.req.requestId;
+    const written = formatApplicationLine(line, requestId, new Date(), this.logSettings);
+    // Below the function's applicationLogLevel: neither its log nor the tail sees it.
+    if (written === undefined) return true;
+    owner?.logs?.push(written);
+    return sink.write({ functionName: this.functionName, line: written, stream, requestId, cutBytes });
   }
 
   private initDone(): void {
@@ -641,6 +657,8 @@ export class Agent implements RuntimeApi {
       this.coldInitMs = undefined;
     }
     p.startedAt = performance.now();
+    p.opening = openingLines(this.logSettings, req.requestId, this.opts.version);
+    this.writeRecords(p.opening, req.requestId);
     this.inflight.set(req.requestId, p);
     p.timer = setTimeout(() => this.onTimeout(p), p.timeoutMs);
     res.writeHead(200, headers);
@@ -670,7 +688,7 @@ export class Agent implements RuntimeApi {
     if (p.initDurationMs !== undefined) result.initDurationMs = p.initDurationMs;
     setImmediate(() => {
       this.inflight.delete(p.req.requestId);
-      this.settle(p, result, p.logs !== undefined ? this.tail(p, result, status) : undefined);
+      this.settle(p, result, this.closeLog(p, result, status));
       this.wakeIdle();
       this.pump();
     });
@@ -678,6 +696,7 @@ export class Agent implements RuntimeApi {
 
   /** Gives the invocation's end to its caller: the result, or the end of the stream it already has. */
   private settle(p: Pending, result: InvokeResult, logTail: string | undefined): void {
+    this.emit({ type: 'invoked', outcome: result.outcome, durationMs: result.durationMs });
     if (p.relay === undefined) {
       if (logTail !== undefined) result.logTail = logTail;
       p.resolve(result);
@@ -696,7 +715,7 @@ export class Agent implements RuntimeApi {
     p.done = true;
     clearTimeout(p.timer);
     this.inflight.delete(p.req.requestId);
-    this.settle(p, result, p.logs !== undefined ? this.tail(p, result, 'error') : undefined);
+    this.settle(p, result, this.closeLog(p, result, 'error'));
   }
 
   /** Ends a queued invocation the runtime never saw, as not delivered. */
@@ -707,9 +726,17 @@ export class Agent implements RuntimeApi {
     p.reject(notDelivered(p.req.requestId, why));
   }
 
-  private tail(p: Pending, result: InvokeResult, status?: 'timeout' | 'error'): string {
+  /**
+   * The invocation's closing lines (END and REPORT, or in JSON the platform
+   * records, also written to the function's log) and its log tail when the
+   * caller asked for one.
+   */
+  private closeLog(p: Pending, result: InvokeResult, status?: 'timeout' | 'error'): string | undefined {
+    const toLog = recordsInLog(this.logSettings) && p.startedAt > 0;
+    if (p.logs === undefined && !toLog) return undefined;
     const id = p.req.requestId;
-    const report = reportLine({
+    const sandboxError = result.outcome !== 'success' && status !== undefined ? sandboxErrorLine(this.logSettings, id, errorSummary(result.payload)) : undefined;
+    const closing = closingLines(this.logSettings, {
       requestId: id,
       durationMs: result.durationMs,
       memorySizeMB: this.memoryMB,
@@ -717,9 +744,17 @@ export class Agent implements RuntimeApi {
       ...(p.initDurationMs !== undefined ? { initDurationMs: p.initDurationMs } : {}),
       ...(status !== undefined ? { status } : {}),
     });
-    const lines = [...(p.logs?.all ?? [])];
-    if (result.outcome !== 'success' && status !== undefined) lines.push(`${new Date().toISOString()} ${id} ${errorSummary(result.payload)}`);
-    return encodeLogTail(startLine(id), lines, endLine(id), report);
+    if (toLog) this.writeRecords(sandboxError !== undefined ? [sandboxError, ...closing] : closing, id);
+    if (p.logs === undefined) return undefined;
+    const opening = p.opening ?? openingLines(this.logSettings, id, this.opts.version);
+    return encodeTail([...opening, ...p.logs.all, ...(sandboxError !== undefined ? [sandboxError] : []), ...closing]);
+  }
+
+  /** Platform records into the function's log (JSON only: a Text log keeps the runtime's lines alone, as before). */
+  private writeRecords(lines: readonly string[], requestId: string): void {
+    if (!recordsInLog(this.logSettings)) return;
+    // Few and small: written without waiting on the sink, whose back-pressure holds the runtime's own output.
+    for (const line of lines) this.output.write({ functionName: this.functionName, line, stream: 'stdout', requestId, cutBytes: 0 });
   }
 
   /**

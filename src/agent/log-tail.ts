@@ -52,6 +52,11 @@ export class LineBuffer {
 
 /** START, the function's lines, END and REPORT, cut to the last 4 KB and base64 encoded. */
 export function encodeLogTail(start: string, lines: readonly string[], end: string, report: string): string {
-  const text = [start, ...lines, end, report].join('\n') + '\n';
+  return encodeTail([start, ...lines, end, report]);
+}
+
+/** An invocation's lines as LogType=Tail returns them (Text's START…REPORT or JSON's records around its lines): the last 4 KB, base64. */
+export function encodeTail(lines: readonly string[]): string {
+  const text = lines.join('\n') + '\n';
   return utf8Tail(Buffer.from(text, 'utf8'), MAX_LOG_TAIL_BYTES).toString('base64');
 }

@@ -277,6 +277,28 @@ export const VersioningSchema = z
   .describe('How versions are published and kept.');
 export type Versioning = z.infer<typeof VersioningSchema>;
 
+/** Lambda's advanced logging controls (LoggingConfig): LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup. */
+export const LOG_FORMATS = ['Text', 'JSON'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+/** Most detail first, as Lambda orders them: a level keeps itself and everything after it. */
+export const APPLICATION_LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+export type ApplicationLogLevel = (typeof APPLICATION_LOG_LEVELS)[number];
+export const SYSTEM_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN'] as const;
+export type SystemLogLevel = (typeof SYSTEM_LOG_LEVELS)[number];
+const LOG_GROUP = /^[.\-_/#A-Za-z0-9]+$/;
+const LEVELS_NEED_JSON = 'applicationLogLevel and systemLogLevel need format JSON (Lambda filters by level only in JSON)';
+
+export const LoggingSchema = z
+  .strictObject({
+    format: z.enum(LOG_FORMATS).default('Text').describe("Text (Lambda's plain lines, the default) or JSON: every line a JSON object with timestamp, level and requestId, and START/END/REPORT as platform.* records."),
+    applicationLogLevel: z.enum(APPLICATION_LOG_LEVELS).optional().describe("JSON only: the function's lines below this level are dropped (default INFO)."),
+    systemLogLevel: z.enum(SYSTEM_LOG_LEVELS).optional().describe('JSON only: platform records below this level are dropped (default INFO; WARN drops platform.start and platform.report).'),
+    logGroup: z.string().min(1).max(512).regex(LOG_GROUP, 'may hold only letters, digits and . - _ / #').optional().describe("Lambda's LogGroup: shown to the runtime as AWS_LAMBDA_LOG_GROUP_NAME (default /aws/lambda/NAME)."),
+  })
+  .refine((l) => l.format === 'JSON' || (l.applicationLogLevel === undefined && l.systemLogLevel === undefined), { message: LEVELS_NEED_JSON, path: ['format'] })
+  .meta({ 'x-kubernetes-validations': [cel("self.format == 'JSON' || (!has(self.applicationLogLevel) && !has(self.systemLogLevel))", LEVELS_NEED_JSON)] });
+export type Logging = z.infer<typeof LoggingSchema>;
+
 const NEEDS_HANDLER: readonly Runtime[] = ['nodejs20', 'nodejs22', 'python3.11', 'python3.12', 'python3.13'];
 
 export const FunctionSpecSchema = z
@@ -330,6 +352,7 @@ export const FunctionSpecSchema = z
       .describe('Named pointers to versions, each with its own ARN, provisioned minimum and function URL; at most one additional version takes a weighted share of calls.'),
     versioning: VersioningSchema.prefault({}),
     url: FunctionUrlSchema.optional().describe('The function URL (/fn/NAME/) settings; BUFFERED when unset.'),
+    logging: LoggingSchema.optional().describe("Lambda's advanced logging controls: format Text or JSON, and in JSON the levels kept."),
     description: z.string().max(256).optional().describe('What the function does (Lambda\'s Description).'),
     tags: z
       .record(z.string().min(1).max(128), z.string().max(256))

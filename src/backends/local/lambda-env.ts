@@ -2,7 +2,8 @@
 // variables, the function's variables, and nothing of the host's.
 import { randomBytes } from 'node:crypto';
 import type { ConfigObjectSource } from '../../api/config-objects.js';
-import { LATEST, type EnvVar, type Runtime } from '../../api/function.js';
+import { LATEST, type EnvVar, type Logging, type Runtime } from '../../api/function.js';
+import { logSettings, runtimeLogEnv } from '../../agent/log-format.js';
 
 /** The function's own variables; references resolve through the object store or fail naming the object and key. */
 export function resolveFunctionEnv(functionName: string, env: readonly EnvVar[] | undefined, objects: ConfigObjectSource): Record<string, string> {
@@ -54,6 +55,8 @@ export interface LambdaEnvInput {
   /** PATH for the runtime: where its interpreter is, then the system's directories. */
   path: string;
   functionEnv: Readonly<Record<string, string>>;
+  /** spec.logging: JSON adds AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL; a logGroup names the log group. */
+  logging?: Logging | undefined;
 }
 
 /** Everything but AWS_LAMBDA_RUNTIME_API and AWS_LAMBDA_LOG_STREAM_NAME, which are per instance. */
@@ -63,7 +66,7 @@ export function lambdaEnv(i: LambdaEnvInput): Record<string, string> {
     AWS_LAMBDA_FUNCTION_NAME: i.functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(i.memoryMB),
     AWS_LAMBDA_FUNCTION_VERSION: i.functionVersion ?? LATEST,
-    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${i.functionName}`,
+    AWS_LAMBDA_LOG_GROUP_NAME: i.logging?.logGroup ?? `/aws/lambda/${i.functionName}`,
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_LAMBDA_MAX_CONCURRENCY: String(i.concurrency),
     _HANDLER: i.handler,
@@ -74,6 +77,7 @@ export function lambdaEnv(i: LambdaEnvInput): Record<string, string> {
     TZ: ':UTC',
     LANG: 'en_US.UTF-8',
     PATH: i.path,
+    ...runtimeLogEnv(logSettings(i.logging)),
   };
   const exec = executionEnv(i.runtime);
   if (exec !== undefined) env.AWS_EXECUTION_ENV = exec;

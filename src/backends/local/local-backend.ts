@@ -18,6 +18,7 @@ import { referencedObjects, type ConfigObjectSource } from '../../api/config-obj
 import { effectiveHandler, LIMITS, type HearthFunction } from '../../api/function.js';
 import { ObjectStore } from '../../api/object-store.js';
 import { Agent } from '../../agent/agent.js';
+import { logSettings } from '../../agent/log-format.js';
 import { spawnRuntime, type RuntimeLauncher } from '../../agent/spawn-launcher.js';
 import type { Backend, Instance, InstanceState } from '../backend.js';
 import { optEnv } from '../../packages/opt-env.js';
@@ -314,6 +315,7 @@ export class LocalBackend implements Backend {
       region: this.region,
       path,
       functionEnv,
+      logging: spec.logging,
     });
     if (optDir !== undefined) Object.assign(env, optEnv(view !== undefined ? INSIDE.optDir : optDir, spec.runtime, env));
     const prepared: Prepared = { command, cwd: taskRoot, env, taskRoot };
@@ -425,6 +427,8 @@ export class LocalBackend implements Backend {
       logger: this.log,
       // One log per function, so `hearth logs NAME` shows every version's lines; a version's carry [N].
       output: this.functionLogs.sink(unit.name, unit.version),
+      logging: logSettings(spec.logging),
+      version: unit.version,
       ...(this.opts.initTimeoutMs !== undefined ? { initTimeoutMs: this.opts.initTimeoutMs } : {}),
       ...(this.opts.killGraceMs !== undefined ? { killGraceMs: this.opts.killGraceMs } : {}),
     });

@@ -104,7 +104,17 @@ def error_from_exception(exc, request_id=None):
 
 
 def log_error(error):
-    """Write the error to the log like Lambda does: `[ERROR] Type: message` and the trace."""
+    """Write the error to the log like Lambda does: `[ERROR] Type: message` and the trace (one JSON line in JSON format)."""
+    if json_logs():
+        entry = {"timestamp": _iso_now(), "level": "ERROR", "message": "%s: %s" % (error.get("errorType"), error.get("errorMessage"))}
+        if _current_request_id is not None:
+            entry["requestId"] = _current_request_id
+        for key in ("errorType", "errorMessage", "stackTrace"):
+            if error.get(key) is not None:
+                entry[key] = error[key]
+        sys.stderr.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
+        sys.stderr.flush()
+        return
     lines = ["[ERROR] %s: %s" % (error.get("errorType"), error.get("errorMessage"))]
     if error.get("stackTrace"):
         lines.append("Traceback (most recent call last):")
@@ -352,15 +362,77 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+# Lambda's advanced logging controls: with AWS_LAMBDA_LOG_FORMAT=JSON the
+# root logger writes one JSON object a line (timestamp, level, message,
+# logger, requestId) and its level is AWS_LAMBDA_LOG_LEVEL's.
+TRACE = 5  # below DEBUG: Python has no TRACE, Lambda's levels do
+_LEVEL_NAMES = {TRACE: "TRACE", logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "WARN", logging.ERROR: "ERROR", logging.CRITICAL: "FATAL"}
+_LAMBDA_LEVELS = {"TRACE": TRACE, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}
+# What every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "aws_request_id", "taskName"}
+
+
+def json_logs(env=None):
+    return (env if env is not None else os.environ).get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+
+
+def log_level(env=None):
+    """The root logger's level from AWS_LAMBDA_LOG_LEVEL (INFO when unset or unknown)."""
+    name = (env if env is not None else os.environ).get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()
+    return _LAMBDA_LEVELS.get(name, logging.INFO)
+
+
+def level_name(levelno):
+    """Lambda's name of a Python level: WARNING is WARN, CRITICAL is FATAL; in between, the level below."""
+    for number in sorted(_LEVEL_NAMES, reverse=True):
+        if levelno >= number:
+            return _LEVEL_NAMES[number]
+    return "TRACE"
+
+
+def _iso(created):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + ".%03dZ" % (int(created * 1000) % 1000)
+
+
+def _iso_now():
+    return _iso(time.time())
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a record, in the shape of Lambda's Python runtime."""
+
+    def format(self, record):
+        # A dict logged on its own stays an object, as Lambda shows it.
+        message = record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage()
+        entry = {"timestamp": _iso(record.created), "level": level_name(record.levelno), "message": message, "logger": record.name}
+        request_id = getattr(record, "aws_request_id", None)
+        if request_id is not None:
+            entry["requestId"] = request_id
+        if record.exc_info and record.exc_info[0] is not None:
+            exc_type, exc, tb = record.exc_info
+            entry["errorType"] = exc_type.__name__
+            entry["errorMessage"] = str(exc)
+            entry["stackTrace"] = traceback.format_tb(tb)
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and key not in entry:
+                entry[key] = value
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
 def setup_logging():
     """Give the root logger Lambda's handler and format, unless the user has one."""
     root = logging.getLogger()
     if root.handlers:
         return
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S"))
-    handler.formatter.converter = time.gmtime
+    if json_logs():
+        logging.addLevelName(TRACE, "TRACE")
+        handler.setFormatter(JsonFormatter())
+        root.setLevel(log_level())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S"))
+        handler.formatter.converter = time.gmtime
     handler.addFilter(_RequestIdFilter())
     root.addHandler(handler)
 

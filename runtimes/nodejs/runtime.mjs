@@ -113,11 +113,59 @@ function requestIdForLog() {
   return currentRequestId;
 }
 
+// Lambda's advanced logging controls: AWS_LAMBDA_LOG_FORMAT=JSON makes each
+// console line one JSON object (timestamp, level, requestId, message), and
+// AWS_LAMBDA_LOG_LEVEL silences the console methods below it. Text ignores the level, as on Lambda.
+const LEVEL_RANK = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
+let jsonLogs = false;
+let minRank = 0;
+
+/** `{json, minRank}` from the environment Lambda sets. */
+export function logSettingsFromEnv(env) {
+  const json = String(env.AWS_LAMBDA_LOG_FORMAT ?? '').toUpperCase() === 'JSON';
+  const rank = LEVEL_RANK[String(env.AWS_LAMBDA_LOG_LEVEL ?? 'INFO').toUpperCase()];
+  return { json, minRank: json ? (rank ?? LEVEL_RANK.INFO) : 0 };
+}
+
+/** One console call as Lambda's JSON line; an Error among the arguments adds errorType, errorMessage and stackTrace. */
+export function jsonLogLine(level, requestId, args, now = new Date()) {
+  const entry = { timestamp: now.toISOString(), level };
+  if (requestId !== undefined) entry.requestId = requestId;
+  entry.message = format(...args);
+  const error = args.find(isError);
+  if (error !== undefined) {
+    const e = toErrorJson(error);
+    entry.errorType = e.errorType;
+    entry.errorMessage = e.errorMessage;
+    entry.stackTrace = e.trace;
+  }
+  return JSON.stringify(entry);
+}
+
 function writeLog(level, args) {
+  if (jsonLogs) {
+    if (LEVEL_RANK[level] < minRank) return;
+    process.stdout.write(`${jsonLogLine(level, requestIdForLog(), args)}\n`);
+    return;
+  }
   process.stdout.write(`${new Date().toISOString()}\t${requestIdForLog()}\t${level}\t${format(...args)}\n`);
 }
 
-export function patchConsole() {
+/** The runtime's own error lines (Invoke Error, Init Error, Uncaught Exception): Text's `label \t{json}`, or one JSON line with the error's fields. */
+function writeErrorLog(label, errorJson) {
+  if (!jsonLogs) {
+    writeLog('ERROR', [`${label} \t${JSON.stringify(errorJson)}`]);
+    return;
+  }
+  const entry = { timestamp: new Date().toISOString(), level: 'ERROR' };
+  const requestId = requestIdForLog();
+  if (requestId !== undefined) entry.requestId = requestId;
+  Object.assign(entry, { message: label, errorType: errorJson.errorType, errorMessage: errorJson.errorMessage, stackTrace: errorJson.trace });
+  process.stdout.write(`${JSON.stringify(entry)}\n`);
+}
+
+export function patchConsole(env = process.env) {
+  ({ json: jsonLogs, minRank } = logSettingsFromEnv(env));
   const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE', fatal: 'FATAL' };
   for (const [method, level] of Object.entries(levels)) {
     console[method] = (...args) => writeLog(level, args);
@@ -598,7 +646,7 @@ class Invoker {
         }
       }
       const errorJson = toErrorJson(outcome.error);
-      writeLog('ERROR', ['Invoke Error \t' + JSON.stringify(errorJson)]);
+      writeErrorLog('Invoke Error', errorJson);
       record.done = true;
       await this.client.postError(requestId, errorJson, outcome.handled);
     } finally {
@@ -677,7 +725,7 @@ class Invoker {
     record.done = true;
     if (error) {
       const errorJson = toErrorJson(error.value);
-      writeLog('ERROR', ['Invoke Error \t' + JSON.stringify(errorJson)]);
+      writeErrorLog('Invoke Error', errorJson);
       if (stream.failable) await stream.fail(errorJson);
       else if (!stream.posted) await this.client.postError(requestId, errorJson, false);
       else await stream.done; // too late: the stream has ended or was cut, and the agent has seen how
@@ -757,7 +805,7 @@ export async function start() {
   let invoker;
   let initialising = true;
   const crash = async (errorJson) => {
-    writeLog('ERROR', ['Uncaught Exception \t' + JSON.stringify(errorJson)]);
+    writeErrorLog('Uncaught Exception', errorJson);
     try {
       if (initialising) await client.postInitError(errorJson);
       else if (invoker) await invoker.fatal(errorJson);
@@ -780,7 +828,7 @@ export async function start() {
     streaming = isStreamingHandler(handler);
   } catch (err) {
     const errorJson = toErrorJson(err);
-    writeLog('ERROR', ['Init Error \t' + JSON.stringify(errorJson)]);
+    writeErrorLog('Init Error', errorJson);
     try {
       await client.postInitError(errorJson);
     } finally {

@@ -47,8 +47,9 @@ deps-bench:
 
 deps: node_modules/.package-lock.json
 
+# npm's build script: the TypeScript of src/ into dist/, and the web console (console/, Vite) into dist/console.
 build: deps
-	npx tsc -p tsconfig.build.json
+	npm run -s build
 
 run: build deps-run
 	node dist/cli/main.js up --dir examples --port $(PORT)

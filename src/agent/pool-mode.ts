@@ -15,7 +15,7 @@ import { pino, type Logger } from 'pino';
 import { LIMITS } from '../api/function.js';
 import { functionArn } from '../api/lambda-arn.js';
 import { SPECIALIZE_BODY_LIMIT, SPECIALIZE_PATH } from '../pools/specialization.js';
-import { Agent, type AgentState } from './agent.js';
+import { Agent, type AgentEvent, type AgentState } from './agent.js';
 import { NotDeliveredError } from './delivery.js';
 import { readBody, sendJson } from './http-io.js';
 import type { InvokeRequest, InvokeResult } from './invocation.js';
@@ -71,6 +71,8 @@ export interface PoolAgentOptions {
   initTimeoutMs?: number;
   /** How often the FIFO's appearance is looked for (default 50 ms). */
   fifoPollMs?: number;
+  /** The function agent's events once specialised (the process's metrics), given the function's name. */
+  onEvent?: (functionName: string) => (e: AgentEvent) => void;
 }
 
 function errorBody(errorType: string, errorMessage: string): { errorType: string; errorMessage: string } {
@@ -366,6 +368,7 @@ export class PoolAgent {
       peer: lazyPeer,
       logger: log,
       ...(this.opts.initTimeoutMs !== undefined ? { initTimeoutMs: this.opts.initTimeoutMs } : {}),
+      ...(this.opts.onEvent !== undefined ? { onEvent: this.opts.onEvent(spec.functionName) } : {}),
     });
     return agent;
   }

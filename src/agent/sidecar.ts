@@ -3,6 +3,7 @@
 // and serves the dispatcher the invoke endpoint on the pod's address.
 import type { Logger } from 'pino';
 import { Agent, type AgentEvent } from './agent.js';
+import type { InvokeServerOptions } from './invoke-server.js';
 import { StreamSink } from './output-sink.js';
 import { spawnLauncher } from './spawn-launcher.js';
 
@@ -25,6 +26,8 @@ export interface SidecarOptions {
   initTimeoutMs?: number;
   logger?: Logger;
   onEvent?: (e: AgentEvent) => void;
+  /** More routes of the invoke endpoint by exact path (the process's /metrics). */
+  routes?: InvokeServerOptions['routes'];
 }
 
 export interface Sidecar {
@@ -51,7 +54,7 @@ export async function runAgentSidecar(opts: SidecarOptions): Promise<Sidecar> {
     launcher: spawnLauncher({ command, args, env, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) }),
   });
   await agent.start();
-  const addr = await agent.listenInvoke(opts.invokeHost ?? '0.0.0.0', opts.invokePort ?? 8080);
+  const addr = await agent.listenInvoke(opts.invokeHost ?? '0.0.0.0', opts.invokePort ?? 8080, opts.routes !== undefined ? { routes: opts.routes } : {});
   return { agent, invokeUrl: addr.url, close: () => agent.close() };
 }
 

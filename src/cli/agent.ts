@@ -12,10 +12,13 @@ import { PoolAgent } from '../agent/pool-mode.js';
 import { POOL_FIFO, POOL_OPT_DIR, POOL_TASK_ROOT } from '../agent/pool-paths.js';
 import { procRuntimePeer } from '../agent/runtime-peer.js';
 import { runAgentSidecar } from '../agent/sidecar.js';
+import type { InvokeServerOptions } from '../agent/invoke-server.js';
+import { createAgentMetrics, metricsRoute, type AgentMetrics } from '../metrics/agent.js';
+import { createRegistry } from '../metrics/registry.js';
 
 const HELP = `usage: hearth agent [options] [-- RUNTIME COMMAND...]
 
-  --listen HOST:PORT       invoke endpoint, /healthz, /readyz[?wait=MS] and /drain (default 0.0.0.0:9000)
+  --listen HOST:PORT       invoke endpoint, /healthz, /readyz[?wait=MS], /drain and /metrics (default 0.0.0.0:9000)
   --runtime-api HOST:PORT  where the Runtime API listens (default 127.0.0.1:9001)
   --function-name NAME     (default: $AWS_LAMBDA_FUNCTION_NAME)
   --memory MB              (default 128)
@@ -60,9 +63,13 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   const listen = hostPort(values.listen, '--listen');
   const runtimeApi = hostPort(values['runtime-api'], '--runtime-api');
+  // The process's metrics (its runtime's inits, exits, restarts and invocations, and Node's) on the invoke endpoint's /metrics.
+  const registry = createRegistry();
+  const metrics = createAgentMetrics(registry);
+  const routes = { '/metrics': metricsRoute(registry) };
   if (values.pool) {
     if (command.length > 0) throw new Error('--pool serves the runtime container of a pool pod; it starts no runtime command');
-    return poolAgent({ listen, runtimePort: runtimeApi.port, taskRoot: values['task-root'], optDir: values['opt-dir'], fifo: values['specialize-fifo'] });
+    return poolAgent({ listen, runtimePort: runtimeApi.port, taskRoot: values['task-root'], optDir: values['opt-dir'], fifo: values['specialize-fifo'], metrics, routes });
   }
   const logger = pino({ base: { service: 'hearth-agent', function: values['function-name'] } });
   const common = {
@@ -71,26 +78,35 @@ export async function agentCommand(argv: string[]): Promise<number> {
     timeoutSeconds: Number(values.timeout),
     concurrency: Number(values.concurrency),
     logger,
+    onEvent: metrics.listener(values['function-name']),
   };
   let agent: Agent;
   if (command.length > 0) {
-    const sidecar = await runAgentSidecar({ ...common, command: command as [string, ...string[]], runtimePort: runtimeApi.port, invokeHost: listen.host, invokePort: listen.port });
+    const sidecar = await runAgentSidecar({ ...common, command: command as [string, ...string[]], runtimePort: runtimeApi.port, invokeHost: listen.host, invokePort: listen.port, routes });
     agent = sidecar.agent;
   } else {
     // The runtime container's processes are visible when the pod shares its process namespace.
     agent = new Agent({ ...common, port: runtimeApi.port, peer: procRuntimePeer(`127.0.0.1:${runtimeApi.port}`) });
     await agent.start();
-    await agent.listenInvoke(listen.host, listen.port);
+    await agent.listenInvoke(listen.host, listen.port, { routes });
   }
   logger.info({ listen: values.listen, runtimeApi: values['runtime-api'], spawns: command.length > 0 }, 'agent ready for its runtime');
   return leaveOnSignal(agent, logger);
 }
 
-async function poolAgent(o: { listen: { host: string; port: number }; runtimePort: number; taskRoot: string; optDir: string; fifo: string }): Promise<number> {
+async function poolAgent(o: {
+  listen: { host: string; port: number };
+  runtimePort: number;
+  taskRoot: string;
+  optDir: string;
+  fifo: string;
+  metrics: AgentMetrics;
+  routes: NonNullable<InvokeServerOptions['routes']>;
+}): Promise<number> {
   const logger = pino({ base: { service: 'hearth-agent' } });
-  const agent = new PoolAgent({ taskRoot: o.taskRoot, optDir: o.optDir, fifo: o.fifo, runtimePort: o.runtimePort, logger });
+  const agent = new PoolAgent({ taskRoot: o.taskRoot, optDir: o.optDir, fifo: o.fifo, runtimePort: o.runtimePort, logger, onEvent: o.metrics.listener });
   await agent.start();
-  await agent.listen(o.listen.host, o.listen.port);
+  await agent.listen(o.listen.host, o.listen.port, { routes: o.routes });
   logger.info({ listen: o.listen, taskRoot: o.taskRoot, optDir: o.optDir, fifo: o.fifo }, 'pool agent waiting for a function');
   // An idle pool pod drains at once; a claimed one as any function pod.
   return leaveOnSignal(agent, logger);

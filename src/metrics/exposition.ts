@@ -33,3 +33,28 @@ export function sumBy(samples: readonly Sample[], name: string, label: string, k
   }
   return out;
 }
+
+/** A family's own name for each sample name a family of that type writes (a histogram's _bucket, _sum, _count). */
+const SAMPLE_SUFFIXES: Readonly<Record<string, readonly string[]>> = {
+  histogram: ['_bucket', '_sum', '_count'],
+  summary: ['', '_sum', '_count'],
+  gaugehistogram: ['_bucket', '_gsum', '_gcount'],
+};
+
+/**
+ * Families declared (# TYPE) with no sample. `promtool check metrics` drops
+ * such families before it lints, so a lint that should cover every name must
+ * first see each of them with a sample. Pure.
+ */
+export function familiesWithoutSamples(text: string): string[] {
+  const declared = new Map<string, string>();
+  const sampled = new Set<string>();
+  for (const line of text.split('\n')) {
+    const t = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (t) declared.set(t[1] as string, t[2] as string);
+    else if (!line.startsWith('#') && line.trim() !== '') sampled.add(LINE.exec(line)?.[1] ?? '');
+  }
+  return [...declared]
+    .filter(([name, type]) => !(SAMPLE_SUFFIXES[type] ?? ['']).some((suffix) => sampled.has(name + suffix)))
+    .map(([name]) => name);
+}

@@ -4,6 +4,7 @@
 // variables and keeps references to Secrets and ConfigMaps (which the API
 // never shows). Role names the ServiceAccount (role.ts). Pure.
 import { LIMITS, type EnvVar, type FunctionSpecInput, type Runtime } from '../api/function.js';
+import { applyLogging, readLoggingConfig, type LoggingFields } from './logging-config.js';
 import { badParameter } from '../gateway/lambda-errors.js';
 import { checkLayers, optionalInteger, optionalObject, optionalString, optionalStringMap, refuseUnsupported, type Body } from './body-fields.js';
 import { serviceAccountOf } from './role.js';
@@ -20,6 +21,8 @@ export interface ConfigurationFields {
   role?: { serviceAccountName: string | undefined };
   /** Present when Environment was given: the plain variables. */
   variables?: Record<string, string>;
+  /** Present when LoggingConfig was given: the members it named. */
+  logging?: LoggingFields;
 }
 
 const ENV_NAME = /^[a-zA-Z]([a-zA-Z0-9_])+$/;
@@ -57,6 +60,8 @@ export function readConfiguration(body: Body, functionName: string): Configurati
     }
     out.variables = variables;
   }
+  const logging = optionalObject(body, 'LoggingConfig');
+  if (logging !== undefined) out.logging = readLoggingConfig(logging);
   return out;
 }
 
@@ -84,6 +89,11 @@ export function applyConfiguration(spec: FunctionSpecInput, f: ConfigurationFiel
     const env = [...Object.entries(f.variables).map(([name, value]) => ({ name, value })), ...refs];
     if (env.length > 0) next.env = env;
     else delete next.env;
+  }
+  if (f.logging !== undefined) {
+    const logging = applyLogging(spec.logging, f.logging);
+    if (logging !== undefined) next.logging = logging;
+    else delete next.logging;
   }
   return next;
 }

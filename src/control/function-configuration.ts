@@ -10,6 +10,7 @@ import { functionState } from './function-state.js';
 import { codeSha256, functionRevisionId, lambdaTime, revisionId } from './revision.js';
 import { roleArn } from './role.js';
 import { lambdaRuntime } from './runtimes.js';
+import { loggingConfig } from './logging-config.js';
 
 export interface ConfigurationContext {
   /** The function's unqualified ARN. */
@@ -68,6 +69,7 @@ function common(ctx: ConfigurationContext, name: string, runs: FunctionSpec, qua
     Version: qualifier,
     ...(Object.keys(variables).length > 0 ? { Environment: { Variables: variables } } : {}),
     TracingConfig: { Mode: 'PassThrough' },
+    LoggingConfig: loggingConfig(name, runs.logging),
   };
 }
 

@@ -46,6 +46,13 @@ function limitOf(n: number | undefined, dflt: number): number {
 
 export class StoreQueue implements Queue {
   readonly #consumers = new Set<Consumer>();
+  /**
+   * The metrics a process gave its consumer, which count its enqueues too
+   * when the queue was made without any: the gateways make the queue before
+   * the registry (hearth_queue_enqueued_total and _deduplicated_total were
+   * never counted otherwise).
+   */
+  #consumerMetrics: QueueMetrics | undefined;
 
   constructor(
     readonly kind: 'memory' | 'redis',
@@ -90,10 +97,10 @@ export class StoreQueue implements Queue {
       this.store.append(event, token !== undefined ? { token, windowMs: this.opts.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS } : undefined),
     );
     if (res.duplicate) {
-      this.opts.metrics?.deduplicated.inc({ function: req.functionName });
+      (this.opts.metrics ?? this.#consumerMetrics)?.deduplicated.inc({ function: req.functionName });
       return res;
     }
-    this.opts.metrics?.enqueued.inc({ function: req.functionName });
+    (this.opts.metrics ?? this.#consumerMetrics)?.enqueued.inc({ function: req.functionName });
     const iso = new Date(now).toISOString();
     // The event is accepted once appended; the record is a view, and a consumer quicker than this write must not be overwritten by it.
     await this.store
@@ -145,6 +152,7 @@ export class StoreQueue implements Queue {
   }
 
   startConsumer(opts: ConsumerOptions): Consumer {
+    this.#consumerMetrics ??= opts.metrics;
     const consumer = startConsumer(
       {
         store: this.store,

@@ -6,7 +6,8 @@
 // one retry period instead of a lease duration, and the new leader's first
 // reconcile of every Function changes nothing: the Deployments keep their
 // generation, pod template and replicas, no ReplicaSet is added and no pod
-// is replaced. A scale change after the handover is applied by the new leader.
+// is replaced. A scale change after the handover is applied by the new leader,
+// and its /metrics then passes `promtool check metrics` (Prometheus's lint).
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
@@ -16,6 +17,8 @@ import { LABEL_FUNCTION } from '../../src/controller/resources/names.js';
 import { scaleFunction } from '../../src/kube/objects.js';
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { KubeRest } from '../../src/kube/rest.js';
+import { familiesWithoutSamples } from '../../src/metrics/exposition.js';
+import { checkMetrics } from '../metrics/promtool.js';
 import { controllerReplicas, createNamespace, deleteNamespace, eventually, functionManifest, installCrds, pythonSpec } from './controller-helpers.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
@@ -149,6 +152,16 @@ if (!ctx.available) {
       // The new leader acts on what the autoscaler asks next.
       await scaleFunction(rest, ns, 'wide', 1);
       await eventually('wide scaled in by the new leader', async () => ((await snapshot('wide')).replicas === 1 ? true : undefined), 30_000);
+
+      // Its /metrics, after reconciling real Functions against the API server, passes Prometheus's lint
+      // (promtool lints only families with a sample: the controller's own must have theirs).
+      const text = await (await fetch(metricsUrl(other) ?? '')).text();
+      const empty = familiesWithoutSamples(text);
+      const mustHave = ['hearth_controller_reconciles_total', 'hearth_controller_reconcile_duration_seconds', 'hearth_controller_workqueue_latency_seconds', 'hearth_controller_functions'];
+      expect(mustHave.filter((f) => empty.includes(f) || !text.includes(`# TYPE ${f} `))).toEqual([]);
+      const lint = await checkMetrics(text);
+      expect(lint.output, "promtool check metrics on the controller's /metrics").toBe('');
+      expect(lint.code).toBe(0);
     });
   });
 }

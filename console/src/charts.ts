@@ -42,6 +42,8 @@ export class Charts {
   readonly el: HTMLElement;
   #plots = new Map<string, { plot: uPlot; summary: HTMLElement; figure: HTMLElement }>();
   #resize: ResizeObserver;
+  /** The newest point's time (s): the x axis is the hour up to it. */
+  #newest = Date.now() / 1000;
 
   constructor() {
     this.el = h('div', { class: 'charts' });
@@ -57,6 +59,7 @@ export class Charts {
   }
 
   update(data: HistorySeries): void {
+    this.#newest = data.t[data.t.length - 1] ?? Date.now() / 1000;
     for (const spec of CHARTS) {
       const columns: uPlot.AlignedData = [data.t, ...spec.series.map((s) => data[s.key] as Array<number | null>)];
       let entry = this.#plots.get(spec.id);
@@ -68,9 +71,13 @@ export class Charts {
           {
             width: this.#width(figure),
             height: 160,
-            legend: { show: true },
-            scales: { y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, max ?? 1)] } },
-            series: [{}, ...spec.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: false, points: { show: true, size: 4 } }))],
+            legend: { show: true, live: false },
+            scales: {
+              // Always the hour up to the newest point, however few points there are yet.
+              x: { time: true, range: () => [this.#newest - 3600, this.#newest + 20] },
+              y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, (max ?? 1) * 1.1)] },
+            },
+            series: [{}, ...spec.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: false, points: { show: true, size: 7 } }))],
             axes: [{}, { size: 44 }],
           },
           columns,

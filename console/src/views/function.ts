@@ -200,7 +200,7 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
             h('dt', {}, 'Duration'),
             h('dd', { id: 'result-duration' }, fmtMs(report?.durationMs)),
             h('dt', {}, 'Billed duration'),
-            h('dd', { id: 'result-billed' }, fmtMs(report?.billedDurationMs)),
+            h('dd', { id: 'result-billed' }, report?.billedDurationMs !== undefined ? `${report.billedDurationMs} ms` : '-'),
             h('dt', {}, 'Memory'),
             h('dd', {}, report?.maxMemoryUsedMB !== undefined ? `${report.maxMemoryUsedMB} of ${report.memorySizeMB ?? '?'} MB` : '-'),
             ...(report?.initDurationMs !== undefined ? [h('dt', {}, 'Init duration'), h('dd', {}, fmtMs(report.initDurationMs))] : []),
@@ -310,12 +310,14 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
   const recordsBody = h('tbody');
   const dlqBody = h('tbody');
   const dlqStatus = statusLine();
+  const dlqSummary = h('p', { id: 'dlq-summary' });
   const redriveBtn = h('button', { type: 'button', id: 'redrive' }, 'Redrive all');
   sectionEls.async?.append(
     h('h3', {}, 'Sent from this tab'),
     h('div', { class: 'table-wrap' }, h('table', { id: 'records' }, h('thead', {}, h('tr', {}, ...['Request id', 'Status', 'Attempts', 'Updated'].map((c) => h('th', { scope: 'col' }, c)))), recordsBody)),
     h('h3', { id: 'dlq-heading' }, 'Dead-letter queue'),
     h('div', { class: 'table-wrap' }, h('table', { id: 'dlq', 'aria-labelledby': 'dlq-heading' }, h('thead', {}, h('tr', {}, ...['Request id', 'Dead-lettered', 'Condition', 'Attempts', 'Error'].map((c) => h('th', { scope: 'col' }, c)))), dlqBody)),
+    dlqSummary,
     h('div', { class: 'actions' }, redriveBtn),
     dlqStatus,
   );
@@ -340,7 +342,7 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
       );
       dlqBody.closest('table')?.setAttribute('data-count', String(deadLetters.length));
       redriveBtn.disabled = deadLetters.length === 0;
-      if (deadLetters.length === 0 && dlqStatus.textContent === '') dlqStatus.textContent = 'No dead letters.';
+      dlqSummary.textContent = deadLetters.length === 0 ? 'No dead letters.' : `${deadLetters.length} dead letter${deadLetters.length === 1 ? '' : 's'}: Redrive all sends them back into the queue (same request ids).`;
     } catch (err) {
       dlqStatus.textContent = `Could not read the dead-letter queue: ${errorText(err)}`;
     }

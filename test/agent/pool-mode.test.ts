@@ -20,6 +20,7 @@ import type { PackEntry } from '../../src/packages/collect.js';
 import { writeZip } from '../../src/packages/zip-write.js';
 import { SPECIALIZE_PATH, type Specialization } from '../../src/pools/specialization.js';
 import { freePort } from '../helpers/ports.js';
+import { checkMetrics } from '../metrics/promtool.js';
 import { waitFor } from '../helpers/wait.js';
 import { REPO_ROOT, request, silent } from './helpers.js';
 
@@ -492,6 +493,12 @@ describe('hearth agent --pool (the command a pool pod runs)', () => {
     } finally {
       await client.close();
     }
+    // Its /metrics counts the call under the function it was given, and passes Prometheus's lint.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^hearth_agent_invocations_total\{function="cli",outcome="success"\} 1$/m);
+    const lint = await checkMetrics(metrics);
+    expect(lint.output).toBe('');
+    expect(lint.code).toBe(0);
   });
 });
 

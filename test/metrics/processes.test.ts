@@ -1,8 +1,9 @@
 // `promtool check metrics` finds nothing on the /metrics of each Hearth
 // process as it runs: the embedded gateway (`hearth up`) after traffic that
 // gives its families samples (sync and async calls, a function error, a
-// throttle, a dead letter), `hearth agent` after serving invocations (one of
-// which kills its runtime), and `hearth controller`'s own endpoint. promtool
+// throttle, a dead letter, a duplicate event), `hearth agent` after serving
+// invocations (one of which kills its runtime), whether it starts its runtime
+// or serves one started apart as in a pod, and `hearth controller`'s endpoint. promtool
 // lints only families with a sample, so each check first asserts that the
 // families the traffic must produce have one; names of every family are linted
 // with a sample each in names.test.ts, and a controller reconciling real
@@ -99,22 +100,35 @@ describe('promtool check metrics on every process', () => {
     expect(text).toMatch(/^hearth_queue_dead_lettered_total\{function="failing"[^}]*\} 1$/m);
   });
 
-  it("the agent's (hearth agent), after invocations, a function error and its runtime's exit", { timeout: 120_000 }, async () => {
+  // Both ways a function pod's agent runs: starting the runtime itself (`hearth agent -- CMD`), or beside a
+  // runtime started apart, as the pod's runtime container is (the kubelet, not the agent, starts it again).
+  it.each([
+    ['starting its runtime', true],
+    ['beside a runtime started apart, as in a pod', false],
+  ])("the agent's (hearth agent %s), after invocations, a function error and its runtime's exit", { timeout: 120_000 }, async (_how, spawns) => {
     const taskRoot = mkdtempSync(join(tmpdir(), 'hearth-promtool-agent-'));
     writeFileSync(join(taskRoot, 'app.py'), HANDLER);
     const [listen, runtimeApi] = [await freePort(), await freePort()];
     const url = `http://127.0.0.1:${listen}`;
-    spawnHearth(['agent', '--listen', `127.0.0.1:${listen}`, '--runtime-api', `127.0.0.1:${runtimeApi}`, '--function-name', 'echo', '--timeout', '30', '--', 'python3', 'runtimes/python/bootstrap.py'], {
-      ...process.env,
-      _HANDLER: 'app.handler',
-      LAMBDA_TASK_ROOT: taskRoot,
-      AWS_LAMBDA_FUNCTION_NAME: 'echo',
-    });
+    const runtimeEnv = { ...process.env, _HANDLER: 'app.handler', LAMBDA_TASK_ROOT: taskRoot, AWS_LAMBDA_FUNCTION_NAME: 'echo' };
+    const runtime = ['python3', 'runtimes/python/bootstrap.py'];
+    const agentArgs = ['agent', '--listen', `127.0.0.1:${listen}`, '--runtime-api', `127.0.0.1:${runtimeApi}`, '--function-name', 'echo', '--timeout', '30'];
+    /** The runtime container: started apart, with the Runtime API's address as a pod's runtime gets it. */
+    const startRuntime = (): void => {
+      children.push(spawn(runtime[0] as string, runtime.slice(1), { env: { ...runtimeEnv, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${runtimeApi}` }, detached: true, stdio: 'ignore' }));
+    };
+    if (spawns) spawnHearth([...agentArgs, '--', ...runtime], runtimeEnv);
+    else {
+      spawnHearth(agentArgs);
+      await waitFor('the agent listening', async () => (await get(url, '/healthz')).status === 200, 30_000);
+      startRuntime();
+    }
     await waitFor('the agent ready', async () => (await get(url, '/readyz')).status === 200, 30_000);
     expect((await post(url, INVOKE_PATH, '{"a":1}')).text).toBe('{"a": 1}');
     expect((await post(url, INVOKE_PATH, '{"fail":true}')).headers['x-amz-function-error']).toBe('Unhandled');
     expect((await post(url, INVOKE_PATH, '{"exit":true}')).headers['x-amz-function-error']).toBe('Unhandled');
-    // The agent starts a fresh runtime after the exit; it answers the next call.
+    // A fresh runtime (the agent's restart, or the kubelet's) answers the next call.
+    if (!spawns) startRuntime();
     expect((await post(url, INVOKE_PATH, '{"b":2}')).text).toBe('{"b": 2}');
     const res = await get(url, '/metrics');
     expect(res.status).toBe(200);
@@ -123,7 +137,7 @@ describe('promtool check metrics on every process', () => {
       'hearth_agent_invocation_duration_seconds',
       'hearth_agent_runtime_init_duration_seconds',
       'hearth_agent_runtime_exits_total',
-      'hearth_agent_runtime_restarts_total',
+      ...(spawns ? ['hearth_agent_runtime_restarts_total'] : []),
       'hearth_process_process_cpu_seconds_total',
       'hearth_process_nodejs_active_handles',
     ]);

@@ -12,6 +12,7 @@
 import {
   APPLICATION_LOG_LEVELS,
   LATEST,
+  LOG_FORMATS,
   SYSTEM_LOG_LEVELS,
   type ApplicationLogLevel,
   type LogFormat,
@@ -193,4 +194,23 @@ export function sandboxErrorLine(s: LogSettings, requestId: string, message: str
 /** Whether the platform's records go to the function's log (files, pod stdout) too: in JSON, as Lambda's log group has them. Text keeps its log as before. */
 export function recordsInLog(s: LogSettings): boolean {
   return s.format === 'JSON';
+}
+
+/** What `hearth agent`'s flags (--log-format, --application-log-level, --system-log-level) ask for; an unknown value is an error naming the flag. */
+export function parseLogFlags(format: string | undefined, applicationLogLevel: string | undefined, systemLogLevel: string | undefined): LogSettings {
+  const pick = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined => {
+    if (v === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(v)) throw new Error(`${flag} must be one of ${allowed.join(', ')}, not ${v}`);
+    return v as T;
+  };
+  const f = pick('--log-format', format, LOG_FORMATS) ?? 'Text';
+  const app = pick('--application-log-level', applicationLogLevel, APPLICATION_LOG_LEVELS);
+  const sys = pick('--system-log-level', systemLogLevel, SYSTEM_LOG_LEVELS);
+  if (f === 'Text' && (app !== undefined || sys !== undefined)) throw new Error('--application-log-level and --system-log-level need --log-format JSON');
+  return logSettings({ format: f, ...(app !== undefined ? { applicationLogLevel: app } : {}), ...(sys !== undefined ? { systemLogLevel: sys } : {}) });
+}
+
+/** The flags that give a pod's agent the function's settings (none for Text, so a Text function's pod template stays as it was). */
+export function logFlags(s: LogSettings): string[] {
+  return s.format === 'JSON' ? ['--log-format', 'JSON', '--application-log-level', s.applicationLogLevel, '--system-log-level', s.systemLogLevel] : [];
 }

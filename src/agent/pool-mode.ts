@@ -367,6 +367,8 @@ export class PoolAgent {
       port,
       peer: lazyPeer,
       logger: log,
+      version: spec.version,
+      ...(spec.logging !== undefined ? { logging: spec.logging } : {}),
       ...(this.opts.initTimeoutMs !== undefined ? { initTimeoutMs: this.opts.initTimeoutMs } : {}),
       ...(this.opts.onEvent !== undefined ? { onEvent: this.opts.onEvent(spec.functionName) } : {}),
     });

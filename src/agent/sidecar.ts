@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Agent, type AgentEvent } from './agent.js';
 import type { InvokeServerOptions } from './invoke-server.js';
 import { StreamSink } from './output-sink.js';
+import type { LogSettings } from './log-format.js';
 import { spawnLauncher } from './spawn-launcher.js';
 
 export interface SidecarOptions {
@@ -24,6 +25,10 @@ export interface SidecarOptions {
   env?: Readonly<Record<string, string>>;
   cwd?: string;
   initTimeoutMs?: number;
+  /** The function's logging controls (log-format.ts); Text when unset. */
+  logging?: LogSettings;
+  /** The version it runs, for START / platform.start. */
+  version?: string;
   logger?: Logger;
   onEvent?: (e: AgentEvent) => void;
   /** More routes of the invoke endpoint by exact path (the process's /metrics). */
@@ -47,6 +52,8 @@ export async function runAgentSidecar(opts: SidecarOptions): Promise<Sidecar> {
     ...(opts.functionArn !== undefined ? { functionArn: opts.functionArn } : {}),
     ...(opts.runtimePort !== undefined ? { port: opts.runtimePort } : {}),
     ...(opts.initTimeoutMs !== undefined ? { initTimeoutMs: opts.initTimeoutMs } : {}),
+    ...(opts.logging !== undefined ? { logging: opts.logging } : {}),
+    ...(opts.version !== undefined ? { version: opts.version } : {}),
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     ...(opts.onEvent !== undefined ? { onEvent: opts.onEvent } : {}),
     // The container's stdout, which kubelet rotates; written with back-pressure and the line cap.

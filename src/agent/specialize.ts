@@ -149,12 +149,12 @@ export function saveLine(fifo: string, line: string): Promise<string> {
 }
 
 /** What a restarted agent container needs to be the function's agent again: no code, no environment. */
-export const SavedAgentSchema = SpecializationSchema.pick({ unit: true, functionName: true, version: true, memoryMB: true, timeoutSeconds: true, concurrency: true });
+export const SavedAgentSchema = SpecializationSchema.pick({ unit: true, functionName: true, version: true, memoryMB: true, timeoutSeconds: true, concurrency: true, logging: true });
 export type SavedAgent = z.infer<typeof SavedAgentSchema>;
 
 export function savedAgentOf(spec: Specialization): SavedAgent {
-  const { unit, functionName, version, memoryMB, timeoutSeconds, concurrency } = spec;
-  return { unit, functionName, version, memoryMB, timeoutSeconds, concurrency };
+  const { unit, functionName, version, memoryMB, timeoutSeconds, concurrency, logging } = spec;
+  return { unit, functionName, version, memoryMB, timeoutSeconds, concurrency, ...(logging !== undefined ? { logging } : {}) };
 }
 
 /** Saved before the line, so a line on disk always has its agent's record beside it. */

@@ -12,9 +12,11 @@ import { PoolAgent } from '../agent/pool-mode.js';
 import { POOL_FIFO, POOL_OPT_DIR, POOL_TASK_ROOT } from '../agent/pool-paths.js';
 import { procRuntimePeer } from '../agent/runtime-peer.js';
 import { runAgentSidecar } from '../agent/sidecar.js';
+import { parseLogFlags } from '../agent/log-format.js';
 import type { InvokeServerOptions } from '../agent/invoke-server.js';
 import { createAgentMetrics, metricsRoute, type AgentMetrics } from '../metrics/agent.js';
 import { createRegistry } from '../metrics/registry.js';
+import { installTracing } from '../tracing/spans.js';
 
 const HELP = `usage: hearth agent [options] [-- RUNTIME COMMAND...]
 
@@ -24,6 +26,10 @@ const HELP = `usage: hearth agent [options] [-- RUNTIME COMMAND...]
   --memory MB              (default 128)
   --timeout SECONDS        (default 3)
   --concurrency N          invocations the runtime takes at once (default 1)
+  --function-version V     the version it runs, for START / platform.start (default $LATEST)
+  --log-format F           Text (default) or JSON: Lambda's logging controls (spec.logging)
+  --application-log-level L  JSON only: TRACE, DEBUG, INFO (default), WARN, ERROR or FATAL
+  --system-log-level L     JSON only: DEBUG, INFO (default) or WARN
 
 warm-pool pod (the runtime container waits on the FIFO; see runtimes/README.md):
   --pool                   serve no function until POST /2018-06-01/hearth/specialize gives one
@@ -50,6 +56,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
       memory: { type: 'string', default: '128' },
       timeout: { type: 'string', default: '3' },
       concurrency: { type: 'string', default: '1' },
+      'function-version': { type: 'string' },
+      'log-format': { type: 'string' },
+      'application-log-level': { type: 'string' },
+      'system-log-level': { type: 'string' },
       pool: { type: 'boolean', default: false },
       'task-root': { type: 'string', default: POOL_TASK_ROOT },
       'opt-dir': { type: 'string', default: POOL_OPT_DIR },
@@ -67,9 +77,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const registry = createRegistry();
   const metrics = createAgentMetrics(registry);
   const routes = { '/metrics': metricsRoute(registry) };
+  // Spans of each invocation (agent, cold start, invocation) when OTEL_EXPORTER_OTLP_ENDPOINT names a collector; flushed on the way out.
+  const tracing = installTracing(['agent']);
   if (values.pool) {
     if (command.length > 0) throw new Error('--pool serves the runtime container of a pool pod; it starts no runtime command');
-    return poolAgent({ listen, runtimePort: runtimeApi.port, taskRoot: values['task-root'], optDir: values['opt-dir'], fifo: values['specialize-fifo'], metrics, routes });
+    return poolAgent({ listen, runtimePort: runtimeApi.port, taskRoot: values['task-root'], optDir: values['opt-dir'], fifo: values['specialize-fifo'], metrics, routes }).finally(tracing.shutdown);
   }
   const logger = pino({ base: { service: 'hearth-agent', function: values['function-name'] } });
   const common = {
@@ -77,6 +89,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
     memoryMB: Number(values.memory),
     timeoutSeconds: Number(values.timeout),
     concurrency: Number(values.concurrency),
+    logging: parseLogFlags(values['log-format'], values['application-log-level'], values['system-log-level']),
+    ...(values['function-version'] !== undefined ? { version: values['function-version'] } : {}),
     logger,
     onEvent: metrics.listener(values['function-name']),
   };
@@ -91,7 +105,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     await agent.listenInvoke(listen.host, listen.port, { routes });
   }
   logger.info({ listen: values.listen, runtimeApi: values['runtime-api'], spawns: command.length > 0 }, 'agent ready for its runtime');
-  return leaveOnSignal(agent, logger);
+  return leaveOnSignal(agent, logger).finally(tracing.shutdown);
 }
 
 async function poolAgent(o: {

@@ -6,7 +6,7 @@
 // place. The wire form is checked by the zod schema below on the agent's
 // side, so a pod never acts on a body it does not understand.
 import { z } from 'zod';
-import type { FunctionSpec } from '../api/function.js';
+import { APPLICATION_LOG_LEVELS, LOG_FORMATS, SYSTEM_LOG_LEVELS, type FunctionSpec } from '../api/function.js';
 import { contentHash } from '../controller/resources/hash.js';
 
 /** On the agent's port, beside the invoke endpoint, /healthz, /readyz and /drain. */
@@ -41,6 +41,10 @@ export const SpecializationSchema = z.strictObject({
   files: z.record(z.string(), z.string()).optional(),
   /** ZIP archives, unpacked in order. */
   archives: z.array(ArchiveSchema).optional(),
+  /** spec.logging's settings for the agent (src/agent/log-format.ts), given in JSON only: absent is Text. */
+  logging: z
+    .strictObject({ format: z.enum(LOG_FORMATS), applicationLogLevel: z.enum(APPLICATION_LOG_LEVELS), systemLogLevel: z.enum(SYSTEM_LOG_LEVELS) })
+    .optional(),
 });
 export type Specialization = z.infer<typeof SpecializationSchema>;
 
@@ -66,5 +70,7 @@ export function instanceSpecHash(spec: FunctionSpec): string {
     // A pod's ServiceAccount cannot change: a function given a role of its own
     // must leave the pool pods it runs in (absent, it leaves the hash as it was).
     serviceAccountName: spec.serviceAccountName,
+    // The agent formats and filters the output: a claimed pod's settings are fixed at its claim (absent, the hash is as it was).
+    logging: spec.logging,
   });
 }

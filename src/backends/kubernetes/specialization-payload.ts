@@ -9,6 +9,7 @@
 // backend reads the ConfigMaps configMapsOf names first.
 import type { HearthFunction, PackageSource } from '../../api/function.js';
 import { runtimeEnv } from '../../controller/resources/deployment.js';
+import { logSettings } from '../../agent/log-format.js';
 import type { Archive, Specialization } from '../../pools/specialization.js';
 import { splitUnitKey } from '../../versions/units.js';
 
@@ -57,6 +58,8 @@ export function buildSpecialization(fn: HearthFunction, unit: string, configMaps
     concurrency: spec.concurrency,
     env,
   };
+  const logging = logSettings(spec.logging);
+  if (logging.format === 'JSON') out.logging = logging;
   const files = codeFiles(fn, configMaps);
   if (files !== undefined) out.files = files;
   const archives: Archive[] = [];

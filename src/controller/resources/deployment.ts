@@ -13,6 +13,7 @@ import { layerEnv, packagePodParts, type PackagePodParts } from '../../packages/
 import type { V1Container, V1Deployment, V1EnvVar, V1Lifecycle, V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { effectiveHandler, type EnvVar, type HearthFunction } from '../../api/function.js';
 import { DRAIN_QUIET_MAX_MS } from '../../agent/quiet-period.js';
+import { logFlags, logSettings, runtimeLogEnv } from '../../agent/log-format.js';
 import { codeHash } from './configmap.js';
 import { runtimeImage, type Images } from './images.js';
 import {
@@ -105,6 +106,8 @@ function lambdaEnv(fn: HearthFunction, unit: Pick<UnitIdentity, 'functionName' |
     { name: 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', value: String(spec.memoryMB) },
     { name: 'AWS_LAMBDA_FUNCTION_VERSION', value: unit.version },
     { name: 'AWS_LAMBDA_MAX_CONCURRENCY', value: String(spec.concurrency) },
+    // spec.logging in JSON: AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL, as Lambda sets them (none in Text).
+    ...Object.entries(runtimeLogEnv(logSettings(spec.logging))).map(([name, value]) => ({ name, value })),
   ];
 }
 
@@ -114,6 +117,12 @@ function codeVolume(fn: HearthFunction, unit: UnitIdentity): V1Volume | undefine
   if (code.inline !== undefined) return { name: 'code', configMap: { name: codeConfigMapName(unit.objectName), defaultMode: 0o444 } };
   if (code.configMap !== undefined) return { name: 'code', configMap: { name: code.configMap.name, defaultMode: 0o444 } };
   return undefined;
+}
+
+/** The agent's logging flags: in JSON the settings and the version (for platform.start); a Text function's args stay as they were. */
+function agentLogFlags(fn: HearthFunction, unit: UnitIdentity): string[] {
+  const flags = logFlags(logSettings(fn.spec.logging));
+  return flags.length > 0 ? [...flags, '--function-version', unit.version] : [];
 }
 
 function functionAgent(fn: HearthFunction, unit: UnitIdentity, images: Images): V1Container {
@@ -127,6 +136,7 @@ function functionAgent(fn: HearthFunction, unit: UnitIdentity, images: Images): 
       '--memory', String(fn.spec.memoryMB),
       '--timeout', String(fn.spec.timeoutSeconds),
       '--concurrency', String(fn.spec.concurrency),
+      ...agentLogFlags(fn, unit),
     ],
     [{ name: 'agent-tmp', mountPath: '/tmp' }],
   );

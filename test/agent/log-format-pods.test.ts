@@ -61,8 +61,13 @@ describe("a function's Deployment", () => {
   it('in Text (or with none): args and env as they were, so no pod is replaced for it', () => {
     expect(agentArgs({ logging: { format: 'Text' } })).toEqual(agentArgs({}));
     expect(agentArgs({}).some((a) => a.startsWith('--log') || a === '--function-version')).toBe(false);
-    expect(envNames({ logging: { format: 'Text', logGroup: '/g' } })).toEqual(envNames({}));
+    expect(envNames({ logging: { format: 'Text' } })).toEqual(envNames({}));
     expect(envNames({}).some((n) => n.startsWith('AWS_LAMBDA_LOG_'))).toBe(false);
+  });
+
+  it('a logGroup is the runtime\'s AWS_LAMBDA_LOG_GROUP_NAME', () => {
+    const env = pod({ logging: { format: 'Text', logGroup: '/custom/g' } })?.containers.find((c) => c.name === RUNTIME_CONTAINER)?.env ?? [];
+    expect(env).toContainEqual({ name: 'AWS_LAMBDA_LOG_GROUP_NAME', value: '/custom/g' });
   });
 });
 

@@ -108,6 +108,8 @@ function lambdaEnv(fn: HearthFunction, unit: Pick<UnitIdentity, 'functionName' |
     { name: 'AWS_LAMBDA_MAX_CONCURRENCY', value: String(spec.concurrency) },
     // spec.logging in JSON: AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL, as Lambda sets them (none in Text).
     ...Object.entries(runtimeLogEnv(logSettings(spec.logging))).map(([name, value]) => ({ name, value })),
+    // Only when the function names one: pods of functions without it keep the env they had.
+    ...(spec.logging?.logGroup !== undefined ? [{ name: 'AWS_LAMBDA_LOG_GROUP_NAME', value: spec.logging.logGroup }] : []),
   ];
 }
 

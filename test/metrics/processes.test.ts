@@ -32,13 +32,13 @@ afterAll(async () => {
 });
 
 /** A process's /metrics, linted: the families that must have samples have them, and promtool prints nothing. */
-async function expectLintClean(process: string, text: string, mustHaveSamples: readonly string[]): Promise<void> {
+async function expectLintClean(who: string, text: string, mustHaveSamples: readonly string[]): Promise<void> {
   const empty = familiesWithoutSamples(text);
   // Said, not asserted: these depend on what the process met (a schedule, an event source, a dropped connection).
-  if (empty.length > 0) console.log(`${process} /metrics: families without a sample (names linted in names.test.ts): ${empty.join(', ')}`);
+  if (empty.length > 0) console.log(`${who} /metrics: families without a sample (names linted in names.test.ts): ${empty.join(', ')}`);
   expect(mustHaveSamples.filter((f) => empty.includes(f) || !text.includes(`# TYPE ${f} `))).toEqual([]);
   const r = await checkMetrics(text);
-  expect(r.output, `promtool check metrics on ${process}'s /metrics`).toBe('');
+  expect(r.output, `promtool check metrics on ${who}'s /metrics`).toBe('');
   expect(r.code).toBe(0);
 }
 

@@ -595,6 +595,10 @@ class Invoker {
     const traceId = headers['lambda-runtime-trace-id'];
     if (traceId) process.env._X_AMZN_TRACE_ID = traceId;
     else delete process.env._X_AMZN_TRACE_ID;
+    // The same trace in W3C form, in the variable OpenTelemetry's environment carrier reads.
+    const traceparent = headers['traceparent'];
+    if (traceparent) process.env.TRACEPARENT = traceparent;
+    else delete process.env.TRACEPARENT;
     const context = {
       callbackWaitsForEmptyEventLoop: true,
       ...this.static,

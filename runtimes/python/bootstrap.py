@@ -451,6 +451,12 @@ def handle_one(client, handler, headers, body, static):
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
+    # The same trace in W3C form, in the variable OpenTelemetry's environment carrier reads.
+    traceparent = headers.get("traceparent")
+    if traceparent:
+        os.environ["TRACEPARENT"] = traceparent
+    else:
+        os.environ.pop("TRACEPARENT", None)
     context = LambdaContext(
         request_id,
         headers.get("Lambda-Runtime-Deadline-Ms"),

@@ -39,6 +39,7 @@ import { functionArn } from '../api/lambda-arn.js';
 import { StreamRelay } from '../streaming/stream-relay.js';
 import { bufferResponseStream } from '../streaming/buffer-stream.js';
 import { DEFAULT_STREAM_CONTENT_TYPE, ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER } from '../streaming/response-stream.js';
+import { InvocationTrace, untracedRuntimeHeaders } from '../tracing/agent-spans.js';
 
 export type AgentState = 'starting' | 'ready' | 'failed' | 'closed';
 
@@ -122,6 +123,8 @@ interface Pending {
   done: boolean;
   /** Set once the runtime began streaming its response: the caller already has the stream, its end goes there. */
   relay?: StreamRelay;
+  /** The agent's and the invocation's spans, when this process traces (src/tracing). */
+  trace?: InvocationTrace;
   /** START or platform.start, written at hand-over, for the log tail. */
   opening?: string[];
 }
@@ -271,6 +274,8 @@ export class Agent implements RuntimeApi {
         return;
       }
       const p: Pending = { req, resolve, reject, startedAt: 0, timeoutMs: this.timeoutFor(req), done: false };
+      const trace = InvocationTrace.start(req, this.functionName);
+      if (trace !== undefined) p.trace = trace;
       if (req.tailLogs === true) p.logs = new LineBuffer();
       this.queue.push(p);
       // Lambda retries a failed init on the next invocation.
@@ -649,13 +654,17 @@ export class Agent implements RuntimeApi {
       'lambda-runtime-deadline-ms': String(Date.now() + p.timeoutMs),
       'lambda-runtime-invoked-function-arn': req.invokedFunctionArn,
     };
-    if (req.traceId !== undefined) headers['lambda-runtime-trace-id'] = req.traceId;
     if (req.clientContext !== undefined) headers['lambda-runtime-client-context'] = req.clientContext;
     if (req.cognitoIdentity !== undefined) headers['lambda-runtime-cognito-identity'] = req.cognitoIdentity;
-    if (this.coldInitMs !== undefined) {
-      p.initDurationMs = this.coldInitMs;
+    const cold = this.coldInitMs;
+    if (cold !== undefined) {
+      p.initDurationMs = cold;
       this.coldInitMs = undefined;
     }
+    // The runtime's trace: the invocation span when tracing, else the caller's as it came (src/tracing/agent-spans.ts).
+    const trace = p.trace ? p.trace.handOver(cold !== undefined ? { startedAt: this.launchedAt, durationMs: cold } : undefined) : untracedRuntimeHeaders(req);
+    if (trace.xray !== undefined) headers['lambda-runtime-trace-id'] = trace.xray;
+    if (trace.traceparent !== undefined) headers.traceparent = trace.traceparent;
     p.startedAt = performance.now();
     p.opening = openingLines(this.logSettings, req.requestId, this.opts.version);
     this.writeRecords(p.opening, req.requestId);
@@ -696,6 +705,7 @@ export class Agent implements RuntimeApi {
 
   /** Gives the invocation's end to its caller: the result, or the end of the stream it already has. */
   private settle(p: Pending, result: InvokeResult, logTail: string | undefined): void {
+    p.trace?.end(result);
     this.emit({ type: 'invoked', outcome: result.outcome, durationMs: result.durationMs });
     if (p.relay === undefined) {
       if (logTail !== undefined) result.logTail = logTail;
@@ -723,6 +733,7 @@ export class Agent implements RuntimeApi {
     if (p.done) return;
     p.done = true;
     clearTimeout(p.timer);
+    p.trace?.end(undefined, `not delivered: the agent ${why}`);
     p.reject(notDelivered(p.req.requestId, why));
   }
 

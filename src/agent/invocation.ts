@@ -14,6 +14,8 @@ export interface InvokeRequest {
   timeoutMs: number;
   invokedFunctionArn: string;
   traceId?: string;
+  /** The span to parent the agent's spans under, as a W3C traceparent (src/tracing); over HTTP the traceparent header. */
+  traceparent?: string;
   /** JSON text of the client context (Lambda-Runtime-Client-Context). */
   clientContext?: string;
   /** JSON text of the Cognito identity (Lambda-Runtime-Cognito-Identity). */

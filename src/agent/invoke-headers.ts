@@ -16,6 +16,8 @@ export const REQUEST_HEADERS = {
   timeoutMs: 'x-hearth-timeout-ms',
   functionArn: 'lambda-runtime-invoked-function-arn',
   traceId: 'lambda-runtime-trace-id',
+  /** W3C Trace Context: the span the agent's spans continue (src/tracing). */
+  traceparent: 'traceparent',
   clientContext: 'lambda-runtime-client-context',
   cognitoIdentity: 'lambda-runtime-cognito-identity',
   /** `Tail` asks for the log tail, as the Invoke API's X-Amz-Log-Type does. */
@@ -47,6 +49,7 @@ export function requestToHeaders(req: InvokeRequest): Record<string, string> {
     [REQUEST_HEADERS.functionArn]: req.invokedFunctionArn,
   };
   if (req.traceId !== undefined) h[REQUEST_HEADERS.traceId] = req.traceId;
+  if (req.traceparent !== undefined) h[REQUEST_HEADERS.traceparent] = req.traceparent;
   if (req.clientContext !== undefined) h[REQUEST_HEADERS.clientContext] = req.clientContext;
   if (req.cognitoIdentity !== undefined) h[REQUEST_HEADERS.cognitoIdentity] = req.cognitoIdentity;
   if (req.tailLogs === true) h[REQUEST_HEADERS.logType] = 'Tail';
@@ -71,6 +74,8 @@ export function requestFromHeaders(h: HeaderBag, payload: Buffer, d: RequestDefa
   };
   const trace = one(h, REQUEST_HEADERS.traceId);
   if (trace !== undefined) req.traceId = trace;
+  const traceparent = one(h, REQUEST_HEADERS.traceparent);
+  if (traceparent !== undefined) req.traceparent = traceparent;
   const cc = one(h, REQUEST_HEADERS.clientContext);
   if (cc !== undefined) req.clientContext = cc;
   const ci = one(h, REQUEST_HEADERS.cognitoIdentity);

@@ -7,6 +7,7 @@ import { startClusterGateway } from '../platform/cluster.js';
 import { PACKAGE_FLAGS_HELP, PACKAGE_OPTIONS, packageSettings } from './package-flags.js';
 import { redisConnectionFrom } from '../queue/index.js';
 import { authOptions, checkServeFlags, loadAuth, SERVE_OPTIONS, untilSignal, type ShutdownDefaults } from './serve-flags.js';
+import { installTracing } from '../tracing/spans.js';
 
 const HELP = `usage: hearth gateway [options]
 
@@ -123,6 +124,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   const kubeConfig = new KubeConfig();
   if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
   else kubeConfig.loadFromDefault();
+  const tracing = installTracing(['gateway'], process.env, logger);
   const gateway = await startClusterGateway({
     kubeConfig,
     namespace: values.namespace,
@@ -145,5 +147,6 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   logger.info('shutting down');
   await gateway.close();
   auth?.close();
+  await tracing.shutdown();
   return 0;
 }

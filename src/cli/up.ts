@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { CredentialsFileAuth } from '../gateway/auth/credentials-file.js';
 import { startEmbedded } from '../platform/embedded.js';
+import { installTracing } from '../tracing/spans.js';
 import { probeSandbox, sandboxRefusal, sandboxWarning } from '../sandbox/support.js';
 import { authOptions, checkServeFlags, isLoopback, loadAuth, SERVE_OPTIONS, untilSignal } from './serve-flags.js';
 import { parseUpBounds, UP_BOUND_OPTIONS } from './up-bounds.js';
@@ -131,6 +132,8 @@ export async function upCommand(argv: string[]): Promise<number> {
     console.error(`hearth up: ${(err as Error).message}`);
     return 2;
   }
+  // One process, two services in a trace: the gateway's spans (queue, dispatch included) and the agents'.
+  const tracing = installTracing(['gateway', 'agent'], process.env, logger);
   const platform = await startEmbedded({
     dir: values.dir,
     host: values.host,
@@ -155,5 +158,6 @@ export async function upCommand(argv: string[]): Promise<number> {
   logger.info('shutting down');
   await platform.close();
   auth?.close();
+  await tracing.shutdown();
   return 0;
 }

@@ -29,6 +29,7 @@ import { UnitCatalog } from '../versions/unit-catalog.js';
 import { unitKey, unitLabels } from '../versions/units.js';
 import { functionArn } from '../api/lambda-arn.js';
 import { LAMBDA_STREAM_LIMITS, limitStream, type StreamLimits } from '../streaming/stream-limits.js';
+import { startSpan, tracing } from '../tracing/spans.js';
 
 export interface DispatcherOptions {
   /** The functions (aliases, published versions, reserved concurrency): what a qualifier resolves against. */
@@ -76,6 +77,8 @@ interface Call {
   labels: { function: string; version: string };
   /** The ARN the runtime is told it was invoked as: qualified when the caller qualified. */
   arn: string;
+  /** The dispatch span as a traceparent (with tracing off, the invocation's own): the agent's span hangs under it. */
+  traceparent?: string;
 }
 
 interface Waiter {
@@ -136,16 +139,27 @@ export class Dispatcher implements Invoker {
 
   async invoke(inv: Invocation): Promise<InvokeResult> {
     const call = this.#resolve(inv);
-    // Uncapped functions skip the limiter altogether, not even a turn of the event loop.
-    const lease = call.fn.spec.reservedConcurrency === undefined ? undefined : await this.#admit(call);
+    // From admission to the instance's answer: reserved concurrency, the wait for a slot (its own span), the send.
+    const span = startSpan('gateway', 'dispatch', inv.traceparent, tracing('gateway') ? { attributes: { 'faas.name': call.fn.metadata.name, 'faas.version': call.version, 'faas.invocation_id': inv.requestId, 'hearth.invocation_type': inv.type } } : {});
+    if (span.traceparent !== undefined) call.traceparent = span.traceparent;
+    let lease: Lease | undefined;
     let busy: Promise<unknown> | undefined;
     try {
+      // Uncapped functions skip the limiter altogether, not even a turn of the event loop.
+      lease = call.fn.spec.reservedConcurrency === undefined ? undefined : await this.#admit(call);
       const ran = await this.#run(call);
       busy = ran.busy;
+      if (ran.result.outcome !== 'success') span.setAttributes({ 'faas.error': ran.result.errorType ?? ran.result.outcome });
+      if (ran.result.initDurationMs !== undefined) span.setAttributes({ 'faas.coldstart': true });
       return ran.result;
+    } catch (err) {
+      span.fail((err as Error).message);
+      throw err;
     } finally {
+      span.end();
       // A stream still flowing keeps its slot of the function's cap until the function is done.
-      if (lease) afterwards(busy, () => this.#limiter.release(lease));
+      const held = lease;
+      if (held) afterwards(busy, () => this.#limiter.release(held));
     }
   }
 
@@ -250,6 +264,7 @@ export class Dispatcher implements Invoker {
         timeoutMs: unit.spec.timeoutSeconds * 1000,
         invokedFunctionArn: call.arn,
         ...(inv.traceId !== undefined ? { traceId: inv.traceId } : {}),
+        ...(call.traceparent !== undefined ? { traceparent: call.traceparent } : {}),
         ...(inv.clientContext !== undefined ? { clientContext: inv.clientContext } : {}),
         ...(inv.cognitoIdentity !== undefined ? { cognitoIdentity: inv.cognitoIdentity } : {}),
         ...(inv.tailLogs ? { tailLogs: true } : {}),
@@ -332,6 +347,9 @@ export class Dispatcher implements Invoker {
       const instance = this.#tryTake(name, load);
       if (instance) return { instance };
     }
+    // No free slot now: waiting for one (and for a cold start, when this call makes the backend start an instance) is a span of its own.
+    const wait = tracing('gateway') ? startSpan('gateway', 'slot wait', call.traceparent, { attributes: { 'hearth.unit': name, 'hearth.redispatch': again } }) : undefined;
+    const live = wait === undefined ? 0 : liveCount(this.#opts.backend.instances(name));
     const grant = new Promise<Grant>((resolve, reject) => {
       const detach = (): void => signal?.removeEventListener('abort', onAbort);
       const waiter: Waiter = {
@@ -363,7 +381,19 @@ export class Dispatcher implements Invoker {
     });
     this.#ensureCapacity(name, call.unit, load);
     this.#pump(name);
-    return grant;
+    if (wait === undefined) return grant;
+    return grant.then(
+      (g) => {
+        wait.setAttributes({ 'hearth.cold_start': liveCount(this.#opts.backend.instances(name)) > live || 'initError' in g });
+        wait.end();
+        return g;
+      },
+      (err: unknown) => {
+        wait.fail((err as Error).message);
+        wait.end();
+        throw err;
+      },
+    );
   }
 
   /** Asks the backend for more instances when demand exceeds what exists. Never scales down: that is the autoscaler's call. */

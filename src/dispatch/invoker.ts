@@ -13,6 +13,8 @@ export interface Invocation {
   payload: Buffer;
   type: InvocationType;
   traceId?: string;
+  /** The span to parent this invocation's spans under, as a W3C traceparent (src/tracing). */
+  traceparent?: string;
   clientContext?: string;
   cognitoIdentity?: string;
   tailLogs?: boolean;

@@ -23,6 +23,7 @@ import managementOff from './plugins/management-off.js';
 import { metricsRoute } from './plugins/metrics.js';
 import { responseStreamApi } from './plugins/response-stream-api.js';
 import { sendLambdaError, toLambdaError } from './reply-error.js';
+import gatewaySpans from '../tracing/gateway-spans.js';
 
 export interface PayloadLimits {
   syncBytes: number;
@@ -96,6 +97,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   });
   app.setNotFoundHandler((req, reply) => sendLambdaError(reply, new LambdaError(404, 'UnknownOperationException', `No route for ${req.method} ${req.url.split('?')[0]}`)));
 
+  // First of all: a request refused by authentication is traced too.
+  await app.register(gatewaySpans);
   // Before any route, so its hooks guard them all.
   if (opts.auth) await app.register(auth, { arn: opts.arn, ...opts.auth });
   // After authentication, so an anonymous caller still gets 401.

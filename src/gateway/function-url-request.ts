@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { withoutCredentials } from './auth/credential-headers.js';
 import { functionUrlPath, newTraceId, peerAddress, type HttpRequestLike } from './function-url-event.js';
+import { xrayHeaderOfTraceparent } from '../tracing/trace-context.js';
 
 export function functionUrlRequest(req: FastifyRequest, urlId: string, now = Date.now()): HttpRequestLike {
   const { rawPath, rawQueryString } = functionUrlPath(req.raw.url ?? '/');
@@ -26,7 +27,8 @@ export function functionUrlRequest(req: FastifyRequest, urlId: string, now = Dat
     localPort: req.raw.socket.localPort ?? 0,
     domainName: req.headers.host !== undefined ? req.hostname : '',
     urlId,
-    freshTraceId: newTraceId(now, randomBytes(12)),
+    // The gateway's span names the trace when there is one, so the event's header and the spans agree.
+    freshTraceId: xrayHeaderOfTraceparent(req.hearthTraceparent) ?? newTraceId(now, randomBytes(12)),
     requestId: req.id,
     timeEpochMs: now,
   };

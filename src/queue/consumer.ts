@@ -21,6 +21,7 @@ import { systemClock } from './queue.js';
 import { buildDestinationRecord, defaultFunctionArn, executedVersionOf, functionErrorOf, type RecordCondition } from './records.js';
 import { isTooOld, nextStep, type DeadLetterCondition } from './retry-policy.js';
 import type { Delivery, QueueStore, StoredEvent } from './store.js';
+import { SpanKind, startSpan } from '../tracing/spans.js';
 
 export interface ConsumerDeps {
   store: QueueStore;
@@ -316,6 +317,13 @@ class FunctionWorker {
         this.s.logger?.warn({ err, function: this.fn, requestId: ev.requestId }, 'could not count the attempt in the store');
         return ev.attempts + 1;
       }));
+    // The wait from acceptance until this consumer took the event (a retry's wait counts from the first acceptance too).
+    const wait = startSpan('gateway', 'queue wait', ev.traceparent, {
+      kind: SpanKind.CONSUMER,
+      startTime: ev.enqueuedAt,
+      attributes: { 'messaging.operation.type': 'receive', 'messaging.destination.name': this.fn, 'faas.invocation_id': ev.requestId, 'hearth.attempt': ev.attempts + 1 },
+    });
+    wait.end();
     let result: InvokeResult;
     try {
       result = await this.opts.invoker.invoke({
@@ -325,6 +333,7 @@ class FunctionWorker {
         payload: ev.payload,
         type: 'async',
         ...(ev.traceId !== undefined ? { traceId: ev.traceId } : {}),
+        ...(wait.traceparent !== undefined ? { traceparent: wait.traceparent } : {}),
         ...(ev.clientContext !== undefined ? { clientContext: ev.clientContext } : {}),
         signal: this.#abort.signal,
         onDispatch: () => void countRun(),

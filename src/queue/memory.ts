@@ -12,7 +12,7 @@ import { cloneEvent, type DeadLetterEntry, type Delivery, type QueueStore, type 
 
 
 function eventBytes(e: StoredEvent): number {
-  return ENTRY_OVERHEAD_BYTES + e.payload.length + (e.qualifier?.length ?? 0) + (e.traceId?.length ?? 0) + (e.clientContext?.length ?? 0);
+  return ENTRY_OVERHEAD_BYTES + e.payload.length + (e.qualifier?.length ?? 0) + (e.traceId?.length ?? 0) + (e.traceparent?.length ?? 0) + (e.clientContext?.length ?? 0);
 }
 
 function recordBytes(r: InvocationRecord): number {

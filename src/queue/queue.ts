@@ -27,6 +27,8 @@ export interface EnqueueRequest {
   /** Enqueues with the same key for the same function within the window return the first request id. */
   idempotencyKey?: string;
   traceId?: string;
+  /** The span to parent the enqueue's span under, as a W3C traceparent (src/tracing). */
+  traceparent?: string;
   clientContext?: string;
 }
 

@@ -23,6 +23,7 @@ import {
 } from './queue.js';
 import type { DestinationRecord } from './records.js';
 import type { QueueStore, StoredEvent } from './store.js';
+import { SpanKind, startSpan } from '../tracing/spans.js';
 
 export interface QueueOptions {
   /** How long invocation records are kept (default 24 h). */
@@ -81,8 +82,14 @@ export class StoreQueue implements Queue {
     // Validated before touching the store, so a bad key is the caller's error, not a 503.
     const token = req.idempotencyKey !== undefined ? idempotencyToken(req.idempotencyKey) : undefined;
     const now = this.#clock.now();
+    const requestId = req.requestId ?? randomUUID();
+    // The event carries this span's context: the consumer's wait and the invocation continue the trace from it.
+    const span = startSpan('gateway', 'queue enqueue', req.traceparent, {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'messaging.system': `hearth-${this.kind}`, 'messaging.operation.type': 'send', 'messaging.destination.name': req.functionName, 'faas.invocation_id': requestId },
+    });
     const event: StoredEvent = {
-      requestId: req.requestId ?? randomUUID(),
+      requestId,
       functionName: req.functionName,
       ...(req.qualifier !== undefined ? { qualifier: req.qualifier } : {}),
       payload: req.payload,
@@ -91,11 +98,21 @@ export class StoreQueue implements Queue {
       functionErrors: 0,
       systemErrors: 0,
       ...(req.traceId !== undefined ? { traceId: req.traceId } : {}),
+      ...(span.traceparent !== undefined ? { traceparent: span.traceparent } : {}),
       ...(req.clientContext !== undefined ? { clientContext: req.clientContext } : {}),
     };
-    const res = await this.#guard('enqueue', () =>
-      this.store.append(event, token !== undefined ? { token, windowMs: this.opts.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS } : undefined),
-    );
+    let res: EnqueueResult;
+    try {
+      res = await this.#guard('enqueue', () =>
+        this.store.append(event, token !== undefined ? { token, windowMs: this.opts.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS } : undefined),
+      );
+    } catch (err) {
+      span.fail((err as Error).message);
+      span.end();
+      throw err;
+    }
+    if (res.duplicate) span.setAttributes({ 'hearth.duplicate_of': res.requestId });
+    span.end();
     if (res.duplicate) {
       (this.opts.metrics ?? this.#consumerMetrics)?.deduplicated.inc({ function: req.functionName });
       return res;

@@ -20,6 +20,8 @@ export interface StoredEvent {
   functionErrors: number;
   systemErrors: number;
   traceId?: string;
+  /** The enqueue's span as a W3C traceparent: the queue wait and the invocation's spans continue its trace. */
+  traceparent?: string;
   clientContext?: string;
 }
 
@@ -99,6 +101,7 @@ export function encodeEvent(e: StoredEvent): Array<string | Buffer> {
   ];
   if (e.qualifier !== undefined) f.push('q', e.qualifier);
   if (e.traceId !== undefined) f.push('tr', e.traceId);
+  if (e.traceparent !== undefined) f.push('tp', e.traceparent);
   if (e.clientContext !== undefined) f.push('cc', e.clientContext);
   return f;
 }
@@ -126,9 +129,11 @@ export function decodeEvent(functionName: string, fields: ReadonlyArray<Buffer>)
   };
   const q = m.get('q');
   const tr = m.get('tr');
+  const tp = m.get('tp');
   const cc = m.get('cc');
   if (q !== undefined) event.qualifier = q.toString();
   if (tr !== undefined) event.traceId = tr.toString();
+  if (tp !== undefined) event.traceparent = tp.toString();
   if (cc !== undefined) event.clientContext = cc.toString();
   return event;
 }

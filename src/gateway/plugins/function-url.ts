@@ -55,6 +55,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
         payload,
         requestId: req.id,
         ...(traceId !== undefined ? { traceId } : {}),
+        ...(req.hearthTraceparent !== undefined ? { traceparent: req.hearthTraceparent } : {}),
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
       });
       reply.header('x-amzn-requestid', res.requestId).header('location', `/invocations/${res.requestId}`).header('preference-applied', 'respond-async');
@@ -63,7 +64,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     if (payload.length > opts.limits.syncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.syncBytes} bytes` });
     try {
       const acceptStream = urlInvokeMode(fn, qualifier) === 'RESPONSE_STREAM';
-      const result = await opts.invoker.invoke({ functionName: name, ...(qualifier !== undefined ? { qualifier } : {}), requestId: req.id, payload, type: 'sync', acceptStream, ...(traceId !== undefined ? { traceId } : {}) });
+      const result = await opts.invoker.invoke({ functionName: name, ...(qualifier !== undefined ? { qualifier } : {}), requestId: req.id, payload, type: 'sync', acceptStream, ...(traceId !== undefined ? { traceId } : {}), ...(req.hearthTraceparent !== undefined ? { traceparent: req.hearthTraceparent } : {}) });
       // A streamed response goes out as the function writes it; one that failed before its status was known is a function error below.
       if (result.stream && (await answerStreamedUrl(reply, result.stream))) return reply;
       // Function URLs hide a function's error behind a bare 502.

@@ -50,6 +50,10 @@ export interface InvokeRequestParts {
   fn: HearthFunction;
   /** The event: the body, or {} when there is none. */
   body: Buffer;
+  /** The caller's X-Amzn-Trace-Id, handed to the runtime when tracing is off (src/tracing). */
+  traceId: string | undefined;
+  /** The gateway's span (or the caller's, tracing off) as a traceparent: what the invocation's spans continue. */
+  traceparent: string | undefined;
 }
 
 export interface InvokeRequestContext {
@@ -98,7 +102,7 @@ export function readInvokeRequest(
     const published = versionNumbers(ctx.catalog.versions(parsed.name));
     if (!qualifierResolves(fn, published, qualifier).ok) throw notFound(arn);
   }
-  return { name: parsed.name, qualifier, arn, type, logType, clientContext, fn, body };
+  return { name: parsed.name, qualifier, arn, type, logType, clientContext, fn, body, traceId: header(req.headers['x-amzn-trace-id']), traceparent: req.hearthTraceparent };
 }
 
 /** The dispatcher resolves the qualifier per call: one naming no version or alias is Lambda's 404 for the ARN called. */
@@ -118,6 +122,8 @@ export async function invokeNow(invoker: Invoker, r: InvokeRequestParts, request
       tailLogs: r.logType === 'Tail',
       ...(acceptStream ? { acceptStream: true } : {}),
       ...(r.clientContext ? { clientContext: r.clientContext } : {}),
+      ...(r.traceId !== undefined ? { traceId: r.traceId } : {}),
+      ...(r.traceparent !== undefined ? { traceparent: r.traceparent } : {}),
     });
   } catch (err) {
     throw invokeFailure(err, r.arn);
@@ -175,6 +181,8 @@ export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts)
           requestId,
           ...(key ? { idempotencyKey: key } : {}),
           ...(clientContext ? { clientContext } : {}),
+          ...(r.traceId !== undefined ? { traceId: r.traceId } : {}),
+          ...(r.traceparent !== undefined ? { traceparent: r.traceparent } : {}),
         });
         reply.header('x-amzn-requestid', res.requestId);
         return reply.code(202).send();

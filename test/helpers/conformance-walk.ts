@@ -168,6 +168,13 @@ export function conformanceWalk(model: ServiceModel, target: WalkTarget): void {
     { op: 'UpdateFunctionCode', input: { FunctionName: FN, ZipFile: ZIP_V2, Publish: true }, before: () => until('the update to finish', updated), then: (j) => expect(j).toMatchObject({ FunctionName: FN, Version: '1' }) },
     { op: 'GetFunctionConfiguration', input: { FunctionName: FN, Qualifier: '1' }, before: () => until('version 1 to be Active', (c) => c.State === 'Active' && c.LastUpdateStatus === 'Successful', { FunctionName: FN, Qualifier: '1' }) },
     { op: 'UpdateFunctionConfiguration', input: { FunctionName: FN, Timeout: 10 }, before: () => until('the code update to finish', updated), then: (j) => expect(j).toMatchObject({ Timeout: 10 }) },
+    // Lambda's advanced logging controls: LoggingConfig in, and back with the defaults filled in.
+    {
+      op: 'UpdateFunctionConfiguration',
+      input: { FunctionName: FN, LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'WARN' } },
+      before: () => until('the timeout update to finish', updated),
+      then: (j) => expect(j?.LoggingConfig).toEqual({ LogFormat: 'JSON', ApplicationLogLevel: 'WARN', SystemLogLevel: 'INFO', LogGroup: `/aws/lambda/${FN}` }),
+    },
     { op: 'PublishVersion', input: { FunctionName: FN, Description: 'timeout 10' }, before: () => until('the update to finish', updated), then: (j) => expect(j).toMatchObject({ Version: '2', Timeout: 10 }) },
     { op: 'ListVersionsByFunction', input: { FunctionName: FN }, then: (j) => expect((j?.Versions as Array<{ Version: string }>).map((v) => v.Version)).toEqual(['$LATEST', '1', '2']) },
     { op: 'ListVersionsByFunction', input: { FunctionName: FN, MaxItems: 2 }, then: (j) => expect(j?.NextMarker).toEqual(expect.any(String)) },
@@ -276,6 +283,7 @@ export function conformanceWalk(model: ServiceModel, target: WalkTarget): void {
     { what: 'a function that exists already', op: 'CreateFunction', input: { FunctionName: target.existing, Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: ZIP_V1 } }, code: 'ResourceConflictException', status: 409, message: new RegExp(target.existing) },
     { what: 'a runtime Lambda no longer takes', op: 'CreateFunction', input: { FunctionName: 'old-go', Runtime: 'go1.x', Handler: 'main', Role: ROLE, Code: { ZipFile: ZIP_V1 } }, code: 'InvalidParameterValueException', status: 400, message: /runtime/i },
     { what: 'provisioned concurrency on $LATEST', op: 'PutProvisionedConcurrencyConfig', input: { FunctionName: target.existing, Qualifier: '$LATEST', ProvisionedConcurrentExecutions: 1 }, code: 'InvalidParameterValueException', status: 400 },
+    { what: 'a log level with the Text log format', op: 'UpdateFunctionConfiguration', input: { FunctionName: target.existing, LoggingConfig: { LogFormat: 'Text', ApplicationLogLevel: 'DEBUG' } }, code: 'InvalidParameterValueException', status: 400, message: /LogFormat JSON/ },
     { what: 'a stale RevisionId', op: 'UpdateFunctionConfiguration', input: { FunctionName: target.existing, Description: 'x', RevisionId: '00000000-0000-0000-0000-000000000000' }, code: 'PreconditionFailedException', status: 412 },
     { what: 'removing a function\'s URL alone', op: 'DeleteFunctionUrlConfig', input: { FunctionName: target.existing }, code: 'InvalidParameterValueException', status: 400 },
     { what: 'a caller without management actions', op: 'GetFunction', input: { FunctionName: target.existing }, key: target.invokerKey, code: 'AccessDeniedException', status: 403, message: new RegExp(`^User: ${target.invokerName} is not authorized to perform: lambda:GetFunction on resource: arn:aws:lambda:.*:function:${target.existing}$`) },

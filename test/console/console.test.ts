@@ -4,19 +4,31 @@
 // billed duration, a chart that moves, an async event dead-lettered and
 // redriven once the code is fixed, the keyboard, and a 375 px window.
 // Screenshots go to docs/console-*.png, which the README shows.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionYaml } from '../helpers/platform.js';
 import { killOnExit } from '../helpers/kill-on-exit.js';
+import { assertConsoleBuilt } from './console-build.js';
 import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
-const run = promisify(execFile);
+// The page's globals as the functions below that run in the browser use them: this file is type-checked without the DOM library.
+interface PageElement {
+  id: string;
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+}
+declare const document: {
+  getElementById(id: string): PageElement | null;
+  querySelector(selector: string): PageElement | null;
+  activeElement: PageElement | null;
+  documentElement: { scrollWidth: number };
+};
+
 const DOCS = resolve('docs');
 const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(DOCS, `console-${name}.png`), fullPage });
 
@@ -37,8 +49,8 @@ async function typeCode(box: string, code: string): Promise<void> {
 const invocationsCharted = () => page.locator('#chart-invocations').getAttribute('data-invocations').then(Number);
 
 beforeAll(async () => {
-  // The console as this tree has it: built into dist/console, which the gateway serves.
-  await run(resolve('node_modules/.bin/vite'), ['build', '--config', 'console/vite.config.ts'], { timeout: 120_000 });
+  // The console as this tree has it, built into dist/console, which the gateway serves.
+  assertConsoleBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'hearth-console-'));
   writeFileSync(
     join(dir, 'hello-python.yaml'),
@@ -114,7 +126,7 @@ describe('the console in Chromium', { timeout: 120_000 }, () => {
     await page.waitForFunction(() => document.getElementById('fn-state')?.textContent === 'Active', undefined, { timeout: 60_000 });
     await page.locator('#chart-invocations').waitFor();
     const before = await invocationsCharted();
-    const canvas = () => page.locator('#chart-invocations canvas').evaluate((c) => (c as HTMLCanvasElement).toDataURL());
+    const canvas = () => page.locator('#chart-invocations canvas').evaluate((c) => (c as unknown as { toDataURL(): string }).toDataURL());
     const drawnBefore = await canvas();
 
     await page.getByLabel('Event JSON').fill('{"name": "Ada"}');

@@ -36,13 +36,13 @@ describe('agent flags', () => {
     if (want.format === 'Text') expect(flags).toEqual([]);
   });
 
-  it.each([
-    [['json', undefined, undefined], '--log-format must be one of Text, JSON, not json'],
-    [['JSON', 'LOUD', undefined], '--application-log-level must be one of'],
-    [['JSON', undefined, 'ERROR'], '--system-log-level must be one of DEBUG, INFO, WARN'],
-    [['Text', 'WARN', undefined], 'need --log-format JSON'],
-  ] as const)('%j is refused', (args, message) => {
-    expect(() => parseLogFlags(...args)).toThrow(message);
+  it.each<[string | undefined, string | undefined, string | undefined, string]>([
+    ['json', undefined, undefined, '--log-format must be one of Text, JSON, not json'],
+    ['JSON', 'LOUD', undefined, '--application-log-level must be one of'],
+    ['JSON', undefined, 'ERROR', '--system-log-level must be one of DEBUG, INFO, WARN'],
+    ['Text', 'WARN', undefined, 'need --log-format JSON'],
+  ])('%s %s %s is refused', (f, a, s, message) => {
+    expect(() => parseLogFlags(f, a, s)).toThrow(message);
   });
 });
 

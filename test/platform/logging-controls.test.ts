@@ -133,6 +133,19 @@ describe('JSON format at applicationLogLevel WARN', () => {
     expect(report?.record?.metrics).not.toHaveProperty('initDurationMs');
   });
 
+  it("a published version's lines stay JSON in the function's log file, and platform.start names the version", { timeout: 60_000 }, async () => {
+    const pub = await fetch(`${platform.url}/2015-03-31/functions/node-json/versions`, { method: 'POST', body: '{}' });
+    expect(pub.status).toBe(201);
+    const version = String(((await pub.json()) as { Version: string }).Version);
+    const r = await invoke(`node-json:${version}`);
+    expect(r.status).toBe(200);
+    const docs = parseAll(r.tail);
+    expect(docs.find((d) => d.type === 'platform.start')?.record).toEqual({ requestId: r.requestId, version });
+    // Text puts [N] in front of a version's lines; a JSON line is left whole.
+    const file = parseAll(await fileLines('node-json', r.requestId, 'platform.report'));
+    expect(appLines(file)).toEqual([['WARN', 'node warn'], ['ERROR', 'node error']]);
+  });
+
   it('systemLogLevel WARN drops platform.start and platform.report', { timeout: 60_000 }, async () => {
     const r = await invoke('py-quiet');
     const docs = parseAll(r.tail);

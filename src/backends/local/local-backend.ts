@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { referencedObjects, type ConfigObjectSource } from '../../api/config-objects.js';
-import { effectiveHandler, LIMITS, type HearthFunction } from '../../api/function.js';
+import { effectiveHandler, LATEST, LIMITS, type HearthFunction } from '../../api/function.js';
 import { ObjectStore } from '../../api/object-store.js';
 import { Agent } from '../../agent/agent.js';
 import { logSettings } from '../../agent/log-format.js';
@@ -416,6 +416,7 @@ export class LocalBackend implements Backend {
       exitCause: (proc) => this.sandboxLauncherNow?.exitCause(proc),
     };
     const spec = d.fn.spec;
+    const logging = logSettings(spec.logging);
     const agent = new Agent({
       functionName: name,
       memoryMB: spec.memoryMB,
@@ -425,9 +426,10 @@ export class LocalBackend implements Backend {
       functionArn: functionArn(name, this.region),
       launcher,
       logger: this.log,
-      // One log per function, so `hearth logs NAME` shows every version's lines; a version's carry [N].
-      output: this.functionLogs.sink(unit.name, unit.version),
-      logging: logSettings(spec.logging),
+      // One log per function, so `hearth logs NAME` shows every version's lines; a version's carry [N],
+      // except in JSON, where a line must stay one JSON object (platform.start names the version).
+      output: this.functionLogs.sink(unit.name, logging.format === 'JSON' ? LATEST : unit.version),
+      logging,
       version: unit.version,
       ...(this.opts.initTimeoutMs !== undefined ? { initTimeoutMs: this.opts.initTimeoutMs } : {}),
       ...(this.opts.killGraceMs !== undefined ? { killGraceMs: this.opts.killGraceMs } : {}),

@@ -164,6 +164,44 @@ describe('the console in Chromium', { timeout: 120_000 }, () => {
     await page.waitForFunction((n) => Number(document.getElementById('chart-invocations')?.getAttribute('data-invocations')) > n, before, { timeout: 30_000 });
   });
 
+  it('saves a test event, changes the configuration, publishes versions and routes an alias by weight', async () => {
+    const api = (path: string) => fetch(`${base}/2015-03-31/functions/greeter${path}`).then((r) => r.json() as Promise<Record<string, unknown>>);
+    await page.getByLabel('Event name').fill('ada');
+    await page.getByLabel('Event JSON').fill('{"name": "Ada Lovelace"}');
+    await page.getByRole('button', { name: 'Save event' }).click();
+    await page.getByText('Saved event ada.').waitFor();
+    await page.reload();
+    await page.getByLabel('Saved events').selectOption('ada');
+    expect(await page.getByLabel('Event JSON').inputValue()).toBe('{"name": "Ada Lovelace"}');
+
+    await page.getByLabel('Memory (MB)').fill('256');
+    await page.getByLabel('Environment variables').fill('GREETING=Hi there');
+    await page.getByRole('button', { name: 'Save configuration' }).click();
+    await page.getByText('Configuration saved.').waitFor({ timeout: 30_000 });
+    expect(await api('/configuration')).toMatchObject({ MemorySize: 256, Environment: { Variables: { GREETING: 'Hi there' } } });
+
+    await page.getByRole('button', { name: 'Publish new version' }).click();
+    await page.getByText('Published version 1.').waitFor({ timeout: 30_000 });
+    await page.locator('#code-editor .cm-content').waitFor();
+    await typeCode('#code-editor', "import os\n\ndef lambda_handler(event, context):\n    return {'greeting': os.environ['GREETING'] + ', ' + event['name'] + '!'}\n");
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByText('Deployed: the next invocation runs the new code.').waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Publish new version' }).click();
+    await page.getByText('Published version 2.').waitFor({ timeout: 30_000 });
+    await page.getByLabel('New alias').fill('live');
+    await page.locator('#s-aliases form.row').getByLabel('Version').selectOption('1');
+    await page.getByRole('button', { name: 'Create alias' }).click();
+    await page.getByText('Alias live created.').waitFor({ timeout: 30_000 });
+    const alias = page.locator('form[data-alias="live"]');
+    await alias.getByLabel('Additional version', { exact: true }).selectOption('2');
+    await alias.getByLabel('Weight of the additional version').fill('25');
+    expect(await alias.locator('output').textContent()).toBe('25%');
+    await alias.getByRole('button', { name: 'Save routing' }).click();
+    await page.getByText('Alias live saved.').waitFor({ timeout: 30_000 });
+    expect(await api('/aliases/live')).toMatchObject({ FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.25 } } });
+    await page.locator('#s-aliases').screenshot({ path: join(DOCS, 'console-aliases.png') });
+  });
+
   it('dead-letters a failing async event and redrives it once the code is fixed', async () => {
     await page.goto(`${base}/console/#/functions/flaky`);
     await page.getByRole('heading', { name: 'flaky', level: 1 }).waitFor();

@@ -15,6 +15,7 @@ import { redisConnectionFrom } from '../queue/index.js';
 import { namespaceKeyPrefix } from '../queue/keys.js';
 import { createRedisClient } from '../queue/redis.js';
 import { defaultImages, type Images } from '../controller/resources/images.js';
+import { tracingEnv } from '../tracing/config.js';
 import { createControllerMetrics } from '../metrics/controller.js';
 import { createControllerPoolMetrics } from '../metrics/pools.js';
 import { createRegistry } from '../metrics/registry.js';
@@ -153,6 +154,8 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     poolMetrics: createControllerPoolMetrics(registry),
     logger: log,
     images,
+    // The agents export where the controller does (the chart's tracing values set it here).
+    agentEnv: tracingEnv(process.env),
     gatewayService: values['gateway-service'] ?? 'hearth-gateway',
     gatewayNamespace: values['gateway-namespace'] ?? home,
     ...(redisClient !== undefined ? { cleanup: async (ns: string, name: string) => void (await deleteFunctionKeys(redisClient, name, namespaceKeyPrefix(ns))) } : {}),

@@ -6,7 +6,7 @@
 // each pod once, and kept in memory over the rate window; while a claim is
 // in that window the pool is looked at again, so its size shrinks back by
 // itself. Like the Function reconcile it is level-triggered and idempotent.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { WarmPoolSpecSchema, type WarmPoolStatus } from '../api/warm-pool.js';
 import type { WireObject } from '../kube/objects.js';
 import type { ControllerPoolMetrics } from '../metrics/pools.js';
@@ -49,6 +49,8 @@ export interface PoolReconcilerDeps extends SyncDeps {
 
 export interface PoolReconcilerOptions {
   images: Images;
+  /** Set on every pool pod's agent (the controller's tracing variables). */
+  agentEnv?: V1EnvVar[];
   gatewayNamespace: string;
 }
 
@@ -125,7 +127,7 @@ export class PoolReconciler {
           // Before any pod exists, so none is ever reachable by more than the gateway.
           { kind: 'NetworkPolicy', obj: buildPoolNetworkPolicy(pool, this.opts.gatewayNamespace) as unknown as WireObject, name: objectName },
         ],
-        [{ kind: 'Deployment', obj: buildPoolDeployment(pool, { images: this.opts.images, replicas: desiredSize }) as WireObject, name: objectName }],
+        [{ kind: 'Deployment', obj: buildPoolDeployment(pool, { images: this.opts.images, replicas: desiredSize, ...(this.opts.agentEnv ? { agentEnv: this.opts.agentEnv } : {}) }) as WireObject, name: objectName }],
       ]);
       recheckMs = r.recheckMs;
     } catch (err) {

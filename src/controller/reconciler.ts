@@ -7,7 +7,7 @@
 // Function's status sums them up with its aliases. Each unit's claimed
 // warm-pool pods (resources/claimed.ts) count toward its instances: its
 // Deployment runs only what they do not cover.
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { LATEST, type FunctionStatus, type HearthFunction } from '../api/function.js';
 import type { FunctionVersion, FunctionVersionStatus } from '../api/function-version.js';
 import { describeProblems } from '../api/validate.js';
@@ -41,6 +41,8 @@ export type { OwnedKind } from './owned-sync.js';
 
 export interface ReconcilerOptions {
   images: Images;
+  /** Set on every function pod's agent (the controller's tracing variables). */
+  agentEnv?: V1EnvVar[];
   gatewayService: string;
   gatewayNamespace: string;
 }
@@ -232,7 +234,7 @@ export class Reconciler {
       { kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeConfigMapName(name), keep: namesConfigMap(input.fn, codeConfigMapName(name)) },
     ];
     const rest: Want[] = [
-      { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images }) as WireObject, replicas), name },
+      { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images, ...(this.opts.agentEnv ? { agentEnv: this.opts.agentEnv } : {}) }) as WireObject, replicas), name },
       { kind: 'Service', obj: buildService(input) as WireObject, name },
       { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name },
     ];
@@ -315,7 +317,7 @@ export class Reconciler {
     const r = await this.#owned.sync(`${key}:${fv.version}`, namespace, vmd.uid ?? '', [
       [{ kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeMap, keep: namesConfigMap(input.fn, codeMap) }],
       [
-        { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images }) as WireObject, replicas), name: identity.objectName },
+        { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images, ...(this.opts.agentEnv ? { agentEnv: this.opts.agentEnv } : {}) }) as WireObject, replicas), name: identity.objectName },
         { kind: 'Service', obj: buildService(input) as WireObject, name: identity.objectName },
         { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name: identity.objectName },
       ],

@@ -56,3 +56,15 @@ export function tracingConfig(env: Env): TracingConfig | undefined {
   if (url === undefined) return undefined;
   return { url, sampler: samplerSpec(env) };
 }
+
+/** The variables that configure tracing, handed on by the controller to the agents of the pods it makes. */
+export const TRACING_ENV = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_SDK_DISABLED'] as const;
+
+/** Those of TRACING_ENV that are set, in that order; none when they configure no tracing. */
+export function tracingEnv(env: Env): Array<{ name: string; value: string }> {
+  if (tracingConfig(env) === undefined) return [];
+  return TRACING_ENV.flatMap((name) => {
+    const value = set(env, name);
+    return value === undefined ? [] : [{ name, value }];
+  });
+}

@@ -31,6 +31,7 @@ import { claimPod, markSpecializationFailed, readConfigMap } from '../../src/bac
 import { LABEL_POOL, poolPodLabels, poolSelector, unitPodLabels } from '../../src/pools/labels.js';
 import { labelSelector } from '../../src/versions/labels.js';
 import { KubernetesStore } from '../../src/store/kubernetes-store.js';
+import { tracingConfig, tracingEnv } from '../../src/tracing/config.js';
 import { applyDir, waitEstablished } from './crds.js';
 import { k8sContext, kubeConfigFor } from './kube.js';
 
@@ -182,6 +183,8 @@ function valueSets(watchNs: string): ValueSet[] {
         // The controller's finalizer reaches the same Redis, from the same environment.
         expect(ctl.args?.some((a) => a.startsWith('--redis-url'))).toBe(false);
         expect(redisEnvOf(ctl)).toEqual(redisEnvOf(gw));
+        // No tracing unless tracing.otlpEndpoint is set: no process exports anywhere.
+        expect(Object.keys({ ...envOf(gw), ...envOf(ctl) }).filter((k) => k.startsWith('OTEL_'))).toEqual([]);
         // Function pods admit only pods with this label.
         const gwDeploy = find(objs, 'Deployment', 'r-defaults-hearth-gateway');
         expect(gwDeploy.spec?.template?.metadata?.labels?.['app.kubernetes.io/component']).toBe('gateway');
@@ -517,6 +520,22 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(endpoints.find((e) => e.port === 'http')?.authorization).toEqual({ type: 'Bearer', credentials: { name: 'r-privatemetrics-hearth-gateway-auth', key: 'api-key' } });
         expect(endpoints.find((e) => e.port === 'metrics')?.authorization).toBeUndefined();
         expect(find(objs, 'Secret', 'r-privatemetrics-hearth-gateway-auth').data?.['api-key']).toBeDefined();
+      },
+    },
+    {
+      name: 'tracing',
+      values: { tracing: { otlpEndpoint: 'http://jaeger-collector.observability:4318', sampler: 'parentbased_traceidratio', samplerRatio: '0.25' } },
+      check: (objs) => {
+        const gw = container(objs, 'r-tracing-hearth-gateway');
+        const ctl = container(objs, 'r-tracing-hearth-controller');
+        for (const c of [gw, ctl]) {
+          expect(envOf(c)).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger-collector.observability:4318', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' });
+          // What the process reads from that environment (src/tracing/config.ts, as installTracing does).
+          expect(tracingConfig(envOf(c))).toEqual({ url: 'http://jaeger-collector.observability:4318/v1/traces', sampler: { name: 'parentbased_traceidratio', ratio: 0.25 } });
+        }
+        // The controller hands the same on to every agent it runs (test/tracing/agent-env.test.ts builds those pods).
+        const handedOn = Object.fromEntries(tracingEnv(envOf(ctl)).map((e) => [e.name, e.value]));
+        expect(tracingConfig(handedOn)).toEqual(tracingConfig(envOf(ctl)));
       },
     },
   ];

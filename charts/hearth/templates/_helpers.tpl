@@ -214,3 +214,17 @@ callers:
     functions: ["*"]
     actions: ["lambda:*"]
 {{- end -}}
+
+
+{{/* OpenTelemetry's variables for every Hearth process when tracing.otlpEndpoint is set (README: Tracing); the controller hands them on to the agents it runs. */}}
+{{- define "hearth.tracing.env" -}}
+{{- $t := .Values.tracing | default dict -}}
+{{- if $t.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.otlpEndpoint | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $t.sampler | default "parentbased_always_on" | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplerRatio | default "1" | quote }}
+{{- end }}
+{{- end -}}

@@ -34,6 +34,8 @@ import { DRAIN_PATH } from '../../agent/invoke-headers.js';
 
 export interface DeploymentOptions {
   images: Images;
+  /** The agent's environment: the controller's tracing variables (src/tracing/config.ts tracingEnv), so agents export where it does. */
+  agentEnv?: V1EnvVar[];
 }
 
 /** Non-root numeric IDs: runAsNonRoot cannot be checked against an image's named user. */
@@ -127,7 +129,7 @@ function agentLogFlags(fn: HearthFunction, unit: UnitIdentity): string[] {
   return flags.length > 0 ? [...flags, '--function-version', unit.version] : [];
 }
 
-function functionAgent(fn: HearthFunction, unit: UnitIdentity, images: Images): V1Container {
+function functionAgent(fn: HearthFunction, unit: UnitIdentity, images: Images, env?: V1EnvVar[]): V1Container {
   return agentContainer(
     images,
     [
@@ -141,6 +143,7 @@ function functionAgent(fn: HearthFunction, unit: UnitIdentity, images: Images): 
       ...agentLogFlags(fn, unit),
     ],
     [{ name: 'agent-tmp', mountPath: '/tmp' }],
+    env,
   );
 }
 
@@ -160,12 +163,14 @@ export function agentListeningScript(port = AGENT_PORT, waitSeconds = AGENT_LIST
 }
 
 /** The agent container, first in the pod; a function pod's and a warm-pool pod's (resources/pool.ts) differ only in args and mounts. */
-export function agentContainer(images: Images, args: string[], volumeMounts: V1VolumeMount[]): V1Container {
+export function agentContainer(images: Images, args: string[], volumeMounts: V1VolumeMount[], env?: V1EnvVar[]): V1Container {
   const probe = (path: string) => ({ httpGet: { path, port: AGENT_PORT_NAME }, periodSeconds: 5, timeoutSeconds: 2 });
   return {
     name: AGENT_CONTAINER,
     image: images.agent,
     args,
+    // Only when there is some: a pod template without tracing stays as it was, and rolls no pods.
+    ...(env !== undefined && env.length > 0 ? { env } : {}),
     ports: [{ name: AGENT_PORT_NAME, containerPort: AGENT_PORT, protocol: 'TCP' }],
     // postStart holds the runtime's start until the agent listens; preStop keeps the agent until it is empty.
     lifecycle: { postStart: { exec: { command: ['bash', '-c', agentListeningScript()] } }, ...drainLifecycle },
@@ -240,7 +245,7 @@ export function buildDeployment(input: BuildInput, opts: DeploymentOptions): V1D
           securityContext: restrictedPod,
           ...(packages === undefined ? {} : { initContainers: packages.initContainers }),
           // The agent first: the kubelet starts the runtime only after the agent's postStart hook returned.
-          containers: [functionAgent(fn, unit, opts.images), runtimeContainer(fn, unit, image, packages)],
+          containers: [functionAgent(fn, unit, opts.images, opts.agentEnv), runtimeContainer(fn, unit, image, packages)],
           volumes,
         },
       },

@@ -7,7 +7,7 @@
 // from a FIFO, empty task root and /opt the agent fills on the claim. The
 // same restricted security context as a function pod, no token, no
 // function environment. Pure builders; the pool reconciler applies them.
-import type { V1Container, V1Deployment, V1ServiceAccount, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1Deployment, V1EnvVar, V1ServiceAccount, V1Volume } from '@kubernetes/client-node';
 import { API_VERSION } from '../../api/function.js';
 import { POOL_KIND, type PoolRuntime, type WarmPoolSpec } from '../../api/warm-pool.js';
 import { LABEL_POOL_RUNTIME, poolPodLabels, poolSelector } from '../../pools/labels.js';
@@ -107,7 +107,7 @@ function poolVolumes(spec: WarmPoolSpec): V1Volume[] {
  */
 const POOL_AGENT_MEMORY_LIMIT = MI(512);
 
-function poolAgent(images: Images): V1Container {
+function poolAgent(images: Images, env?: V1EnvVar[]): V1Container {
   const agent = agentContainer(
     images,
     [
@@ -124,6 +124,7 @@ function poolAgent(images: Images): V1Container {
       { name: 'specialize', mountPath: POOL_SPECIALIZE_DIR },
       { name: 'agent-tmp', mountPath: '/tmp' },
     ],
+    env,
   );
   return { ...agent, resources: { ...agent.resources, limits: { ...agent.resources?.limits, memory: POOL_AGENT_MEMORY_LIMIT } } };
 }
@@ -150,7 +151,7 @@ function poolRuntime(spec: WarmPoolSpec, images: Images): V1Container {
 }
 
 /** The pool's pods, `replicas` of them idle (desiredPoolSize); a claimed pod leaves the Deployment by losing LABEL_POOL. */
-export function buildPoolDeployment(p: PoolInput, opts: { images: Images; replicas: number }): V1Deployment {
+export function buildPoolDeployment(p: PoolInput, opts: { images: Images; replicas: number; agentEnv?: V1EnvVar[] }): V1Deployment {
   const name = poolObjectName(p.name);
   return {
     apiVersion: 'apps/v1',
@@ -172,7 +173,7 @@ export function buildPoolDeployment(p: PoolInput, opts: { images: Images; replic
           terminationGracePeriodSeconds: terminationGraceSeconds(POOL_MAX_TIMEOUT_SECONDS),
           securityContext: restrictedPod,
           // The agent first, as in a function's pod (resources/deployment.ts).
-          containers: [poolAgent(opts.images), poolRuntime(p.spec, opts.images)],
+          containers: [poolAgent(opts.images, opts.agentEnv), poolRuntime(p.spec, opts.images)],
           volumes: poolVolumes(p.spec),
         },
       },

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionSpecInput } from '../../src/api/function.js';
-import { node, py, startPlatform } from '../helpers/platform.js';
+import { startChildPlatform, type ChildPlatform } from '../faults/child-platform.js';
+import { node, py, startPlatform, writeFunctions } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 
 const PY = `import json, logging, os
@@ -59,8 +60,8 @@ interface Invoked {
   tail: string[];
 }
 
-async function invoke(name: string): Promise<Invoked> {
-  const res = await fetch(`${platform.url}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}', headers: { 'x-amz-log-type': 'Tail' } });
+async function invoke(name: string, url = platform.url): Promise<Invoked> {
+  const res = await fetch(`${url}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}', headers: { 'x-amz-log-type': 'Tail' } });
   const body = (await res.json()) as Record<string, unknown>;
   const tail = Buffer.from(res.headers.get('x-amz-log-result') ?? '', 'base64').toString('utf8').split('\n').filter((l) => l !== '');
   return { status: res.status, requestId: res.headers.get('x-amzn-requestid') ?? '', body, tail };
@@ -204,5 +205,27 @@ describe('LoggingConfig through the control-plane API', () => {
     const docs = parseAll(r.tail);
     expect(appLines(docs)).toEqual([['ERROR', 'py error']]);
     expect(platformTypes(docs)).toEqual(['platform.start', 'platform.runtimeDone', 'platform.report']);
+  });
+});
+
+describe('`hearth up` as a child process', () => {
+  let up: ChildPlatform | undefined;
+  afterAll(() => up?.killAll());
+
+  it('serves JSON functions as the in-process platform does', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-logging-up-'));
+    writeFunctions(dir, { 'py-json': { ...py(PY), logging: JSON_WARN }, 'node-json': { ...node(NODE), logging: JSON_WARN } });
+    up = await startChildPlatform(['--dir', dir, '--port', '0'], 60_000, { ...process.env, XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'hearth-logging-cache-')) });
+    for (const [name, kept] of [
+      ['py-json', [['WARN', 'py warn'], ['ERROR', 'py error'], ['WARN', 'py own json']]],
+      ['node-json', [['WARN', 'node warn'], ['ERROR', 'node error']]],
+    ] as const) {
+      const r = await invoke(name, up.url);
+      expect(r.status).toBe(200);
+      const docs = parseAll(r.tail);
+      expect(appLines(docs)).toEqual(kept);
+      expect(docs.every((d) => d.type !== undefined || (d.requestId === r.requestId && typeof d.timestamp === 'string'))).toBe(true);
+      expect(platformTypes(docs)).toEqual(['platform.start', 'platform.runtimeDone', 'platform.report']);
+    }
   });
 });

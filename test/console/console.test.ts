@@ -4,10 +4,11 @@
 // billed duration, a chart that moves, an async event dead-lettered and
 // redriven once the code is fixed, the keyboard, and a 375 px window.
 // Screenshots go to docs/console-*.png, which the README shows.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionYaml } from '../helpers/platform.js';
@@ -32,6 +33,7 @@ declare const document: {
 const DOCS = resolve('docs');
 const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(DOCS, `console-${name}.png`), fullPage });
 
+const run = promisify(execFile);
 let hearth: ChildProcess;
 let browser: Browser;
 let page: Page;
@@ -200,6 +202,28 @@ describe('the console in Chromium', { timeout: 120_000 }, () => {
     await page.getByText('Alias live saved.').waitFor({ timeout: 30_000 });
     expect(await api('/aliases/live')).toMatchObject({ FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.25 } } });
     await page.locator('#s-aliases').screenshot({ path: join(DOCS, 'console-aliases.png') });
+  });
+
+  it('creates a Node.js function from an uploaded .zip (deflated), shows its code in the editor and invokes it', async () => {
+    const zipPath = join(mkdtempSync(join(tmpdir(), 'hearth-console-zip-')), 'fn.zip');
+    const source = "export const handler = async (event) => ({ from: 'a zip', got: event });\n";
+    // Python's zipfile, deflated: the console inflates it to show the code (DecompressionStream).
+    await run('python3', ['-c', 'import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z: z.writestr("index.mjs", sys.argv[2])', zipPath, source]);
+    await page.goto(`${base}/console/#/create`);
+    await page.getByLabel('Function name').fill('zipped');
+    await page.getByLabel('Runtime').selectOption('nodejs20.x');
+    expect(await page.getByLabel('Handler').inputValue()).toBe('index.handler');
+    await page.getByLabel('Upload a .zip file').check();
+    await page.getByLabel('.zip file', { exact: true }).setInputFiles(zipPath);
+    await page.getByRole('button', { name: 'Create function' }).click();
+    await page.getByRole('heading', { name: 'zipped', level: 1 }).waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => document.getElementById('fn-state')?.textContent === 'Active', undefined, { timeout: 60_000 });
+    await page.locator('#code-editor .cm-content').waitFor();
+    expect(await page.locator('#code-editor .cm-content').textContent()).toContain("from: 'a zip'");
+    await page.getByLabel('Event JSON').fill('{"n": 7}');
+    await page.getByRole('button', { name: 'Invoke', exact: true }).click();
+    await page.waitForFunction(() => document.getElementById('result-payload')?.textContent?.includes('a zip'), undefined, { timeout: 30_000 });
+    expect(JSON.parse((await page.locator('#result-payload').textContent()) ?? '')).toEqual({ from: 'a zip', got: { n: 7 } });
   });
 
   it('dead-letters a failing async event and redrives it once the code is fixed', async () => {

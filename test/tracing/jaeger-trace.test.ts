@@ -18,7 +18,8 @@ import { buildJaeger, startJaeger, type Jaeger, type JaegerSpan, type JaegerTrac
 // The function reports the trace it was handed.
 const TRACE_ECHO = `import os
 def handler(event, context):
-    return {"xray": os.environ.get("_X_AMZN_TRACE_ID"), "traceparent": os.environ.get("TRACEPARENT")}
+    headers = event.get("headers") or {}
+    return {"xray": os.environ.get("_X_AMZN_TRACE_ID"), "traceparent": os.environ.get("TRACEPARENT"), "eventTrace": headers.get("x-amzn-trace-id")}
 `;
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
@@ -54,7 +55,7 @@ async function finishedRecord(url: string, requestId: string): Promise<{ status:
   );
 }
 
-describe.skipIf(skip !== undefined)('one async invocation is one trace in Jaeger', () => {
+describe.skipIf(skip !== undefined)('traces in Jaeger', () => {
   let jaeger: Jaeger;
   let redis: RedisServer | undefined;
   const dirs: string[] = [];
@@ -75,15 +76,16 @@ describe.skipIf(skip !== undefined)('one async invocation is one trace in Jaeger
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  async function up(queue: 'memory' | 'redis'): Promise<ChildPlatform> {
+  async function up(queue: 'memory' | 'redis', extraEnv: Record<string, string> = {}): Promise<ChildPlatform> {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-tracing-'));
     dirs.push(dir);
-    writeFunctions(dir, { 'trace-echo': py(TRACE_ECHO) });
+    writeFunctions(dir, { 'trace-echo': { ...py(TRACE_ECHO), url: {} } });
     const env = {
       ...process.env,
       OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint,
       // Spans leave within 100 ms rather than the SDK's 5 s, so the test need not stop the platform to see them.
       OTEL_BSP_SCHEDULE_DELAY: '100',
+      ...extraEnv,
     };
     const redisArgs = queue === 'redis' && redis ? ['--redis-url', redis.url] : [];
     const p = await startChildPlatform(['--dir', dir, '--port', '0', ...redisArgs], 60_000, env);
@@ -141,5 +143,102 @@ describe.skipIf(skip !== undefined)('one async invocation is one trace in Jaeger
     const gatewayTraces = await jaeger.traces('hearth-gateway');
     const withRequest = gatewayTraces.filter((t) => t.spans.some((s) => tag(s, 'faas.invocation_id') === requestId || tag(s, 'aws.request_id') === requestId));
     expect(withRequest.map((t) => t.traceID)).toEqual([traceId]);
+  }, 120_000);
+
+  it("continues a caller's X-Amzn-Trace-Id on a sync Invoke: the same trace, its Parent the gateway span's parent", async () => {
+    const platform = await up('memory');
+    const traceId = hex(16);
+    const parent = hex(8);
+    const res = await fetch(`${platform.url}/2015-03-31/functions/trace-echo/invocations`, {
+      method: 'POST',
+      headers: { 'x-amzn-trace-id': `Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)};Parent=${parent};Sampled=1` },
+      body: '{}',
+    });
+    expect(res.status).toBe(200);
+    const seen = (await res.json()) as { xray?: string; traceparent?: string };
+    const sync = ['POST /2015-03-31/functions/:name/invocations', 'dispatch', 'agent', 'invocation'];
+    const trace = await poll(
+      () => jaeger.trace(traceId),
+      (t) => t !== undefined && sync.every((name) => t.spans.some((s) => s.operationName === name)),
+    );
+    const spans = trace?.spans ?? [];
+    const chain = sync.map((name) => spans.find((s) => s.operationName === name) as JaegerSpan);
+    expect(parentOf(chain[0] as JaegerSpan)).toBe(parent);
+    for (let i = 1; i < chain.length; i++) expect(parentOf(chain[i] as JaegerSpan), `${sync[i]}'s parent`).toBe((chain[i - 1] as JaegerSpan).spanID);
+    expect(seen.traceparent).toBe(`00-${traceId}-${(chain[3] as JaegerSpan).spanID}-01`);
+    expect(seen.xray?.startsWith(`Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)};`)).toBe(true);
+  }, 120_000);
+
+  it('exports what is still buffered when hearth up stops', async () => {
+    // Spans would wait ten minutes for their batch: only the shutdown's flush can send them.
+    const platform = await up('memory', { OTEL_BSP_SCHEDULE_DELAY: '600000' });
+    const traceId = hex(16);
+    const res = await fetch(`${platform.url}/2015-03-31/functions/trace-echo/invocations`, { method: 'POST', headers: { traceparent: `00-${traceId}-${hex(8)}-01` }, body: '{}' });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect(await jaeger.trace(traceId)).toBeUndefined();
+    const exited = new Promise<number | null>((resolve) => platform.child.once('exit', (code) => resolve(code)));
+    platform.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const trace = await poll(
+      () => jaeger.trace(traceId),
+      (t) => t !== undefined && t.spans.some((s) => s.operationName === 'invocation'),
+      50,
+    );
+    const names = trace?.spans.map((s) => s.operationName);
+    expect(names).toEqual(expect.arrayContaining(['POST /2015-03-31/functions/:name/invocations', 'dispatch', 'agent', 'invocation', 'cold start']));
+    // The platform's first call started its instance: the runtime's init is a span of the agent's handling.
+    const spanNamed = (n: string): JaegerSpan | undefined => trace?.spans.find((s) => s.operationName === n);
+    expect(parentOf(spanNamed('cold start') as JaegerSpan)).toBe(spanNamed('agent')?.spanID);
+    expect(tag(spanNamed('invocation') as JaegerSpan, 'faas.coldstart')).toBe(true);
+  }, 120_000);
+
+  it("names a function URL call's new trace in the event's X-Amzn-Trace-Id, as the spans do", async () => {
+    const platform = await up('memory');
+    const res = await fetch(`${platform.url}/fn/trace-echo/`);
+    expect(res.status).toBe(200);
+    const seen = (await res.json()) as { xray?: string; traceparent?: string; eventTrace?: string };
+    const traceId = /^00-([0-9a-f]{32})-/.exec(seen.traceparent ?? '')?.[1] ?? '';
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    const root = `Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)}`;
+    expect(seen.eventTrace?.startsWith(root)).toBe(true);
+    expect(seen.xray?.startsWith(`${root};`)).toBe(true);
+    const trace = await poll(
+      () => jaeger.trace(traceId),
+      (t) => t !== undefined && t.spans.some((s) => s.operationName === 'invocation'),
+    );
+    const gateway = trace?.spans.find((s) => s.operationName.startsWith('GET /fn/'));
+    expect(gateway, JSON.stringify(trace?.spans.map((s) => s.operationName))).toBeDefined();
+    expect(parentOf(gateway as JaegerSpan)).toBeUndefined();
+  }, 120_000);
+});
+
+describe('with tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
+  let platform: ChildPlatform | undefined;
+  let dir: string | undefined;
+  afterAll(async () => {
+    await platform?.crash();
+    platform?.killAll();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("hands the runtime the caller's own traceparent, and the X-Amzn-Trace-Id it names", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hearth-tracing-off-'));
+    writeFunctions(dir, { 'trace-echo': py(TRACE_ECHO) });
+    const env = { ...process.env };
+    delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    delete env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+    platform = await startChildPlatform(['--dir', dir, '--port', '0'], 60_000, env);
+    const traceId = hex(16);
+    const span = hex(8);
+    const res = await fetch(`${platform.url}/2015-03-31/functions/trace-echo/invocations`, { method: 'POST', headers: { traceparent: `00-${traceId}-${span}-01` }, body: '{}' });
+    expect(res.status).toBe(200);
+    const seen = (await res.json()) as { xray?: string; traceparent?: string };
+    expect(seen.traceparent).toBe(`00-${traceId}-${span}-01`);
+    expect(seen.xray).toBe(`Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)};Parent=${span};Sampled=1`);
+    // A caller's X-Amzn-Trace-Id reaches the runtime as it came.
+    const xray = `Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)};Parent=${span};Sampled=0;Lineage=a87bd80c:0`;
+    const res2 = await fetch(`${platform.url}/2015-03-31/functions/trace-echo/invocations`, { method: 'POST', headers: { 'x-amzn-trace-id': xray }, body: '{}' });
+    expect(((await res2.json()) as { xray?: string }).xray).toBe(xray);
   }, 120_000);
 });

@@ -60,8 +60,14 @@ if (!ctx.available) {
       ['a missing handler', { runtime: 'nodejs20', code: good.code }, 'handler is required'],
       ['a timeout over 900 s', { ...good, timeoutSeconds: 901 }, 'spec.timeoutSeconds'],
       ['an unknown runtime', { ...good, runtime: 'cobol' }, 'spec.runtime'],
+      ['a log level with the Text log format', { ...good, logging: { applicationLogLevel: 'WARN' } }, 'need format JSON'],
+      ['an unknown application log level', { ...good, logging: { format: 'JSON', applicationLogLevel: 'LOUD' } }, 'spec.logging.applicationLogLevel'],
     ])('refuses %s', async (_name, spec, message) => {
       expect(await dryRun(spec)).toContain(message);
+    });
+
+    it('accepts the logging controls in JSON', async () => {
+      expect(await dryRun({ ...good, logging: { format: 'JSON', applicationLogLevel: 'WARN', systemLogLevel: 'DEBUG', logGroup: '/custom/g' } })).toBeUndefined();
     });
 
     const alias = (a: Record<string, unknown>) => ({ ...good, aliases: [{ name: 'live', version: '1', ...a }] });

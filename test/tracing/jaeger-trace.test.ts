@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChildPlatform, type ChildPlatform } from '../faults/child-platform.js';
+import { decodeMessages } from '../../src/streaming/event-stream.js';
 import { py, writeFunctions } from '../helpers/platform.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { buildJaeger, startJaeger, type Jaeger, type JaegerSpan, type JaegerTrace } from '../servers/jaeger.js';
@@ -190,7 +191,28 @@ describe.skipIf(skip !== undefined)('traces in Jaeger', () => {
     // The platform's first call started its instance: the runtime's init is a span of the agent's handling.
     const spanNamed = (n: string): JaegerSpan | undefined => trace?.spans.find((s) => s.operationName === n);
     expect(parentOf(spanNamed('cold start') as JaegerSpan)).toBe(spanNamed('agent')?.spanID);
+    // No instance was running: the call waited for a slot while one started, under the dispatch span.
+    expect(parentOf(spanNamed('slot wait') as JaegerSpan)).toBe(spanNamed('dispatch')?.spanID);
+    expect(tag(spanNamed('slot wait') as JaegerSpan, 'hearth.cold_start')).toBe(true);
     expect(tag(spanNamed('invocation') as JaegerSpan, 'faas.coldstart')).toBe(true);
+  }, 120_000);
+
+  it('continues a traceparent on InvokeWithResponseStream', async () => {
+    const platform = await up('memory');
+    const traceId = hex(16);
+    const caller = hex(8);
+    const res = await fetch(`${platform.url}/2021-11-15/functions/trace-echo/response-streaming-invocations`, { method: 'POST', headers: { traceparent: `00-${traceId}-${caller}-01` }, body: '{}' });
+    expect(res.status).toBe(200);
+    const { messages } = decodeMessages(Buffer.from(await res.arrayBuffer()));
+    const payload = Buffer.concat(messages.filter((m) => m.headers[':event-type'] === 'PayloadChunk').map((m) => m.payload));
+    const seen = JSON.parse(payload.toString()) as { traceparent?: string };
+    const trace = await poll(
+      () => jaeger.trace(traceId),
+      (t) => t !== undefined && t.spans.some((s) => s.operationName === 'invocation'),
+    );
+    const gateway = trace?.spans.find((s) => s.operationName.startsWith('POST /2021-11-15/'));
+    expect(parentOf(gateway as JaegerSpan)).toBe(caller);
+    expect(seen.traceparent).toBe(`00-${traceId}-${trace?.spans.find((s) => s.operationName === 'invocation')?.spanID ?? ''}-01`);
   }, 120_000);
 
   it("names a function URL call's new trace in the event's X-Amzn-Trace-Id, as the spans do", async () => {

@@ -1,147 +1,121 @@
-// `hearth logs NAME`: a function's stdout/stderr on the embedded platform,
-// from its size-capped log files (NAME.log.K … NAME.log.1, NAME.log; see
-// backends/local/function-log.ts), and with --follow what comes next, across
-// rotations.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+// `hearth logs NAME`: a function's log lines through the gateway's logs API
+// (GET /logs/NAME), in either mode: the embedded platform's per-function
+// files, or in a cluster the function's pods through the Kubernetes API.
+// With --follow the answer stays open and lines are printed as they come.
+// --dir reads a hearth up's log files on this machine without a gateway,
+// through the same reader the gateway uses (logs/file-source.ts).
+import { request } from 'undici';
+import { LATEST, VERSION_NUMBER } from '../api/function.js';
 import { functionLogDir } from '../backends/local/cache-dir.js';
+import { FileLogSource } from '../logs/file-source.js';
+import { parseSince, showLine } from '../logs/log-lines.js';
+import { describeErrorAnswer, GATEWAY_HELP, oneFunction, parseGatewayCommand, type GatewayTarget } from './gateway-client.js';
 
-const HELP = `usage: hearth logs NAME [--lines N] [--follow] [--dir LOGDIR]
+const HELP = `usage: hearth logs NAME[:QUALIFIER] [--follow] [--since 10m] [--qualifier Q] [-n N]
 
-Prints the last lines a function of \`hearth up\` wrote to stdout and stderr,
-kept in LOGDIR/NAME.log and its rotated files (NAME.log.1 …).
+Prints a function's log lines, each with the time it was written
+(and in a cluster the pod that wrote it): the embedded platform's
+per-function log, or the function's pods in a cluster.
 
-  --lines N, -n N  how many lines (default: 100; 0: everything kept)
-  --follow, -f     then keep printing what the function writes, across rotations
-  --dir LOGDIR     where the logs are (default: $XDG_CACHE_HOME/hearth/local/logs,
-                   else ~/.cache/hearth/local/logs)`;
-
-const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** The last `n` lines of files read newest first (0: all of them). Pure. */
-export function lastLines(newestFirst: readonly string[], n: number): string[] {
-  const out: string[] = [];
-  for (const text of newestFirst) {
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    out.unshift(...(n > 0 ? lines.slice(-(n - out.length)) : lines));
-    if (n > 0 && out.length >= n) break;
-  }
-  return out;
-}
+  --follow, -f        then keep printing what the function writes, until Ctrl-C
+  --since T           only lines from T ago (45s, 10m, 1h30m, 2d) or since an ISO 8601 time
+  --qualifier Q       a version or alias: only its lines (as NAME:Q)
+  --lines N, -n N     the last N lines (default: 100; 0: all that are kept)
+${GATEWAY_HELP}
+  --dir LOGDIR        read hearth up's log files here instead of asking a gateway
+                      (hearth up keeps them in $XDG_CACHE_HOME/hearth/local/logs,
+                      else ~/.cache/hearth/local/logs; qualifier: $LATEST or N only)`;
 
 export async function logsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      lines: { type: 'string', short: 'n', default: '100' },
+  const parsed = parseGatewayCommand(
+    'logs',
+    argv,
+    {
       follow: { type: 'boolean', short: 'f', default: false },
+      since: { type: 'string' },
+      qualifier: { type: 'string' },
+      lines: { type: 'string', short: 'n', default: '100' },
       dir: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const [name] = positionals;
-  const n = Number(values.lines);
-  if (name === undefined || !NAME.test(name) || positionals.length > 1 || !Number.isSafeInteger(n) || n < 0) {
-    console.error(HELP);
+    HELP,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const named = oneFunction('logs', positionals, HELP);
+  if (named === undefined) return 2;
+  const [name = '', fromName] = named.split(':');
+  if (fromName !== undefined && values.qualifier !== undefined && fromName !== values.qualifier) {
+    console.error(`hearth logs: the qualifier in ${named} does not match --qualifier ${values.qualifier}`);
     return 2;
   }
-  const dir = values.dir ?? functionLogDir();
-  const path = join(dir, `${name}.log`);
-  if (!existsSync(path) && !values.follow) {
-    console.error(`hearth logs: no log for ${name} in ${dir} (has it run on this machine's hearth up?)`);
+  const qualifier = fromName ?? values.qualifier;
+  const lines = Number(values.lines);
+  if (!Number.isSafeInteger(lines) || lines < 0) {
+    console.error(`hearth logs: --lines must be a whole number, not ${values.lines}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.since !== undefined && parseSince(values.since, Date.now()) === undefined) {
+    console.error(`hearth logs: --since takes a duration (45s, 10m, 1h30m, 2d) or an ISO 8601 time, not ${values.since}`);
+    return 2;
+  }
+  const query = { lines, follow: values.follow, ...(values.since !== undefined ? { since: values.since } : {}), ...(qualifier !== undefined ? { qualifier } : {}) };
+  return values.dir !== undefined ? fromFiles(values.dir, name, query) : fromGateway(values, name, query);
+}
+
+interface Query {
+  lines: number;
+  follow: boolean;
+  since?: string;
+  qualifier?: string;
+}
+
+async function fromGateway(target: GatewayTarget, name: string, q: Query): Promise<number> {
+  const search = new URLSearchParams({ lines: String(q.lines), ...(q.follow ? { follow: 'true' } : {}), ...(q.since !== undefined ? { since: q.since } : {}), ...(q.qualifier !== undefined ? { qualifier: q.qualifier } : {}) });
+  const headers: Record<string, string> = { accept: 'text/plain' };
+  if (target['api-key']) headers.authorization = `Bearer ${target['api-key']}`;
+  let res;
+  try {
+    res = await request(`${target.url.replace(/\/$/, '')}/logs/${encodeURIComponent(name)}?${search.toString()}`, { method: 'GET', headers, headersTimeout: 60_000, bodyTimeout: 0 });
+  } catch (err) {
+    console.error(`hearth logs: cannot reach the gateway at ${target.url} (${(err as Error).message}); set --url or HEARTH_URL`);
     return 1;
   }
-  // The current file is read through the descriptor --follow goes on with,
-  // from where that read ended: a line written between the two is neither
-  // skipped nor printed twice, and a rotation meanwhile cannot mislead it.
-  const current = openCurrent(path);
-  const texts: string[] = current === undefined ? [] : [current.bytes.toString('utf8')];
-  for (let k = 1; current !== undefined && !(n > 0 && lastLines(texts, n).length >= n); k++) {
-    const file = `${path}.${k}`;
-    if (!existsSync(file)) break;
-    texts.push(readFileSync(file, 'utf8'));
+  if (res.statusCode >= 400) {
+    console.error(`hearth logs: ${describeErrorAnswer({ status: res.statusCode, headers: res.headers, text: await res.body.text() })}`);
+    return 1;
   }
-  const shown = lastLines(texts, n);
-  if (shown.length > 0) process.stdout.write(shown.join('\n') + '\n');
-  if (!values.follow) {
-    if (current !== undefined) closeSync(current.fd);
-    return 0;
+  // Printed as it arrives: a followed line shows the moment the gateway sends it.
+  for await (const chunk of res.body) {
+    if (!process.stdout.write(chunk as Buffer)) await new Promise((r) => process.stdout.once('drain', r));
   }
-  await follow(path, current);
   return 0;
 }
 
-interface OpenLog {
-  fd: number;
-  ino: number;
-  /** What the file held when read; the follower goes on from its end. */
-  bytes: Buffer;
-}
-
-/** The log file as it is now, read to its end through a descriptor kept open; undefined when there is none. */
-function openCurrent(path: string): OpenLog | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
+async function fromFiles(dirArg: string, name: string, q: Query): Promise<number> {
+  const dir = dirArg === '' ? functionLogDir() : dirArg;
+  const source = new FileLogSource(dir);
+  if (q.qualifier !== undefined && q.qualifier !== LATEST && !VERSION_NUMBER.test(q.qualifier)) {
+    console.error(`hearth logs: with --dir the qualifier is $LATEST or a version number; an alias needs the gateway (${q.qualifier})`);
+    return 2;
   }
-  return { fd, ino: fstatSync(fd).ino, bytes: readFileSync(fd) };
-}
-
-/** Prints what is appended to the log after what `from` read, reopening it when it is rotated, until SIGINT or SIGTERM. */
-async function follow(path: string, from: OpenLog | undefined): Promise<void> {
-  let fd = from?.fd;
-  let ino = from?.ino;
-  let offset = from?.bytes.length ?? 0;
-  const open = (): void => {
-    try {
-      fd = openSync(path, 'r');
-      ino = fstatSync(fd).ino;
-    } catch {
-      fd = undefined;
-    }
-  };
-  const buf = Buffer.alloc(64 * 1024);
-  const drain = (): void => {
-    if (fd === undefined) return;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, offset);
-      if (n <= 0) return;
-      process.stdout.write(buf.subarray(0, n));
-      offset += n;
-    }
-  };
-  let stop = false;
-  const onSignal = (): void => {
-    stop = true;
-  };
+  if (!source.exists(name) && !q.follow) {
+    console.error(`hearth logs: no log for ${name} in ${dir} (has it run on this machine's hearth up?)`);
+    return 1;
+  }
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  while (!stop) {
-    drain();
-    // Rotated (renamed away, a new NAME.log in its place): finish the old file, then start the new one.
-    let now: number | undefined;
-    try {
-      now = statSync(path).ino;
-    } catch {
-      now = undefined;
-    }
-    if (now !== undefined && now !== ino) {
-      drain();
-      if (fd !== undefined) closeSync(fd);
-      offset = 0;
-      open();
-      continue;
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  const lines = await source.open({
+    functionName: name,
+    versions: q.qualifier === undefined ? undefined : new Set([q.qualifier]),
+    sinceMs: q.since === undefined ? undefined : parseSince(q.since, Date.now()),
+    lines: q.lines,
+    follow: q.follow,
+    signal: stop.signal,
+  });
+  for await (const l of lines) {
+    if (!process.stdout.write(`${showLine(l)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
   }
-  if (fd !== undefined) closeSync(fd);
+  return 0;
 }

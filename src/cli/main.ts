@@ -16,7 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   publish: { summary: "publish a version of a function's code and configuration", load: async () => (await import('./publish.js')).publishCommand },
   alias: { summary: 'point an alias at a version, with an optional weighted second version', load: async () => (await import('./alias.js')).aliasCommand },
   versions: { summary: "list a function's versions and aliases", load: async () => (await import('./versions.js')).versionsCommand },
-  logs: { summary: "print a function's stdout/stderr on this machine (hearth up)", load: async () => (await import('./logs.js')).logsCommand },
+  logs: { summary: "print a function's log lines, --follow for new ones (hearth up or a cluster, through the gateway)", load: async () => (await import('./logs.js')).logsCommand },
   validate: { summary: 'check Function YAML files', load: async () => (await import('./validate.js')).validateCommand },
   cost: { summary: 'show the cost model C = k·t + p·n per function', load: async () => (await import('./cost.js')).costCommand },
   dlq: { summary: 'list or redrive dead-lettered events', load: async () => (await import('./dlq.js')).dlqCommand },

@@ -67,6 +67,31 @@ export class KubeRest {
     return text;
   }
 
+  /**
+   * A GET whose answer is read as it arrives (a pod's log with follow=true),
+   * on a connection of its own: a stream held for minutes must not take one
+   * of the kept-alive sockets the other calls share. Rejects with the API
+   * server's refusal; the caller destroys the answer when done.
+   */
+  async openStream(path: string, opts: { query?: RequestOptions['query']; signal?: AbortSignal } = {}): Promise<http.IncomingMessage> {
+    const reqOpts: https.RequestOptions = { method: 'GET', headers: { accept: '*/*' } };
+    await this.#kc.applyToHTTPSOptions(reqOpts);
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const mod = this.server.protocol === 'https:' ? https : http;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = mod.request(url, { ...reqOpts, agent: false, ...(opts.signal ? { signal: opts.signal } : {}) }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    const statusCode = res.statusCode ?? 0;
+    if (statusCode >= 200 && statusCode < 300) return res;
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const status = safeJson(Buffer.concat(chunks).toString('utf8')) as { reason?: string; message?: string } | undefined;
+    throw new KubeApiError(statusCode, 'GET', url.pathname, status);
+  }
+
   async #exchange(method: string, path: string, opts: RequestOptions, extraHeaders: Record<string, string>): Promise<{ statusCode: number; text: string; url: URL }> {
     const reqOpts: https.RequestOptions = { method, headers: { ...extraHeaders } };
     // Credentials may rotate (token files, exec plugins), so they are asked for on every call.

@@ -22,6 +22,7 @@ import type { StreamLimits } from '../streaming/stream-limits.js';
 import { startServing, type ShutdownOptions } from './serving.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
 import { KubeRest } from '../kube/rest.js';
+import { PodLogSource } from '../logs/pod-source.js';
 import { KubernetesStore } from '../store/kubernetes-store.js';
 import { openClusterUploads, type ClusterPackages } from '../uploads/cluster-uploads.js';
 import { clusterConnectorFor, CredentialStore, watchEventSourceMappings, type EventSourceWatch, type EventSourceWatchOptions } from './event-source-watch.js';
@@ -149,6 +150,8 @@ export async function startClusterGateway(opts: ClusterGatewayOptions): Promise<
     ...(opts.connections ? { connections: opts.connections } : {}),
     ...(opts.streamLimits ? { streamLimits: opts.streamLimits } : {}),
     ...(opts.managementApi !== undefined ? { managementApi: opts.managementApi } : {}),
+    // hearth logs: the function's pods' logs through the API server (the chart's Role grants pods/log get).
+    logs: new PodLogSource({ rest: storeRest, namespace: opts.namespace }),
     ...(credentials
       ? {
           eventSources: {

@@ -25,6 +25,7 @@ import { watchFunctionDir, type FunctionDirWatcher } from './function-files.js';
 import { memoryQueueProblems } from './memory-queue.js';
 import type { ConnectionLimits } from '../gateway/connection-guard.js';
 import { startServing, type ShutdownOptions } from './serving.js';
+import { FileLogSource } from '../logs/file-source.js';
 import { UnitCatalog } from '../versions/unit-catalog.js';
 import type { EventSourceMapping } from '../api/event-source-mapping.js';
 import type { EventSources, MappingConnector } from '../sources/mapping-runner.js';
@@ -206,6 +207,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedPlat
       concurrencyLimiter: limiter,
       store,
       uploads,
+      // hearth logs: the per-function log files the backend writes.
+      logs: new FileLogSource(backend.functionLogs.dir),
       eventSources: {
         connectorFor,
         // Gateways sharing this Redis share mappings too: maximumConcurrency is counted there. With the in-memory queue this process is the whole count.

@@ -24,6 +24,8 @@ import dlqPlugin from '../gateway/plugins/dlq.js';
 import eventSourceMappingsPlugin, { listedConfigurations } from '../gateway/plugins/event-source-mappings.js';
 import { eventsApi } from '../gateway/plugins/events.js';
 import recordsPlugin from '../gateway/plugins/records.js';
+import { logsApi } from '../gateway/plugins/logs-api.js';
+import type { LogSource } from '../logs/log-source.js';
 import { functionsApi, type FunctionsApiOptions } from '../gateway/plugins/functions-api.js';
 import { versionsApi } from '../gateway/plugins/versions-api.js';
 import packagesRoute from '../gateway/plugins/packages.js';
@@ -99,6 +101,8 @@ export interface ServingOptions {
   uploads?: Uploads;
   /** Runs event-source mappings here (the composition root feeds them with EventSources.set): their connectors, and their lag as backlog for the autoscaler. */
   eventSources?: Pick<EventSourcesOptions, 'connectorFor' | 'platformRedis' | 'lagIntervalMs' | 'retryDelayMs' | 'limiter'>;
+  /** Where the functions' logs are read (the embedded log files, or the pods through the Kubernetes API): with it the gateway serves GET /logs/:function (hearth logs). */
+  logs?: LogSource;
 }
 
 export interface Serving {
@@ -175,6 +179,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     backlog.start();
   }
 
+  const leaving = new AbortController();
   const app = await buildGateway({
     invoker: dispatcher,
     catalog,
@@ -192,6 +197,8 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     plugins: [
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
+      // Followers of a function's logs end when the shutdown begins, so they never hold the drain.
+      ...(opts.logs ? [{ plugin: logsApi, options: { source: opts.logs, catalog, arn: (n: string) => dispatcher.arn(n), closing: leaving.signal } }] : []),
       // The console (static files) and the metrics history its charts read.
       { plugin: consoleStatic, options: {} },
       { plugin: metricsHistory, options: { registry } },
@@ -251,6 +258,7 @@ export async function startServing(opts: ServingOptions): Promise<Serving> {
     const delayMs = opts.shutdown?.delayMs ?? 0;
     const deadline = Date.now() + delayMs + (opts.shutdown?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     connections.begin();
+    leaving.abort();
     logger.info({ delaySeconds: delayMs / 1000 }, 'shutdown: /readyz answers 503; serving on for the shutdown delay, every answer with Connection: close');
     // At once: what this consumer has not started runs on another gateway now; what it runs finishes here.
     const consumerStopped = consumer.stop().then(

@@ -113,8 +113,8 @@ describe('LocalBackend: versions of a function side by side', () => {
     // hearth logs twin reads twin.log: every version's lines, version 1's marked [1].
     await backend.close();
     const log = readFileSync(join(cacheDir, 'logs', 'twin.log'), 'utf8');
-    expect(log).toMatch(/^(?!\[1\]).*ran latest$/m);
-    expect(log).toMatch(/^\[1\] .*ran one$/m);
+    expect(log).toMatch(/^\S+Z (?!\[1\]).*ran latest$/m);
+    expect(log).toMatch(/^\S+Z \[1\] .*ran one$/m);
     // No file the backend made is named by a unit key: NAME:N never reaches a path.
     expect(readdirSync(cacheDir, { recursive: true, encoding: 'utf8' }).filter((p) => p.includes(':'))).toEqual([]);
   });

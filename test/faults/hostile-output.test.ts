@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { STAMP_BYTES } from '../../src/logs/log-lines.js';
 import { py, writeFunctions } from '../helpers/platform.js';
 import { startChildPlatform, type ChildPlatform } from './child-platform.js';
 import { FaultLog } from './collector.js';
@@ -136,8 +137,8 @@ it('1 GB written to stdout leaves the gateway within 50 MB of its RSS; the logs 
       const kept = sizes.reduce((a, b) => a + b, 0);
       const dropped = await metric('hearth_function_log_dropped_bytes_total', 'function="flood"');
       rec.observe(`${files.join(', ')} hold ${mb(kept)} (cap ${mb(LOG_FILE_BYTES * LOG_FILES)}); dropped bytes counted: ${mb(dropped)}`);
-      // Every byte written (1025 MiB with the warm-up) is either kept or counted as dropped.
-      expect(kept + dropped).toBe(1025 * MiB);
+      // Every byte written (1025 MiB of 1 KiB lines with the warm-up, each stamped with its time) is either kept or counted as dropped.
+      expect(kept + dropped).toBe(1025 * MiB + 1025 * 1024 * STAMP_BYTES);
     },
   );
 });

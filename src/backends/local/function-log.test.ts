@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FunctionLogFiles, logText, needsRotation, rotation, versionedLine } from './function-log.js';
+import { STAMP_BYTES } from '../../logs/log-lines.js';
 
 describe('needsRotation: does a write start a fresh file', () => {
   it.each([
@@ -51,7 +52,7 @@ describe('FunctionLogFiles', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-fnlog-'));
     const logs = new FunctionLogFiles(dir, { maxFileBytes: 1000, files: 3 });
     const sink = logs.sink('f');
-    const line = 'x'.repeat(99); // 100 bytes with its newline
+    const line = 'x'.repeat(99 - STAMP_BYTES); // 100 bytes with its time stamp and newline
     for (let i = 0; i < 55; i++) {
       if (!sink.write({ functionName: 'f', line, stream: 'stdout', cutBytes: 0 })) await sink.drained();
     }
@@ -62,7 +63,7 @@ describe('FunctionLogFiles', () => {
     for (const s of sizes) expect(s).toBeLessThanOrEqual(1000);
     const dropped = Object.fromEntries([...logs.dropped()].map((d) => [d.reason, d.bytes]));
     // 5,500 bytes of lines: 1,000 + 1,000 + the newest 500 kept, then the cut marker line.
-    expect(sizes).toEqual([500 + 'cut [hearth: 5 bytes cut]\n'.length, 1000, 1000]);
+    expect(sizes).toEqual([500 + STAMP_BYTES + 'cut [hearth: 5 bytes cut]\n'.length, 1000, 1000]);
     expect(dropped).toEqual({ rotated: 3000, cut: 5 });
     expect(readFileSync(join(dir, 'f.log'), 'utf8').endsWith('cut [hearth: 5 bytes cut]\n')).toBe(true);
   });
@@ -70,10 +71,10 @@ describe('FunctionLogFiles', () => {
   it('appends to the log a previous run left and counts its size toward the cap', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-fnlog-'));
     let logs = new FunctionLogFiles(dir, { maxFileBytes: 1000, files: 2 });
-    for (let i = 0; i < 6; i++) logs.sink('g').write({ functionName: 'g', line: 'y'.repeat(99), stream: 'stdout', cutBytes: 0 });
+    for (let i = 0; i < 6; i++) logs.sink('g').write({ functionName: 'g', line: 'y'.repeat(99 - STAMP_BYTES), stream: 'stdout', cutBytes: 0 });
     await logs.close();
     logs = new FunctionLogFiles(dir, { maxFileBytes: 1000, files: 2 });
-    for (let i = 0; i < 6; i++) logs.sink('g').write({ functionName: 'g', line: 'z'.repeat(99), stream: 'stdout', cutBytes: 0 });
+    for (let i = 0; i < 6; i++) logs.sink('g').write({ functionName: 'g', line: 'z'.repeat(99 - STAMP_BYTES), stream: 'stdout', cutBytes: 0 });
     await logs.close();
     expect(statSync(join(dir, 'g.log.1')).size).toBe(1000);
     expect(statSync(join(dir, 'g.log')).size).toBe(200);
@@ -81,12 +82,12 @@ describe('FunctionLogFiles', () => {
 
   it('writes every version of a function into its one log, a version\'s lines marked [N]', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-fnlog-'));
-    const logs = new FunctionLogFiles(dir, { maxFileBytes: 1000, files: 2 });
+    const logs = new FunctionLogFiles(dir, { maxFileBytes: 1000, files: 2 }, undefined, () => Date.UTC(2026, 11, 7, 5, 0, 0, 123));
     logs.sink('h').write({ functionName: 'h', line: 'from latest', stream: 'stdout', cutBytes: 0 });
     logs.sink('h', '2').write({ functionName: 'h:2', line: 'from two', stream: 'stdout', cutBytes: 0 });
     logs.sink('h', '$LATEST').write({ functionName: 'h', line: 'latest again', stream: 'stderr', cutBytes: 0 });
     await logs.close();
     expect(readdirSync(dir)).toEqual(['h.log']);
-    expect(readFileSync(join(dir, 'h.log'), 'utf8')).toBe('from latest\n[2] from two\nlatest again\n');
+    expect(readFileSync(join(dir, 'h.log'), 'utf8')).toBe(['from latest', '[2] from two', 'latest again'].map((l) => `2026-12-07T05:00:00.123Z ${l}\n`).join(''));
   });
 });

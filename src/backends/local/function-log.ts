@@ -6,11 +6,14 @@
 // from overlong lines is counted, for hearth_function_log_dropped_bytes_total.
 // A function's versions share its log (as Lambda's share a log group); a
 // published version's lines carry [N] in front, as its log stream names do.
+// Every line starts with the time it was written (ISO 8601, then a space), so
+// `hearth logs --since` can tell how old it is (logs/log-lines.ts).
 import { createWriteStream, existsSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { OutputLine, OutputSink } from '../../agent/output-sink.js';
 import { LATEST } from '../../api/function.js';
+import { stampLine } from '../../logs/log-lines.js';
 
 export interface FunctionLogLimits {
   /** Bytes one file may hold before the log rotates. */
@@ -67,6 +70,8 @@ export class FunctionLogFiles {
     readonly dir: string,
     readonly limits: FunctionLogLimits = DEFAULT_FUNCTION_LOG_LIMITS,
     private readonly logger?: Logger,
+    /** The clock lines are stamped with (tests fix it). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** The one log of a function, shared by the instances of all its versions, so its files have one writer. */
@@ -74,7 +79,7 @@ export class FunctionLogFiles {
     let log = this.#logs.get(functionName);
     if (log === undefined) {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      log = new FunctionLog(join(this.dir, `${functionName}.log`), this.limits, this.logger?.child({ fn: functionName }));
+      log = new FunctionLog(join(this.dir, `${functionName}.log`), this.limits, this.logger?.child({ fn: functionName }), this.now);
       this.#logs.set(functionName, log);
     }
     if (version === LATEST) return log;
@@ -111,6 +116,7 @@ class FunctionLog implements OutputSink {
     private readonly path: string,
     private readonly limits: FunctionLogLimits,
     private readonly logger: Logger | undefined,
+    private readonly now: () => number,
   ) {
     this.#sizes = Array.from({ length: limits.files }, (_, k) => sizeOf(this.file(k)));
     this.#stream = this.open();
@@ -118,7 +124,7 @@ class FunctionLog implements OutputSink {
 
   write(l: OutputLine): boolean {
     this.dropped.cut += l.cutBytes;
-    const text = logText(l.line, l.cutBytes);
+    const text = stampLine(logText(l.line, l.cutBytes), this.now());
     const bytes = Buffer.byteLength(text);
     if (this.#failed) {
       this.dropped.rotated += bytes;

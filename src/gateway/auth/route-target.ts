@@ -76,8 +76,10 @@ export function routeTarget(route: string | undefined, params: Record<string, st
     case '/events/:name':
     case '/events/s3/:name':
       return { kind: 'function', name: namedFunction(params.name ?? '') };
+    // A function's dead letters and its logs are the function's to allow or refuse.
     case '/dlq/:function':
     case '/dlq/:function/redrive':
+    case '/logs/:function':
       return { kind: 'function', name: params.function ?? '' };
     case '/invocations/:requestId':
       return { kind: 'record', requestId: params.requestId ?? '' };

@@ -57,6 +57,8 @@ export function encodeLogTail(start: string, lines: readonly string[], end: stri
 
 /** An invocation's lines as LogType=Tail returns them (Text's START…REPORT or JSON's records around its lines): the last 4 KB, base64. */
 export function encodeTail(lines: readonly string[]): string {
+  // JSON at high levels can leave nothing: an empty tail, not a lone newline.
+  if (lines.length === 0) return '';
   const text = lines.join('\n') + '\n';
   return utf8Tail(Buffer.from(text, 'utf8'), MAX_LOG_TAIL_BYTES).toString('base64');
 }

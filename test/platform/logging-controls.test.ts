@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionSpecInput } from '../../src/api/function.js';
 import { startChildPlatform, type ChildPlatform } from '../faults/child-platform.js';
+import { pythonZip } from '../helpers/aws-cli.js';
 import { node, py, startPlatform, writeFunctions } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -184,6 +185,20 @@ describe('LoggingConfig through the control-plane API', () => {
     const res = await api('py-quiet/configuration');
     expect(res.status).toBe(200);
     expect(((await res.json()) as Record<string, unknown>).LoggingConfig).toEqual({ LogFormat: 'JSON', ApplicationLogLevel: 'WARN', SystemLogLevel: 'WARN', LogGroup: '/aws/lambda/py-quiet' });
+  });
+
+  it('CreateFunction takes LoggingConfig, and the function runs with it', { timeout: 60_000 }, async () => {
+    const body = { FunctionName: 'made-json', Runtime: 'python3.12', Handler: 'app.handler', Role: 'arn:aws:iam::000000000000:role/r', Code: { ZipFile: pythonZip('m').toString('base64') }, LoggingConfig: { LogFormat: 'JSON', SystemLogLevel: 'WARN' } };
+    const res = await fetch(`${platform.url}/2015-03-31/functions`, { method: 'POST', body: JSON.stringify(body) });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as Record<string, unknown>).LoggingConfig).toEqual({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN', LogGroup: '/aws/lambda/made-json' });
+    const r = await waitFor('made-json to run', async () => {
+      const x = await invoke('made-json');
+      return x.status === 200 ? x : undefined;
+    }, 30_000, 200);
+    expect(r.body).toMatchObject({ code: 'm' });
+    // Nothing printed, and WARN keeps no platform record: an empty tail.
+    expect(r.tail).toEqual([]);
   });
 
   it('levels with Text are an InvalidParameterValueException', async () => {

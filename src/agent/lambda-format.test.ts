@@ -72,7 +72,7 @@ describe('log tail', () => {
 
 describe('invoke headers', () => {
   it('round-trip a request and a result', () => {
-    const req = { requestId: 'r', payload: Buffer.from('{}'), timeoutMs: 1500, invokedFunctionArn: 'arn', traceId: 't', clientContext: 'c', cognitoIdentity: 'i', tailLogs: true };
+    const req = { requestId: 'r', payload: Buffer.from('{}'), timeoutMs: 1500, invokedFunctionArn: 'arn', traceId: 't', traceparent: '00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01', clientContext: 'c', cognitoIdentity: 'i', tailLogs: true };
     expect(requestFromHeaders(requestToHeaders(req), req.payload, { timeoutSeconds: 3, functionArn: 'x' })).toEqual(req);
     const res: InvokeResult = { outcome: 'handled', payload: Buffer.from('{}'), errorType: 'E', durationMs: 1.5, initDurationMs: 2.25, logTail: 'bG9n' };
     expect(resultFromHeaders(resultToHeaders(res, 'r'), res.payload)).toEqual(res);

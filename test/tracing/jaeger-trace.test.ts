@@ -141,7 +141,11 @@ describe.skipIf(skip !== undefined)('traces in Jaeger', () => {
     const agentTraces = await jaeger.traces('hearth-agent');
     const mine = agentTraces.filter((t) => t.spans.some((s) => tag(s, 'faas.invocation_id') === requestId));
     expect(mine.map((t) => t.traceID)).toEqual([traceId]);
+    // Probes and scrapes are not traced.
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${platform.url}${path}`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
     const gatewayTraces = await jaeger.traces('hearth-gateway');
+    expect(gatewayTraces.flatMap((t) => t.spans.map((s) => s.operationName)).filter((n) => /healthz|readyz|metrics/.test(n))).toEqual([]);
     const withRequest = gatewayTraces.filter((t) => t.spans.some((s) => tag(s, 'faas.invocation_id') === requestId || tag(s, 'aws.request_id') === requestId));
     expect(withRequest.map((t) => t.traceID)).toEqual([traceId]);
   }, 120_000);
@@ -168,6 +172,17 @@ describe.skipIf(skip !== undefined)('traces in Jaeger', () => {
     for (let i = 1; i < chain.length; i++) expect(parentOf(chain[i] as JaegerSpan), `${sync[i]}'s parent`).toBe((chain[i - 1] as JaegerSpan).spanID);
     expect(seen.traceparent).toBe(`00-${traceId}-${(chain[3] as JaegerSpan).spanID}-01`);
     expect(seen.xray?.startsWith(`Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)};`)).toBe(true);
+
+    // A Root with no Parent: the trace keeps the caller's id, the gateway's span is its root.
+    const rootOnly = hex(16);
+    const res2 = await fetch(`${platform.url}/2015-03-31/functions/trace-echo/invocations`, { method: 'POST', headers: { 'x-amzn-trace-id': `Root=1-${rootOnly.slice(0, 8)}-${rootOnly.slice(8)}` }, body: '{}' });
+    const seen2 = (await res2.json()) as { traceparent?: string };
+    expect(seen2.traceparent?.startsWith(`00-${rootOnly}-`)).toBe(true);
+    const trace2 = await poll(
+      () => jaeger.trace(rootOnly),
+      (t) => t !== undefined && t.spans.some((s) => s.operationName === sync[0]),
+    );
+    expect(parentOf(trace2?.spans.find((s) => s.operationName === sync[0]) as JaegerSpan)).toBeUndefined();
   }, 120_000);
 
   it('exports what is still buffered when hearth up stops', async () => {

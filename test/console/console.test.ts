@@ -39,6 +39,8 @@ let browser: Browser;
 let page: Page;
 let base: string;
 let hearthLog = '';
+/** Requests the page made to anywhere but the gateway. */
+const elsewhere: string[] = [];
 
 /** Replaces the whole text of the CodeMirror editor inside `box` as pasting would (input events; no auto-indent, so the code carries its own). */
 async function typeCode(box: string, code: string): Promise<void> {
@@ -70,12 +72,14 @@ beforeAll(async () => {
   const keep = (b: Buffer) => (hearthLog = (hearthLog + b.toString()).slice(-20_000));
   hearth.stdout?.on('data', keep);
   hearth.stderr?.on('data', keep);
-  await until('hearth up to be ready', async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined), 90_000);
+  await until('hearth up to be ready', async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined), 90_000).catch((err: unknown) => {
+    throw new Error(`${String(err)}\nhearth up's output:\n${hearthLog}`);
+  });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  // Nothing outside the gateway: the console fetches no CDN, font or API elsewhere.
+  // Nothing outside the gateway: the console fetches no CDN, font or API elsewhere (checked by the last test).
   page.on('request', (r) => {
-    if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) throw new Error(`the console asked for ${r.url()}`);
+    if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) elsewhere.push(r.url());
   });
 }, 240_000);
 
@@ -268,6 +272,9 @@ describe('the console in Chromium', { timeout: 120_000 }, () => {
     await shot(page, 'narrow');
     await page.goto(`${base}/console/`);
     await page.locator('tr[data-function="greeter"]').waitFor();
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);  });
+
+  it('asked nothing of any server but the gateway', () => {
+    expect(elsewhere).toEqual([]);
   });
 });

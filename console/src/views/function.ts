@@ -367,15 +367,17 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
   const env = h('textarea', { name: 'env', rows: 4, class: 'mono', spellcheck: 'false', placeholder: 'KEY=value, one a line' });
   const reserved = h('input', { name: 'reserved', type: 'number', min: 0, placeholder: 'unreserved' });
   const configStatus = statusLine();
-  const configForm = h(
-    'form',
-    { id: 'config-form' },
+  // Disabled until filled from the function, so nothing typed early is overwritten by the values arriving.
+  const configFields = h(
+    'fieldset',
+    { class: 'plain', disabled: true },
+    h('legend', { class: 'sr-only' }, 'Configuration'),
     field('Description', description),
     h('div', { class: 'row' }, field('Memory (MB)', memory), field('Timeout (seconds)', timeout), field('Reserved concurrency', reserved, 'Empty: none reserved.')),
     field('Environment variables', env, 'KEY=value, one a line. Variables from Secrets and ConfigMaps are kept and not shown.'),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save configuration')),
-    configStatus,
   );
+  const configForm = h('form', { id: 'config-form' }, configFields, configStatus);
   sectionEls.configuration?.append(configForm);
   const fillConfig = async (cfg: FunctionConfiguration) => {
     description.value = cfg.Description ?? '';
@@ -386,6 +388,7 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
       .join('\n');
     const c = await getJson<{ ReservedConcurrentExecutions?: number }>(`/2019-09-30/functions/${encodeURIComponent(name)}/concurrency`).catch(() => ({}) as { ReservedConcurrentExecutions?: number });
     reserved.value = c.ReservedConcurrentExecutions !== undefined ? String(c.ReservedConcurrentExecutions) : '';
+    configFields.disabled = false;
   };
   configForm.addEventListener('submit', (e) => {
     e.preventDefault();

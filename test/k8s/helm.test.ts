@@ -900,6 +900,23 @@ if (!ctx.available) {
       }
     });
 
+    it('refuses tracing values no process could read: an unknown sampler, a ratio outside 0..1, an endpoint that is not a URL', async () => {
+      for (const [tracing, field] of [
+        [{ otlpEndpoint: 'http://j:4318', sampler: 'jaeger_remote' }, '/tracing/sampler'],
+        [{ otlpEndpoint: 'http://j:4318', samplerRatio: 2 }, '/tracing/samplerRatio'],
+        [{ otlpEndpoint: 'http://j:4318', samplerRatio: 'half' }, '/tracing/samplerRatio'],
+        [{ otlpEndpoint: 'jaeger:4318' }, '/tracing/otlpEndpoint'],
+      ] as const) {
+        const r = await template('r-tracingbad', ns, { tracing });
+        expect(r.code, JSON.stringify(tracing)).not.toBe(0);
+        expect(r.stderr).toContain(field);
+      }
+      // A ratio written as a number renders as the string the SDK reads.
+      const ok = await template('r-tracingnum', ns, { tracing: { otlpEndpoint: 'http://j:4318', sampler: 'traceidratio', samplerRatio: 0.1 } });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(tracingConfig(envOf(container(parseObjects(ok.stdout), 'r-tracingnum-hearth-gateway')))?.sampler).toEqual({ name: 'traceidratio', ratio: 0.1 });
+    });
+
     it('installs for real, keeps generated secrets across an upgrade, prints the next steps, and grants least privilege', async () => {
       const install = await run(helm, ['install', 'hearth', chartDir, '--namespace', installNs], helmEnv());
       expect(install.code, install.stderr).toBe(0);

@@ -151,7 +151,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     backend: { functionLogs: bounds.functionLogs },
     memoryQueue: bounds.memoryQueue,
   });
-  logger.info({ url: platform.url, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');
+  logger.info({ url: platform.url, console: `${platform.url}/console/`, functions: platform.catalog.list().map((f) => f.metadata.name), queue: platform.queue.kind }, 'hearth is up');
   console.error(`\nHearth is up at ${platform.url}\n${warning !== undefined ? `  warning: ${warning}\n` : ''}  curl -s -X POST ${platform.url}/2015-03-31/functions/NAME/invocations -d '{}'\n  curl -i ${platform.url}/fn/NAME/\n  hearth logs -f NAME    (${platform.backend.functionLogs.path('NAME')})\n`);
 
   await untilSignal();

@@ -92,7 +92,8 @@ afterAll(async () => {
 });
 
 describe('the console in Chromium', { timeout: 120_000 }, () => {
-  it('is served at /console with its content types, caching and CSP, without credentials', async () => {
+  it('is served at /console with its content types, caching and CSP, without credentials; hearth up says where', async () => {
+    expect(hearthLog).toContain(`"console":"${base}/console/"`);
     const index = await fetch(`${base}/console/`);
     expect(index.status).toBe(200);
     expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');

@@ -27,6 +27,7 @@ import { createControllerPoolMetrics, createGatewayPoolMetrics } from '../../src
 import { scaleFunctionVersion } from '../../src/kube/objects.js';
 import { RESOURCES, resourcePath } from '../../src/kube/paths.js';
 import { CONTENT_MERGE, KubeRest } from '../../src/kube/rest.js';
+import { PodLogSource } from '../../src/logs/pod-source.js';
 import { claimPod, markSpecializationFailed, readConfigMap } from '../../src/backends/kubernetes/pool-claims.js';
 import { LABEL_POOL, poolPodLabels, poolSelector, unitPodLabels } from '../../src/pools/labels.js';
 import { labelSelector } from '../../src/versions/labels.js';
@@ -228,7 +229,7 @@ function valueSets(watchNs: string): ValueSet[] {
         expect(objs.some((o) => o.kind === 'Role' && o.metadata.name.includes('gateway') && (o.rules ?? []).some((r) => r.resources?.includes('leases')))).toBe(false);
         const gwRole = find(objs, 'Role', 'r-defaults-hearth-gateway');
         const gwResources = (gwRole.rules ?? []).flatMap((r) => r.resources ?? []).sort();
-        expect(gwResources).toEqual(['configmaps', 'endpointslices', 'eventsourcemappings', 'eventsourcemappings/status', 'functions', 'functions/scale', 'functions/status', 'functionversions', 'functionversions/scale', 'pods', 'warmpools']);
+        expect(gwResources).toEqual(['configmaps', 'endpointslices', 'eventsourcemappings', 'eventsourcemappings/status', 'functions', 'functions/scale', 'functions/status', 'functionversions', 'functionversions/scale', 'pods', 'pods/log', 'warmpools']);
         // Event-source mappings (eventSources.enabled by default): read and watched by every replica, their status patched by the leader; no Secret without eventSources.secretNames.
         // The management API (on by default) writes them too: Create/Update/DeleteEventSourceMapping.
         expect((gwRole.rules ?? []).find((r) => r.resources?.includes('eventsourcemappings'))?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update', 'delete']);
@@ -239,6 +240,8 @@ function valueSets(watchNs: string): ValueSet[] {
         // labels, the deletion cost of scale-down victims); never deleted or created. WarmPools only read.
         expect((gwRole.rules ?? []).find((r) => r.resources?.includes('pods'))?.verbs).toEqual(['get', 'list', 'watch', 'patch']);
         expect((gwRole.rules ?? []).find((r) => r.resources?.includes('warmpools'))?.verbs).toEqual(['get', 'list', 'watch']);
+        // hearth logs: the function's pods' logs, only read.
+        expect((gwRole.rules ?? []).find((r) => r.resources?.includes('pods/log'))?.verbs).toEqual(['get']);
         // The controller: claimed pods adopted (patch) and removed (delete); WarmPools read, their status written.
         const ctlVerbs = (resource: string) => (find(objs, 'Role', 'r-defaults-hearth-controller').rules ?? []).find((r) => r.resources?.includes(resource))?.verbs;
         expect(ctlVerbs('pods')).toEqual(['get', 'list', 'watch', 'patch', 'delete']);
@@ -686,6 +689,39 @@ async function poolsAs(admin: KubeConfig, gatewayUser: string, controllerUser: s
 }
 
 /**
+ * What the gateway's logs route asks of the API server, as `user`: the
+ * function's pods (PodLogSource lists them) and a pod's log. The pod is
+ * never scheduled, so its log answers 400 (no node to ask) once RBAC has let
+ * the request through; without pods/log get it is 403.
+ */
+async function logsAs(admin: KubeConfig, user: string, namespace: string): Promise<void> {
+  const adminRest = new KubeRest(admin);
+  const rest = impersonating(admin, user);
+  try {
+    await servedTo(rest, resourcePath(RESOURCES.Pod, namespace));
+    await adminRest.request('POST', resourcePath(RESOURCES.Pod, namespace), {
+      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'logs-rbac', labels: { ...unitPodLabels('logged') } }, spec: { schedulerName: 'nobody', containers: [{ name: 'agent', image: 'ghcr.io/hearth-dev/agent:0.1.0' }] } },
+    });
+    // A pod not yet running is listed only once it runs: the Pending one is left out, and the read is allowed.
+    const source = new PodLogSource({ rest, namespace });
+    expect(await source.pods({ functionName: 'logged', versions: undefined })).toEqual([]);
+    const status = await rest.getText(resourcePath(RESOURCES.Pod, namespace, 'logs-rbac', 'log')).then(
+      () => 200,
+      (err: unknown) => (err as { statusCode?: number }).statusCode,
+    );
+    expect(status).not.toBe(403);
+    const denied = await impersonating(admin, 'nobody-in-particular')
+      .getText(resourcePath(RESOURCES.Pod, namespace, 'logs-rbac', 'log'))
+      .then(() => 200, (err: unknown) => (err as { statusCode?: number }).statusCode);
+    expect(denied).toBe(403);
+  } finally {
+    await adminRest.request('DELETE', resourcePath(RESOURCES.Pod, namespace, 'logs-rbac'), { body: { gracePeriodSeconds: 0 } }).catch(() => undefined);
+    rest.close();
+    adminRest.close();
+  }
+}
+
+/**
  * Publishes a version with ConfigMap code (copied), sets and removes an
  * alias, scales the version, lists and deletes it, as `user`: each step
  * fails with 403 if the user's Role lacks a verb it needs.
@@ -972,6 +1008,9 @@ if (!ctx.available) {
       expect(await can('hearth-gateway', 'update', 'warmpools.hearth.dev', here)).toBe(false);
       expect(await can('hearth-gateway', 'patch', 'warmpools.hearth.dev', here, 'status')).toBe(false);
       expect(await can('hearth-gateway', 'list', 'pods', elsewhere)).toBe(false);
+      // hearth logs reads a function's pods' logs (pods/log get), nowhere else.
+      expect(await can('hearth-gateway', 'get', 'pods', here, 'log')).toBe(true);
+      expect(await can('hearth-gateway', 'get', 'pods', elsewhere, 'log')).toBe(false);
       // Aliases are a patch of the Function; the management API (on by default) creates, updates and deletes them.
       expect(await can('hearth-gateway', 'patch', 'functions.hearth.dev', here)).toBe(true);
       for (const verb of ['create', 'update', 'delete']) expect(await can('hearth-gateway', verb, 'functions.hearth.dev', here), `${verb} functions`).toBe(true);
@@ -1016,6 +1055,8 @@ if (!ctx.available) {
       expect(leaseOwn.stdout.trim()).toBe('yes');
       // Everything the gateway's KubernetesStore and backend do for versions, done as its ServiceAccount: the Role is enough.
       await versionsAs(kc, `system:serviceaccount:${installNs}:hearth-gateway`, installNs);
+      // hearth logs as the gateway: the pod list and a pod's log, each refused with 403 if the Role lacked it.
+      await logsAs(kc, `system:serviceaccount:${installNs}:hearth-gateway`, installNs);
       // And everything a warm-pool claim takes, as the gateway and the controller.
       await poolsAs(kc, `system:serviceaccount:${installNs}:hearth-gateway`, `system:serviceaccount:${installNs}:hearth-controller`, installNs);
 

@@ -233,6 +233,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--token-auth-file=${pki.tokenFile}`,
       '--authorization-mode=RBAC',
       '--anonymous-auth=false',
+      // Pod logs (GET …/pods/P/log) reach a node's kubelet endpoint at its InternalIP: the process node registers a
+      // Hostname no resolver knows. The endpoint's certificate is not verified (no --kubelet-certificate-authority).
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,

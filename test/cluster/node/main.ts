@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { KubeRest } from './kube-rest.js';
 import { NodeAgent } from './node-agent.js';
+import { ContainerLogServer } from './container-logs.js';
 import { memoryCgroupAvailable, MEMORY_ROOT } from '../../../src/sandbox/memory-cgroup.js';
 import { join } from 'node:path';
 
@@ -58,12 +59,16 @@ const agent = new NodeAgent({
   log,
 });
 
+// The kubelet's log endpoint, which the API server's pods/log proxies to.
+const containerLogs = new ContainerLogServer({ logsDir: cfg.podLogsDir, nodeIp: cfg.nodeIp, certDir: cfg.workDir, log });
+
 let stopping = false;
 async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
   log('stopping: terminating pods');
   await agent.stop();
+  await containerLogs.stop();
   await kube.close();
   log('stopped');
   process.exit(0);
@@ -73,6 +78,7 @@ process.on('SIGINT', () => void shutdown());
 
 try {
   await agent.start();
+  await containerLogs.start();
   log(`node ${cfg.nodeName} registered with pod CIDR ${cfg.podCidr}`);
 } catch (err) {
   log(`start failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);

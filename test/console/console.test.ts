@@ -207,6 +207,19 @@ describe('the console in Chromium', { timeout: 120_000 }, () => {
     await page.getByText('Alias live saved.').waitFor({ timeout: 30_000 });
     expect(await api('/aliases/live')).toMatchObject({ FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.25 } } });
     await page.locator('#s-aliases').screenshot({ path: join(DOCS, 'console-aliases.png') });
+
+    // Invoke runs the version or alias chosen: version 2 has the new code and the saved environment.
+    await page.getByLabel('Version or alias').selectOption({ label: 'version 2' });
+    await page.getByLabel('Event JSON').fill('{"name": "Ada"}');
+    await page.getByRole('button', { name: 'Invoke', exact: true }).click();
+    await page.waitForFunction(() => document.getElementById('result-version')?.textContent === '2', undefined, { timeout: 30_000 });
+    expect(JSON.parse((await page.locator('#result-payload').textContent()) ?? '')).toEqual({ greeting: 'Hi there, Ada!' });
+    const previous = await page.locator('#result-request-id').textContent();
+    await page.getByLabel('Version or alias').selectOption({ label: 'alias live' });
+    await page.getByRole('button', { name: 'Invoke', exact: true }).click();
+    await page.waitForFunction((id) => document.getElementById('result-request-id')?.textContent !== id, previous, { timeout: 30_000 });
+    // The alias sends 75% to version 1 and 25% to version 2.
+    expect(['1', '2']).toContain(await page.locator('#result-version').textContent());
   });
 
   it('creates a Node.js function from an uploaded .zip (deflated), shows its code in the editor and invokes it', async () => {

@@ -136,12 +136,15 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
   });
   const testStatus = statusLine();
   const result = h('div', { class: 'result', id: 'invoke-result', 'aria-live': 'polite' });
+  // What Invoke runs: $LATEST, a published version or an alias (filled once versions and aliases are read).
+  const qualifier = h('select', { name: 'qualifier' }, h('option', { value: '' }, '$LATEST'));
+  const invokePath = () => `${fnPath(name)}/invocations${qualifier.value !== '' ? `?Qualifier=${encodeURIComponent(qualifier.value)}` : ''}`;
   const invokeBtn = h('button', { type: 'button', class: 'primary', id: 'invoke' }, 'Invoke');
   const invokeAsyncBtn = h('button', { type: 'button', id: 'invoke-async' }, 'Invoke asynchronously');
   const saveBtn = h('button', { type: 'button' }, 'Save event');
   const deleteBtn = h('button', { type: 'button' }, 'Delete event');
   sectionEls.test?.append(
-    h('div', { class: 'row' }, field('Saved events', eventSelect), field('Event name', eventName)),
+    h('div', { class: 'row' }, field('Saved events', eventSelect), field('Event name', eventName), field('Version or alias', qualifier)),
     field('Event JSON', payload),
     h('div', { class: 'actions' }, invokeBtn, invokeAsyncBtn, saveBtn, deleteBtn),
     testStatus,
@@ -180,7 +183,7 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
       invokeBtn.disabled = true;
       testStatus.textContent = 'Invoking…';
       try {
-        const res = await request('POST', `${fnPath(name)}/invocations`, { body, headers: { 'x-amz-log-type': 'Tail', 'content-type': 'application/json' } });
+        const res = await request('POST', invokePath(), { body, headers: { 'x-amz-log-type': 'Tail', 'content-type': 'application/json' } });
         const text = await res.text();
         const fnError = res.headers.get('x-amz-function-error');
         const tail = decodeLogResult(res.headers.get('x-amz-log-result') ?? '');
@@ -205,9 +208,9 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
             h('dd', {}, report?.maxMemoryUsedMB !== undefined ? `${report.maxMemoryUsedMB} of ${report.memorySizeMB ?? '?'} MB` : '-'),
             ...(report?.initDurationMs !== undefined ? [h('dt', {}, 'Init duration'), h('dd', {}, fmtMs(report.initDurationMs))] : []),
             h('dt', {}, 'Request id'),
-            h('dd', { class: 'mono' }, res.headers.get('x-amzn-requestid') ?? '-'),
+            h('dd', { class: 'mono', id: 'result-request-id' }, res.headers.get('x-amzn-requestid') ?? '-'),
             h('dt', {}, 'Version'),
-            h('dd', {}, res.headers.get('x-amz-executed-version') ?? '-'),
+            h('dd', { id: 'result-version' }, res.headers.get('x-amz-executed-version') ?? '-'),
           ),
           h('h4', {}, 'Response'),
           h('pre', { id: 'result-payload', class: 'mono', tabindex: 0 }, shown),
@@ -229,7 +232,7 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
     if (body === undefined) return;
     void (async () => {
       try {
-        const res = await request('POST', `${fnPath(name)}/invocations`, { body, headers: { 'x-amz-invocation-type': 'Event', 'content-type': 'application/json' } });
+        const res = await request('POST', invokePath(), { body, headers: { 'x-amz-invocation-type': 'Event', 'content-type': 'application/json' } });
         const id = res.headers.get('x-amzn-requestid') ?? '';
         rememberRequest(name, id);
         testStatus.textContent = `Queued: request ${id} (status ${res.status}). Its record is under Asynchronous invocations.`;
@@ -432,6 +435,10 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
       const published = Versions.map((v) => v.Version ?? '').filter((v) => v !== '$LATEST');
       clear(versionsList, ...Versions.map((v) => h('li', {}, h('strong', {}, v.Version ?? ''), v.Description ? ` ${v.Description}` : '', v.LastModified ? ` · ${v.LastModified}` : '')));
       clear(newAliasVersion, ...Versions.map((v) => h('option', { value: v.Version ?? '' }, v.Version ?? '')));
+      const chosen = qualifier.value;
+      clear(qualifier, h('option', { value: '' }, '$LATEST'), ...published.map((v) => h('option', { value: v }, `version ${v}`)), ...Aliases.map((a) => h('option', { value: a.Name }, `alias ${a.Name}`)));
+      // Keeps the choice across refreshes while it still exists.
+      qualifier.value = [...qualifier.options].some((o) => o.value === chosen) ? chosen : '';
       clear(aliasesBox, ...(Aliases.length === 0 ? [h('p', { class: 'note' }, 'No aliases.')] : Aliases.map((a) => aliasControl(a, published))));
     } catch (err) {
       aliasStatus.textContent = `Could not read versions: ${errorText(err)}`;

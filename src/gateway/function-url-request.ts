@@ -10,7 +10,7 @@ import { withoutCredentials } from './auth/credential-headers.js';
 import { functionUrlPath, newTraceId, peerAddress, type HttpRequestLike } from './function-url-event.js';
 import { xrayHeaderOfTraceparent } from '../tracing/trace-context.js';
 
-export function functionUrlRequest(req: FastifyRequest, urlId: string, now = Date.now()): HttpRequestLike {
+export function functionUrlRequest(req: FastifyRequest, urlId: string, now = Date.now(), traceparent?: string): HttpRequestLike {
   const { rawPath, rawQueryString } = functionUrlPath(req.raw.url ?? '/');
   // A request made with fastify's inject() (tests) has no headersDistinct: its joined headers stand in.
   const lines = (req.raw.headersDistinct as Record<string, string[]> | undefined) ?? req.headers;
@@ -28,7 +28,7 @@ export function functionUrlRequest(req: FastifyRequest, urlId: string, now = Dat
     domainName: req.headers.host !== undefined ? req.hostname : '',
     urlId,
     // The gateway's span names the trace when there is one, so the event's header and the spans agree.
-    freshTraceId: xrayHeaderOfTraceparent(req.hearthTraceparent) ?? newTraceId(now, randomBytes(12)),
+    freshTraceId: xrayHeaderOfTraceparent(traceparent) ?? newTraceId(now, randomBytes(12)),
     requestId: req.id,
     timeEpochMs: now,
   };

@@ -1,8 +1,10 @@
 // The gateway's server span: one per HTTP request (health checks and scrapes
 // aside), continuing the caller's trace from its traceparent or, failing
-// that, its X-Amzn-Trace-Id. Routes pass req.hearthTraceparent on with the
+// that, its X-Amzn-Trace-Id. Routes pass traceparentOf(req) on with the
 // invocation, so the queue's, the dispatcher's and the agent's spans hang
-// under it. With tracing off the caller's context is passed on as it came.
+// under it. With tracing off no hook is added at all (a hook is a cost on
+// every request) and traceparentOf reads the caller's context off the
+// headers, only on the routes that invoke.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { SpanKind, startSpan, tracing, type TraceSpan } from './spans.js';
 import { callerTrace, formatTraceparent } from './trace-context.js';
@@ -23,19 +25,24 @@ function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * The context an invocation continues: the gateway's server span, or with
+ * tracing off the caller's own (its traceparent, else the parent its
+ * X-Amzn-Trace-Id names), undefined when it sent neither.
+ */
+export function traceparentOf(req: FastifyRequest): string | undefined {
+  if (req.hearthSpan !== undefined) return req.hearthTraceparent;
+  const traceparent = one(req.headers.traceparent);
+  const xray = one(req.headers['x-amzn-trace-id']);
+  if (traceparent === undefined && xray === undefined) return undefined;
+  const caller = callerTrace(traceparent, xray);
+  return caller.parent === undefined ? undefined : formatTraceparent(caller.parent);
+}
+
 function startServerSpan(req: FastifyRequest): void {
   const route = req.routeOptions.url;
   if (route !== undefined && UNTRACED.has(route)) return;
-  const traceparent = one(req.headers.traceparent);
-  const xray = one(req.headers['x-amzn-trace-id']);
-  if (!tracing('gateway')) {
-    // Nothing recorded here; the caller's context still reaches the runtime.
-    if (traceparent === undefined && xray === undefined) return;
-    const caller = callerTrace(traceparent, xray);
-    if (caller.parent !== undefined) req.hearthTraceparent = formatTraceparent(caller.parent);
-    return;
-  }
-  const caller = callerTrace(traceparent, xray);
+  const caller = callerTrace(one(req.headers.traceparent), one(req.headers['x-amzn-trace-id']));
   const span = startSpan('gateway', `${req.method} ${route ?? 'unmatched'}`, caller.parent ? formatTraceparent(caller.parent) : undefined, {
     kind: SpanKind.SERVER,
     ...(caller.traceId !== undefined ? { traceId: caller.traceId } : {}),
@@ -50,15 +57,26 @@ function startServerSpan(req: FastifyRequest): void {
   req.hearthTraceparent = span.traceparent;
 }
 
-/** Registered before the routes (it skips encapsulation, as the auth plugin does), so its hooks see every request. */
+/**
+ * Registered before the routes (it skips encapsulation, as the auth plugin
+ * does), so its hooks see every request; only when this process traces, which
+ * the serving commands set up before they build the gateway.
+ */
 const gatewaySpans: FastifyPluginAsync = async (app) => {
-  app.addHook('onRequest', async (req) => startServerSpan(req));
-  app.addHook('onResponse', async (req, reply) => {
+  if (!tracing('gateway')) return;
+  // Callback hooks: no promise per request.
+  app.addHook('onRequest', (req, _reply, done) => {
+    startServerSpan(req);
+    done();
+  });
+  app.addHook('onResponse', (req, reply, done) => {
     const span = req.hearthSpan;
-    if (span === undefined) return;
-    span.setAttributes({ 'http.response.status_code': reply.statusCode });
-    if (reply.statusCode >= 500) span.fail(`HTTP ${reply.statusCode}`);
-    span.end();
+    if (span !== undefined) {
+      span.setAttributes({ 'http.response.status_code': reply.statusCode });
+      if (reply.statusCode >= 500) span.fail(`HTTP ${reply.statusCode}`);
+      span.end();
+    }
+    done();
   });
 };
 

@@ -15,6 +15,7 @@ import { functionUrlTarget } from '../function-url-target.js';
 import { qualifierResolves } from '../invoke-request.js';
 import { versionNumbers } from '../../versions/snapshot.js';
 import type { PayloadLimits } from '../app.js';
+import { traceparentOf } from '../../tracing/gateway-spans.js';
 
 export interface FunctionUrlOptions {
   invoker: Invoker;
@@ -39,7 +40,8 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     if (!fn) return missing();
     // An alias the function does not declare has no URL; the dispatcher resolves a declared one per call.
     if (qualifier !== undefined && qualifier !== '$LATEST' && !fn.spec.aliases?.some((a) => a.name === qualifier)) return missing();
-    const event = buildFunctionUrlEvent(functionUrlRequest(req, functionUrlId(opts.arn(name), qualifier)));
+    const traceparent = traceparentOf(req);
+    const event = buildFunctionUrlEvent(functionUrlRequest(req, functionUrlId(opts.arn(name), qualifier), Date.now(), traceparent));
     const payload = Buffer.from(JSON.stringify(event));
     // The request's trace is the function's trace context too (_X_AMZN_TRACE_ID), as on Lambda.
     const traceId = event.headers['x-amzn-trace-id'];
@@ -55,7 +57,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
         payload,
         requestId: req.id,
         ...(traceId !== undefined ? { traceId } : {}),
-        ...(req.hearthTraceparent !== undefined ? { traceparent: req.hearthTraceparent } : {}),
+        ...(traceparent !== undefined ? { traceparent } : {}),
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
       });
       reply.header('x-amzn-requestid', res.requestId).header('location', `/invocations/${res.requestId}`).header('preference-applied', 'respond-async');
@@ -64,7 +66,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     if (payload.length > opts.limits.syncBytes) return json(reply, 413, { message: `Request must be smaller than ${opts.limits.syncBytes} bytes` });
     try {
       const acceptStream = urlInvokeMode(fn, qualifier) === 'RESPONSE_STREAM';
-      const result = await opts.invoker.invoke({ functionName: name, ...(qualifier !== undefined ? { qualifier } : {}), requestId: req.id, payload, type: 'sync', acceptStream, ...(traceId !== undefined ? { traceId } : {}), ...(req.hearthTraceparent !== undefined ? { traceparent: req.hearthTraceparent } : {}) });
+      const result = await opts.invoker.invoke({ functionName: name, ...(qualifier !== undefined ? { qualifier } : {}), requestId: req.id, payload, type: 'sync', acceptStream, ...(traceId !== undefined ? { traceId } : {}), ...(traceparent !== undefined ? { traceparent } : {}) });
       // A streamed response goes out as the function writes it; one that failed before its status was known is a function error below.
       if (result.stream && (await answerStreamedUrl(reply, result.stream))) return reply;
       // Function URLs hide a function's error behind a bare 502.

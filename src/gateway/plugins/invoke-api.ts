@@ -23,6 +23,7 @@ import {
   type InvocationTypeHeader,
 } from '../invoke-request.js';
 import type { PayloadLimits } from '../app.js';
+import { traceparentOf } from '../../tracing/gateway-spans.js';
 
 export interface InvokeApiOptions {
   invoker: Invoker;
@@ -102,7 +103,7 @@ export function readInvokeRequest(
     const published = versionNumbers(ctx.catalog.versions(parsed.name));
     if (!qualifierResolves(fn, published, qualifier).ok) throw notFound(arn);
   }
-  return { name: parsed.name, qualifier, arn, type, logType, clientContext, fn, body, traceId: header(req.headers['x-amzn-trace-id']), traceparent: req.hearthTraceparent };
+  return { name: parsed.name, qualifier, arn, type, logType, clientContext, fn, body, traceId: header(req.headers['x-amzn-trace-id']), traceparent: traceparentOf(req) };
 }
 
 /** The dispatcher resolves the qualifier per call: one naming no version or alias is Lambda's 404 for the ARN called. */

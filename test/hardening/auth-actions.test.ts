@@ -19,8 +19,10 @@ import { allowsFunction } from '../../src/gateway/auth/function-patterns.js';
 import { bodyFunctionName } from '../../src/gateway/auth/route-target.js';
 import { provisionedConcurrencyAction } from '../../src/gateway/plugins/functions-api.js';
 import dlqPlugin from '../../src/gateway/plugins/dlq.js';
+import { logsApi } from '../../src/gateway/plugins/logs-api.js';
+import { FileLogSource } from '../../src/logs/file-source.js';
 import recordsPlugin from '../../src/gateway/plugins/records.js';
-import { FUNCTIONS, standInGateway } from './stand-in.js';
+import { FUNCTIONS, standInCatalog, standInGateway } from './stand-in.js';
 
 const KEYS = {
   invoker: 'invoker-key-0123456789abcdef',
@@ -121,6 +123,8 @@ beforeAll(async () => {
     plugins: [
       { plugin: recordsPlugin, options: { queue } },
       { plugin: dlqPlugin, options: { queue } },
+      // hearth logs: an empty log directory is enough to tell who gets through.
+      { plugin: logsApi, options: { source: new FileLogSource(mkdtempSync(join(tmpdir(), 'hearth-auth-logs-'))), catalog: standInCatalog(), arn: ARN } },
       { plugin: standInControlRoutes },
     ],
   });
@@ -141,6 +145,12 @@ describe('a caller without actions (the defaults)', () => {
     expect((await call('GET', `/invocations/${RECORD}`, KEYS.invoker)).status).toBe(200);
     expect((await call('GET', '/dlq/echo', KEYS.invoker)).status).toBe(200);
     expect((await call('POST', '/dlq/echo/redrive', KEYS.invoker)).status).toBe(200);
+  });
+
+  it("reads a function's logs (lambda:InvokeFunction on it); a caller without that action, or not given the function, is refused", async () => {
+    expect((await call('GET', '/logs/echo', KEYS.invoker)).status).toBe(200);
+    expect(await call('GET', '/logs/echo', KEYS.reader)).toMatchObject({ status: 403, type: 'AccessDeniedException' });
+    expect(await call('GET', '/logs/echo', KEYS.orders)).toMatchObject({ status: 403, type: 'AccessDeniedException' });
   });
 
   it.each<[string, 'GET' | 'POST' | 'PUT', string, unknown, string, string]>([

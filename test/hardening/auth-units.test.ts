@@ -140,6 +140,7 @@ describe('route targets', () => {
     expect(routeTarget('/fn/:name', { name: 'a:$LATEST' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'a' });
     expect(routeTarget('/fn/:name', { name: 'a:3' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'a' });
     expect(routeTarget('/dlq/:function/redrive', { function: 'b' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'b' });
+    expect(routeTarget('/logs/:function', { function: 'c' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'function', name: 'c' });
     expect(routeTarget('/invocations/:requestId', { requestId: 'r' }, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'record', requestId: 'r' });
     expect(routeTarget('/metrics', {}, DEFAULT_OPEN_ROUTES)).toEqual({ kind: 'open' });
     expect(routeTarget('/metrics', {}, [])).toEqual({ kind: 'any-caller' });

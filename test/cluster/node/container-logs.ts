@@ -11,7 +11,7 @@
 // client certificate either (it listens only inside the test's namespace).
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -122,6 +122,7 @@ export class ContainerLogServer {
   }
 
   async start(): Promise<void> {
+    mkdirSync(this.opts.certDir, { recursive: true, mode: 0o700 });
     const key = join(this.opts.certDir, 'kubelet.key');
     const cert = join(this.opts.certDir, 'kubelet.crt');
     await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=hearth-process-node', '-addext', `subjectAltName=IP:${this.opts.nodeIp}`]);

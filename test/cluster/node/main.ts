@@ -60,7 +60,7 @@ const agent = new NodeAgent({
 });
 
 // The kubelet's log endpoint, which the API server's pods/log proxies to.
-const containerLogs = new ContainerLogServer({ logsDir: cfg.podLogsDir, nodeIp: cfg.nodeIp, certDir: cfg.workDir, log });
+const containerLogs = new ContainerLogServer({ logsDir: cfg.podLogsDir, nodeIp: cfg.nodeIp, certDir: join(cfg.podLogsDir, '..', 'kubelet-tls'), log });
 
 let stopping = false;
 async function shutdown(): Promise<void> {

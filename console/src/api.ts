@@ -82,6 +82,7 @@ export interface FunctionConfiguration {
   State?: string;
   StateReason?: string;
   LastUpdateStatus?: string;
+  LastUpdateStatusReason?: string;
   LastModified?: string;
   Description?: string;
   MemorySize?: number;

@@ -104,7 +104,7 @@ describe('console routes', () => {
 });
 
 describe('the console in Chromium against a gateway that takes API keys', { timeout: 120_000 }, () => {
-  it('asks for the key, and lists the functions once it is typed; the key stays in the tab', async () => {
+  it('asks for the key, and lists the functions once it is typed; the key stays in the tab; metrics a key may not read show as -', async () => {
     assertConsoleBuilt();
     const platform = await startPlatform({ 'orders-api': py('def handler(event, context):\n    return 1\n') }, { auth: { callers: () => callers } });
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true });
@@ -117,6 +117,11 @@ describe('the console in Chromium against a gateway that takes API keys', { time
       await page.getByRole('button', { name: 'Use key' }).click();
       await page.locator('tr[data-function="orders-api"]').waitFor({ timeout: 30_000 });
       expect(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('hearth.apiKey'))).toBe(KEYS.admin);
+      // A caller that may not read every function's metrics sees '-' for them, not a made-up 0.
+      await page.getByLabel('API key').fill(KEYS.narrow);
+      await page.getByRole('button', { name: 'Use key' }).click();
+      await page.locator('tr[data-function="orders-api"]').waitFor({ timeout: 30_000 });
+      await page.waitForFunction(() => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector('tr[data-function="orders-api"] td:nth-child(6)')?.textContent === '-', undefined, { timeout: 30_000 });
       // A wrong key is told apart from none.
       await page.getByLabel('API key').fill('wrong-key-0123456789abcdef');
       await page.getByRole('button', { name: 'Use key' }).click();

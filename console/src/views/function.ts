@@ -116,6 +116,27 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
   };
   let codeLocation: string | undefined;
 
+  /**
+   * Waits, as boto3's function_updated_v2 waiter does, until the update is
+   * served (LastUpdateStatus no longer InProgress), so a message saying the
+   * next invocation runs it is true; bounded at a minute.
+   */
+  const updated = async (done: string): Promise<string> => {
+    for (let i = 0; i < 120 && !stopped; i++) {
+      const c = await getJson<FunctionConfiguration>(`${fnPath(name)}/configuration`);
+      if (c.LastUpdateStatus === 'Successful') {
+        await refreshConfig();
+        return done;
+      }
+      if (c.LastUpdateStatus === 'Failed') {
+        await refreshConfig();
+        return `The update failed: ${c.LastUpdateStatusReason ?? 'no reason given'}`;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return 'Still updating after a minute: see the function\'s state above.';
+  };
+
   // ---- Test: saved events and Invoke ----
   const events = () => loadEvents(localStorage, name);
   const eventSelect = h('select', { name: 'saved-event' });
@@ -257,8 +278,8 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
     codeStatus.textContent = 'Deploying…';
     try {
       await sendJson('PUT', `${fnPath(name)}/code`, { ZipFile: toBase64(zip) });
-      codeStatus.textContent = 'Deployed: the next invocation runs the new code.';
-      await refreshConfig();
+      codeStatus.textContent = 'Updating…';
+      codeStatus.textContent = await updated('Deployed: the next invocation runs the new code.');
     } catch (err) {
       codeStatus.textContent = `Could not deploy: ${errorText(err)}`;
     }
@@ -299,13 +320,16 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
   };
 
   // ---- Monitor ----
-  sectionEls.monitor?.append(h('p', { class: 'note' }, 'This gateway\'s metrics, one point per 10 s over the last hour; the newest point is the time since the last one.'), charts.el);
+  const chartsStatus = statusLine();
+  sectionEls.monitor?.append(h('p', { class: 'note' }, 'This gateway\'s metrics, one point per 10 s over the last hour; the newest point is the time since the last one.'), chartsStatus, charts.el);
   const refreshCharts = async () => {
     try {
       const data = await getJson<HistorySeries>(`/metrics/history?function=${encodeURIComponent(name)}`);
-      if (!stopped) charts.update(data);
+      if (stopped) return;
+      charts.update(data);
+      chartsStatus.textContent = '';
     } catch (err) {
-      charts.el.textContent = `No metrics: ${errorText(err)}`;
+      chartsStatus.textContent = `No metrics: ${errorText(err)}`;
     }
   };
 
@@ -411,8 +435,7 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
         await sendJson('PUT', `${fnPath(name)}/configuration`, { Description: description.value, MemorySize: Number(memory.value), Timeout: Number(timeout.value), Environment: { Variables: variables } });
         if (reserved.value === '') await request('DELETE', `/2017-10-31/functions/${encodeURIComponent(name)}/concurrency`);
         else await sendJson('PUT', `/2017-10-31/functions/${encodeURIComponent(name)}/concurrency`, { ReservedConcurrentExecutions: Number(reserved.value) });
-        configStatus.textContent = 'Configuration saved.';
-        await refreshConfig();
+        configStatus.textContent = await updated('Configuration saved.');
       } catch (err) {
         configStatus.textContent = `Not saved: ${errorText(err)}`;
       }

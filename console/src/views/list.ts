@@ -64,7 +64,8 @@ export function renderList(main: HTMLElement): () => void {
       const fns = await listFunctions();
       const summaries = await getJson<{ functions: Record<string, Summary> }>('/metrics/history')
         .then((r) => r.functions)
-        .catch(() => ({}) as Record<string, Summary>);
+        // A caller not allowed every function reads no history: its columns say '-' rather than a made-up 0.
+        .catch(() => undefined);
       const details = await Promise.all(
         fns.map(async (f) => {
           const [versions, aliases] = await Promise.all([
@@ -77,7 +78,7 @@ export function renderList(main: HTMLElement): () => void {
       if (stopped) return;
       body.replaceChildren(
         ...fns.map((f, i) => {
-          const s = summaries[f.FunctionName];
+          const s = summaries === undefined ? undefined : (summaries[f.FunctionName] ?? { instances: 0, invocations: 0, errors: 0, throttles: 0, deadLetters: 0 });
           const d = details[i];
           return h(
             'tr',
@@ -87,8 +88,8 @@ export function renderList(main: HTMLElement): () => void {
             h('td', {}, f.Runtime ?? (f.PackageType === 'Image' ? 'image' : '-')),
             h('td', {}, d ? latestVersion(d.versions) : '-'),
             h('td', {}, d ? aliasText(d.aliases) : '-'),
-            h('td', { class: 'num' }, s ? s.instances : 0),
-            h('td', { class: `num${s && s.errors > 0 ? ' bad' : ''}` }, s ? s.errors : 0),
+            h('td', { class: 'num' }, s ? s.instances : '-'),
+            h('td', { class: `num${s && s.errors > 0 ? ' bad' : ''}` }, s ? s.errors : '-'),
             h('td', {}, f.LastModified ?? '-'),
           );
         }),

@@ -3,7 +3,7 @@ import type { HearthFunction } from '../api/function.js';
 import { logsQuery } from '../gateway/plugins/logs-api.js';
 import { fileLines } from './file-source.js';
 import { lastOf, lineVersion, mergeByTime, parseSince, parseStampedLine, qualifierVersions, showLine, stampLine, STAMP_BYTES, type LogLine } from './log-lines.js';
-import { functionOutputLine, functionPodSelector, podVersion } from './pod-source.js';
+import { functionPodSelector, podVersion, runtimeLine } from './pod-source.js';
 
 const T = Date.UTC(2026, 11, 7, 5, 0, 0, 123);
 const NOW = Date.UTC(2026, 11, 7, 12, 0, 0);
@@ -117,15 +117,13 @@ describe('qualifierVersions: whose lines a qualifier asks for', () => {
   });
 });
 
-describe("functionOutputLine: the function's lines among the agent container's", () => {
+describe("runtimeLine and the pods: a runtime container's lines as the API gives them", () => {
   it.each([
-    { name: 'an output line, timed by the agent', raw: `2026-12-07T05:00:01.000000000Z {"level":30,"time":${T},"fn":"f","stream":"stdout","msg":"hello"}`, want: { timeMs: T, stream: 'p', text: 'hello' } },
-    { name: 'without the agent time, the kubelet stamp', raw: '2026-12-07T05:00:00.123Z {"fn":"f","msg":"x"}', want: { timeMs: T, stream: 'p', text: 'x' } },
-    { name: "the agent's own log line", raw: `2026-12-07T05:00:00.123Z {"level":30,"time":${T},"msg":"listening"}`, want: undefined },
-    { name: 'not JSON', raw: '2026-12-07T05:00:00.123Z plain', want: undefined },
-    { name: 'broken JSON', raw: '2026-12-07T05:00:00.123Z {"fn":', want: undefined },
+    { name: "the kubelet's stamp", raw: '2026-12-07T05:00:00.123456789Z hello', want: { timeMs: T, stream: 'p', text: 'hello' } },
+    { name: 'a JSON line (logging format JSON) is a line like any other', raw: '2026-12-07T05:00:00.123Z {"level":"INFO"}', want: { timeMs: T, stream: 'p', text: '{"level":"INFO"}' } },
+    { name: 'no stamp', raw: 'plain', want: { timeMs: undefined, stream: 'p', text: 'plain' } },
   ])('$name', ({ raw, want }) => {
-    expect(functionOutputLine(raw, 'p')).toEqual(want);
+    expect(runtimeLine(raw, 'p')).toEqual(want);
   });
   it('selects every pod of a function and reads their version from their labels', () => {
     expect(functionPodSelector('f')).toBe('app.kubernetes.io/name=f,app.kubernetes.io/managed-by=hearth');

@@ -1,17 +1,16 @@
-// A function's logs in a cluster: what its pods' agents wrote, read through
-// the Kubernetes API's pod log endpoint (GET …/pods/P/log, RBAC pods/log get).
-// The agent container's stdout carries the function's output as one JSON
-// line per line ({"time","fn","stream","msg"}, agent/output-sink.ts) beside
-// the agent's own logs; only the function's lines are shown, each with the
-// pod it came from. Every pod of the function (with a qualifier, of the
-// versions it names) is read and their lines merged by time; following, the
-// pod list is looked at again every second, so a pod started meanwhile (a
-// scale-up, a cold start) is read from its first line.
+// A function's logs in a cluster: what its pods' runtime containers wrote
+// (the function's stdout and stderr; the agent is a container of its own),
+// read through the Kubernetes API's pod log endpoint (GET …/pods/P/log with
+// timestamps, RBAC pods/log get), each line shown with the pod it came from.
+// Every pod of the function (with a qualifier, of the versions it names) is
+// read and their lines merged by time; following, the pod list is looked at
+// again every second, so a pod started meanwhile (a scale-up, a cold start)
+// is read from its first line.
 import type { IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { LATEST } from '../api/function.js';
 import { LABEL_FUNCTION } from '../controller/resources/names.js';
-import { AGENT_CONTAINER } from '../controller/resources/deployment.js';
+import { RUNTIME_CONTAINER } from '../controller/resources/deployment.js';
 import { resourcePath, RESOURCES } from '../kube/paths.js';
 import type { KubeRest } from '../kube/rest.js';
 import { LABEL_MANAGED_BY, LABEL_NAME, labelSelector, MANAGED_BY, unitKeyOfLabels } from '../versions/labels.js';
@@ -40,25 +39,9 @@ export function podVersion(labels: Record<string, string> | undefined): string |
   return key === undefined ? undefined : splitUnitKey(key).version;
 }
 
-/**
- * One line of the agent container's log as the API gives it with
- * timestamps=true: the function's output line it carries, or undefined for
- * the agent's own log lines. The agent's `time` is when the line was
- * written; the kubelet's stamp when it reached the log. Pure.
- */
-export function functionOutputLine(raw: string, stream: string): LogLine | undefined {
-  const stamped = parseStampedLine(raw);
-  if (!stamped.text.startsWith('{')) return undefined;
-  let entry: unknown;
-  try {
-    entry = JSON.parse(stamped.text);
-  } catch {
-    return undefined;
-  }
-  if (typeof entry !== 'object' || entry === null) return undefined;
-  const { fn, msg, time } = entry as { fn?: unknown; msg?: unknown; time?: unknown };
-  if (typeof fn !== 'string' || typeof msg !== 'string') return undefined;
-  return { timeMs: typeof time === 'number' ? time : stamped.timeMs, stream, text: msg };
+/** One line of a runtime container's log as the API gives it with timestamps=true: the kubelet's time, then the line. Pure. */
+export function runtimeLine(raw: string, stream: string): LogLine {
+  return { ...parseStampedLine(raw), stream };
 }
 
 export interface PodLogSourceOptions {
@@ -85,16 +68,15 @@ export class PodLogSource implements LogSource {
       .filter((n) => n !== '');
   }
 
-  /** What the API is asked for: the agent's log with times, as far back as the query needs. Pure but for now(). */
+  /** What the API is asked for: the runtime's log with times, as far back as the query needs. Pure but for now(). */
   private logQuery(q: LogQuery, follow: boolean, from?: number): Record<string, string | number | boolean | undefined> {
     const since = from ?? q.sinceMs;
     return {
-      container: AGENT_CONTAINER,
+      container: RUNTIME_CONTAINER,
       timestamps: true,
       follow: follow || undefined,
       sinceSeconds: since === undefined ? undefined : Math.max(1, Math.ceil((Date.now() - since) / 1000)),
-      // The agent's own lines share its log: ask for more than N, the function's last N are among them.
-      tailLines: from === undefined && q.lines > 0 && q.sinceMs === undefined ? q.lines * 4 + 200 : undefined,
+      tailLines: from === undefined && q.lines > 0 ? q.lines : undefined,
     };
   }
 
@@ -122,10 +104,9 @@ export class PodLogSource implements LogSource {
       if (isGone(err)) return [];
       throw err;
     }
-    return text.split('\n').flatMap((raw) => {
-      const l = raw === '' ? undefined : functionOutputLine(raw, pod);
-      return l !== undefined && wanted(l, LATEST, { sinceMs: q.sinceMs }) ? [l] : [];
-    });
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    return lines.map((raw) => runtimeLine(raw, pod)).filter((l) => wanted(l, LATEST, { sinceMs: q.sinceMs }));
   }
 
   private async *follow(initial: string[], q: LogQuery): AsyncIterable<LogLine> {
@@ -186,7 +167,7 @@ export class PodLogSource implements LogSource {
 
   /** Reads one pod's log as it is written, calling `onLine` with each function line, until the stream ends or the signal aborts. */
   private async stream(pod: string, q: LogQuery, after: number | undefined, signal: AbortSignal, onLine: (l: LogLine) => void): Promise<void> {
-    const query = after === 0 ? { container: AGENT_CONTAINER, timestamps: true, follow: true } : this.logQuery(q, true, after);
+    const query = after === 0 ? { container: RUNTIME_CONTAINER, timestamps: true, follow: true } : this.logQuery(q, true, after);
     let res: IncomingMessage;
     try {
       res = await this.opts.rest.openStream(resourcePath(RESOURCES.Pod, this.opts.namespace, pod, 'log'), { query, signal });
@@ -201,8 +182,8 @@ export class PodLogSource implements LogSource {
         const parts = (rest + decoder.write(chunk as Buffer)).split('\n');
         rest = parts.pop() ?? '';
         for (const raw of parts) {
-          const l = functionOutputLine(raw, pod);
-          if (l === undefined || !wanted(l, LATEST, { sinceMs: q.sinceMs })) continue;
+          const l = runtimeLine(raw, pod);
+          if (!wanted(l, LATEST, { sinceMs: q.sinceMs })) continue;
           // Opened again after an end: what was shown before is not shown twice.
           if (after !== undefined && after > 0 && l.timeMs !== undefined && l.timeMs <= after) continue;
           onLine(l);

@@ -91,7 +91,7 @@ afterAll(async () => {
   }
 });
 
-describe('the console in Chromium', { timeout: 120_000 }, () => {
+describe('the console in Chromium', { timeout: 240_000 }, () => {
   it('is served at /console with its content types, caching and CSP, without credentials; hearth up says where', async () => {
     expect(hearthLog).toContain(`"console":"${base}/console/"`);
     const index = await fetch(`${base}/console/`);
@@ -127,7 +127,9 @@ describe('the console in Chromium', { timeout: 120_000 }, () => {
     await page.getByLabel('Runtime').selectOption('python3.12');
     await page.locator('#create-editor .cm-content').waitFor();
     await typeCode('#create-editor', "import json\n\ndef lambda_handler(event, context):\n    print('greeting', event.get('name'))\n    return {'greeting': 'Hello, ' + event.get('name', 'world') + '!'}\n");
-    await shot(page, 'create');
+    // One source at a time: the .zip field shows only once chosen.
+    expect(await page.getByLabel('.zip file', { exact: true }).isVisible()).toBe(false);
+    await shot(page, 'create', true);
     await page.getByRole('button', { name: 'Create function' }).click();
     await page.getByRole('heading', { name: 'greeter', level: 1 }).waitFor({ timeout: 30_000 });
     await page.waitForFunction(() => document.getElementById('fn-state')?.textContent === 'Active', undefined, { timeout: 60_000 });
@@ -232,6 +234,7 @@ describe('the console in Chromium', { timeout: 120_000 }, () => {
     await page.getByLabel('Runtime').selectOption('nodejs20.x');
     expect(await page.getByLabel('Handler').inputValue()).toBe('index.handler');
     await page.getByLabel('Upload a .zip file').check();
+    expect(await page.locator('#create-editor').isVisible()).toBe(false);
     await page.getByLabel('.zip file', { exact: true }).setInputFiles(zipPath);
     await page.getByRole('button', { name: 'Create function' }).click();
     await page.getByRole('heading', { name: 'zipped', level: 1 }).waitFor({ timeout: 30_000 });

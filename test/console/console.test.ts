@@ -170,6 +170,17 @@ describe('the console in Chromium', { timeout: 240_000 }, () => {
     expect(reached).toBe(true);
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => document.getElementById('result-payload')?.textContent?.includes('Hello, Grace!'), undefined, { timeout: 30_000 });
+
+    // The code editor indents with Ctrl-] and Ctrl-[ and leaves Tab to move on: Tab from it reaches Deploy.
+    const firstLine = page.locator('#code-editor .cm-line').first();
+    await page.locator('#code-editor .cm-content').focus();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Control+BracketRight');
+    expect(await firstLine.textContent()).toMatch(/^\s+import json$/);
+    await page.keyboard.press('Control+BracketLeft');
+    expect(await firstLine.textContent()).toBe('import json');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('deploy');
     await page.waitForFunction((n) => Number(document.getElementById('chart-invocations')?.getAttribute('data-invocations')) > n, before, { timeout: 30_000 });
   });
 

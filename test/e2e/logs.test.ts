@@ -32,7 +32,8 @@ const children: Child[] = [];
 
 describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the cluster gateway', () => {
   let env: Record<string, string> = {};
-  let podName = '';
+  /** The function's pods (a claimed warm-pool pod may serve beside its Deployment's). */
+  const podNames = async (): Promise<string[]> => (await pods(NS, `hearth.dev/function=${FN}`)).map((p) => p.metadata.name);
   const hearth = (...args: string[]) => runHearth({ url: GATEWAY, env }, ...args);
   const say = async (what: string): Promise<void> => {
     const r = await invoke(FN, { say: what });
@@ -47,9 +48,6 @@ describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the 
       return f.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
     }, 180_000, 1_000);
     env = { HEARTH_API_KEY: await apiKey() };
-    const running = (await pods(NS, `hearth.dev/function=${FN}`)).filter((p) => p.status.phase === 'Running' && p.metadata.deletionTimestamp === undefined);
-    expect(running).toHaveLength(1);
-    podName = running[0]?.metadata.name ?? '';
   }, 300_000);
 
   afterEach(() => {
@@ -62,6 +60,8 @@ describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the 
 
   it('prints the lines kept, each with its time and pod; --since keeps the newer ones', async () => {
     await say('first words');
+    // The process node times a line when its 100 ms clock first sees it (the kubelet when the runtime writes it): a second apart, no doubt which side each is.
+    await new Promise((r) => setTimeout(r, 1_000));
     const between = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 50));
     await say('second words');
@@ -73,7 +73,9 @@ describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the 
     const lines = r.stdout.trimEnd().split('\n').map((l) => LINE.exec(l));
     for (const m of lines) expect(m, r.stdout).not.toBeNull();
     const said = lines.filter((m) => m?.[3] === 'first words' || m?.[3] === 'second words');
-    expect(said.map((m) => [m?.[2], m?.[3]])).toEqual([[podName, 'first words'], [podName, 'second words']]);
+    expect(said.map((m) => m?.[3])).toEqual(['first words', 'second words']);
+    const names = await podNames();
+    for (const m of said) expect(names).toContain(m?.[2]);
     for (const m of said) expect(Math.abs(Date.parse(m?.[1] ?? '') - Date.now())).toBeLessThan(300_000);
     const since = await hearth('logs', FN, '--since', between);
     expect(since.code, since.stderr).toBe(0);
@@ -106,9 +108,11 @@ describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the 
       });
       waits.push(performance.now() - returned);
     }
-    console.log(`hearth logs --follow (process-node cluster, pod ${podName}): a new invocation's line printed ${waits.map((w) => `${w.toFixed(0)} ms`).join(', ')} after the invocation returned`);
+    const names = await podNames();
+    console.log(`hearth logs --follow (process-node cluster, pods ${names.join(', ')}): a new invocation's line printed ${waits.map((w) => `${w.toFixed(0)} ms`).join(', ')} after the invocation returned`);
     const followed = out.trimEnd().split('\n').filter((l) => l.includes('followed line '));
-    expect(followed.map((l) => LINE.exec(l)?.[2])).toEqual(Array(5).fill(podName));
+    expect(followed).toHaveLength(5);
+    for (const l of followed) expect(names).toContain(LINE.exec(l)?.[2]);
   }, 180_000);
 
   it('hearth ls and hearth get work against the cluster gateway', async () => {

@@ -54,15 +54,17 @@ export interface PodLogSourceOptions {
 export class PodLogSource implements LogSource {
   constructor(private readonly opts: PodLogSourceOptions) {}
 
-  /** The function's pods, of the versions asked for, that have not ended. */
-  async pods(q: Pick<LogQuery, 'functionName' | 'versions'>): Promise<string[]> {
+  /** The function's pods, of the versions asked for, that have started (with `running`, that have not ended either). */
+  async pods(q: Pick<LogQuery, 'functionName' | 'versions'>, running = false): Promise<string[]> {
     const list = await this.opts.rest.request<{ items: PodItem[] }>('GET', resourcePath(RESOURCES.Pod, this.opts.namespace), {
       query: { labelSelector: functionPodSelector(q.functionName) },
     });
     return list.items
       .filter((p) => {
         const v = podVersion(p.metadata?.labels);
-        return v !== undefined && (q.versions === undefined || q.versions.has(v)) && p.status?.phase !== 'Pending';
+        const phase = p.status?.phase;
+        const started = phase !== 'Pending' && !(running && (phase === 'Succeeded' || phase === 'Failed'));
+        return v !== undefined && (q.versions === undefined || q.versions.has(v)) && started;
       })
       .map((p) => p.metadata?.name ?? '')
       .filter((n) => n !== '');
@@ -117,9 +119,14 @@ export class PodLogSource implements LogSource {
     const reading = new Map<string, Promise<void>>();
     /** The time of each pod's last line shown: a stream opened again goes on after it. */
     const lastTime = new Map<string, number>();
+    /** Pods whose stream was opened once: opened again, it goes on from the last line shown, or from when following began. */
+    const opened = new Set<string>();
+    const began = Date.now();
     const start = (pod: string, fresh: boolean): void => {
       if (reading.has(pod)) return;
-      const done = this.stream(pod, q, fresh ? 0 : lastTime.get(pod), local.signal, (l) => {
+      const after = fresh ? 0 : opened.has(pod) ? (lastTime.get(pod) ?? began) : undefined;
+      opened.add(pod);
+      const done = this.stream(pod, q, after, local.signal, (l) => {
         if (l.timeMs !== undefined) lastTime.set(pod, l.timeMs);
         out.push(l);
       })
@@ -137,7 +144,7 @@ export class PodLogSource implements LogSource {
         if (local.signal.aborted) break;
         let now: string[];
         try {
-          now = await this.pods(q);
+          now = await this.pods(q, true);
         } catch {
           continue; // the API server away for a moment: the next round asks again
         }

@@ -60,10 +60,10 @@ beforeAll(async () => {
     join(dir, 'hello-python.yaml'),
     functionYaml('hello-python', { runtime: 'python3.12', handler: 'lambda_function.lambda_handler', code: { inline: { 'lambda_function.py': "import json\n\ndef lambda_handler(event, context):\n    return {'statusCode': 200, 'body': json.dumps('Hello, world!')}\n" } } }),
   );
-  // Fails every time, and an async event of it is not retried: it goes straight to the dead-letter queue.
+  // Fails every time; the test sets its async retries to 0 in the console, so an event of it goes straight to the dead-letter queue.
   writeFileSync(
     join(dir, 'flaky.yaml'),
-    functionYaml('flaky', { runtime: 'python3.12', handler: 'lambda_function.lambda_handler', async: { maxRetries: 0 }, code: { inline: { 'lambda_function.py': "def lambda_handler(event, context):\n    raise RuntimeError('the database is down')\n" } } }),
+    functionYaml('flaky', { runtime: 'python3.12', handler: 'lambda_function.lambda_handler', code: { inline: { 'lambda_function.py': "def lambda_handler(event, context):\n    raise RuntimeError('the database is down')\n" } } }),
   );
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -262,6 +262,13 @@ describe('the console in Chromium', { timeout: 240_000 }, () => {
     await page.goto(`${base}/console/#/functions/flaky`);
     await page.getByRole('heading', { name: 'flaky', level: 1 }).waitFor();
     await page.waitForFunction(() => document.getElementById('fn-state')?.textContent === 'Active', undefined, { timeout: 30_000 });
+    // The form is enabled once filled from the function.
+    await page.waitForFunction(() => (document.querySelector('#config-form fieldset') as unknown as { disabled: boolean } | null)?.disabled === false, undefined, { timeout: 30_000 });
+    expect(await page.getByLabel('Async retry attempts').inputValue()).toBe('2');
+    await page.getByLabel('Async retry attempts').fill('0');
+    await page.getByRole('button', { name: 'Save configuration' }).click();
+    await page.getByText('Configuration saved.').waitFor({ timeout: 60_000 });
+    expect(await (await fetch(`${base}/2019-09-25/functions/flaky/event-invoke-config`)).json()).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 21600 });
     await page.getByLabel('Event JSON').fill('{"order": 42}');
     await page.getByRole('button', { name: 'Invoke asynchronously' }).click();
     const dlq = page.locator('table#dlq');

@@ -393,6 +393,12 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
   const timeout = h('input', { name: 'timeout', type: 'number', min: 1, max: 900 });
   const env = h('textarea', { name: 'env', rows: 4, class: 'mono', spellcheck: 'false', placeholder: 'KEY=value, one a line' });
   const reserved = h('input', { name: 'reserved', type: 'number', min: 0, placeholder: 'unreserved' });
+  const retries = h('input', { name: 'retries', type: 'number', min: 0, max: 2 });
+  const eventAge = h('input', { name: 'event-age', type: 'number', min: 60, max: 21600 });
+  /** The values as read from the function, so saving sends only what changed. */
+  let loaded = { retries: '', eventAge: '', reserved: '' };
+  /** Whether the function has an async configuration (GetFunctionEventInvokeConfig answered one), so saving updates rather than puts it. */
+  let asyncConfigured = false;
   const configStatus = statusLine();
   // Disabled until filled from the function, so nothing typed early is overwritten by the values arriving.
   const configFields = h(
@@ -402,6 +408,7 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
     field('Description', description),
     h('div', { class: 'row' }, field('Memory (MB)', memory), field('Timeout (seconds)', timeout), field('Reserved concurrency', reserved, 'Empty: none reserved.')),
     field('Environment variables', env, 'KEY=value, one a line. Variables from Secrets and ConfigMaps are kept and not shown.'),
+    h('div', { class: 'row' }, field('Async retry attempts', retries, 'After a function error: 0 to 2.'), field('Maximum event age (seconds)', eventAge, '60 to 21600.')),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save configuration')),
   );
   const configForm = h('form', { id: 'config-form' }, configFields, configStatus);
@@ -415,6 +422,14 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
       .join('\n');
     const c = await getJson<{ ReservedConcurrentExecutions?: number }>(`/2019-09-30/functions/${encodeURIComponent(name)}/concurrency`).catch(() => ({}) as { ReservedConcurrentExecutions?: number });
     reserved.value = c.ReservedConcurrentExecutions !== undefined ? String(c.ReservedConcurrentExecutions) : '';
+    // No configuration (404) is Lambda's defaults.
+    const a = await getJson<{ MaximumRetryAttempts?: number; MaximumEventAgeInSeconds?: number }>(`/2019-09-25/functions/${encodeURIComponent(name)}/event-invoke-config`).then(
+      (c) => ((asyncConfigured = true), c),
+      () => ({}) as { MaximumRetryAttempts?: number; MaximumEventAgeInSeconds?: number },
+    );
+    retries.value = String(a.MaximumRetryAttempts ?? 2);
+    eventAge.value = String(a.MaximumEventAgeInSeconds ?? 21600);
+    loaded = { retries: retries.value, eventAge: eventAge.value, reserved: reserved.value };
     configFields.disabled = false;
   };
   configForm.addEventListener('submit', (e) => {
@@ -432,10 +447,23 @@ export function renderFunction(main: HTMLElement, name: string): () => void {
         variables[line.slice(0, at).trim()] = line.slice(at + 1);
       }
       try {
+        // One change at a time, each served before the next: Lambda refuses an update while another is in progress.
+        const saved = 'Configuration saved.';
         await sendJson('PUT', `${fnPath(name)}/configuration`, { Description: description.value, MemorySize: Number(memory.value), Timeout: Number(timeout.value), Environment: { Variables: variables } });
-        if (reserved.value === '') await request('DELETE', `/2017-10-31/functions/${encodeURIComponent(name)}/concurrency`);
-        else await sendJson('PUT', `/2017-10-31/functions/${encodeURIComponent(name)}/concurrency`, { ReservedConcurrentExecutions: Number(reserved.value) });
-        configStatus.textContent = await updated('Configuration saved.');
+        let outcome = await updated(saved);
+        if (outcome === saved && (retries.value !== loaded.retries || eventAge.value !== loaded.eventAge)) {
+          // UpdateFunctionEventInvokeConfig keeps the destinations but needs a configuration to update; Put makes the first one.
+          await sendJson(asyncConfigured ? 'POST' : 'PUT', `/2019-09-25/functions/${encodeURIComponent(name)}/event-invoke-config`, { MaximumRetryAttempts: Number(retries.value), MaximumEventAgeInSeconds: Number(eventAge.value) });
+          asyncConfigured = true;
+          outcome = await updated(saved);
+        }
+        if (outcome === saved && reserved.value !== loaded.reserved) {
+          if (reserved.value === '') await request('DELETE', `/2017-10-31/functions/${encodeURIComponent(name)}/concurrency`);
+          else await sendJson('PUT', `/2017-10-31/functions/${encodeURIComponent(name)}/concurrency`, { ReservedConcurrentExecutions: Number(reserved.value) });
+          outcome = await updated(saved);
+        }
+        if (outcome === saved) loaded = { retries: retries.value, eventAge: eventAge.value, reserved: reserved.value };
+        configStatus.textContent = outcome;
       } catch (err) {
         configStatus.textContent = `Not saved: ${errorText(err)}`;
       }

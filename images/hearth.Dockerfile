@@ -19,7 +19,9 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json \
+# The console (a Vite build into dist/console) is served by the gateway at /console.
+COPY console ./console
+RUN npm run build \
     && npm prune --omit=dev --ignore-scripts \
     && rm -rf node_modules/.cache
 

@@ -3,7 +3,7 @@ import type { HearthFunction } from '../api/function.js';
 import { logsQuery } from '../gateway/plugins/logs-api.js';
 import { fileLines } from './file-source.js';
 import { lastOf, lineVersion, mergeByTime, parseSince, parseStampedLine, qualifierVersions, showLine, stampLine, STAMP_BYTES, type LogLine } from './log-lines.js';
-import { functionPodSelector, podVersion, runtimeLine } from './pod-source.js';
+import { containerLine, functionPodSelector, podVersion } from './pod-source.js';
 
 const T = Date.UTC(2026, 11, 7, 5, 0, 0, 123);
 const NOW = Date.UTC(2026, 11, 7, 12, 0, 0);
@@ -117,13 +117,23 @@ describe('qualifierVersions: whose lines a qualifier asks for', () => {
   });
 });
 
-describe("runtimeLine and the pods: a runtime container's lines as the API gives them", () => {
+describe("containerLine and the pods: a function pod's lines as the API gives them", () => {
   it.each([
     { name: "the kubelet's stamp", raw: '2026-12-07T05:00:00.123456789Z hello', want: { timeMs: T, stream: 'p', text: 'hello' } },
     { name: 'a JSON line (logging format JSON) is a line like any other', raw: '2026-12-07T05:00:00.123Z {"level":"INFO"}', want: { timeMs: T, stream: 'p', text: '{"level":"INFO"}' } },
     { name: 'no stamp', raw: 'plain', want: { timeMs: undefined, stream: 'p', text: 'plain' } },
-  ])('$name', ({ raw, want }) => {
-    expect(runtimeLine(raw, 'p')).toEqual(want);
+  ])('runtime container: $name', ({ raw, want }) => {
+    expect(containerLine(raw, 'p', 'runtime')).toEqual(want);
+  });
+  it.each([
+    { name: 'a REPORT the agent wrote for the function', raw: `2026-12-07T05:00:00.123Z ${JSON.stringify({ level: 30, time: 1, fn: 'f', stream: 'stdout', requestId: 'r', msg: 'REPORT RequestId: r\tDuration: 1.00 ms' })}`, want: { timeMs: T, stream: 'p', text: 'REPORT RequestId: r\tDuration: 1.00 ms' } },
+    { name: 'a platform record (JSON format)', raw: `2026-12-07T05:00:00.123Z ${JSON.stringify({ fn: 'f', msg: '{"type":"platform.start"}' })}`, want: { timeMs: T, stream: 'p', text: '{"type":"platform.start"}' } },
+    { name: "the agent's own log", raw: '2026-12-07T05:00:00.123Z {"level":30,"time":1,"msg":"invoke endpoint listening"}', want: undefined },
+    { name: 'not JSON', raw: '2026-12-07T05:00:00.123Z started', want: undefined },
+    { name: 'JSON but no object', raw: '2026-12-07T05:00:00.123Z [1]', want: undefined },
+    { name: 'broken JSON', raw: '2026-12-07T05:00:00.123Z {"fn":', want: undefined },
+  ])('agent container: $name', ({ raw, want }) => {
+    expect(containerLine(raw, 'p', 'agent')).toEqual(want);
   });
   it('selects every pod of a function and reads their version from their labels', () => {
     expect(functionPodSelector('f')).toBe('app.kubernetes.io/name=f,app.kubernetes.io/managed-by=hearth');

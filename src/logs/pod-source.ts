@@ -1,6 +1,8 @@
 // A function's logs in a cluster: what its pods' runtime containers wrote
-// (the function's stdout and stderr; the agent is a container of its own),
-// read through the Kubernetes API's pod log endpoint (GET …/pods/P/log with
+// (the function's stdout and stderr) and the records the agent container
+// writes for the function (START/END/REPORT, or Lambda's platform.* records
+// in JSON format: each a JSON entry of the agent's with `fn` and `msg`; the
+// agent's own logs are left out), read through the Kubernetes API's pod log endpoint (GET …/pods/P/log with
 // timestamps, RBAC pods/log get), each line shown with the pod it came from.
 // Every pod of the function (with a qualifier, of the versions it names) is
 // read and their lines merged by time; following, the pod list is looked at
@@ -10,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { LATEST } from '../api/function.js';
 import { LABEL_FUNCTION } from '../controller/resources/names.js';
-import { RUNTIME_CONTAINER } from '../controller/resources/deployment.js';
+import { AGENT_CONTAINER, RUNTIME_CONTAINER } from '../controller/resources/deployment.js';
 import { resourcePath, RESOURCES } from '../kube/paths.js';
 import type { KubeRest } from '../kube/rest.js';
 import { LABEL_MANAGED_BY, LABEL_NAME, labelSelector, MANAGED_BY, unitKeyOfLabels } from '../versions/labels.js';
@@ -39,9 +41,30 @@ export function podVersion(labels: Record<string, string> | undefined): string |
   return key === undefined ? undefined : splitUnitKey(key).version;
 }
 
-/** One line of a runtime container's log as the API gives it with timestamps=true: the kubelet's time, then the line. Pure. */
-export function runtimeLine(raw: string, stream: string): LogLine {
-  return { ...parseStampedLine(raw), stream };
+/** The containers of a function pod whose logs hold the function's lines. */
+const CONTAINERS = [RUNTIME_CONTAINER, AGENT_CONTAINER] as const;
+type Container = (typeof CONTAINERS)[number];
+
+/**
+ * One line of a container's log as the API gives it with timestamps=true (the
+ * kubelet's time, then the line) as the function's line, or undefined when it
+ * is not one. The runtime's lines are all the function's; of the agent's, only
+ * the entries its output sink writes for the function (src/agent/output-sink.ts
+ * StreamSink: `fn` and the line as `msg`). Pure.
+ */
+export function containerLine(raw: string, stream: string, container: Container = RUNTIME_CONTAINER): LogLine | undefined {
+  const l = { ...parseStampedLine(raw), stream };
+  if (container === RUNTIME_CONTAINER) return l;
+  if (!l.text.startsWith('{')) return undefined;
+  let entry: unknown;
+  try {
+    entry = JSON.parse(l.text);
+  } catch {
+    return undefined;
+  }
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const { fn, msg } = entry as { fn?: unknown; msg?: unknown };
+  return typeof fn === 'string' && typeof msg === 'string' ? { ...l, text: msg } : undefined;
 }
 
 export interface PodLogSourceOptions {
@@ -71,10 +94,10 @@ export class PodLogSource implements LogSource {
   }
 
   /** What the API is asked for: the runtime's log with times, as far back as the query needs. Pure but for now(). */
-  private logQuery(q: LogQuery, follow: boolean, from?: number): Record<string, string | number | boolean | undefined> {
+  private logQuery(q: LogQuery, container: Container, follow: boolean, from?: number): Record<string, string | number | boolean | undefined> {
     const since = from ?? q.sinceMs;
     return {
-      container: RUNTIME_CONTAINER,
+      container,
       timestamps: true,
       follow: follow || undefined,
       sinceSeconds: since === undefined ? undefined : Math.max(1, Math.ceil((Date.now() - since) / 1000)),
@@ -90,17 +113,17 @@ export class PodLogSource implements LogSource {
 
   private async *read(pods: string[], q: LogQuery): AsyncIterable<LogLine> {
     if (!q.follow) {
-      const each = await Promise.all(pods.map((p) => this.kept(p, q)));
+      const each = await Promise.all(pods.flatMap((p) => CONTAINERS.map((c) => this.kept(p, c, q))));
       yield* lastOf(mergeByTime(each), q.lines);
       return;
     }
     yield* this.follow(pods, q);
   }
 
-  private async kept(pod: string, q: LogQuery): Promise<LogLine[]> {
+  private async kept(pod: string, container: Container, q: LogQuery): Promise<LogLine[]> {
     let text: string;
     try {
-      text = await this.opts.rest.getText(`${resourcePath(RESOURCES.Pod, this.opts.namespace, pod, 'log')}?${toSearch(this.logQuery(q, false))}`);
+      text = await this.opts.rest.getText(`${resourcePath(RESOURCES.Pod, this.opts.namespace, pod, 'log')}?${toSearch(this.logQuery(q, container, false))}`);
     } catch (err) {
       // A pod whose agent has not started yet, or is gone, has nothing to show.
       if (isGone(err)) return [];
@@ -108,7 +131,7 @@ export class PodLogSource implements LogSource {
     }
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
-    return lines.map((raw) => runtimeLine(raw, pod)).filter((l) => wanted(l, LATEST, { sinceMs: q.sinceMs }));
+    return lines.map((raw) => containerLine(raw, pod, container)).filter((l): l is LogLine => l !== undefined && wanted(l, LATEST, { sinceMs: q.sinceMs }));
   }
 
   private async *follow(initial: string[], q: LogQuery): AsyncIterable<LogLine> {
@@ -116,26 +139,31 @@ export class PodLogSource implements LogSource {
     const local = new AbortController();
     const stop = (): void => local.abort();
     q.signal.addEventListener('abort', stop, { once: true });
+    // Each stream is one container of one pod, keyed `pod/container`.
     const reading = new Map<string, Promise<void>>();
-    /** The time of each pod's last line shown: a stream opened again goes on after it. */
+    /** The time of each stream's last line shown: a stream opened again goes on after it. */
     const lastTime = new Map<string, number>();
-    /** Pods whose stream was opened once: opened again, it goes on from the last line shown, or from when following began. */
+    /** Streams opened once: opened again, they go on from the last line shown, or from when following began. */
     const opened = new Set<string>();
     const began = Date.now();
     const start = (pod: string, fresh: boolean): void => {
-      if (reading.has(pod)) return;
-      const after = fresh ? 0 : opened.has(pod) ? (lastTime.get(pod) ?? began) : undefined;
-      opened.add(pod);
-      const done = this.stream(pod, q, after, local.signal, (l) => {
-        if (l.timeMs !== undefined) lastTime.set(pod, l.timeMs);
-        out.push(l);
-      })
-        .catch((err: unknown) => {
-          if (!isGone(err) && !local.signal.aborted) out.fail(err);
+      for (const container of CONTAINERS) {
+        const key = `${pod}/${container}`;
+        if (reading.has(key)) continue;
+        const after = fresh ? 0 : opened.has(key) ? (lastTime.get(key) ?? began) : undefined;
+        opened.add(key);
+        const done = this.stream(pod, container, q, after, local.signal, (l) => {
+          if (l.timeMs !== undefined) lastTime.set(key, l.timeMs);
+          out.push(l);
         })
-        .finally(() => reading.delete(pod));
-      reading.set(pod, done);
+          .catch((err: unknown) => {
+            if (!isGone(err) && !local.signal.aborted) out.fail(err);
+          })
+          .finally(() => reading.delete(key));
+        reading.set(key, done);
+      }
     };
+    const shown = (pod: string): boolean => CONTAINERS.some((c) => lastTime.has(`${pod}/${c}`));
     const known = new Set(initial);
     for (const pod of initial) start(pod, false);
     const poller = (async () => {
@@ -150,7 +178,7 @@ export class PodLogSource implements LogSource {
         }
         for (const pod of now) {
           // A pod first seen now started after the follow began: all of its lines are new. One seen before goes on from its last line.
-          start(pod, !known.has(pod) && !lastTime.has(pod));
+          start(pod, !known.has(pod) && !shown(pod));
           known.add(pod);
         }
       }
@@ -172,9 +200,9 @@ export class PodLogSource implements LogSource {
     }
   }
 
-  /** Reads one pod's log as it is written, calling `onLine` with each function line, until the stream ends or the signal aborts. */
-  private async stream(pod: string, q: LogQuery, after: number | undefined, signal: AbortSignal, onLine: (l: LogLine) => void): Promise<void> {
-    const query = after === 0 ? { container: RUNTIME_CONTAINER, timestamps: true, follow: true } : this.logQuery(q, true, after);
+  /** Reads one container's log as it is written, calling `onLine` with each function line, until the stream ends or the signal aborts. */
+  private async stream(pod: string, container: Container, q: LogQuery, after: number | undefined, signal: AbortSignal, onLine: (l: LogLine) => void): Promise<void> {
+    const query = after === 0 ? { container, timestamps: true, follow: true } : this.logQuery(q, container, true, after);
     let res: IncomingMessage;
     try {
       res = await this.opts.rest.openStream(resourcePath(RESOURCES.Pod, this.opts.namespace, pod, 'log'), { query, signal });
@@ -189,8 +217,8 @@ export class PodLogSource implements LogSource {
         const parts = (rest + decoder.write(chunk as Buffer)).split('\n');
         rest = parts.pop() ?? '';
         for (const raw of parts) {
-          const l = runtimeLine(raw, pod);
-          if (!wanted(l, LATEST, { sinceMs: q.sinceMs })) continue;
+          const l = containerLine(raw, pod, container);
+          if (l === undefined || !wanted(l, LATEST, { sinceMs: q.sinceMs })) continue;
           // Opened again after an end: what was shown before is not shown twice.
           if (after !== undefined && after > 0 && l.timeMs !== undefined && l.timeMs <= after) continue;
           onLine(l);

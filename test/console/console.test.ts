@@ -3,7 +3,7 @@
 // list, Create function from the editor, Invoke with its result, log tail and
 // billed duration, a chart that moves, an async event dead-lettered and
 // redriven once the code is fixed, the keyboard, and a 375 px window.
-// Screenshots go to docs/console-*.png, which the README shows.
+// Screenshots go to docs/console-*.png, which the README shows, with HEARTH_SCREENSHOTS=docs.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +30,9 @@ declare const document: {
   documentElement: { scrollWidth: number };
 };
 
-const DOCS = resolve('docs');
+// Written to docs/ (committed, shown in the README) when HEARTH_SCREENSHOTS=docs; otherwise to a scratch
+// directory, so a test run leaves the checkout as it found it.
+const DOCS = process.env.HEARTH_SCREENSHOTS === 'docs' ? resolve('docs') : mkdtempSync(join(tmpdir(), 'hearth-console-shots-'));
 const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(DOCS, `console-${name}.png`), fullPage });
 
 const run = promisify(execFile);

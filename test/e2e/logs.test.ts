@@ -74,6 +74,10 @@ describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the 
     for (const m of lines) expect(m, r.stdout).not.toBeNull();
     const said = lines.filter((m) => m?.[3] === 'first words' || m?.[3] === 'second words');
     expect(said.map((m) => m?.[3])).toEqual(['first words', 'second words']);
+    // The agent container's records for the function are among them (START/END/REPORT, as in Lambda's log stream); its own logs are not.
+    const texts = lines.map((m) => m?.[3] ?? '');
+    expect(texts.filter((t) => t.startsWith('REPORT RequestId: ')).length, r.stdout).toBeGreaterThanOrEqual(2);
+    expect(texts.filter((t) => t.startsWith('START RequestId: ')).length, r.stdout).toBeGreaterThanOrEqual(2);
     const names = await podNames();
     for (const m of said) expect(names).toContain(m?.[2]);
     for (const m of said) expect(Math.abs(Date.parse(m?.[1] ?? '') - Date.now())).toBeLessThan(300_000);
@@ -88,7 +92,8 @@ describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the 
 
   it("--follow prints a new invocation's line within a second of it returning", async () => {
     await say('before following');
-    const child = spawn(TSX, [MAIN, 'logs', FN, '--follow', '-n', '1'], { env: { ...process.env, ...env, HEARTH_URL: GATEWAY }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // -n 5: the kept lines end with the call's END and REPORT, after its own line.
+    const child = spawn(TSX, [MAIN, 'logs', FN, '--follow', '-n', '5'], { env: { ...process.env, ...env, HEARTH_URL: GATEWAY }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
     let err = '';

@@ -4,20 +4,10 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from './dom';
+// What GET /metrics/history answers: the gateway's own type (its file has no imports), so the two cannot drift.
+import type { HistorySeries } from '../../src/metrics/history';
 
-export interface HistorySeries {
-  intervalSeconds: number;
-  t: number[];
-  invocations: number[];
-  errors: number[];
-  throttles: number[];
-  coldStarts: number[];
-  durationP50: Array<number | null>;
-  durationP99: Array<number | null>;
-  instances: number[];
-  queueDepth: number[];
-  deadLetters: number[];
-}
+export type { HistorySeries };
 
 interface ChartSpec {
   id: string;

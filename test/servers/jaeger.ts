@@ -2,31 +2,19 @@
 // build-jaeger.sh; make test-unit starts that build beside the unit suites)
 // with in-memory storage, receiving OTLP/HTTP and answering its query API,
 // everything on 127.0.0.1 and free ports so test files can each run their own.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/ports.js';
+import { runBuildScript } from './build-script.js';
 
 const script = fileURLToPath(new URL('./build-jaeger.sh', import.meta.url));
 
 /** The binary's path, or why there is none (only outside CI: under CI=true a failed build fails). */
 export function buildJaeger(): Promise<{ bin: string } | { skip: string }> {
-  return new Promise((resolve, reject) => {
-    // A cold build takes minutes; the caller's hook timeout bounds the wait.
-    execFile('bash', [script], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err === null) {
-        resolve({ bin: stdout.trim().split('\n').pop() ?? '' });
-        return;
-      }
-      if (err.code === 3 && process.env.CI !== 'true') {
-        resolve({ skip: stderr.trim() });
-        return;
-      }
-      reject(new Error(`build-jaeger.sh failed (${String(err.code)}): ${stderr.slice(-4000)}`));
-    });
-  });
+  return runBuildScript(script);
 }
 
 /** One span as Jaeger's /api/traces answers it. */

@@ -1,31 +1,20 @@
 // A real S3-compatible store for tests: versitygw (Apache-2.0) serving a temp
 // directory on a loopback port, built once into ~/.cache/hearth by
 // build-versitygw.sh (make test-unit starts that build beside the unit suites).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/ports.js';
+import { runBuildScript } from '../servers/build-script.js';
 
 const script = fileURLToPath(new URL('./build-versitygw.sh', import.meta.url));
 
 /** The binary's path, or why there is none (only outside CI: under CI=true a failed build fails). */
 export function buildVersitygw(): Promise<{ bin: string } | { skip: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('bash', [script], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err === null) {
-        resolve({ bin: stdout.trim().split('\n').pop() ?? '' });
-        return;
-      }
-      if (err.code === 3 && process.env.CI !== 'true') {
-        resolve({ skip: stderr.trim() });
-        return;
-      }
-      reject(new Error(`build-versitygw.sh failed (${String(err.code)}): ${stderr}`));
-    });
-  });
+  return runBuildScript(script);
 }
 
 export interface Versitygw {

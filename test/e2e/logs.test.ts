@@ -42,7 +42,8 @@ describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the 
 
   beforeAll(async () => {
     await ensureRelease();
-    await applyPython(FN, HANDLER, { timeoutSeconds: 30, scaling: { minInstances: 1, maxInstances: 1 } });
+    // JSON logging: the agent writes the platform records into the function's log (its own container), which hearth logs merges in.
+    await applyPython(FN, HANDLER, { timeoutSeconds: 30, scaling: { minInstances: 1, maxInstances: 1 }, logging: { format: 'JSON' } });
     await until(`${FN} Ready`, async () => {
       const f = await api().get<{ status?: { conditions?: { type: string; status: string }[] } }>(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions/${FN}`);
       return f.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
@@ -68,16 +69,18 @@ describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the 
     const r = await until('both lines in hearth logs', async () => {
       const out = await hearth('logs', FN, '-n', '0');
       expect(out.code, out.stderr).toBe(0);
-      return out.stdout.includes('second words') ? out : undefined;
+      return out.stdout.includes('second words') && (out.stdout.match(/"type":"platform\.report"/g) ?? []).length >= 2 ? out : undefined;
     }, 30_000, 500);
     const lines = r.stdout.trimEnd().split('\n').map((l) => LINE.exec(l));
     for (const m of lines) expect(m, r.stdout).not.toBeNull();
     const said = lines.filter((m) => m?.[3] === 'first words' || m?.[3] === 'second words');
     expect(said.map((m) => m?.[3])).toEqual(['first words', 'second words']);
-    // The agent container's records for the function are among them (START/END/REPORT, as in Lambda's log stream); its own logs are not.
+    // The agent container's records for the function are among them (platform.start and platform.report, as in Lambda's log stream); its own logs are not.
     const texts = lines.map((m) => m?.[3] ?? '');
-    expect(texts.filter((t) => t.startsWith('REPORT RequestId: ')).length, r.stdout).toBeGreaterThanOrEqual(2);
-    expect(texts.filter((t) => t.startsWith('START RequestId: ')).length, r.stdout).toBeGreaterThanOrEqual(2);
+    const records = (type: string) => texts.filter((t) => t.startsWith('{') && (JSON.parse(t) as { type?: string }).type === type);
+    expect(records('platform.start').length, r.stdout).toBeGreaterThanOrEqual(2);
+    expect(records('platform.report').length, r.stdout).toBeGreaterThanOrEqual(2);
+    expect(texts.some((t) => t.includes('agent ready for its runtime')), r.stdout).toBe(false);
     const names = await podNames();
     for (const m of said) expect(names).toContain(m?.[2]);
     for (const m of said) expect(Math.abs(Date.parse(m?.[1] ?? '') - Date.now())).toBeLessThan(300_000);
@@ -92,7 +95,7 @@ describe.runIf(inject('e2e') !== undefined).sequential('hearth logs through the 
 
   it("--follow prints a new invocation's line within a second of it returning", async () => {
     await say('before following');
-    // -n 5: the kept lines end with the call's END and REPORT, after its own line.
+    // -n 5: the kept lines end with the call's platform.runtimeDone and platform.report, after its own line.
     const child = spawn(TSX, [MAIN, 'logs', FN, '--follow', '-n', '5'], { env: { ...process.env, ...env, HEARTH_URL: GATEWAY }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';

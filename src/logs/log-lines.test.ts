@@ -126,7 +126,7 @@ describe("containerLine and the pods: a function pod's lines as the API gives th
     expect(containerLine(raw, 'p', 'runtime')).toEqual(want);
   });
   it.each([
-    { name: 'a REPORT the agent wrote for the function', raw: `2026-12-07T05:00:00.123Z ${JSON.stringify({ level: 30, time: 1, fn: 'f', stream: 'stdout', requestId: 'r', msg: 'REPORT RequestId: r\tDuration: 1.00 ms' })}`, want: { timeMs: T, stream: 'p', text: 'REPORT RequestId: r\tDuration: 1.00 ms' } },
+    { name: 'a platform.report the agent wrote for the function', raw: `2026-12-07T05:00:00.123Z ${JSON.stringify({ level: 30, time: 1, fn: 'f', stream: 'stdout', requestId: 'r', msg: '{"type":"platform.report","record":{"requestId":"r"}}' })}`, want: { timeMs: T, stream: 'p', text: '{"type":"platform.report","record":{"requestId":"r"}}' } },
     { name: 'a platform record (JSON format)', raw: `2026-12-07T05:00:00.123Z ${JSON.stringify({ fn: 'f', msg: '{"type":"platform.start"}' })}`, want: { timeMs: T, stream: 'p', text: '{"type":"platform.start"}' } },
     { name: "the agent's own log", raw: '2026-12-07T05:00:00.123Z {"level":30,"time":1,"msg":"invoke endpoint listening"}', want: undefined },
     { name: 'not JSON', raw: '2026-12-07T05:00:00.123Z started', want: undefined },

@@ -1,8 +1,8 @@
 // A function's logs in a cluster: what its pods' runtime containers wrote
 // (the function's stdout and stderr) and the records the agent container
-// writes for the function (START/END/REPORT, or Lambda's platform.* records
-// in JSON format: each a JSON entry of the agent's with `fn` and `msg`; the
-// agent's own logs are left out), read through the Kubernetes API's pod log endpoint (GET …/pods/P/log with
+// writes into the function's log (Lambda's platform.* records, in JSON
+// format: each a JSON entry of the agent's with `fn` and `msg`; the agent's
+// own logs are left out), read through the Kubernetes API's pod log endpoint (GET …/pods/P/log with
 // timestamps, RBAC pods/log get), each line shown with the pod it came from.
 // Every pod of the function (with a qualifier, of the versions it names) is
 // read and their lines merged by time; following, the pod list is looked at

@@ -6,8 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AgentEvent } from '../agent/agent.js';
-
-const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+import { DURATION_BUCKETS } from './invocations.js';
 
 export interface AgentMetrics {
   /** An onEvent listener for the agent of one function (a pool pod learns its function when specialised). */

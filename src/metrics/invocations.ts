@@ -24,7 +24,8 @@ export interface InvocationMetrics {
   redispatches: Counter<'function' | 'version' | 'reason'>;
 }
 
-const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+/** Invocation and init durations, gateway-wide and in each agent (agent.ts): the same buckets, so their quantiles compare. */
+export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
 
 export function createInvocationMetrics(registry: Registry): InvocationMetrics {
   const registers = [registry];

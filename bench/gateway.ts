@@ -1,9 +1,19 @@
-// The gateway's overhead: the Lambda guide's Python handler called through
-// the gateway, beside the same handler called straight at a warm agent and
-// through nginx in front of that agent (a plain reverse proxy hop, the
-// baseline for what a gateway costs). Then the cold start from zero, with
-// and without the warm pool. Everything runs on loopback in this process or
-// its children, and every loop is bounded.
+// The gateway's overhead: the Lambda guide's Python handler called warm
+// through Hearth's embedded gateway (`hearth up`), beside the same handler
+// behind AWS's runtime interface emulator (aws-lambda-rie + awslambdaric),
+// straight at a warm agent (`hearth agent`, the pod's sidecar) and through
+// nginx in front of that agent (one plain reverse-proxy hop: the baseline for
+// what a gateway may cost). One client for every row (bench's measure()).
+//
+// Every server runs in a process of its own, as in production: the gateway is
+// `hearth up` and the agent `hearth agent`, started as children, as RIE and
+// nginx are. Inside this process their latency would include the client's
+// own work and garbage collection, and the 4-connection run would have the
+// client and the server share one event loop, which no deployment does.
+// BENCH_GATEWAY_NODE_ARGS adds Node flags to the gateway's process only (e.g.
+// "--cpu-prof --cpu-prof-dir=/tmp/prof-gateway" or "--trace-gc"), so it can
+// be profiled under exactly this load. Then the cold start from zero, with
+// and without the warm pool. Every loop is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,10 +22,13 @@ import { pino } from 'pino';
 import { Pool } from 'undici';
 import { parse } from 'yaml';
 import type { FunctionSpecInput } from '../src/api/function.js';
-import { runAgentSidecar } from '../src/agent/sidecar.js';
+import { reap } from '../src/agent/process-reaper.js';
+import { pythonFor } from '../src/backends/local/runtime-command.js';
 import { startEmbedded } from '../src/platform/embedded.js';
 import { freePort } from '../test/helpers/ports.js';
-import { summarize, type Row } from './report.js';
+import { RIE_INVOKE_PATH, ensureRie, startRie } from './agent-rie.js';
+import { ready, type HttpProcess } from './baseline-process.js';
+import { skipped, summarize, type Row } from './report.js';
 
 const WARMUP = 100;
 const CALLS = 2000;
@@ -28,8 +41,11 @@ const SOURCE = (HELLO.code.inline as Record<string, string>)['lambda_function.py
 const PAYLOAD = '{"key":"value"}';
 
 
-/** Sequential calls on one keep-alive connection, then a fixed-time run on several. */
-async function measure(name: string, origin: string, path: string, note: string): Promise<Row> {
+/**
+ * Sequential calls on one keep-alive connection, then (unless `sequentialOnly`)
+ * a fixed-time run on several connections.
+ */
+async function measure(name: string, origin: string, path: string, note: string, sequentialOnly = false): Promise<Row> {
   const client = new Pool(origin, { pipelining: 1, connections: THROUGHPUT_CONNECTIONS });
   const call = async () => {
     const res = await client.request({ method: 'POST', path, body: PAYLOAD, headers: { 'content-type': 'application/json' } });
@@ -42,6 +58,10 @@ async function measure(name: string, origin: string, path: string, note: string)
     const t0 = performance.now();
     await call();
     samples.push(performance.now() - t0);
+  }
+  if (sequentialOnly) {
+    await client.close();
+    return summarize(name, samples, { note });
   }
   let done = 0;
   const end = performance.now() + THROUGHPUT_MS;
@@ -99,41 +119,81 @@ async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
   throw new Error(`nothing listens on 127.0.0.1:${port}`);
 }
 
-async function warmPaths(): Promise<Row[]> {
+// From the repository's root, where `--import tsx` resolves (the runtime finds its code by LAMBDA_TASK_ROOT).
+const HEARTH = ['--import', 'tsx', join(process.cwd(), 'src/cli/main.ts')];
+const AGENT_PATH = '/2015-03-31/functions/function/invocations';
+const GATEWAY_PATH = '/2015-03-31/functions/hello-python/invocations';
+
+/** A `hearth` subcommand in a child process (through tsx, as `npm run hearth`), ready once `path` answers 200. */
+async function startHearth(args: string[], url: string, path: string, opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[]; what: string }): Promise<HttpProcess> {
+  const child = reap(
+    spawn(process.execPath, [...(opts.nodeArgs ?? []), ...HEARTH, ...args], {
+      env: { ...process.env, ...opts.env },
+      // Their logs are not read: stderr only for the reason a start failed.
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
+  // Graceful: a profiled gateway writes its profile on the way out.
+  return ready(child, url, { what: opts.what, graceMs: 15_000, timeoutMs: 60_000, path });
+}
+
+async function rieRow(task: string): Promise<Row> {
+  const name = 'AWS RIE + awslambdaric';
+  let tools: { rie: string; python: string };
+  try {
+    tools = ensureRie(pythonFor('python3.12'));
+  } catch (err) {
+    return skipped(name, (err as Error).message.split('\n')[0] ?? 'setup failed');
+  }
+  const rie = await startRie(tools.rie, task, HELLO.handler ?? 'lambda_function.lambda_handler', await freePort(), tools.python);
+  try {
+    // The emulator runs one invocation at a time (as a Lambda sandbox does) and drops the connections of concurrent ones: latency only.
+    return await measure(name, rie.url, RIE_INVOKE_PATH, "baseline: AWS's emulator, same handler (one call at a time)", true);
+  } finally {
+    await rie.close();
+  }
+}
+
+export async function warmPaths(): Promise<Row[]> {
   const rows: Row[] = [];
   const task = mkdtempSync(join(tmpdir(), 'hearth-bench-task-'));
   writeFileSync(join(task, 'lambda_function.py'), SOURCE);
-  const sidecar = await runAgentSidecar({
-    command: ['python3', join(process.cwd(), 'runtimes/python/bootstrap.py')],
-    functionName: 'hello-python',
-    invokeHost: '127.0.0.1',
-    invokePort: await freePort(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LAMBDA_TASK_ROOT: task, _HANDLER: 'lambda_function.lambda_handler', AWS_LAMBDA_FUNCTION_NAME: 'hello-python' },
-    cwd: task,
-    logger: pino({ level: 'silent' }),
-  });
-  const agentPath = '/2015-03-31/functions/function/invocations';
-  const agentUrl = new URL(sidecar.invokeUrl);
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-fns-'));
   writeFileSync(join(dir, 'hello-python.yaml'), readFileSync('examples/hello-python.yaml'));
-  const platform = await startEmbedded({ dir, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), autoscale: false });
+  let agent: HttpProcess | undefined;
+  let gateway: HttpProcess | undefined;
   let nginx: ReturnType<typeof startNginx>;
   try {
-    rows.push(await measure('direct to a warm agent (HTTP)', agentUrl.origin, agentPath, 'baseline: no gateway'));
+    rows.push(await rieRow(task));
+    const agentPort = await freePort();
+    agent = await startHearth(
+      ['agent', '--listen', `127.0.0.1:${agentPort}`, '--runtime-api', `127.0.0.1:${await freePort()}`, '--function-name', 'hello-python', '--', pythonFor('python3.12'), join(process.cwd(), 'runtimes/python/bootstrap.py')],
+      `http://127.0.0.1:${agentPort}`,
+      AGENT_PATH,
+      { what: 'hearth agent', env: { LAMBDA_TASK_ROOT: task, _HANDLER: HELLO.handler ?? 'lambda_function.lambda_handler', AWS_LAMBDA_FUNCTION_NAME: 'hello-python' } },
+    );
+    rows.push(await measure('direct to a warm agent (HTTP)', agent.url, AGENT_PATH, 'baseline: hearth agent, no gateway'));
     const nginxPort = await freePort();
-    nginx = startNginx(nginxPort, Number(agentUrl.port));
+    nginx = startNginx(nginxPort, agentPort);
     if (nginx) {
       await waitForPort(nginxPort);
-      rows.push(await measure('nginx → agent', `http://127.0.0.1:${nginxPort}`, agentPath, 'baseline: one reverse-proxy hop'));
+      rows.push(await measure('nginx → agent', `http://127.0.0.1:${nginxPort}`, AGENT_PATH, 'baseline: one reverse-proxy hop'));
     } else {
-      rows.push({ name: 'nginx → agent', p50Ms: Number.NaN, p99Ms: Number.NaN, note: 'skipped: nginx is not installed (make bench installs it)' });
+      rows.push(skipped('nginx → agent', 'nginx is not installed (make bench installs it)'));
     }
-    rows.push(await measure('gateway Invoke API → agent', platform.url, '/2015-03-31/functions/hello-python/invocations', 'Hearth: auth-free loopback, dispatch, metrics'));
+    await agent.close();
+    agent = undefined;
+    const gatewayPort = await freePort();
+    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    gateway = await startHearth(['up', '--dir', dir, '--port', String(gatewayPort), '--log-level', 'warn'], `http://127.0.0.1:${gatewayPort}`, GATEWAY_PATH, { what: 'hearth up', nodeArgs });
+    rows.push(await measure('Hearth gateway (hearth up), Invoke API', gateway.url, GATEWAY_PATH, 'Hearth: auth-free loopback, dispatch, metrics, agent in process'));
   } finally {
     nginx?.proc.kill('SIGTERM');
     if (nginx) rmSync(nginx.dir, { recursive: true, force: true });
-    await platform.close();
-    await sidecar.close();
+    await gateway?.close();
+    await agent?.close();
+    rmSync(task, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
   return rows;
 }

@@ -5,21 +5,18 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { destination, pino } from 'pino';
 import { Controller } from '../controller/controller.js';
 import { LeaseElector } from '../controller/leader-election.js';
+import { loadDefaultKubeconfig, loadKubeconfig } from '../kube/kubeconfig.js';
 import { KubeRest } from '../kube/rest.js';
-import { deleteFunctionKeys } from '../controller/redis-cleanup.js';
-import { redisConnectionFrom } from '../queue/index.js';
-import { namespaceKeyPrefix } from '../queue/keys.js';
-import { createRedisClient } from '../queue/redis.js';
 import { defaultImages, type Images } from '../controller/resources/images.js';
 import { tracingEnv } from '../tracing/config.js';
 import { createControllerMetrics } from '../metrics/controller.js';
 import { createControllerPoolMetrics } from '../metrics/pools.js';
 import { createRegistry } from '../metrics/registry.js';
-import { KubernetesStore } from '../store/kubernetes-store.js';
+import type { KubernetesStore } from '../store/kubernetes-store.js';
+import type { RedisClient } from '../queue/redis.js';
 
 const USAGE = `usage: hearth controller [options]
 
@@ -67,6 +64,20 @@ function bool(v: string | undefined, dflt: boolean): boolean {
   throw new Error(`expected true or false, got ${v}`);
 }
 
+/** The Redis client the finalizer's cleanup uses, or undefined when the flags and environment name no Redis after all. */
+async function connectRedis(urlFlag: string | undefined): Promise<{ client: RedisClient; cleanup: (namespace: string, name: string) => Promise<void> } | undefined> {
+  const [{ redisConnectionFrom }, { createRedisClient }, { namespaceKeyPrefix }, { deleteFunctionKeys }] = await Promise.all([
+    import('../queue/index.js'),
+    import('../queue/redis.js'),
+    import('../queue/keys.js'),
+    import('../controller/redis-cleanup.js'),
+  ]);
+  const options = redisConnectionFrom(urlFlag);
+  if (options === undefined) return undefined;
+  const client = createRedisClient(options);
+  return { client, cleanup: async (namespace, name) => void (await deleteFunctionKeys(client, name, namespaceKeyPrefix(namespace))) };
+}
+
 export async function controllerCommand(argv: string[]): Promise<number> {
   let values;
   try {
@@ -109,9 +120,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   }
 
   const log = pino({ name: 'hearth-controller' }, destination(2));
-  const kc = new KubeConfig();
-  if (values.kubeconfig !== undefined) kc.loadFromFile(values.kubeconfig);
-  else kc.loadFromDefault();
+  const kc = values.kubeconfig !== undefined ? await loadKubeconfig(values.kubeconfig) : await loadDefaultKubeconfig();
   const home = ownNamespace();
   const identity = values.identity ?? `${hostname()}-${process.pid}`;
   const base = defaultImages(values['image-version']);
@@ -130,17 +139,22 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   const metrics = createControllerMetrics(registry);
 
   // The gateway's connection (single, Sentinel or Cluster, with TLS and password), so the finalizer reaches the keys the gateway wrote.
-  const redisOptions = redisConnectionFrom(values['redis-url']);
-  const redis = redisOptions !== undefined ? createRedisClient(redisOptions) : undefined;
-  redis?.on('error', (err: unknown) => log.warn({ err }, 'redis error'));
-  const redisClient = redis;
+  // The queue's modules (and ioredis) are loaded only when some Redis is configured: without one they would be resident for nothing.
+  const redisConfigured = values['redis-url'] !== undefined || Object.keys(process.env).some((k) => k.startsWith('REDIS_'));
+  const redis = redisConfigured ? await connectRedis(values['redis-url']) : undefined;
+  redis?.client.on('error', (err: unknown) => log.warn({ err }, 'redis error'));
 
-  // versioning.publishOnChange and retain write through the same store as the gateway's PublishVersion and DeleteVersion.
+  // versioning.publishOnChange and retain write through the same store as the gateway's PublishVersion and DeleteVersion,
+  // loaded on the first publish or delete: most clusters never ask for either.
   const storeRest = new KubeRest(kc);
   const stores = new Map<string, KubernetesStore>();
-  const storeFor = (namespace: string): KubernetesStore => {
+  const storeFor = async (namespace: string): Promise<KubernetesStore> => {
     let store = stores.get(namespace);
-    if (store === undefined) stores.set(namespace, (store = new KubernetesStore({ rest: storeRest, namespace, logger: log })));
+    if (store === undefined) {
+      const { KubernetesStore: Store } = await import('../store/kubernetes-store.js');
+      store = stores.get(namespace) ?? new Store({ rest: storeRest, namespace, logger: log });
+      stores.set(namespace, store);
+    }
     return store;
   };
 
@@ -158,12 +172,12 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     agentEnv: tracingEnv(process.env),
     gatewayService: values['gateway-service'] ?? 'hearth-gateway',
     gatewayNamespace: values['gateway-namespace'] ?? home,
-    ...(redisClient !== undefined ? { cleanup: async (ns: string, name: string) => void (await deleteFunctionKeys(redisClient, name, namespaceKeyPrefix(ns))) } : {}),
+    ...(redis !== undefined ? { cleanup: redis.cleanup } : {}),
     publish: async (ns: string, name: string) => {
-      const { version, created } = await storeFor(ns).publishVersion(name, { description: 'published on change (versioning.publishOnChange)' });
+      const { version, created } = await (await storeFor(ns)).publishVersion(name, { description: 'published on change (versioning.publishOnChange)' });
       if (created) log.info({ namespace: ns, function: name, version: version.spec.version }, 'published on change');
     },
-    deleteVersion: (ns: string, name: string, version: string) => storeFor(ns).deleteVersion(name, version),
+    deleteVersion: async (ns: string, name: string, version: string) => (await storeFor(ns)).deleteVersion(name, version),
   });
 
   let shuttingDown = false;
@@ -251,7 +265,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   await elector?.stop();
   leaseRest.close();
   storeRest.close();
-  await redis?.quit().catch(() => undefined);
+  await redis?.client.quit().catch(() => undefined);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   log.info('stopped');
   return lostLeadership ? 1 : 0;

@@ -6,11 +6,11 @@
 // one, re-queues the Function it is a version of, whose reconcile covers it.
 // It holds WarmPools too, under keys of their own (POOL_KEY_PREFIX): a pool
 // pod, idle or claimed from it, or an object the pool owns re-queues it.
-import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics/controller.js';
 import { EventRecorder, type EventSink } from './events.js';
-import { Informer } from '../kube/informer.js';
+import { Informer, type KubernetesObject } from '../kube/informer.js';
 import { FIELD_MANAGER } from './resources/names.js';
 import { adoptPod, applyObject, deleteObject, deletePod, patchFunctionStatus, patchVersionStatus, patchWarmPoolStatus, setFunctionFinalizers, type WireObject } from '../kube/objects.js';
 import type { ControllerPoolMetrics } from '../metrics/pools.js';
@@ -18,7 +18,7 @@ import { LABEL_CLAIMED, LABEL_CLAIMED_FROM, LABEL_POOL, LABEL_POOL_RUNTIME } fro
 import { PoolReconciler, type PoolObject } from './pool-reconciler.js';
 import { POOL_KIND } from '../api/warm-pool.js';
 import { RESOURCES, resourcePath, type Resource } from '../kube/paths.js';
-import { KubeRest, isStatus } from '../kube/rest.js';
+import { KubeRest, isStatus, type KubeAccess } from '../kube/rest.js';
 import type { ConfigMapContent } from '../store/configmap-copies.js';
 import { LABEL_VERSION, LABEL_VERSION_OF } from '../versions/labels.js';
 import { Reconciler, type OwnedKind, type ReconcilerOptions } from './reconciler.js';
@@ -29,7 +29,8 @@ import type { VersionObject } from './resources/versions.js';
 import { WorkQueue } from './workqueue.js';
 
 export interface ControllerOptions extends ReconcilerOptions {
-  kubeConfig: KubeConfig;
+  /** client-node's KubeConfig or LightKubeConfig (kube/kubeconfig.ts). */
+  kubeConfig: KubeAccess;
   /** Watch one namespace; all when undefined. */
   namespace?: string;
   /** Concurrent reconciles (default 8): reconciles wait on the API server, not the CPU. */

@@ -5,7 +5,16 @@
 // Connections are kept alive: a reconcile makes several calls.
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+
+/**
+ * What KubeRest needs of a kubeconfig: the server, and TLS and auth options
+ * per request. client-node's KubeConfig has this shape, and so has the
+ * lighter LightKubeConfig (kubeconfig.ts) the controller uses.
+ */
+export interface KubeAccess {
+  getCurrentCluster(): { server: string } | null;
+  applyToHTTPSOptions(opts: https.RequestOptions): Promise<void>;
+}
 
 export class KubeApiError extends Error {
   constructor(
@@ -37,10 +46,10 @@ export interface RequestOptions {
 
 export class KubeRest {
   readonly server: URL;
-  readonly #kc: KubeConfig;
+  readonly #kc: KubeAccess;
   #agent: http.Agent | undefined;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeAccess) {
     const cluster = kc.getCurrentCluster();
     if (cluster === null) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);

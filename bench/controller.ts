@@ -2,8 +2,15 @@
 // plane (kwok pods), timed from each creation until the controller reports
 // the Function Ready=True, with the controller's CPU time and peak memory
 // read from /proc for the controller running as its own process.
+// The controller runs as the image runs it: `node dist/cli/main.js`, from a
+// build of src made for the run (tsc into .cache/bench-controller). Run
+// through tsx, the process would also hold tsx's transformer and every
+// module's source twice (~80 MiB), which production never pays.
 //
 //   npx tsx bench/controller.ts [kubeconfig]   (no kubeconfig: starts a control plane)
+//   BENCH_CONTROLLER_NODE_ARGS='--heapsnapshot-signal=SIGUSR2'   node flags for the controller (profiling)
+//   BENCH_CONTROLLER_READY=0    stop once every Deployment is applied (quick runs; no Ready figures)
+//   BENCH_CONTROLLER_TSX=1      run the controller through tsx as before (for comparison only)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -85,9 +92,23 @@ async function ensureCapacity(rest: KubeRest, pods: number): Promise<string[]> {
   return added;
 }
 
-function startController(kubeconfigPath: string, namespace: string, workers: number): Promise<ChildProcess> {
+/** Compiles src as `npm run build` does, into a directory of the bench's own (inside the checkout, so node_modules resolve); returns the CLI's entry. */
+async function buildController(): Promise<string> {
+  const out = '.cache/bench-controller';
+  const tsc = spawn(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out, '--sourceMap', 'false'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  tsc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  tsc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((resolve) => tsc.once('exit', resolve));
+  if (code !== 0) throw new Error(`tsc failed (${String(code)}): ${output.slice(-2000)}`);
+  return `${out}/cli/main.js`;
+}
+
+function startController(kubeconfigPath: string, namespace: string, workers: number, entry: string | undefined): Promise<ChildProcess> {
+  const nodeArgs = (process.env.BENCH_CONTROLLER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
   const child = spawn(process.execPath, [
-    '--import', 'tsx', 'src/cli/main.ts', 'controller',
+    ...nodeArgs,
+    ...(entry === undefined ? ['--import', 'tsx', 'src/cli/main.ts'] : [entry]), 'controller',
     '--kubeconfig', kubeconfigPath, '--namespace', namespace, '--gateway-namespace', namespace,
     '--leader-elect', 'false', '--metrics-port', '0', '--workers', String(workers),
   ], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -121,7 +142,8 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
   await installCrds(kc);
   await createNamespace(rest, ns);
   const nodes = await ensureCapacity(rest, count);
-  const controller = await startController(kubeconfigPath, ns, workers);
+  const entry = process.env.BENCH_CONTROLLER_TSX === '1' ? undefined : await buildController();
+  const controller = await startController(kubeconfigPath, ns, workers, entry);
   const pid = controller.pid ?? 0;
   let abort: AbortController | undefined;
   let abortDeployments: AbortController | undefined;
@@ -143,10 +165,16 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
     // When each Deployment first appears: the controller's own share of the latency, before the
     // kube-controller-manager's ReplicaSets, pods and kwok take over.
     const deployedAt = new Map<string, number>();
+    let allDeployed: () => void = () => undefined;
+    const deployed = new Promise<void>((resolve) => (allDeployed = resolve));
     abortDeployments = await new Watch(kc).watch(resourcePath(RESOURCES.Deployment, ns), {}, (_type: string, obj: WatchedFunction) => {
       const name = obj.metadata?.name;
-      if (name !== undefined && !deployedAt.has(name)) deployedAt.set(name, Date.now());
+      if (name !== undefined && !deployedAt.has(name)) {
+        deployedAt.set(name, Date.now());
+        if (deployedAt.size === count) allDeployed();
+      }
     }, () => undefined);
+    const waitReady = process.env.BENCH_CONTROLLER_READY !== '0';
 
     const names = Array.from({ length: count }, (_, i) => `fn-${String(i).padStart(4, '0')}`);
     const began = Date.now();
@@ -166,7 +194,7 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
     // process alive for up to timeoutMs after the tables are printed (npm run bench never exiting).
     const giveUp = new AbortController();
     const timedOut = await Promise.race([
-      done.then(() => false),
+      (waitReady ? done : deployed).then(() => false),
       sleep(timeoutMs, true, { signal: giveUp.signal }).catch(() => false),
     ]).finally(() => giveUp.abort());
     const wallMs = Date.now() - began;
@@ -178,7 +206,16 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
       `peak RSS ${end.peakRssMiB.toFixed(0)} MiB (${idle.rssMiB.toFixed(0)} MiB idle before); ${workers} workers; 1 kwok pod each, kube-controller-manager at its default API rate`;
     const toDeployment = names.map((n) => (deployedAt.get(n) ?? Number.NaN) - (createdAt.get(n) ?? 0)).filter((x) => Number.isFinite(x));
     const lastDeployment = Math.max(...deployedAt.values()) - began;
+    const headline: Row = {
+      name: `controller: ${count} Functions, the figures of issue 22`,
+      p50Ms: Number.NaN,
+      p99Ms: Number.NaN,
+      note: `time until all ${count} Deployments were applied: ${(lastDeployment / 1000).toFixed(1)} s (target <= 5 s); ` +
+        `peak RSS ${end.peakRssMiB.toFixed(0)} MiB (target <= 150 MiB; ${idle.rssMiB.toFixed(0)} MiB idle before)${entry === undefined ? '; run through tsx' : ''}`,
+    };
+    if (!waitReady) return [headline, summarize(`controller: ${count} Functions, create → Deployment`, toDeployment, { note: 'BENCH_CONTROLLER_READY=0: stopped once every Deployment was applied' })];
     return [
+      headline,
       summarize(`controller: ${count} Functions, create → Deployment`, toDeployment, {
         rps: (deployedAt.size / lastDeployment) * 1000,
         note: `${deployedAt.size}/${count} Deployments applied in ${(lastDeployment / 1000).toFixed(1)} s (the controller's part)`,

@@ -8,7 +8,7 @@
 import { admit, DEFAULT_MEMORY_QUEUE_BOUNDS, ENTRY_OVERHEAD_BYTES, evictions, type Candidate, type MemoryQueueBounds } from './memory-bounds.js';
 import { FINISHED_STATUSES, QueueFullError, type Backlog, type InvocationRecord, type MemoryQueueStats, type RecordWrite } from './queue.js';
 import type { DestinationRecord } from './records.js';
-import { cloneEvent, type DeadLetterEntry, type Delivery, type QueueStore, type StoredDeadLetter, type StoredEvent } from './store.js';
+import { cloneEvent, type DeadLetterEntry, type Delivery, type FirstRecord, type QueueStore, type StoredDeadLetter, type StoredEvent } from './store.js';
 
 
 function eventBytes(e: StoredEvent): number {
@@ -161,7 +161,7 @@ export class MemoryStore implements QueueStore {
     return id;
   }
 
-  async append(event: StoredEvent, idempotency?: { token: string; windowMs: number }): Promise<{ requestId: string; duplicate: boolean }> {
+  async append(event: StoredEvent, idempotency?: { token: string; windowMs: number }, record?: FirstRecord): Promise<{ requestId: string; duplicate: boolean }> {
     this.#open();
     const s = this.#state(event.functionName);
     const now = Date.now();
@@ -178,6 +178,8 @@ export class MemoryStore implements QueueStore {
     }
     this.#push(s, event);
     this.#evict();
+    // Synchronous like the push: no consumer runs between them, as in Redis's script.
+    if (record) await this.putRecord(record.value, record.ttlMs, 'absent');
     return { requestId: event.requestId, duplicate: false };
   }
 

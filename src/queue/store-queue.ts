@@ -23,7 +23,7 @@ import {
 } from './queue.js';
 import type { DestinationRecord } from './records.js';
 import type { QueueStore, StoredEvent } from './store.js';
-import { SpanKind, startSpan } from '../tracing/spans.js';
+import { SpanKind, startSpan, tracing } from '../tracing/spans.js';
 
 export interface QueueOptions {
   /** How long invocation records are kept (default 24 h). */
@@ -43,6 +43,12 @@ const MAX_LIST = 1000;
 function limitOf(n: number | undefined, dflt: number): number {
   if (n === undefined || !Number.isFinite(n)) return dflt;
   return Math.max(1, Math.min(MAX_LIST, Math.floor(n)));
+}
+
+/** A store's failure as the queue reports it: unavailable (503), unless it already says what it is. */
+function unavailable(what: string, err: unknown): unknown {
+  if (err instanceof QueueUnavailableError || err instanceof QueueFullError) return err;
+  return new QueueUnavailableError(`queue unavailable (${what}): ${err instanceof Error ? err.message : String(err)}`, 1, { cause: err });
 }
 
 export class StoreQueue implements Queue {
@@ -73,8 +79,7 @@ export class StoreQueue implements Queue {
     try {
       return await op();
     } catch (err) {
-      if (err instanceof QueueUnavailableError || err instanceof QueueFullError) throw err;
-      throw new QueueUnavailableError(`queue unavailable (${what}): ${err instanceof Error ? err.message : String(err)}`, 1, { cause: err });
+      throw unavailable(what, err);
     }
   }
 
@@ -84,45 +89,38 @@ export class StoreQueue implements Queue {
     const now = this.#clock.now();
     const requestId = req.requestId ?? randomUUID();
     // The event carries this span's context: the consumer's wait and the invocation continue the trace from it.
-    const span = startSpan('gateway', 'queue enqueue', req.traceparent, {
-      kind: SpanKind.PRODUCER,
-      attributes: { 'messaging.system': `hearth-${this.kind}`, 'messaging.operation.type': 'send', 'messaging.destination.name': req.functionName, 'faas.invocation_id': requestId },
-    });
-    const event: StoredEvent = {
-      requestId,
-      functionName: req.functionName,
-      ...(req.qualifier !== undefined ? { qualifier: req.qualifier } : {}),
-      payload: req.payload,
-      enqueuedAt: now,
-      attempts: 0,
-      functionErrors: 0,
-      systemErrors: 0,
-      ...(req.traceId !== undefined ? { traceId: req.traceId } : {}),
-      ...(span.traceparent !== undefined ? { traceparent: span.traceparent } : {}),
-      ...(req.clientContext !== undefined ? { clientContext: req.clientContext } : {}),
-    };
+    // With tracing off there is no span, and no attributes are built for one: this runs for every 202.
+    const span = tracing('gateway')
+      ? startSpan('gateway', 'queue enqueue', req.traceparent, {
+          kind: SpanKind.PRODUCER,
+          attributes: { 'messaging.system': `hearth-${this.kind}`, 'messaging.operation.type': 'send', 'messaging.destination.name': req.functionName, 'faas.invocation_id': requestId },
+        })
+      : undefined;
+    const traceparent = span ? span.traceparent : req.traceparent;
+    const event: StoredEvent = { requestId, functionName: req.functionName, payload: req.payload, enqueuedAt: now, attempts: 0, functionErrors: 0, systemErrors: 0 };
+    if (req.qualifier !== undefined) event.qualifier = req.qualifier;
+    if (req.traceId !== undefined) event.traceId = req.traceId;
+    if (traceparent !== undefined) event.traceparent = traceparent;
+    if (req.clientContext !== undefined) event.clientContext = req.clientContext;
+    const iso = new Date(now).toISOString();
+    // Written with the event (one round trip on Redis), and only where no record is: a consumer quicker than the answer keeps its own.
+    const record: InvocationRecord = { requestId, functionName: req.functionName, status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso };
+    if (req.qualifier !== undefined) record.qualifier = req.qualifier;
     let res: EnqueueResult;
     try {
-      res = await this.#guard('enqueue', () =>
-        this.store.append(event, token !== undefined ? { token, windowMs: this.opts.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS } : undefined),
-      );
+      res = await this.store.append(event, token !== undefined ? { token, windowMs: this.opts.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS } : undefined, { value: record, ttlMs: this.#recordTtlMs });
     } catch (err) {
-      span.fail((err as Error).message);
+      span?.fail((err as Error).message);
+      span?.end();
+      throw unavailable('enqueue', err);
+    }
+    if (span) {
+      if (res.duplicate) span.setAttributes({ 'hearth.duplicate_of': res.requestId });
       span.end();
-      throw err;
     }
-    if (res.duplicate) span.setAttributes({ 'hearth.duplicate_of': res.requestId });
-    span.end();
-    if (res.duplicate) {
-      (this.opts.metrics ?? this.#consumerMetrics)?.deduplicated.inc({ function: req.functionName });
-      return res;
-    }
-    (this.opts.metrics ?? this.#consumerMetrics)?.enqueued.inc({ function: req.functionName });
-    const iso = new Date(now).toISOString();
-    // The event is accepted once appended; the record is a view, and a consumer quicker than this write must not be overwritten by it.
-    await this.store
-      .putRecord({ requestId: event.requestId, functionName: req.functionName, ...(req.qualifier !== undefined ? { qualifier: req.qualifier } : {}), status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs, 'absent')
-      .catch((err: unknown) => this.opts.logger?.warn({ err, requestId: event.requestId }, 'could not write the invocation record'));
+    const metrics = this.opts.metrics ?? this.#consumerMetrics;
+    if (res.duplicate) metrics?.deduplicated.inc({ function: req.functionName });
+    else metrics?.enqueued.inc({ function: req.functionName });
     return res;
   }
 

@@ -42,9 +42,22 @@ export interface StoredDeadLetter extends DeadLetterEntry {
   id: string;
 }
 
+/** The invocation record an enqueue writes with its event: where none is (a quicker consumer's stands), kept ttlMs. */
+export interface FirstRecord {
+  value: InvocationRecord;
+  ttlMs: number;
+}
+
 export interface QueueStore {
-  /** Appends one event; with an idempotency token, only if none was taken within the window. */
-  append(event: StoredEvent, idempotency?: { token: string; windowMs: number }): Promise<{ requestId: string; duplicate: boolean }>;
+  /**
+   * Appends one event; with an idempotency token, only if none was taken
+   * within the window. With `record`, the event's first invocation record is
+   * written too when the event is appended (not for a duplicate), where no
+   * record is yet; in the same atomic step where the store can (Redis outside
+   * Cluster). A record that alone could not be written does not fail the
+   * append: the event is what was accepted.
+   */
+  append(event: StoredEvent, idempotency?: { token: string; windowMs: number }, record?: FirstRecord): Promise<{ requestId: string; duplicate: boolean }>;
   /** Makes sure the consumer group exists (idempotent). */
   prepare(functionName: string): Promise<void>;
   /** Events never delivered before, waiting at most blockMs. */
@@ -94,15 +107,27 @@ export interface QueueStore {
   close(): Promise<void>;
 }
 
+/**
+ * Appends an event's stream entry fields to `out` and returns how many:
+ * written in place, so a batched enqueue needs no array per event. The
+ * payload's value goes as given: the bytes, or what stands for them on the
+ * way (redis.ts: a string that encodes back to the same bytes, or the index
+ * of an argument holding them).
+ */
+export function pushEventFields<P>(out: Array<string | P>, e: StoredEvent, payload: P): number {
+  const before = out.length;
+  out.push('r', e.requestId, 'p', payload, 't', String(e.enqueuedAt), 'a', String(e.attempts), 'fe', String(e.functionErrors), 'se', String(e.systemErrors));
+  if (e.qualifier !== undefined) out.push('q', e.qualifier);
+  if (e.traceId !== undefined) out.push('tr', e.traceId);
+  if (e.traceparent !== undefined) out.push('tp', e.traceparent);
+  if (e.clientContext !== undefined) out.push('cc', e.clientContext);
+  return out.length - before;
+}
+
 /** Stream entry fields of an event; short names because every entry carries them. */
 export function encodeEvent(e: StoredEvent): Array<string | Buffer> {
-  const f: Array<string | Buffer> = [
-    'r', e.requestId, 'p', e.payload, 't', String(e.enqueuedAt), 'a', String(e.attempts), 'fe', String(e.functionErrors), 'se', String(e.systemErrors),
-  ];
-  if (e.qualifier !== undefined) f.push('q', e.qualifier);
-  if (e.traceId !== undefined) f.push('tr', e.traceId);
-  if (e.traceparent !== undefined) f.push('tp', e.traceparent);
-  if (e.clientContext !== undefined) f.push('cc', e.clientContext);
+  const f: Array<string | Buffer> = [];
+  pushEventFields(f, e, e.payload);
   return f;
 }
 

@@ -15,12 +15,13 @@ specialisation protocol (HEARTH_SPECIALIZE=stdin).
 """
 
 import decimal
-import http.client
 import importlib
 import json
 import logging
 import os
+import re
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -288,9 +289,50 @@ def to_json(result):
 # --------------------------------------------------------------------------
 # Runtime API client (one persistent HTTP/1.1 connection)
 # --------------------------------------------------------------------------
+#
+# A small HTTP/1.1 client of its own rather than http.client: it runs twice
+# per invocation, and http.client parses every answer's headers with the
+# email package (about 30 us an answer) and sends a POST's headers and body
+# in two writes, two segments the agent reads apart. Here a request is one
+# sendall and an answer is parsed by splitting its head. It reads what any
+# HTTP/1.1 server may answer: a Content-Length body, a chunked one, or one
+# that ends when the server closes the connection.
 
 class RuntimeAPIError(Exception):
     pass
+
+
+class ProtocolError(Exception):
+    """The Runtime API answered something that is not HTTP/1.x."""
+
+
+# Request ids are UUIDs; anything else in one is percent-encoded (the agent decodes the path).
+_UNSAFE_IN_PATH = re.compile(r"[^A-Za-z0-9._~-]")
+# Bodies larger than this are sent in a second write instead of being copied behind the head.
+_JOIN_LIMIT = 64 * 1024
+_RECV_SIZE = 64 * 1024
+
+
+def _path_segment(value):
+    if not _UNSAFE_IN_PATH.search(value):
+        return value
+    return _UNSAFE_IN_PATH.sub(lambda m: "".join("%%%02X" % b for b in m.group(0).encode("utf-8")), value)
+
+
+def parse_head(head):
+    """(status, version, headers) of an answer's head (the bytes before the blank line); header names lower-cased."""
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise ProtocolError("not an HTTP/1.x status line: %r" % lines[0][:100])
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            name = name.strip().lower()
+            value = value.strip()
+            headers[name] = headers[name] + ", " + value if name in headers else value
+    return int(parts[1]), parts[0], headers
 
 
 class RuntimeClient(object):
@@ -300,33 +342,126 @@ class RuntimeClient(object):
             host, port = address, "80"
         self._host = host.strip("[]")
         self._port = int(port)
-        self._conn = http.client.HTTPConnection(self._host, self._port)
+        self._sock = None
+        self._buffer = b""
         self._base = "/%s/runtime" % API_VERSION
+        authority = "[%s]:%d" % (self._host, self._port) if ":" in self._host else "%s:%d" % (self._host, self._port)
+        self._host_line = "Host: %s\r\n" % authority
+        # Pre-built once: every invocation starts with it.
+        self._next_request = ("GET %s/invocation/next HTTP/1.1\r\n%s\r\n" % (self._base, self._host_line)).encode("latin-1")
 
-    def _request(self, method, path, body=None, headers=None, retry=True):
+    def close(self):
+        sock, self._sock, self._buffer = self._sock, None, b""
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _exchange(self, head, body=b"", retry=True):
+        """Sends one request and returns (status, headers, body) of its answer."""
         try:
-            self._conn.request(method, self._base + path, body=body, headers=headers or {})
-            response = self._conn.getresponse()
-            data = response.read()
-        except (ConnectionError, http.client.HTTPException, OSError):
-            self._conn.close()
+            if self._sock is None:
+                self._sock = socket.create_connection((self._host, self._port))
+                self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if len(body) <= _JOIN_LIMIT:
+                self._sock.sendall(head + body if body else head)
+            else:
+                self._sock.sendall(head)
+                self._sock.sendall(body)
+            return self._read_answer()
+        except (OSError, ProtocolError, ValueError):
+            self.close()
             if not retry:
                 raise
             # The agent may have closed an idle keep-alive connection; try once more.
-            return self._request(method, path, body, headers, retry=False)
-        return response, data
+            return self._exchange(head, body, retry=False)
+
+    def _fill(self, data, size):
+        """`data` extended with reads from the connection until it holds at least `size` bytes."""
+        if len(data) >= size:
+            return data
+        parts = [data]
+        have = len(data)
+        while have < size:
+            chunk = self._sock.recv(max(size - have, _RECV_SIZE))
+            if not chunk:
+                raise ConnectionError("the Runtime API closed the connection")
+            parts.append(chunk)
+            have += len(chunk)
+        return b"".join(parts)
+
+    def _read_line(self, data):
+        """(line, rest): the next CRLF-ended line of `data`, reading more as needed."""
+        end = data.find(b"\r\n")
+        while end < 0:
+            data = self._fill(data, len(data) + 1)
+            end = data.find(b"\r\n")
+        return data[:end], data[end + 2:]
+
+    def _read_answer(self):
+        data = self._buffer
+        while True:
+            end = data.find(b"\r\n\r\n")
+            while end < 0:
+                data = self._fill(data, len(data) + 1)
+                end = data.find(b"\r\n\r\n", max(len(data) - _RECV_SIZE - 3, 0))
+            status, version, headers = parse_head(data[:end])
+            data = data[end + 4:]
+            if status >= 200:
+                break  # a 1xx (never asked for) is skipped
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body, data = self._read_chunked(data)
+        elif "content-length" in headers:
+            size = int(headers["content-length"])
+            data = self._fill(data, size)
+            body, data = data[:size], data[size:]
+        elif status in (204, 304):
+            body = b""
+        else:
+            # No length given: the body ends with the connection.
+            parts = [data]
+            while True:
+                chunk = self._sock.recv(_RECV_SIZE)
+                if not chunk:
+                    break
+                parts.append(chunk)
+            body, data = b"".join(parts), b""
+            headers["connection"] = "close"
+        connection = headers.get("connection", "").lower()
+        if connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive"):
+            self.close()
+        else:
+            self._buffer = data
+        return status, headers, body
+
+    def _read_chunked(self, data):
+        parts = []
+        while True:
+            line, data = self._read_line(data)
+            size = int(line.split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                break
+            data = self._fill(data, size + 2)
+            parts.append(data[:size])
+            data = data[size + 2:]
+        while True:  # trailers, up to the blank line
+            line, data = self._read_line(data)
+            if not line:
+                return b"".join(parts), data
 
     def next(self):
-        response, body = self._request("GET", "/invocation/next")
-        if response.status != 200:
-            raise RuntimeAPIError("GET /invocation/next: HTTP %d %s" % (response.status, body[:200]))
-        return response.headers, body
+        """(headers, body) of the next invocation; header names are lower-case."""
+        status, headers, body = self._exchange(self._next_request)
+        if status != 200:
+            raise RuntimeAPIError("GET /invocation/next: HTTP %d %s" % (status, body[:200]))
+        return headers, body
 
     def post_response(self, request_id, body):
-        self._post("/invocation/%s/response" % request_id, body, {"Content-Type": "application/json"})
+        self._post("/invocation/%s/response" % _path_segment(request_id), body, {"Content-Type": "application/json"})
 
     def post_error(self, request_id, error):
-        self._post("/invocation/%s/error" % request_id, *self._error_payload(error))
+        self._post("/invocation/%s/error" % _path_segment(request_id), *self._error_payload(error))
 
     def post_init_error(self, error):
         self._post("/init/error", *self._error_payload(error))
@@ -339,13 +474,13 @@ class RuntimeClient(object):
         return to_json(error), headers
 
     def _post(self, path, body, headers):
-        headers = dict(headers)
-        headers["Content-Length"] = str(len(body))
-        response, data = self._request("POST", path, body, headers)
-        if response.status >= 300:
+        head = "POST %s%s HTTP/1.1\r\n%sContent-Length: %d\r\n" % (self._base, path, self._host_line, len(body))
+        head += "".join("%s: %s\r\n" % item for item in headers.items()) + "\r\n"
+        status, _, data = self._exchange(head.encode("latin-1"), body)
+        if status >= 300:
             # 413 (payload too large) or 400 (unknown/expired request): the agent has
             # already decided the outcome; log it and carry on with the next invocation.
-            sys.stderr.write("[WARNING] POST %s: HTTP %d %s\n" % (path, response.status, data[:200].decode("utf-8", "replace")))
+            sys.stderr.write("[WARNING] POST %s: HTTP %d %s\n" % (path, status, data[:200].decode("utf-8", "replace")))
             sys.stderr.flush()
 
 
@@ -444,9 +579,9 @@ def setup_logging():
 def handle_one(client, handler, headers, body, static):
     """Run one invocation and post its outcome. Returns True on success."""
     global _current_request_id
-    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    request_id = headers.get("lambda-runtime-aws-request-id")
     _current_request_id = request_id
-    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
@@ -459,10 +594,10 @@ def handle_one(client, handler, headers, body, static):
         os.environ.pop("TRACEPARENT", None)
     context = LambdaContext(
         request_id,
-        headers.get("Lambda-Runtime-Deadline-Ms"),
-        headers.get("Lambda-Runtime-Invoked-Function-Arn"),
-        parse_json_header(headers.get("Lambda-Runtime-Client-Context")),
-        parse_json_header(headers.get("Lambda-Runtime-Cognito-Identity")),
+        headers.get("lambda-runtime-deadline-ms"),
+        headers.get("lambda-runtime-invoked-function-arn"),
+        parse_json_header(headers.get("lambda-runtime-client-context")),
+        parse_json_header(headers.get("lambda-runtime-cognito-identity")),
         static,
     )
     try:
@@ -584,7 +719,7 @@ def exit_code(exc):
     if isinstance(exc, RuntimeAPIError):
         sys.stderr.write("[ERROR] %s\n" % exc)
         return 1
-    if isinstance(exc, (ConnectionError, http.client.HTTPException, OSError)):
+    if isinstance(exc, (ConnectionError, ProtocolError, OSError)):
         sys.stderr.write("[ERROR] lost the Runtime API: %s\n" % exc)
         return 1
     return None
@@ -696,5 +831,5 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
     try:
         main()
-    except (KeyboardInterrupt, RuntimeAPIError, ConnectionError, http.client.HTTPException, OSError) as _exc:
+    except (KeyboardInterrupt, RuntimeAPIError, ConnectionError, ProtocolError, OSError) as _exc:
         sys.exit(exit_code(_exc))

@@ -4,6 +4,7 @@ import decimal
 import io
 import json
 import os
+import socket
 import sys
 import time
 import uuid
@@ -232,3 +233,52 @@ def test_specialize_rejects_bad_line():
         bootstrap.specialize_from_stdin(io.BytesIO(b'{"nope": 1}\n'))
     with pytest.raises(RuntimeError):
         bootstrap.specialize_from_stdin(io.BytesIO(b""))
+
+
+# -- the Runtime API client's HTTP reading ----------------------------------
+
+def _client_answering(raw):
+    """A RuntimeClient whose connection is one end of a socket pair; `raw` waits on the other end."""
+    ours, theirs = socket.socketpair()
+    client = bootstrap.RuntimeClient("127.0.0.1:1")
+    client._sock = ours
+    theirs.sendall(raw)
+    return client, theirs
+
+
+def test_client_reads_content_length_answers_back_to_back():
+    client, peer = _client_answering(
+        b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: a\r\nContent-Length: 2\r\n\r\n{}"
+        b"HTTP/1.1 202 Accepted\r\ncontent-length: 15\r\n\r\n{\"status\":\"OK\"}")
+    headers, body = client.next()
+    assert headers["lambda-runtime-aws-request-id"] == "a" and body == b"{}"
+    status, _, body = client._read_answer()
+    assert status == 202 and body == b'{"status":"OK"}'
+    peer.close()
+
+
+def test_client_reads_chunked_answer_with_trailers():
+    client, peer = _client_answering(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n")
+    headers, body = client.next()
+    assert body == b"abcde"
+    peer.close()
+
+
+def test_client_reads_body_until_close_without_length():
+    client, peer = _client_answering(b"HTTP/1.0 200 OK\r\nA: 1\r\n\r\nhello")
+    peer.shutdown(2)
+    status, _, body = client._read_answer()
+    assert status == 200 and body == b"hello" and client._sock is None
+
+
+def test_client_rejects_what_is_not_http():
+    client, peer = _client_answering(b"SSH-2.0-OpenSSH\r\n\r\n")
+    with pytest.raises(bootstrap.ProtocolError):
+        client._read_answer()
+    peer.close()
+
+
+def test_request_id_is_percent_encoded_in_the_path():
+    assert bootstrap._path_segment("7d3c7c8e-1f0b-4b8e") == "7d3c7c8e-1f0b-4b8e"
+    assert bootstrap._path_segment("a b/é") == "a%20b%2F%C3%A9"

@@ -12,6 +12,7 @@ const BENCHES: Record<string, Bench> = {
   controller: { title: 'Controller: 500 Functions at once', run: async () => (await import('./controller.js')).benchControllerStandalone() },
   sandbox: { title: 'Sandboxed cold start beside a plain process', run: async () => (await import('./sandbox.js')).benchSandbox() },
   churn: { title: 'Embedded platform: calls while it changes, beside the same calls while nothing does', run: async () => (await import('./churn.js')).benchChurn() },
+  cluster: { title: 'Warm invocation on Kubernetes (process-node cluster): through the gateway Service, beside straight to a gateway pod and to the agent', run: async () => (await import('./cluster-warm.js')).benchClusterWarm() },
   coldstart: { title: 'Cold start on Kubernetes (process-node cluster): pools on, pools off, and a plain Deployment', run: async () => (await import('./coldstart.js')).benchColdStart() },
   versions: { title: 'Warm invoke by qualifier: unqualified, a version number, an alias with 10 % to a second version', run: async () => (await import('./versions.js')).benchVersions() },
   streaming: { title: 'Response streaming: time to first byte and a 100 MiB stream, through the gateway beside straight from the agent', run: async () => (await import('./streaming.js')).benchStreaming() },

@@ -1,0 +1,240 @@
+// Warm invocation on Kubernetes: on the process-node cluster
+// (test/cluster/README.md), the chart installed as an operator would,
+// hello-python (examples/) kept at one warm instance is called through the
+// gateway's Service by its cluster DNS name, as the e2e suite's client does.
+// Beside it, in the same run and with the same client (one keep-alive
+// connection, sequential calls after warm-ups): the same call straight to a
+// gateway pod's IP (so the Service hop shows on its own) and straight to the
+// function pod's agent on its pod IP (the agent's invoke endpoint, what the
+// gateway itself calls), so the gateway's own share shows too. The targets
+// take turns in rounds, so load from the four other users of this machine
+// falls on every row alike.
+//
+// The cluster must run in a network namespace of its own: run from
+// `npm run bench -- cluster`, this module builds what the cluster needs,
+// then re-executes itself inside `test/cluster/netns-run.sh` (which removes
+// the namespace afterwards and fails on anything left behind) and reads the
+// rows back from a file. Needs root, as the e2e suite does.
+//
+// While working on the path, `--attach` measures a cluster that is already
+// up (`make cluster-up`, Hearth installed or not) without tearing it down:
+//   test/cluster/netns-run.sh --exec hearth-dev -- npx tsx bench/cluster-warm.ts --attach
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from 'undici';
+import { parse } from 'yaml';
+import { INVOKE_PATH as AGENT_INVOKE_PATH } from '../src/agent/invoke-headers.js';
+import { AGENT_PORT, LABEL_FUNCTION } from '../src/controller/resources/names.js';
+import { KubeRest } from '../test/cluster/node/kube-rest.js';
+import { repoRoot } from '../test/cluster/node/images.js';
+import type { ProcessCluster } from '../test/cluster/process-cluster.js';
+import { until as untilBounded } from '../test/helpers/wait.js';
+import { skipped, summarize, type Row } from './report.js';
+
+const WARMUP = Number(process.env.BENCH_CLUSTER_WARMUP ?? 200);
+/** Calls per target in all; split into ROUNDS turns. */
+const CALLS = Number(process.env.BENCH_CLUSTER_CALLS ?? 2000);
+const ROUNDS = 4;
+const NS = 'hearth';
+const FN = 'hello-python';
+const SERVICE = `http://hearth-gateway.${NS}.svc.cluster.local`;
+const GATEWAY_PORT = 8080;
+const INVOKE_PATH = `/2015-03-31/functions/${FN}/invocations`;
+const PAYLOAD = '{"key":"value"}';
+
+const log = (m: string): void => console.error(`[cluster-warm] ${m}`);
+
+// ---------------------------------------------------------------- outside
+
+function runOrThrow(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.status ?? r.signal)}`);
+}
+
+export async function benchClusterWarm(): Promise<Row[]> {
+  if (process.getuid?.() !== 0) return [skipped('warm invocation on the process-node cluster', 'needs root (network namespace, cgroups), as make e2e-local does')];
+  // Outside the namespace, where the Go module proxy is reachable: what the cluster runs, and dist/ the chart's images run.
+  runOrThrow('bash', ['test/cluster/build.sh']);
+  runOrThrow('bash', ['test/cluster/build-coredns.sh']);
+  runOrThrow('npx', ['tsc', '-p', 'tsconfig.build.json']);
+  const out = join(tmpdir(), `hearth-bench-cluster-warm-${process.pid}.json`);
+  const netns = `hearth-bench-${process.pid}`;
+  const self = fileURLToPath(import.meta.url);
+  const code = await new Promise<number>((done) => {
+    const child = spawn('bash', ['test/cluster/netns-run.sh', netns, '--', process.execPath, '--import', 'tsx', self, '--inside', out], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('exit', (c, s) => done(c ?? (s === null ? 1 : 128)));
+  });
+  let rows: Row[] | undefined;
+  try {
+    rows = JSON.parse(readFileSync(out, 'utf8')) as Row[];
+  } catch {
+    rows = undefined;
+  } finally {
+    rmSync(out, { force: true });
+  }
+  if (code !== 0 || rows === undefined) throw new Error(`the warm-call run in netns ${netns} failed (exit ${code}${rows === undefined ? ', no rows' : ''}); its output is above`);
+  return rows;
+}
+
+// ---------------------------------------------------------------- inside
+
+interface Cluster {
+  server: string;
+  token: string;
+  caPem: string;
+  binDir: string;
+  kubeconfigPath: string;
+}
+
+type Obj = { metadata?: { name?: string; deletionTimestamp?: string }; status?: { podIP?: string; conditions?: { type: string; status: string }[] } };
+
+function tool(c: Cluster, name: 'helm' | 'kubectl', args: string[]): Promise<string> {
+  return new Promise((done, fail) => {
+    execFile(join(c.binDir, name), args, { cwd: repoRoot, env: { ...process.env, KUBECONFIG: c.kubeconfigPath }, timeout: 600_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) fail(new Error(`${name} ${args.join(' ')}: ${err.message}\n${stderr}`));
+      else done(stdout);
+    });
+  });
+}
+
+const until = <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => untilBounded(what, fn, 300_000, 250);
+
+const isReady = (p: Obj): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+async function readyPodIps(rest: KubeRest, selector: string): Promise<string[]> {
+  const list = await rest.get<{ items: Obj[] }>(`/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent(selector)}`);
+  return list.items.filter((p) => isReady(p) && p.metadata?.deletionTimestamp === undefined && p.status?.podIP !== undefined).map((p) => p.status?.podIP ?? '');
+}
+
+/** One warm instance, kept: the autoscaler never takes it away during the run. */
+function functionManifest(): object {
+  const doc = parse(readFileSync(join(repoRoot, 'examples/hello-python.yaml'), 'utf8')) as { spec: Record<string, unknown> };
+  return {
+    apiVersion: 'hearth.dev/v1alpha1', kind: 'Function', metadata: { name: FN, namespace: NS },
+    spec: { ...doc.spec, scaling: { minInstances: 1, maxInstances: 1 } },
+  };
+}
+
+interface Target {
+  name: string;
+  note: string;
+  client: Client;
+  path: string;
+  headers: Record<string, string>;
+  samples: number[];
+}
+
+function target(name: string, origin: string, path: string, headers: Record<string, string>, note: string): Target {
+  // One connection, kept alive for the whole run: the client's settings of bench/gateway.ts.
+  const client = new Client(origin, { pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 600_000 });
+  return { name, note, client, path, headers: { 'content-type': 'application/json', ...headers }, samples: [] };
+}
+
+async function call(t: Target): Promise<void> {
+  const res = await t.client.request({ method: 'POST', path: t.path, body: PAYLOAD, headers: t.headers });
+  const text = await res.body.text();
+  if (res.statusCode !== 200 || !text.includes('Hello, world!') || res.headers['x-amz-function-error'] !== undefined) {
+    throw new Error(`${t.name}: ${FN} answered ${res.statusCode}: ${text.slice(0, 300)}`);
+  }
+}
+
+async function installed(c: Cluster): Promise<boolean> {
+  return tool(c, 'helm', ['status', 'hearth', '--namespace', NS]).then(() => true, () => false);
+}
+
+async function measure(c: Cluster): Promise<Row[]> {
+  const rest = new KubeRest(c.server, c.token, c.caPem);
+  const targets: Target[] = [];
+  try {
+    if (!(await installed(c))) {
+      // Pools off: a warm call never touches them, and their idle pods would only add load to the machine.
+      log('helm install (pools off)');
+      await tool(c, 'helm', ['install', 'hearth', 'charts/hearth', '--namespace', NS, '--create-namespace', '--set', 'redis.bundled.persistence.enabled=false', '--set', 'pools.enabled=false', '--wait', '--timeout', '6m']);
+    }
+    const secret = await rest.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${NS}/secrets/hearth-gateway-auth`);
+    const auth = { authorization: `Bearer ${Buffer.from(secret.data['api-key'] ?? '', 'base64').toString('utf8')}` };
+    if ((await rest.getOrUndefined(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions/${FN}`)) === undefined) {
+      await rest.call('POST', `/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions`, functionManifest());
+    }
+    const agentIps = await until(`a Ready pod of ${FN}`, async () => {
+      const ips = await readyPodIps(rest, `${LABEL_FUNCTION}=${FN}`);
+      return ips.length > 0 ? ips : undefined;
+    });
+    const gatewayIps = await until('Ready gateway pods', async () => {
+      const ips = await readyPodIps(rest, 'app.kubernetes.io/component=gateway');
+      return ips.length > 0 ? ips : undefined;
+    });
+    const service = target('through the gateway Service (cluster DNS name)', SERVICE, INVOKE_PATH, auth, 'the e2e client\'s path: ClusterIP by kube-proxy\'s iptables rules, then a gateway pod');
+    // Untimed: proves the whole path answers before anything is timed.
+    await until(`${FN} answering through the gateway Service`, async () => {
+      await call(service);
+      return true;
+    });
+    targets.push(
+      service,
+      ...gatewayIps.map((ip, i) => target(`baseline: straight to gateway pod ${i + 1}'s IP`, `http://${ip}:${GATEWAY_PORT}`, INVOKE_PATH, auth, `${ip}:${GATEWAY_PORT}, no Service hop`)),
+      ...agentIps.slice(0, 1).map((ip) => target('baseline: straight to the function pod\'s agent', `http://${ip}:${AGENT_PORT}`, AGENT_INVOKE_PATH, {}, `${ip}:${AGENT_PORT}, the call the gateway makes`)),
+    );
+    for (const t of targets) for (let i = 0; i < WARMUP; i++) await call(t);
+    const loadAtStart = loadavg()[0] ?? Number.NaN;
+    const perRound = Math.ceil(CALLS / ROUNDS);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const t of targets) {
+        for (let i = 0; i < perRound; i++) {
+          const t0 = performance.now();
+          await call(t);
+          t.samples.push(performance.now() - t0);
+        }
+      }
+    }
+    const load = `load average (1 min) ${loadAtStart.toFixed(1)} → ${(loadavg()[0] ?? Number.NaN).toFixed(1)}`;
+    return targets.map((t, i) => summarize(t.name, t.samples, { note: `${t.note}; ${t.samples.length} calls${i === 0 ? `, ${ROUNDS} rounds taking turns with the rows below; ${load}` : ''}` }));
+  } finally {
+    for (const t of targets) await t.client.close();
+    await rest.close();
+  }
+}
+
+async function inside(out: string): Promise<void> {
+  const { startProcessCluster } = await import('../test/cluster/process-cluster.js');
+  const began = Date.now();
+  const cluster: ProcessCluster = await startProcessCluster({ log });
+  log(`cluster ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  let rows: Row[] | undefined;
+  let failure: unknown;
+  try {
+    rows = await measure(cluster);
+  } catch (err) {
+    failure = err;
+  }
+  const left = await cluster.stop({ keepLogs: failure !== undefined || process.env.HEARTH_K8S_KEEP_LOGS === '1' });
+  if (failure !== undefined) {
+    log(`logs kept in ${cluster.logsDir}`);
+    throw failure;
+  }
+  if (left.length > 0) throw new Error(`the process node's teardown left behind (removed now):\n${left.join('\n')}`);
+  writeFileSync(out, JSON.stringify(rows));
+}
+
+/** A cluster `make cluster-up` left running: its state file, and the token and CA from its kubeconfig. */
+function attached(): Cluster {
+  const stateDir = resolve(process.env.HEARTH_CLUSTER_STATE_DIR ?? join(repoRoot, '.cache', 'process-cluster'));
+  const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { kubeconfigPath: string; server: string; binDir: string };
+  const kc = parse(readFileSync(state.kubeconfigPath, 'utf8')) as { clusters: { cluster: { 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
+  const ca = kc.clusters[0]?.cluster['certificate-authority-data'] ?? '';
+  return { server: state.server, token: kc.users[0]?.user.token ?? '', caPem: Buffer.from(ca, 'base64').toString('utf8'), binDir: state.binDir, kubeconfigPath: state.kubeconfigPath };
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  if (process.argv[2] === '--inside') {
+    const out = process.argv[3];
+    if (out === undefined) throw new Error('usage: cluster-warm.ts --inside RESULT.json');
+    await inside(out);
+  } else if (process.argv[2] === '--attach') {
+    const { formatTable } = await import('./report.js');
+    console.log(formatTable('Warm invocation on the process-node cluster (attached)', await measure(attached())));
+  }
+}

@@ -15,6 +15,7 @@ import { ConnectionGuard, defaultConnectionLimits, type ConnectionLimits } from 
 import { answerClientError, answerFrameworkError } from './framing-errors.js';
 import { LambdaError } from './lambda-errors.js';
 import { lingerOnClose } from './lingering-close.js';
+import { RequestLog } from './request-log.js';
 import auth, { type AuthOptions } from './plugins/auth.js';
 import { functionUrl } from './plugins/function-url.js';
 import { health, type HealthOptions } from './plugins/health.js';
@@ -63,6 +64,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     loggerInstance: opts.logger,
     // Per-request logs would dominate the hot path; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    // req.log is made when a request logs, not for every request (request-log.ts).
+    childLoggerFactory: (logger, bindings, opts) => new RequestLog(logger, bindings, opts),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     // Requests that are not well-formed HTTP get Lambda's error shape too.
@@ -80,10 +83,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.addHook('onRequest', async (req, reply) => {
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-amzn-requestid', req.id);
     // Leaving: a kept-alive client sends its next call on a new connection, which endpoints send to another gateway.
     if (opts.draining?.()) reply.header('connection', 'close');
+    done();
   });
   app.setErrorHandler((err, req, reply) => {
     const lambdaErr = toLambdaError(err, { bodyLimit: req.routeOptions.bodyLimit ?? limits.syncBytes });

@@ -16,7 +16,7 @@ import type { Catalog, FunctionCatalog } from '../api/catalog.js';
 import type { InvokeResult } from '../agent/invocation.js';
 import { exceedsReservedConcurrency, RESERVED_CONCURRENCY_REASON } from '../autoscaler/core.js';
 import type { Backend, Instance } from '../backends/backend.js';
-import { billedMilliseconds, byteSeconds, type InvocationMetrics, type InvocationOutcome } from '../metrics/invocations.js';
+import type { InvocationMetrics, InvocationOutcome, UnitSeries } from '../metrics/invocations.js';
 import { LocalConcurrencyLimiter, type ConcurrencyLimiter, type Lease } from './concurrency-limiter.js';
 import { DispatchError, type Invocation, type Invoker } from './invoker.js';
 import { liveCount, neededInstances, pickInstance } from './placement.js';
@@ -75,6 +75,8 @@ interface Call {
   unit: HearthFunction;
   /** The unit's metric labels: the function's name and the version. */
   labels: { function: string; version: string };
+  /** The unit's invocation series, recorded without label work per call (undefined without metrics). */
+  series: UnitSeries | undefined;
   /** The ARN the runtime is told it was invoked as: qualified when the caller qualified. */
   arn: string;
   /** The dispatch span as a traceparent (with tracing off, the invocation's own): the agent's span hangs under it. */
@@ -114,6 +116,8 @@ export class Dispatcher implements Invoker {
   /** Set when the dispatcher derived its own unit catalog, which it then closes. */
   readonly #ownUnits: UnitCatalog | undefined;
   readonly #draw: () => number;
+  /** Each unit's metric series, by unit key: looked up once per call instead of building its labels. */
+  readonly #series = new Map<string, UnitSeries>();
   #total = 0;
 
   constructor(opts: DispatcherOptions) {
@@ -188,7 +192,8 @@ export class Dispatcher implements Invoker {
     if (!unit) throw notFound();
     // $LATEST named outright is still the unqualified function.
     const arn = this.arn(name, qualifier === LATEST ? undefined : qualifier);
-    return { inv, fn, key, version: target.version, unit, labels: unitLabels(key), arn };
+    const series = this.#unitSeries(key);
+    return { inv, fn, key, version: target.version, unit, labels: series?.labels ?? unitLabels(key), series, arn };
   }
 
   /**
@@ -255,7 +260,7 @@ export class Dispatcher implements Invoker {
     // The first send is where the call may start to run; a send again follows one that provably did not.
     if (redispatches === 0) inv.onDispatch?.();
     this.#total++;
-    this.#opts.metrics?.inFlight.inc(call.labels);
+    if (call.series) call.series.running++;
     let busy: Promise<unknown> | undefined;
     try {
       const result = await instance.invoke({
@@ -298,7 +303,7 @@ export class Dispatcher implements Invoker {
       // The instance is busy until a stream it is writing ends, and the call counts as running until then.
       afterwards(busy, () => {
         this.#total--;
-        this.#opts.metrics?.inFlight.dec(call.labels);
+        if (call.series) call.series.running--;
         this.#release(call.key, instance.id);
       });
     }
@@ -478,16 +483,24 @@ export class Dispatcher implements Invoker {
 
   #record(call: Call, result: InvokeResult): void {
     const m = this.#opts.metrics;
-    if (!m) return;
+    if (!m || !call.series) return;
     const { inv, labels, unit: fn } = call;
-    m.invocations.inc({ ...labels, type: inv.type, outcome: result.outcome });
-    m.duration.observe({ ...labels, type: inv.type }, result.durationMs / 1000);
+    call.series.record(inv.type, result.outcome, result.durationMs, fn.spec.memoryMB);
     if (result.initDurationMs !== undefined) {
       m.coldStarts.inc(labels);
       m.initDuration.observe(labels, result.initDurationMs / 1000);
     }
-    const billed = billedMilliseconds(result.durationMs);
-    m.billedSeconds.inc(labels, billed / 1000);
-    m.billedByteSeconds.inc(labels, byteSeconds(billed, fn.spec.memoryMB));
   }
+
+  #unitSeries(key: string): UnitSeries | undefined {
+    const m = this.#opts.metrics;
+    if (!m) return undefined;
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = m.unit(unitLabels(key));
+      this.#series.set(key, series);
+    }
+    return series;
+  }
+
 }

@@ -36,8 +36,8 @@ export interface HttpRequestLike {
   domainName: string;
   /** The function URL's id (functionUrlId). */
   urlId: string;
-  /** The trace header to use when the client sent no valid one (newTraceId). */
-  freshTraceId: string;
+  /** The trace header to use when the client sent no valid one (newTraceId); a function is called only then, so a client's own header costs no random bytes. */
+  freshTraceId: string | (() => string);
   requestId: string;
   timeEpochMs: number;
 }
@@ -169,7 +169,7 @@ export function buildFunctionUrlEvent(req: HttpRequestLike): FunctionUrlEvent {
   headers['x-forwarded-for'] = forwardedFor !== undefined && forwardedFor.trim() !== '' ? `${forwardedFor}, ${req.sourceIp}` : req.sourceIp;
   headers['x-forwarded-proto'] = req.scheme;
   headers['x-forwarded-port'] = String(req.localPort);
-  if (!isTraceHeader(headers['x-amzn-trace-id'])) headers['x-amzn-trace-id'] = req.freshTraceId;
+  if (!isTraceHeader(headers['x-amzn-trace-id'])) headers['x-amzn-trace-id'] = typeof req.freshTraceId === 'function' ? req.freshTraceId() : req.freshTraceId;
 
   const query: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(req.rawQueryString)) query[k] = k in query ? `${query[k]},${v}` : v;

@@ -28,7 +28,8 @@ export function functionUrlRequest(req: FastifyRequest, urlId: string, now = Dat
     domainName: req.headers.host !== undefined ? req.hostname : '',
     urlId,
     // The gateway's span names the trace when there is one, so the event's header and the spans agree.
-    freshTraceId: xrayHeaderOfTraceparent(traceparent) ?? newTraceId(now, randomBytes(12)),
+    // Drawn only when the event needs one (the client sent no valid X-Amzn-Trace-Id).
+    freshTraceId: () => xrayHeaderOfTraceparent(traceparent) ?? newTraceId(now, randomBytes(12)),
     requestId: req.id,
     timeEpochMs: now,
   };

@@ -31,6 +31,18 @@ function json(reply: FastifyReply, status: number, body: Record<string, unknown>
 }
 
 export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, opts) => {
+  // A URL's id is a sha256 of its ARN: the same on every call, so hashed once per function and alias, not per request.
+  // Only names of functions (and aliases they declare) that existed reach it, so it holds no more entries than the catalog has had.
+  const urlIds = new Map<string, string>();
+  const urlIdOf = (name: string, qualifier: string | undefined): string => {
+    const key = qualifier === undefined ? name : `${name}:${qualifier}`;
+    let id = urlIds.get(key);
+    if (id === undefined) {
+      id = functionUrlId(opts.arn(name), qualifier);
+      urlIds.set(key, id);
+    }
+    return id;
+  };
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
     const target = functionUrlTarget(req.params.name);
     if (!target.ok) return json(reply, 404, { message: target.message });
@@ -41,7 +53,7 @@ export const functionUrl: FastifyPluginAsync<FunctionUrlOptions> = async (app, o
     // An alias the function does not declare has no URL; the dispatcher resolves a declared one per call.
     if (qualifier !== undefined && qualifier !== '$LATEST' && !fn.spec.aliases?.some((a) => a.name === qualifier)) return missing();
     const traceparent = traceparentOf(req);
-    const event = buildFunctionUrlEvent(functionUrlRequest(req, functionUrlId(opts.arn(name), qualifier), Date.now(), traceparent));
+    const event = buildFunctionUrlEvent(functionUrlRequest(req, urlIdOf(name, qualifier), Date.now(), traceparent));
     const payload = Buffer.from(JSON.stringify(event));
     // The request's trace is the function's trace context too (_X_AMZN_TRACE_ID), as on Lambda.
     const traceId = event.headers['x-amzn-trace-id'];

@@ -9,6 +9,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics/controller.js';
+import { slimObject, slimOwned, slimPod } from './cached.js';
 import { EventRecorder, type EventSink } from './events.js';
 import { Informer, type KubernetesObject } from '../kube/informer.js';
 import { FIELD_MANAGER } from './resources/names.js';
@@ -131,19 +132,20 @@ export class Controller {
     });
     const onError = (what: string) => (err: unknown) => log?.warn({ err }, `${what} watch failed; retrying`);
     const ns = opts.namespace !== undefined ? { namespace: opts.namespace } : {};
-    this.#functions = new Informer(opts.kubeConfig, this.rest, RESOURCES.Function, { ...ns, onError: onError('Function') });
+    this.#functions = new Informer(opts.kubeConfig, this.rest, RESOURCES.Function, { ...ns, transform: slimObject, onError: onError('Function') });
     this.#owned = new Map(
       (Object.entries(OWNED) as [OwnedKind, Resource][]).map(([kind, r]) => [
         kind,
-        new Informer<WireObject & KubernetesObject>(opts.kubeConfig, this.rest, r, { ...ns, labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`, onError: onError(kind) }),
+        new Informer<WireObject & KubernetesObject>(opts.kubeConfig, this.rest, r, { ...ns, labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`, transform: slimOwned, onError: onError(kind) }),
       ]),
     );
-    this.#pods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_FUNCTION, onError: onError('Pod') });
-    this.#versions = new Informer(opts.kubeConfig, this.rest, RESOURCES.FunctionVersion, { ...ns, onError: onError('FunctionVersion') });
+    this.#pods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_FUNCTION, transform: slimPod, onError: onError('Pod') });
+    this.#versions = new Informer(opts.kubeConfig, this.rest, RESOURCES.FunctionVersion, { ...ns, transform: slimObject, onError: onError('FunctionVersion') });
     // A version's pods carry no hearth.dev/function label (so $LATEST's Service does not select them): a watch of their own.
-    this.#versionPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_VERSION_OF, onError: onError('version Pod') });
+    this.#versionPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_VERSION_OF, transform: slimPod, onError: onError('version Pod') });
     this.#pools = new Informer(opts.kubeConfig, this.rest, RESOURCES.WarmPool, {
       ...ns,
+      transform: slimObject,
       onError: (err) => {
         if (!isStatus(err, 404)) return onError('WarmPool')(err);
         // Said once; the informer keeps trying, and pools start once the CRD is there.
@@ -151,7 +153,7 @@ export class Controller {
         this.#poolsUnserved = true;
       },
     });
-    this.#poolPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_POOL_RUNTIME, onError: onError('pool Pod') });
+    this.#poolPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_POOL_RUNTIME, transform: slimPod, onError: onError('pool Pod') });
 
     const events: EventSink = new EventRecorder(this.rest, opts.identity ?? 'hearth-controller', { onError: (err) => log?.warn({ err }, 'event not recorded') });
     this.#reconciler = new Reconciler(
@@ -169,7 +171,8 @@ export class Controller {
           ),
         deletePod: (namespace, name, uid, gracePeriodSeconds) => deletePod(this.rest, namespace, name, { uid, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) }),
         adoptPod: (namespace, name, uid, owner) => adoptPod(this.rest, namespace, name, uid, owner),
-        apply: (obj) => applyObject(this.rest, obj, FIELD_MANAGER),
+        // What an apply answers stands in for the cache until it catches up: kept as the cache would keep it.
+        apply: async (obj) => slimOwned(await applyObject(this.rest, obj, FIELD_MANAGER)),
         remove: (kind, namespace, name) => deleteObject(this.rest, OWNED[kind], namespace, name),
         patchStatus: (namespace, name, status) => patchFunctionStatus(this.rest, namespace, name, status),
         patchVersionStatus: (namespace, name, status) => patchVersionStatus(this.rest, namespace, name, status),
@@ -189,7 +192,7 @@ export class Controller {
         getPool: (namespace, name) => this.#pools.get(name, namespace),
         getOwned: (kind, namespace, name) => this.#owned.get(kind)?.get(name, namespace),
         poolPods: (namespace) => this.#poolPods.list(namespace),
-        apply: (obj) => applyObject(this.rest, obj, FIELD_MANAGER),
+        apply: async (obj) => slimOwned(await applyObject(this.rest, obj, FIELD_MANAGER)),
         remove: (kind, namespace, name) => deleteObject(this.rest, OWNED[kind], namespace, name),
         patchPoolStatus: (namespace, name, status) => patchWarmPoolStatus(this.rest, namespace, name, status),
         events,

@@ -7,7 +7,7 @@
 // Function's status sums them up with its aliases. Each unit's claimed
 // warm-pool pods (resources/claimed.ts) count toward its instances: its
 // Deployment runs only what they do not cover.
-import type { V1Deployment, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1EnvVar, V1Pod, V1Service } from '@kubernetes/client-node';
 import { LATEST, type FunctionStatus, type HearthFunction } from '../api/function.js';
 import type { FunctionVersion, FunctionVersionStatus } from '../api/function-version.js';
 import { describeProblems } from '../api/validate.js';
@@ -155,13 +155,20 @@ export class Reconciler {
       }
       return { result: 'success' };
     }
-    if (!finalizers.includes(FINALIZER)) await d.setFinalizers(namespace, name, [...finalizers, FINALIZER], md.resourceVersion);
+    // A new Function's finalizer is written beside its first objects rather than before them (one round
+    // trip less before its Deployment): the objects are owned and garbage-collected either way, and the
+    // finalizer guards only the Redis keys its invocations write later. Awaited before anything is reported;
+    // a conflict (the Function changed meanwhile) fails this reconcile, which is retried.
+    const finalizing = finalizers.includes(FINALIZER) ? undefined : d.setFinalizers(namespace, name, [...finalizers, FINALIZER], md.resourceVersion);
+    // Only so an apply failing first leaves no unhandled rejection behind: the promise itself is awaited below.
+    finalizing?.catch(() => undefined);
 
     const previous = obj.status as FunctionStatus | undefined;
     const ctx: StatusContext = this.#context(name, namespace, md.generation, previous);
 
     const checked = checkFunction(obj, this.opts.images);
     if (!checked.ok) {
+      await finalizing;
       // Nothing owned is touched: the last good version keeps running, and so do the published ones. The gateways fire no schedule of it.
       await this.#report(target, ctx, { ...refusedStatus(ctx, checked.reason, checked.message), ...scheduleStatus(previous, undefined, d.now()).fields });
       d.recordState?.(key, 'invalid');
@@ -184,6 +191,7 @@ export class Reconciler {
       d.recordState?.(key, 'failing');
       throw err;
     }
+    await finalizing;
     const observed = observedStatus(ctx, desiredInstances(fn), latest.deployment, d.podsOf(namespace, name), latest.claimed);
     const entries = published.flatMap((p) => (p.entry !== undefined ? [p.entry] : []));
     const summary = aliasSummary(fn);
@@ -235,7 +243,7 @@ export class Reconciler {
     ];
     const rest: Want[] = [
       { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images, ...(this.opts.agentEnv ? { agentEnv: this.opts.agentEnv } : {}) }) as WireObject, replicas), name },
-      { kind: 'Service', obj: buildService(input) as WireObject, name },
+      { kind: 'Service', obj: buildService(input, d.getOwned('Service', namespace, name) as V1Service | undefined) as WireObject, name },
       { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name },
     ];
     const onApplied = (a: Applied): void => {
@@ -318,7 +326,7 @@ export class Reconciler {
       [{ kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeMap, keep: namesConfigMap(input.fn, codeMap) }],
       [
         { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images, ...(this.opts.agentEnv ? { agentEnv: this.opts.agentEnv } : {}) }) as WireObject, replicas), name: identity.objectName },
-        { kind: 'Service', obj: buildService(input) as WireObject, name: identity.objectName },
+        { kind: 'Service', obj: buildService(input, d.getOwned('Service', namespace, identity.objectName) as V1Service | undefined) as WireObject, name: identity.objectName },
         { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name: identity.objectName },
       ],
     ]);

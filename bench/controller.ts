@@ -11,6 +11,7 @@
 //   BENCH_CONTROLLER_NODE_ARGS='--heapsnapshot-signal=SIGUSR2'   node flags for the controller (profiling)
 //   BENCH_CONTROLLER_READY=0    stop once every Deployment is applied (quick runs; no Ready figures)
 //   BENCH_CONTROLLER_TSX=1      run the controller through tsx as before (for comparison only)
+//   BENCH_CONTROLLER_ENTRY=PATH  run this build's cli/main.js instead of building src (an earlier commit's, to compare under the same load)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -142,7 +143,7 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
   await installCrds(kc);
   await createNamespace(rest, ns);
   const nodes = await ensureCapacity(rest, count);
-  const entry = process.env.BENCH_CONTROLLER_TSX === '1' ? undefined : await buildController();
+  const entry = process.env.BENCH_CONTROLLER_TSX === '1' ? undefined : (process.env.BENCH_CONTROLLER_ENTRY ?? (await buildController()));
   const controller = await startController(kubeconfigPath, ns, workers, entry);
   const pid = controller.pid ?? 0;
   let abort: AbortController | undefined;

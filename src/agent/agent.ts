@@ -37,7 +37,6 @@ import { startInvokeServer, type InvokeServer, type InvokeServerOptions } from '
 import { NotDeliveredError } from './delivery.js';
 import { functionArn } from '../api/lambda-arn.js';
 import { StreamRelay } from '../streaming/stream-relay.js';
-import { bufferResponseStream } from '../streaming/buffer-stream.js';
 import { DEFAULT_STREAM_CONTENT_TYPE, ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER } from '../streaming/response-stream.js';
 import { InvocationTrace, untracedRuntimeHeaders } from '../tracing/agent-spans.js';
 
@@ -123,6 +122,8 @@ interface Pending {
   done: boolean;
   /** Set once the runtime began streaming its response: the caller already has the stream, its end goes there. */
   relay?: StreamRelay;
+  /** A streamed post is being read whole (readWholePost): a second answer is refused, as for a relayed one. */
+  posting?: boolean;
   /** The agent's and the invocation's spans, when this process traces (src/tracing). */
   trace?: InvocationTrace;
   /** START or platform.start, written at hand-over, for the log tail. */
@@ -378,7 +379,7 @@ export class Agent implements RuntimeApi {
 
   onResponse(id: string, body: Buffer, tooLarge: boolean, res: ServerResponse): void {
     const p = this.inflight.get(id);
-    if (p === undefined || p.done || p.relay !== undefined) {
+    if (p === undefined || p.done || p.relay !== undefined || p.posting === true) {
       sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
       return;
     }
@@ -393,7 +394,7 @@ export class Agent implements RuntimeApi {
 
   onError(id: string, body: Buffer, errorTypeHeader: string | undefined, handled: boolean, res: ServerResponse): void {
     const p = this.inflight.get(id);
-    if (p === undefined || p.done || p.relay !== undefined) {
+    if (p === undefined || p.done || p.relay !== undefined || p.posting === true) {
       sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
       return;
     }
@@ -410,9 +411,13 @@ export class Agent implements RuntimeApi {
    */
   onStreamResponse(id: string, req: IncomingMessage, res: ServerResponse): void {
     const p = this.inflight.get(id);
-    if (p === undefined || p.done || p.relay !== undefined) {
+    if (p === undefined || p.done || p.relay !== undefined || p.posting === true) {
       req.resume();
       sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
+      return;
+    }
+    if (p.req.acceptStream !== true) {
+      this.readWholePost(p, req, res);
       return;
     }
     const contentType = req.headers['content-type'];
@@ -429,15 +434,51 @@ export class Agent implements RuntimeApi {
       const posted = normalisePostedError(Buffer.from(body ?? '', 'base64'), type);
       this.complete(p, { outcome: 'unhandled', payload: posted.payload, errorType: posted.errorType, durationMs: this.elapsed(p) }, 'error');
     });
-    // The post cut short with the runtime still alive (its exit, if that is why, is reported as such first).
+    this.onPostCut(p, req);
+    const answer: InvokeResult = { outcome: 'success', payload: Buffer.alloc(0), durationMs: this.elapsed(p), stream: relay.stream };
+    if (p.initDurationMs !== undefined) answer.initDurationMs = p.initDurationMs;
+    p.resolve(answer);
+  }
+
+  /**
+   * A streamed post whose caller takes only a whole answer (Invoke, queued
+   * events, BUFFERED URLs; and aws-lambda-go posts every answer so, plain
+   * JSON ones included): read whole, as a plain /response, with no relay and
+   * no stream to buffer again downstream. Its end says how it went: Lambda's
+   * error trailers, or more than the response limit (the rest is read and
+   * dropped so the function can finish, as with a plain post).
+   */
+  private readWholePost(p: Pending, req: IncomingMessage, res: ServerResponse): void {
+    p.posting = true;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      if (bytes <= this.responseLimit) chunks.push(c);
+      else chunks.length = 0;
+    });
+    req.once('end', () => {
+      sendJson(res, 202, { status: 'OK' });
+      const type = trailer(req, ERROR_TYPE_TRAILER);
+      const body = trailer(req, ERROR_BODY_TRAILER);
+      if (type !== undefined || body !== undefined) {
+        const posted = normalisePostedError(Buffer.from(body ?? '', 'base64'), type);
+        this.complete(p, { outcome: 'unhandled', payload: posted.payload, errorType: posted.errorType, durationMs: this.elapsed(p) }, 'error');
+      } else if (bytes > this.responseLimit) {
+        this.complete(p, unhandledResult(responseTooLargeError(this.responseLimit), this.elapsed(p)), 'error');
+      } else {
+        this.complete(p, { outcome: 'success', payload: chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks), durationMs: this.elapsed(p) });
+      }
+    });
+    this.onPostCut(p, req);
+  }
+
+  /** The post cut short with the runtime still alive (its exit, if that is why, is reported as such first). */
+  private onPostCut(p: Pending, req: IncomingMessage): void {
     req.once('close', () => {
       if (req.complete) return;
       setTimeout(() => this.complete(p, unhandledResult(truncatedError(p.req.requestId, "the runtime's response stream ended before it was complete"), this.elapsed(p)), 'error'), STREAM_CUT_GRACE_MS).unref();
     });
-    const answer: InvokeResult = { outcome: 'success', payload: Buffer.alloc(0), durationMs: this.elapsed(p), stream: relay.stream };
-    if (p.initDurationMs !== undefined) answer.initDurationMs = p.initDurationMs;
-    if (p.req.acceptStream === true) p.resolve(answer);
-    else void bufferResponseStream(answer, this.responseLimit).then(p.resolve);
   }
 
   onInitError(body: Buffer, errorTypeHeader: string | undefined, res: ServerResponse): void {

@@ -2,11 +2,13 @@
 import type { InvokeRequest, InvokeResult } from '../../agent/invocation.js';
 import type { Agent } from '../../agent/agent.js';
 import type { Instance, InstanceState } from '../backend.js';
-import { processGone } from './process-gone.js';
+import { ProcessWatch } from './process-gone.js';
 
 export class LocalInstance implements Instance {
   private draining = false;
   private stopped = false;
+  /** Asked before every invocation: keeps the runtime's /proc/PID/stat open. */
+  private readonly watch = new ProcessWatch();
 
   constructor(
     readonly id: string,
@@ -48,7 +50,7 @@ export class LocalInstance implements Instance {
     // event handed over meanwhile would go to a runtime that can never run
     // it. Wait until the agent has seen the exit; it restarts the runtime,
     // and this call waits for that as any call waits for an init.
-    if (pid !== undefined && this.agent.state === 'ready' && processGone(pid)) return this.exitSeen(pid).then(() => this.agent.invoke(req));
+    if (pid !== undefined && this.agent.state === 'ready' && this.watch.gone(pid)) return this.exitSeen(pid).then(() => this.agent.invoke(req));
     return this.agent.invoke(req);
   }
 
@@ -80,6 +82,7 @@ export class LocalInstance implements Instance {
 
   async stop(): Promise<void> {
     await this.agent.close();
+    this.watch.close();
     this.stopped = true;
   }
 }

@@ -3,7 +3,7 @@
 // loop or more later), and until then the dead runtime's /next connections
 // may look open to its agent: an event handed over in that gap would go to
 // a runtime that can never run it.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 /** The process is no longer there, or is a zombie not yet reaped. Linux only (/proc); elsewhere false, and the exit event alone tells. */
 export function processGone(pid: number): boolean {
@@ -20,4 +20,53 @@ export function processGone(pid: number): boolean {
 export function deadState(stat: string): boolean {
   const state = stat.charAt(stat.lastIndexOf(')') + 2);
   return state === 'Z' || state === 'X';
+}
+
+const CLOSE_PAREN = 0x29;
+const ZOMBIE = 0x5a; // 'Z'
+const DEAD = 0x58; // 'X'
+
+/**
+ * processGone for the runtime of one instance, asked before every invocation:
+ * /proc/PID/stat is opened once and re-read with one pread per call instead
+ * of readFileSync's open, fstat, read and close (four syscalls, each a point
+ * where a loaded machine takes the CPU away) and a string per call. The open
+ * descriptor stays bound to that process: once it is reaped the read fails
+ * with ESRCH, even if its pid has been given to another process since.
+ */
+export class ProcessWatch {
+  #pid: number | undefined;
+  #fd: number | undefined;
+  // Pid, command name (at most 15 bytes, in parentheses) and state fit well within it.
+  readonly #buf = Buffer.alloc(128);
+
+  /** Whether process `pid` has ended (or is a zombie not yet reaped). */
+  gone(pid: number): boolean {
+    if (pid !== this.#pid || this.#fd === undefined) {
+      this.close();
+      try {
+        this.#fd = openSync(`/proc/${pid}/stat`, 'r');
+      } catch (err) {
+        return process.platform === 'linux' && (err as NodeJS.ErrnoException).code === 'ENOENT';
+      }
+      this.#pid = pid;
+    }
+    let n: number;
+    try {
+      n = readSync(this.#fd, this.#buf, 0, this.#buf.length, 0);
+    } catch {
+      // ESRCH: reaped since the descriptor was opened.
+      this.close();
+      return true;
+    }
+    const paren = this.#buf.lastIndexOf(CLOSE_PAREN, n - 1);
+    const state = paren >= 0 && paren + 2 < n ? this.#buf[paren + 2] : undefined;
+    return state === ZOMBIE || state === DEAD;
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    this.#pid = undefined;
+  }
 }

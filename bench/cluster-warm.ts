@@ -89,7 +89,16 @@ interface Cluster {
   kubeconfigPath: string;
 }
 
-type Obj = { metadata?: { name?: string; deletionTimestamp?: string }; status?: { podIP?: string; conditions?: { type: string; status: string }[] } };
+type Obj = {
+  metadata?: { name?: string; deletionTimestamp?: string };
+  status?: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; containerID?: string }[] };
+};
+
+/** A pod to time: its IP and the pid of each container's main process (the process node's containerID is process://PID). */
+interface PodProcs {
+  ip: string;
+  pids: Record<string, number>;
+}
 
 function tool(c: Cluster, name: 'helm' | 'kubectl', args: string[]): Promise<string> {
   return new Promise((done, fail) => {
@@ -104,9 +113,38 @@ const until = <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> =>
 
 const isReady = (p: Obj): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
-async function readyPodIps(rest: KubeRest, selector: string): Promise<string[]> {
+async function readyPods(rest: KubeRest, selector: string): Promise<PodProcs[]> {
   const list = await rest.get<{ items: Obj[] }>(`/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent(selector)}`);
-  return list.items.filter((p) => isReady(p) && p.metadata?.deletionTimestamp === undefined && p.status?.podIP !== undefined).map((p) => p.status?.podIP ?? '');
+  return list.items
+    .filter((p) => isReady(p) && p.metadata?.deletionTimestamp === undefined && p.status?.podIP !== undefined)
+    .map((p) => {
+      const pids: Record<string, number> = {};
+      for (const c of p.status?.containerStatuses ?? []) {
+        const m = /^process:\/\/(\d+)$/.exec(c.containerID ?? '');
+        if (m?.[1] !== undefined) pids[c.name] = Number(m[1]);
+      }
+      return { ip: p.status?.podIP ?? '', pids };
+    });
+}
+
+/** CPU time (user + system, ms) a process has used so far; NaN once it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The processes whose CPU each row reports per call: every gateway pod's, the function pod's agent and runtime. */
+type Procs = Record<'gateway' | 'agent' | 'runtime', number[]>;
+
+function cpuOf(procs: Procs): Record<keyof Procs, number> {
+  const sum = (pids: number[]): number => pids.reduce((a, pid) => a + cpuMs(pid), 0);
+  return { gateway: sum(procs.gateway), agent: sum(procs.agent), runtime: sum(procs.runtime) };
 }
 
 /** One warm instance, kept: the autoscaler never takes it away during the run. */
@@ -125,12 +163,18 @@ interface Target {
   path: string;
   headers: Record<string, string>;
   samples: number[];
+  /** CPU ms the pods' processes used while this target's samples ran. */
+  cpu: Record<keyof Procs, number>;
+  /** Connections the client opened: 1 means every call reused the first. */
+  connects: number;
 }
 
 function target(name: string, origin: string, path: string, headers: Record<string, string>, note: string): Target {
   // One connection, kept alive for the whole run: the client's settings of bench/gateway.ts.
   const client = new Client(origin, { pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 600_000 });
-  return { name, note, client, path, headers: { 'content-type': 'application/json', ...headers }, samples: [] };
+  const t: Target = { name, note, client, path, headers: { 'content-type': 'application/json', ...headers }, samples: [], cpu: { gateway: 0, agent: 0, runtime: 0 }, connects: 0 };
+  client.on('connect', () => t.connects++);
+  return t;
 }
 
 async function call(t: Target): Promise<void> {
@@ -159,14 +203,17 @@ async function measure(c: Cluster): Promise<Row[]> {
     if ((await rest.getOrUndefined(`/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions/${FN}`)) === undefined) {
       await rest.call('POST', `/apis/hearth.dev/v1alpha1/namespaces/${NS}/functions`, functionManifest());
     }
-    const agentIps = await until(`a Ready pod of ${FN}`, async () => {
-      const ips = await readyPodIps(rest, `${LABEL_FUNCTION}=${FN}`);
-      return ips.length > 0 ? ips : undefined;
+    const fnPod = await until(`a Ready pod of ${FN}`, async () => (await readyPods(rest, `${LABEL_FUNCTION}=${FN}`))[0]);
+    const gateways = await until('Ready gateway pods', async () => {
+      const pods = await readyPods(rest, 'app.kubernetes.io/component=gateway');
+      return pods.length > 0 ? pods : undefined;
     });
-    const gatewayIps = await until('Ready gateway pods', async () => {
-      const ips = await readyPodIps(rest, 'app.kubernetes.io/component=gateway');
-      return ips.length > 0 ? ips : undefined;
-    });
+    const clusterIp = (await rest.get<{ spec: { clusterIP: string; ports: { port: number }[] } }>(`/api/v1/namespaces/${NS}/services/hearth-gateway`)).spec;
+    const procs: Procs = {
+      gateway: gateways.flatMap((g) => Object.values(g.pids)),
+      agent: fnPod.pids.agent === undefined ? [] : [fnPod.pids.agent],
+      runtime: fnPod.pids.runtime === undefined ? [] : [fnPod.pids.runtime],
+    };
     const service = target('through the gateway Service (cluster DNS name)', SERVICE, INVOKE_PATH, auth, 'the e2e client\'s path: ClusterIP by kube-proxy\'s iptables rules, then a gateway pod');
     // Untimed: proves the whole path answers before anything is timed.
     await until(`${FN} answering through the gateway Service`, async () => {
@@ -175,23 +222,31 @@ async function measure(c: Cluster): Promise<Row[]> {
     });
     targets.push(
       service,
-      ...gatewayIps.map((ip, i) => target(`baseline: straight to gateway pod ${i + 1}'s IP`, `http://${ip}:${GATEWAY_PORT}`, INVOKE_PATH, auth, `${ip}:${GATEWAY_PORT}, no Service hop`)),
-      ...agentIps.slice(0, 1).map((ip) => target('baseline: straight to the function pod\'s agent', `http://${ip}:${AGENT_PORT}`, AGENT_INVOKE_PATH, {}, `${ip}:${AGENT_PORT}, the call the gateway makes`)),
+      target('through the gateway Service\'s ClusterIP', `http://${clusterIp.clusterIP}:${clusterIp.ports[0]?.port ?? 80}`, INVOKE_PATH, auth, 'the same without the name'),
+      ...gateways.map((g, i) => target(`baseline: straight to gateway pod ${i + 1}'s IP`, `http://${g.ip}:${GATEWAY_PORT}`, INVOKE_PATH, auth, `${g.ip}:${GATEWAY_PORT}, no Service hop`)),
+      target('baseline: straight to the function pod\'s agent', `http://${fnPod.ip}:${AGENT_PORT}`, AGENT_INVOKE_PATH, {}, `${fnPod.ip}:${AGENT_PORT}, the call the gateway makes`),
     );
     for (const t of targets) for (let i = 0; i < WARMUP; i++) await call(t);
     const loadAtStart = loadavg()[0] ?? Number.NaN;
     const perRound = Math.ceil(CALLS / ROUNDS);
     for (let r = 0; r < ROUNDS; r++) {
       for (const t of targets) {
+        const before = cpuOf(procs);
         for (let i = 0; i < perRound; i++) {
           const t0 = performance.now();
           await call(t);
           t.samples.push(performance.now() - t0);
         }
+        const after = cpuOf(procs);
+        for (const k of ['gateway', 'agent', 'runtime'] as const) t.cpu[k] += after[k] - before[k];
       }
     }
     const load = `load average (1 min) ${loadAtStart.toFixed(1)} → ${(loadavg()[0] ?? Number.NaN).toFixed(1)}`;
-    return targets.map((t, i) => summarize(t.name, t.samples, { note: `${t.note}; ${t.samples.length} calls${i === 0 ? `, ${ROUNDS} rounds taking turns with the rows below; ${load}` : ''}` }));
+    // CPU per call of each process (clock ticks of 10 ms over 2,000 calls): where the time goes when the machine is busy.
+    const perCall = (t: Target): string => (['gateway', 'agent', 'runtime'] as const).map((k) => `${k} ${Math.round((t.cpu[k] / t.samples.length) * 1000)}`).join(', ');
+    return targets.map((t, i) => summarize(t.name, t.samples, {
+      note: `${t.note}; ${t.samples.length} calls on ${t.connects} connection(s); CPU µs/call: ${perCall(t)}${i === 0 ? `; ${ROUNDS} rounds taking turns with the rows below; ${load}` : ''}`,
+    }));
   } finally {
     for (const t of targets) await t.client.close();
     await rest.close();

@@ -388,7 +388,7 @@ export class Agent implements RuntimeApi {
       this.complete(p, unhandledResult(responseTooLargeError(this.responseLimit), this.elapsed(p)), 'error');
       return;
     }
-    sendJson(res, 202, { status: 'OK' });
+    accepted(res);
     this.complete(p, { outcome: 'success', payload: body, durationMs: this.elapsed(p) });
   }
 
@@ -398,7 +398,7 @@ export class Agent implements RuntimeApi {
       sendJson(res, 400, RUNTIME_API_ERRORS.invalidRequestId);
       return;
     }
-    sendJson(res, 202, { status: 'OK' });
+    accepted(res);
     const { payload, errorType } = normalisePostedError(body, errorTypeHeader);
     this.complete(p, { outcome: handled ? 'handled' : 'unhandled', payload, errorType, durationMs: this.elapsed(p) }, handled ? undefined : 'error');
   }
@@ -424,7 +424,7 @@ export class Agent implements RuntimeApi {
     const relay = new StreamRelay(req, contentType !== undefined && contentType !== '' ? contentType : DEFAULT_STREAM_CONTENT_TYPE);
     p.relay = relay;
     req.once('end', () => {
-      sendJson(res, 202, { status: 'OK' });
+      accepted(res);
       const type = trailer(req, ERROR_TYPE_TRAILER);
       const body = trailer(req, ERROR_BODY_TRAILER);
       if (type === undefined && body === undefined) {
@@ -458,7 +458,7 @@ export class Agent implements RuntimeApi {
       else chunks.length = 0;
     });
     req.once('end', () => {
-      sendJson(res, 202, { status: 'OK' });
+      accepted(res);
       const type = trailer(req, ERROR_TYPE_TRAILER);
       const body = trailer(req, ERROR_BODY_TRAILER);
       if (type !== undefined || body !== undefined) {
@@ -707,8 +707,11 @@ export class Agent implements RuntimeApi {
     if (trace.xray !== undefined) headers['lambda-runtime-trace-id'] = trace.xray;
     if (trace.traceparent !== undefined) headers.traceparent = trace.traceparent;
     p.startedAt = performance.now();
-    p.opening = openingLines(this.logSettings, req.requestId, this.opts.version);
-    this.writeRecords(p.opening, req.requestId);
+    // Text's START goes only into a log tail, and is built then (closeLog); JSON's platform.start is timed now.
+    if (recordsInLog(this.logSettings)) {
+      p.opening = openingLines(this.logSettings, req.requestId, this.opts.version);
+      this.writeRecords(p.opening, req.requestId);
+    }
     this.inflight.set(req.requestId, p);
     p.timer = setTimeout(() => this.onTimeout(p), p.timeoutMs);
     res.writeHead(200, headers);
@@ -878,6 +881,16 @@ export class Agent implements RuntimeApi {
 
 /** How long a streamed post cut short waits for the runtime's exit to be seen, so a crash is reported as Runtime.ExitError. */
 const STREAM_CUT_GRACE_MS = 200;
+
+/** The Runtime API's 202 to each answer a runtime posts, built once: one is written per invocation. */
+const ACCEPTED_BODY = JSON.stringify({ status: 'OK' });
+const ACCEPTED_HEADERS = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(ACCEPTED_BODY) };
+
+function accepted(res: ServerResponse): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(202, ACCEPTED_HEADERS);
+  res.end(ACCEPTED_BODY);
+}
 
 function trailer(req: IncomingMessage, name: string): string | undefined {
   const v = req.trailers[name];

@@ -22,8 +22,21 @@ export interface EventSink {
 
 export const COMPONENT = 'hearth-controller';
 
+/**
+ * Events posted at once. They are told, not waited for: 500 new Functions
+ * each emit one as their Deployment is created, and posted all at once they
+ * competed with the applies and status writes for the API server (the
+ * 500-Function bench). A few at a time, they follow a burst instead of
+ * slowing it; each keeps the time it was emitted.
+ */
+const IN_FLIGHT = 2;
+/** Events waiting beyond this many are dropped, oldest first, as client-go's broadcaster drops beyond its queue of 1000. */
+const BACKLOG = 1000;
+
 export class EventRecorder implements EventSink {
   readonly #recent = new Map<string, number>();
+  readonly #waiting: { namespace: string; body: object }[] = [];
+  #inFlight = 0;
 
   constructor(
     private readonly rest: KubeRest,
@@ -61,7 +74,27 @@ export class EventRecorder implements EventSink {
       lastTimestamp: time,
       count: 1,
     };
-    this.rest.request('POST', resourcePath(RESOURCES.Event, target.namespace), { body }).catch((err: unknown) => this.opts.onError?.(err));
+    this.#waiting.push({ namespace: target.namespace, body });
+    if (this.#waiting.length > BACKLOG) {
+      this.#waiting.shift();
+      this.opts.onError?.(new Error(`more than ${BACKLOG} events waiting to be posted: the oldest was dropped`));
+    }
+    this.#post();
+  }
+
+  #post(): void {
+    while (this.#inFlight < IN_FLIGHT) {
+      const next = this.#waiting.shift();
+      if (next === undefined) return;
+      this.#inFlight++;
+      this.rest
+        .request('POST', resourcePath(RESOURCES.Event, next.namespace), { body: next.body })
+        .catch((err: unknown) => this.opts.onError?.(err))
+        .finally(() => {
+          this.#inFlight--;
+          this.#post();
+        });
+    }
   }
 
   #prune(now: number): void {

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { pino } from 'pino';
 import { Pool } from 'undici';
 import { parse } from 'yaml';
@@ -45,16 +46,66 @@ function req(): InvokeRequest {
   return { requestId: randomUUID(), payload: Buffer.from('{}'), timeoutMs: 3000, invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:bench' };
 }
 
-async function loop(call: () => Promise<unknown>): Promise<{ samples: number[]; wallMs: number }> {
+interface Loop {
+  samples: number[];
+  wallMs: number;
+  /** CPU per call, µs: this process's (agent and client alike), and the processes of `others` (the runtime, or the emulator and its runtime). */
+  cpu: { ownUs: number; othersUs: number };
+}
+
+/**
+ * Sequential calls after warm-ups. Besides latencies it counts CPU per call
+ * on both sides: on a loaded machine latencies move with other people's
+ * work, CPU time much less, so it is what tells a change apart from noise.
+ */
+async function loop(call: () => Promise<unknown>, others: number | undefined = undefined): Promise<Loop> {
   for (let i = 0; i < WARM_UPS; i++) await call();
   const samples: number[] = [];
+  const pids = others !== undefined ? processTree(others) : [];
+  const own = process.cpuUsage();
+  const othersBefore = cpuMicros(pids);
   const start = performance.now();
   for (let i = 0; i < CALLS; i++) {
     const t = performance.now();
     await call();
     samples.push(performance.now() - t);
   }
-  return { samples, wallMs: performance.now() - start };
+  const wallMs = performance.now() - start;
+  const ownUsed = process.cpuUsage(own);
+  return { samples, wallMs, cpu: { ownUs: (ownUsed.user + ownUsed.system) / CALLS, othersUs: (cpuMicros(pids) - othersBefore) / CALLS } };
+}
+
+function cpuNote(l: Loop, others: string): string {
+  return `CPU/call: this process ${l.cpu.ownUs.toFixed(0)} µs, ${others} ${l.cpu.othersUs.toFixed(0)} µs`;
+}
+
+let clockTicks: number | undefined;
+
+/** User + system CPU of `pids` in µs, from /proc (0 where there is none). */
+function cpuMicros(pids: readonly number[]): number {
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Gone, or no /proc: counts nothing.
+    }
+  }
+  return (ticks * 1_000_000) / clockTicks;
+}
+
+/** `pid` and its descendants (the Python runtime's workers, the emulator's runtime). */
+function processTree(pid: number): number[] {
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter((c) => c !== '');
+  } catch {
+    // No such process, or a kernel without CONFIG_PROC_CHILDREN: the process alone.
+  }
+  return [pid, ...children.flatMap((c) => processTree(Number(c)))];
 }
 
 function ok(r: InvokeResult): InvokeResult {
@@ -70,13 +121,13 @@ async function warmRows(family: Family, b: LocalBackend): Promise<Row[]> {
   const inst = b.instances(name)[0];
   if (!(inst instanceof LocalInstance) || inst.state !== 'ready') throw new Error(`${name} did not start: ${inst?.initError?.payload.toString() ?? 'no instance'}`);
   const rows: Row[] = [];
-  const inProcess = await loop(async () => ok(await inst.invoke(req())));
-  rows.push(summarise(`${family} warm: agent in process`, inProcess.samples, { wallMs: inProcess.wallMs, note: `${CALLS} sequential after ${WARM_UPS} warm-ups` }));
+  const inProcess = await loop(async () => ok(await inst.invoke(req())), inst.agent.pid);
+  rows.push(summarise(`${family} warm: agent in process`, inProcess.samples, { wallMs: inProcess.wallMs, note: `${CALLS} sequential after ${WARM_UPS} warm-ups; ${cpuNote(inProcess, 'runtime')}` }));
   const { url } = await inst.agent.listenInvoke();
   const client = new AgentClient(url, { connections: 1 });
   try {
-    const http = await loop(async () => ok(await client.invoke(req())));
-    rows.push(summarise(`${family} warm: agent HTTP endpoint`, http.samples, { wallMs: http.wallMs, note: 'undici, one keep-alive connection' }));
+    const http = await loop(async () => ok(await client.invoke(req())), inst.agent.pid);
+    rows.push(summarise(`${family} warm: agent HTTP endpoint`, http.samples, { wallMs: http.wallMs, note: `undici, one keep-alive connection; ${cpuNote(http, 'runtime')}` }));
   } finally {
     await client.close();
   }
@@ -143,22 +194,22 @@ async function rieRow(): Promise<Row> {
   const taskRoot = await new CodeStore(WORK, '').materialise(fn.spec.code.inline ?? {});
   const rie = await startRie(tools.rie, taskRoot, fn.spec.handler ?? '', await freePort(), tools.python);
   try {
-    const r = await postLoop(rie.url, RIE_INVOKE_PATH);
-    return summarise(name, r.samples, { wallMs: r.wallMs, note: 'baseline: same handler and client settings as the agent HTTP row' });
+    const r = await postLoop(rie.url, RIE_INVOKE_PATH, rie.pid);
+    return summarise(name, r.samples, { wallMs: r.wallMs, note: `baseline: same handler and client settings as the agent HTTP row; ${cpuNote(r, 'emulator + runtime')}` });
   } finally {
     await rie.close();
   }
 }
 
 /** The HTTP rows' loop: POSTs of '{}' over one keep-alive connection, each answered 200. */
-async function postLoop(url: string, path: string): Promise<{ samples: number[]; wallMs: number }> {
+async function postLoop(url: string, path: string, pid?: number): Promise<Loop> {
   const pool = new Pool(url, { connections: 1, pipelining: 1 });
   try {
     return await loop(async () => {
       const res = await pool.request({ path, method: 'POST', body: '{}' });
       await res.body.arrayBuffer();
       if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}`);
-    });
+    }, pid);
   } finally {
     await pool.close();
   }

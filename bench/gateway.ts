@@ -33,6 +33,7 @@ import { skipped, summarize, type Row } from './report.js';
 const WARMUP = 100;
 const CALLS = 2000;
 const THROUGHPUT_MS = 3000;
+const THROUGHPUT_WARMUP_MS = 1000;
 const THROUGHPUT_CONNECTIONS = 4;
 const COLD_STARTS = 8;
 
@@ -45,7 +46,7 @@ const PAYLOAD = '{"key":"value"}';
  * Sequential calls on one keep-alive connection, then (unless `sequentialOnly`)
  * a fixed-time run on several connections.
  */
-async function measure(name: string, origin: string, path: string, note: string, sequentialOnly = false): Promise<Row> {
+async function measure(name: string, origin: string, path: string, note: string, opts: { sequentialOnly?: boolean; cpuOf?: () => number[] } = {}): Promise<Row> {
   const client = new Pool(origin, { pipelining: 1, connections: THROUGHPUT_CONNECTIONS });
   const call = async () => {
     const res = await client.request({ method: 'POST', path, body: PAYLOAD, headers: { 'content-type': 'application/json' } });
@@ -54,27 +55,66 @@ async function measure(name: string, origin: string, path: string, note: string,
   };
   for (let i = 0; i < WARMUP; i++) await call();
   const samples: number[] = [];
+  const cpu0 = opts.cpuOf ? cpuMs(opts.cpuOf()) : undefined;
   for (let i = 0; i < CALLS; i++) {
     const t0 = performance.now();
     await call();
     samples.push(performance.now() - t0);
   }
-  if (sequentialOnly) {
+  // The serving processes' CPU time per sequential call: the cost of a call, which the machine's load stretches less than latency.
+  if (opts.cpuOf && cpu0 !== undefined) {
+    const used = cpuMs(opts.cpuOf()) - cpu0;
+    if (Number.isFinite(used)) note = `${note}; ${Math.round((used * 1000) / CALLS)} µs CPU/call`;
+  }
+  if (opts.sequentialOnly === true) {
     await client.close();
     return summarize(name, samples, { note });
   }
-  let done = 0;
-  const end = performance.now() + THROUGHPUT_MS;
-  await Promise.all(
-    Array.from({ length: THROUGHPUT_CONNECTIONS }, async () => {
-      while (performance.now() < end) {
-        await call();
-        done++;
-      }
-    }),
-  );
+  const concurrently = async (ms: number): Promise<number> => {
+    let done = 0;
+    const end = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: THROUGHPUT_CONNECTIONS }, async () => {
+        while (performance.now() < end) {
+          await call();
+          done++;
+        }
+      }),
+    );
+    return done;
+  };
+  // Untimed first: a platform that scales out starts its instances for 4 callers here (cold starts are the cold rows' business).
+  await concurrently(THROUGHPUT_WARMUP_MS);
+  const done = await concurrently(THROUGHPUT_MS);
   await client.close();
   return summarize(name, samples, { rps: (done / THROUGHPUT_MS) * 1000, note });
+}
+
+/** User and system CPU time of these processes so far, in ms (Linux /proc; NaN elsewhere). */
+function cpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return Number.NaN;
+    }
+  }
+  // USER_HZ: 100 on every Linux Node runs on.
+  return ticks * 10;
+}
+
+/** A process and its children (nginx's workers), one level down. */
+function withChildren(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter((c) => c !== '').map(Number);
+    return [pid, ...children];
+  } catch {
+    return [pid];
+  }
 }
 
 function startNginx(listenPort: number, upstreamPort: number): { proc: ChildProcess; dir: string } | undefined {
@@ -125,7 +165,7 @@ const AGENT_PATH = '/2015-03-31/functions/function/invocations';
 const GATEWAY_PATH = '/2015-03-31/functions/hello-python/invocations';
 
 /** A `hearth` subcommand in a child process (through tsx, as `npm run hearth`), ready once `path` answers 200. */
-async function startHearth(args: string[], url: string, path: string, opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[]; what: string }): Promise<HttpProcess> {
+async function startHearth(args: string[], url: string, path: string, opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[]; what: string }): Promise<HttpProcess & { pid: number }> {
   const child = reap(
     spawn(process.execPath, [...(opts.nodeArgs ?? []), ...HEARTH, ...args], {
       env: { ...process.env, ...opts.env },
@@ -134,7 +174,8 @@ async function startHearth(args: string[], url: string, path: string, opts: { en
     }),
   );
   // Graceful: a profiled gateway writes its profile on the way out.
-  return ready(child, url, { what: opts.what, graceMs: 15_000, timeoutMs: 60_000, path });
+  const started = await ready(child, url, { what: opts.what, graceMs: 15_000, timeoutMs: 60_000, path });
+  return { ...started, pid: child.pid ?? -1 };
 }
 
 async function rieRow(task: string): Promise<Row> {
@@ -148,7 +189,7 @@ async function rieRow(task: string): Promise<Row> {
   const rie = await startRie(tools.rie, task, HELLO.handler ?? 'lambda_function.lambda_handler', await freePort(), tools.python);
   try {
     // The emulator runs one invocation at a time (as a Lambda sandbox does) and drops the connections of concurrent ones: latency only.
-    return await measure(name, rie.url, RIE_INVOKE_PATH, "baseline: AWS's emulator, same handler (one call at a time)", true);
+    return await measure(name, rie.url, RIE_INVOKE_PATH, "baseline: AWS's emulator, same handler (one call at a time)", { sequentialOnly: true });
   } finally {
     await rie.close();
   }
@@ -160,8 +201,8 @@ export async function warmPaths(): Promise<Row[]> {
   writeFileSync(join(task, 'lambda_function.py'), SOURCE);
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-fns-'));
   writeFileSync(join(dir, 'hello-python.yaml'), readFileSync('examples/hello-python.yaml'));
-  let agent: HttpProcess | undefined;
-  let gateway: HttpProcess | undefined;
+  let agent: (HttpProcess & { pid: number }) | undefined;
+  let gateway: (HttpProcess & { pid: number }) | undefined;
   let nginx: ReturnType<typeof startNginx>;
   try {
     rows.push(await rieRow(task));
@@ -172,12 +213,14 @@ export async function warmPaths(): Promise<Row[]> {
       AGENT_PATH,
       { what: 'hearth agent', env: { LAMBDA_TASK_ROOT: task, _HANDLER: HELLO.handler ?? 'lambda_function.lambda_handler', AWS_LAMBDA_FUNCTION_NAME: 'hello-python' } },
     );
-    rows.push(await measure('direct to a warm agent (HTTP)', agent.url, AGENT_PATH, 'baseline: hearth agent, no gateway'));
+    const agentPid = agent.pid;
+    rows.push(await measure('direct to a warm agent (HTTP)', agent.url, AGENT_PATH, 'baseline: hearth agent, no gateway', { cpuOf: () => [agentPid] }));
     const nginxPort = await freePort();
     nginx = startNginx(nginxPort, agentPort);
     if (nginx) {
       await waitForPort(nginxPort);
-      rows.push(await measure('nginx → agent', `http://127.0.0.1:${nginxPort}`, AGENT_PATH, 'baseline: one reverse-proxy hop'));
+      const nginxPid = nginx.proc.pid;
+      rows.push(await measure('nginx → agent', `http://127.0.0.1:${nginxPort}`, AGENT_PATH, 'baseline: one reverse-proxy hop', { cpuOf: () => [...withChildren(nginxPid), agentPid] }));
     } else {
       rows.push(skipped('nginx → agent', 'nginx is not installed (make bench installs it)'));
     }
@@ -186,7 +229,8 @@ export async function warmPaths(): Promise<Row[]> {
     const gatewayPort = await freePort();
     const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     gateway = await startHearth(['up', '--dir', dir, '--port', String(gatewayPort), '--log-level', 'warn'], `http://127.0.0.1:${gatewayPort}`, GATEWAY_PATH, { what: 'hearth up', nodeArgs });
-    rows.push(await measure('Hearth gateway (hearth up), Invoke API', gateway.url, GATEWAY_PATH, 'Hearth: auth-free loopback, dispatch, metrics, agent in process'));
+    const gatewayPid = gateway.pid;
+    rows.push(await measure('Hearth gateway (hearth up), Invoke API', gateway.url, GATEWAY_PATH, 'Hearth: auth-free loopback, dispatch, metrics, agent in process', { cpuOf: () => [gatewayPid] }));
   } finally {
     nginx?.proc.kill('SIGTERM');
     if (nginx) rmSync(nginx.dir, { recursive: true, force: true });

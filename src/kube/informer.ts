@@ -140,11 +140,14 @@ export class Informer<T extends KubernetesObject> {
         m.set(name, obj);
       }
     } while (cont !== undefined);
-    // What the cache held and the list no longer has was deleted meanwhile.
-    const old = this.#objects;
-    this.#objects = new Map();
-    for (const [ns, m] of old) {
-      for (const [name, obj] of m) if (seen.get(ns)?.has(name) !== true) for (const h of this.#handlers) h.delete(obj);
+    // What the cache held and the list no longer has was deleted meanwhile; the rest is added or updated as a watch event would be.
+    for (const [ns, m] of this.#objects) {
+      for (const [name, obj] of m) {
+        if (seen.get(ns)?.has(name) === true) continue;
+        m.delete(name);
+        for (const h of this.#handlers) h.delete(obj);
+      }
+      if (m.size === 0) this.#objects.delete(ns);
     }
     for (const m of seen.values()) for (const obj of m.values()) this.#upsert(obj);
     this.#resourceVersion = rv;
@@ -220,19 +223,24 @@ export class Informer<T extends KubernetesObject> {
       throw err;
     }
     res.socket?.setKeepAlive(true, 30_000);
+    // Decoded by the stream (a StringDecoder), so a character split between two chunks stays whole.
+    res.setEncoding('utf8');
     let buffered = '';
     try {
       for await (const chunk of res) {
-        buffered += (chunk as Buffer).toString('utf8');
+        buffered += chunk as string;
+        // Lines are cut by index and the rest kept once per chunk: slicing the remainder per line copied it once per event.
+        let start = 0;
         let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
+        while ((nl = buffered.indexOf('\n', start)) >= 0) {
+          const line = buffered.slice(start, nl);
+          start = nl + 1;
           if (line.trim().length > 0 && this.#onEvent(JSON.parse(line) as WatchEvent<T>) === 'relist') {
             res.destroy();
             return;
           }
         }
+        buffered = buffered.slice(start);
       }
     } catch (err) {
       // Aborted by stop(), or the connection broke: resume from the last version seen.

@@ -200,7 +200,9 @@ export async function warmPaths(): Promise<Row[]> {
   const task = mkdtempSync(join(tmpdir(), 'hearth-bench-task-'));
   writeFileSync(join(task, 'lambda_function.py'), SOURCE);
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-fns-'));
-  writeFileSync(join(dir, 'hello-python.yaml'), readFileSync('examples/hello-python.yaml'));
+  // One instance, as the agent rows have one runtime: the 4-connection run compares a gateway queueing calls for one
+  // instance with nginx queueing them for one agent (unbounded, the gateway would start four sandboxed runtimes on 2 cores).
+  writeFileSync(join(dir, 'hello-python.yaml'), `${readFileSync('examples/hello-python.yaml', 'utf8').trimEnd()}\n  scaling:\n    maxInstances: 1\n`);
   let agent: (HttpProcess & { pid: number }) | undefined;
   let gateway: (HttpProcess & { pid: number }) | undefined;
   let nginx: ReturnType<typeof startNginx>;

@@ -24,6 +24,7 @@ import { killTree, MEMORY_ROOT, memoryCgroupAvailable } from '../../../src/sandb
 import { ContainerRunner, startAppContainers, stopContainers, type PodContext } from './container.js';
 import { KubeRest } from './kube-rest.js';
 import type { Sandbox } from './network.js';
+import { runcHome } from './env.js';
 import { Cutoff } from './termination.js';
 import { VolumeBuilder } from './volumes.js';
 import { alive } from '../processes.js';
@@ -455,9 +456,10 @@ describe.runIf(able)('the process node stops containers as the kubelet does', ()
       expect({ uid: f.uid, gid: f.gid, groups: f.groups }).toEqual({ uid: 1000, gid: 2000, groups: [3000, 3001] });
       expect({ caps: f.caps, bounding: f.bounding, nnp: f.nnp }).toEqual({ caps: '0000000000000000', bounding: '0000000000000000', nnp: '1' });
       expect(f.cwd).toBe(dir);
-      expect(f.env).toMatchObject({ FACTS: facts, GREETING: 'hi there', HOSTNAME: 'p' });
+      // HOME as runc sets it for a user the pod gave none: from /etc/passwd, else /.
+      expect(f.env).toMatchObject({ FACTS: facts, GREETING: 'hi there', HOSTNAME: 'p', HOME: runcHome(1000, readFileSync('/etc/passwd', 'utf8')) });
       // Nothing of the node's (vitest's) own environment, nor the PWD bwrap sets.
-      for (const k of ['PWD', 'VITEST', 'HOME', 'OLDPWD', 'SHLVL']) expect(f.env).not.toHaveProperty(k);
+      for (const k of ['PWD', 'VITEST', 'OLDPWD', 'SHLVL']) expect(f.env).not.toHaveProperty(k);
       // SIGTERM reaches the program itself, not bwrap, and the status reads as the kubelet's.
       await app.terminate({ graceSeconds: 10, cutoff: new Cutoff() });
       await ran;

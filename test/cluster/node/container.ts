@@ -4,11 +4,11 @@
 import type { V1Container, V1ContainerState, V1ContainerStateTerminated, V1ContainerStatus, V1LifecycleHandler, V1PodSpec, V1Probe } from '@kubernetes/client-node';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryCgroup, memoryCgroupAvailable, parseQuantity } from '../../../src/sandbox/memory-cgroup.js';
-import { ConfigError, containerArgv, containerEnv, type ServiceEnv } from './env.js';
+import { ConfigError, containerArgv, containerEnv, runcHome, type ServiceEnv } from './env.js';
 import type { PodFacts } from './downward.js';
 import { inContainer, lookupImage, repoRoot, resolveProgram, toCheckoutPath, type ImageEntry } from './images.js';
 import { launch } from './launch.js';
@@ -359,6 +359,7 @@ export class ContainerRunner {
     const argv = resolveProgram(image, containerArgv(this.spec, image, env)).map((w) => inContainer(w, this.ctx.checkoutMount));
     if (argv.length === 0) throw new ConfigError('no command specified');
     const { uid, gid, groups } = this.identity(image);
+    env.HOME ??= runcHome(uid, await readFile('/etc/passwd', 'utf8').catch(() => ''));
     const mounts = await this.mounts(image);
     const limit = parseQuantity(this.spec.resources?.limits?.memory as string | undefined);
     const cgroupPath = this.ctx.cgroupRoot === undefined ? undefined : join(this.ctx.cgroupRoot, this.name);

@@ -89,6 +89,21 @@ export async function containerEnv(c: V1Container, image: ImageEntry, facts: Pod
   return env;
 }
 
+/**
+ * HOME as runc sets it when neither the image nor the pod gave one: the
+ * user's home in the container's /etc/passwd (here the machine's, which is
+ * the containers' root), else "/". Without it a program asking for its home
+ * directory (Node's os.homedir(), Python's expanduser) fails in a pod here
+ * where it works on a real node. Pure.
+ */
+export function runcHome(uid: number, passwd: string): string {
+  for (const line of passwd.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 7 && f[2] === String(uid) && (f[5] ?? '') !== '') return f[5] ?? '/';
+  }
+  return '/';
+}
+
 /** command overrides ENTRYPOINT; args overrides CMD; a command without args drops CMD. */
 export function containerArgv(c: V1Container, image: ImageEntry, env: Record<string, string>): string[] {
   const entrypoint = c.command ?? image.entrypoint;

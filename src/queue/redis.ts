@@ -10,7 +10,7 @@ import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { attemptsKey, CONSUMER_GROUP, DEFAULT_KEY_PREFIX, functionKeys, recordKey, type FunctionKeys } from './keys.js';
 import { FINISHED_STATUSES, QueueUnavailableError, type Backlog, type InvocationRecord, type RecordWrite } from './queue.js';
-import { ReplicaAcks } from './replica-acks.js';
+import { ReplicaAcks, type WriteMark } from './replica-acks.js';
 import { followFailovers } from './sentinel-failover.js';
 import type { DestinationRecord } from './records.js';
 import { decodeEvent, encodeEvent, pushEventFields, type DeadLetterEntry, type Delivery, type FirstRecord, type QueueStore, type StoredDeadLetter, type StoredEvent } from './store.js';
@@ -40,6 +40,15 @@ export type RedisClient = Redis | Cluster;
 const RAW_COMMANDS = ['XREADGROUP', 'XAUTOCLAIM', 'XCLAIM'];
 
 /**
+ * Commands auto-pipelining leaves alone. Besides those above, EVALSHA, the
+ * enqueue batch's alone (#flush): a batch is already one command for a
+ * whole turn's enqueues, and auto-pipelining would only wrap it in a
+ * pipeline of one and hold it until the end of the tick, while the callers
+ * it answered are already making the next batch.
+ */
+const NOT_AUTO_PIPELINED = [...RAW_COMMANDS, 'evalsha'];
+
+/**
  * After a connection to Redis closed, for this long, a reclaim also takes
  * back a consumer's own entries idle for ORPHAN_IDLE_MS: a reply lost with
  * the connection (an XREADGROUP's) or an acknowledgement the old master took
@@ -59,7 +68,7 @@ function baseOptions(o: RedisConnectionOptions): RedisOptions {
     // Many events are settled at once; batching their commands per tick multiplies throughput.
     enableAutoPipelining: true,
     // ioredis drops the command name when it auto-pipelines call()/callBuffer(); those few go out on their own.
-    autoPipeliningIgnoredCommands: RAW_COMMANDS,
+    autoPipeliningIgnoredCommands: NOT_AUTO_PIPELINED,
     commandTimeout: o.commandTimeoutMs ?? 5000,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     ...(o.username !== undefined ? { username: o.username } : {}),
@@ -76,7 +85,7 @@ export function createRedisClient(o: RedisConnectionOptions): RedisClient {
     return new Cluster(nodes, {
       enableOfflineQueue: false,
       enableAutoPipelining: true,
-      autoPipeliningIgnoredCommands: RAW_COMMANDS,
+      autoPipeliningIgnoredCommands: NOT_AUTO_PIPELINED,
       clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
       redisOptions: {
         commandTimeout: base.commandTimeout ?? 5000,
@@ -147,7 +156,7 @@ return {0, ARGV[1]}`;
  * ARGV[1]: JSON, per event an array: request id, idempotency window ms ('0':
  * none), record JSON ('': none), record ttl ms, then the stream entry's
  * fields, where a payload that is not UTF-8 is the index of the ARGV holding
- * its bytes (ARGV[2...]). One JSON argument rather than ~20 per event: the
+ * its bytes (ARGV[2...]; the payload is the entry's 8th value, PAYLOAD_AT). One JSON argument rather than ~20 per event: the
  * client's cost is per argument (a batch of 50 took twice the CPU as plain
  * arguments), and cjson decodes it in Redis for about what parsing them cost.
  * Returns per event 0 when appended, or the request id an idempotency key
@@ -157,7 +166,6 @@ return {0, ARGV[1]}`;
  */
 const ENQUEUE_BATCH_SCRIPT = `
 local batch = cjson.decode(ARGV[1])
-local bytes = #ARGV > 1
 local out = {}
 local k = 1
 for i, e in ipairs(batch) do
@@ -175,11 +183,7 @@ for i, e in ipairs(batch) do
   if prior then
     out[i] = prior
   else
-    if bytes then
-      for j = 5, #e do
-        if type(e[j]) == 'number' then e[j] = ARGV[e[j]] end
-      end
-    end
+    if type(e[8]) == 'number' then e[8] = ARGV[e[8]] end
     redis.call('XADD', KEYS[k], '*', unpack(e, 5))
     if idem then redis.call('SET', idem, e[1], 'PX', e[2]) end
     if e[3] ~= '' then redis.call('SET', KEYS[k + 1], e[3], 'PX', e[4], 'NX') end
@@ -191,19 +195,28 @@ return out`;
 const ENQUEUE_BATCH_SHA = createHash('sha1').update(ENQUEUE_BATCH_SCRIPT).digest('hex');
 
 /**
- * Bounds of one batch: a script holds Redis for its whole run, and a batch is
- * one command buffered whole on both sides; events beyond them go in the next
- * batch of the same turn.
+ * Bounds of one batch; events beyond them go in the next batch of the same
+ * turn. 32 events: few enough that under load two or more batches are in
+ * flight, so Redis runs one while this process gathers the next (with one
+ * batch for all, each side waits for the other); many enough that one write
+ * to the socket, the costliest single step of a batch in the profile, is
+ * shared by many events. The bytes bound: a script holds Redis for its whole
+ * run, and a batch is one command buffered whole on both sides.
  */
-const MAX_BATCH_EVENTS = 128;
+export const MAX_BATCH_EVENTS = 32;
 const MAX_BATCH_BYTES = 1 << 20;
 
+/** Where an entry (ENQUEUE_BATCH_SCRIPT's per-event array) holds the payload: after 4 values and the fields 'r', id, 'p' (pushEventFields). */
+const PAYLOAD_AT = 7;
+
 interface PendingAppend {
-  event: StoredEvent;
+  requestId: string;
   /** The event's keys: its stream, its record, and its idempotency key when it has one. */
   keys: string[];
-  idempotency: { token: string; windowMs: number } | undefined;
-  record: FirstRecord | undefined;
+  /** The script's array for the event. */
+  entry: Array<string | number>;
+  /** A payload that is not UTF-8, sent as an argument of its own. */
+  bytes: Buffer | undefined;
   resolve: (r: { requestId: string; duplicate: boolean }) => void;
   reject: (err: unknown) => void;
 }
@@ -382,22 +395,41 @@ export class RedisStore implements QueueStore {
     return w;
   }
 
-  async append(event: StoredEvent, idempotency?: { token: string; windowMs: number }, record?: FirstRecord): Promise<{ requestId: string; duplicate: boolean }> {
-    if (this.client.status !== 'ready' || this.#closed) await this.#ready();
+  append(event: StoredEvent, idempotency?: { token: string; windowMs: number }, record?: FirstRecord): Promise<{ requestId: string; duplicate: boolean }> {
+    // No async function here: on the hot path an enqueue takes one promise, the batch's answer to it.
+    if (this.client.status !== 'ready' || this.#closed) return this.#ready().then(() => this.#append(event, idempotency, record));
+    return this.#append(event, idempotency, record);
+  }
+
+  #append(event: StoredEvent, idempotency: { token: string; windowMs: number } | undefined, record: FirstRecord | undefined): Promise<{ requestId: string; duplicate: boolean }> {
     if (this.client instanceof Cluster) return this.#appendInSteps(event, idempotency, record);
-    // Built here, so a name no key can be made of fails its own enqueue, not its batch.
-    const k = this.#keys(event.functionName);
-    const keys = idempotency ? [k.events, recordKey(event.requestId, this.#prefix), k.idempotencyPrefix + idempotency.token] : [k.events, recordKey(event.requestId, this.#prefix)];
+    let pending: Omit<PendingAppend, 'resolve' | 'reject'>;
+    try {
+      // Built here, so a name no key can be made of fails its own enqueue, not its batch.
+      const k = this.#keys(event.functionName);
+      const rk = recordKey(event.requestId, this.#prefix);
+      const entry: Array<string | number> = [event.requestId, idempotency ? String(idempotency.windowMs) : '0', record ? JSON.stringify(record.value) : '', record ? String(Math.max(1, Math.floor(record.ttlMs))) : '0'];
+      // Valid UTF-8 (JSON, as Lambda's payloads are) decodes and encodes back to the same bytes; anything else goes as bytes of its own (#flush).
+      const bytes = isUtf8(event.payload) ? undefined : event.payload;
+      pushEventFields<string | number>(entry, event, bytes ? 0 : event.payload.toString('utf8'));
+      pending = { requestId: event.requestId, keys: idempotency ? [k.events, rk, k.idempotencyPrefix + idempotency.token] : [k.events, rk], entry, bytes };
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // Enqueues of one turn of the event loop go to Redis together, as one script call (a group commit).
     return new Promise((resolve, reject) => {
-      this.#batch.push({ event, keys, idempotency, record, resolve, reject });
+      this.#batch.push({ ...pending, resolve, reject });
       this.#batchBytes += event.payload.length;
       if (this.#batch.length >= MAX_BATCH_EVENTS || this.#batchBytes >= MAX_BATCH_BYTES) this.#flush();
       else this.#flushTimer ??= setImmediate(() => this.#flush());
     });
   }
 
-  /** Sends the batch gathered so far; its callers are answered when Redis (and the replicas, where there are some) hold it. */
+  /**
+   * Sends the batch gathered so far, at once: written now, Redis runs it
+   * while this process gathers the next. Its callers are answered when Redis
+   * (and the replicas, where there are some) hold it.
+   */
   #flush(): void {
     if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
     this.#flushTimer = undefined;
@@ -405,37 +437,44 @@ export class RedisStore implements QueueStore {
     if (batch.length === 0) return;
     this.#batch = [];
     this.#batchBytes = 0;
-    const sent = this.#sendBatch(batch).finally(() => this.#inFlight.delete(sent));
-    this.#inFlight.add(sent);
+    const keys: string[] = [];
+    const entries: Array<Array<string | number>> = [];
+    const args: Array<string | Buffer> = [''];
+    for (const p of batch) {
+      for (const key of p.keys) keys.push(key);
+      // Where the payload's bytes went: the index of the argument that holds them.
+      if (p.bytes) p.entry[PAYLOAD_AT] = args.push(p.bytes);
+      entries.push(p.entry);
+    }
+    args[0] = JSON.stringify(entries);
+    // Taken before the write: where the replica count is known (every write but a connection's first), without waiting.
+    const known = this.replicaAcks ? this.replicaAcks.markNow() : null;
+    const sent = (known === undefined ? this.#sendAfterMark(keys, args) : this.#send(keys, args, known ?? undefined)).then(
+      (reply) => {
+        for (let i = 0; i < batch.length; i++) {
+          const p = batch[i];
+          const r = reply[i];
+          if (p) p.resolve(r === 0 ? { requestId: p.requestId, duplicate: false } : { requestId: str(r), duplicate: true });
+        }
+      },
+      (err: unknown) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
+    const tracked = sent.finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
   }
 
-  async #sendBatch(batch: PendingAppend[]): Promise<void> {
-    try {
-      const mark = await this.replicaAcks?.before();
-      const keys: string[] = [];
-      const events: Array<Array<string | number>> = [];
-      const bytes: Buffer[] = [];
-      for (const p of batch) {
-        for (const key of p.keys) keys.push(key);
-        const e = p.event;
-        const entry: Array<string | number> = [e.requestId, p.idempotency ? String(p.idempotency.windowMs) : '0', p.record ? JSON.stringify(p.record.value) : '', p.record ? String(Math.max(1, Math.floor(p.record.ttlMs))) : '0'];
-        // Valid UTF-8 (JSON, as Lambda's payloads are) decodes and encodes back to the same bytes; anything else goes as bytes of its own.
-        pushEventFields<string | number>(entry, e, isUtf8(e.payload) ? e.payload.toString('utf8') : 2 + bytes.push(e.payload) - 1);
-        events.push(entry);
-      }
-      const reply = await this.#evalBatch(keys, [JSON.stringify(events), ...bytes]);
-      if (!isArray(reply) || reply.length !== batch.length) throw new Error('unexpected reply to enqueue');
-      // Duplicates too: the first enqueue may have been refused for want of a replica, and may still be on the master alone.
-      if (mark) await this.replicaAcks?.after(mark);
-      for (let i = 0; i < batch.length; i++) {
-        const r = reply[i];
-        const p = batch[i];
-        if (p === undefined) continue;
-        p.resolve(r === 0 ? { requestId: p.event.requestId, duplicate: false } : { requestId: str(r), duplicate: true });
-      }
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-    }
+  async #sendAfterMark(keys: string[], args: Array<string | Buffer>): Promise<unknown[]> {
+    return this.#send(keys, args, await this.replicaAcks?.before());
+  }
+
+  async #send(keys: string[], args: Array<string | Buffer>, mark: WriteMark | undefined): Promise<unknown[]> {
+    const reply = await this.#evalBatch(keys, args);
+    if (!isArray(reply) || reply.length * 2 > keys.length || reply.length * 3 < keys.length) throw new Error('unexpected reply to enqueue');
+    // Duplicates too: the first enqueue may have been refused for want of a replica, and may still be on the master alone.
+    if (mark) await this.replicaAcks?.after(mark);
+    return reply;
   }
 
   /** EVALSHA, loading the script with EVAL the first time a server (a restarted or promoted one too) does not know it. */

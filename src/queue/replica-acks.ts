@@ -97,12 +97,23 @@ export class ReplicaAcks {
 
   /** Before a write: how many replicas must acknowledge it (asked of the master on a new connection, then refreshed in the background). */
   async before(): Promise<WriteMark> {
+    const known = this.markNow();
+    if (known !== undefined) return known;
+    await this.#refresh();
+    // The connection changed while it was asked: what it said is about a connection the write will not use.
+    if (this.#samples.length === 0) throw new QueueUnavailableError('the connection to Redis changed', 1);
+    return { generation: this.#generation, required: this.#required };
+  }
+
+  /**
+   * before() without waiting, where the connection's replicas were counted
+   * already (every write but its first); undefined when they must be asked
+   * first. Lets a write go out in the same turn it was made.
+   */
+  markNow(): WriteMark | undefined {
     const last = this.#samples.at(-1);
-    if (last === undefined) {
-      await this.#refresh();
-      // The connection changed while it was asked: what it said is about a connection the write will not use.
-      if (this.#samples.length === 0) throw new QueueUnavailableError('the connection to Redis changed', 1);
-    } else if (this.#now() - last.at >= this.#refreshMs) void this.#refresh().catch(() => undefined);
+    if (last === undefined) return undefined;
+    if (this.#now() - last.at >= this.#refreshMs) void this.#refresh().catch(() => undefined);
     return { generation: this.#generation, required: this.#required };
   }
 

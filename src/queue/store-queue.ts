@@ -67,6 +67,18 @@ export class StoreQueue implements Queue {
     readonly opts: QueueOptions = {},
   ) {}
 
+  #isoAt = Number.NaN;
+  #iso = '';
+
+  /** The clock's time as ISO: one Date per millisecond, not one per enqueue (enqueues come in bursts of a turn). */
+  #isoOf(now: number): string {
+    if (now !== this.#isoAt) {
+      this.#iso = new Date(now).toISOString();
+      this.#isoAt = now;
+    }
+    return this.#iso;
+  }
+
   get #recordTtlMs(): number {
     return this.opts.recordTtlMs ?? DEFAULT_RECORD_TTL_MS;
   }
@@ -102,7 +114,7 @@ export class StoreQueue implements Queue {
     if (req.traceId !== undefined) event.traceId = req.traceId;
     if (traceparent !== undefined) event.traceparent = traceparent;
     if (req.clientContext !== undefined) event.clientContext = req.clientContext;
-    const iso = new Date(now).toISOString();
+    const iso = this.#isoOf(now);
     // Written with the event (one round trip on Redis), and only where no record is: a consumer quicker than the answer keeps its own.
     const record: InvocationRecord = { requestId, functionName: req.functionName, status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso };
     if (req.qualifier !== undefined) record.qualifier = req.qualifier;
@@ -141,7 +153,7 @@ export class StoreQueue implements Queue {
 
   async redrive(functionName: string, opts: { limit?: number } = {}): Promise<RedriveResult> {
     const now = this.#clock.now();
-    const iso = new Date(now).toISOString();
+    const iso = this.#isoOf(now);
     const moved = await this.#guard('redrive', () =>
       this.store.redrive(functionName, limitOf(opts.limit, MAX_LIST), now, (e) =>
         this.store.putRecord({ requestId: e.requestId, functionName, ...(e.qualifier !== undefined ? { qualifier: e.qualifier } : {}), status: 'queued', attempts: 0, systemErrors: 0, enqueuedAt: iso, updatedAt: iso }, this.#recordTtlMs),

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createQueue } from '../../src/queue/index.js';
 import { QueueUnavailableError } from '../../src/queue/queue.js';
 import { functionKeys } from '../../src/queue/keys.js';
-import { RedisStore } from '../../src/queue/redis.js';
+import { MAX_BATCH_EVENTS, RedisStore } from '../../src/queue/redis.js';
 import { decodeEvent } from '../../src/queue/store.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
@@ -48,17 +48,18 @@ async function streamed(functionName: string): Promise<Array<{ requestId: string
 }
 
 describe('Redis enqueue', () => {
-  it('sends the enqueues of one turn as one script call, each event with its queued record', async () => {
+  it('sends the enqueues of one turn as one script call per MAX_BATCH_EVENTS, each event with its queued record', async () => {
     const q = createQueue({ redisUrl: server.url, redis: { keyPrefix: prefix } });
+    const n = MAX_BATCH_EVENTS + 10;
     try {
-      // The first call loads the script (NOSCRIPT, then EVAL); the batch after it is the steady state.
+      // The first call loads the script (NOSCRIPT, then EVAL); the batches after it are the steady state.
       await q.enqueue({ functionName: 'batch', payload: Buffer.from('{}') });
       await admin.config('RESETSTAT');
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => q.enqueue({ functionName: 'batch', payload: Buffer.from(JSON.stringify({ i })) })));
+      const results = await Promise.all(Array.from({ length: n }, (_, i) => q.enqueue({ functionName: 'batch', payload: Buffer.from(JSON.stringify({ i })) })));
       const c = await calls();
-      expect(c.get('evalsha')).toBe(1);
-      expect(c.get('xadd')).toBe(50);
-      expect(c.get('set')).toBe(50);
+      expect(c.get('evalsha')).toBe(2);
+      expect(c.get('xadd')).toBe(n);
+      expect(c.get('set')).toBe(n);
       expect(results.every((r) => !r.duplicate)).toBe(true);
       for (const r of results) expect(await q.record(r.requestId)).toMatchObject({ requestId: r.requestId, functionName: 'batch', status: 'queued', attempts: 0 });
       const events = await streamed('batch');

@@ -403,22 +403,23 @@ export class RedisStore implements QueueStore {
 
   #append(event: StoredEvent, idempotency: { token: string; windowMs: number } | undefined, record: FirstRecord | undefined): Promise<{ requestId: string; duplicate: boolean }> {
     if (this.client instanceof Cluster) return this.#appendInSteps(event, idempotency, record);
-    let pending: Omit<PendingAppend, 'resolve' | 'reject'>;
+    let requestId: string, keys: string[], entry: Array<string | number>, bytes: Buffer | undefined;
     try {
       // Built here, so a name no key can be made of fails its own enqueue, not its batch.
       const k = this.#keys(event.functionName);
       const rk = recordKey(event.requestId, this.#prefix);
-      const entry: Array<string | number> = [event.requestId, idempotency ? String(idempotency.windowMs) : '0', record ? JSON.stringify(record.value) : '', record ? String(Math.max(1, Math.floor(record.ttlMs))) : '0'];
+      entry = [event.requestId, idempotency ? String(idempotency.windowMs) : '0', record ? JSON.stringify(record.value) : '', record ? String(Math.max(1, Math.floor(record.ttlMs))) : '0'];
       // Valid UTF-8 (JSON, as Lambda's payloads are) decodes and encodes back to the same bytes; anything else goes as bytes of its own (#flush).
-      const bytes = isUtf8(event.payload) ? undefined : event.payload;
+      bytes = isUtf8(event.payload) ? undefined : event.payload;
       pushEventFields<string | number>(entry, event, bytes ? 0 : event.payload.toString('utf8'));
-      pending = { requestId: event.requestId, keys: idempotency ? [k.events, rk, k.idempotencyPrefix + idempotency.token] : [k.events, rk], entry, bytes };
+      requestId = event.requestId;
+      keys = idempotency ? [k.events, rk, k.idempotencyPrefix + idempotency.token] : [k.events, rk];
     } catch (err) {
       return Promise.reject(err);
     }
     // Enqueues of one turn of the event loop go to Redis together, as one script call (a group commit).
     return new Promise((resolve, reject) => {
-      this.#batch.push({ ...pending, resolve, reject });
+      this.#batch.push({ requestId, keys, entry, bytes, resolve, reject });
       this.#batchBytes += event.payload.length;
       if (this.#batch.length >= MAX_BATCH_EVENTS || this.#batchBytes >= MAX_BATCH_BYTES) this.#flush();
       else this.#flushTimer ??= setImmediate(() => this.#flush());

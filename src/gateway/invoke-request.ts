@@ -24,6 +24,8 @@ export interface FunctionRef {
 
 /** Lambda accepts a name, name:qualifier, a full ARN or a partial ARN. */
 export function parseFunctionName(raw: string): FunctionRef {
+  // Most calls name a bare function: no colon, so no ARN to try (an ARN holds "function:").
+  if (FUNCTION_NAME.test(raw)) return { name: raw };
   const arn = ARN.exec(raw);
   if (arn) {
     const [, partition, region, accountId, name, qualifier] = arn;

@@ -5,6 +5,7 @@
 // alone misses a case: the hash of our last apply catches fields we stopped
 // setting (which a subset test cannot see), the subset test catches a hand
 // edit of a field we own (which leaves our hash in place).
+import { createHash } from 'node:crypto';
 import { contentHash } from './hash.js';
 import { ANNOTATION_APPLIED_HASH } from './names.js';
 
@@ -12,9 +13,33 @@ interface WithMeta {
   metadata?: { annotations?: Record<string, string>; [field: string]: unknown };
 }
 
+/**
+ * contentHash of the objects built before, by a native digest of their JSON.
+ * Every reconcile builds each owned object again and hashes it, and
+ * contentHash's key-sorting walk in JavaScript was the controller's largest
+ * CPU cost in the 500-Function bench (1.9 of 12.4 s, beside 1.3 s of GC);
+ * JSON.stringify and the digest are native. The same JSON is what the API
+ * server would receive, so it stands for the same content; an object built
+ * with its keys in another order only misses. FIFO-bounded: a few entries
+ * per owned object, replaced as specs change.
+ */
+const hashes = new Map<string, string>();
+const HASHES_MAX = 8192;
+
+function appliedHashOf(obj: unknown): string {
+  const key = createHash('sha1').update(JSON.stringify(obj)).digest('base64');
+  let hash = hashes.get(key);
+  if (hash === undefined) {
+    hash = contentHash(obj);
+    if (hashes.size >= HASHES_MAX) hashes.delete(hashes.keys().next().value as string);
+    hashes.set(key, hash);
+  }
+  return hash;
+}
+
 /** The object with the hash of its own content in an annotation, ready to apply. */
 export function withAppliedHash<T extends WithMeta>(obj: T): T {
-  const hash = contentHash(obj);
+  const hash = appliedHashOf(obj);
   return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [ANNOTATION_APPLIED_HASH]: hash } } };
 }
 

@@ -139,7 +139,7 @@ export class Controller {
         new Informer<WireObject & KubernetesObject>(opts.kubeConfig, this.rest, r, { ...ns, labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`, transform: slimOwned, onError: onError(kind) }),
       ]),
     );
-    this.#pods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_FUNCTION, transform: slimPod, onError: onError('Pod') });
+    this.#pods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_FUNCTION, transform: slimPod, indexBy: (p) => p.metadata?.labels?.[LABEL_FUNCTION], onError: onError('Pod') });
     this.#versions = new Informer(opts.kubeConfig, this.rest, RESOURCES.FunctionVersion, { ...ns, transform: slimObject, onError: onError('FunctionVersion') });
     // A version's pods carry no hearth.dev/function label (so $LATEST's Service does not select them): a watch of their own.
     this.#versionPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_VERSION_OF, transform: slimPod, onError: onError('version Pod') });
@@ -160,7 +160,7 @@ export class Controller {
       {
         getFunction: (namespace, name) => this.#functions.get(name, namespace),
         getOwned: (kind, namespace, name) => this.#owned.get(kind)?.get(name, namespace),
-        podsOf: (namespace, fnName) => this.#pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_FUNCTION] === fnName),
+        podsOf: (namespace, fnName) => this.#pods.byIndex(namespace, fnName),
         versionsOf: (namespace, fnName) => this.#versions.list(namespace).filter((v) => (v.spec as { function?: unknown } | undefined)?.function === fnName),
         podsOfVersion: (namespace, fnName, version) =>
           this.#versionPods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_VERSION_OF] === fnName && p.metadata.labels[LABEL_VERSION] === version),

@@ -27,6 +27,8 @@ export interface InformerOptions<T = unknown> {
   onError?: (err: unknown) => void;
   /** What the cache keeps of each object (default: the object without metadata.managedFields, which no reader uses). */
   transform?: (obj: T) => T;
+  /** An index (such as a label's value) that byIndex answers without scanning the namespace: a reconcile asks for one function's pods. */
+  indexBy?: (obj: T) => string | undefined;
 }
 
 export interface InformerHandlers<T> {
@@ -65,6 +67,8 @@ export class Informer<T extends KubernetesObject> {
   readonly #transform: (obj: T) => T;
   /** By namespace ('' for cluster-scoped), then name. */
   #objects = new Map<string, Map<string, T>>();
+  /** By namespace NUL index value, then name; only with opts.indexBy. */
+  readonly #index = new Map<string, Map<string, T>>();
   readonly #handlers: Required<InformerHandlers<T>>[] = [];
   #resourceVersion = '';
   #stopped = false;
@@ -115,6 +119,28 @@ export class Informer<T extends KubernetesObject> {
     return this.#objects.get(namespace ?? '')?.get(name);
   }
 
+  /** The objects of the namespace whose indexBy value is `value`. */
+  byIndex(namespace: string, value: string): readonly T[] {
+    if (this.#opts.indexBy === undefined) throw new Error('byIndex needs the indexBy option');
+    const m = this.#index.get(`${namespace}\u0000${value}`);
+    return m === undefined ? [] : [...m.values()];
+  }
+
+  #indexSet(obj: T, add: boolean): void {
+    const value = this.#opts.indexBy?.(obj);
+    if (value === undefined) return;
+    const { ns, name } = keyOf(obj);
+    const k = `${ns}\u0000${value}`;
+    let m = this.#index.get(k);
+    if (add) {
+      if (m === undefined) this.#index.set(k, (m = new Map()));
+      m.set(name, obj);
+    } else if (m !== undefined) {
+      m.delete(name);
+      if (m.size === 0) this.#index.delete(k);
+    }
+  }
+
   list(namespace?: string): readonly T[] {
     if (namespace === undefined || namespace === '') return [...this.#objects.values()].flatMap((m) => [...m.values()]);
     const m = this.#objects.get(namespace);
@@ -145,6 +171,7 @@ export class Informer<T extends KubernetesObject> {
       for (const [name, obj] of m) {
         if (seen.get(ns)?.has(name) === true) continue;
         m.delete(name);
+        this.#indexSet(obj, false);
         for (const h of this.#handlers) h.delete(obj);
       }
       if (m.size === 0) this.#objects.delete(ns);
@@ -161,12 +188,15 @@ export class Informer<T extends KubernetesObject> {
     const found = m.get(name);
     if (found === undefined) {
       m.set(name, obj);
+      this.#indexSet(obj, true);
       for (const h of this.#handlers) h.add(obj);
       return;
     }
     const rv = found.metadata?.resourceVersion;
     if (rv !== undefined && rv === obj.metadata?.resourceVersion) return;
     m.set(name, obj);
+    this.#indexSet(found, false);
+    this.#indexSet(obj, true);
     for (const h of this.#handlers) h.update(obj);
   }
 
@@ -176,6 +206,7 @@ export class Informer<T extends KubernetesObject> {
     const found = m?.get(name);
     if (m === undefined || found === undefined) return;
     m.delete(name);
+    this.#indexSet(found, false);
     if (m.size === 0) this.#objects.delete(ns);
     for (const h of this.#handlers) h.delete(obj);
   }

@@ -67,4 +67,20 @@ describe('Informer', () => {
     expect(seen).toEqual(['add a', 'add b', 'add c', 'update a é€', 'delete b', 'delete c', 'update a ', 'add d']);
     expect(requests.slice(0, 4)).toEqual(['list rv= continue=', 'list rv= continue=1', 'watch rv=10 continue=', 'list rv= continue=']);
   });
+
+  it('answers byIndex from an index kept through updates, relists and deletes', async () => {
+    const modified = (name: string, rv: string, data: string): string => `${JSON.stringify({ type: 'MODIFIED', object: obj(name, rv, data) })}\n`;
+    const { rest } = await fake(
+      [[{ items: [obj('a', '1', 'x'), obj('b', '2', 'x'), obj('c', '3', 'y')], rv: '10' }], [{ items: [obj('a', '12', 'y'), obj('c', '3', 'y')], rv: '20' }]],
+      [[modified('a', '11', 'y'), `${JSON.stringify({ type: 'ERROR', object: { code: 410 } })}\n`]],
+    );
+    const inf = new Informer<Obj>(undefined, rest, RESOURCES.ConfigMap, { namespace: 'n', indexBy: (o) => o.data });
+    const names = (v: string): string[] => inf.byIndex('n', v).map((o) => o.metadata.name).sort();
+    await inf.start();
+    expect(names('x')).toEqual(['a', 'b']);
+    await until(() => inf.get('a', 'n')?.metadata.resourceVersion === '12');
+    await inf.stop();
+    expect(names('x')).toEqual([]);
+    expect(names('y')).toEqual(['a', 'c']);
+  });
 });

@@ -408,7 +408,8 @@ export class RedisStore implements QueueStore {
       // Built here, so a name no key can be made of fails its own enqueue, not its batch.
       const k = this.#keys(event.functionName);
       const rk = recordKey(event.requestId, this.#prefix);
-      entry = [event.requestId, idempotency ? String(idempotency.windowMs) : '0', record ? JSON.stringify(record.value) : '', record ? String(Math.max(1, Math.floor(record.ttlMs))) : '0'];
+      // The window is never '0' with a key: the script counts an event's keys by it.
+      entry = [event.requestId, idempotency ? String(Math.max(1, Math.floor(idempotency.windowMs))) : '0', record ? JSON.stringify(record.value) : '', record ? String(Math.max(1, Math.floor(record.ttlMs))) : '0'];
       // Valid UTF-8 (JSON, as Lambda's payloads are) decodes and encodes back to the same bytes; anything else goes as bytes of its own (#flush).
       bytes = isUtf8(event.payload) ? undefined : event.payload;
       pushEventFields<string | number>(entry, event, bytes ? 0 : event.payload.toString('utf8'));

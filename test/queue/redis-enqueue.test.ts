@@ -99,6 +99,20 @@ describe('Redis enqueue', () => {
     }
   });
 
+  it('keeps the batch\'s keys in step when an idempotency window rounds to nothing', async () => {
+    const store = new RedisStore({ url: server.url, keyPrefix: prefix });
+    const event = (requestId: string) => ({ requestId, functionName: 'window', payload: Buffer.from('{}'), enqueuedAt: Date.now(), attempts: 0, functionErrors: 0, systemErrors: 0 });
+    const record = (requestId: string) => ({ value: { requestId, functionName: 'window', status: 'queued' as const, attempts: 0, systemErrors: 0, enqueuedAt: '', updatedAt: '' }, ttlMs: 60_000 });
+    try {
+      await Promise.all([store.append(event('zero'), { token: 't0', windowMs: 0 }, record('zero')), store.append(event('next'), undefined, record('next'))]);
+      expect((await store.getRecord('zero'))?.requestId).toBe('zero');
+      expect((await store.getRecord('next'))?.requestId).toBe('next');
+      expect((await streamed('window')).map((e) => e.requestId)).toEqual(['zero', 'next']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('fails only the enqueue whose function name no key can be made of, not the rest of its batch', async () => {
     const q = createQueue({ redisUrl: server.url, redis: { keyPrefix: prefix } });
     try {

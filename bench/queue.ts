@@ -66,7 +66,7 @@ async function enqueueRate(queue: Queue, fn: string, n: number): Promise<Row> {
     }),
   );
   const secs = (performance.now() - t0) / 1000;
-  const how = queue.kind === 'redis' ? ', each XADD + record SET NX, one script call per turn' : '';
+  const how = queue.kind === 'redis' ? ', each XADD + record SET NX, one script call per 32 enqueues of a turn at most' : '';
   return summarize(`${queue.kind} enqueue (202 latency)`, samples, { rps: n / secs, note: `${n} events after ${WARMUPS} warm-ups, ${CONCURRENCY} concurrent callers${how}` });
 }
 

@@ -3,7 +3,7 @@
 // the Function Ready=True, with the controller's CPU time and peak memory
 // read from /proc for the controller running as its own process.
 // The controller runs as the image runs it: `node dist/cli/main.js`, from a
-// build of src made for the run (tsc into .cache/bench-controller). Run
+// build of src made for the run (tsc into .cache/bench-cli, bench/compiled-cli.ts). Run
 // through tsx, the process would also hold tsx's transformer and every
 // module's source twice (~80 MiB), which production never pays.
 //
@@ -21,6 +21,7 @@ import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { RESOURCES, resourcePath } from '../src/kube/paths.js';
 import { KubeRest } from '../src/kube/rest.js';
 import { createNamespace, deleteNamespace, functionManifest, installCrds, pythonSpec } from '../test/k8s/controller-helpers.js';
+import { compiledCli } from './compiled-cli.js';
 import { formatTable, summarize, type Row } from './report.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -93,18 +94,6 @@ async function ensureCapacity(rest: KubeRest, pods: number): Promise<string[]> {
   return added;
 }
 
-/** Compiles src as `npm run build` does, into a directory of the bench's own (inside the checkout, so node_modules resolve); returns the CLI's entry. */
-async function buildController(): Promise<string> {
-  const out = '.cache/bench-controller';
-  const tsc = spawn(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out, '--sourceMap', 'false'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  tsc.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  tsc.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const code = await new Promise<number | null>((resolve) => tsc.once('exit', resolve));
-  if (code !== 0) throw new Error(`tsc failed (${String(code)}): ${output.slice(-2000)}`);
-  return `${out}/cli/main.js`;
-}
-
 function startController(kubeconfigPath: string, namespace: string, workers: number, entry: string | undefined): Promise<ChildProcess> {
   const nodeArgs = (process.env.BENCH_CONTROLLER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
   const child = spawn(process.execPath, [
@@ -143,7 +132,7 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
   await installCrds(kc);
   await createNamespace(rest, ns);
   const nodes = await ensureCapacity(rest, count);
-  const entry = process.env.BENCH_CONTROLLER_TSX === '1' ? undefined : (process.env.BENCH_CONTROLLER_ENTRY ?? (await buildController()));
+  const entry = process.env.BENCH_CONTROLLER_TSX === '1' ? undefined : (process.env.BENCH_CONTROLLER_ENTRY ?? (await compiledCli()));
   const controller = await startController(kubeconfigPath, ns, workers, entry);
   const pid = controller.pid ?? 0;
   let abort: AbortController | undefined;

@@ -10,7 +10,7 @@
 // nginx are. Inside this process their latency would include the client's
 // own work and garbage collection, and the 4-connection run would have the
 // client and the server share one event loop, which no deployment does.
-// BENCH_GATEWAY_NODE_ARGS adds Node flags to the gateway's process only (e.g.
+// BENCH_GATEWAY_NODE_ARGS adds Node flags to the `hearth` processes only (e.g.
 // "--cpu-prof --cpu-prof-dir=/tmp/prof-gateway" or "--trace-gc"), so it can
 // be profiled under exactly this load. Then the cold start from zero, with
 // and without the warm pool. Every loop is bounded.
@@ -28,6 +28,7 @@ import { startEmbedded } from '../src/platform/embedded.js';
 import { freePort } from '../test/helpers/ports.js';
 import { RIE_INVOKE_PATH, ensureRie, startRie } from './agent-rie.js';
 import { ready, type HttpProcess } from './baseline-process.js';
+import { compiledCli } from './compiled-cli.js';
 import { skipped, summarize, type Row } from './report.js';
 
 const WARMUP = 100;
@@ -159,15 +160,13 @@ async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
   throw new Error(`nothing listens on 127.0.0.1:${port}`);
 }
 
-// From the repository's root, where `--import tsx` resolves (the runtime finds its code by LAMBDA_TASK_ROOT).
-const HEARTH = ['--import', 'tsx', join(process.cwd(), 'src/cli/main.ts')];
 const AGENT_PATH = '/2015-03-31/functions/function/invocations';
 const GATEWAY_PATH = '/2015-03-31/functions/hello-python/invocations';
 
-/** A `hearth` subcommand in a child process (through tsx, as `npm run hearth`), ready once `path` answers 200. */
+/** A `hearth` subcommand in a child process (compiled, as the image runs it), ready once `path` answers 200. */
 async function startHearth(args: string[], url: string, path: string, opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[]; what: string }): Promise<HttpProcess & { pid: number }> {
   const child = reap(
-    spawn(process.execPath, [...(opts.nodeArgs ?? []), ...HEARTH, ...args], {
+    spawn(process.execPath, [...(opts.nodeArgs ?? []), join(process.cwd(), await compiledCli()), ...args], {
       env: { ...process.env, ...opts.env },
       // Their logs are not read: stderr only for the reason a start failed.
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -209,11 +208,12 @@ export async function warmPaths(): Promise<Row[]> {
   try {
     rows.push(await rieRow(task));
     const agentPort = await freePort();
+    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     agent = await startHearth(
       ['agent', '--listen', `127.0.0.1:${agentPort}`, '--runtime-api', `127.0.0.1:${await freePort()}`, '--function-name', 'hello-python', '--', pythonFor('python3.12'), join(process.cwd(), 'runtimes/python/bootstrap.py')],
       `http://127.0.0.1:${agentPort}`,
       AGENT_PATH,
-      { what: 'hearth agent', env: { LAMBDA_TASK_ROOT: task, _HANDLER: HELLO.handler ?? 'lambda_function.lambda_handler', AWS_LAMBDA_FUNCTION_NAME: 'hello-python' } },
+      { what: 'hearth agent', nodeArgs, env: { LAMBDA_TASK_ROOT: task, _HANDLER: HELLO.handler ?? 'lambda_function.lambda_handler', AWS_LAMBDA_FUNCTION_NAME: 'hello-python' } },
     );
     const agentPid = agent.pid;
     rows.push(await measure('direct to a warm agent (HTTP)', agent.url, AGENT_PATH, 'baseline: hearth agent, no gateway', { cpuOf: () => [agentPid] }));
@@ -229,7 +229,6 @@ export async function warmPaths(): Promise<Row[]> {
     await agent.close();
     agent = undefined;
     const gatewayPort = await freePort();
-    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     gateway = await startHearth(['up', '--dir', dir, '--port', String(gatewayPort), '--log-level', 'warn'], `http://127.0.0.1:${gatewayPort}`, GATEWAY_PATH, { what: 'hearth up', nodeArgs });
     const gatewayPid = gateway.pid;
     rows.push(await measure('Hearth gateway (hearth up), Invoke API', gateway.url, GATEWAY_PATH, 'Hearth: auth-free loopback, dispatch, metrics, agent in process', { cpuOf: () => [gatewayPid] }));

@@ -174,6 +174,19 @@ export async function loadKubeconfig(path: string): Promise<KubeAccess> {
   return needsClientNode(r) ? clientNode((kc) => kc.loadFromFile(path)) : new LightKubeConfig(r);
 }
 
+/**
+ * ~/.kube/config, or nothing when there is no home: a container started with
+ * no HOME under a uid without a passwd entry makes homedir() throw, and the
+ * pod's service account is then the answer.
+ */
+function homeKubeconfig(): string | undefined {
+  try {
+    return join(homedir(), '.kube', 'config');
+  } catch {
+    return undefined;
+  }
+}
+
 /** As kubectl and client-node look: KUBECONFIG, then ~/.kube/config, then the pod's service account. */
 export async function loadDefaultKubeconfig(): Promise<KubeAccess> {
   const env = process.env.KUBECONFIG;
@@ -182,8 +195,8 @@ export async function loadDefaultKubeconfig(): Promise<KubeAccess> {
     const r = resolve(files);
     return needsClientNode(r) ? clientNode((kc) => kc.loadFromDefault()) : new LightKubeConfig(r);
   }
-  const home = join(homedir(), '.kube', 'config');
-  if (existsSync(home)) return loadKubeconfig(home);
+  const home = homeKubeconfig();
+  if (home !== undefined && existsSync(home)) return loadKubeconfig(home);
   if (existsSync(`${SERVICEACCOUNT}/token`)) return new LightKubeConfig(inCluster());
   return new LightKubeConfig({ cluster: { server: 'http://localhost:8080' }, user: {} });
 }

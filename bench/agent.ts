@@ -12,7 +12,6 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { pino } from 'pino';
 import { Pool } from 'undici';
 import { parse } from 'yaml';
@@ -26,6 +25,7 @@ import { findRepoRoot, pythonFor } from '../src/backends/local/runtime-command.j
 import { directLoop } from './agent-direct.js';
 import { RIE_INVOKE_PATH, ensureRie, startRie } from './agent-rie.js';
 import { ensureQueueProxy, startQueueProxy, startUserServer, type HttpProcess } from './agent-queue-proxy.js';
+import { cpuMicros, processTree } from './process-cpu.js';
 import { skipped, summarise, type Row } from './report.js';
 
 const WARM_UPS = 100;
@@ -77,35 +77,6 @@ async function loop(call: () => Promise<unknown>, others: number | undefined = u
 
 function cpuNote(l: Loop, others: string): string {
   return `CPU/call: this process ${l.cpu.ownUs.toFixed(0)} µs, ${others} ${l.cpu.othersUs.toFixed(0)} µs`;
-}
-
-let clockTicks: number | undefined;
-
-/** User + system CPU of `pids` in µs, from /proc (0 where there is none). */
-function cpuMicros(pids: readonly number[]): number {
-  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // Gone, or no /proc: counts nothing.
-    }
-  }
-  return (ticks * 1_000_000) / clockTicks;
-}
-
-/** `pid` and its descendants (the Python runtime's workers, the emulator's runtime). */
-function processTree(pid: number): number[] {
-  let children: string[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter((c) => c !== '');
-  } catch {
-    // No such process, or a kernel without CONFIG_PROC_CHILDREN: the process alone.
-  }
-  return [pid, ...children.flatMap((c) => processTree(Number(c)))];
 }
 
 function ok(r: InvokeResult): InvokeResult {

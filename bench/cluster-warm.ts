@@ -32,6 +32,7 @@ import { KubeRest } from '../test/cluster/node/kube-rest.js';
 import { repoRoot } from '../test/cluster/node/images.js';
 import type { ProcessCluster } from '../test/cluster/process-cluster.js';
 import { until as untilBounded } from '../test/helpers/wait.js';
+import { cpuMicros } from './process-cpu.js';
 import { skipped, summarize, type Row } from './report.js';
 
 const WARMUP = Number(process.env.BENCH_CLUSTER_WARMUP ?? 200);
@@ -127,23 +128,11 @@ async function readyPods(rest: KubeRest, selector: string): Promise<PodProcs[]> 
     });
 }
 
-/** CPU time (user + system, ms) a process has used so far; NaN once it is gone. */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** The processes whose CPU each row reports per call: every gateway pod's, the function pod's agent and runtime. */
 type Procs = Record<'gateway' | 'agent' | 'runtime', number[]>;
 
 function cpuOf(procs: Procs): Record<keyof Procs, number> {
-  const sum = (pids: number[]): number => pids.reduce((a, pid) => a + cpuMs(pid), 0);
+  const sum = (pids: number[]): number => cpuMicros(pids) / 1000;
   return { gateway: sum(procs.gateway), agent: sum(procs.agent), runtime: sum(procs.runtime) };
 }
 

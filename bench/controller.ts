@@ -22,12 +22,11 @@ import { RESOURCES, resourcePath } from '../src/kube/paths.js';
 import { KubeRest } from '../src/kube/rest.js';
 import { createNamespace, deleteNamespace, functionManifest, installCrds, pythonSpec } from '../test/k8s/controller-helpers.js';
 import { compiledCli } from './compiled-cli.js';
+import { processCpuMicros } from './process-cpu.js';
 import { formatTable, summarize, type Row } from './report.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
-/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
-const CLOCK_TICKS = 100;
 
 export interface ControllerBenchOptions {
   count?: number;
@@ -45,14 +44,9 @@ interface ProcStats {
 
 /** utime+stime from /proc/<pid>/stat and VmHWM (peak resident set) from /proc/<pid>/status. */
 export function procStats(pid: number): ProcStats {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) / 1024;
-  return { cpuSeconds: (utime + stime) / CLOCK_TICKS, rssMiB: kib('VmRSS'), peakRssMiB: kib('VmHWM') };
+  return { cpuSeconds: processCpuMicros(pid) / 1_000_000, rssMiB: kib('VmRSS'), peakRssMiB: kib('VmHWM') };
 }
 
 function fakeNode(name: string): object {

@@ -29,6 +29,7 @@ import { freePort } from '../test/helpers/ports.js';
 import { RIE_INVOKE_PATH, ensureRie, startRie } from './agent-rie.js';
 import { ready, type HttpProcess } from './baseline-process.js';
 import { compiledCli } from './compiled-cli.js';
+import { cpuMicros, processTree } from './process-cpu.js';
 import { skipped, summarize, type Row } from './report.js';
 
 const WARMUP = 100;
@@ -56,7 +57,7 @@ async function measure(name: string, origin: string, path: string, note: string,
   };
   for (let i = 0; i < WARMUP; i++) await call();
   const samples: number[] = [];
-  const cpu0 = opts.cpuOf ? cpuMs(opts.cpuOf()) : undefined;
+  const cpu0 = opts.cpuOf ? cpuMicros(opts.cpuOf()) : undefined;
   for (let i = 0; i < CALLS; i++) {
     const t0 = performance.now();
     await call();
@@ -64,8 +65,8 @@ async function measure(name: string, origin: string, path: string, note: string,
   }
   // The serving processes' CPU time per sequential call: the cost of a call, which the machine's load stretches less than latency.
   if (opts.cpuOf && cpu0 !== undefined) {
-    const used = cpuMs(opts.cpuOf()) - cpu0;
-    if (Number.isFinite(used)) note = `${note}; ${Math.round((used * 1000) / CALLS)} µs CPU/call`;
+    const used = cpuMicros(opts.cpuOf()) - cpu0;
+    if (Number.isFinite(used)) note = `${note}; ${Math.round(used / CALLS)} µs CPU/call`;
   }
   if (opts.sequentialOnly === true) {
     await client.close();
@@ -89,33 +90,6 @@ async function measure(name: string, origin: string, path: string, note: string,
   const done = await concurrently(THROUGHPUT_MS);
   await client.close();
   return summarize(name, samples, { rps: (done / THROUGHPUT_MS) * 1000, note });
-}
-
-/** User and system CPU time of these processes so far, in ms (Linux /proc; NaN elsewhere). */
-function cpuMs(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return Number.NaN;
-    }
-  }
-  // USER_HZ: 100 on every Linux Node runs on.
-  return ticks * 10;
-}
-
-/** A process and its children (nginx's workers), one level down. */
-function withChildren(pid: number | undefined): number[] {
-  if (pid === undefined) return [];
-  try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter((c) => c !== '').map(Number);
-    return [pid, ...children];
-  } catch {
-    return [pid];
-  }
 }
 
 function startNginx(listenPort: number, upstreamPort: number): { proc: ChildProcess; dir: string } | undefined {
@@ -222,7 +196,7 @@ export async function warmPaths(): Promise<Row[]> {
     if (nginx) {
       await waitForPort(nginxPort);
       const nginxPid = nginx.proc.pid;
-      rows.push(await measure('nginx → agent', `http://127.0.0.1:${nginxPort}`, AGENT_PATH, 'baseline: one reverse-proxy hop', { cpuOf: () => [...withChildren(nginxPid), agentPid] }));
+      rows.push(await measure('nginx → agent', `http://127.0.0.1:${nginxPort}`, AGENT_PATH, 'baseline: one reverse-proxy hop', { cpuOf: () => [...(nginxPid !== undefined ? processTree(nginxPid) : []), agentPid] }));
     } else {
       rows.push(skipped('nginx → agent', 'nginx is not installed (make bench installs it)'));
     }

@@ -19,9 +19,8 @@
 // While working on the path, `--attach` measures a cluster that is already
 // up (`make cluster-up`, Hearth installed or not) without tearing it down:
 //   test/cluster/netns-run.sh --exec hearth-dev -- npx tsx bench/cluster-warm.ts --attach
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
@@ -33,7 +32,8 @@ import { repoRoot } from '../test/cluster/node/images.js';
 import type { ProcessCluster } from '../test/cluster/process-cluster.js';
 import { until as untilBounded } from '../test/helpers/wait.js';
 import { cpuMicros } from './process-cpu.js';
-import { skipped, summarize, type Row } from './report.js';
+import { clusterTool, runInClusterNetns } from './cluster-netns.js';
+import { summarize, type Row } from './report.js';
 
 const WARMUP = Number(process.env.BENCH_CLUSTER_WARMUP ?? 200);
 /** Calls per target in all; split into ROUNDS turns. */
@@ -50,34 +50,8 @@ const log = (m: string): void => console.error(`[cluster-warm] ${m}`);
 
 // ---------------------------------------------------------------- outside
 
-function runOrThrow(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.status ?? r.signal)}`);
-}
-
-export async function benchClusterWarm(): Promise<Row[]> {
-  if (process.getuid?.() !== 0) return [skipped('warm invocation on the process-node cluster', 'needs root (network namespace, cgroups), as make e2e-local does')];
-  // Outside the namespace, where the Go module proxy is reachable: what the cluster runs, and dist/ the chart's images run.
-  runOrThrow('bash', ['test/cluster/build.sh']);
-  runOrThrow('bash', ['test/cluster/build-coredns.sh']);
-  runOrThrow('npx', ['tsc', '-p', 'tsconfig.build.json']);
-  const out = join(tmpdir(), `hearth-bench-cluster-warm-${process.pid}.json`);
-  const netns = `hearth-bench-${process.pid}`;
-  const self = fileURLToPath(import.meta.url);
-  const code = await new Promise<number>((done) => {
-    const child = spawn('bash', ['test/cluster/netns-run.sh', netns, '--', process.execPath, '--import', 'tsx', self, '--inside', out], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
-    child.once('exit', (c, s) => done(c ?? (s === null ? 1 : 128)));
-  });
-  let rows: Row[] | undefined;
-  try {
-    rows = JSON.parse(readFileSync(out, 'utf8')) as Row[];
-  } catch {
-    rows = undefined;
-  } finally {
-    rmSync(out, { force: true });
-  }
-  if (code !== 0 || rows === undefined) throw new Error(`the warm-call run in netns ${netns} failed (exit ${code}${rows === undefined ? ', no rows' : ''}); its output is above`);
-  return rows;
+export function benchClusterWarm(): Promise<Row[]> {
+  return runInClusterNetns(fileURLToPath(import.meta.url), 'warm invocation on the process-node cluster');
 }
 
 // ---------------------------------------------------------------- inside
@@ -101,14 +75,7 @@ interface PodProcs {
   pids: Record<string, number>;
 }
 
-function tool(c: Cluster, name: 'helm' | 'kubectl', args: string[]): Promise<string> {
-  return new Promise((done, fail) => {
-    execFile(join(c.binDir, name), args, { cwd: repoRoot, env: { ...process.env, KUBECONFIG: c.kubeconfigPath }, timeout: 600_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) fail(new Error(`${name} ${args.join(' ')}: ${err.message}\n${stderr}`));
-      else done(stdout);
-    });
-  });
-}
+const tool = (c: Cluster, name: 'helm' | 'kubectl', args: string[]): Promise<string> => clusterTool(c, name, args);
 
 const until = <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => untilBounded(what, fn, 300_000, 250);
 

@@ -15,9 +15,8 @@
 // then re-executes itself inside `test/cluster/netns-run.sh` (which removes
 // the namespace afterwards and fails on anything left behind) and reads the
 // rows back from a file. Needs root, as the e2e suite does.
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +29,8 @@ import { KubeRest } from '../test/cluster/node/kube-rest.js';
 import { repoRoot } from '../test/cluster/node/images.js';
 import type { ProcessCluster } from '../test/cluster/process-cluster.js';
 import { Timeline, milestones, podMilestones, type Milestone, type Obj, type Seen } from './coldstart-timeline.js';
-import { skipped, summarize, type Row } from './report.js';
+import { clusterTool, runInClusterNetns } from './cluster-netns.js';
+import { summarize, type Row } from './report.js';
 import { until as untilBounded } from '../test/helpers/wait.js';
 
 const TRIALS = Number(process.env.BENCH_COLDSTART_TRIALS ?? 20);
@@ -48,34 +48,8 @@ const log = (m: string): void => console.error(`[coldstart] ${m}`);
 
 // ---------------------------------------------------------------- outside
 
-function runOrThrow(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.status ?? r.signal)}`);
-}
-
-export async function benchColdStart(): Promise<Row[]> {
-  if (process.getuid?.() !== 0) return [skipped('cold start on the process-node cluster', 'needs root (network namespace, cgroups), as make e2e-local does')];
-  // Outside the namespace, where the Go module proxy is reachable: what the cluster runs, and dist/ the chart's images run.
-  runOrThrow('bash', ['test/cluster/build.sh']);
-  runOrThrow('bash', ['test/cluster/build-coredns.sh']);
-  runOrThrow('npx', ['tsc', '-p', 'tsconfig.build.json']);
-  const out = join(tmpdir(), `hearth-bench-coldstart-${process.pid}.json`);
-  const netns = `hearth-bench-${process.pid}`;
-  const self = fileURLToPath(import.meta.url);
-  const code = await new Promise<number>((resolve) => {
-    const child = spawn('bash', ['test/cluster/netns-run.sh', netns, '--', process.execPath, '--import', 'tsx', self, '--inside', out], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
-    child.once('exit', (c, s) => resolve(c ?? (s === null ? 1 : 128)));
-  });
-  let rows: Row[] | undefined;
-  try {
-    rows = JSON.parse(readFileSync(out, 'utf8')) as Row[];
-  } catch {
-    rows = undefined;
-  } finally {
-    rmSync(out, { force: true });
-  }
-  if (code !== 0 || rows === undefined) throw new Error(`the cold-start run in netns ${netns} failed (exit ${code}${rows === undefined ? ', no rows' : ''}); its output is above`);
-  return rows;
+export function benchColdStart(): Promise<Row[]> {
+  return runInClusterNetns(fileURLToPath(import.meta.url), 'cold start on the process-node cluster');
 }
 
 // ---------------------------------------------------------------- inside
@@ -87,14 +61,7 @@ interface Ctx {
   key: string;
 }
 
-function tool(c: ProcessCluster, name: 'helm' | 'kubectl', args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(join(c.binDir, name), args, { cwd: repoRoot, env: { ...process.env, KUBECONFIG: c.kubeconfigPath }, timeout: 600_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${name} ${args.join(' ')}: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
+const tool = (c: ProcessCluster, name: 'helm' | 'kubectl', args: string[]): Promise<string> => clusterTool(c, name, args);
 
 /** The cluster's waits here are longer and finer than the e2e suite's default. */
 const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 180_000, everyMs = 100): Promise<T> => untilBounded(what, fn, timeoutMs, everyMs);

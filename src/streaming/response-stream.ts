@@ -8,9 +8,9 @@
 // beside the body, as Lambda's error trailers and InvokeComplete do.
 //
 // Callers that cannot stream (Invoke, queued events, schedules, event
-// sources, BUFFERED function URLs) get the stream buffered into an ordinary
-// result by bufferResponseStream, as Lambda buffers a streaming function
-// invoked with Invoke.
+// sources, BUFFERED function URLs) get an ordinary result: the agent reads
+// the runtime's streamed post whole for them (Agent.readWholePost), as
+// Lambda buffers a streaming function invoked with Invoke.
 import type { Readable } from 'node:stream';
 
 /** The runtime's /response header that announces a stream. */

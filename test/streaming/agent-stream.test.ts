@@ -59,8 +59,8 @@ describe('agent: a streamed response', () => {
     return (r) => c.invoke(r);
   }
 
-  async function started(timeoutSeconds = 5): Promise<{ agent: Agent; runtime: RawRuntime }> {
-    agent = new Agent({ functionName: 'streamer', timeoutSeconds, logger: silent });
+  async function started(timeoutSeconds = 5, responseLimitBytes?: number): Promise<{ agent: Agent; runtime: RawRuntime }> {
+    agent = new Agent({ functionName: 'streamer', timeoutSeconds, logger: silent, ...(responseLimitBytes !== undefined ? { responseLimitBytes } : {}) });
     await agent.start();
     return { agent, runtime: new RawRuntime(agent.runtimeApi) };
   }
@@ -145,6 +145,24 @@ describe('agent: a streamed response', () => {
         if (failing) expect(result).toMatchObject({ outcome: 'unhandled', errorType: 'Error' });
         else expect(result.payload.toString()).toBe('{"a":1}');
       }
+    });
+  }
+
+  for (const path of ['in process', 'over HTTP'] as const) {
+    it(`${path}: a caller that cannot stream gets a stream over the response limit as Function.ResponseSizeTooLarge, and the instance is free after`, async () => {
+      const { agent: a, runtime } = await started(5, 100);
+      const invoke = await caller(a, path);
+      const next = runtime.next();
+      const call = invoke(request({}));
+      const { id } = await next;
+      const post = streamPost(a.runtimeApi, id, 'application/json');
+      post.write(Buffer.alloc(60, 0x61));
+      post.write(Buffer.alloc(60, 0x62));
+      post.end();
+      const result = await call;
+      expect(result.stream).toBeUndefined();
+      expect(result).toMatchObject({ outcome: 'unhandled', errorType: 'Function.ResponseSizeTooLarge' });
+      expect(a.load).toBe(0);
     });
   }
 

@@ -1,9 +1,9 @@
-// Lambda's streaming limits as the gateway keeps them, and the buffering of a
-// stream for callers that cannot stream.
+// Lambda's streaming limits as the gateway keeps them. (A caller that cannot
+// stream gets the runtime's streamed post read whole by the agent:
+// agent-stream.test.ts.)
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { limitStream, paceDelayMs } from '../../src/streaming/stream-limits.js';
-import { bufferResponseStream } from '../../src/streaming/buffer-stream.js';
 import type { ResponseStream, StreamEnd } from '../../src/streaming/response-stream.js';
 
 const MiB = 1024 * 1024;
@@ -57,26 +57,5 @@ describe('limitStream', () => {
     expect((await read(s)).length).toBe(3000);
     // 2000 bytes past the burst at 10,000 B/s: 200 ms at least.
     expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
-  });
-});
-
-describe('bufferResponseStream', () => {
-  it('collects a clean stream into the payload', async () => {
-    const r = await bufferResponseStream({ outcome: 'success', payload: Buffer.alloc(0), durationMs: 1, stream: streamOf([Buffer.from('{"a":'), Buffer.from('1}')], { durationMs: 42 }) }, 100);
-    expect(r).toMatchObject({ outcome: 'success', durationMs: 42 });
-    expect(r.payload.toString()).toBe('{"a":1}');
-    expect(r.stream).toBeUndefined();
-  });
-
-  it("answers a mid-stream failure with the function's error", async () => {
-    const err = Buffer.from('{"errorType":"Error","errorMessage":"boom"}');
-    const r = await bufferResponseStream({ outcome: 'success', payload: Buffer.alloc(0), durationMs: 1, stream: streamOf([Buffer.from('x')], { durationMs: 3, error: { errorType: 'Error', payload: err } }) }, 100);
-    expect(r).toMatchObject({ outcome: 'unhandled', errorType: 'Error' });
-    expect(r.payload.toString()).toBe(err.toString());
-  });
-
-  it('answers a stream over the response limit with Function.ResponseSizeTooLarge', async () => {
-    const r = await bufferResponseStream({ outcome: 'success', payload: Buffer.alloc(0), durationMs: 1, stream: streamOf([Buffer.alloc(60), Buffer.alloc(60)]) }, 100);
-    expect(r).toMatchObject({ outcome: 'unhandled', errorType: 'Function.ResponseSizeTooLarge' });
   });
 });

@@ -132,18 +132,18 @@ export class Controller {
     });
     const onError = (what: string) => (err: unknown) => log?.warn({ err }, `${what} watch failed; retrying`);
     const ns = opts.namespace !== undefined ? { namespace: opts.namespace } : {};
-    this.#functions = new Informer(opts.kubeConfig, this.rest, RESOURCES.Function, { ...ns, transform: slimObject, onError: onError('Function') });
+    this.#functions = new Informer(this.rest, RESOURCES.Function, { ...ns, transform: slimObject, onError: onError('Function') });
     this.#owned = new Map(
       (Object.entries(OWNED) as [OwnedKind, Resource][]).map(([kind, r]) => [
         kind,
-        new Informer<WireObject & KubernetesObject>(opts.kubeConfig, this.rest, r, { ...ns, labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`, transform: slimOwned, onError: onError(kind) }),
+        new Informer<WireObject & KubernetesObject>(this.rest, r, { ...ns, labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`, transform: slimOwned, onError: onError(kind) }),
       ]),
     );
-    this.#pods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_FUNCTION, transform: slimPod, indexBy: (p) => p.metadata?.labels?.[LABEL_FUNCTION], onError: onError('Pod') });
-    this.#versions = new Informer(opts.kubeConfig, this.rest, RESOURCES.FunctionVersion, { ...ns, transform: slimObject, onError: onError('FunctionVersion') });
+    this.#pods = new Informer<V1Pod>(this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_FUNCTION, transform: slimPod, indexBy: (p) => p.metadata?.labels?.[LABEL_FUNCTION], onError: onError('Pod') });
+    this.#versions = new Informer(this.rest, RESOURCES.FunctionVersion, { ...ns, transform: slimObject, onError: onError('FunctionVersion') });
     // A version's pods carry no hearth.dev/function label (so $LATEST's Service does not select them): a watch of their own.
-    this.#versionPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_VERSION_OF, transform: slimPod, onError: onError('version Pod') });
-    this.#pools = new Informer(opts.kubeConfig, this.rest, RESOURCES.WarmPool, {
+    this.#versionPods = new Informer<V1Pod>(this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_VERSION_OF, transform: slimPod, onError: onError('version Pod') });
+    this.#pools = new Informer(this.rest, RESOURCES.WarmPool, {
       ...ns,
       transform: slimObject,
       onError: (err) => {
@@ -153,7 +153,7 @@ export class Controller {
         this.#poolsUnserved = true;
       },
     });
-    this.#poolPods = new Informer<V1Pod>(opts.kubeConfig, this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_POOL_RUNTIME, transform: slimPod, onError: onError('pool Pod') });
+    this.#poolPods = new Informer<V1Pod>(this.rest, RESOURCES.Pod, { ...ns, labelSelector: LABEL_POOL_RUNTIME, transform: slimPod, onError: onError('pool Pod') });
 
     const events: EventSink = new EventRecorder(this.rest, opts.identity ?? 'hearth-controller', { onError: (err) => log?.warn({ err }, 'event not recorded') });
     this.#reconciler = new Reconciler(

@@ -77,8 +77,8 @@ export class Informer<T extends KubernetesObject> {
   #watch: AbortController | undefined;
   #running = false;
 
-  /** `_access` is unused: the credentials are rest's (kept so callers passing a KubeConfig first keep compiling). */
-  constructor(_access: unknown, rest: KubeRest, readonly resource: Resource, opts: InformerOptions<T> = {}) {
+  /** The credentials are `rest`'s. */
+  constructor(rest: KubeRest, readonly resource: Resource, opts: InformerOptions<T> = {}) {
     this.#rest = rest;
     this.#opts = opts;
     this.#path = resourcePath(resource, opts.namespace);

@@ -160,7 +160,7 @@ function parse(obj: KubernetesObject, namespace: string): Parsed {
 export async function watchEventSourceMappings(opts: EventSourceWatchOptions): Promise<EventSourceWatch> {
   const { logger, namespace } = opts;
   const rest = new KubeRest(opts.kubeConfig);
-  const informer = new Informer<KubernetesObject & { status?: EventSourceMappingStatus }>(opts.kubeConfig, rest, RESOURCES.EventSourceMapping, {
+  const informer = new Informer<KubernetesObject & { status?: EventSourceMappingStatus }>(rest, RESOURCES.EventSourceMapping, {
     namespace,
     onError: (err) => logger.warn({ err }, 'watching EventSourceMappings failed; retrying'),
   });

@@ -19,7 +19,7 @@ export interface FunctionWatch {
 
 export async function watchClusterFunctions(opts: { kubeConfig: KubeConfig; namespace: string; catalog: MemoryCatalog; logger: Logger }): Promise<FunctionWatch> {
   const rest = new KubeRest(opts.kubeConfig);
-  const informer = new Informer<KubernetesObject>(opts.kubeConfig, rest, RESOURCES.Function, {
+  const informer = new Informer<KubernetesObject>(rest, RESOURCES.Function, {
     namespace: opts.namespace,
     onError: (err) => opts.logger.warn({ err }, 'watching Functions failed; retrying'),
   });
@@ -60,7 +60,7 @@ export async function watchClusterFunctions(opts: { kubeConfig: KubeConfig; name
  * controller's status writes (ready instances) change nothing that serves.
  */
 function watchVersions(opts: { kubeConfig: KubeConfig; namespace: string; catalog: MemoryCatalog; logger: Logger }, rest: KubeRest): Informer<KubernetesObject> {
-  const informer = new Informer<KubernetesObject>(opts.kubeConfig, rest, RESOURCES.FunctionVersion, {
+  const informer = new Informer<KubernetesObject>(rest, RESOURCES.FunctionVersion, {
     namespace: opts.namespace,
     onError: (err) => opts.logger.warn({ err }, 'watching FunctionVersions failed; retrying'),
   });

@@ -56,7 +56,7 @@ describe('Informer', () => {
       [[split.slice(0, cut), split.slice(cut), `${JSON.stringify({ type: 'ERROR', object: { code: 410 } })}\n`]],
     );
     const seen: string[] = [];
-    const inf = new Informer<Obj>(undefined, rest, RESOURCES.ConfigMap, { namespace: 'n' });
+    const inf = new Informer<Obj>(rest, RESOURCES.ConfigMap, { namespace: 'n' });
     inf.on({ add: (o) => seen.push(`add ${o.metadata.name}`), update: (o) => seen.push(`update ${o.metadata.name} ${o.data ?? ''}`), delete: (o) => seen.push(`delete ${o.metadata.name}`) });
     await inf.start();
     expect(inf.synced).toBe(true);
@@ -74,7 +74,7 @@ describe('Informer', () => {
       [[{ items: [obj('a', '1', 'x'), obj('b', '2', 'x'), obj('c', '3', 'y')], rv: '10' }], [{ items: [obj('a', '12', 'y'), obj('c', '3', 'y')], rv: '20' }]],
       [[modified('a', '11', 'y'), `${JSON.stringify({ type: 'ERROR', object: { code: 410 } })}\n`]],
     );
-    const inf = new Informer<Obj>(undefined, rest, RESOURCES.ConfigMap, { namespace: 'n', indexBy: (o) => o.data });
+    const inf = new Informer<Obj>(rest, RESOURCES.ConfigMap, { namespace: 'n', indexBy: (o) => o.data });
     const names = (v: string): string[] => inf.byIndex('n', v).map((o) => o.metadata.name).sort();
     await inf.start();
     expect(names('x')).toEqual(['a', 'b']);

@@ -142,7 +142,7 @@ export class KubernetesBackend implements Backend {
       ...(opts.readyWaitMs !== undefined ? { waitMs: opts.readyWaitMs } : {}),
     });
     const onError = opts.onError !== undefined ? { onError: opts.onError } : {};
-    this.#slices = new Informer<SliceObject>(opts.kubeConfig, this.#rest, RESOURCES.EndpointSlice, {
+    this.#slices = new Informer<SliceObject>(this.#rest, RESOURCES.EndpointSlice, {
       namespace: opts.namespace,
       labelSelector: SERVICE_NAME_LABEL,
       ...onError,
@@ -158,14 +158,14 @@ export class KubernetesBackend implements Backend {
     };
     this.#slices.on({ add: (s) => changed(s), update: (s) => changed(s), delete: (s) => changed(s, true) });
     // Function pods, claimed pool pods and idle pool pods all carry managed-by=hearth.
-    this.#pods = new Informer<PodItem>(opts.kubeConfig, this.#rest, RESOURCES.Pod, {
+    this.#pods = new Informer<PodItem>(this.#rest, RESOURCES.Pod, {
       namespace: opts.namespace,
       labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
       ...onError,
     });
     this.#pods.on({ add: (p) => this.#podChanged(p), update: (p) => this.#podChanged(p), delete: (p) => this.#podDeleted(p) });
     // Retried less often: a cluster installed without the WarmPool CRD fails every list, and is simply served without pools.
-    this.#pools = new Informer<PoolItem>(opts.kubeConfig, this.#rest, RESOURCES.WarmPool, { namespace: opts.namespace, retryMs: 15_000, ...onError });
+    this.#pools = new Informer<PoolItem>(this.#rest, RESOURCES.WarmPool, { namespace: opts.namespace, retryMs: 15_000, ...onError });
   }
 
   /** Lists and starts watching EndpointSlices, pods and WarmPools; instances() is empty until this resolves. */

@@ -16,7 +16,8 @@ import { createControllerMetrics } from '../metrics/controller.js';
 import { createControllerPoolMetrics } from '../metrics/pools.js';
 import { createRegistry } from '../metrics/registry.js';
 import type { KubernetesStore } from '../store/kubernetes-store.js';
-import type { RedisClient } from '../queue/redis.js';
+import type { RedisClient, RedisConnectionOptions } from '../queue/redis.js';
+import { redisConnectionFrom } from '../queue/redis-connection.js';
 
 const USAGE = `usage: hearth controller [options]
 
@@ -64,16 +65,13 @@ function bool(v: string | undefined, dflt: boolean): boolean {
   throw new Error(`expected true or false, got ${v}`);
 }
 
-/** The Redis client the finalizer's cleanup uses, or undefined when the flags and environment name no Redis after all. */
-async function connectRedis(urlFlag: string | undefined): Promise<{ client: RedisClient; cleanup: (namespace: string, name: string) => Promise<void> } | undefined> {
-  const [{ redisConnectionFrom }, { createRedisClient }, { namespaceKeyPrefix }, { deleteFunctionKeys }] = await Promise.all([
-    import('../queue/index.js'),
+/** The Redis client the finalizer's cleanup uses, for the Redis the flags and environment name. */
+async function connectRedis(options: RedisConnectionOptions): Promise<{ client: RedisClient; cleanup: (namespace: string, name: string) => Promise<void> }> {
+  const [{ createRedisClient }, { namespaceKeyPrefix }, { deleteFunctionKeys }] = await Promise.all([
     import('../queue/redis.js'),
     import('../queue/keys.js'),
     import('../controller/redis-cleanup.js'),
   ]);
-  const options = redisConnectionFrom(urlFlag);
-  if (options === undefined) return undefined;
   const client = createRedisClient(options);
   return { client, cleanup: async (namespace, name) => void (await deleteFunctionKeys(client, name, namespaceKeyPrefix(namespace))) };
 }
@@ -140,8 +138,8 @@ export async function controllerCommand(argv: string[]): Promise<number> {
 
   // The gateway's connection (single, Sentinel or Cluster, with TLS and password), so the finalizer reaches the keys the gateway wrote.
   // The queue's modules (and ioredis) are loaded only when some Redis is configured: without one they would be resident for nothing.
-  const redisConfigured = values['redis-url'] !== undefined || Object.keys(process.env).some((k) => k.startsWith('REDIS_'));
-  const redis = redisConfigured ? await connectRedis(values['redis-url']) : undefined;
+  const redisOptions = redisConnectionFrom(values['redis-url']);
+  const redis = redisOptions !== undefined ? await connectRedis(redisOptions) : undefined;
   redis?.client.on('error', (err: unknown) => log.warn({ err }, 'redis error'));
 
   // versioning.publishOnChange and retain write through the same store as the gateway's PublishVersion and DeleteVersion,

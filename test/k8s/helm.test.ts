@@ -127,7 +127,7 @@ function envOf(c: Container): Record<string, string> {
   return Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? `secret:${e.valueFrom?.secretKeyRef?.name ?? ''}/${e.valueFrom?.secretKeyRef?.key ?? ''}`]));
 }
 
-/** The REDIS_* environment of a container: what src/queue/index.ts redisConnectionFrom reads. */
+/** The REDIS_* environment of a container: what src/queue/redis-connection.ts redisConnectionFrom reads. */
 function redisEnvOf(c: Container): Record<string, string> {
   return Object.fromEntries(Object.entries(envOf(c)).filter(([k]) => k.startsWith('REDIS_')));
 }

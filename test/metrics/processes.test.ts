@@ -113,23 +113,43 @@ describe('promtool check metrics on every process', () => {
     const runtimeEnv = { ...process.env, _HANDLER: 'app.handler', LAMBDA_TASK_ROOT: taskRoot, AWS_LAMBDA_FUNCTION_NAME: 'echo' };
     const runtime = ['python3', 'runtimes/python/bootstrap.py'];
     const agentArgs = ['agent', '--listen', `127.0.0.1:${listen}`, '--runtime-api', `127.0.0.1:${runtimeApi}`, '--function-name', 'echo', '--timeout', '30'];
+    // What the runtimes started apart print: with the agent's log, what a step that never ends is reported with.
+    let runtimeLog = '';
     /** The runtime container: started apart, with the Runtime API's address as a pod's runtime gets it. */
     const startRuntime = (): void => {
-      children.push(spawn(runtime[0] as string, runtime.slice(1), { env: { ...runtimeEnv, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${runtimeApi}` }, detached: true, stdio: 'ignore' }));
+      const child = spawn(runtime[0] as string, runtime.slice(1), { env: { ...runtimeEnv, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${runtimeApi}` }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr?.on('data', (d: Buffer) => (runtimeLog = (runtimeLog + d.toString()).slice(-20_000)));
+      children.push(child);
     };
-    if (spawns) spawnHearth([...agentArgs, '--', ...runtime], runtimeEnv);
-    else {
-      spawnHearth(agentArgs);
+    const agent = spawns ? spawnHearth([...agentArgs, '--', ...runtime], runtimeEnv) : spawnHearth(agentArgs);
+    /** A call, bounded well inside the test's timeout: one that never ends fails naming itself, with both logs. */
+    const call = async (what: string, body: string): Promise<Awaited<ReturnType<typeof post>>> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer in 30 s\n--- agent ---\n${agent.stderr().slice(-5000)}\n--- runtime ---\n${runtimeLog.slice(-5000)}`)), 30_000);
+      });
+      try {
+        return await Promise.race([post(url, INVOKE_PATH, body), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    if (!spawns) {
       await waitFor('the agent listening', async () => (await get(url, '/healthz')).status === 200, 30_000);
       startRuntime();
     }
     await waitFor('the agent ready', async () => (await get(url, '/readyz')).status === 200, 30_000);
-    expect((await post(url, INVOKE_PATH, '{"a":1}')).text).toBe('{"a": 1}');
-    expect((await post(url, INVOKE_PATH, '{"fail":true}')).headers['x-amz-function-error']).toBe('Unhandled');
-    expect((await post(url, INVOKE_PATH, '{"exit":true}')).headers['x-amz-function-error']).toBe('Unhandled');
+    expect((await call('a call', '{"a":1}')).text).toBe('{"a": 1}');
+    expect((await call('a failing call', '{"fail":true}')).headers['x-amz-function-error']).toBe('Unhandled');
+    // The agent learns of a runtime it did not start from /proc, every 200 ms (runtime-peer.ts), and notices the
+    // death only of processes it has seen: a runtime that dies before the first scan after its start is only
+    // noticed at the invocation's timeout (known gap, see docs/performance.md). The Python runtime starts fast
+    // enough now to die inside that window here, so its exit waits for a few scans.
+    if (!spawns) await new Promise((r) => setTimeout(r, 1_000));
+    expect((await call("the runtime's exit", '{"exit":true}')).headers['x-amz-function-error']).toBe('Unhandled');
     // A fresh runtime (the agent's restart, or the kubelet's) answers the next call.
     if (!spawns) startRuntime();
-    expect((await post(url, INVOKE_PATH, '{"b":2}')).text).toBe('{"b": 2}');
+    expect((await call('a call to the fresh runtime', '{"b":2}')).text).toBe('{"b": 2}');
     const res = await get(url, '/metrics');
     expect(res.status).toBe(200);
     await expectLintClean('the agent', res.text, [

@@ -3,10 +3,11 @@
 // namespace, re-running the bench inside one made for it by
 // test/cluster/netns-run.sh, and calling the cluster's own helm and kubectl.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/cluster/node/images.js';
+import type { ProcessCluster } from '../test/cluster/process-cluster.js';
 import { skipped, type Row } from './report.js';
 
 function runOrThrow(cmd: string, args: string[]): void {
@@ -51,4 +52,31 @@ export function clusterTool(c: { binDir: string; kubeconfigPath: string }, name:
       else done(stdout);
     });
   });
+}
+
+/**
+ * The run inside the namespace: starts the process-node cluster, measures,
+ * stops it (keeping its logs when the measurement failed) and writes the rows
+ * to `out` for runInClusterNetns. A teardown that left something behind fails
+ * the run too.
+ */
+export async function measureInCluster(out: string, measure: (cluster: ProcessCluster) => Promise<Row[]>, log: (m: string) => void): Promise<void> {
+  const { startProcessCluster } = await import('../test/cluster/process-cluster.js');
+  const began = Date.now();
+  const cluster = await startProcessCluster({ log });
+  log(`cluster ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  let rows: Row[] | undefined;
+  let failure: unknown;
+  try {
+    rows = await measure(cluster);
+  } catch (err) {
+    failure = err;
+  }
+  const left = await cluster.stop({ keepLogs: failure !== undefined || process.env.HEARTH_K8S_KEEP_LOGS === '1' });
+  if (failure !== undefined) {
+    log(`logs kept in ${cluster.logsDir}`);
+    throw failure;
+  }
+  if (left.length > 0) throw new Error(`the process node's teardown left behind (removed now):\n${left.join('\n')}`);
+  writeFileSync(out, JSON.stringify(rows));
 }

@@ -19,7 +19,7 @@
 // While working on the path, `--attach` measures a cluster that is already
 // up (`make cluster-up`, Hearth installed or not) without tearing it down:
 //   test/cluster/netns-run.sh --exec hearth-dev -- npx tsx bench/cluster-warm.ts --attach
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,10 +29,9 @@ import { INVOKE_PATH as AGENT_INVOKE_PATH } from '../src/agent/invoke-headers.js
 import { AGENT_PORT, LABEL_FUNCTION } from '../src/controller/resources/names.js';
 import { KubeRest } from '../test/cluster/node/kube-rest.js';
 import { repoRoot } from '../test/cluster/node/images.js';
-import type { ProcessCluster } from '../test/cluster/process-cluster.js';
 import { until as untilBounded } from '../test/helpers/wait.js';
 import { cpuMicros } from './process-cpu.js';
-import { clusterTool, runInClusterNetns } from './cluster-netns.js';
+import { clusterTool, measureInCluster, runInClusterNetns } from './cluster-netns.js';
 import { summarize, type Row } from './report.js';
 
 const WARMUP = Number(process.env.BENCH_CLUSTER_WARMUP ?? 200);
@@ -209,26 +208,7 @@ async function measure(c: Cluster): Promise<Row[]> {
   }
 }
 
-async function inside(out: string): Promise<void> {
-  const { startProcessCluster } = await import('../test/cluster/process-cluster.js');
-  const began = Date.now();
-  const cluster: ProcessCluster = await startProcessCluster({ log });
-  log(`cluster ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
-  let rows: Row[] | undefined;
-  let failure: unknown;
-  try {
-    rows = await measure(cluster);
-  } catch (err) {
-    failure = err;
-  }
-  const left = await cluster.stop({ keepLogs: failure !== undefined || process.env.HEARTH_K8S_KEEP_LOGS === '1' });
-  if (failure !== undefined) {
-    log(`logs kept in ${cluster.logsDir}`);
-    throw failure;
-  }
-  if (left.length > 0) throw new Error(`the process node's teardown left behind (removed now):\n${left.join('\n')}`);
-  writeFileSync(out, JSON.stringify(rows));
-}
+const inside = (out: string): Promise<void> => measureInCluster(out, measure, log);
 
 /** A cluster `make cluster-up` left running: its state file, and the token and CA from its kubeconfig. */
 function attached(): Cluster {

@@ -15,7 +15,7 @@
 // then re-executes itself inside `test/cluster/netns-run.sh` (which removes
 // the namespace afterwards and fails on anything left behind) and reads the
 // rows back from a file. Needs root, as the e2e suite does.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,7 +29,7 @@ import { KubeRest } from '../test/cluster/node/kube-rest.js';
 import { repoRoot } from '../test/cluster/node/images.js';
 import type { ProcessCluster } from '../test/cluster/process-cluster.js';
 import { Timeline, milestones, podMilestones, type Milestone, type Obj, type Seen } from './coldstart-timeline.js';
-import { clusterTool, runInClusterNetns } from './cluster-netns.js';
+import { clusterTool, measureInCluster, runInClusterNetns } from './cluster-netns.js';
 import { summarize, type Row } from './report.js';
 import { until as untilBounded } from '../test/helpers/wait.js';
 
@@ -306,26 +306,7 @@ async function measure(cluster: ProcessCluster): Promise<Row[]> {
   }
 }
 
-async function inside(out: string): Promise<void> {
-  const { startProcessCluster } = await import('../test/cluster/process-cluster.js');
-  const began = Date.now();
-  const cluster = await startProcessCluster({ log });
-  log(`cluster ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
-  let rows: Row[] | undefined;
-  let failure: unknown;
-  try {
-    rows = await measure(cluster);
-  } catch (err) {
-    failure = err;
-  }
-  const left = await cluster.stop({ keepLogs: failure !== undefined || process.env.HEARTH_K8S_KEEP_LOGS === '1' });
-  if (failure !== undefined) {
-    log(`logs kept in ${cluster.logsDir}`);
-    throw failure;
-  }
-  if (left.length > 0) throw new Error(`the process node's teardown left behind (removed now):\n${left.join('\n')}`);
-  writeFileSync(out, JSON.stringify(rows));
-}
+const inside = (out: string): Promise<void> => measureInCluster(out, measure, log);
 
 if (process.argv[2] === '--inside' && process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const out = process.argv[3];

@@ -162,6 +162,7 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
 
     const names = Array.from({ length: count }, (_, i) => `fn-${String(i).padStart(4, '0')}`);
     const began = Date.now();
+    console.error(`[controller bench] creating ${count} Functions from ${(began / 1000).toFixed(2)} (epoch s)`);
     let next = 0;
     const creator = async (): Promise<void> => {
       while (next < names.length) {
@@ -197,7 +198,7 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
       note: `time until all ${count} Deployments were applied: ${(lastDeployment / 1000).toFixed(1)} s (target <= 5 s); ` +
         `peak RSS ${end.peakRssMiB.toFixed(0)} MiB (target <= 150 MiB; ${idle.rssMiB.toFixed(0)} MiB idle before)${entry === undefined ? '; run through tsx' : ''}`,
     };
-    if (!waitReady) return [headline, summarize(`controller: ${count} Functions, create → Deployment`, toDeployment, { note: 'BENCH_CONTROLLER_READY=0: stopped once every Deployment was applied' })];
+    if (!waitReady) return [headline, summarize(`controller: ${count} Functions, create → Deployment`, toDeployment, { note: `BENCH_CONTROLLER_READY=0: stopped once every Deployment was applied; the Functions were created in ${(createdMs / 1000).toFixed(1)} s` })];
     return [
       headline,
       summarize(`controller: ${count} Functions, create → Deployment`, toDeployment, {

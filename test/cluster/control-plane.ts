@@ -241,7 +241,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
       `--service-cluster-ip-range=${serviceRange}`,
       '--allow-privileged=true',
-      '--profiling=false',
+      // HEARTH_K8S_PROFILING=1 serves /debug/pprof (CPU profiles of the API server under a benchmark's load).
+      `--profiling=${process.env.HEARTH_K8S_PROFILING === '1' ? 'true' : 'false'}`,
       `--cert-dir=${pki.dir}`,
     ]);
     await waitFor({ what: 'kube-apiserver /readyz', component: apiserver, deadline, check: async () => {

@@ -175,6 +175,8 @@ export class Agent implements RuntimeApi {
   private settleWaiters: ((s: AgentState) => void)[] = [];
   private restarting: Promise<void> | undefined;
   private readyAtValue: number | undefined;
+  /** An external runtime's processes being looked for before its first hand-over (confirmPeer): pump waits. */
+  private peerConfirming: Promise<void> | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.functionName = opts.functionName;
@@ -368,7 +370,10 @@ export class Agent implements RuntimeApi {
       res.destroy();
       return;
     }
-    if (this.stateValue === 'starting') this.initDone();
+    if (this.stateValue === 'starting') {
+      this.initDone();
+      this.confirmPeer();
+    }
     this.parked.push(res);
     res.once('close', () => {
       const i = this.parked.indexOf(res);
@@ -578,6 +583,25 @@ export class Agent implements RuntimeApi {
     this.emit({ type: 'init', durationMs: ms });
   }
 
+  /**
+   * A runtime started apart asked for its first invocation: it is alive and
+   * waiting now, so have the peer see its processes before handing it
+   * anything; one that dies on its first invocation is then reported at once
+   * instead of leaving that invocation to its timeout. Once per init, never
+   * per warm call.
+   */
+  private confirmPeer(): void {
+    if (this.launcher !== undefined) return;
+    const confirming = this.opts.peer?.confirm();
+    if (confirming === undefined) return;
+    this.peerConfirming = confirming;
+    void confirming.then(() => {
+      if (this.peerConfirming !== confirming) return;
+      this.peerConfirming = undefined;
+      this.pump();
+    });
+  }
+
   private initFailed(f: InitFailure): void {
     if (this.stateValue !== 'starting') return;
     clearTimeout(this.initTimer);
@@ -667,6 +691,7 @@ export class Agent implements RuntimeApi {
   // ---- invocations ----
 
   private pump(): void {
+    if (this.peerConfirming !== undefined) return;
     while (this.stateValue === 'ready' && this.queue.length > 0 && this.parked.length > 0 && this.inflight.size < this.concurrency) {
       const res = this.parked.shift();
       if (res === undefined || res.destroyed || res.writableEnded) continue;

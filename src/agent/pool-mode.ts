@@ -353,6 +353,7 @@ export class PoolAgent {
         inner ??= peer(agent?.runtimeApi ?? `127.0.0.1:${port}`);
         inner.watch(onExit);
       },
+      confirm: () => inner?.confirm(),
       kill: () => (inner ?? peer(agent?.runtimeApi ?? `127.0.0.1:${port}`)).kill(),
       stop: () => inner?.stop(),
     };

@@ -141,11 +141,8 @@ describe('promtool check metrics on every process', () => {
     await waitFor('the agent ready', async () => (await get(url, '/readyz')).status === 200, 30_000);
     expect((await call('a call', '{"a":1}')).text).toBe('{"a": 1}');
     expect((await call('a failing call', '{"fail":true}')).headers['x-amz-function-error']).toBe('Unhandled');
-    // The agent learns of a runtime it did not start from /proc, every 200 ms (runtime-peer.ts), and notices the
-    // death only of processes it has seen: a runtime that dies before the first scan after its start is only
-    // noticed at the invocation's timeout (known gap, see docs/performance.md). The Python runtime starts fast
-    // enough now to die inside that window here, so its exit waits for a few scans.
-    if (!spawns) await new Promise((r) => setTimeout(r, 1_000));
+    // Started apart, the runtime is known from /proc: the agent scans when it first asks for work, before handing
+    // it anything (runtime-peer.ts confirm), so its exit here is noticed however soon after its start it comes.
     expect((await call("the runtime's exit", '{"exit":true}')).headers['x-amz-function-error']).toBe('Unhandled');
     // A fresh runtime (the agent's restart, or the kubelet's) answers the next call.
     if (!spawns) startRuntime();

@@ -16,6 +16,7 @@ import { answerClientError, answerFrameworkError } from './framing-errors.js';
 import { LambdaError } from './lambda-errors.js';
 import { lingerOnClose } from './lingering-close.js';
 import { RequestLog } from './request-log.js';
+import { servePlainInvoke } from './plain-invoke.js';
 import auth, { type AuthOptions } from './plugins/auth.js';
 import { functionUrl } from './plugins/function-url.js';
 import { health, type HealthOptions } from './plugins/health.js';
@@ -25,6 +26,7 @@ import { metricsRoute } from './plugins/metrics.js';
 import { responseStreamApi } from './plugins/response-stream-api.js';
 import { sendLambdaError, toLambdaError } from './reply-error.js';
 import gatewaySpans from '../tracing/gateway-spans.js';
+import { tracing } from '../tracing/spans.js';
 
 export interface PayloadLimits {
   syncBytes: number;
@@ -127,5 +129,28 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   await app.register(functionUrl, { invoker: opts.invoker, catalog: opts.catalog, queue: opts.queue, limits, arn: opts.arn });
   for (const p of opts.plugins ?? []) await app.register(p.plugin, p.options as never);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  servePlainInvokesFirst(app, opts, limits);
   return app;
+}
+
+/**
+ * The commonest Invoke goes ahead of fastify (plain-invoke.ts), which serves
+ * everything else. Not when a hook must see every request (authentication,
+ * the gateway's spans), nor once fastify closes (it answers 503 then).
+ */
+function servePlainInvokesFirst(app: FastifyInstance, opts: GatewayOptions, limits: PayloadLimits): void {
+  const routing = app.routing;
+  if (opts.auth !== undefined || tracing('gateway') || !app.server.listeners('request').includes(routing)) return;
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  // Pre-built once: this runs per request.
+  const plain = { invoker: opts.invoker, catalog: opts.catalog, syncBytes: limits.syncBytes, arn: opts.arn, ...(opts.draining ? { draining: opts.draining } : {}), ...(opts.logger ? { logger: opts.logger } : {}) };
+  app.server.removeListener('request', routing);
+  // First, where fastify's listener was: the connection guard's and drain's listeners still see every request.
+  app.server.prependListener('request', (req, res) => {
+    if (closing || !servePlainInvoke(plain, req, res)) routing(req, res);
+  });
 }

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics/controller.js';
 import { slimObject, slimOwned, slimPod } from './cached.js';
 import { EventRecorder, type EventSink } from './events.js';
+import { FUNCTIONS_POLICY } from './resources/networkpolicy.js';
 import { Informer, type KubernetesObject } from '../kube/informer.js';
 import { FIELD_MANAGER } from './resources/names.js';
 import { adoptPod, applyObject, deleteObject, deletePod, patchFunctionStatus, patchVersionStatus, patchWarmPoolStatus, setFunctionFinalizers, type WireObject } from '../kube/objects.js';
@@ -231,6 +232,16 @@ export class Controller {
     };
     for (const inf of this.#owned.values() as Iterable<Informer<KubernetesObject>>) inf.on({ add: byPoolOwner, update: byPoolOwner, delete: byPoolOwner });
     for (const inf of [...this.#owned.values(), this.#pods, this.#versionPods] as Informer<KubernetesObject>[]) inf.on({ add: byLabel, update: byLabel, delete: byLabel });
+    // The namespace's NetworkPolicy names no function: deleted or edited, every function of the namespace puts it back.
+    const byFunctionsPolicy = (obj: { metadata?: Meta }): void => {
+      const namespace = obj.metadata?.namespace;
+      if (obj.metadata?.name !== FUNCTIONS_POLICY || namespace === undefined) return;
+      for (const fn of this.#functions.list(namespace)) {
+        const key = keyOf(fn.metadata as Meta | undefined);
+        if (key !== undefined) this.queue.add(key);
+      }
+    };
+    this.#owned.get('NetworkPolicy')?.on({ update: byFunctionsPolicy, delete: byFunctionsPolicy });
     // An idle pod names its pool in LABEL_POOL, a claimed one in LABEL_CLAIMED_FROM; a claimed one's function hears of it through #pods or #versionPods.
     const byPool = (pod: V1Pod): void => {
       const labels = pod.metadata?.labels;

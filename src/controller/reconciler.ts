@@ -19,6 +19,7 @@ import { aliasProblems, aliasSummary, referencedVersions } from '../versions/ali
 import { latestPublished, snapshotOf, versionNumbers, versionsPastRetention } from '../versions/snapshot.js';
 import { servingUnits, unitKey } from '../versions/units.js';
 import { EXPECTATION_MS, OwnedSync, type Applied, type OwnedKind, type Want } from './owned-sync.js';
+import { upToDate, withAppliedHash } from './resources/apply-plan.js';
 import { buildCodeConfigMap } from './resources/configmap.js';
 import { buildDeployment, terminationGraceSeconds } from './resources/deployment.js';
 import { claimedPodOf, isClaimed, orphanedClaims, planClaimed, unitOfPod, type ClaimedDelete, type ClaimedPlan } from './resources/claimed.js';
@@ -27,7 +28,7 @@ import type { Images } from './resources/images.js';
 import {
   ANNOTATION_CODE_HASH, FINALIZER, codeConfigMapName, desiredInstances, latestUnit, versionSelectorString, versionUnit, type BuildInput, type FunctionMeta, type OwnerReference,
 } from './resources/names.js';
-import { buildNetworkPolicy } from './resources/networkpolicy.js';
+import { FUNCTIONS_POLICY, buildFunctionsNetworkPolicy } from './resources/networkpolicy.js';
 import { buildService } from './resources/service.js';
 import { buildServiceAccount, generatedServiceAccount } from './resources/serviceaccount.js';
 import { READY, observedStatus, refusedStatus, sameStatus, scheduleStatus, stateOf, type ClaimedCounts, type FunctionState, type StatusContext } from './resources/status.js';
@@ -121,6 +122,8 @@ export class Reconciler {
   readonly #owned: OwnedSync;
   /** When we last asked to publish each function, and its digest then: the cache may not show the new version yet. */
   readonly #publishing = new Map<string, { digest: string; at: number }>();
+  /** Each namespace's policy apply, in flight or done (when), standing in for the cache until it shows it. */
+  readonly #policies = new Map<string, { applied: Promise<void>; at?: number }>();
 
   constructor(
     private readonly deps: ReconcilerDeps,
@@ -229,6 +232,42 @@ export class Reconciler {
     };
   }
 
+  /**
+   * The namespace's NetworkPolicy, in place before any Deployment of it is
+   * applied. Read from the cache; applied at most once at a time per
+   * namespace (a burst of new Functions waits on one apply), and again when
+   * the cache, given time to catch up, shows it missing or changed. Returns
+   * when to look again (0: the cache shows it as applied).
+   */
+  async #ensureFunctionsPolicy(namespace: string): Promise<number> {
+    const d = this.deps;
+    const want = withAppliedHash(buildFunctionsNetworkPolicy(namespace, this.opts.gatewayNamespace) as unknown as WireObject);
+    if (upToDate(want, d.getOwned('NetworkPolicy', namespace, FUNCTIONS_POLICY))) {
+      this.#policies.delete(namespace);
+      return 0;
+    }
+    let known = this.#policies.get(namespace);
+    if (known === undefined || (known.at !== undefined && d.now() - known.at >= EXPECTATION_MS)) {
+      const entry: { applied: Promise<void>; at?: number } = {
+        applied: d.apply(want).then(
+          () => {
+            entry.at = d.now();
+          },
+          (err: unknown) => {
+            this.#policies.delete(namespace);
+            throw err;
+          },
+        ),
+      };
+      this.#policies.set(namespace, (known = entry));
+    }
+    // An apply in flight (ours or another reconcile's) is trusted once it answers, as OwnedSync trusts its
+    // own; one that answered a while ago but is still not in the cache is looked at again once it would be.
+    const at = known.at;
+    await known.applied;
+    return at === undefined ? 0 : Math.max(1, EXPECTATION_MS - (d.now() - at));
+  }
+
   /** Applies $LATEST's objects where they differ from the cache and removes what is no longer wanted; returns its Deployment as it now is. */
   async #applyLatest(input: BuildInput, target: EventTarget, versions: readonly FunctionVersion[]): Promise<LatestOutcome> {
     const d = this.deps;
@@ -237,6 +276,7 @@ export class Reconciler {
     const replicas = this.#planClaimed(input.fn, claimed, d.getOwned('Deployment', namespace, name) as V1Deployment | undefined).deploymentReplicas;
     // Published versions that named no ServiceAccount run as the Function's own: it stays while they do.
     const serviceAccount = buildServiceAccount(input) ?? (versions.some((v) => v.spec.snapshot.serviceAccountName === undefined) ? generatedServiceAccount(input.meta) : undefined);
+    const policyRecheckMs = await this.#ensureFunctionsPolicy(namespace);
     const first: Want[] = [
       { kind: 'ServiceAccount', obj: serviceAccount as WireObject | undefined, name },
       { kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeConfigMapName(name), keep: namesConfigMap(input.fn, codeConfigMapName(name)) },
@@ -244,7 +284,8 @@ export class Reconciler {
     const rest: Want[] = [
       { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images, ...(this.opts.agentEnv ? { agentEnv: this.opts.agentEnv } : {}) }) as WireObject, replicas), name },
       { kind: 'Service', obj: buildService(input, d.getOwned('Service', namespace, name) as V1Service | undefined) as WireObject, name },
-      { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name },
+      // Each function once had a policy of its own; the namespace's one stands for them (ensured above).
+      { kind: 'NetworkPolicy', obj: undefined, name },
     ];
     const onApplied = (a: Applied): void => {
       if (a.want.kind !== 'Deployment') return;
@@ -257,7 +298,7 @@ export class Reconciler {
     const deployment = (r.pending.get(`Deployment/${name}`) ?? d.getOwned('Deployment', namespace, name)) as V1Deployment | undefined;
     const plan = this.#planClaimed(input.fn, claimed, deployment);
     await this.#actOnClaimed(namespace, plan, latestUnit(input.meta).owner, input.fn, target);
-    return { deployment, recheckMs: r.recheckMs, claimed: claimedCounts(plan), claimRecheckMs: plan.recheckMs };
+    return { deployment, recheckMs: Math.max(r.recheckMs, policyRecheckMs), claimed: claimedCounts(plan), claimRecheckMs: plan.recheckMs };
   }
 
   /** What a unit's claimed pods cover, and which to delete or adopt, given its Deployment as it is. */
@@ -322,12 +363,13 @@ export class Reconciler {
     const codeMap = codeConfigMapName(identity.objectName);
     const claimed = d.podsOfVersion(namespace, fnName, fv.version).filter(isClaimed);
     const replicas = this.#planClaimed(input.fn, claimed, d.getOwned('Deployment', namespace, identity.objectName) as V1Deployment | undefined).deploymentReplicas;
+    const policyRecheckMs = await this.#ensureFunctionsPolicy(namespace);
     const r = await this.#owned.sync(`${key}:${fv.version}`, namespace, vmd.uid ?? '', [
       [{ kind: 'ConfigMap', obj: buildCodeConfigMap(input) as WireObject | undefined, name: codeMap, keep: namesConfigMap(input.fn, codeMap) }],
       [
         { kind: 'Deployment', obj: withReplicas(buildDeployment(input, { images: this.opts.images, ...(this.opts.agentEnv ? { agentEnv: this.opts.agentEnv } : {}) }) as WireObject, replicas), name: identity.objectName },
         { kind: 'Service', obj: buildService(input, d.getOwned('Service', namespace, identity.objectName) as V1Service | undefined) as WireObject, name: identity.objectName },
-        { kind: 'NetworkPolicy', obj: buildNetworkPolicy(input, this.opts.gatewayNamespace) as unknown as WireObject, name: identity.objectName },
+        { kind: 'NetworkPolicy', obj: undefined, name: identity.objectName },
       ],
     ]);
     const deployment = (d.getOwned('Deployment', namespace, identity.objectName) ?? r.pending.get(`Deployment/${identity.objectName}`)) as V1Deployment | undefined;
@@ -337,7 +379,7 @@ export class Reconciler {
     await this.#actOnClaimed(namespace, plan, identity.owner, input.fn, target);
     const status = versionStatus(ctx, versionSelectorString(fnName, fv.version), desired, deployment, d.podsOfVersion(namespace, fnName, fv.version), claimedCounts(plan));
     await this.#reportVersion(namespace, objectName, previous, status);
-    return { entry: { version: fv.version, readyInstances: status.readyInstances ?? 0, desiredInstances: desired }, recheckMs: r.recheckMs, claimRecheckMs: plan.recheckMs };
+    return { entry: { version: fv.version, readyInstances: status.readyInstances ?? 0, desiredInstances: desired }, recheckMs: Math.max(r.recheckMs, policyRecheckMs), claimRecheckMs: plan.recheckMs };
   }
 
   async #reportVersion(namespace: string, name: string, previous: FunctionVersionStatus | undefined, status: FunctionVersionStatus): Promise<void> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { WarmPoolSpecSchema, type WarmPoolSpecInput } from '../../src/api/warm-pool.js';
 import { defaultImages } from '../../src/controller/resources/images.js';
 import { buildDeployment, terminationGraceSeconds } from '../../src/controller/resources/deployment.js';
-import { buildNetworkPolicy } from '../../src/controller/resources/networkpolicy.js';
+import { buildFunctionsNetworkPolicy } from '../../src/controller/resources/networkpolicy.js';
 import {
   POOL_FIFO, POOL_RUNTIME_SCRIPT, buildPoolDeployment, buildPoolNetworkPolicy, buildPoolServiceAccount, poolObjectName, type PoolInput,
 } from '../../src/controller/resources/pool.js';
@@ -33,11 +33,11 @@ describe('warm-pool objects', () => {
     expect(buildPoolServiceAccount(pool({ runtime: 'nodejs' }, 'nodejs')).automountServiceAccountToken).toBe(false);
   });
 
-  it('admits only gateway pods on the agent port, exactly as a function NetworkPolicy does', () => {
+  it("admits only gateway pods on the agent port, exactly as the functions' NetworkPolicy does", () => {
     const np = buildPoolNetworkPolicy(pool({ runtime: 'python' }), 'hs');
     expect(np.spec.podSelector).toEqual({ matchLabels: poolSelector('python') });
     expect(np.spec.policyTypes).toEqual(['Ingress']);
-    expect(np.spec.ingress).toEqual(buildNetworkPolicy(input(fn('f')), 'hs').spec.ingress);
+    expect(np.spec.ingress).toEqual(buildFunctionsNetworkPolicy('n', 'hs').spec.ingress);
   });
 
   it.each([

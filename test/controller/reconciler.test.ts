@@ -65,13 +65,52 @@ describe('Reconciler', () => {
     const c = fakeCluster(validSpec);
     expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'success' });
     expect(c.calls).toEqual([
-      'apply ServiceAccount/f', 'apply ConfigMap/f-code', 'apply Deployment/f', 'apply Service/f', 'apply NetworkPolicy/f', 'status',
+      // The namespace's NetworkPolicy before anything a pod could run from.
+      'apply NetworkPolicy/hearth-functions', 'apply ServiceAccount/f', 'apply ConfigMap/f-code', 'apply Deployment/f', 'apply Service/f', 'status',
     ]);
     expect(readyOf(c.fn)).toMatchObject({ status: 'True', reason: 'InstancesReady' });
     expect(c.events).toEqual(['Normal Created', 'Normal InstancesReady']);
     c.calls.length = 0;
     await c.reconciler.reconcile('n/f');
     expect(c.calls).toEqual([]);
+  });
+
+  it("removes a function's own NetworkPolicy of earlier releases once the namespace's one is in place", async () => {
+    const c = fakeCluster(validSpec);
+    const own = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'f', namespace: 'n', ownerReferences: [{ uid: 'uid-f' }] } };
+    c.owned.set('NetworkPolicy/f', own as WireObject);
+    // Someone else's policy of another name is not ours to touch.
+    c.owned.set('NetworkPolicy/g', { ...own, metadata: { ...own.metadata, name: 'g', ownerReferences: [{ uid: 'uid-g' }] } } as WireObject);
+    await c.reconciler.reconcile('n/f');
+    const policy = c.calls.indexOf('apply NetworkPolicy/hearth-functions');
+    const removed = c.calls.indexOf('remove NetworkPolicy/f');
+    expect(policy).toBeGreaterThanOrEqual(0);
+    expect(removed).toBeGreaterThan(policy);
+    expect(c.owned.has('NetworkPolicy/g')).toBe(true);
+  });
+
+  it("applies the namespace's NetworkPolicy once for a burst of new functions, and again when it is deleted", async () => {
+    const c = fakeCluster(validSpec);
+    let lagging = true;
+    const getOwned = c.deps.getOwned;
+    // The informer has not seen the policy yet: every reconcile of the burst must not apply it again.
+    c.deps.getOwned = (kind, ns, name) => (lagging && kind === 'NetworkPolicy' ? undefined : getOwned(kind, ns, name));
+    const outcomes = await Promise.all([c.reconciler.reconcile('n/f'), c.reconciler.reconcile('n/f'), c.reconciler.reconcile('n/f')]);
+    expect(c.calls.filter((x) => x === 'apply NetworkPolicy/hearth-functions')).toHaveLength(1);
+    for (const o of outcomes) expect(o).toEqual({ result: 'success' });
+    // Still not in the cache a moment later: trusted for a while, then looked at again.
+    c.calls.length = 0;
+    c.clock.t += 1000;
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'requeue', afterMs: 4000 });
+    expect(c.calls).toEqual([]);
+    lagging = false;
+    c.clock.t += 4000;
+    expect(await c.reconciler.reconcile('n/f')).toEqual({ result: 'success' });
+    expect(c.calls).toEqual([]);
+    // Deleted by hand: put back before anything else.
+    c.owned.delete('NetworkPolicy/hearth-functions');
+    await c.reconciler.reconcile('n/f');
+    expect(c.calls).toEqual(['apply NetworkPolicy/hearth-functions']);
   });
 
   it('re-applies only what was edited by hand', async () => {

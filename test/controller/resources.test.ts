@@ -4,7 +4,7 @@ import { buildCodeConfigMap, codeHash } from '../../src/controller/resources/con
 import { AGENT_CONTAINER, buildDeployment, RUNTIME_CONTAINER } from '../../src/controller/resources/deployment.js';
 import { defaultImages } from '../../src/controller/resources/images.js';
 import { ANNOTATION_CODE_HASH, desiredInstances, functionLabels } from '../../src/controller/resources/names.js';
-import { buildNetworkPolicy } from '../../src/controller/resources/networkpolicy.js';
+import { FUNCTIONS_POLICY, buildFunctionsNetworkPolicy } from '../../src/controller/resources/networkpolicy.js';
 import { buildService } from '../../src/controller/resources/service.js';
 import { buildServiceAccount } from '../../src/controller/resources/serviceaccount.js';
 import { checkFunction } from '../../src/controller/resources/validation.js';
@@ -153,9 +153,13 @@ describe('the other owned objects', () => {
     expect(buildService(input(fn('a'))).spec).toMatchObject({ selector: { 'hearth.dev/function': 'a' }, ports: [{ port: 9000, targetPort: 'http' }] });
   });
 
-  it('NetworkPolicy admits only gateway pods of the gateway namespace, on the agent port', () => {
-    const np = buildNetworkPolicy(input(fn('a')), 'hearth-system');
-    expect(np.spec.podSelector.matchLabels).toEqual({ 'hearth.dev/function': 'a' });
+  it("the namespace's NetworkPolicy selects every Hearth pod and admits only gateway pods of the gateway namespace, on the agent port", () => {
+    const np = buildFunctionsNetworkPolicy('team-a', 'hearth-system');
+    expect(np.metadata).toMatchObject({ name: FUNCTIONS_POLICY, namespace: 'team-a', labels: { 'app.kubernetes.io/managed-by': 'hearth' } });
+    expect(np.metadata.ownerReferences).toBeUndefined();
+    // Function pods of $LATEST and of versions, idle and claimed pool pods: all carry it.
+    expect(np.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/managed-by': 'hearth' });
+    expect(np.spec.policyTypes).toEqual(['Ingress']);
     expect(np.spec.ingress).toEqual([
       {
         from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'hearth-system' } }, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'gateway' } } }],

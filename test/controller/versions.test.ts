@@ -123,12 +123,15 @@ function fakeCluster(fnSpec: Record<string, unknown>, versions: VersionObject[] 
 const envOf = (d: V1Deployment | undefined) => Object.fromEntries((d?.spec?.template.spec?.containers.find((c) => c.name === 'runtime')?.env ?? []).map((e) => [e.name, e.value]));
 
 describe('a published version in the cluster', () => {
-  it('runs from its own ConfigMap, Deployment, Service and NetworkPolicy, named NAME-vN and owned by its FunctionVersion', async () => {
+  it("runs from its own ConfigMap, Deployment and Service, named NAME-vN and owned by its FunctionVersion, under the namespace's NetworkPolicy", async () => {
     const c = fakeCluster(spec('"latest"'), [versionObject('1', spec('"one"'))]);
     await c.reconciler.reconcile('n/f');
-    expect(c.calls).toEqual(expect.arrayContaining(['apply ConfigMap/f-v1-code', 'apply Deployment/f-v1', 'apply Service/f-v1', 'apply NetworkPolicy/f-v1']));
+    expect(c.calls).toEqual(expect.arrayContaining(['apply ConfigMap/f-v1-code', 'apply Deployment/f-v1', 'apply Service/f-v1']));
+    // One policy for the namespace, applied once for $LATEST and the version together.
+    expect(c.calls.filter((x) => x.startsWith('apply NetworkPolicy/'))).toEqual(['apply NetworkPolicy/hearth-functions']);
+    expect(c.get<WireObject>('NetworkPolicy', 'f-v1')).toBeUndefined();
     const owner = { apiVersion: 'hearth.dev/v1alpha1', kind: 'FunctionVersion', name: 'f-v1', uid: 'uid-v1', controller: true, blockOwnerDeletion: true };
-    for (const [kind, name] of [['ConfigMap', 'f-v1-code'], ['Deployment', 'f-v1'], ['Service', 'f-v1'], ['NetworkPolicy', 'f-v1']] as const) {
+    for (const [kind, name] of [['ConfigMap', 'f-v1-code'], ['Deployment', 'f-v1'], ['Service', 'f-v1']] as const) {
       const obj = c.get<WireObject>(kind, name);
       expect(obj?.metadata?.ownerReferences, `${kind} ${name}`).toEqual([owner]);
       expect(obj?.metadata?.labels, `${kind} ${name}`).toEqual({
@@ -157,7 +160,9 @@ describe('a published version in the cluster', () => {
     expect(v1?.[LABEL_FUNCTION]).toBeUndefined();
     expect(c.get<V1Service>('Service', 'f-v1')?.spec?.selector).toEqual({ 'hearth.dev/version-of': 'f', 'hearth.dev/version': '1' });
     expect(c.get<V1Deployment>('Deployment', 'f-v1')?.spec?.selector.matchLabels).toEqual({ 'hearth.dev/version-of': 'f', 'hearth.dev/version': '1' });
-    expect(c.get<NetworkPolicy>('NetworkPolicy', 'f-v1')?.spec.podSelector.matchLabels).toEqual({ 'hearth.dev/version-of': 'f', 'hearth.dev/version': '1' });
+    // The namespace's policy selects every version's pods, and $LATEST's.
+    const policy = c.get<NetworkPolicy>('NetworkPolicy', 'hearth-functions')?.spec.podSelector.matchLabels;
+    for (const name of ['f', 'f-v1', 'f-v2']) expect(matches(policy, podLabels(name)), name).toBe(true);
     for (const selector of [c.get<V1Service>('Service', 'f')?.spec?.selector, c.get<V1Deployment>('Deployment', 'f')?.spec?.selector.matchLabels]) {
       expect(matches(selector, v1)).toBe(false);
       expect(matches(selector, podLabels('f-v2'))).toBe(false);

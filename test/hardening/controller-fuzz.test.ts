@@ -9,7 +9,6 @@ import { afterAll, expect, it } from 'vitest';
 import { buildCodeConfigMap } from '../../src/controller/resources/configmap.js';
 import { buildDeployment } from '../../src/controller/resources/deployment.js';
 import { defaultImages } from '../../src/controller/resources/images.js';
-import { buildNetworkPolicy } from '../../src/controller/resources/networkpolicy.js';
 import { buildService } from '../../src/controller/resources/service.js';
 import { buildServiceAccount } from '../../src/controller/resources/serviceaccount.js';
 import { checkFunction } from '../../src/controller/resources/validation.js';
@@ -79,7 +78,6 @@ it('never throws; refuses with a reason and a field path, or builds every owned 
         buildService(input);
         buildCodeConfigMap(input);
         buildServiceAccount(input);
-        buildNetworkPolicy(input, 'hearth-system');
         built++;
       }),
       { numRuns: RUNS },

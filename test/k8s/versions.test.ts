@@ -83,7 +83,7 @@ if (!ctx.available) {
       // No alias points to it: it scales to zero.
       expect(fv.status).toMatchObject({ desiredInstances: 0, selector: 'hearth.dev/version-of=hello,hearth.dev/version=1', conditions: [expect.objectContaining({ reason: 'ScaledToZero' })] });
       const versionLabels = { 'app.kubernetes.io/name': 'hello', 'app.kubernetes.io/managed-by': 'hearth', 'hearth.dev/version-of': 'hello', 'hearth.dev/version': '1' };
-      for (const [r, name] of [[RESOURCES.Deployment, 'hello-v1'], [RESOURCES.Service, 'hello-v1'], [RESOURCES.ConfigMap, 'hello-v1-code'], [RESOURCES.NetworkPolicy, 'hello-v1']] as const) {
+      for (const [r, name] of [[RESOURCES.Deployment, 'hello-v1'], [RESOURCES.Service, 'hello-v1'], [RESOURCES.ConfigMap, 'hello-v1-code']] as const) {
         const obj = await eventually(`${r.kind} ${name}`, () => getOrUndefined<Owned>(rest, r, ns, name));
         expect(obj.metadata?.ownerReferences, `${r.kind} ${name}`).toEqual([expect.objectContaining({ kind: 'FunctionVersion', name: 'hello-v1', uid: fv.metadata?.uid, controller: true })]);
         expect(obj.metadata?.labels, `${r.kind} ${name}`).toEqual(versionLabels);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { deadState, processGone, ProcessWatch } from './process-gone.js';
+import { deadState, noMemory, processGone, ProcessWatch } from './process-gone.js';
 
 describe.skipIf(process.platform !== 'linux')('ProcessWatch', () => {
   it('says alive, then gone once killed (a zombie not yet reaped), then gone once reaped, as processGone does', async () => {
@@ -38,6 +38,14 @@ describe.skipIf(process.platform !== 'linux')('ProcessWatch', () => {
       watch.close();
       b.kill('SIGKILL');
     }
+  });
+
+  it('reads a process without memory (exiting, a zombie) off statm, and only that', () => {
+    const read = (text: string): boolean => noMemory(Buffer.from(text), Buffer.byteLength(text));
+    expect(read('0 0 0 0 0 0 0\n')).toBe(true);
+    expect(read('4144 3387 1670 1 0 2022 0\n')).toBe(false);
+    expect(read('0123 1 1 1 0 1 0\n')).toBe(false);
+    expect(read('')).toBe(false);
   });
 
   it('reads the state after the command name, whatever it holds', () => {

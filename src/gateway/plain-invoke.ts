@@ -93,9 +93,8 @@ export function servePlainInvoke(opts: PlainInvokeOptions, req: IncomingMessage,
   // Fastify's route answers Lambda's 404.
   if (fn === undefined) return false;
   const requestId = randomUUID();
-  res.setHeader('x-amzn-requestid', requestId);
   // Leaving: a kept-alive client sends its next call on a new connection, which endpoints send to another gateway.
-  if (opts.draining?.() === true) res.setHeader('connection', 'close');
+  const closing = opts.draining?.() === true;
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   // A client gone before its body ended has no one to answer (node:http enforces the declared length).
@@ -106,20 +105,21 @@ export function servePlainInvoke(opts: PlainInvokeOptions, req: IncomingMessage,
     try {
       parts = readPlainBody(plain, fn, arn, body.length > 0 ? body : EMPTY_EVENT, req.headers);
     } catch (err) {
-      answerError(opts, res, requestId, err);
+      answerError(opts, res, requestId, closing, err);
       return;
     }
     invokeNow(opts.invoker, parts, requestId).then(
       (result) => {
-        res.statusCode = 200;
-        res.setHeader('content-type', 'application/json');
-        res.setHeader('x-amz-executed-version', result.executedVersion ?? '$LATEST');
-        if (result.outcome !== 'success') res.setHeader('x-amz-function-error', result.outcome === 'handled' ? 'Handled' : 'Unhandled');
-        if (plain.tail) res.setHeader('x-amz-log-result', result.logTail ?? '');
-        res.setHeader('content-length', result.payload.length);
+        // The head as one flat list given to writeHead: no setHeader per header (each validated and stored apart), the order fastify's route gives.
+        const head = ['x-amzn-requestid', requestId, 'content-type', 'application/json', 'x-amz-executed-version', result.executedVersion ?? '$LATEST'];
+        if (result.outcome !== 'success') head.push('x-amz-function-error', result.outcome === 'handled' ? 'Handled' : 'Unhandled');
+        if (plain.tail) head.push('x-amz-log-result', result.logTail ?? '');
+        head.push('content-length', String(result.payload.length));
+        if (closing) head.push('connection', 'close');
+        res.writeHead(200, head);
         res.end(result.payload);
       },
-      (err: unknown) => answerError(opts, res, requestId, err),
+      (err: unknown) => answerError(opts, res, requestId, closing, err),
     );
   });
   return true;
@@ -150,17 +150,16 @@ function readPlainBody(plain: PlainInvoke, fn: InvokeRequestParts['fn'], arn: st
 }
 
 /** Lambda's error shape, as the gateway's error handler and sendLambdaError (reply-error.ts) write it. */
-function answerError(opts: PlainInvokeOptions, res: ServerResponse, requestId: string, err: unknown): void {
+function answerError(opts: PlainInvokeOptions, res: ServerResponse, requestId: string, closing: boolean, err: unknown): void {
   const lambdaErr = toLambdaError(err, { bodyLimit: opts.syncBytes });
   if (lambdaErr.status >= 500 && !(err instanceof LambdaError)) opts.logger?.error({ err, reqId: requestId }, 'request failed');
   if (res.headersSent || res.destroyed) return;
   const body = JSON.stringify(lambdaErr.body());
-  res.statusCode = lambdaErr.status;
-  // Lower case, as fastify writes every header name.
-  res.setHeader('x-amzn-errortype', lambdaErr.type);
-  // What fastify writes for sendLambdaError's string body.
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  if (lambdaErr.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(lambdaErr.retryAfterSeconds));
-  res.setHeader('content-length', Buffer.byteLength(body));
+  // Lower case, as fastify writes every header name; the content type fastify writes for sendLambdaError's string body.
+  const head = ['x-amzn-requestid', requestId, 'x-amzn-errortype', lambdaErr.type, 'content-type', 'application/json; charset=utf-8'];
+  if (lambdaErr.retryAfterSeconds !== undefined) head.push('retry-after', String(lambdaErr.retryAfterSeconds));
+  head.push('content-length', String(Buffer.byteLength(body)));
+  if (closing) head.push('connection', 'close');
+  res.writeHead(lambdaErr.status, head);
   res.end(body);
 }

@@ -136,7 +136,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 /**
  * The commonest Invoke goes ahead of fastify (plain-invoke.ts), which serves
  * everything else. Not when a hook must see every request (authentication,
- * the gateway's spans), nor once fastify closes (it answers 503 then).
+ * the gateway's spans), nor once fastify closes (it answers 503 then). A
+ * plugin added later whose hooks reach every route (skip-override) and must
+ * see invocations belongs in this condition: fastify 5 has no call that
+ * says which hooks a route has, short of printing its routes.
  */
 function servePlainInvokesFirst(app: FastifyInstance, opts: GatewayOptions, limits: PayloadLimits): void {
   const routing = app.routing;

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DispatchError, type Invocation, type Invoker } from '../../src/dispatch/invoker.js';
+import { CallerTable } from '../../src/gateway/auth/callers.js';
 import { plainInvoke } from '../../src/gateway/plain-invoke.js';
 import { standInGateway } from '../hardening/stand-in.js';
 
@@ -48,7 +49,7 @@ afterEach(async () => {
 });
 
 /** A gateway around `invoker` on a real port, counting the requests fastify's routing saw. */
-async function gateway(invoker: Invoker, extra: { draining?: () => boolean; syncBytes?: number } = {}): Promise<{ url: string; fastifySaw: () => number }> {
+async function gateway(invoker: Invoker, extra: { draining?: () => boolean; syncBytes?: number; auth?: boolean } = {}): Promise<{ url: string; fastifySaw: () => number }> {
   let seen = 0;
   const counter: FastifyPluginAsync = async (a) => {
     a.addHook('onRequest', (_req, _reply, done) => {
@@ -63,6 +64,7 @@ async function gateway(invoker: Invoker, extra: { draining?: () => boolean; sync
     plugins: [{ plugin: counter }],
     ...(extra.draining ? { draining: extra.draining } : {}),
     ...(extra.syncBytes !== undefined ? { limits: { syncBytes: extra.syncBytes } } : {}),
+    ...(extra.auth === true ? { auth: { callers: () => new CallerTable({ callers: [{ name: 'suite', apiKey: 'suite-key-0123456789abcdef', functions: ['*'] }] }) } } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address() as { port: number };
@@ -192,5 +194,23 @@ describe('a plain Invoke answers as fastify’s route does', () => {
     const { plain, routed } = await pair(g, PATH, '{}');
     expect(plain).toEqual(routed);
     expect(plain.headers.connection).toBe('close');
+  });
+
+  it('with authentication on, every call goes through fastify, whose hook refuses a caller without credentials', async () => {
+    let ran = 0;
+    const g = await gateway(
+      {
+        invoke: async (inv) => {
+          ran++;
+          return { outcome: 'success', payload: inv.payload, durationMs: 1 };
+        },
+      },
+      { auth: true },
+    );
+    // Authentication's hook runs before the counting one and refuses both: the plain path would have run the function.
+    const { plain, routed } = await pair(g, PATH, '{}');
+    expect(plain).toEqual(routed);
+    expect([plain.status, plain.headers['x-amzn-errortype']]).toEqual([401, 'UnrecognizedClientException']);
+    expect(ran).toBe(0);
   });
 });

@@ -12,12 +12,23 @@
 //   BENCH_CONTROLLER_READY=0    stop once every Deployment is applied (quick runs; no Ready figures)
 //   BENCH_CONTROLLER_TSX=1      run the controller through tsx as before (for comparison only)
 //   BENCH_CONTROLLER_ENTRY=PATH  run this build's cli/main.js instead of building src (an earlier commit's, to compare under the same load)
+//   BENCH_CONTROLLER_BASELINE=0  skip the baseline run (below)
+// The baseline, first, on the same control plane: no controller at all, the
+// bench itself writing each Function and, as soon as it is created, only the
+// Deployment the controller would build for it. What the API server (and the
+// kube-controller-manager's own work on those Deployments) takes here for
+// 500 Functions, before any object a controller adds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { buildDeployment } from '../src/controller/resources/deployment.js';
+import { defaultImages } from '../src/controller/resources/images.js';
+import { FIELD_MANAGER } from '../src/controller/resources/names.js';
+import { checkFunction, type FunctionObject } from '../src/controller/resources/validation.js';
+import { applyObject, type WireObject } from '../src/kube/objects.js';
 import { RESOURCES, resourcePath } from '../src/kube/paths.js';
 import { KubeRest } from '../src/kube/rest.js';
 import { createNamespace, deleteNamespace, functionManifest, installCrds, pythonSpec } from '../test/k8s/controller-helpers.js';
@@ -116,6 +127,50 @@ interface WatchedFunction {
   status?: { conditions?: { type: string; status: string }[] };
 }
 
+const NAMES = (count: number): string[] => Array.from({ length: count }, (_, i) => `fn-${String(i).padStart(4, '0')}`);
+
+/** Creates the Functions, `concurrency` at a time; `on` hears of each as it is sent and as the API server answers it. */
+async function createFunctions(rest: KubeRest, ns: string, names: readonly string[], concurrency: number, on: { sending?: (name: string) => void; created?: (obj: FunctionObject) => void } = {}): Promise<void> {
+  let next = 0;
+  const creator = async (): Promise<void> => {
+    for (let name = names[next++]; name !== undefined; name = names[next++]) {
+      on.sending?.(name);
+      const created = await rest.request<FunctionObject>('POST', resourcePath(RESOURCES.Function, ns), { body: functionManifest(name, pythonSpec(`return ${JSON.stringify(name)}`)) });
+      on.created?.(created);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, creator));
+}
+
+/**
+ * The baseline: each Function created, then its Deployment applied at once
+ * by the bench (the controller's builder, its field manager), 50 in flight.
+ * Returns ms from the first create until every Deployment was applied.
+ */
+async function baselineRun(rest: KubeRest, count: number, concurrency: number): Promise<number> {
+  const ns = `bench-base-${randomBytes(3).toString('hex')}`;
+  await createNamespace(rest, ns);
+  const images = defaultImages();
+  const applies: Promise<unknown>[] = [];
+  const began = Date.now();
+  try {
+    await createFunctions(rest, ns, NAMES(count), concurrency, {
+      created: (obj) => {
+        const checked = checkFunction(obj, images);
+        if (!checked.ok) throw new Error(`baseline: ${checked.message}`);
+        applies.push(applyObject(rest, buildDeployment({ fn: checked.fn, meta: checked.meta }, { images }) as WireObject, FIELD_MANAGER));
+      },
+    });
+    await Promise.all(applies);
+    return Date.now() - began;
+  } finally {
+    await deleteNamespace(rest, ns);
+    // Its pods, ReplicaSets and Deployments are collected before the measured run starts, not during it.
+    const deadline = Date.now() + 300_000;
+    while (Date.now() < deadline && (await rest.request('GET', `/api/v1/namespaces/${ns}`).then(() => true, () => false))) await sleep(1000);
+  }
+}
+
 export async function benchController(kubeconfigPath: string, opts: ControllerBenchOptions = {}): Promise<Row[]> {
   const count = opts.count ?? 500;
   const workers = opts.workers ?? Number(process.env.BENCH_CONTROLLER_WORKERS ?? '8');
@@ -124,8 +179,9 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
   const rest = new KubeRest(kc);
   const ns = `bench-${randomBytes(3).toString('hex')}`;
   await installCrds(kc);
-  await createNamespace(rest, ns);
   const nodes = await ensureCapacity(rest, count);
+  const baselineMs = process.env.BENCH_CONTROLLER_BASELINE === '0' ? undefined : await baselineRun(rest, count, opts.createConcurrency ?? 50);
+  await createNamespace(rest, ns);
   const entry = process.env.BENCH_CONTROLLER_TSX === '1' ? undefined : (process.env.BENCH_CONTROLLER_ENTRY ?? (await compiledCli()));
   const controller = await startController(kubeconfigPath, ns, workers, entry);
   const pid = controller.pid ?? 0;
@@ -160,19 +216,10 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
     }, () => undefined);
     const waitReady = process.env.BENCH_CONTROLLER_READY !== '0';
 
-    const names = Array.from({ length: count }, (_, i) => `fn-${String(i).padStart(4, '0')}`);
+    const names = NAMES(count);
     const began = Date.now();
     console.error(`[controller bench] creating ${count} Functions from ${(began / 1000).toFixed(2)} (epoch s)`);
-    let next = 0;
-    const creator = async (): Promise<void> => {
-      while (next < names.length) {
-        const name = names[next++];
-        if (name === undefined) return;
-        createdAt.set(name, Date.now());
-        await rest.request('POST', resourcePath(RESOURCES.Function, ns), { body: functionManifest(name, pythonSpec(`return ${JSON.stringify(name)}`)) });
-      }
-    };
-    await Promise.all(Array.from({ length: opts.createConcurrency ?? 50 }, creator));
+    await createFunctions(rest, ns, names, opts.createConcurrency ?? 50, { sending: (name) => createdAt.set(name, Date.now()) });
     const createdMs = Date.now() - began;
     const timeoutMs = opts.timeoutMs ?? 600_000;
     // The timeout's timer is cancelled once the race is decided: left pending it would keep the
@@ -198,9 +245,16 @@ export async function benchController(kubeconfigPath: string, opts: ControllerBe
       note: `time until all ${count} Deployments were applied: ${(lastDeployment / 1000).toFixed(1)} s (target <= 5 s); ` +
         `peak RSS ${end.peakRssMiB.toFixed(0)} MiB (target <= 150 MiB; ${idle.rssMiB.toFixed(0)} MiB idle before)${entry === undefined ? '; run through tsx' : ''}`,
     };
-    if (!waitReady) return [headline, summarize(`controller: ${count} Functions, create → Deployment`, toDeployment, { note: `BENCH_CONTROLLER_READY=0: stopped once every Deployment was applied; the Functions were created in ${(createdMs / 1000).toFixed(1)} s` })];
+    const baseline: Row[] = baselineMs === undefined ? [] : [{
+      name: `baseline: ${count} Functions and only their Deployments, no controller`,
+      p50Ms: Number.NaN,
+      p99Ms: Number.NaN,
+      note: `all ${count} Deployments applied ${(baselineMs / 1000).toFixed(1)} s after the first create: the bench writing each Function, then the Deployment the controller would build, 50 in flight, on the same API server just before`,
+    }];
+    if (!waitReady) return [headline, ...baseline, summarize(`controller: ${count} Functions, create → Deployment`, toDeployment, { note: `BENCH_CONTROLLER_READY=0: stopped once every Deployment was applied; the Functions were created in ${(createdMs / 1000).toFixed(1)} s` })];
     return [
       headline,
+      ...baseline,
       summarize(`controller: ${count} Functions, create → Deployment`, toDeployment, {
         rps: (deployedAt.size / lastDeployment) * 1000,
         note: `${deployedAt.size}/${count} Deployments applied in ${(lastDeployment / 1000).toFixed(1)} s (the controller's part)`,

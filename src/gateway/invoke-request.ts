@@ -3,7 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { HearthFunction } from '../api/function.js';
 import { resolveTarget, type Target } from '../versions/routing.js';
-import { badParameter, LambdaError, notFound } from './lambda-errors.js';
+import { badContent, badParameter, LambdaError, notFound } from './lambda-errors.js';
 
 export type InvocationTypeHeader = 'RequestResponse' | 'Event' | 'DryRun';
 
@@ -126,6 +126,21 @@ export function foreignArnError(ref: FunctionRef, home: ArnHome, raw: string, ca
     return new LambdaError(403, 'AccessDeniedException', `Caller ${caller ?? 'anonymous'} is not authorized to perform: lambda:InvokeFunction on resource: ${raw} because no resource-based policy allows the lambda:InvokeFunction action`);
   }
   return undefined;
+}
+
+/**
+ * Throws Lambda's InvalidRequestContentException for an Invoke body that is
+ * not UTF-8 JSON. Decoding would replace bad bytes and pass; the runtime would
+ * then fail to unmarshal what the caller sent.
+ */
+export function checkEventBody(body: Buffer): void {
+  const badBytes = notUtf8(body);
+  if (badBytes !== undefined) throw badContent(badBytes);
+  try {
+    JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw badContent((err as Error).message);
+  }
 }
 
 /** Why a body is not UTF-8 (its first bad byte), or undefined when it is. Lambda refuses such bodies before running anything. */

@@ -19,8 +19,8 @@ import type { Logger } from 'pino';
 import type { FunctionCatalog } from '../api/catalog.js';
 import type { Invoker } from '../dispatch/invoker.js';
 import { callerTrace, formatTraceparent } from '../tracing/trace-context.js';
-import { notUtf8 } from './invoke-request.js';
-import { badContent, LambdaError } from './lambda-errors.js';
+import { checkEventBody } from './invoke-request.js';
+import { LambdaError } from './lambda-errors.js';
 import { invokeNow, type InvokeRequestParts } from './plugins/invoke-api.js';
 import { toLambdaError } from './reply-error.js';
 
@@ -127,14 +127,7 @@ export function servePlainInvoke(opts: PlainInvokeOptions, req: IncomingMessage,
 
 /** The body checks of readInvokeRequest (invoke-api.ts) for a plain call: UTF-8, then JSON. */
 function readPlainBody(plain: PlainInvoke, fn: InvokeRequestParts['fn'], arn: string, body: Buffer, headers: IncomingHttpHeaders): InvokeRequestParts {
-  // Decoding would replace bad bytes and pass; the runtime would then fail to unmarshal what the caller sent.
-  const badBytes = notUtf8(body);
-  if (badBytes !== undefined) throw badContent(badBytes);
-  try {
-    JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw badContent((err as Error).message);
-  }
+  checkEventBody(body);
   return {
     name: plain.name,
     qualifier: undefined,

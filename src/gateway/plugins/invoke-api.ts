@@ -7,12 +7,12 @@ import { DispatchError, type Invoker } from '../../dispatch/invoker.js';
 import type { Queue } from '../../queue/queue.js';
 import { IDEMPOTENCY_HEADER } from '../../queue/queue.js';
 import { versionNumbers } from '../../versions/snapshot.js';
-import { badContent, notFound, tooLarge } from '../lambda-errors.js';
+import { notFound, tooLarge } from '../lambda-errors.js';
 import {
   arnHome,
   decodeClientContext,
   foreignArnError,
-  notUtf8,
+  checkEventBody,
   parseFunctionName,
   parseInvocationType,
   parseLogType,
@@ -90,14 +90,7 @@ export function readInvokeRequest(
   const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : EMPTY_EVENT;
   const limit = type === 'Event' ? ctx.limits.asyncBytes : ctx.limits.syncBytes;
   if (body.length > limit) throw tooLarge(limit);
-  // Decoding would replace bad bytes and pass; the runtime would then fail to unmarshal what the caller sent.
-  const badBytes = notUtf8(body);
-  if (badBytes !== undefined) throw badContent(badBytes);
-  try {
-    JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw badContent((err as Error).message);
-  }
+  checkEventBody(body);
   if (type === 'DryRun' || type === 'Event') {
     // Not run now: the dispatcher resolves the qualifier when the event runs, but a caller naming nothing that exists is told at once.
     const published = versionNumbers(ctx.catalog.versions(parsed.name));

@@ -713,15 +713,16 @@ export class Agent implements RuntimeApi {
    */
   private handOver(res: ServerResponse, p: Pending): void {
     const { req } = p;
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/json',
-      'content-length': req.payload.length,
-      'lambda-runtime-aws-request-id': req.requestId,
-      'lambda-runtime-deadline-ms': String(Date.now() + p.timeoutMs),
-      'lambda-runtime-invoked-function-arn': req.invokedFunctionArn,
-    };
-    if (req.clientContext !== undefined) headers['lambda-runtime-client-context'] = req.clientContext;
-    if (req.cognitoIdentity !== undefined) headers['lambda-runtime-cognito-identity'] = req.cognitoIdentity;
+    // The head as one flat list given to writeHead: no setHeader per header (each validated and stored apart); once per call.
+    const headers: string[] = [
+      'content-type', 'application/json',
+      'content-length', String(req.payload.length),
+      'lambda-runtime-aws-request-id', req.requestId,
+      'lambda-runtime-deadline-ms', String(Date.now() + p.timeoutMs),
+      'lambda-runtime-invoked-function-arn', req.invokedFunctionArn,
+    ];
+    if (req.clientContext !== undefined) headers.push('lambda-runtime-client-context', req.clientContext);
+    if (req.cognitoIdentity !== undefined) headers.push('lambda-runtime-cognito-identity', req.cognitoIdentity);
     const cold = this.coldInitMs;
     if (cold !== undefined) {
       p.initDurationMs = cold;
@@ -729,8 +730,8 @@ export class Agent implements RuntimeApi {
     }
     // The runtime's trace: the invocation span when tracing, else the caller's as it came (src/tracing/agent-spans.ts).
     const trace = p.trace ? p.trace.handOver(cold !== undefined ? { startedAt: this.launchedAt, durationMs: cold } : undefined) : untracedRuntimeHeaders(req);
-    if (trace.xray !== undefined) headers['lambda-runtime-trace-id'] = trace.xray;
-    if (trace.traceparent !== undefined) headers.traceparent = trace.traceparent;
+    if (trace.xray !== undefined) headers.push('lambda-runtime-trace-id', trace.xray);
+    if (trace.traceparent !== undefined) headers.push('traceparent', trace.traceparent);
     p.startedAt = performance.now();
     // Text's START goes only into a log tail, and is built then (closeLog); JSON's platform.start is timed now.
     if (recordsInLog(this.logSettings)) {

@@ -84,8 +84,9 @@ while true; do
   HEADERS=$(mktemp)
   EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")
   ID=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" | tr -d '\\r' | cut -d' ' -f2)
+  # The path, not any "bad": the event holds random hex ids (a request id with "bad3" in it once made the good call bad).
   case "$EVENT" in
-    *bad*) PRELUDE='not json' ;;
+    */bad*) PRELUDE='not json' ;;
     *) PRELUDE='{"statusCode":418,"headers":{"content-type":"text/plain"}}' ;;
   esac
   { printf '%s' "$PRELUDE"; head -c 8 /dev/zero; sleep 1; printf 'short and stout'; } |
@@ -320,7 +321,7 @@ describe('streamed responses through the embedded gateway', () => {
       });
       req.on('error', fail);
     });
-    // A rare run under load failed here within 44 ms: say what came.
+    // Say what came, should it ever fail.
     expect(r.status, `${r.status} ${JSON.stringify(r.headers)} ${r.body.toString().slice(0, 300)}`).toBe(418);
     expect(r.headers['content-type']).toBe('text/plain');
     expect(r.body.toString()).toBe('short and stout');

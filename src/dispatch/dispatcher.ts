@@ -338,9 +338,9 @@ export class Dispatcher implements Invoker {
     return instances.find((i) => i.id === id);
   }
 
-  /** A slot on a ready instance when one is free and no caller waits before this one: what #acquire does first, synchronously. */
+  /** A slot on a ready instance when one is free and no caller waits before this one: #acquire's first step, synchronous. */
   #freeSlot(call: Call, load: FunctionLoad): Grant | undefined {
-    // An aborted call, or one that must queue, goes through #acquire, which rejects or waits.
+    // FIFO: a newcomer never overtakes callers already waiting. An aborted call goes through #acquire, which rejects it.
     if (call.inv.signal?.aborted === true || load.waiters.length > 0) return undefined;
     const instance = this.#tryTake(call.key, load);
     return instance === undefined ? undefined : { instance };
@@ -355,11 +355,8 @@ export class Dispatcher implements Invoker {
     const { key: name, inv } = call;
     const signal = inv.signal;
     if (signal?.aborted) throw signal.reason as Error;
-    // FIFO: a newcomer never overtakes callers already waiting.
-    if (load.waiters.length === 0) {
-      const instance = this.#tryTake(name, load);
-      if (instance) return { instance };
-    }
+    const free = this.#freeSlot(call, load);
+    if (free !== undefined) return free;
     // No free slot now: waiting for one (and for a cold start, when this call makes the backend start an instance) is a span of its own.
     const wait = tracing('gateway') ? startSpan('gateway', 'slot wait', call.traceparent, { attributes: { 'hearth.unit': name, 'hearth.redispatch': again } }) : undefined;
     const live = wait === undefined ? 0 : liveCount(this.#opts.backend.instances(name));

@@ -125,7 +125,7 @@ export function servePlainInvoke(opts: PlainInvokeOptions, req: IncomingMessage,
   return true;
 }
 
-/** The body checks of readInvokeRequest (invoke-api.ts) for a plain call: UTF-8, then JSON. */
+/** A plain call's InvokeRequestParts, its body checked as readInvokeRequest (invoke-api.ts) checks it. */
 function readPlainBody(plain: PlainInvoke, fn: InvokeRequestParts['fn'], arn: string, body: Buffer, headers: IncomingHttpHeaders): InvokeRequestParts {
   checkEventBody(body);
   return {

@@ -452,16 +452,22 @@ class RuntimeClient(object):
 
     def next(self):
         """(headers, body) of the next invocation; header names are lower-case."""
-        status, headers, body = self._exchange(self._next_request)
+        return self._next_answer(self._exchange(self._next_request))
+
+    @staticmethod
+    def _next_answer(answer):
+        status, headers, body = answer
         if status != 200:
             raise RuntimeAPIError("GET /invocation/next: HTTP %d %s" % (status, body[:200]))
         return headers, body
 
-    def post_response(self, request_id, body):
-        self._post("/invocation/%s/response" % _path_segment(request_id), body, {"Content-Type": "application/json"})
+    def respond_then_next(self, request_id, body):
+        """Posts the invocation's answer and returns the next invocation, as next() does (one write: see _post_then_next)."""
+        return self._post_then_next("/invocation/%s/response" % _path_segment(request_id), body, {"Content-Type": "application/json"})
 
-    def post_error(self, request_id, error):
-        self._post("/invocation/%s/error" % _path_segment(request_id), *self._error_payload(error))
+    def error_then_next(self, request_id, error):
+        """Posts the invocation's error and returns the next invocation, as next() does (one write: see _post_then_next)."""
+        return self._post_then_next("/invocation/%s/error" % _path_segment(request_id), *self._error_payload(error))
 
     def post_init_error(self, error):
         self._post("/init/error", *self._error_payload(error))
@@ -473,10 +479,47 @@ class RuntimeClient(object):
         headers = {"Content-Type": ERROR_CONTENT_TYPE, "Lambda-Runtime-Function-Error-Type": header_value}
         return to_json(error), headers
 
-    def _post(self, path, body, headers):
+    def _post_head(self, path, body, headers):
         head = "POST %s%s HTTP/1.1\r\n%sContent-Length: %d\r\n" % (self._base, path, self._host_line, len(body))
         head += "".join("%s: %s\r\n" % item for item in headers.items()) + "\r\n"
-        status, _, data = self._exchange(head.encode("latin-1"), body)
+        return head.encode("latin-1")
+
+    def _post(self, path, body, headers):
+        status, _, data = self._exchange(self._post_head(path, body, headers), body)
+        self._check_post(path, status, data)
+
+    def _post_then_next(self, path, body, headers):
+        """An invocation's outcome and the request for the next event in one
+        write (HTTP/1.1 pipelining): the agent reads both at once and hands
+        the next event over as soon as the outcome is settled, with no round
+        trip between the 202 and the /next in which the runtime waits.
+        Returns next()'s (headers, body). A connection lost before the post's
+        answer posts again on a new one (a post the agent already has is
+        answered 400 and logged, as _exchange's retry does); one lost after
+        it asks for the next event again.
+        """
+        if self._sock is None or len(body) > _JOIN_LIMIT:
+            self._post(path, body, headers)
+            return self.next()
+        try:
+            self._sock.sendall(self._post_head(path, body, headers) + body + self._next_request)
+            status, _, data = self._read_answer()
+        except (OSError, ProtocolError, ValueError):
+            self.close()
+            self._post(path, body, headers)
+            return self.next()
+        self._check_post(path, status, data)
+        if self._sock is None:
+            # The post's answer closed the connection: the /next sent behind it was never read.
+            return self.next()
+        try:
+            return self._next_answer(self._read_answer())
+        except (OSError, ProtocolError, ValueError):
+            self.close()
+            return self.next()
+
+    @staticmethod
+    def _check_post(path, status, data):
         if status >= 300:
             # 413 (payload too large) or 400 (unknown/expired request): the agent has
             # already decided the outcome; log it and carry on with the next invocation.
@@ -577,7 +620,7 @@ def setup_logging():
 # --------------------------------------------------------------------------
 
 def handle_one(client, handler, headers, body, static):
-    """Run one invocation and post its outcome. Returns True on success."""
+    """Run one invocation, post its outcome and return the next invocation's (headers, body)."""
     global _current_request_id
     request_id = headers.get("lambda-runtime-aws-request-id")
     _current_request_id = request_id
@@ -614,11 +657,9 @@ def handle_one(client, handler, headers, body, static):
         error = error_from_exception(exc, request_id)
         log_error(error)
         flush_streams()
-        client.post_error(request_id, error)
-        return False
+        return client.error_then_next(request_id, error)
     flush_streams()
-    client.post_response(request_id, payload)
-    return True
+    return client.respond_then_next(request_id, payload)
 
 
 def flush_streams():
@@ -665,9 +706,9 @@ def serve(api, ready_fd=None):
     if ready_fd is not None:
         os.write(ready_fd, b"1")
         os.close(ready_fd)
+    headers, body = client.next()
     while True:
-        headers, body = client.next()
-        handle_one(client, handler, headers, body, static)
+        headers, body = handle_one(client, handler, headers, body, static)
 
 
 # --------------------------------------------------------------------------

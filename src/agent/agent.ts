@@ -375,6 +375,7 @@ export class Agent implements RuntimeApi {
       this.confirmPeer();
     }
     this.parked.push(res);
+    // Not heard for a /next pipelined behind a post not yet answered (node queues its response unbound to the socket): pump checks waiting().
     res.once('close', () => {
       const i = this.parked.indexOf(res);
       if (i >= 0) this.parked.splice(i, 1);
@@ -694,7 +695,7 @@ export class Agent implements RuntimeApi {
     if (this.peerConfirming !== undefined) return;
     while (this.stateValue === 'ready' && this.queue.length > 0 && this.parked.length > 0 && this.inflight.size < this.concurrency) {
       const res = this.parked.shift();
-      if (res === undefined || res.destroyed || res.writableEnded) continue;
+      if (res === undefined || !waiting(res)) continue;
       const p = this.queue.shift();
       if (p === undefined) break;
       this.handOver(res, p);
@@ -942,3 +943,13 @@ function errorSummary(payload: Buffer): string {
   }
 }
 
+/**
+ * Whether a parked /next can still be answered. A runtime may send its
+ * /next right behind its /response (HTTP/1.1 pipelining, as Hearth's Python
+ * runtime does): node then queues the /next's response until the post's is
+ * written, and a connection lost meanwhile never closes it, so the socket is
+ * asked too.
+ */
+function waiting(res: ServerResponse): boolean {
+  return !res.destroyed && !res.writableEnded && res.req.socket?.destroyed !== true;
+}

@@ -1,7 +1,9 @@
 // Drives the agent exactly as the Lambda Runtime API documentation describes:
 // first with the test itself acting as the runtime (raw HTTP), then with a
 // runtime process (our fixture, and Hearth's real runtimes where present).
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import { CodeStore } from '../../src/backends/local/code-store.js';
 import { lambdaEnv, runtimePath } from '../../src/backends/local/lambda-env.js';
 import { runtimeFamily, scriptRuntimeCommand } from '../../src/backends/local/runtime-command.js';
 import { example, fn } from '../backends/helpers.js';
+import { waitFor } from '../helpers/wait.js';
 import { FAKE_RUNTIME, json, RawRuntime, REPO_ROOT, request, silent } from './helpers.js';
 
 const agents: Agent[] = [];
@@ -30,6 +33,25 @@ function fixtureAgent(env: Record<string, string> = {}, opts: Partial<AgentOptio
 afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.close()));
 });
+
+const NEXT_REQUEST = 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\n\r\n';
+
+/** A connection to the Runtime API for requests written by hand; `until` resolves with all read once `text` has come. */
+async function rawConnection(api: string): Promise<{ socket: Socket; until: (text: string) => Promise<string> }> {
+  const colon = api.lastIndexOf(':');
+  const socket = connect(Number(api.slice(colon + 1)), api.slice(0, colon));
+  await once(socket, 'connect');
+  socket.on('error', () => undefined);
+  let got = '';
+  socket.on('data', (d: Buffer) => (got += d.toString()));
+  return {
+    socket,
+    until: async (text) => {
+      await waitFor(`"${text}" on the connection`, () => got.includes(text), 5000);
+      return got;
+    },
+  };
+}
 
 describe('Runtime API with the test as the runtime', () => {
   it('hands over the event with the documented headers and returns the response', async () => {
@@ -178,6 +200,38 @@ describe('Runtime API with the test as the runtime', () => {
     expect(json((await b).payload)).toBe('two');
     expect((await b).initDurationMs).toBeUndefined();
   });
+
+  it('takes a /next sent in one write behind a /response (HTTP/1.1 pipelining): the 202, then the next event, on the one connection', async () => {
+    const agent = await startAgent();
+    const rt = new RawRuntime(agent.runtimeApi);
+    const calls = [1, 2].map((n) => agent.invoke(request({ n })));
+    const n1 = await rt.next();
+    const conn = await rawConnection(agent.runtimeApi);
+    conn.socket.write(`POST /2018-06-01/runtime/invocation/${n1.id}/response HTTP/1.1\r\nHost: rt\r\nContent-Length: 5\r\n\r\n"one"${NEXT_REQUEST}`);
+    const got = await conn.until('{"n":2}');
+    expect(got.indexOf('HTTP/1.1 202')).toBe(0);
+    expect(got.indexOf('HTTP/1.1 200')).toBeGreaterThan(0);
+    const n2 = /lambda-runtime-aws-request-id: ([^\r]+)/i.exec(got)?.[1] ?? '';
+    await rt.post(`invocation/${n2}/response`, '"two"');
+    expect((await Promise.all(calls)).map((r) => json(r.payload))).toEqual(['one', 'two']);
+    conn.socket.destroy();
+  });
+
+  it('hands nothing to a pipelined /next whose connection is gone (node never closes its queued response): the event goes to the next /next', async () => {
+    const agent = await startAgent();
+    const rt = new RawRuntime(agent.runtimeApi);
+    // Two /next in one write, nothing to hand over: both wait, the second's response queued behind the first's.
+    const conn = await rawConnection(agent.runtimeApi);
+    conn.socket.write(NEXT_REQUEST + NEXT_REQUEST);
+    await new Promise((r) => setTimeout(r, 100));
+    conn.socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const call = agent.invoke(request({ n: 1 }));
+    const n1 = await rt.next();
+    expect(JSON.parse(n1.body)).toEqual({ n: 1 });
+    await rt.post(`invocation/${n1.id}/response`, '"one"');
+    expect(json((await call).payload)).toBe('one');
+  }, 10_000);
 });
 
 describe('Runtime API with a runtime process', () => {

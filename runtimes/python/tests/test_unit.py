@@ -4,8 +4,10 @@ import decimal
 import io
 import json
 import os
+import re
 import socket
 import sys
+import threading
 import time
 import uuid
 
@@ -282,3 +284,92 @@ def test_client_rejects_what_is_not_http():
 def test_request_id_is_percent_encoded_in_the_path():
     assert bootstrap._path_segment("7d3c7c8e-1f0b-4b8e") == "7d3c7c8e-1f0b-4b8e"
     assert bootstrap._path_segment("a b/é") == "a%20b%2F%C3%A9"
+
+
+# -- an outcome and the next /next in one write -------------------------------
+
+_EVENT_ANSWER = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: b\r\nContent-Length: 7\r\n\r\n{\"n\":2}"
+
+
+def _requests_in(data):
+    """The request lines of the requests in `data`, in order."""
+    return re.findall(rb"(?:GET|POST) \S+(?= HTTP/1\.1\r\n)", data)
+
+
+def test_respond_then_next_sends_both_requests_in_one_write():
+    client, peer = _client_answering(b"HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}" + _EVENT_ANSWER)
+    headers, body = client.respond_then_next("a", b'"one"')
+    assert headers["lambda-runtime-aws-request-id"] == "b" and body == b'{"n":2}'
+    sent = peer.recv(65536)
+    assert _requests_in(sent) == [b"POST /2018-06-01/runtime/invocation/a/response", b"GET /2018-06-01/runtime/invocation/next"]
+    assert b'\r\n\r\n"one"GET ' in sent
+    peer.close()
+
+
+def test_error_then_next_logs_a_refused_post_and_still_returns_the_next(capsys):
+    client, peer = _client_answering(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}" + _EVENT_ANSWER)
+    headers, _ = client.error_then_next("a", {"errorType": "ValueError", "errorMessage": "bad"})
+    assert headers["lambda-runtime-aws-request-id"] == "b"
+    assert "POST /invocation/a/error: HTTP 400" in capsys.readouterr().err
+    assert _requests_in(peer.recv(65536))[0] == b"POST /2018-06-01/runtime/invocation/a/error"
+    peer.close()
+
+
+class _ScriptedServer(object):
+    """A Runtime API on loopback whose n-th connection reads one read's worth and answers answers[n] (None: closes unanswered)."""
+
+    def __init__(self, answers):
+        self.received = []
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(4)
+        self._listener.settimeout(10)
+        self.address = "127.0.0.1:%d" % self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, args=(answers,), daemon=True)
+        self._thread.start()
+
+    def _serve(self, answers):
+        for answer in answers:
+            conn, _ = self._listener.accept()
+            conn.settimeout(10)
+            for part in answer if answer is not None else [None]:
+                self.received.append(conn.recv(65536))
+                if part is None:
+                    break
+                conn.sendall(part)
+            conn.close()
+
+    def close(self):
+        self._thread.join(10)
+        self._listener.close()
+
+
+def test_respond_then_next_after_a_lost_connection_posts_again_then_asks_for_the_next():
+    accepted = b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}"
+    server = _ScriptedServer([None, [accepted, _EVENT_ANSWER]])
+    client = bootstrap.RuntimeClient(server.address)
+    client._sock = socket.create_connection(("127.0.0.1", int(server.address.split(":")[1])))
+    headers, _ = client.respond_then_next("a", b'"one"')
+    server.close()
+    client.close()
+    assert headers["lambda-runtime-aws-request-id"] == "b"
+    assert [_requests_in(r) for r in server.received] == [
+        [b"POST /2018-06-01/runtime/invocation/a/response", b"GET /2018-06-01/runtime/invocation/next"],
+        [b"POST /2018-06-01/runtime/invocation/a/response"],
+        [b"GET /2018-06-01/runtime/invocation/next"],
+    ]
+
+
+def test_respond_then_next_asks_again_when_the_post_answer_closes_the_connection():
+    closing = b"HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+    server = _ScriptedServer([[closing], [_EVENT_ANSWER]])
+    client = bootstrap.RuntimeClient(server.address)
+    client._sock = socket.create_connection(("127.0.0.1", int(server.address.split(":")[1])))
+    headers, _ = client.respond_then_next("a", b'"one"')
+    server.close()
+    client.close()
+    assert headers["lambda-runtime-aws-request-id"] == "b"
+    assert [_requests_in(r) for r in server.received] == [
+        [b"POST /2018-06-01/runtime/invocation/a/response", b"GET /2018-06-01/runtime/invocation/next"],
+        [b"GET /2018-06-01/runtime/invocation/next"],
+    ]

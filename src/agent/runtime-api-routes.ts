@@ -94,6 +94,8 @@ export function isStreamedResponse(req: Pick<IncomingMessage, 'headers'>): boole
 }
 
 function decodeId(raw: string): string | undefined {
+  // A UUID, as the agent gives them, has nothing to decode (the test for a percent sign is cheaper than a try and a decode on every post).
+  if (!raw.includes('%')) return raw;
   try {
     return decodeURIComponent(raw);
   } catch {

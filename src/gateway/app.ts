@@ -135,22 +135,32 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 
 /**
  * The commonest Invoke goes ahead of fastify (plain-invoke.ts), which serves
- * everything else. Not when a hook must see every request (authentication,
- * the gateway's spans), nor once fastify closes (it answers 503 then). A
+ * everything else: with authentication on, only calls it admits (its
+ * hearthAdmitsPlainInvoke). Not when a hook must see every request (the
+ * gateway's spans), nor once fastify closes (it answers 503 then). A
  * plugin added later whose hooks reach every route (skip-override) and must
  * see invocations belongs in this condition: fastify 5 has no call that
  * says which hooks a route has, short of printing its routes.
  */
 function servePlainInvokesFirst(app: FastifyInstance, opts: GatewayOptions, limits: PayloadLimits): void {
   const routing = app.routing;
-  if (opts.auth !== undefined || tracing('gateway') || !app.server.listeners('request').includes(routing)) return;
+  const admits = app.hearthAdmitsPlainInvoke;
+  if ((opts.auth !== undefined && admits === undefined) || tracing('gateway') || !app.server.listeners('request').includes(routing)) return;
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
     done();
   });
   // Pre-built once: this runs per request.
-  const plain = { invoker: opts.invoker, catalog: opts.catalog, syncBytes: limits.syncBytes, arn: opts.arn, ...(opts.draining ? { draining: opts.draining } : {}), ...(opts.logger ? { logger: opts.logger } : {}) };
+  const plain = {
+    invoker: opts.invoker,
+    catalog: opts.catalog,
+    syncBytes: limits.syncBytes,
+    arn: opts.arn,
+    ...(opts.draining ? { draining: opts.draining } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.auth !== undefined && admits !== undefined ? { admits } : {}),
+  };
   app.server.removeListener('request', routing);
   // First, where fastify's listener was: the connection guard's and drain's listeners still see every request.
   app.server.prependListener('request', (req, res) => {

@@ -10,9 +10,11 @@
 //
 // What the route's hooks do is done here too: X-Amzn-RequestId on every
 // answer, Connection: close while draining, and Lambda's error shapes (the
-// same toLambdaError). The gateway turns this off when a hook must see every
-// request: authentication, tracing (gateway spans), and while fastify closes
-// (it answers 503 then).
+// same toLambdaError). With authentication on, a call is served here only
+// when authentication admits its caller by the same checks its hook makes (an
+// API key; auth.ts); every refusal, and every SigV4 call, is fastify's. The
+// gateway turns this off when a hook must see every request, tracing (gateway
+// spans), and while fastify closes (it answers 503 then).
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -80,6 +82,8 @@ export interface PlainInvokeOptions {
   arn: (name: string) => string;
   draining?: () => boolean;
   logger?: Logger;
+  /** With authentication on, whether the caller is admitted (auth.ts); a call it does not admit is fastify's to answer. */
+  admits?: (headers: IncomingHttpHeaders, fn: string) => boolean;
 }
 
 /**
@@ -90,8 +94,8 @@ export function servePlainInvoke(opts: PlainInvokeOptions, req: IncomingMessage,
   const plain = plainInvoke(req.method, req.url, req.headers, opts.syncBytes);
   if (plain === undefined) return false;
   const fn = opts.catalog.get(plain.name);
-  // Fastify's route answers Lambda's 404.
-  if (fn === undefined) return false;
+  // Fastify's route answers Lambda's 404, and every refusal of authentication (with its hooks' checks in their order).
+  if (fn === undefined || (opts.admits !== undefined && !opts.admits(req.headers, plain.name))) return false;
   const requestId = randomUUID();
   // Leaving: a kept-alive client sends its next call on a new connection, which endpoints send to another gateway.
   const closing = opts.draining?.() === true;

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DispatchError, type Invocation, type Invoker } from '../../src/dispatch/invoker.js';
 import { CallerTable } from '../../src/gateway/auth/callers.js';
+import type { CredentialsFile } from '../../src/gateway/auth/credentials.js';
 import { plainInvoke } from '../../src/gateway/plain-invoke.js';
 import { standInGateway } from '../hardening/stand-in.js';
 
@@ -49,8 +50,9 @@ afterEach(async () => {
 });
 
 /** A gateway around `invoker` on a real port, counting the requests fastify's routing saw. */
-async function gateway(invoker: Invoker, extra: { draining?: () => boolean; syncBytes?: number; auth?: boolean } = {}): Promise<{ url: string; fastifySaw: () => number }> {
+async function gateway(invoker: Invoker, extra: { draining?: () => boolean; syncBytes?: number; auth?: CredentialsFile['callers'] } = {}): Promise<{ url: string; fastifySaw: () => number }> {
   let seen = 0;
+  const table = new CallerTable({ callers: extra.auth ?? [] });
   const counter: FastifyPluginAsync = async (a) => {
     a.addHook('onRequest', (_req, _reply, done) => {
       seen++;
@@ -64,7 +66,7 @@ async function gateway(invoker: Invoker, extra: { draining?: () => boolean; sync
     plugins: [{ plugin: counter }],
     ...(extra.draining ? { draining: extra.draining } : {}),
     ...(extra.syncBytes !== undefined ? { limits: { syncBytes: extra.syncBytes } } : {}),
-    ...(extra.auth === true ? { auth: { callers: () => new CallerTable({ callers: [{ name: 'suite', apiKey: 'suite-key-0123456789abcdef', functions: ['*'] }] }) } } : {}),
+    ...(extra.auth !== undefined ? { auth: { callers: () => table } } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address() as { port: number };
@@ -196,21 +198,69 @@ describe('a plain Invoke answers as fastify’s route does', () => {
     expect(plain.headers.connection).toBe('close');
   });
 
-  it('with authentication on, every call goes through fastify, whose hook refuses a caller without credentials', async () => {
-    let ran = 0;
-    const g = await gateway(
-      {
-        invoke: async (inv) => {
-          ran++;
-          return { outcome: 'success', payload: inv.payload, durationMs: 1 };
+  describe('with authentication on', () => {
+    const KEY = 'suite-key-0123456789abcdef';
+    const callers: CredentialsFile['callers'] = [
+      { name: 'suite', apiKey: KEY, functions: ['*'] },
+      { name: 'elsewhere', apiKey: 'elsewhere-key-0123456789ab', functions: ['other-*'] },
+      { name: 'urls-only', apiKey: 'urls-only-key-0123456789ab', functions: ['*'], actions: ['lambda:InvokeFunctionUrl'] },
+      { name: 'slow', apiKey: 'slow-key-0123456789abcdefgh', functions: ['*'], rateLimit: { requestsPerSecond: 0.01, burst: 2 } },
+    ];
+    function counted(): { invoker: Invoker; ran: () => number } {
+      let ran = 0;
+      return {
+        invoker: {
+          invoke: async (inv) => {
+            ran++;
+            return { outcome: 'success', payload: inv.payload, durationMs: 1 };
+          },
         },
-      },
-      { auth: true },
-    );
-    // Authentication's hook runs before the counting one and refuses both: the plain path would have run the function.
-    const { plain, routed } = await pair(g, PATH, '{}');
-    expect(plain).toEqual(routed);
-    expect([plain.status, plain.headers['x-amzn-errortype']]).toEqual([401, 'UnrecognizedClientException']);
-    expect(ran).toBe(0);
+        ran: () => ran,
+      };
+    }
+
+    it.each<[string, Record<string, string>]>([
+      ['Authorization: Bearer', { authorization: `Bearer ${KEY}` }],
+      ['X-Api-Key', { 'x-api-key': KEY }],
+    ])('a caller admitted by its API key (%s) takes the plain path, with the same answer', async (_what, headers) => {
+      const c = counted();
+      const g = await gateway(c.invoker, { auth: callers });
+      const { plain, routed, fastifySaw } = await pair(g, PATH, '{"a":1}', headers);
+      expect(fastifySaw).toBe(1);
+      expect(plain).toEqual(routed);
+      expect([plain.status, plain.body]).toEqual([200, '{"a":1}']);
+      expect(c.ran()).toBe(2);
+    });
+
+    it.each<[string, Record<string, string>, number, string]>([
+      ['no credentials', {}, 401, 'UnrecognizedClientException'],
+      ['an unknown key', { authorization: 'Bearer not-a-key-of-anyone-0123456789' }, 401, 'UnrecognizedClientException'],
+      ['a caller not allowed the function', { 'x-api-key': 'elsewhere-key-0123456789ab' }, 403, 'AccessDeniedException'],
+      ['a caller not allowed lambda:InvokeFunction', { 'x-api-key': 'urls-only-key-0123456789ab' }, 403, 'AccessDeniedException'],
+      ['a SigV4 signature that does not verify', { authorization: 'AWS4-HMAC-SHA256 Credential=AKIAUNKNOWN000000000/20261207/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00', 'x-amz-date': '20261207T000000Z' }, 403, 'InvalidSignatureException'],
+    ])('%s: fastify refuses it, the same both ways, the function not run', async (_what, headers, status, type) => {
+      const c = counted();
+      const g = await gateway(c.invoker, { auth: callers });
+      const { plain, routed, fastifySaw } = await pair(g, PATH, '{}', headers);
+      // Authentication's hook runs before the counting one and refuses both.
+      expect(fastifySaw).toBe(0);
+      expect(plain).toEqual(routed);
+      expect([plain.status, plain.headers['x-amzn-errortype']]).toEqual([status, type]);
+      expect(c.ran()).toBe(0);
+    });
+
+    it('a rate limit counts plain calls and routed ones in one bucket: past its burst, both ways answer 429 alike', async () => {
+      const c = counted();
+      const g = await gateway(c.invoker, { auth: callers });
+      const headers = { 'x-api-key': 'slow-key-0123456789abcdefgh' };
+      const first = await pair(g, PATH, '{}', headers);
+      expect([first.plain.status, first.routed.status, first.fastifySaw]).toEqual([200, 200, 1]);
+      const past = await pair(g, PATH, '{}', headers);
+      expect(past.fastifySaw).toBe(0);
+      expect(past.plain).toEqual(past.routed);
+      expect([past.plain.status, past.plain.headers['x-amzn-errortype']]).toEqual([429, 'TooManyRequestsException']);
+      expect(Number(past.plain.headers['retry-after'])).toBeGreaterThan(1);
+      expect(c.ran()).toBe(2);
+    });
   });
 });

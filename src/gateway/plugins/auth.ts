@@ -5,6 +5,7 @@
 // its config, `lambdaAction`), on only the functions that entry names, at its
 // rate limit. Failures are AWS's REST errors: 401 UnrecognizedClientException, 403 InvalidSignatureException
 // or AccessDeniedException, 429 TooManyRequestsException.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { allowsAction, type LambdaAction } from '../auth/actions.js';
 import type { Caller, CallerTable } from '../auth/callers.js';
@@ -14,6 +15,7 @@ import { bodyFunctionName, DEFAULT_OPEN_ROUTES, routeTarget, type RouteTarget } 
 import { checkScope, isSigV4, parseSigV4Authorization, payloadMatches, signedPayloadHash, unsignedHeaders, verifySignature, type ReceivedRequest, type SigV4Authorization } from '../auth/sigv4.js';
 import { TokenBuckets } from '../auth/token-bucket.js';
 import { LambdaError, throttled } from '../lambda-errors.js';
+import { INVOKE_ACTION, INVOKE_ROUTE } from './invoke-api.js';
 
 export interface AuthOptions {
   /** The callers as of now; read on every request, so a reloaded credentials file applies at once. */
@@ -47,13 +49,13 @@ function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function presentedKey(req: FastifyRequest): string | undefined {
-  const authz = one(req.headers.authorization);
+function presentedKey(headers: IncomingHttpHeaders): string | undefined {
+  const authz = one(headers.authorization);
   if (authz !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authz);
     return m?.[1];
   }
-  return one(req.headers['x-api-key']);
+  return one(headers['x-api-key']);
 }
 
 function received(req: FastifyRequest): ReceivedRequest {
@@ -61,6 +63,10 @@ function received(req: FastifyRequest): ReceivedRequest {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** With authentication on: whether a plain Invoke of `fn` with these headers is admitted (see the plugin). */
+    hearthAdmitsPlainInvoke?: (headers: IncomingHttpHeaders, fn: string) => boolean;
+  }
   interface FastifyRequest {
     /** The authenticated caller's name (never its secret), for logs. */
     hearthCaller?: string;
@@ -100,6 +106,20 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
   const bodyNamed = new WeakMap<FastifyRequest, { caller: Caller; action: string }>();
   const resourceOf = (fn: string) => (opts.arn ? opts.arn(fn) : fn);
 
+  /**
+   * Throws AWS's refusal unless `caller` may perform `action` on `fn` (none,
+   * a name, or '*': any) now, and then takes a token of its rate limit.
+   * `anyCaller`: the route is open to every authenticated caller, whatever its actions.
+   */
+  const authorize = (caller: Caller, action: LambdaAction, fn: string | undefined, anyCaller: boolean): void => {
+    if (!anyCaller && !allowsAction(caller.actions, action)) throw denied(caller.name, action, fn !== undefined && fn !== '*' ? resourceOf(fn) : '*');
+    if (fn !== undefined && !allowsFunction(caller.functions, fn)) throw denied(caller.name, action, fn === '*' ? '*' : resourceOf(fn));
+    if (caller.rateLimit) {
+      const r = buckets.take(caller.name, caller.rateLimit);
+      if (!r.ok) throw throttled(RATE_LIMIT_REASON, r.retryAfterSeconds);
+    }
+  };
+
   const admit = async (req: FastifyRequest, p: Pending & { caller: Caller }): Promise<void> => {
     req.hearthCaller = p.caller.name;
     req.hearthCredential = p.sigv4 ? 'sigv4' : 'api-key';
@@ -110,16 +130,28 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
     else if (p.target.kind === 'record' && opts.recordFunction) fn = await opts.recordFunction(p.target.requestId);
     // A route this table does not know may touch any function: only a caller allowed every one may use it.
     else if (p.target.kind === 'unlisted') fn = '*';
-    if (p.target.kind !== 'any-caller' && !allowsAction(p.caller.actions, action)) {
-      throw denied(p.caller.name, action, fn !== undefined && fn !== '*' ? resourceOf(fn) : '*');
-    }
-    if (fn !== undefined && !allowsFunction(p.caller.functions, fn)) throw denied(p.caller.name, action, fn === '*' ? '*' : resourceOf(fn));
+    authorize(p.caller, action, fn, p.target.kind === 'any-caller');
     if (p.target.kind === 'body-function') bodyNamed.set(req, { caller: p.caller, action });
-    if (p.caller.rateLimit) {
-      const r = buckets.take(p.caller.name, p.caller.rateLimit);
-      if (!r.ok) throw throttled(RATE_LIMIT_REASON, r.retryAfterSeconds);
-    }
   };
+
+  // The plain Invoke (plain-invoke.ts) serves a call ahead of fastify only when this says its caller is admitted:
+  // the route open, or an API key whose caller may invoke the function now (a token taken, as the hook would).
+  // Anything else (no or an unknown key, a refusal, a SigV4 signature, checked over the whole request) is false,
+  // and fastify's route, this plugin's hooks first, answers it as it answers every other request.
+  app.decorate('hearthAdmitsPlainInvoke', (headers: IncomingHttpHeaders, fn: string): boolean => {
+    const target = routeTarget(INVOKE_ROUTE, { name: fn }, openRoutes, 'POST');
+    if (target.kind === 'open') return true;
+    if (target.kind !== 'function' || isSigV4(one(headers.authorization))) return false;
+    const key = presentedKey(headers);
+    const caller = key === undefined ? undefined : opts.callers().byApiKey(key);
+    if (caller === undefined) return false;
+    try {
+      authorize(caller, INVOKE_ACTION, target.name, false);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 
   app.addHook('onRequest', async (req) => {
     const target = routeTarget(req.routeOptions.url, req.params as Record<string, string | undefined>, openRoutes, req.method);
@@ -146,7 +178,7 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
       pending.set(req, { target, caller: found.caller, sigv4 });
       return;
     }
-    const key = presentedKey(req);
+    const key = presentedKey(req.headers);
     const caller = key === undefined ? undefined : table.byApiKey(key);
     if (!caller) throw unrecognized();
     await admit(req, { target, caller });

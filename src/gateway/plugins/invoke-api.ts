@@ -23,6 +23,7 @@ import {
   type InvocationTypeHeader,
 } from '../invoke-request.js';
 import type { PayloadLimits } from '../app.js';
+import type { LambdaAction } from '../auth/actions.js';
 import { traceparentOf } from '../../tracing/gateway-spans.js';
 
 export interface InvokeApiOptions {
@@ -124,13 +125,17 @@ export async function invokeNow(invoker: Invoker, r: InvokeRequestParts, request
   }
 }
 
+/** The Invoke route and the action it performs: authentication's plain-Invoke check (auth.ts) names the same. */
+export const INVOKE_ROUTE = '/2015-03-31/functions/:name/invocations';
+export const INVOKE_ACTION: LambdaAction = 'lambda:InvokeFunction';
+
 export const invokeApi: FastifyPluginAsync<InvokeApiOptions> = async (app, opts) => {
   // The region and account of this gateway's ARNs: an ARN naming others is refused.
   const home = arnHome(opts.arn('_'));
   app.post<{ Params: { name: string }; Querystring: { Qualifier?: string } }>(
-    '/2015-03-31/functions/:name/invocations',
+    INVOKE_ROUTE,
     {
-      config: { lambdaAction: 'lambda:InvokeFunction' },
+      config: { lambdaAction: INVOKE_ACTION },
       bodyLimit: Math.max(opts.limits.syncBytes, opts.limits.asyncBytes),
       schema: {
         summary: 'Invoke a function (AWS Lambda Invoke API)',

@@ -34,7 +34,11 @@ import { cpuMicros } from './process-cpu.js';
 import { clusterTool, measureInCluster, runInClusterNetns } from './cluster-netns.js';
 import { summarize, type Row } from './report.js';
 
-const WARMUP = Number(process.env.BENCH_CLUSTER_WARMUP ?? 200);
+// Calls per target before any is timed. A few thousand: the gateways' code runs in V8's optimising tiers only
+// after that; with 200 the timed calls still paid for the compiler (2,000 timed calls after 200: p50 1.07-1.09 ms and
+// 570-685 µs of gateway CPU a call; after 40,000: 0.94-0.98 ms and 440-490 µs, 2026-12-07). A gateway in service has long
+// served that many; what is measured is the warm call, not the gateway's first minute.
+const WARMUP = Number(process.env.BENCH_CLUSTER_WARMUP ?? 3000);
 /** Calls per target in all; split into ROUNDS turns. */
 const CALLS = Number(process.env.BENCH_CLUSTER_CALLS ?? 2000);
 const ROUNDS = 4;

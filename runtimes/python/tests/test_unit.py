@@ -344,32 +344,22 @@ class _ScriptedServer(object):
         self._listener.close()
 
 
-def test_respond_then_next_after_a_lost_connection_posts_again_then_asks_for_the_next():
-    accepted = b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}"
-    server = _ScriptedServer([None, [accepted, _EVENT_ANSWER]])
+_POST = b"POST /2018-06-01/runtime/invocation/a/response"
+_NEXT = b"GET /2018-06-01/runtime/invocation/next"
+
+
+@pytest.mark.parametrize("answers, requests", [
+    # Lost before the post's answer: unknown whether it arrived, so it is posted again on a new connection, then the next asked for.
+    ([None, [b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}", _EVENT_ANSWER]], [[_POST, _NEXT], [_POST], [_NEXT]]),
+    # The post's answer closes the connection: the /next behind it was never read, so it is asked for again.
+    ([[b"HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"], [_EVENT_ANSWER]], [[_POST, _NEXT], [_NEXT]]),
+], ids=["lost before the post's answer", "closed by the post's answer"])
+def test_respond_then_next_recovers_a_connection_that_ends(answers, requests):
+    server = _ScriptedServer(answers)
     client = bootstrap.RuntimeClient(server.address)
     client._sock = socket.create_connection(("127.0.0.1", int(server.address.split(":")[1])))
     headers, _ = client.respond_then_next("a", b'"one"')
     server.close()
     client.close()
     assert headers["lambda-runtime-aws-request-id"] == "b"
-    assert [_requests_in(r) for r in server.received] == [
-        [b"POST /2018-06-01/runtime/invocation/a/response", b"GET /2018-06-01/runtime/invocation/next"],
-        [b"POST /2018-06-01/runtime/invocation/a/response"],
-        [b"GET /2018-06-01/runtime/invocation/next"],
-    ]
-
-
-def test_respond_then_next_asks_again_when_the_post_answer_closes_the_connection():
-    closing = b"HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
-    server = _ScriptedServer([[closing], [_EVENT_ANSWER]])
-    client = bootstrap.RuntimeClient(server.address)
-    client._sock = socket.create_connection(("127.0.0.1", int(server.address.split(":")[1])))
-    headers, _ = client.respond_then_next("a", b'"one"')
-    server.close()
-    client.close()
-    assert headers["lambda-runtime-aws-request-id"] == "b"
-    assert [_requests_in(r) for r in server.received] == [
-        [b"POST /2018-06-01/runtime/invocation/a/response", b"GET /2018-06-01/runtime/invocation/next"],
-        [b"GET /2018-06-01/runtime/invocation/next"],
-    ]
+    assert [_requests_in(r) for r in server.received] == requests

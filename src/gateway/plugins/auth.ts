@@ -138,15 +138,17 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, opts) => {
   // the route open, or an API key whose caller may invoke the function now (a token taken, as the hook would).
   // Anything else (no or an unknown key, a refusal, a SigV4 signature, checked over the whole request) is false,
   // and fastify's route, this plugin's hooks first, answers it as it answers every other request.
+  // What the Invoke route is to authentication depends on the route and the open routes only, both fixed here: found
+  // once, not per call. The plain path takes bare names only, each its own function.
+  const invokeKind = routeTarget(INVOKE_ROUTE, {}, openRoutes, 'POST').kind;
   app.decorate('hearthAdmitsPlainInvoke', (headers: IncomingHttpHeaders, fn: string): boolean => {
-    const target = routeTarget(INVOKE_ROUTE, { name: fn }, openRoutes, 'POST');
-    if (target.kind === 'open') return true;
-    if (target.kind !== 'function' || isSigV4(one(headers.authorization))) return false;
+    if (invokeKind === 'open') return true;
+    if (invokeKind !== 'function' || isSigV4(one(headers.authorization))) return false;
     const key = presentedKey(headers);
     const caller = key === undefined ? undefined : opts.callers().byApiKey(key);
     if (caller === undefined) return false;
     try {
-      authorize(caller, INVOKE_ACTION, target.name, false);
+      authorize(caller, INVOKE_ACTION, fn, false);
       return true;
     } catch {
       return false;
